@@ -1,0 +1,196 @@
+//! The device dispense aggregate: Stop (RС_[UPD] Stop Device dispense).
+//!
+//! Only the legal entity that performed the dispense may stop it (409, DESIGN.md), and only from
+//! `in_progress`. Statuses are stored lower-case, as eHealth stores them.
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::common::{optional_reference, reference, EVENT_VERSION};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeviceDispenseStatus {
+    InProgress,
+    Completed,
+    Declined,
+    Stopped,
+    EnteredInError,
+    Unknown,
+    Preparation,
+    Canceled,
+}
+
+impl DeviceDispenseStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InProgress => "in_progress",
+            Self::Completed => "completed",
+            Self::Declined => "declined",
+            Self::Stopped => "stopped",
+            Self::EnteredInError => "entered_in_error",
+            Self::Unknown => "unknown",
+            Self::Preparation => "preparation",
+            Self::Canceled => "canceled",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeviceDispenseRecord {
+    pub id: Uuid,
+    pub patient_id: Uuid,
+    pub status: DeviceDispenseStatus,
+    pub performer_legal_entity: Uuid,
+    pub performer: Option<Uuid>,
+    pub inserted_at: DateTime<Utc>,
+    pub inserted_by: Option<Uuid>,
+    pub updated_at: DateTime<Utc>,
+    pub updated_by: Option<Uuid>,
+    pub other: Map<String, Value>,
+}
+
+impl DeviceDispenseRecord {
+    pub fn render(&self) -> Value {
+        let mut doc = self.other.clone();
+        for (k, v) in [
+            ("id", serde_json::json!(self.id)),
+            ("status", serde_json::json!(self.status.as_str())),
+            ("subject", reference("patient", self.patient_id)),
+            (
+                "performer_legal_entity",
+                reference("legal_entity", self.performer_legal_entity),
+            ),
+            ("performer", optional_reference("employee", self.performer)),
+            ("inserted_at", serde_json::json!(self.inserted_at)),
+            ("inserted_by", serde_json::json!(self.inserted_by)),
+            ("updated_at", serde_json::json!(self.updated_at)),
+            ("updated_by", serde_json::json!(self.updated_by)),
+        ] {
+            doc.insert(k.to_string(), v);
+        }
+        Value::Object(doc)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum DeviceDispenseCommand {
+    Import(Box<DeviceDispenseRecord>),
+    Stop {
+        patient_id: Uuid,
+        legal_entity_id: Uuid,
+        user_id: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DeviceDispenseEvent {
+    DeviceDispenseImported(Box<DeviceDispenseRecord>),
+    DeviceDispenseStopped { by: Uuid, at: DateTime<Utc> },
+}
+
+impl DomainEvent for DeviceDispenseEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::DeviceDispenseImported(_) => "DeviceDispenseImported",
+            Self::DeviceDispenseStopped { .. } => "DeviceDispenseStopped",
+        }
+        .to_string()
+    }
+
+    fn event_version(&self) -> String {
+        EVENT_VERSION.to_string()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum DeviceDispenseError {
+    #[error("Device dispense not found")]
+    NotFound,
+    #[error("Device dispense belongs to another legal entity")]
+    BelongsToAnotherLegalEntity,
+    #[error("Device dispense in status {} cannot be stopped", .0.as_str())]
+    InvalidStatus(DeviceDispenseStatus),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct DeviceDispense {
+    pub record: Option<DeviceDispenseRecord>,
+}
+
+impl DeviceDispense {
+    pub fn check_stop(
+        &self,
+        patient_id: Uuid,
+        legal_entity_id: Uuid,
+    ) -> Result<(), DeviceDispenseError> {
+        let dd = self
+            .record
+            .as_ref()
+            .filter(|dd| dd.patient_id == patient_id)
+            .ok_or(DeviceDispenseError::NotFound)?;
+        if dd.performer_legal_entity != legal_entity_id {
+            return Err(DeviceDispenseError::BelongsToAnotherLegalEntity);
+        }
+        if dd.status != DeviceDispenseStatus::InProgress {
+            return Err(DeviceDispenseError::InvalidStatus(dd.status));
+        }
+        Ok(())
+    }
+}
+
+impl Aggregate for DeviceDispense {
+    const TYPE: &'static str = "DeviceDispense";
+    type Command = DeviceDispenseCommand;
+    type Event = DeviceDispenseEvent;
+    type Error = DeviceDispenseError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        match command {
+            DeviceDispenseCommand::Import(record) => {
+                if self.record.is_none() {
+                    sink.write(DeviceDispenseEvent::DeviceDispenseImported(record), self)
+                        .await;
+                }
+            }
+            DeviceDispenseCommand::Stop {
+                patient_id,
+                legal_entity_id,
+                user_id,
+                at,
+            } => {
+                self.check_stop(patient_id, legal_entity_id)?;
+                sink.write(DeviceDispenseEvent::DeviceDispenseStopped { by: user_id, at }, self)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            DeviceDispenseEvent::DeviceDispenseImported(record) => self.record = Some(*record),
+            DeviceDispenseEvent::DeviceDispenseStopped { by, at } => {
+                if let Some(dd) = self.record.as_mut() {
+                    dd.status = DeviceDispenseStatus::Stopped;
+                    dd.updated_by = Some(by);
+                    dd.updated_at = at;
+                }
+            }
+        }
+    }
+}

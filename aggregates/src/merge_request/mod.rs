@@ -1,0 +1,187 @@
+//! The merge request aggregate (MPI preperson merge): Reject.
+//!
+//! Check order (DESIGN.md): the request must exist (404) before the author (403) and legal entity
+//! (422) checks, then only NEW or APPROVED requests can be rejected (409).
+
+#[cfg(test)]
+mod tests;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use uuid::Uuid;
+
+use crate::common::EVENT_VERSION;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum MergeRequestStatus {
+    New,
+    Approved,
+    Rejected,
+    Cancelled,
+    Signed,
+    Merged,
+    Expired,
+}
+
+impl MergeRequestStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::New => "NEW",
+            Self::Approved => "APPROVED",
+            Self::Rejected => "REJECTED",
+            Self::Cancelled => "CANCELLED",
+            Self::Signed => "SIGNED",
+            Self::Merged => "MERGED",
+            Self::Expired => "EXPIRED",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MergeRequestRecord {
+    pub id: Uuid,
+    pub master_person_id: Uuid,
+    pub merge_person_id: Uuid,
+    pub status: MergeRequestStatus,
+    pub legal_entity_id: Uuid,
+    pub inserted_by: Uuid,
+    pub inserted_at: DateTime<Utc>,
+    pub updated_by: Uuid,
+    pub updated_at: DateTime<Utc>,
+    pub other: Map<String, Value>,
+}
+
+impl MergeRequestRecord {
+    /// The eHealth view (`data` of the reject answer and of the read endpoint).
+    pub fn render(&self) -> Value {
+        let mut doc = self.other.clone();
+        for (k, v) in [
+            ("id", serde_json::json!(self.id)),
+            ("master_person_id", serde_json::json!(self.master_person_id)),
+            ("merge_person_id", serde_json::json!(self.merge_person_id)),
+            ("status", serde_json::json!(self.status.as_str())),
+            ("legal_entity_id", serde_json::json!(self.legal_entity_id)),
+            ("inserted_at", serde_json::json!(self.inserted_at)),
+            ("inserted_by", serde_json::json!(self.inserted_by)),
+            ("updated_at", serde_json::json!(self.updated_at)),
+            ("updated_by", serde_json::json!(self.updated_by)),
+        ] {
+            doc.insert(k.to_string(), v);
+        }
+        Value::Object(doc)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum MergeRequestCommand {
+    Import(Box<MergeRequestRecord>),
+    Reject {
+        user_id: Uuid,
+        legal_entity_id: Uuid,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum MergeRequestEvent {
+    MergeRequestImported(Box<MergeRequestRecord>),
+    MergeRequestRejected { by: Uuid, at: DateTime<Utc> },
+}
+
+impl DomainEvent for MergeRequestEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::MergeRequestImported(_) => "MergeRequestImported",
+            Self::MergeRequestRejected { .. } => "MergeRequestRejected",
+        }
+        .to_string()
+    }
+
+    fn event_version(&self) -> String {
+        EVENT_VERSION.to_string()
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MergeRequestError {
+    #[error("Merge request not found")]
+    NotFound,
+    #[error("Only author of merge request is allowed to reject it")]
+    NotAuthor,
+    #[error("User doesn't belong to legal entity where the merge request was created")]
+    OtherLegalEntity,
+    #[error("Invalid merge request status")]
+    InvalidStatus,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MergeRequest {
+    pub record: Option<MergeRequestRecord>,
+}
+
+impl MergeRequest {
+    pub fn check_reject(&self, user_id: Uuid, legal_entity_id: Uuid) -> Result<(), MergeRequestError> {
+        let mr = self.record.as_ref().ok_or(MergeRequestError::NotFound)?;
+        if mr.inserted_by != user_id {
+            return Err(MergeRequestError::NotAuthor);
+        }
+        if mr.legal_entity_id != legal_entity_id {
+            return Err(MergeRequestError::OtherLegalEntity);
+        }
+        if !matches!(mr.status, MergeRequestStatus::New | MergeRequestStatus::Approved) {
+            return Err(MergeRequestError::InvalidStatus);
+        }
+        Ok(())
+    }
+}
+
+impl Aggregate for MergeRequest {
+    const TYPE: &'static str = "MergeRequest";
+    type Command = MergeRequestCommand;
+    type Event = MergeRequestEvent;
+    type Error = MergeRequestError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        match command {
+            MergeRequestCommand::Import(record) => {
+                if self.record.is_none() {
+                    sink.write(MergeRequestEvent::MergeRequestImported(record), self)
+                        .await;
+                }
+            }
+            MergeRequestCommand::Reject {
+                user_id,
+                legal_entity_id,
+                at,
+            } => {
+                self.check_reject(user_id, legal_entity_id)?;
+                sink.write(MergeRequestEvent::MergeRequestRejected { by: user_id, at }, self)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            MergeRequestEvent::MergeRequestImported(record) => self.record = Some(*record),
+            MergeRequestEvent::MergeRequestRejected { by, at } => {
+                if let Some(mr) = self.record.as_mut() {
+                    mr.status = MergeRequestStatus::Rejected;
+                    mr.updated_by = by;
+                    mr.updated_at = at;
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,214 @@
+//! The service request (referral) aggregate: Release and Recall.
+//!
+//! Rule order follows the newest specification pages (ehealth-notes §2.1, §2.3); checks that are
+//! about the caller rather than the entity (token, scope, legal entity type) run before the command
+//! reaches the aggregate.
+
+mod commands;
+mod errors;
+mod events;
+mod state;
+#[cfg(test)]
+mod tests;
+
+pub use commands::{ReleaseServiceRequest, RecallServiceRequest, ServiceRequestCommand};
+pub use errors::ServiceRequestError;
+pub use events::ServiceRequestEvent;
+pub use state::{
+    comparable, ProgramProcessingStatus, ServiceRequestRecord, ServiceRequestStatus,
+    StatusHistoryEntry, CONTENT_COMPARISON_IGNORED,
+};
+
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::Aggregate;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::drfo::drfo_matches;
+
+/// The dictionary system a recall reason must come from.
+pub const RECALL_REASONS_SYSTEM: &str = "eHealth/service_request_recall_reasons";
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServiceRequest {
+    /// `None` until the service request is imported.
+    pub record: Option<ServiceRequestRecord>,
+}
+
+impl ServiceRequest {
+    fn existing(&self) -> Result<&ServiceRequestRecord, ServiceRequestError> {
+        self.record.as_ref().ok_or(ServiceRequestError::NotFound)
+    }
+
+    /// Every rule of Release, in order. Public so the service can reject early with the same
+    /// answer the aggregate would give.
+    pub fn check_release(&self, cmd: &ReleaseServiceRequest) -> Result<(), ServiceRequestError> {
+        let sr = self.existing()?;
+        if !sr.visible_to(cmd.legal_entity_id) {
+            return Err(ServiceRequestError::NotFound);
+        }
+        if sr.status != ServiceRequestStatus::Active {
+            return Err(ServiceRequestError::ReleaseInvalidStatus);
+        }
+        if sr.program_processing_status != Some(ProgramProcessingStatus::InQueue) {
+            return Err(ServiceRequestError::ReleaseInvalidProgramProcessingStatus);
+        }
+        if sr.used_by_legal_entity != Some(cmd.legal_entity_id) {
+            return Err(ServiceRequestError::ReleaseUsedByAnotherLegalEntity);
+        }
+        Ok(())
+    }
+
+    /// Every rule of Recall after the signature itself was verified, in the specification's order:
+    /// signer (DRFO, then employee), status, reason, content.
+    pub fn check_recall(&self, cmd: &RecallServiceRequest) -> Result<(), ServiceRequestError> {
+        let sr = self.existing()?;
+        if sr.patient_id != cmd.patient_id || !sr.visible_to(cmd.legal_entity_id) {
+            return Err(ServiceRequestError::NotFound);
+        }
+        if sr.requester_legal_entity != Some(cmd.legal_entity_id) {
+            return Err(ServiceRequestError::RecallNotRequesterLegalEntity);
+        }
+        let tax_id = cmd.requester_tax_id.as_deref().unwrap_or_default();
+        if !drfo_matches(&cmd.signer_drfo, tax_id) {
+            return Err(ServiceRequestError::RecallDrfoMismatch);
+        }
+        match sr.requester_employee {
+            Some(requester) if cmd.user_employee_ids.contains(&requester) => {}
+            _ => return Err(ServiceRequestError::RecallEmployeeNotInMsp),
+        }
+        if sr.status != ServiceRequestStatus::Active {
+            return Err(ServiceRequestError::RecallInvalidStatus(sr.status));
+        }
+        check_recall_reason(&cmd.signed_content, &cmd.allowed_reasons)?;
+        if cmd.signed_content.get("id").and_then(Value::as_str) != Some(&sr.id.to_string()) {
+            return Err(ServiceRequestError::RecallContentIdMismatch);
+        }
+        if comparable(cmd.signed_content.clone()) != comparable(sr.render()) {
+            return Err(ServiceRequestError::RecallContentMismatch);
+        }
+        Ok(())
+    }
+}
+
+/// The reason is `status_reason.coding[]` of the signed content: every coding must name the
+/// recall-reasons dictionary and one of its codes.
+fn check_recall_reason(content: &Value, allowed: &[String]) -> Result<(), ServiceRequestError> {
+    let codings = content
+        .pointer("/status_reason/coding")
+        .and_then(Value::as_array)
+        .filter(|c| !c.is_empty())
+        .ok_or_else(|| ServiceRequestError::RecallReasonMissing {
+            entry: "$.status_reason".into(),
+        })?;
+    for (i, coding) in codings.iter().enumerate() {
+        let system_ok = coding.get("system").and_then(Value::as_str) == Some(RECALL_REASONS_SYSTEM);
+        let code_ok = coding
+            .get("code")
+            .and_then(Value::as_str)
+            .is_some_and(|code| allowed.iter().any(|a| a == code));
+        if !system_ok {
+            return Err(ServiceRequestError::RecallReasonNotAllowed {
+                entry: format!("$.status_reason.coding.[{i}].system"),
+                allowed: vec![RECALL_REASONS_SYSTEM.to_string()],
+            });
+        }
+        if !code_ok {
+            return Err(ServiceRequestError::RecallReasonNotAllowed {
+                entry: format!("$.status_reason.coding.[{i}].code"),
+                allowed: allowed.to_vec(),
+            });
+        }
+    }
+    Ok(())
+}
+
+impl Aggregate for ServiceRequest {
+    const TYPE: &'static str = "ServiceRequest";
+    type Command = ServiceRequestCommand;
+    type Event = ServiceRequestEvent;
+    type Error = ServiceRequestError;
+    type Services = ();
+
+    async fn handle(
+        &mut self,
+        command: Self::Command,
+        _services: &Self::Services,
+        sink: &EventSink<Self>,
+    ) -> Result<(), Self::Error> {
+        match command {
+            ServiceRequestCommand::Import(record) => {
+                if self.record.is_none() {
+                    sink.write(ServiceRequestEvent::ServiceRequestImported(record), self)
+                        .await;
+                }
+            }
+            ServiceRequestCommand::Release(cmd) => {
+                self.check_release(&cmd)?;
+                let sr = self.existing()?;
+                let event = ServiceRequestEvent::ServiceRequestReleased {
+                    released_employee: sr.used_by_employee,
+                    released_legal_entity: sr.used_by_legal_entity,
+                    by: cmd.user_id,
+                    at: cmd.at,
+                };
+                sink.write(event, self).await;
+            }
+            ServiceRequestCommand::Recall(cmd) => {
+                self.check_recall(&cmd)?;
+                let event = ServiceRequestEvent::ServiceRequestRecalled {
+                    status_reason: cmd.signed_content["status_reason"].clone(),
+                    explanatory_letter: cmd
+                        .signed_content
+                        .get("explanatory_letter")
+                        .and_then(Value::as_str)
+                        .map(str::to_string),
+                    signed_content_link: cmd.signed_content_link,
+                    by: cmd.user_id,
+                    at: cmd.at,
+                };
+                sink.write(event, self).await;
+            }
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        match event {
+            ServiceRequestEvent::ServiceRequestImported(record) => self.record = Some(*record),
+            ServiceRequestEvent::ServiceRequestReleased { by, at, .. } => {
+                if let Some(sr) = self.record.as_mut() {
+                    sr.used_by_employee = None;
+                    sr.used_by_legal_entity = None;
+                    sr.program_processing_status = Some(ProgramProcessingStatus::New);
+                    sr.updated_by = Some(by);
+                    sr.updated_at = at;
+                }
+            }
+            ServiceRequestEvent::ServiceRequestRecalled {
+                status_reason,
+                explanatory_letter,
+                signed_content_link,
+                by,
+                at,
+            } => {
+                if let Some(sr) = self.record.as_mut() {
+                    sr.status = ServiceRequestStatus::Recalled;
+                    sr.status_reason = Some(status_reason.clone());
+                    if explanatory_letter.is_some() {
+                        sr.explanatory_letter = explanatory_letter;
+                    }
+                    sr.status_history.push(StatusHistoryEntry {
+                        status: ServiceRequestStatus::Recalled,
+                        status_reason: Some(status_reason),
+                        inserted_at: at,
+                        inserted_by: Some(by),
+                    });
+                    sr.signed_content_links.push(signed_content_link);
+                    sr.updated_by = Some(by);
+                    sr.updated_at = at;
+                }
+            }
+        }
+    }
+}
