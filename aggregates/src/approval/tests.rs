@@ -1,1 +1,605 @@
 use super::*;
+
+use chrono::TimeZone;
+use cqrs_es::test::{AggregateTestExecutor, TestFramework};
+
+// ---------------------------------------------------------------------------------------------
+// Builders
+// ---------------------------------------------------------------------------------------------
+
+const APPROVAL_ID: Uuid = Uuid::from_u128(0xa900_0000_0000_0000_0000_0000_0000_0001);
+const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
+const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
+const THIRD_PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0003);
+const SERVICE_REQUEST: Uuid = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0001);
+const LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
+const OTHER_LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
+const DOCTOR: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
+const AUTH_METHOD: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0001);
+const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
+const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
+const PHONE: &str = "+380931234585";
+const MASKED_PHONE: &str = "+38093*****85";
+const THIRD_PERSON_PHONE: &str = "+380671112233";
+const SALT: &str = "9f86d081884c7d659a2feaa0c55ad015";
+const SECOND_SALT: &str = "2c26b46b68ffc68ff99b453c1d304134";
+
+fn created_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 9, 1, 12, 0, 0).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 9, 1, 12, 3, 20).unwrap()
+}
+
+fn later() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 9, 1, 12, 9, 0).unwrap()
+}
+
+/// A `new` approval for `PATIENT`, granted to a doctor of `LEGAL_ENTITY`, made for a service
+/// request, with no OTP challenge issued by this service yet.
+fn record() -> ApprovalRecord {
+    let mut other = Map::new();
+    other.insert("access_level".into(), json!("read"));
+    other.insert("expires_at".into(), json!(1_725_278_400));
+    ApprovalRecord {
+        id: APPROVAL_ID,
+        patient_id: PATIENT,
+        status: ApprovalStatus::New,
+        reason_service_request: Some(SERVICE_REQUEST),
+        granted_to: Some(DOCTOR),
+        legal_entity_id: Some(LEGAL_ENTITY),
+        authorize_with: Some(AUTH_METHOD),
+        inserted_at: created_at(),
+        inserted_by: Some(CREATOR),
+        updated_at: created_at(),
+        updated_by: Some(CREATOR),
+        otp: None,
+        other,
+    }
+}
+
+fn record_in(status: ApprovalStatus) -> ApprovalRecord {
+    ApprovalRecord { status, ..record() }
+}
+
+fn imported(record: ApprovalRecord) -> Vec<ApprovalEvent> {
+    vec![ApprovalEvent::ApprovalImported(Box::new(record))]
+}
+
+fn given(record: ApprovalRecord) -> AggregateTestExecutor<Approval> {
+    TestFramework::<Approval>::with(()).given(imported(record))
+}
+
+fn otp() -> OtpDelivery {
+    OtpDelivery::Otp {
+        phone_number: PHONE.into(),
+    }
+}
+
+fn third_person() -> OtpDelivery {
+    OtpDelivery::ThirdPerson {
+        third_person_id: THIRD_PERSON,
+        phone_number: THIRD_PERSON_PHONE.into(),
+    }
+}
+
+fn offline() -> OtpDelivery {
+    OtpDelivery::NotAllowed {
+        method_type: "OFFLINE".into(),
+    }
+}
+
+fn resend_with(
+    patient_id: Uuid,
+    legal_entity_id: Uuid,
+    delivery: OtpDelivery,
+    salt: &str,
+    at: DateTime<Utc>,
+) -> ApprovalCommand {
+    ApprovalCommand::ResendOtp {
+        patient_id,
+        legal_entity_id,
+        user_id: USER,
+        at,
+        delivery,
+        salt: salt.into(),
+    }
+}
+
+fn resend(delivery: OtpDelivery) -> ApprovalCommand {
+    resend_with(PATIENT, LEGAL_ENTITY, delivery, SALT, now())
+}
+
+fn resent_event(salt: &str, at: DateTime<Utc>) -> ApprovalEvent {
+    ApprovalEvent::ApprovalOtpResent {
+        method_type: "OTP".into(),
+        phone_number: PHONE.into(),
+        salt: salt.into(),
+        expires_at: at + Duration::minutes(15),
+        by: USER,
+        at,
+    }
+}
+
+fn revoke() -> ApprovalCommand {
+    ApprovalCommand::Revoke {
+        service_request_id: SERVICE_REQUEST,
+        by: USER,
+        at: now(),
+    }
+}
+
+fn revoked_event() -> ApprovalEvent {
+    ApprovalEvent::ApprovalRevoked {
+        service_request_id: SERVICE_REQUEST,
+        by: USER,
+        at: now(),
+    }
+}
+
+fn state_after(events: Vec<ApprovalEvent>) -> ApprovalRecord {
+    let mut aggregate = Approval::default();
+    for event in events {
+        aggregate.apply(event);
+    }
+    aggregate.record.expect("the approval exists")
+}
+
+const NOT_NEW: [(ApprovalStatus, &str); 4] = [
+    (ApprovalStatus::Active, "active"),
+    (ApprovalStatus::Rejected, "rejected"),
+    (ApprovalStatus::Cancelled, "cancelled"),
+    (ApprovalStatus::Expired, "expired"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Import
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn import_of_a_new_approval_creates_it() {
+    TestFramework::<Approval>::with(())
+        .given_no_previous_events()
+        .when_async(ApprovalCommand::Import(Box::new(record())))
+        .await
+        .then_expect_events(imported(record()));
+}
+
+#[tokio::test]
+async fn a_second_import_of_an_existing_approval_is_a_no_op() {
+    given(record())
+        .when_async(ApprovalCommand::Import(Box::new(record_in(
+            ApprovalStatus::Active,
+        ))))
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn an_imported_approval_holds_the_imported_record() {
+    assert_eq!(state_after(imported(record())), record());
+}
+
+// ---------------------------------------------------------------------------------------------
+// ResendOtp: rules in order
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn resend_on_an_approval_that_does_not_exist_is_refused_with_not_found() {
+    let err = TestFramework::<Approval>::with(())
+        .given_no_previous_events()
+        .when_async(resend(otp()))
+        .await
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(err, ApprovalError::NotFound);
+    assert_eq!(err.to_string(), "Approval with such id is not found");
+}
+
+#[tokio::test]
+async fn resend_in_the_context_of_another_patient_is_refused_with_not_found() {
+    given(record())
+        .when_async(resend_with(OTHER_PATIENT, LEGAL_ENTITY, otp(), SALT, now()))
+        .await
+        .then_expect_error(ApprovalError::NotFound);
+}
+
+#[tokio::test]
+async fn resend_from_another_legal_entity_is_refused_with_not_found() {
+    given(record())
+        .when_async(resend_with(PATIENT, OTHER_LEGAL_ENTITY, otp(), SALT, now()))
+        .await
+        .then_expect_error(ApprovalError::NotFound);
+}
+
+#[tokio::test]
+async fn resend_on_an_approval_without_an_owning_legal_entity_is_refused_with_not_found() {
+    let approval = ApprovalRecord {
+        legal_entity_id: None,
+        ..record()
+    };
+    given(approval)
+        .when_async(resend(otp()))
+        .await
+        .then_expect_error(ApprovalError::NotFound);
+}
+
+#[tokio::test]
+async fn resend_looks_for_the_approval_before_the_authentication_method() {
+    given(record())
+        .when_async(resend_with(
+            PATIENT,
+            OTHER_LEGAL_ENTITY,
+            offline(),
+            SALT,
+            now(),
+        ))
+        .await
+        .then_expect_error(ApprovalError::NotFound);
+}
+
+#[tokio::test]
+async fn resend_for_a_person_who_does_not_authorize_by_sms_is_refused_with_not_allowed() {
+    for method_type in ["OFFLINE", "NA", "THIRD_PERSON"] {
+        let delivery = OtpDelivery::NotAllowed {
+            method_type: method_type.into(),
+        };
+        let result = given(record())
+            .when_async(resend(delivery))
+            .await
+            .inspect_result();
+        assert_eq!(
+            result,
+            Err(ApprovalError::ResendNotAllowed),
+            "method {method_type}"
+        );
+    }
+    assert_eq!(
+        ApprovalError::ResendNotAllowed.to_string(),
+        "Resend SMS is not allowed for this authentication method"
+    );
+}
+
+#[tokio::test]
+async fn resend_checks_the_authentication_method_before_the_status() {
+    given(record_in(ApprovalStatus::Active))
+        .when_async(resend(offline()))
+        .await
+        .then_expect_error(ApprovalError::ResendNotAllowed);
+}
+
+#[tokio::test]
+async fn resend_on_an_approval_that_is_not_new_is_refused_with_its_status() {
+    for (status, text) in NOT_NEW {
+        let result = given(record_in(status))
+            .when_async(resend(otp()))
+            .await
+            .inspect_result();
+        assert_eq!(
+            result,
+            Err(ApprovalError::InvalidStatus(status)),
+            "status {text}"
+        );
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            format!("Approval in status {text} can not be resent")
+        );
+    }
+}
+
+#[tokio::test]
+async fn resend_on_an_active_approval_is_refused_with_the_spec_message() {
+    let err = given(record_in(ApprovalStatus::Active))
+        .when_async(resend(third_person()))
+        .await
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(err, ApprovalError::InvalidStatus(ApprovalStatus::Active));
+    assert_eq!(
+        err.to_string(),
+        "Approval in status active can not be resent"
+    );
+}
+
+#[tokio::test]
+async fn resend_on_a_revoked_approval_is_refused_as_cancelled() {
+    given(record())
+        .and(vec![revoked_event()])
+        .when_async(resend(otp()))
+        .await
+        .then_expect_error(ApprovalError::InvalidStatus(ApprovalStatus::Cancelled));
+}
+
+// ---------------------------------------------------------------------------------------------
+// ResendOtp: success
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn resend_to_an_otp_person_issues_a_code_to_their_phone_valid_for_15_minutes() {
+    given(record())
+        .when_async(resend(otp()))
+        .await
+        .then_expect_events(vec![ApprovalEvent::ApprovalOtpResent {
+            method_type: "OTP".into(),
+            phone_number: PHONE.into(),
+            salt: SALT.into(),
+            expires_at: Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap(),
+            by: USER,
+            at: now(),
+        }]);
+}
+
+#[tokio::test]
+async fn resend_through_a_third_person_issues_a_code_to_the_third_persons_phone() {
+    given(record())
+        .when_async(resend(third_person()))
+        .await
+        .then_expect_events(vec![ApprovalEvent::ApprovalOtpResent {
+            method_type: "THIRD_PERSON".into(),
+            phone_number: THIRD_PERSON_PHONE.into(),
+            salt: SALT.into(),
+            expires_at: now() + Duration::minutes(OTP_VALIDITY_MINUTES),
+            by: USER,
+            at: now(),
+        }]);
+    assert_eq!(OTP_VALIDITY_MINUTES, 15);
+}
+
+#[tokio::test]
+async fn a_resent_code_is_the_challenge_in_force() {
+    let events = given(record())
+        .when_async(resend(otp()))
+        .await
+        .inspect_result()
+        .unwrap();
+    let mut all = imported(record());
+    all.extend(events);
+    let state = state_after(all);
+    assert_eq!(
+        state,
+        ApprovalRecord {
+            otp: Some(OtpChallenge {
+                method_type: "OTP".into(),
+                phone_number: PHONE.into(),
+                salt: SALT.into(),
+                issued_at: now(),
+                expires_at: now() + Duration::minutes(15),
+            }),
+            updated_by: Some(USER),
+            updated_at: now(),
+            ..record()
+        }
+    );
+    // A resend does not change the approval's status.
+    assert_eq!(state.status, ApprovalStatus::New);
+}
+
+#[tokio::test]
+async fn a_second_resend_replaces_the_previous_challenge() {
+    let second = given(record())
+        .and(vec![resent_event(SALT, now())])
+        .when_async(resend_with(
+            PATIENT,
+            LEGAL_ENTITY,
+            otp(),
+            SECOND_SALT,
+            later(),
+        ))
+        .await
+        .inspect_result()
+        .unwrap();
+    assert_eq!(second, vec![resent_event(SECOND_SALT, later())]);
+
+    let mut all = imported(record());
+    all.push(resent_event(SALT, now()));
+    all.extend(second);
+    let state = state_after(all);
+    let challenge = state.otp.clone().expect("a challenge is in force");
+    assert_eq!(challenge.salt, SECOND_SALT);
+    assert_eq!(challenge.issued_at, later());
+    assert_eq!(challenge.expires_at, later() + Duration::minutes(15));
+    assert_eq!(state.updated_at, later());
+    // Only the latest salt is kept anywhere in the state, so the first code stops working.
+    let serialized = serde_json::to_string(&state).unwrap();
+    assert!(!serialized.contains(SALT), "old salt kept: {serialized}");
+    assert!(serialized.contains(SECOND_SALT));
+}
+
+#[tokio::test]
+async fn a_resend_through_a_third_person_after_an_otp_resend_switches_the_phone() {
+    let events = given(record())
+        .and(vec![resent_event(SALT, now())])
+        .when_async(resend_with(
+            PATIENT,
+            LEGAL_ENTITY,
+            third_person(),
+            SECOND_SALT,
+            later(),
+        ))
+        .await
+        .inspect_result()
+        .unwrap();
+    let mut all = imported(record());
+    all.push(resent_event(SALT, now()));
+    all.extend(events);
+    let challenge = state_after(all).otp.unwrap();
+    assert_eq!(challenge.method_type, "THIRD_PERSON");
+    assert_eq!(challenge.phone_number, THIRD_PERSON_PHONE);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rendering
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn an_approval_renders_the_current_method_with_a_masked_phone_and_never_the_salt() {
+    let state = state_after(vec![
+        imported(record()).remove(0),
+        resent_event(SALT, now()),
+    ]);
+    let view = state.render();
+    assert_eq!(
+        view["authentication_method_current"],
+        json!({"type": "OTP", "number": MASKED_PHONE})
+    );
+    let text = view.to_string();
+    assert!(!text.contains(PHONE), "full phone leaked: {text}");
+    assert!(!text.contains(SALT), "salt leaked: {text}");
+    assert_eq!(view["id"], json!(APPROVAL_ID.to_string()));
+    assert_eq!(view["status"], json!("new"));
+    assert_eq!(
+        view["reason"]["identifier"]["value"],
+        json!(SERVICE_REQUEST.to_string())
+    );
+    assert_eq!(
+        view["reason"]["identifier"]["type"]["coding"][0]["code"],
+        json!("service_request")
+    );
+    assert_eq!(
+        view["granted_to"]["identifier"]["value"],
+        json!(DOCTOR.to_string())
+    );
+    assert_eq!(view["access_level"], json!("read"));
+}
+
+#[test]
+fn an_approval_without_a_challenge_renders_no_current_method_even_if_one_was_imported() {
+    let mut approval = record();
+    approval.other.insert(
+        "authentication_method_current".into(),
+        json!({"type": "OTP", "number": PHONE}),
+    );
+    let view = approval.render();
+    assert!(view.get("authentication_method_current").is_none());
+    assert!(!view.to_string().contains(PHONE));
+}
+
+#[test]
+fn an_approval_with_a_challenge_replaces_an_imported_current_method() {
+    let mut approval = state_after(vec![
+        imported(record()).remove(0),
+        resent_event(SALT, now()),
+    ]);
+    approval.other.insert(
+        "authentication_method_current".into(),
+        json!({"type": "OFFLINE", "number": PHONE}),
+    );
+    let view = approval.render();
+    assert_eq!(
+        view["authentication_method_current"],
+        json!({"type": "OTP", "number": MASKED_PHONE})
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Revoke
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn revoke_of_a_new_approval_emits_revoked() {
+    given(record_in(ApprovalStatus::New))
+        .when_async(revoke())
+        .await
+        .then_expect_events(vec![revoked_event()]);
+}
+
+#[tokio::test]
+async fn revoke_of_an_active_approval_emits_revoked() {
+    given(record_in(ApprovalStatus::Active))
+        .when_async(revoke())
+        .await
+        .then_expect_events(vec![revoked_event()]);
+}
+
+#[tokio::test]
+async fn a_revoked_approval_is_cancelled_and_updated_by_the_revoker() {
+    let events = given(record_in(ApprovalStatus::Active))
+        .when_async(revoke())
+        .await
+        .inspect_result()
+        .unwrap();
+    let mut all = imported(record_in(ApprovalStatus::Active));
+    all.extend(events);
+    assert_eq!(
+        state_after(all),
+        ApprovalRecord {
+            status: ApprovalStatus::Cancelled,
+            updated_by: Some(USER),
+            updated_at: now(),
+            ..record()
+        }
+    );
+}
+
+#[tokio::test]
+async fn revoke_of_an_approval_that_is_already_over_is_a_no_op() {
+    for status in [
+        ApprovalStatus::Cancelled,
+        ApprovalStatus::Expired,
+        ApprovalStatus::Rejected,
+    ] {
+        let result = given(record_in(status))
+            .when_async(revoke())
+            .await
+            .inspect_result();
+        assert_eq!(result, Ok(vec![]), "status {}", status.as_str());
+    }
+}
+
+#[tokio::test]
+async fn revoke_of_an_approval_that_does_not_exist_is_a_no_op() {
+    TestFramework::<Approval>::with(())
+        .given_no_previous_events()
+        .when_async(revoke())
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[tokio::test]
+async fn a_retried_revoke_is_a_no_op() {
+    given(record())
+        .and(vec![revoked_event()])
+        .when_async(revoke())
+        .await
+        .then_expect_events(vec![]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Plumbing
+// ---------------------------------------------------------------------------------------------
+
+#[test]
+fn check_resend_gives_the_same_answer_as_the_command() {
+    let aggregate = Approval {
+        record: Some(record()),
+    };
+    assert_eq!(
+        aggregate.check_resend(PATIENT, LEGAL_ENTITY, &otp()),
+        Ok(())
+    );
+    assert_eq!(
+        aggregate.check_resend(PATIENT, LEGAL_ENTITY, &offline()),
+        Err(ApprovalError::ResendNotAllowed)
+    );
+    assert_eq!(
+        aggregate.check_resend(OTHER_PATIENT, LEGAL_ENTITY, &otp()),
+        Err(ApprovalError::NotFound)
+    );
+}
+
+#[test]
+fn events_on_an_approval_that_was_never_imported_change_nothing() {
+    let mut aggregate = Approval::default();
+    aggregate.apply(resent_event(SALT, now()));
+    aggregate.apply(revoked_event());
+    assert_eq!(aggregate, Approval::default());
+}
+
+#[test]
+fn approval_events_are_named_and_versioned() {
+    assert_eq!(imported(record())[0].event_type(), "ApprovalImported");
+    assert_eq!(resent_event(SALT, now()).event_type(), "ApprovalOtpResent");
+    assert_eq!(revoked_event().event_type(), "ApprovalRevoked");
+    assert_eq!(revoked_event().event_version(), "1.0");
+}

@@ -1,1 +1,345 @@
 use super::*;
+
+use chrono::TimeZone;
+use cqrs_es::test::{AggregateTestExecutor, TestFramework};
+use serde_json::json;
+
+// ---------------------------------------------------------------------------------------------
+// Builders
+// ---------------------------------------------------------------------------------------------
+
+const DD_ID: Uuid = Uuid::from_u128(0xdd00_0000_0000_0000_0000_0000_0000_0001);
+const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
+const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
+const PHARMACY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
+const OTHER_LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
+const PERFORMER: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
+const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
+const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
+
+fn created_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 7, 1, 10, 0, 0).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 7, 2, 11, 20, 5).unwrap()
+}
+
+/// An in_progress dispense performed by `PHARMACY` for `PATIENT`.
+fn record() -> DeviceDispenseRecord {
+    let mut other = Map::new();
+    other.insert("note".into(), json!("Glucose meter"));
+    other.insert("status_reason".into(), Value::Null);
+    DeviceDispenseRecord {
+        id: DD_ID,
+        patient_id: PATIENT,
+        status: DeviceDispenseStatus::InProgress,
+        performer_legal_entity: PHARMACY,
+        performer: Some(PERFORMER),
+        inserted_at: created_at(),
+        inserted_by: Some(CREATOR),
+        updated_at: created_at(),
+        updated_by: Some(CREATOR),
+        other,
+    }
+}
+
+fn record_in(status: DeviceDispenseStatus) -> DeviceDispenseRecord {
+    DeviceDispenseRecord { status, ..record() }
+}
+
+fn imported(record: DeviceDispenseRecord) -> Vec<DeviceDispenseEvent> {
+    vec![DeviceDispenseEvent::DeviceDispenseImported(Box::new(
+        record,
+    ))]
+}
+
+fn given(record: DeviceDispenseRecord) -> AggregateTestExecutor<DeviceDispense> {
+    TestFramework::<DeviceDispense>::with(()).given(imported(record))
+}
+
+fn stop(patient_id: Uuid, legal_entity_id: Uuid) -> DeviceDispenseCommand {
+    DeviceDispenseCommand::Stop {
+        patient_id,
+        legal_entity_id,
+        user_id: USER,
+        at: now(),
+    }
+}
+
+fn stop_by_pharmacy() -> DeviceDispenseCommand {
+    stop(PATIENT, PHARMACY)
+}
+
+fn stopped_event() -> DeviceDispenseEvent {
+    DeviceDispenseEvent::DeviceDispenseStopped {
+        by: USER,
+        at: now(),
+    }
+}
+
+fn state_after(events: Vec<DeviceDispenseEvent>) -> DeviceDispenseRecord {
+    let mut aggregate = DeviceDispense::default();
+    for event in events {
+        aggregate.apply(event);
+    }
+    aggregate.record.expect("the device dispense exists")
+}
+
+const NOT_IN_PROGRESS: [(DeviceDispenseStatus, &str); 7] = [
+    (DeviceDispenseStatus::Completed, "completed"),
+    (DeviceDispenseStatus::Declined, "declined"),
+    (DeviceDispenseStatus::Stopped, "stopped"),
+    (DeviceDispenseStatus::EnteredInError, "entered_in_error"),
+    (DeviceDispenseStatus::Unknown, "unknown"),
+    (DeviceDispenseStatus::Preparation, "preparation"),
+    (DeviceDispenseStatus::Canceled, "canceled"),
+];
+
+// ---------------------------------------------------------------------------------------------
+// Import
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn import_of_a_new_device_dispense_creates_it() {
+    TestFramework::<DeviceDispense>::with(())
+        .given_no_previous_events()
+        .when_async(DeviceDispenseCommand::Import(Box::new(record())))
+        .await
+        .then_expect_events(imported(record()));
+}
+
+#[tokio::test]
+async fn a_second_import_of_an_existing_device_dispense_is_a_no_op() {
+    given(record())
+        .when_async(DeviceDispenseCommand::Import(Box::new(record_in(
+            DeviceDispenseStatus::Completed,
+        ))))
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn an_imported_device_dispense_holds_the_imported_record() {
+    assert_eq!(state_after(imported(record())), record());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stop: rules in order
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn stop_of_a_device_dispense_that_does_not_exist_is_refused_with_not_found() {
+    TestFramework::<DeviceDispense>::with(())
+        .given_no_previous_events()
+        .when_async(stop_by_pharmacy())
+        .await
+        .then_expect_error(DeviceDispenseError::NotFound);
+    assert_eq!(
+        DeviceDispenseError::NotFound.to_string(),
+        "Device dispense not found"
+    );
+}
+
+#[tokio::test]
+async fn stop_in_the_context_of_another_patient_is_refused_with_not_found() {
+    given(record())
+        .when_async(stop(OTHER_PATIENT, PHARMACY))
+        .await
+        .then_expect_error(DeviceDispenseError::NotFound);
+}
+
+#[tokio::test]
+async fn stop_of_another_patients_dispense_is_not_found_even_from_another_legal_entity() {
+    given(record_in(DeviceDispenseStatus::Stopped))
+        .when_async(stop(OTHER_PATIENT, OTHER_LEGAL_ENTITY))
+        .await
+        .then_expect_error(DeviceDispenseError::NotFound);
+}
+
+#[tokio::test]
+async fn stop_by_another_legal_entity_is_refused_as_belonging_to_another_legal_entity() {
+    let err = given(record())
+        .when_async(stop(PATIENT, OTHER_LEGAL_ENTITY))
+        .await
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(err, DeviceDispenseError::BelongsToAnotherLegalEntity);
+    assert_eq!(
+        err.to_string(),
+        "Device dispense belongs to another legal entity"
+    );
+}
+
+#[tokio::test]
+async fn stop_by_another_legal_entity_is_refused_before_the_status_is_looked_at() {
+    given(record_in(DeviceDispenseStatus::Completed))
+        .when_async(stop(PATIENT, OTHER_LEGAL_ENTITY))
+        .await
+        .then_expect_error(DeviceDispenseError::BelongsToAnotherLegalEntity);
+}
+
+#[tokio::test]
+async fn stop_of_a_device_dispense_that_is_not_in_progress_is_refused_with_its_status() {
+    for (status, text) in NOT_IN_PROGRESS {
+        let result = given(record_in(status))
+            .when_async(stop_by_pharmacy())
+            .await
+            .inspect_result();
+        assert_eq!(
+            result,
+            Err(DeviceDispenseError::InvalidStatus(status)),
+            "status {text}"
+        );
+        assert_eq!(
+            result.unwrap_err().to_string(),
+            format!("Device dispense in status {text} cannot be stopped")
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_stopped_device_dispense_cannot_be_stopped_again() {
+    let err = given(record())
+        .and(vec![stopped_event()])
+        .when_async(stop_by_pharmacy())
+        .await
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(
+        err,
+        DeviceDispenseError::InvalidStatus(DeviceDispenseStatus::Stopped)
+    );
+    assert_eq!(
+        err.to_string(),
+        "Device dispense in status stopped cannot be stopped"
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Stop: success
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn stop_of_an_in_progress_dispense_by_its_legal_entity_emits_stopped() {
+    given(record())
+        .when_async(stop_by_pharmacy())
+        .await
+        .then_expect_events(vec![stopped_event()]);
+}
+
+#[tokio::test]
+async fn stop_by_any_user_of_the_performing_legal_entity_is_allowed() {
+    // The performer employee is not required to be the one who stops it.
+    let cmd = DeviceDispenseCommand::Stop {
+        patient_id: PATIENT,
+        legal_entity_id: PHARMACY,
+        user_id: CREATOR,
+        at: now(),
+    };
+    given(record())
+        .when_async(cmd)
+        .await
+        .then_expect_events(vec![DeviceDispenseEvent::DeviceDispenseStopped {
+            by: CREATOR,
+            at: now(),
+        }]);
+}
+
+#[tokio::test]
+async fn a_stopped_device_dispense_is_stopped_and_updated_by_the_user() {
+    let events = given(record())
+        .when_async(stop_by_pharmacy())
+        .await
+        .inspect_result()
+        .unwrap();
+    let mut all = imported(record());
+    all.extend(events);
+    let state = state_after(all);
+    assert_eq!(
+        state,
+        DeviceDispenseRecord {
+            status: DeviceDispenseStatus::Stopped,
+            updated_by: Some(USER),
+            updated_at: now(),
+            ..record()
+        }
+    );
+    let view = state.render();
+    assert_eq!(view["status"], json!("stopped"));
+    assert_eq!(view["updated_by"], json!(USER.to_string()));
+    assert_eq!(view["updated_at"], json!(now()));
+    assert_eq!(view["inserted_by"], json!(CREATOR.to_string()));
+}
+
+#[test]
+fn a_device_dispense_renders_its_references_in_ehealth_form() {
+    let view = record().render();
+    assert_eq!(view["id"], json!(DD_ID.to_string()));
+    assert_eq!(view["status"], json!("in_progress"));
+    assert_eq!(
+        view["subject"]["identifier"]["value"],
+        json!(PATIENT.to_string())
+    );
+    assert_eq!(
+        view["subject"]["identifier"]["type"]["coding"][0]["code"],
+        json!("patient")
+    );
+    assert_eq!(
+        view["performer_legal_entity"]["identifier"]["value"],
+        json!(PHARMACY.to_string())
+    );
+    assert_eq!(
+        view["performer"]["identifier"]["type"]["coding"][0]["code"],
+        json!("employee")
+    );
+    assert_eq!(view["note"], json!("Glucose meter"));
+    let no_performer = DeviceDispenseRecord {
+        performer: None,
+        ..record()
+    };
+    assert_eq!(no_performer.render()["performer"], Value::Null);
+}
+
+#[test]
+fn device_dispense_statuses_are_stored_lower_case() {
+    assert_eq!(DeviceDispenseStatus::InProgress.as_str(), "in_progress");
+    assert_eq!(
+        serde_json::to_value(DeviceDispenseStatus::InProgress).unwrap(),
+        json!("in_progress")
+    );
+    for (status, text) in NOT_IN_PROGRESS {
+        assert_eq!(status.as_str(), text);
+        assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
+    }
+}
+
+#[test]
+fn check_stop_gives_the_same_answer_as_the_command() {
+    let aggregate = DeviceDispense {
+        record: Some(record()),
+    };
+    assert_eq!(aggregate.check_stop(PATIENT, PHARMACY), Ok(()));
+    assert_eq!(
+        aggregate.check_stop(OTHER_PATIENT, PHARMACY),
+        Err(DeviceDispenseError::NotFound)
+    );
+    assert_eq!(
+        aggregate.check_stop(PATIENT, OTHER_LEGAL_ENTITY),
+        Err(DeviceDispenseError::BelongsToAnotherLegalEntity)
+    );
+}
+
+#[test]
+fn a_stop_of_a_device_dispense_that_was_never_imported_changes_nothing() {
+    let mut aggregate = DeviceDispense::default();
+    aggregate.apply(stopped_event());
+    assert_eq!(aggregate, DeviceDispense::default());
+}
+
+#[test]
+fn device_dispense_events_are_named_and_versioned() {
+    assert_eq!(imported(record())[0].event_type(), "DeviceDispenseImported");
+    assert_eq!(stopped_event().event_type(), "DeviceDispenseStopped");
+    assert_eq!(stopped_event().event_version(), "1.0");
+}

@@ -1,1 +1,325 @@
 use super::*;
+
+use chrono::TimeZone;
+use cqrs_es::test::{AggregateTestExecutor, TestFramework};
+use serde_json::json;
+
+// ---------------------------------------------------------------------------------------------
+// Builders
+// ---------------------------------------------------------------------------------------------
+
+const MR_ID: Uuid = Uuid::from_u128(0x3e00_0000_0000_0000_0000_0000_0000_0001);
+const MASTER_PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
+const PREPERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
+const LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
+const OTHER_LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
+const AUTHOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
+const OTHER_USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
+/// Whoever last touched the request before the reject (it was approved by the person).
+const APPROVER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0003);
+
+fn created_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 10, 8, 0, 0).unwrap()
+}
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 5, 11, 16, 45, 30).unwrap()
+}
+
+/// A NEW merge request created by `AUTHOR` in `LEGAL_ENTITY`, last updated by `APPROVER`.
+fn record() -> MergeRequestRecord {
+    let mut other = Map::new();
+    other.insert("channel".into(), json!("MIS"));
+    other.insert("authorize_with".into(), Value::Null);
+    MergeRequestRecord {
+        id: MR_ID,
+        master_person_id: MASTER_PERSON,
+        merge_person_id: PREPERSON,
+        status: MergeRequestStatus::New,
+        legal_entity_id: LEGAL_ENTITY,
+        inserted_by: AUTHOR,
+        inserted_at: created_at(),
+        updated_by: APPROVER,
+        updated_at: created_at(),
+        other,
+    }
+}
+
+fn record_in(status: MergeRequestStatus) -> MergeRequestRecord {
+    MergeRequestRecord { status, ..record() }
+}
+
+fn imported(record: MergeRequestRecord) -> Vec<MergeRequestEvent> {
+    vec![MergeRequestEvent::MergeRequestImported(Box::new(record))]
+}
+
+fn given(record: MergeRequestRecord) -> AggregateTestExecutor<MergeRequest> {
+    TestFramework::<MergeRequest>::with(()).given(imported(record))
+}
+
+fn reject(user_id: Uuid, legal_entity_id: Uuid) -> MergeRequestCommand {
+    MergeRequestCommand::Reject {
+        user_id,
+        legal_entity_id,
+        at: now(),
+    }
+}
+
+fn reject_by_author() -> MergeRequestCommand {
+    reject(AUTHOR, LEGAL_ENTITY)
+}
+
+fn rejected_event() -> MergeRequestEvent {
+    MergeRequestEvent::MergeRequestRejected {
+        by: AUTHOR,
+        at: now(),
+    }
+}
+
+fn state_after(events: Vec<MergeRequestEvent>) -> MergeRequestRecord {
+    let mut aggregate = MergeRequest::default();
+    for event in events {
+        aggregate.apply(event);
+    }
+    aggregate.record.expect("the merge request exists")
+}
+
+const NOT_REJECTABLE: [MergeRequestStatus; 5] = [
+    MergeRequestStatus::Rejected,
+    MergeRequestStatus::Cancelled,
+    MergeRequestStatus::Signed,
+    MergeRequestStatus::Merged,
+    MergeRequestStatus::Expired,
+];
+
+// ---------------------------------------------------------------------------------------------
+// Import
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn import_of_a_new_merge_request_creates_it() {
+    TestFramework::<MergeRequest>::with(())
+        .given_no_previous_events()
+        .when_async(MergeRequestCommand::Import(Box::new(record())))
+        .await
+        .then_expect_events(imported(record()));
+}
+
+#[tokio::test]
+async fn a_second_import_of_an_existing_merge_request_is_a_no_op() {
+    given(record())
+        .when_async(MergeRequestCommand::Import(Box::new(record_in(
+            MergeRequestStatus::Merged,
+        ))))
+        .await
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn an_imported_merge_request_holds_the_imported_record() {
+    assert_eq!(state_after(imported(record())), record());
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reject: rules in order
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn reject_of_a_merge_request_that_does_not_exist_is_refused_with_not_found() {
+    TestFramework::<MergeRequest>::with(())
+        .given_no_previous_events()
+        .when_async(reject_by_author())
+        .await
+        .then_expect_error(MergeRequestError::NotFound);
+    assert_eq!(
+        MergeRequestError::NotFound.to_string(),
+        "Merge request not found"
+    );
+}
+
+#[tokio::test]
+async fn reject_by_someone_other_than_the_author_is_refused_with_not_author() {
+    let result = given(record())
+        .when_async(reject(OTHER_USER, LEGAL_ENTITY))
+        .await
+        .inspect_result();
+    let err = result.unwrap_err();
+    assert_eq!(err, MergeRequestError::NotAuthor);
+    assert_eq!(
+        err.to_string(),
+        "Only author of merge request is allowed to reject it"
+    );
+}
+
+#[tokio::test]
+async fn reject_by_the_author_from_another_legal_entity_is_refused_with_other_legal_entity() {
+    let result = given(record())
+        .when_async(reject(AUTHOR, OTHER_LEGAL_ENTITY))
+        .await
+        .inspect_result();
+    let err = result.unwrap_err();
+    assert_eq!(err, MergeRequestError::OtherLegalEntity);
+    assert_eq!(
+        err.to_string(),
+        "User doesn't belong to legal entity where the merge request was created"
+    );
+}
+
+#[tokio::test]
+async fn reject_of_a_merge_request_that_is_not_new_or_approved_is_refused_with_invalid_status() {
+    for status in NOT_REJECTABLE {
+        let result = given(record_in(status))
+            .when_async(reject_by_author())
+            .await
+            .inspect_result();
+        assert_eq!(
+            result,
+            Err(MergeRequestError::InvalidStatus),
+            "status {}",
+            status.as_str()
+        );
+    }
+    assert_eq!(
+        MergeRequestError::InvalidStatus.to_string(),
+        "Invalid merge request status"
+    );
+}
+
+#[tokio::test]
+async fn reject_of_an_already_rejected_merge_request_is_refused_with_invalid_status() {
+    given(record())
+        .and(vec![rejected_event()])
+        .when_async(reject_by_author())
+        .await
+        .then_expect_error(MergeRequestError::InvalidStatus);
+}
+
+#[tokio::test]
+async fn reject_by_a_stranger_from_another_legal_entity_is_refused_with_not_author() {
+    given(record())
+        .when_async(reject(OTHER_USER, OTHER_LEGAL_ENTITY))
+        .await
+        .then_expect_error(MergeRequestError::NotAuthor);
+}
+
+#[tokio::test]
+async fn reject_by_a_non_author_of_a_merged_request_is_refused_with_not_author() {
+    given(record_in(MergeRequestStatus::Merged))
+        .when_async(reject(OTHER_USER, LEGAL_ENTITY))
+        .await
+        .then_expect_error(MergeRequestError::NotAuthor);
+}
+
+#[tokio::test]
+async fn reject_from_another_legal_entity_of_a_merged_request_is_refused_with_other_legal_entity() {
+    given(record_in(MergeRequestStatus::Merged))
+        .when_async(reject(AUTHOR, OTHER_LEGAL_ENTITY))
+        .await
+        .then_expect_error(MergeRequestError::OtherLegalEntity);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Reject: success
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn reject_of_a_new_merge_request_by_its_author_emits_rejected() {
+    given(record_in(MergeRequestStatus::New))
+        .when_async(reject_by_author())
+        .await
+        .then_expect_events(vec![rejected_event()]);
+}
+
+#[tokio::test]
+async fn reject_of_an_approved_merge_request_by_its_author_emits_rejected() {
+    given(record_in(MergeRequestStatus::Approved))
+        .when_async(reject_by_author())
+        .await
+        .then_expect_events(vec![rejected_event()]);
+}
+
+#[tokio::test]
+async fn a_rejected_merge_request_is_rejected_and_updated_by_the_author() {
+    let events = given(record_in(MergeRequestStatus::Approved))
+        .when_async(reject_by_author())
+        .await
+        .inspect_result()
+        .unwrap();
+    let mut all = imported(record_in(MergeRequestStatus::Approved));
+    all.extend(events);
+    let state = state_after(all);
+    assert_eq!(
+        state,
+        MergeRequestRecord {
+            status: MergeRequestStatus::Rejected,
+            updated_by: AUTHOR,
+            updated_at: now(),
+            ..record()
+        }
+    );
+    let view = state.render();
+    assert_eq!(view["status"], json!("REJECTED"));
+    assert_eq!(view["updated_by"], json!(AUTHOR.to_string()));
+    assert_eq!(view["inserted_at"], json!(created_at()));
+    assert_eq!(view["updated_at"], json!(now()));
+    assert_eq!(view["channel"], json!("MIS"));
+}
+
+#[test]
+fn a_merge_request_renders_its_fields_in_the_ehealth_view() {
+    let view = record().render();
+    assert_eq!(view["id"], json!(MR_ID.to_string()));
+    assert_eq!(view["master_person_id"], json!(MASTER_PERSON.to_string()));
+    assert_eq!(view["merge_person_id"], json!(PREPERSON.to_string()));
+    assert_eq!(view["status"], json!("NEW"));
+    assert_eq!(view["legal_entity_id"], json!(LEGAL_ENTITY.to_string()));
+    assert_eq!(view["inserted_by"], json!(AUTHOR.to_string()));
+    assert_eq!(view["authorize_with"], Value::Null);
+}
+
+#[test]
+fn merge_request_statuses_are_written_in_upper_case() {
+    let all = [
+        (MergeRequestStatus::New, "NEW"),
+        (MergeRequestStatus::Approved, "APPROVED"),
+        (MergeRequestStatus::Rejected, "REJECTED"),
+        (MergeRequestStatus::Cancelled, "CANCELLED"),
+        (MergeRequestStatus::Signed, "SIGNED"),
+        (MergeRequestStatus::Merged, "MERGED"),
+        (MergeRequestStatus::Expired, "EXPIRED"),
+    ];
+    for (status, text) in all {
+        assert_eq!(status.as_str(), text);
+        assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
+    }
+}
+
+#[test]
+fn check_reject_gives_the_same_answer_as_the_command() {
+    let aggregate = MergeRequest {
+        record: Some(record()),
+    };
+    assert_eq!(aggregate.check_reject(AUTHOR, LEGAL_ENTITY), Ok(()));
+    assert_eq!(
+        aggregate.check_reject(OTHER_USER, LEGAL_ENTITY),
+        Err(MergeRequestError::NotAuthor)
+    );
+    assert_eq!(
+        MergeRequest::default().check_reject(AUTHOR, LEGAL_ENTITY),
+        Err(MergeRequestError::NotFound)
+    );
+}
+
+#[test]
+fn a_rejection_of_a_merge_request_that_was_never_imported_changes_nothing() {
+    let mut aggregate = MergeRequest::default();
+    aggregate.apply(rejected_event());
+    assert_eq!(aggregate, MergeRequest::default());
+}
+
+#[test]
+fn merge_request_events_are_named_and_versioned() {
+    assert_eq!(imported(record())[0].event_type(), "MergeRequestImported");
+    assert_eq!(rejected_event().event_type(), "MergeRequestRejected");
+    assert_eq!(rejected_event().event_version(), "1.0");
+}

@@ -1,0 +1,172 @@
+//! What every action shares: the Idempotency-Key (a retried request returns the first answer and
+//! appends nothing; the same key with another request is 422), the job of async actions, and the
+//! command's metadata (who, on whose authority, through which request).
+
+use std::sync::Arc;
+
+use axum::http::StatusCode;
+use chrono::{DateTime, Duration, SubsecRound, Utc};
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::envelope::ApiResponse;
+use super::error::ApiError;
+use super::extract::Caller;
+use crate::app::AppState;
+use crate::commands::{CommandError, CommandMeta, Routed};
+use crate::jobs;
+use crate::store::{CommandContext, NewJob};
+
+/// Timestamps are kept at microsecond precision, the precision PostgreSQL stores.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// What became of an action.
+pub enum Outcome {
+    /// The command was executed now; `response` is the 202 of an async action.
+    Executed {
+        response: Option<ApiResponse>,
+        command_id: Option<String>,
+    },
+    /// The Idempotency-Key was seen before: the first answer (if it was stored).
+    Replayed(Option<ApiResponse>),
+}
+
+impl Outcome {
+    /// The answer of an async action: its 202, or the first answer of a retried request.
+    pub fn into_accepted(self) -> ApiResponse {
+        match self {
+            Outcome::Executed { response, .. } | Outcome::Replayed(response) => response,
+        }
+        .unwrap_or_else(|| ApiResponse::new(StatusCode::ACCEPTED, json!({ "status": "pending" })))
+    }
+}
+
+fn fingerprint(method: &str, path: &str, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(method.as_bytes());
+    hasher.update([0]);
+    hasher.update(path.as_bytes());
+    hasher.update([0]);
+    hasher.update(body);
+    hex::encode(hasher.finalize())
+}
+
+async fn stored_answer(
+    app: &AppState,
+    command_id: &str,
+    request_hash: &str,
+) -> Result<Option<Option<ApiResponse>>, ApiError> {
+    let row: Option<(String, Option<Value>)> =
+        sqlx::query_as("SELECT request_hash, response FROM processed_commands WHERE command_id = $1")
+            .bind(command_id)
+            .fetch_optional(&app.pool)
+            .await?;
+    let Some((hash, response)) = row else {
+        return Ok(None);
+    };
+    if hash != request_hash {
+        return Err(ApiError::invalid(
+            "$.headers.idempotency-key",
+            "unique",
+            "Idempotency-Key has already been used for a different request",
+            json!([]),
+        ));
+    }
+    Ok(Some(response.and_then(|r| {
+        let status = StatusCode::from_u16(r.get("status")?.as_u64()? as u16).ok()?;
+        Some(ApiResponse::new(status, r.get("data")?.clone()))
+    })))
+}
+
+/// Stores the answer of a sync action for later retries with the same key.
+pub async fn remember_answer(app: &AppState, command_id: &str, status: StatusCode, data: &Value) {
+    let response = json!({ "status": status.as_u16(), "data": data });
+    if let Err(err) = sqlx::query("UPDATE processed_commands SET response = $2 WHERE command_id = $1")
+        .bind(command_id)
+        .bind(response)
+        .execute(&app.pool)
+        .await
+    {
+        // The key is recorded already; a retry re-renders the entity instead of replaying.
+        tracing::warn!(error = %err, "could not store the answer of an idempotent request");
+    }
+}
+
+pub struct ActionRequest<'a> {
+    pub caller: &'a Caller,
+    pub method: &'static str,
+    pub path: String,
+    pub body: &'a [u8],
+    /// `Some(action name)` for async actions, which answer 202 with a job.
+    pub job_action: Option<&'static str>,
+}
+
+/// Runs an action's command with its idempotency record and job, in the append transaction.
+pub async fn run<A>(
+    app: &Arc<AppState>,
+    req: ActionRequest<'_>,
+    aggregate_id: Uuid,
+    command: A::Command,
+) -> Result<Outcome, ApiError>
+where
+    A: Routed,
+    A::Command: Clone + Send + Sync + 'static,
+    A::Error: Send + 'static + Into<ApiError>,
+{
+    let identity = &req.caller.identity;
+    let request_hash = fingerprint(req.method, &req.path, req.body);
+    let command_key = req
+        .caller
+        .idempotency_key
+        .as_ref()
+        .map(|key| format!("{}:{}:{key}", identity.client_id, identity.user_id));
+    if let Some(command_id) = &command_key {
+        if let Some(answer) = stored_answer(app, command_id, &request_hash).await? {
+            return Ok(Outcome::Replayed(answer));
+        }
+    }
+
+    let at = now();
+    let job = req.job_action.map(|action| NewJob {
+        id: jobs::new_job_id(),
+        legal_entity_id: identity.client_id,
+        user_id: identity.user_id,
+        action,
+        eta: at + Duration::seconds(60),
+    });
+    let accepted = job.as_ref().map(jobs::accepted_response);
+    let stored_response = accepted
+        .as_ref()
+        .map(|r| json!({ "status": 202, "data": r.body.get("data") }));
+    let command_id = command_key.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
+    let meta = CommandMeta {
+        user_id: identity.user_id,
+        client_id: identity.client_id,
+        request_id: req.caller.meta.request_id.clone(),
+        command_id: command_id.clone(),
+        correlation_id: req.caller.meta.request_id.clone(),
+        causation_id: command_id.clone(),
+        at,
+        job_id: job.as_ref().map(|j| j.id.clone()),
+    };
+    let context = CommandContext::new(
+        command_key.clone().map(|key| (key, request_hash.clone(), stored_response)),
+        job,
+    );
+    match app.bus.execute::<A>(aggregate_id, command, meta, context).await {
+        Ok(_) => Ok(Outcome::Executed {
+            response: accepted,
+            command_id: command_key,
+        }),
+        Err(CommandError::DuplicateCommand) => {
+            // The same key committed concurrently: answer as a retry would be answered.
+            let key = command_key.unwrap_or_default();
+            let answer = stored_answer(app, &key, &request_hash).await?;
+            Ok(Outcome::Replayed(answer.flatten()))
+        }
+        Err(err) => Err(err.into()),
+    }
+}

@@ -1,0 +1,117 @@
+//! Approvals: Resend SMS (async by server decision, DESIGN.md) and the read endpoint.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use ehealth_aggregates::approval::{ApprovalCommand, OtpDelivery};
+use ehealth_aggregates::Approval;
+use rand::RngCore;
+use uuid::Uuid;
+
+use super::actions::{self, ActionRequest};
+use super::envelope::ApiResponse;
+use super::error::ApiError;
+use super::extract::{path_id, Caller};
+use crate::app::AppState;
+use crate::reference::Person;
+
+const NOT_FOUND: &str = "Approval with such id is not found";
+const PERSON_NOT_FOUND: &str = "Person not found";
+
+/// Where the new code goes: the person's own OTP phone, or the phone of a THIRD_PERSON whose own
+/// method is OTP; any other method may not resend.
+async fn delivery(app: &AppState, person: &Person, authorize_with: Option<Uuid>) -> Result<OtpDelivery, ApiError> {
+    let Some(method) = person.method(authorize_with) else {
+        return Ok(OtpDelivery::NotAllowed {
+            method_type: "NA".into(),
+        });
+    };
+    match (method.kind.as_str(), &method.phone_number) {
+        ("OTP", Some(phone)) => Ok(OtpDelivery::Otp {
+            phone_number: phone.clone(),
+        }),
+        ("THIRD_PERSON", _) => {
+            let third = match method.value.as_deref().and_then(|v| Uuid::parse_str(v).ok()) {
+                Some(id) => app.reference.person(id).await?,
+                None => None,
+            };
+            let own = third.as_ref().and_then(|p| p.default_method().map(|m| (p.id, m)));
+            Ok(match own {
+                Some((third_person_id, m)) if m.kind == "OTP" && m.phone_number.is_some() => OtpDelivery::ThirdPerson {
+                    third_person_id,
+                    phone_number: m.phone_number.clone().unwrap_or_default(),
+                },
+                _ => OtpDelivery::NotAllowed {
+                    method_type: "THIRD_PERSON".into(),
+                },
+            })
+        }
+        (kind, _) => Ok(OtpDelivery::NotAllowed {
+            method_type: kind.to_string(),
+        }),
+    }
+}
+
+/// `PATCH /api/patients/{patient_id}/approvals/{id}/actions/resend` (scope `approval:create`).
+pub async fn resend(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((patient_id, id)): Path<(String, String)>,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&["approval:create"])?;
+    let identity = &caller.identity;
+    let patient_id = path_id(&patient_id, PERSON_NOT_FOUND)?;
+    let person = app
+        .reference
+        .person(patient_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(PERSON_NOT_FOUND))?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let approval: Approval = app.bus.load(id).await?;
+    let record = approval
+        .record
+        .as_ref()
+        .filter(|a| a.patient_id == patient_id && a.visible_to(identity.client_id))
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    if !person.is_active() {
+        return Err(ApiError::conflict("Person is not active"));
+    }
+    let delivery = delivery(&app, &person, record.authorize_with).await?;
+    let mut salt = [0u8; 16];
+    rand::thread_rng().fill_bytes(&mut salt);
+    let command = ApprovalCommand::ResendOtp {
+        patient_id,
+        legal_entity_id: identity.client_id,
+        user_id: identity.user_id,
+        at: actions::now(),
+        delivery,
+        salt: hex::encode(salt),
+    };
+    let req = ActionRequest {
+        caller: &caller,
+        method: "PATCH",
+        path: format!("/api/patients/{patient_id}/approvals/{id}/actions/resend"),
+        body: &[],
+        job_action: Some("resend_approval_otp"),
+    };
+    Ok(actions::run::<Approval>(&app, req, id, command).await?.into_accepted())
+}
+
+/// `GET /api/patients/{patient_id}/approvals/{id}` (scope `approval:read`).
+pub async fn show(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((patient_id, id)): Path<(String, String)>,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&["approval:read"])?;
+    let patient_id = path_id(&patient_id, NOT_FOUND)?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let approval: Approval = super::read::document(&app, "approvals", id)
+        .await?
+        .unwrap_or_default();
+    let record = approval
+        .record
+        .filter(|a| a.patient_id == patient_id && a.visible_to(caller.identity.client_id))
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    Ok(ApiResponse::ok(record.render()))
+}

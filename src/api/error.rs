@@ -1,0 +1,237 @@
+//! Every error the API answers, and the one place where domain errors become a status,
+//! `error.type` and message (types per ehealth-notes §1.3).
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use ehealth_aggregates::approval::ApprovalError;
+use ehealth_aggregates::device_dispense::DeviceDispenseError;
+use ehealth_aggregates::merge_request::MergeRequestError;
+use ehealth_aggregates::service_request::ServiceRequestError;
+use serde_json::{json, Map, Value};
+
+use super::envelope::PendingBody;
+use crate::commands::CommandError;
+
+pub const VALIDATION_FAILED: &str = "Validation failed. You can find validators description at our API Manifest: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/errors.";
+pub const MALFORMED_JSON: &str = "Malformed request. Probably, you have sent corrupted JSON.";
+pub const LE_NOT_ALLOWED: &str = "Action is not allowed for the legal entity";
+
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub kind: &'static str,
+    pub message: String,
+    pub invalid: Option<Vec<Value>>,
+}
+
+/// One `invalid[]` entry for a JSON body property.
+pub fn invalid_entry(entry: &str, rule: &str, description: &str, params: Value) -> Value {
+    json!({
+        "entry_type": "json_data_property",
+        "entry": entry,
+        "rules": [ { "rule": rule, "description": description, "params": params } ]
+    })
+}
+
+impl ApiError {
+    fn new(status: StatusCode, kind: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            status,
+            kind,
+            message: message.into(),
+            invalid: None,
+        }
+    }
+
+    pub fn unauthorized(message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, "access_denied", message)
+    }
+
+    pub fn forbidden(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", message)
+    }
+
+    pub fn missing_scopes(missing: &[String]) -> Self {
+        Self::forbidden(format!(
+            "Your scope does not allow to access this resource. Missing allowances: {}",
+            missing.join(", ")
+        ))
+    }
+
+    pub fn not_found(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", message)
+    }
+
+    pub fn conflict(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::CONFLICT, "request_conflict", message)
+    }
+
+    pub fn malformed(message: impl Into<String>) -> Self {
+        let mut e = Self::new(StatusCode::BAD_REQUEST, "request_malformed", message);
+        e.invalid = Some(vec![json!({"entry_type": "request", "rules": [{"rule": "json"}]})]);
+        e
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, "request_malformed", message)
+    }
+
+    pub fn unsupported_media_type() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "content_type_invalid",
+            "Invalid Content-Type header. Try to set 'Content-Type: application/json' header: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/content-type.",
+        )
+    }
+
+    pub fn payload_too_large() -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "Request body is too large")
+    }
+
+    /// 422 with one rule on one property; the rule's description is also the message.
+    pub fn invalid(entry: &str, rule: &str, description: &str, params: Value) -> Self {
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", description);
+        e.invalid = Some(vec![invalid_entry(entry, rule, description, params)]);
+        e
+    }
+
+    /// 422 with several schema violations and eHealth's generic message.
+    pub fn validation(invalid: Vec<Value>) -> Self {
+        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", VALIDATION_FAILED);
+        e.invalid = Some(invalid);
+        e
+    }
+
+    pub fn unprocessable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "internal_error", message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "Internal server error",
+        )
+    }
+
+    pub fn internal_with(message: &str) -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", message)
+    }
+
+    /// The `error` object of the envelope.
+    pub fn to_json(&self) -> Value {
+        let mut error = Map::new();
+        error.insert("type".into(), json!(self.kind));
+        error.insert("message".into(), json!(self.message));
+        if let Some(invalid) = &self.invalid {
+            error.insert("invalid".into(), json!(invalid));
+        }
+        Value::Object(error)
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = Map::new();
+        body.insert("error".into(), self.to_json());
+        let mut response = self.status.into_response();
+        response.extensions_mut().insert(PendingBody(body));
+        response
+    }
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        match err {
+            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
+                tracing::warn!(error = %err, "database unavailable");
+                ApiError::unavailable("Service temporarily unavailable, please retry")
+            }
+            other => {
+                tracing::error!(error = %other, "database error");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl<E: Into<ApiError>> From<CommandError<E>> for ApiError {
+    fn from(err: CommandError<E>) -> Self {
+        match err {
+            CommandError::Rejected(e) => e.into(),
+            CommandError::Conflict => ApiError::conflict(
+                "The request could not be completed due to a conflict with the current state of the resource. Please retry.",
+            ),
+            CommandError::DuplicateCommand => ApiError::conflict("A request with this Idempotency-Key is being processed"),
+            CommandError::Unavailable(msg) => {
+                tracing::warn!(error = %msg, "database unavailable");
+                ApiError::unavailable("Service temporarily unavailable, please retry")
+            }
+            CommandError::Internal(msg) => {
+                tracing::error!(error = %msg, "command failed");
+                ApiError::internal()
+            }
+        }
+    }
+}
+
+impl From<ServiceRequestError> for ApiError {
+    fn from(err: ServiceRequestError) -> Self {
+        use ServiceRequestError as E;
+        let message = err.to_string();
+        match err {
+            E::NotFound => ApiError::not_found(message),
+            E::ReleaseInvalidStatus
+            | E::ReleaseInvalidProgramProcessingStatus
+            | E::ReleaseUsedByAnotherLegalEntity
+            | E::RecallNotRequesterLegalEntity
+            | E::RecallEmployeeNotInMsp
+            | E::RecallInvalidStatus(_) => ApiError::conflict(message),
+            E::RecallDrfoMismatch | E::RecallContentIdMismatch | E::RecallContentMismatch => {
+                ApiError::invalid("$.signed_data", "invalid", &message, json!([]))
+            }
+            E::RecallReasonMissing { entry } => ApiError::invalid(&entry, "required", &message, json!([])),
+            E::RecallReasonNotAllowed { entry, allowed } => {
+                ApiError::invalid(&entry, "inclusion", &message, json!(allowed))
+            }
+        }
+    }
+}
+
+impl From<MergeRequestError> for ApiError {
+    fn from(err: MergeRequestError) -> Self {
+        let message = err.to_string();
+        match err {
+            MergeRequestError::NotFound => ApiError::not_found(message),
+            MergeRequestError::NotAuthor => ApiError::forbidden(message),
+            MergeRequestError::OtherLegalEntity => ApiError::unprocessable(message),
+            MergeRequestError::InvalidStatus => ApiError::conflict(message),
+        }
+    }
+}
+
+impl From<DeviceDispenseError> for ApiError {
+    fn from(err: DeviceDispenseError) -> Self {
+        let message = err.to_string();
+        match err {
+            DeviceDispenseError::NotFound => ApiError::not_found(message),
+            DeviceDispenseError::BelongsToAnotherLegalEntity | DeviceDispenseError::InvalidStatus(_) => {
+                ApiError::conflict(message)
+            }
+        }
+    }
+}
+
+impl From<ApprovalError> for ApiError {
+    fn from(err: ApprovalError) -> Self {
+        let message = err.to_string();
+        match err {
+            ApprovalError::NotFound => ApiError::not_found(message),
+            ApprovalError::ResendNotAllowed | ApprovalError::InvalidStatus(_) => ApiError::conflict(message),
+        }
+    }
+}

@@ -1,0 +1,93 @@
+//! Merge requests: Reject (sync) and the read endpoint.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use ehealth_aggregates::merge_request::MergeRequestCommand;
+use ehealth_aggregates::MergeRequest;
+
+use super::actions::{self, ActionRequest, Outcome};
+use super::envelope::ApiResponse;
+use super::error::ApiError;
+use super::extract::{path_id, Caller};
+use super::legal_entity;
+use crate::app::AppState;
+
+const NOT_FOUND: &str = "Merge request not found";
+const ALLOWED_EMPLOYEE_TYPES: [&str; 3] = ["SPECIALIST", "ASSISTANT", "RECEPTIONIST"];
+
+async fn render(app: &AppState, id: uuid::Uuid) -> Result<serde_json::Value, ApiError> {
+    let mr: MergeRequest = super::read::document(app, "merge_requests", id)
+        .await?
+        .unwrap_or_default();
+    mr.record
+        .map(|r| r.render())
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))
+}
+
+/// `PATCH /api/merge_requests/{id}/actions/reject` (scope `merge_request:write`, sync).
+pub async fn reject(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&["merge_request:write"])?;
+    let identity = &caller.identity;
+    legal_entity::require_merge_request_legal_entity(&app, identity.client_id).await?;
+    let employees = app
+        .reference
+        .user_employees(identity.user_id, identity.client_id)
+        .await?;
+    let permitted = employees
+        .iter()
+        .any(|e| e.status == "APPROVED" && ALLOWED_EMPLOYEE_TYPES.contains(&e.employee_type.as_str()));
+    if !permitted {
+        return Err(ApiError::forbidden(
+            "Only SPECIALIST, ASSISTANT or RECEPTIONIST employees can reject merge requests",
+        ));
+    }
+    let id = path_id(&id, NOT_FOUND)?;
+    let command = MergeRequestCommand::Reject {
+        user_id: identity.user_id,
+        legal_entity_id: identity.client_id,
+        at: actions::now(),
+    };
+    let req = ActionRequest {
+        caller: &caller,
+        method: "PATCH",
+        path: format!("/api/merge_requests/{id}/actions/reject"),
+        body: &[],
+        job_action: None,
+    };
+    match actions::run::<MergeRequest>(&app, req, id, command).await? {
+        Outcome::Replayed(Some(answer)) => Ok(answer),
+        Outcome::Replayed(None) => Ok(ApiResponse::ok(render(&app, id).await?)),
+        Outcome::Executed { command_id, .. } => {
+            let data = render(&app, id).await?;
+            if let Some(command_id) = command_id {
+                actions::remember_answer(&app, &command_id, StatusCode::OK, &data).await;
+            }
+            Ok(ApiResponse::ok(data))
+        }
+    }
+}
+
+/// `GET /api/merge_requests/{id}` (scope `merge_request:read`): only the legal entity where the
+/// merge request was created sees it.
+pub async fn show(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&["merge_request:read"])?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let mr: MergeRequest = super::read::document(&app, "merge_requests", id)
+        .await?
+        .unwrap_or_default();
+    let record = mr
+        .record
+        .filter(|r| r.legal_entity_id == caller.identity.client_id)
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    Ok(ApiResponse::ok(record.render()))
+}

@@ -1,0 +1,57 @@
+//! The HTTP API (axum): the five actions, the read endpoints and jobs, under `/api`.
+
+pub mod actions;
+mod approvals;
+mod device_dispenses;
+pub mod envelope;
+pub mod error;
+mod extract;
+mod jobs;
+mod legal_entity;
+mod merge_requests;
+mod read;
+mod service_requests;
+
+use std::sync::Arc;
+
+use axum::extract::DefaultBodyLimit;
+use axum::routing::{get, patch};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+
+use crate::app::AppState;
+use error::ApiError;
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("Route not found")
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
+    tracing::error!("handler panicked");
+    axum::response::IntoResponse::into_response(ApiError::internal())
+}
+
+pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
+    Router::new()
+        .route("/api/service_requests/{id}/actions/release", patch(service_requests::release))
+        .route(
+            "/api/patients/{patient_id}/service_requests/{id}/actions/recall",
+            patch(service_requests::recall),
+        )
+        .route("/api/patients/{patient_id}/service_requests/{id}", get(service_requests::show))
+        .route("/api/merge_requests/{id}/actions/reject", patch(merge_requests::reject))
+        .route("/api/merge_requests/{id}", get(merge_requests::show))
+        .route(
+            "/api/patients/{patient_id}/device_dispenses/{id}/actions/stop",
+            patch(device_dispenses::stop),
+        )
+        .route("/api/patients/{patient_id}/device_dispenses/{id}", get(device_dispenses::show))
+        .route("/api/patients/{patient_id}/approvals/{id}/actions/resend", patch(approvals::resend))
+        .route("/api/patients/{patient_id}/approvals/{id}", get(approvals::show))
+        .route("/api/jobs/{id}", get(jobs::show))
+        .fallback(not_found)
+        .layer(CatchPanicLayer::custom(panic_response))
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(axum::middleware::from_fn(envelope::envelope))
+        .with_state(state)
+}

@@ -1,0 +1,233 @@
+//! Service requests: Release, Recall and the read endpoint.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use base64::Engine;
+use ehealth_aggregates::service_request::{
+    RecallServiceRequest, ReleaseServiceRequest, ServiceRequestCommand,
+};
+use ehealth_aggregates::ServiceRequest;
+use serde_json::{json, Value};
+
+use super::actions::{self, ActionRequest};
+use super::envelope::ApiResponse;
+use super::error::ApiError;
+use super::extract::{path_id, Caller, JsonBody};
+use super::legal_entity;
+use crate::app::AppState;
+use crate::reference::RECALL_REASONS_DICTIONARY;
+use crate::signature::SignatureError;
+
+const NOT_FOUND: &str = "Service request not found";
+
+/// `PATCH /api/service_requests/{id}/actions/release` (scope `service_request:use`, async).
+pub async fn release(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&["service_request:use"])?;
+    legal_entity::require_allowed(&app, caller.identity.client_id, false).await?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let command = ServiceRequestCommand::Release(ReleaseServiceRequest {
+        legal_entity_id: caller.identity.client_id,
+        user_id: caller.identity.user_id,
+        at: actions::now(),
+    });
+    let req = ActionRequest {
+        caller: &caller,
+        method: "PATCH",
+        path: format!("/api/service_requests/{id}/actions/release"),
+        body: &[],
+        job_action: Some("release_service_request"),
+    };
+    Ok(actions::run::<ServiceRequest>(&app, req, id, command).await?.into_accepted())
+}
+
+/// The recall body: exactly `{"signed_data": "<non-empty string>"}` (ME's JSON schema).
+fn signed_data(body: &Value) -> Result<String, ApiError> {
+    let Some(object) = body.as_object() else {
+        return Err(ApiError::validation(vec![super::error::invalid_entry(
+            "$",
+            "cast",
+            &format!("type mismatch. Expected Object but got {}", json_type(body)),
+            json!(["object"]),
+        )]));
+    };
+    let mut invalid = Vec::new();
+    for key in object.keys().filter(|k| k.as_str() != "signed_data") {
+        invalid.push(super::error::invalid_entry(
+            &format!("$.{key}"),
+            "schema",
+            "schema does not allow additional properties",
+            json!([]),
+        ));
+    }
+    match object.get("signed_data") {
+        None => invalid.push(super::error::invalid_entry(
+            "$.signed_data",
+            "required",
+            "required property signed_data was not present",
+            json!([]),
+        )),
+        Some(Value::String(s)) if s.is_empty() => invalid.push(super::error::invalid_entry(
+            "$.signed_data",
+            "length",
+            "expected value to have a minimum length of 1",
+            json!({"min": 1}),
+        )),
+        Some(Value::String(_)) => {}
+        Some(other) => invalid.push(super::error::invalid_entry(
+            "$.signed_data",
+            "cast",
+            &format!("type mismatch. Expected String but got {}", json_type(other)),
+            json!(["string"]),
+        )),
+    }
+    if !invalid.is_empty() {
+        return Err(ApiError::validation(invalid));
+    }
+    let data = object["signed_data"].as_str().unwrap_or_default().to_string();
+    let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
+    let engine = base64::engine::general_purpose::GeneralPurposeConfig::new()
+        .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent);
+    if base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, engine)
+        .decode(compact.as_bytes())
+        .is_err()
+    {
+        return Err(ApiError::invalid("$.signed_data", "invalid", "Not a base64 string", json!([])));
+    }
+    Ok(data)
+}
+
+fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "Null",
+        Value::Bool(_) => "Boolean",
+        Value::Number(_) => "Number",
+        Value::String(_) => "String",
+        Value::Array(_) => "Array",
+        Value::Object(_) => "Object",
+    }
+}
+
+fn signature_error(err: SignatureError) -> ApiError {
+    match err {
+        SignatureError::NotBase64 => ApiError::invalid("$.signed_data", "invalid", "Not a base64 string", json!([])),
+        SignatureError::SignerCount(0) => ApiError::bad_request(SignatureError::SignerCount(0).to_string()),
+        other @ (SignatureError::SignerCount(_) | SignatureError::Malformed | SignatureError::Invalid(_)) => {
+            ApiError::invalid("$.signed_data", "invalid", &other.to_string(), json!([]))
+        }
+        SignatureError::TrustAnchors(msg) => {
+            tracing::error!(error = %msg, "trust anchors unusable");
+            ApiError::internal()
+        }
+    }
+}
+
+/// `PATCH /api/patients/{patient_id}/service_requests/{id}/actions/recall`
+/// (scope `service_request:recall`, async).
+pub async fn recall(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((patient_id, id)): Path<(String, String)>,
+    JsonBody(body, raw): JsonBody,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&["service_request:recall"])?;
+    let signed = signed_data(&body)?;
+    let identity = &caller.identity;
+    legal_entity::require_allowed(&app, identity.client_id, true).await?;
+    let patient_id = path_id(&patient_id, NOT_FOUND)?;
+    let id = path_id(&id, NOT_FOUND)?;
+
+    let current: ServiceRequest = app.bus.load(id).await?;
+    let record = current
+        .record
+        .as_ref()
+        .filter(|sr| sr.patient_id == patient_id && sr.visible_to(identity.client_id))
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+
+    let Some(verifier) = app.verifier.clone() else {
+        return Err(ApiError::unavailable(
+            "Digital signature verification is not configured (EHEALTH_TRUST_ANCHORS is not set)",
+        ));
+    };
+    let document = tokio::task::spawn_blocking(move || verifier.verify(&signed))
+        .await
+        .map_err(|_| ApiError::internal())?
+        .map_err(signature_error)?;
+    let content: Value = serde_json::from_slice(&document.content)
+        .ok()
+        .filter(Value::is_object)
+        .ok_or_else(|| {
+            ApiError::invalid(
+                "$.signed_data",
+                "invalid",
+                "Malformed encoded content. Probably, you have encoded corrupted JSON.",
+                json!([]),
+            )
+        })?;
+
+    let requester_tax_id = match record.requester_employee {
+        Some(employee) => app.reference.employee_tax_id(employee).await?,
+        None => None,
+    };
+    let user_employee_ids = app
+        .reference
+        .user_employees(identity.user_id, identity.client_id)
+        .await?
+        .into_iter()
+        .filter(|e| e.status == "APPROVED")
+        .map(|e| e.id)
+        .collect();
+    let mut command = RecallServiceRequest {
+        patient_id,
+        legal_entity_id: identity.client_id,
+        user_id: identity.user_id,
+        at: actions::now(),
+        signed_content: content,
+        signer_drfo: document.signer_drfo.unwrap_or_default(),
+        requester_tax_id,
+        user_employee_ids,
+        allowed_reasons: app.reference.dictionary(RECALL_REASONS_DICTIONARY).await?,
+        signed_content_link: String::new(),
+    };
+    // Refuse before writing to media storage, so only accepted content is ever stored; the
+    // aggregate checks again against the state it commits on.
+    current.check_recall(&command).map_err(ApiError::from)?;
+    let signed_data = body["signed_data"].as_str().unwrap_or_default();
+    command.signed_content_link = app.media.store_recall(id, signed_data).await.map_err(|err| {
+        tracing::error!(error = %err, "media storage write failed");
+        ApiError::internal_with("Failed to save signed content")
+    })?;
+
+    let req = ActionRequest {
+        caller: &caller,
+        method: "PATCH",
+        path: format!("/api/patients/{patient_id}/service_requests/{id}/actions/recall"),
+        body: &raw,
+        job_action: Some("recall_service_request"),
+    };
+    let command = ServiceRequestCommand::Recall(Box::new(command));
+    Ok(actions::run::<ServiceRequest>(&app, req, id, command).await?.into_accepted())
+}
+
+/// `GET /api/patients/{patient_id}/service_requests/{id}` (scope `service_request:read`).
+pub async fn show(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((patient_id, id)): Path<(String, String)>,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&["service_request:read"])?;
+    let patient_id = path_id(&patient_id, NOT_FOUND)?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let sr: ServiceRequest = super::read::document(&app, "service_requests", id)
+        .await?
+        .unwrap_or_default();
+    let record = sr
+        .record
+        .filter(|r| r.patient_id == patient_id && r.visible_to(caller.identity.client_id))
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    Ok(ApiResponse::ok(record.render()))
+}

@@ -1,0 +1,105 @@
+//! Wiring: the application state shared by handlers and workers, and `serve`.
+
+use std::sync::Arc;
+
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+use crate::auth::TokenKeys;
+use crate::commands::CommandBus;
+use crate::config::ServeArgs;
+use crate::media::MediaStorage;
+use crate::reference::Reference;
+use crate::signature::SignatureVerifier;
+use crate::sms::dispatcher::Dispatcher;
+use crate::sms::Gateway;
+use crate::workers::effects::EffectsWorker;
+
+pub struct AppState {
+    pub pool: PgPool,
+    pub bus: Arc<CommandBus>,
+    pub reference: Reference,
+    pub keys: TokenKeys,
+    pub verifier: Option<Arc<SignatureVerifier>>,
+    pub media: MediaStorage,
+}
+
+/// The OTP key: configured, or derived from the JWT secret so that a default setup works.
+pub fn otp_key(args: &ServeArgs) -> Vec<u8> {
+    use hmac::{Hmac, Mac};
+    match &args.otp_secret {
+        Some(secret) => secret.as_bytes().to_vec(),
+        None => {
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(args.jwt_secret.as_bytes())
+                .expect("HMAC takes any key length");
+            mac.update(b"ehealth-es otp key");
+            mac.finalize().into_bytes().to_vec()
+        }
+    }
+}
+
+/// A running service: its address and the handle that stops it.
+pub struct Running {
+    pub addr: std::net::SocketAddr,
+    pub shutdown: CancellationToken,
+    pub handle: tokio::task::JoinHandle<()>,
+}
+
+/// Starts the HTTP server and the workers on an already migrated database.
+pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
+    let verifier = match &args.trust_anchors {
+        Some(path) => Some(Arc::new(
+            SignatureVerifier::from_pem_file(path).map_err(|e| anyhow::anyhow!("EHEALTH_TRUST_ANCHORS: {e}"))?,
+        )),
+        None => {
+            tracing::warn!("EHEALTH_TRUST_ANCHORS is not set: recall answers 503 until it is");
+            None
+        }
+    };
+    let gateway = Gateway::from_setting(&args.sms_gateway).map_err(anyhow::Error::msg)?;
+    let committed = Arc::new(Notify::new());
+    let sms_wake = Arc::new(Notify::new());
+    let bus = Arc::new(CommandBus::new(pool.clone(), committed.clone()));
+    let state = Arc::new(AppState {
+        pool: pool.clone(),
+        bus: bus.clone(),
+        reference: Reference::new(pool.clone()),
+        keys: TokenKeys::new(args.jwt_secret.as_bytes()),
+        verifier,
+        media: MediaStorage::new(&args.media_dir),
+    });
+    let shutdown = CancellationToken::new();
+
+    let effects = EffectsWorker {
+        pool: pool.clone(),
+        bus,
+        reference: Reference::new(pool.clone()),
+        wake: committed,
+        sms_wake: sms_wake.clone(),
+    };
+    let effects_task = tokio::spawn(effects.run(shutdown.clone()));
+    let dispatcher = Dispatcher {
+        pool: pool.clone(),
+        gateway,
+        otp_key: otp_key(args),
+        wake: sms_wake,
+    };
+    let sms_task = tokio::spawn(dispatcher.run(shutdown.clone()));
+
+    let listener = tokio::net::TcpListener::bind(args.listen).await?;
+    let addr = listener.local_addr()?;
+    let router = crate::api::router(state, args.body_limit);
+    let stop = shutdown.clone();
+    let handle = tokio::spawn(async move {
+        let server = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
+        if let Err(err) = server.await {
+            tracing::error!(error = %err, "http server failed");
+        }
+        // In-flight requests have finished; let the workers end at a checkpoint.
+        let _ = effects_task.await;
+        let _ = sms_task.await;
+    });
+    tracing::info!(%addr, "ehealth-es listening");
+    Ok(Running { addr, shutdown, handle })
+}

@@ -1,0 +1,114 @@
+//! The command line (CONTRACT.md): `serve`, `migrate`, `import FILE`, `token`.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use clap::{Parser, Subcommand};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::auth::TokenKeys;
+use crate::commands::CommandBus;
+use crate::config::{DatabaseArgs, ServeArgs};
+use crate::db;
+
+#[derive(Debug, Parser)]
+#[command(name = "ehealth-es", version, about = "Event-sourced command service for five eHealth (ESOZ) actions")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP until SIGINT/SIGTERM.
+    Serve {
+        #[command(flatten)]
+        db: DatabaseArgs,
+        #[command(flatten)]
+        serve: ServeArgs,
+    },
+    /// Apply pending migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Load reference data and existing entities from a JSON file (idempotent).
+    Import {
+        file: PathBuf,
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Print a bearer token signed with the configured key.
+    Token {
+        #[arg(long)]
+        user: Uuid,
+        #[arg(long)]
+        client: Uuid,
+        #[arg(long)]
+        scope: String,
+        #[arg(long, default_value_t = 3600)]
+        ttl: i64,
+        #[arg(long, env = "EHEALTH_JWT_SECRET", hide_env_values = true)]
+        jwt_secret: String,
+    },
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler can be installed");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve { db, serve } => {
+            let pool = db::connect(&db.database_url, db.db_pool_size).await?;
+            db::migrate(&pool).await?;
+            let running = crate::app::start(pool, &serve).await?;
+            println!("ehealth-es listening on http://{}", running.addr);
+            shutdown_signal().await;
+            tracing::info!("shutting down: finishing in-flight requests");
+            running.shutdown.cancel();
+            running.handle.await?;
+        }
+        Command::Migrate { db } => {
+            let pool = db::connect(&db.database_url, 2).await?;
+            db::migrate(&pool).await?;
+            println!("migrations applied");
+        }
+        Command::Import { file, db } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let json: serde_json::Value =
+                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not valid JSON: {e}", file.display()))?;
+            let pool = db::connect(&db.database_url, 4).await?;
+            db::migrate(&pool).await?;
+            let bus = Arc::new(CommandBus::new(pool.clone(), Arc::new(Notify::new())));
+            let report = crate::import::import(&pool, &bus, &json).await?;
+            println!(
+                "imported: {} reference rows, {} entities created, {} already present",
+                report.reference_rows, report.created, report.already_present
+            );
+        }
+        Command::Token {
+            user,
+            client,
+            scope,
+            ttl,
+            jwt_secret,
+        } => {
+            println!("{}", TokenKeys::new(jwt_secret.as_bytes()).mint(user, client, &scope, ttl));
+        }
+    }
+    Ok(())
+}

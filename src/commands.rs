@@ -1,0 +1,199 @@
+//! The command bus: one cqrs-es framework per aggregate over our event repository, with bounded
+//! retries on optimistic-lock conflicts, run in a spawned task so that a client that disconnects
+//! can never leave a connection inside an open transaction (DESIGN.md, cancellation).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::PersistedEventStore;
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
+use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
+use rand::Rng;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::store::{CommandContext, CommitOutcome, DuplicateCommand, EventRepository, COMMAND_CONTEXT};
+
+pub type Store<A> = PersistedEventStore<EventRepository, A>;
+pub type Cqrs<A> = CqrsFramework<A, Store<A>>;
+
+/// How many times a command is tried when another writer appended to the same entity first.
+pub const MAX_ATTEMPTS: u32 = 8;
+
+/// Who asked for the command and through which request; copied onto every event it appends.
+#[derive(Debug, Clone)]
+pub struct CommandMeta {
+    pub user_id: Uuid,
+    pub client_id: Uuid,
+    pub request_id: String,
+    pub command_id: String,
+    pub correlation_id: String,
+    pub causation_id: String,
+    pub at: DateTime<Utc>,
+    pub job_id: Option<String>,
+}
+
+impl CommandMeta {
+    fn to_map(&self) -> HashMap<String, String> {
+        let mut map = HashMap::from([
+            ("user_id".to_string(), self.user_id.to_string()),
+            ("client_id".to_string(), self.client_id.to_string()),
+            ("request_id".to_string(), self.request_id.clone()),
+            ("command_id".to_string(), self.command_id.clone()),
+            ("correlation_id".to_string(), self.correlation_id.clone()),
+            ("causation_id".to_string(), self.causation_id.clone()),
+            ("time".to_string(), self.at.to_rfc3339()),
+        ]);
+        if let Some(job) = &self.job_id {
+            map.insert("job_id".to_string(), job.clone());
+        }
+        map
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CommandError<E> {
+    #[error("{0}")]
+    Rejected(E),
+    #[error("the entity kept changing under concurrent writers")]
+    Conflict,
+    #[error("a command with this idempotency key was already processed")]
+    DuplicateCommand,
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Picks the framework of an aggregate type.
+pub trait Routed: Aggregate<Services = ()> + 'static
+where
+    Self::Command: Clone + Send + Sync + 'static,
+    Self::Error: Send + 'static,
+{
+    fn framework(bus: &CommandBus) -> &Cqrs<Self>;
+}
+
+macro_rules! routed {
+    ($agg:ty, $field:ident) => {
+        impl Routed for $agg {
+            fn framework(bus: &CommandBus) -> &Cqrs<Self> {
+                &bus.$field
+            }
+        }
+    };
+}
+
+pub struct CommandBus {
+    pool: PgPool,
+    committed: Arc<Notify>,
+    service_requests: Cqrs<ServiceRequest>,
+    merge_requests: Cqrs<MergeRequest>,
+    device_dispenses: Cqrs<DeviceDispense>,
+    approvals: Cqrs<Approval>,
+}
+
+routed!(ServiceRequest, service_requests);
+routed!(MergeRequest, merge_requests);
+routed!(DeviceDispense, device_dispenses);
+routed!(Approval, approvals);
+
+fn framework<A: Aggregate<Services = ()>>(pool: &PgPool, committed: &Arc<Notify>) -> Cqrs<A> {
+    let repo = EventRepository::new(pool.clone(), committed.clone());
+    CqrsFramework::new(PersistedEventStore::new_event_store(repo), vec![], ())
+}
+
+impl CommandBus {
+    pub fn new(pool: PgPool, committed: Arc<Notify>) -> Self {
+        Self {
+            service_requests: framework(&pool, &committed),
+            merge_requests: framework(&pool, &committed),
+            device_dispenses: framework(&pool, &committed),
+            approvals: framework(&pool, &committed),
+            pool,
+            committed,
+        }
+    }
+
+    pub fn committed(&self) -> Arc<Notify> {
+        self.committed.clone()
+    }
+
+    /// The current state of an entity, replayed from its events.
+    pub async fn load<A: Aggregate<Services = ()>>(&self, id: Uuid) -> Result<A, CommandError<A::Error>> {
+        let store: Store<A> =
+            PersistedEventStore::new_event_store(EventRepository::new(self.pool.clone(), self.committed.clone()));
+        let mut ctx = store.load_aggregate(&id.to_string()).await.map_err(map_error)?;
+        Ok(std::mem::take(cqrs_es::AggregateContext::aggregate(&mut ctx)))
+    }
+
+    /// Executes a command to completion in its own task, retrying on conflicts.
+    pub async fn execute<A>(
+        self: &Arc<Self>,
+        id: Uuid,
+        command: A::Command,
+        meta: CommandMeta,
+        context: CommandContext,
+    ) -> Result<Option<CommitOutcome>, CommandError<A::Error>>
+    where
+        A: Routed,
+        A::Command: Clone + Send + Sync + 'static,
+        A::Error: Send + 'static,
+    {
+        let bus = Arc::clone(self);
+        let task = tokio::spawn(async move { bus.execute_here::<A>(id, command, meta, context).await });
+        task.await
+            .map_err(|e| CommandError::Internal(format!("command task failed: {e}")))?
+    }
+
+    async fn execute_here<A>(
+        &self,
+        id: Uuid,
+        command: A::Command,
+        meta: CommandMeta,
+        context: CommandContext,
+    ) -> Result<Option<CommitOutcome>, CommandError<A::Error>>
+    where
+        A: Routed,
+        A::Command: Clone + Send + Sync + 'static,
+        A::Error: Send + 'static,
+    {
+        let context = Arc::new(context);
+        let metadata = meta.to_map();
+        let id = id.to_string();
+        for attempt in 0..MAX_ATTEMPTS {
+            let run = A::framework(self).execute_with_metadata(&id, command.clone(), metadata.clone());
+            match COMMAND_CONTEXT.scope(context.clone(), run).await {
+                Ok(()) => return Ok(context.outcome()),
+                Err(AggregateError::AggregateConflict) => {
+                    let backoff = rand::thread_rng().gen_range(1..=4u64 << attempt.min(4));
+                    tracing::debug!(aggregate = A::TYPE, %id, attempt, "conflict, retrying");
+                    tokio::time::sleep(Duration::from_millis(backoff)).await;
+                }
+                Err(err) => return Err(map_error(err)),
+            }
+        }
+        Err(CommandError::Conflict)
+    }
+}
+
+fn map_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<E> {
+    match err {
+        AggregateError::UserError(e) => CommandError::Rejected(e),
+        AggregateError::AggregateConflict => CommandError::Conflict,
+        AggregateError::DatabaseConnectionError(e) => CommandError::Unavailable(e.to_string()),
+        AggregateError::UnexpectedError(e) if e.downcast_ref::<DuplicateCommand>().is_some() => {
+            CommandError::DuplicateCommand
+        }
+        AggregateError::UnexpectedError(e) => {
+            if let Some(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) = e.downcast_ref::<sqlx::Error>() {
+                return CommandError::Unavailable(e.to_string());
+            }
+            CommandError::Internal(e.to_string())
+        }
+        AggregateError::DeserializationError(e) => CommandError::Internal(e.to_string()),
+    }
+}

@@ -1,0 +1,41 @@
+//! Configuration from the environment (CONTRACT.md); flags of `serve` may override.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::Args;
+
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// PostgreSQL connection URL.
+    #[arg(long, env = "DATABASE_URL")]
+    pub database_url: String,
+    /// Largest number of pooled connections.
+    #[arg(long, env = "EHEALTH_DB_POOL_SIZE", default_value_t = 32)]
+    pub db_pool_size: u32,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Listen address.
+    #[arg(long, env = "EHEALTH_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// HS256 key for bearer tokens.
+    #[arg(long, env = "EHEALTH_JWT_SECRET", hide_env_values = true)]
+    pub jwt_secret: String,
+    /// PEM file of CA certificates trusted for digital signatures.
+    #[arg(long, env = "EHEALTH_TRUST_ANCHORS")]
+    pub trust_anchors: Option<PathBuf>,
+    /// Where signed content is stored.
+    #[arg(long, env = "EHEALTH_MEDIA_DIR", default_value = "./data/media")]
+    pub media_dir: PathBuf,
+    /// `log`, or the URL of an HTTP SMS gateway.
+    #[arg(long, env = "EHEALTH_SMS_GATEWAY", default_value = "log")]
+    pub sms_gateway: String,
+    /// Key from which OTP codes are derived; defaults to one derived from the JWT secret.
+    #[arg(long, env = "EHEALTH_OTP_SECRET", hide_env_values = true)]
+    pub otp_secret: Option<String>,
+    /// Largest request body accepted, in bytes.
+    #[arg(long, env = "EHEALTH_BODY_LIMIT", default_value_t = 1024 * 1024)]
+    pub body_limit: usize,
+}

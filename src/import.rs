@@ -1,0 +1,373 @@
+//! `ehealth-es import FILE` (CONTRACT.md): reference data is upserted into its local tables;
+//! entities are created through their aggregates' Import command, so their creation is in the
+//! event log like everything else. Importing the same file twice changes nothing.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ehealth_aggregates::approval::{ApprovalCommand, ApprovalRecord};
+use ehealth_aggregates::common::parse_reference;
+use ehealth_aggregates::device_dispense::{DeviceDispenseCommand, DeviceDispenseRecord};
+use ehealth_aggregates::merge_request::{MergeRequestCommand, MergeRequestRecord};
+use ehealth_aggregates::service_request::{ServiceRequestCommand, ServiceRequestRecord};
+use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
+use serde::de::DeserializeOwned;
+use serde_json::{Map, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::api::actions::now;
+use crate::commands::{CommandBus, CommandMeta, Routed};
+use crate::reference::ALLOWED_LE_TYPES_SETTING;
+use crate::store::CommandContext;
+
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ImportReport {
+    pub reference_rows: usize,
+    pub created: usize,
+    pub already_present: usize,
+}
+
+/// Reads one field of an import object.
+struct Fields<'a> {
+    what: String,
+    obj: &'a Map<String, Value>,
+}
+
+impl<'a> Fields<'a> {
+    fn new(list: &str, index: usize, value: &'a Value) -> anyhow::Result<Self> {
+        let obj = value
+            .as_object()
+            .ok_or_else(|| anyhow::anyhow!("{list}[{index}]: expected an object"))?;
+        Ok(Self {
+            what: format!("{list}[{index}]"),
+            obj,
+        })
+    }
+
+    fn err(&self, field: &str, why: impl std::fmt::Display) -> anyhow::Error {
+        anyhow::anyhow!("{}.{field}: {why}", self.what)
+    }
+
+    fn uuid(&self, field: &str) -> anyhow::Result<Uuid> {
+        self.opt_uuid(field)?.ok_or_else(|| self.err(field, "is required"))
+    }
+
+    fn opt_uuid(&self, field: &str) -> anyhow::Result<Option<Uuid>> {
+        parse_reference(self.obj.get(field)).map_err(|e| self.err(field, e))
+    }
+
+    fn parse<T: DeserializeOwned>(&self, field: &str) -> anyhow::Result<T> {
+        let v = self.obj.get(field).cloned().unwrap_or(Value::Null);
+        serde_json::from_value(v).map_err(|e| self.err(field, e))
+    }
+
+    fn opt<T: DeserializeOwned>(&self, field: &str) -> anyhow::Result<Option<T>> {
+        match self.obj.get(field) {
+            None | Some(Value::Null) => Ok(None),
+            Some(_) => self.parse(field).map(Some),
+        }
+    }
+
+    fn string(&self, field: &str) -> anyhow::Result<String> {
+        self.parse(field)
+    }
+
+    fn time(&self, field: &str, default: DateTime<Utc>) -> anyhow::Result<DateTime<Utc>> {
+        Ok(self.opt(field)?.unwrap_or(default))
+    }
+
+    /// Every field not in `known`, kept verbatim.
+    fn other(&self, known: &[&str]) -> Map<String, Value> {
+        self.obj
+            .iter()
+            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+}
+
+fn list<'a>(file: &'a Value, key: &str) -> &'a [Value] {
+    file.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+}
+
+async fn import_reference(pool: &PgPool, file: &Value) -> anyhow::Result<usize> {
+    let mut tx = pool.begin().await?;
+    let mut rows = 0;
+    if let Some(types) = file.pointer("/config/me_allowed_transactions_le_types") {
+        let types: Vec<String> = serde_json::from_value(types.clone())
+            .map_err(|e| anyhow::anyhow!("config.me_allowed_transactions_le_types: {e}"))?;
+        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
+            .bind(ALLOWED_LE_TYPES_SETTING)
+            .bind(serde_json::json!(types))
+            .execute(&mut *tx)
+            .await?;
+        rows += 1;
+    }
+    if let Some(dicts) = file.get("dictionaries").and_then(Value::as_object) {
+        for (name, values) in dicts {
+            let values: Vec<String> =
+                serde_json::from_value(values.clone()).map_err(|e| anyhow::anyhow!("dictionaries.{name}: {e}"))?;
+            sqlx::query("INSERT INTO dictionaries (name, values) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET values = EXCLUDED.values")
+                .bind(name)
+                .bind(serde_json::json!(values))
+                .execute(&mut *tx)
+                .await?;
+            rows += 1;
+        }
+    }
+    for (i, v) in list(file, "legal_entities").iter().enumerate() {
+        let f = Fields::new("legal_entities", i, v)?;
+        sqlx::query("INSERT INTO legal_entities (id, type, status, nhs_verified) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, status = EXCLUDED.status, nhs_verified = EXCLUDED.nhs_verified")
+            .bind(f.uuid("id")?)
+            .bind(f.string("type")?)
+            .bind(f.string("status")?)
+            .bind(f.opt::<bool>("nhs_verified")?.unwrap_or(false))
+            .execute(&mut *tx)
+            .await?;
+        rows += 1;
+    }
+    for (i, v) in list(file, "parties").iter().enumerate() {
+        let f = Fields::new("parties", i, v)?;
+        sqlx::query("INSERT INTO parties (id, tax_id, first_name, last_name) VALUES ($1, $2, $3, $4) \
+                     ON CONFLICT (id) DO UPDATE SET tax_id = EXCLUDED.tax_id, first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name")
+            .bind(f.uuid("id")?)
+            .bind(f.opt::<String>("tax_id")?)
+            .bind(f.opt::<String>("first_name")?)
+            .bind(f.opt::<String>("last_name")?)
+            .execute(&mut *tx)
+            .await?;
+        rows += 1;
+    }
+    for (i, v) in list(file, "users").iter().enumerate() {
+        let f = Fields::new("users", i, v)?;
+        sqlx::query("INSERT INTO users (id, party_id) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET party_id = EXCLUDED.party_id")
+            .bind(f.uuid("id")?)
+            .bind(f.uuid("party_id")?)
+            .execute(&mut *tx)
+            .await?;
+        rows += 1;
+    }
+    for (i, v) in list(file, "employees").iter().enumerate() {
+        let f = Fields::new("employees", i, v)?;
+        sqlx::query("INSERT INTO employees (id, party_id, legal_entity_id, employee_type, status) VALUES ($1, $2, $3, $4, $5) \
+                     ON CONFLICT (id) DO UPDATE SET party_id = EXCLUDED.party_id, legal_entity_id = EXCLUDED.legal_entity_id, \
+                     employee_type = EXCLUDED.employee_type, status = EXCLUDED.status")
+            .bind(f.uuid("id")?)
+            .bind(f.uuid("party_id")?)
+            .bind(f.uuid("legal_entity_id")?)
+            .bind(f.string("employee_type")?)
+            .bind(f.string("status")?)
+            .execute(&mut *tx)
+            .await?;
+        rows += 1;
+    }
+    for (i, v) in list(file, "persons").iter().enumerate() {
+        let f = Fields::new("persons", i, v)?;
+        // Validated here so a bad method is reported at import, not at the first resend.
+        f.opt::<Vec<crate::reference::AuthMethod>>("authentication_methods")?;
+        sqlx::query("INSERT INTO persons (id, status, authentication_methods) VALUES ($1, $2, $3) \
+                     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, authentication_methods = EXCLUDED.authentication_methods")
+            .bind(f.uuid("id")?)
+            .bind(f.string("status")?)
+            .bind(f.obj.get("authentication_methods").cloned().unwrap_or(Value::Array(vec![])))
+            .execute(&mut *tx)
+            .await?;
+        rows += 1;
+    }
+    tx.commit().await?;
+    Ok(rows)
+}
+
+fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequestRecord> {
+    let f = Fields::new("service_requests", i, v)?;
+    let patient_id = match f.opt_uuid("patient_id")? {
+        Some(id) => id,
+        None => f.uuid("subject")?,
+    };
+    let inserted_at = f.time("inserted_at", now())?;
+    Ok(ServiceRequestRecord {
+        id: f.uuid("id")?,
+        patient_id,
+        status: f.parse("status")?,
+        program_processing_status: f.opt("program_processing_status")?,
+        requester_employee: f.opt_uuid("requester_employee")?,
+        requester_legal_entity: f.opt_uuid("requester_legal_entity")?,
+        used_by_employee: f.opt_uuid("used_by_employee")?,
+        used_by_legal_entity: f.opt_uuid("used_by_legal_entity")?,
+        status_reason: f.opt("status_reason")?,
+        explanatory_letter: f.opt("explanatory_letter")?,
+        status_history: f.opt("status_history")?.unwrap_or_default(),
+        signed_content_links: f.opt("signed_content_links")?.unwrap_or_default(),
+        inserted_at,
+        inserted_by: f.opt_uuid("inserted_by")?,
+        updated_at: f.time("updated_at", inserted_at)?,
+        updated_by: f.opt_uuid("updated_by")?,
+        other: f.other(&[
+            "id", "patient_id", "subject", "status", "program_processing_status", "requester_employee",
+            "requester_legal_entity", "used_by_employee", "used_by_legal_entity", "status_reason",
+            "explanatory_letter", "status_history", "signed_content_links", "inserted_at", "inserted_by",
+            "updated_at", "updated_by",
+        ]),
+    })
+}
+
+fn merge_request(i: usize, v: &Value) -> anyhow::Result<MergeRequestRecord> {
+    let f = Fields::new("merge_requests", i, v)?;
+    let inserted_at = f.time("inserted_at", now())?;
+    let inserted_by = f.uuid("inserted_by")?;
+    Ok(MergeRequestRecord {
+        id: f.uuid("id")?,
+        master_person_id: f.uuid("master_person_id")?,
+        merge_person_id: f.uuid("merge_person_id")?,
+        status: f.parse("status")?,
+        legal_entity_id: f.uuid("legal_entity_id")?,
+        inserted_by,
+        inserted_at,
+        updated_by: f.opt_uuid("updated_by")?.unwrap_or(inserted_by),
+        updated_at: f.time("updated_at", inserted_at)?,
+        other: f.other(&[
+            "id", "master_person_id", "merge_person_id", "status", "legal_entity_id", "inserted_by",
+            "inserted_at", "updated_by", "updated_at",
+        ]),
+    })
+}
+
+fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispenseRecord> {
+    let f = Fields::new("device_dispenses", i, v)?;
+    let patient_id = match f.opt_uuid("patient_id")? {
+        Some(id) => id,
+        None => f.uuid("subject")?,
+    };
+    let performer_legal_entity = match f.opt_uuid("performer_legal_entity_id")? {
+        Some(id) => id,
+        None => f.uuid("performer_legal_entity")?,
+    };
+    let inserted_at = f.time("inserted_at", now())?;
+    Ok(DeviceDispenseRecord {
+        id: f.uuid("id")?,
+        patient_id,
+        status: f.parse("status")?,
+        performer_legal_entity,
+        performer: f.opt_uuid("performer")?,
+        inserted_at,
+        inserted_by: f.opt_uuid("inserted_by")?,
+        updated_at: f.time("updated_at", inserted_at)?,
+        updated_by: f.opt_uuid("updated_by")?,
+        other: f.other(&[
+            "id", "patient_id", "subject", "status", "performer_legal_entity", "performer_legal_entity_id",
+            "performer", "inserted_at", "inserted_by", "updated_at", "updated_by",
+        ]),
+    })
+}
+
+async fn approval(pool: &PgPool, i: usize, v: &Value) -> anyhow::Result<ApprovalRecord> {
+    let f = Fields::new("approvals", i, v)?;
+    let granted_to = f.opt_uuid("granted_to")?;
+    let legal_entity_id = match f.opt_uuid("legal_entity_id")? {
+        Some(id) => Some(id),
+        None => match granted_to {
+            Some(employee) => sqlx::query_scalar("SELECT legal_entity_id FROM employees WHERE id = $1")
+                .bind(employee)
+                .fetch_optional(pool)
+                .await?,
+            None => None,
+        },
+    };
+    let inserted_at = f.time("inserted_at", now())?;
+    Ok(ApprovalRecord {
+        id: f.uuid("id")?,
+        patient_id: f.uuid("patient_id")?,
+        status: f.parse("status")?,
+        reason_service_request: f.opt_uuid("reason")?,
+        granted_to,
+        legal_entity_id,
+        authorize_with: f.opt_uuid("authorize_with")?,
+        inserted_at,
+        inserted_by: f.opt_uuid("inserted_by")?,
+        updated_at: f.time("updated_at", inserted_at)?,
+        updated_by: f.opt_uuid("updated_by")?,
+        otp: None,
+        other: f.other(&[
+            "id", "patient_id", "status", "reason", "granted_to", "legal_entity_id", "authorize_with",
+            "inserted_at", "inserted_by", "updated_at", "updated_by",
+        ]),
+    })
+}
+
+async fn create<A>(bus: &Arc<CommandBus>, kind: &str, id: Uuid, command: A::Command, report: &mut ImportReport) -> anyhow::Result<()>
+where
+    A: Routed,
+    A::Command: Clone + Send + Sync + 'static,
+    A::Error: Send + 'static,
+{
+    let meta = CommandMeta {
+        user_id: Uuid::nil(),
+        client_id: Uuid::nil(),
+        request_id: "import".into(),
+        command_id: format!("import:{kind}:{id}"),
+        correlation_id: "import".into(),
+        causation_id: "import".into(),
+        at: now(),
+        job_id: None,
+    };
+    let outcome = bus
+        .execute::<A>(id, command, meta, CommandContext::default())
+        .await
+        .map_err(|e| anyhow::anyhow!("{kind} {id}: {e}"))?;
+    if outcome.is_some() {
+        report.created += 1;
+    } else {
+        report.already_present += 1;
+    }
+    Ok(())
+}
+
+/// Imports a parsed file; entities are validated before anything is written.
+pub async fn import(pool: &PgPool, bus: &Arc<CommandBus>, file: &Value) -> anyhow::Result<ImportReport> {
+    if !file.is_object() {
+        anyhow::bail!("the import file must hold one JSON object");
+    }
+    let service_requests = list(file, "service_requests")
+        .iter()
+        .enumerate()
+        .map(|(i, v)| service_request(i, v))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let merge_requests = list(file, "merge_requests")
+        .iter()
+        .enumerate()
+        .map(|(i, v)| merge_request(i, v))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let device_dispenses = list(file, "device_dispenses")
+        .iter()
+        .enumerate()
+        .map(|(i, v)| device_dispense(i, v))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+
+    let mut report = ImportReport {
+        reference_rows: import_reference(pool, file).await?,
+        ..Default::default()
+    };
+    let mut approvals = Vec::new();
+    for (i, v) in list(file, "approvals").iter().enumerate() {
+        approvals.push(approval(pool, i, v).await?);
+    }
+    for r in service_requests {
+        let id = r.id;
+        create::<ServiceRequest>(bus, "service_request", id, ServiceRequestCommand::Import(Box::new(r)), &mut report).await?;
+    }
+    for r in merge_requests {
+        let id = r.id;
+        create::<MergeRequest>(bus, "merge_request", id, MergeRequestCommand::Import(Box::new(r)), &mut report).await?;
+    }
+    for r in device_dispenses {
+        let id = r.id;
+        create::<DeviceDispense>(bus, "device_dispense", id, DeviceDispenseCommand::Import(Box::new(r)), &mut report).await?;
+    }
+    for r in approvals {
+        let id = r.id;
+        create::<Approval>(bus, "approval", id, ApprovalCommand::Import(Box::new(r)), &mut report).await?;
+    }
+    Ok(report)
+}

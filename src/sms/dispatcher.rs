@@ -1,0 +1,98 @@
+//! Hands queued SMS to the gateway. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several
+//! instances never send one message twice; a failed send is retried with backoff.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{PgPool, Row};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use super::{Gateway, SmsGateway, SmsMessage};
+use crate::otp;
+
+pub struct Dispatcher {
+    pub pool: PgPool,
+    pub gateway: Gateway,
+    pub otp_key: Vec<u8>,
+    pub wake: Arc<Notify>,
+}
+
+impl Dispatcher {
+    fn render(&self, template: &str, params: &serde_json::Value) -> String {
+        let param = |k: &str| params.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        match template {
+            "otp" => {
+                let approval = Uuid::parse_str(&param("approval_id")).unwrap_or_default();
+                otp::otp_text(&otp::derive_code(&self.otp_key, approval, &param("salt")))
+            }
+            "service_request_recalled" => {
+                format!("Ваше направлення під номером {} було відкликано", param("requisition"))
+            }
+            other => other.to_string(),
+        }
+    }
+
+    /// Sends what is due; returns how many rows it handled.
+    pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
+        let mut tx = self.pool.begin().await?;
+        let rows = sqlx::query(
+            "SELECT id, phone_number, template, params, attempts FROM sms_outbox \
+             WHERE status = 'pending' AND next_attempt_at <= now() \
+             ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        for row in &rows {
+            let id: Uuid = row.get("id");
+            let attempts: i32 = row.get("attempts");
+            let message = SmsMessage {
+                id,
+                phone_number: row.get("phone_number"),
+                text: self.render(row.get("template"), &row.get::<serde_json::Value, _>("params")),
+            };
+            match self.gateway.send(&message).await {
+                Ok(delivery) => {
+                    sqlx::query(
+                        "UPDATE sms_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, \
+                         delivered_text = $2, last_error = NULL WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(delivery.recorded_text)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                Err(err) => {
+                    let backoff = 2_i64.saturating_pow(attempts.clamp(0, 10) as u32);
+                    tracing::warn!(sms_id = %id, attempts = attempts + 1, error = %err, "sms not sent, will retry");
+                    sqlx::query(
+                        "UPDATE sms_outbox SET attempts = attempts + 1, last_error = $2, \
+                         next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+                    )
+                    .bind(id)
+                    .bind(err.to_string())
+                    .bind(backoff as f64)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(rows.len())
+    }
+
+    pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
+        loop {
+            match self.run_once().await {
+                Ok(n) if n > 0 => continue,
+                Ok(_) => {}
+                Err(err) => tracing::warn!(error = %err, "sms dispatcher pass failed"),
+            }
+            tokio::select! {
+                _ = self.wake.notified() => {}
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {}
+                _ = shutdown.cancelled() => return,
+            }
+        }
+    }
+}

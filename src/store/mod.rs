@@ -1,0 +1,176 @@
+//! The event store adapter: our own `PersistedEventRepository` for cqrs-es 0.5.0.
+//!
+//! Loads delegate to postgres-es. `persist` is ours: in one transaction it appends the events with
+//! one multi-row INSERT, applies the projections, records the idempotency key and creates the job,
+//! so a crash can never leave events without their projections or the reverse (DESIGN.md, write
+//! path step 4). Only cqrs-es's event-store mode is used: its snapshot modes corrupt state.
+
+mod context;
+pub mod feed;
+
+pub use context::{CommandContext, CommitOutcome, NewJob, COMMAND_CONTEXT};
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::Aggregate;
+use ehealth_projections::StoredEvent;
+use postgres_es::PostgresEventRepository;
+use serde_json::Value;
+use sqlx::PgPool;
+use tokio::sync::Notify;
+
+/// A second command with the same Idempotency-Key committed first.
+#[derive(Debug, thiserror::Error)]
+#[error("a command with this idempotency key was already processed")]
+pub struct DuplicateCommand;
+
+pub struct EventRepository {
+    pool: PgPool,
+    loads: PostgresEventRepository,
+    /// Wakes the feed subscribers after every commit, so jobs finish without waiting for a poll.
+    committed: Arc<Notify>,
+}
+
+impl EventRepository {
+    pub fn new(pool: PgPool, committed: Arc<Notify>) -> Self {
+        Self {
+            loads: PostgresEventRepository::new(pool.clone()),
+            pool,
+            committed,
+        }
+    }
+}
+
+fn map_sqlx(err: sqlx::Error) -> PersistenceError {
+    match &err {
+        sqlx::Error::Database(db) => match db.constraint() {
+            Some("events_pkey") => PersistenceError::OptimisticLockError,
+            Some("processed_commands_pkey") => PersistenceError::UnknownError(Box::new(DuplicateCommand)),
+            _ => PersistenceError::UnknownError(Box::new(err)),
+        },
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::Protocol(_) => PersistenceError::ConnectionError(Box::new(err)),
+        _ => PersistenceError::UnknownError(Box::new(err)),
+    }
+}
+
+fn map_projection(err: ehealth_projections::ProjectionError) -> PersistenceError {
+    match err {
+        ehealth_projections::ProjectionError::Database(db) => map_sqlx(db),
+        other => PersistenceError::UnknownError(Box::new(other)),
+    }
+}
+
+impl PersistedEventRepository for EventRepository {
+    async fn get_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.loads.get_events::<A>(aggregate_id).await
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+        last_sequence: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        self.loads
+            .get_last_events::<A>(aggregate_id, last_sequence)
+            .await
+    }
+
+    async fn get_snapshot<A: Aggregate>(
+        &self,
+        _aggregate_id: &str,
+    ) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        // Event-store mode only: there are never snapshots.
+        Ok(None)
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        _snapshot_update: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let context = COMMAND_CONTEXT.try_with(Arc::clone).ok();
+        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+
+        let rows: Vec<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+             payload, metadata) \
+             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
+             $6::jsonb[], $7::jsonb[]) \
+             RETURNING sequence, global_position, recorded_at",
+        )
+        .bind(events.iter().map(|e| e.aggregate_type.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.aggregate_id.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_version.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.metadata.clone()).collect::<Vec<_>>())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(map_sqlx)?;
+
+        let stored: Vec<StoredEvent> = events
+            .iter()
+            .map(|e| {
+                let (_, position, recorded_at) = rows
+                    .iter()
+                    .find(|(seq, _, _)| *seq == e.sequence as i64)
+                    .copied()
+                    .unwrap_or((0, 0, Utc::now()));
+                StoredEvent {
+                    global_position: position,
+                    aggregate_type: e.aggregate_type.clone(),
+                    aggregate_id: e.aggregate_id.clone(),
+                    sequence: e.sequence as i64,
+                    event_type: e.event_type.clone(),
+                    payload: e.payload.clone(),
+                    metadata: e.metadata.clone(),
+                    recorded_at,
+                }
+            })
+            .collect();
+        ehealth_projections::project(&mut tx, &stored)
+            .await
+            .map_err(map_projection)?;
+
+        let last = events.last().map(|e| e.sequence as i64).unwrap_or_default();
+        if let Some(ctx) = &context {
+            ctx.write(&mut tx, &events[0], last).await.map_err(map_sqlx)?;
+        }
+        tx.commit().await.map_err(map_sqlx)?;
+
+        if let Some(ctx) = &context {
+            ctx.record_outcome(CommitOutcome {
+                last_sequence: last,
+                positions: stored.iter().map(|e| e.global_position).collect(),
+            });
+        }
+        self.committed.notify_waiters();
+        Ok(())
+    }
+
+    async fn stream_events<A: Aggregate>(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<ReplayStream, PersistenceError> {
+        self.loads.stream_events::<A>(aggregate_id).await
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        self.loads.stream_all_events::<A>().await
+    }
+}

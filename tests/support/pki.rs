@@ -1,0 +1,407 @@
+//! A throw-away PKI for tests: a self-signed root CA, end-entity signers
+//! issued by it, and CMS/PKCS#7 SignedData envelopes shaped like the ones
+//! clients send with a "recall service request" (content attached, SHA-256).
+//!
+//! Shared by the unit tests in `src/signature.rs` and by integration tests
+//! (`#[path = "support/pki.rs"] mod pki;`), so it depends on nothing but
+//! `openssl` and `base64`, which both kinds of test target can see.
+//!
+//! Everything here panics on failure: it only ever runs inside tests, where a
+//! broken fixture should fail loudly.
+
+// Each including test target uses a different subset of the fixtures.
+#![allow(dead_code)]
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use base64::engine::general_purpose::STANDARD;
+use base64::Engine as _;
+use openssl::asn1::{Asn1Integer, Asn1Time};
+use openssl::bn::{BigNum, MsbOption};
+use openssl::cms::{CMSOptions, CmsContentInfo};
+use openssl::ec::{EcGroup, EcKey};
+use openssl::hash::MessageDigest;
+use openssl::nid::Nid;
+use openssl::pkey::{PKey, Private};
+use openssl::rsa::Rsa;
+use openssl::x509::extension::{
+    AuthorityKeyIdentifier, BasicConstraints, KeyUsage, SubjectKeyIdentifier,
+};
+use openssl::x509::{X509Builder, X509Name, X509NameBuilder, X509};
+
+const DAY_SECS: i64 = 24 * 60 * 60;
+
+/// A self-signed root CA usable as a trust anchor.
+pub struct TestCa {
+    pub cert: X509,
+    pub key: PKey<Private>,
+}
+
+/// An end-entity certificate with its private key, able to sign documents.
+pub struct TestSigner {
+    pub cert: X509,
+    pub key: PKey<Private>,
+}
+
+impl TestCa {
+    /// Self-signed RSA 2048 root, valid from yesterday for ten years.
+    pub fn new(common_name: &str) -> TestCa {
+        let key = rsa_key();
+        let name = name(&[(Nid::COMMONNAME, common_name)]);
+
+        let mut builder = X509Builder::new().unwrap();
+        builder.set_version(2).unwrap();
+        builder.set_serial_number(&random_serial()).unwrap();
+        builder.set_subject_name(&name).unwrap();
+        builder.set_issuer_name(&name).unwrap();
+        builder.set_pubkey(&key).unwrap();
+        builder.set_not_before(&days_from_now(-1)).unwrap();
+        builder.set_not_after(&days_from_now(3650)).unwrap();
+        builder
+            .append_extension(BasicConstraints::new().critical().ca().build().unwrap())
+            .unwrap();
+        builder
+            .append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .key_cert_sign()
+                    .crl_sign()
+                    .build()
+                    .unwrap(),
+            )
+            .unwrap();
+        let ski = SubjectKeyIdentifier::new()
+            .build(&builder.x509v3_context(None, None))
+            .unwrap();
+        builder.append_extension(ski).unwrap();
+        builder.sign(&key, MessageDigest::sha256()).unwrap();
+
+        TestCa {
+            cert: builder.build(),
+            key,
+        }
+    }
+
+    /// The CA certificate in PEM, as it would appear in the trust-anchor file.
+    pub fn pem(&self) -> Vec<u8> {
+        self.cert.to_pem().unwrap()
+    }
+
+    /// RSA 2048 signer valid from yesterday for a year. `drfo` goes verbatim
+    /// into the subject `serialNumber` (e.g. "TINUA-1234567890").
+    pub fn issue_signer(&self, drfo: &str, common_name: &str) -> TestSigner {
+        self.issue(rsa_key(), drfo, common_name, -1, 365)
+    }
+
+    /// Same as [`TestCa::issue_signer`] with an ECDSA P-256 key.
+    pub fn issue_signer_ec(&self, drfo: &str, common_name: &str) -> TestSigner {
+        self.issue(ec_key(), drfo, common_name, -1, 365)
+    }
+
+    /// RSA signer with an arbitrary validity window, for expired
+    /// (`-30, -1`) or not-yet-valid (`1, 30`) certificates.
+    pub fn issue_signer_valid(
+        &self,
+        drfo: &str,
+        not_before_days_from_now: i64,
+        not_after_days_from_now: i64,
+    ) -> TestSigner {
+        self.issue(
+            rsa_key(),
+            drfo,
+            "Test Signer",
+            not_before_days_from_now,
+            not_after_days_from_now,
+        )
+    }
+
+    fn issue(
+        &self,
+        key: PKey<Private>,
+        drfo: &str,
+        common_name: &str,
+        not_before_days: i64,
+        not_after_days: i64,
+    ) -> TestSigner {
+        let subject = name(&[(Nid::COMMONNAME, common_name), (Nid::SERIALNUMBER, drfo)]);
+
+        let mut builder = X509Builder::new().unwrap();
+        builder.set_version(2).unwrap();
+        builder.set_serial_number(&random_serial()).unwrap();
+        builder.set_subject_name(&subject).unwrap();
+        builder.set_issuer_name(self.cert.subject_name()).unwrap();
+        builder.set_pubkey(&key).unwrap();
+        builder
+            .set_not_before(&days_from_now(not_before_days))
+            .unwrap();
+        builder
+            .set_not_after(&days_from_now(not_after_days))
+            .unwrap();
+        builder
+            .append_extension(BasicConstraints::new().critical().build().unwrap())
+            .unwrap();
+        builder
+            .append_extension(
+                KeyUsage::new()
+                    .critical()
+                    .digital_signature()
+                    .non_repudiation()
+                    .build()
+                    .unwrap(),
+            )
+            .unwrap();
+        let ski = SubjectKeyIdentifier::new()
+            .build(&builder.x509v3_context(Some(&self.cert), None))
+            .unwrap();
+        builder.append_extension(ski).unwrap();
+        let aki = AuthorityKeyIdentifier::new()
+            .keyid(true)
+            .build(&builder.x509v3_context(Some(&self.cert), None))
+            .unwrap();
+        builder.append_extension(aki).unwrap();
+        builder.sign(&self.key, MessageDigest::sha256()).unwrap();
+
+        TestSigner {
+            cert: builder.build(),
+            key,
+        }
+    }
+}
+
+impl TestSigner {
+    /// Base64 (standard, padded) of a DER SignedData with `content` attached,
+    /// one SignerInfo (SHA-256, signed attributes), and the signer cert included.
+    pub fn sign(&self, content: &[u8]) -> String {
+        STANDARD.encode(self.sign_der(content))
+    }
+
+    fn sign_der(&self, content: &[u8]) -> Vec<u8> {
+        // BINARY: without it OpenSSL canonicalises line endings to CRLF before
+        // signing, so the signed bytes would differ from `content`.
+        let cms = CmsContentInfo::sign(
+            Some(&self.cert),
+            Some(&self.key),
+            None,
+            Some(content),
+            CMSOptions::BINARY,
+        )
+        .unwrap();
+        cms.to_der().unwrap()
+    }
+}
+
+/// Two SignerInfos over the same attached content in one envelope.
+///
+/// The safe `openssl` API cannot add a second signer to a SignedData, so this
+/// signs twice and splices the two DER envelopes into one: the second
+/// envelope's certificates and SignerInfo are appended to the first. Signed
+/// attributes bind each signature to the content digest only, not to the
+/// envelope, so both signatures stay valid.
+pub fn sign_with_two(a: &TestSigner, b: &TestSigner, content: &[u8]) -> String {
+    let first = signed_data_parts(&a.sign_der(content));
+    let second = signed_data_parts(&b.sign_der(content));
+
+    let mut digest_algorithms = first.digest_algorithms;
+    for alg in second.digest_algorithms {
+        if !digest_algorithms.contains(&alg) {
+            digest_algorithms.push(alg);
+        }
+    }
+    let mut certificates = first.certificates;
+    for cert in second.certificates {
+        if !certificates.contains(&cert) {
+            certificates.push(cert);
+        }
+    }
+    let signer_infos: Vec<Vec<u8>> = first
+        .signer_infos
+        .into_iter()
+        .chain(second.signer_infos)
+        .collect();
+
+    assemble(SignedDataParts {
+        digest_algorithms,
+        certificates,
+        signer_infos,
+        ..first
+    })
+}
+
+/// A SignedData with `content` attached, the CA certificate included, and no
+/// SignerInfo at all.
+///
+/// OpenSSL 3.0 refuses to finalise attached content without a signer
+/// (`CMS_final` fails), so this signs with the CA key and then removes the
+/// SignerInfo and its digest algorithm.
+pub fn sign_with_none(ca: &TestCa, content: &[u8]) -> String {
+    let as_signer = TestSigner {
+        cert: ca.cert.clone(),
+        key: ca.key.clone(),
+    };
+    let parts = signed_data_parts(&as_signer.sign_der(content));
+    assemble(SignedDataParts {
+        digest_algorithms: Vec::new(),
+        signer_infos: Vec::new(),
+        ..parts
+    })
+}
+
+fn rsa_key() -> PKey<Private> {
+    PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap()
+}
+
+fn ec_key() -> PKey<Private> {
+    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
+}
+
+fn name(entries: &[(Nid, &str)]) -> X509Name {
+    let mut builder = X509NameBuilder::new().unwrap();
+    for (nid, value) in entries {
+        builder.append_entry_by_nid(*nid, value).unwrap();
+    }
+    builder.build()
+}
+
+fn random_serial() -> Asn1Integer {
+    let mut serial = BigNum::new().unwrap();
+    serial.rand(127, MsbOption::MAYBE_ZERO, false).unwrap();
+    serial.to_asn1_integer().unwrap()
+}
+
+fn days_from_now(days: i64) -> Asn1Time {
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    Asn1Time::from_unix((now + days * DAY_SECS) as _).unwrap()
+}
+
+/// The pieces of a single-signer DER SignedData needed to splice envelopes.
+struct SignedDataParts {
+    content_type: Vec<u8>,
+    version: Vec<u8>,
+    digest_algorithms: Vec<Vec<u8>>,
+    encap_content_info: Vec<u8>,
+    certificates: Vec<Vec<u8>>,
+    signer_infos: Vec<Vec<u8>>,
+}
+
+/// Re-encodes a ContentInfo/SignedData from its parts, base64 encoded.
+fn assemble(parts: SignedDataParts) -> String {
+    let signed_data = der(
+        0x30,
+        &[
+            parts.version,
+            der(0x31, &parts.digest_algorithms.concat()),
+            parts.encap_content_info,
+            der(0xA0, &parts.certificates.concat()),
+            der(0x31, &parts.signer_infos.concat()),
+        ]
+        .concat(),
+    );
+    let content_info = der(
+        0x30,
+        &[parts.content_type, der(0xA0, &signed_data)].concat(),
+    );
+    STANDARD.encode(content_info)
+}
+
+fn signed_data_parts(content_info: &[u8]) -> SignedDataParts {
+    let (outer, _) = read_tlv(content_info);
+    assert_eq!(outer.tag, 0x30, "ContentInfo must be a SEQUENCE");
+    let ci = children(outer.content);
+    assert_eq!(ci.len(), 2, "ContentInfo must hold a type and content");
+    let sd_wrapper = children(ci[1].content);
+    let sd = children(sd_wrapper[0].content);
+
+    let mut parts = SignedDataParts {
+        content_type: ci[0].whole.to_vec(),
+        version: sd[0].whole.to_vec(),
+        digest_algorithms: children(sd[1].content)
+            .iter()
+            .map(|t| t.whole.to_vec())
+            .collect(),
+        encap_content_info: sd[2].whole.to_vec(),
+        certificates: Vec::new(),
+        signer_infos: Vec::new(),
+    };
+    for item in &sd[3..] {
+        match item.tag {
+            0xA0 => {
+                parts.certificates = children(item.content)
+                    .iter()
+                    .map(|t| t.whole.to_vec())
+                    .collect()
+            }
+            0x31 => {
+                parts.signer_infos = children(item.content)
+                    .iter()
+                    .map(|t| t.whole.to_vec())
+                    .collect()
+            }
+            _ => {} // CRLs: none in these fixtures
+        }
+    }
+    parts
+}
+
+struct Tlv<'a> {
+    tag: u8,
+    content: &'a [u8],
+    whole: &'a [u8],
+}
+
+/// Minimal definite-length DER reader; OpenSSL's `i2d` output never uses
+/// indefinite lengths or high tag numbers at the levels walked here.
+fn read_tlv(input: &[u8]) -> (Tlv<'_>, &[u8]) {
+    let tag = input[0];
+    let first = input[1] as usize;
+    let (len, header) = if first < 0x80 {
+        (first, 2)
+    } else {
+        let n = first & 0x7F;
+        assert!((1..=4).contains(&n), "unsupported DER length");
+        let len = input[2..2 + n]
+            .iter()
+            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
+        (len, 2 + n)
+    };
+    let end = header + len;
+    (
+        Tlv {
+            tag,
+            content: &input[header..end],
+            whole: &input[..end],
+        },
+        &input[end..],
+    )
+}
+
+fn children(mut input: &[u8]) -> Vec<Tlv<'_>> {
+    let mut out = Vec::new();
+    while !input.is_empty() {
+        let (tlv, rest) = read_tlv(input);
+        out.push(tlv);
+        input = rest;
+    }
+    out
+}
+
+fn der(tag: u8, content: &[u8]) -> Vec<u8> {
+    let mut out = vec![tag];
+    let len = content.len();
+    if len < 0x80 {
+        out.push(len as u8);
+    } else {
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
+        out.push(0x80 | bytes.len() as u8);
+        out.extend_from_slice(&bytes);
+    }
+    out.extend_from_slice(content);
+    out
+}
