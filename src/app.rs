@@ -50,7 +50,8 @@ pub struct Running {
 pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
     let verifier = match &args.trust_anchors {
         Some(path) => Some(Arc::new(
-            SignatureVerifier::from_pem_file(path).map_err(|e| anyhow::anyhow!("EHEALTH_TRUST_ANCHORS: {e}"))?,
+            SignatureVerifier::from_pem_file(path)
+                .map_err(|e| anyhow::anyhow!("EHEALTH_TRUST_ANCHORS: {e}"))?,
         )),
         None => {
             tracing::warn!("EHEALTH_TRUST_ANCHORS is not set: recall answers 503 until it is");
@@ -92,7 +93,8 @@ pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
     let router = crate::api::router(state, args.body_limit);
     let stop = shutdown.clone();
     let handle = tokio::spawn(async move {
-        let server = axum::serve(listener, router).with_graceful_shutdown(async move { stop.cancelled().await });
+        let server = axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stop.cancelled().await });
         if let Err(err) = server.await {
             tracing::error!(error = %err, "http server failed");
         }
@@ -101,5 +103,9 @@ pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
         let _ = sms_task.await;
     });
     tracing::info!(%addr, "ehealth-es listening");
-    Ok(Running { addr, shutdown, handle })
+    Ok(Running {
+        addr,
+        shutdown,
+        handle,
+    })
 }

@@ -63,7 +63,8 @@ impl TokenKeys {
             exp: now + ttl_seconds,
             nbf: None,
         };
-        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).expect("HS256 signing cannot fail")
+        encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .expect("HS256 signing cannot fail")
     }
 
     /// Validates a token: HS256 only, signature, `exp` and `nbf` (no leeway), uuid claims.
@@ -74,7 +75,11 @@ impl TokenKeys {
         validation.set_required_spec_claims(&["exp", "sub"]);
         let data = decode::<Claims>(token, &self.decoding, &validation).ok()?;
         let claims = data.claims;
-        let scopes: Vec<String> = claims.scope.split_whitespace().map(str::to_string).collect();
+        let scopes: Vec<String> = claims
+            .scope
+            .split_whitespace()
+            .map(str::to_string)
+            .collect();
         if scopes.is_empty() {
             return None;
         }
@@ -104,7 +109,10 @@ mod tests {
         let (u, c) = (Uuid::new_v4(), Uuid::new_v4());
         let id = keys.verify(&keys.mint(u, c, "a:b c:d", 60)).unwrap();
         assert_eq!((id.user_id, id.client_id), (u, c));
-        assert_eq!(id.missing_scopes(&["a:b", "x:y", "c:d", "z"]), vec!["x:y", "z"]);
+        assert_eq!(
+            id.missing_scopes(&["a:b", "x:y", "c:d", "z"]),
+            vec!["x:y", "z"]
+        );
     }
 
     #[test]
@@ -112,7 +120,9 @@ mod tests {
         let keys = TokenKeys::new(b"secret");
         let (u, c) = (Uuid::new_v4(), Uuid::new_v4());
         assert!(keys.verify(&keys.mint(u, c, "a", -10)).is_none());
-        assert!(TokenKeys::new(b"other").verify(&keys.mint(u, c, "a", 60)).is_none());
+        assert!(TokenKeys::new(b"other")
+            .verify(&keys.mint(u, c, "a", 60))
+            .is_none());
         assert!(keys.verify("not.a.token").is_none());
     }
 

@@ -13,7 +13,11 @@ use crate::config::{DatabaseArgs, ServeArgs};
 use crate::db;
 
 #[derive(Debug, Parser)]
-#[command(name = "ehealth-es", version, about = "Event-sourced command service for five eHealth (ESOZ) actions")]
+#[command(
+    name = "ehealth-es",
+    version,
+    about = "Event-sourced command service for five eHealth (ESOZ) actions"
+)]
 pub struct Cli {
     #[command(subcommand)]
     pub command: Command,
@@ -89,8 +93,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Import { file, db } => {
             let text = std::fs::read_to_string(&file)
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
-            let json: serde_json::Value =
-                serde_json::from_str(&text).map_err(|e| anyhow::anyhow!("{} is not valid JSON: {e}", file.display()))?;
+            let json: serde_json::Value = serde_json::from_str(&text)
+                .map_err(|e| anyhow::anyhow!("{} is not valid JSON: {e}", file.display()))?;
             let pool = db::connect(&db.database_url, 4).await?;
             db::migrate(&pool).await?;
             let bus = Arc::new(CommandBus::new(pool.clone(), Arc::new(Notify::new())));
@@ -107,7 +111,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             ttl,
             jwt_secret,
         } => {
-            println!("{}", TokenKeys::new(jwt_secret.as_bytes()).mint(user, client, &scope, ttl));
+            println!(
+                "{}",
+                TokenKeys::new(jwt_secret.as_bytes()).mint(user, client, &scope, ttl)
+            );
         }
     }
     Ok(())

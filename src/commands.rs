@@ -15,7 +15,9 @@ use sqlx::PgPool;
 use tokio::sync::Notify;
 use uuid::Uuid;
 
-use crate::store::{CommandContext, CommitOutcome, DuplicateCommand, EventRepository, COMMAND_CONTEXT};
+use crate::store::{
+    CommandContext, CommitOutcome, DuplicateCommand, EventRepository, COMMAND_CONTEXT,
+};
 
 pub type Store<A> = PersistedEventStore<EventRepository, A>;
 pub type Cqrs<A> = CqrsFramework<A, Store<A>>;
@@ -123,11 +125,21 @@ impl CommandBus {
     }
 
     /// The current state of an entity, replayed from its events.
-    pub async fn load<A: Aggregate<Services = ()>>(&self, id: Uuid) -> Result<A, CommandError<A::Error>> {
-        let store: Store<A> =
-            PersistedEventStore::new_event_store(EventRepository::new(self.pool.clone(), self.committed.clone()));
-        let mut ctx = store.load_aggregate(&id.to_string()).await.map_err(map_error)?;
-        Ok(std::mem::take(cqrs_es::AggregateContext::aggregate(&mut ctx)))
+    pub async fn load<A: Aggregate<Services = ()>>(
+        &self,
+        id: Uuid,
+    ) -> Result<A, CommandError<A::Error>> {
+        let store: Store<A> = PersistedEventStore::new_event_store(EventRepository::new(
+            self.pool.clone(),
+            self.committed.clone(),
+        ));
+        let mut ctx = store
+            .load_aggregate(&id.to_string())
+            .await
+            .map_err(map_error)?;
+        Ok(std::mem::take(cqrs_es::AggregateContext::aggregate(
+            &mut ctx,
+        )))
     }
 
     /// Executes a command to completion in its own task, retrying on conflicts.
@@ -144,7 +156,8 @@ impl CommandBus {
         A::Error: Send + 'static,
     {
         let bus = Arc::clone(self);
-        let task = tokio::spawn(async move { bus.execute_here::<A>(id, command, meta, context).await });
+        let task =
+            tokio::spawn(async move { bus.execute_here::<A>(id, command, meta, context).await });
         task.await
             .map_err(|e| CommandError::Internal(format!("command task failed: {e}")))?
     }
@@ -165,7 +178,8 @@ impl CommandBus {
         let metadata = meta.to_map();
         let id = id.to_string();
         for attempt in 0..MAX_ATTEMPTS {
-            let run = A::framework(self).execute_with_metadata(&id, command.clone(), metadata.clone());
+            let run =
+                A::framework(self).execute_with_metadata(&id, command.clone(), metadata.clone());
             match COMMAND_CONTEXT.scope(context.clone(), run).await {
                 Ok(()) => return Ok(context.outcome()),
                 Err(AggregateError::AggregateConflict) => {
@@ -189,7 +203,9 @@ fn map_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<E> {
             CommandError::DuplicateCommand
         }
         AggregateError::UnexpectedError(e) => {
-            if let Some(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) = e.downcast_ref::<sqlx::Error>() {
+            if let Some(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) =
+                e.downcast_ref::<sqlx::Error>()
+            {
                 return CommandError::Unavailable(e.to_string());
             }
             CommandError::Internal(e.to_string())

@@ -50,7 +50,8 @@ impl<'a> Fields<'a> {
     }
 
     fn uuid(&self, field: &str) -> anyhow::Result<Uuid> {
-        self.opt_uuid(field)?.ok_or_else(|| self.err(field, "is required"))
+        self.opt_uuid(field)?
+            .ok_or_else(|| self.err(field, "is required"))
     }
 
     fn opt_uuid(&self, field: &str) -> anyhow::Result<Option<Uuid>> {
@@ -88,7 +89,10 @@ impl<'a> Fields<'a> {
 }
 
 fn list<'a>(file: &'a Value, key: &str) -> &'a [Value] {
-    file.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[])
+    file.get(key)
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
 }
 
 async fn import_reference(pool: &PgPool, file: &Value) -> anyhow::Result<usize> {
@@ -106,8 +110,8 @@ async fn import_reference(pool: &PgPool, file: &Value) -> anyhow::Result<usize> 
     }
     if let Some(dicts) = file.get("dictionaries").and_then(Value::as_object) {
         for (name, values) in dicts {
-            let values: Vec<String> =
-                serde_json::from_value(values.clone()).map_err(|e| anyhow::anyhow!("dictionaries.{name}: {e}"))?;
+            let values: Vec<String> = serde_json::from_value(values.clone())
+                .map_err(|e| anyhow::anyhow!("dictionaries.{name}: {e}"))?;
             sqlx::query("INSERT INTO dictionaries (name, values) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET values = EXCLUDED.values")
                 .bind(name)
                 .bind(serde_json::json!(values))
@@ -205,10 +209,23 @@ fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequestRecord> 
         updated_at: f.time("updated_at", inserted_at)?,
         updated_by: f.opt_uuid("updated_by")?,
         other: f.other(&[
-            "id", "patient_id", "subject", "status", "program_processing_status", "requester_employee",
-            "requester_legal_entity", "used_by_employee", "used_by_legal_entity", "status_reason",
-            "explanatory_letter", "status_history", "signed_content_links", "inserted_at", "inserted_by",
-            "updated_at", "updated_by",
+            "id",
+            "patient_id",
+            "subject",
+            "status",
+            "program_processing_status",
+            "requester_employee",
+            "requester_legal_entity",
+            "used_by_employee",
+            "used_by_legal_entity",
+            "status_reason",
+            "explanatory_letter",
+            "status_history",
+            "signed_content_links",
+            "inserted_at",
+            "inserted_by",
+            "updated_at",
+            "updated_by",
         ]),
     })
 }
@@ -228,8 +245,15 @@ fn merge_request(i: usize, v: &Value) -> anyhow::Result<MergeRequestRecord> {
         updated_by: f.opt_uuid("updated_by")?.unwrap_or(inserted_by),
         updated_at: f.time("updated_at", inserted_at)?,
         other: f.other(&[
-            "id", "master_person_id", "merge_person_id", "status", "legal_entity_id", "inserted_by",
-            "inserted_at", "updated_by", "updated_at",
+            "id",
+            "master_person_id",
+            "merge_person_id",
+            "status",
+            "legal_entity_id",
+            "inserted_by",
+            "inserted_at",
+            "updated_by",
+            "updated_at",
         ]),
     })
 }
@@ -256,8 +280,17 @@ fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispenseRecord> 
         updated_at: f.time("updated_at", inserted_at)?,
         updated_by: f.opt_uuid("updated_by")?,
         other: f.other(&[
-            "id", "patient_id", "subject", "status", "performer_legal_entity", "performer_legal_entity_id",
-            "performer", "inserted_at", "inserted_by", "updated_at", "updated_by",
+            "id",
+            "patient_id",
+            "subject",
+            "status",
+            "performer_legal_entity",
+            "performer_legal_entity_id",
+            "performer",
+            "inserted_at",
+            "inserted_by",
+            "updated_at",
+            "updated_by",
         ]),
     })
 }
@@ -268,10 +301,12 @@ async fn approval(pool: &PgPool, i: usize, v: &Value) -> anyhow::Result<Approval
     let legal_entity_id = match f.opt_uuid("legal_entity_id")? {
         Some(id) => Some(id),
         None => match granted_to {
-            Some(employee) => sqlx::query_scalar("SELECT legal_entity_id FROM employees WHERE id = $1")
-                .bind(employee)
-                .fetch_optional(pool)
-                .await?,
+            Some(employee) => {
+                sqlx::query_scalar("SELECT legal_entity_id FROM employees WHERE id = $1")
+                    .bind(employee)
+                    .fetch_optional(pool)
+                    .await?
+            }
             None => None,
         },
     };
@@ -290,13 +325,28 @@ async fn approval(pool: &PgPool, i: usize, v: &Value) -> anyhow::Result<Approval
         updated_by: f.opt_uuid("updated_by")?,
         otp: None,
         other: f.other(&[
-            "id", "patient_id", "status", "reason", "granted_to", "legal_entity_id", "authorize_with",
-            "inserted_at", "inserted_by", "updated_at", "updated_by",
+            "id",
+            "patient_id",
+            "status",
+            "reason",
+            "granted_to",
+            "legal_entity_id",
+            "authorize_with",
+            "inserted_at",
+            "inserted_by",
+            "updated_at",
+            "updated_by",
         ]),
     })
 }
 
-async fn create<A>(bus: &Arc<CommandBus>, kind: &str, id: Uuid, command: A::Command, report: &mut ImportReport) -> anyhow::Result<()>
+async fn create<A>(
+    bus: &Arc<CommandBus>,
+    kind: &str,
+    id: Uuid,
+    command: A::Command,
+    report: &mut ImportReport,
+) -> anyhow::Result<()>
 where
     A: Routed,
     A::Command: Clone + Send + Sync + 'static,
@@ -325,7 +375,11 @@ where
 }
 
 /// Imports a parsed file; entities are validated before anything is written.
-pub async fn import(pool: &PgPool, bus: &Arc<CommandBus>, file: &Value) -> anyhow::Result<ImportReport> {
+pub async fn import(
+    pool: &PgPool,
+    bus: &Arc<CommandBus>,
+    file: &Value,
+) -> anyhow::Result<ImportReport> {
     if !file.is_object() {
         anyhow::bail!("the import file must hold one JSON object");
     }
@@ -355,19 +409,47 @@ pub async fn import(pool: &PgPool, bus: &Arc<CommandBus>, file: &Value) -> anyho
     }
     for r in service_requests {
         let id = r.id;
-        create::<ServiceRequest>(bus, "service_request", id, ServiceRequestCommand::Import(Box::new(r)), &mut report).await?;
+        create::<ServiceRequest>(
+            bus,
+            "service_request",
+            id,
+            ServiceRequestCommand::Import(Box::new(r)),
+            &mut report,
+        )
+        .await?;
     }
     for r in merge_requests {
         let id = r.id;
-        create::<MergeRequest>(bus, "merge_request", id, MergeRequestCommand::Import(Box::new(r)), &mut report).await?;
+        create::<MergeRequest>(
+            bus,
+            "merge_request",
+            id,
+            MergeRequestCommand::Import(Box::new(r)),
+            &mut report,
+        )
+        .await?;
     }
     for r in device_dispenses {
         let id = r.id;
-        create::<DeviceDispense>(bus, "device_dispense", id, DeviceDispenseCommand::Import(Box::new(r)), &mut report).await?;
+        create::<DeviceDispense>(
+            bus,
+            "device_dispense",
+            id,
+            DeviceDispenseCommand::Import(Box::new(r)),
+            &mut report,
+        )
+        .await?;
     }
     for r in approvals {
         let id = r.id;
-        create::<Approval>(bus, "approval", id, ApprovalCommand::Import(Box::new(r)), &mut report).await?;
+        create::<Approval>(
+            bus,
+            "approval",
+            id,
+            ApprovalCommand::Import(Box::new(r)),
+            &mut report,
+        )
+        .await?;
     }
     Ok(report)
 }

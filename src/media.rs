@@ -22,10 +22,17 @@ impl MediaStorage {
     }
 
     /// Stores the signed data as received and returns its link (`<sr_id>/recall/<sha256>`).
-    pub async fn store_recall(&self, service_request_id: Uuid, signed_data: &str) -> std::io::Result<String> {
+    pub async fn store_recall(
+        &self,
+        service_request_id: Uuid,
+        signed_data: &str,
+    ) -> std::io::Result<String> {
         let digest = hex::encode(Sha256::digest(signed_data.as_bytes()));
         let link = format!("{service_request_id}/recall/{digest}");
-        let dir = self.root.join(service_request_id.to_string()).join("recall");
+        let dir = self
+            .root
+            .join(service_request_id.to_string())
+            .join("recall");
         let path = dir.join(format!("{digest}.p7s.b64"));
         let data = signed_data.as_bytes().to_vec();
         tokio::task::spawn_blocking(move || write_durably(&dir, &path, &data))

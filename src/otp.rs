@@ -51,7 +51,10 @@ pub fn luhn_check_digit(payload: &[u8]) -> u8 {
 
 /// True when the whole number passes the Luhn check.
 pub fn luhn_valid(code: &str) -> bool {
-    let digits: Option<Vec<u8>> = code.chars().map(|c| c.to_digit(10).map(|d| d as u8)).collect();
+    let digits: Option<Vec<u8>> = code
+        .chars()
+        .map(|c| c.to_digit(10).map(|d| d as u8))
+        .collect();
     match digits {
         Some(d) if d.len() >= 2 => {
             let (payload, check) = d.split_at(d.len() - 1);
@@ -80,8 +83,9 @@ mod tests {
     fn the_same_inputs_give_the_same_code_and_a_new_salt_a_new_code_almost_always() {
         let id = Uuid::new_v4();
         assert_eq!(derive_code(b"k", id, "s"), derive_code(b"k", id, "s"));
-        let distinct: std::collections::HashSet<String> =
-            (0..50).map(|i| derive_code(b"k", id, &i.to_string())).collect();
+        let distinct: std::collections::HashSet<String> = (0..50)
+            .map(|i| derive_code(b"k", id, &i.to_string()))
+            .collect();
         assert!(distinct.len() > 30);
     }
 

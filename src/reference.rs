@@ -57,13 +57,19 @@ impl Person {
     /// THIRD_PERSON (ehealth-notes §3).
     pub fn default_method(&self) -> Option<&AuthMethod> {
         let find = |kind: &str| self.authentication_methods.iter().find(|m| m.kind == kind);
-        find("OTP").or_else(|| find("OFFLINE")).or_else(|| find("THIRD_PERSON"))
+        find("OTP")
+            .or_else(|| find("OFFLINE"))
+            .or_else(|| find("THIRD_PERSON"))
     }
 
     /// The method with this id, or the default one when no id is given or it is unknown.
     pub fn method(&self, id: Option<Uuid>) -> Option<&AuthMethod> {
-        id.and_then(|id| self.authentication_methods.iter().find(|m| m.id == Some(id)))
-            .or_else(|| self.default_method())
+        id.and_then(|id| {
+            self.authentication_methods
+                .iter()
+                .find(|m| m.id == Some(id))
+        })
+        .or_else(|| self.default_method())
     }
 }
 
@@ -78,10 +84,11 @@ impl Reference {
     }
 
     pub async fn legal_entity(&self, id: Uuid) -> Result<Option<LegalEntity>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, type, status, nhs_verified FROM legal_entities WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, type, status, nhs_verified FROM legal_entities WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| LegalEntity {
             id: r.get("id"),
             kind: r.get("type"),
@@ -98,22 +105,31 @@ impl Reference {
             .await?;
         Ok(match value {
             Some(v) => serde_json::from_value(v).unwrap_or_default(),
-            None => vec!["PRIMARY_CARE".into(), "OUTPATIENT".into(), "EMERGENCY".into()],
+            None => vec![
+                "PRIMARY_CARE".into(),
+                "OUTPATIENT".into(),
+                "EMERGENCY".into(),
+            ],
         })
     }
 
     pub async fn dictionary(&self, name: &str) -> Result<Vec<String>, sqlx::Error> {
-        let value: Option<Value> = sqlx::query_scalar("SELECT values FROM dictionaries WHERE name = $1")
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let value: Option<Value> =
+            sqlx::query_scalar("SELECT values FROM dictionaries WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(value
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default())
     }
 
     /// Employees of the user's party in a legal entity.
-    pub async fn user_employees(&self, user_id: Uuid, legal_entity_id: Uuid) -> Result<Vec<Employee>, sqlx::Error> {
+    pub async fn user_employees(
+        &self,
+        user_id: Uuid,
+        legal_entity_id: Uuid,
+    ) -> Result<Vec<Employee>, sqlx::Error> {
         let rows = sqlx::query(
             "SELECT e.id, e.employee_type, e.status FROM users u \
              JOIN employees e ON e.party_id = u.party_id \
@@ -144,7 +160,10 @@ impl Reference {
         Ok(tax_id.flatten())
     }
 
-    pub async fn employee_legal_entity(&self, employee_id: Uuid) -> Result<Option<Uuid>, sqlx::Error> {
+    pub async fn employee_legal_entity(
+        &self,
+        employee_id: Uuid,
+    ) -> Result<Option<Uuid>, sqlx::Error> {
         sqlx::query_scalar("SELECT legal_entity_id FROM employees WHERE id = $1")
             .bind(employee_id)
             .fetch_optional(&self.pool)
@@ -152,15 +171,18 @@ impl Reference {
     }
 
     pub async fn person(&self, id: Uuid) -> Result<Option<Person>, sqlx::Error> {
-        let row = sqlx::query("SELECT id, status, authentication_methods FROM persons WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row =
+            sqlx::query("SELECT id, status, authentication_methods FROM persons WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(row.map(|r| Person {
             id: r.get("id"),
             status: r.get("status"),
-            authentication_methods: serde_json::from_value(r.get::<Value, _>("authentication_methods"))
-                .unwrap_or_default(),
+            authentication_methods: serde_json::from_value(
+                r.get::<Value, _>("authentication_methods"),
+            )
+            .unwrap_or_default(),
         }))
     }
 }

@@ -55,15 +55,14 @@ pub(crate) async fn project_run<A: Projected>(
         None => A::default(),
     };
     for stored in run {
-        let event: A::Event =
-            serde_json::from_value(stored.payload.clone()).map_err(|source| {
-                ProjectionError::Payload {
-                    aggregate_type: stored.aggregate_type.clone(),
-                    aggregate_id: stored.aggregate_id.clone(),
-                    sequence: stored.sequence,
-                    source,
-                }
-            })?;
+        let event: A::Event = serde_json::from_value(stored.payload.clone()).map_err(|source| {
+            ProjectionError::Payload {
+                aggregate_type: stored.aggregate_type.clone(),
+                aggregate_id: stored.aggregate_id.clone(),
+                sequence: stored.sequence,
+                source,
+            }
+        })?;
         let before = state.tracked();
         let creation = before.iter().all(|(_, v)| v.is_none());
         state.apply(event);
@@ -113,7 +112,9 @@ impl Projected for ServiceRequest {
         version: i64,
         document: &Value,
     ) -> Result<(), sqlx::Error> {
-        let Some(sr) = &self.record else { return Ok(()) };
+        let Some(sr) = &self.record else {
+            return Ok(());
+        };
         sqlx::query(
             "INSERT INTO service_requests (id, patient_id, status, program_processing_status, \
              requester_employee_id, requester_legal_entity_id, used_by_employee_id, \
@@ -169,7 +170,9 @@ impl Projected for MergeRequest {
         version: i64,
         document: &Value,
     ) -> Result<(), sqlx::Error> {
-        let Some(mr) = &self.record else { return Ok(()) };
+        let Some(mr) = &self.record else {
+            return Ok(());
+        };
         sqlx::query(
             "INSERT INTO merge_requests (id, master_person_id, merge_person_id, status, \
              legal_entity_id, inserted_by, inserted_at, updated_by, updated_at, version, document) \
@@ -216,7 +219,9 @@ impl Projected for DeviceDispense {
         version: i64,
         document: &Value,
     ) -> Result<(), sqlx::Error> {
-        let Some(dd) = &self.record else { return Ok(()) };
+        let Some(dd) = &self.record else {
+            return Ok(());
+        };
         sqlx::query(
             "INSERT INTO device_dispenses (id, patient_id, status, performer_legal_entity_id, \
              inserted_at, updated_at, updated_by, version, document) \

@@ -39,7 +39,10 @@ pub enum ProjectionError {
 
 /// Applies events to every projection. Events of one aggregate must be contiguous and in sequence
 /// order (as one commit is); events of several aggregates may be mixed.
-pub async fn project(conn: &mut PgConnection, events: &[StoredEvent]) -> Result<(), ProjectionError> {
+pub async fn project(
+    conn: &mut PgConnection,
+    events: &[StoredEvent],
+) -> Result<(), ProjectionError> {
     let mut start = 0;
     while start < events.len() {
         let first = &events[start];

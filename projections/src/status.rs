@@ -7,7 +7,12 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 /// The Event Manager entity types, as eHealth names them.
-pub const ENTITY_TYPES: [&str; 4] = ["ServiceRequest", "MergeRequest", "DeviceDispense", "Approval"];
+pub const ENTITY_TYPES: [&str; 4] = [
+    "ServiceRequest",
+    "MergeRequest",
+    "DeviceDispense",
+    "Approval",
+];
 
 /// Namespace for the deterministic ids of feed records, so a rebuild reproduces the same ids.
 const FEED_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_0f9e_8c4b_4a53_9a8e_5e2c_3f10_7b21);
@@ -113,8 +118,14 @@ mod tests {
 
     #[test]
     fn only_attributes_that_differ_are_changes() {
-        let before = [("status", Some("active".into())), ("program_processing_status", Some("in_queue".into()))];
-        let after = [("status", Some("active".into())), ("program_processing_status", Some("new".into()))];
+        let before = [
+            ("status", Some("active".into())),
+            ("program_processing_status", Some("in_queue".into())),
+        ];
+        let after = [
+            ("status", Some("active".into())),
+            ("program_processing_status", Some("new".into())),
+        ];
         let got = changes(&before, &after);
         assert_eq!(
             got,

@@ -59,11 +59,12 @@ async fn stored_answer(
     command_id: &str,
     request_hash: &str,
 ) -> Result<Option<Option<ApiResponse>>, ApiError> {
-    let row: Option<(String, Option<Value>)> =
-        sqlx::query_as("SELECT request_hash, response FROM processed_commands WHERE command_id = $1")
-            .bind(command_id)
-            .fetch_optional(&app.pool)
-            .await?;
+    let row: Option<(String, Option<Value>)> = sqlx::query_as(
+        "SELECT request_hash, response FROM processed_commands WHERE command_id = $1",
+    )
+    .bind(command_id)
+    .fetch_optional(&app.pool)
+    .await?;
     let Some((hash, response)) = row else {
         return Ok(None);
     };
@@ -84,11 +85,12 @@ async fn stored_answer(
 /// Stores the answer of a sync action for later retries with the same key.
 pub async fn remember_answer(app: &AppState, command_id: &str, status: StatusCode, data: &Value) {
     let response = json!({ "status": status.as_u16(), "data": data });
-    if let Err(err) = sqlx::query("UPDATE processed_commands SET response = $2 WHERE command_id = $1")
-        .bind(command_id)
-        .bind(response)
-        .execute(&app.pool)
-        .await
+    if let Err(err) =
+        sqlx::query("UPDATE processed_commands SET response = $2 WHERE command_id = $1")
+            .bind(command_id)
+            .bind(response)
+            .execute(&app.pool)
+            .await
     {
         // The key is recorded already; a retry re-renders the entity instead of replaying.
         tracing::warn!(error = %err, "could not store the answer of an idempotent request");
@@ -141,7 +143,9 @@ where
     let stored_response = accepted
         .as_ref()
         .map(|r| json!({ "status": 202, "data": r.body.get("data") }));
-    let command_id = command_key.clone().unwrap_or_else(|| Uuid::new_v4().to_string());
+    let command_id = command_key
+        .clone()
+        .unwrap_or_else(|| Uuid::new_v4().to_string());
     let meta = CommandMeta {
         user_id: identity.user_id,
         client_id: identity.client_id,
@@ -153,10 +157,16 @@ where
         job_id: job.as_ref().map(|j| j.id.clone()),
     };
     let context = CommandContext::new(
-        command_key.clone().map(|key| (key, request_hash.clone(), stored_response)),
+        command_key
+            .clone()
+            .map(|key| (key, request_hash.clone(), stored_response)),
         job,
     );
-    match app.bus.execute::<A>(aggregate_id, command, meta, context).await {
+    match app
+        .bus
+        .execute::<A>(aggregate_id, command, meta, context)
+        .await
+    {
         Ok(_) => Ok(Outcome::Executed {
             response: accepted,
             command_id: command_key,

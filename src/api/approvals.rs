@@ -20,7 +20,11 @@ const PERSON_NOT_FOUND: &str = "Person not found";
 
 /// Where the new code goes: the person's own OTP phone, or the phone of a THIRD_PERSON whose own
 /// method is OTP; any other method may not resend.
-async fn delivery(app: &AppState, person: &Person, authorize_with: Option<Uuid>) -> Result<OtpDelivery, ApiError> {
+async fn delivery(
+    app: &AppState,
+    person: &Person,
+    authorize_with: Option<Uuid>,
+) -> Result<OtpDelivery, ApiError> {
     let Some(method) = person.method(authorize_with) else {
         return Ok(OtpDelivery::NotAllowed {
             method_type: "NA".into(),
@@ -31,16 +35,24 @@ async fn delivery(app: &AppState, person: &Person, authorize_with: Option<Uuid>)
             phone_number: phone.clone(),
         }),
         ("THIRD_PERSON", _) => {
-            let third = match method.value.as_deref().and_then(|v| Uuid::parse_str(v).ok()) {
+            let third = match method
+                .value
+                .as_deref()
+                .and_then(|v| Uuid::parse_str(v).ok())
+            {
                 Some(id) => app.reference.person(id).await?,
                 None => None,
             };
-            let own = third.as_ref().and_then(|p| p.default_method().map(|m| (p.id, m)));
+            let own = third
+                .as_ref()
+                .and_then(|p| p.default_method().map(|m| (p.id, m)));
             Ok(match own {
-                Some((third_person_id, m)) if m.kind == "OTP" && m.phone_number.is_some() => OtpDelivery::ThirdPerson {
-                    third_person_id,
-                    phone_number: m.phone_number.clone().unwrap_or_default(),
-                },
+                Some((third_person_id, m)) if m.kind == "OTP" && m.phone_number.is_some() => {
+                    OtpDelivery::ThirdPerson {
+                        third_person_id,
+                        phone_number: m.phone_number.clone().unwrap_or_default(),
+                    }
+                }
                 _ => OtpDelivery::NotAllowed {
                     method_type: "THIRD_PERSON".into(),
                 },
@@ -94,7 +106,9 @@ pub async fn resend(
         body: &[],
         job_action: Some("resend_approval_otp"),
     };
-    Ok(actions::run::<Approval>(&app, req, id, command).await?.into_accepted())
+    Ok(actions::run::<Approval>(&app, req, id, command)
+        .await?
+        .into_accepted())
 }
 
 /// `GET /api/patients/{patient_id}/approvals/{id}` (scope `approval:read`).

@@ -40,7 +40,9 @@ pub async fn stop(
         body: &[],
         job_action: Some("stop_device_dispense"),
     };
-    Ok(actions::run::<DeviceDispense>(&app, req, id, command).await?.into_accepted())
+    Ok(actions::run::<DeviceDispense>(&app, req, id, command)
+        .await?
+        .into_accepted())
 }
 
 /// `GET /api/patients/{patient_id}/device_dispenses/{id}` (scope `device_dispense:read`): only the
@@ -58,7 +60,9 @@ pub async fn show(
         .unwrap_or_default();
     let record = dd
         .record
-        .filter(|r| r.patient_id == patient_id && r.performer_legal_entity == caller.identity.client_id)
+        .filter(|r| {
+            r.patient_id == patient_id && r.performer_legal_entity == caller.identity.client_id
+        })
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
     Ok(ApiResponse::ok(record.render()))
 }

@@ -68,7 +68,9 @@ impl ApiError {
 
     pub fn malformed(message: impl Into<String>) -> Self {
         let mut e = Self::new(StatusCode::BAD_REQUEST, "request_malformed", message);
-        e.invalid = Some(vec![json!({"entry_type": "request", "rules": [{"rule": "json"}]})]);
+        e.invalid = Some(vec![
+            json!({"entry_type": "request", "rules": [{"rule": "json"}]}),
+        ]);
         e
     }
 
@@ -85,25 +87,41 @@ impl ApiError {
     }
 
     pub fn payload_too_large() -> Self {
-        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "request_too_large", "Request body is too large")
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "request_too_large",
+            "Request body is too large",
+        )
     }
 
     /// 422 with one rule on one property; the rule's description is also the message.
     pub fn invalid(entry: &str, rule: &str, description: &str, params: Value) -> Self {
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", description);
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            description,
+        );
         e.invalid = Some(vec![invalid_entry(entry, rule, description, params)]);
         e
     }
 
     /// 422 with several schema violations and eHealth's generic message.
     pub fn validation(invalid: Vec<Value>) -> Self {
-        let mut e = Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", VALIDATION_FAILED);
+        let mut e = Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            VALIDATION_FAILED,
+        );
         e.invalid = Some(invalid);
         e
     }
 
     pub fn unprocessable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed", message)
+        Self::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+            message,
+        )
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
@@ -194,7 +212,9 @@ impl From<ServiceRequestError> for ApiError {
             E::RecallDrfoMismatch | E::RecallContentIdMismatch | E::RecallContentMismatch => {
                 ApiError::invalid("$.signed_data", "invalid", &message, json!([]))
             }
-            E::RecallReasonMissing { entry } => ApiError::invalid(&entry, "required", &message, json!([])),
+            E::RecallReasonMissing { entry } => {
+                ApiError::invalid(&entry, "required", &message, json!([]))
+            }
             E::RecallReasonNotAllowed { entry, allowed } => {
                 ApiError::invalid(&entry, "inclusion", &message, json!(allowed))
             }
@@ -219,9 +239,8 @@ impl From<DeviceDispenseError> for ApiError {
         let message = err.to_string();
         match err {
             DeviceDispenseError::NotFound => ApiError::not_found(message),
-            DeviceDispenseError::BelongsToAnotherLegalEntity | DeviceDispenseError::InvalidStatus(_) => {
-                ApiError::conflict(message)
-            }
+            DeviceDispenseError::BelongsToAnotherLegalEntity
+            | DeviceDispenseError::InvalidStatus(_) => ApiError::conflict(message),
         }
     }
 }
@@ -231,7 +250,9 @@ impl From<ApprovalError> for ApiError {
         let message = err.to_string();
         match err {
             ApprovalError::NotFound => ApiError::not_found(message),
-            ApprovalError::ResendNotAllowed | ApprovalError::InvalidStatus(_) => ApiError::conflict(message),
+            ApprovalError::ResendNotAllowed | ApprovalError::InvalidStatus(_) => {
+                ApiError::conflict(message)
+            }
         }
     }
 }

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
-use axum::http::request::Parts;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -38,8 +38,14 @@ impl Caller {
 impl FromRequestParts<Arc<AppState>> for Caller {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let header = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let token = bearer(header).ok_or_else(|| ApiError::unauthorized(NO_BEARER))?;
         let identity = state
             .keys
@@ -97,7 +103,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
             .and_then(|v| v.split(';').next())
             .is_some_and(|mime| {
                 let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json" || (mime.starts_with("application/") && mime.ends_with("+json"))
+                mime == "application/json"
+                    || (mime.starts_with("application/") && mime.ends_with("+json"))
             });
         if !is_json {
             return Err(ApiError::unsupported_media_type());
@@ -109,7 +116,8 @@ impl<S: Send + Sync> FromRequest<S> for JsonBody {
                 ApiError::malformed(MALFORMED_JSON)
             }
         })?;
-        let value: Value = serde_json::from_slice(&bytes).map_err(|_| ApiError::malformed(MALFORMED_JSON))?;
+        let value: Value =
+            serde_json::from_slice(&bytes).map_err(|_| ApiError::malformed(MALFORMED_JSON))?;
         Ok(JsonBody(value, bytes))
     }
 }

@@ -39,9 +39,9 @@ pub async fn reject(
         .reference
         .user_employees(identity.user_id, identity.client_id)
         .await?;
-    let permitted = employees
-        .iter()
-        .any(|e| e.status == "APPROVED" && ALLOWED_EMPLOYEE_TYPES.contains(&e.employee_type.as_str()));
+    let permitted = employees.iter().any(|e| {
+        e.status == "APPROVED" && ALLOWED_EMPLOYEE_TYPES.contains(&e.employee_type.as_str())
+    });
     if !permitted {
         return Err(ApiError::forbidden(
             "Only SPECIALIST, ASSISTANT or RECEPTIONIST employees can reject merge requests",

@@ -33,21 +33,39 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 
 pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
     Router::new()
-        .route("/api/service_requests/{id}/actions/release", patch(service_requests::release))
+        .route(
+            "/api/service_requests/{id}/actions/release",
+            patch(service_requests::release),
+        )
         .route(
             "/api/patients/{patient_id}/service_requests/{id}/actions/recall",
             patch(service_requests::recall),
         )
-        .route("/api/patients/{patient_id}/service_requests/{id}", get(service_requests::show))
-        .route("/api/merge_requests/{id}/actions/reject", patch(merge_requests::reject))
+        .route(
+            "/api/patients/{patient_id}/service_requests/{id}",
+            get(service_requests::show),
+        )
+        .route(
+            "/api/merge_requests/{id}/actions/reject",
+            patch(merge_requests::reject),
+        )
         .route("/api/merge_requests/{id}", get(merge_requests::show))
         .route(
             "/api/patients/{patient_id}/device_dispenses/{id}/actions/stop",
             patch(device_dispenses::stop),
         )
-        .route("/api/patients/{patient_id}/device_dispenses/{id}", get(device_dispenses::show))
-        .route("/api/patients/{patient_id}/approvals/{id}/actions/resend", patch(approvals::resend))
-        .route("/api/patients/{patient_id}/approvals/{id}", get(approvals::show))
+        .route(
+            "/api/patients/{patient_id}/device_dispenses/{id}",
+            get(device_dispenses::show),
+        )
+        .route(
+            "/api/patients/{patient_id}/approvals/{id}/actions/resend",
+            patch(approvals::resend),
+        )
+        .route(
+            "/api/patients/{patient_id}/approvals/{id}",
+            get(approvals::show),
+        )
         .route("/api/jobs/{id}", get(jobs::show))
         .fallback(not_found)
         .layer(CatchPanicLayer::custom(panic_response))

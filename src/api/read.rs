@@ -7,7 +7,11 @@ use super::error::ApiError;
 use crate::app::AppState;
 
 /// The stored aggregate state of one entity of `table`, if it exists.
-pub async fn document<A: DeserializeOwned>(app: &AppState, table: &str, id: Uuid) -> Result<Option<A>, ApiError> {
+pub async fn document<A: DeserializeOwned>(
+    app: &AppState,
+    table: &str,
+    id: Uuid,
+) -> Result<Option<A>, ApiError> {
     let mut conn = app.pool.acquire().await?;
     let Some(doc) = ehealth_projections::load_document(&mut conn, table, id).await? else {
         return Ok(None);

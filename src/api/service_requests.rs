@@ -42,7 +42,9 @@ pub async fn release(
         body: &[],
         job_action: Some("release_service_request"),
     };
-    Ok(actions::run::<ServiceRequest>(&app, req, id, command).await?.into_accepted())
+    Ok(actions::run::<ServiceRequest>(&app, req, id, command)
+        .await?
+        .into_accepted())
 }
 
 /// The recall body: exactly `{"signed_data": "<non-empty string>"}` (ME's JSON schema).
@@ -81,14 +83,20 @@ fn signed_data(body: &Value) -> Result<String, ApiError> {
         Some(other) => invalid.push(super::error::invalid_entry(
             "$.signed_data",
             "cast",
-            &format!("type mismatch. Expected String but got {}", json_type(other)),
+            &format!(
+                "type mismatch. Expected String but got {}",
+                json_type(other)
+            ),
             json!(["string"]),
         )),
     }
     if !invalid.is_empty() {
         return Err(ApiError::validation(invalid));
     }
-    let data = object["signed_data"].as_str().unwrap_or_default().to_string();
+    let data = object["signed_data"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string();
     let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
     let engine = base64::engine::general_purpose::GeneralPurposeConfig::new()
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent);
@@ -96,7 +104,12 @@ fn signed_data(body: &Value) -> Result<String, ApiError> {
         .decode(compact.as_bytes())
         .is_err()
     {
-        return Err(ApiError::invalid("$.signed_data", "invalid", "Not a base64 string", json!([])));
+        return Err(ApiError::invalid(
+            "$.signed_data",
+            "invalid",
+            "Not a base64 string",
+            json!([]),
+        ));
     }
     Ok(data)
 }
@@ -114,9 +127,15 @@ fn json_type(v: &Value) -> &'static str {
 
 fn signature_error(err: SignatureError) -> ApiError {
     match err {
-        SignatureError::NotBase64 => ApiError::invalid("$.signed_data", "invalid", "Not a base64 string", json!([])),
-        SignatureError::SignerCount(0) => ApiError::bad_request(SignatureError::SignerCount(0).to_string()),
-        other @ (SignatureError::SignerCount(_) | SignatureError::Malformed | SignatureError::Invalid(_)) => {
+        SignatureError::NotBase64 => {
+            ApiError::invalid("$.signed_data", "invalid", "Not a base64 string", json!([]))
+        }
+        SignatureError::SignerCount(0) => {
+            ApiError::bad_request(SignatureError::SignerCount(0).to_string())
+        }
+        other @ (SignatureError::SignerCount(_)
+        | SignatureError::Malformed
+        | SignatureError::Invalid(_)) => {
             ApiError::invalid("$.signed_data", "invalid", &other.to_string(), json!([]))
         }
         SignatureError::TrustAnchors(msg) => {
@@ -197,10 +216,14 @@ pub async fn recall(
     // aggregate checks again against the state it commits on.
     current.check_recall(&command).map_err(ApiError::from)?;
     let signed_data = body["signed_data"].as_str().unwrap_or_default();
-    command.signed_content_link = app.media.store_recall(id, signed_data).await.map_err(|err| {
-        tracing::error!(error = %err, "media storage write failed");
-        ApiError::internal_with("Failed to save signed content")
-    })?;
+    command.signed_content_link = app
+        .media
+        .store_recall(id, signed_data)
+        .await
+        .map_err(|err| {
+            tracing::error!(error = %err, "media storage write failed");
+            ApiError::internal_with("Failed to save signed content")
+        })?;
 
     let req = ActionRequest {
         caller: &caller,
@@ -210,7 +233,9 @@ pub async fn recall(
         job_action: Some("recall_service_request"),
     };
     let command = ServiceRequestCommand::Recall(Box::new(command));
-    Ok(actions::run::<ServiceRequest>(&app, req, id, command).await?.into_accepted())
+    Ok(actions::run::<ServiceRequest>(&app, req, id, command)
+        .await?
+        .into_accepted())
 }
 
 /// `GET /api/patients/{patient_id}/service_requests/{id}` (scope `service_request:read`).

@@ -20,14 +20,23 @@ pub struct Dispatcher {
 
 impl Dispatcher {
     fn render(&self, template: &str, params: &serde_json::Value) -> String {
-        let param = |k: &str| params.get(k).and_then(|v| v.as_str()).unwrap_or_default().to_string();
+        let param = |k: &str| {
+            params
+                .get(k)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_string()
+        };
         match template {
             "otp" => {
                 let approval = Uuid::parse_str(&param("approval_id")).unwrap_or_default();
                 otp::otp_text(&otp::derive_code(&self.otp_key, approval, &param("salt")))
             }
             "service_request_recalled" => {
-                format!("Ваше направлення під номером {} було відкликано", param("requisition"))
+                format!(
+                    "Ваше направлення під номером {} було відкликано",
+                    param("requisition")
+                )
             }
             other => other.to_string(),
         }
@@ -49,7 +58,10 @@ impl Dispatcher {
             let message = SmsMessage {
                 id,
                 phone_number: row.get("phone_number"),
-                text: self.render(row.get("template"), &row.get::<serde_json::Value, _>("params")),
+                text: self.render(
+                    row.get("template"),
+                    &row.get::<serde_json::Value, _>("params"),
+                ),
             };
             match self.gateway.send(&message).await {
                 Ok(delivery) => {

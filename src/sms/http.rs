@@ -41,7 +41,10 @@ impl SmsGateway for HttpGateway {
         if response.status().is_success() {
             Ok(Delivery::default())
         } else {
-            Err(SmsError::Failed(format!("gateway answered {}", response.status())))
+            Err(SmsError::Failed(format!(
+                "gateway answered {}",
+                response.status()
+            )))
         }
     }
 }

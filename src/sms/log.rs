@@ -7,7 +7,9 @@ use super::{Delivery, SmsError, SmsGateway, SmsMessage};
 pub struct LogGateway;
 
 fn mask_digits(text: &str) -> String {
-    text.chars().map(|c| if c.is_ascii_digit() { '*' } else { c }).collect()
+    text.chars()
+        .map(|c| if c.is_ascii_digit() { '*' } else { c })
+        .collect()
 }
 
 impl SmsGateway for LogGateway {

@@ -31,7 +31,10 @@ pub enum SmsError {
 }
 
 pub trait SmsGateway: Send + Sync {
-    fn send(&self, message: &SmsMessage) -> impl std::future::Future<Output = Result<Delivery, SmsError>> + Send;
+    fn send(
+        &self,
+        message: &SmsMessage,
+    ) -> impl std::future::Future<Output = Result<Delivery, SmsError>> + Send;
 }
 
 /// The configured gateway (`EHEALTH_SMS_GATEWAY`): `log` or an HTTP URL.
@@ -48,7 +51,9 @@ impl Gateway {
         } else if setting.starts_with("http://") || setting.starts_with("https://") {
             Ok(Gateway::Http(HttpGateway::new(setting)))
         } else {
-            Err(format!("EHEALTH_SMS_GATEWAY must be `log` or an http(s) URL, got `{setting}`"))
+            Err(format!(
+                "EHEALTH_SMS_GATEWAY must be `log` or an http(s) URL, got `{setting}`"
+            ))
         }
     }
 }

@@ -19,7 +19,10 @@ pub struct FeedCursor {
 
 /// Locks the subscriber's checkpoint row for this transaction (creating it at the start of the
 /// feed), so that two instances never process the same events at once.
-pub async fn lock_checkpoint(conn: &mut PgConnection, name: &str) -> Result<FeedCursor, sqlx::Error> {
+pub async fn lock_checkpoint(
+    conn: &mut PgConnection,
+    name: &str,
+) -> Result<FeedCursor, sqlx::Error> {
     sqlx::query("INSERT INTO subscriber_checkpoints (name) VALUES ($1) ON CONFLICT DO NOTHING")
         .bind(name)
         .execute(&mut *conn)

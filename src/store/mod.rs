@@ -49,7 +49,9 @@ fn map_sqlx(err: sqlx::Error) -> PersistenceError {
     match &err {
         sqlx::Error::Database(db) => match db.constraint() {
             Some("events_pkey") => PersistenceError::OptimisticLockError,
-            Some("processed_commands_pkey") => PersistenceError::UnknownError(Box::new(DuplicateCommand)),
+            Some("processed_commands_pkey") => {
+                PersistenceError::UnknownError(Box::new(DuplicateCommand))
+            }
             _ => PersistenceError::UnknownError(Box::new(err)),
         },
         sqlx::Error::Io(_)
@@ -149,7 +151,9 @@ impl PersistedEventRepository for EventRepository {
 
         let last = events.last().map(|e| e.sequence as i64).unwrap_or_default();
         if let Some(ctx) = &context {
-            ctx.write(&mut tx, &events[0], last).await.map_err(map_sqlx)?;
+            ctx.write(&mut tx, &events[0], last)
+                .await
+                .map_err(map_sqlx)?;
         }
         tx.commit().await.map_err(map_sqlx)?;
 

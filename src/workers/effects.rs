@@ -82,7 +82,11 @@ impl EffectsWorker {
     }
 
     /// Does the effects of one event; true when an SMS was queued.
-    async fn apply(&self, conn: &mut PgConnection, event: &StoredEvent) -> Result<bool, EffectError> {
+    async fn apply(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<bool, EffectError> {
         let mut queued = false;
         match (event.aggregate_type.as_str(), event.event_type.as_str()) {
             ("ServiceRequest", "ServiceRequestRecalled") => {
@@ -141,7 +145,9 @@ impl EffectsWorker {
                 .await
             {
                 Ok(_) => {}
-                Err(CommandError::Rejected(e)) => tracing::warn!(%approval, error = %e, "approval not revoked"),
+                Err(CommandError::Rejected(e)) => {
+                    tracing::warn!(%approval, error = %e, "approval not revoked")
+                }
                 Err(e) => return Err(EffectError::Command(e.to_string())),
             }
         }
@@ -150,12 +156,20 @@ impl EffectsWorker {
 
     /// The recall SMS goes to a patient who authenticates with OTP, unless the service request has a
     /// performer (ehealth-notes §2.3).
-    async fn queue_recall_sms(&self, conn: &mut PgConnection, event: &StoredEvent) -> Result<bool, EffectError> {
+    async fn queue_recall_sms(
+        &self,
+        conn: &mut PgConnection,
+        event: &StoredEvent,
+    ) -> Result<bool, EffectError> {
         let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
-        let Some(doc) = ehealth_projections::load_document(conn, "service_requests", sr_id).await? else {
+        let Some(doc) = ehealth_projections::load_document(conn, "service_requests", sr_id).await?
+        else {
             return Ok(false);
         };
-        let Some(sr) = serde_json::from_value::<ServiceRequest>(doc).ok().and_then(|s| s.record) else {
+        let Some(sr) = serde_json::from_value::<ServiceRequest>(doc)
+            .ok()
+            .and_then(|s| s.record)
+        else {
             return Ok(false);
         };
         if sr.other.get("performer").is_some_and(|p| !p.is_null()) {
@@ -232,18 +246,21 @@ async fn queue_otp_sms(conn: &mut PgConnection, event: &StoredEvent) -> Result<b
     queue_sms(conn, "otp", phone, "otp", params, event.global_position).await
 }
 
-async fn finish_with_link(conn: &mut PgConnection, event: &StoredEvent, entity: &str) -> Result<(), EffectError> {
+async fn finish_with_link(
+    conn: &mut PgConnection,
+    event: &StoredEvent,
+    entity: &str,
+) -> Result<(), EffectError> {
     let Some(job_id) = event.metadata.get("job_id").and_then(Value::as_str) else {
         return Ok(());
     };
     let href = match entity {
         "service_request" | "device_dispense" => {
-            let patient: Option<Uuid> = sqlx::query_scalar(&format!(
-                "SELECT patient_id FROM {entity}s WHERE id = $1"
-            ))
-            .bind(Uuid::parse_str(&event.aggregate_id).unwrap_or_default())
-            .fetch_optional(&mut *conn)
-            .await?;
+            let patient: Option<Uuid> =
+                sqlx::query_scalar(&format!("SELECT patient_id FROM {entity}s WHERE id = $1"))
+                    .bind(Uuid::parse_str(&event.aggregate_id).unwrap_or_default())
+                    .fetch_optional(&mut *conn)
+                    .await?;
             format!(
                 "/api/patients/{}/{entity}s/{}",
                 patient.unwrap_or_default(),
@@ -263,7 +280,11 @@ async fn finish_with_link(conn: &mut PgConnection, event: &StoredEvent, entity: 
     Ok(())
 }
 
-async fn finish_with_data(conn: &mut PgConnection, event: &StoredEvent, data: Value) -> Result<(), EffectError> {
+async fn finish_with_data(
+    conn: &mut PgConnection,
+    event: &StoredEvent,
+    data: Value,
+) -> Result<(), EffectError> {
     let Some(job_id) = event.metadata.get("job_id").and_then(Value::as_str) else {
         return Ok(());
     };

@@ -90,7 +90,10 @@ impl ApprovalRecord {
                 "reason",
                 optional_reference("service_request", self.reason_service_request),
             ),
-            ("granted_to", optional_reference("employee", self.granted_to)),
+            (
+                "granted_to",
+                optional_reference("employee", self.granted_to),
+            ),
             ("authorize_with", json!(self.authorize_with)),
             ("inserted_at", json!(self.inserted_at)),
             ("updated_at", json!(self.updated_at)),
@@ -110,9 +113,16 @@ impl ApprovalRecord {
 /// Where a resent code goes, as resolved from the person's authentication methods.
 #[derive(Debug, Clone, PartialEq)]
 pub enum OtpDelivery {
-    Otp { phone_number: String },
-    ThirdPerson { third_person_id: Uuid, phone_number: String },
-    NotAllowed { method_type: String },
+    Otp {
+        phone_number: String,
+    },
+    ThirdPerson {
+        third_person_id: Uuid,
+        phone_number: String,
+    },
+    NotAllowed {
+        method_type: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -221,7 +231,8 @@ impl Aggregate for Approval {
         match command {
             ApprovalCommand::Import(record) => {
                 if self.record.is_none() {
-                    sink.write(ApprovalEvent::ApprovalImported(record), self).await;
+                    sink.write(ApprovalEvent::ApprovalImported(record), self)
+                        .await;
                 }
             }
             ApprovalCommand::ResendOtp {

@@ -174,8 +174,11 @@ impl Aggregate for DeviceDispense {
                 at,
             } => {
                 self.check_stop(patient_id, legal_entity_id)?;
-                sink.write(DeviceDispenseEvent::DeviceDispenseStopped { by: user_id, at }, self)
-                    .await;
+                sink.write(
+                    DeviceDispenseEvent::DeviceDispenseStopped { by: user_id, at },
+                    self,
+                )
+                .await;
             }
         }
         Ok(())

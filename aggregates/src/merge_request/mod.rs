@@ -124,7 +124,11 @@ pub struct MergeRequest {
 }
 
 impl MergeRequest {
-    pub fn check_reject(&self, user_id: Uuid, legal_entity_id: Uuid) -> Result<(), MergeRequestError> {
+    pub fn check_reject(
+        &self,
+        user_id: Uuid,
+        legal_entity_id: Uuid,
+    ) -> Result<(), MergeRequestError> {
         let mr = self.record.as_ref().ok_or(MergeRequestError::NotFound)?;
         if mr.inserted_by != user_id {
             return Err(MergeRequestError::NotAuthor);
@@ -132,7 +136,10 @@ impl MergeRequest {
         if mr.legal_entity_id != legal_entity_id {
             return Err(MergeRequestError::OtherLegalEntity);
         }
-        if !matches!(mr.status, MergeRequestStatus::New | MergeRequestStatus::Approved) {
+        if !matches!(
+            mr.status,
+            MergeRequestStatus::New | MergeRequestStatus::Approved
+        ) {
             return Err(MergeRequestError::InvalidStatus);
         }
         Ok(())
@@ -165,8 +172,11 @@ impl Aggregate for MergeRequest {
                 at,
             } => {
                 self.check_reject(user_id, legal_entity_id)?;
-                sink.write(MergeRequestEvent::MergeRequestRejected { by: user_id, at }, self)
-                    .await;
+                sink.write(
+                    MergeRequestEvent::MergeRequestRejected { by: user_id, at },
+                    self,
+                )
+                .await;
             }
         }
         Ok(())

@@ -25,10 +25,7 @@ pub enum ServiceRequestError {
     #[error("required property status_reason was not present")]
     RecallReasonMissing { entry: String },
     #[error("value is not allowed in enum")]
-    RecallReasonNotAllowed {
-        entry: String,
-        allowed: Vec<String>,
-    },
+    RecallReasonNotAllowed { entry: String, allowed: Vec<String> },
     #[error("Signed content id does not match the service request in the URL")]
     RecallContentIdMismatch,
     #[error("Signed content doesn't match with previously created service request")]

@@ -11,7 +11,7 @@ mod state;
 #[cfg(test)]
 mod tests;
 
-pub use commands::{ReleaseServiceRequest, RecallServiceRequest, ServiceRequestCommand};
+pub use commands::{RecallServiceRequest, ReleaseServiceRequest, ServiceRequestCommand};
 pub use errors::ServiceRequestError;
 pub use events::ServiceRequestEvent;
 pub use state::{

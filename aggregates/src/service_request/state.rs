@@ -85,8 +85,12 @@ pub struct ServiceRequestRecord {
 }
 
 /// Keys the recall comparison ignores on both sides (DESIGN.md, recall signature).
-pub const CONTENT_COMPARISON_IGNORED: [&str; 4] =
-    ["status_reason", "explanatory_letter", "inserted_at", "updated_at"];
+pub const CONTENT_COMPARISON_IGNORED: [&str; 4] = [
+    "status_reason",
+    "explanatory_letter",
+    "inserted_at",
+    "updated_at",
+];
 
 impl ServiceRequestRecord {
     /// A legal entity sees a service request it requested or is using; nobody else does.

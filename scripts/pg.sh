@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Starts a throwaway PostgreSQL for the tests: initdb in a temp folder, a free port, fsync on.
+# Prints the admin URL on stdout. Usage: eval "$(scripts/pg.sh start)"; scripts/pg.sh stop "$EHEALTH_PG_DIR"
+set -euo pipefail
+
+find_bin() {
+  local name=$1
+  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
+  for d in /usr/lib/postgresql/*/bin; do
+    if [ -x "$d/$name" ]; then echo "$d/$name"; return; fi
+  done
+  return 1
+}
+
+case "${1:-start}" in
+  start)
+    INITDB=$(find_bin initdb); PG_CTL=$(find_bin pg_ctl)
+    dir=$(mktemp -d /tmp/ehealth-pg.XXXXXX)
+    port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+    run=()
+    if [ "$(id -u)" = "0" ]; then
+      chown postgres:postgres "$dir"
+      run=(runuser -u postgres --)
+    fi
+    "${run[@]}" "$INITDB" -D "$dir/data" -U postgres -A trust --no-sync >/dev/null
+    cat >> "$dir/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $port
+unix_socket_directories = '$dir'
+max_connections = 300
+shared_buffers = 256MB
+CONF
+    "${run[@]}" "$PG_CTL" -D "$dir/data" -l "$dir/log" -w start >/dev/null
+    echo "export EHEALTH_PG_DIR=$dir"
+    echo "export EHEALTH_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
+    ;;
+  stop)
+    dir=${2:?usage: pg.sh stop DIR}
+    PG_CTL=$(find_bin pg_ctl)
+    run=()
+    if [ "$(id -u)" = "0" ]; then run=(runuser -u postgres --); fi
+    "${run[@]}" "$PG_CTL" -D "$dir/data" -m fast -w stop >/dev/null || true
+    rm -rf "$dir"
+    ;;
+esac

@@ -1,0 +1,6 @@
+//! Black-box tests of the HTTP API on a real PostgreSQL (see tests/support).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod release;

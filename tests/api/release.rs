@@ -1,0 +1,158 @@
+//! Release Service Request: `PATCH /api/service_requests/{id}/actions/release`.
+
+use serde_json::json;
+
+use crate::support::world::*;
+use crate::support::TestApp;
+
+fn path(id: uuid::Uuid) -> String {
+    format!("/api/service_requests/{id}/actions/release")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes_its_job() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let reply = app.patch(&path(SR_QUEUED), Some(&token), None).await;
+
+    let href = reply.job_href();
+    assert_eq!(reply.body["meta"]["code"], 202);
+    assert!(reply.body["meta"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&path(SR_QUEUED)));
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+    let link = format!("/api/patients/{P_OTP}/service_requests/{SR_QUEUED}");
+    assert_eq!(job.data()["status"], "processed");
+    assert_eq!(job.data()["status_code"], 200);
+    assert_eq!(
+        job.data()["links"],
+        json!([{ "entity": "service_request", "href": link }])
+    );
+    assert_eq!(job.headers["location"], link.as_str());
+
+    let events = app.events(SR_QUEUED).await;
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[1]["event_type"], "ServiceRequestReleased");
+    assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
+    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
+    let row = app.current("service_requests", SR_QUEUED).await.unwrap();
+    assert_eq!(row["program_processing_status"], "new");
+    assert_eq!(row["status"], "active");
+    assert_eq!(row["used_by_employee_id"], json!(null));
+    assert_eq!(row["used_by_legal_entity_id"], json!(null));
+    assert_eq!(row["updated_by"], U_DOCTOR.to_string());
+    assert_eq!(row["version"], 2);
+    let history = app.status_history(SR_QUEUED).await;
+    assert_eq!(
+        history.last().unwrap(),
+        &json!({ "sequence": 2, "attribute": "program_processing_status", "old_value": "in_queue", "new_value": "new", "changed_by": U_DOCTOR })
+    );
+    let feed = app.feed(SR_QUEUED).await;
+    assert_eq!(feed.len(), 1);
+    assert_eq!(feed[0]["event_type"], "StatusChangeEvent");
+    assert_eq!(feed[0]["entity_type"], "ServiceRequest");
+    assert_eq!(
+        feed[0]["properties"],
+        json!({ "program_processing_status": { "new_value": "new" } })
+    );
+    assert_eq!(feed[0]["changed_by"], U_DOCTOR.to_string());
+    let job_row = app.job(&href).await;
+    assert_eq!(job_row["status"], "processed");
+
+    let shown = app
+        .get(
+            &format!("/api/patients/{P_OTP}/service_requests/{SR_QUEUED}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(shown.status, 200);
+    assert_eq!(shown.data()["program_processing_status"], "new");
+    assert_eq!(shown.data()["used_by_legal_entity"], json!(null));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_without_the_use_scope_answers_403_with_the_missing_scope() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, "service_request:read");
+    let reply = app.patch(&path(SR_QUEUED), Some(&token), None).await;
+    reply.assert_error(
+        403,
+        "forbidden",
+        "Your scope does not allow to access this resource. Missing allowances: service_request:use",
+    );
+    assert_eq!(app.events(SR_QUEUED).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_by_a_legal_entity_whose_type_is_not_allowed_answers_409() {
+    let app = TestApp::spawn().await;
+    for le in [LE_PHARMACY, LE_CLOSED, LE_UNKNOWN] {
+        let token = app.token(U_DOCTOR, le, ALL_SCOPES);
+        let reply = app.patch(&path(SR_QUEUED), Some(&token), None).await;
+        reply.assert_error(
+            409,
+            "request_conflict",
+            "Action is not allowed for the legal entity",
+        );
+    }
+    assert_eq!(app.events(SR_QUEUED).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_of_an_unknown_or_foreign_service_request_answers_404() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    for id in [uuid::Uuid::new_v4(), SR_OTHER_LE] {
+        let reply = app.patch(&path(id), Some(&token), None).await;
+        reply.assert_error(404, "not_found", "Service request not found");
+    }
+    let reply = app
+        .patch(
+            "/api/service_requests/not-a-uuid/actions/release",
+            Some(&token),
+            None,
+        )
+        .await;
+    reply.assert_error(404, "not_found", "Service request not found");
+    assert_eq!(app.events(SR_OTHER_LE).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_of_a_recalled_service_request_answers_409_invalid_status() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let reply = app.patch(&path(SR_RECALLED), Some(&token), None).await;
+    reply.assert_error(409, "request_conflict", "Invalid service request status");
+    assert_eq!(app.events(SR_RECALLED).await.len(), 1);
+    assert_eq!(
+        app.current("service_requests", SR_RECALLED).await.unwrap()["program_processing_status"],
+        "in_queue"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_of_a_service_request_not_in_queue_answers_409_invalid_program_processing_status() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    for id in [SR_PPS_NEW, SR_ACTIVE] {
+        let reply = app.patch(&path(id), Some(&token), None).await;
+        reply.assert_error(409, "request_conflict", "Invalid program processing status");
+        assert_eq!(app.events(id).await.len(), 1);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_of_a_service_request_used_by_another_legal_entity_answers_409() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let reply = app.patch(&path(SR_USED_BY_OTHER), Some(&token), None).await;
+    reply.assert_error(
+        409,
+        "request_conflict",
+        "Service request is used by another legal entity",
+    );
+    assert_eq!(app.events(SR_USED_BY_OTHER).await.len(), 1);
+}
