@@ -79,14 +79,29 @@ pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
         wake: committed,
         sms_wake: sms_wake.clone(),
     };
-    let effects_task = tokio::spawn(effects.run(shutdown.clone()));
+    let workers = args.workers;
+    let effects_task = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            if workers {
+                effects.run(shutdown).await
+            }
+        }
+    });
     let dispatcher = Dispatcher {
         pool: pool.clone(),
         gateway,
         otp_key: otp_key(args),
         wake: sms_wake,
     };
-    let sms_task = tokio::spawn(dispatcher.run(shutdown.clone()));
+    let sms_task = tokio::spawn({
+        let shutdown = shutdown.clone();
+        async move {
+            if workers {
+                dispatcher.run(shutdown).await
+            }
+        }
+    });
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;

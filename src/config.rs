@@ -35,6 +35,9 @@ pub struct ServeArgs {
     /// Key from which OTP codes are derived; defaults to one derived from the JWT secret.
     #[arg(long, env = "EHEALTH_OTP_SECRET", hide_env_values = true)]
     pub otp_secret: Option<String>,
+    /// Run the background workers (effects, SMS) in this process; `false` makes an API-only node.
+    #[arg(long, env = "EHEALTH_WORKERS", default_value_t = true, action = clap::ArgAction::Set)]
+    pub workers: bool,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "EHEALTH_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,

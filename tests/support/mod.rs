@@ -440,5 +440,6 @@ pub fn serve_args(trust_anchors: Option<PathBuf>, media_dir: PathBuf) -> ServeAr
         sms_gateway: "log".into(),
         otp_secret: Some("test-otp-secret".into()),
         body_limit: 64 * 1024,
+        workers: true,
     }
 }
