@@ -265,9 +265,11 @@ impl Aggregate for Approval {
                 at,
             } => {
                 let revocable = self.record.as_ref().is_some_and(|a| {
-                    matches!(a.status, ApprovalStatus::New | ApprovalStatus::Active)
+                    a.reason_service_request == Some(service_request_id)
+                        && matches!(a.status, ApprovalStatus::New | ApprovalStatus::Active)
                 });
-                // Already revoked or never created: nothing to do, so a retried revocation is a no-op.
+                // Already revoked, made for another service request, or never created: nothing to
+                // do, so a retried revocation is a no-op.
                 if revocable {
                     let event = ApprovalEvent::ApprovalRevoked {
                         service_request_id,

@@ -603,3 +603,17 @@ fn approval_events_are_named_and_versioned() {
     assert_eq!(revoked_event().event_type(), "ApprovalRevoked");
     assert_eq!(revoked_event().event_version(), "1.0");
 }
+
+#[tokio::test]
+async fn revoke_naming_another_service_request_leaves_the_approval_alone() {
+    let other = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0099);
+    TestFramework::<Approval>::with(())
+        .given(imported(record()))
+        .when_async(ApprovalCommand::Revoke {
+            service_request_id: other,
+            by: Uuid::new_v4(),
+            at: chrono::Utc::now(),
+        })
+        .await
+        .then_expect_events(vec![]);
+}
