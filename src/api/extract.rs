@@ -7,6 +7,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use serde_json::Value;
 use uuid::Uuid;
 
@@ -89,35 +90,40 @@ pub fn path_id(raw: &str, not_found: &str) -> Result<Uuid, ApiError> {
     Uuid::parse_str(raw).map_err(|_| ApiError::not_found(not_found))
 }
 
-/// A JSON request body: `application/json` (415), within the size limit (413), well-formed (400).
-pub struct JsonBody(pub Value, pub Bytes);
+/// The raw request body, within the size limit (413 in the envelope otherwise). Parsing waits for
+/// [`parse_json`], so that authentication and scope are checked first.
+pub struct RawBody(pub Bytes);
 
-impl<S: Send + Sync> FromRequest<S> for JsonBody {
+impl<S: Send + Sync> FromRequest<S> for RawBody {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let is_json = req
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .is_some_and(|mime| {
-                let mime = mime.trim().to_ascii_lowercase();
-                mime == "application/json"
-                    || (mime.starts_with("application/") && mime.ends_with("+json"))
-            });
-        if !is_json {
-            return Err(ApiError::unsupported_media_type());
-        }
-        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
-            if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::payload_too_large()
-            } else {
-                ApiError::malformed(MALFORMED_JSON)
-            }
-        })?;
-        let value: Value =
-            serde_json::from_slice(&bytes).map_err(|_| ApiError::malformed(MALFORMED_JSON))?;
-        Ok(JsonBody(value, bytes))
+        Bytes::from_request(req, state)
+            .await
+            .map(RawBody)
+            .map_err(|rejection| {
+                if rejection.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::payload_too_large()
+                } else {
+                    ApiError::malformed(MALFORMED_JSON)
+                }
+            })
     }
+}
+
+/// A JSON body: `application/json` (415 otherwise) and well-formed (400 otherwise).
+pub fn parse_json(headers: &HeaderMap, body: &[u8]) -> Result<Value, ApiError> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            let mime = mime.trim().to_ascii_lowercase();
+            mime == "application/json"
+                || (mime.starts_with("application/") && mime.ends_with("+json"))
+        });
+    if !is_json {
+        return Err(ApiError::unsupported_media_type());
+    }
+    serde_json::from_slice(body).map_err(|_| ApiError::malformed(MALFORMED_JSON))
 }

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, State};
+use axum::http::HeaderMap;
 use base64::Engine;
 use ehealth_aggregates::service_request::{
     RecallServiceRequest, ReleaseServiceRequest, ServiceRequestCommand,
@@ -13,7 +14,7 @@ use serde_json::{json, Value};
 use super::actions::{self, ActionRequest};
 use super::envelope::ApiResponse;
 use super::error::ApiError;
-use super::extract::{path_id, Caller, JsonBody};
+use super::extract::{parse_json, path_id, Caller, RawBody};
 use super::legal_entity;
 use crate::app::AppState;
 use crate::reference::RECALL_REASONS_DICTIONARY;
@@ -151,9 +152,11 @@ pub async fn recall(
     State(app): State<Arc<AppState>>,
     caller: Caller,
     Path((patient_id, id)): Path<(String, String)>,
-    JsonBody(body, raw): JsonBody,
+    headers: HeaderMap,
+    RawBody(raw): RawBody,
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["service_request:recall"])?;
+    let body = parse_json(&headers, &raw)?;
     let signed = signed_data(&body)?;
     let identity = &caller.identity;
     legal_entity::require_allowed(&app, identity.client_id, true).await?;
