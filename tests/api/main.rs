@@ -4,3 +4,4 @@
 mod support;
 
 mod release;
+mod sms_gateway;

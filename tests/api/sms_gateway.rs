@@ -1,0 +1,149 @@
+//! The HTTP SMS gateway against a real provider on loopback: delivery with the message id as
+//! Idempotency-Key, and a failing provider retried with backoff (nothing lost, nothing marked sent).
+
+use std::sync::{Arc, Mutex};
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use ehealth_es::sms::dispatcher::Dispatcher;
+use ehealth_es::sms::Gateway;
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+/// A migrated database and no service: the test's dispatcher is the only one.
+struct Db {
+    pool: sqlx::PgPool,
+}
+
+impl Db {
+    async fn fresh() -> Db {
+        let name = crate::support::fresh_database().await;
+        let admin = crate::support::admin_url();
+        let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
+        Db {
+            pool: ehealth_es::db::connect(&url, 4).await.unwrap(),
+        }
+    }
+}
+
+#[derive(Clone, Default)]
+struct Provider {
+    received: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+}
+
+async fn provider(answer: StatusCode) -> (String, Provider) {
+    let state = Provider::default();
+    let seen = state.clone();
+    let app = Router::new().route(
+        "/sms",
+        post(move |headers: HeaderMap, Json(body): Json<Value>| {
+            let seen = seen.clone();
+            async move {
+                let key = headers
+                    .get("idempotency-key")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_string);
+                seen.received.lock().unwrap().push((key, body));
+                answer
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}/sms"), state)
+}
+
+async fn queue(app: &Db, template: &str, params: Value) -> Uuid {
+    let id = Uuid::new_v4();
+    sqlx::query(
+        "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position) \
+         VALUES ($1, 'test', '+380501112233', $2, $3, (SELECT coalesce(max(source_position), 0) + 1 FROM sms_outbox))",
+    )
+    .bind(id)
+    .bind(template)
+    .bind(params)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    id
+}
+
+fn dispatcher(app: &Db, url: &str) -> Dispatcher {
+    Dispatcher {
+        pool: app.pool.clone(),
+        gateway: Gateway::from_setting(url).unwrap(),
+        otp_key: b"k".to_vec(),
+        wake: Arc::new(Notify::new()),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_gateway_posts_each_message_once_with_its_id_as_idempotency_key() {
+    let app = Db::fresh().await;
+    let (url, provider) = provider(StatusCode::OK).await;
+    let id = queue(
+        &app,
+        "service_request_recalled",
+        json!({ "requisition": "AB-12" }),
+    )
+    .await;
+
+    let handled = dispatcher(&app, &url).run_once().await.unwrap();
+    let again = dispatcher(&app, &url).run_once().await.unwrap();
+
+    assert_eq!((handled, again), (1, 0));
+    let received = provider.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    assert_eq!(received[0].0.as_deref(), Some(id.to_string().as_str()));
+    assert_eq!(received[0].1["phone_number"], "+380501112233");
+    assert_eq!(
+        received[0].1["text"],
+        "Ваше направлення під номером AB-12 було відкликано"
+    );
+    let row: Value = sqlx::query_scalar("SELECT row_to_json(s) FROM sms_outbox s WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(row["status"], "sent");
+    assert_eq!(row["attempts"], 1);
+    // Only the fake `log` phone records texts; a real provider's messages are not kept.
+    assert_eq!(row["delivered_text"], Value::Null);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_provider_leaves_the_message_pending_for_a_later_retry() {
+    let app = Db::fresh().await;
+    let (url, provider) = provider(StatusCode::SERVICE_UNAVAILABLE).await;
+    let id = queue(
+        &app,
+        "otp",
+        json!({ "approval_id": Uuid::new_v4(), "salt": "00ff" }),
+    )
+    .await;
+
+    dispatcher(&app, &url).run_once().await.unwrap();
+    // Backed off: not due again immediately.
+    let immediately = dispatcher(&app, &url).run_once().await.unwrap();
+
+    assert_eq!(immediately, 0);
+    let received = provider.received.lock().unwrap().clone();
+    assert_eq!(received.len(), 1);
+    let text = received[0].1["text"].as_str().unwrap();
+    let code = text.rsplit(' ').next().unwrap();
+    assert!(ehealth_es::otp::luhn_valid(code), "{text}");
+    let row: Value = sqlx::query_scalar("SELECT row_to_json(s) FROM sms_outbox s WHERE id = $1")
+        .bind(id)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(row["status"], "pending");
+    assert_eq!(row["attempts"], 1);
+    assert_eq!(
+        row["last_error"],
+        "sms gateway failed: gateway answered 503 Service Unavailable"
+    );
+}
