@@ -26,6 +26,10 @@ async fn not_found() -> ApiError {
     ApiError::not_found("Route not found")
 }
 
+async fn method_not_allowed() -> ApiError {
+    ApiError::method_not_allowed()
+}
+
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response::Response {
     tracing::error!("handler panicked");
     axum::response::IntoResponse::into_response(ApiError::internal())
@@ -68,6 +72,7 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         )
         .route("/api/jobs/{id}", get(jobs::show))
         .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(envelope::envelope))
