@@ -340,11 +340,11 @@ async fn approval(pool: &PgPool, i: usize, v: &Value) -> anyhow::Result<Approval
     })
 }
 
-async fn create<A>(
+/// Executes the Import command of each entity; an entity that exists already is left as it is.
+async fn create_all<A>(
     bus: &Arc<CommandBus>,
     kind: &str,
-    id: Uuid,
-    command: A::Command,
+    commands: impl Iterator<Item = (Uuid, A::Command)>,
     report: &mut ImportReport,
 ) -> anyhow::Result<()>
 where
@@ -352,24 +352,26 @@ where
     A::Command: Clone + Send + Sync + 'static,
     A::Error: Send + 'static,
 {
-    let meta = CommandMeta {
-        user_id: Uuid::nil(),
-        client_id: Uuid::nil(),
-        request_id: "import".into(),
-        command_id: format!("import:{kind}:{id}"),
-        correlation_id: "import".into(),
-        causation_id: "import".into(),
-        at: now(),
-        job_id: None,
-    };
-    let outcome = bus
-        .execute::<A>(id, command, meta, CommandContext::default())
-        .await
-        .map_err(|e| anyhow::anyhow!("{kind} {id}: {e}"))?;
-    if outcome.is_some() {
-        report.created += 1;
-    } else {
-        report.already_present += 1;
+    for (id, command) in commands {
+        let meta = CommandMeta {
+            user_id: Uuid::nil(),
+            client_id: Uuid::nil(),
+            request_id: "import".into(),
+            command_id: format!("import:{kind}:{id}"),
+            correlation_id: "import".into(),
+            causation_id: "import".into(),
+            at: now(),
+            job_id: None,
+        };
+        let outcome = bus
+            .execute::<A>(id, command, meta, CommandContext::default())
+            .await
+            .map_err(|e| anyhow::anyhow!("{kind} {id}: {e}"))?;
+        if outcome.is_some() {
+            report.created += 1;
+        } else {
+            report.already_present += 1;
+        }
     }
     Ok(())
 }
@@ -407,49 +409,21 @@ pub async fn import(
     for (i, v) in list(file, "approvals").iter().enumerate() {
         approvals.push(approval(pool, i, v).await?);
     }
-    for r in service_requests {
-        let id = r.id;
-        create::<ServiceRequest>(
-            bus,
-            "service_request",
-            id,
-            ServiceRequestCommand::Import(Box::new(r)),
-            &mut report,
-        )
-        .await?;
-    }
-    for r in merge_requests {
-        let id = r.id;
-        create::<MergeRequest>(
-            bus,
-            "merge_request",
-            id,
-            MergeRequestCommand::Import(Box::new(r)),
-            &mut report,
-        )
-        .await?;
-    }
-    for r in device_dispenses {
-        let id = r.id;
-        create::<DeviceDispense>(
-            bus,
-            "device_dispense",
-            id,
-            DeviceDispenseCommand::Import(Box::new(r)),
-            &mut report,
-        )
-        .await?;
-    }
-    for r in approvals {
-        let id = r.id;
-        create::<Approval>(
-            bus,
-            "approval",
-            id,
-            ApprovalCommand::Import(Box::new(r)),
-            &mut report,
-        )
-        .await?;
-    }
+    let sr = service_requests
+        .into_iter()
+        .map(|r| (r.id, ServiceRequestCommand::Import(Box::new(r))));
+    create_all::<ServiceRequest>(bus, "service_request", sr, &mut report).await?;
+    let mr = merge_requests
+        .into_iter()
+        .map(|r| (r.id, MergeRequestCommand::Import(Box::new(r))));
+    create_all::<MergeRequest>(bus, "merge_request", mr, &mut report).await?;
+    let dd = device_dispenses
+        .into_iter()
+        .map(|r| (r.id, DeviceDispenseCommand::Import(Box::new(r))));
+    create_all::<DeviceDispense>(bus, "device_dispense", dd, &mut report).await?;
+    let ap = approvals
+        .into_iter()
+        .map(|r| (r.id, ApprovalCommand::Import(Box::new(r))));
+    create_all::<Approval>(bus, "approval", ap, &mut report).await?;
     Ok(report)
 }
