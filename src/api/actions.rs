@@ -106,6 +106,30 @@ pub struct ActionRequest<'a> {
     pub job_action: Option<&'static str>,
 }
 
+fn command_key(req: &ActionRequest<'_>) -> Option<String> {
+    let identity = &req.caller.identity;
+    req.caller
+        .idempotency_key
+        .as_ref()
+        .map(|key| format!("{}:{}:{key}", identity.client_id, identity.user_id))
+}
+
+/// The first answer to a request retried with the same Idempotency-Key, if there was one; 422 when
+/// the key was used for another request. Actions that check the entity's state before executing
+/// call this first: a retry must get the first answer even though the state has moved on.
+pub async fn replay(
+    app: &AppState,
+    req: &ActionRequest<'_>,
+) -> Result<Option<ApiResponse>, ApiError> {
+    let Some(command_id) = command_key(req) else {
+        return Ok(None);
+    };
+    let request_hash = fingerprint(req.method, &req.path, req.body);
+    Ok(stored_answer(app, &command_id, &request_hash)
+        .await?
+        .map(|answer| Outcome::Replayed(answer).into_accepted()))
+}
+
 /// Runs an action's command with its idempotency record and job, in the append transaction.
 pub async fn run<A>(
     app: &Arc<AppState>,
@@ -120,11 +144,7 @@ where
 {
     let identity = &req.caller.identity;
     let request_hash = fingerprint(req.method, &req.path, req.body);
-    let command_key = req
-        .caller
-        .idempotency_key
-        .as_ref()
-        .map(|key| format!("{}:{}:{key}", identity.client_id, identity.user_id));
+    let command_key = command_key(&req);
     if let Some(command_id) = &command_key {
         if let Some(answer) = stored_answer(app, command_id, &request_hash).await? {
             return Ok(Outcome::Replayed(answer));

@@ -1,0 +1,162 @@
+//! Black-box tests of Recall Service Request:
+//! `PATCH /api/patients/{patient_id}/service_requests/{id}/actions/recall` (scope
+//! `service_request:recall`, async), on a real PostgreSQL with real CMS signatures (see
+//! tests/support).
+//!
+//! Every refusal is checked twice: the answer (status, `error.type`, message, `invalid[]`) and the
+//! stored state afterwards (no event, no job, no SMS, nothing in media storage).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod access;
+mod body;
+mod effects;
+mod idempotency;
+mod rules;
+mod signature;
+mod success;
+
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use support::world::*;
+use support::{pki, Reply, TestApp};
+
+pub const RECALL_REASONS_SYSTEM: &str = "eHealth/service_request_recall_reasons";
+
+/// The recall reason every valid recall in these tests carries.
+pub fn reason() -> Value {
+    json!({ "coding": [ { "system": RECALL_REASONS_SYSTEM, "code": "1" } ] })
+}
+
+pub fn recall_path(patient: Uuid, id: Uuid) -> String {
+    format!("/api/patients/{patient}/service_requests/{id}/actions/recall")
+}
+
+pub fn show_path(patient: Uuid, id: Uuid) -> String {
+    format!("/api/patients/{patient}/service_requests/{id}")
+}
+
+pub fn doctor_token(app: &TestApp) -> String {
+    app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES)
+}
+
+/// The service request as the read endpoint renders it (`data`): what a client signs.
+pub async fn rendering(app: &TestApp, token: &str, patient: Uuid, id: Uuid) -> Value {
+    let reply = app.get(&show_path(patient, id), Some(token)).await;
+    assert_eq!(reply.status, 200, "GET service request: {:#}", reply.body);
+    reply.data().clone()
+}
+
+/// `doc` with `status_reason` set to `reason`.
+pub fn with_reason(mut doc: Value, reason: Value) -> Value {
+    doc["status_reason"] = reason;
+    doc
+}
+
+/// The signed_data string of `content` signed by `signer`.
+pub fn sign_json(signer: &pki::TestSigner, content: &Value) -> String {
+    signer.sign(&serde_json::to_vec(content).expect("content serializes"))
+}
+
+pub fn body_of(signed_data: &str) -> Value {
+    json!({ "signed_data": signed_data })
+}
+
+/// A valid recall of `id` by the doctor: the current rendering plus the reason, signed by the
+/// doctor. Returns the request body and the signed_data string in it.
+pub async fn doctor_recall(app: &TestApp, patient: Uuid, id: Uuid) -> (Value, String) {
+    let token = doctor_token(app);
+    let content = with_reason(rendering(app, &token, patient, id).await, reason());
+    let signed = sign_json(&pki().doctor, &content);
+    (body_of(&signed), signed)
+}
+
+/// Every file under the media directory.
+pub fn media_files(app: &TestApp) -> Vec<PathBuf> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(app.media_dir.path(), &mut files);
+    files.sort();
+    files
+}
+
+pub async fn job_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&app.pool)
+        .await
+        .expect("job count")
+}
+
+/// A refused recall left `id` as imported: one event, still active, no job, no SMS, no media file.
+pub async fn assert_untouched(app: &TestApp, id: Uuid) {
+    let events = app.events(id).await;
+    assert_eq!(events.len(), 1, "events of {id}: {events:#?}");
+    let row = app.current("service_requests", id).await.expect("row");
+    assert_eq!(row["version"], 1, "{row:#}");
+    assert_eq!(row["status_reason"], Value::Null, "{row:#}");
+    assert_eq!(job_count(app).await, 0, "no job is created");
+    assert!(app.sms().await.is_empty(), "no SMS is queued");
+    assert!(
+        media_files(app).is_empty(),
+        "nothing is written to media storage: {:?}",
+        media_files(app)
+    );
+    for approval in [AP_SR_1, AP_SR_2, AP_SR_3] {
+        assert_eq!(app.events(approval).await.len(), 1, "approval {approval}");
+    }
+}
+
+/// Asserts `error.invalid` is exactly one entry with one rule.
+#[track_caller]
+pub fn assert_single_entry(
+    reply: &Reply,
+    entry: &str,
+    rule: &str,
+    description: &str,
+    params: Value,
+) {
+    assert_eq!(
+        reply.body["error"]["invalid"],
+        json!([{
+            "entry_type": "json_data_property",
+            "entry": entry,
+            "rules": [ { "rule": rule, "description": description, "params": params } ]
+        }]),
+        "{:#}",
+        reply.body
+    );
+}
+
+/// Sends a recall and waits for its job to be processed; returns the job's href.
+pub async fn recall_and_wait(
+    app: &TestApp,
+    token: &str,
+    patient: Uuid,
+    id: Uuid,
+    body: &Value,
+) -> String {
+    let reply = app
+        .patch(&recall_path(patient, id), Some(token), Some(body))
+        .await;
+    let href = reply.job_href();
+    let job = app.wait_job(&href, token).await;
+    assert_eq!(job.status, 303, "job of {id}: {:#}", job.body);
+    assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
+    href
+}

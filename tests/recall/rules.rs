@@ -1,0 +1,251 @@
+//! The rules after the signature: who may recall (employee, legal entity of the requester), the
+//! status, the reason, and the signed content against the stored service request.
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::world::*;
+use crate::support::{pki, TestApp};
+use crate::*;
+
+async fn send(
+    app: &TestApp,
+    token: &str,
+    patient: Uuid,
+    id: Uuid,
+    content: &Value,
+) -> crate::support::Reply {
+    let signed = sign_json(&pki().doctor, content);
+    app.patch(
+        &recall_path(patient, id),
+        Some(token),
+        Some(&body_of(&signed)),
+    )
+    .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_by_a_user_who_is_not_the_requester_or_is_dismissed_answers_409_not_in_current_msp()
+{
+    let app = TestApp::spawn().await;
+    let content = with_reason(
+        rendering(&app, &doctor_token(&app), P_OTP, SR_ACTIVE).await,
+        reason(),
+    );
+
+    for user in [U_SPECIALIST, U_DISMISSED] {
+        // Signed by the requester doctor, sent by someone else of the same legal entity.
+        let token = app.token(user, LE_MAIN, ALL_SCOPES);
+        let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
+        assert_eq!(reply.status, 409, "user {user}: {:#}", reply.body);
+        reply.assert_error(
+            409,
+            "request_conflict",
+            "Employees related to this party_id not in current MSP",
+        );
+    }
+    assert_untouched(&app, SR_ACTIVE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_of_a_service_request_only_used_by_the_callers_legal_entity_answers_409() {
+    let app = TestApp::spawn().await;
+    let token = doctor_token(&app);
+    let content = with_reason(
+        rendering(&app, &token, P_OTP, SR_USED_BY_MAIN).await,
+        reason(),
+    );
+
+    let reply = send(&app, &token, P_OTP, SR_USED_BY_MAIN, &content).await;
+
+    reply.assert_error(
+        409,
+        "request_conflict",
+        "Only an employee from legal entity where service request is created can recall service request",
+    );
+    assert_untouched(&app, SR_USED_BY_MAIN).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_of_a_completed_service_request_answers_409_invalid_status() {
+    let app = TestApp::spawn().await;
+    let token = doctor_token(&app);
+    let content = with_reason(rendering(&app, &token, P_OTP, SR_COMPLETED).await, reason());
+
+    let reply = send(&app, &token, P_OTP, SR_COMPLETED, &content).await;
+
+    reply.assert_error(
+        409,
+        "request_conflict",
+        "Service request in status completed cannot be recalled",
+    );
+    assert_eq!(
+        app.current("service_requests", SR_COMPLETED).await.unwrap()["status"],
+        "completed"
+    );
+    assert_untouched(&app, SR_COMPLETED).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_recall_of_a_recalled_service_request_answers_409_and_appends_nothing() {
+    let app = TestApp::spawn().await;
+    let token = doctor_token(&app);
+    let (first, signed) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
+    recall_and_wait(&app, &token, P_OTP, SR_ACTIVE, &first).await;
+    let sms = app.wait_sms_sent(1).await;
+    assert_eq!(sms.len(), 1);
+
+    // A fresh rendering of the recalled service request, with a reason, properly signed.
+    let content = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
+    assert_eq!(content["status"], "recalled");
+    let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
+
+    reply.assert_error(
+        409,
+        "request_conflict",
+        "Service request in status recalled cannot be recalled",
+    );
+    assert_eq!(app.events(SR_ACTIVE).await.len(), 2);
+    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.sms().await.len(), 1);
+    let files = media_files(&app);
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_whose_signed_content_has_no_reason_answers_422_required_status_reason() {
+    let app = TestApp::spawn().await;
+    let token = doctor_token(&app);
+    let rendered = rendering(&app, &token, P_OTP, SR_ACTIVE).await;
+    let message = "required property status_reason was not present";
+    let mut removed = rendered.clone();
+    removed.as_object_mut().unwrap().remove("status_reason");
+    let cases = [
+        ("status_reason removed", removed),
+        ("status_reason null, as rendered", rendered.clone()),
+        (
+            "empty coding",
+            with_reason(rendered.clone(), json!({ "coding": [] })),
+        ),
+        (
+            "no coding",
+            with_reason(rendered.clone(), json!({ "text": "1" })),
+        ),
+    ];
+
+    for (what, content) in cases {
+        let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
+        assert_eq!(reply.status, 422, "{what}: {:#}", reply.body);
+        reply.assert_error(422, "validation_failed", message);
+        assert_single_entry(&reply, "$.status_reason", "required", message, json!([]));
+    }
+    assert_untouched(&app, SR_ACTIVE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_with_a_reason_outside_the_dictionary_answers_422_value_not_allowed_in_enum() {
+    let app = TestApp::spawn().await;
+    let token = doctor_token(&app);
+    let rendered = rendering(&app, &token, P_OTP, SR_ACTIVE).await;
+    let message = "value is not allowed in enum";
+    let cases = [
+        (
+            "unknown code",
+            json!({ "coding": [ { "system": RECALL_REASONS_SYSTEM, "code": "9" } ] }),
+            "$.status_reason.coding.[0].code",
+            json!(["1", "2"]),
+        ),
+        (
+            "numeric code",
+            json!({ "coding": [ { "system": RECALL_REASONS_SYSTEM, "code": 1 } ] }),
+            "$.status_reason.coding.[0].code",
+            json!(["1", "2"]),
+        ),
+        (
+            "second coding has an unknown code",
+            json!({ "coding": [
+                { "system": RECALL_REASONS_SYSTEM, "code": "2" },
+                { "system": RECALL_REASONS_SYSTEM, "code": "autoexpired" }
+            ] }),
+            "$.status_reason.coding.[1].code",
+            json!(["1", "2"]),
+        ),
+        (
+            "wrong system",
+            json!({ "coding": [ { "system": "eHealth/service_request_cancel_reasons", "code": "1" } ] }),
+            "$.status_reason.coding.[0].system",
+            json!([RECALL_REASONS_SYSTEM]),
+        ),
+        (
+            "no system",
+            json!({ "coding": [ { "code": "1" } ] }),
+            "$.status_reason.coding.[0].system",
+            json!([RECALL_REASONS_SYSTEM]),
+        ),
+    ];
+
+    for (what, reason, entry, params) in cases {
+        let content = with_reason(rendered.clone(), reason);
+        let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
+        assert_eq!(reply.status, 422, "{what}: {:#}", reply.body);
+        reply.assert_error(422, "validation_failed", message);
+        assert_single_entry(&reply, entry, "inclusion", message, params);
+    }
+    assert_untouched(&app, SR_ACTIVE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_whose_signed_content_names_another_service_request_answers_422_id_mismatch() {
+    let app = TestApp::spawn().await;
+    let token = doctor_token(&app);
+    // Both are visible to LE_MAIN, requested by the doctor, and active.
+    let content = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
+
+    let reply = send(&app, &token, P_OTP, SR_PERFORMER, &content).await;
+
+    let message = "Signed content id does not match the service request in the URL";
+    reply.assert_error(422, "validation_failed", message);
+    assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
+    assert_untouched(&app, SR_PERFORMER).await;
+    assert_untouched(&app, SR_ACTIVE).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_whose_signed_content_differs_from_the_stored_service_request_answers_422() {
+    let app = TestApp::spawn().await;
+    let token = doctor_token(&app);
+    let rendered = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
+    assert!(rendered
+        .get("patient_instruction")
+        .is_some_and(Value::is_null));
+    let mut note = rendered.clone();
+    note["note"] = json!("Інша консультація");
+    let mut null_removed = rendered.clone();
+    null_removed
+        .as_object_mut()
+        .unwrap()
+        .remove("patient_instruction");
+    let mut extra = rendered.clone();
+    extra["performer"] = json!(null);
+    let mut status = rendered.clone();
+    status["status"] = json!("recalled");
+    let mut history = rendered.clone();
+    history["status_history"] = json!([{ "status": "active", "status_reason": null, "inserted_at": "2024-05-01T10:00:00Z", "inserted_by": U_DOCTOR }]);
+    let cases = [
+        ("note changed", note),
+        ("null-valued patient_instruction removed", null_removed),
+        ("an extra null key", extra),
+        ("status says recalled", status),
+        ("status_history changed", history),
+    ];
+    let message = "Signed content doesn't match with previously created service request";
+
+    for (what, content) in cases {
+        let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
+        assert_eq!(reply.status, 422, "{what}: {:#}", reply.body);
+        reply.assert_error(422, "validation_failed", message);
+        assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
+    }
+    assert_untouched(&app, SR_ACTIVE).await;
+}
