@@ -106,6 +106,15 @@ impl PersistedEventRepository for EventRepository {
         }
         let context = COMMAND_CONTEXT.try_with(Arc::clone).ok();
         let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
+        let last = events.last().map(|e| e.sequence as i64).unwrap_or_default();
+        // The idempotency record goes first: a concurrent request with the same key then waits on
+        // this key (not on the events' primary key) and is answered as a retry, instead of being
+        // retried as a conflict against the state this command has already changed.
+        if let Some(ctx) = &context {
+            ctx.write(&mut tx, &events[0], last)
+                .await
+                .map_err(map_sqlx)?;
+        }
 
         let rows: Vec<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
@@ -149,12 +158,6 @@ impl PersistedEventRepository for EventRepository {
             .await
             .map_err(map_projection)?;
 
-        let last = events.last().map(|e| e.sequence as i64).unwrap_or_default();
-        if let Some(ctx) = &context {
-            ctx.write(&mut tx, &events[0], last)
-                .await
-                .map_err(map_sqlx)?;
-        }
         tx.commit().await.map_err(map_sqlx)?;
 
         if let Some(ctx) = &context {

@@ -1,0 +1,85 @@
+//! Black-box tests of three actions on a real PostgreSQL (see tests/support): Reject merge request
+//! (sync), Stop device dispense (async) and Resend SMS on approval (async, with an OTP SMS).
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod reject;
+mod resend;
+mod stop;
+
+use std::time::{Duration, Instant};
+
+use support::TestApp;
+
+/// Waits until the effects worker has consumed every event in the log, so that "no SMS was queued"
+/// and "the job is still pending" are observations and not races with the worker.
+pub async fn wait_effects_idle(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let lag: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events e \
+             LEFT JOIN subscriber_checkpoints c ON c.name = 'effects' \
+             WHERE c.name IS NULL OR (e.tx_id, e.global_position) > (c.last_tx, c.last_position)",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("effects lag");
+        if lag == 0 {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the effects worker is still {lag} events behind"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// How many jobs exist (an async refusal must not leave one behind).
+pub async fn job_count(app: &TestApp) -> i64 {
+    sqlx::query_scalar("SELECT count(*) FROM jobs")
+        .fetch_one(&app.pool)
+        .await
+        .expect("job count")
+}
+
+/// Holds back every append to the event log (reads go on), so that concurrent requests can be
+/// lined up at the INSERT and then released together: a deterministic race.
+pub async fn hold_appends(app: &TestApp) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut tx = app.pool.begin().await.expect("gate transaction");
+    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut *tx)
+        .await
+        .expect("lock the event log");
+    tx
+}
+
+/// Releases the appends held by `hold_appends` once `n` requests are waiting on a lock.
+pub async fn release_appends_when_waiting(
+    app: &TestApp,
+    gate: sqlx::Transaction<'static, sqlx::Postgres>,
+    n: i64,
+) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: i64 = sqlx::query_scalar(
+            // Waiting on the event log's lock, or on another request's uncommitted
+            // idempotency key (a transaction lock, which names no table).
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND wait_event_type = 'Lock'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .expect("waiting appends");
+        if waiting >= n {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {waiting} of {n} appends are waiting"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    gate.rollback().await.expect("release the event log");
+}

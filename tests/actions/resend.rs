@@ -1,0 +1,447 @@
+//! Resend SMS on approval: `PATCH /api/patients/{patient_id}/approvals/{id}/actions/resend`
+//! (scope `approval:create`, async 202 by server decision; the job ends with `response_data: ""`).
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::world::*;
+use crate::support::TestApp;
+use crate::{hold_appends, job_count, release_appends_when_waiting, wait_effects_idle};
+
+const OTP_TEXT_PREFIX: &str = "Код авторизації дій в системі eHealth: ";
+
+fn path(patient: Uuid, id: Uuid) -> String {
+    format!("/api/patients/{patient}/approvals/{id}/actions/resend")
+}
+
+fn show_path(patient: Uuid, id: Uuid) -> String {
+    format!("/api/patients/{patient}/approvals/{id}")
+}
+
+/// The code of a delivered OTP SMS, checked to be eHealth's shape: 3 digits 1–9 and a Luhn digit.
+#[track_caller]
+fn otp_code(sms: &Value) -> String {
+    let text = sms["delivered_text"].as_str().expect("delivered text");
+    let code = text
+        .strip_prefix(OTP_TEXT_PREFIX)
+        .unwrap_or_else(|| panic!("unexpected SMS text {text:?}"));
+    assert_eq!(code.len(), 4, "code {code:?}");
+    assert!(code.chars().all(|c| c.is_ascii_digit()), "code {code:?}");
+    assert!(
+        code[..3].chars().all(|c| ('1'..='9').contains(&c)),
+        "code {code:?}"
+    );
+    assert!(
+        ehealth_es::otp::luhn_valid(code),
+        "code {code:?} fails Luhn"
+    );
+    code.to_string()
+}
+
+/// True when `code` appears in `text` as a whole token (a run of letters, digits and hyphens), the
+/// way a stored code would: as a JSON value or at the end of a message. Whole tokens, because the
+/// digits of a 4-digit code also occur inside phone numbers, uuids and hex salts by chance.
+fn holds_code(text: &str, code: &str) -> bool {
+    text.split(|c: char| !(c.is_alphanumeric() || c == '-'))
+        .any(|token| token == code)
+}
+
+/// Every payload and metadata of the whole event log, as text.
+async fn event_log_text(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar("SELECT payload::text || ' ' || metadata::text FROM events")
+        .fetch_all(&app.pool)
+        .await
+        .expect("event log")
+}
+
+async fn approval_salt(app: &TestApp, id: Uuid) -> String {
+    let row = app.current("approvals", id).await.expect("approval row");
+    row["document"]["record"]["otp"]["salt"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no stored challenge salt in {row:#}"))
+        .to_string()
+}
+
+/// A refusal leaves no trace: no event, no job, and (once the worker is idle) no SMS.
+async fn assert_refused_without_trace(app: &TestApp, ids: &[Uuid], events_before: i64) {
+    assert_eq!(app.event_count().await, events_before);
+    for id in ids {
+        assert_eq!(app.events(*id).await.len(), 1, "events of {id}");
+        assert!(
+            app.current("approvals", *id).await.unwrap()["document"]["record"]["otp"].is_null(),
+            "no challenge for {id}"
+        );
+    }
+    assert_eq!(job_count(app).await, 0);
+    wait_effects_idle(app).await;
+    assert!(app.sms().await.is_empty(), "{:#?}", app.sms().await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_their_phone() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let reply = app.patch(&path(P_OTP, AP_OTP), Some(&token), None).await;
+
+    let href = reply.job_href();
+    assert_eq!(reply.body["meta"]["code"], 202);
+    assert!(reply.body["meta"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&path(P_OTP, AP_OTP)));
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 200, "{:#}", job.body);
+    assert_eq!(job.data()["status"], "processed");
+    assert_eq!(job.data()["status_code"], 200);
+    assert_eq!(job.data()["response_data"], "");
+    assert!(job.data().get("links").is_none(), "{:#}", job.body);
+    assert!(job.headers.get("location").is_none());
+
+    let events = app.events(AP_OTP).await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[1]["sequence"], 2);
+    assert_eq!(events[1]["event_type"], "ApprovalOtpResent");
+    assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
+    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
+    let resent = &events[1]["payload"]["ApprovalOtpResent"];
+    assert_eq!(resent["method_type"], "OTP");
+    assert_eq!(resent["phone_number"], PHONE_OTP);
+    assert_eq!(resent["by"], U_DOCTOR.to_string());
+    let salt = resent["salt"].as_str().expect("salt");
+    assert!(salt.len() >= 16, "salt {salt:?}");
+    assert!(resent.get("code").is_none(), "{resent:#}");
+
+    let sms = app.wait_sms_sent(1).await;
+    assert_eq!(sms.len(), 1, "{sms:#?}");
+    assert_eq!(sms[0]["phone_number"], PHONE_OTP);
+    assert_eq!(sms[0]["status"], "sent");
+    assert_eq!(sms[0]["kind"], "otp");
+    let code = otp_code(&sms[0]);
+
+    // The code itself is stored nowhere but in the fake phone's inbox.
+    for text in event_log_text(&app).await {
+        assert!(
+            !holds_code(&text, &code),
+            "code {code} in the event log: {text}"
+        );
+    }
+    let row = app.current("approvals", AP_OTP).await.unwrap();
+    // Timestamp columns are left out: PostgreSQL trims a fraction's trailing zeros, so one of
+    // them could show four digits that happen to equal the code.
+    let mut scanned = row.clone();
+    if let Some(columns) = scanned.as_object_mut() {
+        columns.retain(|name, _| !name.ends_with("_at"));
+    }
+    assert!(
+        !holds_code(&scanned.to_string(), &code),
+        "code {code} in {row:#}"
+    );
+    assert!(
+        !holds_code(&sms[0]["params"].to_string(), &code),
+        "code {code} in the outbox params {:#}",
+        sms[0]["params"]
+    );
+    assert_eq!(approval_salt(&app, AP_OTP).await, salt);
+    assert_eq!(row["status"], "new");
+    assert_eq!(row["updated_by"], U_DOCTOR.to_string());
+    assert!(row["otp_expires_at"].is_string());
+    assert_eq!(row["version"], 2);
+
+    // No status changed: history keeps only the creation, and the feed stays empty.
+    assert_eq!(app.status_history(AP_OTP).await.len(), 1);
+    assert!(app.feed(AP_OTP).await.is_empty());
+
+    let job_row = app.job(&href).await;
+    assert_eq!(job_row["status"], "processed");
+    assert_eq!(job_row["status_code"], 200);
+    assert_eq!(job_row["response_data"], "");
+    assert_eq!(job_row["action"], "resend_approval_otp");
+    assert_eq!(job_row["aggregate_id"], AP_OTP.to_string());
+
+    let shown = app.get(&show_path(P_OTP, AP_OTP), Some(&token)).await;
+    assert_eq!(shown.status, 200, "{:#}", shown.body);
+    assert_eq!(shown.data()["status"], "new");
+    assert_eq!(
+        shown.data()["authentication_method_current"],
+        json!({ "type": "OTP", "number": "+38093*****85" })
+    );
+    assert!(!holds_code(&shown.body.to_string(), &code));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let first = app.patch(&path(P_OTP, AP_OTP), Some(&token), None).await;
+    let first_href = first.job_href();
+    let first_job = app.wait_job(&first_href, &token).await;
+    assert_eq!(first_job.status, 200, "{:#}", first_job.body);
+    let first_salt = approval_salt(&app, AP_OTP).await;
+
+    let second = app.patch(&path(P_OTP, AP_OTP), Some(&token), None).await;
+    let second_href = second.job_href();
+    assert_ne!(first_href, second_href);
+    let second_job = app.wait_job(&second_href, &token).await;
+    assert_eq!(second_job.status, 200, "{:#}", second_job.body);
+    assert_eq!(second_job.data()["response_data"], "");
+    let second_salt = approval_salt(&app, AP_OTP).await;
+
+    // A new challenge replaces the old one. Codes are only 729 apart, so compare the salts.
+    assert_ne!(first_salt, second_salt);
+    let events = app.events(AP_OTP).await;
+    assert_eq!(events.len(), 3, "{events:#?}");
+    assert_eq!(
+        events[1]["payload"]["ApprovalOtpResent"]["salt"],
+        first_salt
+    );
+    assert_eq!(
+        events[2]["payload"]["ApprovalOtpResent"]["salt"],
+        second_salt
+    );
+
+    let sms = app.wait_sms_sent(2).await;
+    assert_eq!(sms.len(), 2, "{sms:#?}");
+    for message in &sms {
+        assert_eq!(message["phone_number"], PHONE_OTP);
+        assert_eq!(message["status"], "sent");
+        otp_code(message);
+    }
+    assert_ne!(sms[0]["id"], sms[1]["id"]);
+    assert_ne!(sms[0]["source_position"], sms[1]["source_position"]);
+    assert_eq!(job_count(&app).await, 2);
+    assert_eq!(
+        app.current("approvals", AP_OTP).await.unwrap()["version"],
+        3
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_confidant() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let reply = app
+        .patch(&path(P_THIRD, AP_THIRD), Some(&token), None)
+        .await;
+
+    let href = reply.job_href();
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 200, "{:#}", job.body);
+    assert_eq!(job.data()["status"], "processed");
+    assert_eq!(job.data()["response_data"], "");
+
+    let events = app.events(AP_THIRD).await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[1]["event_type"], "ApprovalOtpResent");
+    assert_eq!(
+        events[1]["payload"]["ApprovalOtpResent"]["method_type"],
+        "THIRD_PERSON"
+    );
+    assert_eq!(
+        events[1]["payload"]["ApprovalOtpResent"]["phone_number"],
+        PHONE_CONFIDANT
+    );
+
+    let sms = app.wait_sms_sent(1).await;
+    assert_eq!(sms.len(), 1, "{sms:#?}");
+    assert_eq!(sms[0]["phone_number"], PHONE_CONFIDANT);
+    assert_eq!(sms[0]["status"], "sent");
+    let code = otp_code(&sms[0]);
+    for text in event_log_text(&app).await {
+        assert!(
+            !holds_code(&text, &code),
+            "code {code} in the event log: {text}"
+        );
+    }
+
+    let shown = app.get(&show_path(P_THIRD, AP_THIRD), Some(&token)).await;
+    assert_eq!(shown.status, 200, "{:#}", shown.body);
+    assert_eq!(shown.data()["status"], "new");
+    assert_eq!(
+        shown.data()["authentication_method_current"],
+        json!({ "type": "THIRD_PERSON", "number": "+38067*****33" })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_without_a_bearer_token_or_with_an_invalid_one_answers_401() {
+    let app = TestApp::spawn().await;
+    let before = app.event_count().await;
+    let p = path(P_OTP, AP_OTP);
+
+    app.patch(&p, None, None).await.assert_error(
+        401,
+        "access_denied",
+        "Authorization header is not set or doesn't contain Bearer token",
+    );
+    app.patch(&p, Some("garbage"), None).await.assert_error(
+        401,
+        "access_denied",
+        "Invalid access token",
+    );
+    // Well-formed, but signed with a key the service does not hold.
+    let forged = ehealth_es::auth::TokenKeys::new(b"someone-elses-secret")
+        .mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, 3600);
+    app.patch(&p, Some(&forged), None).await.assert_error(
+        401,
+        "access_denied",
+        "Invalid access token",
+    );
+
+    assert_refused_without_trace(&app, &[AP_OTP], before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_without_the_approval_create_scope_answers_403_with_the_missing_scope() {
+    let app = TestApp::spawn().await;
+    let before = app.event_count().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, "approval:read job:read");
+
+    let reply = app.patch(&path(P_OTP, AP_OTP), Some(&token), None).await;
+
+    reply.assert_error(
+        403,
+        "forbidden",
+        "Your scope does not allow to access this resource. Missing allowances: approval:create",
+    );
+    assert_refused_without_trace(&app, &[AP_OTP], before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_for_an_unknown_person_answers_404_person_not_found() {
+    let app = TestApp::spawn().await;
+    let before = app.event_count().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    for p in [
+        path(P_UNKNOWN, AP_OTP),
+        format!("/api/patients/not-a-uuid/approvals/{AP_OTP}/actions/resend"),
+    ] {
+        let reply = app.patch(&p, Some(&token), None).await;
+        reply.assert_error(404, "not_found", "Person not found");
+    }
+    assert_refused_without_trace(&app, &[AP_OTP], before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_of_an_unknown_foreign_or_other_patients_approval_answers_404() {
+    let app = TestApp::spawn().await;
+    let before = app.event_count().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    for p in [
+        path(P_OTP, Uuid::new_v4()),
+        // Owned by LE_OTHER (granted to its doctor).
+        path(P_OTP, AP_OTHER_LE),
+        // The person exists, but the approval is another patient's.
+        path(P_OFFLINE, AP_OTP),
+        format!("/api/patients/{P_OTP}/approvals/not-a-uuid/actions/resend"),
+    ] {
+        let reply = app.patch(&p, Some(&token), None).await;
+        reply.assert_error(404, "not_found", "Approval with such id is not found");
+    }
+    assert_refused_without_trace(&app, &[AP_OTP, AP_OTHER_LE], before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_for_an_inactive_person_answers_409() {
+    let app = TestApp::spawn().await;
+    let before = app.event_count().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let reply = app
+        .patch(&path(P_INACTIVE, AP_INACTIVE_PERSON), Some(&token), None)
+        .await;
+
+    reply.assert_error(409, "request_conflict", "Person is not active");
+    assert_refused_without_trace(&app, &[AP_INACTIVE_PERSON], before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_for_an_offline_person_or_an_offline_third_person_answers_409() {
+    let app = TestApp::spawn().await;
+    let before = app.event_count().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    for (patient, approval) in [(P_OFFLINE, AP_OFFLINE), (P_THIRD_OFFLINE, AP_THIRD_OFFLINE)] {
+        let reply = app
+            .patch(&path(patient, approval), Some(&token), None)
+            .await;
+        reply.assert_error(
+            409,
+            "request_conflict",
+            "Resend SMS is not allowed for this authentication method",
+        );
+    }
+    assert_refused_without_trace(&app, &[AP_OFFLINE, AP_THIRD_OFFLINE], before).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resend_of_an_active_approval_answers_409_with_its_status() {
+    let app = TestApp::spawn().await;
+    let before = app.event_count().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let reply = app.patch(&path(P_OTP, AP_ACTIVE), Some(&token), None).await;
+
+    reply.assert_error(
+        409,
+        "request_conflict",
+        "Approval in status active can not be resent",
+    );
+    assert_refused_without_trace(&app, &[AP_ACTIVE], before).await;
+    assert_eq!(
+        app.current("approvals", AP_ACTIVE).await.unwrap()["status"],
+        "active"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and_sends_one_sms() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let key = [("Idempotency-Key", "resend-ap-otp-1")];
+    let p = path(P_OTP, AP_OTP);
+
+    let first = app.patch_with(&p, &token, None, &key).await;
+    let href = first.job_href();
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 200, "{:#}", job.body);
+    let retry = app.patch_with(&p, &token, None, &key).await;
+
+    assert_eq!(retry.job_href(), href);
+    assert_eq!(app.events(AP_OTP).await.len(), 2);
+    assert_eq!(job_count(&app).await, 1);
+    app.wait_sms_sent(1).await;
+    wait_effects_idle(&app).await;
+    let sms = app.sms().await;
+    assert_eq!(sms.len(), 1, "{sms:#?}");
+    otp_code(&sms[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_resends_with_the_same_idempotency_key_answer_one_job_and_send_one_sms() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let key = [("Idempotency-Key", "resend-ap-otp-race")];
+    let p = path(P_OTP, AP_OTP);
+    let gate = hold_appends(&app).await;
+
+    let (a, b, ()) = tokio::join!(
+        app.patch_with(&p, &token, None, &key),
+        app.patch_with(&p, &token, None, &key),
+        release_appends_when_waiting(&app, gate, 2),
+    );
+
+    let href = a.job_href();
+    assert_eq!(b.job_href(), href);
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 200, "{:#}", job.body);
+    assert_eq!(app.events(AP_OTP).await.len(), 2);
+    assert_eq!(job_count(&app).await, 1);
+    app.wait_sms_sent(1).await;
+    wait_effects_idle(&app).await;
+    assert_eq!(app.sms().await.len(), 1);
+}

@@ -1,0 +1,359 @@
+//! Stop device dispense: `PATCH /api/patients/{patient_id}/device_dispenses/{id}/actions/stop`
+//! (scope `device_dispense:stop`, async 202 with a job).
+
+use serde_json::json;
+use uuid::Uuid;
+
+use crate::support::world::*;
+use crate::support::{Reply, TestApp};
+use crate::{hold_appends, job_count, release_appends_when_waiting, wait_effects_idle};
+
+fn path(patient: Uuid, id: Uuid) -> String {
+    format!("/api/patients/{patient}/device_dispenses/{id}/actions/stop")
+}
+
+/// A refusal leaves no trace: no event, no job, the status unchanged.
+async fn assert_untouched(app: &TestApp, id: Uuid, status: &str) {
+    assert_eq!(app.events(id).await.len(), 1);
+    assert_eq!(job_count(app).await, 0);
+    assert_eq!(
+        app.current("device_dispenses", id).await.unwrap()["status"],
+        status
+    );
+    assert!(app.feed(id).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_the_stopped_dispense()
+{
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let reply = app
+        .patch(&path(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+        .await;
+
+    let href = reply.job_href();
+    assert_eq!(reply.body["meta"]["code"], 202);
+    assert!(reply.body["meta"]["url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&path(P_OTP, DD_IN_PROGRESS)));
+    assert!(reply.data()["eta"].is_string());
+    let job_id = href.rsplit('/').next().unwrap().to_string();
+    assert_eq!(job_id.len(), 24);
+    assert!(job_id.chars().all(|c| c.is_ascii_hexdigit()));
+
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+    let link = format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}");
+    assert_eq!(job.data()["status"], "processed");
+    assert_eq!(job.data()["status_code"], 200);
+    assert_eq!(
+        job.data()["links"],
+        json!([{ "entity": "device_dispense", "href": link }])
+    );
+    assert_eq!(job.headers["location"], link.as_str());
+
+    let events = app.events(DD_IN_PROGRESS).await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[1]["sequence"], 2);
+    assert_eq!(events[1]["event_type"], "DeviceDispenseStopped");
+    assert_eq!(
+        events[1]["payload"]["DeviceDispenseStopped"]["by"],
+        U_DOCTOR.to_string()
+    );
+    assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
+    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
+    assert_eq!(events[1]["metadata"]["job_id"], job_id);
+
+    let row = app
+        .current("device_dispenses", DD_IN_PROGRESS)
+        .await
+        .unwrap();
+    assert_eq!(row["status"], "stopped");
+    assert_eq!(row["updated_by"], U_DOCTOR.to_string());
+    assert_eq!(row["performer_legal_entity_id"], LE_MAIN.to_string());
+    assert_eq!(row["version"], 2);
+
+    let history = app.status_history(DD_IN_PROGRESS).await;
+    assert_eq!(history.len(), 2, "{history:#?}");
+    assert_eq!(
+        history[1],
+        json!({ "sequence": 2, "attribute": "status", "old_value": "in_progress", "new_value": "stopped", "changed_by": U_DOCTOR })
+    );
+
+    let feed = app.feed(DD_IN_PROGRESS).await;
+    assert_eq!(feed.len(), 1, "{feed:#?}");
+    assert_eq!(
+        feed[0],
+        json!({
+            "event_type": "StatusChangeEvent",
+            "entity_type": "DeviceDispense",
+            "entity_id": DD_IN_PROGRESS,
+            "properties": { "status": { "new_value": "stopped" } },
+            "changed_by": U_DOCTOR
+        })
+    );
+
+    // The job is visible to its own legal entity only.
+    let foreign = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
+    app.get(&href, Some(&foreign))
+        .await
+        .assert_error(404, "not_found", "Job not found");
+
+    let job_row = app.job(&href).await;
+    assert_eq!(job_row["status"], "processed");
+    assert_eq!(job_row["status_code"], 200);
+    assert_eq!(job_row["action"], "stop_device_dispense");
+    assert_eq!(job_row["aggregate_type"], "DeviceDispense");
+    assert_eq!(job_row["aggregate_id"], DD_IN_PROGRESS.to_string());
+    assert_eq!(job_row["legal_entity_id"], LE_MAIN.to_string());
+    assert_eq!(job_row["user_id"], U_DOCTOR.to_string());
+
+    let shown = app.get(&link, Some(&token)).await;
+    assert_eq!(shown.status, 200, "{:#}", shown.body);
+    assert_eq!(shown.data()["id"], DD_IN_PROGRESS.to_string());
+    assert_eq!(shown.data()["status"], "stopped");
+    assert_eq!(shown.data()["updated_by"], U_DOCTOR.to_string());
+
+    // Stopping a dispense sends no SMS.
+    wait_effects_idle(&app).await;
+    assert!(app.sms().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_without_a_bearer_token_or_with_an_invalid_or_expired_one_answers_401() {
+    let app = TestApp::spawn().await;
+    let p = path(P_OTP, DD_IN_PROGRESS);
+
+    app.patch(&p, None, None).await.assert_error(
+        401,
+        "access_denied",
+        "Authorization header is not set or doesn't contain Bearer token",
+    );
+    app.patch(&p, Some("garbage"), None).await.assert_error(
+        401,
+        "access_denied",
+        "Invalid access token",
+    );
+    let expired = app.keys.mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, -60);
+    app.patch(&p, Some(&expired), None).await.assert_error(
+        401,
+        "access_denied",
+        "Invalid access token",
+    );
+
+    assert_untouched(&app, DD_IN_PROGRESS, "in_progress").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_without_the_device_dispense_stop_scope_answers_403_with_the_missing_scope() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, "device_dispense:read job:read");
+
+    let reply = app
+        .patch(&path(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+        .await;
+
+    reply.assert_error(
+        403,
+        "forbidden",
+        "Your scope does not allow to access this resource. Missing allowances: device_dispense:stop",
+    );
+    assert_untouched(&app, DD_IN_PROGRESS, "in_progress").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_by_a_legal_entity_whose_type_is_not_allowed_answers_409_invalid_type() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_PHARMACY, ALL_SCOPES);
+
+    let reply = app
+        .patch(&path(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+        .await;
+
+    reply.assert_error(409, "request_conflict", "Invalid LegalEntity type");
+    assert_untouched(&app, DD_IN_PROGRESS, "in_progress").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_by_a_closed_or_unknown_legal_entity_answers_409_not_active() {
+    let app = TestApp::spawn().await;
+    for le in [LE_CLOSED, LE_UNKNOWN] {
+        let token = app.token(U_DOCTOR, le, ALL_SCOPES);
+        let reply = app
+            .patch(&path(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+            .await;
+        reply.assert_error(
+            409,
+            "request_conflict",
+            "client_id refers to legal entity that is not active",
+        );
+    }
+    assert_untouched(&app, DD_IN_PROGRESS, "in_progress").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_of_an_unknown_device_dispense_or_one_of_another_patient_answers_404() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let before = app.event_count().await;
+
+    let unknown = Uuid::new_v4();
+    for p in [
+        path(P_OTP, unknown),
+        // The dispense exists, but not for this patient.
+        path(P_OFFLINE, DD_IN_PROGRESS),
+        path(P_UNKNOWN, DD_IN_PROGRESS),
+        format!("/api/patients/{P_OTP}/device_dispenses/not-a-uuid/actions/stop"),
+        format!("/api/patients/not-a-uuid/device_dispenses/{DD_IN_PROGRESS}/actions/stop"),
+    ] {
+        let reply = app.patch(&p, Some(&token), None).await;
+        reply.assert_error(404, "not_found", "Device dispense not found");
+    }
+
+    assert_eq!(app.event_count().await, before);
+    assert!(app.events(unknown).await.is_empty());
+    assert_untouched(&app, DD_IN_PROGRESS, "in_progress").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_of_a_device_dispense_of_another_legal_entity_answers_409() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let reply = app
+        .patch(&path(P_OTP, DD_OTHER_LE), Some(&token), None)
+        .await;
+
+    reply.assert_error(
+        409,
+        "request_conflict",
+        "Device dispense belongs to another legal entity",
+    );
+    assert_untouched(&app, DD_OTHER_LE, "in_progress").await;
+
+    // Nor may LE_MAIN read it.
+    let shown = app
+        .get(
+            &format!("/api/patients/{P_OTP}/device_dispenses/{DD_OTHER_LE}"),
+            Some(&token),
+        )
+        .await;
+    shown.assert_error(404, "not_found", "Device dispense not found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stop_of_a_completed_device_dispense_answers_409_with_its_status() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let reply = app
+        .patch(&path(P_OTP, DD_COMPLETED), Some(&token), None)
+        .await;
+
+    reply.assert_error(
+        409,
+        "request_conflict",
+        "Device dispense in status completed cannot be stopped",
+    );
+    assert_untouched(&app, DD_COMPLETED, "completed").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_time() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let p = path(P_OTP, DD_IN_PROGRESS);
+
+    let first: Reply = app.patch(&p, Some(&token), None).await;
+    let href = first.job_href();
+    let second = app.patch(&p, Some(&token), None).await;
+
+    second.assert_error(
+        409,
+        "request_conflict",
+        "Device dispense in status stopped cannot be stopped",
+    );
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
+    assert_eq!(app.status_history(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(
+        app.current("device_dispenses", DD_IN_PROGRESS)
+            .await
+            .unwrap()["status"],
+        "stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_appends_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let key = [("Idempotency-Key", "stop-dd-1")];
+    let p = path(P_OTP, DD_IN_PROGRESS);
+
+    let first = app.patch_with(&p, &token, None, &key).await;
+    let href = first.job_href();
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+    let retry = app.patch_with(&p, &token, None, &key).await;
+
+    assert_eq!(retry.job_href(), href);
+    assert_eq!(retry.data(), first.data());
+    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let p = path(P_OTP, DD_IN_PROGRESS);
+    let gate = hold_appends(&app).await;
+
+    let (a, b, ()) = tokio::join!(
+        app.patch(&p, Some(&token), None),
+        app.patch(&p, Some(&token), None),
+        release_appends_when_waiting(&app, gate, 2),
+    );
+
+    let (won, lost) = if a.status == 202 { (a, b) } else { (b, a) };
+    let href = won.job_href();
+    lost.assert_error(
+        409,
+        "request_conflict",
+        "Device dispense in status stopped cannot be stopped",
+    );
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_stops_with_the_same_idempotency_key_both_answer_the_same_job() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let key = [("Idempotency-Key", "stop-dd-race")];
+    let p = path(P_OTP, DD_IN_PROGRESS);
+    let gate = hold_appends(&app).await;
+
+    let (a, b, ()) = tokio::join!(
+        app.patch_with(&p, &token, None, &key),
+        app.patch_with(&p, &token, None, &key),
+        release_appends_when_waiting(&app, gate, 2),
+    );
+
+    assert_eq!(a.status, 202, "{:#}", a.body);
+    assert_eq!(b.status, 202, "{:#}", b.body);
+    assert_eq!(a.job_href(), b.job_href());
+    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(job_count(&app).await, 1);
+}
