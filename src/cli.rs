@@ -49,11 +49,11 @@ pub enum Command {
         user: Uuid,
         #[arg(long)]
         client: Uuid,
-        #[arg(long)]
+        #[arg(long, value_parser = crate::config::non_empty_scope)]
         scope: String,
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
-        #[arg(long, env = "EHEALTH_JWT_SECRET", hide_env_values = true)]
+        #[arg(long, env = "EHEALTH_JWT_SECRET", hide_env_values = true, value_parser = crate::config::non_empty_secret)]
         jwt_secret: String,
     },
 }

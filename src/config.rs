@@ -20,8 +20,8 @@ pub struct ServeArgs {
     /// Listen address.
     #[arg(long, env = "EHEALTH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
-    /// HS256 key for bearer tokens.
-    #[arg(long, env = "EHEALTH_JWT_SECRET", hide_env_values = true)]
+    /// HS256 key for bearer tokens (must not be empty: anyone could sign with an empty key).
+    #[arg(long, env = "EHEALTH_JWT_SECRET", hide_env_values = true, value_parser = non_empty_secret)]
     pub jwt_secret: String,
     /// PEM file of CA certificates trusted for digital signatures.
     #[arg(long, env = "EHEALTH_TRUST_ANCHORS")]
@@ -41,4 +41,22 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "EHEALTH_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+}
+
+/// Refuses an empty (or blank) secret: a token signed with it could be forged by anyone.
+pub fn non_empty_secret(value: &str) -> Result<String, String> {
+    if value.trim().is_empty() {
+        Err("the secret must not be empty".into())
+    } else {
+        Ok(value.to_string())
+    }
+}
+
+/// Refuses a scope list with no scope: the service answers 401 to such a token.
+pub fn non_empty_scope(value: &str) -> Result<String, String> {
+    if value.split_whitespace().next().is_none() {
+        Err("name at least one scope".into())
+    } else {
+        Ok(value.to_string())
+    }
 }

@@ -2,6 +2,7 @@
 //! entities are created through their aggregates' Import command, so their creation is in the
 //! event log like everything else. Importing the same file twice changes nothing.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
@@ -295,21 +296,18 @@ fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispenseRecord> 
     })
 }
 
-async fn approval(pool: &PgPool, i: usize, v: &Value) -> anyhow::Result<ApprovalRecord> {
+/// An approval; its owning legal entity is `legal_entity_id`, else that of its `granted_to`
+/// employee (from this file, or resolved from the registry by [`resolve_legal_entities`]).
+fn approval(
+    i: usize,
+    v: &Value,
+    employee_le: &HashMap<Uuid, Uuid>,
+) -> anyhow::Result<ApprovalRecord> {
     let f = Fields::new("approvals", i, v)?;
     let granted_to = f.opt_uuid("granted_to")?;
-    let legal_entity_id = match f.opt_uuid("legal_entity_id")? {
-        Some(id) => Some(id),
-        None => match granted_to {
-            Some(employee) => {
-                sqlx::query_scalar("SELECT legal_entity_id FROM employees WHERE id = $1")
-                    .bind(employee)
-                    .fetch_optional(pool)
-                    .await?
-            }
-            None => None,
-        },
-    };
+    let legal_entity_id = f
+        .opt_uuid("legal_entity_id")?
+        .or_else(|| granted_to.and_then(|e| employee_le.get(&e).copied()));
     let inserted_at = f.time("inserted_at", now())?;
     Ok(ApprovalRecord {
         id: f.uuid("id")?,
@@ -338,6 +336,23 @@ async fn approval(pool: &PgPool, i: usize, v: &Value) -> anyhow::Result<Approval
             "updated_by",
         ]),
     })
+}
+
+/// Approvals whose employee is not in the file take the legal entity the registry knows for it.
+async fn resolve_legal_entities(
+    pool: &PgPool,
+    approvals: &mut [ApprovalRecord],
+) -> anyhow::Result<()> {
+    for a in approvals.iter_mut().filter(|a| a.legal_entity_id.is_none()) {
+        if let Some(employee) = a.granted_to {
+            a.legal_entity_id =
+                sqlx::query_scalar("SELECT legal_entity_id FROM employees WHERE id = $1")
+                    .bind(employee)
+                    .fetch_optional(pool)
+                    .await?;
+        }
+    }
+    Ok(())
 }
 
 /// Executes the Import command of each entity; an entity that exists already is left as it is.
@@ -401,14 +416,26 @@ pub async fn import(
         .map(|(i, v)| device_dispense(i, v))
         .collect::<anyhow::Result<Vec<_>>>()?;
 
+    let employee_le: HashMap<Uuid, Uuid> = list(file, "employees")
+        .iter()
+        .filter_map(|e| {
+            let id = parse_reference(e.get("id")).ok()??;
+            let le = parse_reference(e.get("legal_entity_id")).ok()??;
+            Some((id, le))
+        })
+        .collect();
+    let mut approvals = list(file, "approvals")
+        .iter()
+        .enumerate()
+        .map(|(i, v)| approval(i, v, &employee_le))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    resolve_legal_entities(pool, &mut approvals).await?;
+
+    // Everything is valid: only now is anything written.
     let mut report = ImportReport {
         reference_rows: import_reference(pool, file).await?,
         ..Default::default()
     };
-    let mut approvals = Vec::new();
-    for (i, v) in list(file, "approvals").iter().enumerate() {
-        approvals.push(approval(pool, i, v).await?);
-    }
     let sr = service_requests
         .into_iter()
         .map(|r| (r.id, ServiceRequestCommand::Import(Box::new(r))));

@@ -197,6 +197,16 @@ where
             let answer = stored_answer(app, &key, &request_hash).await?;
             Ok(Outcome::Replayed(answer.flatten()))
         }
+        Err(err @ (CommandError::Rejected(_) | CommandError::Conflict)) => {
+            // A duplicate of a request that committed while this one was being decided: the state
+            // has moved on, but the key says this is a retry, so it gets the first answer.
+            if let Some(key) = &command_key {
+                if let Some(answer) = stored_answer(app, key, &request_hash).await? {
+                    return Ok(Outcome::Replayed(answer));
+                }
+            }
+            Err(err.into())
+        }
         Err(err) => Err(err.into()),
     }
 }

@@ -28,9 +28,12 @@ impl Db {
     }
 }
 
+/// What the provider received: the Idempotency-Key header and the JSON body of each POST.
+type Received = Vec<(Option<String>, Value)>;
+
 #[derive(Clone, Default)]
 struct Provider {
-    received: Arc<Mutex<Vec<(Option<String>, Value)>>>,
+    received: Arc<Mutex<Received>>,
 }
 
 async fn provider(answer: StatusCode) -> (String, Provider) {

@@ -1,0 +1,312 @@
+//! Crash safety of the real process: a 202 means the change is committed, and the work behind it
+//! (finishing the job, sending the SMS) is done exactly once after a restart, however the process
+//! died. Also a graceful stop on SIGTERM/SIGINT.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::process::*;
+use crate::support::world::*;
+
+fn resend() -> String {
+    format!("/api/patients/{P_OTP}/approvals/{AP_OTP}/actions/resend")
+}
+
+fn release() -> String {
+    format!("/api/service_requests/{SR_QUEUED}/actions/release")
+}
+
+fn stop() -> String {
+    format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}/actions/stop")
+}
+
+async fn events_of(pool: &PgPool, id: Uuid, event_type: &str) -> Vec<Value> {
+    json_rows(
+        pool,
+        &format!(
+            "SELECT sequence, global_position, metadata FROM events \
+             WHERE aggregate_id = '{id}' AND event_type = '{event_type}' ORDER BY sequence"
+        ),
+    )
+    .await
+}
+
+async fn job_status(pool: &PgPool, href: &str) -> String {
+    let id = href.rsplit('/').next().unwrap();
+    sqlx::query_scalar("SELECT status FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .expect("the job row exists")
+}
+
+async fn sms(pool: &PgPool) -> Vec<Value> {
+    json_rows(
+        pool,
+        "SELECT kind, phone_number, status, source_position, attempts, delivered_text IS NOT NULL AS recorded \
+         FROM sms_outbox ORDER BY source_position",
+    )
+    .await
+}
+
+/// Waits (at most 30 s) until `n` SMS are sent, then a little longer so a duplicate would show.
+async fn settled_sms(pool: &PgPool, n: usize) -> Vec<Value> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sms(pool)
+        .await
+        .iter()
+        .filter(|s| s["status"] == "sent")
+        .count()
+        < n
+        && Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(750)).await;
+    sms(pool).await
+}
+
+async fn checkpoint_reaches_the_last_event(pool: &PgPool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let last = scalar(pool, "SELECT max(global_position) FROM events").await;
+        let at = scalar(
+            pool,
+            "SELECT coalesce((SELECT last_position FROM subscriber_checkpoints WHERE name = 'effects'), 0)",
+        )
+        .await;
+        if at == last {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn work_accepted_by_a_killed_api_only_node_is_done_exactly_once_by_the_restarted_node() {
+    let url = imported_world().await;
+    let pool = pool(&url).await;
+    let media = tempfile::tempdir().unwrap();
+    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+
+    let mut api_only = Server::start(&url, media.path(), false).await;
+    let resend_job = api_only.patch(&resend(), &token).await.job_href();
+    let release_job = api_only.patch(&release(), &token).await.job_href();
+    let stop_job = api_only.patch(&stop(), &token).await.job_href();
+    api_only.crash();
+
+    // Acknowledged means committed: the events and pending jobs are there, nothing was sent.
+    let resent = events_of(&pool, AP_OTP, "ApprovalOtpResent").await;
+    assert_eq!(resent.len(), 1);
+    assert_eq!(resent[0]["sequence"], 2);
+    assert_eq!(
+        resent[0]["metadata"]["job_id"],
+        resend_job.rsplit('/').next().unwrap()
+    );
+    assert_eq!(
+        events_of(&pool, SR_QUEUED, "ServiceRequestReleased")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        events_of(&pool, DD_IN_PROGRESS, "DeviceDispenseStopped")
+            .await
+            .len(),
+        1
+    );
+    for job in [&resend_job, &release_job, &stop_job] {
+        assert_eq!(job_status(&pool, job).await, "pending", "{job}");
+    }
+    assert!(sms(&pool).await.is_empty());
+
+    let worker = Server::start(&url, media.path(), true).await;
+    let reply = worker.wait_job(&resend_job, &token).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.data()["status"], "processed");
+    assert_eq!(reply.data()["response_data"], "");
+    let reply = worker.wait_job(&release_job, &token).await;
+    assert_eq!(reply.status, 303, "{:#}", reply.body);
+    assert_eq!(
+        reply.headers["location"],
+        format!("/api/patients/{P_OTP}/service_requests/{SR_QUEUED}").as_str()
+    );
+    let reply = worker.wait_job(&stop_job, &token).await;
+    assert_eq!(reply.status, 303, "{:#}", reply.body);
+
+    let sent = settled_sms(&pool, 1).await;
+    assert_eq!(
+        sent,
+        vec![json!({
+            "kind": "otp", "phone_number": PHONE_OTP, "status": "sent",
+            "source_position": resent[0]["global_position"], "attempts": 1, "recorded": true
+        })]
+    );
+    assert!(checkpoint_reaches_the_last_event(&pool).await);
+    // Nothing was appended twice.
+    assert_eq!(events_of(&pool, AP_OTP, "ApprovalOtpResent").await.len(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_right_after_accepting_a_resend_sends_its_sms_exactly_once_after_a_restart() {
+    let url = imported_world().await;
+    let pool = pool(&url).await;
+    let media = tempfile::tempdir().unwrap();
+    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+
+    let mut first = Server::start(&url, media.path(), true).await;
+    let accepted = first.patch(&resend(), &token).await;
+    first.crash();
+    let job = accepted.job_href();
+    let resent = events_of(&pool, AP_OTP, "ApprovalOtpResent").await;
+    assert_eq!(resent.len(), 1, "the 202 was committed before the crash");
+
+    let second = Server::start(&url, media.path(), true).await;
+    let reply = second.wait_job(&job, &token).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.data()["status"], "processed");
+    let sent = settled_sms(&pool, 1).await;
+    assert_eq!(sent.len(), 1, "{sent:#?}");
+    assert_eq!(sent[0]["status"], "sent");
+    assert_eq!(sent[0]["phone_number"], PHONE_OTP);
+    assert_eq!(sent[0]["source_position"], resent[0]["global_position"]);
+    assert!(checkpoint_reaches_the_last_event(&pool).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_crashes_at_any_moment_leave_exactly_one_sms_per_accepted_resend() {
+    let url = imported_world().await;
+    let pool = pool(&url).await;
+    let media = tempfile::tempdir().unwrap();
+    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+
+    let mut jobs = Vec::new();
+    for round in 0..4u64 {
+        let mut server = Server::start(&url, media.path(), true).await;
+        jobs.push(server.patch(&resend(), &token).await.job_href());
+        // Kill at a different point of the work each round: at once, or a little later.
+        tokio::time::sleep(Duration::from_millis(round * 40)).await;
+        server.crash();
+    }
+    let server = Server::start(&url, media.path(), true).await;
+    for job in &jobs {
+        let reply = server.wait_job(job, &token).await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        assert_eq!(reply.data()["status"], "processed");
+    }
+    let resent = events_of(&pool, AP_OTP, "ApprovalOtpResent").await;
+    assert_eq!(resent.len(), 4);
+    let sent = settled_sms(&pool, 4).await;
+    assert_eq!(sent.len(), 4, "{sent:#?}");
+    assert!(sent.iter().all(|s| s["status"] == "sent"), "{sent:#?}");
+    let positions: Vec<&Value> = sent.iter().map(|s| &s["source_position"]).collect();
+    let expected: Vec<&Value> = resent.iter().map(|e| &e["global_position"]).collect();
+    assert_eq!(positions, expected, "one SMS per resend event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sigint_stop_the_server_gracefully_with_exit_code_0() {
+    let url = imported_world().await;
+    let media = tempfile::tempdir().unwrap();
+    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+    for signal in ["TERM", "INT"] {
+        let mut server = Server::start(&url, media.path(), true).await;
+        let reply = server
+            .get(&format!("/api/patients/{P_OTP}/approvals/{AP_OTP}"), &token)
+            .await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+
+        server.signal(signal);
+        let status = server
+            .wait_exit(15)
+            .await
+            .unwrap_or_else(|| panic!("SIG{signal}: still running after 15 s"));
+        assert_eq!(
+            status.code(),
+            Some(0),
+            "SIG{signal}: {status}\nstderr: {}",
+            server.stderr()
+        );
+        assert!(
+            std::net::TcpStream::connect(&server.listen).is_err(),
+            "SIG{signal}: the port is closed"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sigterm_while_work_is_pending_exits_0_and_the_next_node_finishes_it() {
+    let url = imported_world().await;
+    let pool = pool(&url).await;
+    let media = tempfile::tempdir().unwrap();
+    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+
+    let mut server = Server::start(&url, media.path(), true).await;
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        jobs.push(server.patch(&resend(), &token).await.job_href());
+    }
+    server.signal("TERM");
+    let status = server.wait_exit(15).await.expect("stops");
+    assert_eq!(status.code(), Some(0), "{}", server.stderr());
+
+    let next = Server::start(&url, media.path(), true).await;
+    for job in &jobs {
+        assert_eq!(
+            next.wait_job(job, &token).await.data()["status"],
+            "processed"
+        );
+    }
+    let sent = settled_sms(&pool, 3).await;
+    assert_eq!(sent.len(), 3, "{sent:#?}");
+    assert!(sent.iter().all(|s| s["status"] == "sent"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_an_invalid_sms_gateway_setting_exits_with_an_error() {
+    let url = imported_world().await;
+    let media = tempfile::tempdir().unwrap();
+    let mut server = Server::spawn(
+        &url,
+        media.path(),
+        true,
+        &[("EHEALTH_SMS_GATEWAY", "carrier-pigeon")],
+    );
+    let status = server
+        .listening()
+        .await
+        .expect_err("a bad gateway setting must not serve");
+    assert!(!status.success());
+    assert!(
+        server.stderr().contains("EHEALTH_SMS_GATEWAY"),
+        "{}",
+        server.stderr()
+    );
+}
+
+/// A set-but-empty secret is a configuration mistake; serving with it lets anyone forge tokens.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_with_an_empty_jwt_secret_refuses_to_start() {
+    let url = imported_world().await;
+    let media = tempfile::tempdir().unwrap();
+    let mut server = Server::spawn(&url, media.path(), true, &[("EHEALTH_JWT_SECRET", "")]);
+    if server.listening().await.is_ok() {
+        let forged = ehealth_es::auth::TokenKeys::new(b"").mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, 600);
+        let reply = server
+            .get(
+                &format!("/api/patients/{P_OTP}/approvals/{AP_OTP}"),
+                &forged,
+            )
+            .await;
+        panic!(
+            "serve started with an empty JWT secret; a token signed with the empty key got {}",
+            reply.status
+        );
+    }
+}

@@ -1,0 +1,295 @@
+//! `ehealth-es import FILE`: reference data upserted, entities created through commands (so in the
+//! event log), idempotent, and all-or-nothing for the entities of an invalid file.
+
+use serde_json::{json, Value};
+use sqlx::PgPool;
+
+use crate::process::*;
+use crate::support::{self, world};
+
+/// Every table the import or the projections write.
+const TABLES: [(&str, &str); 15] = [
+    ("settings", "key"),
+    ("dictionaries", "name"),
+    ("legal_entities", "id"),
+    ("parties", "id"),
+    ("users", "id"),
+    ("employees", "id"),
+    ("persons", "id"),
+    ("events", "global_position"),
+    ("service_requests", "id"),
+    ("merge_requests", "id"),
+    ("device_dispenses", "id"),
+    ("approvals", "id"),
+    ("status_history", "entity_id, sequence, attribute"),
+    ("status_change_events", "global_position"),
+    ("jobs", "id"),
+];
+
+async fn snapshot(pool: &PgPool) -> Vec<(String, Vec<Value>)> {
+    let mut all = Vec::new();
+    for (table, order) in TABLES {
+        let rows = json_rows(pool, &format!("SELECT * FROM {table} ORDER BY {order}")).await;
+        all.push((table.to_string(), rows));
+    }
+    all
+}
+
+fn len(file: &Value, key: &str) -> usize {
+    file[key].as_array().map(Vec::len).unwrap_or(0)
+}
+
+async fn import(url: &str, file: &Value) -> Output {
+    let dir = tempfile::tempdir().unwrap();
+    let path = write_json(dir.path(), "import.json", file);
+    run(
+        &["import", path.to_str().unwrap()],
+        &[("DATABASE_URL", url)],
+    )
+    .await
+}
+
+async fn fresh() -> (String, PgPool) {
+    let url = database_url(&support::fresh_database().await);
+    let pool = pool(&url).await;
+    (url, pool)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_the_world_exits_0_reports_the_counts_and_creates_every_entity_through_an_event()
+{
+    let (url, pool) = fresh().await;
+    let file = world::import_file();
+    let out = import(&url, &file).await;
+    out.assert_success();
+
+    let reference = 1
+        + file["dictionaries"].as_object().unwrap().len()
+        + ["legal_entities", "parties", "users", "employees", "persons"]
+            .iter()
+            .map(|k| len(&file, k))
+            .sum::<usize>();
+    let entities = [
+        "service_requests",
+        "merge_requests",
+        "device_dispenses",
+        "approvals",
+    ]
+    .iter()
+    .map(|k| len(&file, k))
+    .sum::<usize>();
+    assert_eq!(
+        out.stdout.trim(),
+        format!(
+            "imported: {reference} reference rows, {entities} entities created, 0 already present"
+        )
+    );
+
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM events").await,
+        entities as i64
+    );
+    for table in [
+        "service_requests",
+        "merge_requests",
+        "device_dispenses",
+        "approvals",
+    ] {
+        assert_eq!(
+            scalar(&pool, &format!("SELECT count(*) FROM {table}")).await,
+            len(&file, table) as i64,
+            "{table}"
+        );
+    }
+    for table in ["legal_entities", "parties", "users", "employees", "persons"] {
+        assert_eq!(
+            scalar(&pool, &format!("SELECT count(*) FROM {table}")).await,
+            len(&file, table) as i64,
+            "{table}"
+        );
+    }
+    let kinds = json_rows(
+        &pool,
+        "SELECT event_type, count(*) AS n, min(sequence) AS first, max(sequence) AS last \
+         FROM events GROUP BY event_type ORDER BY event_type",
+    )
+    .await;
+    assert_eq!(
+        kinds,
+        vec![
+            json!({ "event_type": "ApprovalImported", "n": len(&file, "approvals"), "first": 1, "last": 1 }),
+            json!({ "event_type": "DeviceDispenseImported", "n": len(&file, "device_dispenses"), "first": 1, "last": 1 }),
+            json!({ "event_type": "MergeRequestImported", "n": len(&file, "merge_requests"), "first": 1, "last": 1 }),
+            json!({ "event_type": "ServiceRequestImported", "n": len(&file, "service_requests"), "first": 1, "last": 1 }),
+        ]
+    );
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM jobs").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn importing_the_same_file_twice_changes_nothing() {
+    let (url, pool) = fresh().await;
+    let file = world::import_file();
+    import(&url, &file).await.assert_success();
+    let before = snapshot(&pool).await;
+
+    let out = import(&url, &file).await;
+    out.assert_success();
+    let entities = [
+        "service_requests",
+        "merge_requests",
+        "device_dispenses",
+        "approvals",
+    ]
+    .iter()
+    .map(|k| len(&file, k))
+    .sum::<usize>();
+    assert!(
+        out.stdout
+            .contains(&format!("0 entities created, {entities} already present")),
+        "{out:#?}"
+    );
+    let after = snapshot(&pool).await;
+    for ((table, a), (_, b)) in before.iter().zip(after.iter()) {
+        assert_eq!(a.len(), b.len(), "rows of {table}");
+        assert_eq!(a, b, "contents of {table}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entity_with_an_invalid_status_fails_the_import_naming_the_entry_and_writes_nothing() {
+    let (url, pool) = fresh().await;
+    let mut file = world::import_file();
+    file["service_requests"][0]["status"] = json!("bogus");
+    let out = import(&url, &file).await;
+    out.assert_failure();
+    assert!(
+        out.stderr.contains("service_requests[0].status"),
+        "{out:#?}"
+    );
+    assert!(out.stderr.contains("bogus"), "{out:#?}");
+    assert!(!out.stdout.contains("imported"), "{out:#?}");
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM events").await, 0);
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM service_requests").await,
+        0
+    );
+    // Entities are checked before anything is written: the reference data is untouched too.
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM legal_entities").await,
+        0
+    );
+
+    // Fixed, the same file imports completely.
+    file["service_requests"][0]["status"] = json!("active");
+    import(&url, &file).await.assert_success();
+    let entities = [
+        "service_requests",
+        "merge_requests",
+        "device_dispenses",
+        "approvals",
+    ]
+    .iter()
+    .map(|k| len(&file, k))
+    .sum::<usize>();
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM events").await,
+        entities as i64
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_entity_whose_id_is_not_a_uuid_fails_the_import_naming_the_entry_and_writes_no_event() {
+    for (list, index, field) in [
+        ("service_requests", 3, "id"),
+        ("merge_requests", 1, "inserted_by"),
+        ("device_dispenses", 2, "id"),
+        ("approvals", 0, "id"),
+    ] {
+        let (url, pool) = fresh().await;
+        let mut file = world::import_file();
+        file[list][index][field] = json!("not-a-uuid");
+        let out = import(&url, &file).await;
+        out.assert_failure();
+        let entry = format!("{list}[{index}].{field}");
+        assert!(out.stderr.contains(&entry), "{entry}: {out:#?}");
+        assert!(out.stderr.contains("not-a-uuid"), "{entry}: {out:#?}");
+        assert_eq!(
+            scalar(&pool, "SELECT count(*) FROM events").await,
+            0,
+            "{entry}"
+        );
+        for table in [
+            "service_requests",
+            "merge_requests",
+            "device_dispenses",
+            "approvals",
+        ] {
+            assert_eq!(
+                scalar(&pool, &format!("SELECT count(*) FROM {table}")).await,
+                0,
+                "{entry}: {table}"
+            );
+        }
+    }
+}
+
+/// The import's own documentation: "entities are validated before anything is written".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_approval_writes_no_reference_data_either() {
+    let (url, pool) = fresh().await;
+    let mut file = world::import_file();
+    file["approvals"][0]["id"] = json!("not-a-uuid");
+    import(&url, &file).await.assert_failure();
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM legal_entities").await,
+        0
+    );
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM persons").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_file_that_is_not_a_json_object_fails_clearly() {
+    let (url, pool) = fresh().await;
+    let dir = tempfile::tempdir().unwrap();
+
+    let path = dir.path().join("broken.json");
+    std::fs::write(&path, b"{ \"legal_entities\": [ ").unwrap();
+    let out = run(
+        &["import", path.to_str().unwrap()],
+        &[("DATABASE_URL", &url)],
+    )
+    .await;
+    out.assert_failure();
+    assert!(out.stderr.contains("is not valid JSON"), "{out:#?}");
+    assert!(out.stderr.contains("broken.json"), "{out:#?}");
+
+    let path = write_json(dir.path(), "list.json", &json!([1, 2]));
+    let out = run(
+        &["import", path.to_str().unwrap()],
+        &[("DATABASE_URL", &url)],
+    )
+    .await;
+    out.assert_failure();
+    assert!(
+        out.stderr
+            .contains("the import file must hold one JSON object"),
+        "{out:#?}"
+    );
+
+    let missing = dir.path().join("missing.json");
+    let out = run(
+        &["import", missing.to_str().unwrap()],
+        &[("DATABASE_URL", &url)],
+    )
+    .await;
+    out.assert_failure();
+    assert!(out.stderr.contains("cannot read"), "{out:#?}");
+    assert!(out.stderr.contains("missing.json"), "{out:#?}");
+
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM events").await, 0);
+    assert_eq!(
+        scalar(&pool, "SELECT count(*) FROM legal_entities").await,
+        0
+    );
+}

@@ -1,0 +1,338 @@
+//! Running the binary: one-shot subcommands, a `serve` child that is always killed when its guard
+//! is dropped, HTTP to it, and the database behind it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+use serde_json::Value;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::support::{self, Reply};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_ehealth-es");
+pub const SECRET: &str = support::JWT_SECRET;
+
+/// Every variable the binary reads; none is inherited from the environment of the test run.
+const SERVICE_VARS: [&str; 10] = [
+    "DATABASE_URL",
+    "EHEALTH_LISTEN",
+    "EHEALTH_JWT_SECRET",
+    "EHEALTH_TRUST_ANCHORS",
+    "EHEALTH_MEDIA_DIR",
+    "EHEALTH_SMS_GATEWAY",
+    "EHEALTH_OTP_SECRET",
+    "EHEALTH_WORKERS",
+    "EHEALTH_DB_POOL_SIZE",
+    "EHEALTH_BODY_LIMIT",
+];
+
+/// The URL of a database on the test server (the admin URL with its last segment replaced).
+pub fn database_url(name: &str) -> String {
+    let admin = support::admin_url();
+    let (base, _) = admin.rsplit_once('/').expect("admin URL names a database");
+    format!("{base}/{name}")
+}
+
+/// A fresh database with the world imported by the binary's own `import` subcommand.
+pub async fn imported_world() -> String {
+    let url = database_url(&support::fresh_database().await);
+    let dir = tempfile::tempdir().unwrap();
+    let file = write_json(dir.path(), "world.json", &support::world::import_file());
+    let out = run(
+        &["import", file.to_str().unwrap()],
+        &[("DATABASE_URL", &url)],
+    )
+    .await;
+    out.assert_success();
+    url
+}
+
+pub fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, serde_json::to_vec_pretty(value).unwrap()).unwrap();
+    path
+}
+
+fn std_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let mut command = std::process::Command::new(BIN);
+    command.args(args);
+    for var in SERVICE_VARS {
+        command.env_remove(var);
+    }
+    command.env("RUST_LOG", "info,sqlx=warn");
+    command.env("RUST_BACKTRACE", "0");
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    command
+}
+
+/// What a finished subcommand left behind.
+#[derive(Debug)]
+pub struct Output {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Output {
+    #[track_caller]
+    pub fn assert_success(&self) {
+        assert!(self.status.success(), "{self:#?}");
+    }
+
+    #[track_caller]
+    pub fn assert_failure(&self) {
+        assert!(!self.status.success(), "{self:#?}");
+        assert!(
+            self.status.code().is_some(),
+            "exited, not killed: {self:#?}"
+        );
+    }
+}
+
+/// Runs a subcommand to completion (at most 60 s).
+pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = tokio::process::Command::from(std_command(args, env));
+    command.kill_on_drop(true);
+    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
+        .await
+        .unwrap_or_else(|_| panic!("ehealth-es {args:?} did not finish in 60 s"))
+        .expect("the binary runs");
+    Output {
+        status: output.status,
+        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+    }
+}
+
+/// A bearer token minted by the binary's `token` subcommand.
+pub async fn cli_token(user: Uuid, client: Uuid, scope: &str) -> String {
+    let out = run(
+        &[
+            "token",
+            "--user",
+            &user.to_string(),
+            "--client",
+            &client.to_string(),
+            "--scope",
+            scope,
+            "--ttl",
+            "600",
+        ],
+        &[("EHEALTH_JWT_SECRET", SECRET)],
+    )
+    .await;
+    out.assert_success();
+    out.stdout.trim().to_string()
+}
+
+pub async fn pool(url: &str) -> PgPool {
+    PgPoolOptions::new()
+        .max_connections(2)
+        .connect(url)
+        .await
+        .expect("database connection")
+}
+
+pub async fn scalar(pool: &PgPool, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+pub async fn json_rows(pool: &PgPool, sql: &str) -> Vec<Value> {
+    sqlx::query_scalar(&format!("SELECT row_to_json(t) FROM ({sql}) t"))
+        .fetch_all(pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A running `ehealth-es serve`. Dropping it kills the process and reaps it.
+pub struct Server {
+    child: Child,
+    pub base: String,
+    pub listen: String,
+    logs: tempfile::TempDir,
+    client: reqwest::Client,
+}
+
+impl Server {
+    /// Starts `serve` on a free port and waits until it announces that it listens.
+    pub async fn start(database_url: &str, media_dir: &Path, workers: bool) -> Server {
+        let mut server = Server::spawn(database_url, media_dir, workers, &[]);
+        if let Err(status) = server.listening().await {
+            panic!(
+                "serve exited with {status} before listening\nstdout: {}\nstderr: {}",
+                server.stdout(),
+                server.stderr()
+            );
+        }
+        server
+    }
+
+    /// Spawns `serve` with the test configuration, `overrides` last; does not wait.
+    pub fn spawn(
+        database_url: &str,
+        media_dir: &Path,
+        workers: bool,
+        overrides: &[(&str, &str)],
+    ) -> Server {
+        let port = free_port();
+        let listen = format!("127.0.0.1:{port}");
+        let logs = tempfile::tempdir().unwrap();
+        let stdout = std::fs::File::create(logs.path().join("stdout")).unwrap();
+        let stderr = std::fs::File::create(logs.path().join("stderr")).unwrap();
+        let workers = workers.to_string();
+        let mut env = vec![
+            ("DATABASE_URL", database_url),
+            ("EHEALTH_JWT_SECRET", SECRET),
+            ("EHEALTH_LISTEN", listen.as_str()),
+            ("EHEALTH_MEDIA_DIR", media_dir.to_str().unwrap()),
+            ("EHEALTH_OTP_SECRET", "binary-test-otp-secret"),
+            ("EHEALTH_SMS_GATEWAY", "log"),
+            ("EHEALTH_WORKERS", workers.as_str()),
+        ];
+        env.extend_from_slice(overrides);
+        let child = std_command(&["serve"], &env)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr)
+            .spawn()
+            .expect("serve starts");
+        Server {
+            child,
+            base: format!("http://{listen}"),
+            listen,
+            logs,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(Duration::from_secs(30))
+                .build()
+                .unwrap(),
+        }
+    }
+
+    /// Waits (at most 60 s) until the process announces its address; `Err` if it exits first.
+    pub async fn listening(&mut self) -> Result<(), ExitStatus> {
+        let announcement = format!("ehealth-es listening on http://{}", self.listen);
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            if self.stdout().contains(&announcement) {
+                return Ok(());
+            }
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Err(status);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "serve did not listen within 60 s\nstdout: {}\nstderr: {}",
+                self.stdout(),
+                self.stderr()
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(self.logs.path().join("stdout")).unwrap_or_default()
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(self.logs.path().join("stderr")).unwrap_or_default()
+    }
+
+    /// SIGKILL (what `Child::kill` sends on unix), then reap: a crash, nothing runs to completion.
+    pub fn crash(&mut self) -> ExitStatus {
+        self.child.kill().expect("SIGKILL");
+        let status = self.child.wait().expect("reaped");
+        assert!(status.code().is_none(), "killed by a signal: {status}");
+        status
+    }
+
+    /// Sends a signal by name (`TERM`, `INT`) with kill(1).
+    pub fn signal(&self, name: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{name}"), self.pid().to_string()])
+            .status()
+            .expect("kill(1) runs");
+        assert!(status.success(), "kill -{name} {}", self.pid());
+    }
+
+    /// Waits (at most `secs`) for the process to exit on its own.
+    pub async fn wait_exit(&mut self, secs: u64) -> Option<ExitStatus> {
+        let deadline = Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("try_wait") {
+                return Some(status);
+            }
+            if Instant::now() > deadline {
+                return None;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    pub async fn call(&self, method: Method, path: &str, token: &str) -> Reply {
+        let response = self
+            .client
+            .request(method, format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap_or_else(|e| panic!("{path}: {e}\nstderr: {}", self.stderr()));
+        let status = response.status().as_u16();
+        let headers = response.headers().clone();
+        let bytes = response.bytes().await.expect("body");
+        Reply {
+            status,
+            headers,
+            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        }
+    }
+
+    pub async fn patch(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::PATCH, path, token).await
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, token).await
+    }
+
+    /// Polls a job over HTTP until it is no longer pending (at most 30 s).
+    pub async fn wait_job(&self, href: &str, token: &str) -> Reply {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            let reply = self.get(href, token).await;
+            if reply.data()["status"] != "pending" || Instant::now() > deadline {
+                return reply;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+        }
+        let _ = self.child.wait();
+    }
+}

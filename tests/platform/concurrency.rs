@@ -1,0 +1,139 @@
+//! Concurrent commands on one entity: optimistic concurrency with retries, so every request gets
+//! the answer of the state it really ran against — never a 500 or a generic conflict.
+
+use std::sync::Arc;
+
+use crate::harness::*;
+use crate::support::world::*;
+use crate::support::{Reply, TestApp};
+
+async fn all(app: &Arc<TestApp>, n: usize, path: String, token: String) -> Vec<Reply> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(n));
+    let tasks: Vec<_> = (0..n)
+        .map(|_| {
+            let (app, path, token, barrier) =
+                (app.clone(), path.clone(), token.clone(), barrier.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                app.patch(&path, Some(&token), None).await
+            })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.expect("request task"));
+    }
+    replies
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_releases_commit_exactly_one_and_refuse_the_rest_with_409() {
+    let app = Arc::new(TestApp::spawn().await);
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let replies = all(&app, 16, release(SR_QUEUED), token.clone()).await;
+
+    let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
+    assert_eq!(accepted.len(), 1, "{replies:#?}");
+    for reply in replies.iter().filter(|r| r.status != 202) {
+        reply.assert_error(409, "request_conflict", "Invalid program processing status");
+    }
+    let events = app.events(SR_QUEUED).await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(events[1]["event_type"], "ServiceRequestReleased");
+    assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
+    assert_eq!(app.feed(SR_QUEUED).await.len(), 1);
+    let job = app.wait_job(&accepted[0].job_href(), &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+}
+
+/// What every committed resend must leave behind, however many were refused: gapless sequences
+/// from 2, one distinct salt, one processed job and one sent SMS per event.
+async fn assert_each_resend_left_one_event_one_job_and_one_sms(
+    app: &TestApp,
+    token: &str,
+    accepted: &[&Reply],
+) {
+    let n = accepted.len();
+    let mut hrefs: Vec<String> = accepted.iter().map(|r| r.job_href()).collect();
+    hrefs.sort();
+    hrefs.dedup();
+    assert_eq!(hrefs.len(), n, "one job per resend");
+    assert_eq!(count(app, "SELECT count(*) FROM jobs").await, n as i64);
+
+    let events = app.events(AP_OTP).await;
+    assert_eq!(events.len(), n + 1);
+    let sequences: Vec<i64> = events
+        .iter()
+        .map(|e| e["sequence"].as_i64().unwrap())
+        .collect();
+    assert_eq!(sequences, (1..=n as i64 + 1).collect::<Vec<i64>>());
+    assert!(events[1..]
+        .iter()
+        .all(|e| e["event_type"] == "ApprovalOtpResent"));
+    let mut salts: Vec<&str> = events[1..]
+        .iter()
+        .map(|e| e["payload"]["ApprovalOtpResent"]["salt"].as_str().unwrap())
+        .collect();
+    salts.sort();
+    salts.dedup();
+    assert_eq!(salts.len(), n, "a new code each time");
+    assert_eq!(
+        app.current("approvals", AP_OTP).await.unwrap()["version"],
+        n as i64 + 1
+    );
+
+    for href in &hrefs {
+        let job = app.wait_job(href, token).await;
+        assert_eq!(job.status, 200, "{:#}", job.body);
+        assert_eq!(job.data()["status"], "processed");
+    }
+    let sms = app.wait_sms_sent(n).await;
+    assert_eq!(sms.len(), n, "{sms:#?}");
+    assert!(sms.iter().all(|s| s["status"] == "sent"), "{sms:#?}");
+    assert!(sms.iter().all(|s| s["phone_number"] == PHONE_OTP));
+    let mut positions: Vec<i64> = sms
+        .iter()
+        .map(|s| s["source_position"].as_i64().unwrap())
+        .collect();
+    positions.sort();
+    let mut event_positions: Vec<i64> = events[1..]
+        .iter()
+        .map(|e| e["global_position"].as_i64().unwrap())
+        .collect();
+    event_positions.sort();
+    assert_eq!(positions, event_positions, "one SMS per resend event");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() {
+    let app = Arc::new(TestApp::spawn().await);
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let replies = all(&app, 16, resend(P_OTP, AP_OTP), token.clone()).await;
+    for reply in replies.iter().filter(|r| r.status != 202) {
+        // At worst the bounded retries run out: a conflict, never a 500.
+        assert_eq!(reply.status, 409, "{:#}", reply.body);
+        assert_eq!(reply.error_type(), "request_conflict");
+    }
+    let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
+    assert!(!accepted.is_empty());
+    assert_each_resend_left_one_event_one_job_and_one_sms(&app, &token, &accepted).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_send_sixteen_sms() {
+    let app = Arc::new(TestApp::spawn().await);
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let replies = all(&app, 16, resend(P_OTP, AP_OTP), token.clone()).await;
+    let refused: Vec<(u16, &str)> = replies
+        .iter()
+        .filter(|r| r.status != 202)
+        .map(|r| (r.status, r.message()))
+        .collect();
+    assert!(
+        refused.is_empty(),
+        "{} of 16 resends refused: {refused:#?}",
+        refused.len()
+    );
+    let accepted: Vec<&Reply> = replies.iter().collect();
+    assert_each_resend_left_one_event_one_job_and_one_sms(&app, &token, &accepted).await;
+}

@@ -1,0 +1,131 @@
+//! The ordered feed: status-change records are written in commit order with increasing global
+//! positions, and the effects worker's checkpoint catches up with the last event.
+
+use std::collections::HashSet;
+
+use serde_json::Value;
+
+use crate::harness::*;
+use crate::support::world::*;
+use crate::support::TestApp;
+
+async fn feed_rows(app: &TestApp) -> Vec<Value> {
+    sqlx::query_scalar(
+        "SELECT row_to_json(f) FROM (SELECT id, entity_type, entity_id, global_position, sequence, \
+         properties FROM status_change_events) f",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_changes_reach_the_feed_in_commit_order_and_the_effects_checkpoint_reaches_the_last_event(
+) {
+    let app = TestApp::spawn().await;
+    let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let specialist = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+
+    let mut seen: HashSet<String> = feed_rows(&app)
+        .await
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    let mut high_water = feed_rows(&app)
+        .await
+        .iter()
+        .map(|r| r["global_position"].as_i64().unwrap())
+        .max()
+        .unwrap_or(0);
+
+    let body = recall_body(&app, "1").await;
+    let actions: Vec<(String, Option<Value>, &str, usize)> = vec![
+        (release(SR_QUEUED), None, doctor.as_str(), 1),
+        (resend(P_OTP, AP_OTP), None, doctor.as_str(), 0),
+        (reject(MR_NEW), None, specialist.as_str(), 1),
+        (stop(P_OTP, DD_IN_PROGRESS), None, doctor.as_str(), 1),
+        (reject(MR_APPROVED), None, specialist.as_str(), 1),
+        (release(SR_USED_BY_MAIN), None, doctor.as_str(), 0),
+        // Last: its effects append events from the worker, which may commit in any order
+        // relative to a concurrent action.
+        (recall(P_OTP, SR_ACTIVE), Some(body), doctor.as_str(), 1),
+    ];
+    for (path, body, token, changes) in &actions {
+        let reply = app.patch(path, Some(*token), body.as_ref()).await;
+        assert!(
+            [200, 202, 409].contains(&reply.status),
+            "{path}: {:#}",
+            reply.body
+        );
+        // Every record written by this action comes after every record written before it.
+        let rows = feed_rows(&app).await;
+        let new: Vec<&Value> = rows
+            .iter()
+            .filter(|r| !seen.contains(r["id"].as_str().unwrap()))
+            .collect();
+        if reply.status != 409 {
+            assert!(new.len() >= *changes, "{path}: {new:#?}");
+        }
+        for row in &new {
+            let position = row["global_position"].as_i64().unwrap();
+            assert!(
+                position > high_water,
+                "{path}: feed record at {position} behind {high_water}"
+            );
+        }
+        high_water = new
+            .iter()
+            .map(|r| r["global_position"].as_i64().unwrap())
+            .max()
+            .unwrap_or(high_water);
+        seen.extend(new.iter().map(|r| r["id"].as_str().unwrap().to_string()));
+    }
+
+    // The recall's effects (revoking AP_SR_1 and AP_SR_2) append events of their own; the
+    // checkpoint must catch up with them too.
+    let caught_up = eventually(10, || async {
+        let last = count(&app, "SELECT max(global_position) FROM events").await;
+        let checkpoint = count(
+            &app,
+            "SELECT coalesce((SELECT last_position FROM subscriber_checkpoints WHERE name = 'effects'), 0)",
+        )
+        .await;
+        let revoked = count(
+            &app,
+            "SELECT count(*) FROM events WHERE event_type = 'ApprovalRevoked'",
+        )
+        .await;
+        revoked == 2 && checkpoint == last
+    })
+    .await;
+    assert!(
+        caught_up,
+        "the effects checkpoint did not reach the last event"
+    );
+
+    // The whole feed: positions unique and in the log's commit order; each record points at the
+    // event that made it.
+    let ordered: Vec<Value> = sqlx::query_scalar(
+        "SELECT row_to_json(x) FROM (SELECT f.global_position, f.entity_id::text AS entity_id, \
+         f.sequence, e.aggregate_id, e.sequence AS event_sequence FROM status_change_events f \
+         LEFT JOIN events e ON e.global_position = f.global_position \
+         ORDER BY e.tx_id, e.global_position) x",
+    )
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let positions: Vec<i64> = ordered
+        .iter()
+        .map(|r| r["global_position"].as_i64().unwrap())
+        .collect();
+    assert!(
+        positions.windows(2).all(|w| w[0] < w[1]),
+        "commit order and position order agree: {positions:?}"
+    );
+    for row in &ordered {
+        assert_eq!(row["aggregate_id"], row["entity_id"], "{row}");
+        assert_eq!(row["event_sequence"], row["sequence"], "{row}");
+    }
+    let revoked: Vec<Value> = app.feed(AP_SR_1).await;
+    assert_eq!(revoked.len(), 1, "{revoked:#?}");
+}

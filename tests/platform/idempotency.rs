@@ -1,0 +1,246 @@
+//! The `Idempotency-Key` header: a retried request answers what the first one answered and appends
+//! nothing; the same key with another request is 422; keys are per user (and legal entity).
+
+use serde_json::{json, Value};
+
+use crate::harness::*;
+use crate::support::world::*;
+use crate::support::TestApp;
+
+const KEY_REUSED: &str = "Idempotency-Key has already been used for a different request";
+
+async fn released_events(app: &TestApp) -> usize {
+    app.events(SR_QUEUED)
+        .await
+        .iter()
+        .filter(|e| e["event_type"] == "ServiceRequestReleased")
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_release_retried_with_the_same_key_answers_the_same_202_and_appends_once() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let key = [("idempotency-key", "release-once")];
+    let first = app
+        .patch_with(&release(SR_QUEUED), &token, None, &key)
+        .await;
+    let href = first.job_href();
+    let second = app
+        .patch_with(&release(SR_QUEUED), &token, None, &key)
+        .await;
+    assert_eq!(second.status, 202, "{:#}", second.body);
+    assert_eq!(second.data(), first.data(), "the same job, the same eta");
+    assert_eq!(second.job_href(), href);
+
+    assert_eq!(released_events(&app).await, 1);
+    assert_eq!(app.events(SR_QUEUED).await.len(), 2);
+    assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
+    assert_eq!(
+        count(&app, "SELECT count(*) FROM processed_commands").await,
+        1
+    );
+    let events = app.events(SR_QUEUED).await;
+    assert_eq!(
+        events[1]["metadata"]["command_id"],
+        format!("{LE_MAIN}:{U_DOCTOR}:release-once")
+    );
+    // The job of the retry is the first one, and it completes.
+    assert_eq!(app.wait_job(&href, &token).await.status, 303);
+
+    // Without the key the same request is a new one, refused by the new state.
+    let third = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    third.assert_error(409, "request_conflict", "Invalid program processing status");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_key_reused_for_another_url_answers_422_and_appends_nothing() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let key = [("idempotency-key", "k-1")];
+    let first = app
+        .patch_with(&release(SR_QUEUED), &token, None, &key)
+        .await;
+    assert_eq!(first.status, 202, "{:#}", first.body);
+
+    for path in [stop(P_OTP, DD_IN_PROGRESS), release(SR_USED_BY_MAIN)] {
+        let reply = app.patch_with(&path, &token, None, &key).await;
+        reply.assert_error(422, "validation_failed", KEY_REUSED);
+        assert_eq!(
+            reply.body["error"]["invalid"],
+            json!([{
+                "entry_type": "json_data_property",
+                "entry": "$.headers.idempotency-key",
+                "rules": [ { "rule": "unique", "description": KEY_REUSED, "params": [] } ]
+            }])
+        );
+    }
+    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 1);
+    assert_eq!(app.events(SR_USED_BY_MAIN).await.len(), 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reject_retried_with_the_same_key_answers_200_with_the_same_entity_and_appends_once() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let key = [("idempotency-key", "reject-mr-new")];
+    let first = app.patch_with(&reject(MR_NEW), &token, None, &key).await;
+    assert_eq!(first.status, 200, "{:#}", first.body);
+    assert_eq!(first.data()["status"], "REJECTED");
+    let second = app.patch_with(&reject(MR_NEW), &token, None, &key).await;
+    assert_eq!(second.status, 200, "{:#}", second.body);
+    assert_eq!(second.data(), first.data());
+    assert_eq!(second.body["meta"]["code"], 200);
+
+    let events = app.events(MR_NEW).await;
+    assert_eq!(events.len(), 2, "{events:#?}");
+    assert_eq!(app.feed(MR_NEW).await.len(), 1);
+    // Without the key, a second reject is refused by the state.
+    let third = app.patch(&reject(MR_NEW), Some(&token), None).await;
+    third.assert_error(409, "request_conflict", "Invalid merge request status");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resend_retried_with_the_same_key_sends_one_sms() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let key = [("idempotency-key", "resend-1")];
+    let first = app
+        .patch_with(&resend(P_OTP, AP_OTP), &token, None, &key)
+        .await;
+    let href = first.job_href();
+    let second = app
+        .patch_with(&resend(P_OTP, AP_OTP), &token, None, &key)
+        .await;
+    assert_eq!(second.status, 202);
+    assert_eq!(second.data(), first.data());
+    assert_eq!(app.wait_job(&href, &token).await.status, 200);
+    assert_eq!(app.events(AP_OTP).await.len(), 2);
+    let sms = app.wait_sms_sent(1).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(app.sms().await.len(), 1, "{sms:#?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_belongs_to_its_user_and_legal_entity() {
+    let app = TestApp::spawn().await;
+    let key = [("idempotency-key", "shared-key")];
+    let specialist = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let reply = app
+        .patch_with(&reject(MR_NEW), &specialist, None, &key)
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+
+    // Another user, another entity, the same key: an independent request.
+    let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let reply = app
+        .patch_with(&release(SR_QUEUED), &doctor, None, &key)
+        .await;
+    assert_eq!(reply.status, 202, "{:#}", reply.body);
+    assert_eq!(released_events(&app).await, 1);
+
+    // The same user in another legal entity: independent as well.
+    let elsewhere = app.token(U_DOCTOR, LE_OTHER, ALL_SCOPES);
+    let reply = app
+        .patch_with(&resend(P_OTP, AP_OTHER_LE), &elsewhere, None, &key)
+        .await;
+    assert_eq!(reply.status, 202, "{:#}", reply.body);
+
+    let ids: Vec<String> =
+        sqlx::query_scalar("SELECT command_id FROM processed_commands ORDER BY created_at")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        ids,
+        vec![
+            format!("{LE_MAIN}:{U_SPECIALIST}:shared-key"),
+            format!("{LE_MAIN}:{U_DOCTOR}:shared-key"),
+            format!("{LE_OTHER}:{U_DOCTOR}:shared-key"),
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_idempotency_key_longer_than_255_characters_answers_422() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let long = "k".repeat(256);
+    let reply = app
+        .patch_with(
+            &release(SR_QUEUED),
+            &token,
+            None,
+            &[("idempotency-key", long.as_str())],
+        )
+        .await;
+    reply.assert_error(
+        422,
+        "validation_failed",
+        "Idempotency-Key must be at most 255 characters",
+    );
+    assert_eq!(reply.invalid_entries(), vec!["$.headers.idempotency-key"]);
+    assert_eq!(app.events(SR_QUEUED).await.len(), 1);
+
+    let ok = "k".repeat(255);
+    let reply = app
+        .patch_with(
+            &release(SR_QUEUED),
+            &token,
+            None,
+            &[("idempotency-key", ok.as_str())],
+        )
+        .await;
+    assert_eq!(reply.status, 202, "{:#}", reply.body);
+}
+
+/// A client that times out and retries while its first request is still running must get the
+/// first answer, not a refusal caused by its own first request.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_retries_with_the_same_key_all_answer_the_first_202() {
+    let app = std::sync::Arc::new(TestApp::spawn().await);
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let mut tasks = Vec::new();
+    for _ in 0..8 {
+        let (app, token) = (app.clone(), token.clone());
+        tasks.push(tokio::spawn(async move {
+            app.patch_with(
+                &release(SR_QUEUED),
+                &token,
+                None,
+                &[("idempotency-key", "same-retry")],
+            )
+            .await
+        }));
+    }
+    let mut answers: Vec<Value> = Vec::new();
+    for task in tasks {
+        let reply = task.await.unwrap();
+        assert_eq!(reply.status, 202, "{:#}", reply.body);
+        answers.push(reply.data().clone());
+    }
+    assert!(answers.windows(2).all(|w| w[0] == w[1]), "{answers:#?}");
+    assert_eq!(released_events(&app).await, 1);
+    assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recall_retried_with_the_same_key_answers_the_same_202() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let body = recall_body(&app, "1").await;
+    let key = [("idempotency-key", "recall-1")];
+    let path = recall(P_OTP, SR_ACTIVE);
+    let first = app.patch_with(&path, &token, Some(&body), &key).await;
+    let href = first.job_href();
+    let second = app.patch_with(&path, &token, Some(&body), &key).await;
+    assert_eq!(second.status, 202, "{:#}", second.body);
+    assert_eq!(second.job_href(), href);
+    assert_eq!(app.events(SR_ACTIVE).await.len(), 2);
+
+    // The same key with another body is a different request.
+    let other = recall_body(&app, "2").await;
+    let third = app.patch_with(&path, &token, Some(&other), &key).await;
+    third.assert_error(422, "validation_failed", KEY_REUSED);
+}

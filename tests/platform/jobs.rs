@@ -1,0 +1,198 @@
+//! `GET /api/jobs/{id}` (ehealth-notes §1.4): pending 200, processed 303 with the entity link or
+//! 200 with `response_data`, unknown or malformed ids 404.
+
+use std::collections::BTreeSet;
+
+use serde_json::json;
+
+use crate::harness::*;
+use crate::support::world::*;
+use crate::support::TestApp;
+
+fn set(names: &[&str]) -> BTreeSet<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
+fn keys(value: &serde_json::Value) -> BTreeSet<String> {
+    value
+        .as_object()
+        .map(|o| o.keys().cloned().collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_job_id_answers_404_job_not_found() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, "job:read");
+    for id in ["0123456789abcdef01234567", "FFFFFFFFFFFFFFFFFFFFFFFF"] {
+        let reply = app.get(&format!("/api/jobs/{id}"), Some(&token)).await;
+        reply.assert_error(404, "not_found", "Job not found");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_job_id_answers_404_job_not_found() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, "job:read");
+    let uuid = uuid::Uuid::new_v4().to_string();
+    for id in [
+        "abc",
+        "0123456789abcdef0123456",
+        "0123456789abcdef012345678",
+        "zzzzzzzzzzzzzzzzzzzzzzzz",
+        "0123456789abcdef0123456%27",
+        uuid.as_str(),
+    ] {
+        let reply = app.get(&format!("/api/jobs/{id}"), Some(&token)).await;
+        reply.assert_error(404, "not_found", "Job not found");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processed_release_job_answers_303_with_the_location_and_links_of_the_service_request() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let accepted = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let href = accepted.job_href();
+    assert!(href.starts_with("/api/jobs/"));
+    let id = href.trim_start_matches("/api/jobs/");
+    assert_eq!(id.len(), 24);
+    assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
+
+    let reply = app.wait_job(&href, &token).await;
+    assert_eq!(reply.status, 303, "{:#}", reply.body);
+    let link = service_request(P_OTP, SR_QUEUED);
+    assert_eq!(reply.headers["location"], link.as_str());
+    assert_eq!(
+        keys(reply.data()),
+        set(&["eta", "links", "status", "status_code"])
+    );
+    assert_eq!(reply.data()["status"], "processed");
+    assert_eq!(reply.data()["status_code"], 200);
+    assert_eq!(reply.data()["eta"], accepted.data()["eta"]);
+    assert_eq!(
+        reply.data()["links"],
+        json!([{ "entity": "service_request", "href": link }])
+    );
+    assert_eq!(reply.body["meta"]["code"], 303);
+
+    // The stop job links to the device dispense the same way.
+    let href = app
+        .patch(&stop(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+        .await
+        .job_href();
+    let reply = app.wait_job(&href, &token).await;
+    assert_eq!(reply.status, 303, "{:#}", reply.body);
+    let link = device_dispense(P_OTP, DD_IN_PROGRESS);
+    assert_eq!(reply.headers["location"], link.as_str());
+    assert_eq!(
+        reply.data()["links"],
+        json!([{ "entity": "device_dispense", "href": link }])
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_processed_resend_job_answers_200_with_empty_response_data() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let href = app
+        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
+        .await
+        .job_href();
+    let reply = app.wait_job(&href, &token).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(
+        keys(reply.data()),
+        set(&["eta", "response_data", "status", "status_code"])
+    );
+    assert_eq!(reply.data()["status"], "processed");
+    assert_eq!(reply.data()["status_code"], 200);
+    assert_eq!(reply.data()["response_data"], "");
+    assert!(reply.headers.get("location").is_none());
+    let row = app.job(&href).await;
+    assert_eq!(row["status"], "processed");
+    assert_eq!(row["action"], "resend_approval_otp");
+    assert_eq!(row["user_id"], U_DOCTOR.to_string());
+    assert_eq!(row["legal_entity_id"], LE_MAIN.to_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pending_job_answers_200_with_its_eta_and_own_link_and_no_status_code() {
+    let app = spawn_without_workers().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let accepted = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let href = accepted.job_href();
+    let eta = accepted.data()["eta"].as_str().expect("eta").to_string();
+    chrono::DateTime::parse_from_rfc3339(&eta).expect("eta is ISO 8601");
+    assert!(eta.ends_with('Z'), "UTC: {eta}");
+
+    // The state change is committed at once; only the job's processing waits for a worker.
+    assert_eq!(app.events(SR_QUEUED).await.len(), 2);
+    let resend_href = app
+        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
+        .await
+        .job_href();
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+
+    for href in [&href, &resend_href] {
+        let reply = app.get(href, Some(&token)).await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        assert_eq!(keys(reply.data()), set(&["eta", "links", "status"]));
+        assert_eq!(reply.data()["status"], "pending");
+        assert!(reply.data().get("status_code").is_none());
+        assert_eq!(
+            reply.data()["links"],
+            json!([{ "entity": "job", "href": href }])
+        );
+        assert!(reply.headers.get("location").is_none());
+        assert_eq!(app.job(href).await["status"], "pending");
+    }
+    assert_eq!(
+        app.get(&href, Some(&token)).await.data(),
+        accepted.data(),
+        "a pending job shows what the 202 said"
+    );
+    assert!(app.sms().await.is_empty(), "no worker, no SMS");
+    assert_eq!(
+        count(
+            &app,
+            "SELECT count(*) FROM subscriber_checkpoints WHERE last_position > 0"
+        )
+        .await,
+        0
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn jobs_left_pending_by_an_api_only_node_are_finished_by_a_node_with_workers() {
+    let app = spawn_without_workers().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let release_job = app
+        .patch(&release(SR_QUEUED), Some(&token), None)
+        .await
+        .job_href();
+    let resend_job = app
+        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
+        .await
+        .job_href();
+
+    // A second node on the same database, with workers.
+    let media = tempfile::tempdir().unwrap();
+    let args = crate::support::serve_args(None, media.path().to_path_buf());
+    let worker = ehealth_es::app::start(app.pool.clone(), &args)
+        .await
+        .expect("worker node starts");
+
+    let reply = app.wait_job(&release_job, &token).await;
+    assert_eq!(reply.status, 303, "{:#}", reply.body);
+    let reply = app.wait_job(&resend_job, &token).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.data()["status"], "processed");
+    let sms = app.wait_sms_sent(1).await;
+    assert_eq!(sms.len(), 1, "{sms:#?}");
+    assert_eq!(sms[0]["status"], "sent");
+    assert_eq!(sms[0]["phone_number"], PHONE_OTP);
+
+    worker.shutdown.cancel();
+    worker.handle.await.unwrap();
+}

@@ -1,0 +1,15 @@
+//! Black-box tests of cross-cutting behaviour, in process on a real PostgreSQL: authentication and
+//! scopes, tenancy, the response envelope, jobs, idempotency, concurrency and the ordered feed.
+
+#[path = "../support/mod.rs"]
+mod support;
+
+mod harness;
+
+mod auth;
+mod concurrency;
+mod envelope;
+mod feed;
+mod idempotency;
+mod jobs;
+mod tenancy;
