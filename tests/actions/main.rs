@@ -1,10 +1,12 @@
-//! Black-box tests of three actions on a real PostgreSQL (see tests/support): Reject merge request
-//! (sync), Stop device dispense (async) and Resend SMS on approval (async, with an OTP SMS).
+//! Black-box tests of four actions on a real PostgreSQL (see tests/support): Release service
+//! request (async), Reject merge request (sync), Stop device dispense (async) and Resend SMS on
+//! approval (async, with an OTP SMS). Recall has its own binary (tests/recall).
 
 #[path = "../support/mod.rs"]
 mod support;
 
 mod reject;
+mod release;
 mod resend;
 mod stop;
 

@@ -1,5 +1,6 @@
 //! Black-box tests of cross-cutting behaviour, in process on a real PostgreSQL: authentication and
-//! scopes, tenancy, the response envelope, jobs, idempotency, concurrency and the ordered feed.
+//! scopes, tenancy, the response envelope, jobs, idempotency, concurrency, the ordered feed and the
+//! HTTP SMS gateway.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -12,4 +13,5 @@ mod envelope;
 mod feed;
 mod idempotency;
 mod jobs;
+mod sms_gateway;
 mod tenancy;
