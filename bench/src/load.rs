@@ -1,0 +1,350 @@
+//! The load: closed-loop clients sending a mix of the five actions over loopback HTTP for a fixed
+//! duration. Most requests succeed; some break a rule on purpose (the spec's 409 is their correct
+//! answer); a few repeat an action on an entity that was already changed (conflicts).
+
+use std::collections::VecDeque;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use rand::{Rng, SeedableRng};
+use uuid::Uuid;
+
+use crate::dataset::{id, Kind, Sizes, HOT_DISPENSE, PATIENT};
+use crate::stats::Samples;
+
+/// Tokens and pre-signed recalls the clients use.
+pub struct Plan {
+    pub base: String,
+    pub doctor_token: String,
+    pub specialist_token: String,
+    pub sizes: Sizes,
+    pub recalls: Mutex<VecDeque<(Uuid, String)>>,
+    next_release: AtomicUsize,
+    next_stop: AtomicUsize,
+    next_reject: AtomicUsize,
+}
+
+impl Plan {
+    pub fn new(
+        base: String,
+        doctor_token: String,
+        specialist_token: String,
+        sizes: Sizes,
+        recalls: Vec<(Uuid, String)>,
+    ) -> Self {
+        Self {
+            base,
+            doctor_token,
+            specialist_token,
+            sizes,
+            recalls: Mutex::new(recalls.into()),
+            next_release: AtomicUsize::new(0),
+            next_stop: AtomicUsize::new(0),
+            next_reject: AtomicUsize::new(0),
+        }
+    }
+
+    fn take(counter: &AtomicUsize, size: usize) -> Option<usize> {
+        let n = counter.fetch_add(1, Ordering::Relaxed);
+        (n < size).then_some(n)
+    }
+
+    /// An already-used one-shot entity, if any: repeating its action must answer the rule's 409.
+    fn used(counter: &AtomicUsize, size: usize, rng: &mut impl Rng) -> Option<usize> {
+        let used = counter.load(Ordering::Relaxed).min(size);
+        (used > 0).then(|| rng.gen_range(0..used))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Action {
+    Release,
+    Recall,
+    Reject,
+    Stop,
+    Resend,
+}
+
+/// What one client saw.
+#[derive(Default)]
+pub struct Tally {
+    pub latencies: Samples,
+    pub ok: usize,
+    /// 409 with a rule's message: the correct answer to a request that breaks a rule.
+    pub rule_409: usize,
+    /// Anything else: generic conflicts after retries, 4xx that should not happen, 5xx.
+    pub errors: usize,
+    pub error_examples: Vec<String>,
+}
+
+impl Tally {
+    pub fn merge(&mut self, other: Tally) {
+        self.latencies.extend(other.latencies);
+        self.ok += other.ok;
+        self.rule_409 += other.rule_409;
+        self.errors += other.errors;
+        for e in other.error_examples {
+            if self.error_examples.len() < 5 {
+                self.error_examples.push(e);
+            }
+        }
+    }
+
+    pub fn total(&self) -> usize {
+        self.ok + self.rule_409 + self.errors
+    }
+}
+
+/// The generic answer after retries ran out: never a spec answer.
+const GENERIC_CONFLICT: &str = "The request could not be completed due to a conflict";
+
+struct Request {
+    path: String,
+    token_is_specialist: bool,
+    body: Option<String>,
+}
+
+fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
+    let s = plan.sizes;
+    let resend = |rng: &mut dyn rand::RngCore| Request {
+        path: format!(
+            "/api/patients/{PATIENT}/approvals/{}/actions/resend",
+            id(Kind::Approval, rng.gen_range(0..s.approvals.max(1)))
+        ),
+        token_is_specialist: false,
+        body: None,
+    };
+    let roll: u32 = rng.gen_range(0..100);
+    let action = match roll {
+        0..=21 => Action::Release,
+        22..=41 => Action::Stop,
+        42..=61 => Action::Reject,
+        62..=86 => Action::Resend,
+        87..=91 => Action::Recall,
+        _ => {
+            // Rule violations and repeats: the spec's 409 is the right answer.
+            return match roll % 4 {
+                0 => Request {
+                    path: format!(
+                        "/api/service_requests/{}/actions/release",
+                        id(
+                            Kind::NewServiceRequest,
+                            rng.gen_range(0..s.violations.max(1))
+                        )
+                    ),
+                    token_is_specialist: false,
+                    body: None,
+                },
+                1 => Request {
+                    path: format!(
+                        "/api/patients/{PATIENT}/device_dispenses/{}/actions/stop",
+                        id(
+                            Kind::CompletedDispense,
+                            rng.gen_range(0..s.violations.max(1))
+                        )
+                    ),
+                    token_is_specialist: false,
+                    body: None,
+                },
+                2 => match Plan::used(&plan.next_release, s.per_action, rng) {
+                    Some(n) => Request {
+                        path: format!(
+                            "/api/service_requests/{}/actions/release",
+                            id(Kind::QueuedServiceRequest, n)
+                        ),
+                        token_is_specialist: false,
+                        body: None,
+                    },
+                    None => resend(rng),
+                },
+                _ => match Plan::used(&plan.next_reject, s.per_action, rng) {
+                    Some(n) => Request {
+                        path: format!(
+                            "/api/merge_requests/{}/actions/reject",
+                            id(Kind::NewMergeRequest, n)
+                        ),
+                        token_is_specialist: true,
+                        body: None,
+                    },
+                    None => resend(rng),
+                },
+            };
+        }
+    };
+    match action {
+        Action::Release => match Plan::take(&plan.next_release, s.per_action) {
+            Some(n) => Request {
+                path: format!(
+                    "/api/service_requests/{}/actions/release",
+                    id(Kind::QueuedServiceRequest, n)
+                ),
+                token_is_specialist: false,
+                body: None,
+            },
+            None => resend(rng),
+        },
+        Action::Stop => match Plan::take(&plan.next_stop, s.per_action) {
+            Some(n) => Request {
+                path: format!(
+                    "/api/patients/{PATIENT}/device_dispenses/{}/actions/stop",
+                    id(Kind::InProgressDispense, n)
+                ),
+                token_is_specialist: false,
+                body: None,
+            },
+            None => resend(rng),
+        },
+        Action::Reject => match Plan::take(&plan.next_reject, s.per_action) {
+            Some(n) => Request {
+                path: format!(
+                    "/api/merge_requests/{}/actions/reject",
+                    id(Kind::NewMergeRequest, n)
+                ),
+                token_is_specialist: true,
+                body: None,
+            },
+            None => resend(rng),
+        },
+        Action::Recall => match plan.recalls.lock().ok().and_then(|mut q| q.pop_front()) {
+            Some((sr, body)) => Request {
+                path: format!("/api/patients/{PATIENT}/service_requests/{sr}/actions/recall"),
+                token_is_specialist: false,
+                body: Some(body),
+            },
+            None => resend(rng),
+        },
+        Action::Resend => resend(rng),
+    }
+}
+
+async fn send(client: &reqwest::Client, plan: &Plan, req: Request, tally: &mut Tally) {
+    let token = if req.token_is_specialist {
+        &plan.specialist_token
+    } else {
+        &plan.doctor_token
+    };
+    let mut builder = client
+        .patch(format!("{}{}", plan.base, req.path))
+        .bearer_auth(token);
+    if let Some(body) = req.body {
+        builder = builder
+            .header("content-type", "application/json")
+            .body(body);
+    }
+    let started = Instant::now();
+    let result = builder.send().await;
+    let (status, text) = match result {
+        Ok(r) => {
+            let status = r.status().as_u16();
+            (status, r.text().await.unwrap_or_default())
+        }
+        Err(e) => (0, e.to_string()),
+    };
+    tally.latencies.push(started.elapsed());
+    match status {
+        200..=299 => tally.ok += 1,
+        409 if !text.contains(GENERIC_CONFLICT) => tally.rule_409 += 1,
+        _ => {
+            tally.errors += 1;
+            if tally.error_examples.len() < 5 {
+                tally.error_examples.push(format!(
+                    "{status} {} {}",
+                    req.path,
+                    text.chars().take(200).collect::<String>()
+                ));
+            }
+        }
+    }
+}
+
+/// `clients` closed-loop clients for `duration`.
+pub async fn run(plan: Arc<Plan>, clients: usize, duration: Duration) -> Tally {
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(clients)
+        .build()
+        .expect("http client");
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for _ in 0..clients {
+        let (plan, client) = (plan.clone(), client.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let mut rng = rand::rngs::StdRng::from_entropy();
+            while Instant::now() < deadline {
+                let req = pick(&plan, &mut rng);
+                send(&client, &plan, req, &mut tally).await;
+            }
+            tally
+        }));
+    }
+    let mut all = Tally::default();
+    for t in tasks {
+        if let Ok(tally) = t.await {
+            all.merge(tally);
+        }
+    }
+    all
+}
+
+/// Every client on a few entities: resends of two approvals and stops of two dispenses. Each
+/// request must get its spec answer — 202, or the rule's 409 once a dispense is stopped — and
+/// never a conflict that leaked through the retries.
+pub async fn run_hot(base: &str, token: &str, clients: usize, duration: Duration) -> Tally {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for c in 0..clients {
+        let (client, base, token) = (client.clone(), base.to_string(), token.to_string());
+        tasks.push(tokio::spawn(async move {
+            let mut tally = Tally::default();
+            let mut i = c;
+            while Instant::now() < deadline {
+                let path = if i % 2 == 0 {
+                    format!(
+                        "/api/patients/{PATIENT}/approvals/{}/actions/resend",
+                        id(Kind::Approval, i % 4 / 2)
+                    )
+                } else {
+                    format!(
+                        "/api/patients/{PATIENT}/device_dispenses/{}/actions/stop",
+                        id(Kind::InProgressDispense, HOT_DISPENSE + i % 4 / 2)
+                    )
+                };
+                i += 1;
+                let started = Instant::now();
+                let r = client
+                    .patch(format!("{base}{path}"))
+                    .bearer_auth(&token)
+                    .send()
+                    .await;
+                let (status, text) = match r {
+                    Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
+                    Err(e) => (0, e.to_string()),
+                };
+                tally.latencies.push(started.elapsed());
+                match status {
+                    200..=299 => tally.ok += 1,
+                    409 if !text.contains(GENERIC_CONFLICT) => tally.rule_409 += 1,
+                    _ => {
+                        tally.errors += 1;
+                        if tally.error_examples.len() < 5 {
+                            tally.error_examples.push(format!(
+                                "{status} {path} {}",
+                                text.chars().take(200).collect::<String>()
+                            ));
+                        }
+                    }
+                }
+            }
+            tally
+        }));
+    }
+    let mut all = Tally::default();
+    for t in tasks {
+        if let Ok(tally) = t.await {
+            all.merge(tally);
+        }
+    }
+    all
+}

@@ -1,0 +1,346 @@
+//! `ehealth-bench`: loads the real service over loopback HTTP with a mix of the five actions at
+//! several concurrencies and, in the same run and on the same database, measures raw PostgreSQL
+//! single-row INSERT transactions — the physical floor of one durable append — so the report can
+//! give their ratio. Run it with `scripts/bench.sh`.
+
+mod dataset;
+mod load;
+mod raw;
+mod service;
+mod stats;
+
+#[allow(dead_code)]
+#[path = "../../tests/support/pki.rs"]
+mod pki;
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use clap::Parser;
+use serde_json::{json, Value};
+use sqlx::{Connection, PgConnection};
+
+use dataset::{Kind, Sizes};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "ehealth-bench",
+    about = "Benchmark ehealth-es against raw PostgreSQL inserts, side by side"
+)]
+struct Args {
+    /// A PostgreSQL superuser URL; the benchmark creates its own database there.
+    #[arg(long, env = "EHEALTH_BENCH_DATABASE_URL")]
+    admin_url: String,
+    /// Concurrencies to measure, comma-separated.
+    #[arg(long, default_value = "1,16,64")]
+    clients: String,
+    /// Seconds per measured point.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Fresh entities per one-shot action (release, stop, reject).
+    #[arg(long, default_value_t = 30_000)]
+    per_action: usize,
+    /// Service requests to recall (each needs a signature made before the timed run).
+    #[arg(long, default_value_t = 1_500)]
+    recalls: usize,
+    /// The service's connection pool size.
+    #[arg(long, default_value_t = 64)]
+    pool_size: u32,
+    /// The ehealth-es binary (default: next to this one).
+    #[arg(long)]
+    binary: Option<PathBuf>,
+    /// Also write the report (Markdown) to this file.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+const JWT_SECRET: &str = "bench-secret";
+
+fn database_url(admin: &str, db: &str) -> String {
+    match admin.rsplit_once('/') {
+        Some((base, _)) => format!("{base}/{db}"),
+        None => format!("{admin}/{db}"),
+    }
+}
+
+/// Signs recalls of the active service requests as their requester, before the timed run.
+async fn presign(
+    base: &str,
+    token: &str,
+    count: usize,
+    signer: &pki::TestSigner,
+) -> anyhow::Result<Vec<(uuid::Uuid, String)>> {
+    let client = reqwest::Client::new();
+    let mut out = Vec::with_capacity(count);
+    for n in 0..count {
+        let sr = dataset::id(Kind::ActiveServiceRequest, n);
+        let doc: Value = client
+            .get(format!(
+                "{base}/api/patients/{}/service_requests/{sr}",
+                dataset::PATIENT
+            ))
+            .bearer_auth(token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let mut content = doc["data"].clone();
+        content["status_reason"] = json!({ "coding": [ { "system": "eHealth/service_request_recall_reasons", "code": "1" } ] });
+        let signed = signer.sign(serde_json::to_vec(&content)?.as_slice());
+        out.push((sr, json!({ "signed_data": signed }).to_string()));
+    }
+    Ok(out)
+}
+
+async fn scalar_f64(
+    conn: &mut PgConnection,
+    sql: &str,
+    since: chrono::DateTime<chrono::Utc>,
+) -> f64 {
+    sqlx::query_scalar::<_, Option<f64>>(sql)
+        .bind(since)
+        .fetch_one(conn)
+        .await
+        .ok()
+        .flatten()
+        .unwrap_or(0.0)
+}
+
+struct Row {
+    clients: usize,
+    raw_per_s: f64,
+    raw_p99: f64,
+    actions_per_s: f64,
+    p50: f64,
+    p99: f64,
+    p999: f64,
+    ok: usize,
+    rule_409: usize,
+    errors: usize,
+    job_p50: f64,
+    job_p99: f64,
+    lag_max: i64,
+    lag_mean: f64,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let clients: Vec<usize> = args
+        .clients
+        .split(',')
+        .map(|c| c.trim().parse())
+        .collect::<Result<_, _>>()?;
+    let duration = Duration::from_secs(args.seconds);
+    let binary = args
+        .binary
+        .clone()
+        .unwrap_or_else(|| service::sibling_binary("ehealth-es"));
+    anyhow::ensure!(
+        binary.exists(),
+        "{} not found: build it with `cargo build --release`",
+        binary.display()
+    );
+
+    let db = format!(
+        "ehealth_bench_{}",
+        chrono::Utc::now().format("%Y%m%d%H%M%S")
+    );
+    let mut admin = PgConnection::connect(&args.admin_url).await?;
+    sqlx::query(&format!("CREATE DATABASE {db}"))
+        .execute(&mut admin)
+        .await?;
+    let url = database_url(&args.admin_url, &db);
+    let pool = ehealth_es::db::connect(&url, 16).await?;
+    ehealth_es::db::migrate(&pool).await?;
+    raw::prepare(&pool).await?;
+
+    let sizes = Sizes {
+        per_action: args.per_action,
+        recalls: args.recalls,
+        approvals: 2_000,
+        violations: 500,
+    };
+    eprintln!(
+        "importing the data set ({} one-shot entities per action)…",
+        sizes.per_action
+    );
+    let t = Instant::now();
+    let created = dataset::import(&pool, sizes, 8).await?;
+    let import_rate = created as f64 / t.elapsed().as_secs_f64();
+    eprintln!(
+        "imported {created} entities in {:.1} s ({import_rate:.0}/s)",
+        t.elapsed().as_secs_f64()
+    );
+
+    let ca = pki::TestCa::new("ehealth-bench root");
+    let signer = ca.issue_signer_ec(dataset::DOCTOR_TAX_ID, "Bench Doctor");
+    let work = std::env::temp_dir().join(&db);
+    std::fs::create_dir_all(&work)?;
+    let anchors = work.join("anchors.pem");
+    std::fs::write(&anchors, ca.pem())?;
+    let svc = service::Service::start(
+        &binary,
+        &url,
+        JWT_SECRET,
+        &anchors,
+        &work.join("media"),
+        args.pool_size,
+    )
+    .await?;
+
+    let keys = ehealth_es::auth::TokenKeys::new(JWT_SECRET.as_bytes());
+    let scopes =
+        "service_request:use service_request:recall service_request:read merge_request:write \
+                  device_dispense:stop approval:create job:read";
+    let doctor = keys.mint(dataset::U_DOCTOR, dataset::LE, scopes, 86_400);
+    let specialist = keys.mint(dataset::U_SPECIALIST, dataset::LE, scopes, 86_400);
+    eprintln!("signing {} recalls…", sizes.recalls);
+    let recalls = presign(&svc.base, &doctor, sizes.recalls, &signer).await?;
+    let plan = Arc::new(load::Plan::new(
+        svc.base.clone(),
+        doctor.clone(),
+        specialist,
+        sizes,
+        recalls,
+    ));
+
+    let mut rows = Vec::new();
+    let mut conn = PgConnection::connect(&url).await?;
+    for &c in &clients {
+        eprintln!("c={c}: raw inserts…");
+        let raw = raw::run(&url, c, duration).await?;
+        eprintln!("c={c}: service…");
+        let since = chrono::Utc::now();
+        let sampling = Arc::new(AtomicBool::new(true));
+        let sampler = {
+            let (url, sampling) = (url.clone(), sampling.clone());
+            tokio::spawn(async move {
+                let mut conn = PgConnection::connect(&url).await.ok()?;
+                let mut lags = Vec::new();
+                while sampling.load(Ordering::Relaxed) {
+                    if let Ok(lag) = ehealth_es::store::feed::lag(&mut conn, "effects").await {
+                        lags.push(lag);
+                    }
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+                Some(lags)
+            })
+        };
+        let started = Instant::now();
+        let mut tally = load::run(plan.clone(), c, duration).await;
+        let elapsed = started.elapsed().as_secs_f64();
+        sampling.store(false, Ordering::Relaxed);
+        let lags = sampler.await.ok().flatten().unwrap_or_default();
+        // Let the workers finish what was accepted before reading job latencies.
+        let drain = Instant::now();
+        while drain.elapsed() < Duration::from_secs(60) {
+            let pending: i64 =
+                sqlx::query_scalar("SELECT count(*) FROM jobs WHERE status = 'pending'")
+                    .fetch_one(&mut conn)
+                    .await?;
+            if pending == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let job_ms = "SELECT percentile_cont($P) WITHIN GROUP (ORDER BY extract(epoch FROM updated_at - inserted_at) * 1000) \
+                      FROM jobs WHERE status = 'processed' AND inserted_at >= $1";
+        rows.push(Row {
+            clients: c,
+            raw_per_s: raw.inserts_per_second,
+            raw_p99: raw.p99_ms,
+            actions_per_s: tally.total() as f64 / elapsed,
+            p50: tally.latencies.percentile_ms(50.0),
+            p99: tally.latencies.percentile_ms(99.0),
+            p999: tally.latencies.percentile_ms(99.9),
+            ok: tally.ok,
+            rule_409: tally.rule_409,
+            errors: tally.errors,
+            job_p50: scalar_f64(&mut conn, &job_ms.replace("$P", "0.5"), since).await,
+            job_p99: scalar_f64(&mut conn, &job_ms.replace("$P", "0.99"), since).await,
+            lag_max: lags.iter().copied().max().unwrap_or(0),
+            lag_mean: if lags.is_empty() {
+                0.0
+            } else {
+                lags.iter().sum::<i64>() as f64 / lags.len() as f64
+            },
+        });
+        for e in &tally.error_examples {
+            eprintln!("  error example: {e}");
+        }
+        let _ = raw.p50_ms;
+    }
+
+    eprintln!("hot entities, 16 clients…");
+    let mut hot = load::run_hot(&svc.base, &doctor, 16, duration).await;
+    let hot_rate = hot.total() as f64 / duration.as_secs_f64();
+    for e in &hot.error_examples {
+        eprintln!("  hot error example: {e}");
+    }
+    let rss = svc.peak_rss_mib();
+    svc.stop().await;
+
+    let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(&mut conn)
+        .await?;
+    let rebuild = rebuild_rate(&binary, &url).await;
+
+    let mut report = String::new();
+    report.push_str(&format!(
+        "ehealth-bench — {} s per point, {} events in the log at the end, service pool {}\n\n",
+        args.seconds, events, args.pool_size
+    ));
+    report.push_str("| clients | raw inserts/s | raw p99 ms | actions/s | ratio | p50 ms | p99 ms | p99.9 ms | 2xx | rule 409 | errors | job p50 ms | job p99 ms | feed lag max / mean |\n");
+    report.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    for r in &rows {
+        report.push_str(&format!(
+            "| {} | {:.0} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.2} | {:.2} | {} | {} | {} | {:.1} | {:.1} | {} / {:.1} |\n",
+            r.clients, r.raw_per_s, r.raw_p99, r.actions_per_s, 100.0 * r.actions_per_s / r.raw_per_s.max(1.0),
+            r.p50, r.p99, r.p999, r.ok, r.rule_409, r.errors, r.job_p50, r.job_p99, r.lag_max, r.lag_mean
+        ));
+    }
+    report.push_str(&format!(
+        "\nhot entities (16 clients on 2 approvals + 2 dispenses): {:.0} req/s, {} 2xx, {} rule 409, {} errors, p99 {:.2} ms\n",
+        hot_rate, hot.ok, hot.rule_409, hot.errors, hot.latencies.percentile_ms(99.0)
+    ));
+    report.push_str(&format!(
+        "peak service RSS: {}\n",
+        rss.map_or("n/a".into(), |m| format!("{m:.1} MiB"))
+    ));
+    report.push_str(&format!(
+        "import: {created} entities at {import_rate:.0}/s through commands\n"
+    ));
+    report.push_str(&format!("rebuild: {rebuild}\n"));
+    println!("{report}");
+    if let Some(out) = args.out {
+        std::fs::write(out, &report)?;
+    }
+    Ok(())
+}
+
+/// Runs `ehealth-es projections rebuild` when the binary has it and returns its own summary line.
+async fn rebuild_rate(binary: &std::path::Path, url: &str) -> String {
+    let output = tokio::process::Command::new(binary)
+        .args(["projections", "rebuild"])
+        .env("DATABASE_URL", url)
+        .output()
+        .await;
+    match output {
+        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
+            .lines()
+            .find(|l| l.contains("events/s"))
+            .unwrap_or("no rate printed")
+            .to_string(),
+        Ok(o) => format!(
+            "not available ({})",
+            String::from_utf8_lossy(&o.stderr)
+                .lines()
+                .next()
+                .unwrap_or("")
+        ),
+        Err(e) => format!("not available ({e})"),
+    }
+}
