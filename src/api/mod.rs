@@ -8,6 +8,7 @@ pub mod error;
 mod extract;
 mod jobs;
 mod legal_entity;
+mod lists;
 mod merge_requests;
 mod read;
 mod service_requests;
@@ -37,6 +38,9 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
 
 pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
     Router::new()
+        .route("/api/service_requests", get(lists::service_requests))
+        .route("/api/merge_requests", get(lists::merge_requests))
+        .route("/api/device_dispenses", get(lists::device_dispenses))
         .route(
             "/api/service_requests/{id}/actions/release",
             patch(service_requests::release),

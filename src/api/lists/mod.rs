@@ -1,0 +1,603 @@
+//! The analyst read side: `GET /api/service_requests`, `/api/merge_requests` and
+//! `/api/device_dispenses` — filtered lists of the projection tables with cursor paging, as eHealth
+//! JSON (each item rendered like the entity's read endpoint) or as CSV of the typed columns.
+//!
+//! Rows are ordered by `(updated_at, id)` ascending and a page continues strictly after the
+//! previous page's last key, so paging is stable under concurrent writes: a row changed while a
+//! client pages moves to the end and is delivered again with its new state, and no row is skipped.
+//! Every query is confined to the caller's legal entity before any filter applies; where two
+//! columns grant visibility (a service request's requester and user), each is scanned as its own
+//! index-ordered branch of a `UNION ALL`, so the database never has to sort a tenant's whole list.
+
+mod csv;
+mod cursor;
+mod params;
+
+use std::sync::Arc;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Query, State};
+use axum::http::header::{CONTENT_TYPE, LINK, VARY};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use ehealth_aggregates::{DeviceDispense, MergeRequest, ServiceRequest};
+use serde_json::{json, Value};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+use super::envelope::ApiResponse;
+use super::error::ApiError;
+use super::extract::Caller;
+use crate::app::AppState;
+use cursor::Cursor;
+use params::{Bind, Filter, Kind, ListQuery};
+
+type RawQuery = Result<Query<Vec<(String, String)>>, QueryRejection>;
+
+/// How a typed column is read and written to CSV.
+#[derive(Clone, Copy)]
+enum Type {
+    Uuid,
+    Text,
+    Time,
+    Json,
+    Int,
+}
+
+struct Column {
+    name: &'static str,
+    kind: Type,
+}
+
+const fn col(name: &'static str, kind: Type) -> Column {
+    Column { name, kind }
+}
+
+/// One list endpoint: its table, who may read it and how it filters.
+struct Resource {
+    table: &'static str,
+    scope: &'static str,
+    /// Columns naming a legal entity that may see the row; a row is visible when any of them is
+    /// the caller's.
+    tenancy: &'static [&'static str],
+    filters: &'static [Filter],
+    /// The CSV columns: the table's typed columns, without the JSON `document`.
+    columns: &'static [Column],
+    /// The eHealth rendering of a row's `document`.
+    render: fn(Value) -> Option<Value>,
+}
+
+// Enum values, exactly as the aggregates store them (a unit test below keeps them in step).
+const SERVICE_REQUEST_STATUSES: &[&str] = &[
+    "active",
+    "in_progress",
+    "completed",
+    "recalled",
+    "entered_in_error",
+];
+const PROGRAM_PROCESSING_STATUSES: &[&str] = &["new", "in_queue", "in_progress", "completed"];
+const MERGE_REQUEST_STATUSES: &[&str] = &[
+    "NEW",
+    "APPROVED",
+    "REJECTED",
+    "CANCELLED",
+    "SIGNED",
+    "MERGED",
+    "EXPIRED",
+];
+const DEVICE_DISPENSE_STATUSES: &[&str] = &[
+    "in_progress",
+    "completed",
+    "declined",
+    "stopped",
+    "entered_in_error",
+    "unknown",
+    "preparation",
+    "canceled",
+];
+
+const SERVICE_REQUESTS: Resource = Resource {
+    table: "service_requests",
+    scope: "service_request:read",
+    tenancy: &["requester_legal_entity_id", "used_by_legal_entity_id"],
+    filters: &[
+        Filter {
+            param: "status",
+            column: "status",
+            kind: Kind::Enum(SERVICE_REQUEST_STATUSES),
+        },
+        Filter {
+            param: "program_processing_status",
+            column: "program_processing_status",
+            kind: Kind::Enum(PROGRAM_PROCESSING_STATUSES),
+        },
+        Filter {
+            param: "requester_legal_entity",
+            column: "requester_legal_entity_id",
+            kind: Kind::Uuid,
+        },
+        Filter {
+            param: "used_by_legal_entity",
+            column: "used_by_legal_entity_id",
+            kind: Kind::Uuid,
+        },
+        Filter {
+            param: "patient_id",
+            column: "patient_id",
+            kind: Kind::Uuid,
+        },
+    ],
+    columns: &[
+        col("id", Type::Uuid),
+        col("patient_id", Type::Uuid),
+        col("status", Type::Text),
+        col("program_processing_status", Type::Text),
+        col("requester_employee_id", Type::Uuid),
+        col("requester_legal_entity_id", Type::Uuid),
+        col("used_by_employee_id", Type::Uuid),
+        col("used_by_legal_entity_id", Type::Uuid),
+        col("status_reason", Type::Json),
+        col("inserted_at", Type::Time),
+        col("updated_at", Type::Time),
+        col("updated_by", Type::Uuid),
+        col("version", Type::Int),
+    ],
+    render: |doc| {
+        serde_json::from_value::<ServiceRequest>(doc)
+            .ok()?
+            .record
+            .map(|r| r.render())
+    },
+};
+
+const MERGE_REQUESTS: Resource = Resource {
+    table: "merge_requests",
+    scope: "merge_request:read",
+    tenancy: &["legal_entity_id"],
+    filters: &[Filter {
+        param: "status",
+        column: "status",
+        kind: Kind::Enum(MERGE_REQUEST_STATUSES),
+    }],
+    columns: &[
+        col("id", Type::Uuid),
+        col("master_person_id", Type::Uuid),
+        col("merge_person_id", Type::Uuid),
+        col("status", Type::Text),
+        col("legal_entity_id", Type::Uuid),
+        col("inserted_by", Type::Uuid),
+        col("inserted_at", Type::Time),
+        col("updated_by", Type::Uuid),
+        col("updated_at", Type::Time),
+        col("version", Type::Int),
+    ],
+    render: |doc| {
+        serde_json::from_value::<MergeRequest>(doc)
+            .ok()?
+            .record
+            .map(|r| r.render())
+    },
+};
+
+const DEVICE_DISPENSES: Resource = Resource {
+    table: "device_dispenses",
+    scope: "device_dispense:read",
+    tenancy: &["performer_legal_entity_id"],
+    filters: &[
+        Filter {
+            param: "status",
+            column: "status",
+            kind: Kind::Enum(DEVICE_DISPENSE_STATUSES),
+        },
+        Filter {
+            param: "patient_id",
+            column: "patient_id",
+            kind: Kind::Uuid,
+        },
+    ],
+    columns: &[
+        col("id", Type::Uuid),
+        col("patient_id", Type::Uuid),
+        col("status", Type::Text),
+        col("performer_legal_entity_id", Type::Uuid),
+        col("inserted_at", Type::Time),
+        col("updated_at", Type::Time),
+        col("updated_by", Type::Uuid),
+        col("version", Type::Int),
+    ],
+    render: |doc| {
+        serde_json::from_value::<DeviceDispense>(doc)
+            .ok()?
+            .record
+            .map(|r| r.render())
+    },
+};
+
+/// `GET /api/service_requests` (scope `service_request:read`).
+pub async fn service_requests(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    list(&app, &caller, &headers, query, &SERVICE_REQUESTS).await
+}
+
+/// `GET /api/merge_requests` (scope `merge_request:read`).
+pub async fn merge_requests(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    list(&app, &caller, &headers, query, &MERGE_REQUESTS).await
+}
+
+/// `GET /api/device_dispenses` (scope `device_dispense:read`).
+pub async fn device_dispenses(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    query: RawQuery,
+) -> Result<Response, ApiError> {
+    list(&app, &caller, &headers, query, &DEVICE_DISPENSES).await
+}
+
+async fn list(
+    app: &AppState,
+    caller: &Caller,
+    headers: &HeaderMap,
+    query: RawQuery,
+    resource: &Resource,
+) -> Result<Response, ApiError> {
+    caller.require(&[resource.scope])?;
+    let Query(pairs) = query.map_err(|_| ApiError::bad_request("Malformed query string"))?;
+    let query = params::parse(resource.table, resource.filters, pairs)?;
+    let as_csv = csv::wants_csv(headers);
+    let selected = if as_csv {
+        resource
+            .columns
+            .iter()
+            .map(|c| c.name)
+            .collect::<Vec<_>>()
+            .join(", ")
+    } else {
+        "id, updated_at, document".to_string()
+    };
+    let mut rows = match select(resource, &query, caller.identity.client_id, &selected) {
+        Some(mut sql) => sql.build().fetch_all(&app.pool).await?,
+        None => Vec::new(),
+    };
+    let has_more = rows.len() as i64 > query.limit;
+    rows.truncate(query.limit as usize);
+    let next = match rows.last() {
+        Some(last) if has_more => Some(
+            Cursor {
+                updated_at: last.try_get("updated_at")?,
+                id: last.try_get("id")?,
+            }
+            .encode(resource.table),
+        ),
+        _ => None,
+    };
+    if as_csv {
+        return csv_response(resource, &rows, next, &query, &caller.meta.url);
+    }
+    let data = rows
+        .iter()
+        .map(|row| {
+            let id: Uuid = row.try_get("id")?;
+            let document: Value = row.try_get("document")?;
+            (resource.render)(document).ok_or_else(|| {
+                tracing::error!(table = resource.table, %id, "stored document unreadable");
+                ApiError::internal()
+            })
+        })
+        .collect::<Result<Vec<_>, ApiError>>()?;
+    let mut answer = ApiResponse::ok(Value::Array(data));
+    answer.body.insert(
+        "paging".into(),
+        json!({ "limit": query.limit, "next_cursor": next, "has_more": has_more }),
+    );
+    Ok(answer.with_header(VARY, "accept").into_response())
+}
+
+/// The page query: one index-ordered branch per tenancy column, each limited, merged and limited
+/// again. A later branch excludes rows an earlier one already yields, so a service request that
+/// its requester also uses appears once. A branch that a filter makes impossible (the caller's
+/// requester branch under `requester_legal_entity=<another>`) is left out, and `None` means no
+/// branch is left: the answer is empty without asking the database.
+fn select<'a>(
+    resource: &Resource,
+    query: &'a ListQuery,
+    legal_entity: Uuid,
+    selected: &str,
+) -> Option<QueryBuilder<'a, Postgres>> {
+    let filtered = |column: &str| {
+        query.equals.iter().find_map(|(c, v)| match v {
+            Bind::Uuid(id) if *c == column => Some(*id),
+            _ => None,
+        })
+    };
+    let branches: Vec<usize> = (0..resource.tenancy.len())
+        .filter(|&i| {
+            let own = filtered(resource.tenancy[i]).is_none_or(|id| id == legal_entity);
+            let earlier_excluded = resource.tenancy[..i]
+                .iter()
+                .any(|c| filtered(c) == Some(legal_entity));
+            own && !earlier_excluded
+        })
+        .collect();
+    if branches.is_empty() {
+        return None;
+    }
+    let fetch = query.limit + 1;
+    let mut sql = QueryBuilder::new("");
+    if branches.len() > 1 {
+        sql.push(format!("SELECT {selected} FROM ("));
+    }
+    for (n, &i) in branches.iter().enumerate() {
+        if n > 0 {
+            sql.push(" UNION ALL ");
+        }
+        // Identifiers come from the constant resource descriptions, never from the request.
+        sql.push(format!(
+            "(SELECT {selected} FROM {} WHERE {} = ",
+            resource.table, resource.tenancy[i]
+        ))
+        .push_bind(legal_entity);
+        for earlier in &resource.tenancy[..i] {
+            sql.push(format!(" AND {earlier} IS DISTINCT FROM "))
+                .push_bind(legal_entity);
+        }
+        for (column, value) in &query.equals {
+            sql.push(format!(" AND {column} = "));
+            match value {
+                Bind::Text(text) => sql.push_bind(text.as_str()),
+                Bind::Uuid(id) => sql.push_bind(*id),
+            };
+        }
+        for (column, op, at) in &query.ranges {
+            sql.push(format!(" AND {column} {op} ")).push_bind(*at);
+        }
+        if let Some(after) = &query.after {
+            sql.push(" AND (updated_at, id) > (")
+                .push_bind(after.updated_at)
+                .push(", ")
+                .push_bind(after.id)
+                .push(")");
+        }
+        sql.push(" ORDER BY updated_at, id LIMIT ")
+            .push_bind(fetch)
+            .push(")");
+    }
+    if branches.len() > 1 {
+        sql.push(") page ORDER BY updated_at, id LIMIT ")
+            .push_bind(fetch);
+    }
+    Some(sql)
+}
+
+/// A CSV cell of a typed column; NULL is an empty field.
+fn cell(row: &PgRow, column: &Column) -> Result<String, sqlx::Error> {
+    let name = column.name;
+    Ok(match column.kind {
+        Type::Uuid => row
+            .try_get::<Option<Uuid>, _>(name)?
+            .map(|id| id.to_string()),
+        Type::Text => row.try_get::<Option<String>, _>(name)?,
+        // The same form as the JSON rendering of timestamps.
+        Type::Time => row
+            .try_get::<Option<DateTime<Utc>>, _>(name)?
+            .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
+        Type::Json => row
+            .try_get::<Option<Value>, _>(name)?
+            .filter(|v| !v.is_null())
+            .map(|v| v.to_string()),
+        Type::Int => row.try_get::<Option<i64>, _>(name)?.map(|n| n.to_string()),
+    }
+    .unwrap_or_default())
+}
+
+/// The page as CSV; the next page, if any, is announced in a `Link: <…>; rel="next"` header that
+/// repeats the request's filters and limit with the new cursor.
+fn csv_response(
+    resource: &Resource,
+    rows: &[PgRow],
+    next: Option<String>,
+    query: &ListQuery,
+    url: &str,
+) -> Result<Response, ApiError> {
+    let mut out = String::new();
+    csv::push_record(&mut out, resource.columns.iter().map(|c| c.name));
+    for row in rows {
+        let cells = resource
+            .columns
+            .iter()
+            .map(|c| cell(row, c))
+            .collect::<Result<Vec<_>, _>>()?;
+        csv::push_record(&mut out, cells);
+    }
+    let mut response = (StatusCode::OK, out).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(csv::CONTENT_TYPE));
+    headers.insert(VARY, HeaderValue::from_static("accept"));
+    if let Some(cursor) = next {
+        let mut pairs: Vec<(&str, &str)> = query
+            .kept
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push(("cursor", &cursor));
+        let query_string = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let link = format!("<{url}?{query_string}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(LINK, value);
+        }
+    }
+    Ok(response)
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (a `+` of a time zone offset
+/// must not reach the server as a space).
+fn percent_encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use ehealth_aggregates::device_dispense::DeviceDispenseStatus;
+    use ehealth_aggregates::merge_request::MergeRequestStatus;
+    use ehealth_aggregates::service_request::{ProgramProcessingStatus, ServiceRequestStatus};
+    use serde::de::DeserializeOwned;
+
+    /// Every listed value is a value of the aggregate's enum, and the list is complete.
+    fn matches_enum<E: DeserializeOwned>(
+        listed: &[&str],
+        variants: usize,
+        as_str: fn(E) -> &'static str,
+    ) {
+        for value in listed {
+            let parsed: E = serde_json::from_value(json!(value))
+                .unwrap_or_else(|_| panic!("{value} is not a stored value"));
+            assert_eq!(as_str(parsed), *value);
+        }
+        assert_eq!(listed.len(), variants);
+    }
+
+    #[test]
+    fn filter_values_are_exactly_the_stored_enum_values() {
+        // The variant counts come from exhaustive matches: a new variant fails to compile here.
+        let sr = |s: ServiceRequestStatus| match s {
+            ServiceRequestStatus::Active
+            | ServiceRequestStatus::InProgress
+            | ServiceRequestStatus::Completed
+            | ServiceRequestStatus::Recalled
+            | ServiceRequestStatus::EnteredInError => 5,
+        };
+        let pps = |s: ProgramProcessingStatus| match s {
+            ProgramProcessingStatus::New
+            | ProgramProcessingStatus::InQueue
+            | ProgramProcessingStatus::InProgress
+            | ProgramProcessingStatus::Completed => 4,
+        };
+        let mr = |s: MergeRequestStatus| match s {
+            MergeRequestStatus::New
+            | MergeRequestStatus::Approved
+            | MergeRequestStatus::Rejected
+            | MergeRequestStatus::Cancelled
+            | MergeRequestStatus::Signed
+            | MergeRequestStatus::Merged
+            | MergeRequestStatus::Expired => 7,
+        };
+        let dd = |s: DeviceDispenseStatus| match s {
+            DeviceDispenseStatus::InProgress
+            | DeviceDispenseStatus::Completed
+            | DeviceDispenseStatus::Declined
+            | DeviceDispenseStatus::Stopped
+            | DeviceDispenseStatus::EnteredInError
+            | DeviceDispenseStatus::Unknown
+            | DeviceDispenseStatus::Preparation
+            | DeviceDispenseStatus::Canceled => 8,
+        };
+        matches_enum(
+            SERVICE_REQUEST_STATUSES,
+            sr(ServiceRequestStatus::Active),
+            ServiceRequestStatus::as_str,
+        );
+        matches_enum(
+            PROGRAM_PROCESSING_STATUSES,
+            pps(ProgramProcessingStatus::New),
+            ProgramProcessingStatus::as_str,
+        );
+        matches_enum(
+            MERGE_REQUEST_STATUSES,
+            mr(MergeRequestStatus::New),
+            MergeRequestStatus::as_str,
+        );
+        matches_enum(
+            DEVICE_DISPENSE_STATUSES,
+            dd(DeviceDispenseStatus::InProgress),
+            DeviceDispenseStatus::as_str,
+        );
+    }
+
+    #[test]
+    fn next_links_keep_offsets_and_reserved_characters_intact() {
+        assert_eq!(
+            percent_encode("2024-05-01T10:00:00+03:00"),
+            "2024-05-01T10%3A00%3A00%2B03%3A00"
+        );
+        assert_eq!(percent_encode("a b&c=d"), "a%20b%26c%3Dd");
+    }
+
+    #[test]
+    fn a_service_request_page_is_one_ordered_branch_per_tenancy_column() {
+        let query = params::parse(
+            "service_requests",
+            SERVICE_REQUESTS.filters,
+            vec![("status".into(), "active".into())],
+        )
+        .unwrap();
+        let sql = select(&SERVICE_REQUESTS, &query, Uuid::nil(), "id")
+            .unwrap()
+            .into_sql();
+        assert_eq!(
+            sql,
+            "SELECT id FROM (\
+             (SELECT id FROM service_requests WHERE requester_legal_entity_id = $1 AND status = $2 \
+             ORDER BY updated_at, id LIMIT $3) UNION ALL \
+             (SELECT id FROM service_requests WHERE used_by_legal_entity_id = $4 \
+             AND requester_legal_entity_id IS DISTINCT FROM $5 AND status = $6 \
+             ORDER BY updated_at, id LIMIT $7)) page ORDER BY updated_at, id LIMIT $8"
+        );
+    }
+
+    fn branch_count(params: &[(&str, Uuid)], caller: Uuid) -> usize {
+        let pairs = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        let query = params::parse("service_requests", SERVICE_REQUESTS.filters, pairs).unwrap();
+        select(&SERVICE_REQUESTS, &query, caller, "id")
+            .map_or(0, |sql| sql.into_sql().matches("(SELECT").count())
+    }
+
+    #[test]
+    fn a_legal_entity_filter_leaves_out_the_branches_it_makes_impossible() {
+        let (me, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(branch_count(&[], me), 2);
+        // Requested by me: only the requester branch; by another: only what I use.
+        assert_eq!(branch_count(&[("requester_legal_entity", me)], me), 1);
+        assert_eq!(branch_count(&[("requester_legal_entity", other)], me), 1);
+        // Used by me but requested by me is the requester branch; used by another, too.
+        assert_eq!(branch_count(&[("used_by_legal_entity", me)], me), 2);
+        assert_eq!(branch_count(&[("used_by_legal_entity", other)], me), 1);
+        // Neither side is mine: nothing can be visible.
+        assert_eq!(
+            branch_count(
+                &[
+                    ("requester_legal_entity", other),
+                    ("used_by_legal_entity", other)
+                ],
+                me
+            ),
+            0
+        );
+    }
+}
