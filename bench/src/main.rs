@@ -9,7 +9,6 @@ mod raw;
 mod service;
 mod stats;
 
-#[allow(dead_code)]
 #[path = "../../tests/support/pki.rs"]
 mod pki;
 

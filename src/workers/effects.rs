@@ -18,12 +18,11 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::commands::{CommandBus, CommandError, CommandMeta};
-use crate::jobs::job_href;
 use crate::reference::Reference;
 use crate::store::{feed, CommandContext};
 
 pub const SUBSCRIBER: &str = "effects";
-const BATCH: i64 = 100;
+const BATCH: i64 = 500;
 
 pub struct EffectsWorker {
     pub pool: PgPool,
@@ -69,10 +68,13 @@ impl EffectsWorker {
             return Ok(0);
         };
         let last = *last;
-        let mut queued_sms = false;
+        let mut work = Work::default();
         for (_, event) in &batch {
-            queued_sms |= self.apply(&mut tx, event).await?;
+            self.plan(&mut tx, event, &mut work).await?;
         }
+        // The common effects are written per batch, not per event: a few statements whatever the
+        // batch size, so the worker keeps up with the write path.
+        let queued_sms = work.write(&mut tx).await?;
         feed::save_checkpoint(&mut tx, SUBSCRIBER, last).await?;
         tx.commit().await?;
         if queued_sms {
@@ -81,32 +83,58 @@ impl EffectsWorker {
         Ok(batch.len())
     }
 
-    /// Does the effects of one event; true when an SMS was queued.
-    async fn apply(
+    /// Decides the effects of one event. Recall's revocations run at once (they are commands on
+    /// other aggregates); everything else is collected into `work`.
+    async fn plan(
         &self,
         conn: &mut PgConnection,
         event: &StoredEvent,
-    ) -> Result<bool, EffectError> {
-        let mut queued = false;
+        work: &mut Work,
+    ) -> Result<(), EffectError> {
+        let job = event.metadata.get("job_id").and_then(Value::as_str);
+        let entity_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
         match (event.aggregate_type.as_str(), event.event_type.as_str()) {
             ("ServiceRequest", "ServiceRequestRecalled") => {
                 self.revoke_approvals(event).await?;
-                queued = self.queue_recall_sms(conn, event).await?;
-                finish_with_link(conn, event, "service_request").await?;
+                if let Some(sms) = self.recall_sms(conn, event).await? {
+                    work.sms.push(sms);
+                }
+                if let Some(job) = job {
+                    work.links
+                        .push((job.to_string(), "service_request", entity_id));
+                }
             }
             ("ServiceRequest", "ServiceRequestReleased") => {
-                finish_with_link(conn, event, "service_request").await?;
+                if let Some(job) = job {
+                    work.links
+                        .push((job.to_string(), "service_request", entity_id));
+                }
             }
             ("DeviceDispense", "DeviceDispenseStopped") => {
-                finish_with_link(conn, event, "device_dispense").await?;
+                if let Some(job) = job {
+                    work.links
+                        .push((job.to_string(), "device_dispense", entity_id));
+                }
             }
             ("Approval", "ApprovalOtpResent") => {
-                queued = queue_otp_sms(conn, event).await?;
-                finish_with_data(conn, event, json!("")).await?;
+                let resent = &event.payload["ApprovalOtpResent"];
+                work.sms.push(QueuedSms {
+                    kind: "otp",
+                    phone: resent["phone_number"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string(),
+                    template: "otp",
+                    params: json!({ "approval_id": event.aggregate_id, "salt": resent["salt"] }),
+                    source_position: event.global_position,
+                });
+                if let Some(job) = job {
+                    work.data.push((job.to_string(), json!("")));
+                }
             }
             _ => {}
         }
-        Ok(queued)
+        Ok(())
     }
 
     async fn revoke_approvals(&self, event: &StoredEvent) -> Result<(), EffectError> {
@@ -156,34 +184,34 @@ impl EffectsWorker {
 
     /// The recall SMS goes to a patient who authenticates with OTP, unless the service request has a
     /// performer (ehealth-notes §2.3).
-    async fn queue_recall_sms(
+    async fn recall_sms(
         &self,
         conn: &mut PgConnection,
         event: &StoredEvent,
-    ) -> Result<bool, EffectError> {
+    ) -> Result<Option<QueuedSms>, EffectError> {
         let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
         let Some(doc) = ehealth_projections::load_document(conn, "service_requests", sr_id).await?
         else {
-            return Ok(false);
+            return Ok(None);
         };
         let Some(sr) = serde_json::from_value::<ServiceRequest>(doc)
             .ok()
             .and_then(|s| s.record)
         else {
-            return Ok(false);
+            return Ok(None);
         };
         if sr.other.get("performer").is_some_and(|p| !p.is_null()) {
-            return Ok(false);
+            return Ok(None);
         }
         let Some(person) = self.reference.person(sr.patient_id).await? else {
-            return Ok(false);
+            return Ok(None);
         };
         let Some(phone) = person
             .default_method()
             .filter(|m| m.kind == "OTP")
             .and_then(|m| m.phone_number.clone())
         else {
-            return Ok(false);
+            return Ok(None);
         };
         let requisition = sr
             .other
@@ -191,15 +219,87 @@ impl EffectsWorker {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_string();
-        queue_sms(
-            conn,
-            "service_request_recalled",
-            &phone,
-            "service_request_recalled",
-            json!({ "requisition": requisition }),
-            event.global_position,
-        )
-        .await
+        Ok(Some(QueuedSms {
+            kind: "service_request_recalled",
+            phone,
+            template: "service_request_recalled",
+            params: json!({ "requisition": requisition }),
+            source_position: event.global_position,
+        }))
+    }
+}
+
+/// An SMS to queue in the outbox; `(kind, source_position)` makes the insert idempotent.
+struct QueuedSms {
+    kind: &'static str,
+    phone: String,
+    template: &'static str,
+    params: Value,
+    source_position: i64,
+}
+
+/// The effects of one batch, written together.
+#[derive(Default)]
+struct Work {
+    sms: Vec<QueuedSms>,
+    /// Jobs finished with a link to their entity: `(job id, entity kind, entity id)`.
+    links: Vec<(String, &'static str, Uuid)>,
+    /// Jobs finished with `response_data`.
+    data: Vec<(String, Value)>,
+}
+
+impl Work {
+    /// Writes the batch's effects; true when an SMS was queued.
+    async fn write(self, conn: &mut PgConnection) -> Result<bool, EffectError> {
+        let mut queued = false;
+        if !self.sms.is_empty() {
+            let inserted = sqlx::query(
+                "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[]) \
+                 ON CONFLICT (kind, source_position) DO NOTHING",
+            )
+            .bind(self.sms.iter().map(|_| Uuid::new_v4()).collect::<Vec<_>>())
+            .bind(self.sms.iter().map(|m| m.kind).collect::<Vec<_>>())
+            .bind(self.sms.iter().map(|m| m.phone.clone()).collect::<Vec<_>>())
+            .bind(self.sms.iter().map(|m| m.template).collect::<Vec<_>>())
+            .bind(self.sms.iter().map(|m| m.params.clone()).collect::<Vec<_>>())
+            .bind(self.sms.iter().map(|m| m.source_position).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+            queued = inserted.rows_affected() > 0;
+        }
+        if !self.links.is_empty() {
+            // The link names the patient, which the release event does not carry: one lookup
+            // per batch for both entity kinds.
+            sqlx::query(
+                "UPDATE jobs SET status = 'processed', status_code = 200, updated_at = now(), \
+                 links = jsonb_build_array(jsonb_build_object('entity', u.entity, 'href', \
+                   '/api/patients/' || coalesce(sr.patient_id, dd.patient_id, '00000000-0000-0000-0000-000000000000'::uuid) \
+                   || '/' || u.entity || 's/' || u.entity_id)) \
+                 FROM UNNEST($1::text[], $2::text[], $3::uuid[]) AS u(job_id, entity, entity_id) \
+                 LEFT JOIN service_requests sr ON u.entity = 'service_request' AND sr.id = u.entity_id \
+                 LEFT JOIN device_dispenses dd ON u.entity = 'device_dispense' AND dd.id = u.entity_id \
+                 WHERE jobs.id = u.job_id AND jobs.status = 'pending'",
+            )
+            .bind(self.links.iter().map(|(j, _, _)| j.clone()).collect::<Vec<_>>())
+            .bind(self.links.iter().map(|(_, e, _)| *e).collect::<Vec<_>>())
+            .bind(self.links.iter().map(|(_, _, id)| *id).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        if !self.data.is_empty() {
+            sqlx::query(
+                "UPDATE jobs SET status = 'processed', status_code = 200, updated_at = now(), \
+                 response_data = u.data \
+                 FROM UNNEST($1::text[], $2::jsonb[]) AS u(job_id, data) \
+                 WHERE jobs.id = u.job_id AND jobs.status = 'pending'",
+            )
+            .bind(self.data.iter().map(|(j, _)| j.clone()).collect::<Vec<_>>())
+            .bind(self.data.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(queued)
     }
 }
 
@@ -214,87 +314,4 @@ fn meta_str(event: &StoredEvent, key: &str) -> String {
 
 fn meta_uuid(event: &StoredEvent, key: &str) -> Uuid {
     Uuid::parse_str(&meta_str(event, key)).unwrap_or_default()
-}
-
-async fn queue_sms(
-    conn: &mut PgConnection,
-    kind: &str,
-    phone: &str,
-    template: &str,
-    params: Value,
-    source_position: i64,
-) -> Result<bool, EffectError> {
-    let inserted = sqlx::query(
-        "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position) \
-         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (kind, source_position) DO NOTHING",
-    )
-    .bind(Uuid::new_v4())
-    .bind(kind)
-    .bind(phone)
-    .bind(template)
-    .bind(params)
-    .bind(source_position)
-    .execute(conn)
-    .await?;
-    Ok(inserted.rows_affected() > 0)
-}
-
-async fn queue_otp_sms(conn: &mut PgConnection, event: &StoredEvent) -> Result<bool, EffectError> {
-    let resent = &event.payload["ApprovalOtpResent"];
-    let phone = resent["phone_number"].as_str().unwrap_or_default();
-    let params = json!({ "approval_id": event.aggregate_id, "salt": resent["salt"] });
-    queue_sms(conn, "otp", phone, "otp", params, event.global_position).await
-}
-
-async fn finish_with_link(
-    conn: &mut PgConnection,
-    event: &StoredEvent,
-    entity: &str,
-) -> Result<(), EffectError> {
-    let Some(job_id) = event.metadata.get("job_id").and_then(Value::as_str) else {
-        return Ok(());
-    };
-    let href = match entity {
-        "service_request" | "device_dispense" => {
-            let patient: Option<Uuid> =
-                sqlx::query_scalar(&format!("SELECT patient_id FROM {entity}s WHERE id = $1"))
-                    .bind(Uuid::parse_str(&event.aggregate_id).unwrap_or_default())
-                    .fetch_optional(&mut *conn)
-                    .await?;
-            format!(
-                "/api/patients/{}/{entity}s/{}",
-                patient.unwrap_or_default(),
-                event.aggregate_id
-            )
-        }
-        _ => job_href(job_id),
-    };
-    sqlx::query(
-        "UPDATE jobs SET status = 'processed', status_code = 200, links = $2, updated_at = now() \
-         WHERE id = $1 AND status = 'pending'",
-    )
-    .bind(job_id)
-    .bind(json!([{ "entity": entity, "href": href }]))
-    .execute(conn)
-    .await?;
-    Ok(())
-}
-
-async fn finish_with_data(
-    conn: &mut PgConnection,
-    event: &StoredEvent,
-    data: Value,
-) -> Result<(), EffectError> {
-    let Some(job_id) = event.metadata.get("job_id").and_then(Value::as_str) else {
-        return Ok(());
-    };
-    sqlx::query(
-        "UPDATE jobs SET status = 'processed', status_code = 200, response_data = $2, updated_at = now() \
-         WHERE id = $1 AND status = 'pending'",
-    )
-    .bind(job_id)
-    .bind(data)
-    .execute(conn)
-    .await?;
-    Ok(())
 }

@@ -145,7 +145,7 @@ async fn an_unknown_route_answers_404_in_the_envelope() {
         (Method::GET, "/"),
         (Method::GET, "/api"),
         (Method::GET, "/api/nothing/here"),
-        (Method::GET, "/api/service_requests"),
+        (Method::GET, "/api/service_requests/abc"),
         (Method::PATCH, "/api/service_requests/abc/actions/unknown"),
         (Method::POST, "/jobs/0123456789abcdef01234567"),
     ] {
