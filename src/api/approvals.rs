@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use ehealth_aggregates::approval::{ApprovalCommand, OtpDelivery};
 use ehealth_aggregates::Approval;
 use rand::RngCore;
@@ -15,7 +15,7 @@ use super::extract::{path_id, Caller};
 use crate::app::AppState;
 use crate::reference::Person;
 
-const NOT_FOUND: &str = "Approval with such id is not found";
+pub(super) const NOT_FOUND: &str = "Approval with such id is not found";
 const PERSON_NOT_FOUND: &str = "Person not found";
 
 /// Where the new code goes: the person's own OTP phone, or the phone of a THIRD_PERSON whose own
@@ -116,8 +116,10 @@ pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,
     Path((patient_id, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["approval:read"])?;
+    let point = super::time_travel::requested(query.as_deref())?;
     let patient_id = path_id(&patient_id, NOT_FOUND)?;
     let id = path_id(&id, NOT_FOUND)?;
     let approval: Approval = super::read::document(&app, "approvals", id)
@@ -127,5 +129,13 @@ pub async fn show(
         .record
         .filter(|a| a.patient_id == patient_id && a.visible_to(caller.identity.client_id))
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    // Time travel: visibility was judged on the current state above; the past state is replayed.
+    let record = match point {
+        None => record,
+        Some(point) => super::time_travel::replay::<Approval>(&app, id, point)
+            .await?
+            .and_then(|past| past.record)
+            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?,
+    };
     Ok(ApiResponse::ok(record.render()))
 }

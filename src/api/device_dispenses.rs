@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use ehealth_aggregates::device_dispense::DeviceDispenseCommand;
 use ehealth_aggregates::DeviceDispense;
 
@@ -13,7 +13,7 @@ use super::extract::{path_id, Caller};
 use super::legal_entity;
 use crate::app::AppState;
 
-const NOT_FOUND: &str = "Device dispense not found";
+pub(super) const NOT_FOUND: &str = "Device dispense not found";
 
 /// `PATCH /api/patients/{patient_id}/device_dispenses/{id}/actions/stop`
 /// (scope `device_dispense:stop`, async).
@@ -51,8 +51,10 @@ pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,
     Path((patient_id, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["device_dispense:read"])?;
+    let point = super::time_travel::requested(query.as_deref())?;
     let patient_id = path_id(&patient_id, NOT_FOUND)?;
     let id = path_id(&id, NOT_FOUND)?;
     let dd: DeviceDispense = super::read::document(&app, "device_dispenses", id)
@@ -64,5 +66,13 @@ pub async fn show(
             r.patient_id == patient_id && r.performer_legal_entity == caller.identity.client_id
         })
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    // Time travel: visibility was judged on the current state above; the past state is replayed.
+    let record = match point {
+        None => record,
+        Some(point) => super::time_travel::replay::<DeviceDispense>(&app, id, point)
+            .await?
+            .and_then(|past| past.record)
+            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?,
+    };
     Ok(ApiResponse::ok(record.render()))
 }

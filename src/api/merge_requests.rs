@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
 use ehealth_aggregates::merge_request::MergeRequestCommand;
 use ehealth_aggregates::MergeRequest;
@@ -14,7 +14,7 @@ use super::extract::{path_id, Caller};
 use super::legal_entity;
 use crate::app::AppState;
 
-const NOT_FOUND: &str = "Merge request not found";
+pub(super) const NOT_FOUND: &str = "Merge request not found";
 const ALLOWED_EMPLOYEE_TYPES: [&str; 3] = ["SPECIALIST", "ASSISTANT", "RECEPTIONIST"];
 
 async fn render(app: &AppState, id: uuid::Uuid) -> Result<serde_json::Value, ApiError> {
@@ -79,8 +79,10 @@ pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["merge_request:read"])?;
+    let point = super::time_travel::requested(query.as_deref())?;
     let id = path_id(&id, NOT_FOUND)?;
     let mr: MergeRequest = super::read::document(&app, "merge_requests", id)
         .await?
@@ -89,5 +91,13 @@ pub async fn show(
         .record
         .filter(|r| r.legal_entity_id == caller.identity.client_id)
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    // Time travel: visibility was judged on the current state above; the past state is replayed.
+    let record = match point {
+        None => record,
+        Some(point) => super::time_travel::replay::<MergeRequest>(&app, id, point)
+            .await?
+            .and_then(|past| past.record)
+            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?,
+    };
     Ok(ApiResponse::ok(record.render()))
 }

@@ -5,13 +5,17 @@ mod approvals;
 mod device_dispenses;
 pub mod envelope;
 pub mod error;
+mod events;
 mod extract;
+mod history;
 mod jobs;
 mod legal_entity;
 mod lists;
 mod merge_requests;
+mod query_params;
 mod read;
 mod service_requests;
+mod time_travel;
 
 use std::sync::Arc;
 
@@ -75,6 +79,24 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
             get(approvals::show),
         )
         .route("/api/jobs/{id}", get(jobs::show))
+        .route("/api/events", get(events::list))
+        .route("/api/events/{id}", get(events::show))
+        .route(
+            "/api/patients/{patient_id}/service_requests/{id}/history",
+            get(history::service_request),
+        )
+        .route(
+            "/api/merge_requests/{id}/history",
+            get(history::merge_request),
+        )
+        .route(
+            "/api/patients/{patient_id}/device_dispenses/{id}/history",
+            get(history::device_dispense),
+        )
+        .route(
+            "/api/patients/{patient_id}/approvals/{id}/history",
+            get(history::approval),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(CatchPanicLayer::custom(panic_response))

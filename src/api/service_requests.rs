@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use base64::Engine;
 use ehealth_aggregates::service_request::{
@@ -20,7 +20,7 @@ use crate::app::AppState;
 use crate::reference::RECALL_REASONS_DICTIONARY;
 use crate::signature::SignatureError;
 
-const NOT_FOUND: &str = "Service request not found";
+pub(super) const NOT_FOUND: &str = "Service request not found";
 
 /// `PATCH /api/service_requests/{id}/actions/release` (scope `service_request:use`, async).
 pub async fn release(
@@ -249,8 +249,10 @@ pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,
     Path((patient_id, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["service_request:read"])?;
+    let point = super::time_travel::requested(query.as_deref())?;
     let patient_id = path_id(&patient_id, NOT_FOUND)?;
     let id = path_id(&id, NOT_FOUND)?;
     let sr: ServiceRequest = super::read::document(&app, "service_requests", id)
@@ -260,5 +262,13 @@ pub async fn show(
         .record
         .filter(|r| r.patient_id == patient_id && r.visible_to(caller.identity.client_id))
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    // Time travel: visibility was judged on the current state above; the past state is replayed.
+    let record = match point {
+        None => record,
+        Some(point) => super::time_travel::replay::<ServiceRequest>(&app, id, point)
+            .await?
+            .and_then(|past| past.record)
+            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?,
+    };
     Ok(ApiResponse::ok(record.render()))
 }

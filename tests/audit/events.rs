@@ -1,0 +1,639 @@
+//! The Event Manager API: `GET /api/events` (filters of ehealth-notes §5, paging in eHealth's
+//! `paging` object, tenancy) and `GET /api/events/{id}`, scope `event:read`.
+
+use chrono::{DateTime, Duration, FixedOffset, Utc};
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::world::*;
+use crate::support::{Reply, TestApp};
+use crate::{busy_day, doctor, other_doctor, release};
+
+async fn events(app: &TestApp, token: &str, query: &str) -> Reply {
+    let path = if query.is_empty() {
+        "/api/events".to_string()
+    } else {
+        format!("/api/events?{query}")
+    };
+    app.get(&path, Some(token)).await
+}
+
+/// The listed records' entity ids, in order.
+#[track_caller]
+fn entity_ids(reply: &Reply) -> Vec<Uuid> {
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["meta"]["type"], "list", "{:#}", reply.body);
+    reply
+        .data()
+        .as_array()
+        .expect("data is a list")
+        .iter()
+        .map(|r| r["entity_id"].as_str().unwrap().parse().unwrap())
+        .collect()
+}
+
+/// The entity ids of a filtered list, compared as a set (records with the same `event_time` come in
+/// log order, and the worker revokes the two approvals in no particular order).
+#[track_caller]
+fn sorted(mut ids: Vec<Uuid>) -> Vec<Uuid> {
+    ids.sort();
+    ids
+}
+
+/// The six records LE_MAIN sees after `busy_day`, in order: three actions, then the recall and the
+/// two revocations it caused (same `event_time`, log order).
+fn main_day() -> Vec<Uuid> {
+    vec![
+        SR_QUEUED,
+        MR_NEW,
+        DD_IN_PROGRESS,
+        SR_ACTIVE,
+        AP_SR_1,
+        AP_SR_2,
+    ]
+}
+
+#[track_caller]
+fn assert_query_error(reply: &Reply, message: &str, entries: &[(&str, &str)]) {
+    reply.assert_error(422, "validation_failed", message);
+    let invalid = reply.body["error"]["invalid"]
+        .as_array()
+        .expect("invalid[]");
+    let got: Vec<(String, String, String)> = invalid
+        .iter()
+        .map(|e| {
+            (
+                e["entry_type"].as_str().unwrap_or_default().to_string(),
+                e["entry"].as_str().unwrap_or_default().to_string(),
+                e["rules"][0]["rule"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .to_string(),
+            )
+        })
+        .collect();
+    let want: Vec<(String, String, String)> = entries
+        .iter()
+        .map(|(entry, rule)| {
+            (
+                "query_parameter".to_string(),
+                entry.to_string(),
+                rule.to_string(),
+            )
+        })
+        .collect();
+    assert_eq!(got, want, "{:#}", reply.body);
+    for e in invalid {
+        assert!(e["rules"][0]["description"].is_string(), "{:#}", reply.body);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_feed_lists_every_visible_status_change_in_time_order_with_default_paging() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+
+    let reply = events(&app, &doctor(&app), "").await;
+
+    let ids = entity_ids(&reply);
+    assert_eq!(ids[..4], main_day()[..4]);
+    assert_eq!(sorted(ids[4..].to_vec()), sorted(main_day()[4..].to_vec()));
+    assert_eq!(
+        reply.body["paging"],
+        json!({ "page_number": 1, "page_size": 50, "total_entries": 6, "total_pages": 1 })
+    );
+    assert_eq!(reply.body["meta"]["code"], 200);
+    let data = reply.data().as_array().unwrap();
+    let first = &data[0];
+    let keys: Vec<&str> = first
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        sorted_strs(keys),
+        vec![
+            "changed_by",
+            "entity_id",
+            "entity_type",
+            "event_time",
+            "event_type",
+            "id",
+            "properties"
+        ]
+    );
+    assert_eq!(first["event_type"], "StatusChangeEvent");
+    assert_eq!(first["entity_type"], "ServiceRequest");
+    assert_eq!(
+        first["properties"],
+        json!({ "program_processing_status": { "new_value": "new" } })
+    );
+    assert_eq!(first["changed_by"], U_DOCTOR.to_string());
+    assert_eq!(data[1]["entity_type"], "MergeRequest");
+    assert_eq!(
+        data[1]["properties"],
+        json!({ "status": { "new_value": "REJECTED" } })
+    );
+    assert_eq!(data[1]["changed_by"], U_SPECIALIST.to_string());
+    assert_eq!(data[2]["entity_type"], "DeviceDispense");
+    assert_eq!(
+        data[2]["properties"],
+        json!({ "status": { "new_value": "stopped" } })
+    );
+    assert_eq!(
+        data[3]["properties"],
+        json!({ "status": { "new_value": "recalled" } })
+    );
+    for revoked in &data[4..] {
+        assert_eq!(revoked["entity_type"], "Approval");
+        assert_eq!(
+            revoked["properties"],
+            json!({ "status": { "new_value": "cancelled" } })
+        );
+        // Revocations are recorded on the authority (and at the time) of the recall.
+        assert_eq!(revoked["changed_by"], U_DOCTOR.to_string());
+        assert_eq!(revoked["event_time"], data[3]["event_time"]);
+    }
+    let times: Vec<DateTime<Utc>> = data
+        .iter()
+        .map(|r| r["event_time"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+
+    // The same records as the stored feed, ids included.
+    let stored: Vec<String> = sqlx::query_scalar(
+        "SELECT id::text FROM status_change_events WHERE entity_id <> $1 ORDER BY id",
+    )
+    .bind(DD_OTHER_LE)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    let mut listed: Vec<String> = data
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    listed.sort();
+    assert_eq!(listed, stored);
+}
+
+fn sorted_strs(mut v: Vec<&str>) -> Vec<&str> {
+    v.sort();
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_empty_feed_is_an_empty_list_with_one_empty_page() {
+    let app = TestApp::spawn().await;
+    let reply = events(&app, &doctor(&app), "").await;
+    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+    assert_eq!(
+        reply.body["paging"],
+        json!({ "page_number": 1, "page_size": 50, "total_entries": 0, "total_pages": 1 })
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_date_filter_keeps_records_at_or_after_a_date_or_an_instant() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let token = doctor(&app);
+    let all = events(&app, &token, "").await;
+    let stop_time: DateTime<Utc> = all.data()[2]["event_time"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+
+    // An instant: inclusive lower bound.
+    let at_stop = stop_time.to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let reply = events(&app, &token, &format!("date={at_stop}")).await;
+    assert_eq!(entity_ids(&reply)[..2], [DD_IN_PROGRESS, SR_ACTIVE]);
+    assert_eq!(reply.body["paging"]["total_entries"], 4);
+
+    // The same instant with an offset (`+` encoded), and one microsecond later.
+    let kyiv = FixedOffset::east_opt(2 * 3600).unwrap();
+    let with_offset = stop_time
+        .with_timezone(&kyiv)
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, false)
+        .replace('+', "%2B");
+    let reply = events(&app, &token, &format!("date={with_offset}")).await;
+    assert_eq!(reply.body["paging"]["total_entries"], 4, "{:#}", reply.body);
+    let after = (stop_time + Duration::microseconds(1))
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true);
+    let reply = events(&app, &token, &format!("date={after}")).await;
+    assert_eq!(entity_ids(&reply)[0], SR_ACTIVE);
+    assert_eq!(reply.body["paging"]["total_entries"], 3);
+
+    // A date means midnight UTC.
+    let today = Utc::now().date_naive();
+    let reply = events(&app, &token, &format!("date={today}")).await;
+    assert_eq!(reply.body["paging"]["total_entries"], 6, "{:#}", reply.body);
+    let tomorrow = today + Duration::days(1);
+    let reply = events(&app, &token, &format!("date={tomorrow}")).await;
+    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+    assert_eq!(reply.body["paging"]["total_entries"], 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_type_entity_type_and_entity_id_filters_match_exactly() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let token = doctor(&app);
+
+    let reply = events(&app, &token, "event_type=StatusChangeEvent").await;
+    assert_eq!(reply.body["paging"]["total_entries"], 6);
+    let reply = events(&app, &token, "event_type=EmployeeRequestCreated").await;
+    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+
+    let reply = events(&app, &token, "entity_type=Approval").await;
+    assert_eq!(sorted(entity_ids(&reply)), sorted(vec![AP_SR_1, AP_SR_2]));
+    let reply = events(&app, &token, "entity_type=ServiceRequest").await;
+    assert_eq!(entity_ids(&reply), vec![SR_QUEUED, SR_ACTIVE]);
+    let reply = events(&app, &token, "entity_type=MergeRequest").await;
+    assert_eq!(entity_ids(&reply), vec![MR_NEW]);
+    let reply = events(&app, &token, "entity_type=DeviceDispense").await;
+    assert_eq!(entity_ids(&reply), vec![DD_IN_PROGRESS]);
+    let reply = events(&app, &token, "entity_type=serviceRequest").await;
+    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+
+    let reply = events(&app, &token, &format!("entity_id={SR_ACTIVE}")).await;
+    assert_eq!(entity_ids(&reply), vec![SR_ACTIVE]);
+    assert_eq!(reply.body["paging"]["total_entries"], 1);
+    // Upper-case uuids name the same entity.
+    let upper = SR_ACTIVE.to_string().to_uppercase();
+    let reply = events(&app, &token, &format!("entity_id={upper}")).await;
+    assert_eq!(entity_ids(&reply), vec![SR_ACTIVE]);
+    let reply = events(&app, &token, &format!("entity_id={}", Uuid::new_v4())).await;
+    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_attribute_name_filter_keeps_records_that_change_that_attribute() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let token = doctor(&app);
+
+    let reply = events(&app, &token, "attribute_name=program_processing_status").await;
+    assert_eq!(entity_ids(&reply), vec![SR_QUEUED]);
+    let reply = events(&app, &token, "attribute_name=status").await;
+    assert_eq!(reply.body["paging"]["total_entries"], 5);
+    assert!(!entity_ids(&reply).contains(&SR_QUEUED));
+    let reply = events(&app, &token, "attribute_name=new_value").await;
+    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_new_value_filter_matches_the_new_value_of_the_named_attribute() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let token = doctor(&app);
+
+    let reply = events(&app, &token, "attribute_name=status&new_value=cancelled").await;
+    assert_eq!(sorted(entity_ids(&reply)), sorted(vec![AP_SR_1, AP_SR_2]));
+    let reply = events(&app, &token, "attribute_name=status&new_value=REJECTED").await;
+    assert_eq!(entity_ids(&reply), vec![MR_NEW]);
+    let reply = events(
+        &app,
+        &token,
+        "attribute_name=program_processing_status&new_value=new",
+    )
+    .await;
+    assert_eq!(entity_ids(&reply), vec![SR_QUEUED]);
+    // The value of another attribute does not match.
+    let reply = events(&app, &token, "attribute_name=status&new_value=new").await;
+    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+    // Values are compared exactly.
+    let reply = events(&app, &token, "attribute_name=status&new_value=rejected").await;
+    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_filter_combines_with_the_others() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let token = doctor(&app);
+    let today = Utc::now().date_naive();
+
+    let reply = events(
+        &app,
+        &token,
+        &format!(
+            "date={today}&event_type=StatusChangeEvent&entity_type=Approval&entity_id={AP_SR_2}\
+             &attribute_name=status&new_value=cancelled&page=1&page_size=10"
+        ),
+    )
+    .await;
+    assert_eq!(entity_ids(&reply), vec![AP_SR_2]);
+    assert_eq!(
+        reply.body["paging"],
+        json!({ "page_number": 1, "page_size": 10, "total_entries": 1, "total_pages": 1 })
+    );
+
+    // Each filter, when it disagrees with the others, empties the answer.
+    let tomorrow = today + Duration::days(1);
+    for query in [
+        format!("entity_type=ServiceRequest&entity_id={AP_SR_2}"),
+        "entity_type=Approval&attribute_name=status&new_value=REJECTED".to_string(),
+        format!("entity_id={AP_SR_2}&attribute_name=program_processing_status"),
+        format!("entity_id={AP_SR_2}&date={tomorrow}"),
+        format!("entity_id={AP_SR_2}&event_type=Other"),
+    ] {
+        let reply = events(&app, &token, &query).await;
+        assert_eq!(entity_ids(&reply), Vec::<Uuid>::new(), "{query}");
+        assert_eq!(reply.body["paging"]["total_entries"], 0, "{query}");
+    }
+
+    let reply = events(
+        &app,
+        &token,
+        "entity_type=ServiceRequest&attribute_name=status",
+    )
+    .await;
+    assert_eq!(entity_ids(&reply), vec![SR_ACTIVE]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn paging_splits_the_feed_into_pages_of_page_size() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let token = doctor(&app);
+    let all = entity_ids(&events(&app, &token, "").await);
+
+    let first = events(&app, &token, "page_size=4").await;
+    assert_eq!(entity_ids(&first), all[..4]);
+    assert_eq!(
+        first.body["paging"],
+        json!({ "page_number": 1, "page_size": 4, "total_entries": 6, "total_pages": 2 })
+    );
+    let second = events(&app, &token, "page=2&page_size=4").await;
+    assert_eq!(entity_ids(&second), all[4..]);
+    assert_eq!(
+        second.body["paging"],
+        json!({ "page_number": 2, "page_size": 4, "total_entries": 6, "total_pages": 2 })
+    );
+    let beyond = events(&app, &token, "page=3&page_size=4").await;
+    assert_eq!(entity_ids(&beyond), Vec::<Uuid>::new());
+    assert_eq!(
+        beyond.body["paging"],
+        json!({ "page_number": 3, "page_size": 4, "total_entries": 6, "total_pages": 2 })
+    );
+    let largest = events(&app, &token, "page_size=500").await;
+    assert_eq!(entity_ids(&largest), all);
+    let exact = events(&app, &token, "page=3&page_size=2").await;
+    assert_eq!(entity_ids(&exact), all[4..]);
+    assert_eq!(exact.body["paging"]["total_pages"], 3);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_value_without_attribute_name_answers_422_attribute_name_must_be_set() {
+    let app = TestApp::spawn().await;
+    let reply = events(&app, &doctor(&app), "new_value=REJECTED").await;
+    assert_query_error(
+        &reply,
+        "attribute_name must be set",
+        &[("attribute_name", "required")],
+    );
+    assert!(reply.body.get("data").is_none());
+    assert!(reply.body.get("paging").is_none());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_date_answers_422_naming_the_date_parameter() {
+    let app = TestApp::spawn().await;
+    let token = doctor(&app);
+    for bad in [
+        "yesterday",
+        "2026-13-01",
+        "2026-02-30",
+        "01.02.2026",
+        "2026-01-02T03:04:05",
+    ] {
+        let reply = events(&app, &token, &format!("date={bad}")).await;
+        assert_query_error(
+            &reply,
+            "expected a date (YYYY-MM-DD) or an RFC 3339 date-time",
+            &[("date", "date")],
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_malformed_entity_id_answers_422_naming_the_entity_id_parameter() {
+    let app = TestApp::spawn().await;
+    let reply = events(&app, &doctor(&app), "entity_id=42").await;
+    assert_query_error(&reply, "expected a uuid", &[("entity_id", "uuid")]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn page_and_page_size_outside_their_ranges_answer_422() {
+    let app = TestApp::spawn().await;
+    let token = doctor(&app);
+    for bad in ["0", "-1", "x", "1.5"] {
+        let reply = events(&app, &token, &format!("page={bad}")).await;
+        assert_query_error(
+            &reply,
+            "expected an integer greater than or equal to 1",
+            &[("page", "number")],
+        );
+    }
+    for bad in ["0", "501", "x"] {
+        let reply = events(&app, &token, &format!("page_size={bad}")).await;
+        assert_query_error(
+            &reply,
+            "expected an integer between 1 and 500",
+            &[("page_size", "number")],
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn several_refused_parameters_are_reported_together_with_the_generic_message() {
+    let app = TestApp::spawn().await;
+    let reply = events(
+        &app,
+        &doctor(&app),
+        "date=soon&entity_id=nope&new_value=x&page=0&page_size=1000",
+    )
+    .await;
+    assert_query_error(
+        &reply,
+        "Validation failed. You can find validators description at our API Manifest: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/errors.",
+        &[
+            ("date", "date"),
+            ("entity_id", "uuid"),
+            ("attribute_name", "required"),
+            ("page", "number"),
+            ("page_size", "number"),
+        ],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn empty_parameters_are_absent_and_unknown_or_repeated_ones_answer_422() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let token = doctor(&app);
+    let reply = events(&app, &token, "date=&entity_id=&page=&event_type=").await;
+    assert_eq!(reply.body["paging"]["total_entries"], 6, "{:#}", reply.body);
+
+    // A misspelt filter must not answer the unfiltered feed as if it were the filtered one.
+    let reply = events(&app, &token, "entity_tpye=Approval").await;
+    assert_query_error(
+        &reply,
+        "query parameter is not allowed",
+        &[("entity_tpye", "schema")],
+    );
+    assert_eq!(
+        reply.body["error"]["invalid"][0]["rules"][0]["params"],
+        json!([
+            "date",
+            "event_type",
+            "entity_type",
+            "entity_id",
+            "attribute_name",
+            "new_value",
+            "page",
+            "page_size"
+        ])
+    );
+    let reply = events(
+        &app,
+        &token,
+        "entity_type=Approval&entity_type=MergeRequest",
+    )
+    .await;
+    assert_query_error(
+        &reply,
+        "query parameter must be given at most once",
+        &[("entity_type", "invalid")],
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_event_manager_needs_the_event_read_scope() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let without = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let id: Uuid = sqlx::query_scalar("SELECT id FROM status_change_events LIMIT 1")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    for path in ["/api/events".to_string(), format!("/api/events/{id}")] {
+        let reply = app.get(&path, Some(&without)).await;
+        reply.assert_error(
+            403,
+            "forbidden",
+            "Your scope does not allow to access this resource. Missing allowances: event:read",
+        );
+        let reply = app.get(&path, None).await;
+        reply.assert_error(
+            401,
+            "access_denied",
+            "Authorization header is not set or doesn't contain Bearer token",
+        );
+    }
+    // The scope is checked before the parameters.
+    let reply = events(&app, &without, "new_value=x").await;
+    assert_eq!(reply.status, 403, "{:#}", reply.body);
+    let only = app.token(U_DOCTOR, LE_MAIN, "event:read");
+    assert_eq!(events(&app, &only, "").await.status, 200);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legal_entity_sees_only_the_records_of_entities_it_may_read() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+
+    let other = events(&app, &other_doctor(&app), "").await;
+    assert_eq!(entity_ids(&other), vec![DD_OTHER_LE]);
+    assert_eq!(other.body["paging"]["total_entries"], 1);
+    assert_eq!(other.data()[0]["changed_by"], U_OTHER.to_string());
+
+    let main = events(&app, &doctor(&app), "").await;
+    assert!(!entity_ids(&main).contains(&DD_OTHER_LE));
+    // Filters never reach past tenancy.
+    let probe = events(&app, &doctor(&app), &format!("entity_id={DD_OTHER_LE}")).await;
+    assert_eq!(entity_ids(&probe), Vec::<Uuid>::new());
+    assert_eq!(probe.body["paging"]["total_entries"], 0);
+
+    // A legal entity with no entities sees nothing.
+    let primary = app.token(U_DOCTOR, LE_PRIMARY, "event:read");
+    assert_eq!(
+        entity_ids(&events(&app, &primary, "").await),
+        Vec::<Uuid>::new()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn visibility_is_judged_on_the_entity_as_it_is_now() {
+    let app = TestApp::spawn().await;
+    let other = other_doctor(&app);
+    // SR_USED_BY_OTHER was requested by LE_MAIN and is used by LE_OTHER; releasing it ends
+    // LE_OTHER's use, so LE_OTHER no longer sees the service request, nor the record of its own
+    // release. The requester still does.
+    let before = events(&app, &other, "").await;
+    assert_eq!(entity_ids(&before), Vec::<Uuid>::new());
+    release(&app, &other, SR_USED_BY_OTHER).await;
+
+    let reply = events(&app, &other, "").await;
+    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+    assert_eq!(reply.body["paging"]["total_entries"], 0);
+    let main = events(&app, &doctor(&app), "").await;
+    assert_eq!(entity_ids(&main), vec![SR_USED_BY_OTHER]);
+    assert_eq!(main.data()[0]["changed_by"], U_OTHER.to_string());
+    let id = main.data()[0]["id"].as_str().unwrap();
+    let reply = app.get(&format!("/api/events/{id}"), Some(&other)).await;
+    reply.assert_error(404, "not_found", "Event not found");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_record_is_read_by_its_id() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let token = doctor(&app);
+    let listed = events(&app, &token, "entity_type=MergeRequest").await;
+    let record = listed.data()[0].clone();
+    let id = record["id"].as_str().unwrap();
+
+    let reply = app.get(&format!("/api/events/{id}"), Some(&token)).await;
+
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.body["meta"]["type"], "object");
+    assert_eq!(reply.data(), &record);
+    assert!(reply.body.get("paging").is_none());
+    assert_eq!(
+        reply.data()["id"],
+        Value::String(id.to_string()),
+        "{:#}",
+        reply.body
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_malformed_or_invisible_event_id_answers_404_event_not_found() {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let foreign: Uuid =
+        sqlx::query_scalar("SELECT id FROM status_change_events WHERE entity_id = $1")
+            .bind(DD_OTHER_LE)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+    let token = doctor(&app);
+    for id in [
+        foreign.to_string(),
+        Uuid::new_v4().to_string(),
+        "not-a-uuid".to_string(),
+        "0".to_string(),
+    ] {
+        let reply = app.get(&format!("/api/events/{id}"), Some(&token)).await;
+        reply.assert_error(404, "not_found", "Event not found");
+    }
+    // Its own legal entity does see it.
+    let reply = app
+        .get(&format!("/api/events/{foreign}"), Some(&other_doctor(&app)))
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.data()["entity_id"], DD_OTHER_LE.to_string());
+}
