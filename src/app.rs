@@ -23,6 +23,7 @@ pub struct AppState {
     pub keys: TokenKeys,
     pub verifier: Option<Arc<SignatureVerifier>>,
     pub media: MediaStorage,
+    pub ready_max_lag: i64,
 }
 
 /// The OTP key: configured, or derived from the JWT secret so that a default setup works.
@@ -69,6 +70,7 @@ pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
         keys: TokenKeys::new(args.jwt_secret.as_bytes()),
         verifier,
         media: MediaStorage::new(&args.media_dir),
+        ready_max_lag: args.ready_max_lag,
     });
     let shutdown = CancellationToken::new();
 

@@ -13,8 +13,10 @@ use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest}
 use rand::Rng;
 use sqlx::PgPool;
 use tokio::sync::Notify;
+use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::metrics::Metrics;
 use crate::store::{
     CommandContext, CommitOutcome, DuplicateCommand, EventRepository, COMMAND_CONTEXT,
 };
@@ -115,6 +117,7 @@ impl EntityLocks {
 
 pub struct CommandBus {
     locks: EntityLocks,
+    metrics: Arc<Metrics>,
     pool: PgPool,
     committed: Arc<Notify>,
     service_requests: Cqrs<ServiceRequest>,
@@ -137,6 +140,7 @@ impl CommandBus {
     pub fn new(pool: PgPool, committed: Arc<Notify>) -> Self {
         Self {
             locks: EntityLocks::default(),
+            metrics: Arc::new(Metrics::default()),
             service_requests: framework(&pool, &committed),
             merge_requests: framework(&pool, &committed),
             device_dispenses: framework(&pool, &committed),
@@ -148,6 +152,10 @@ impl CommandBus {
 
     pub fn committed(&self) -> Arc<Notify> {
         self.committed.clone()
+    }
+
+    pub fn metrics(&self) -> Arc<Metrics> {
+        self.metrics.clone()
     }
 
     /// The current state of an entity, replayed from its events.
@@ -182,8 +190,11 @@ impl CommandBus {
         A::Error: Send + 'static,
     {
         let bus = Arc::clone(self);
-        let task =
-            tokio::spawn(async move { bus.execute_here::<A>(id, command, meta, context).await });
+        // The request's span goes along, so the command's logs carry the request id.
+        let task = tokio::spawn(
+            async move { bus.execute_here::<A>(id, command, meta, context).await }
+                .instrument(tracing::Span::current()),
+        );
         task.await
             .map_err(|e| CommandError::Internal(format!("command task failed: {e}")))?
     }
@@ -207,10 +218,22 @@ impl CommandBus {
         // entity then costs one transaction per command, not a storm of conflicts.
         let key = format!("{}/{id}", A::TYPE);
         let lock = self.locks.get(key.clone());
+        let started = std::time::Instant::now();
         let guard = lock.lock().await;
         let result = self.attempt::<A>(&id, command, metadata, context).await;
         drop(guard);
         self.locks.release(&key, lock);
+        let outcome = match &result {
+            Ok(Some(_)) => "committed",
+            Ok(None) => "unchanged",
+            Err(CommandError::Rejected(_)) => "rejected",
+            Err(CommandError::Conflict) => "conflict",
+            Err(CommandError::DuplicateCommand) => "duplicate",
+            Err(CommandError::Unavailable(_)) => "unavailable",
+            Err(CommandError::Internal(_)) => "error",
+        };
+        self.metrics
+            .command(A::TYPE, outcome, started.elapsed().as_secs_f64());
         result
     }
 
@@ -234,6 +257,7 @@ impl CommandBus {
                 Err(AggregateError::AggregateConflict) => {
                     let backoff = rand::thread_rng().gen_range(1..=4u64 << attempt.min(4));
                     tracing::debug!(aggregate = A::TYPE, id, attempt, "conflict, retrying");
+                    self.metrics.conflict_retry(A::TYPE);
                     tokio::time::sleep(Duration::from_millis(backoff)).await;
                 }
                 Err(err) => return Err(map_error(err)),

@@ -38,6 +38,9 @@ pub struct ServeArgs {
     /// Run the background workers (effects, SMS) in this process; `false` makes an API-only node.
     #[arg(long, env = "EHEALTH_WORKERS", default_value_t = true, action = clap::ArgAction::Set)]
     pub workers: bool,
+    /// `/health/ready` answers 503 when the effects worker is more events behind than this.
+    #[arg(long, env = "EHEALTH_READY_MAX_LAG", default_value_t = 10_000)]
+    pub ready_max_lag: i64,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "EHEALTH_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,

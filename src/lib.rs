@@ -11,6 +11,7 @@ pub mod db;
 pub mod import;
 pub mod jobs;
 pub mod media;
+pub mod metrics;
 pub mod otp;
 pub mod reference;
 pub mod signature;

@@ -10,6 +10,7 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::{json, Map, Value};
+use tracing::Instrument;
 use uuid::Uuid;
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -87,7 +88,21 @@ fn request_meta(request: &Request) -> RequestMeta {
 pub async fn envelope(mut request: Request, next: Next) -> Response {
     let meta = request_meta(&request);
     request.extensions_mut().insert(meta.clone());
-    let response = next.run(request).await;
+    // Every log line written while serving the request (commands included) carries its id.
+    let span = tracing::info_span!(
+        "request",
+        request_id = %meta.request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    );
+    let response = next.run(request).instrument(span.clone()).await;
+    span.in_scope(|| {
+        if response.status().is_server_error() {
+            tracing::error!(status = response.status().as_u16(), "request failed");
+        } else {
+            tracing::debug!(status = response.status().as_u16(), "request answered");
+        }
+    });
     let (mut parts, body) = response.into_parts();
     if let Some(PendingBody(mut doc)) = parts.extensions.remove::<PendingBody>() {
         let kind = match doc.get("data") {

@@ -7,6 +7,7 @@ pub mod envelope;
 pub mod error;
 mod events;
 mod extract;
+mod health;
 mod history;
 mod jobs;
 mod legal_entity;
@@ -99,6 +100,13 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
+        .route("/metrics", get(health::metrics))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            health::record,
+        ))
         .layer(CatchPanicLayer::custom(panic_response))
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(axum::middleware::from_fn(envelope::envelope))

@@ -9,4 +9,5 @@ mod process;
 mod cli;
 mod crash;
 mod import;
+mod logs;
 mod migrate;

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use ehealth_es::auth::TokenKeys;
+use ehealth_es::config::ServeArgs;
 use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -23,6 +24,11 @@ pub fn database_url(name: &str) -> String {
 
 /// Like `TestApp::spawn`, but an API-only node: `EHEALTH_WORKERS=false`, so jobs stay pending.
 pub async fn spawn_without_workers() -> TestApp {
+    spawn_configured(|args| args.workers = false).await
+}
+
+/// Like `TestApp::spawn` (world imported, no trust anchors), with the configuration adjusted.
+pub async fn spawn_configured(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
     let db_name = support::fresh_database().await;
     let database_url = database_url(&db_name);
     let pool = ehealth_es::db::connect(&database_url, 16)
@@ -37,7 +43,7 @@ pub async fn spawn_without_workers() -> TestApp {
         .expect("fixture imports");
     let media_dir = tempfile::tempdir().expect("media dir");
     let mut args = support::serve_args(None, media_dir.path().to_path_buf());
-    args.workers = false;
+    configure(&mut args);
     let running = ehealth_es::app::start(pool.clone(), &args)
         .await
         .expect("service starts");

@@ -13,5 +13,6 @@ mod envelope;
 mod feed;
 mod idempotency;
 mod jobs;
+mod operations;
 mod sms_gateway;
 mod tenancy;

@@ -441,5 +441,6 @@ pub fn serve_args(trust_anchors: Option<PathBuf>, media_dir: PathBuf) -> ServeAr
         otp_secret: Some("test-otp-secret".into()),
         body_limit: 64 * 1024,
         workers: true,
+        ready_max_lag: 10_000,
     }
 }
