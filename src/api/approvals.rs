@@ -12,6 +12,9 @@ use super::actions::{self, ActionRequest};
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{path_id, Caller};
+use super::openapi::schemas as doc;
+use super::openapi::AuthenticatedErrors;
+use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 use crate::reference::Person;
 
@@ -65,6 +68,31 @@ async fn delivery(
 }
 
 /// `PATCH /api/patients/{patient_id}/approvals/{id}/actions/resend` (scope `approval:create`).
+#[utoipa::path(
+    patch,
+    path = "/api/patients/{patient_id}/approvals/{id}/actions/resend",
+    tag = "actions",
+    operation_id = "resend_approval_otp",
+    summary = "Resend the OTP SMS of an approval",
+    description = "Issues a new code (the previous one stops working); the job sends the SMS. \
+Checks in order: token (401), scope (403), the person exists (404 `Person not found`), the \
+approval exists for this person and belongs to the caller's legal entity (404), the person is \
+active (409), the authentication method is OTP or a THIRD_PERSON whose own method is OTP (409), \
+`status` is `new` (409).",
+    params(
+        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
+        ("id" = uuid::Uuid, Path, description = "Approval id", example = "99999999-9999-4999-8999-999999999999"),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255, description = "A retry with the same key (same user, method, path and body) answers the first answer again"),
+    ),
+    security(("bearer" = ["approval:create"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 202, description = "A new code is issued; the job sends the SMS", body = doc::JobEnvelope),
+        (status = 404, description = "`Person not found` or `Approval with such id is not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
+        (status = 409, description = "`Person is not active`, `Resend SMS is not allowed for this authentication method`, `Approval in status <status> can not be resent`, or a concurrent change", body = doc::ErrorEnvelope),
+        (status = 422, description = "Idempotency-Key longer than 255 characters, or already used for a different request", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn resend(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -112,6 +140,27 @@ pub async fn resend(
 }
 
 /// `GET /api/patients/{patient_id}/approvals/{id}` (scope `approval:read`).
+#[utoipa::path(
+    get,
+    path = "/api/patients/{patient_id}/approvals/{id}",
+    tag = "entities",
+    operation_id = "get_approval",
+    summary = "An approval, now or in the past",
+    description = "Visible to the legal entity of the employee it is granted to; the phone is \
+masked. `as_of` or `version` answers the state it had then.",
+    params(
+        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
+        ("id" = uuid::Uuid, Path, description = "Approval id", example = "99999999-9999-4999-8999-999999999999"),
+        TimeTravelParams,
+    ),
+    security(("bearer" = ["approval:read"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "The approval", body = doc::ApprovalEnvelope),
+        (status = 404, description = "`Approval with such id is not found`", body = doc::ErrorEnvelope),
+        (status = 422, description = "A malformed `as_of` or `version`, both at once, another query parameter, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,

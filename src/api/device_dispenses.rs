@@ -11,12 +11,39 @@ use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{path_id, Caller};
 use super::legal_entity;
+use super::openapi::schemas as doc;
+use super::openapi::AuthenticatedErrors;
+use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 
 pub(super) const NOT_FOUND: &str = "Device dispense not found";
 
 /// `PATCH /api/patients/{patient_id}/device_dispenses/{id}/actions/stop`
 /// (scope `device_dispense:stop`, async).
+#[utoipa::path(
+    patch,
+    path = "/api/patients/{patient_id}/device_dispenses/{id}/actions/stop",
+    tag = "actions",
+    operation_id = "stop_device_dispense",
+    summary = "Stop a device dispense",
+    description = "Sets `status` to `stopped`. Checks in order: token (401), scope (403), the legal \
+entity's type is allowed (409 `Invalid LegalEntity type`), it exists and is ACTIVE (409), the \
+dispense exists for this patient (404), the caller's legal entity performed it (409), `status` is \
+`in_progress` (409).",
+    params(
+        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
+        ("id" = uuid::Uuid, Path, description = "Device dispense id", example = "88888888-8888-4888-8888-888888888888"),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255, description = "A retry with the same key (same user, method, path and body) answers the first answer again"),
+    ),
+    security(("bearer" = ["device_dispense:stop"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 202, description = "Stopped; the job tracks the processing", body = doc::JobEnvelope),
+        (status = 404, description = "`Device dispense not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
+        (status = 409, description = "`Invalid LegalEntity type`, `client_id refers to legal entity that is not active`, `Device dispense belongs to another legal entity`, `Device dispense in status <status> cannot be stopped`, or a concurrent change", body = doc::ErrorEnvelope),
+        (status = 422, description = "Idempotency-Key longer than 255 characters, or already used for a different request", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn stop(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -47,6 +74,27 @@ pub async fn stop(
 
 /// `GET /api/patients/{patient_id}/device_dispenses/{id}` (scope `device_dispense:read`): only the
 /// performer legal entity sees it.
+#[utoipa::path(
+    get,
+    path = "/api/patients/{patient_id}/device_dispenses/{id}",
+    tag = "entities",
+    operation_id = "get_device_dispense",
+    summary = "A device dispense, now or in the past",
+    description = "Visible to the legal entity that performed it. `as_of` or `version` answers the \
+state it had then.",
+    params(
+        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
+        ("id" = uuid::Uuid, Path, description = "Device dispense id", example = "88888888-8888-4888-8888-888888888888"),
+        TimeTravelParams,
+    ),
+    security(("bearer" = ["device_dispense:read"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "The device dispense", body = doc::DeviceDispenseEnvelope),
+        (status = 404, description = "`Device dispense not found`", body = doc::ErrorEnvelope),
+        (status = 422, description = "A malformed `as_of` or `version`, both at once, another query parameter, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,

@@ -18,7 +18,11 @@ use uuid::Uuid;
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{path_id, Caller};
-use super::query_params::{self, invalid_entry, refused, Page, QueryParams};
+use super::openapi::schemas as doc;
+use super::openapi::AuthenticatedErrors;
+use super::query_params::{
+    self, invalid_entry, refused, DateOrInstant, Page, PageParams, QueryParams,
+};
 use crate::app::AppState;
 
 const SCOPE: &str = "event:read";
@@ -36,6 +40,30 @@ const PARAMETERS: [&str; 8] = [
 ];
 const COLUMNS: &str = "e.id, e.event_type, e.entity_type, e.entity_id, e.properties, \
                        e.event_time, e.changed_by, e.global_position";
+
+/// The filters of `GET /api/events`, for the OpenAPI document only: [`Filter::parse`] parses them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // never constructed: the derive reads the declaration
+struct FilterParams {
+    /// Records with `event_time` at or after this date (midnight UTC) or instant.
+    #[param(value_type = Option<DateOrInstant>)]
+    date: Option<String>,
+    /// Equal to (`StatusChangeEvent`).
+    #[param(pattern = "^[^\\u0000]*$")]
+    event_type: Option<String>,
+    /// Equal to: `ServiceRequest`, `MergeRequest`, `DeviceDispense`, `Approval`.
+    #[param(pattern = "^[^\\u0000]*$")]
+    entity_type: Option<String>,
+    /// Records of this entity.
+    entity_id: Option<Uuid>,
+    /// Records whose `properties` have this key (`status`, `program_processing_status`).
+    #[param(pattern = "^[^\\u0000]*$")]
+    attribute_name: Option<String>,
+    /// `properties.<attribute_name>.new_value` equals it; needs `attribute_name`.
+    #[param(pattern = "^[^\\u0000]*$")]
+    new_value: Option<String>,
+}
 
 /// The filters of `GET /api/events`, validated.
 #[derive(Debug, Default)]
@@ -165,6 +193,23 @@ fn render(row: &PgRow) -> Value {
 
 /// `GET /api/events`: the caller's visible records, oldest first (`event_time`, then the position in
 /// the event log), one page at a time.
+#[utoipa::path(
+    get,
+    path = "/api/events",
+    tag = "audit",
+    operation_id = "list_events",
+    summary = "The Event Manager feed",
+    description = "`StatusChangeEvent` records (one per change of `status` or \
+`program_processing_status`) of the entities the caller's legal entity may read, ordered by \
+`event_time`, then by position in the event log; filters combine with AND.",
+    params(FilterParams, PageParams),
+    security(("bearer" = ["event:read"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "A page of records", body = doc::StatusChangeEventList),
+        (status = 422, description = "A malformed `date`, `entity_id`, `page` or `page_size`, `new_value` without `attribute_name`, another query parameter, a repeated one, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn list(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -203,6 +248,23 @@ pub async fn list(
 
 /// `GET /api/events/{id}`: 404 for an unknown, malformed or invisible id alike, so ids of other
 /// legal entities' records cannot be probed.
+#[utoipa::path(
+    get,
+    path = "/api/events/{id}",
+    tag = "audit",
+    operation_id = "get_event",
+    summary = "One Event Manager record",
+    params(
+        ("id" = Uuid, Path, description = "Record id"),
+    ),
+    security(("bearer" = ["event:read"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "The record", body = doc::StatusChangeEventEnvelope),
+        (status = 404, description = "`Event not found`: unknown, malformed or not visible", body = doc::ErrorEnvelope),
+        (status = 422, description = "Idempotency-Key longer than 255 characters", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,

@@ -11,12 +11,21 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::envelope::ApiResponse;
+use super::openapi::schemas as doc;
 use crate::app::AppState;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::store::feed;
 use crate::workers::effects::SUBSCRIBER;
 
 /// `GET /health/live`: the process answers.
+#[utoipa::path(
+    get,
+    path = "/health/live",
+    tag = "operations",
+    operation_id = "health_live",
+    summary = "Liveness",
+    responses((status = 200, description = "The process serves", body = doc::LiveEnvelope))
+)]
 pub async fn live() -> ApiResponse {
     ApiResponse::ok(json!({ "status": "ok" }))
 }
@@ -28,6 +37,17 @@ async fn feed_lag(app: &AppState) -> Result<i64, sqlx::Error> {
 
 /// `GET /health/ready`: the database answers within 2 s and the effects worker is no more than
 /// `EHEALTH_READY_MAX_LAG` events behind; 503 otherwise.
+#[utoipa::path(
+    get,
+    path = "/health/ready",
+    tag = "operations",
+    operation_id = "health_ready",
+    summary = "Readiness",
+    responses(
+        (status = 200, description = "The database answers within 2 s and the effects worker is at most `EHEALTH_READY_MAX_LAG` events behind", body = doc::ReadyEnvelope),
+        (status = 503, description = "Not ready: the database is unreachable or slow, or the worker lags too far", body = doc::ReadyEnvelope),
+    )
+)]
 pub async fn ready(State(app): State<Arc<AppState>>) -> ApiResponse {
     let probe = tokio::time::timeout(Duration::from_secs(2), feed_lag(&app)).await;
     let (database, lag) = match probe {
@@ -53,6 +73,18 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> ApiResponse {
 }
 
 /// `GET /metrics`: Prometheus text format. Gauges that live in the database are read now.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    tag = "operations",
+    operation_id = "metrics",
+    summary = "Prometheus metrics",
+    description = "OpenMetrics text: `ehealth_http_requests_total{method,route,status}`, \
+`ehealth_http_request_duration_seconds{method,route}`, `ehealth_commands_total{aggregate,outcome}`, \
+`ehealth_command_duration_seconds{aggregate}`, `ehealth_command_conflict_retries_total{aggregate}`, \
+`ehealth_feed_lag_events`, `ehealth_jobs_pending`.",
+    responses((status = 200, description = "The metrics", body = String, content_type = "application/openmetrics-text"))
+)]
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let metrics = app.bus.metrics();
     if let Ok(Ok(lag)) = tokio::time::timeout(Duration::from_secs(2), feed_lag(&app)).await {

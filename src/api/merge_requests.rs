@@ -12,6 +12,9 @@ use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{path_id, Caller};
 use super::legal_entity;
+use super::openapi::schemas as doc;
+use super::openapi::AuthenticatedErrors;
+use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 
 pub(super) const NOT_FOUND: &str = "Merge request not found";
@@ -27,6 +30,31 @@ async fn render(app: &AppState, id: uuid::Uuid) -> Result<serde_json::Value, Api
 }
 
 /// `PATCH /api/merge_requests/{id}/actions/reject` (scope `merge_request:write`, sync).
+#[utoipa::path(
+    patch,
+    path = "/api/merge_requests/{id}/actions/reject",
+    tag = "actions",
+    operation_id = "reject_merge_request",
+    summary = "Reject a merge request",
+    description = "Sets `status` to `REJECTED` and answers the entity. Checks in order: token (401), \
+scope (403), the legal entity is EMERGENCY or OUTPATIENT and ACTIVE (409), the user is an APPROVED \
+SPECIALIST, ASSISTANT or RECEPTIONIST employee there (403), the merge request exists (404), the \
+user is its author (403), it was created in the caller's legal entity (422), `status` is NEW or \
+APPROVED (409).",
+    params(
+        ("id" = uuid::Uuid, Path, description = "Merge request id", example = "77777777-7777-4777-8777-777777777777"),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255, description = "A retry with the same key (same user, method, path and body) answers the first answer again"),
+    ),
+    security(("bearer" = ["merge_request:write"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "Rejected: the merge request", body = doc::MergeRequestEnvelope),
+        (status = 403, description = "A missing scope, `Only SPECIALIST, ASSISTANT or RECEPTIONIST employees can reject merge requests` or `Only author of merge request is allowed to reject it`", body = doc::ErrorEnvelope),
+        (status = 404, description = "`Merge request not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
+        (status = 409, description = "`Action is not allowed for the legal entity`, `Invalid merge request status`, or a concurrent change", body = doc::ErrorEnvelope),
+        (status = 422, description = "`User doesn't belong to legal entity where the merge request was created`, or the Idempotency-Key", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn reject(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -75,6 +103,26 @@ pub async fn reject(
 
 /// `GET /api/merge_requests/{id}` (scope `merge_request:read`): only the legal entity where the
 /// merge request was created sees it.
+#[utoipa::path(
+    get,
+    path = "/api/merge_requests/{id}",
+    tag = "entities",
+    operation_id = "get_merge_request",
+    summary = "A merge request, now or in the past",
+    description = "Visible to the legal entity where it was created. `as_of` or `version` answers \
+the state it had then.",
+    params(
+        ("id" = uuid::Uuid, Path, description = "Merge request id", example = "77777777-7777-4777-8777-777777777777"),
+        TimeTravelParams,
+    ),
+    security(("bearer" = ["merge_request:read"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "The merge request", body = doc::MergeRequestEnvelope),
+        (status = 404, description = "`Merge request not found`", body = doc::ErrorEnvelope),
+        (status = 422, description = "A malformed `as_of` or `version`, both at once, another query parameter, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,

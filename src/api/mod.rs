@@ -1,4 +1,5 @@
-//! The HTTP API (axum): the five actions, the read endpoints and jobs, under `/api`.
+//! The HTTP API (axum): the five actions, the read endpoints and jobs, under `/api`; its OpenAPI
+//! document at `/api/openapi.json` (see [`openapi`]).
 
 pub mod actions;
 mod approvals;
@@ -13,6 +14,7 @@ mod jobs;
 mod legal_entity;
 mod lists;
 mod merge_requests;
+mod openapi;
 mod query_params;
 mod read;
 mod service_requests;
@@ -103,6 +105,7 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/health/live", get(health::live))
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
+        .route("/api/openapi.json", get(openapi::document))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             health::record,

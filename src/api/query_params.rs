@@ -80,6 +80,17 @@ impl QueryParams {
                 ));
                 continue;
             }
+            // PostgreSQL text cannot hold a NUL character: no stored value contains one, and a
+            // filter with one would make the database refuse the query (a 500).
+            if value.contains('\0') {
+                invalid.push(invalid_entry(
+                    &key,
+                    "format",
+                    "expected a string without NUL characters",
+                    json!([]),
+                ));
+                continue;
+            }
             match map.entry(key) {
                 Entry::Vacant(slot) => {
                     slot.insert(value);
@@ -157,6 +168,46 @@ pub fn uuid(raw: &str) -> Option<Uuid> {
 pub fn integer_in(raw: &str, min: i64, max: i64) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|n| (min..=max).contains(n))
 }
+
+/// `page` and `page_size`, for the OpenAPI document only: [`Page::from_params`] parses them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // never constructed: the derive reads the declaration
+pub struct PageParams {
+    /// The page, from 1 (default 1). A page past the end is empty, with the true totals.
+    #[param(minimum = 1, maximum = 2_147_483_647)]
+    page: Option<i64>,
+    /// Entries per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    page_size: Option<i64>,
+}
+
+/// A date (`YYYY-MM-DD`, midnight UTC) or an RFC 3339 instant, as the `date` and `*_from`/`*_to`
+/// query parameters take it; a schema for the OpenAPI document.
+pub struct DateOrInstant;
+
+impl utoipa::PartialSchema for DateOrInstant {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{
+            AnyOfBuilder, KnownFormat, ObjectBuilder, SchemaFormat, Type,
+        };
+        let string = |format| {
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .format(Some(SchemaFormat::KnownFormat(format)))
+        };
+        AnyOfBuilder::new()
+            .item(string(KnownFormat::Date))
+            .item(string(KnownFormat::DateTime))
+            .description(Some(
+                "A date `YYYY-MM-DD` (midnight UTC) or an RFC 3339 instant (`2026-01-02T03:04:05Z`, \
+                 `…+02:00`; send `+` as `%2B`)",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DateOrInstant {}
 
 /// The requested page of a paged answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -249,6 +300,16 @@ mod tests {
             .collect();
         assert_eq!(got, vec![("zz", "schema"), ("a", "invalid")]);
         assert_eq!(invalid[0]["rules"][0]["params"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn a_value_with_a_nul_character_is_refused() {
+        let (p, invalid) = QueryParams::parse(Some("a=x%00y&b=ok"), &["a", "b"]);
+        assert_eq!(p.get("a"), None);
+        assert_eq!(p.get("b"), Some("ok"));
+        assert_eq!(invalid.len(), 1);
+        assert_eq!(invalid[0]["entry"], "a");
+        assert_eq!(invalid[0]["rules"][0]["rule"], "format");
     }
 
     #[test]

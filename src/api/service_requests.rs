@@ -16,6 +16,9 @@ use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{parse_json, path_id, Caller, RawBody};
 use super::legal_entity;
+use super::openapi::schemas as doc;
+use super::openapi::AuthenticatedErrors;
+use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 use crate::reference::RECALL_REASONS_DICTIONARY;
 use crate::signature::SignatureError;
@@ -23,6 +26,30 @@ use crate::signature::SignatureError;
 pub(super) const NOT_FOUND: &str = "Service request not found";
 
 /// `PATCH /api/service_requests/{id}/actions/release` (scope `service_request:use`, async).
+#[utoipa::path(
+    patch,
+    path = "/api/service_requests/{id}/actions/release",
+    tag = "actions",
+    operation_id = "release_service_request",
+    summary = "Release a service request",
+    description = "Erases `used_by_employee` and `used_by_legal_entity` and sets \
+`program_processing_status` to `new`. Checks in order: token (401), scope (403), the legal entity's \
+type is allowed and it is ACTIVE (409), the service request exists and is visible (404), `status` \
+is `active` (409), `program_processing_status` is `in_queue` (409), the caller's legal entity uses \
+it (409).",
+    params(
+        ("id" = uuid::Uuid, Path, description = "Service request id", example = "66666666-6666-4666-8666-666666666666"),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255, description = "A retry with the same key (same user, method, path and body) answers the first answer again"),
+    ),
+    security(("bearer" = ["service_request:use"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 202, description = "Released; the job tracks the processing", body = doc::JobEnvelope),
+        (status = 404, description = "`Service request not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
+        (status = 409, description = "`Action is not allowed for the legal entity`, `Invalid service request status`, `Invalid program processing status`, `Service request is used by another legal entity`, or a concurrent change", body = doc::ErrorEnvelope),
+        (status = 422, description = "Idempotency-Key longer than 255 characters, or already used for a different request", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn release(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -148,6 +175,39 @@ fn signature_error(err: SignatureError) -> ApiError {
 
 /// `PATCH /api/patients/{patient_id}/service_requests/{id}/actions/recall`
 /// (scope `service_request:recall`, async).
+#[utoipa::path(
+    patch,
+    path = "/api/patients/{patient_id}/service_requests/{id}/actions/recall",
+    tag = "actions",
+    operation_id = "recall_service_request",
+    summary = "Recall a service request",
+    description = "Verifies the signed content (CMS SignedData chained to `EHEALTH_TRUST_ANCHORS`, \
+signer DRFO = the requester's tax id, content = the stored service request with `status_reason` \
+set), stores it, and sets `status` to `recalled`. Checks in order: token (401), scope (403), \
+`Content-Type: application/json` (415) and well-formed JSON (400), the body schema (422), base64 \
+(422), the legal entity (409), the service request exists for this patient and is visible (404), \
+trust anchors configured (503), the signature and its content (400/422), the requester legal \
+entity and employee (409), `status` is `active` (409), the recall reason (422), the content (422). \
+A body over `EHEALTH_BODY_LIMIT` is 413.",
+    params(
+        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
+        ("id" = uuid::Uuid, Path, description = "Service request id", example = "66666666-6666-4666-8666-666666666666"),
+        ("Idempotency-Key" = Option<String>, Header, max_length = 255, description = "A retry with the same key (same user, method, path and body) answers the first answer again"),
+    ),
+    request_body(content = doc::RecallRequest, content_type = "application/json", description = "Exactly `{\"signed_data\": \"<base64>\"}`"),
+    security(("bearer" = ["service_request:recall"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 202, description = "Recalled; the job revokes its approvals and sends the patient's SMS", body = doc::JobEnvelope),
+        (status = 400, description = "`Malformed request. Probably, you have sent corrupted JSON.`, or a signed envelope with no signer", body = doc::ErrorEnvelope),
+        (status = 404, description = "`Service request not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
+        (status = 409, description = "`Action is not allowed for the legal entity`, `Only an employee from legal entity where service request is created can recall service request`, `Employees related to this party_id not in current MSP`, `Service request in status <status> cannot be recalled`, or a concurrent change", body = doc::ErrorEnvelope),
+        (status = 413, description = "The body is larger than `EHEALTH_BODY_LIMIT`", body = doc::ErrorEnvelope),
+        (status = 415, description = "The body is not `application/json`", body = doc::ErrorEnvelope),
+        (status = 422, description = "The body schema (`required`, `cast`, `length`, additional properties), `Not a base64 string`, a malformed or invalid signature, `Does not match the signer drfo`, the recall reason, the signed content; or the Idempotency-Key", body = doc::ErrorEnvelope),
+        (status = 500, description = "An unexpected failure, unusable trust anchors, or `Failed to save signed content`", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn recall(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -245,6 +305,28 @@ pub async fn recall(
 }
 
 /// `GET /api/patients/{patient_id}/service_requests/{id}` (scope `service_request:read`).
+#[utoipa::path(
+    get,
+    path = "/api/patients/{patient_id}/service_requests/{id}",
+    tag = "entities",
+    operation_id = "get_service_request",
+    summary = "A service request, now or in the past",
+    description = "Visible to its requester and its user (`used_by_legal_entity`), judged on the \
+current state. `as_of` or `version` answers the state it had then (404 before it existed or for a \
+version that has not happened).",
+    params(
+        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
+        ("id" = uuid::Uuid, Path, description = "Service request id", example = "66666666-6666-4666-8666-666666666666"),
+        TimeTravelParams,
+    ),
+    security(("bearer" = ["service_request:read"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "The service request", body = doc::ServiceRequestEnvelope),
+        (status = 404, description = "`Service request not found`", body = doc::ErrorEnvelope),
+        (status = 422, description = "A malformed `as_of` or `version`, both at once, another query parameter, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,

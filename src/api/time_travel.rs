@@ -27,6 +27,19 @@ pub enum PointInTime {
     AsOf(DateTime<Utc>),
 }
 
+/// `as_of` and `version`, for the OpenAPI document only: [`requested`] parses them by hand.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // never constructed: the derive reads the declaration
+pub struct TimeTravelParams {
+    /// The state as of this RFC 3339 instant (the event log's clock, `recorded_at`), e.g.
+    /// `2026-01-02T03:04:05Z`; a bare date is refused. Not together with `version`.
+    as_of: Option<DateTime<Utc>>,
+    /// The state after this many events (1 is the imported state). Not together with `as_of`.
+    #[param(minimum = 0, maximum = 9_223_372_036_854_775_807_i64)]
+    version: Option<i64>,
+}
+
 /// The point asked for by `as_of` or `version`, `None` for the current state; 422 for a malformed
 /// value, for both at once, or for any other parameter.
 pub fn requested(raw_query: Option<&str>) -> Result<Option<PointInTime>, ApiError> {

@@ -374,3 +374,29 @@ async fn lists_answer_get_only() {
     let reply = app.patch(SERVICE_REQUESTS, Some(&token), None).await;
     assert_eq!(reply.status, 405, "{:#}", reply.body);
 }
+
+/// Regression (fuzzing, issue 4): a made-up cursor naming an instant before PostgreSQL's earliest
+/// timestamp (4714 BC) decoded, and the database refused the comparison with a 500. Such a cursor
+/// is not one the service made: 422 like any other.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_before_the_earliest_timestamp_answers_422() {
+    use base64::Engine;
+    let app = TestApp::spawn().await;
+    let token = main_token(&app);
+    for micros in [-210_866_803_200_000_001_i64, -8_000_000_000_000_000_000] {
+        let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .encode(format!("service_requests:{micros}:{}", uuid::Uuid::nil()));
+        let reply = app
+            .get(&format!("{SERVICE_REQUESTS}?cursor={cursor}"), Some(&token))
+            .await;
+        assert_refused(
+            &reply,
+            entry(
+                "cursor",
+                "invalid",
+                "cursor is not a next_cursor of this list",
+                json!([]),
+            ),
+        );
+    }
+}

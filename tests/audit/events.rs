@@ -637,3 +637,24 @@ async fn an_unknown_malformed_or_invisible_event_id_answers_404_event_not_found(
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["entity_id"], DD_OTHER_LE.to_string());
 }
+
+/// Regression (fuzzing, issue 4): PostgreSQL text cannot hold a NUL character, and a text filter
+/// with one made the feed query fail with a 500. It is refused like any other malformed value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_filter_with_a_nul_character_answers_422_naming_the_parameter() {
+    let app = TestApp::spawn().await;
+    let token = doctor(&app);
+    for (query, entry) in [
+        ("event_type=%00", "event_type"),
+        ("entity_type=Merge%00Request", "entity_type"),
+        ("attribute_name=%00", "attribute_name"),
+        ("attribute_name=status&new_value=REJECTED%00", "new_value"),
+    ] {
+        let reply = events(&app, &token, query).await;
+        assert_query_error(
+            &reply,
+            "expected a string without NUL characters",
+            &[(entry, "format")],
+        );
+    }
+}

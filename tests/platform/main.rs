@@ -1,6 +1,6 @@
 //! Black-box tests of cross-cutting behaviour, in process on a real PostgreSQL: authentication and
 //! scopes, tenancy, the response envelope, jobs, idempotency, concurrency, the ordered feed and the
-//! HTTP SMS gateway.
+//! HTTP SMS gateway, and the OpenAPI document.
 
 #[path = "../support/mod.rs"]
 mod support;
@@ -13,6 +13,7 @@ mod envelope;
 mod feed;
 mod idempotency;
 mod jobs;
+mod openapi;
 mod operations;
 mod sms_gateway;
 mod tenancy;

@@ -11,6 +11,11 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
+/// The earliest instant PostgreSQL's `timestamptz` holds (4714-11-24 BC, 00:00 UTC), in
+/// microseconds since the Unix epoch. chrono reaches further back, so a made-up cursor could name
+/// an instant the database refuses to compare with (a 500); no stored row can be earlier.
+const EARLIEST_MICROS: i64 = -210_866_803_200_000_000;
+
 /// A position in a list: the sort key of the last row already delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
@@ -32,7 +37,11 @@ impl Cursor {
         if parts.next()? != table {
             return None;
         }
-        let micros: i64 = parts.next()?.parse().ok()?;
+        let micros: i64 = parts
+            .next()?
+            .parse()
+            .ok()
+            .filter(|m| *m >= EARLIEST_MICROS)?;
         let id = Uuid::parse_str(parts.next()?).ok()?;
         Some(Cursor {
             updated_at: DateTime::from_timestamp_micros(micros)?,
@@ -74,6 +83,11 @@ mod tests {
             &URL_SAFE_NO_PAD.encode("service_requests:x:00000000-0000-0000-0000-000000000000"),
             &URL_SAFE_NO_PAD.encode("service_requests:1:not-a-uuid"),
             &URL_SAFE_NO_PAD.encode(format!("service_requests:{}:{}", i64::MAX, Uuid::nil())),
+            &URL_SAFE_NO_PAD.encode(format!(
+                "service_requests:{}:{}",
+                EARLIEST_MICROS - 1,
+                Uuid::nil()
+            )),
         ] {
             assert_eq!(Cursor::decode(bad, "service_requests"), None, "{bad}");
         }

@@ -30,6 +30,9 @@ use uuid::Uuid;
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::Caller;
+use super::openapi::schemas as doc;
+use super::openapi::AuthenticatedErrors;
+use super::query_params::DateOrInstant;
 use crate::app::AppState;
 use cursor::Cursor;
 use params::{Bind, Filter, Kind, ListQuery};
@@ -215,7 +218,89 @@ const DEVICE_DISPENSES: Resource = Resource {
     },
 };
 
+/// The parameters every list takes, for the OpenAPI document only: [`params::parse`] parses them.
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // never constructed: the derive reads the declaration
+struct ListParams {
+    /// `updated_at` at or after this date (midnight UTC) or instant.
+    #[param(value_type = Option<DateOrInstant>)]
+    updated_from: Option<String>,
+    /// `updated_at` before this date or instant.
+    #[param(value_type = Option<DateOrInstant>)]
+    updated_to: Option<String>,
+    /// `inserted_at` at or after this date or instant.
+    #[param(value_type = Option<DateOrInstant>)]
+    inserted_from: Option<String>,
+    /// `inserted_at` before this date or instant.
+    #[param(value_type = Option<DateOrInstant>)]
+    inserted_to: Option<String>,
+    /// Items per page, 1–500 (default 50).
+    #[param(minimum = 1, maximum = 500)]
+    limit: Option<i64>,
+    /// A `next_cursor` of the same list (opaque, base64url): the page after it.
+    #[param(pattern = "^[A-Za-z0-9_-]+$")]
+    cursor: Option<String>,
+}
+
+/// The filters of `GET /api/service_requests` (OpenAPI document only).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // never constructed: the derive reads the declaration
+struct ServiceRequestFilters {
+    #[param(value_type = Option<doc::ServiceRequestStatus>)]
+    status: Option<String>,
+    #[param(value_type = Option<doc::ProgramProcessingStatus>)]
+    program_processing_status: Option<String>,
+    /// Requested by this legal entity (never widens what the caller sees).
+    requester_legal_entity: Option<Uuid>,
+    /// Used by this legal entity (never widens what the caller sees).
+    used_by_legal_entity: Option<Uuid>,
+    patient_id: Option<Uuid>,
+}
+
+/// The filters of `GET /api/merge_requests` (OpenAPI document only).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // never constructed: the derive reads the declaration
+struct MergeRequestFilters {
+    #[param(value_type = Option<doc::MergeRequestStatus>)]
+    status: Option<String>,
+}
+
+/// The filters of `GET /api/device_dispenses` (OpenAPI document only).
+#[derive(utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+#[allow(dead_code)] // never constructed: the derive reads the declaration
+struct DeviceDispenseFilters {
+    #[param(value_type = Option<doc::DeviceDispenseStatus>)]
+    status: Option<String>,
+    patient_id: Option<Uuid>,
+}
+
 /// `GET /api/service_requests` (scope `service_request:read`).
+#[utoipa::path(
+    get,
+    path = "/api/service_requests",
+    tag = "analyst lists",
+    operation_id = "list_service_requests",
+    summary = "Analyst list of service requests",
+    description = "The service requests the caller's legal entity requested or uses, ordered by `(updated_at, id)`, one page at a time: pass `next_cursor` back as \
+`cursor` (with the same filters and `limit`) for the next page. With `Accept: text/csv` (preferred \
+over `application/json`) the page is CSV of the table's typed columns and the next page is in a \
+`Link: <…>; rel=\"next\"` header. An empty value counts as absent.",
+    params(ServiceRequestFilters, ListParams),
+    security(("bearer" = ["service_request:read"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "A page", content(
+            (doc::ServiceRequestList = "application/json"),
+            (String = "text/csv"),
+        ), headers(("Link" = String, description = "CSV only: the next page, `<url>; rel=\"next\"`; absent on the last page"))),
+        (status = 400, description = "A query string that cannot be decoded", body = doc::ErrorEnvelope),
+        (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn service_requests(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -226,6 +311,28 @@ pub async fn service_requests(
 }
 
 /// `GET /api/merge_requests` (scope `merge_request:read`).
+#[utoipa::path(
+    get,
+    path = "/api/merge_requests",
+    tag = "analyst lists",
+    operation_id = "list_merge_requests",
+    summary = "Analyst list of merge requests",
+    description = "The merge requests created at the caller's legal entity, ordered by `(updated_at, id)`, one page at a time: pass `next_cursor` back as \
+`cursor` (with the same filters and `limit`) for the next page. With `Accept: text/csv` (preferred \
+over `application/json`) the page is CSV of the table's typed columns and the next page is in a \
+`Link: <…>; rel=\"next\"` header. An empty value counts as absent.",
+    params(MergeRequestFilters, ListParams),
+    security(("bearer" = ["merge_request:read"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "A page", content(
+            (doc::MergeRequestList = "application/json"),
+            (String = "text/csv"),
+        ), headers(("Link" = String, description = "CSV only: the next page, `<url>; rel=\"next\"`; absent on the last page"))),
+        (status = 400, description = "A query string that cannot be decoded", body = doc::ErrorEnvelope),
+        (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn merge_requests(
     State(app): State<Arc<AppState>>,
     caller: Caller,
@@ -236,6 +343,28 @@ pub async fn merge_requests(
 }
 
 /// `GET /api/device_dispenses` (scope `device_dispense:read`).
+#[utoipa::path(
+    get,
+    path = "/api/device_dispenses",
+    tag = "analyst lists",
+    operation_id = "list_device_dispenses",
+    summary = "Analyst list of device dispenses",
+    description = "The device dispenses the caller's legal entity performed, ordered by `(updated_at, id)`, one page at a time: pass `next_cursor` back as \
+`cursor` (with the same filters and `limit`) for the next page. With `Accept: text/csv` (preferred \
+over `application/json`) the page is CSV of the table's typed columns and the next page is in a \
+`Link: <…>; rel=\"next\"` header. An empty value counts as absent.",
+    params(DeviceDispenseFilters, ListParams),
+    security(("bearer" = ["device_dispense:read"])),
+    responses(
+        AuthenticatedErrors,
+        (status = 200, description = "A page", content(
+            (doc::DeviceDispenseList = "application/json"),
+            (String = "text/csv"),
+        ), headers(("Link" = String, description = "CSV only: the next page, `<url>; rel=\"next\"`; absent on the last page"))),
+        (status = 400, description = "A query string that cannot be decoded", body = doc::ErrorEnvelope),
+        (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
+    )
+)]
 pub async fn device_dispenses(
     State(app): State<Arc<AppState>>,
     caller: Caller,
