@@ -276,13 +276,34 @@ fn map_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<E> {
             CommandError::DuplicateCommand
         }
         AggregateError::UnexpectedError(e) => {
-            if let Some(sqlx::Error::PoolTimedOut | sqlx::Error::Io(_)) =
-                e.downcast_ref::<sqlx::Error>()
+            if e.downcast_ref::<sqlx::Error>()
+                .is_some_and(database_unavailable)
             {
                 return CommandError::Unavailable(e.to_string());
             }
             CommandError::Internal(e.to_string())
         }
         AggregateError::DeserializationError(e) => CommandError::Internal(e.to_string()),
+    }
+}
+
+/// Whether a database error means the database cannot be reached right now — it is restarting,
+/// failing over or out of connections — rather than a fault in the command: the answer is then
+/// 503, which a client may retry. A `pg_ctl stop -m fast` ends every session with 57P01 while it
+/// runs a statement, which was answered 500 before (scripts/faults.sh, scenario b).
+pub fn database_unavailable(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Io(_)
+        | sqlx::Error::Tls(_)
+        | sqlx::Error::Protocol(_)
+        | sqlx::Error::PoolTimedOut
+        | sqlx::Error::PoolClosed
+        | sqlx::Error::WorkerCrashed => true,
+        // Class 08: connection exception; 57P01–57P03: admin/crash shutdown, cannot connect now;
+        // 53300: too many connections.
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+        }),
+        _ => false,
     }
 }

@@ -56,7 +56,10 @@ fn write_durably(dir: &Path, path: &Path, data: &[u8]) -> std::io::Result<()> {
     if path.exists() {
         return Ok(());
     }
-    let tmp = path.with_extension("tmp");
+    // A temporary name of its own: two requests storing the same content at once (a recall sent
+    // twice concurrently) must not share one, or the second rename finds it gone and fails. The
+    // final name is the content's hash, so whichever rename lands last writes the same bytes.
+    let tmp = path.with_extension(format!("{}.tmp", Uuid::new_v4().simple()));
     {
         let mut file = std::fs::File::create(&tmp)?;
         file.write_all(data)?;

@@ -95,7 +95,7 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
         method = %request.method(),
         path = %request.uri().path(),
     );
-    let response = next.run(request).instrument(span.clone()).await;
+    let response = path_rejection(next.run(request).instrument(span.clone()).await).await;
     span.in_scope(|| {
         if response.status().is_server_error() {
             tracing::error!(status = response.status().as_u16(), "request failed");
@@ -131,6 +131,27 @@ pub async fn envelope(mut request: Request, next: Next) -> Response {
     let mut response = Response::from_parts(parts, body);
     set_request_id(&mut response, &meta.request_id);
     response
+}
+
+/// axum's path extractor answers a segment that percent-decodes to bytes that are not UTF-8
+/// (`%FF`) with a plain-text 400 of its own, before any handler runs. Such a segment cannot be a
+/// uuid, and a non-uuid id is a 404 in eHealth: it is answered as one, in the envelope.
+async fn path_rejection(response: Response) -> Response {
+    let plain_400 = response.status() == StatusCode::BAD_REQUEST
+        && response.extensions().get::<PendingBody>().is_none()
+        && response
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .is_some_and(|v| v.as_bytes().starts_with(b"text/plain"));
+    if !plain_400 {
+        return response;
+    }
+    let (parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    if text.starts_with(b"Invalid URL") {
+        return super::error::ApiError::not_found("Resource not found").into_response();
+    }
+    Response::from_parts(parts, Body::from(text))
 }
 
 fn set_request_id(response: &mut Response, request_id: &str) {

@@ -172,15 +172,12 @@ impl IntoResponse for ApiError {
 
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
-        match err {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                tracing::warn!(error = %err, "database unavailable");
-                ApiError::unavailable("Service temporarily unavailable, please retry")
-            }
-            other => {
-                tracing::error!(error = %other, "database error");
-                ApiError::internal()
-            }
+        if crate::commands::database_unavailable(&err) {
+            tracing::warn!(error = %err, "database unavailable");
+            ApiError::unavailable("Service temporarily unavailable, please retry")
+        } else {
+            tracing::error!(error = %err, "database error");
+            ApiError::internal()
         }
     }
 }

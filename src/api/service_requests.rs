@@ -142,6 +142,16 @@ fn signed_data(body: &Value) -> Result<String, ApiError> {
     Ok(data)
 }
 
+/// Whether any key or string in `v` holds U+0000.
+fn contains_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(items) => items.iter().any(contains_nul),
+        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || contains_nul(v)),
+        _ => false,
+    }
+}
+
 fn json_type(v: &Value) -> &'static str {
     match v {
         Value::Null => "Null",
@@ -260,6 +270,16 @@ pub async fn recall(
                 json!([]),
             )
         })?;
+    // PostgreSQL stores no U+0000 in text or jsonb: the reason and the letter of such content
+    // are kept in the event, so the append would fail with a 500.
+    if contains_nul(&content) {
+        return Err(ApiError::invalid(
+            "$.signed_data",
+            "invalid",
+            "Signed content must not contain NUL (\\u0000) characters",
+            json!([]),
+        ));
+    }
 
     let requester_tax_id = match record.requester_employee {
         Some(employee) => app.reference.employee_tax_id(employee).await?,

@@ -1,5 +1,6 @@
 //! Hands queued SMS to the gateway. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several
-//! instances never send one message twice; a failed send is retried with backoff.
+//! instances never send one message twice; a failed send is retried with backoff, and a failed
+//! pass (the database went away) is logged and retried by [`Dispatcher::run`].
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,6 +11,9 @@ use uuid::Uuid;
 
 use super::{Gateway, SmsGateway, SmsMessage};
 use crate::otp;
+
+/// Messages sent per pass before the dispatcher looks at its wake-up and shutdown signals.
+const BATCH: usize = 20;
 
 pub struct Dispatcher {
     pub pool: PgPool,
@@ -42,55 +46,69 @@ impl Dispatcher {
         }
     }
 
-    /// Sends what is due; returns how many rows it handled.
+    /// Sends what is due, at most [`BATCH`] messages; returns how many it handled.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
+        let mut handled = 0;
+        while handled < BATCH && self.send_next().await? {
+            handled += 1;
+        }
+        Ok(handled)
+    }
+
+    /// Claims, sends and marks one due message in a transaction of its own: the claim and the
+    /// `sent` mark commit together, so a crash (or a lost database) between the gateway's answer
+    /// and the commit resends this one message under the same Idempotency-Key — never every
+    /// message of a batch, which a provider that ignores the key would deliver twice.
+    async fn send_next(&self) -> Result<bool, sqlx::Error> {
         let mut tx = self.pool.begin().await?;
-        let rows = sqlx::query(
+        let Some(row) = sqlx::query(
             "SELECT id, phone_number, template, params, attempts FROM sms_outbox \
              WHERE status = 'pending' AND next_attempt_at <= now() \
-             ORDER BY created_at LIMIT 20 FOR UPDATE SKIP LOCKED",
+             ORDER BY created_at LIMIT 1 FOR UPDATE SKIP LOCKED",
         )
-        .fetch_all(&mut *tx)
-        .await?;
-        for row in &rows {
-            let id: Uuid = row.get("id");
-            let attempts: i32 = row.get("attempts");
-            let message = SmsMessage {
-                id,
-                phone_number: row.get("phone_number"),
-                text: self.render(
-                    row.get("template"),
-                    &row.get::<serde_json::Value, _>("params"),
-                ),
-            };
-            match self.gateway.send(&message).await {
-                Ok(delivery) => {
-                    sqlx::query(
-                        "UPDATE sms_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, \
-                         delivered_text = $2, last_error = NULL WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(delivery.recorded_text)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                Err(err) => {
-                    let backoff = 2_i64.saturating_pow(attempts.clamp(0, 10) as u32);
-                    tracing::warn!(sms_id = %id, attempts = attempts + 1, error = %err, "sms not sent, will retry");
-                    sqlx::query(
-                        "UPDATE sms_outbox SET attempts = attempts + 1, last_error = $2, \
-                         next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
-                    )
-                    .bind(id)
-                    .bind(err.to_string())
-                    .bind(backoff as f64)
-                    .execute(&mut *tx)
-                    .await?;
-                }
+        .fetch_optional(&mut *tx)
+        .await?
+        else {
+            tx.rollback().await?;
+            return Ok(false);
+        };
+        let id: Uuid = row.get("id");
+        let attempts: i32 = row.get("attempts");
+        let message = SmsMessage {
+            id,
+            phone_number: row.get("phone_number"),
+            text: self.render(
+                row.get("template"),
+                &row.get::<serde_json::Value, _>("params"),
+            ),
+        };
+        match self.gateway.send(&message).await {
+            Ok(delivery) => {
+                sqlx::query(
+                    "UPDATE sms_outbox SET status = 'sent', sent_at = now(), attempts = attempts + 1, \
+                     delivered_text = $2, last_error = NULL WHERE id = $1",
+                )
+                .bind(id)
+                .bind(delivery.recorded_text)
+                .execute(&mut *tx)
+                .await?;
+            }
+            Err(err) => {
+                let backoff = 2_i64.saturating_pow(attempts.clamp(0, 10) as u32);
+                tracing::warn!(sms_id = %id, attempts = attempts + 1, error = %err, "sms not sent, will retry");
+                sqlx::query(
+                    "UPDATE sms_outbox SET attempts = attempts + 1, last_error = $2, \
+                     next_attempt_at = now() + make_interval(secs => $3) WHERE id = $1",
+                )
+                .bind(id)
+                .bind(err.to_string())
+                .bind(backoff as f64)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         tx.commit().await?;
-        Ok(rows.len())
+        Ok(true)
     }
 
     pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {

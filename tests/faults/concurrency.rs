@@ -1,0 +1,167 @@
+//! N concurrent conflicting actions on one entity change it exactly once; every other request gets
+//! the spec's answer for the state the winner left (never a 500 or a generic conflict).
+//! Release is covered in tests/platform/concurrency.rs; these are stop, reject and recall.
+
+use std::sync::Arc;
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::world::*;
+use crate::support::{self, Reply, TestApp};
+
+const CLIENTS: usize = 16;
+
+/// `CLIENTS` requests released at once by a barrier.
+async fn all_at_once(
+    app: &Arc<TestApp>,
+    path: String,
+    token: String,
+    body: Option<Value>,
+) -> Vec<Reply> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(CLIENTS));
+    let tasks: Vec<_> = (0..CLIENTS)
+        .map(|_| {
+            let (app, path, token, body, barrier) = (
+                app.clone(),
+                path.clone(),
+                token.clone(),
+                body.clone(),
+                barrier.clone(),
+            );
+            tokio::spawn(async move {
+                barrier.wait().await;
+                app.patch(&path, Some(&token), body.as_ref()).await
+            })
+        })
+        .collect();
+    let mut replies = Vec::new();
+    for task in tasks {
+        replies.push(task.await.expect("request task"));
+    }
+    replies
+}
+
+/// Exactly one reply has `winner` status; all others are the rule's 409 with `message`.
+#[track_caller]
+fn assert_one_winner(replies: &[Reply], winner: u16, message: &str) {
+    let won = replies.iter().filter(|r| r.status == winner).count();
+    assert_eq!(won, 1, "exactly one {winner}: {replies:#?}");
+    for reply in replies.iter().filter(|r| r.status != winner) {
+        reply.assert_error(409, "request_conflict", message);
+    }
+}
+
+async fn events_of_type(app: &TestApp, id: Uuid, event_type: &str) -> usize {
+    app.events(id)
+        .await
+        .iter()
+        .filter(|e| e["event_type"] == event_type)
+        .count()
+}
+
+async fn scalar(app: &TestApp, sql: &str) -> i64 {
+    sqlx::query_scalar(sql)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_stops_of_one_dispense_commit_exactly_one_and_refuse_the_rest_with_409()
+{
+    let app = Arc::new(TestApp::spawn().await);
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let path = format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}/actions/stop");
+
+    let replies = all_at_once(&app, path, token.clone(), None).await;
+
+    assert_one_winner(
+        &replies,
+        202,
+        "Device dispense in status stopped cannot be stopped",
+    );
+    assert_eq!(
+        events_of_type(&app, DD_IN_PROGRESS, "DeviceDispenseStopped").await,
+        1
+    );
+    assert_eq!(scalar(&app, "SELECT count(*) FROM jobs").await, 1);
+    let href = replies.iter().find(|r| r.status == 202).unwrap().job_href();
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+    assert_eq!(
+        app.current("device_dispenses", DD_IN_PROGRESS)
+            .await
+            .unwrap()["status"],
+        "stopped"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_rejects_of_one_merge_request_commit_exactly_one_and_refuse_the_rest_with_409(
+) {
+    let app = Arc::new(TestApp::spawn().await);
+    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let path = format!("/api/merge_requests/{MR_NEW}/actions/reject");
+
+    let replies = all_at_once(&app, path, token, None).await;
+
+    assert_one_winner(&replies, 200, "Invalid merge request status");
+    let winner = replies.iter().find(|r| r.status == 200).unwrap();
+    assert_eq!(winner.data()["status"], "REJECTED");
+    assert_eq!(
+        events_of_type(&app, MR_NEW, "MergeRequestRejected").await,
+        1
+    );
+    assert_eq!(app.feed(MR_NEW).await.len(), 1, "one status change");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sixteen_concurrent_recalls_of_one_service_request_commit_exactly_one_revoke_once_and_send_one_sms(
+) {
+    let app = Arc::new(TestApp::spawn().await);
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let shown = app
+        .get(
+            &format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(shown.status, 200, "{:#}", shown.body);
+    let mut content = shown.data().clone();
+    content["status_reason"] = json!({
+        "coding": [ { "system": "eHealth/service_request_recall_reasons", "code": "1" } ]
+    });
+    let signed = support::pki()
+        .doctor
+        .sign(&serde_json::to_vec(&content).unwrap());
+    let path = format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}/actions/recall");
+
+    let replies = all_at_once(
+        &app,
+        path,
+        token.clone(),
+        Some(json!({ "signed_data": signed })),
+    )
+    .await;
+
+    assert_one_winner(
+        &replies,
+        202,
+        "Service request in status recalled cannot be recalled",
+    );
+    assert_eq!(
+        events_of_type(&app, SR_ACTIVE, "ServiceRequestRecalled").await,
+        1
+    );
+    let href = replies.iter().find(|r| r.status == 202).unwrap().job_href();
+    let job = app.wait_job(&href, &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+    // The one recall's effects ran once: each open approval revoked once, one SMS.
+    for approval in [AP_SR_1, AP_SR_2] {
+        assert_eq!(events_of_type(&app, approval, "ApprovalRevoked").await, 1);
+    }
+    let sms = app.wait_sms_sent(1).await;
+    assert_eq!(sms.len(), 1, "{sms:#?}");
+    assert_eq!(sms[0]["kind"], "service_request_recalled");
+}

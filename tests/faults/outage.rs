@@ -1,0 +1,95 @@
+//! A database that goes away under a running statement (a restart, a failover, an operator's
+//! `pg_ctl stop -m fast`) ends the session with SQLSTATE 57P01. The request is answered 503 — it
+//! may be retried — never 500, and the service serves again as soon as the database does.
+//! (`scripts/faults.sh` scenario (b) stops the whole server; this is its in-process regression.)
+
+use std::time::{Duration, Instant};
+
+use sqlx::{Connection, PgConnection};
+
+use crate::support::world::*;
+use crate::support::TestApp;
+
+/// Terminates the sessions of `db` that wait on a lock (the request's, held up by `locker`), as a
+/// server shutdown does; returns how many it ended.
+async fn terminate_waiting_sessions(admin: &mut PgConnection, db: &str) -> i64 {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let ended: i64 = sqlx::query_scalar(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity \
+             WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()",
+        )
+        .bind(db)
+        .fetch_one(&mut *admin)
+        .await
+        .expect("terminate");
+        if ended > 0 || Instant::now() > deadline {
+            return ended;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_command_or_read_cut_off_by_a_database_shutdown_answers_503_and_the_next_one_succeeds() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let mut admin = PgConnection::connect(&app.database_url).await.unwrap();
+    let mut locker = PgConnection::connect(&app.database_url).await.unwrap();
+    let release = format!("/api/service_requests/{SR_QUEUED}/actions/release");
+    let show = format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}");
+
+    // A command: its append waits behind a lock on the event log, and its session is ended.
+    sqlx::raw_sql("BEGIN; LOCK TABLE events IN EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let request = {
+        let (client, url, token) = (
+            app.client.clone(),
+            format!("{}{release}", app.base),
+            token.clone(),
+        );
+        tokio::spawn(async move { client.patch(url).bearer_auth(token).send().await })
+    };
+    assert!(terminate_waiting_sessions(&mut admin, &app.db_name).await >= 1);
+    let reply = request.await.unwrap().expect("answered");
+    let status = reply.status().as_u16();
+    let body: serde_json::Value = reply.json().await.unwrap();
+    assert_eq!(status, 503, "{body:#}");
+    assert_eq!(body["error"]["type"], "internal_error", "{body:#}");
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+
+    // A read, through the API's own queries.
+    sqlx::raw_sql("BEGIN; LOCK TABLE service_requests IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut locker)
+        .await
+        .unwrap();
+    let request = {
+        let (client, url, token) = (
+            app.client.clone(),
+            format!("{}{show}", app.base),
+            token.clone(),
+        );
+        tokio::spawn(async move { client.get(url).bearer_auth(token).send().await })
+    };
+    assert!(terminate_waiting_sessions(&mut admin, &app.db_name).await >= 1);
+    let reply = request.await.unwrap().expect("answered");
+    let status = reply.status().as_u16();
+    let body: serde_json::Value = reply.json().await.unwrap();
+    assert_eq!(status, 503, "{body:#}");
+    sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
+
+    // Nothing was appended by the cut-off command; the same request now succeeds.
+    let released = app
+        .events(SR_QUEUED)
+        .await
+        .iter()
+        .filter(|e| e["event_type"] == "ServiceRequestReleased")
+        .count();
+    assert_eq!(released, 0);
+    let reply = app.patch(&release, Some(&token), None).await;
+    let job = app.wait_job(&reply.job_href(), &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+    assert_eq!(app.get(&show, Some(&token)).await.status, 200);
+}
