@@ -1,4 +1,5 @@
-//! The command line (CONTRACT.md): `serve`, `migrate`, `import FILE`, `token`.
+//! The command line (CONTRACT.md): `serve`, `migrate`, `import FILE`, `token`, and the operations
+//! commands `projections rebuild|verify` and `audit verify` (README, "Operations").
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -56,6 +57,39 @@ pub enum Command {
         #[arg(long, env = "EHEALTH_JWT_SECRET", hide_env_values = true, value_parser = crate::config::non_empty_secret)]
         jwt_secret: String,
     },
+    /// Rebuild or verify the projections from the event log (the service may keep running).
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Check the event log's hash chains.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Rebuild every projection aside from the event log, then swap it in; prints events/s.
+    Rebuild {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+    /// Rebuild aside and compare with the live tables; exits non-zero on any difference.
+    Verify {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Walk every aggregate's hash chain; exits non-zero naming the first event that does not match.
+    Verify {
+        #[command(flatten)]
+        db: DatabaseArgs,
+    },
 }
 
 async fn shutdown_signal() {
@@ -103,6 +137,67 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 "imported: {} reference rows, {} entities created, {} already present",
                 report.reference_rows, report.created, report.already_present
             );
+        }
+        Command::Projections {
+            command: ProjectionsCommand::Rebuild { db },
+        } => {
+            let pool = db::connect_for_operations(&db.database_url).await?;
+            let report = ehealth_projections::rebuild::rebuild(&pool, Default::default()).await?;
+            println!(
+                "rebuilt the projections from {} events in {:.2} s ({:.0} events/s); appends were held for {} ms",
+                report.events,
+                report.elapsed.as_secs_f64(),
+                report.events_per_second(),
+                report.locked.as_millis()
+            );
+        }
+        Command::Projections {
+            command: ProjectionsCommand::Verify { db },
+        } => {
+            let pool = db::connect_for_operations(&db.database_url).await?;
+            let report = ehealth_projections::verify::verify(&pool, Default::default()).await?;
+            for difference in &report.differences {
+                println!("{difference}");
+            }
+            for (table, live, rebuilt) in &report.tables {
+                println!("{table}: {live} live rows, {rebuilt} rebuilt rows");
+            }
+            println!(
+                "verified the projections against {} events in {:.2} s: {} difference(s)",
+                report.events,
+                report.elapsed.as_secs_f64(),
+                report.differences.len()
+            );
+            if !report.differences.is_empty() {
+                anyhow::bail!(
+                    "the projections differ from the event log in {} row(s)",
+                    report.differences.len()
+                );
+            }
+        }
+        Command::Audit {
+            command: AuditCommand::Verify { db },
+        } => {
+            let pool = db::connect_for_operations(&db.database_url).await?;
+            let report = crate::store::audit::verify(&pool).await?;
+            for broken in &report.broken {
+                println!("{broken}");
+            }
+            println!(
+                "checked {} events in {} chains: {} broken chain(s)",
+                report.events,
+                report.chains,
+                report.broken.len()
+            );
+            if let Some(first) = report.broken.first() {
+                anyhow::bail!(
+                    "the event log does not match its hashes from event global_position={} ({}/{} sequence {})",
+                    first.global_position,
+                    first.aggregate_type,
+                    first.aggregate_id,
+                    first.sequence
+                );
+            }
         }
         Command::Token {
             user,

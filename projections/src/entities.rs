@@ -1,29 +1,45 @@
 //! The typed current-state table of each aggregate. The row's `document` is the aggregate's state;
 //! the typed columns are what analysts and the service filter on. Events are applied with the
 //! aggregate's own `apply`, so the read side can never disagree with the write side.
+//!
+//! Rows are gathered column by column ([`Projected::push_row`], pure) and written with one
+//! multi-row `INSERT … SELECT FROM UNNEST … ON CONFLICT (id) DO UPDATE` per chunk
+//! ([`Projected::write`]); the live path writes one row that way, a rebuild thousands. A
+//! rebuild's first load into tables without keys copies the same values in (`copy` module).
 
+use std::future::Future;
+
+use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use serde_json::Value;
 use sqlx::PgConnection;
 use uuid::Uuid;
 
-use crate::status::{self, ChangeRecord};
-use crate::{ProjectionError, StoredEvent};
+use crate::copy::CopyRows;
+use crate::rows::{chunks, WriteMode};
+use crate::status::Tracked;
 
 /// What the projection needs to know of an aggregate.
 pub(crate) trait Projected: Aggregate {
     const TABLE: &'static str;
+    /// The table's rows waiting to be written, one `Vec` per column.
+    type Columns: Default + Send + Sync + 'static;
     /// The attributes whose changes go to the status history and the feed.
-    fn tracked(&self) -> Vec<(&'static str, Option<String>)>;
+    fn tracked(&self) -> Tracked;
     /// When the last applied event happened (the feed's `event_time`).
-    fn changed_at(&self) -> Option<chrono::DateTime<chrono::Utc>>;
-    fn write_row(
-        &self,
+    fn changed_at(&self) -> Option<DateTime<Utc>>;
+    /// Appends this entity's row (nothing while it has no record).
+    fn push_row(&self, version: i64, columns: &mut Self::Columns) -> Result<(), serde_json::Error>;
+    fn row_count(columns: &Self::Columns) -> usize;
+    /// Writes the rows: upserts, where a row never replaces a newer version of itself; or, in
+    /// [`WriteMode::Load`], a binary COPY into a table without keys that holds none of them.
+    fn write(
+        columns: &Self::Columns,
         conn: &mut PgConnection,
-        version: i64,
-        document: &Value,
-    ) -> impl std::future::Future<Output = Result<(), sqlx::Error>> + Send;
+        table: &str,
+        mode: WriteMode,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 /// The stored state of one entity, if it exists.
@@ -37,89 +53,115 @@ pub async fn load_document(
     sqlx::query_scalar(&sql).bind(id).fetch_optional(conn).await
 }
 
-pub(crate) async fn project_run<A: Projected>(
-    conn: &mut PgConnection,
-    run: &[StoredEvent],
-) -> Result<(), ProjectionError> {
-    let Some(last) = run.last() else {
-        return Ok(());
-    };
-    let id = Uuid::parse_str(&last.aggregate_id)
-        .map_err(|_| ProjectionError::BadId(last.aggregate_id.clone()))?;
-    let mut state: A = match load_document(conn, A::TABLE, id).await? {
-        Some(doc) => serde_json::from_value(doc).map_err(|source| ProjectionError::Document {
-            table: A::TABLE,
-            id: id.to_string(),
-            source,
-        })?,
-        None => A::default(),
-    };
-    for stored in run {
-        let event: A::Event = serde_json::from_value(stored.payload.clone()).map_err(|source| {
-            ProjectionError::Payload {
-                aggregate_type: stored.aggregate_type.clone(),
-                aggregate_id: stored.aggregate_id.clone(),
-                sequence: stored.sequence,
-                source,
-            }
-        })?;
-        let before = state.tracked();
-        let creation = before.iter().all(|(_, v)| v.is_none());
-        state.apply(event);
-        let changes = status::changes(&before, &state.tracked());
-        let rec = ChangeRecord {
-            entity_type: A::TYPE,
-            entity_id: id,
-            sequence: stored.sequence,
-            global_position: stored.global_position,
-            changed_by: stored.user_id(),
-            changed_at: state.changed_at().unwrap_or(stored.recorded_at),
-            creation,
-        };
-        status::record(conn, &rec, &changes).await?;
-    }
-    let document = serde_json::to_value(&state).map_err(|source| ProjectionError::Document {
-        table: A::TABLE,
-        id: id.to_string(),
-        source,
-    })?;
-    state.write_row(conn, last.sequence, &document).await?;
-    Ok(())
+#[derive(Default)]
+pub(crate) struct ServiceRequestColumns {
+    id: Vec<Uuid>,
+    patient_id: Vec<Uuid>,
+    status: Vec<&'static str>,
+    program_processing_status: Vec<Option<&'static str>>,
+    requester_employee_id: Vec<Option<Uuid>>,
+    requester_legal_entity_id: Vec<Option<Uuid>>,
+    used_by_employee_id: Vec<Option<Uuid>>,
+    used_by_legal_entity_id: Vec<Option<Uuid>>,
+    status_reason: Vec<Option<String>>,
+    inserted_at: Vec<DateTime<Utc>>,
+    updated_at: Vec<DateTime<Utc>>,
+    updated_by: Vec<Option<Uuid>>,
+    version: Vec<i64>,
+    document: Vec<String>,
 }
 
 impl Projected for ServiceRequest {
     const TABLE: &'static str = "service_requests";
+    type Columns = ServiceRequestColumns;
 
-    fn tracked(&self) -> Vec<(&'static str, Option<String>)> {
+    fn tracked(&self) -> Tracked {
         let sr = self.record.as_ref();
         vec![
-            ("status", sr.map(|s| s.status.as_str().to_string())),
+            ("status", sr.map(|s| s.status.as_str())),
             (
                 "program_processing_status",
                 sr.and_then(|s| s.program_processing_status)
-                    .map(|p| p.as_str().to_string()),
+                    .map(|p| p.as_str()),
             ),
         ]
     }
 
-    fn changed_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
         self.record.as_ref().map(|r| r.updated_at)
     }
 
-    async fn write_row(
-        &self,
-        conn: &mut PgConnection,
-        version: i64,
-        document: &Value,
-    ) -> Result<(), sqlx::Error> {
+    fn push_row(&self, version: i64, c: &mut Self::Columns) -> Result<(), serde_json::Error> {
         let Some(sr) = &self.record else {
             return Ok(());
         };
-        sqlx::query(
-            "INSERT INTO service_requests (id, patient_id, status, program_processing_status, \
+        c.document.push(serde_json::to_string(self)?);
+        c.id.push(sr.id);
+        c.patient_id.push(sr.patient_id);
+        c.status.push(sr.status.as_str());
+        c.program_processing_status
+            .push(sr.program_processing_status.map(|p| p.as_str()));
+        c.requester_employee_id.push(sr.requester_employee);
+        c.requester_legal_entity_id.push(sr.requester_legal_entity);
+        c.used_by_employee_id.push(sr.used_by_employee);
+        c.used_by_legal_entity_id.push(sr.used_by_legal_entity);
+        c.status_reason
+            .push(sr.status_reason.as_ref().map(Value::to_string));
+        c.inserted_at.push(sr.inserted_at);
+        c.updated_at.push(sr.updated_at);
+        c.updated_by.push(sr.updated_by);
+        c.version.push(version);
+        Ok(())
+    }
+
+    fn row_count(c: &Self::Columns) -> usize {
+        c.id.len()
+    }
+
+    async fn write(
+        c: &Self::Columns,
+        conn: &mut PgConnection,
+        table: &str,
+        mode: WriteMode,
+    ) -> Result<(), sqlx::Error> {
+        if mode == WriteMode::Load {
+            for r in chunks(c.id.len()) {
+                let mut copy = CopyRows::new();
+                for i in r {
+                    copy.row(14);
+                    copy.uuid(c.id[i]);
+                    copy.uuid(c.patient_id[i]);
+                    copy.text(c.status[i]);
+                    copy.opt_text(c.program_processing_status[i]);
+                    copy.opt_uuid(c.requester_employee_id[i]);
+                    copy.opt_uuid(c.requester_legal_entity_id[i]);
+                    copy.opt_uuid(c.used_by_employee_id[i]);
+                    copy.opt_uuid(c.used_by_legal_entity_id[i]);
+                    copy.opt_jsonb(c.status_reason[i].as_deref());
+                    copy.timestamptz(c.inserted_at[i])?;
+                    copy.timestamptz(c.updated_at[i])?;
+                    copy.opt_uuid(c.updated_by[i]);
+                    copy.int8(c.version[i]);
+                    copy.jsonb(&c.document[i]);
+                }
+                copy.send(&mut *conn, table, "id, patient_id, status, program_processing_status, requester_employee_id, requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document")
+                    .await?;
+            }
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {table} AS t (id, patient_id, status, program_processing_status, \
              requester_employee_id, requester_legal_entity_id, used_by_employee_id, \
              used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12,$13,$14) \
+             SELECT id, patient_id, status, program_processing_status, requester_employee_id, \
+             requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, \
+             status_reason::jsonb, inserted_at, updated_at, updated_by, version, document::jsonb \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], \
+             $7::uuid[], $8::uuid[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::uuid[], \
+             $13::bigint[], $14::text[]) \
+             AS u(id, patient_id, status, program_processing_status, requester_employee_id, \
+             requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, status_reason, \
+             inserted_at, updated_at, updated_by, version, document) \
              ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
              program_processing_status = EXCLUDED.program_processing_status, \
              requester_employee_id = EXCLUDED.requester_employee_id, \
@@ -128,169 +170,358 @@ impl Projected for ServiceRequest {
              used_by_legal_entity_id = EXCLUDED.used_by_legal_entity_id, \
              status_reason = EXCLUDED.status_reason, updated_at = EXCLUDED.updated_at, \
              updated_by = EXCLUDED.updated_by, version = EXCLUDED.version, document = EXCLUDED.document \
-             WHERE service_requests.version < EXCLUDED.version",
-        )
-        .bind(sr.id)
-        .bind(sr.patient_id)
-        .bind(sr.status.as_str())
-        .bind(sr.program_processing_status.map(|p| p.as_str()))
-        .bind(sr.requester_employee)
-        .bind(sr.requester_legal_entity)
-        .bind(sr.used_by_employee)
-        .bind(sr.used_by_legal_entity)
-        .bind(&sr.status_reason)
-        .bind(sr.inserted_at)
-        .bind(sr.updated_at)
-        .bind(sr.updated_by)
-        .bind(version)
-        .bind(document)
-        .execute(conn)
-        .await?;
+             WHERE t.version < EXCLUDED.version"
+        );
+        for r in chunks(c.id.len()) {
+            sqlx::query(&sql)
+                .bind(&c.id[r.clone()])
+                .bind(&c.patient_id[r.clone()])
+                .bind(&c.status[r.clone()])
+                .bind(&c.program_processing_status[r.clone()])
+                .bind(&c.requester_employee_id[r.clone()])
+                .bind(&c.requester_legal_entity_id[r.clone()])
+                .bind(&c.used_by_employee_id[r.clone()])
+                .bind(&c.used_by_legal_entity_id[r.clone()])
+                .bind(&c.status_reason[r.clone()])
+                .bind(&c.inserted_at[r.clone()])
+                .bind(&c.updated_at[r.clone()])
+                .bind(&c.updated_by[r.clone()])
+                .bind(&c.version[r.clone()])
+                .bind(&c.document[r])
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
     }
+}
+
+#[derive(Default)]
+pub(crate) struct MergeRequestColumns {
+    id: Vec<Uuid>,
+    master_person_id: Vec<Uuid>,
+    merge_person_id: Vec<Uuid>,
+    status: Vec<&'static str>,
+    legal_entity_id: Vec<Uuid>,
+    inserted_by: Vec<Uuid>,
+    inserted_at: Vec<DateTime<Utc>>,
+    updated_by: Vec<Uuid>,
+    updated_at: Vec<DateTime<Utc>>,
+    version: Vec<i64>,
+    document: Vec<String>,
 }
 
 impl Projected for MergeRequest {
     const TABLE: &'static str = "merge_requests";
+    type Columns = MergeRequestColumns;
 
-    fn tracked(&self) -> Vec<(&'static str, Option<String>)> {
-        vec![(
-            "status",
-            self.record.as_ref().map(|m| m.status.as_str().to_string()),
-        )]
+    fn tracked(&self) -> Tracked {
+        vec![("status", self.record.as_ref().map(|m| m.status.as_str()))]
     }
 
-    fn changed_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
         self.record.as_ref().map(|r| r.updated_at)
     }
 
-    async fn write_row(
-        &self,
-        conn: &mut PgConnection,
-        version: i64,
-        document: &Value,
-    ) -> Result<(), sqlx::Error> {
+    fn push_row(&self, version: i64, c: &mut Self::Columns) -> Result<(), serde_json::Error> {
         let Some(mr) = &self.record else {
             return Ok(());
         };
-        sqlx::query(
-            "INSERT INTO merge_requests (id, master_person_id, merge_person_id, status, \
+        c.document.push(serde_json::to_string(self)?);
+        c.id.push(mr.id);
+        c.master_person_id.push(mr.master_person_id);
+        c.merge_person_id.push(mr.merge_person_id);
+        c.status.push(mr.status.as_str());
+        c.legal_entity_id.push(mr.legal_entity_id);
+        c.inserted_by.push(mr.inserted_by);
+        c.inserted_at.push(mr.inserted_at);
+        c.updated_by.push(mr.updated_by);
+        c.updated_at.push(mr.updated_at);
+        c.version.push(version);
+        Ok(())
+    }
+
+    fn row_count(c: &Self::Columns) -> usize {
+        c.id.len()
+    }
+
+    async fn write(
+        c: &Self::Columns,
+        conn: &mut PgConnection,
+        table: &str,
+        mode: WriteMode,
+    ) -> Result<(), sqlx::Error> {
+        if mode == WriteMode::Load {
+            for r in chunks(c.id.len()) {
+                let mut copy = CopyRows::new();
+                for i in r {
+                    copy.row(11);
+                    copy.uuid(c.id[i]);
+                    copy.uuid(c.master_person_id[i]);
+                    copy.uuid(c.merge_person_id[i]);
+                    copy.text(c.status[i]);
+                    copy.uuid(c.legal_entity_id[i]);
+                    copy.uuid(c.inserted_by[i]);
+                    copy.timestamptz(c.inserted_at[i])?;
+                    copy.uuid(c.updated_by[i]);
+                    copy.timestamptz(c.updated_at[i])?;
+                    copy.int8(c.version[i]);
+                    copy.jsonb(&c.document[i]);
+                }
+                copy.send(&mut *conn, table, "id, master_person_id, merge_person_id, status, legal_entity_id, inserted_by, inserted_at, updated_by, updated_at, version, document")
+                    .await?;
+            }
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {table} AS t (id, master_person_id, merge_person_id, status, \
              legal_entity_id, inserted_by, inserted_at, updated_by, updated_at, version, document) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) \
+             SELECT id, master_person_id, merge_person_id, status, legal_entity_id, inserted_by, \
+             inserted_at, updated_by, updated_at, version, document::jsonb \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], \
+             $7::timestamptz[], $8::uuid[], $9::timestamptz[], $10::bigint[], $11::text[]) \
+             AS u(id, master_person_id, merge_person_id, status, legal_entity_id, inserted_by, \
+             inserted_at, updated_by, updated_at, version, document) \
              ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
              updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at, \
              version = EXCLUDED.version, document = EXCLUDED.document \
-             WHERE merge_requests.version < EXCLUDED.version",
-        )
-        .bind(mr.id)
-        .bind(mr.master_person_id)
-        .bind(mr.merge_person_id)
-        .bind(mr.status.as_str())
-        .bind(mr.legal_entity_id)
-        .bind(mr.inserted_by)
-        .bind(mr.inserted_at)
-        .bind(mr.updated_by)
-        .bind(mr.updated_at)
-        .bind(version)
-        .bind(document)
-        .execute(conn)
-        .await?;
+             WHERE t.version < EXCLUDED.version"
+        );
+        for r in chunks(c.id.len()) {
+            sqlx::query(&sql)
+                .bind(&c.id[r.clone()])
+                .bind(&c.master_person_id[r.clone()])
+                .bind(&c.merge_person_id[r.clone()])
+                .bind(&c.status[r.clone()])
+                .bind(&c.legal_entity_id[r.clone()])
+                .bind(&c.inserted_by[r.clone()])
+                .bind(&c.inserted_at[r.clone()])
+                .bind(&c.updated_by[r.clone()])
+                .bind(&c.updated_at[r.clone()])
+                .bind(&c.version[r.clone()])
+                .bind(&c.document[r])
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
     }
+}
+
+#[derive(Default)]
+pub(crate) struct DeviceDispenseColumns {
+    id: Vec<Uuid>,
+    patient_id: Vec<Uuid>,
+    status: Vec<&'static str>,
+    performer_legal_entity_id: Vec<Uuid>,
+    inserted_at: Vec<DateTime<Utc>>,
+    updated_at: Vec<DateTime<Utc>>,
+    updated_by: Vec<Option<Uuid>>,
+    version: Vec<i64>,
+    document: Vec<String>,
 }
 
 impl Projected for DeviceDispense {
     const TABLE: &'static str = "device_dispenses";
+    type Columns = DeviceDispenseColumns;
 
-    fn tracked(&self) -> Vec<(&'static str, Option<String>)> {
-        vec![(
-            "status",
-            self.record.as_ref().map(|d| d.status.as_str().to_string()),
-        )]
+    fn tracked(&self) -> Tracked {
+        vec![("status", self.record.as_ref().map(|d| d.status.as_str()))]
     }
 
-    fn changed_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
         self.record.as_ref().map(|r| r.updated_at)
     }
 
-    async fn write_row(
-        &self,
-        conn: &mut PgConnection,
-        version: i64,
-        document: &Value,
-    ) -> Result<(), sqlx::Error> {
+    fn push_row(&self, version: i64, c: &mut Self::Columns) -> Result<(), serde_json::Error> {
         let Some(dd) = &self.record else {
             return Ok(());
         };
-        sqlx::query(
-            "INSERT INTO device_dispenses (id, patient_id, status, performer_legal_entity_id, \
+        c.document.push(serde_json::to_string(self)?);
+        c.id.push(dd.id);
+        c.patient_id.push(dd.patient_id);
+        c.status.push(dd.status.as_str());
+        c.performer_legal_entity_id.push(dd.performer_legal_entity);
+        c.inserted_at.push(dd.inserted_at);
+        c.updated_at.push(dd.updated_at);
+        c.updated_by.push(dd.updated_by);
+        c.version.push(version);
+        Ok(())
+    }
+
+    fn row_count(c: &Self::Columns) -> usize {
+        c.id.len()
+    }
+
+    async fn write(
+        c: &Self::Columns,
+        conn: &mut PgConnection,
+        table: &str,
+        mode: WriteMode,
+    ) -> Result<(), sqlx::Error> {
+        if mode == WriteMode::Load {
+            for r in chunks(c.id.len()) {
+                let mut copy = CopyRows::new();
+                for i in r {
+                    copy.row(9);
+                    copy.uuid(c.id[i]);
+                    copy.uuid(c.patient_id[i]);
+                    copy.text(c.status[i]);
+                    copy.uuid(c.performer_legal_entity_id[i]);
+                    copy.timestamptz(c.inserted_at[i])?;
+                    copy.timestamptz(c.updated_at[i])?;
+                    copy.opt_uuid(c.updated_by[i]);
+                    copy.int8(c.version[i]);
+                    copy.jsonb(&c.document[i]);
+                }
+                copy.send(&mut *conn, table, "id, patient_id, status, performer_legal_entity_id, inserted_at, updated_at, updated_by, version, document")
+                    .await?;
+            }
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {table} AS t (id, patient_id, status, performer_legal_entity_id, \
              inserted_at, updated_at, updated_by, version, document) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9) \
+             SELECT id, patient_id, status, performer_legal_entity_id, inserted_at, updated_at, \
+             updated_by, version, document::jsonb \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::timestamptz[], \
+             $6::timestamptz[], $7::uuid[], $8::bigint[], $9::text[]) \
+             AS u(id, patient_id, status, performer_legal_entity_id, inserted_at, updated_at, \
+             updated_by, version, document) \
              ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
              updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, \
              version = EXCLUDED.version, document = EXCLUDED.document \
-             WHERE device_dispenses.version < EXCLUDED.version",
-        )
-        .bind(dd.id)
-        .bind(dd.patient_id)
-        .bind(dd.status.as_str())
-        .bind(dd.performer_legal_entity)
-        .bind(dd.inserted_at)
-        .bind(dd.updated_at)
-        .bind(dd.updated_by)
-        .bind(version)
-        .bind(document)
-        .execute(conn)
-        .await?;
+             WHERE t.version < EXCLUDED.version"
+        );
+        for r in chunks(c.id.len()) {
+            sqlx::query(&sql)
+                .bind(&c.id[r.clone()])
+                .bind(&c.patient_id[r.clone()])
+                .bind(&c.status[r.clone()])
+                .bind(&c.performer_legal_entity_id[r.clone()])
+                .bind(&c.inserted_at[r.clone()])
+                .bind(&c.updated_at[r.clone()])
+                .bind(&c.updated_by[r.clone()])
+                .bind(&c.version[r.clone()])
+                .bind(&c.document[r])
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
     }
 }
 
+#[derive(Default)]
+pub(crate) struct ApprovalColumns {
+    id: Vec<Uuid>,
+    patient_id: Vec<Uuid>,
+    status: Vec<&'static str>,
+    reason_service_request: Vec<Option<Uuid>>,
+    granted_to: Vec<Option<Uuid>>,
+    legal_entity_id: Vec<Option<Uuid>>,
+    otp_expires_at: Vec<Option<DateTime<Utc>>>,
+    inserted_at: Vec<DateTime<Utc>>,
+    updated_at: Vec<DateTime<Utc>>,
+    updated_by: Vec<Option<Uuid>>,
+    version: Vec<i64>,
+    document: Vec<String>,
+}
+
 impl Projected for Approval {
     const TABLE: &'static str = "approvals";
+    type Columns = ApprovalColumns;
 
-    fn tracked(&self) -> Vec<(&'static str, Option<String>)> {
-        vec![(
-            "status",
-            self.record.as_ref().map(|a| a.status.as_str().to_string()),
-        )]
+    fn tracked(&self) -> Tracked {
+        vec![("status", self.record.as_ref().map(|a| a.status.as_str()))]
     }
 
-    fn changed_at(&self) -> Option<chrono::DateTime<chrono::Utc>> {
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
         self.record.as_ref().map(|r| r.updated_at)
     }
 
-    async fn write_row(
-        &self,
+    fn push_row(&self, version: i64, c: &mut Self::Columns) -> Result<(), serde_json::Error> {
+        let Some(a) = &self.record else {
+            return Ok(());
+        };
+        c.document.push(serde_json::to_string(self)?);
+        c.id.push(a.id);
+        c.patient_id.push(a.patient_id);
+        c.status.push(a.status.as_str());
+        c.reason_service_request.push(a.reason_service_request);
+        c.granted_to.push(a.granted_to);
+        c.legal_entity_id.push(a.legal_entity_id);
+        c.otp_expires_at.push(a.otp.as_ref().map(|o| o.expires_at));
+        c.inserted_at.push(a.inserted_at);
+        c.updated_at.push(a.updated_at);
+        c.updated_by.push(a.updated_by);
+        c.version.push(version);
+        Ok(())
+    }
+
+    fn row_count(c: &Self::Columns) -> usize {
+        c.id.len()
+    }
+
+    async fn write(
+        c: &Self::Columns,
         conn: &mut PgConnection,
-        version: i64,
-        document: &Value,
+        table: &str,
+        mode: WriteMode,
     ) -> Result<(), sqlx::Error> {
-        let Some(a) = &self.record else { return Ok(()) };
-        sqlx::query(
-            "INSERT INTO approvals (id, patient_id, status, reason_service_request, granted_to, \
+        if mode == WriteMode::Load {
+            for r in chunks(c.id.len()) {
+                let mut copy = CopyRows::new();
+                for i in r {
+                    copy.row(12);
+                    copy.uuid(c.id[i]);
+                    copy.uuid(c.patient_id[i]);
+                    copy.text(c.status[i]);
+                    copy.opt_uuid(c.reason_service_request[i]);
+                    copy.opt_uuid(c.granted_to[i]);
+                    copy.opt_uuid(c.legal_entity_id[i]);
+                    copy.opt_timestamptz(c.otp_expires_at[i])?;
+                    copy.timestamptz(c.inserted_at[i])?;
+                    copy.timestamptz(c.updated_at[i])?;
+                    copy.opt_uuid(c.updated_by[i]);
+                    copy.int8(c.version[i]);
+                    copy.jsonb(&c.document[i]);
+                }
+                copy.send(&mut *conn, table, "id, patient_id, status, reason_service_request, granted_to, legal_entity_id, otp_expires_at, inserted_at, updated_at, updated_by, version, document")
+                    .await?;
+            }
+            return Ok(());
+        }
+        let sql = format!(
+            "INSERT INTO {table} AS t (id, patient_id, status, reason_service_request, granted_to, \
              legal_entity_id, otp_expires_at, inserted_at, updated_at, updated_by, version, document) \
-             VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) \
+             SELECT id, patient_id, status, reason_service_request, granted_to, legal_entity_id, \
+             otp_expires_at, inserted_at, updated_at, updated_by, version, document::jsonb \
+             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], \
+             $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::uuid[], $11::bigint[], \
+             $12::text[]) \
+             AS u(id, patient_id, status, reason_service_request, granted_to, legal_entity_id, \
+             otp_expires_at, inserted_at, updated_at, updated_by, version, document) \
              ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
              otp_expires_at = EXCLUDED.otp_expires_at, \
              updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, \
              version = EXCLUDED.version, document = EXCLUDED.document \
-             WHERE approvals.version < EXCLUDED.version",
-        )
-        .bind(a.id)
-        .bind(a.patient_id)
-        .bind(a.status.as_str())
-        .bind(a.reason_service_request)
-        .bind(a.granted_to)
-        .bind(a.legal_entity_id)
-        .bind(a.otp.as_ref().map(|o| o.expires_at))
-        .bind(a.inserted_at)
-        .bind(a.updated_at)
-        .bind(a.updated_by)
-        .bind(version)
-        .bind(document)
-        .execute(conn)
-        .await?;
+             WHERE t.version < EXCLUDED.version"
+        );
+        for r in chunks(c.id.len()) {
+            sqlx::query(&sql)
+                .bind(&c.id[r.clone()])
+                .bind(&c.patient_id[r.clone()])
+                .bind(&c.status[r.clone()])
+                .bind(&c.reason_service_request[r.clone()])
+                .bind(&c.granted_to[r.clone()])
+                .bind(&c.legal_entity_id[r.clone()])
+                .bind(&c.otp_expires_at[r.clone()])
+                .bind(&c.inserted_at[r.clone()])
+                .bind(&c.updated_at[r.clone()])
+                .bind(&c.updated_by[r.clone()])
+                .bind(&c.version[r.clone()])
+                .bind(&c.document[r])
+                .execute(&mut *conn)
+                .await?;
+        }
         Ok(())
     }
 }

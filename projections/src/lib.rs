@@ -1,17 +1,28 @@
 //! The read side of ehealth-es. [`project`] applies committed events to the typed current-state
 //! tables, the status history and the Event Manager status-change feed. It runs inside the same
 //! database transaction that appends the events, so the projections are exactly as durable as the
-//! events; a rebuild runs the same function over the event log in global order.
+//! events.
+//!
+//! [`rebuild`] rebuilds every projection from the event log while the service keeps running, and
+//! [`verify`] rebuilds aside and compares with the live tables. Both fold events with the same
+//! [`Fold`] as the live path, so a rebuild computes exactly the rows the live path wrote.
 
+mod aside;
+mod copy;
 mod entities;
+mod fold;
+pub mod rebuild;
+mod rows;
 mod status;
 mod stored_event;
+pub mod verify;
 
 pub use entities::load_document;
+pub use fold::{Batch, Fold};
+pub use rows::{quote_ident, Tables, WriteMode, TABLES};
 pub use status::{StatusChange, ENTITY_TYPES};
-pub use stored_event::StoredEvent;
+pub use stored_event::{EventRef, Payload, StoredEvent};
 
-use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use sqlx::PgConnection;
 
 #[derive(Debug, thiserror::Error)]
@@ -33,34 +44,45 @@ pub enum ProjectionError {
     UnknownAggregate(String),
     #[error("aggregate id {0} is not a uuid")]
     BadId(String),
+    #[error(
+        "event {aggregate_type}/{aggregate_id}#{sequence} arrived after version {version} was \
+         projected (an event read twice or out of order)"
+    )]
+    OutOfOrder {
+        aggregate_type: &'static str,
+        aggregate_id: String,
+        sequence: i64,
+        version: i64,
+    },
+    #[error("the state of {0} was not loaded before its events were applied")]
+    NotLoaded(String),
+    #[error("another projections rebuild or verify is running on this database")]
+    Busy,
+    #[error("the event log could not be locked: {0}")]
+    LockTimeout(String),
+    #[error("the projection tables are not as expected: {0}")]
+    Schema(String),
+    #[error("a rebuild task failed: {0}")]
+    Task(String),
     #[error(transparent)]
     Database(#[from] sqlx::Error),
 }
 
-/// Applies events to every projection. Events of one aggregate must be contiguous and in sequence
-/// order (as one commit is); events of several aggregates may be mixed.
+/// Applies events to every projection. Events of one aggregate must be in sequence order (as one
+/// commit is); events of several aggregates may be mixed.
 pub async fn project(
     conn: &mut PgConnection,
     events: &[StoredEvent],
 ) -> Result<(), ProjectionError> {
-    let mut start = 0;
-    while start < events.len() {
-        let first = &events[start];
-        let end = events[start..]
-            .iter()
-            .position(|e| {
-                e.aggregate_type != first.aggregate_type || e.aggregate_id != first.aggregate_id
-            })
-            .map_or(events.len(), |offset| start + offset);
-        let run = &events[start..end];
-        match first.aggregate_type.as_str() {
-            "ServiceRequest" => entities::project_run::<ServiceRequest>(conn, run).await?,
-            "MergeRequest" => entities::project_run::<MergeRequest>(conn, run).await?,
-            "DeviceDispense" => entities::project_run::<DeviceDispense>(conn, run).await?,
-            "Approval" => entities::project_run::<Approval>(conn, run).await?,
-            other => return Err(ProjectionError::UnknownAggregate(other.to_string())),
-        }
-        start = end;
+    let events: Vec<EventRef<'_>> = events.iter().map(StoredEvent::as_ref).collect();
+    let tables = Tables::live();
+    let mut fold = Fold::over_existing();
+    fold.load(conn, &tables, &events).await?;
+    for event in &events {
+        fold.apply(event)?;
     }
+    fold.take_batch(true)?
+        .write(conn, &tables, WriteMode::Upsert)
+        .await?;
     Ok(())
 }

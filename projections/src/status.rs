@@ -1,10 +1,16 @@
 //! Status history and the Event Manager feed: one record per change of a tracked attribute
 //! (`status`, and `program_processing_status` of service requests).
+//!
+//! [`changes`] and [`StatusRows::push`] are pure: the live path and a rebuild compute the same rows
+//! from the same event, and write them with the same statements ([`StatusRows::write`]).
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
 use sqlx::PgConnection;
 use uuid::Uuid;
+
+use crate::copy::CopyRows;
+use crate::rows::{chunks, Tables, WriteMode};
 
 /// The Event Manager entity types, as eHealth names them.
 pub const ENTITY_TYPES: [&str; 4] = [
@@ -20,26 +26,29 @@ const FEED_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_0f9e_8c4b_4a53_9a8e_5e2c_3f1
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusChange {
     pub attribute: &'static str,
-    pub old_value: Option<String>,
-    pub new_value: Option<String>,
+    pub old_value: Option<&'static str>,
+    pub new_value: Option<&'static str>,
 }
+
+/// The tracked attributes of an entity and their values (the statuses' own names).
+pub type Tracked = Vec<(&'static str, Option<&'static str>)>;
 
 /// The tracked attributes that differ between two snapshots.
 pub fn changes(
-    before: &[(&'static str, Option<String>)],
-    after: &[(&'static str, Option<String>)],
+    before: &[(&'static str, Option<&'static str>)],
+    after: &[(&'static str, Option<&'static str>)],
 ) -> Vec<StatusChange> {
     after
         .iter()
-        .map(|(attribute, new_value)| {
+        .map(|&(attribute, new_value)| {
             let old_value = before
                 .iter()
-                .find(|(a, _)| a == attribute)
-                .and_then(|(_, v)| v.clone());
+                .find(|(a, _)| *a == attribute)
+                .and_then(|&(_, v)| v);
             StatusChange {
                 attribute,
                 old_value,
-                new_value: new_value.clone(),
+                new_value,
             }
         })
         .filter(|c| c.old_value != c.new_value)
@@ -47,7 +56,7 @@ pub fn changes(
 }
 
 pub struct ChangeRecord<'a> {
-    pub entity_type: &'a str,
+    pub entity_type: &'static str,
     pub entity_id: Uuid,
     pub sequence: i64,
     pub global_position: i64,
@@ -55,61 +64,185 @@ pub struct ChangeRecord<'a> {
     pub changed_at: DateTime<Utc>,
     /// A creation is history, but not an Event Manager status change.
     pub creation: bool,
+    pub changes: &'a [StatusChange],
 }
 
-pub async fn record(
-    conn: &mut PgConnection,
-    rec: &ChangeRecord<'_>,
-    changes: &[StatusChange],
-) -> Result<(), sqlx::Error> {
-    if changes.is_empty() {
-        return Ok(());
+/// `status_history` and `status_change_events` rows waiting to be written, column by column (the
+/// shape `UNNEST` takes).
+#[derive(Debug, Default)]
+pub struct StatusRows {
+    h_entity_type: Vec<&'static str>,
+    h_entity_id: Vec<Uuid>,
+    h_sequence: Vec<i64>,
+    h_attribute: Vec<&'static str>,
+    h_old: Vec<Option<&'static str>>,
+    h_new: Vec<Option<&'static str>>,
+    h_position: Vec<i64>,
+    h_by: Vec<Option<Uuid>>,
+    h_at: Vec<DateTime<Utc>>,
+
+    f_id: Vec<Uuid>,
+    f_entity_type: Vec<&'static str>,
+    f_entity_id: Vec<Uuid>,
+    f_properties: Vec<String>,
+    f_time: Vec<DateTime<Utc>>,
+    f_by: Vec<Uuid>,
+    f_position: Vec<i64>,
+    f_sequence: Vec<i64>,
+}
+
+impl StatusRows {
+    /// The history rows of one event's changes, and its feed record unless it is a creation.
+    pub fn push(&mut self, rec: &ChangeRecord<'_>) {
+        if rec.changes.is_empty() {
+            return;
+        }
+        for change in rec.changes {
+            self.h_entity_type.push(rec.entity_type);
+            self.h_entity_id.push(rec.entity_id);
+            self.h_sequence.push(rec.sequence);
+            self.h_attribute.push(change.attribute);
+            self.h_old.push(change.old_value);
+            self.h_new.push(change.new_value);
+            self.h_position.push(rec.global_position);
+            self.h_by.push(rec.changed_by);
+            self.h_at.push(rec.changed_at);
+        }
+        if rec.creation {
+            return;
+        }
+        let mut properties = serde_json::Map::new();
+        for change in rec.changes {
+            properties.insert(
+                change.attribute.to_string(),
+                json!({ "new_value": change.new_value }),
+            );
+        }
+        let name = format!("{}/{}/{}", rec.entity_type, rec.entity_id, rec.sequence);
+        self.f_id
+            .push(Uuid::new_v5(&FEED_NAMESPACE, name.as_bytes()));
+        self.f_entity_type.push(rec.entity_type);
+        self.f_entity_id.push(rec.entity_id);
+        self.f_properties
+            .push(serde_json::Value::Object(properties).to_string());
+        self.f_time.push(rec.changed_at);
+        self.f_by.push(rec.changed_by.unwrap_or(Uuid::nil()));
+        self.f_position.push(rec.global_position);
+        self.f_sequence.push(rec.sequence);
     }
-    for change in changes {
-        sqlx::query(
-            "INSERT INTO status_history (entity_type, entity_id, sequence, attribute, old_value, \
-             new_value, global_position, changed_by, changed_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING",
-        )
-        .bind(rec.entity_type)
-        .bind(rec.entity_id)
-        .bind(rec.sequence)
-        .bind(change.attribute)
-        .bind(&change.old_value)
-        .bind(&change.new_value)
-        .bind(rec.global_position)
-        .bind(rec.changed_by)
-        .bind(rec.changed_at)
-        .execute(&mut *conn)
-        .await?;
+
+    /// Rows waiting (history and feed together).
+    pub fn len(&self) -> usize {
+        self.h_sequence.len() + self.f_sequence.len()
     }
-    if rec.creation {
-        return Ok(());
-    }
-    let mut properties = serde_json::Map::new();
-    for change in changes {
-        properties.insert(
-            change.attribute.to_string(),
-            json!({ "new_value": change.new_value }),
+
+    /// Writes the rows in chunks. Rows already present are left alone: they
+    /// are keyed by `(entity, sequence[, attribute])`, so writing an event twice changes nothing.
+    /// In [`WriteMode::Load`] (a rebuild's first, unindexed load) they are copied in instead.
+    pub async fn write(
+        &self,
+        conn: &mut PgConnection,
+        tables: &Tables,
+        mode: WriteMode,
+    ) -> Result<(), sqlx::Error> {
+        if mode == WriteMode::Load {
+            return self.copy(conn, tables).await;
+        }
+        let history = format!(
+            "INSERT INTO {} (entity_type, entity_id, sequence, attribute, old_value, new_value, \
+             global_position, changed_by, changed_at) \
+             SELECT * FROM UNNEST($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], \
+             $6::text[], $7::bigint[], $8::uuid[], $9::timestamptz[]) ON CONFLICT DO NOTHING",
+            tables.name("status_history")
         );
+        for r in chunks(self.h_sequence.len()) {
+            sqlx::query(&history)
+                .bind(&self.h_entity_type[r.clone()])
+                .bind(&self.h_entity_id[r.clone()])
+                .bind(&self.h_sequence[r.clone()])
+                .bind(&self.h_attribute[r.clone()])
+                .bind(&self.h_old[r.clone()])
+                .bind(&self.h_new[r.clone()])
+                .bind(&self.h_position[r.clone()])
+                .bind(&self.h_by[r.clone()])
+                .bind(&self.h_at[r])
+                .execute(&mut *conn)
+                .await?;
+        }
+        let feed = format!(
+            "INSERT INTO {} (id, event_type, entity_type, entity_id, properties, event_time, \
+             changed_by, global_position, sequence) \
+             SELECT id, 'StatusChangeEvent', entity_type, entity_id, properties::jsonb, event_time, \
+             changed_by, global_position, sequence \
+             FROM UNNEST($1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[], \
+             $6::uuid[], $7::bigint[], $8::bigint[]) \
+             AS u(id, entity_type, entity_id, properties, event_time, changed_by, global_position, sequence) \
+             ON CONFLICT DO NOTHING",
+            tables.name("status_change_events")
+        );
+        for r in chunks(self.f_sequence.len()) {
+            sqlx::query(&feed)
+                .bind(&self.f_id[r.clone()])
+                .bind(&self.f_entity_type[r.clone()])
+                .bind(&self.f_entity_id[r.clone()])
+                .bind(&self.f_properties[r.clone()])
+                .bind(&self.f_time[r.clone()])
+                .bind(&self.f_by[r.clone()])
+                .bind(&self.f_position[r.clone()])
+                .bind(&self.f_sequence[r])
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
     }
-    let name = format!("{}/{}/{}", rec.entity_type, rec.entity_id, rec.sequence);
-    sqlx::query(
-        "INSERT INTO status_change_events (id, event_type, entity_type, entity_id, properties, \
-         event_time, changed_by, global_position, sequence) \
-         VALUES ($1, 'StatusChangeEvent', $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING",
-    )
-    .bind(Uuid::new_v5(&FEED_NAMESPACE, name.as_bytes()))
-    .bind(rec.entity_type)
-    .bind(rec.entity_id)
-    .bind(serde_json::Value::Object(properties))
-    .bind(rec.changed_at)
-    .bind(rec.changed_by.unwrap_or(Uuid::nil()))
-    .bind(rec.global_position)
-    .bind(rec.sequence)
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+
+    async fn copy(&self, conn: &mut PgConnection, tables: &Tables) -> Result<(), sqlx::Error> {
+        for r in chunks(self.h_sequence.len()) {
+            let mut copy = CopyRows::new();
+            for i in r {
+                copy.row(9);
+                copy.text(self.h_entity_type[i]);
+                copy.uuid(self.h_entity_id[i]);
+                copy.int8(self.h_sequence[i]);
+                copy.text(self.h_attribute[i]);
+                copy.opt_text(self.h_old[i]);
+                copy.opt_text(self.h_new[i]);
+                copy.int8(self.h_position[i]);
+                copy.opt_uuid(self.h_by[i]);
+                copy.timestamptz(self.h_at[i])?;
+            }
+            copy.send(
+                &mut *conn,
+                &tables.name("status_history"),
+                "entity_type, entity_id, sequence, attribute, old_value, new_value, \
+                 global_position, changed_by, changed_at",
+            )
+            .await?;
+        }
+        for r in chunks(self.f_sequence.len()) {
+            let mut copy = CopyRows::new();
+            for i in r {
+                copy.row(9);
+                copy.uuid(self.f_id[i]);
+                copy.text("StatusChangeEvent");
+                copy.text(self.f_entity_type[i]);
+                copy.uuid(self.f_entity_id[i]);
+                copy.jsonb(&self.f_properties[i]);
+                copy.timestamptz(self.f_time[i])?;
+                copy.uuid(self.f_by[i]);
+                copy.int8(self.f_position[i]);
+                copy.int8(self.f_sequence[i]);
+            }
+            copy.send(
+                &mut *conn,
+                &tables.name("status_change_events"),
+                "id, event_type, entity_type, entity_id, properties, event_time, changed_by, \
+                 global_position, sequence",
+            )
+            .await?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -119,28 +252,70 @@ mod tests {
     #[test]
     fn only_attributes_that_differ_are_changes() {
         let before = [
-            ("status", Some("active".into())),
-            ("program_processing_status", Some("in_queue".into())),
+            ("status", Some("active")),
+            ("program_processing_status", Some("in_queue")),
         ];
         let after = [
-            ("status", Some("active".into())),
-            ("program_processing_status", Some("new".into())),
+            ("status", Some("active")),
+            ("program_processing_status", Some("new")),
         ];
         let got = changes(&before, &after);
         assert_eq!(
             got,
             vec![StatusChange {
                 attribute: "program_processing_status",
-                old_value: Some("in_queue".into()),
-                new_value: Some("new".into())
+                old_value: Some("in_queue"),
+                new_value: Some("new")
             }]
         );
     }
 
     #[test]
     fn a_creation_changes_every_present_attribute_from_nothing() {
-        let got = changes(&[], &[("status", Some("NEW".into())), ("x", None)]);
+        let got = changes(&[], &[("status", Some("NEW")), ("x", None)]);
         assert_eq!(got.len(), 1);
         assert_eq!(got[0].old_value, None);
+    }
+
+    fn record(creation: bool, changes: &[StatusChange]) -> ChangeRecord<'_> {
+        ChangeRecord {
+            entity_type: "ServiceRequest",
+            entity_id: Uuid::from_u128(7),
+            sequence: 2,
+            global_position: 10,
+            changed_by: None,
+            changed_at: Utc::now(),
+            creation,
+            changes,
+        }
+    }
+
+    #[test]
+    fn a_creation_is_history_but_not_a_feed_record() {
+        let change = [StatusChange {
+            attribute: "status",
+            old_value: None,
+            new_value: Some("active"),
+        }];
+        let mut rows = StatusRows::default();
+        rows.push(&record(true, &change));
+        assert_eq!((rows.h_sequence.len(), rows.f_sequence.len()), (1, 0));
+        rows.push(&record(false, &change));
+        assert_eq!((rows.h_sequence.len(), rows.f_sequence.len()), (2, 1));
+        assert_eq!(rows.f_by, vec![Uuid::nil()]);
+    }
+
+    #[test]
+    fn feed_ids_are_deterministic_so_a_rebuild_reproduces_them() {
+        let change = [StatusChange {
+            attribute: "status",
+            old_value: Some("active"),
+            new_value: Some("recalled"),
+        }];
+        let (mut a, mut b) = (StatusRows::default(), StatusRows::default());
+        a.push(&record(false, &change));
+        b.push(&record(false, &change));
+        assert_eq!(a.f_id, b.f_id);
+        assert_eq!(a.f_properties[0], r#"{"status":{"new_value":"recalled"}}"#);
     }
 }

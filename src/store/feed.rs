@@ -57,7 +57,9 @@ pub async fn save_checkpoint(
     Ok(())
 }
 
-/// The next events after `cursor` that no running transaction can still precede.
+/// The next events after `cursor` that no running transaction can still precede. The ORDER BY
+/// names `events.tx_id`: a bare `tx_id` would be the text column of the select list, and text
+/// sorts `1000` before `999`.
 pub async fn read_after(
     conn: &mut PgConnection,
     cursor: FeedCursor,
@@ -68,7 +70,7 @@ pub async fn read_after(
          event_type, payload, metadata, recorded_at FROM events \
          WHERE (tx_id, global_position) > ($1::text::xid8, $2) \
            AND tx_id < pg_snapshot_xmin(pg_current_snapshot()) \
-         ORDER BY tx_id, global_position LIMIT $3",
+         ORDER BY events.tx_id, events.global_position LIMIT $3",
     )
     .bind(cursor.tx_id.to_string())
     .bind(cursor.position)

@@ -3,10 +3,13 @@
 //! Loads delegate to postgres-es. `persist` is ours: in one transaction it appends the events with
 //! one multi-row INSERT, applies the projections, records the idempotency key and creates the job,
 //! so a crash can never leave events without their projections or the reverse (DESIGN.md, write
-//! path step 4). Only cqrs-es's event-store mode is used: its snapshot modes corrupt state.
+//! path step 4). Each event is hashed into its aggregate's chain ([`hash`]) in the same
+//! transaction. Only cqrs-es's event-store mode is used: its snapshot modes corrupt state.
 
+pub mod audit;
 mod context;
 pub mod feed;
+pub mod hash;
 
 pub use context::{CommandContext, CommitOutcome, NewJob, COMMAND_CONTEXT};
 
@@ -63,6 +66,96 @@ fn map_sqlx(err: sqlx::Error) -> PersistenceError {
     }
 }
 
+/// The chain fields of one event about to be appended.
+struct Chained {
+    recorded_at: DateTime<Utc>,
+    prev_hash: Option<Vec<u8>>,
+    hash: Vec<u8>,
+}
+
+/// The newest event of an aggregate, as far as this commit knows.
+struct Head<'a> {
+    key: (&'a str, &'a str),
+    sequence: i64,
+    hash: Option<Vec<u8>>,
+    recorded_at: DateTime<Utc>,
+}
+
+/// Hashes `events` into their aggregates' chains. The previous event of an aggregate is read with
+/// one primary-key lookup; if another transaction appends to the same aggregate concurrently, one
+/// of the two fails on `events_pkey` and retries, so every chain stays linear. `recorded_at` never
+/// goes back within an aggregate (clocks of several instances may differ), so reading an entity
+/// `as_of` an instant sees a prefix of its events.
+async fn chain(
+    conn: &mut sqlx::PgConnection,
+    events: &[SerializedEvent],
+) -> Result<Vec<Chained>, sqlx::Error> {
+    let now = hash::now_micros();
+    let mut heads: Vec<Head<'_>> = Vec::new();
+    let mut out = Vec::with_capacity(events.len());
+    for e in events {
+        let key = (e.aggregate_type.as_str(), e.aggregate_id.as_str());
+        let sequence = e.sequence as i64;
+        if !heads.iter().any(|h| h.key == key) {
+            let previous: Option<(Option<Vec<u8>>, DateTime<Utc>)> = if sequence > 1 {
+                sqlx::query_as(
+                    "SELECT hash, recorded_at FROM events \
+                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
+                )
+                .bind(key.0)
+                .bind(key.1)
+                .bind(sequence - 1)
+                .fetch_optional(&mut *conn)
+                .await?
+            } else {
+                None
+            };
+            let (hash, recorded_at) = previous.unwrap_or((None, now));
+            heads.push(Head {
+                key,
+                sequence: sequence - 1,
+                hash,
+                recorded_at,
+            });
+        }
+        let Some(head) = heads.iter_mut().find(|h| h.key == key) else {
+            continue;
+        };
+        // A missing predecessor leaves the chain unlinked here; `audit verify` reports the gap.
+        let prev_hash = if head.sequence == sequence - 1 {
+            head.hash.clone()
+        } else {
+            None
+        };
+        let recorded_at = now.max(head.recorded_at);
+        let hash = hash::event_hash(
+            prev_hash.as_deref(),
+            &hash::HashedFields {
+                aggregate_type: key.0,
+                aggregate_id: key.1,
+                sequence,
+                event_type: &e.event_type,
+                event_version: &e.event_version,
+                payload: &e.payload,
+                metadata: &e.metadata,
+                recorded_at,
+            },
+        );
+        *head = Head {
+            key,
+            sequence,
+            hash: Some(hash.clone()),
+            recorded_at,
+        };
+        out.push(Chained {
+            recorded_at,
+            prev_hash,
+            hash,
+        });
+    }
+    Ok(out)
+}
+
 fn map_projection(err: ehealth_projections::ProjectionError) -> PersistenceError {
     match err {
         ehealth_projections::ProjectionError::Database(db) => map_sqlx(db),
@@ -116,12 +209,13 @@ impl PersistedEventRepository for EventRepository {
                 .map_err(map_sqlx)?;
         }
 
-        let rows: Vec<(i64, i64, DateTime<Utc>)> = sqlx::query_as(
+        let chained = chain(&mut tx, events).await.map_err(map_sqlx)?;
+        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
             "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
-             payload, metadata) \
+             payload, metadata, recorded_at, prev_hash, hash) \
              SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
-             $6::jsonb[], $7::jsonb[]) \
-             RETURNING sequence, global_position, recorded_at",
+             $6::jsonb[], $7::jsonb[], $8::timestamptz[], $9::bytea[], $10::bytea[]) \
+             RETURNING aggregate_type, aggregate_id, sequence, global_position",
         )
         .bind(events.iter().map(|e| e.aggregate_type.clone()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.aggregate_id.clone()).collect::<Vec<_>>())
@@ -130,18 +224,24 @@ impl PersistedEventRepository for EventRepository {
         .bind(events.iter().map(|e| e.event_version.clone()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
         .bind(events.iter().map(|e| e.metadata.clone()).collect::<Vec<_>>())
+        .bind(chained.iter().map(|c| c.recorded_at).collect::<Vec<_>>())
+        .bind(chained.iter().map(|c| c.prev_hash.clone()).collect::<Vec<_>>())
+        .bind(chained.iter().map(|c| c.hash.clone()).collect::<Vec<_>>())
         .fetch_all(&mut *tx)
         .await
         .map_err(map_sqlx)?;
 
         let stored: Vec<StoredEvent> = events
             .iter()
-            .map(|e| {
-                let (_, position, recorded_at) = rows
+            .zip(&chained)
+            .map(|(e, c)| {
+                let position = rows
                     .iter()
-                    .find(|(seq, _, _)| *seq == e.sequence as i64)
-                    .copied()
-                    .unwrap_or((0, 0, Utc::now()));
+                    .find(|(t, i, seq, _)| {
+                        *seq == e.sequence as i64 && *t == e.aggregate_type && *i == e.aggregate_id
+                    })
+                    .map_or(0, |row| row.3);
+                let recorded_at = c.recorded_at;
                 StoredEvent {
                     global_position: position,
                     aggregate_type: e.aggregate_type.clone(),

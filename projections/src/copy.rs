@@ -1,0 +1,129 @@
+//! `COPY … FROM STDIN (FORMAT binary)`: how a rebuild loads rows into its aside tables before they
+//! have any index. PostgreSQL ingests binary COPY about three times faster than the same rows
+//! through `INSERT … SELECT FROM UNNEST(…)` (which must build and walk one array per column), and
+//! into tables without keys no row can conflict, so plain appends are exact. The values are the
+//! ones the fold computed for the live path's statements; only the wire encoding differs, and it
+//! is the one sqlx uses for the same Rust types.
+
+use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+/// Rows of one table in PostgreSQL's binary COPY format.
+pub(crate) struct CopyRows {
+    buf: Vec<u8>,
+    rows: usize,
+}
+
+fn postgres_epoch() -> chrono::NaiveDateTime {
+    NaiveDate::from_ymd_opt(2000, 1, 1)
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .unwrap_or_default()
+}
+
+impl CopyRows {
+    pub fn new() -> Self {
+        let mut buf = Vec::with_capacity(1 << 16);
+        buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
+        buf.extend_from_slice(&0i32.to_be_bytes()); // flags
+        buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
+        Self { buf, rows: 0 }
+    }
+
+    /// Starts a row of `fields` values.
+    pub fn row(&mut self, fields: i16) {
+        self.buf.extend_from_slice(&fields.to_be_bytes());
+        self.rows += 1;
+    }
+
+    fn field(&mut self, bytes: &[u8]) {
+        self.buf
+            .extend_from_slice(&(bytes.len() as i32).to_be_bytes());
+        self.buf.extend_from_slice(bytes);
+    }
+
+    fn null(&mut self) {
+        self.buf.extend_from_slice(&(-1i32).to_be_bytes());
+    }
+
+    pub fn uuid(&mut self, v: Uuid) {
+        self.field(v.as_bytes());
+    }
+
+    pub fn opt_uuid(&mut self, v: Option<Uuid>) {
+        match v {
+            Some(v) => self.uuid(v),
+            None => self.null(),
+        }
+    }
+
+    pub fn text(&mut self, v: &str) {
+        self.field(v.as_bytes());
+    }
+
+    pub fn opt_text(&mut self, v: Option<&str>) {
+        match v {
+            Some(v) => self.text(v),
+            None => self.null(),
+        }
+    }
+
+    pub fn int8(&mut self, v: i64) {
+        self.field(&v.to_be_bytes());
+    }
+
+    /// Microseconds since 2000-01-01, computed as sqlx computes them for a bound parameter.
+    pub fn timestamptz(&mut self, v: DateTime<Utc>) -> Result<(), sqlx::Error> {
+        let micros = (v.naive_utc() - postgres_epoch())
+            .num_microseconds()
+            .ok_or_else(|| sqlx::Error::Encode(format!("{v} is out of range").into()))?;
+        self.field(&micros.to_be_bytes());
+        Ok(())
+    }
+
+    pub fn opt_timestamptz(&mut self, v: Option<DateTime<Utc>>) -> Result<(), sqlx::Error> {
+        match v {
+            Some(v) => self.timestamptz(v),
+            None => {
+                self.null();
+                Ok(())
+            }
+        }
+    }
+
+    /// A jsonb value from its JSON text (binary jsonb is a version byte and the text).
+    pub fn jsonb(&mut self, json: &str) {
+        self.buf
+            .extend_from_slice(&(json.len() as i32 + 1).to_be_bytes());
+        self.buf.push(1);
+        self.buf.extend_from_slice(json.as_bytes());
+    }
+
+    pub fn opt_jsonb(&mut self, json: Option<&str>) {
+        match json {
+            Some(json) => self.jsonb(json),
+            None => self.null(),
+        }
+    }
+
+    /// Sends the rows with one `COPY table (columns)`.
+    pub async fn send(
+        mut self,
+        conn: &mut PgConnection,
+        table: &str,
+        columns: &str,
+    ) -> Result<(), sqlx::Error> {
+        if self.rows == 0 {
+            return Ok(());
+        }
+        self.buf.extend_from_slice(&(-1i16).to_be_bytes());
+        let mut copy = conn
+            .copy_in_raw(&format!(
+                "COPY {table} ({columns}) FROM STDIN WITH (FORMAT binary)"
+            ))
+            .await?;
+        copy.send(self.buf).await?;
+        copy.finish().await?;
+        Ok(())
+    }
+}

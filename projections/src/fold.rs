@@ -1,0 +1,453 @@
+//! The one place events become projection rows. A [`Fold`] keeps the states of the entities it has
+//! seen in memory, applies events to them with the aggregates' own `apply`, collects the status
+//! history and feed rows of every change, and hands the rows out as a [`Batch`] written with
+//! multi-row statements.
+//!
+//! The live path (`project`, inside the append transaction) loads the few entities a commit
+//! touches, folds the commit and writes one batch. A rebuild folds the whole log through one
+//! `Fold` and writes large batches into tables built aside. Same code, so the two cannot diverge.
+
+use std::collections::HashMap;
+
+use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use crate::entities::Projected;
+use crate::rows::{Tables, WriteMode};
+use crate::status::{self, ChangeRecord, StatusRows};
+use crate::{EventRef, ProjectionError};
+
+/// The aggregate types the projections know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    ServiceRequest,
+    MergeRequest,
+    DeviceDispense,
+    Approval,
+}
+
+impl Kind {
+    fn of(aggregate_type: &str) -> Result<Kind, ProjectionError> {
+        match aggregate_type {
+            "ServiceRequest" => Ok(Kind::ServiceRequest),
+            "MergeRequest" => Ok(Kind::MergeRequest),
+            "DeviceDispense" => Ok(Kind::DeviceDispense),
+            "Approval" => Ok(Kind::Approval),
+            other => Err(ProjectionError::UnknownAggregate(other.to_string())),
+        }
+    }
+}
+
+struct Slot<A> {
+    state: A,
+    /// Sequence of the last event applied (0: none).
+    version: i64,
+    dirty: bool,
+    /// The table has a row for the entity (it was loaded from it, or written to it).
+    written: bool,
+}
+
+impl<A: Default> Slot<A> {
+    fn empty() -> Self {
+        Self {
+            state: A::default(),
+            version: 0,
+            dirty: false,
+            written: false,
+        }
+    }
+}
+
+struct Slots<A> {
+    map: HashMap<Uuid, Slot<A>>,
+    /// Entities changed since the last batch, in the order they first changed.
+    dirty: Vec<Uuid>,
+    /// How many of the dirty entities have no row yet.
+    dirty_unwritten: usize,
+}
+
+impl<A> Default for Slots<A> {
+    fn default() -> Self {
+        Self {
+            map: HashMap::new(),
+            dirty: Vec::new(),
+            dirty_unwritten: 0,
+        }
+    }
+}
+
+impl<A: Projected> Slots<A> {
+    /// Applies one event and records its status changes.
+    fn apply(
+        &mut self,
+        status: &mut StatusRows,
+        complete: bool,
+        id: Uuid,
+        event: &EventRef<'_>,
+    ) -> Result<(), ProjectionError> {
+        let payload: A::Event =
+            event
+                .payload
+                .decode()
+                .map_err(|source| ProjectionError::Payload {
+                    aggregate_type: event.aggregate_type.to_string(),
+                    aggregate_id: event.aggregate_id.to_string(),
+                    sequence: event.sequence,
+                    source,
+                })?;
+        if !complete && !self.map.contains_key(&id) {
+            return Err(ProjectionError::NotLoaded(format!("{}/{id}", A::TYPE)));
+        }
+        let slot = self.map.entry(id).or_insert_with(Slot::empty);
+        // Events of one entity arrive in sequence order exactly once; anything else means the
+        // caller read the log wrongly (a doubled or skipped event), so stop rather than project it.
+        if event.sequence <= slot.version {
+            return Err(ProjectionError::OutOfOrder {
+                aggregate_type: A::TYPE,
+                aggregate_id: id.to_string(),
+                sequence: event.sequence,
+                version: slot.version,
+            });
+        }
+        let before = slot.state.tracked();
+        let creation = before.iter().all(|(_, v)| v.is_none());
+        slot.state.apply(payload);
+        let changes = status::changes(&before, &slot.state.tracked());
+        status.push(&ChangeRecord {
+            entity_type: A::TYPE,
+            entity_id: id,
+            sequence: event.sequence,
+            global_position: event.global_position,
+            changed_by: event.user_id,
+            changed_at: slot.state.changed_at().unwrap_or(event.recorded_at),
+            creation,
+            changes: &changes,
+        });
+        slot.version = event.sequence;
+        if !slot.dirty {
+            slot.dirty = true;
+            self.dirty.push(id);
+            if !slot.written {
+                self.dirty_unwritten += 1;
+            }
+        }
+        Ok(())
+    }
+
+    /// The rows of the changed entities (only of those without a row yet when `unwritten_only`);
+    /// they are clean afterwards, the others stay dirty.
+    fn take_rows(&mut self, unwritten_only: bool) -> Result<A::Columns, ProjectionError> {
+        let mut columns = A::Columns::default();
+        let mut kept = Vec::new();
+        for id in self.dirty.drain(..) {
+            let Some(slot) = self.map.get_mut(&id) else {
+                continue;
+            };
+            if unwritten_only && slot.written {
+                kept.push(id);
+                continue;
+            }
+            slot.state
+                .push_row(slot.version, &mut columns)
+                .map_err(|source| ProjectionError::Document {
+                    table: A::TABLE,
+                    id: id.to_string(),
+                    source,
+                })?;
+            slot.dirty = false;
+            slot.written = true;
+        }
+        self.dirty = kept;
+        self.dirty_unwritten = 0;
+        Ok(columns)
+    }
+
+    fn missing(&self, id: Uuid, out: &mut Vec<Uuid>) {
+        if !self.map.contains_key(&id) && !out.contains(&id) {
+            out.push(id);
+        }
+    }
+
+    /// Loads the stored states of `ids`; an id without a row starts from the empty state.
+    async fn load(
+        &mut self,
+        conn: &mut PgConnection,
+        tables: &Tables,
+        ids: &[Uuid],
+    ) -> Result<(), ProjectionError> {
+        if ids.is_empty() {
+            return Ok(());
+        }
+        let sql = format!(
+            "SELECT id, version, document::text FROM {} WHERE id = ANY($1)",
+            tables.name(A::TABLE)
+        );
+        let rows: Vec<(Uuid, i64, String)> =
+            sqlx::query_as(&sql).bind(ids).fetch_all(&mut *conn).await?;
+        for (id, version, document) in rows {
+            let state: A =
+                serde_json::from_str(&document).map_err(|source| ProjectionError::Document {
+                    table: A::TABLE,
+                    id: id.to_string(),
+                    source,
+                })?;
+            self.map.insert(
+                id,
+                Slot {
+                    state,
+                    version,
+                    dirty: false,
+                    written: true,
+                },
+            );
+        }
+        for id in ids {
+            self.map.entry(*id).or_insert_with(Slot::empty);
+        }
+        Ok(())
+    }
+
+    /// Forgets every clean state (they are all written).
+    fn evict(&mut self) {
+        self.map.retain(|_, slot| slot.dirty);
+    }
+}
+
+/// Entity states in memory and the rows their events produced, not yet written.
+pub struct Fold {
+    service_requests: Slots<ServiceRequest>,
+    merge_requests: Slots<MergeRequest>,
+    device_dispenses: Slots<DeviceDispense>,
+    approvals: Slots<Approval>,
+    status: StatusRows,
+    /// Every entity that has a row is in memory (a rebuild from empty tables that has evicted
+    /// nothing), so an entity not in memory is new and nothing needs to be loaded.
+    complete: bool,
+}
+
+/// Dispatches on the aggregate type to the matching `Slots<A>`.
+macro_rules! with_slots {
+    ($fold:expr, $kind:expr, $slots:ident => $body:expr) => {
+        match $kind {
+            Kind::ServiceRequest => {
+                let $slots = &mut $fold.service_requests;
+                $body
+            }
+            Kind::MergeRequest => {
+                let $slots = &mut $fold.merge_requests;
+                $body
+            }
+            Kind::DeviceDispense => {
+                let $slots = &mut $fold.device_dispenses;
+                $body
+            }
+            Kind::Approval => {
+                let $slots = &mut $fold.approvals;
+                $body
+            }
+        }
+    };
+}
+
+const KINDS: [Kind; 4] = [
+    Kind::ServiceRequest,
+    Kind::MergeRequest,
+    Kind::DeviceDispense,
+    Kind::Approval,
+];
+
+impl Fold {
+    /// A fold over tables that already hold rows: entities must be [`load`](Self::load)ed first.
+    pub fn over_existing() -> Self {
+        Self::new(false)
+    }
+
+    /// A fold that starts from empty tables.
+    pub fn from_empty() -> Self {
+        Self::new(true)
+    }
+
+    fn new(complete: bool) -> Self {
+        Self {
+            service_requests: Slots::default(),
+            merge_requests: Slots::default(),
+            device_dispenses: Slots::default(),
+            approvals: Slots::default(),
+            status: StatusRows::default(),
+            complete,
+        }
+    }
+
+    /// Whether [`load`](Self::load) has anything to do.
+    pub fn needs_loads(&self) -> bool {
+        !self.complete
+    }
+
+    /// Loads, from `tables`, the states of the entities of `events` that are not in memory.
+    pub async fn load(
+        &mut self,
+        conn: &mut PgConnection,
+        tables: &Tables,
+        events: &[EventRef<'_>],
+    ) -> Result<(), ProjectionError> {
+        if self.complete {
+            return Ok(());
+        }
+        let mut missing: [Vec<Uuid>; 4] = Default::default();
+        for event in events {
+            let kind = Kind::of(event.aggregate_type)?;
+            let id = parse_id(event.aggregate_id)?;
+            let slot = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
+            with_slots!(self, kind, slots => slots.missing(id, &mut missing[slot]));
+        }
+        for (kind, ids) in KINDS.into_iter().zip(missing.iter()) {
+            with_slots!(self, kind, slots => slots.load(conn, tables, ids).await?);
+        }
+        Ok(())
+    }
+
+    /// Applies one event: pure, no I/O.
+    pub fn apply(&mut self, event: &EventRef<'_>) -> Result<(), ProjectionError> {
+        let kind = Kind::of(event.aggregate_type)?;
+        let id = parse_id(event.aggregate_id)?;
+        let complete = self.complete;
+        with_slots!(self, kind, slots => slots.apply(&mut self.status, complete, id, event))
+    }
+
+    /// Status history and feed rows waiting.
+    pub fn pending_status_rows(&self) -> usize {
+        self.status.len()
+    }
+
+    /// Entities changed since the last batch with entity rows.
+    pub fn dirty_entities(&self) -> usize {
+        self.service_requests.dirty.len()
+            + self.merge_requests.dirty.len()
+            + self.device_dispenses.dirty.len()
+            + self.approvals.dirty.len()
+    }
+
+    /// Changed entities that have no row yet.
+    pub fn dirty_unwritten_entities(&self) -> usize {
+        self.service_requests.dirty_unwritten
+            + self.merge_requests.dirty_unwritten
+            + self.device_dispenses.dirty_unwritten
+            + self.approvals.dirty_unwritten
+    }
+
+    /// Entities in memory.
+    pub fn entities_in_memory(&self) -> usize {
+        self.service_requests.map.len()
+            + self.merge_requests.map.len()
+            + self.device_dispenses.map.len()
+            + self.approvals.map.len()
+    }
+
+    /// Takes the rows waiting: the status rows always, the changed entities' rows when
+    /// `with_entities` (an entity's row is its latest state, so writing it once after many events
+    /// is enough).
+    pub fn take_batch(&mut self, with_entities: bool) -> Result<Batch, ProjectionError> {
+        self.take(with_entities.then_some(false))
+    }
+
+    /// Takes the status rows and the rows of the changed entities that have no row yet: what can
+    /// be loaded into tables without keys ([`WriteMode::Load`]). Entities that changed again after
+    /// their row was written stay dirty, for an upsert once the keys exist.
+    pub fn take_loadable_batch(&mut self) -> Result<Batch, ProjectionError> {
+        self.take(Some(true))
+    }
+
+    /// `entities`: none, or all changed ones (`Some(false)`), or only those without a row.
+    fn take(&mut self, entities: Option<bool>) -> Result<Batch, ProjectionError> {
+        let mut batch = Batch {
+            status: std::mem::take(&mut self.status),
+            ..Batch::default()
+        };
+        if let Some(unwritten_only) = entities {
+            batch.service_requests = self.service_requests.take_rows(unwritten_only)?;
+            batch.merge_requests = self.merge_requests.take_rows(unwritten_only)?;
+            batch.device_dispenses = self.device_dispenses.take_rows(unwritten_only)?;
+            batch.approvals = self.approvals.take_rows(unwritten_only)?;
+        }
+        Ok(batch)
+    }
+
+    /// Forgets the states of entities whose rows are written, to bound memory; from then on,
+    /// entities not in memory are loaded from the tables.
+    pub fn evict(&mut self) {
+        self.service_requests.evict();
+        self.merge_requests.evict();
+        self.device_dispenses.evict();
+        self.approvals.evict();
+        self.complete = false;
+    }
+}
+
+fn parse_id(raw: &str) -> Result<Uuid, ProjectionError> {
+    Uuid::parse_str(raw).map_err(|_| ProjectionError::BadId(raw.to_string()))
+}
+
+/// Rows taken out of a [`Fold`], ready to be written.
+#[derive(Default)]
+pub struct Batch {
+    service_requests: <ServiceRequest as Projected>::Columns,
+    merge_requests: <MergeRequest as Projected>::Columns,
+    device_dispenses: <DeviceDispense as Projected>::Columns,
+    approvals: <Approval as Projected>::Columns,
+    status: StatusRows,
+}
+
+impl Batch {
+    /// Rows in the batch.
+    pub fn len(&self) -> usize {
+        ServiceRequest::row_count(&self.service_requests)
+            + MergeRequest::row_count(&self.merge_requests)
+            + DeviceDispense::row_count(&self.device_dispenses)
+            + Approval::row_count(&self.approvals)
+            + self.status.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Writes every row into `tables`.
+    pub async fn write(
+        &self,
+        conn: &mut PgConnection,
+        tables: &Tables,
+        mode: WriteMode,
+    ) -> Result<(), sqlx::Error> {
+        let name = |table| tables.name(table);
+        ServiceRequest::write(
+            &self.service_requests,
+            conn,
+            &name(ServiceRequest::TABLE),
+            mode,
+        )
+        .await?;
+        MergeRequest::write(&self.merge_requests, conn, &name(MergeRequest::TABLE), mode).await?;
+        DeviceDispense::write(
+            &self.device_dispenses,
+            conn,
+            &name(DeviceDispense::TABLE),
+            mode,
+        )
+        .await?;
+        Approval::write(&self.approvals, conn, &name(Approval::TABLE), mode).await?;
+        self.status.write(conn, tables, mode).await
+    }
+
+    /// Moves the entity rows into a batch of their own (this one keeps the status rows), so the
+    /// two can be written on two connections at once.
+    pub fn split_entities(&mut self) -> Batch {
+        Batch {
+            service_requests: std::mem::take(&mut self.service_requests),
+            merge_requests: std::mem::take(&mut self.merge_requests),
+            device_dispenses: std::mem::take(&mut self.device_dispenses),
+            approvals: std::mem::take(&mut self.approvals),
+            status: StatusRows::default(),
+        }
+    }
+}

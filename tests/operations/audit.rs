@@ -1,0 +1,283 @@
+//! Tamper evidence: every event is hashed into its aggregate's chain when it is appended, and
+//! `ehealth-es audit verify` names the first event that does not match.
+
+use ehealth_es::store::hash::{event_hash, HashedFields};
+use serde_json::Value;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::process::run;
+use crate::state::*;
+use crate::support::world::*;
+use crate::support::TestApp;
+
+/// Global position, stored hash and stored prev_hash of an event.
+async fn event(pool: &PgPool, aggregate: Uuid, sequence: i64) -> (i64, Vec<u8>, Option<Vec<u8>>) {
+    sqlx::query_as(
+        "SELECT global_position, hash, prev_hash FROM events \
+         WHERE aggregate_id = $1::text AND sequence = $2",
+    )
+    .bind(aggregate)
+    .bind(sequence)
+    .fetch_one(pool)
+    .await
+    .expect("event")
+}
+
+/// The hash of the stored row at `position`, recomputed from its columns.
+async fn recompute(pool: &PgPool, position: i64) -> Vec<u8> {
+    type Row = (
+        String,
+        String,
+        i64,
+        String,
+        String,
+        Value,
+        Value,
+        chrono::DateTime<chrono::Utc>,
+        Option<Vec<u8>>,
+    );
+    let row: Row = sqlx::query_as(
+        "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
+         metadata, recorded_at, prev_hash FROM events WHERE global_position = $1",
+    )
+    .bind(position)
+    .fetch_one(pool)
+    .await
+    .expect("event row");
+    event_hash(
+        row.8.as_deref(),
+        &HashedFields {
+            aggregate_type: &row.0,
+            aggregate_id: &row.1,
+            sequence: row.2,
+            event_type: &row.3,
+            event_version: &row.4,
+            payload: &row.5,
+            metadata: &row.6,
+            recorded_at: row.7,
+        },
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_event_is_hashed_and_chains_to_its_aggregates_previous_event() {
+    let app = TestApp::spawn().await;
+    populate(&app, 200).await;
+
+    let unhashed = scalar(
+        &app.pool,
+        "SELECT count(*) FROM events WHERE hash IS NULL OR octet_length(hash) <> 32",
+    )
+    .await;
+    assert_eq!(unhashed, 0);
+    let unlinked = scalar(
+        &app.pool,
+        "SELECT count(*) FROM (SELECT prev_hash, lag(hash) OVER w AS previous, \
+         recorded_at < lag(recorded_at) OVER w AS backwards FROM events \
+         WINDOW w AS (PARTITION BY aggregate_type, aggregate_id ORDER BY sequence)) c \
+         WHERE prev_hash IS DISTINCT FROM previous OR backwards",
+    )
+    .await;
+    assert_eq!(
+        unlinked, 0,
+        "prev_hash is the previous event's hash; time never goes back"
+    );
+    let duplicated = scalar(
+        &app.pool,
+        "SELECT count(*) - count(DISTINCT hash) FROM events",
+    )
+    .await;
+    assert_eq!(duplicated, 0);
+    // The stored hash is the hash of the stored row: recomputable by anyone with the formula.
+    let positions: Vec<i64> =
+        sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
+            .fetch_all(&app.pool)
+            .await
+            .unwrap();
+    for position in positions {
+        let stored: Vec<u8> =
+            sqlx::query_scalar("SELECT hash FROM events WHERE global_position = $1")
+                .bind(position)
+                .fetch_one(&app.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            recompute(&app.pool, position).await,
+            stored,
+            "event {position}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_passes_on_a_clean_log_and_counts_every_event() {
+    let app = TestApp::spawn().await;
+    populate(&app, 200).await;
+    let events = scalar(&app.pool, "SELECT count(*) FROM events").await;
+    let chains = scalar(
+        &app.pool,
+        "SELECT count(DISTINCT (aggregate_type, aggregate_id)) FROM events",
+    )
+    .await;
+
+    let out = run(&["audit", "verify"], &app.database_url, 60).await;
+
+    out.assert_success();
+    let summary = format!("checked {events} events in {chains} chains: 0 broken chain(s)");
+    assert!(
+        out.stdout.contains(&summary),
+        "{summary} in\n{}",
+        out.stdout
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_verify_names_the_first_altered_event() {
+    let app = TestApp::spawn().await;
+    populate(&app, 100).await;
+    // The release of SR_QUEUED now claims someone else did it; and a later event is altered too.
+    let (position, stored, _) = event(&app.pool, SR_QUEUED, 2).await;
+    sqlx::query(
+        "UPDATE events SET payload = jsonb_set(payload, '{ServiceRequestReleased,by}', to_jsonb($1::text)) \
+         WHERE global_position = $2",
+    )
+    .bind(U_OTHER.to_string())
+    .bind(position)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let later: i64 = scalar(&app.pool, "SELECT max(global_position) FROM events").await;
+    sqlx::query(
+        "UPDATE events SET metadata = jsonb_set(metadata, '{user_id}', '\"x\"') \
+         WHERE global_position = $1",
+    )
+    .bind(later)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let expected = recompute(&app.pool, position).await;
+
+    let out = run(&["audit", "verify"], &app.database_url, 60).await;
+
+    out.assert_failure();
+    let line = format!(
+        "event global_position={position} ServiceRequest/{SR_QUEUED} sequence=2: content does not \
+         match its hash: expected hash {} stored hash {}",
+        hex::encode(&expected),
+        hex::encode(&stored)
+    );
+    assert!(out.stdout.contains(&line), "{line} in\n{}", out.stdout);
+    assert!(
+        out.stdout
+            .contains(&format!("event global_position={later} ")),
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("2 broken chain(s)"), "{}", out.stdout);
+    let first = format!(
+        "does not match its hashes from event global_position={position} \
+         (ServiceRequest/{SR_QUEUED} sequence 2)"
+    );
+    assert!(out.stderr.contains(&first), "{first} in\n{}", out.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_altered_event_stored_with_a_fresh_hash_breaks_the_link_to_the_next() {
+    let app = TestApp::spawn().await;
+    populate(&app, 0).await;
+    // AP_OTP: imported, resent, resent. The first resend is rewritten and re-hashed.
+    let (position, _, _) = event(&app.pool, AP_OTP, 2).await;
+    sqlx::query(
+        "UPDATE events SET payload = jsonb_set(payload, '{ApprovalOtpResent,phone_number}', '\"+380000000000\"') \
+         WHERE global_position = $1",
+    )
+    .bind(position)
+    .execute(&app.pool)
+    .await
+    .unwrap();
+    let rehashed = recompute(&app.pool, position).await;
+    sqlx::query("UPDATE events SET hash = $1 WHERE global_position = $2")
+        .bind(&rehashed)
+        .bind(position)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let (next, _, next_prev) = event(&app.pool, AP_OTP, 3).await;
+
+    let out = run(&["audit", "verify"], &app.database_url, 60).await;
+
+    out.assert_failure();
+    let line = format!(
+        "event global_position={next} Approval/{AP_OTP} sequence=3: prev_hash is not the previous \
+         event's hash: expected {} stored {}",
+        hex::encode(&rehashed),
+        hex::encode(next_prev.unwrap())
+    );
+    assert!(out.stdout.contains(&line), "{line} in\n{}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_deleted_event_is_a_gap_in_its_chain() {
+    let app = TestApp::spawn().await;
+    populate(&app, 0).await;
+    let (position, _, _) = event(&app.pool, AP_OTP, 2).await;
+    let (next, _, _) = event(&app.pool, AP_OTP, 3).await;
+    sqlx::query("DELETE FROM events WHERE global_position = $1")
+        .bind(position)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+
+    let out = run(&["audit", "verify"], &app.database_url, 60).await;
+
+    out.assert_failure();
+    let line = format!(
+        "event global_position={next} Approval/{AP_OTP} sequence=3: sequence 2 is missing before it"
+    );
+    assert!(out.stdout.contains(&line), "{line} in\n{}", out.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn migrate_hashes_the_events_appended_before_hash_chains_existed() {
+    let app = TestApp::spawn().await;
+    populate(&app, 100).await;
+    let hashes = |pool: PgPool| async move {
+        sqlx::query_as::<_, (i64, Option<Vec<u8>>, Option<Vec<u8>>)>(
+            "SELECT global_position, prev_hash, hash FROM events ORDER BY global_position",
+        )
+        .fetch_all(&pool)
+        .await
+        .unwrap()
+    };
+    let before = hashes(app.pool.clone()).await;
+    // The state a database migrated before 0005 is in right after 0005's SQL.
+    for statement in [
+        "ALTER TABLE events DROP CONSTRAINT events_hash_present",
+        "UPDATE events SET prev_hash = NULL, hash = NULL",
+        "ALTER TABLE events ADD CONSTRAINT events_hash_present \
+         CHECK (hash IS NOT NULL AND octet_length(hash) = 32) NOT VALID",
+    ] {
+        sqlx::query(statement).execute(&app.pool).await.unwrap();
+    }
+
+    run(&["migrate"], &app.database_url, 60)
+        .await
+        .assert_success();
+
+    assert_eq!(
+        hashes(app.pool.clone()).await,
+        before,
+        "the same hashes, recomputed"
+    );
+    let validated: bool = sqlx::query_scalar(
+        "SELECT convalidated FROM pg_constraint WHERE conname = 'events_hash_present'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert!(validated, "every event must now carry a hash");
+    run(&["audit", "verify"], &app.database_url, 60)
+        .await
+        .assert_success();
+}

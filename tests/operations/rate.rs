@@ -1,0 +1,46 @@
+//! The rebuild rate (issue 5): a measurement, not a check, so it is ignored by default. Run it with
+//! a release build; `EHEALTH_REBUILD_EVENTS` sets the size of the log (default 100 000):
+//!
+//! ```sh
+//! cargo test --release --test operations rebuild_rate -- --ignored --nocapture
+//! ```
+
+use std::time::Instant;
+
+use crate::generate;
+use crate::process::{database_url, run};
+use crate::state::*;
+use crate::support;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run with --release --ignored --nocapture"]
+async fn rebuild_rate_on_a_large_log() {
+    let wanted: u64 = std::env::var("EHEALTH_REBUILD_EVENTS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(100_000);
+    let url = database_url(&support::fresh_database().await);
+    let pool = ehealth_es::db::connect(&url, 8).await.unwrap();
+    let started = Instant::now();
+    let events = generate::generate(&pool, wanted).await;
+    println!(
+        "generated {events} events through persist in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
+    let payload: i64 = scalar(
+        &pool,
+        "SELECT avg(octet_length(payload::text))::bigint FROM events",
+    )
+    .await;
+    println!("average payload: {payload} bytes");
+    sqlx::query("CHECKPOINT").execute(&pool).await.unwrap();
+
+    let out = run(&["projections", "rebuild"], &url, 600).await;
+    out.assert_success();
+    print!("{}", out.stdout);
+    assert_eq!(number_before(&out.stdout, "events in"), events);
+
+    let out = run(&["projections", "verify"], &url, 600).await;
+    out.assert_success();
+    print!("{}", out.stdout);
+}

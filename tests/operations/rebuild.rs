@@ -1,0 +1,311 @@
+//! `ehealth-es projections rebuild`: identical rows on a populated database, the same names for
+//! every index and constraint, a bounded-memory rebuild, and a rebuild while the service is busy.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use ehealth_es::commands::CommandBus;
+use ehealth_projections::rebuild::{rebuild, Options};
+use serde_json::{json, Value};
+use tokio::sync::Notify;
+use uuid::Uuid;
+
+use crate::process::run;
+use crate::state::*;
+use crate::support::world::*;
+use crate::support::TestApp;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_of_a_populated_database_reproduces_every_projection_row() {
+    let app = TestApp::spawn().await;
+    populate(&app, 600).await;
+    let events = scalar(&app.pool, "SELECT count(*) FROM events").await;
+    let before = snapshot(&app.pool).await;
+    let catalog_before = catalog(&app.pool).await;
+
+    let out = run(&["projections", "rebuild"], &app.database_url, 120).await;
+
+    out.assert_success();
+    assert_eq!(
+        number_before(&out.stdout, "events in"),
+        events as u64,
+        "{}",
+        out.stdout
+    );
+    assert!(out.stdout.contains("events/s"), "{}", out.stdout);
+    assert_same(&before, &snapshot(&app.pool).await);
+    assert_eq!(
+        catalog(&app.pool).await,
+        catalog_before,
+        "indexes and constraints"
+    );
+    assert!(extra_schemas(&app.pool).await.is_empty());
+
+    // The running service writes to, and reads from, the new tables.
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let resend = app
+        .patch(
+            &format!("/api/patients/{P_OTP}/approvals/{AP_OTP}/actions/resend"),
+            Some(&token),
+            None,
+        )
+        .await;
+    app.wait_job(&resend.job_href(), &token).await;
+    let row = app
+        .current("approvals", AP_OTP)
+        .await
+        .expect("approval row");
+    assert_eq!(row["version"], 4, "import and three resends: {row:#}");
+    let shown = app
+        .get(
+            &format!("/api/patients/{P_OTP}/approvals/{AP_OTP}"),
+            Some(&token),
+        )
+        .await;
+    assert_eq!(shown.status, 200, "{:#}", shown.body);
+    run(&["projections", "verify"], &app.database_url, 120)
+        .await
+        .assert_success();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuild_of_an_empty_log_leaves_empty_tables() {
+    let app = TestApp::spawn_with(crate::support::Options {
+        import_world: false,
+        ..Default::default()
+    })
+    .await;
+    let out = run(&["projections", "rebuild"], &app.database_url, 60).await;
+    out.assert_success();
+    assert_eq!(number_before(&out.stdout, "events in"), 0);
+    for (table, rows) in snapshot(&app.pool).await {
+        assert!(rows.is_empty(), "{table}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_that_keeps_few_states_in_memory_reproduces_every_row() {
+    let app = TestApp::spawn().await;
+    populate(&app, 400).await;
+    let events = scalar(&app.pool, "SELECT count(*) FROM events").await;
+    let before = snapshot(&app.pool).await;
+    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+
+    // Seven states at most: entities are written, forgotten, and loaded back from the aside tables.
+    let report = rebuild(
+        &pool,
+        Options {
+            cache_entities: 7,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("rebuild");
+
+    assert_eq!(report.events, events as u64);
+    assert_same(&before, &snapshot(&app.pool).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn entities_copied_in_early_and_changed_later_end_in_their_latest_state() {
+    let app = TestApp::spawn().await;
+    // The world's entities are imported first and acted on later: copied in after every three
+    // new entities, most of them change again after their row was written.
+    populate(&app, 100).await;
+    let before = snapshot(&app.pool).await;
+    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+
+    rebuild(
+        &pool,
+        Options {
+            copy_entities: 3,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("rebuild");
+
+    assert_same(&before, &snapshot(&app.pool).await);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_rebuild_or_verify_is_refused_while_one_runs() {
+    let app = TestApp::spawn().await;
+    let mut holder = app.pool.acquire().await.unwrap();
+    sqlx::query("SELECT pg_advisory_lock($1)")
+        .bind(ehealth_projections::rebuild::MAINTENANCE_LOCK)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let before = snapshot(&app.pool).await;
+
+    for command in ["rebuild", "verify"] {
+        let out = run(&["projections", command], &app.database_url, 60).await;
+        out.assert_failure();
+        assert!(
+            out.stderr
+                .contains("another projections rebuild or verify is running"),
+            "{out:#?}"
+        );
+    }
+    assert_same(&before, &snapshot(&app.pool).await);
+    sqlx::query("SELECT pg_advisory_unlock_all()")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+}
+
+/// An import file with `n` new releasable service requests, stoppable dispenses and approvals.
+fn new_entities(n: usize) -> (Value, Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) {
+    let ids = |_| (0..n).map(|_| Uuid::new_v4()).collect::<Vec<_>>();
+    let (srs, dds, aps) = (ids(0), ids(1), ids(2));
+    let file = json!({
+        "service_requests": srs.iter().map(|id| json!({
+            "id": id, "patient_id": P_OTP, "status": "active", "program_processing_status": "in_queue",
+            "requester_employee": E_DOCTOR, "requester_legal_entity": LE_MAIN,
+            "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE_MAIN,
+            "requisition": "0000-0000-0000-0000", "intent": "order",
+            "inserted_at": "2024-05-01T10:00:00Z", "updated_at": "2024-05-01T10:00:00Z"
+        })).collect::<Vec<_>>(),
+        "device_dispenses": dds.iter().map(|id| json!({
+            "id": id, "patient_id": P_OTP, "status": "in_progress", "performer_legal_entity": LE_MAIN
+        })).collect::<Vec<_>>(),
+        "approvals": aps.iter().map(|id| json!({
+            "id": id, "patient_id": P_OTP, "status": "new", "access_level": "read",
+            "granted_to": E_DOCTOR, "reason": null, "expires_at": 1_900_000_000
+        })).collect::<Vec<_>>(),
+    });
+    (file, srs, dds, aps)
+}
+
+/// Imports and actions until told to stop; returns the rounds done and every unexpected answer.
+async fn hammer(app: Arc<TestApp>, stop: Arc<AtomicBool>) -> (usize, Vec<String>) {
+    let bus = Arc::new(CommandBus::new(app.pool.clone(), Arc::new(Notify::new())));
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (mut rounds, mut unexpected) = (0, Vec::new());
+    while !stop.load(Ordering::Relaxed) {
+        let (file, srs, dds, aps) = new_entities(3);
+        if let Err(e) = ehealth_es::import::import(&app.pool, &bus, &file).await {
+            unexpected.push(format!("import: {e}"));
+        }
+        let mut paths = Vec::new();
+        paths.extend(
+            srs.iter()
+                .map(|id| format!("/api/service_requests/{id}/actions/release")),
+        );
+        paths.extend(
+            dds.iter()
+                .map(|id| format!("/api/patients/{P_OTP}/device_dispenses/{id}/actions/stop")),
+        );
+        for _ in 0..2 {
+            paths.extend(
+                aps.iter()
+                    .map(|id| format!("/api/patients/{P_OTP}/approvals/{id}/actions/resend")),
+            );
+        }
+        for path in paths {
+            let reply = app.patch(&path, Some(&token), None).await;
+            if reply.status != 202 {
+                unexpected.push(format!("{path}: {} {}", reply.status, reply.body));
+            }
+        }
+        rounds += 1;
+    }
+    (rounds, unexpected)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
+    let app = Arc::new(TestApp::spawn().await);
+    populate(&app, 200).await;
+    let stop = Arc::new(AtomicBool::new(false));
+    let writers: Vec<_> = (0..3)
+        .map(|_| tokio::spawn(hammer(Arc::clone(&app), Arc::clone(&stop))))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    let mut grew_during_a_rebuild = false;
+    for _ in 0..3 {
+        let before = scalar(&pool, "SELECT count(*) FROM events").await;
+        let report = rebuild(&pool, Options::default()).await.expect("rebuild");
+        let after = scalar(&pool, "SELECT count(*) FROM events").await;
+        assert!(
+            (before as u64..=after as u64).contains(&report.events),
+            "{before} <= {} <= {after}",
+            report.events
+        );
+        grew_during_a_rebuild |= after > before;
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    stop.store(true, Ordering::Relaxed);
+    let mut rounds = 0;
+    for writer in writers {
+        let (done, unexpected) = writer.await.unwrap();
+        assert!(unexpected.is_empty(), "{unexpected:#?}");
+        rounds += done;
+    }
+    assert!(rounds > 3, "the writers kept writing ({rounds} rounds)");
+    assert!(
+        grew_during_a_rebuild,
+        "events were appended while a rebuild ran"
+    );
+    // Let the effects worker finish the last jobs (it does not write projections, but its revokes
+    // would); then the tables must be exactly what the log implies.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    for (table, aggregate) in [
+        ("service_requests", "ServiceRequest"),
+        ("merge_requests", "MergeRequest"),
+        ("device_dispenses", "DeviceDispense"),
+        ("approvals", "Approval"),
+    ] {
+        let wrong = scalar(
+            &pool,
+            &format!(
+                "SELECT count(*) FROM (SELECT aggregate_id, max(sequence) AS version FROM events \
+                 WHERE aggregate_type = '{aggregate}' GROUP BY aggregate_id) e \
+                 FULL JOIN {table} t ON t.id::text = e.aggregate_id \
+                 WHERE t.id IS NULL OR e.aggregate_id IS NULL OR t.version <> e.version"
+            ),
+        )
+        .await;
+        assert_eq!(wrong, 0, "{table}: one row per entity at its last sequence");
+    }
+    let unrecorded = scalar(
+        &pool,
+        "SELECT count(*) FROM events e WHERE e.event_type <> 'ApprovalOtpResent' AND NOT EXISTS \
+         (SELECT 1 FROM status_history h WHERE h.entity_id::text = e.aggregate_id \
+          AND h.sequence = e.sequence AND h.global_position = e.global_position)",
+    )
+    .await;
+    assert_eq!(
+        unrecorded, 0,
+        "every status-changing event is in the history"
+    );
+    let unexplained = scalar(
+        &pool,
+        "SELECT count(*) FROM status_history h WHERE NOT EXISTS (SELECT 1 FROM events e \
+         WHERE e.aggregate_id = h.entity_id::text AND e.sequence = h.sequence \
+         AND e.global_position = h.global_position)",
+    )
+    .await;
+    assert_eq!(unexplained, 0, "every history row comes from an event");
+    let changes = scalar(
+        &pool,
+        "SELECT count(DISTINCT (entity_type, entity_id, sequence)) FROM status_history \
+         WHERE sequence > 1",
+    )
+    .await;
+    let feed = scalar(&pool, "SELECT count(*) FROM status_change_events").await;
+    assert_eq!(feed, changes, "one feed record per status-changing event");
+
+    let report = ehealth_projections::verify::verify(&pool, Default::default())
+        .await
+        .expect("verify");
+    assert!(report.differences.is_empty(), "{:#?}", report.differences);
+    run(&["projections", "verify"], &app.database_url, 120)
+        .await
+        .assert_success();
+}
