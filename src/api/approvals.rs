@@ -171,20 +171,9 @@ pub async fn show(
     let point = super::time_travel::requested(query.as_deref())?;
     let patient_id = path_id(&patient_id, NOT_FOUND)?;
     let id = path_id(&id, NOT_FOUND)?;
-    let approval: Approval = super::read::document(&app, "approvals", id)
-        .await?
-        .unwrap_or_default();
-    let record = approval
-        .record
-        .filter(|a| a.patient_id == patient_id && a.visible_to(caller.identity.client_id))
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    // Time travel: visibility was judged on the current state above; the past state is replayed.
-    let record = match point {
-        None => record,
-        Some(point) => super::time_travel::replay::<Approval>(&app, id, point)
-            .await?
-            .and_then(|past| past.record)
-            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?,
-    };
+    let record = super::read::record::<Approval>(&app, id, point, NOT_FOUND, |a| {
+        a.patient_id == patient_id && a.visible_to(caller.identity.client_id)
+    })
+    .await?;
     Ok(ApiResponse::ok(record.render()))
 }

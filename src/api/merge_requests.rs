@@ -132,20 +132,9 @@ pub async fn show(
     caller.require(&["merge_request:read"])?;
     let point = super::time_travel::requested(query.as_deref())?;
     let id = path_id(&id, NOT_FOUND)?;
-    let mr: MergeRequest = super::read::document(&app, "merge_requests", id)
-        .await?
-        .unwrap_or_default();
-    let record = mr
-        .record
-        .filter(|r| r.legal_entity_id == caller.identity.client_id)
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    // Time travel: visibility was judged on the current state above; the past state is replayed.
-    let record = match point {
-        None => record,
-        Some(point) => super::time_travel::replay::<MergeRequest>(&app, id, point)
-            .await?
-            .and_then(|past| past.record)
-            .ok_or_else(|| ApiError::not_found(NOT_FOUND))?,
-    };
+    let record = super::read::record::<MergeRequest>(&app, id, point, NOT_FOUND, |r| {
+        r.legal_entity_id == caller.identity.client_id
+    })
+    .await?;
     Ok(ApiResponse::ok(record.render()))
 }
