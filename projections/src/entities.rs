@@ -13,11 +13,12 @@ use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use serde_json::Value;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, SqliteConnection};
 use uuid::Uuid;
 
 use crate::copy::CopyRows;
 use crate::rows::{chunks, WriteMode};
+use crate::sqlite::{id, opt_id, opt_ts, ts};
 use crate::status::Tracked;
 
 /// What the projection needs to know of an aggregate.
@@ -40,6 +41,13 @@ pub(crate) trait Projected: Aggregate {
         table: &str,
         mode: WriteMode,
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
+    /// [`write`](Self::write)'s upsert on SQLite: one `INSERT … ON CONFLICT (id) DO UPDATE … WHERE
+    /// version < excluded.version` per row, the same columns updated.
+    fn write_sqlite(
+        columns: &Self::Columns,
+        conn: &mut SqliteConnection,
+        table: &str,
+    ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
 }
 
 /// The stored state of one entity, if it exists.
@@ -51,6 +59,20 @@ pub async fn load_document(
     // `table` is one of our four constants, never user input.
     let sql = format!("SELECT document FROM {table} WHERE id = $1");
     sqlx::query_scalar(&sql).bind(id).fetch_optional(conn).await
+}
+
+/// [`load_document`] on SQLite: the stored state of one entity, as its JSON text, if it exists.
+pub async fn load_document_sqlite(
+    conn: &mut SqliteConnection,
+    table: &str,
+    entity: Uuid,
+) -> Result<Option<String>, sqlx::Error> {
+    // `table` is one of our four constants, never user input.
+    let sql = format!("SELECT document FROM {table} WHERE id = $1");
+    sqlx::query_scalar(&sql)
+        .bind(id(entity))
+        .fetch_optional(conn)
+        .await
 }
 
 #[derive(Default)]
@@ -193,6 +215,48 @@ impl Projected for ServiceRequest {
         }
         Ok(())
     }
+
+    async fn write_sqlite(
+        c: &Self::Columns,
+        conn: &mut SqliteConnection,
+        table: &str,
+    ) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO {table} AS t (id, patient_id, status, program_processing_status, \
+             requester_employee_id, requester_legal_entity_id, used_by_employee_id, \
+             used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
+             program_processing_status = excluded.program_processing_status, \
+             requester_employee_id = excluded.requester_employee_id, \
+             requester_legal_entity_id = excluded.requester_legal_entity_id, \
+             used_by_employee_id = excluded.used_by_employee_id, \
+             used_by_legal_entity_id = excluded.used_by_legal_entity_id, \
+             status_reason = excluded.status_reason, updated_at = excluded.updated_at, \
+             updated_by = excluded.updated_by, version = excluded.version, document = excluded.document \
+             WHERE t.version < excluded.version"
+        );
+        for i in 0..c.id.len() {
+            sqlx::query(&sql)
+                .bind(id(c.id[i]))
+                .bind(id(c.patient_id[i]))
+                .bind(c.status[i])
+                .bind(c.program_processing_status[i])
+                .bind(opt_id(c.requester_employee_id[i]))
+                .bind(opt_id(c.requester_legal_entity_id[i]))
+                .bind(opt_id(c.used_by_employee_id[i]))
+                .bind(opt_id(c.used_by_legal_entity_id[i]))
+                .bind(c.status_reason[i].as_deref())
+                .bind(ts(c.inserted_at[i]))
+                .bind(ts(c.updated_at[i]))
+                .bind(opt_id(c.updated_by[i]))
+                .bind(c.version[i])
+                .bind(c.document[i].as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -304,6 +368,39 @@ impl Projected for MergeRequest {
         }
         Ok(())
     }
+
+    async fn write_sqlite(
+        c: &Self::Columns,
+        conn: &mut SqliteConnection,
+        table: &str,
+    ) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO {table} AS t (id, master_person_id, merge_person_id, status, \
+             legal_entity_id, inserted_by, inserted_at, updated_by, updated_at, version, document) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
+             updated_by = excluded.updated_by, updated_at = excluded.updated_at, \
+             version = excluded.version, document = excluded.document \
+             WHERE t.version < excluded.version"
+        );
+        for i in 0..c.id.len() {
+            sqlx::query(&sql)
+                .bind(id(c.id[i]))
+                .bind(id(c.master_person_id[i]))
+                .bind(id(c.merge_person_id[i]))
+                .bind(c.status[i])
+                .bind(id(c.legal_entity_id[i]))
+                .bind(id(c.inserted_by[i]))
+                .bind(ts(c.inserted_at[i]))
+                .bind(id(c.updated_by[i]))
+                .bind(ts(c.updated_at[i]))
+                .bind(c.version[i])
+                .bind(c.document[i].as_str())
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
 }
 
 #[derive(Default)]
@@ -402,6 +499,37 @@ impl Projected for DeviceDispense {
                 .bind(&c.updated_by[r.clone()])
                 .bind(&c.version[r.clone()])
                 .bind(&c.document[r])
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_sqlite(
+        c: &Self::Columns,
+        conn: &mut SqliteConnection,
+        table: &str,
+    ) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO {table} AS t (id, patient_id, status, performer_legal_entity_id, \
+             inserted_at, updated_at, updated_by, version, document) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by, \
+             version = excluded.version, document = excluded.document \
+             WHERE t.version < excluded.version"
+        );
+        for i in 0..c.id.len() {
+            sqlx::query(&sql)
+                .bind(id(c.id[i]))
+                .bind(id(c.patient_id[i]))
+                .bind(c.status[i])
+                .bind(id(c.performer_legal_entity_id[i]))
+                .bind(ts(c.inserted_at[i]))
+                .bind(ts(c.updated_at[i]))
+                .bind(opt_id(c.updated_by[i]))
+                .bind(c.version[i])
+                .bind(c.document[i].as_str())
                 .execute(&mut *conn)
                 .await?;
         }
@@ -519,6 +647,41 @@ impl Projected for Approval {
                 .bind(&c.updated_by[r.clone()])
                 .bind(&c.version[r.clone()])
                 .bind(&c.document[r])
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn write_sqlite(
+        c: &Self::Columns,
+        conn: &mut SqliteConnection,
+        table: &str,
+    ) -> Result<(), sqlx::Error> {
+        let sql = format!(
+            "INSERT INTO {table} AS t (id, patient_id, status, reason_service_request, granted_to, \
+             legal_entity_id, otp_expires_at, inserted_at, updated_at, updated_by, version, document) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
+             ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
+             otp_expires_at = excluded.otp_expires_at, \
+             updated_at = excluded.updated_at, updated_by = excluded.updated_by, \
+             version = excluded.version, document = excluded.document \
+             WHERE t.version < excluded.version"
+        );
+        for i in 0..c.id.len() {
+            sqlx::query(&sql)
+                .bind(id(c.id[i]))
+                .bind(id(c.patient_id[i]))
+                .bind(c.status[i])
+                .bind(opt_id(c.reason_service_request[i]))
+                .bind(opt_id(c.granted_to[i]))
+                .bind(opt_id(c.legal_entity_id[i]))
+                .bind(opt_ts(c.otp_expires_at[i]))
+                .bind(ts(c.inserted_at[i]))
+                .bind(ts(c.updated_at[i]))
+                .bind(opt_id(c.updated_by[i]))
+                .bind(c.version[i])
+                .bind(c.document[i].as_str())
                 .execute(&mut *conn)
                 .await?;
         }

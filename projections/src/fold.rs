@@ -10,11 +10,12 @@
 use std::collections::HashMap;
 
 use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
-use sqlx::PgConnection;
+use sqlx::{PgConnection, SqliteConnection};
 use uuid::Uuid;
 
 use crate::entities::Projected;
-use crate::rows::{Tables, WriteMode};
+use crate::rows::{quote_ident, Tables, WriteMode};
+use crate::sqlite::{self, LOAD_CHUNK};
 use crate::status::{self, ChangeRecord, StatusRows};
 use crate::{EventRef, ProjectionError};
 
@@ -186,26 +187,67 @@ impl<A: Projected> Slots<A> {
         let rows: Vec<(Uuid, i64, String)> =
             sqlx::query_as(&sql).bind(ids).fetch_all(&mut *conn).await?;
         for (id, version, document) in rows {
-            let state: A =
-                serde_json::from_str(&document).map_err(|source| ProjectionError::Document {
-                    table: A::TABLE,
-                    id: id.to_string(),
-                    source,
-                })?;
-            self.map.insert(
-                id,
-                Slot {
-                    state,
-                    version,
-                    dirty: false,
-                    written: true,
-                },
-            );
+            self.insert_stored(id, version, &document)?;
         }
+        self.start_missing(ids);
+        Ok(())
+    }
+
+    /// [`load`](Self::load) from the live tables of a SQLite database.
+    async fn load_sqlite(
+        &mut self,
+        conn: &mut SqliteConnection,
+        ids: &[Uuid],
+    ) -> Result<(), ProjectionError> {
+        for chunk in ids.chunks(LOAD_CHUNK) {
+            let sql = format!(
+                "SELECT id, version, document FROM {} WHERE id IN ({})",
+                quote_ident(A::TABLE),
+                sqlite::placeholders(chunk.len())
+            );
+            let mut query = sqlx::query_as::<_, (String, i64, String)>(&sql);
+            for id in chunk {
+                query = query.bind(sqlite::id(*id));
+            }
+            for (id, version, document) in query.fetch_all(&mut *conn).await? {
+                let id = parse_id(&id)?;
+                self.insert_stored(id, version, &document)?;
+            }
+        }
+        self.start_missing(ids);
+        Ok(())
+    }
+
+    /// Keeps the stored state of an entity that has a row.
+    fn insert_stored(
+        &mut self,
+        id: Uuid,
+        version: i64,
+        document: &str,
+    ) -> Result<(), ProjectionError> {
+        let state: A =
+            serde_json::from_str(document).map_err(|source| ProjectionError::Document {
+                table: A::TABLE,
+                id: id.to_string(),
+                source,
+            })?;
+        self.map.insert(
+            id,
+            Slot {
+                state,
+                version,
+                dirty: false,
+                written: true,
+            },
+        );
+        Ok(())
+    }
+
+    /// The ids of `ids` without a stored row start from the empty state.
+    fn start_missing(&mut self, ids: &[Uuid]) {
         for id in ids {
             self.map.entry(*id).or_insert_with(Slot::empty);
         }
-        Ok(())
     }
 
     /// Forgets every clean state (they are all written).
@@ -294,6 +336,31 @@ impl Fold {
         if self.complete {
             return Ok(());
         }
+        let missing = self.missing(events)?;
+        for (kind, ids) in KINDS.into_iter().zip(missing.iter()) {
+            with_slots!(self, kind, slots => slots.load(conn, tables, ids).await?);
+        }
+        Ok(())
+    }
+
+    /// [`load`](Self::load) from the live tables of a SQLite database.
+    pub async fn load_sqlite(
+        &mut self,
+        conn: &mut SqliteConnection,
+        events: &[EventRef<'_>],
+    ) -> Result<(), ProjectionError> {
+        if self.complete {
+            return Ok(());
+        }
+        let missing = self.missing(events)?;
+        for (kind, ids) in KINDS.into_iter().zip(missing.iter()) {
+            with_slots!(self, kind, slots => slots.load_sqlite(conn, ids).await?);
+        }
+        Ok(())
+    }
+
+    /// The ids of the entities of `events` that are not in memory, per kind (in [`KINDS`] order).
+    fn missing(&mut self, events: &[EventRef<'_>]) -> Result<[Vec<Uuid>; 4], ProjectionError> {
         let mut missing: [Vec<Uuid>; 4] = Default::default();
         for event in events {
             let kind = Kind::of(event.aggregate_type)?;
@@ -301,10 +368,7 @@ impl Fold {
             let slot = KINDS.iter().position(|k| *k == kind).unwrap_or(0);
             with_slots!(self, kind, slots => slots.missing(id, &mut missing[slot]));
         }
-        for (kind, ids) in KINDS.into_iter().zip(missing.iter()) {
-            with_slots!(self, kind, slots => slots.load(conn, tables, ids).await?);
-        }
-        Ok(())
+        Ok(missing)
     }
 
     /// Applies one event: pure, no I/O.
@@ -437,6 +501,19 @@ impl Batch {
         .await?;
         Approval::write(&self.approvals, conn, &name(Approval::TABLE), mode).await?;
         self.status.write(conn, tables, mode).await
+    }
+
+    /// [`write`](Self::write) into the live tables of a SQLite database ([`WriteMode::Upsert`]).
+    pub async fn write_sqlite(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        let sr = quote_ident(ServiceRequest::TABLE);
+        ServiceRequest::write_sqlite(&self.service_requests, conn, &sr).await?;
+        let mr = quote_ident(MergeRequest::TABLE);
+        MergeRequest::write_sqlite(&self.merge_requests, conn, &mr).await?;
+        let dd = quote_ident(DeviceDispense::TABLE);
+        DeviceDispense::write_sqlite(&self.device_dispenses, conn, &dd).await?;
+        let ap = quote_ident(Approval::TABLE);
+        Approval::write_sqlite(&self.approvals, conn, &ap).await?;
+        self.status.write_sqlite(conn).await
     }
 
     /// Moves the entity rows into a batch of their own (this one keeps the status rows), so the

@@ -3,6 +3,9 @@
 //! database transaction that appends the events, so the projections are exactly as durable as the
 //! events.
 //!
+//! [`project_sqlite`] is the same live path on the embedded SQLite backend (same fold, same rows,
+//! SQLite's statements).
+//!
 //! [`rebuild`] rebuilds every projection from the event log while the service keeps running, and
 //! [`verify`] rebuilds aside and compares with the live tables. Both fold events with the same
 //! [`Fold`] as the live path, so a rebuild computes exactly the rows the live path wrote.
@@ -13,17 +16,18 @@ mod entities;
 mod fold;
 pub mod rebuild;
 mod rows;
+mod sqlite;
 mod status;
 mod stored_event;
 pub mod verify;
 
-pub use entities::load_document;
+pub use entities::{load_document, load_document_sqlite};
 pub use fold::{Batch, Fold};
 pub use rows::{quote_ident, Tables, WriteMode, TABLES};
 pub use status::{StatusChange, ENTITY_TYPES};
 pub use stored_event::{EventRef, Payload, StoredEvent};
 
-use sqlx::PgConnection;
+use sqlx::{PgConnection, SqliteConnection};
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -84,5 +88,21 @@ pub async fn project(
     fold.take_batch(true)?
         .write(conn, &tables, WriteMode::Upsert)
         .await?;
+    Ok(())
+}
+
+/// [`project`] on the embedded SQLite backend: the same fold and the same rows, written with
+/// per-row upserts into the live tables. Runs inside the SQLite transaction that appends the events.
+pub async fn project_sqlite(
+    conn: &mut SqliteConnection,
+    events: &[StoredEvent],
+) -> Result<(), ProjectionError> {
+    let events: Vec<EventRef<'_>> = events.iter().map(StoredEvent::as_ref).collect();
+    let mut fold = Fold::over_existing();
+    fold.load_sqlite(conn, &events).await?;
+    for event in &events {
+        fold.apply(event)?;
+    }
+    fold.take_batch(true)?.write_sqlite(conn).await?;
     Ok(())
 }

@@ -6,11 +6,12 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::json;
-use sqlx::PgConnection;
+use sqlx::{PgConnection, SqliteConnection};
 use uuid::Uuid;
 
 use crate::copy::CopyRows;
 use crate::rows::{chunks, Tables, WriteMode};
+use crate::sqlite::{id, opt_id, ts};
 
 /// The Event Manager entity types, as eHealth names them.
 pub const ENTITY_TYPES: [&str; 4] = [
@@ -21,7 +22,7 @@ pub const ENTITY_TYPES: [&str; 4] = [
 ];
 
 /// Namespace for the deterministic ids of feed records, so a rebuild reproduces the same ids.
-const FEED_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_0f9e_8c4b_4a53_9a8e_5e2c_3f10_7b21);
+pub(crate) const FEED_NAMESPACE: Uuid = Uuid::from_u128(0x6d1f_0f9e_8c4b_4a53_9a8e_5e2c_3f10_7b21);
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusChange {
@@ -190,6 +191,45 @@ impl StatusRows {
                 .bind(&self.f_by[r.clone()])
                 .bind(&self.f_position[r.clone()])
                 .bind(&self.f_sequence[r])
+                .execute(&mut *conn)
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// [`write`](Self::write)'s upsert on SQLite (the live tables), one statement per row; rows
+    /// already present are left alone, as there.
+    pub async fn write_sqlite(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+        let history = "INSERT INTO status_history (entity_type, entity_id, sequence, attribute, \
+             old_value, new_value, global_position, changed_by, changed_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) ON CONFLICT DO NOTHING";
+        for i in 0..self.h_sequence.len() {
+            sqlx::query(history)
+                .bind(self.h_entity_type[i])
+                .bind(id(self.h_entity_id[i]))
+                .bind(self.h_sequence[i])
+                .bind(self.h_attribute[i])
+                .bind(self.h_old[i])
+                .bind(self.h_new[i])
+                .bind(self.h_position[i])
+                .bind(opt_id(self.h_by[i]))
+                .bind(ts(self.h_at[i]))
+                .execute(&mut *conn)
+                .await?;
+        }
+        let feed = "INSERT INTO status_change_events (id, event_type, entity_type, entity_id, \
+             properties, event_time, changed_by, global_position, sequence) \
+             VALUES ($1, 'StatusChangeEvent', $2, $3, $4, $5, $6, $7, $8) ON CONFLICT DO NOTHING";
+        for i in 0..self.f_sequence.len() {
+            sqlx::query(feed)
+                .bind(id(self.f_id[i]))
+                .bind(self.f_entity_type[i])
+                .bind(id(self.f_entity_id[i]))
+                .bind(self.f_properties[i].as_str())
+                .bind(ts(self.f_time[i]))
+                .bind(id(self.f_by[i]))
+                .bind(self.f_position[i])
+                .bind(self.f_sequence[i])
                 .execute(&mut *conn)
                 .await?;
         }
