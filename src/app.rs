@@ -2,13 +2,14 @@
 
 use std::sync::Arc;
 
-use sqlx::PgPool;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::api::error::ApiError;
 use crate::auth::TokenKeys;
 use crate::commands::CommandBus;
 use crate::config::ServeArgs;
+use crate::db::Db;
 use crate::media::MediaStorage;
 use crate::reference::Reference;
 use crate::signature::SignatureVerifier;
@@ -17,7 +18,7 @@ use crate::sms::Gateway;
 use crate::workers::effects::EffectsWorker;
 
 pub struct AppState {
-    pub pool: PgPool,
+    pub db: Db,
     pub bus: Arc<CommandBus>,
     pub reference: Reference,
     pub keys: TokenKeys,
@@ -26,13 +27,23 @@ pub struct AppState {
     pub ready_max_lag: i64,
 }
 
+impl AppState {
+    /// The PostgreSQL pool, for the read features that only that backend serves yet; 501 on
+    /// SQLite.
+    pub fn postgres(&self, feature: &str) -> Result<&sqlx::PgPool, ApiError> {
+        self.db
+            .postgres()
+            .ok_or_else(|| ApiError::not_on_this_backend(feature))
+    }
+}
+
 /// The OTP key: configured, or derived from the JWT secret so that a default setup works.
-pub fn otp_key(args: &ServeArgs) -> Vec<u8> {
+pub fn otp_key(args: &ServeArgs, jwt_secret: &str) -> Vec<u8> {
     use hmac::{Hmac, Mac};
     match &args.otp_secret {
         Some(secret) => secret.as_bytes().to_vec(),
         None => {
-            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(args.jwt_secret.as_bytes())
+            let mut mac = Hmac::<sha2::Sha256>::new_from_slice(jwt_secret.as_bytes())
                 .expect("HMAC takes any key length");
             mac.update(b"ehealth-es otp key");
             mac.finalize().into_bytes().to_vec()
@@ -48,7 +59,12 @@ pub struct Running {
 }
 
 /// Starts the HTTP server and the workers on an already migrated database.
-pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
+pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Running> {
+    let db: Db = db.into();
+    let jwt_secret = args
+        .jwt_secret
+        .clone()
+        .ok_or_else(|| anyhow::anyhow!("EHEALTH_JWT_SECRET is not set"))?;
     let verifier = match &args.trust_anchors {
         Some(path) => Some(Arc::new(
             SignatureVerifier::from_pem_file(path)
@@ -62,12 +78,12 @@ pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
     let gateway = Gateway::from_setting(&args.sms_gateway).map_err(anyhow::Error::msg)?;
     let committed = Arc::new(Notify::new());
     let sms_wake = Arc::new(Notify::new());
-    let bus = Arc::new(CommandBus::new(pool.clone(), committed.clone()));
+    let bus = Arc::new(CommandBus::new(db.clone(), committed.clone()));
     let state = Arc::new(AppState {
-        pool: pool.clone(),
+        db: db.clone(),
         bus: bus.clone(),
-        reference: Reference::new(pool.clone()),
-        keys: TokenKeys::new(args.jwt_secret.as_bytes()),
+        reference: Reference::new(db.clone()),
+        keys: TokenKeys::new(jwt_secret.as_bytes()),
         verifier,
         media: MediaStorage::new(&args.media_dir),
         ready_max_lag: args.ready_max_lag,
@@ -75,9 +91,9 @@ pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
     let shutdown = CancellationToken::new();
 
     let effects = EffectsWorker {
-        pool: pool.clone(),
+        db: db.clone(),
         bus,
-        reference: Reference::new(pool.clone()),
+        reference: Reference::new(db.clone()),
         wake: committed,
         sms_wake: sms_wake.clone(),
     };
@@ -91,9 +107,9 @@ pub async fn start(pool: PgPool, args: &ServeArgs) -> anyhow::Result<Running> {
         }
     });
     let dispatcher = Dispatcher {
-        pool: pool.clone(),
+        db: db.clone(),
         gateway,
-        otp_key: otp_key(args),
+        otp_key: otp_key(args, &jwt_secret),
         wake: sms_wake,
     };
     let sms_task = tokio::spawn({

@@ -11,7 +11,7 @@ use uuid::Uuid;
 use crate::auth::TokenKeys;
 use crate::commands::CommandBus;
 use crate::config::{DatabaseArgs, ServeArgs};
-use crate::db;
+use crate::db::{self, Db};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -55,7 +55,11 @@ pub enum Command {
         #[arg(long, default_value_t = 3600)]
         ttl: i64,
         #[arg(long, env = "EHEALTH_JWT_SECRET", hide_env_values = true, value_parser = crate::config::non_empty_secret)]
-        jwt_secret: String,
+        jwt_secret: Option<String>,
+        /// Without EHEALTH_JWT_SECRET: the database whose generated key (`jwt.key` beside a SQLite
+        /// file) signs the token.
+        #[arg(long, env = "DATABASE_URL", default_value = crate::config::EMBEDDED_DATABASE_URL)]
+        database_url: String,
     },
     /// Rebuild or verify the projections from the event log (the service may keep running).
     Projections {
@@ -107,21 +111,51 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
+/// The operations commands read the whole log with PostgreSQL's snapshot machinery; on SQLite they
+/// refuse with a clear message.
+async fn postgres_only(url: &str) -> anyhow::Result<sqlx::PgPool> {
+    if db::is_sqlite_url(url) {
+        anyhow::bail!(
+            "this command needs PostgreSQL (DATABASE_URL=postgres://…); the SQLite backend does not offer it yet"
+        );
+    }
+    Ok(db::connect_for_operations(url).await?)
+}
+
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
-        Command::Serve { db, serve } => {
-            let pool = db::connect(&db.database_url, db.db_pool_size).await?;
-            db::migrate(&pool).await?;
-            let running = crate::app::start(pool, &serve).await?;
+        Command::Serve { db, mut serve } => {
+            let (secret, first_start) =
+                crate::embedded::jwt_secret(&db.database_url, serve.jwt_secret.take(), true)?;
+            serve.jwt_secret = Some(secret.clone());
+            let database = Db::connect(&db.database_url, db.db_pool_size).await?;
+            database.migrate().await?;
+            tracing::info!(backend = database.backend(), "database ready");
+            if serve.demo {
+                let demo: serde_json::Value = serde_json::from_str(crate::embedded::DEMO_DATA)?;
+                let bus = Arc::new(CommandBus::new(database.clone(), Arc::new(Notify::new())));
+                let report = crate::import::import(&database, &bus, &demo).await?;
+                println!(
+                    "demo data: {} entities created, {} already present",
+                    report.created, report.already_present
+                );
+            }
+            let running = crate::app::start(database, &serve).await?;
             println!("ehealth-es listening on http://{}", running.addr);
+            if first_start || serve.demo {
+                println!(
+                    "{}",
+                    crate::embedded::banner(running.addr, &secret, serve.demo)
+                );
+            }
             shutdown_signal().await;
             tracing::info!("shutting down: finishing in-flight requests");
             running.shutdown.cancel();
             running.handle.await?;
         }
         Command::Migrate { db } => {
-            let pool = db::connect(&db.database_url, 2).await?;
-            db::migrate(&pool).await?;
+            let database = Db::connect(&db.database_url, 2).await?;
+            database.migrate().await?;
             println!("migrations applied");
         }
         Command::Import { file, db } => {
@@ -129,10 +163,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let json: serde_json::Value = serde_json::from_str(&text)
                 .map_err(|e| anyhow::anyhow!("{} is not valid JSON: {e}", file.display()))?;
-            let pool = db::connect(&db.database_url, 4).await?;
-            db::migrate(&pool).await?;
-            let bus = Arc::new(CommandBus::new(pool.clone(), Arc::new(Notify::new())));
-            let report = crate::import::import(&pool, &bus, &json).await?;
+            let database = Db::connect(&db.database_url, 4).await?;
+            database.migrate().await?;
+            let bus = Arc::new(CommandBus::new(database.clone(), Arc::new(Notify::new())));
+            let report = crate::import::import(&database, &bus, &json).await?;
             println!(
                 "imported: {} reference rows, {} entities created, {} already present",
                 report.reference_rows, report.created, report.already_present
@@ -141,7 +175,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections {
             command: ProjectionsCommand::Rebuild { db },
         } => {
-            let pool = db::connect_for_operations(&db.database_url).await?;
+            let pool = postgres_only(&db.database_url).await?;
             let report = ehealth_projections::rebuild::rebuild(&pool, Default::default()).await?;
             println!(
                 "rebuilt the projections from {} events in {:.2} s ({:.0} events/s); appends were held for {} ms",
@@ -154,7 +188,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections {
             command: ProjectionsCommand::Verify { db },
         } => {
-            let pool = db::connect_for_operations(&db.database_url).await?;
+            let pool = postgres_only(&db.database_url).await?;
             let report = ehealth_projections::verify::verify(&pool, Default::default()).await?;
             for difference in &report.differences {
                 println!("{difference}");
@@ -178,7 +212,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
-            let pool = db::connect_for_operations(&db.database_url).await?;
+            let pool = postgres_only(&db.database_url).await?;
             let report = crate::store::audit::verify(&pool).await?;
             for broken in &report.broken {
                 println!("{broken}");
@@ -205,10 +239,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             scope,
             ttl,
             jwt_secret,
+            database_url,
         } => {
+            let (secret, _) = crate::embedded::jwt_secret(&database_url, jwt_secret, false)?;
             println!(
                 "{}",
-                TokenKeys::new(jwt_secret.as_bytes()).mint(user, client, &scope, ttl)
+                TokenKeys::new(secret.as_bytes()).mint(user, client, &scope, ttl)
             );
         }
     }

@@ -11,11 +11,11 @@ use cqrs_es::persist::PersistedEventStore;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use rand::Rng;
-use sqlx::PgPool;
 use tokio::sync::Notify;
 use tracing::Instrument;
 use uuid::Uuid;
 
+use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::store::{
     CommandContext, CommitOutcome, DuplicateCommand, EventRepository, COMMAND_CONTEXT,
@@ -118,7 +118,7 @@ impl EntityLocks {
 pub struct CommandBus {
     locks: EntityLocks,
     metrics: Arc<Metrics>,
-    pool: PgPool,
+    db: Db,
     committed: Arc<Notify>,
     service_requests: Cqrs<ServiceRequest>,
     merge_requests: Cqrs<MergeRequest>,
@@ -131,21 +131,22 @@ routed!(MergeRequest, merge_requests);
 routed!(DeviceDispense, device_dispenses);
 routed!(Approval, approvals);
 
-fn framework<A: Aggregate<Services = ()>>(pool: &PgPool, committed: &Arc<Notify>) -> Cqrs<A> {
-    let repo = EventRepository::new(pool.clone(), committed.clone());
+fn framework<A: Aggregate<Services = ()>>(db: &Db, committed: &Arc<Notify>) -> Cqrs<A> {
+    let repo = EventRepository::new(db.clone(), committed.clone());
     CqrsFramework::new(PersistedEventStore::new_event_store(repo), vec![], ())
 }
 
 impl CommandBus {
-    pub fn new(pool: PgPool, committed: Arc<Notify>) -> Self {
+    pub fn new(db: impl Into<Db>, committed: Arc<Notify>) -> Self {
+        let db = db.into();
         Self {
             locks: EntityLocks::default(),
             metrics: Arc::new(Metrics::default()),
-            service_requests: framework(&pool, &committed),
-            merge_requests: framework(&pool, &committed),
-            device_dispenses: framework(&pool, &committed),
-            approvals: framework(&pool, &committed),
-            pool,
+            service_requests: framework(&db, &committed),
+            merge_requests: framework(&db, &committed),
+            device_dispenses: framework(&db, &committed),
+            approvals: framework(&db, &committed),
+            db,
             committed,
         }
     }
@@ -164,7 +165,7 @@ impl CommandBus {
         id: Uuid,
     ) -> Result<A, CommandError<A::Error>> {
         let store: Store<A> = PersistedEventStore::new_event_store(EventRepository::new(
-            self.pool.clone(),
+            self.db.clone(),
             self.committed.clone(),
         ));
         let mut ctx = store

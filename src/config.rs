@@ -5,10 +5,13 @@ use std::path::PathBuf;
 
 use clap::Args;
 
+/// The database when `DATABASE_URL` is not set: an embedded SQLite file.
+pub const EMBEDDED_DATABASE_URL: &str = "sqlite://./data/ehealth.db";
+
 #[derive(Debug, Clone, Args)]
 pub struct DatabaseArgs {
-    /// PostgreSQL connection URL.
-    #[arg(long, env = "DATABASE_URL")]
+    /// `postgres://…`, or `sqlite://PATH` for the embedded backend; unset: `sqlite://./data/ehealth.db`.
+    #[arg(long, env = "DATABASE_URL", default_value = EMBEDDED_DATABASE_URL)]
     pub database_url: String,
     /// Largest number of pooled connections.
     #[arg(long, env = "EHEALTH_DB_POOL_SIZE", default_value_t = 32)]
@@ -21,8 +24,13 @@ pub struct ServeArgs {
     #[arg(long, env = "EHEALTH_LISTEN", default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// HS256 key for bearer tokens (must not be empty: anyone could sign with an empty key).
+    /// Required with PostgreSQL; on SQLite a generated key is kept beside the database file.
     #[arg(long, env = "EHEALTH_JWT_SECRET", hide_env_values = true, value_parser = non_empty_secret)]
-    pub jwt_secret: String,
+    pub jwt_secret: Option<String>,
+    /// Import the built-in demo data set (examples/demo.json) at start, so every action can be
+    /// tried at once; importing it again changes nothing.
+    #[arg(long)]
+    pub demo: bool,
     /// PEM file of CA certificates trusted for digital signatures.
     #[arg(long, env = "EHEALTH_TRUST_ANCHORS")]
     pub trust_anchors: Option<PathBuf>,

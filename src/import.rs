@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::db::Db;
 use chrono::{DateTime, Utc};
 use ehealth_aggregates::approval::{ApprovalCommand, ApprovalRecord};
 use ehealth_aggregates::common::parse_reference;
@@ -14,7 +15,6 @@ use ehealth_aggregates::service_request::{ServiceRequestCommand, ServiceRequestR
 use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::api::actions::now;
@@ -96,93 +96,168 @@ fn list<'a>(file: &'a Value, key: &str) -> &'a [Value] {
         .unwrap_or(&[])
 }
 
-async fn import_reference(pool: &PgPool, file: &Value) -> anyhow::Result<usize> {
-    let mut tx = pool.begin().await?;
-    let mut rows = 0;
+/// One row of reference data, validated.
+enum ReferenceRow {
+    Setting(&'static str, Value),
+    Dictionary(String, Value),
+    LegalEntity(Uuid, String, String, bool),
+    Party(Uuid, Option<String>, Option<String>, Option<String>),
+    User(Uuid, Uuid),
+    Employee(Uuid, Uuid, Uuid, String, String),
+    Person(Uuid, String, Value),
+}
+
+const SETTING_SQL: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) \
+    ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
+const DICTIONARY_SQL: &str = "INSERT INTO dictionaries (name, \"values\") VALUES ($1, $2) \
+    ON CONFLICT (name) DO UPDATE SET \"values\" = EXCLUDED.\"values\"";
+const LEGAL_ENTITY_SQL: &str = "INSERT INTO legal_entities (id, type, status, nhs_verified) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, \
+    status = EXCLUDED.status, nhs_verified = EXCLUDED.nhs_verified";
+const PARTY_SQL: &str = "INSERT INTO parties (id, tax_id, first_name, last_name) \
+    VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET tax_id = EXCLUDED.tax_id, \
+    first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name";
+const USER_SQL: &str = "INSERT INTO users (id, party_id) VALUES ($1, $2) \
+    ON CONFLICT (id) DO UPDATE SET party_id = EXCLUDED.party_id";
+const EMPLOYEE_SQL: &str = "INSERT INTO employees (id, party_id, legal_entity_id, employee_type, \
+    status) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+    party_id = EXCLUDED.party_id, legal_entity_id = EXCLUDED.legal_entity_id, \
+    employee_type = EXCLUDED.employee_type, status = EXCLUDED.status";
+const PERSON_SQL: &str = "INSERT INTO persons (id, status, authentication_methods) \
+    VALUES ($1, $2, $3) ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
+    authentication_methods = EXCLUDED.authentication_methods";
+
+/// Validates the reference data of the file (nothing is written).
+fn reference_rows(file: &Value) -> anyhow::Result<Vec<ReferenceRow>> {
+    let mut rows = Vec::new();
     if let Some(types) = file.pointer("/config/me_allowed_transactions_le_types") {
         let types: Vec<String> = serde_json::from_value(types.clone())
             .map_err(|e| anyhow::anyhow!("config.me_allowed_transactions_le_types: {e}"))?;
-        sqlx::query("INSERT INTO settings (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value")
-            .bind(ALLOWED_LE_TYPES_SETTING)
-            .bind(serde_json::json!(types))
-            .execute(&mut *tx)
-            .await?;
-        rows += 1;
+        rows.push(ReferenceRow::Setting(
+            ALLOWED_LE_TYPES_SETTING,
+            serde_json::json!(types),
+        ));
     }
     if let Some(dicts) = file.get("dictionaries").and_then(Value::as_object) {
         for (name, values) in dicts {
             let values: Vec<String> = serde_json::from_value(values.clone())
                 .map_err(|e| anyhow::anyhow!("dictionaries.{name}: {e}"))?;
-            sqlx::query("INSERT INTO dictionaries (name, values) VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET values = EXCLUDED.values")
-                .bind(name)
-                .bind(serde_json::json!(values))
-                .execute(&mut *tx)
-                .await?;
-            rows += 1;
+            rows.push(ReferenceRow::Dictionary(
+                name.clone(),
+                serde_json::json!(values),
+            ));
         }
     }
     for (i, v) in list(file, "legal_entities").iter().enumerate() {
         let f = Fields::new("legal_entities", i, v)?;
-        sqlx::query("INSERT INTO legal_entities (id, type, status, nhs_verified) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, status = EXCLUDED.status, nhs_verified = EXCLUDED.nhs_verified")
-            .bind(f.uuid("id")?)
-            .bind(f.string("type")?)
-            .bind(f.string("status")?)
-            .bind(f.opt::<bool>("nhs_verified")?.unwrap_or(false))
-            .execute(&mut *tx)
-            .await?;
-        rows += 1;
+        rows.push(ReferenceRow::LegalEntity(
+            f.uuid("id")?,
+            f.string("type")?,
+            f.string("status")?,
+            f.opt::<bool>("nhs_verified")?.unwrap_or(false),
+        ));
     }
     for (i, v) in list(file, "parties").iter().enumerate() {
         let f = Fields::new("parties", i, v)?;
-        sqlx::query("INSERT INTO parties (id, tax_id, first_name, last_name) VALUES ($1, $2, $3, $4) \
-                     ON CONFLICT (id) DO UPDATE SET tax_id = EXCLUDED.tax_id, first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name")
-            .bind(f.uuid("id")?)
-            .bind(f.opt::<String>("tax_id")?)
-            .bind(f.opt::<String>("first_name")?)
-            .bind(f.opt::<String>("last_name")?)
-            .execute(&mut *tx)
-            .await?;
-        rows += 1;
+        rows.push(ReferenceRow::Party(
+            f.uuid("id")?,
+            f.opt::<String>("tax_id")?,
+            f.opt::<String>("first_name")?,
+            f.opt::<String>("last_name")?,
+        ));
     }
     for (i, v) in list(file, "users").iter().enumerate() {
         let f = Fields::new("users", i, v)?;
-        sqlx::query("INSERT INTO users (id, party_id) VALUES ($1, $2) ON CONFLICT (id) DO UPDATE SET party_id = EXCLUDED.party_id")
-            .bind(f.uuid("id")?)
-            .bind(f.uuid("party_id")?)
-            .execute(&mut *tx)
-            .await?;
-        rows += 1;
+        rows.push(ReferenceRow::User(f.uuid("id")?, f.uuid("party_id")?));
     }
     for (i, v) in list(file, "employees").iter().enumerate() {
         let f = Fields::new("employees", i, v)?;
-        sqlx::query("INSERT INTO employees (id, party_id, legal_entity_id, employee_type, status) VALUES ($1, $2, $3, $4, $5) \
-                     ON CONFLICT (id) DO UPDATE SET party_id = EXCLUDED.party_id, legal_entity_id = EXCLUDED.legal_entity_id, \
-                     employee_type = EXCLUDED.employee_type, status = EXCLUDED.status")
-            .bind(f.uuid("id")?)
-            .bind(f.uuid("party_id")?)
-            .bind(f.uuid("legal_entity_id")?)
-            .bind(f.string("employee_type")?)
-            .bind(f.string("status")?)
-            .execute(&mut *tx)
-            .await?;
-        rows += 1;
+        rows.push(ReferenceRow::Employee(
+            f.uuid("id")?,
+            f.uuid("party_id")?,
+            f.uuid("legal_entity_id")?,
+            f.string("employee_type")?,
+            f.string("status")?,
+        ));
     }
     for (i, v) in list(file, "persons").iter().enumerate() {
         let f = Fields::new("persons", i, v)?;
         // Validated here so a bad method is reported at import, not at the first resend.
         f.opt::<Vec<crate::reference::AuthMethod>>("authentication_methods")?;
-        sqlx::query("INSERT INTO persons (id, status, authentication_methods) VALUES ($1, $2, $3) \
-                     ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, authentication_methods = EXCLUDED.authentication_methods")
-            .bind(f.uuid("id")?)
-            .bind(f.string("status")?)
-            .bind(f.obj.get("authentication_methods").cloned().unwrap_or(Value::Array(vec![])))
-            .execute(&mut *tx)
-            .await?;
-        rows += 1;
+        rows.push(ReferenceRow::Person(
+            f.uuid("id")?,
+            f.string("status")?,
+            f.obj
+                .get("authentication_methods")
+                .cloned()
+                .unwrap_or(Value::Array(vec![])),
+        ));
     }
-    tx.commit().await?;
     Ok(rows)
+}
+
+/// Binds a row's values to its statement: `$uuid` and `$json` say how this backend stores
+/// uuids and JSON.
+macro_rules! write_rows {
+    ($rows:expr, $conn:expr, uuid = $uuid:expr, json = $json:expr) => {
+        for row in $rows {
+            let query = match row {
+                ReferenceRow::Setting(key, value) => {
+                    sqlx::query(SETTING_SQL).bind(*key).bind($json(value))
+                }
+                ReferenceRow::Dictionary(name, values) => {
+                    sqlx::query(DICTIONARY_SQL).bind(name).bind($json(values))
+                }
+                ReferenceRow::LegalEntity(id, kind, status, nhs) => sqlx::query(LEGAL_ENTITY_SQL)
+                    .bind($uuid(*id))
+                    .bind(kind)
+                    .bind(status)
+                    .bind(*nhs),
+                ReferenceRow::Party(id, tax_id, first, last) => sqlx::query(PARTY_SQL)
+                    .bind($uuid(*id))
+                    .bind(tax_id)
+                    .bind(first)
+                    .bind(last),
+                ReferenceRow::User(id, party) => {
+                    sqlx::query(USER_SQL).bind($uuid(*id)).bind($uuid(*party))
+                }
+                ReferenceRow::Employee(id, party, le, kind, status) => sqlx::query(EMPLOYEE_SQL)
+                    .bind($uuid(*id))
+                    .bind($uuid(*party))
+                    .bind($uuid(*le))
+                    .bind(kind)
+                    .bind(status),
+                ReferenceRow::Person(id, status, methods) => sqlx::query(PERSON_SQL)
+                    .bind($uuid(*id))
+                    .bind(status)
+                    .bind($json(methods)),
+            };
+            query.execute(&mut *$conn).await?;
+        }
+    };
+}
+
+async fn import_reference(db: &Db, file: &Value) -> anyhow::Result<usize> {
+    let rows = reference_rows(file)?;
+    match db {
+        Db::Postgres(pool) => {
+            let mut tx = pool.begin().await?;
+            write_rows!(&rows, tx, uuid = |u: Uuid| u, json = |v: &Value| v.clone());
+            tx.commit().await?;
+        }
+        Db::Sqlite(lite) => {
+            let mut tx = lite.begin_write().await?;
+            let conn = tx.conn();
+            write_rows!(
+                &rows,
+                conn,
+                uuid = crate::db::sqlite::id,
+                json = |v: &Value| sqlx::types::Json(v.clone())
+            );
+            tx.commit().await?;
+        }
+    }
+    Ok(rows.len())
 }
 
 fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequestRecord> {
@@ -339,17 +414,11 @@ fn approval(
 }
 
 /// Approvals whose employee is not in the file take the legal entity the registry knows for it.
-async fn resolve_legal_entities(
-    pool: &PgPool,
-    approvals: &mut [ApprovalRecord],
-) -> anyhow::Result<()> {
+async fn resolve_legal_entities(db: &Db, approvals: &mut [ApprovalRecord]) -> anyhow::Result<()> {
+    let reference = crate::reference::Reference::new(db.clone());
     for a in approvals.iter_mut().filter(|a| a.legal_entity_id.is_none()) {
         if let Some(employee) = a.granted_to {
-            a.legal_entity_id =
-                sqlx::query_scalar("SELECT legal_entity_id FROM employees WHERE id = $1")
-                    .bind(employee)
-                    .fetch_optional(pool)
-                    .await?;
+            a.legal_entity_id = reference.employee_legal_entity(employee).await?;
         }
     }
     Ok(())
@@ -392,11 +461,7 @@ where
 }
 
 /// Imports a parsed file; entities are validated before anything is written.
-pub async fn import(
-    pool: &PgPool,
-    bus: &Arc<CommandBus>,
-    file: &Value,
-) -> anyhow::Result<ImportReport> {
+pub async fn import(db: &Db, bus: &Arc<CommandBus>, file: &Value) -> anyhow::Result<ImportReport> {
     if !file.is_object() {
         anyhow::bail!("the import file must hold one JSON object");
     }
@@ -429,11 +494,11 @@ pub async fn import(
         .enumerate()
         .map(|(i, v)| approval(i, v, &employee_le))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    resolve_legal_entities(pool, &mut approvals).await?;
+    resolve_legal_entities(db, &mut approvals).await?;
 
     // Everything is valid: only now is anything written.
     let mut report = ImportReport {
-        reference_rows: import_reference(pool, file).await?,
+        reference_rows: import_reference(db, file).await?,
         ..Default::default()
     };
     let sr = service_requests

@@ -3,8 +3,13 @@
 
 use serde::Deserialize;
 use serde_json::Value;
-use sqlx::{PgPool, Row};
+use sqlx::types::Json;
+use sqlx::Row;
+use uuid::fmt::Hyphenated;
 use uuid::Uuid;
+
+use crate::db::sqlite::id as text_id;
+use crate::db::Db;
 
 pub const RECALL_REASONS_DICTIONARY: &str = "eHealth/service_request_recall_reasons";
 pub const ALLOWED_LE_TYPES_SETTING: &str = "me_allowed_transactions_le_types";
@@ -75,34 +80,51 @@ impl Person {
 
 #[derive(Clone)]
 pub struct Reference {
-    pool: PgPool,
+    db: Db,
+}
+
+/// Runs one query on either backend: `$pg` and `$lite` are closures over the pool. Uuids are
+/// bound natively on PostgreSQL and as text on SQLite (db::sqlite).
+macro_rules! on_backend {
+    ($db:expr, $pool:ident => $pg:expr, $lite_pool:ident => $lite:expr) => {
+        match $db {
+            Db::Postgres($pool) => $pg,
+            Db::Sqlite(lite) => {
+                let $lite_pool = &lite.pool;
+                $lite
+            }
+        }
+    };
 }
 
 impl Reference {
-    pub fn new(pool: PgPool) -> Self {
-        Self { pool }
+    pub fn new(db: impl Into<Db>) -> Self {
+        Self { db: db.into() }
     }
 
     pub async fn legal_entity(&self, id: Uuid) -> Result<Option<LegalEntity>, sqlx::Error> {
-        let row =
-            sqlx::query("SELECT id, type, status, nhs_verified FROM legal_entities WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|r| LegalEntity {
-            id: r.get("id"),
-            kind: r.get("type"),
-            status: r.get("status"),
-            nhs_verified: r.get("nhs_verified"),
+        const SQL: &str = "SELECT type, status, nhs_verified FROM legal_entities WHERE id = $1";
+        let row: Option<(String, String, bool)> = on_backend!(&self.db,
+            pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?,
+            pool => sqlx::query_as(SQL).bind(text_id(id)).fetch_optional(pool).await?);
+        Ok(row.map(|(kind, status, nhs_verified)| LegalEntity {
+            id,
+            kind,
+            status,
+            nhs_verified,
         }))
     }
 
     /// `me_allowed_transactions_le_types`; the import sets it, eHealth's defaults otherwise.
     pub async fn allowed_legal_entity_types(&self) -> Result<Vec<String>, sqlx::Error> {
-        let value: Option<Value> = sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
-            .bind(ALLOWED_LE_TYPES_SETTING)
-            .fetch_optional(&self.pool)
-            .await?;
+        const SQL: &str = "SELECT value FROM settings WHERE key = $1";
+        let value: Option<Value> = on_backend!(&self.db,
+            pool => sqlx::query_scalar(SQL).bind(ALLOWED_LE_TYPES_SETTING).fetch_optional(pool).await?,
+            pool => sqlx::query_scalar::<_, Json<Value>>(SQL)
+                .bind(ALLOWED_LE_TYPES_SETTING)
+                .fetch_optional(pool)
+                .await?
+                .map(|j| j.0));
         Ok(match value {
             Some(v) => serde_json::from_value(v).unwrap_or_default(),
             None => vec![
@@ -114,11 +136,14 @@ impl Reference {
     }
 
     pub async fn dictionary(&self, name: &str) -> Result<Vec<String>, sqlx::Error> {
-        let value: Option<Value> =
-            sqlx::query_scalar("SELECT values FROM dictionaries WHERE name = $1")
+        const SQL: &str = "SELECT \"values\" FROM dictionaries WHERE name = $1";
+        let value: Option<Value> = on_backend!(&self.db,
+            pool => sqlx::query_scalar(SQL).bind(name).fetch_optional(pool).await?,
+            pool => sqlx::query_scalar::<_, Json<Value>>(SQL)
                 .bind(name)
-                .fetch_optional(&self.pool)
-                .await?;
+                .fetch_optional(pool)
+                .await?
+                .map(|j| j.0));
         Ok(value
             .and_then(|v| serde_json::from_value(v).ok())
             .unwrap_or_default())
@@ -130,33 +155,43 @@ impl Reference {
         user_id: Uuid,
         legal_entity_id: Uuid,
     ) -> Result<Vec<Employee>, sqlx::Error> {
-        let rows = sqlx::query(
-            "SELECT e.id, e.employee_type, e.status FROM users u \
-             JOIN employees e ON e.party_id = u.party_id \
-             WHERE u.id = $1 AND e.legal_entity_id = $2",
-        )
-        .bind(user_id)
-        .bind(legal_entity_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|r| Employee {
-                id: r.get("id"),
-                employee_type: r.get("employee_type"),
-                status: r.get("status"),
-            })
-            .collect())
+        const SQL: &str = "SELECT e.id, e.employee_type, e.status FROM users u \
+                           JOIN employees e ON e.party_id = u.party_id \
+                           WHERE u.id = $1 AND e.legal_entity_id = $2";
+        Ok(on_backend!(&self.db,
+            pool => sqlx::query(SQL)
+                .bind(user_id)
+                .bind(legal_entity_id)
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Employee {
+                    id: r.get("id"),
+                    employee_type: r.get("employee_type"),
+                    status: r.get("status"),
+                })
+                .collect(),
+            pool => sqlx::query(SQL)
+                .bind(text_id(user_id))
+                .bind(text_id(legal_entity_id))
+                .fetch_all(pool)
+                .await?
+                .into_iter()
+                .map(|r| Employee {
+                    id: r.get::<Hyphenated, _>("id").into_uuid(),
+                    employee_type: r.get("employee_type"),
+                    status: r.get("status"),
+                })
+                .collect()))
     }
 
     /// `tax_id` of the party of an employee.
     pub async fn employee_tax_id(&self, employee_id: Uuid) -> Result<Option<String>, sqlx::Error> {
-        let tax_id: Option<Option<String>> = sqlx::query_scalar(
-            "SELECT p.tax_id FROM employees e JOIN parties p ON p.id = e.party_id WHERE e.id = $1",
-        )
-        .bind(employee_id)
-        .fetch_optional(&self.pool)
-        .await?;
+        const SQL: &str =
+            "SELECT p.tax_id FROM employees e JOIN parties p ON p.id = e.party_id WHERE e.id = $1";
+        let tax_id: Option<Option<String>> = on_backend!(&self.db,
+            pool => sqlx::query_scalar(SQL).bind(employee_id).fetch_optional(pool).await?,
+            pool => sqlx::query_scalar(SQL).bind(text_id(employee_id)).fetch_optional(pool).await?);
         Ok(tax_id.flatten())
     }
 
@@ -164,25 +199,29 @@ impl Reference {
         &self,
         employee_id: Uuid,
     ) -> Result<Option<Uuid>, sqlx::Error> {
-        sqlx::query_scalar("SELECT legal_entity_id FROM employees WHERE id = $1")
-            .bind(employee_id)
-            .fetch_optional(&self.pool)
-            .await
+        const SQL: &str = "SELECT legal_entity_id FROM employees WHERE id = $1";
+        Ok(on_backend!(&self.db,
+            pool => sqlx::query_scalar(SQL).bind(employee_id).fetch_optional(pool).await?,
+            pool => sqlx::query_scalar::<_, Hyphenated>(SQL)
+                .bind(text_id(employee_id))
+                .fetch_optional(pool)
+                .await?
+                .map(Hyphenated::into_uuid)))
     }
 
     pub async fn person(&self, id: Uuid) -> Result<Option<Person>, sqlx::Error> {
-        let row =
-            sqlx::query("SELECT id, status, authentication_methods FROM persons WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&self.pool)
-                .await?;
-        Ok(row.map(|r| Person {
-            id: r.get("id"),
-            status: r.get("status"),
-            authentication_methods: serde_json::from_value(
-                r.get::<Value, _>("authentication_methods"),
-            )
-            .unwrap_or_default(),
+        const SQL: &str = "SELECT status, authentication_methods FROM persons WHERE id = $1";
+        let row: Option<(String, Value)> = on_backend!(&self.db,
+            pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?,
+            pool => sqlx::query_as::<_, (String, Json<Value>)>(SQL)
+                .bind(text_id(id))
+                .fetch_optional(pool)
+                .await?
+                .map(|(status, methods)| (status, methods.0)));
+        Ok(row.map(|(status, methods)| Person {
+            id,
+            status,
+            authentication_methods: serde_json::from_value(methods).unwrap_or_default(),
         }))
     }
 }

@@ -143,7 +143,7 @@ pub async fn import(pool: &PgPool, sizes: Sizes, parallel: usize) -> anyhow::Res
         pool.clone(),
         Arc::new(tokio::sync::Notify::new()),
     ));
-    ehealth_es::import::import(pool, &bus, &reference()).await?;
+    ehealth_es::import::import(&pool.clone().into(), &bus, &reference()).await?;
     let all = entities(sizes);
     let total = all.len();
     let chunk = total.div_ceil(parallel.max(1)).max(1);
@@ -161,7 +161,7 @@ pub async fn import(pool: &PgPool, sizes: Sizes, parallel: usize) -> anyhow::Res
         }
         let (pool, bus) = (pool.clone(), bus.clone());
         tasks.push(tokio::spawn(async move {
-            ehealth_es::import::import(&pool, &bus, &file).await
+            ehealth_es::import::import(&pool.clone().into(), &bus, &file).await
         }));
     }
     let mut created = 0;

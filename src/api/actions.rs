@@ -2,6 +2,9 @@
 //! appends nothing; the same key with another request is 422), the job of async actions, and the
 //! command's metadata (who, on whose authority, through which request).
 
+use sqlx::types::Json;
+
+use crate::db::Db;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -59,12 +62,20 @@ async fn stored_answer(
     command_id: &str,
     request_hash: &str,
 ) -> Result<Option<Option<ApiResponse>>, ApiError> {
-    let row: Option<(String, Option<Value>)> = sqlx::query_as(
-        "SELECT request_hash, response FROM processed_commands WHERE command_id = $1",
-    )
-    .bind(command_id)
-    .fetch_optional(&app.pool)
-    .await?;
+    const SQL: &str = "SELECT request_hash, response FROM processed_commands WHERE command_id = $1";
+    let row: Option<(String, Option<Value>)> = match &app.db {
+        Db::Postgres(pool) => {
+            sqlx::query_as(SQL)
+                .bind(command_id)
+                .fetch_optional(pool)
+                .await?
+        }
+        Db::Sqlite(lite) => sqlx::query_as::<_, (String, Option<Json<Value>>)>(SQL)
+            .bind(command_id)
+            .fetch_optional(&lite.pool)
+            .await?
+            .map(|(hash, response)| (hash, response.map(|r| r.0))),
+    };
     let Some((hash, response)) = row else {
         return Ok(None);
     };
@@ -85,13 +96,30 @@ async fn stored_answer(
 /// Stores the answer of a sync action for later retries with the same key.
 pub async fn remember_answer(app: &AppState, command_id: &str, status: StatusCode, data: &Value) {
     let response = json!({ "status": status.as_u16(), "data": data });
-    if let Err(err) =
-        sqlx::query("UPDATE processed_commands SET response = $2 WHERE command_id = $1")
+    const SQL: &str = "UPDATE processed_commands SET response = $2 WHERE command_id = $1";
+    let stored = match &app.db {
+        Db::Postgres(pool) => sqlx::query(SQL)
             .bind(command_id)
             .bind(response)
-            .execute(&app.pool)
+            .execute(pool)
             .await
-    {
+            .map(drop),
+        Db::Sqlite(lite) => match lite.begin_write().await {
+            Ok(mut tx) => {
+                let updated = sqlx::query(SQL)
+                    .bind(command_id)
+                    .bind(Json(response))
+                    .execute(tx.conn())
+                    .await;
+                match updated {
+                    Ok(_) => tx.commit().await,
+                    Err(err) => Err(err),
+                }
+            }
+            Err(err) => Err(err),
+        },
+    };
+    if let Err(err) = stored {
         // The key is recorded already; a retry re-renders the entity instead of replaying.
         tracing::warn!(error = %err, "could not store the answer of an idempotent request");
     }

@@ -6,6 +6,9 @@
 //! owns — judged on the entity's current projection row, like every read endpoint. A legal entity
 //! that stopped using a service request (Release) no longer sees it, its past records included.
 
+/// How this feature is named when the backend cannot serve it.
+const FEATURE: &str = "The Event Manager feed (GET /api/events)";
+
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -233,7 +236,7 @@ pub async fn list(
         .push(" OFFSET ")
         .push_bind(page.offset())
         .push(") p ON true ORDER BY p.event_time, p.global_position");
-    let rows = sql.build().fetch_all(&app.pool).await?;
+    let rows = sql.build().fetch_all(app.postgres(FEATURE)?).await?;
 
     let total: i64 = rows.first().map_or(0, |r| r.get("total"));
     let data: Vec<Value> = rows
@@ -278,7 +281,7 @@ pub async fn show(
     sql.push(" AND e.id = ").push_bind(id);
     let row = sql
         .build()
-        .fetch_optional(&app.pool)
+        .fetch_optional(app.postgres(FEATURE)?)
         .await?
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
     Ok(ApiResponse::ok(render(&row)))

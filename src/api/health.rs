@@ -13,6 +13,7 @@ use serde_json::json;
 use super::envelope::ApiResponse;
 use super::openapi::schemas as doc;
 use crate::app::AppState;
+use crate::db::Db;
 use crate::metrics::{RequestLabels, RouteLabels};
 use crate::store::feed;
 use crate::workers::effects::SUBSCRIBER;
@@ -31,8 +32,10 @@ pub async fn live() -> ApiResponse {
 }
 
 async fn feed_lag(app: &AppState) -> Result<i64, sqlx::Error> {
-    let mut conn = app.pool.acquire().await?;
-    feed::lag(&mut conn, SUBSCRIBER).await
+    match &app.db {
+        Db::Postgres(pool) => feed::lag(&mut *pool.acquire().await?, SUBSCRIBER).await,
+        Db::Sqlite(lite) => feed::sqlite::lag(&mut *lite.pool.acquire().await?, SUBSCRIBER).await,
+    }
 }
 
 /// `GET /health/ready`: the database answers within 2 s and the effects worker is no more than
@@ -90,11 +93,16 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     if let Ok(Ok(lag)) = tokio::time::timeout(Duration::from_secs(2), feed_lag(&app)).await {
         metrics.feed_lag.set(lag);
     }
-    if let Ok(pending) =
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM jobs WHERE status = 'pending'")
-            .fetch_one(&app.pool)
-            .await
-    {
+    const PENDING: &str = "SELECT count(*) FROM jobs WHERE status = 'pending'";
+    let pending = match &app.db {
+        Db::Postgres(pool) => sqlx::query_scalar::<_, i64>(PENDING).fetch_one(pool).await,
+        Db::Sqlite(lite) => {
+            sqlx::query_scalar::<_, i64>(PENDING)
+                .fetch_one(&lite.pool)
+                .await
+        }
+    };
+    if let Ok(pending) = pending {
         metrics.jobs_pending.set(pending);
     }
     (

@@ -7,6 +7,9 @@
 //! secrets redacted: OTP salts (from which codes are derived) become `"[redacted]"` and phone
 //! numbers are masked the way the approval view masks them. Nothing else in an event is secret.
 
+/// How this feature is named when the backend cannot serve it.
+const FEATURE: &str = "Status history and event history";
+
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -236,7 +239,7 @@ async fn answer<A: Aggregate>(
     .bind(id.to_string())
     .bind(page.size)
     .bind(page.offset())
-    .fetch_all(&app.pool)
+    .fetch_all(app.postgres(FEATURE)?)
     .await?;
     let total: i64 = rows.first().map_or(0, |r| r.get("total"));
     let mut entries = Vec::with_capacity(rows.len());

@@ -4,7 +4,11 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::header::LOCATION;
+use serde_json::Value;
+use sqlx::types::Json;
 use sqlx::Row;
+
+use crate::db::Db;
 
 use super::envelope::ApiResponse;
 use super::error::ApiError;
@@ -47,24 +51,44 @@ pub async fn show(
     if id.len() != 24 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ApiError::not_found(NOT_FOUND));
     }
-    let row = sqlx::query(
-        "SELECT id, status, status_code, eta, links, response_data, error FROM jobs \
-         WHERE id = $1 AND legal_entity_id = $2",
-    )
-    .bind(&id)
-    .bind(caller.identity.client_id)
-    .fetch_optional(&app.pool)
-    .await?
+    const SQL: &str = "SELECT id, status, status_code, eta, links, response_data, error FROM jobs \
+                       WHERE id = $1 AND legal_entity_id = $2";
+    let view = match &app.db {
+        Db::Postgres(pool) => sqlx::query(SQL)
+            .bind(&id)
+            .bind(caller.identity.client_id)
+            .fetch_optional(pool)
+            .await?
+            .map(|row| JobView {
+                id: row.get("id"),
+                status: row.get("status"),
+                status_code: row.get("status_code"),
+                eta: row.get("eta"),
+                links: row.get("links"),
+                response_data: row.get("response_data"),
+                error: row.get("error"),
+            }),
+        Db::Sqlite(lite) => {
+            let json = |row: &sqlx::sqlite::SqliteRow, column: &str| {
+                row.get::<Option<Json<Value>>, _>(column).map(|j| j.0)
+            };
+            sqlx::query(SQL)
+                .bind(&id)
+                .bind(crate::db::sqlite::id(caller.identity.client_id))
+                .fetch_optional(&lite.pool)
+                .await?
+                .map(|row| JobView {
+                    id: row.get("id"),
+                    status: row.get("status"),
+                    status_code: row.get("status_code"),
+                    eta: row.get("eta"),
+                    links: json(&row, "links"),
+                    response_data: json(&row, "response_data"),
+                    error: json(&row, "error"),
+                })
+        }
+    }
     .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    let view = JobView {
-        id: row.get("id"),
-        status: row.get("status"),
-        status_code: row.get("status_code"),
-        eta: row.get("eta"),
-        links: row.get("links"),
-        response_data: row.get("response_data"),
-        error: row.get("error"),
-    };
     let (status, data, location) = view.render();
     let mut response = ApiResponse::new(status, data);
     if let Some(location) = location {

@@ -8,6 +8,9 @@
 //! Visibility is not replayed: the read endpoints check the caller against the current state first
 //! (see README, Audit).
 
+/// How this feature is named when the backend cannot serve it.
+const FEATURE: &str = "Time travel (as_of / version)";
+
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use serde_json::{json, Value};
@@ -104,7 +107,7 @@ pub async fn replay<A: Aggregate>(
     let rows = query
         .bind(A::TYPE)
         .bind(aggregate_id)
-        .fetch_all(&app.pool)
+        .fetch_all(app.postgres(FEATURE)?)
         .await?;
 
     let mut state = A::default();

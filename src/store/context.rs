@@ -85,6 +85,49 @@ impl CommandContext {
         Ok(())
     }
 
+    /// [`Self::write`] on SQLite.
+    pub(crate) async fn write_sqlite(
+        &self,
+        conn: &mut sqlx::SqliteConnection,
+        first: &SerializedEvent,
+        last_sequence: i64,
+    ) -> Result<(), sqlx::Error> {
+        use crate::db::sqlite::{id, ts};
+        if let Some((command_id, request_hash, response)) = &self.idempotency {
+            sqlx::query(
+                "INSERT INTO processed_commands (command_id, request_hash, aggregate_type, \
+                 aggregate_id, last_sequence, response, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            )
+            .bind(command_id)
+            .bind(request_hash)
+            .bind(&first.aggregate_type)
+            .bind(&first.aggregate_id)
+            .bind(last_sequence)
+            .bind(response.as_ref().map(sqlx::types::Json))
+            .bind(ts(Utc::now()))
+            .execute(&mut *conn)
+            .await?;
+        }
+        if let Some(job) = &self.job {
+            let now = ts(Utc::now());
+            sqlx::query(
+                "INSERT INTO jobs (id, legal_entity_id, user_id, action, aggregate_type, \
+                 aggregate_id, eta, inserted_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+            )
+            .bind(&job.id)
+            .bind(id(job.legal_entity_id))
+            .bind(id(job.user_id))
+            .bind(job.action)
+            .bind(&first.aggregate_type)
+            .bind(&first.aggregate_id)
+            .bind(ts(job.eta))
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(())
+    }
+
     pub(crate) fn record_outcome(&self, outcome: CommitOutcome) {
         if let Ok(mut slot) = self.outcome.lock() {
             *slot = Some(outcome);

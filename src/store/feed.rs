@@ -110,3 +110,95 @@ pub async fn lag(conn: &mut PgConnection, name: &str) -> Result<i64, sqlx::Error
     .fetch_one(conn)
     .await
 }
+
+/// The feed on SQLite. Writes are serialized, so an event's position is also its commit order and
+/// the feed reads plainly past the checkpoint's position (`tx_id` stays 0).
+pub mod sqlite {
+    use chrono::{DateTime, Utc};
+    use ehealth_projections::StoredEvent;
+    use serde_json::Value;
+    use sqlx::types::Json;
+    use sqlx::{Row, SqliteConnection};
+
+    use super::FeedCursor;
+    use crate::db::sqlite::ts;
+
+    /// The subscriber's checkpoint (created at the start of the feed).
+    pub async fn checkpoint(
+        conn: &mut SqliteConnection,
+        name: &str,
+    ) -> Result<FeedCursor, sqlx::Error> {
+        let position: Option<i64> =
+            sqlx::query_scalar("SELECT last_position FROM subscriber_checkpoints WHERE name = $1")
+                .bind(name)
+                .fetch_optional(&mut *conn)
+                .await?;
+        Ok(FeedCursor {
+            tx_id: 0,
+            position: position.unwrap_or(0),
+        })
+    }
+
+    pub async fn save_checkpoint(
+        conn: &mut SqliteConnection,
+        name: &str,
+        cursor: FeedCursor,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO subscriber_checkpoints (name, last_position, updated_at) VALUES ($1, $2, $3) \
+             ON CONFLICT (name) DO UPDATE SET last_position = excluded.last_position, \
+             updated_at = excluded.updated_at",
+        )
+        .bind(name)
+        .bind(cursor.position)
+        .bind(ts(Utc::now()))
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// The next events after `cursor`, in position order.
+    pub async fn read_after(
+        conn: &mut SqliteConnection,
+        cursor: FeedCursor,
+        limit: i64,
+    ) -> Result<Vec<(FeedCursor, StoredEvent)>, sqlx::Error> {
+        let rows = sqlx::query(
+            "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, payload, \
+             metadata, recorded_at FROM events WHERE global_position > $1 \
+             ORDER BY global_position LIMIT $2",
+        )
+        .bind(cursor.position)
+        .bind(limit)
+        .fetch_all(conn)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let position: i64 = row.get("global_position");
+                let event = StoredEvent {
+                    global_position: position,
+                    aggregate_type: row.get("aggregate_type"),
+                    aggregate_id: row.get("aggregate_id"),
+                    sequence: row.get("sequence"),
+                    event_type: row.get("event_type"),
+                    payload: row.get::<Json<Value>, _>("payload").0,
+                    metadata: row.get::<Json<Value>, _>("metadata").0,
+                    recorded_at: row.get::<DateTime<Utc>, _>("recorded_at"),
+                };
+                (FeedCursor { tx_id: 0, position }, event)
+            })
+            .collect())
+    }
+
+    /// How many events the subscriber has not processed yet.
+    pub async fn lag(conn: &mut SqliteConnection, name: &str) -> Result<i64, sqlx::Error> {
+        sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE global_position > \
+             coalesce((SELECT last_position FROM subscriber_checkpoints WHERE name = $1), 0)",
+        )
+        .bind(name)
+        .fetch_one(conn)
+        .await
+    }
+}

@@ -10,6 +10,7 @@ pub mod audit;
 mod context;
 pub mod feed;
 pub mod hash;
+mod sqlite;
 
 pub use context::{CommandContext, CommitOutcome, NewJob, COMMAND_CONTEXT};
 
@@ -23,27 +24,39 @@ use cqrs_es::Aggregate;
 use ehealth_projections::StoredEvent;
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
-use sqlx::PgPool;
 use tokio::sync::Notify;
+
+use crate::db::Db;
 
 /// A second command with the same Idempotency-Key committed first.
 #[derive(Debug, thiserror::Error)]
 #[error("a command with this idempotency key was already processed")]
 pub struct DuplicateCommand;
 
-pub struct EventRepository {
-    pool: PgPool,
-    loads: PostgresEventRepository,
-    /// Wakes the feed subscribers after every commit, so jobs finish without waiting for a poll.
-    committed: Arc<Notify>,
+/// The event repository of one backend: loads delegate to postgres-es on PostgreSQL and to our
+/// own queries on SQLite; `persist` is ours on both.
+pub enum EventRepository {
+    Postgres {
+        pool: sqlx::PgPool,
+        loads: PostgresEventRepository,
+        /// Wakes the feed subscribers after every commit, so jobs finish without waiting for a poll.
+        committed: Arc<Notify>,
+    },
+    Sqlite {
+        lite: crate::db::Lite,
+        committed: Arc<Notify>,
+    },
 }
 
 impl EventRepository {
-    pub fn new(pool: PgPool, committed: Arc<Notify>) -> Self {
-        Self {
-            loads: PostgresEventRepository::new(pool.clone()),
-            pool,
-            committed,
+    pub fn new(db: Db, committed: Arc<Notify>) -> Self {
+        match db {
+            Db::Postgres(pool) => Self::Postgres {
+                loads: PostgresEventRepository::new(pool.clone()),
+                pool,
+                committed,
+            },
+            Db::Sqlite(lite) => Self::Sqlite { lite, committed },
         }
     }
 }
@@ -53,6 +66,16 @@ fn map_sqlx(err: sqlx::Error) -> PersistenceError {
         sqlx::Error::Database(db) => match db.constraint() {
             Some("events_pkey") => PersistenceError::OptimisticLockError,
             Some("processed_commands_pkey") => {
+                PersistenceError::UnknownError(Box::new(DuplicateCommand))
+            }
+            // SQLite names no constraint: its message names the table's columns.
+            None if db.message().contains("UNIQUE constraint failed: events.") => {
+                PersistenceError::OptimisticLockError
+            }
+            None if db
+                .message()
+                .contains("constraint failed: processed_commands.") =>
+            {
                 PersistenceError::UnknownError(Box::new(DuplicateCommand))
             }
             _ => PersistenceError::UnknownError(Box::new(err)),
@@ -87,7 +110,7 @@ struct Head<'a> {
 /// goes back within an aggregate (clocks of several instances may differ), so reading an entity
 /// `as_of` an instant sees a prefix of its events.
 async fn chain(
-    conn: &mut sqlx::PgConnection,
+    mut conn: Conn<'_>,
     events: &[SerializedEvent],
 ) -> Result<Vec<Chained>, sqlx::Error> {
     let now = hash::now_micros();
@@ -97,16 +120,8 @@ async fn chain(
         let key = (e.aggregate_type.as_str(), e.aggregate_id.as_str());
         let sequence = e.sequence as i64;
         if !heads.iter().any(|h| h.key == key) {
-            let previous: Option<(Option<Vec<u8>>, DateTime<Utc>)> = if sequence > 1 {
-                sqlx::query_as(
-                    "SELECT hash, recorded_at FROM events \
-                     WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-                )
-                .bind(key.0)
-                .bind(key.1)
-                .bind(sequence - 1)
-                .fetch_optional(&mut *conn)
-                .await?
+            let previous = if sequence > 1 {
+                conn.previous(key, sequence - 1).await?
             } else {
                 None
             };
@@ -156,6 +171,42 @@ async fn chain(
     Ok(out)
 }
 
+/// The connection of the append transaction, on either backend.
+pub(crate) enum Conn<'c> {
+    Postgres(&'c mut sqlx::PgConnection),
+    Sqlite(&'c mut sqlx::SqliteConnection),
+}
+
+impl Conn<'_> {
+    /// The hash and time of an aggregate's event `sequence`.
+    async fn previous(
+        &mut self,
+        key: (&str, &str),
+        sequence: i64,
+    ) -> Result<Option<(Option<Vec<u8>>, DateTime<Utc>)>, sqlx::Error> {
+        const SQL: &str = "SELECT hash, recorded_at FROM events \
+                           WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3";
+        match self {
+            Conn::Postgres(conn) => {
+                sqlx::query_as(SQL)
+                    .bind(key.0)
+                    .bind(key.1)
+                    .bind(sequence)
+                    .fetch_optional(&mut **conn)
+                    .await
+            }
+            Conn::Sqlite(conn) => {
+                sqlx::query_as(SQL)
+                    .bind(key.0)
+                    .bind(key.1)
+                    .bind(sequence)
+                    .fetch_optional(&mut **conn)
+                    .await
+            }
+        }
+    }
+}
+
 fn map_projection(err: ehealth_projections::ProjectionError) -> PersistenceError {
     match err {
         ehealth_projections::ProjectionError::Database(db) => map_sqlx(db),
@@ -168,7 +219,12 @@ impl PersistedEventRepository for EventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.loads.get_events::<A>(aggregate_id).await
+        match self {
+            Self::Postgres { loads, .. } => loads.get_events::<A>(aggregate_id).await,
+            Self::Sqlite { lite, .. } => sqlite::events(lite, A::TYPE, aggregate_id, 0)
+                .await
+                .map_err(map_sqlx),
+        }
     }
 
     async fn get_last_events<A: Aggregate>(
@@ -176,9 +232,18 @@ impl PersistedEventRepository for EventRepository {
         aggregate_id: &str,
         last_sequence: usize,
     ) -> Result<Vec<SerializedEvent>, PersistenceError> {
-        self.loads
-            .get_last_events::<A>(aggregate_id, last_sequence)
-            .await
+        match self {
+            Self::Postgres { loads, .. } => {
+                loads
+                    .get_last_events::<A>(aggregate_id, last_sequence)
+                    .await
+            }
+            Self::Sqlite { lite, .. } => {
+                sqlite::events(lite, A::TYPE, aggregate_id, last_sequence as i64)
+                    .await
+                    .map_err(map_sqlx)
+            }
+        }
     }
 
     async fn get_snapshot<A: Aggregate>(
@@ -198,75 +263,26 @@ impl PersistedEventRepository for EventRepository {
             return Ok(());
         }
         let context = COMMAND_CONTEXT.try_with(Arc::clone).ok();
-        let mut tx = self.pool.begin().await.map_err(map_sqlx)?;
         let last = events.last().map(|e| e.sequence as i64).unwrap_or_default();
-        // The idempotency record goes first: a concurrent request with the same key then waits on
-        // this key (not on the events' primary key) and is answered as a retry, instead of being
-        // retried as a conflict against the state this command has already changed.
-        if let Some(ctx) = &context {
-            ctx.write(&mut tx, &events[0], last)
-                .await
-                .map_err(map_sqlx)?;
-        }
-
-        let chained = chain(&mut tx, events).await.map_err(map_sqlx)?;
-        let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
-             payload, metadata, recorded_at, prev_hash, hash) \
-             SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
-             $6::jsonb[], $7::jsonb[], $8::timestamptz[], $9::bytea[], $10::bytea[]) \
-             RETURNING aggregate_type, aggregate_id, sequence, global_position",
-        )
-        .bind(events.iter().map(|e| e.aggregate_type.clone()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.aggregate_id.clone()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.event_type.clone()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.event_version.clone()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| e.metadata.clone()).collect::<Vec<_>>())
-        .bind(chained.iter().map(|c| c.recorded_at).collect::<Vec<_>>())
-        .bind(chained.iter().map(|c| c.prev_hash.clone()).collect::<Vec<_>>())
-        .bind(chained.iter().map(|c| c.hash.clone()).collect::<Vec<_>>())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(map_sqlx)?;
-
-        let stored: Vec<StoredEvent> = events
-            .iter()
-            .zip(&chained)
-            .map(|(e, c)| {
-                let position = rows
-                    .iter()
-                    .find(|(t, i, seq, _)| {
-                        *seq == e.sequence as i64 && *t == e.aggregate_type && *i == e.aggregate_id
-                    })
-                    .map_or(0, |row| row.3);
-                let recorded_at = c.recorded_at;
-                StoredEvent {
-                    global_position: position,
-                    aggregate_type: e.aggregate_type.clone(),
-                    aggregate_id: e.aggregate_id.clone(),
-                    sequence: e.sequence as i64,
-                    event_type: e.event_type.clone(),
-                    payload: e.payload.clone(),
-                    metadata: e.metadata.clone(),
-                    recorded_at,
-                }
-            })
-            .collect();
-        ehealth_projections::project(&mut tx, &stored)
-            .await
-            .map_err(map_projection)?;
-
-        tx.commit().await.map_err(map_sqlx)?;
-
+        let (stored, committed) = match self {
+            Self::Postgres {
+                pool, committed, ..
+            } => (
+                persist_postgres(pool, context.as_deref(), events, last).await?,
+                committed,
+            ),
+            Self::Sqlite { lite, committed } => (
+                sqlite::persist(lite, context.as_deref(), events, last).await?,
+                committed,
+            ),
+        };
         if let Some(ctx) = &context {
             ctx.record_outcome(CommitOutcome {
                 last_sequence: last,
                 positions: stored.iter().map(|e| e.global_position).collect(),
             });
         }
-        self.committed.notify_waiters();
+        committed.notify_waiters();
         Ok(())
     }
 
@@ -274,10 +290,133 @@ impl PersistedEventRepository for EventRepository {
         &self,
         aggregate_id: &str,
     ) -> Result<ReplayStream, PersistenceError> {
-        self.loads.stream_events::<A>(aggregate_id).await
+        match self {
+            Self::Postgres { loads, .. } => loads.stream_events::<A>(aggregate_id).await,
+            Self::Sqlite { lite, .. } => {
+                let events = sqlite::events(lite, A::TYPE, aggregate_id, 0)
+                    .await
+                    .map_err(map_sqlx)?;
+                Ok(sqlite::replay(events).await)
+            }
+        }
     }
 
     async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
-        self.loads.stream_all_events::<A>().await
+        match self {
+            Self::Postgres { loads, .. } => loads.stream_all_events::<A>().await,
+            Self::Sqlite { lite, .. } => {
+                let events = sqlite::all_events(lite, A::TYPE).await.map_err(map_sqlx)?;
+                Ok(sqlite::replay(events).await)
+            }
+        }
     }
+}
+
+/// One append transaction on PostgreSQL: idempotency record and job, the events (one multi-row
+/// INSERT), their hash chain and the projections; returns the stored events with their positions.
+async fn persist_postgres(
+    pool: &sqlx::PgPool,
+    context: Option<&CommandContext>,
+    events: &[SerializedEvent],
+    last: i64,
+) -> Result<Vec<StoredEvent>, PersistenceError> {
+    let mut tx = pool.begin().await.map_err(map_sqlx)?;
+    // The idempotency record goes first: a concurrent request with the same key then waits on
+    // this key (not on the events' primary key) and is answered as a retry, instead of being
+    // retried as a conflict against the state this command has already changed.
+    if let Some(ctx) = context {
+        ctx.write(&mut tx, &events[0], last)
+            .await
+            .map_err(map_sqlx)?;
+    }
+
+    let chained = chain(Conn::Postgres(&mut tx), events)
+        .await
+        .map_err(map_sqlx)?;
+    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
+         payload, metadata, recorded_at, prev_hash, hash) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
+         $6::jsonb[], $7::jsonb[], $8::timestamptz[], $9::bytea[], $10::bytea[]) \
+         RETURNING aggregate_type, aggregate_id, sequence, global_position",
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.aggregate_type.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.aggregate_id.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event_type.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(
+        events
+            .iter()
+            .map(|e| e.event_version.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
+    .bind(
+        events
+            .iter()
+            .map(|e| e.metadata.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(chained.iter().map(|c| c.recorded_at).collect::<Vec<_>>())
+    .bind(
+        chained
+            .iter()
+            .map(|c| c.prev_hash.clone())
+            .collect::<Vec<_>>(),
+    )
+    .bind(chained.iter().map(|c| c.hash.clone()).collect::<Vec<_>>())
+    .fetch_all(&mut *tx)
+    .await
+    .map_err(map_sqlx)?;
+
+    let stored = stored_events(events, &chained, |e| {
+        rows.iter()
+            .find(|(t, i, seq, _)| {
+                *seq == e.sequence as i64 && *t == e.aggregate_type && *i == e.aggregate_id
+            })
+            .map_or(0, |row| row.3)
+    });
+    ehealth_projections::project(&mut tx, &stored)
+        .await
+        .map_err(map_projection)?;
+
+    tx.commit().await.map_err(map_sqlx)?;
+    Ok(stored)
+}
+
+/// The events as the projections see them, with their positions and chain times.
+fn stored_events(
+    events: &[SerializedEvent],
+    chained: &[Chained],
+    mut position: impl FnMut(&SerializedEvent) -> i64,
+) -> Vec<StoredEvent> {
+    events
+        .iter()
+        .zip(chained)
+        .map(|(e, c)| StoredEvent {
+            global_position: position(e),
+            aggregate_type: e.aggregate_type.clone(),
+            aggregate_id: e.aggregate_id.clone(),
+            sequence: e.sequence as i64,
+            event_type: e.event_type.clone(),
+            payload: e.payload.clone(),
+            metadata: e.metadata.clone(),
+            recorded_at: c.recorded_at,
+        })
+        .collect()
 }

@@ -12,12 +12,15 @@ use ehealth_aggregates::approval::ApprovalCommand;
 use ehealth_aggregates::{Approval, ServiceRequest};
 use ehealth_projections::StoredEvent;
 use serde_json::{json, Value};
-use sqlx::{PgConnection, PgPool};
+use sqlx::types::Json;
+use sqlx::PgConnection;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use crate::commands::{CommandBus, CommandError, CommandMeta};
+use crate::db::sqlite::{id as text_id, ts};
+use crate::db::Db;
 use crate::reference::Reference;
 use crate::store::{feed, CommandContext};
 
@@ -25,7 +28,7 @@ pub const SUBSCRIBER: &str = "effects";
 const BATCH: i64 = 500;
 
 pub struct EffectsWorker {
-    pub pool: PgPool,
+    pub db: Db,
     pub bus: Arc<CommandBus>,
     pub reference: Reference,
     pub wake: Arc<Notify>,
@@ -60,7 +63,46 @@ impl EffectsWorker {
 
     /// Processes the next batch of the feed; returns how many events it consumed.
     pub async fn run_once(&self) -> Result<usize, EffectError> {
-        let mut tx = self.pool.begin().await?;
+        match &self.db {
+            Db::Postgres(pool) => self.run_once_postgres(pool).await,
+            Db::Sqlite(lite) => self.run_once_sqlite(lite).await,
+        }
+    }
+
+    /// On SQLite the batch is read and planned outside the write transaction (Recall's
+    /// revocations are commands, each a write transaction of its own, and SQLite has one writer);
+    /// the effects and the checkpoint then commit together, if no other pass moved the checkpoint
+    /// meanwhile. A crash before that commit redoes the batch: revocations are idempotent and the
+    /// SMS insert is keyed by its source event.
+    async fn run_once_sqlite(&self, lite: &crate::db::Lite) -> Result<usize, EffectError> {
+        let mut conn = lite.pool.acquire().await?;
+        let cursor = feed::sqlite::checkpoint(&mut conn, SUBSCRIBER).await?;
+        let batch = feed::sqlite::read_after(&mut conn, cursor, BATCH).await?;
+        drop(conn);
+        let Some((last, _)) = batch.last() else {
+            return Ok(0);
+        };
+        let last = *last;
+        let mut work = Work::default();
+        for (_, event) in &batch {
+            self.plan(event, &mut work).await?;
+        }
+        let mut tx = lite.begin_write().await?;
+        if feed::sqlite::checkpoint(tx.conn(), SUBSCRIBER).await? != cursor {
+            tx.rollback().await?;
+            return Ok(0);
+        }
+        let queued_sms = work.write_sqlite(tx.conn()).await?;
+        feed::sqlite::save_checkpoint(tx.conn(), SUBSCRIBER, last).await?;
+        tx.commit().await?;
+        if queued_sms {
+            self.sms_wake.notify_one();
+        }
+        Ok(batch.len())
+    }
+
+    async fn run_once_postgres(&self, pool: &sqlx::PgPool) -> Result<usize, EffectError> {
+        let mut tx = pool.begin().await?;
         let cursor = feed::lock_checkpoint(&mut tx, SUBSCRIBER).await?;
         let batch = feed::read_after(&mut tx, cursor, BATCH).await?;
         let Some((last, _)) = batch.last() else {
@@ -70,7 +112,7 @@ impl EffectsWorker {
         let last = *last;
         let mut work = Work::default();
         for (_, event) in &batch {
-            self.plan(&mut tx, event, &mut work).await?;
+            self.plan(event, &mut work).await?;
         }
         // The common effects are written per batch, not per event: a few statements whatever the
         // batch size, so the worker keeps up with the write path.
@@ -85,18 +127,13 @@ impl EffectsWorker {
 
     /// Decides the effects of one event. Recall's revocations run at once (they are commands on
     /// other aggregates); everything else is collected into `work`.
-    async fn plan(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-        work: &mut Work,
-    ) -> Result<(), EffectError> {
+    async fn plan(&self, event: &StoredEvent, work: &mut Work) -> Result<(), EffectError> {
         let job = event.metadata.get("job_id").and_then(Value::as_str);
         let entity_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
         match (event.aggregate_type.as_str(), event.event_type.as_str()) {
             ("ServiceRequest", "ServiceRequestRecalled") => {
                 self.revoke_approvals(event).await?;
-                if let Some(sms) = self.recall_sms(conn, event).await? {
+                if let Some(sms) = self.recall_sms(event).await? {
                     work.sms.push(sms);
                 }
                 if let Some(job) = job {
@@ -139,12 +176,18 @@ impl EffectsWorker {
 
     async fn revoke_approvals(&self, event: &StoredEvent) -> Result<(), EffectError> {
         let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
-        let approvals: Vec<Uuid> = sqlx::query_scalar(
-            "SELECT id FROM approvals WHERE reason_service_request = $1 AND status IN ('new', 'active')",
-        )
-        .bind(sr_id)
-        .fetch_all(&self.pool)
-        .await?;
+        const SQL: &str = "SELECT id FROM approvals \
+                           WHERE reason_service_request = $1 AND status IN ('new', 'active')";
+        let approvals: Vec<Uuid> = match &self.db {
+            Db::Postgres(pool) => sqlx::query_scalar(SQL).bind(sr_id).fetch_all(pool).await?,
+            Db::Sqlite(lite) => sqlx::query_scalar::<_, uuid::fmt::Hyphenated>(SQL)
+                .bind(text_id(sr_id))
+                .fetch_all(&lite.pool)
+                .await?
+                .into_iter()
+                .map(uuid::fmt::Hyphenated::into_uuid)
+                .collect(),
+        };
         let by = event.user_id().unwrap_or_default();
         let at = event
             .payload
@@ -184,14 +227,21 @@ impl EffectsWorker {
 
     /// The recall SMS goes to a patient who authenticates with OTP, unless the service request has a
     /// performer (ehealth-notes §2.3).
-    async fn recall_sms(
-        &self,
-        conn: &mut PgConnection,
-        event: &StoredEvent,
-    ) -> Result<Option<QueuedSms>, EffectError> {
+    async fn recall_sms(&self, event: &StoredEvent) -> Result<Option<QueuedSms>, EffectError> {
         let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
-        let Some(doc) = ehealth_projections::load_document(conn, "service_requests", sr_id).await?
-        else {
+        let doc = match &self.db {
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                ehealth_projections::load_document(&mut conn, "service_requests", sr_id).await?
+            }
+            Db::Sqlite(lite) => {
+                let mut conn = lite.pool.acquire().await?;
+                ehealth_projections::load_document_sqlite(&mut conn, "service_requests", sr_id)
+                    .await?
+                    .and_then(|text| serde_json::from_str(&text).ok())
+            }
+        };
+        let Some(doc) = doc else {
             return Ok(None);
         };
         let Some(sr) = serde_json::from_value::<ServiceRequest>(doc)
@@ -296,6 +346,61 @@ impl Work {
             )
             .bind(self.data.iter().map(|(j, _)| j.clone()).collect::<Vec<_>>())
             .bind(self.data.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>())
+            .execute(&mut *conn)
+            .await?;
+        }
+        Ok(queued)
+    }
+}
+
+impl Work {
+    /// [`Work::write`] on SQLite, one statement per row.
+    async fn write_sqlite(self, conn: &mut sqlx::SqliteConnection) -> Result<bool, EffectError> {
+        let now = ts(chrono::Utc::now());
+        let mut queued = false;
+        for m in &self.sms {
+            let inserted = sqlx::query(
+                "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position, \
+                 created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                 ON CONFLICT (kind, source_position) DO NOTHING",
+            )
+            .bind(text_id(Uuid::new_v4()))
+            .bind(m.kind)
+            .bind(&m.phone)
+            .bind(m.template)
+            .bind(Json(&m.params))
+            .bind(m.source_position)
+            .bind(&now)
+            .execute(&mut *conn)
+            .await?;
+            queued |= inserted.rows_affected() > 0;
+        }
+        for (job, entity, entity_id) in &self.links {
+            // The link names the patient, which the release event does not carry.
+            sqlx::query(
+                "UPDATE jobs SET status = 'processed', status_code = 200, updated_at = $4, \
+                 links = json_array(json_object('entity', $2, 'href', '/api/patients/' || \
+                   coalesce((SELECT patient_id FROM service_requests WHERE $2 = 'service_request' AND id = $3), \
+                            (SELECT patient_id FROM device_dispenses WHERE $2 = 'device_dispense' AND id = $3), \
+                            '00000000-0000-0000-0000-000000000000') \
+                   || '/' || $2 || 's/' || $3)) \
+                 WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(job)
+            .bind(*entity)
+            .bind(text_id(*entity_id))
+            .bind(&now)
+            .execute(&mut *conn)
+            .await?;
+        }
+        for (job, data) in &self.data {
+            sqlx::query(
+                "UPDATE jobs SET status = 'processed', status_code = 200, updated_at = $3, \
+                 response_data = $2 WHERE id = $1 AND status = 'pending'",
+            )
+            .bind(job)
+            .bind(Json(data))
+            .bind(&now)
             .execute(&mut *conn)
             .await?;
         }

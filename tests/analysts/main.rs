@@ -202,7 +202,7 @@ pub async fn import(app: &TestApp, file: Value) {
         app.pool.clone(),
         Arc::new(tokio::sync::Notify::new()),
     ));
-    ehealth_es::import::import(&app.pool, &bus, &file)
+    ehealth_es::import::import(&app.pool.clone().into(), &bus, &file)
         .await
         .expect("extra entities import");
 }

@@ -189,7 +189,7 @@ pub async fn generate(pool: &PgPool, events: u64) -> u64 {
     let writers = 2;
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let repo = EventRepository::new(pool.clone(), Arc::new(tokio::sync::Notify::new()));
+        let repo = EventRepository::new(pool.clone().into(), Arc::new(tokio::sync::Notify::new()));
         let mine = units / writers + u64::from(w < units % writers);
         tasks.push(tokio::spawn(async move {
             let mut left = mine;

@@ -186,7 +186,7 @@ async fn hammer(app: Arc<TestApp>, stop: Arc<AtomicBool>) -> (usize, Vec<String>
     let (mut rounds, mut unexpected) = (0, Vec::new());
     while !stop.load(Ordering::Relaxed) {
         let (file, srs, dds, aps) = new_entities(3);
-        if let Err(e) = ehealth_es::import::import(&app.pool, &bus, &file).await {
+        if let Err(e) = ehealth_es::import::import(&app.pool.clone().into(), &bus, &file).await {
             unexpected.push(format!("import: {e}"));
         }
         let mut paths = Vec::new();

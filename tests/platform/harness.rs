@@ -38,7 +38,7 @@ pub async fn spawn_configured(configure: impl FnOnce(&mut ServeArgs)) -> TestApp
         pool.clone(),
         Arc::new(tokio::sync::Notify::new()),
     ));
-    ehealth_es::import::import(&pool, &bus, &world::import_file())
+    ehealth_es::import::import(&pool.clone().into(), &bus, &world::import_file())
         .await
         .expect("fixture imports");
     let media_dir = tempfile::tempdir().expect("media dir");

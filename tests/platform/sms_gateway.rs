@@ -76,7 +76,7 @@ async fn queue(app: &Db, template: &str, params: Value) -> Uuid {
 
 fn dispatcher(app: &Db, url: &str) -> Dispatcher {
     Dispatcher {
-        pool: app.pool.clone(),
+        db: app.pool.clone().into(),
         gateway: Gateway::from_setting(url).unwrap(),
         otp_key: b"k".to_vec(),
         wake: Arc::new(Notify::new()),

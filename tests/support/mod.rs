@@ -232,7 +232,7 @@ impl TestApp {
                 pool.clone(),
                 std::sync::Arc::new(tokio::sync::Notify::new()),
             ));
-            ehealth_es::import::import(&pool, &bus, &world::import_file())
+            ehealth_es::import::import(&pool.clone().into(), &bus, &world::import_file())
                 .await
                 .expect("fixture imports");
         }
@@ -434,7 +434,8 @@ impl TestApp {
 pub fn serve_args(trust_anchors: Option<PathBuf>, media_dir: PathBuf) -> ServeArgs {
     ServeArgs {
         listen: "127.0.0.1:0".parse().expect("addr"),
-        jwt_secret: JWT_SECRET.into(),
+        jwt_secret: Some(JWT_SECRET.into()),
+        demo: false,
         trust_anchors,
         media_dir,
         sms_gateway: "log".into(),

@@ -9,6 +9,9 @@
 //! columns grant visibility (a service request's requester and user), each is scanned as its own
 //! index-ordered branch of a `UNION ALL`, so the database never has to sort a tenant's whole list.
 
+/// How this feature is named when the backend cannot serve it.
+const FEATURE: &str = "Analyst lists";
+
 mod csv;
 mod cursor;
 mod params;
@@ -396,7 +399,7 @@ async fn list(
         "id, updated_at, document".to_string()
     };
     let mut rows = match select(resource, &query, caller.identity.client_id, &selected) {
-        Some(mut sql) => sql.build().fetch_all(&app.pool).await?,
+        Some(mut sql) => sql.build().fetch_all(app.postgres(FEATURE)?).await?,
         None => Vec::new(),
     };
     let has_more = rows.len() as i64 > query.limit;

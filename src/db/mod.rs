@@ -1,0 +1,78 @@
+//! The two storage backends behind one handle: PostgreSQL (production, several instances) and an
+//! embedded SQLite file (a single node that needs nothing installed). `DATABASE_URL` picks one: a
+//! `postgres://` URL, a `sqlite:` URL, or nothing for `sqlite://./data/ehealth.db`.
+
+pub mod postgres;
+pub mod sqlite;
+
+pub use postgres::{connect, connect_for_operations, migrate, MIGRATOR};
+
+use sqlx::PgPool;
+
+pub use sqlite::Lite;
+
+/// Where the events, projections, jobs and reference data live.
+#[derive(Clone)]
+pub enum Db {
+    Postgres(PgPool),
+    Sqlite(Lite),
+}
+
+impl From<PgPool> for Db {
+    fn from(pool: PgPool) -> Self {
+        Db::Postgres(pool)
+    }
+}
+
+impl From<Lite> for Db {
+    fn from(lite: Lite) -> Self {
+        Db::Sqlite(lite)
+    }
+}
+
+/// Whether a database URL names SQLite (`sqlite:` scheme).
+pub fn is_sqlite_url(url: &str) -> bool {
+    url.starts_with("sqlite:")
+}
+
+impl Db {
+    /// Opens the backend named by `url` with a pool of at most `max_connections`.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Db, sqlx::Error> {
+        if is_sqlite_url(url) {
+            Ok(Db::Sqlite(Lite::open(url, max_connections).await?))
+        } else {
+            Ok(Db::Postgres(connect(url, max_connections).await?))
+        }
+    }
+
+    /// Applies the backend's migrations (`migrations/postgres` or `migrations/sqlite`).
+    pub async fn migrate(&self) -> Result<(), sqlx::migrate::MigrateError> {
+        match self {
+            Db::Postgres(pool) => migrate(pool).await,
+            Db::Sqlite(lite) => lite.migrate().await,
+        }
+    }
+
+    /// `postgres` or `sqlite`, for logs and errors.
+    pub fn backend(&self) -> &'static str {
+        match self {
+            Db::Postgres(_) => "postgres",
+            Db::Sqlite(_) => "sqlite",
+        }
+    }
+
+    /// The PostgreSQL pool, for the features only that backend has.
+    pub fn postgres(&self) -> Option<&PgPool> {
+        match self {
+            Db::Postgres(pool) => Some(pool),
+            Db::Sqlite(_) => None,
+        }
+    }
+
+    pub async fn close(&self) {
+        match self {
+            Db::Postgres(pool) => pool.close().await,
+            Db::Sqlite(lite) => lite.pool.close().await,
+        }
+    }
+}
