@@ -19,14 +19,7 @@ use support::TestApp;
 pub async fn wait_effects_idle(app: &TestApp) {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
-        let lag: i64 = sqlx::query_scalar(
-            "SELECT count(*) FROM events e \
-             LEFT JOIN subscriber_checkpoints c ON c.name = 'effects' \
-             WHERE c.name IS NULL OR (e.tx_id, e.global_position) > (c.last_tx, c.last_position)",
-        )
-        .fetch_one(&app.pool)
-        .await
-        .expect("effects lag");
+        let lag = app.effects_lag().await;
         if lag == 0 {
             return;
         }
@@ -40,31 +33,50 @@ pub async fn wait_effects_idle(app: &TestApp) {
 
 /// How many jobs exist (an async refusal must not leave one behind).
 pub async fn job_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM jobs")
-        .fetch_one(&app.pool)
-        .await
-        .expect("job count")
+    app.count("SELECT count(*) FROM jobs").await
+}
+
+/// A held event log: PostgreSQL's table lock, or SQLite's write lock.
+pub enum Gate {
+    Postgres(sqlx::Transaction<'static, sqlx::Postgres>),
+    Sqlite(sqlx::Transaction<'static, sqlx::Sqlite>),
 }
 
 /// Holds back every append to the event log (reads go on), so that concurrent requests can be
-/// lined up at the INSERT and then released together: a deterministic race.
-pub async fn hold_appends(app: &TestApp) -> sqlx::Transaction<'static, sqlx::Postgres> {
-    let mut tx = app.pool.begin().await.expect("gate transaction");
-    sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
-        .execute(&mut *tx)
-        .await
-        .expect("lock the event log");
-    tx
+/// lined up at the INSERT and then released together: a deterministic race. On SQLite the test
+/// takes the database's write lock (`BEGIN IMMEDIATE`), which every writer of the service waits on.
+pub async fn hold_appends(app: &TestApp) -> Gate {
+    match &app.db {
+        ehealth_es::db::Db::Postgres(pool) => {
+            let mut tx = pool.begin().await.expect("gate transaction");
+            sqlx::query("LOCK TABLE events IN EXCLUSIVE MODE")
+                .execute(&mut *tx)
+                .await
+                .expect("lock the event log");
+            Gate::Postgres(tx)
+        }
+        ehealth_es::db::Db::Sqlite(lite) => Gate::Sqlite(
+            lite.pool
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .expect("write lock"),
+        ),
+    }
 }
 
 /// Releases the appends held by `hold_appends` once the `n` concurrent requests are all in flight.
 /// Within one service instance, commands on one entity queue behind each other in the process, so
 /// only the first reaches the database lock; the others are given time to line up behind it.
-pub async fn release_appends_when_waiting(
-    app: &TestApp,
-    gate: sqlx::Transaction<'static, sqlx::Postgres>,
-    n: i64,
-) {
+pub async fn release_appends_when_waiting(app: &TestApp, gate: Gate, n: i64) {
+    let gate = match gate {
+        Gate::Postgres(tx) => tx,
+        Gate::Sqlite(tx) => {
+            // SQLite shows no lock waits; the writers are given time to line up.
+            tokio::time::sleep(Duration::from_millis(300 + 20 * n as u64)).await;
+            tx.rollback().await.expect("release the write lock");
+            return;
+        }
+    };
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let waiting: i64 = sqlx::query_scalar(

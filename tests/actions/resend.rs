@@ -48,10 +48,12 @@ fn holds_code(text: &str, code: &str) -> bool {
 
 /// Every payload and metadata of the whole event log, as text.
 async fn event_log_text(app: &TestApp) -> Vec<String> {
-    sqlx::query_scalar("SELECT payload::text || ' ' || metadata::text FROM events")
-        .fetch_all(&app.pool)
-        .await
-        .expect("event log")
+    app.strings(if crate::support::sqlite_backend() {
+        "SELECT payload || ' ' || metadata FROM events"
+    } else {
+        "SELECT payload::text || ' ' || metadata::text FROM events"
+    })
+    .await
 }
 
 async fn approval_salt(app: &TestApp, id: Uuid) -> String {

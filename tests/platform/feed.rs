@@ -10,13 +10,11 @@ use crate::support::world::*;
 use crate::support::TestApp;
 
 async fn feed_rows(app: &TestApp) -> Vec<Value> {
-    sqlx::query_scalar(
-        "SELECT row_to_json(f) FROM (SELECT id, entity_type, entity_id, global_position, sequence, \
-         properties FROM status_change_events) f",
+    app.select(
+        "SELECT id, entity_type, entity_id, global_position, sequence, properties \
+         FROM status_change_events",
     )
-    .fetch_all(&app.pool)
     .await
-    .unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -105,15 +103,14 @@ async fn status_changes_reach_the_feed_in_commit_order_and_the_effects_checkpoin
 
     // The whole feed: positions unique and in the log's commit order; each record points at the
     // event that made it.
-    let ordered: Vec<Value> = sqlx::query_scalar(
-        "SELECT row_to_json(x) FROM (SELECT f.global_position, f.entity_id::text AS entity_id, \
-         f.sequence, e.aggregate_id, e.sequence AS event_sequence FROM status_change_events f \
-         LEFT JOIN events e ON e.global_position = f.global_position \
-         ORDER BY e.tx_id, e.global_position) x",
-    )
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let ordered: Vec<Value> = app
+        .select(
+            "SELECT f.global_position, f.entity_id::text AS entity_id, \
+             f.sequence, e.aggregate_id, e.sequence AS event_sequence FROM status_change_events f \
+             LEFT JOIN events e ON e.global_position = f.global_position \
+             ORDER BY e.tx_id, e.global_position",
+        )
+        .await;
     let positions: Vec<i64> = ordered
         .iter()
         .map(|r| r["global_position"].as_i64().unwrap())

@@ -1,26 +1,17 @@
 //! What these tests need beyond the shared harness: an API-only node (workers off), requests with
 //! arbitrary headers, hand-made tokens, and the paths of every endpoint.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ehealth_es::auth::TokenKeys;
 use ehealth_es::config::ServeArgs;
 use reqwest::Method;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::world::{self, *};
+use crate::support::world::*;
 use crate::support::{self, Reply, TestApp};
-
-/// The URL of a database on the test server (the admin URL with its last segment replaced).
-pub fn database_url(name: &str) -> String {
-    let admin = support::admin_url();
-    let (base, _) = admin.rsplit_once('/').expect("admin URL names a database");
-    format!("{base}/{name}")
-}
 
 /// Like `TestApp::spawn`, but an API-only node: `EHEALTH_WORKERS=false`, so jobs stay pending.
 pub async fn spawn_without_workers() -> TestApp {
@@ -29,37 +20,14 @@ pub async fn spawn_without_workers() -> TestApp {
 
 /// Like `TestApp::spawn` (world imported, no trust anchors), with the configuration adjusted.
 pub async fn spawn_configured(configure: impl FnOnce(&mut ServeArgs)) -> TestApp {
-    let db_name = support::fresh_database().await;
-    let database_url = database_url(&db_name);
-    let pool = ehealth_es::db::connect(&database_url, 16)
-        .await
-        .expect("pool");
-    let bus = Arc::new(ehealth_es::commands::CommandBus::new(
-        pool.clone(),
-        Arc::new(tokio::sync::Notify::new()),
-    ));
-    ehealth_es::import::import(&pool.clone().into(), &bus, &world::import_file())
-        .await
-        .expect("fixture imports");
-    let media_dir = tempfile::tempdir().expect("media dir");
-    let mut args = support::serve_args(None, media_dir.path().to_path_buf());
-    configure(&mut args);
-    let running = ehealth_es::app::start(pool.clone(), &args)
-        .await
-        .expect("service starts");
-    TestApp {
-        base: format!("http://{}", running.addr),
-        pool,
-        db_name,
-        database_url,
-        client: reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .expect("client"),
-        media_dir,
-        keys: TokenKeys::new(support::JWT_SECRET.as_bytes()),
-        running,
-    }
+    TestApp::spawn_configured(
+        support::Options {
+            trust_anchors: false,
+            import_world: true,
+        },
+        configure,
+    )
+    .await
 }
 
 /// Any request with exactly the given headers (no bearer token is added).
@@ -175,10 +143,7 @@ pub fn all_scopes_but(scope: &str) -> String {
 
 /// A scalar of a query on the app's database.
 pub async fn count(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    app.count(sql).await
 }
 
 /// Polls `check` (at most `secs` seconds) until it holds; returns whether it did.

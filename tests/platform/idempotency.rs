@@ -147,11 +147,9 @@ async fn an_idempotency_key_belongs_to_its_user_and_legal_entity() {
         .await;
     assert_eq!(reply.status, 202, "{:#}", reply.body);
 
-    let ids: Vec<String> =
-        sqlx::query_scalar("SELECT command_id FROM processed_commands ORDER BY created_at")
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
+    let ids: Vec<String> = app
+        .strings("SELECT command_id FROM processed_commands ORDER BY created_at")
+        .await;
     assert_eq!(
         ids,
         vec![

@@ -179,7 +179,7 @@ async fn jobs_left_pending_by_an_api_only_node_are_finished_by_a_node_with_worke
     // A second node on the same database, with workers.
     let media = tempfile::tempdir().unwrap();
     let args = crate::support::serve_args(None, media.path().to_path_buf());
-    let worker = ehealth_es::app::start(app.pool.clone(), &args)
+    let worker = ehealth_es::app::start(app.db.clone(), &args)
         .await
         .expect("worker node starts");
 

@@ -14,16 +14,48 @@ use uuid::Uuid;
 
 /// A migrated database and no service: the test's dispatcher is the only one.
 struct Db {
-    pool: sqlx::PgPool,
+    db: ehealth_es::db::Db,
+    _dir: Option<tempfile::TempDir>,
 }
 
 impl Db {
     async fn fresh() -> Db {
+        if crate::support::sqlite_backend() {
+            let dir = tempfile::tempdir().unwrap();
+            let url = format!("sqlite://{}", dir.path().join("ehealth.db").display());
+            let db = ehealth_es::db::Db::connect(&url, 4).await.unwrap();
+            db.migrate().await.unwrap();
+            return Db {
+                db,
+                _dir: Some(dir),
+            };
+        }
         let name = crate::support::fresh_database().await;
         let admin = crate::support::admin_url();
         let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
         Db {
-            pool: ehealth_es::db::connect(&url, 4).await.unwrap(),
+            db: ehealth_es::db::connect(&url, 4).await.unwrap().into(),
+            _dir: None,
+        }
+    }
+
+    /// The outbox row of one message.
+    async fn sms(&self, id: Uuid) -> Value {
+        match &self.db {
+            ehealth_es::db::Db::Postgres(pool) => {
+                sqlx::query_scalar("SELECT row_to_json(s) FROM sms_outbox s WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(pool)
+                    .await
+                    .unwrap()
+            }
+            ehealth_es::db::Db::Sqlite(lite) => crate::support::sqlite_row_json(
+                &sqlx::query("SELECT * FROM sms_outbox WHERE id = $1")
+                    .bind(id.to_string())
+                    .fetch_one(&lite.pool)
+                    .await
+                    .unwrap(),
+            ),
         }
     }
 }
@@ -61,22 +93,32 @@ async fn provider(answer: StatusCode) -> (String, Provider) {
 
 async fn queue(app: &Db, template: &str, params: Value) -> Uuid {
     let id = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position) \
-         VALUES ($1, 'test', '+380501112233', $2, $3, (SELECT coalesce(max(source_position), 0) + 1 FROM sms_outbox))",
-    )
-    .bind(id)
-    .bind(template)
-    .bind(params)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    const SQL: &str = "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position) \
+         VALUES ($1, 'test', '+380501112233', $2, $3, (SELECT coalesce(max(source_position), 0) + 1 FROM sms_outbox))";
+    match &app.db {
+        ehealth_es::db::Db::Postgres(pool) => sqlx::query(SQL)
+            .bind(id)
+            .bind(template)
+            .bind(params)
+            .execute(pool)
+            .await
+            .map(drop)
+            .unwrap(),
+        ehealth_es::db::Db::Sqlite(lite) => sqlx::query(SQL)
+            .bind(id.to_string())
+            .bind(template)
+            .bind(params.to_string())
+            .execute(&lite.pool)
+            .await
+            .map(drop)
+            .unwrap(),
+    };
     id
 }
 
 fn dispatcher(app: &Db, url: &str) -> Dispatcher {
     Dispatcher {
-        db: app.pool.clone().into(),
+        db: app.db.clone(),
         gateway: Gateway::from_setting(url).unwrap(),
         otp_key: b"k".to_vec(),
         wake: Arc::new(Notify::new()),
@@ -106,11 +148,7 @@ async fn the_http_gateway_posts_each_message_once_with_its_id_as_idempotency_key
         received[0].1["text"],
         "Ваше направлення під номером AB-12 було відкликано"
     );
-    let row: Value = sqlx::query_scalar("SELECT row_to_json(s) FROM sms_outbox s WHERE id = $1")
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let row = app.sms(id).await;
     assert_eq!(row["status"], "sent");
     assert_eq!(row["attempts"], 1);
     // Only the fake `log` phone records texts; a real provider's messages are not kept.
@@ -138,11 +176,7 @@ async fn a_failing_provider_leaves_the_message_pending_for_a_later_retry() {
     let text = received[0].1["text"].as_str().unwrap();
     let code = text.rsplit(' ').next().unwrap();
     assert!(ehealth_es::otp::luhn_valid(code), "{text}");
-    let row: Value = sqlx::query_scalar("SELECT row_to_json(s) FROM sms_outbox s WHERE id = $1")
-        .bind(id)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap();
+    let row = app.sms(id).await;
     assert_eq!(row["status"], "pending");
     assert_eq!(row["attempts"], 1);
     assert_eq!(

@@ -97,10 +97,7 @@ pub fn media_files(app: &TestApp) -> Vec<PathBuf> {
 }
 
 pub async fn job_count(app: &TestApp) -> i64 {
-    sqlx::query_scalar("SELECT count(*) FROM jobs")
-        .fetch_one(&app.pool)
-        .await
-        .expect("job count")
+    app.count("SELECT count(*) FROM jobs").await
 }
 
 /// A refused recall left `id` as imported: one event, still active, no job, no SMS, no media file.

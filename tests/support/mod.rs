@@ -2,6 +2,10 @@
 //! template), the real router and workers on a loopback port, real HTTP, and helpers to read the
 //! stored state afterwards. Needs `EHEALTH_TEST_DATABASE_URL` (an admin URL); `scripts/test.sh`
 //! starts a throwaway server and sets it.
+//!
+//! `EHEALTH_TEST_BACKEND=sqlite` runs the same tests on the embedded SQLite backend instead: each
+//! test gets a fresh database file in a temporary folder, and the state helpers below ([`TestApp::
+//! rows`], [`TestApp::events`], [`TestApp::count`] …) read it with SQLite's SQL.
 
 #![allow(dead_code)]
 
@@ -18,11 +22,28 @@ use ehealth_es::config::ServeArgs;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
 use sqlx::postgres::PgPoolOptions;
-use sqlx::{Connection, PgConnection, PgPool};
+use sqlx::{Column, Connection, PgConnection, PgPool, Row, TypeInfo, ValueRef};
 use tokio::sync::OnceCell;
 use uuid::Uuid;
 
 pub const JWT_SECRET: &str = "test-jwt-secret";
+
+/// Whether this run tests the SQLite backend (`EHEALTH_TEST_BACKEND=sqlite`).
+pub fn sqlite_backend() -> bool {
+    std::env::var("EHEALTH_TEST_BACKEND").is_ok_and(|b| b.eq_ignore_ascii_case("sqlite"))
+}
+
+/// Skips the rest of a test on the SQLite backend, saying why: for tests of PostgreSQL's own
+/// machinery (server restarts, lock waits, snapshots), which that backend does not have.
+#[macro_export]
+macro_rules! postgres_only {
+    ($why:literal) => {
+        if $crate::support::sqlite_backend() {
+            eprintln!("skipped on the SQLite backend: {}", $why);
+            return;
+        }
+    };
+}
 
 pub fn admin_url() -> String {
     std::env::var("EHEALTH_TEST_DATABASE_URL").expect(
@@ -143,7 +164,12 @@ impl Default for Options {
 
 pub struct TestApp {
     pub base: String,
+    /// The service's database, on either backend.
+    pub db: ehealth_es::db::Db,
+    /// The PostgreSQL pool (on the SQLite backend a pool that never connects).
     pub pool: PgPool,
+    /// The SQLite database's folder, removed with the test.
+    pub data_dir: Option<tempfile::TempDir>,
     pub db_name: String,
     pub database_url: String,
     pub client: reqwest::Client,
@@ -221,31 +247,55 @@ impl TestApp {
     }
 
     pub async fn spawn_with(options: Options) -> TestApp {
-        let db_name = fresh_database().await;
-        let database_url = url_for(&db_name);
-        let pool = ehealth_es::db::connect(&database_url, 16)
-            .await
-            .expect("pool");
+        Self::spawn_configured(options, |_| {}).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with the service's configuration adjusted by `configure`.
+    pub async fn spawn_configured(
+        options: Options,
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> TestApp {
+        let (db, pool, db_name, database_url, data_dir) = if sqlite_backend() {
+            let dir = tempfile::tempdir().expect("sqlite folder");
+            let url = format!("sqlite://{}", dir.path().join("ehealth.db").display());
+            let db = ehealth_es::db::Db::connect(&url, 8).await.expect("sqlite");
+            db.migrate().await.expect("migrations apply");
+            let never = sqlx::postgres::PgPoolOptions::new()
+                .acquire_timeout(Duration::from_millis(100))
+                .connect_lazy("postgres://nobody@127.0.0.1:1/none")
+                .expect("lazy pool");
+            (db, never, "sqlite".to_string(), url, Some(dir))
+        } else {
+            let db_name = fresh_database().await;
+            let database_url = url_for(&db_name);
+            let pool = ehealth_es::db::connect(&database_url, 16)
+                .await
+                .expect("pool");
+            (pool.clone().into(), pool, db_name, database_url, None)
+        };
         let media_dir = tempfile::tempdir().expect("media dir");
         if options.import_world {
             let bus = std::sync::Arc::new(ehealth_es::commands::CommandBus::new(
-                pool.clone(),
+                db.clone(),
                 std::sync::Arc::new(tokio::sync::Notify::new()),
             ));
-            ehealth_es::import::import(&pool.clone().into(), &bus, &world::import_file())
+            ehealth_es::import::import(&db, &bus, &world::import_file())
                 .await
                 .expect("fixture imports");
         }
-        let args = serve_args(
+        let mut args = serve_args(
             options.trust_anchors.then(|| pki().anchors.clone()),
             media_dir.path().to_path_buf(),
         );
-        let running = ehealth_es::app::start(pool.clone(), &args)
+        configure(&mut args);
+        let running = ehealth_es::app::start(db.clone(), &args)
             .await
             .expect("service starts");
         TestApp {
             base: format!("http://{}", running.addr),
+            db,
             pool,
+            data_dir,
             db_name,
             database_url,
             client: reqwest::Client::builder()
@@ -346,12 +396,83 @@ impl TestApp {
     }
 
     /// Rows of a query as JSON objects (`SELECT row_to_json(t) FROM (<sql>) t`), one uuid bind.
+    /// On SQLite the columns are turned into JSON as PostgreSQL's `row_to_json` would render them
+    /// (JSON columns as JSON, instants as `…+00:00`, blobs as `\\x…`).
     pub async fn rows(&self, sql: &str, id: Uuid) -> Vec<Value> {
-        sqlx::query_scalar(&format!("SELECT row_to_json(t) FROM ({sql}) t"))
-            .bind(id)
-            .fetch_all(&self.pool)
-            .await
-            .expect("state query")
+        match &self.db {
+            ehealth_es::db::Db::Postgres(pool) => {
+                sqlx::query_scalar(&format!("SELECT row_to_json(t) FROM ({sql}) t"))
+                    .bind(id)
+                    .fetch_all(pool)
+                    .await
+                    .expect("state query")
+            }
+            ehealth_es::db::Db::Sqlite(lite) => sqlx::query(&sql.replace("$1::text", "$1"))
+                .bind(id.to_string())
+                .fetch_all(&lite.pool)
+                .await
+                .expect("state query")
+                .iter()
+                .map(sqlite_row_json)
+                .collect(),
+        }
+    }
+
+    /// Rows of a query without binds as JSON objects, on either backend. On SQLite, `::text` casts
+    /// are dropped (its uuids are text already) and `e.tx_id, ` in an ORDER BY is dropped (its
+    /// positions are commit order).
+    pub async fn select(&self, sql: &str) -> Vec<Value> {
+        match &self.db {
+            ehealth_es::db::Db::Postgres(pool) => {
+                sqlx::query_scalar(&format!("SELECT row_to_json(t) FROM ({sql}) t"))
+                    .fetch_all(pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+            }
+            ehealth_es::db::Db::Sqlite(lite) => {
+                let sql = sql.replace("::text", "").replace("e.tx_id, ", "");
+                sqlx::query(&sql)
+                    .fetch_all(&lite.pool)
+                    .await
+                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                    .iter()
+                    .map(sqlite_row_json)
+                    .collect()
+            }
+        }
+    }
+
+    /// The single integer a query answers (`count(*)` and the like), on either backend.
+    pub async fn count(&self, sql: &str) -> i64 {
+        match &self.db {
+            ehealth_es::db::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+            ehealth_es::db::Db::Sqlite(lite) => sqlx::query_scalar(sql).fetch_one(&lite.pool).await,
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// The text values of a one-column query, on either backend.
+    pub async fn strings(&self, sql: &str) -> Vec<String> {
+        match &self.db {
+            ehealth_es::db::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
+            ehealth_es::db::Db::Sqlite(lite) => sqlx::query_scalar(sql).fetch_all(&lite.pool).await,
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
+
+    /// How many events the effects worker has not processed yet.
+    pub async fn effects_lag(&self) -> i64 {
+        match &self.db {
+            ehealth_es::db::Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await.expect("connection");
+                ehealth_es::store::feed::lag(&mut conn, "effects").await
+            }
+            ehealth_es::db::Db::Sqlite(lite) => {
+                let mut conn = lite.pool.acquire().await.expect("connection");
+                ehealth_es::store::feed::sqlite::lag(&mut conn, "effects").await
+            }
+        }
+        .expect("effects lag")
     }
 
     /// The events of one aggregate, in order.
@@ -365,10 +486,7 @@ impl TestApp {
     }
 
     pub async fn event_count(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events")
-            .fetch_one(&self.pool)
-            .await
-            .expect("count")
+        self.count("SELECT count(*) FROM events").await
     }
 
     /// The current-state row of an entity in `table`.
@@ -399,21 +517,43 @@ impl TestApp {
 
     pub async fn job(&self, href: &str) -> Value {
         let id = href.rsplit('/').next().unwrap_or_default();
-        sqlx::query_scalar("SELECT row_to_json(j) FROM jobs j WHERE id = $1")
-            .bind(id)
-            .fetch_one(&self.pool)
-            .await
-            .expect("job row")
+        match &self.db {
+            ehealth_es::db::Db::Postgres(pool) => {
+                sqlx::query_scalar("SELECT row_to_json(j) FROM jobs j WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(pool)
+                    .await
+                    .expect("job row")
+            }
+            ehealth_es::db::Db::Sqlite(lite) => sqlite_row_json(
+                &sqlx::query("SELECT * FROM jobs WHERE id = $1")
+                    .bind(id)
+                    .fetch_one(&lite.pool)
+                    .await
+                    .expect("job row"),
+            ),
+        }
     }
 
     /// Every SMS in the outbox, oldest first.
     pub async fn sms(&self) -> Vec<Value> {
-        sqlx::query_scalar(
-            "SELECT row_to_json(s) FROM sms_outbox s ORDER BY created_at, source_position",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .expect("sms rows")
+        match &self.db {
+            ehealth_es::db::Db::Postgres(pool) => sqlx::query_scalar(
+                "SELECT row_to_json(s) FROM sms_outbox s ORDER BY created_at, source_position",
+            )
+            .fetch_all(pool)
+            .await
+            .expect("sms rows"),
+            ehealth_es::db::Db::Sqlite(lite) => {
+                sqlx::query("SELECT * FROM sms_outbox ORDER BY created_at, source_position")
+                    .fetch_all(&lite.pool)
+                    .await
+                    .expect("sms rows")
+                    .iter()
+                    .map(sqlite_row_json)
+                    .collect()
+            }
+        }
     }
 
     /// Waits until `n` SMS have been delivered (at most 10 s) and returns all of them.
@@ -444,4 +584,70 @@ pub fn serve_args(trust_anchors: Option<PathBuf>, media_dir: PathBuf) -> ServeAr
         workers: true,
         ready_max_lag: 10_000,
     }
+}
+
+/// Columns that hold JSON text on SQLite (jsonb on PostgreSQL).
+const JSON_COLUMNS: &[&str] = &[
+    "payload",
+    "metadata",
+    "document",
+    "status_reason",
+    "properties",
+    "links",
+    "response_data",
+    "error",
+    "params",
+    "response",
+    "authentication_methods",
+    "values",
+    "value",
+];
+
+/// One SQLite row as PostgreSQL's `row_to_json` renders the same row.
+pub fn sqlite_row_json(row: &sqlx::sqlite::SqliteRow) -> Value {
+    let mut object = serde_json::Map::new();
+    for (i, column) in row.columns().iter().enumerate() {
+        let name = column.name();
+        let raw = row.try_get_raw(i).expect("column");
+        let value = if raw.is_null() {
+            Value::Null
+        } else {
+            match raw.type_info().name() {
+                "INTEGER" => Value::from(row.get::<i64, _>(i)),
+                "REAL" => Value::from(row.get::<f64, _>(i)),
+                "BLOB" => Value::from(format!("\\x{}", hex::encode(row.get::<Vec<u8>, _>(i)))),
+                _ => {
+                    let text: String = row.get(i);
+                    if JSON_COLUMNS.contains(&name) {
+                        serde_json::from_str(&text).unwrap_or(Value::String(text))
+                    } else {
+                        Value::String(pg_instant(&text).unwrap_or(text))
+                    }
+                }
+            }
+        };
+        object.insert(name.to_string(), value);
+    }
+    Value::Object(object)
+}
+
+/// `2026-01-02T03:04:05.120000Z` (this backend's instants) as PostgreSQL's JSON renders a
+/// timestamptz: `2026-01-02T03:04:05.12+00:00`.
+fn pg_instant(text: &str) -> Option<String> {
+    let bytes = text.as_bytes();
+    let shaped = text.len() == 27
+        && text.ends_with('Z')
+        && bytes[10] == b'T'
+        && bytes[19] == b'.'
+        && text[..4].bytes().all(|b| b.is_ascii_digit());
+    if !shaped {
+        return None;
+    }
+    let fraction = text[20..26].trim_end_matches('0');
+    let fraction = if fraction.is_empty() {
+        String::new()
+    } else {
+        format!(".{fraction}")
+    };
+    Some(format!("{}{fraction}+00:00", &text[..19]))
 }
