@@ -8,6 +8,7 @@ mod process;
 
 mod cli;
 mod crash;
+mod embedded;
 mod import;
 mod logs;
 mod migrate;

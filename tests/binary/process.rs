@@ -153,7 +153,7 @@ pub async fn json_rows(pool: &PgPool, sql: &str) -> Vec<Value> {
         .unwrap_or_else(|e| panic!("{sql}: {e}"))
 }
 
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
         .expect("a free port")
@@ -192,9 +192,6 @@ impl Server {
     ) -> Server {
         let port = free_port();
         let listen = format!("127.0.0.1:{port}");
-        let logs = tempfile::tempdir().unwrap();
-        let stdout = std::fs::File::create(logs.path().join("stdout")).unwrap();
-        let stderr = std::fs::File::create(logs.path().join("stderr")).unwrap();
         let workers = workers.to_string();
         let mut env = vec![
             ("DATABASE_URL", database_url),
@@ -206,7 +203,25 @@ impl Server {
             ("EHEALTH_WORKERS", workers.as_str()),
         ];
         env.extend_from_slice(overrides);
-        let child = std_command(&["serve"], &env)
+        Server::spawn_command(&["serve"], None, &env, listen.clone())
+    }
+
+    /// Spawns the binary with exactly `args` and `env` (nothing of the test run's environment),
+    /// in `cwd` if given; `listen` is the address it was told to serve on. Does not wait.
+    pub fn spawn_command(
+        args: &[&str],
+        cwd: Option<&Path>,
+        env: &[(&str, &str)],
+        listen: String,
+    ) -> Server {
+        let logs = tempfile::tempdir().unwrap();
+        let stdout = std::fs::File::create(logs.path().join("stdout")).unwrap();
+        let stderr = std::fs::File::create(logs.path().join("stderr")).unwrap();
+        let mut command = std_command(args, env);
+        if let Some(dir) = cwd {
+            command.current_dir(dir);
+        }
+        let child = command
             .stdin(Stdio::null())
             .stdout(stdout)
             .stderr(stderr)

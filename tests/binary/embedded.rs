@@ -1,0 +1,177 @@
+//! The embedded default: with no `DATABASE_URL` and no `EHEALTH_JWT_SECRET`, `serve` keeps its
+//! SQLite database and a generated key in `./data/`, prints a token and curl commands, and the
+//! printed curl works. The key and the data survive a restart.
+
+use std::time::{Duration, Instant};
+
+use reqwest::Method;
+
+use crate::process::{free_port, run, Server};
+use crate::support::Reply;
+
+const SR: &str = "66666666-6666-4666-8666-666666666666";
+
+/// Waits until the first-start text (the token) is printed.
+async fn printed_token(server: &Server) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let stdout = server.stdout();
+        if let Some(line) = stdout
+            .lines()
+            .find(|l| l.trim().starts_with("export TOKEN="))
+        {
+            return line.trim().trim_start_matches("export TOKEN=").to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no token printed\nstdout: {stdout}\nstderr: {}",
+            server.stderr()
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+/// The URL of the printed `curl -s -H "Authorization: Bearer $TOKEN" URL` (the read).
+fn printed_read_url(stdout: &str) -> String {
+    stdout
+        .lines()
+        .map(str::trim)
+        .find(|l| l.starts_with("curl -s -H \"Authorization: Bearer $TOKEN\" http"))
+        .and_then(|l| l.rsplit(' ').next())
+        .unwrap_or_else(|| panic!("no read curl printed: {stdout}"))
+        .to_string()
+}
+
+fn embedded_serve(dir: &std::path::Path, extra: &[&str]) -> Server {
+    let listen = format!("127.0.0.1:{}", free_port());
+    let mut args = vec!["serve"];
+    args.extend_from_slice(extra);
+    Server::spawn_command(
+        &args,
+        Some(dir),
+        &[("EHEALTH_LISTEN", listen.as_str())],
+        listen.clone(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fresh_folder_serves_on_sqlite_with_a_generated_key_and_the_printed_curl_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = embedded_serve(dir.path(), &["--demo"]);
+    server.listening().await.expect("serve listens");
+    let token = printed_token(&server).await;
+    let stdout = server.stdout();
+    assert!(stdout.contains("demo data: 4 entities created"), "{stdout}");
+
+    // The printed read, as printed.
+    let url = printed_read_url(&stdout);
+    let response = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["data"]["id"], SR);
+    assert_eq!(body["data"]["program_processing_status"], "in_queue");
+
+    // Everything lives in ./data: the database and a private key file.
+    let key = dir.path().join("data/jwt.key");
+    assert!(dir.path().join("data/ehealth.db").exists());
+    let secret = std::fs::read_to_string(&key).unwrap();
+    assert_eq!(secret.trim().len(), 64, "32 random bytes, hex");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&key).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    // The printed release works, and its job finishes on this node.
+    let reply: Reply = server
+        .call(
+            Method::PATCH,
+            &format!("/api/service_requests/{SR}/actions/release"),
+            &token,
+        )
+        .await;
+    let job = reply.job_href();
+    let done = server.wait_job(&job, &token).await;
+    assert_eq!(done.status, 303, "{:#}", done.body);
+
+    // A restart without --demo: same key (the old token still works), the change kept, nothing
+    // printed again, the demo data not imported twice.
+    server.signal("TERM");
+    assert!(server.wait_exit(30).await.is_some_and(|s| s.success()));
+    let mut again = embedded_serve(dir.path(), &[]);
+    again.listening().await.expect("serve listens again");
+    let read = again
+        .get(
+            &format!("/api/patients/55555555-5555-4555-8555-555555555555/service_requests/{SR}"),
+            &token,
+        )
+        .await;
+    assert_eq!(read.status, 200, "{:#}", read.body);
+    assert_eq!(read.data()["program_processing_status"], "new");
+    assert!(
+        !again.stdout().contains("export TOKEN="),
+        "{}",
+        again.stdout()
+    );
+    assert_eq!(std::fs::read_to_string(&key).unwrap(), secret);
+
+    // `token` signs with the same generated key when run in the same folder.
+    let minted = run_in(
+        dir.path(),
+        &[
+            "token",
+            "--user",
+            "33333333-3333-4333-8333-333333333333",
+            "--client",
+            "11111111-1111-4111-8111-111111111111",
+            "--scope",
+            "service_request:read",
+        ],
+    )
+    .await;
+    let read = again
+        .get(
+            &format!("/api/patients/55555555-5555-4555-8555-555555555555/service_requests/{SR}"),
+            minted.trim(),
+        )
+        .await;
+    assert_eq!(read.status, 200, "{:#}", read.body);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn serve_on_postgres_without_a_jwt_secret_refuses_to_start_and_names_the_variable() {
+    let out = run(
+        &["serve"],
+        &[("DATABASE_URL", "postgres://nobody:pw@127.0.0.1:1/none")],
+    )
+    .await;
+    out.assert_failure();
+    assert!(
+        out.stderr.contains("EHEALTH_JWT_SECRET is not set"),
+        "{out:#?}"
+    );
+    assert!(
+        !out.stderr.contains(":pw@"),
+        "the password is not printed: {out:#?}"
+    );
+}
+
+/// `ehealth-es ARGS` run in `dir` with nothing of the test run's environment; its stdout.
+async fn run_in(dir: &std::path::Path, args: &[&str]) -> String {
+    let output = tokio::process::Command::new(crate::process::BIN)
+        .args(args)
+        .current_dir(dir)
+        .env_remove("DATABASE_URL")
+        .env_remove("EHEALTH_JWT_SECRET")
+        .output()
+        .await
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
