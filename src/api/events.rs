@@ -6,16 +6,16 @@
 //! owns — judged on the entity's current projection row, like every read endpoint. A legal entity
 //! that stopped using a service request (Release) no longer sees it, its past records included.
 
-/// How this feature is named when the backend cannot serve it.
-const FEATURE: &str = "The Event Manager feed (GET /api/events)";
-
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::sqlite::SqliteRow;
+use sqlx::types::Json;
+use sqlx::{Postgres, QueryBuilder, Row, Sqlite};
+use uuid::fmt::Hyphenated;
 use uuid::Uuid;
 
 use super::envelope::ApiResponse;
@@ -27,6 +27,8 @@ use super::query_params::{
     self, invalid_entry, refused, DateOrInstant, Page, PageParams, QueryParams,
 };
 use crate::app::AppState;
+use crate::db::sqlite::id as text_id;
+use crate::db::Db;
 
 const SCOPE: &str = "event:read";
 const NOT_FOUND: &str = "Event not found";
@@ -159,6 +161,50 @@ impl Filter {
             _ => {}
         }
     }
+
+    /// [`Filter::push_conditions`] in SQLite's SQL: uuids and instants bound as the text they are
+    /// stored as, and the `properties` tests through JSON1 (`json_each` finds a top-level key
+    /// whatever characters it holds, where a `json_extract` path would have to quote it).
+    fn push_conditions_sqlite(&self, sql: &mut QueryBuilder<'_, Sqlite>, legal_entity: Uuid) {
+        sql.push(" WHERE ");
+        push_visible_to_sqlite(sql, legal_entity);
+        if let Some(since) = self.since {
+            sql.push(" AND e.event_time >= ")
+                .push_bind(query_params::sqlite_instant(since));
+        }
+        if let Some(event_type) = &self.event_type {
+            sql.push(" AND e.event_type = ")
+                .push_bind(event_type.clone());
+        }
+        if let Some(entity_type) = &self.entity_type {
+            sql.push(" AND e.entity_type = ")
+                .push_bind(entity_type.clone());
+        }
+        if let Some(entity_id) = self.entity_id {
+            sql.push(" AND e.entity_id = ")
+                .push_bind(text_id(entity_id));
+        }
+        match (&self.attribute_name, &self.new_value) {
+            (Some(name), Some(value)) => {
+                // `->> 'new_value'` of PostgreSQL: the text of the member of an object, NULL for
+                // any other value (the CASE keeps json_extract away from a non-JSON atom).
+                sql.push(" AND EXISTS (SELECT 1 FROM json_each(e.properties) AS p WHERE p.key = ")
+                    .push_bind(name.clone())
+                    .push(
+                        " AND CASE WHEN p.type = 'object' \
+                         THEN CAST(json_extract(p.value, '$.new_value') AS TEXT) END = ",
+                    )
+                    .push_bind(value.clone())
+                    .push(")");
+            }
+            (Some(name), None) => {
+                sql.push(" AND EXISTS (SELECT 1 FROM json_each(e.properties) AS p WHERE p.key = ")
+                    .push_bind(name.clone())
+                    .push(")");
+            }
+            _ => {}
+        }
+    }
 }
 
 /// The tenancy condition: the record's entity is one of the entities visible to `legal_entity` in
@@ -180,18 +226,71 @@ fn push_visible_to(sql: &mut QueryBuilder<'_, Postgres>, legal_entity: Uuid) {
         .push(")");
 }
 
-/// One record in eHealth's Event Manager shape.
-fn render(row: &PgRow) -> Value {
-    let event_time: DateTime<Utc> = row.get("event_time");
-    json!({
-        "id": row.get::<Uuid, _>("id"),
-        "event_type": row.get::<String, _>("event_type"),
-        "entity_type": row.get::<String, _>("entity_type"),
-        "entity_id": row.get::<Uuid, _>("entity_id"),
-        "properties": row.get::<Value, _>("properties"),
-        "event_time": event_time,
-        "changed_by": row.get::<Uuid, _>("changed_by"),
-    })
+/// [`push_visible_to`] in SQLite's SQL (a row value `IN` a subquery, SQLite 3.15 and later).
+fn push_visible_to_sqlite(sql: &mut QueryBuilder<'_, Sqlite>, legal_entity: Uuid) {
+    let legal_entity = text_id(legal_entity);
+    sql.push("(e.entity_type, e.entity_id) IN (SELECT 'ServiceRequest', id FROM service_requests WHERE requester_legal_entity_id = ")
+        .push_bind(legal_entity.clone())
+        .push(" OR used_by_legal_entity_id = ")
+        .push_bind(legal_entity.clone())
+        .push(" UNION ALL SELECT 'MergeRequest', id FROM merge_requests WHERE legal_entity_id = ")
+        .push_bind(legal_entity.clone())
+        .push(" UNION ALL SELECT 'DeviceDispense', id FROM device_dispenses WHERE performer_legal_entity_id = ")
+        .push_bind(legal_entity.clone())
+        .push(" UNION ALL SELECT 'Approval', id FROM approvals WHERE legal_entity_id = ")
+        .push_bind(legal_entity)
+        .push(")");
+}
+
+/// One record of the feed, as either backend stores it.
+struct Record {
+    id: Uuid,
+    event_type: String,
+    entity_type: String,
+    entity_id: Uuid,
+    properties: Value,
+    event_time: DateTime<Utc>,
+    changed_by: Uuid,
+}
+
+impl Record {
+    fn from_pg(row: &PgRow) -> Record {
+        Record {
+            id: row.get("id"),
+            event_type: row.get("event_type"),
+            entity_type: row.get("entity_type"),
+            entity_id: row.get("entity_id"),
+            properties: row.get("properties"),
+            event_time: row.get("event_time"),
+            changed_by: row.get("changed_by"),
+        }
+    }
+
+    fn from_sqlite(row: &SqliteRow) -> Record {
+        let uuid = |column: &str| row.get::<Hyphenated, _>(column).into_uuid();
+        Record {
+            id: uuid("id"),
+            event_type: row.get("event_type"),
+            entity_type: row.get("entity_type"),
+            entity_id: uuid("entity_id"),
+            properties: row.get::<Json<Value>, _>("properties").0,
+            event_time: row.get("event_time"),
+            changed_by: uuid("changed_by"),
+        }
+    }
+
+    /// The record in eHealth's Event Manager shape.
+    fn render(self) -> Value {
+        json!({
+            "id": self.id,
+            "event_type": self.event_type,
+            "entity_type": self.entity_type,
+            "entity_id": self.entity_id,
+            "properties": self.properties,
+            "event_time": self.event_time,
+            "changed_by": self.changed_by,
+        })
+    }
 }
 
 /// `GET /api/events`: the caller's visible records, oldest first (`event_time`, then the position in
@@ -223,27 +322,56 @@ pub async fn list(
     let legal_entity = caller.identity.client_id;
 
     // The count and the page in one statement, so both describe the same snapshot of the feed.
-    let mut sql = QueryBuilder::<Postgres>::new(
-        "SELECT t.total, p.* FROM (SELECT count(*) AS total FROM status_change_events e",
-    );
-    filter.push_conditions(&mut sql, legal_entity);
-    sql.push(") t LEFT JOIN LATERAL (SELECT ")
-        .push(COLUMNS)
-        .push(" FROM status_change_events e");
-    filter.push_conditions(&mut sql, legal_entity);
-    sql.push(" ORDER BY e.event_time, e.global_position LIMIT ")
-        .push_bind(page.size)
-        .push(" OFFSET ")
-        .push_bind(page.offset())
-        .push(") p ON true ORDER BY p.event_time, p.global_position");
-    let rows = sql.build().fetch_all(app.postgres(FEATURE)?).await?;
-
-    let total: i64 = rows.first().map_or(0, |r| r.get("total"));
-    let data: Vec<Value> = rows
-        .iter()
-        .filter(|r| r.get::<Option<Uuid>, _>("id").is_some())
-        .map(render)
-        .collect();
+    let (total, records) = match &app.db {
+        Db::Postgres(pool) => {
+            let mut sql = QueryBuilder::<Postgres>::new(
+                "SELECT t.total, p.* FROM (SELECT count(*) AS total FROM status_change_events e",
+            );
+            filter.push_conditions(&mut sql, legal_entity);
+            sql.push(") t LEFT JOIN LATERAL (SELECT ")
+                .push(COLUMNS)
+                .push(" FROM status_change_events e");
+            filter.push_conditions(&mut sql, legal_entity);
+            sql.push(" ORDER BY e.event_time, e.global_position LIMIT ")
+                .push_bind(page.size)
+                .push(" OFFSET ")
+                .push_bind(page.offset())
+                .push(") p ON true ORDER BY p.event_time, p.global_position");
+            let rows = sql.build().fetch_all(pool).await?;
+            let total: i64 = rows.first().map_or(0, |r| r.get("total"));
+            let records: Vec<Record> = rows
+                .iter()
+                .filter(|r| r.get::<Option<Uuid>, _>("id").is_some())
+                .map(Record::from_pg)
+                .collect();
+            (total, records)
+        }
+        Db::Sqlite(lite) => {
+            // No LATERAL on SQLite; the page does not refer to the count, so a plain join does.
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "SELECT t.total, p.* FROM (SELECT count(*) AS total FROM status_change_events e",
+            );
+            filter.push_conditions_sqlite(&mut sql, legal_entity);
+            sql.push(") t LEFT JOIN (SELECT ")
+                .push(COLUMNS)
+                .push(" FROM status_change_events e");
+            filter.push_conditions_sqlite(&mut sql, legal_entity);
+            sql.push(" ORDER BY e.event_time, e.global_position LIMIT ")
+                .push_bind(page.size)
+                .push(" OFFSET ")
+                .push_bind(page.offset())
+                .push(") p ON 1 ORDER BY p.event_time, p.global_position");
+            let rows = sql.build().fetch_all(&lite.pool).await?;
+            let total: i64 = rows.first().map_or(0, |r| r.get("total"));
+            let records: Vec<Record> = rows
+                .iter()
+                .filter(|r| r.get::<Option<String>, _>("id").is_some())
+                .map(Record::from_sqlite)
+                .collect();
+            (total, records)
+        }
+    };
+    let data: Vec<Value> = records.into_iter().map(Record::render).collect();
     let mut response = ApiResponse::ok(Value::Array(data));
     response.body.insert("paging".into(), page.paging(total));
     Ok(response)
@@ -275,14 +403,25 @@ pub async fn show(
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&[SCOPE])?;
     let id = path_id(&id, NOT_FOUND)?;
-    let mut sql = QueryBuilder::<Postgres>::new("SELECT ");
-    sql.push(COLUMNS).push(" FROM status_change_events e");
-    Filter::default().push_conditions(&mut sql, caller.identity.client_id);
-    sql.push(" AND e.id = ").push_bind(id);
-    let row = sql
-        .build()
-        .fetch_optional(app.postgres(FEATURE)?)
-        .await?
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    Ok(ApiResponse::ok(render(&row)))
+    let legal_entity = caller.identity.client_id;
+    let record = match &app.db {
+        Db::Postgres(pool) => {
+            let mut sql = QueryBuilder::<Postgres>::new("SELECT ");
+            sql.push(COLUMNS).push(" FROM status_change_events e");
+            Filter::default().push_conditions(&mut sql, legal_entity);
+            sql.push(" AND e.id = ").push_bind(id);
+            let row = sql.build().fetch_optional(pool).await?;
+            row.as_ref().map(Record::from_pg)
+        }
+        Db::Sqlite(lite) => {
+            let mut sql = QueryBuilder::<Sqlite>::new("SELECT ");
+            sql.push(COLUMNS).push(" FROM status_change_events e");
+            Filter::default().push_conditions_sqlite(&mut sql, legal_entity);
+            sql.push(" AND e.id = ").push_bind(text_id(id));
+            let row = sql.build().fetch_optional(&lite.pool).await?;
+            row.as_ref().map(Record::from_sqlite)
+        }
+    }
+    .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    Ok(ApiResponse::ok(record.render()))
 }

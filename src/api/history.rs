@@ -7,9 +7,6 @@
 //! secrets redacted: OTP salts (from which codes are derived) become `"[redacted]"` and phone
 //! numbers are masked the way the approval view masks them. Nothing else in an event is secret.
 
-/// How this feature is named when the backend cannot serve it.
-const FEATURE: &str = "Status history and event history";
-
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
@@ -18,6 +15,7 @@ use cqrs_es::Aggregate;
 use ehealth_aggregates::common::mask_phone;
 use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use serde_json::{json, Map, Value};
+use sqlx::types::Json;
 use sqlx::Row;
 use uuid::Uuid;
 
@@ -29,6 +27,7 @@ use super::openapi::AuthenticatedErrors;
 use super::query_params::{refused, Page, PageParams, QueryParams};
 use super::read::document;
 use crate::app::AppState;
+use crate::db::Db;
 
 const REDACTED: &str = "[redacted]";
 
@@ -217,6 +216,17 @@ pub async fn approval(
     answer::<Approval>(&app, id, page).await
 }
 
+/// One stored event of a history page.
+struct Stored {
+    sequence: i64,
+    global_position: i64,
+    event_type: String,
+    event_version: String,
+    payload: Value,
+    metadata: Value,
+    recorded_at: DateTime<Utc>,
+}
+
 /// One page of the entity's events and the `paging` object. The count and the page come from one
 /// statement, so they describe the same snapshot of the log.
 async fn answer<A: Aggregate>(
@@ -224,43 +234,93 @@ async fn answer<A: Aggregate>(
     id: Uuid,
     page: Page,
 ) -> Result<ApiResponse, ApiError> {
-    let rows = sqlx::query(
-        "SELECT t.total, p.sequence, p.global_position, p.event_type, p.event_version, p.payload, \
-         p.metadata, p.recorded_at \
-         FROM (SELECT count(*) AS total FROM events \
-               WHERE aggregate_type = $1 AND aggregate_id = $2) t \
-         LEFT JOIN LATERAL (SELECT sequence, global_position, event_type, event_version, payload, \
+    let (total, events) = match &app.db {
+        Db::Postgres(pool) => {
+            let rows = sqlx::query(
+                "SELECT t.total, p.sequence, p.global_position, p.event_type, p.event_version, p.payload, \
+                 p.metadata, p.recorded_at \
+                 FROM (SELECT count(*) AS total FROM events \
+                       WHERE aggregate_type = $1 AND aggregate_id = $2) t \
+                 LEFT JOIN LATERAL (SELECT sequence, global_position, event_type, event_version, payload, \
+                                    metadata, recorded_at FROM events \
+                                    WHERE aggregate_type = $1 AND aggregate_id = $2 \
+                                    ORDER BY sequence LIMIT $3 OFFSET $4) p ON true \
+                 ORDER BY p.sequence",
+            )
+            .bind(A::TYPE)
+            .bind(id.to_string())
+            .bind(page.size)
+            .bind(page.offset())
+            .fetch_all(pool)
+            .await?;
+            let total: i64 = rows.first().map_or(0, |r| r.get("total"));
+            let events = rows
+                .iter()
+                .filter_map(|row| {
+                    Some(Stored {
+                        sequence: row.get::<Option<i64>, _>("sequence")?,
+                        global_position: row.get("global_position"),
+                        event_type: row.get("event_type"),
+                        event_version: row.get("event_version"),
+                        payload: row.get("payload"),
+                        metadata: row.get("metadata"),
+                        recorded_at: row.get("recorded_at"),
+                    })
+                })
+                .collect::<Vec<_>>();
+            (total, events)
+        }
+        Db::Sqlite(lite) => {
+            // No LATERAL on SQLite; the page does not refer to the count, so a plain join does.
+            let rows = sqlx::query(
+                "SELECT t.total, p.sequence, p.global_position, p.event_type, p.event_version, \
+                 p.payload, p.metadata, p.recorded_at \
+                 FROM (SELECT count(*) AS total FROM events \
+                       WHERE aggregate_type = $1 AND aggregate_id = $2) t \
+                 LEFT JOIN (SELECT sequence, global_position, event_type, event_version, payload, \
                             metadata, recorded_at FROM events \
                             WHERE aggregate_type = $1 AND aggregate_id = $2 \
-                            ORDER BY sequence LIMIT $3 OFFSET $4) p ON true \
-         ORDER BY p.sequence",
-    )
-    .bind(A::TYPE)
-    .bind(id.to_string())
-    .bind(page.size)
-    .bind(page.offset())
-    .fetch_all(app.postgres(FEATURE)?)
-    .await?;
-    let total: i64 = rows.first().map_or(0, |r| r.get("total"));
-    let mut entries = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let Some(sequence) = row.get::<Option<i64>, _>("sequence") else {
-            continue;
-        };
-        let event_type: String = row.get("event_type");
-        let payload: Value = row.get("payload");
-        let metadata: Value = row.get("metadata");
-        let recorded_at: DateTime<Utc> = row.get("recorded_at");
-        entries.push(json!({
-            "sequence": sequence,
-            "global_position": row.get::<i64, _>("global_position"),
-            "event_type": event_type,
-            "event_version": row.get::<String, _>("event_version"),
-            "payload": redact(untagged(payload, &event_type)),
-            "recorded_at": recorded_at,
-            "authority": authority(&metadata),
-        }));
-    }
+                            ORDER BY sequence LIMIT $3 OFFSET $4) p ON 1 \
+                 ORDER BY p.sequence",
+            )
+            .bind(A::TYPE)
+            .bind(crate::db::sqlite::id(id))
+            .bind(page.size)
+            .bind(page.offset())
+            .fetch_all(&lite.pool)
+            .await?;
+            let total: i64 = rows.first().map_or(0, |r| r.get("total"));
+            let events = rows
+                .iter()
+                .filter_map(|row| {
+                    Some(Stored {
+                        sequence: row.get::<Option<i64>, _>("sequence")?,
+                        global_position: row.get("global_position"),
+                        event_type: row.get("event_type"),
+                        event_version: row.get("event_version"),
+                        payload: row.get::<Json<Value>, _>("payload").0,
+                        metadata: row.get::<Json<Value>, _>("metadata").0,
+                        recorded_at: row.get("recorded_at"),
+                    })
+                })
+                .collect::<Vec<_>>();
+            (total, events)
+        }
+    };
+    let entries = events
+        .into_iter()
+        .map(|e| {
+            json!({
+                "sequence": e.sequence,
+                "global_position": e.global_position,
+                "payload": redact(untagged(e.payload, &e.event_type)),
+                "event_type": e.event_type,
+                "event_version": e.event_version,
+                "recorded_at": e.recorded_at,
+                "authority": authority(&e.metadata),
+            })
+        })
+        .collect();
     let mut response = ApiResponse::ok(Value::Array(entries));
     response.body.insert("paging".into(), page.paging(total));
     Ok(response)

@@ -6,7 +6,7 @@ use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 
 use axum::http::StatusCode;
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
 
@@ -158,6 +158,19 @@ pub fn date_or_instant(raw: &str) -> Option<DateTime<Utc>> {
         return date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
     instant(raw)
+}
+
+/// An instant to compare with a stored one on SQLite, where instants are fixed-width text
+/// ([`crate::db::sqlite::ts`]) and text order is time order only for the years 0000–9999 that
+/// the text can hold. An instant outside them (a date with an offset across year 0 or 9999, a
+/// made-up cursor) becomes a bound below or above every stored instant, which is how PostgreSQL
+/// compares it.
+pub fn sqlite_instant(at: DateTime<Utc>) -> String {
+    match at.year() {
+        year if year < 0 => String::new(),
+        year if year > 9999 => "~".to_string(),
+        _ => crate::db::sqlite::ts(at),
+    }
 }
 
 pub fn uuid(raw: &str) -> Option<Uuid> {
@@ -335,6 +348,20 @@ mod tests {
         );
         assert!(date_or_instant("2026-13-02").is_none());
         assert!(date_or_instant("yesterday").is_none());
+    }
+
+    #[test]
+    fn sqlite_instants_outside_the_stored_years_bound_every_stored_one() {
+        let stored = crate::db::sqlite::ts(date_or_instant("2026-01-02").unwrap());
+        assert_eq!(stored, "2026-01-02T00:00:00.000000Z");
+        let at = |raw| sqlite_instant(instant(raw).unwrap());
+        assert_eq!(at("2026-01-02T00:00:00Z"), stored);
+        let (early, late) = (
+            at("0000-01-01T00:00:00+01:00"),
+            at("9999-12-31T23:00:00-02:00"),
+        );
+        assert!(early < crate::db::sqlite::ts(date_or_instant("0000-01-01").unwrap()));
+        assert!(late > crate::db::sqlite::ts(instant("9999-12-31T23:59:59.999999Z").unwrap()));
     }
 
     #[test]

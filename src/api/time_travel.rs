@@ -8,18 +8,17 @@
 //! Visibility is not replayed: the read endpoints check the caller against the current state first
 //! (see README, Audit).
 
-/// How this feature is named when the backend cannot serve it.
-const FEATURE: &str = "Time travel (as_of / version)";
-
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use serde_json::{json, Value};
+use sqlx::types::Json;
 use sqlx::Row;
 use uuid::Uuid;
 
 use super::error::ApiError;
 use super::query_params::{self, invalid_entry, refused, QueryParams};
 use crate::app::AppState;
+use crate::db::Db;
 
 /// The past point an entity read asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,28 +98,54 @@ pub async fn replay<A: Aggregate>(
         WHERE sequence <= $1 AND aggregate_type = $2 AND aggregate_id = $3 ORDER BY sequence";
     const BY_TIME: &str = "SELECT sequence, payload FROM events \
         WHERE recorded_at <= $1 AND aggregate_type = $2 AND aggregate_id = $3 ORDER BY sequence";
-    let aggregate_id = id.to_string();
-    let (query, version) = match point {
-        PointInTime::Version(v) => (sqlx::query(BY_VERSION).bind(v), Some(v)),
-        PointInTime::AsOf(t) => (sqlx::query(BY_TIME).bind(t), None),
+    let version = match point {
+        PointInTime::Version(v) => Some(v),
+        PointInTime::AsOf(_) => None,
     };
-    let rows = query
-        .bind(A::TYPE)
-        .bind(aggregate_id)
-        .fetch_all(app.postgres(FEATURE)?)
-        .await?;
+    let sql = match point {
+        PointInTime::Version(_) => BY_VERSION,
+        PointInTime::AsOf(_) => BY_TIME,
+    };
+    let rows: Vec<(i64, Value)> = match &app.db {
+        Db::Postgres(pool) => {
+            let query = match point {
+                PointInTime::Version(v) => sqlx::query(sql).bind(v),
+                PointInTime::AsOf(t) => sqlx::query(sql).bind(t),
+            };
+            query
+                .bind(A::TYPE)
+                .bind(id.to_string())
+                .fetch_all(pool)
+                .await?
+                .iter()
+                .map(|row| (row.get("sequence"), row.get("payload")))
+                .collect()
+        }
+        Db::Sqlite(lite) => {
+            let query = match point {
+                PointInTime::Version(v) => sqlx::query(sql).bind(v),
+                PointInTime::AsOf(t) => sqlx::query(sql).bind(query_params::sqlite_instant(t)),
+            };
+            query
+                .bind(A::TYPE)
+                .bind(crate::db::sqlite::id(id))
+                .fetch_all(&lite.pool)
+                .await?
+                .iter()
+                .map(|row| (row.get("sequence"), row.get::<Json<Value>, _>("payload").0))
+                .collect()
+        }
+    };
 
     let mut state = A::default();
     let mut last = 0;
-    for row in rows {
-        let sequence: i64 = row.get("sequence");
+    for (sequence, payload) in rows {
         // Sequences start at 1 and have no gaps; an event that happened after a later-numbered one
         // cannot be part of a past state, so the replay stops at the first gap (only possible for
         // `as_of` with a clock that stepped back).
         if sequence != last + 1 {
             break;
         }
-        let payload: Value = row.get("payload");
         let event: A::Event = serde_json::from_value(payload).map_err(|err| {
             tracing::error!(error = %err, aggregate_type = A::TYPE, %id, sequence, "stored event unreadable");
             ApiError::internal()

@@ -9,9 +9,6 @@
 //! columns grant visibility (a service request's requester and user), each is scanned as its own
 //! index-ordered branch of a `UNION ALL`, so the database never has to sort a tenant's whole list.
 
-/// How this feature is named when the backend cannot serve it.
-const FEATURE: &str = "Analyst lists";
-
 mod csv;
 mod cursor;
 mod params;
@@ -27,7 +24,10 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use ehealth_aggregates::{DeviceDispense, MergeRequest, ServiceRequest};
 use serde_json::{json, Value};
 use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::sqlite::SqliteRow;
+use sqlx::types::Json;
+use sqlx::{Database, Postgres, QueryBuilder, Row, Sqlite};
+use uuid::fmt::Hyphenated;
 use uuid::Uuid;
 
 use super::envelope::ApiResponse;
@@ -35,8 +35,9 @@ use super::error::ApiError;
 use super::extract::Caller;
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
-use super::query_params::DateOrInstant;
+use super::query_params::{sqlite_instant, DateOrInstant};
 use crate::app::AppState;
+use crate::db::Db;
 use cursor::Cursor;
 use params::{Bind, Filter, Kind, ListQuery};
 
@@ -398,30 +399,53 @@ async fn list(
     } else {
         "id, updated_at, document".to_string()
     };
-    let mut rows = match select(resource, &query, caller.identity.client_id, &selected) {
-        Some(mut sql) => sql.build().fetch_all(app.postgres(FEATURE)?).await?,
-        None => Vec::new(),
-    };
+    let legal_entity = caller.identity.client_id;
+    match &app.db {
+        Db::Postgres(pool) => {
+            let rows = match select::<Postgres>(resource, &query, legal_entity, &selected) {
+                Some(mut sql) => sql.build().fetch_all(pool).await?,
+                None => Vec::new(),
+            };
+            answer(resource, rows, &query, as_csv, &caller.meta.url)
+        }
+        Db::Sqlite(lite) => {
+            let rows = match select::<Sqlite>(resource, &query, legal_entity, &selected) {
+                Some(mut sql) => sql.build().fetch_all(&lite.pool).await?,
+                None => Vec::new(),
+            };
+            answer(resource, rows, &query, as_csv, &caller.meta.url)
+        }
+    }
+}
+
+/// The answer for the rows fetched (up to one more than the limit, which says there is more).
+fn answer<R: ListRow>(
+    resource: &Resource,
+    mut rows: Vec<R>,
+    query: &ListQuery,
+    as_csv: bool,
+    url: &str,
+) -> Result<Response, ApiError> {
     let has_more = rows.len() as i64 > query.limit;
     rows.truncate(query.limit as usize);
     let next = match rows.last() {
         Some(last) if has_more => Some(
             Cursor {
-                updated_at: last.try_get("updated_at")?,
-                id: last.try_get("id")?,
+                updated_at: last.updated_at()?,
+                id: last.id()?,
             }
             .encode(resource.table),
         ),
         _ => None,
     };
     if as_csv {
-        return csv_response(resource, &rows, next, &query, &caller.meta.url);
+        return csv_response(resource, &rows, next, query, url);
     }
     let data = rows
         .iter()
         .map(|row| {
-            let id: Uuid = row.try_get("id")?;
-            let document: Value = row.try_get("document")?;
+            let id = row.id()?;
+            let document = row.document()?;
             (resource.render)(document).ok_or_else(|| {
                 tracing::error!(table = resource.table, %id, "stored document unreadable");
                 ApiError::internal()
@@ -436,17 +460,142 @@ async fn list(
     Ok(answer.with_header(VARY, "accept").into_response())
 }
 
+/// What differs between the backends in a page query: how values are bound (SQLite stores uuids
+/// and instants as text, see `db::sqlite`) and two pieces of syntax.
+trait Dialect: Database + Sized {
+    /// How a branch of the page query opens (it closes with `)`): PostgreSQL takes a
+    /// parenthesized `SELECT … ORDER BY … LIMIT` as a member of a `UNION ALL`, SQLite only as a
+    /// subquery.
+    const BRANCH: &'static str;
+    /// `IS DISTINCT FROM`: a NULL column is not the caller.
+    const IS_DISTINCT_FROM: &'static str;
+    fn push_uuid(sql: &mut QueryBuilder<'_, Self>, id: Uuid);
+    fn push_instant(sql: &mut QueryBuilder<'_, Self>, at: DateTime<Utc>);
+    fn push_text<'a>(sql: &mut QueryBuilder<'a, Self>, text: &'a str);
+    fn push_int(sql: &mut QueryBuilder<'_, Self>, n: i64);
+}
+
+impl Dialect for Postgres {
+    const BRANCH: &'static str = "(";
+    const IS_DISTINCT_FROM: &'static str = "IS DISTINCT FROM";
+    fn push_uuid(sql: &mut QueryBuilder<'_, Self>, id: Uuid) {
+        sql.push_bind(id);
+    }
+    fn push_instant(sql: &mut QueryBuilder<'_, Self>, at: DateTime<Utc>) {
+        sql.push_bind(at);
+    }
+    fn push_text<'a>(sql: &mut QueryBuilder<'a, Self>, text: &'a str) {
+        sql.push_bind(text);
+    }
+    fn push_int(sql: &mut QueryBuilder<'_, Self>, n: i64) {
+        sql.push_bind(n);
+    }
+}
+
+impl Dialect for Sqlite {
+    const BRANCH: &'static str = "SELECT * FROM (";
+    const IS_DISTINCT_FROM: &'static str = "IS NOT";
+    fn push_uuid(sql: &mut QueryBuilder<'_, Self>, id: Uuid) {
+        sql.push_bind(crate::db::sqlite::id(id));
+    }
+    fn push_instant(sql: &mut QueryBuilder<'_, Self>, at: DateTime<Utc>) {
+        sql.push_bind(sqlite_instant(at));
+    }
+    fn push_text<'a>(sql: &mut QueryBuilder<'a, Self>, text: &'a str) {
+        sql.push_bind(text);
+    }
+    fn push_int(sql: &mut QueryBuilder<'_, Self>, n: i64) {
+        sql.push_bind(n);
+    }
+}
+
+/// A fetched row, read the same way on both backends.
+trait ListRow {
+    fn id(&self) -> Result<Uuid, sqlx::Error>;
+    fn updated_at(&self) -> Result<DateTime<Utc>, sqlx::Error>;
+    fn document(&self) -> Result<Value, sqlx::Error>;
+    /// The CSV cell of a typed column; NULL is an empty field.
+    fn cell(&self, column: &Column) -> Result<String, sqlx::Error>;
+}
+
+impl ListRow for PgRow {
+    fn id(&self) -> Result<Uuid, sqlx::Error> {
+        self.try_get("id")
+    }
+    fn updated_at(&self) -> Result<DateTime<Utc>, sqlx::Error> {
+        self.try_get("updated_at")
+    }
+    fn document(&self) -> Result<Value, sqlx::Error> {
+        self.try_get("document")
+    }
+    fn cell(&self, column: &Column) -> Result<String, sqlx::Error> {
+        let name = column.name;
+        Ok(match column.kind {
+            Type::Uuid => self
+                .try_get::<Option<Uuid>, _>(name)?
+                .map(|id| id.to_string()),
+            Type::Text => self.try_get::<Option<String>, _>(name)?,
+            Type::Time => self
+                .try_get::<Option<DateTime<Utc>>, _>(name)?
+                .map(csv_instant),
+            Type::Json => self.try_get::<Option<Value>, _>(name)?.and_then(csv_json),
+            Type::Int => self.try_get::<Option<i64>, _>(name)?.map(|n| n.to_string()),
+        }
+        .unwrap_or_default())
+    }
+}
+
+impl ListRow for SqliteRow {
+    fn id(&self) -> Result<Uuid, sqlx::Error> {
+        self.try_get::<Hyphenated, _>("id")
+            .map(Hyphenated::into_uuid)
+    }
+    fn updated_at(&self) -> Result<DateTime<Utc>, sqlx::Error> {
+        self.try_get("updated_at")
+    }
+    fn document(&self) -> Result<Value, sqlx::Error> {
+        self.try_get::<Json<Value>, _>("document").map(|j| j.0)
+    }
+    fn cell(&self, column: &Column) -> Result<String, sqlx::Error> {
+        let name = column.name;
+        Ok(match column.kind {
+            Type::Uuid => self
+                .try_get::<Option<Hyphenated>, _>(name)?
+                .map(|id| id.into_uuid().to_string()),
+            Type::Text => self.try_get::<Option<String>, _>(name)?,
+            Type::Time => self
+                .try_get::<Option<DateTime<Utc>>, _>(name)?
+                .map(csv_instant),
+            Type::Json => self
+                .try_get::<Option<Json<Value>>, _>(name)?
+                .and_then(|j| csv_json(j.0)),
+            Type::Int => self.try_get::<Option<i64>, _>(name)?.map(|n| n.to_string()),
+        }
+        .unwrap_or_default())
+    }
+}
+
+/// A timestamp cell: the same form as the JSON rendering of timestamps.
+fn csv_instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// A JSON cell; a JSON `null` is an empty field, like NULL.
+fn csv_json(value: Value) -> Option<String> {
+    (!value.is_null()).then(|| value.to_string())
+}
+
 /// The page query: one index-ordered branch per tenancy column, each limited, merged and limited
 /// again. A later branch excludes rows an earlier one already yields, so a service request that
 /// its requester also uses appears once. A branch that a filter makes impossible (the caller's
 /// requester branch under `requester_legal_entity=<another>`) is left out, and `None` means no
 /// branch is left: the answer is empty without asking the database.
-fn select<'a>(
+fn select<'a, D: Dialect>(
     resource: &Resource,
     query: &'a ListQuery,
     legal_entity: Uuid,
     selected: &str,
-) -> Option<QueryBuilder<'a, Postgres>> {
+) -> Option<QueryBuilder<'a, D>> {
     let filtered = |column: &str| {
         query.equals.iter().find_map(|(c, v)| match v {
             Bind::Uuid(id) if *c == column => Some(*id),
@@ -476,68 +625,50 @@ fn select<'a>(
         }
         // Identifiers come from the constant resource descriptions, never from the request.
         sql.push(format!(
-            "(SELECT {selected} FROM {} WHERE {} = ",
-            resource.table, resource.tenancy[i]
-        ))
-        .push_bind(legal_entity);
+            "{}SELECT {selected} FROM {} WHERE {} = ",
+            D::BRANCH,
+            resource.table,
+            resource.tenancy[i]
+        ));
+        D::push_uuid(&mut sql, legal_entity);
         for earlier in &resource.tenancy[..i] {
-            sql.push(format!(" AND {earlier} IS DISTINCT FROM "))
-                .push_bind(legal_entity);
+            sql.push(format!(" AND {earlier} {} ", D::IS_DISTINCT_FROM));
+            D::push_uuid(&mut sql, legal_entity);
         }
         for (column, value) in &query.equals {
             sql.push(format!(" AND {column} = "));
             match value {
-                Bind::Text(text) => sql.push_bind(text.as_str()),
-                Bind::Uuid(id) => sql.push_bind(*id),
+                Bind::Text(text) => D::push_text(&mut sql, text),
+                Bind::Uuid(id) => D::push_uuid(&mut sql, *id),
             };
         }
         for (column, op, at) in &query.ranges {
-            sql.push(format!(" AND {column} {op} ")).push_bind(*at);
+            sql.push(format!(" AND {column} {op} "));
+            D::push_instant(&mut sql, *at);
         }
         if let Some(after) = &query.after {
-            sql.push(" AND (updated_at, id) > (")
-                .push_bind(after.updated_at)
-                .push(", ")
-                .push_bind(after.id)
-                .push(")");
+            sql.push(" AND (updated_at, id) > (");
+            D::push_instant(&mut sql, after.updated_at);
+            sql.push(", ");
+            D::push_uuid(&mut sql, after.id);
+            sql.push(")");
         }
-        sql.push(" ORDER BY updated_at, id LIMIT ")
-            .push_bind(fetch)
-            .push(")");
+        sql.push(" ORDER BY updated_at, id LIMIT ");
+        D::push_int(&mut sql, fetch);
+        sql.push(")");
     }
     if branches.len() > 1 {
-        sql.push(") page ORDER BY updated_at, id LIMIT ")
-            .push_bind(fetch);
+        sql.push(") page ORDER BY updated_at, id LIMIT ");
+        D::push_int(&mut sql, fetch);
     }
     Some(sql)
 }
 
-/// A CSV cell of a typed column; NULL is an empty field.
-fn cell(row: &PgRow, column: &Column) -> Result<String, sqlx::Error> {
-    let name = column.name;
-    Ok(match column.kind {
-        Type::Uuid => row
-            .try_get::<Option<Uuid>, _>(name)?
-            .map(|id| id.to_string()),
-        Type::Text => row.try_get::<Option<String>, _>(name)?,
-        // The same form as the JSON rendering of timestamps.
-        Type::Time => row
-            .try_get::<Option<DateTime<Utc>>, _>(name)?
-            .map(|t| t.to_rfc3339_opts(SecondsFormat::AutoSi, true)),
-        Type::Json => row
-            .try_get::<Option<Value>, _>(name)?
-            .filter(|v| !v.is_null())
-            .map(|v| v.to_string()),
-        Type::Int => row.try_get::<Option<i64>, _>(name)?.map(|n| n.to_string()),
-    }
-    .unwrap_or_default())
-}
-
 /// The page as CSV; the next page, if any, is announced in a `Link: <…>; rel="next"` header that
 /// repeats the request's filters and limit with the new cursor.
-fn csv_response(
+fn csv_response<R: ListRow>(
     resource: &Resource,
-    rows: &[PgRow],
+    rows: &[R],
     next: Option<String>,
     query: &ListQuery,
     url: &str,
@@ -548,7 +679,7 @@ fn csv_response(
         let cells = resource
             .columns
             .iter()
-            .map(|c| cell(row, c))
+            .map(|c| row.cell(c))
             .collect::<Result<Vec<_>, _>>()?;
         csv::push_record(&mut out, cells);
     }
@@ -686,7 +817,7 @@ mod tests {
             vec![("status".into(), "active".into())],
         )
         .unwrap();
-        let sql = select(&SERVICE_REQUESTS, &query, Uuid::nil(), "id")
+        let sql = select::<Postgres>(&SERVICE_REQUESTS, &query, Uuid::nil(), "id")
             .unwrap()
             .into_sql();
         assert_eq!(
@@ -700,13 +831,35 @@ mod tests {
         );
     }
 
+    #[test]
+    fn on_sqlite_each_branch_is_a_subquery() {
+        let query = params::parse(
+            "service_requests",
+            SERVICE_REQUESTS.filters,
+            vec![("status".into(), "active".into())],
+        )
+        .unwrap();
+        let sql = select::<Sqlite>(&SERVICE_REQUESTS, &query, Uuid::nil(), "id")
+            .unwrap()
+            .into_sql();
+        assert_eq!(
+            sql,
+            "SELECT id FROM (\
+             SELECT * FROM (SELECT id FROM service_requests WHERE requester_legal_entity_id = ? \
+             AND status = ? ORDER BY updated_at, id LIMIT ?) UNION ALL \
+             SELECT * FROM (SELECT id FROM service_requests WHERE used_by_legal_entity_id = ? \
+             AND requester_legal_entity_id IS NOT ? AND status = ? \
+             ORDER BY updated_at, id LIMIT ?)) page ORDER BY updated_at, id LIMIT ?"
+        );
+    }
+
     fn branch_count(params: &[(&str, Uuid)], caller: Uuid) -> usize {
         let pairs = params
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         let query = params::parse("service_requests", SERVICE_REQUESTS.filters, pairs).unwrap();
-        select(&SERVICE_REQUESTS, &query, caller, "id")
+        select::<Postgres>(&SERVICE_REQUESTS, &query, caller, "id")
             .map_or(0, |sql| sql.into_sql().matches("(SELECT").count())
     }
 
