@@ -150,7 +150,10 @@ async fn token_takes_the_secret_from_a_flag_too_and_defaults_to_an_hour() {
 
 #[tokio::test]
 async fn token_without_a_jwt_secret_fails_with_a_clear_error() {
-    let out = run(
+    // In an empty folder: no generated key of the embedded default to fall back on.
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::process::run_in(
+        dir.path(),
         &[
             "token",
             "--user",

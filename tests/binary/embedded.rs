@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::Method;
 
-use crate::process::{free_port, run, Server};
+use crate::process::{free_port, run, run_in, Server};
 use crate::support::Reply;
 
 const SR: &str = "66666666-6666-4666-8666-666666666666";
@@ -133,8 +133,11 @@ async fn a_fresh_folder_serves_on_sqlite_with_a_generated_key_and_the_printed_cu
             "--scope",
             "service_request:read",
         ],
+        &[],
     )
     .await;
+    minted.assert_success();
+    let minted = minted.stdout;
     let read = again
         .get(
             &format!("/api/patients/55555555-5555-4555-8555-555555555555/service_requests/{SR}"),
@@ -160,18 +163,4 @@ async fn serve_on_postgres_without_a_jwt_secret_refuses_to_start_and_names_the_v
         !out.stderr.contains(":pw@"),
         "the password is not printed: {out:#?}"
     );
-}
-
-/// `ehealth-es ARGS` run in `dir` with nothing of the test run's environment; its stdout.
-async fn run_in(dir: &std::path::Path, args: &[&str]) -> String {
-    let output = tokio::process::Command::new(crate::process::BIN)
-        .args(args)
-        .current_dir(dir)
-        .env_remove("DATABASE_URL")
-        .env_remove("EHEALTH_JWT_SECRET")
-        .output()
-        .await
-        .unwrap();
-    assert!(output.status.success(), "{output:?}");
-    String::from_utf8(output.stdout).unwrap()
 }

@@ -110,14 +110,33 @@ async fn import_and_serve_migrate_an_empty_database_first() {
     drop(server);
 }
 
+/// Without `DATABASE_URL` the embedded default is migrated: a SQLite file under `./data/`.
 #[tokio::test]
-async fn migrate_without_a_database_url_fails_naming_it() {
-    let out = run(&["migrate"], &[]).await;
-    out.assert_failure();
-    assert!(
-        out.stderr.contains("--database-url") || out.stderr.contains("DATABASE_URL"),
-        "{out:#?}"
-    );
+async fn migrate_without_a_database_url_creates_the_embedded_sqlite_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = crate::process::run_in(dir.path(), &["migrate"], &[]).await;
+    out.assert_success();
+    let file = dir.path().join("data/ehealth.db");
+    assert!(file.exists(), "{out:#?}");
+    let lite = sqlx::sqlite::SqlitePoolOptions::new()
+        .connect(&format!("sqlite://{}", file.display()))
+        .await
+        .unwrap();
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&lite)
+        .await
+        .unwrap();
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite"))
+        .unwrap()
+        .count() as i64;
+    assert_eq!(applied, files);
+    let tables: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name IN ('events', 'jobs', 'service_requests')",
+    )
+    .fetch_one(&lite)
+    .await
+    .unwrap();
+    assert_eq!(tables, 3);
 }
 
 #[tokio::test]

@@ -97,7 +97,18 @@ impl Output {
 
 /// Runs a subcommand to completion (at most 60 s).
 pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = tokio::process::Command::from(std_command(args, env));
+    run_command(std_command(args, env), args).await
+}
+
+/// Runs a subcommand in `dir` (where the embedded default keeps `./data`).
+pub async fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut command = std_command(args, env);
+    command.current_dir(dir);
+    run_command(command, args).await
+}
+
+async fn run_command(command: std::process::Command, args: &[&str]) -> Output {
+    let mut command = tokio::process::Command::from(command);
     command.kill_on_drop(true);
     let output = tokio::time::timeout(Duration::from_secs(60), command.output())
         .await
