@@ -199,10 +199,10 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
 /// Imports more entities into the running service's database (the fixture import's format).
 pub async fn import(app: &TestApp, file: Value) {
     let bus = Arc::new(ehealth_es::commands::CommandBus::new(
-        app.pool.clone(),
+        app.db.clone(),
         Arc::new(tokio::sync::Notify::new()),
     ));
-    ehealth_es::import::import(&app.pool.clone().into(), &bus, &file)
+    ehealth_es::import::import(&app.db, &bus, &file)
         .await
         .expect("extra entities import");
 }

@@ -162,13 +162,12 @@ async fn the_feed_lists_every_visible_status_change_in_time_order_with_default_p
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 
     // The same records as the stored feed, ids included.
-    let stored: Vec<String> = sqlx::query_scalar(
-        "SELECT id::text FROM status_change_events WHERE entity_id <> $1 ORDER BY id",
-    )
-    .bind(DD_OTHER_LE)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let stored: Vec<String> = app
+        .strings(&format!(
+            "SELECT CAST(id AS text) FROM status_change_events \
+             WHERE entity_id <> '{DD_OTHER_LE}' ORDER BY id"
+        ))
+        .await;
     let mut listed: Vec<String> = data
         .iter()
         .map(|r| r["id"].as_str().unwrap().to_string())
@@ -515,9 +514,10 @@ async fn the_event_manager_needs_the_event_read_scope() {
     let app = TestApp::spawn().await;
     busy_day(&app).await;
     let without = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let id: Uuid = sqlx::query_scalar("SELECT id FROM status_change_events LIMIT 1")
-        .fetch_one(&app.pool)
-        .await
+    let id: Uuid = app
+        .strings("SELECT CAST(id AS text) FROM status_change_events LIMIT 1")
+        .await[0]
+        .parse()
         .unwrap();
     for path in ["/api/events".to_string(), format!("/api/events/{id}")] {
         let reply = app.get(&path, Some(&without)).await;
@@ -614,12 +614,13 @@ async fn one_record_is_read_by_its_id() {
 async fn an_unknown_malformed_or_invisible_event_id_answers_404_event_not_found() {
     let app = TestApp::spawn().await;
     busy_day(&app).await;
-    let foreign: Uuid =
-        sqlx::query_scalar("SELECT id FROM status_change_events WHERE entity_id = $1")
-            .bind(DD_OTHER_LE)
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let foreign: Uuid = app
+        .strings(&format!(
+            "SELECT CAST(id AS text) FROM status_change_events WHERE entity_id = '{DD_OTHER_LE}'"
+        ))
+        .await[0]
+        .parse()
+        .unwrap();
     let token = doctor(&app);
     for id in [
         foreign.to_string(),

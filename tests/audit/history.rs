@@ -204,14 +204,13 @@ async fn the_history_of_a_twice_resent_approval_redacts_salts_and_masks_phones_a
         })
         .collect();
     assert_eq!(codes.len(), 2);
-    let salts: Vec<String> = sqlx::query_scalar(
-        "SELECT payload->'ApprovalOtpResent'->>'salt' FROM events \
-         WHERE aggregate_id = $1 AND event_type = 'ApprovalOtpResent' ORDER BY sequence",
-    )
-    .bind(AP_OTP.to_string())
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    // `->` and `->>` read JSON the same way on PostgreSQL and SQLite.
+    let salts: Vec<String> = app
+        .strings(&format!(
+            "SELECT payload->'ApprovalOtpResent'->>'salt' FROM events \
+             WHERE aggregate_id = '{AP_OTP}' AND event_type = 'ApprovalOtpResent' ORDER BY sequence"
+        ))
+        .await;
     assert_eq!(salts.len(), 2);
 
     let reply = app
