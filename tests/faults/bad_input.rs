@@ -77,12 +77,9 @@ fn assert_raw_clear(reply: &RawReply, case: &str) {
 
 /// Nothing of a refused recall reached the store.
 async fn assert_recall_untouched(app: &TestApp) {
-    let recalled: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE event_type = 'ServiceRequestRecalled'",
-    )
-    .fetch_one(&app.pool)
-    .await
-    .unwrap();
+    let recalled = app
+        .count("SELECT count(*) FROM events WHERE event_type = 'ServiceRequestRecalled'")
+        .await;
     assert_eq!(recalled, 0);
     assert_eq!(
         app.current("service_requests", SR_ACTIVE).await.unwrap()["status"],

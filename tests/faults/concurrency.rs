@@ -61,10 +61,7 @@ async fn events_of_type(app: &TestApp, id: Uuid, event_type: &str) -> usize {
 }
 
 async fn scalar(app: &TestApp, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(&app.pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    app.count(sql).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

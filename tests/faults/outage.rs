@@ -32,6 +32,9 @@ async fn terminate_waiting_sessions(admin: &mut PgConnection, db: &str) -> i64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_command_or_read_cut_off_by_a_database_shutdown_answers_503_and_the_next_one_succeeds() {
+    crate::postgres_only!(
+        "terminates PostgreSQL sessions; an embedded database has no server to lose"
+    );
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let mut admin = PgConnection::connect(&app.database_url).await.unwrap();
