@@ -130,9 +130,9 @@ pub fn banner(addr: SocketAddr, secret: &str, demo_loaded: bool) -> String {
         ));
     } else {
         text.push_str(&format!(
-            "There is no data yet: restart with `serve --demo` to load the demo data set, or load yours\n\
-             with `import FILE`. Then, for example:\n\n  \
-             curl -s -H \"Authorization: Bearer $TOKEN\" {base}/api/patients/{DEMO_PATIENT}/service_requests/{DEMO_SERVICE_REQUEST}\n\n"
+            "List the service requests of the demo legal entity (none yet: restart with `serve --demo`\n\
+             to load the demo data set, or load yours with `import FILE`):\n\n  \
+             curl -s -H \"Authorization: Bearer $TOKEN\" {base}/api/service_requests\n\n"
         ));
     }
     text.push_str("More tokens: `ehealth-es token --user U --client C --scope \"…\"`.\n");

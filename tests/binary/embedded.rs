@@ -164,3 +164,25 @@ async fn serve_on_postgres_without_a_jwt_secret_refuses_to_start_and_names_the_v
         "the password is not printed: {out:#?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_first_start_without_demo_data_prints_a_curl_that_succeeds_on_the_empty_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = embedded_serve(dir.path(), &[]);
+    server.listening().await.expect("serve listens");
+    let token = printed_token(&server).await;
+    let stdout = server.stdout();
+    assert!(!stdout.contains("demo data:"), "nothing imported: {stdout}");
+    let url = printed_read_url(&stdout);
+    assert!(url.ends_with("/api/service_requests"), "{url}");
+    let response = reqwest::Client::new()
+        .get(&url)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let body: serde_json::Value = response.json().await.unwrap();
+    assert_eq!(body["data"], serde_json::json!([]), "{body:#}");
+    assert!(dir.path().join("data/jwt.key").exists());
+}
