@@ -5,7 +5,6 @@ use std::sync::Arc;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::api::error::ApiError;
 use crate::auth::TokenKeys;
 use crate::commands::CommandBus;
 use crate::config::ServeArgs;
@@ -25,16 +24,6 @@ pub struct AppState {
     pub verifier: Option<Arc<SignatureVerifier>>,
     pub media: MediaStorage,
     pub ready_max_lag: i64,
-}
-
-impl AppState {
-    /// The PostgreSQL pool, for the read features that only that backend serves yet; 501 on
-    /// SQLite.
-    pub fn postgres(&self, feature: &str) -> Result<&sqlx::PgPool, ApiError> {
-        self.db
-            .postgres()
-            .ok_or_else(|| ApiError::not_on_this_backend(feature))
-    }
 }
 
 /// The OTP key: configured, or derived from the JWT secret so that a default setup works.

@@ -16,7 +16,7 @@ mod entities;
 mod fold;
 pub mod rebuild;
 mod rows;
-mod sqlite;
+pub mod sqlite;
 mod status;
 mod stored_event;
 pub mod verify;

@@ -14,7 +14,7 @@ use uuid::Uuid;
 pub(crate) const LOAD_CHUNK: usize = 500;
 
 /// An instant as stored: fixed-width UTC with microseconds (PostgreSQL's precision too).
-pub(crate) fn ts(at: DateTime<Utc>) -> String {
+pub fn ts(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
@@ -24,7 +24,7 @@ pub(crate) fn opt_ts(at: Option<DateTime<Utc>>) -> Option<String> {
 }
 
 /// A uuid as stored (binds as lower-case hyphenated TEXT; a bare `Uuid` would bind as a BLOB).
-pub(crate) fn id(id: Uuid) -> Hyphenated {
+pub fn id(id: Uuid) -> Hyphenated {
     id.hyphenated()
 }
 

@@ -94,17 +94,6 @@ impl ApiError {
         )
     }
 
-    /// A read feature the SQLite backend does not serve yet.
-    pub fn not_on_this_backend(feature: &str) -> Self {
-        Self::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "not_implemented",
-            format!(
-                "{feature} is served on the PostgreSQL backend only (DATABASE_URL=postgres://…)"
-            ),
-        )
-    }
-
     pub fn payload_too_large() -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

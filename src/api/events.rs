@@ -230,13 +230,13 @@ fn push_visible_to(sql: &mut QueryBuilder<'_, Postgres>, legal_entity: Uuid) {
 fn push_visible_to_sqlite(sql: &mut QueryBuilder<'_, Sqlite>, legal_entity: Uuid) {
     let legal_entity = text_id(legal_entity);
     sql.push("(e.entity_type, e.entity_id) IN (SELECT 'ServiceRequest', id FROM service_requests WHERE requester_legal_entity_id = ")
-        .push_bind(legal_entity.clone())
+        .push_bind(legal_entity)
         .push(" OR used_by_legal_entity_id = ")
-        .push_bind(legal_entity.clone())
+        .push_bind(legal_entity)
         .push(" UNION ALL SELECT 'MergeRequest', id FROM merge_requests WHERE legal_entity_id = ")
-        .push_bind(legal_entity.clone())
+        .push_bind(legal_entity)
         .push(" UNION ALL SELECT 'DeviceDispense', id FROM device_dispenses WHERE performer_legal_entity_id = ")
-        .push_bind(legal_entity.clone())
+        .push_bind(legal_entity)
         .push(" UNION ALL SELECT 'Approval', id FROM approvals WHERE legal_entity_id = ")
         .push_bind(legal_entity)
         .push(")");

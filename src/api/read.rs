@@ -13,7 +13,6 @@ use uuid::Uuid;
 use super::error::ApiError;
 use super::time_travel::{self, PointInTime};
 use crate::app::AppState;
-use crate::db::Db;
 
 /// An aggregate whose state is "not created yet" or one record, kept in a projection table.
 pub trait Entity: Aggregate {
@@ -69,20 +68,7 @@ pub async fn document<A: DeserializeOwned>(
     table: &str,
     id: Uuid,
 ) -> Result<Option<A>, ApiError> {
-    let doc = match &app.db {
-        Db::Postgres(pool) => {
-            let mut conn = pool.acquire().await?;
-            ehealth_projections::load_document(&mut conn, table, id).await?
-        }
-        Db::Sqlite(lite) => {
-            let mut conn = lite.pool.acquire().await?;
-            ehealth_projections::load_document_sqlite(&mut conn, table, id)
-                .await?
-                // Unreadable text becomes Null, which fails below as an unreadable document.
-                .map(|text| serde_json::from_str(&text).unwrap_or(serde_json::Value::Null))
-        }
-    };
-    let Some(doc) = doc else {
+    let Some(doc) = app.db.document(table, id).await? else {
         return Ok(None);
     };
     serde_json::from_value(doc).map(Some).map_err(|err| {

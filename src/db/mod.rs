@@ -69,6 +69,29 @@ impl Db {
         }
     }
 
+    /// The stored state (projection `document`) of one entity of `table`, if it has a row. A
+    /// SQLite document that is not JSON reads as `Null`, which no entity deserializes from.
+    pub async fn document(
+        &self,
+        table: &str,
+        id: uuid::Uuid,
+    ) -> Result<Option<serde_json::Value>, sqlx::Error> {
+        match self {
+            Db::Postgres(pool) => {
+                let mut conn = pool.acquire().await?;
+                ehealth_projections::load_document(&mut conn, table, id).await
+            }
+            Db::Sqlite(lite) => {
+                let mut conn = lite.pool.acquire().await?;
+                Ok(
+                    ehealth_projections::load_document_sqlite(&mut conn, table, id)
+                        .await?
+                        .map(|text| serde_json::from_str(&text).unwrap_or_default()),
+                )
+            }
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Db::Postgres(pool) => pool.close().await,

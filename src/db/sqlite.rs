@@ -13,7 +13,6 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::sqlite::{
     SqliteConnectOptions, SqliteConnection, SqliteJournalMode, SqlitePool, SqlitePoolOptions,
     SqliteSynchronous,
@@ -88,23 +87,5 @@ impl Lite {
     }
 }
 
-/// An instant as this backend stores it: fixed-width UTC with microseconds, so that text order is
-/// time order.
-pub fn ts(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// An optional instant, stored as NULL when absent.
-pub fn opt_ts(at: Option<DateTime<Utc>>) -> Option<String> {
-    at.map(ts)
-}
-
-/// A uuid as this backend stores it.
-pub fn id(id: uuid::Uuid) -> String {
-    id.hyphenated().to_string()
-}
-
-/// Reads a stored uuid (TEXT) back; a malformed one reads as the nil uuid.
-pub fn uuid(text: &str) -> uuid::Uuid {
-    uuid::Uuid::parse_str(text).unwrap_or_default()
-}
+/// How values are stored on this backend: one definition, shared with the projections crate.
+pub use ehealth_projections::sqlite::{id, ts};

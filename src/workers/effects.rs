@@ -229,19 +229,7 @@ impl EffectsWorker {
     /// performer (ehealth-notes §2.3).
     async fn recall_sms(&self, event: &StoredEvent) -> Result<Option<QueuedSms>, EffectError> {
         let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
-        let doc = match &self.db {
-            Db::Postgres(pool) => {
-                let mut conn = pool.acquire().await?;
-                ehealth_projections::load_document(&mut conn, "service_requests", sr_id).await?
-            }
-            Db::Sqlite(lite) => {
-                let mut conn = lite.pool.acquire().await?;
-                ehealth_projections::load_document_sqlite(&mut conn, "service_requests", sr_id)
-                    .await?
-                    .and_then(|text| serde_json::from_str(&text).ok())
-            }
-        };
-        let Some(doc) = doc else {
+        let Some(doc) = self.db.document("service_requests", sr_id).await? else {
             return Ok(None);
         };
         let Some(sr) = serde_json::from_value::<ServiceRequest>(doc)

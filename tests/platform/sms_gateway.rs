@@ -21,10 +21,7 @@ struct Db {
 impl Db {
     async fn fresh() -> Db {
         if crate::support::sqlite_backend() {
-            let dir = tempfile::tempdir().unwrap();
-            let url = format!("sqlite://{}", dir.path().join("ehealth.db").display());
-            let db = ehealth_es::db::Db::connect(&url, 4).await.unwrap();
-            db.migrate().await.unwrap();
+            let (db, dir) = crate::support::fresh_sqlite().await;
             return Db {
                 db,
                 _dir: Some(dir),

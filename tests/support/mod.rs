@@ -45,6 +45,15 @@ macro_rules! postgres_only {
     };
 }
 
+/// A fresh, migrated SQLite database in a folder of its own (removed when the folder is dropped).
+pub async fn fresh_sqlite() -> (ehealth_es::db::Db, tempfile::TempDir) {
+    let dir = tempfile::tempdir().expect("sqlite folder");
+    let url = format!("sqlite://{}", dir.path().join("ehealth.db").display());
+    let db = ehealth_es::db::Db::connect(&url, 8).await.expect("sqlite");
+    db.migrate().await.expect("migrations apply");
+    (db, dir)
+}
+
 pub fn admin_url() -> String {
     std::env::var("EHEALTH_TEST_DATABASE_URL").expect(
         "EHEALTH_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts a throwaway PostgreSQL",
@@ -256,10 +265,8 @@ impl TestApp {
         configure: impl FnOnce(&mut ServeArgs),
     ) -> TestApp {
         let (db, pool, db_name, database_url, data_dir) = if sqlite_backend() {
-            let dir = tempfile::tempdir().expect("sqlite folder");
+            let (db, dir) = fresh_sqlite().await;
             let url = format!("sqlite://{}", dir.path().join("ehealth.db").display());
-            let db = ehealth_es::db::Db::connect(&url, 8).await.expect("sqlite");
-            db.migrate().await.expect("migrations apply");
             let never = sqlx::postgres::PgPoolOptions::new()
                 .acquire_timeout(Duration::from_millis(100))
                 .connect_lazy("postgres://nobody@127.0.0.1:1/none")
