@@ -111,15 +111,45 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// The operations commands read the whole log with PostgreSQL's snapshot machinery; on SQLite they
-/// refuse with a clear message.
-async fn postgres_only(url: &str) -> anyhow::Result<sqlx::PgPool> {
-    if db::is_sqlite_url(url) {
+/// The database an operations command works on: a PostgreSQL pool, or the SQLite file (which must
+/// exist: these commands never create an empty database).
+enum Operations {
+    Postgres(sqlx::PgPool),
+    Sqlite(db::Lite),
+}
+
+async fn operations(url: &str) -> anyhow::Result<Operations> {
+    if !db::is_sqlite_url(url) {
+        return Ok(Operations::Postgres(db::connect_for_operations(url).await?));
+    }
+    let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
+    let file = options.get_filename();
+    if !file.exists() {
         anyhow::bail!(
-            "this command needs PostgreSQL (DATABASE_URL=postgres://…); the SQLite backend does not offer it yet"
+            "there is no SQLite database at {}: check DATABASE_URL",
+            file.display()
         );
     }
-    Ok(db::connect_for_operations(url).await?)
+    Ok(Operations::Sqlite(db::Lite::open(url, 2).await?))
+}
+
+/// `projections rebuild` on SQLite: one write transaction (`BEGIN IMMEDIATE`, behind this
+/// process's write gate; a service on the same file waits in its own `BEGIN IMMEDIATE`), in which
+/// the tables are emptied and the whole log folded again. Appends are held for all of it.
+async fn rebuild_sqlite(
+    lite: &db::Lite,
+) -> anyhow::Result<ehealth_projections::rebuild::RebuildReport> {
+    let started = std::time::Instant::now();
+    let mut tx = lite.begin_write().await?;
+    let held = std::time::Instant::now();
+    let events = ehealth_projections::sqlite::rebuild::rebuild(tx.conn()).await?;
+    tx.commit().await?;
+    Ok(ehealth_projections::rebuild::RebuildReport {
+        events,
+        elapsed: started.elapsed(),
+        locked: held.elapsed(),
+        attempts: 1,
+    })
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -175,8 +205,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections {
             command: ProjectionsCommand::Rebuild { db },
         } => {
-            let pool = postgres_only(&db.database_url).await?;
-            let report = ehealth_projections::rebuild::rebuild(&pool, Default::default()).await?;
+            let report = match operations(&db.database_url).await? {
+                Operations::Postgres(pool) => {
+                    ehealth_projections::rebuild::rebuild(&pool, Default::default()).await?
+                }
+                Operations::Sqlite(lite) => rebuild_sqlite(&lite).await?,
+            };
             println!(
                 "rebuilt the projections from {} events in {:.2} s ({:.0} events/s); appends were held for {} ms",
                 report.events,
@@ -188,8 +222,15 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections {
             command: ProjectionsCommand::Verify { db },
         } => {
-            let pool = postgres_only(&db.database_url).await?;
-            let report = ehealth_projections::verify::verify(&pool, Default::default()).await?;
+            let report = match operations(&db.database_url).await? {
+                Operations::Postgres(pool) => {
+                    ehealth_projections::verify::verify(&pool, Default::default()).await?
+                }
+                Operations::Sqlite(lite) => {
+                    let mut conn = lite.pool.acquire().await?;
+                    ehealth_projections::sqlite::verify::verify(&mut conn).await?
+                }
+            };
             for difference in &report.differences {
                 println!("{difference}");
             }
@@ -212,8 +253,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
-            let pool = postgres_only(&db.database_url).await?;
-            let report = crate::store::audit::verify(&pool).await?;
+            let report = match operations(&db.database_url).await? {
+                Operations::Postgres(pool) => crate::store::audit::verify(&pool).await?,
+                Operations::Sqlite(lite) => crate::store::audit::sqlite::verify(&lite.pool).await?,
+            };
             for broken in &report.broken {
                 println!("{broken}");
             }

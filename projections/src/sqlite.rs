@@ -5,6 +5,14 @@
 //! The SQLite statements themselves sit beside their PostgreSQL counterparts (`*_sqlite` methods in
 //! `entities`, `status` and `fold`), written from the same rows the same [`Fold`](crate::Fold)
 //! computes, so the two backends cannot diverge in what they project.
+//!
+//! The operations commands on this backend: [`rebuild`] (inside one write transaction) and
+//! [`verify`] (in one read transaction, against in-memory copies), both folding the whole log with
+//! the live path's fold.
+
+mod log;
+pub mod rebuild;
+pub mod verify;
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use uuid::fmt::Hyphenated;
@@ -43,3 +51,5 @@ pub(crate) fn placeholders(n: usize) -> String {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_operations;

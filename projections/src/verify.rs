@@ -207,7 +207,6 @@ async fn compare_table(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let key_refs: Vec<&String> = key.iter().collect();
     let join = key
         .iter()
         .map(|k| format!("l.{0} = r.{0}", quote_ident(k)))
@@ -232,41 +231,7 @@ async fn compare_table(
     let rows: Vec<(Option<Value>, Option<Value>)> =
         sqlx::query_as(&sql).fetch_all(&mut *conn).await?;
     for (live, rebuilt) in rows {
-        let live = live.map(|v| strip_excluded(pair.name, v));
-        let rebuilt = rebuilt.map(|v| strip_excluded(pair.name, v));
-        let keyed = live
-            .as_ref()
-            .or(rebuilt.as_ref())
-            .cloned()
-            .unwrap_or_default();
-        let key_text = key_refs
-            .iter()
-            .map(|k| format!("{k}={}", render(&keyed[k.as_str()])))
-            .collect::<Vec<_>>()
-            .join(" ");
-        let kind = match (live, rebuilt) {
-            (None, Some(rebuilt)) => DifferenceKind::MissingFromLive { rebuilt },
-            (Some(live), None) => DifferenceKind::NotInLog { live },
-            (Some(live), Some(rebuilt)) => DifferenceKind::Columns(
-                compared
-                    .iter()
-                    .filter(|c| live[c.as_str()] != rebuilt[c.as_str()])
-                    .map(|c| {
-                        (
-                            c.to_string(),
-                            live[c.as_str()].clone(),
-                            rebuilt[c.as_str()].clone(),
-                        )
-                    })
-                    .collect(),
-            ),
-            (None, None) => continue,
-        };
-        out.push(Difference {
-            table: pair.name,
-            key: key_text,
-            kind,
-        });
+        out.extend(difference(pair.name, &key, &compared, live, rebuilt));
     }
     let counts: (i64, i64) = sqlx::query_as(&format!(
         "SELECT (SELECT count(*) FROM {}), (SELECT count(*) FROM {})",
@@ -275,6 +240,53 @@ async fn compare_table(
     .fetch_one(&mut *conn)
     .await?;
     Ok(counts)
+}
+
+/// The difference between the two sides of one row, as JSON objects of its columns (`None`: no
+/// row on that side), over the `compared` columns; `None` when both sides are missing. Shared by
+/// both backends, so their verify prints differences alike.
+pub(crate) fn difference(
+    table: &'static str,
+    key: &[String],
+    compared: &[&String],
+    live: Option<Value>,
+    rebuilt: Option<Value>,
+) -> Option<Difference> {
+    let live = live.map(|v| strip_excluded(table, v));
+    let rebuilt = rebuilt.map(|v| strip_excluded(table, v));
+    let keyed = live
+        .as_ref()
+        .or(rebuilt.as_ref())
+        .cloned()
+        .unwrap_or_default();
+    let key_text = key
+        .iter()
+        .map(|k| format!("{k}={}", render(&keyed[k.as_str()])))
+        .collect::<Vec<_>>()
+        .join(" ");
+    let kind = match (live, rebuilt) {
+        (None, Some(rebuilt)) => DifferenceKind::MissingFromLive { rebuilt },
+        (Some(live), None) => DifferenceKind::NotInLog { live },
+        (Some(live), Some(rebuilt)) => DifferenceKind::Columns(
+            compared
+                .iter()
+                .filter(|c| live[c.as_str()] != rebuilt[c.as_str()])
+                .map(|c| {
+                    (
+                        c.to_string(),
+                        live[c.as_str()].clone(),
+                        rebuilt[c.as_str()].clone(),
+                    )
+                })
+                .collect(),
+        ),
+        (None, None) => return None,
+    };
+    Some(Difference {
+        table,
+        key: key_text,
+        kind,
+    })
 }
 
 fn strip_excluded(table: &str, mut row: Value) -> Value {

@@ -1,6 +1,9 @@
 //! `ehealth-es audit verify`: walks every aggregate's hash chain and names the events that do not
 //! match; and the one-time backfill that hashes events appended before hashes existed.
 //!
+//! The check ([`ChainCheck`]) is one piece of code for both backends; each backend only reads its
+//! events in chain order inside one snapshot ([`verify`] here, [`sqlite::verify`] on SQLite).
+//!
 //! The chain is per aggregate, not global: an event's `prev_hash` is the hash of the same
 //! aggregate's previous event, which `persist` reads with one primary-key lookup. Appends to
 //! different aggregates stay independent; a global chain would need the hash of the last event
@@ -17,6 +20,8 @@ use serde_json::Value;
 use sqlx::{Connection, PgPool};
 
 use super::hash::{event_hash, HashedFields};
+
+pub mod sqlite;
 
 /// Key of the session advisory lock that keeps two instances from backfilling at once.
 const BACKFILL_LOCK: i64 = 0x6568_6561_6c74_6802;
@@ -100,7 +105,106 @@ struct Walk {
     broken: bool,
 }
 
-type AuditRow = (
+/// One stored event as either backend gives it back: the hashed fields (payload and metadata
+/// as JSON text) and the two hash columns.
+pub(crate) struct AuditRow {
+    pub global_position: i64,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    pub payload: String,
+    pub metadata: String,
+    pub recorded_at: DateTime<Utc>,
+    pub prev_hash: Option<Vec<u8>>,
+    pub hash: Option<Vec<u8>>,
+}
+
+/// The chain check itself, the same on both backends: fed every event in `(aggregate_type,
+/// aggregate_id, sequence)` order, it keeps the first mismatch of every chain.
+#[derive(Default)]
+pub(crate) struct ChainCheck {
+    report: AuditReport,
+    chain: Option<Walk>,
+}
+
+impl ChainCheck {
+    pub(crate) fn push(&mut self, row: AuditRow) -> Result<(), serde_json::Error> {
+        let report = &mut self.report;
+        report.events += 1;
+        let walk = match self.chain.as_mut() {
+            Some(w)
+                if w.aggregate_type == row.aggregate_type && w.aggregate_id == row.aggregate_id =>
+            {
+                w
+            }
+            _ => {
+                report.chains += 1;
+                self.chain.insert(Walk {
+                    aggregate_type: row.aggregate_type.clone(),
+                    aggregate_id: row.aggregate_id.clone(),
+                    last_sequence: 0,
+                    last_hash: None,
+                    broken: false,
+                })
+            }
+        };
+        let problem = if walk.broken {
+            None
+        } else if row.sequence != walk.last_sequence + 1 {
+            Some(Problem::Gap {
+                expected_sequence: walk.last_sequence + 1,
+            })
+        } else if row.prev_hash != walk.last_hash {
+            Some(Problem::PrevHash {
+                expected: walk.last_hash.clone(),
+                stored: row.prev_hash.clone(),
+            })
+        } else {
+            let payload: Value = serde_json::from_str(&row.payload)?;
+            let metadata: Value = serde_json::from_str(&row.metadata)?;
+            let expected = event_hash(
+                row.prev_hash.as_deref(),
+                &HashedFields {
+                    aggregate_type: &row.aggregate_type,
+                    aggregate_id: &row.aggregate_id,
+                    sequence: row.sequence,
+                    event_type: &row.event_type,
+                    event_version: &row.event_version,
+                    payload: &payload,
+                    metadata: &metadata,
+                    recorded_at: row.recorded_at,
+                },
+            );
+            (row.hash.as_deref() != Some(expected.as_slice())).then(|| Problem::Hash {
+                expected,
+                stored: row.hash.clone(),
+            })
+        };
+        walk.last_sequence = row.sequence;
+        walk.last_hash = row.hash;
+        if let Some(problem) = problem {
+            walk.broken = true;
+            report.broken.push(Broken {
+                global_position: row.global_position,
+                aggregate_type: row.aggregate_type,
+                aggregate_id: row.aggregate_id,
+                sequence: row.sequence,
+                problem,
+            });
+        }
+        Ok(())
+    }
+
+    /// The report, broken chains earliest first.
+    pub(crate) fn finish(mut self) -> AuditReport {
+        self.report.broken.sort_by_key(|b| b.global_position);
+        self.report
+    }
+}
+
+type PgAuditRow = (
     i64,
     String,
     String,
@@ -114,90 +218,38 @@ type AuditRow = (
     Option<Vec<u8>>,
 );
 
-/// Walks every chain in one consistent snapshot.
+/// Walks every chain in one consistent snapshot (PostgreSQL; [`sqlite::verify`] on SQLite).
 pub async fn verify(pool: &PgPool) -> Result<AuditReport, anyhow::Error> {
     let mut conn = pool.acquire().await?;
     let mut tx = conn.begin().await?;
     sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
         .execute(&mut *tx)
         .await?;
-    let mut rows = sqlx::query_as::<_, AuditRow>(
+    let mut rows = sqlx::query_as::<_, PgAuditRow>(
         "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
          event_version, payload::text, metadata::text, recorded_at, prev_hash, hash \
          FROM events ORDER BY aggregate_type, aggregate_id, sequence",
     )
     .fetch(&mut *tx);
-
-    let mut report = AuditReport::default();
-    let mut chain: Option<Walk> = None;
+    let mut check = ChainCheck::default();
     while let Some(row) = rows.try_next().await? {
-        let (position, agg_type, agg_id, sequence, event_type, version, payload, metadata, at) = (
-            row.0, row.1, row.2, row.3, row.4, row.5, row.6, row.7, row.8,
-        );
-        let (prev_hash, hash) = (row.9, row.10);
-        report.events += 1;
-        let walk = match chain.as_mut() {
-            Some(w) if w.aggregate_type == agg_type && w.aggregate_id == agg_id => w,
-            _ => {
-                report.chains += 1;
-                chain.insert(Walk {
-                    aggregate_type: agg_type.clone(),
-                    aggregate_id: agg_id.clone(),
-                    last_sequence: 0,
-                    last_hash: None,
-                    broken: false,
-                })
-            }
-        };
-        let problem = if walk.broken {
-            None
-        } else if sequence != walk.last_sequence + 1 {
-            Some(Problem::Gap {
-                expected_sequence: walk.last_sequence + 1,
-            })
-        } else if prev_hash != walk.last_hash {
-            Some(Problem::PrevHash {
-                expected: walk.last_hash.clone(),
-                stored: prev_hash.clone(),
-            })
-        } else {
-            let payload: Value = serde_json::from_str(&payload)?;
-            let metadata: Value = serde_json::from_str(&metadata)?;
-            let expected = event_hash(
-                prev_hash.as_deref(),
-                &HashedFields {
-                    aggregate_type: &agg_type,
-                    aggregate_id: &agg_id,
-                    sequence,
-                    event_type: &event_type,
-                    event_version: &version,
-                    payload: &payload,
-                    metadata: &metadata,
-                    recorded_at: at,
-                },
-            );
-            (hash.as_deref() != Some(expected.as_slice())).then(|| Problem::Hash {
-                expected,
-                stored: hash.clone(),
-            })
-        };
-        if let Some(problem) = problem {
-            walk.broken = true;
-            report.broken.push(Broken {
-                global_position: position,
-                aggregate_type: agg_type,
-                aggregate_id: agg_id,
-                sequence,
-                problem,
-            });
-        }
-        walk.last_sequence = sequence;
-        walk.last_hash = hash;
+        check.push(AuditRow {
+            global_position: row.0,
+            aggregate_type: row.1,
+            aggregate_id: row.2,
+            sequence: row.3,
+            event_type: row.4,
+            event_version: row.5,
+            payload: row.6,
+            metadata: row.7,
+            recorded_at: row.8,
+            prev_hash: row.9,
+            hash: row.10,
+        })?;
     }
     drop(rows);
     tx.rollback().await?;
-    report.broken.sort_by_key(|b| b.global_position);
-    Ok(report)
+    Ok(check.finish())
 }
 
 type BackfillRow = (
