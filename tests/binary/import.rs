@@ -1,11 +1,11 @@
 //! `ehealth-es import FILE`: reference data upserted, entities created through commands (so in the
 //! event log), idempotent, and all-or-nothing for the entities of an invalid file.
 
+use ehealth_es::db::Db;
 use serde_json::{json, Value};
-use sqlx::PgPool;
 
 use crate::process::*;
-use crate::support::{self, world};
+use crate::support::{world, TestDb};
 
 /// Every table the import or the projections write.
 const TABLES: [(&str, &str); 15] = [
@@ -26,7 +26,7 @@ const TABLES: [(&str, &str); 15] = [
     ("jobs", "id"),
 ];
 
-async fn snapshot(pool: &PgPool) -> Vec<(String, Vec<Value>)> {
+async fn snapshot(pool: &Db) -> Vec<(String, Vec<Value>)> {
     let mut all = Vec::new();
     for (table, order) in TABLES {
         let rows = json_rows(pool, &format!("SELECT * FROM {table} ORDER BY {order}")).await;
@@ -49,10 +49,10 @@ async fn import(url: &str, file: &Value) -> Output {
     .await
 }
 
-async fn fresh() -> (String, PgPool) {
-    let url = database_url(&support::fresh_database().await);
-    let pool = pool(&url).await;
-    (url, pool)
+async fn fresh() -> (TestDb, Db) {
+    let db = TestDb::fresh().await;
+    let pool = db.connect().await;
+    (db, pool)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

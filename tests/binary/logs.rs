@@ -36,13 +36,12 @@ async fn logs_are_json_lines_with_the_request_id_and_never_a_token_or_an_otp_cod
     let db = pool(&url).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let delivered: String = loop {
-        let text: Option<String> =
-            sqlx::query_scalar("SELECT delivered_text FROM sms_outbox WHERE status = 'sent'")
-                .fetch_optional(&db)
-                .await
-                .unwrap()
-                .flatten();
-        if let Some(text) = text {
+        let text = crate::support::strings(
+            &db,
+            "SELECT delivered_text FROM sms_outbox WHERE status = 'sent' AND delivered_text IS NOT NULL",
+        )
+        .await;
+        if let Some(text) = text.into_iter().next() {
             break text;
         }
         assert!(Instant::now() < deadline, "the OTP SMS was not sent");

@@ -1,24 +1,19 @@
-//! `ehealth-es migrate`: applies pending migrations and exits; a second run is a no-op.
+//! `ehealth-es migrate`: applies pending migrations and exits; a second run is a no-op. On the
+//! backend under test: an empty PostgreSQL database, or a SQLite file that does not exist yet.
 
-use sqlx::{Connection, PgConnection};
-use uuid::Uuid;
+use ehealth_es::db::Db;
 
 use crate::process::*;
-use crate::support;
+use crate::support::{self, TestDb};
 
-/// A database that exists but holds nothing (not copied from the migrated template).
-async fn empty_database() -> String {
-    let name = format!("ehealth_bin_{}", Uuid::new_v4().simple());
-    let mut admin = PgConnection::connect(&support::admin_url()).await.unwrap();
-    sqlx::query(&format!("CREATE DATABASE {name}"))
-        .execute(&mut admin)
-        .await
-        .unwrap();
-    database_url(&name)
-}
-
+/// The migration files of the backend under test.
 fn migration_files() -> i64 {
-    std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres"))
+    let dir = if support::sqlite_backend() {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/sqlite")
+    } else {
+        concat!(env!("CARGO_MANIFEST_DIR"), "/migrations/postgres")
+    };
+    std::fs::read_dir(dir)
         .expect("migrations folder")
         .filter(|e| {
             e.as_ref()
@@ -26,6 +21,17 @@ fn migration_files() -> i64 {
                 .unwrap_or(false)
         })
         .count() as i64
+}
+
+/// Whether `table` exists, in the backend's own catalog.
+async fn table_exists(db: &Db, table: &str) -> bool {
+    let sql = match db {
+        Db::Postgres(_) => format!("SELECT count(*) FROM pg_tables WHERE tablename = '{table}'"),
+        Db::Sqlite(_) => {
+            format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
+        }
+    };
+    scalar(db, &sql).await == 1
 }
 
 const TABLES: [&str; 10] = [
@@ -43,7 +49,7 @@ const TABLES: [&str; 10] = [
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_on_an_empty_database_creates_the_schema_and_a_second_run_is_a_no_op() {
-    let url = empty_database().await;
+    let url = TestDb::unmigrated().await;
     let out = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
     out.assert_success();
     assert!(out.stdout.contains("migrations applied"), "{out:#?}");
@@ -51,14 +57,11 @@ async fn migrate_on_an_empty_database_creates_the_schema_and_a_second_run_is_a_n
     let pool = pool(&url).await;
     let applied = scalar(&pool, "SELECT count(*) FROM _sqlx_migrations WHERE success").await;
     assert_eq!(applied, migration_files());
+    assert!(applied > 0);
     for table in TABLES {
-        let exists: bool = sqlx::query_scalar("SELECT to_regclass($1) IS NOT NULL")
-            .bind(table)
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert!(exists, "table {table}");
+        assert!(table_exists(&pool, table).await, "table {table}");
     }
+    assert!(!table_exists(&pool, "no_such_table").await);
     let checksums = json_rows(&pool, "SELECT version, checksum FROM _sqlx_migrations").await;
 
     let again = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
@@ -71,7 +74,7 @@ async fn migrate_on_an_empty_database_creates_the_schema_and_a_second_run_is_a_n
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_on_a_migrated_database_exits_0_and_changes_nothing() {
-    let url = database_url(&support::fresh_database().await);
+    let url = TestDb::fresh().await;
     let pool = pool(&url).await;
     let before = json_rows(&pool, "SELECT version, checksum FROM _sqlx_migrations").await;
     let out = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
@@ -84,7 +87,7 @@ async fn migrate_on_a_migrated_database_exits_0_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn import_and_serve_migrate_an_empty_database_first() {
-    let url = empty_database().await;
+    let url = TestDb::unmigrated().await;
     let dir = tempfile::tempdir().unwrap();
     let file = write_json(dir.path(), "empty.json", &serde_json::json!({}));
     let out = run(
@@ -99,7 +102,7 @@ async fn import_and_serve_migrate_an_empty_database_first() {
         migration_files()
     );
 
-    let url = empty_database().await;
+    let url = TestDb::unmigrated().await;
     let media = tempfile::tempdir().unwrap();
     let server = Server::start(&url, media.path(), true).await;
     let served = pool(&url).await;
@@ -139,13 +142,19 @@ async fn migrate_without_a_database_url_creates_the_embedded_sqlite_database() {
     assert_eq!(tables, 3);
 }
 
+/// PostgreSQL: nothing listens at the address. SQLite: the file cannot be created (its folder
+/// would be inside a regular file).
 #[tokio::test]
 async fn migrate_against_an_unreachable_database_fails_with_an_error() {
-    let out = run(
-        &["migrate"],
-        &[("DATABASE_URL", "postgres://postgres@127.0.0.1:1/nowhere")],
-    )
-    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let url = if support::sqlite_backend() {
+        std::fs::write(dir.path().join("file"), b"not a folder").unwrap();
+        format!("sqlite://{}/file/data/ehealth.db", dir.path().display())
+    } else {
+        "postgres://postgres@127.0.0.1:1/nowhere".to_string()
+    };
+    let out = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
     out.assert_failure();
     assert!(out.stderr.contains("error"), "{out:#?}");
+    assert!(!out.stdout.contains("migrations applied"), "{out:#?}");
 }

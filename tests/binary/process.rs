@@ -1,17 +1,18 @@
 //! Running the binary: one-shot subcommands, a `serve` child that is always killed when its guard
-//! is dropped, HTTP to it, and the database behind it.
+//! is dropped, HTTP to it, and the database behind it — on the backend under test
+//! (`EHEALTH_TEST_BACKEND=sqlite`: a SQLite file of its own per test; else a fresh PostgreSQL
+//! database), read through the backend-neutral helpers of `support`.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
+use ehealth_es::db::Db;
 use reqwest::Method;
 use serde_json::Value;
-use sqlx::postgres::PgPoolOptions;
-use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::support::{self, Reply};
+use crate::support::{self, Reply, TestDb};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ehealth-es");
 pub const SECRET: &str = support::JWT_SECRET;
@@ -30,25 +31,18 @@ const SERVICE_VARS: [&str; 10] = [
     "EHEALTH_BODY_LIMIT",
 ];
 
-/// The URL of a database on the test server (the admin URL with its last segment replaced).
-pub fn database_url(name: &str) -> String {
-    let admin = support::admin_url();
-    let (base, _) = admin.rsplit_once('/').expect("admin URL names a database");
-    format!("{base}/{name}")
-}
-
 /// A fresh database with the world imported by the binary's own `import` subcommand.
-pub async fn imported_world() -> String {
-    let url = database_url(&support::fresh_database().await);
+pub async fn imported_world() -> TestDb {
+    let db = TestDb::fresh().await;
     let dir = tempfile::tempdir().unwrap();
     let file = write_json(dir.path(), "world.json", &support::world::import_file());
     let out = run(
         &["import", file.to_str().unwrap()],
-        &[("DATABASE_URL", &url)],
+        &[("DATABASE_URL", &db)],
     )
     .await;
     out.assert_success();
-    url
+    db
 }
 
 pub fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
@@ -142,26 +136,18 @@ pub async fn cli_token(user: Uuid, client: Uuid, scope: &str) -> String {
     out.stdout.trim().to_string()
 }
 
-pub async fn pool(url: &str) -> PgPool {
-    PgPoolOptions::new()
-        .max_connections(2)
-        .connect(url)
-        .await
-        .expect("database connection")
+/// A small pool on the database behind `url`, on its backend.
+pub async fn pool(url: &str) -> Db {
+    Db::connect(url, 2).await.expect("database connection")
 }
 
-pub async fn scalar(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+pub async fn scalar(db: &Db, sql: &str) -> i64 {
+    support::count(db, sql).await
 }
 
-pub async fn json_rows(pool: &PgPool, sql: &str) -> Vec<Value> {
-    sqlx::query_scalar(&format!("SELECT row_to_json(t) FROM ({sql}) t"))
-        .fetch_all(pool)
-        .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+/// Rows as JSON objects, as PostgreSQL's `row_to_json` renders them on either backend.
+pub async fn json_rows(db: &Db, sql: &str) -> Vec<Value> {
+    support::select(db, sql).await
 }
 
 pub fn free_port() -> u16 {

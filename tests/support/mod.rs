@@ -45,6 +45,141 @@ macro_rules! postgres_only {
     };
 }
 
+/// Runs the rest of a test on the SQLite backend only, saying why: for what only that backend
+/// does (a write transaction of another process holding the file, say).
+#[macro_export]
+macro_rules! sqlite_only {
+    ($why:literal) => {
+        if !$crate::support::sqlite_backend() {
+            eprintln!("skipped on the PostgreSQL backend: {}", $why);
+            return;
+        }
+    };
+}
+
+/// A database of its own for a test that runs the binary, on the backend under test: its URL
+/// (`postgres://…/<fresh database>` or `sqlite://<temporary folder>/ehealth.db`) and, on SQLite,
+/// the folder that holds the file (removed when this is dropped). Dereferences to the URL.
+pub struct TestDb {
+    pub url: String,
+    pub dir: Option<tempfile::TempDir>,
+}
+
+impl std::ops::Deref for TestDb {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.url
+    }
+}
+
+impl TestDb {
+    /// A fresh, migrated, empty database.
+    pub async fn fresh() -> TestDb {
+        if sqlite_backend() {
+            let (db, dir) = fresh_sqlite().await;
+            db.close().await;
+            TestDb {
+                url: format!("sqlite://{}", dir.path().join("ehealth.db").display()),
+                dir: Some(dir),
+            }
+        } else {
+            TestDb {
+                url: url_for(&fresh_database().await),
+                dir: None,
+            }
+        }
+    }
+
+    /// A database that holds nothing, not even the schema: on PostgreSQL an empty database, on
+    /// SQLite a path in an empty folder (the file does not exist yet).
+    pub async fn unmigrated() -> TestDb {
+        if sqlite_backend() {
+            let dir = tempfile::tempdir().expect("sqlite folder");
+            TestDb {
+                url: format!("sqlite://{}", dir.path().join("ehealth.db").display()),
+                dir: Some(dir),
+            }
+        } else {
+            let name = format!("ehealth_bin_{}", Uuid::new_v4().simple());
+            let mut admin = PgConnection::connect(&admin_url())
+                .await
+                .expect("admin connection");
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(&mut admin)
+                .await
+                .expect("create database");
+            TestDb {
+                url: url_for(&name),
+                dir: None,
+            }
+        }
+    }
+
+    /// A small pool on the database, to read (or damage) its state.
+    pub async fn connect(&self) -> ehealth_es::db::Db {
+        ehealth_es::db::Db::connect(&self.url, 2)
+            .await
+            .expect("database connection")
+    }
+}
+
+/// Rows of a query without binds as JSON objects, on either backend (PostgreSQL's `row_to_json`;
+/// on SQLite [`sqlite_row_json`], with `::text` casts and `e.tx_id, ` in an ORDER BY dropped).
+pub async fn select(db: &ehealth_es::db::Db, sql: &str) -> Vec<Value> {
+    match db {
+        ehealth_es::db::Db::Postgres(pool) => {
+            sqlx::query_scalar(&format!("SELECT row_to_json(t) FROM ({sql}) t"))
+                .fetch_all(pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        }
+        ehealth_es::db::Db::Sqlite(lite) => {
+            let sql = sql.replace("::text", "").replace("e.tx_id, ", "");
+            sqlx::query(&sql)
+                .fetch_all(&lite.pool)
+                .await
+                .unwrap_or_else(|e| panic!("{sql}: {e}"))
+                .iter()
+                .map(sqlite_row_json)
+                .collect()
+        }
+    }
+}
+
+/// The single integer a query answers (`count(*)` and the like), on either backend.
+pub async fn count(db: &ehealth_es::db::Db, sql: &str) -> i64 {
+    match db {
+        ehealth_es::db::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
+        ehealth_es::db::Db::Sqlite(lite) => sqlx::query_scalar(sql).fetch_one(&lite.pool).await,
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// The text values of a one-column query, on either backend.
+pub async fn strings(db: &ehealth_es::db::Db, sql: &str) -> Vec<String> {
+    match db {
+        ehealth_es::db::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
+        ehealth_es::db::Db::Sqlite(lite) => sqlx::query_scalar(sql).fetch_all(&lite.pool).await,
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
+/// Runs a statement without binds on either backend; returns the rows it changed.
+pub async fn execute(db: &ehealth_es::db::Db, sql: &str) -> u64 {
+    match db {
+        ehealth_es::db::Db::Postgres(pool) => sqlx::query(sql)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        ehealth_es::db::Db::Sqlite(lite) => sqlx::query(sql)
+            .execute(&lite.pool)
+            .await
+            .map(|r| r.rows_affected()),
+    }
+    .unwrap_or_else(|e| panic!("{sql}: {e}"))
+}
+
 /// A fresh, migrated SQLite database in a folder of its own (removed when the folder is dropped).
 pub async fn fresh_sqlite() -> (ehealth_es::db::Db, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("sqlite folder");
@@ -429,42 +564,17 @@ impl TestApp {
     /// are dropped (its uuids are text already) and `e.tx_id, ` in an ORDER BY is dropped (its
     /// positions are commit order).
     pub async fn select(&self, sql: &str) -> Vec<Value> {
-        match &self.db {
-            ehealth_es::db::Db::Postgres(pool) => {
-                sqlx::query_scalar(&format!("SELECT row_to_json(t) FROM ({sql}) t"))
-                    .fetch_all(pool)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-            }
-            ehealth_es::db::Db::Sqlite(lite) => {
-                let sql = sql.replace("::text", "").replace("e.tx_id, ", "");
-                sqlx::query(&sql)
-                    .fetch_all(&lite.pool)
-                    .await
-                    .unwrap_or_else(|e| panic!("{sql}: {e}"))
-                    .iter()
-                    .map(sqlite_row_json)
-                    .collect()
-            }
-        }
+        select(&self.db, sql).await
     }
 
     /// The single integer a query answers (`count(*)` and the like), on either backend.
     pub async fn count(&self, sql: &str) -> i64 {
-        match &self.db {
-            ehealth_es::db::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await,
-            ehealth_es::db::Db::Sqlite(lite) => sqlx::query_scalar(sql).fetch_one(&lite.pool).await,
-        }
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        count(&self.db, sql).await
     }
 
     /// The text values of a one-column query, on either backend.
     pub async fn strings(&self, sql: &str) -> Vec<String> {
-        match &self.db {
-            ehealth_es::db::Db::Postgres(pool) => sqlx::query_scalar(sql).fetch_all(pool).await,
-            ehealth_es::db::Db::Sqlite(lite) => sqlx::query_scalar(sql).fetch_all(&lite.pool).await,
-        }
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        strings(&self.db, sql).await
     }
 
     /// How many events the effects worker has not processed yet.
