@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 # The black-box suites that run on both backends.
-SQLITE_SUITES=(actions recall platform audit analysts faults)
+SQLITE_SUITES=(actions recall platform audit analysts faults binary operations)
 
 if [ -z "${EHEALTH_TEST_DATABASE_URL:-}" ]; then
   eval "$(scripts/pg.sh start)"

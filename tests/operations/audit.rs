@@ -1,6 +1,8 @@
 //! Tamper evidence: every event is hashed into its aggregate's chain when it is appended, and
 //! `ehealth-es audit verify` names the first event that does not match.
 
+use chrono::{DateTime, Utc};
+use ehealth_es::db::Db;
 use ehealth_es::store::hash::{event_hash, HashedFields};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -9,41 +11,43 @@ use uuid::Uuid;
 use crate::process::run;
 use crate::state::*;
 use crate::support::world::*;
-use crate::support::TestApp;
+use crate::support::{execute, sqlite_backend, TestApp};
 
 /// Global position, stored hash and stored prev_hash of an event.
-async fn event(pool: &PgPool, aggregate: Uuid, sequence: i64) -> (i64, Vec<u8>, Option<Vec<u8>>) {
-    sqlx::query_as(
+async fn event(db: &Db, aggregate: Uuid, sequence: i64) -> (i64, Vec<u8>, Option<Vec<u8>>) {
+    let sql = format!(
         "SELECT global_position, hash, prev_hash FROM events \
-         WHERE aggregate_id = $1::text AND sequence = $2",
-    )
-    .bind(aggregate)
-    .bind(sequence)
-    .fetch_one(pool)
-    .await
+         WHERE aggregate_id = '{aggregate}' AND sequence = {sequence}"
+    );
+    match db {
+        Db::Postgres(pool) => sqlx::query_as(&sql).fetch_one(pool).await,
+        Db::Sqlite(lite) => sqlx::query_as(&sql).fetch_one(&lite.pool).await,
+    }
     .expect("event")
 }
 
+type HashedRow = (
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Value,
+    Value,
+    DateTime<Utc>,
+    Option<Vec<u8>>,
+);
+
 /// The hash of the stored row at `position`, recomputed from its columns.
-async fn recompute(pool: &PgPool, position: i64) -> Vec<u8> {
-    type Row = (
-        String,
-        String,
-        i64,
-        String,
-        String,
-        Value,
-        Value,
-        chrono::DateTime<chrono::Utc>,
-        Option<Vec<u8>>,
-    );
-    let row: Row = sqlx::query_as(
+async fn recompute(db: &Db, position: i64) -> Vec<u8> {
+    let sql = format!(
         "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
-         metadata, recorded_at, prev_hash FROM events WHERE global_position = $1",
-    )
-    .bind(position)
-    .fetch_one(pool)
-    .await
+         metadata, recorded_at, prev_hash FROM events WHERE global_position = {position}"
+    );
+    let row: HashedRow = match db {
+        Db::Postgres(pool) => sqlx::query_as(&sql).fetch_one(pool).await,
+        Db::Sqlite(lite) => sqlx::query_as(&sql).fetch_one(&lite.pool).await,
+    }
     .expect("event row");
     event_hash(
         row.8.as_deref(),
@@ -60,19 +64,59 @@ async fn recompute(pool: &PgPool, position: i64) -> Vec<u8> {
     )
 }
 
+/// Stores `hash` as the hash of the event at `position`.
+async fn set_hash(db: &Db, position: i64, hash: &[u8]) {
+    const SQL: &str = "UPDATE events SET hash = $1 WHERE global_position = $2";
+    let changed = match db {
+        Db::Postgres(pool) => sqlx::query(SQL)
+            .bind(hash)
+            .bind(position)
+            .execute(pool)
+            .await
+            .map(|r| r.rows_affected()),
+        Db::Sqlite(lite) => sqlx::query(SQL)
+            .bind(hash)
+            .bind(position)
+            .execute(&lite.pool)
+            .await
+            .map(|r| r.rows_affected()),
+    }
+    .expect("hash stored");
+    assert_eq!(changed, 1);
+}
+
+/// `UPDATE events SET <column> = <column> with the value at `path` set to the JSON `value`,
+/// for the event at `position`.
+async fn set_json(db: &Db, position: i64, column: &str, path: &[&str], value: &str) {
+    let set = if sqlite_backend() {
+        format!(
+            "json_set({column}, '$.{}', json('{value}'))",
+            path.join(".")
+        )
+    } else {
+        format!("jsonb_set({column}, '{{{}}}', '{value}')", path.join(","))
+    };
+    let changed = execute(
+        db,
+        &format!("UPDATE events SET {column} = {set} WHERE global_position = {position}"),
+    )
+    .await;
+    assert_eq!(changed, 1);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_is_hashed_and_chains_to_its_aggregates_previous_event() {
     let app = TestApp::spawn().await;
     populate(&app, 200).await;
 
     let unhashed = scalar(
-        &app.pool,
-        "SELECT count(*) FROM events WHERE hash IS NULL OR octet_length(hash) <> 32",
+        &app.db,
+        "SELECT count(*) FROM events WHERE hash IS NULL OR length(hash) <> 32",
     )
     .await;
     assert_eq!(unhashed, 0);
     let unlinked = scalar(
-        &app.pool,
+        &app.db,
         "SELECT count(*) FROM (SELECT prev_hash, lag(hash) OVER w AS previous, \
          recorded_at < lag(recorded_at) OVER w AS backwards FROM events \
          WINDOW w AS (PARTITION BY aggregate_type, aggregate_id ORDER BY sequence)) c \
@@ -84,26 +128,24 @@ async fn every_event_is_hashed_and_chains_to_its_aggregates_previous_event() {
         "prev_hash is the previous event's hash; time never goes back"
     );
     let duplicated = scalar(
-        &app.pool,
+        &app.db,
         "SELECT count(*) - count(DISTINCT hash) FROM events",
     )
     .await;
     assert_eq!(duplicated, 0);
     // The stored hash is the hash of the stored row: recomputable by anyone with the formula.
-    let positions: Vec<i64> =
-        sqlx::query_scalar("SELECT global_position FROM events ORDER BY global_position")
-            .fetch_all(&app.pool)
-            .await
-            .unwrap();
-    for position in positions {
-        let stored: Vec<u8> =
-            sqlx::query_scalar("SELECT hash FROM events WHERE global_position = $1")
-                .bind(position)
-                .fetch_one(&app.pool)
-                .await
-                .unwrap();
+    let positions: Vec<(i64, Vec<u8>)> = {
+        let sql = "SELECT global_position, hash FROM events ORDER BY global_position";
+        match &app.db {
+            Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+            Db::Sqlite(lite) => sqlx::query_as(sql).fetch_all(&lite.pool).await,
+        }
+        .unwrap()
+    };
+    assert!(positions.len() > 200, "{}", positions.len());
+    for (position, stored) in positions {
         assert_eq!(
-            recompute(&app.pool, position).await,
+            recompute(&app.db, position).await,
             stored,
             "event {position}"
         );
@@ -114,12 +156,13 @@ async fn every_event_is_hashed_and_chains_to_its_aggregates_previous_event() {
 async fn audit_verify_passes_on_a_clean_log_and_counts_every_event() {
     let app = TestApp::spawn().await;
     populate(&app, 200).await;
-    let events = scalar(&app.pool, "SELECT count(*) FROM events").await;
+    let events = scalar(&app.db, "SELECT count(*) FROM events").await;
     let chains = scalar(
-        &app.pool,
-        "SELECT count(DISTINCT (aggregate_type, aggregate_id)) FROM events",
+        &app.db,
+        "SELECT count(*) FROM (SELECT DISTINCT aggregate_type, aggregate_id FROM events) c",
     )
     .await;
+    assert!(chains > 1 && events > chains);
 
     let out = run(&["audit", "verify"], &app.database_url, 60).await;
 
@@ -137,26 +180,19 @@ async fn audit_verify_names_the_first_altered_event() {
     let app = TestApp::spawn().await;
     populate(&app, 100).await;
     // The release of SR_QUEUED now claims someone else did it; and a later event is altered too.
-    let (position, stored, _) = event(&app.pool, SR_QUEUED, 2).await;
-    sqlx::query(
-        "UPDATE events SET payload = jsonb_set(payload, '{ServiceRequestReleased,by}', to_jsonb($1::text)) \
-         WHERE global_position = $2",
+    let (position, stored, _) = event(&app.db, SR_QUEUED, 2).await;
+    set_json(
+        &app.db,
+        position,
+        "payload",
+        &["ServiceRequestReleased", "by"],
+        &format!("\"{U_OTHER}\""),
     )
-    .bind(U_OTHER.to_string())
-    .bind(position)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    let later: i64 = scalar(&app.pool, "SELECT max(global_position) FROM events").await;
-    sqlx::query(
-        "UPDATE events SET metadata = jsonb_set(metadata, '{user_id}', '\"x\"') \
-         WHERE global_position = $1",
-    )
-    .bind(later)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    let expected = recompute(&app.pool, position).await;
+    .await;
+    let later: i64 = scalar(&app.db, "SELECT max(global_position) FROM events").await;
+    set_json(&app.db, later, "metadata", &["user_id"], "\"x\"").await;
+    let expected = recompute(&app.db, position).await;
+    assert_ne!(expected, stored);
 
     let out = run(&["audit", "verify"], &app.database_url, 60).await;
 
@@ -187,23 +223,18 @@ async fn an_altered_event_stored_with_a_fresh_hash_breaks_the_link_to_the_next()
     let app = TestApp::spawn().await;
     populate(&app, 0).await;
     // AP_OTP: imported, resent, resent. The first resend is rewritten and re-hashed.
-    let (position, _, _) = event(&app.pool, AP_OTP, 2).await;
-    sqlx::query(
-        "UPDATE events SET payload = jsonb_set(payload, '{ApprovalOtpResent,phone_number}', '\"+380000000000\"') \
-         WHERE global_position = $1",
+    let (position, _, _) = event(&app.db, AP_OTP, 2).await;
+    set_json(
+        &app.db,
+        position,
+        "payload",
+        &["ApprovalOtpResent", "phone_number"],
+        "\"+380000000000\"",
     )
-    .bind(position)
-    .execute(&app.pool)
-    .await
-    .unwrap();
-    let rehashed = recompute(&app.pool, position).await;
-    sqlx::query("UPDATE events SET hash = $1 WHERE global_position = $2")
-        .bind(&rehashed)
-        .bind(position)
-        .execute(&app.pool)
-        .await
-        .unwrap();
-    let (next, _, next_prev) = event(&app.pool, AP_OTP, 3).await;
+    .await;
+    let rehashed = recompute(&app.db, position).await;
+    set_hash(&app.db, position, &rehashed).await;
+    let (next, _, next_prev) = event(&app.db, AP_OTP, 3).await;
 
     let out = run(&["audit", "verify"], &app.database_url, 60).await;
 
@@ -221,13 +252,14 @@ async fn an_altered_event_stored_with_a_fresh_hash_breaks_the_link_to_the_next()
 async fn a_deleted_event_is_a_gap_in_its_chain() {
     let app = TestApp::spawn().await;
     populate(&app, 0).await;
-    let (position, _, _) = event(&app.pool, AP_OTP, 2).await;
-    let (next, _, _) = event(&app.pool, AP_OTP, 3).await;
-    sqlx::query("DELETE FROM events WHERE global_position = $1")
-        .bind(position)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let (position, _, _) = event(&app.db, AP_OTP, 2).await;
+    let (next, _, _) = event(&app.db, AP_OTP, 3).await;
+    let deleted = execute(
+        &app.db,
+        &format!("DELETE FROM events WHERE global_position = {position}"),
+    )
+    .await;
+    assert_eq!(deleted, 1);
 
     let out = run(&["audit", "verify"], &app.database_url, 60).await;
 
@@ -240,6 +272,10 @@ async fn a_deleted_event_is_a_gap_in_its_chain() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_hashes_the_events_appended_before_hash_chains_existed() {
+    crate::postgres_only!(
+        "the backfill of PostgreSQL's migration 0005 (events appended before hash chains \
+         existed); the SQLite schema has had hashes since its first migration"
+    );
     let app = TestApp::spawn().await;
     populate(&app, 100).await;
     let hashes = |pool: PgPool| async move {

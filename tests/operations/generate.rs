@@ -15,9 +15,9 @@ use ehealth_aggregates::service_request::{
     ProgramProcessingStatus, ServiceRequestEvent, ServiceRequestRecord, ServiceRequestStatus,
 };
 use ehealth_aggregates::ServiceRequest;
+use ehealth_es::db::Db;
 use ehealth_es::store::EventRepository;
 use serde_json::{json, Map, Value};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 use crate::support::world::*;
@@ -184,12 +184,12 @@ fn unit(out: &mut Vec<SerializedEvent>) {
 }
 
 /// Appends at least `events` events (whole units) with two concurrent writers; returns how many.
-pub async fn generate(pool: &PgPool, events: u64) -> u64 {
+pub async fn generate(db: &Db, events: u64) -> u64 {
     let units = events.div_ceil(UNIT);
     let writers = 2;
     let mut tasks = Vec::new();
     for w in 0..writers {
-        let repo = EventRepository::new(pool.clone().into(), Arc::new(tokio::sync::Notify::new()));
+        let repo = EventRepository::new(db.clone(), Arc::new(tokio::sync::Notify::new()));
         let mine = units / writers + u64::from(w < units % writers);
         tasks.push(tokio::spawn(async move {
             let mut left = mine;

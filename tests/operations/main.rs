@@ -1,7 +1,8 @@
 //! Black-box tests of the operations commands: `projections rebuild` (also under concurrent
 //! writes), `projections verify` (also finding hand-made differences) and `audit verify` (also
-//! finding hand-altered events), on a fresh PostgreSQL database per test. The commands run as the
-//! real binary, or in-process where the test must run them alongside the service.
+//! finding hand-altered events), on a fresh database per test of the backend under test
+//! (PostgreSQL, or a SQLite file of its own with `EHEALTH_TEST_BACKEND=sqlite`). The commands run
+//! as the real binary, or in-process where the test must run them alongside the service.
 
 #[path = "../support/mod.rs"]
 mod support;

@@ -4,8 +4,6 @@
 use std::process::ExitStatus;
 use std::time::Duration;
 
-use crate::support;
-
 pub const BIN: &str = env!("CARGO_BIN_EXE_ehealth-es");
 
 /// Every variable the binary reads; none is inherited from the environment of the test run.
@@ -21,13 +19,6 @@ const SERVICE_VARS: [&str; 10] = [
     "EHEALTH_DB_POOL_SIZE",
     "EHEALTH_BODY_LIMIT",
 ];
-
-/// The URL of a database on the test server.
-pub fn database_url(name: &str) -> String {
-    let admin = support::admin_url();
-    let (base, _) = admin.rsplit_once('/').expect("admin URL names a database");
-    format!("{base}/{name}")
-}
 
 #[derive(Debug)]
 pub struct Output {

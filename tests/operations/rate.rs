@@ -1,5 +1,6 @@
 //! The rebuild rate (issue 5): a measurement, not a check, so it is ignored by default. Run it with
-//! a release build; `EHEALTH_REBUILD_EVENTS` sets the size of the log (default 100 000):
+//! a release build; `EHEALTH_REBUILD_EVENTS` sets the size of the log (default 100 000), and
+//! `EHEALTH_TEST_BACKEND=sqlite` measures the SQLite backend:
 //!
 //! ```sh
 //! cargo test --release --test operations rebuild_rate -- --ignored --nocapture
@@ -7,10 +8,12 @@
 
 use std::time::Instant;
 
+use ehealth_es::db::Db;
+
 use crate::generate;
-use crate::process::{database_url, run};
+use crate::process::run;
 use crate::state::*;
-use crate::support;
+use crate::support::{self, TestDb};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement; run with --release --ignored --nocapture"]
@@ -19,21 +22,27 @@ async fn rebuild_rate_on_a_large_log() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
-    let url = database_url(&support::fresh_database().await);
-    let pool = ehealth_es::db::connect(&url, 8).await.unwrap();
+    let url = TestDb::fresh().await;
+    let db = Db::connect(&url, 8).await.unwrap();
     let started = Instant::now();
-    let events = generate::generate(&pool, wanted).await;
+    let events = generate::generate(&db, wanted).await;
     println!(
         "generated {events} events through persist in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let payload: i64 = scalar(
-        &pool,
-        "SELECT avg(octet_length(payload::text))::bigint FROM events",
-    )
-    .await;
+    let (average, checkpoint) = match &db {
+        Db::Postgres(_) => (
+            "SELECT avg(octet_length(payload::text))::bigint FROM events",
+            "CHECKPOINT",
+        ),
+        Db::Sqlite(_) => (
+            "SELECT CAST(avg(length(payload)) AS INTEGER) FROM events",
+            "PRAGMA wal_checkpoint(TRUNCATE)",
+        ),
+    };
+    let payload: i64 = scalar(&db, average).await;
     println!("average payload: {payload} bytes");
-    sqlx::query("CHECKPOINT").execute(&pool).await.unwrap();
+    support::execute(&db, checkpoint).await;
 
     let out = run(&["projections", "rebuild"], &url, 600).await;
     out.assert_success();

@@ -1,5 +1,6 @@
 //! `ehealth-es projections rebuild`: identical rows on a populated database, the same names for
-//! every index and constraint, a bounded-memory rebuild, and a rebuild while the service is busy.
+//! every index and constraint, a bounded-memory rebuild, and a rebuild while the service is busy;
+//! on SQLite also a rebuild that waits for another process's write transaction.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -8,21 +9,23 @@ use std::time::Duration;
 use ehealth_es::commands::CommandBus;
 use ehealth_projections::rebuild::{rebuild, Options};
 use serde_json::{json, Value};
+use sqlx::{ConnectOptions, Connection};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::process::run;
 use crate::state::*;
 use crate::support::world::*;
-use crate::support::TestApp;
+use crate::support::{sqlite_backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuild_of_a_populated_database_reproduces_every_projection_row() {
     let app = TestApp::spawn().await;
     populate(&app, 600).await;
-    let events = scalar(&app.pool, "SELECT count(*) FROM events").await;
-    let before = snapshot(&app.pool).await;
-    let catalog_before = catalog(&app.pool).await;
+    let events = scalar(&app.db, "SELECT count(*) FROM events").await;
+    let before = snapshot(&app.db).await;
+    let catalog_before = catalog(&app.db).await;
+    assert!(!catalog_before.is_empty());
 
     let out = run(&["projections", "rebuild"], &app.database_url, 120).await;
 
@@ -34,13 +37,13 @@ async fn rebuild_of_a_populated_database_reproduces_every_projection_row() {
         out.stdout
     );
     assert!(out.stdout.contains("events/s"), "{}", out.stdout);
-    assert_same(&before, &snapshot(&app.pool).await);
+    assert_same(&before, &snapshot(&app.db).await);
     assert_eq!(
-        catalog(&app.pool).await,
+        catalog(&app.db).await,
         catalog_before,
         "indexes and constraints"
     );
-    assert!(extra_schemas(&app.pool).await.is_empty());
+    assert_eq!(leftovers(&app.db).await, Vec::<String>::new());
 
     // The running service writes to, and reads from, the new tables.
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
@@ -79,17 +82,21 @@ async fn rebuild_of_an_empty_log_leaves_empty_tables() {
     let out = run(&["projections", "rebuild"], &app.database_url, 60).await;
     out.assert_success();
     assert_eq!(number_before(&out.stdout, "events in"), 0);
-    for (table, rows) in snapshot(&app.pool).await {
+    for (table, rows) in snapshot(&app.db).await {
         assert!(rows.is_empty(), "{table}");
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rebuild_that_keeps_few_states_in_memory_reproduces_every_row() {
+    crate::postgres_only!(
+        "the PostgreSQL rebuild's bounded memory (states evicted and read back from the aside \
+         schema); the SQLite rebuild folds inside one transaction with no aside tables"
+    );
     let app = TestApp::spawn().await;
     populate(&app, 400).await;
-    let events = scalar(&app.pool, "SELECT count(*) FROM events").await;
-    let before = snapshot(&app.pool).await;
+    let events = scalar(&app.db, "SELECT count(*) FROM events").await;
+    let before = snapshot(&app.db).await;
     let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
 
     // Seven states at most: entities are written, forgotten, and loaded back from the aside tables.
@@ -104,16 +111,20 @@ async fn a_rebuild_that_keeps_few_states_in_memory_reproduces_every_row() {
     .expect("rebuild");
 
     assert_eq!(report.events, events as u64);
-    assert_same(&before, &snapshot(&app.pool).await);
+    assert_same(&before, &snapshot(&app.db).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn entities_copied_in_early_and_changed_later_end_in_their_latest_state() {
+    crate::postgres_only!(
+        "the PostgreSQL rebuild's first load (binary COPY into key-less aside tables, then \
+         upserts); the SQLite rebuild writes the live tables in one transaction"
+    );
     let app = TestApp::spawn().await;
     // The world's entities are imported first and acted on later: copied in after every three
     // new entities, most of them change again after their row was written.
     populate(&app, 100).await;
-    let before = snapshot(&app.pool).await;
+    let before = snapshot(&app.db).await;
     let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
 
     rebuild(
@@ -126,11 +137,16 @@ async fn entities_copied_in_early_and_changed_later_end_in_their_latest_state() 
     .await
     .expect("rebuild");
 
-    assert_same(&before, &snapshot(&app.pool).await);
+    assert_same(&before, &snapshot(&app.db).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_rebuild_or_verify_is_refused_while_one_runs() {
+    crate::postgres_only!(
+        "PostgreSQL's session advisory lock between maintenance runs; on SQLite a rebuild waits \
+         for the write transaction before it and a verify reads a snapshot \
+         (a_rebuild_waits_for_a_write_transaction_of_another_process_and_a_verify_does_not)"
+    );
     let app = TestApp::spawn().await;
     let mut holder = app.pool.acquire().await.unwrap();
     sqlx::query("SELECT pg_advisory_lock($1)")
@@ -138,7 +154,7 @@ async fn a_second_rebuild_or_verify_is_refused_while_one_runs() {
         .execute(&mut *holder)
         .await
         .unwrap();
-    let before = snapshot(&app.pool).await;
+    let before = snapshot(&app.db).await;
 
     for command in ["rebuild", "verify"] {
         let out = run(&["projections", command], &app.database_url, 60).await;
@@ -149,11 +165,59 @@ async fn a_second_rebuild_or_verify_is_refused_while_one_runs() {
             "{out:#?}"
         );
     }
-    assert_same(&before, &snapshot(&app.pool).await);
+    assert_same(&before, &snapshot(&app.db).await);
     sqlx::query("SELECT pg_advisory_unlock_all()")
         .execute(&mut *holder)
         .await
         .unwrap();
+}
+
+/// SQLite has one writer: a rebuild started while another process holds a write transaction waits
+/// for it (`BEGIN IMMEDIATE` with the busy timeout) and then folds the log over what it committed;
+/// a verify meanwhile reads the last committed state and never waits.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rebuild_waits_for_a_write_transaction_of_another_process_and_a_verify_does_not() {
+    crate::sqlite_only!("PostgreSQL's rebuild builds aside and holds appends only for its swap");
+    let app = TestApp::spawn().await;
+    populate(&app, 40).await;
+    let before = snapshot(&app.db).await;
+    let options: sqlx::sqlite::SqliteConnectOptions = app.database_url.parse().unwrap();
+    let mut holder = options.connect().await.unwrap();
+    let mut writing = holder.begin_with("BEGIN IMMEDIATE").await.unwrap();
+    let damage =
+        format!("UPDATE service_requests SET status = 'recalled' WHERE id = '{SR_QUEUED}'");
+    let changed = sqlx::query(&damage).execute(&mut *writing).await.unwrap();
+    assert_eq!(changed.rows_affected(), 1);
+
+    // The damage is not committed: verify sees the consistent state, at once.
+    let out = run(&["projections", "verify"], &app.database_url, 60).await;
+    out.assert_success();
+    assert!(out.stdout.contains(": 0 difference(s)"), "{}", out.stdout);
+
+    let url = app.database_url.clone();
+    let rebuilding = tokio::spawn(async move { run(&["projections", "rebuild"], &url, 60).await });
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert!(
+        !rebuilding.is_finished(),
+        "the rebuild waits for the open write transaction"
+    );
+    writing.commit().await.unwrap();
+    assert_eq!(
+        app.current("service_requests", SR_QUEUED).await.unwrap()["status"],
+        "recalled",
+        "the damage is committed"
+    );
+
+    let out = rebuilding.await.unwrap();
+    out.assert_success();
+    assert!(
+        out.stdout.contains("appends were held for"),
+        "{}",
+        out.stdout
+    );
+    // It ran after the commit: the committed damage is repaired.
+    assert_same(&before, &snapshot(&app.db).await);
+    holder.close().await.unwrap();
 }
 
 /// An import file with `n` new releasable service requests, stoppable dispenses and approvals.
@@ -181,12 +245,12 @@ fn new_entities(n: usize) -> (Value, Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) {
 
 /// Imports and actions until told to stop; returns the rounds done and every unexpected answer.
 async fn hammer(app: Arc<TestApp>, stop: Arc<AtomicBool>) -> (usize, Vec<String>) {
-    let bus = Arc::new(CommandBus::new(app.pool.clone(), Arc::new(Notify::new())));
+    let bus = Arc::new(CommandBus::new(app.db.clone(), Arc::new(Notify::new())));
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let (mut rounds, mut unexpected) = (0, Vec::new());
     while !stop.load(Ordering::Relaxed) {
         let (file, srs, dds, aps) = new_entities(3);
-        if let Err(e) = ehealth_es::import::import(&app.pool.clone().into(), &bus, &file).await {
+        if let Err(e) = ehealth_es::import::import(&app.db, &bus, &file).await {
             unexpected.push(format!("import: {e}"));
         }
         let mut paths = Vec::new();
@@ -225,16 +289,34 @@ async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
         .collect();
     tokio::time::sleep(Duration::from_millis(300)).await;
 
-    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    // PostgreSQL: the library's rebuild in this process, beside the service. SQLite: the binary,
+    // another process that takes the file's write lock while the service keeps appending.
+    let pool = if sqlite_backend() {
+        None
+    } else {
+        Some(ehealth_es::db::connect(&app.database_url, 4).await.unwrap())
+    };
+    let db = &app.db;
     let mut grew_during_a_rebuild = false;
     for _ in 0..3 {
-        let before = scalar(&pool, "SELECT count(*) FROM events").await;
-        let report = rebuild(&pool, Options::default()).await.expect("rebuild");
-        let after = scalar(&pool, "SELECT count(*) FROM events").await;
+        let before = scalar(db, "SELECT count(*) FROM events").await;
+        let rebuilt = match &pool {
+            Some(pool) => {
+                rebuild(pool, Options::default())
+                    .await
+                    .expect("rebuild")
+                    .events
+            }
+            None => {
+                let out = run(&["projections", "rebuild"], &app.database_url, 120).await;
+                out.assert_success();
+                number_before(&out.stdout, "events in")
+            }
+        };
+        let after = scalar(db, "SELECT count(*) FROM events").await;
         assert!(
-            (before as u64..=after as u64).contains(&report.events),
-            "{before} <= {} <= {after}",
-            report.events
+            (before as u64..=after as u64).contains(&rebuilt),
+            "{before} <= {rebuilt} <= {after}"
         );
         grew_during_a_rebuild |= after > before;
         tokio::time::sleep(Duration::from_millis(200)).await;
@@ -261,8 +343,8 @@ async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
         ("device_dispenses", "DeviceDispense"),
         ("approvals", "Approval"),
     ] {
-        let wrong = scalar(
-            &pool,
+        let wrong = scalar_neutral(
+            db,
             &format!(
                 "SELECT count(*) FROM (SELECT aggregate_id, max(sequence) AS version FROM events \
                  WHERE aggregate_type = '{aggregate}' GROUP BY aggregate_id) e \
@@ -273,8 +355,8 @@ async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
         .await;
         assert_eq!(wrong, 0, "{table}: one row per entity at its last sequence");
     }
-    let unrecorded = scalar(
-        &pool,
+    let unrecorded = scalar_neutral(
+        db,
         "SELECT count(*) FROM events e WHERE e.event_type <> 'ApprovalOtpResent' AND NOT EXISTS \
          (SELECT 1 FROM status_history h WHERE h.entity_id::text = e.aggregate_id \
           AND h.sequence = e.sequence AND h.global_position = e.global_position)",
@@ -284,8 +366,8 @@ async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
         unrecorded, 0,
         "every status-changing event is in the history"
     );
-    let unexplained = scalar(
-        &pool,
+    let unexplained = scalar_neutral(
+        db,
         "SELECT count(*) FROM status_history h WHERE NOT EXISTS (SELECT 1 FROM events e \
          WHERE e.aggregate_id = h.entity_id::text AND e.sequence = h.sequence \
          AND e.global_position = h.global_position)",
@@ -293,18 +375,21 @@ async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
     .await;
     assert_eq!(unexplained, 0, "every history row comes from an event");
     let changes = scalar(
-        &pool,
-        "SELECT count(DISTINCT (entity_type, entity_id, sequence)) FROM status_history \
-         WHERE sequence > 1",
+        db,
+        "SELECT count(*) FROM (SELECT DISTINCT entity_type, entity_id, sequence \
+         FROM status_history WHERE sequence > 1) c",
     )
     .await;
-    let feed = scalar(&pool, "SELECT count(*) FROM status_change_events").await;
+    let feed = scalar(db, "SELECT count(*) FROM status_change_events").await;
+    assert!(feed > 0);
     assert_eq!(feed, changes, "one feed record per status-changing event");
 
-    let report = ehealth_projections::verify::verify(&pool, Default::default())
-        .await
-        .expect("verify");
-    assert!(report.differences.is_empty(), "{:#?}", report.differences);
+    if let Some(pool) = &pool {
+        let report = ehealth_projections::verify::verify(pool, Default::default())
+            .await
+            .expect("verify");
+        assert!(report.differences.is_empty(), "{:#?}", report.differences);
+    }
     run(&["projections", "verify"], &app.database_url, 120)
         .await
         .assert_success();

@@ -1,11 +1,12 @@
-//! A populated database and snapshots of every projection table, to compare before and after.
+//! A populated database and snapshots of every projection table, to compare before and after, on
+//! the backend under test.
 
+use ehealth_es::db::Db;
 use serde_json::Value;
-use sqlx::PgPool;
 
 use crate::generate;
 use crate::support::world::*;
-use crate::support::TestApp;
+use crate::support::{self, TestApp};
 
 pub use ehealth_projections::TABLES;
 
@@ -48,21 +49,28 @@ pub async fn populate(app: &TestApp, generated: u64) {
         app.wait_job(&resend.job_href(), &token).await;
     }
     if generated > 0 {
-        generate::generate(&app.pool, generated).await;
+        generate::generate(&app.db, generated).await;
     }
 }
 
 /// Every row of every projection table, as JSON, in a stable order. `status_change_events.
 /// inserted_at` (when the row was written) is left out: a rebuild writes it anew by design.
-pub async fn snapshot(pool: &PgPool) -> Vec<(&'static str, Vec<Value>)> {
+pub async fn snapshot(db: &Db) -> Vec<(&'static str, Vec<Value>)> {
     let mut tables = Vec::new();
     for table in TABLES {
-        let mut rows: Vec<Value> = sqlx::query_scalar(&format!(
-            "SELECT to_jsonb(t) FROM {table} t ORDER BY t::text"
-        ))
-        .fetch_all(pool)
-        .await
-        .unwrap_or_else(|e| panic!("snapshot of {table}: {e}"));
+        let mut rows: Vec<Value> = match db {
+            Db::Postgres(pool) => sqlx::query_scalar(&format!(
+                "SELECT to_jsonb(t) FROM {table} t ORDER BY t::text"
+            ))
+            .fetch_all(pool)
+            .await
+            .unwrap_or_else(|e| panic!("snapshot of {table}: {e}")),
+            Db::Sqlite(_) => {
+                let mut rows = support::select(db, &format!("SELECT * FROM {table}")).await;
+                rows.sort_by_cached_key(Value::to_string);
+                rows
+            }
+        };
         if table == "status_change_events" {
             for row in &mut rows {
                 row.as_object_mut().map(|r| r.remove("inserted_at"));
@@ -83,38 +91,71 @@ pub fn assert_same(before: &[(&str, Vec<Value>)], after: &[(&str, Vec<Value>)]) 
     }
 }
 
-/// Name, table and definition of every index and constraint of the projection tables.
-pub async fn catalog(pool: &PgPool) -> Vec<(String, String, String)> {
-    sqlx::query_as(
-        "SELECT tablename::text, indexname::text, indexdef FROM pg_indexes \
-         WHERE schemaname = 'public' AND tablename = ANY($1) \
-         UNION ALL \
-         SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
-         WHERE conrelid::regclass::text = ANY($1) \
-         ORDER BY 1, 2, 3",
-    )
-    .bind(&TABLES[..])
-    .fetch_all(pool)
-    .await
-    .expect("catalog")
-}
-
-/// Schemas other than the system ones and `public` (a rebuild or verify must leave none).
-pub async fn extra_schemas(pool: &PgPool) -> Vec<String> {
-    sqlx::query_scalar(
-        "SELECT nspname::text FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') \
-         AND nspname NOT LIKE 'pg\\_%' ORDER BY 1",
-    )
-    .fetch_all(pool)
-    .await
-    .expect("schemas")
-}
-
-pub async fn scalar(pool: &PgPool, sql: &str) -> i64 {
-    sqlx::query_scalar(sql)
-        .fetch_one(pool)
+/// Table, name and definition of every index and constraint of the projection tables.
+pub async fn catalog(db: &Db) -> Vec<(String, String, String)> {
+    match db {
+        Db::Postgres(pool) => sqlx::query_as(
+            "SELECT tablename::text, indexname::text, indexdef FROM pg_indexes \
+             WHERE schemaname = 'public' AND tablename = ANY($1) \
+             UNION ALL \
+             SELECT conrelid::regclass::text, conname::text, pg_get_constraintdef(oid) FROM pg_constraint \
+             WHERE conrelid::regclass::text = ANY($1) \
+             ORDER BY 1, 2, 3",
+        )
+        .bind(&TABLES[..])
+        .fetch_all(pool)
         .await
-        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+        .expect("catalog"),
+        // The tables' own definitions hold their keys and checks; indexes are objects of their own.
+        Db::Sqlite(lite) => {
+            let names = TABLES.map(|t| format!("'{t}'")).join(", ");
+            sqlx::query_as(&format!(
+                "SELECT tbl_name, name, coalesce(sql, '') FROM sqlite_master \
+                 WHERE tbl_name IN ({names}) ORDER BY 1, 2, 3"
+            ))
+            .fetch_all(&lite.pool)
+            .await
+            .expect("catalog")
+        }
+    }
+}
+
+/// What a rebuild or verify could leave behind. PostgreSQL: schemas other than the system ones and
+/// `public` (the aside schemas). SQLite: objects of the database file that a freshly migrated
+/// database does not have (verify's copies must be TEMP tables of its own connection).
+pub async fn leftovers(db: &Db) -> Vec<String> {
+    match db {
+        Db::Postgres(pool) => sqlx::query_scalar(
+            "SELECT nspname::text FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') \
+             AND nspname NOT LIKE 'pg\\_%' ORDER BY 1",
+        )
+        .fetch_all(pool)
+        .await
+        .expect("schemas"),
+        Db::Sqlite(_) => {
+            let sql = "SELECT type || ' ' || name FROM sqlite_master ORDER BY 1";
+            let (fresh, _dir) = support::fresh_sqlite().await;
+            let expected = support::strings(&fresh, sql).await;
+            support::strings(db, sql)
+                .await
+                .into_iter()
+                .filter(|o| !expected.contains(o))
+                .collect()
+        }
+    }
+}
+
+pub async fn scalar(db: &Db, sql: &str) -> i64 {
+    support::count(db, sql).await
+}
+
+/// [`scalar`] of a query written for PostgreSQL whose only difference on SQLite is `::text` casts
+/// (SQLite's uuids are text already).
+pub async fn scalar_neutral(db: &Db, sql: &str) -> i64 {
+    match db {
+        Db::Postgres(_) => scalar(db, sql).await,
+        Db::Sqlite(_) => scalar(db, &sql.replace("::text", "")).await,
+    }
 }
 
 /// The number in `stdout` just before `suffix` (e.g. "… from 1234 events").

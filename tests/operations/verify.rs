@@ -6,14 +6,15 @@ use uuid::Uuid;
 use crate::process::run;
 use crate::state::*;
 use crate::support::world::*;
-use crate::support::TestApp;
+use crate::support::{execute, sqlite_backend, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_passes_on_a_consistent_database_and_leaves_nothing_behind() {
     let app = TestApp::spawn().await;
     populate(&app, 200).await;
-    let events = scalar(&app.pool, "SELECT count(*) FROM events").await;
-    let before = snapshot(&app.pool).await;
+    let events = scalar(&app.db, "SELECT count(*) FROM events").await;
+    let before = snapshot(&app.db).await;
+    let catalog_before = catalog(&app.db).await;
 
     let out = run(&["projections", "verify"], &app.database_url, 120).await;
 
@@ -25,7 +26,8 @@ async fn verify_passes_on_a_consistent_database_and_leaves_nothing_behind() {
         out.stdout
     );
     assert!(out.stdout.contains(": 0 difference(s)"), "{}", out.stdout);
-    let requests = scalar(&app.pool, "SELECT count(*) FROM service_requests").await;
+    let requests = scalar(&app.db, "SELECT count(*) FROM service_requests").await;
+    assert!(requests > 0);
     assert!(
         out.stdout.contains(&format!(
             "service_requests: {requests} live rows, {requests} rebuilt rows"
@@ -33,19 +35,21 @@ async fn verify_passes_on_a_consistent_database_and_leaves_nothing_behind() {
         "{}",
         out.stdout
     );
-    assert_same(&before, &snapshot(&app.pool).await);
-    assert!(extra_schemas(&app.pool).await.is_empty());
+    assert_same(&before, &snapshot(&app.db).await);
+    assert_eq!(catalog(&app.db).await, catalog_before);
+    assert_eq!(leftovers(&app.db).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn verify_names_the_table_key_and_column_of_a_changed_value() {
     let app = TestApp::spawn().await;
     populate(&app, 0).await;
-    sqlx::query("UPDATE service_requests SET status = 'recalled' WHERE id = $1")
-        .bind(SR_QUEUED)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let changed = execute(
+        &app.db,
+        &format!("UPDATE service_requests SET status = 'recalled' WHERE id = '{SR_QUEUED}'"),
+    )
+    .await;
+    assert_eq!(changed, 1);
 
     let out = run(&["projections", "verify"], &app.database_url, 120).await;
 
@@ -63,7 +67,7 @@ async fn verify_names_the_table_key_and_column_of_a_changed_value() {
     // Verify only reads: the live row stays as it was, and the aside copy is gone.
     let row = app.current("service_requests", SR_QUEUED).await.unwrap();
     assert_eq!(row["status"], "recalled");
-    assert!(extra_schemas(&app.pool).await.is_empty());
+    assert_eq!(leftovers(&app.db).await, Vec::<String>::new());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -71,25 +75,27 @@ async fn verify_names_missing_and_unexplained_rows() {
     let app = TestApp::spawn().await;
     populate(&app, 0).await;
     // The reject's history row disappears; a feed record nobody's event explains appears.
-    sqlx::query(
-        "DELETE FROM status_history WHERE entity_id = $1 AND sequence = 2 AND attribute = 'status'",
+    let deleted = execute(
+        &app.db,
+        &format!(
+            "DELETE FROM status_history WHERE entity_id = '{MR_NEW}' AND sequence = 2 \
+             AND attribute = 'status'"
+        ),
     )
-    .bind(MR_NEW)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    .await;
+    assert_eq!(deleted, 1);
     let forged = Uuid::new_v4();
-    sqlx::query(
-        "INSERT INTO status_change_events (id, event_type, entity_type, entity_id, properties, \
-         event_time, changed_by, global_position, sequence) \
-         SELECT $1, event_type, entity_type, entity_id, properties, event_time, changed_by, \
-         global_position, 99 FROM status_change_events WHERE entity_id = $2",
+    let inserted = execute(
+        &app.db,
+        &format!(
+            "INSERT INTO status_change_events (id, event_type, entity_type, entity_id, properties, \
+             event_time, changed_by, global_position, sequence) \
+             SELECT '{forged}', event_type, entity_type, entity_id, properties, event_time, \
+             changed_by, global_position, 99 FROM status_change_events WHERE entity_id = '{MR_NEW}'"
+        ),
     )
-    .bind(forged)
-    .bind(MR_NEW)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    .await;
+    assert_eq!(inserted, 1);
 
     let out = run(&["projections", "verify"], &app.database_url, 120).await;
 
@@ -117,10 +123,12 @@ async fn verify_names_missing_and_unexplained_rows() {
 async fn verify_ignores_when_feed_records_were_written() {
     let app = TestApp::spawn().await;
     populate(&app, 0).await;
-    sqlx::query("UPDATE status_change_events SET inserted_at = inserted_at - interval '1 day'")
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    let changed = execute(
+        &app.db,
+        "UPDATE status_change_events SET inserted_at = '2000-01-01T00:00:00.000000Z'",
+    )
+    .await;
+    assert!(changed > 0);
 
     run(&["projections", "verify"], &app.database_url, 120)
         .await
@@ -131,14 +139,17 @@ async fn verify_ignores_when_feed_records_were_written() {
 async fn verify_compares_documents_too() {
     let app = TestApp::spawn().await;
     populate(&app, 0).await;
-    sqlx::query(
-        "UPDATE device_dispenses SET document = jsonb_set(document, '{record,other,details}', '[]') \
-         WHERE id = $1",
+    let set = if sqlite_backend() {
+        "json_set(document, '$.record.other.details', json('[]'))"
+    } else {
+        "jsonb_set(document, '{record,other,details}', '[]')"
+    };
+    let changed = execute(
+        &app.db,
+        &format!("UPDATE device_dispenses SET document = {set} WHERE id = '{DD_IN_PROGRESS}'"),
     )
-    .bind(DD_IN_PROGRESS)
-    .execute(&app.pool)
-    .await
-    .unwrap();
+    .await;
+    assert_eq!(changed, 1);
 
     let out = run(&["projections", "verify"], &app.database_url, 120).await;
 
