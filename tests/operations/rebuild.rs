@@ -26,6 +26,29 @@ async fn rebuild_of_a_populated_database_reproduces_every_projection_row() {
     let before = snapshot(&app.db).await;
     let catalog_before = catalog(&app.db).await;
     assert!(!catalog_before.is_empty());
+    // The Event Manager's pages (ordered by event time and position): what a client paging
+    // through the feed sees must not change under it.
+    let reader = app.token(U_DOCTOR, LE_MAIN, "event:read");
+    let pages = || async {
+        let mut pages = Vec::new();
+        for page in 1..=3 {
+            let reply = app
+                .get(
+                    &format!("/api/events?page={page}&page_size=50"),
+                    Some(&reader),
+                )
+                .await;
+            assert_eq!(reply.status, 200, "{:#}", reply.body);
+            pages.push(reply.body["data"].clone());
+        }
+        pages
+    };
+    let feed_before = pages().await;
+    assert_eq!(
+        feed_before[2].as_array().map(Vec::len),
+        Some(50),
+        "three full pages"
+    );
 
     let out = run(&["projections", "rebuild"], &app.database_url, 120).await;
 
@@ -38,6 +61,11 @@ async fn rebuild_of_a_populated_database_reproduces_every_projection_row() {
     );
     assert!(out.stdout.contains("events/s"), "{}", out.stdout);
     assert_same(&before, &snapshot(&app.db).await);
+    assert_eq!(
+        pages().await,
+        feed_before,
+        "the Event Manager feed, page by page"
+    );
     assert_eq!(
         catalog(&app.db).await,
         catalog_before,
