@@ -25,6 +25,26 @@ use crate::ProjectionError;
 /// Call it inside a write transaction (`BEGIN IMMEDIATE`) and commit afterwards: the log read
 /// and the tables written are then one consistent state, and no append can come between.
 pub async fn rebuild(conn: &mut SqliteConnection) -> Result<u64, ProjectionError> {
+    // The whole rewrite is one transaction: with the default 2 MB page cache its dirty pages
+    // spill into the WAL again and again (about 15 % of the time for 100 000 events). The
+    // connection gets its usual cache back afterwards.
+    let cache: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(&mut *conn)
+        .await?;
+    sqlx::query(&format!("PRAGMA cache_size = -{REBUILD_CACHE_KIB}"))
+        .execute(&mut *conn)
+        .await?;
+    let result = clear_and_fold(conn).await;
+    sqlx::query(&format!("PRAGMA cache_size = {cache}"))
+        .execute(&mut *conn)
+        .await?;
+    result
+}
+
+/// The page cache of a rebuild's connection, KiB (only pages actually used take memory).
+const REBUILD_CACHE_KIB: i64 = 256 * 1024;
+
+async fn clear_and_fold(conn: &mut SqliteConnection) -> Result<u64, ProjectionError> {
     for table in TABLES {
         sqlx::query(&format!("DELETE FROM main.{}", quote_ident(table)))
             .execute(&mut *conn)
