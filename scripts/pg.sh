@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL for the tests: initdb in a temp folder, a free port, fsync on.
-# Prints the admin URL on stdout. Usage: eval "$(scripts/pg.sh start)"; scripts/pg.sh stop "$EHEALTH_PG_DIR"
+# EHEALTH_PG_STATS=1 also loads pg_stat_statements. Prints the admin URL on stdout. Usage: eval "$(scripts/pg.sh start)"; scripts/pg.sh stop "$EHEALTH_PG_DIR"
 set -euo pipefail
 
 find_bin() {
@@ -30,6 +30,10 @@ unix_socket_directories = '$dir'
 max_connections = 300
 shared_buffers = 256MB
 CONF
+    # EHEALTH_PG_STATS=1 (scripts/bench.sh): per-statement timings for `ehealth-bench --statements`.
+    if [ "${EHEALTH_PG_STATS:-0}" = "1" ] && [ -e "$(dirname "$INITDB")/../lib/pg_stat_statements.so" ]; then
+      echo "shared_preload_libraries = 'pg_stat_statements'" >> "$dir/data/postgresql.conf"
+    fi
     "${run[@]}" "$PG_CTL" -D "$dir/data" -l "$dir/log" -w start >/dev/null
     echo "export EHEALTH_PG_DIR=$dir"
     echo "export EHEALTH_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"

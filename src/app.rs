@@ -68,21 +68,29 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
     let committed = Arc::new(Notify::new());
     let sms_wake = Arc::new(Notify::new());
     let bus = Arc::new(CommandBus::new(db.clone(), committed.clone()));
+    let reference = Reference::new(db.clone());
     let state = Arc::new(AppState {
         db: db.clone(),
         bus: bus.clone(),
-        reference: Reference::new(db.clone()),
+        reference: reference.clone(),
         keys: TokenKeys::new(jwt_secret.as_bytes()),
         verifier,
         media: MediaStorage::new(&args.media_dir),
         ready_max_lag: args.ready_max_lag,
     });
     let shutdown = CancellationToken::new();
+    if let Some(pool) = db.postgres() {
+        tokio::spawn(crate::reference::cache::watch(
+            reference.cache(),
+            pool.clone(),
+            shutdown.clone(),
+        ));
+    }
 
     let effects = EffectsWorker {
         db: db.clone(),
         bus,
-        reference: Reference::new(db.clone()),
+        reference,
         wake: committed,
         sms_wake: sms_wake.clone(),
     };

@@ -17,12 +17,13 @@ use uuid::Uuid;
 
 use crate::db::Db;
 use crate::metrics::Metrics;
+use crate::store::event_store::{CachedEventStore, CACHED_STATES};
 use crate::store::{
     CommandContext, CommitOutcome, DuplicateCommand, EventRepository, COMMAND_CONTEXT,
 };
 
 pub type Store<A> = PersistedEventStore<EventRepository, A>;
-pub type Cqrs<A> = CqrsFramework<A, Store<A>>;
+pub type Cqrs<A> = CqrsFramework<A, CachedEventStore<A>>;
 
 /// How many times a command is tried when another writer appended to the same entity first.
 /// Within one instance commands on one entity are serialized, so conflicts only come from other
@@ -75,7 +76,7 @@ pub enum CommandError<E> {
 }
 
 /// Picks the framework of an aggregate type.
-pub trait Routed: Aggregate<Services = ()> + 'static
+pub trait Routed: Aggregate<Services = ()> + Clone + 'static
 where
     Self::Command: Clone + Send + Sync + 'static,
     Self::Error: Send + 'static,
@@ -131,9 +132,16 @@ routed!(MergeRequest, merge_requests);
 routed!(DeviceDispense, device_dispenses);
 routed!(Approval, approvals);
 
-fn framework<A: Aggregate<Services = ()>>(db: &Db, committed: &Arc<Notify>) -> Cqrs<A> {
-    let repo = EventRepository::new(db.clone(), committed.clone());
-    CqrsFramework::new(PersistedEventStore::new_event_store(repo), vec![], ())
+fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
+    db: &Db,
+    committed: &Arc<Notify>,
+) -> Cqrs<A> {
+    let repo = || EventRepository::new(db.clone(), committed.clone());
+    CqrsFramework::new(
+        CachedEventStore::new(repo(), repo(), CACHED_STATES),
+        vec![],
+        (),
+    )
 }
 
 impl CommandBus {

@@ -7,6 +7,7 @@ mod dataset;
 mod load;
 mod raw;
 mod service;
+mod statements;
 mod stats;
 
 #[path = "../../tests/support/pki.rs"]
@@ -53,6 +54,10 @@ struct Args {
     /// Also write the report (Markdown) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// After each service point, print the N statements that took the most database time during
+    /// it (needs `pg_stat_statements` loaded: scripts/bench.sh does that).
+    #[arg(long, default_value_t = 0)]
+    statements: usize,
 }
 
 const JWT_SECRET: &str = "bench-secret";
@@ -228,9 +233,15 @@ async fn main() -> anyhow::Result<()> {
                 Some(lags)
             })
         };
+        if args.statements > 0 {
+            statements::reset(&mut conn).await;
+        }
         let started = Instant::now();
         let mut tally = load::run(plan.clone(), c, duration).await;
         let elapsed = started.elapsed().as_secs_f64();
+        if args.statements > 0 {
+            statements::print(&mut conn, c, args.statements, tally.total()).await;
+        }
         sampling.store(false, Ordering::Relaxed);
         let lags = sampler.await.ok().flatten().unwrap_or_default();
         // Let the workers finish what was accepted before reading job latencies.

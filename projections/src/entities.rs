@@ -17,7 +17,7 @@ use sqlx::{PgConnection, SqliteConnection};
 use uuid::Uuid;
 
 use crate::copy::CopyRows;
-use crate::rows::{chunks, WriteMode};
+use crate::rows::{chunks, renumber, PgQuery, WriteMode};
 use crate::sqlite::{id, opt_id, opt_ts, ts};
 use crate::status::Tracked;
 
@@ -43,6 +43,15 @@ pub(crate) trait Projected: Aggregate {
     ) -> impl Future<Output = Result<(), sqlx::Error>> + Send;
     /// [`write`](Self::write)'s upsert on SQLite: one `INSERT … ON CONFLICT (id) DO UPDATE … WHERE
     /// version < excluded.version` per row, the same columns updated.
+    /// The upsert of [`write`](Self::write), its parameters numbered from `$first` (the live path
+    /// embeds it in the append statement).
+    fn upsert_sql(table: &str, first: usize) -> String;
+    /// Binds the upsert's parameters: the rows `r` of `columns`, column by column.
+    fn bind_upsert<'q>(
+        columns: &'q Self::Columns,
+        r: std::ops::Range<usize>,
+        q: PgQuery<'q>,
+    ) -> PgQuery<'q>;
     fn write_sqlite(
         columns: &Self::Columns,
         conn: &mut SqliteConnection,
@@ -171,49 +180,63 @@ impl Projected for ServiceRequest {
             }
             return Ok(());
         }
-        let sql = format!(
-            "INSERT INTO {table} AS t (id, patient_id, status, program_processing_status, \
-             requester_employee_id, requester_legal_entity_id, used_by_employee_id, \
-             used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document) \
-             SELECT id, patient_id, status, program_processing_status, requester_employee_id, \
-             requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, \
-             status_reason::jsonb, inserted_at, updated_at, updated_by, version, document::jsonb \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], \
-             $7::uuid[], $8::uuid[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::uuid[], \
-             $13::bigint[], $14::text[]) \
-             AS u(id, patient_id, status, program_processing_status, requester_employee_id, \
-             requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, status_reason, \
-             inserted_at, updated_at, updated_by, version, document) \
-             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
-             program_processing_status = EXCLUDED.program_processing_status, \
-             requester_employee_id = EXCLUDED.requester_employee_id, \
-             requester_legal_entity_id = EXCLUDED.requester_legal_entity_id, \
-             used_by_employee_id = EXCLUDED.used_by_employee_id, \
-             used_by_legal_entity_id = EXCLUDED.used_by_legal_entity_id, \
-             status_reason = EXCLUDED.status_reason, updated_at = EXCLUDED.updated_at, \
-             updated_by = EXCLUDED.updated_by, version = EXCLUDED.version, document = EXCLUDED.document \
-             WHERE t.version < EXCLUDED.version"
-        );
+        let sql = Self::upsert_sql(table, 1);
         for r in chunks(c.id.len()) {
-            sqlx::query(&sql)
-                .bind(&c.id[r.clone()])
-                .bind(&c.patient_id[r.clone()])
-                .bind(&c.status[r.clone()])
-                .bind(&c.program_processing_status[r.clone()])
-                .bind(&c.requester_employee_id[r.clone()])
-                .bind(&c.requester_legal_entity_id[r.clone()])
-                .bind(&c.used_by_employee_id[r.clone()])
-                .bind(&c.used_by_legal_entity_id[r.clone()])
-                .bind(&c.status_reason[r.clone()])
-                .bind(&c.inserted_at[r.clone()])
-                .bind(&c.updated_at[r.clone()])
-                .bind(&c.updated_by[r.clone()])
-                .bind(&c.version[r.clone()])
-                .bind(&c.document[r])
+            Self::bind_upsert(c, r, sqlx::query(&sql))
                 .execute(&mut *conn)
                 .await?;
         }
         Ok(())
+    }
+
+    fn upsert_sql(table: &str, first: usize) -> String {
+        renumber(
+            &format!(
+                "INSERT INTO {table} AS t (id, patient_id, status, program_processing_status, \
+                 requester_employee_id, requester_legal_entity_id, used_by_employee_id, \
+                 used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document) \
+                 SELECT id, patient_id, status, program_processing_status, requester_employee_id, \
+                 requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, \
+                 status_reason::jsonb, inserted_at, updated_at, updated_by, version, document::jsonb \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], \
+                 $7::uuid[], $8::uuid[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::uuid[], \
+                 $13::bigint[], $14::text[]) \
+                 AS u(id, patient_id, status, program_processing_status, requester_employee_id, \
+                 requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, status_reason, \
+                 inserted_at, updated_at, updated_by, version, document) \
+                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
+                 program_processing_status = EXCLUDED.program_processing_status, \
+                 requester_employee_id = EXCLUDED.requester_employee_id, \
+                 requester_legal_entity_id = EXCLUDED.requester_legal_entity_id, \
+                 used_by_employee_id = EXCLUDED.used_by_employee_id, \
+                 used_by_legal_entity_id = EXCLUDED.used_by_legal_entity_id, \
+                 status_reason = EXCLUDED.status_reason, updated_at = EXCLUDED.updated_at, \
+                 updated_by = EXCLUDED.updated_by, version = EXCLUDED.version, document = EXCLUDED.document \
+                 WHERE t.version < EXCLUDED.version"
+            ),
+            first,
+        )
+    }
+
+    fn bind_upsert<'q>(
+        c: &'q Self::Columns,
+        r: std::ops::Range<usize>,
+        q: PgQuery<'q>,
+    ) -> PgQuery<'q> {
+        q.bind(&c.id[r.clone()])
+            .bind(&c.patient_id[r.clone()])
+            .bind(&c.status[r.clone()])
+            .bind(&c.program_processing_status[r.clone()])
+            .bind(&c.requester_employee_id[r.clone()])
+            .bind(&c.requester_legal_entity_id[r.clone()])
+            .bind(&c.used_by_employee_id[r.clone()])
+            .bind(&c.used_by_legal_entity_id[r.clone()])
+            .bind(&c.status_reason[r.clone()])
+            .bind(&c.inserted_at[r.clone()])
+            .bind(&c.updated_at[r.clone()])
+            .bind(&c.updated_by[r.clone()])
+            .bind(&c.version[r.clone()])
+            .bind(&c.document[r])
     }
 
     async fn write_sqlite(
@@ -336,37 +359,51 @@ impl Projected for MergeRequest {
             }
             return Ok(());
         }
-        let sql = format!(
-            "INSERT INTO {table} AS t (id, master_person_id, merge_person_id, status, \
-             legal_entity_id, inserted_by, inserted_at, updated_by, updated_at, version, document) \
-             SELECT id, master_person_id, merge_person_id, status, legal_entity_id, inserted_by, \
-             inserted_at, updated_by, updated_at, version, document::jsonb \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], \
-             $7::timestamptz[], $8::uuid[], $9::timestamptz[], $10::bigint[], $11::text[]) \
-             AS u(id, master_person_id, merge_person_id, status, legal_entity_id, inserted_by, \
-             inserted_at, updated_by, updated_at, version, document) \
-             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
-             updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at, \
-             version = EXCLUDED.version, document = EXCLUDED.document \
-             WHERE t.version < EXCLUDED.version"
-        );
+        let sql = Self::upsert_sql(table, 1);
         for r in chunks(c.id.len()) {
-            sqlx::query(&sql)
-                .bind(&c.id[r.clone()])
-                .bind(&c.master_person_id[r.clone()])
-                .bind(&c.merge_person_id[r.clone()])
-                .bind(&c.status[r.clone()])
-                .bind(&c.legal_entity_id[r.clone()])
-                .bind(&c.inserted_by[r.clone()])
-                .bind(&c.inserted_at[r.clone()])
-                .bind(&c.updated_by[r.clone()])
-                .bind(&c.updated_at[r.clone()])
-                .bind(&c.version[r.clone()])
-                .bind(&c.document[r])
+            Self::bind_upsert(c, r, sqlx::query(&sql))
                 .execute(&mut *conn)
                 .await?;
         }
         Ok(())
+    }
+
+    fn upsert_sql(table: &str, first: usize) -> String {
+        renumber(
+            &format!(
+                "INSERT INTO {table} AS t (id, master_person_id, merge_person_id, status, \
+                 legal_entity_id, inserted_by, inserted_at, updated_by, updated_at, version, document) \
+                 SELECT id, master_person_id, merge_person_id, status, legal_entity_id, inserted_by, \
+                 inserted_at, updated_by, updated_at, version, document::jsonb \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::uuid[], $6::uuid[], \
+                 $7::timestamptz[], $8::uuid[], $9::timestamptz[], $10::bigint[], $11::text[]) \
+                 AS u(id, master_person_id, merge_person_id, status, legal_entity_id, inserted_by, \
+                 inserted_at, updated_by, updated_at, version, document) \
+                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
+                 updated_by = EXCLUDED.updated_by, updated_at = EXCLUDED.updated_at, \
+                 version = EXCLUDED.version, document = EXCLUDED.document \
+                 WHERE t.version < EXCLUDED.version"
+            ),
+            first,
+        )
+    }
+
+    fn bind_upsert<'q>(
+        c: &'q Self::Columns,
+        r: std::ops::Range<usize>,
+        q: PgQuery<'q>,
+    ) -> PgQuery<'q> {
+        q.bind(&c.id[r.clone()])
+            .bind(&c.master_person_id[r.clone()])
+            .bind(&c.merge_person_id[r.clone()])
+            .bind(&c.status[r.clone()])
+            .bind(&c.legal_entity_id[r.clone()])
+            .bind(&c.inserted_by[r.clone()])
+            .bind(&c.inserted_at[r.clone()])
+            .bind(&c.updated_by[r.clone()])
+            .bind(&c.updated_at[r.clone()])
+            .bind(&c.version[r.clone()])
+            .bind(&c.document[r])
     }
 
     async fn write_sqlite(
@@ -474,35 +511,49 @@ impl Projected for DeviceDispense {
             }
             return Ok(());
         }
-        let sql = format!(
-            "INSERT INTO {table} AS t (id, patient_id, status, performer_legal_entity_id, \
-             inserted_at, updated_at, updated_by, version, document) \
-             SELECT id, patient_id, status, performer_legal_entity_id, inserted_at, updated_at, \
-             updated_by, version, document::jsonb \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::timestamptz[], \
-             $6::timestamptz[], $7::uuid[], $8::bigint[], $9::text[]) \
-             AS u(id, patient_id, status, performer_legal_entity_id, inserted_at, updated_at, \
-             updated_by, version, document) \
-             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
-             updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, \
-             version = EXCLUDED.version, document = EXCLUDED.document \
-             WHERE t.version < EXCLUDED.version"
-        );
+        let sql = Self::upsert_sql(table, 1);
         for r in chunks(c.id.len()) {
-            sqlx::query(&sql)
-                .bind(&c.id[r.clone()])
-                .bind(&c.patient_id[r.clone()])
-                .bind(&c.status[r.clone()])
-                .bind(&c.performer_legal_entity_id[r.clone()])
-                .bind(&c.inserted_at[r.clone()])
-                .bind(&c.updated_at[r.clone()])
-                .bind(&c.updated_by[r.clone()])
-                .bind(&c.version[r.clone()])
-                .bind(&c.document[r])
+            Self::bind_upsert(c, r, sqlx::query(&sql))
                 .execute(&mut *conn)
                 .await?;
         }
         Ok(())
+    }
+
+    fn upsert_sql(table: &str, first: usize) -> String {
+        renumber(
+            &format!(
+                "INSERT INTO {table} AS t (id, patient_id, status, performer_legal_entity_id, \
+                 inserted_at, updated_at, updated_by, version, document) \
+                 SELECT id, patient_id, status, performer_legal_entity_id, inserted_at, updated_at, \
+                 updated_by, version, document::jsonb \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::timestamptz[], \
+                 $6::timestamptz[], $7::uuid[], $8::bigint[], $9::text[]) \
+                 AS u(id, patient_id, status, performer_legal_entity_id, inserted_at, updated_at, \
+                 updated_by, version, document) \
+                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
+                 updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, \
+                 version = EXCLUDED.version, document = EXCLUDED.document \
+                 WHERE t.version < EXCLUDED.version"
+            ),
+            first,
+        )
+    }
+
+    fn bind_upsert<'q>(
+        c: &'q Self::Columns,
+        r: std::ops::Range<usize>,
+        q: PgQuery<'q>,
+    ) -> PgQuery<'q> {
+        q.bind(&c.id[r.clone()])
+            .bind(&c.patient_id[r.clone()])
+            .bind(&c.status[r.clone()])
+            .bind(&c.performer_legal_entity_id[r.clone()])
+            .bind(&c.inserted_at[r.clone()])
+            .bind(&c.updated_at[r.clone()])
+            .bind(&c.updated_by[r.clone()])
+            .bind(&c.version[r.clone()])
+            .bind(&c.document[r])
     }
 
     async fn write_sqlite(
@@ -617,40 +668,54 @@ impl Projected for Approval {
             }
             return Ok(());
         }
-        let sql = format!(
-            "INSERT INTO {table} AS t (id, patient_id, status, reason_service_request, granted_to, \
-             legal_entity_id, otp_expires_at, inserted_at, updated_at, updated_by, version, document) \
-             SELECT id, patient_id, status, reason_service_request, granted_to, legal_entity_id, \
-             otp_expires_at, inserted_at, updated_at, updated_by, version, document::jsonb \
-             FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], \
-             $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::uuid[], $11::bigint[], \
-             $12::text[]) \
-             AS u(id, patient_id, status, reason_service_request, granted_to, legal_entity_id, \
-             otp_expires_at, inserted_at, updated_at, updated_by, version, document) \
-             ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
-             otp_expires_at = EXCLUDED.otp_expires_at, \
-             updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, \
-             version = EXCLUDED.version, document = EXCLUDED.document \
-             WHERE t.version < EXCLUDED.version"
-        );
+        let sql = Self::upsert_sql(table, 1);
         for r in chunks(c.id.len()) {
-            sqlx::query(&sql)
-                .bind(&c.id[r.clone()])
-                .bind(&c.patient_id[r.clone()])
-                .bind(&c.status[r.clone()])
-                .bind(&c.reason_service_request[r.clone()])
-                .bind(&c.granted_to[r.clone()])
-                .bind(&c.legal_entity_id[r.clone()])
-                .bind(&c.otp_expires_at[r.clone()])
-                .bind(&c.inserted_at[r.clone()])
-                .bind(&c.updated_at[r.clone()])
-                .bind(&c.updated_by[r.clone()])
-                .bind(&c.version[r.clone()])
-                .bind(&c.document[r])
+            Self::bind_upsert(c, r, sqlx::query(&sql))
                 .execute(&mut *conn)
                 .await?;
         }
         Ok(())
+    }
+
+    fn upsert_sql(table: &str, first: usize) -> String {
+        renumber(
+            &format!(
+                "INSERT INTO {table} AS t (id, patient_id, status, reason_service_request, granted_to, \
+                 legal_entity_id, otp_expires_at, inserted_at, updated_at, updated_by, version, document) \
+                 SELECT id, patient_id, status, reason_service_request, granted_to, legal_entity_id, \
+                 otp_expires_at, inserted_at, updated_at, updated_by, version, document::jsonb \
+                 FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::uuid[], $5::uuid[], $6::uuid[], \
+                 $7::timestamptz[], $8::timestamptz[], $9::timestamptz[], $10::uuid[], $11::bigint[], \
+                 $12::text[]) \
+                 AS u(id, patient_id, status, reason_service_request, granted_to, legal_entity_id, \
+                 otp_expires_at, inserted_at, updated_at, updated_by, version, document) \
+                 ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
+                 otp_expires_at = EXCLUDED.otp_expires_at, \
+                 updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by, \
+                 version = EXCLUDED.version, document = EXCLUDED.document \
+                 WHERE t.version < EXCLUDED.version"
+            ),
+            first,
+        )
+    }
+
+    fn bind_upsert<'q>(
+        c: &'q Self::Columns,
+        r: std::ops::Range<usize>,
+        q: PgQuery<'q>,
+    ) -> PgQuery<'q> {
+        q.bind(&c.id[r.clone()])
+            .bind(&c.patient_id[r.clone()])
+            .bind(&c.status[r.clone()])
+            .bind(&c.reason_service_request[r.clone()])
+            .bind(&c.granted_to[r.clone()])
+            .bind(&c.legal_entity_id[r.clone()])
+            .bind(&c.otp_expires_at[r.clone()])
+            .bind(&c.inserted_at[r.clone()])
+            .bind(&c.updated_at[r.clone()])
+            .bind(&c.updated_by[r.clone()])
+            .bind(&c.version[r.clone()])
+            .bind(&c.document[r])
     }
 
     async fn write_sqlite(

@@ -7,14 +7,17 @@
 //! touches, folds the commit and writes one batch. A rebuild folds the whole log through one
 //! `Fold` and writes large batches into tables built aside. Same code, so the two cannot diverge.
 
+use std::any::Any;
 use std::collections::HashMap;
+
+use cqrs_es::Aggregate;
 
 use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use sqlx::{PgConnection, SqliteConnection};
 use uuid::Uuid;
 
 use crate::entities::Projected;
-use crate::rows::{quote_ident, Tables, WriteMode};
+use crate::rows::{quote_ident, PgQuery, Tables, WriteMode};
 use crate::sqlite::{self, LOAD_CHUNK};
 use crate::status::{self, ChangeRecord, StatusRows};
 use crate::{EventRef, ProjectionError};
@@ -321,6 +324,39 @@ impl Fold {
         }
     }
 
+    /// Starts an entity from a state the caller already holds (the command that is appending its
+    /// events loaded it), instead of [`load`](Self::load)ing its row: the state after event
+    /// `version` (0: the entity is new). The live path on PostgreSQL uses it, so that projecting a
+    /// commit reads nothing.
+    pub fn seed<A: Aggregate + 'static>(
+        &mut self,
+        id: Uuid,
+        version: i64,
+        state: A,
+    ) -> Result<(), ProjectionError> {
+        fn put<T: 'static, A: 'static>(slots: &mut Slots<T>, id: Uuid, version: i64, state: A) {
+            let any: Box<dyn Any> = Box::new(state);
+            if let Ok(state) = any.downcast::<T>() {
+                slots.map.insert(
+                    id,
+                    Slot {
+                        state: *state,
+                        version,
+                        dirty: false,
+                        written: version > 0,
+                    },
+                );
+            }
+        }
+        match Kind::of(A::TYPE)? {
+            Kind::ServiceRequest => put(&mut self.service_requests, id, version, state),
+            Kind::MergeRequest => put(&mut self.merge_requests, id, version, state),
+            Kind::DeviceDispense => put(&mut self.device_dispenses, id, version, state),
+            Kind::Approval => put(&mut self.approvals, id, version, state),
+        }
+        Ok(())
+    }
+
     /// Whether [`load`](Self::load) has anything to do.
     pub fn needs_loads(&self) -> bool {
         !self.complete
@@ -501,6 +537,70 @@ impl Batch {
         .await?;
         Approval::write(&self.approvals, conn, &name(Approval::TABLE), mode).await?;
         self.status.write(conn, tables, mode).await
+    }
+
+    /// The CTEs that write this batch into the live tables as part of one append statement (the
+    /// live path on PostgreSQL: events, idempotency record, job and projections in a single
+    /// statement, one round trip). Parameters are numbered from `$first`; the statement must
+    /// define the CTE `ev (aggregate_type, aggregate_id, sequence, global_position)` of the
+    /// appended events. Returns the SQL and the number of parameters it takes; bind them with
+    /// [`bind_append`](Self::bind_append).
+    pub fn append_ctes(&self, first: usize) -> (String, usize) {
+        let mut ctes = Vec::new();
+        let mut next = first;
+        let mut entity = |name: &str, rows: usize, sql: &dyn Fn(usize) -> String| {
+            if rows > 0 {
+                let sql = sql(next);
+                next = crate::rows::param_count(&sql) + 1;
+                ctes.push(format!("{name} AS ({sql})"));
+            }
+        };
+        let t = quote_ident;
+        entity(
+            "service_request_rows",
+            ServiceRequest::row_count(&self.service_requests),
+            &|n| ServiceRequest::upsert_sql(&t(ServiceRequest::TABLE), n),
+        );
+        entity(
+            "merge_request_rows",
+            MergeRequest::row_count(&self.merge_requests),
+            &|n| MergeRequest::upsert_sql(&t(MergeRequest::TABLE), n),
+        );
+        entity(
+            "device_dispense_rows",
+            DeviceDispense::row_count(&self.device_dispenses),
+            &|n| DeviceDispense::upsert_sql(&t(DeviceDispense::TABLE), n),
+        );
+        entity(
+            "approval_rows",
+            Approval::row_count(&self.approvals),
+            &|n| Approval::upsert_sql(&t(Approval::TABLE), n),
+        );
+        let status = StatusRows::append_ctes(next);
+        let last = crate::rows::param_count(&status);
+        ctes.push(status);
+        (ctes.join(", "), last + 1 - first)
+    }
+
+    /// Binds the parameters of [`append_ctes`](Self::append_ctes).
+    pub fn bind_append<'q>(&'q self, mut q: PgQuery<'q>) -> PgQuery<'q> {
+        let sr = ServiceRequest::row_count(&self.service_requests);
+        if sr > 0 {
+            q = ServiceRequest::bind_upsert(&self.service_requests, 0..sr, q);
+        }
+        let mr = MergeRequest::row_count(&self.merge_requests);
+        if mr > 0 {
+            q = MergeRequest::bind_upsert(&self.merge_requests, 0..mr, q);
+        }
+        let dd = DeviceDispense::row_count(&self.device_dispenses);
+        if dd > 0 {
+            q = DeviceDispense::bind_upsert(&self.device_dispenses, 0..dd, q);
+        }
+        let ap = Approval::row_count(&self.approvals);
+        if ap > 0 {
+            q = Approval::bind_upsert(&self.approvals, 0..ap, q);
+        }
+        self.status.bind_append(q)
     }
 
     /// [`write`](Self::write) into the live tables of a SQLite database ([`WriteMode::Upsert`]).

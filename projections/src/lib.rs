@@ -1,10 +1,8 @@
-//! The read side of ehealth-es. [`project`] applies committed events to the typed current-state
-//! tables, the status history and the Event Manager status-change feed. It runs inside the same
-//! database transaction that appends the events, so the projections are exactly as durable as the
-//! events.
-//!
-//! [`project_sqlite`] is the same live path on the embedded SQLite backend (same fold, same rows,
-//! SQLite's statements).
+//! The read side of ehealth-es. The live path applies committed events to the typed current-state
+//! tables, the status history and the Event Manager status-change feed as part of the append that
+//! commits them, so the projections are exactly as durable as the events: on PostgreSQL the
+//! [`Fold`]'s [`Batch`] becomes CTEs of the one append statement ([`Batch::append_ctes`]); on
+//! SQLite [`project_sqlite`] writes it in the append transaction.
 //!
 //! [`rebuild`] rebuilds every projection from the event log while the service keeps running, and
 //! [`verify`] rebuilds aside and compares with the live tables. Both fold events with the same
@@ -27,7 +25,7 @@ pub use rows::{quote_ident, Tables, WriteMode, TABLES};
 pub use status::{StatusChange, ENTITY_TYPES};
 pub use stored_event::{EventRef, Payload, StoredEvent};
 
-use sqlx::{PgConnection, SqliteConnection};
+use sqlx::SqliteConnection;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProjectionError {
@@ -72,26 +70,8 @@ pub enum ProjectionError {
     Database(#[from] sqlx::Error),
 }
 
-/// Applies events to every projection. Events of one aggregate must be in sequence order (as one
-/// commit is); events of several aggregates may be mixed.
-pub async fn project(
-    conn: &mut PgConnection,
-    events: &[StoredEvent],
-) -> Result<(), ProjectionError> {
-    let events: Vec<EventRef<'_>> = events.iter().map(StoredEvent::as_ref).collect();
-    let tables = Tables::live();
-    let mut fold = Fold::over_existing();
-    fold.load(conn, &tables, &events).await?;
-    for event in &events {
-        fold.apply(event)?;
-    }
-    fold.take_batch(true)?
-        .write(conn, &tables, WriteMode::Upsert)
-        .await?;
-    Ok(())
-}
-
-/// [`project`] on the embedded SQLite backend: the same fold and the same rows, written with
+/// The live path on the embedded SQLite backend: the same fold and the same rows as on PostgreSQL
+/// (where they are written by the append statement, [`Batch::append_ctes`]), written with
 /// per-row upserts into the live tables. Runs inside the SQLite transaction that appends the events.
 pub async fn project_sqlite(
     conn: &mut SqliteConnection,

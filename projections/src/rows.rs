@@ -66,3 +66,64 @@ impl Tables {
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
+
+/// A statement being bound on PostgreSQL.
+pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+/// `sql` with its parameters `$1…$n` renumbered to start at `$first`, so that statements written
+/// on their own can be embedded in a larger one (the live append statement).
+pub fn renumber(sql: &str, first: usize) -> String {
+    if first == 1 {
+        return sql.to_string();
+    }
+    let mut out = String::with_capacity(sql.len() + 16);
+    let mut chars = sql.char_indices().peekable();
+    while let Some((i, ch)) = chars.next() {
+        if ch != '$' {
+            out.push(ch);
+            continue;
+        }
+        let start = i + 1;
+        let mut end = start;
+        while let Some(&(j, d)) = chars.peek() {
+            if !d.is_ascii_digit() {
+                break;
+            }
+            end = j + d.len_utf8();
+            chars.next();
+        }
+        match sql[start..end].parse::<usize>() {
+            Ok(n) => out.push_str(&format!("${}", n + first - 1)),
+            Err(_) => out.push('$'),
+        }
+    }
+    out
+}
+
+/// The highest parameter number `$n` in `sql` (0 when there is none).
+pub fn param_count(sql: &str) -> usize {
+    sql.split('$')
+        .skip(1)
+        .filter_map(|rest| {
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            digits.parse::<usize>().ok()
+        })
+        .max()
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{param_count, renumber};
+
+    #[test]
+    fn renumber_shifts_every_parameter_and_nothing_else() {
+        assert_eq!(renumber("a = $1 AND b = $12", 1), "a = $1 AND b = $12");
+        assert_eq!(
+            renumber("a = $1::uuid[] AND b = $12, '$' || $2", 5),
+            "a = $5::uuid[] AND b = $16, '$' || $6"
+        );
+        assert_eq!(param_count("a = $5::uuid[] AND b = $16, '$' || $6"), 16);
+        assert_eq!(param_count("no parameters, '$'"), 0);
+    }
+}

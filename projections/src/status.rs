@@ -10,7 +10,7 @@ use sqlx::{PgConnection, SqliteConnection};
 use uuid::Uuid;
 
 use crate::copy::CopyRows;
-use crate::rows::{chunks, Tables, WriteMode};
+use crate::rows::{chunks, renumber, PgQuery, Tables, WriteMode};
 use crate::sqlite::{id, opt_id, ts};
 
 /// The Event Manager entity types, as eHealth names them.
@@ -195,6 +195,55 @@ impl StatusRows {
                 .await?;
         }
         Ok(())
+    }
+
+    /// The history and feed inserts of the live append statement (as CTEs named `history` and
+    /// `feed`), parameters from `$first`: the rows of [`write`](Self::write), except that each
+    /// takes its event's global position from the statement's `ev` CTE (`aggregate_type`,
+    /// `aggregate_id`, `sequence`, `global_position`), which assigns it.
+    pub(crate) fn append_ctes(first: usize) -> String {
+        renumber(
+            "history AS (INSERT INTO status_history (entity_type, entity_id, sequence, attribute, \
+             old_value, new_value, global_position, changed_by, changed_at) \
+             SELECT u.entity_type, u.entity_id, u.sequence, u.attribute, u.old_value, u.new_value, \
+             ev.global_position, u.changed_by, u.changed_at \
+             FROM UNNEST($1::text[], $2::uuid[], $3::bigint[], $4::text[], $5::text[], $6::text[], \
+             $7::uuid[], $8::timestamptz[]) \
+             AS u(entity_type, entity_id, sequence, attribute, old_value, new_value, changed_by, changed_at) \
+             JOIN ev ON ev.aggregate_type = u.entity_type \
+             AND ev.aggregate_id = u.entity_id::text AND ev.sequence = u.sequence \
+             ON CONFLICT DO NOTHING), \
+             feed AS (INSERT INTO status_change_events (id, event_type, entity_type, entity_id, \
+             properties, event_time, changed_by, global_position, sequence) \
+             SELECT u.id, 'StatusChangeEvent', u.entity_type, u.entity_id, u.properties::jsonb, \
+             u.event_time, u.changed_by, ev.global_position, u.sequence \
+             FROM UNNEST($9::uuid[], $10::text[], $11::uuid[], $12::text[], $13::timestamptz[], \
+             $14::uuid[], $15::bigint[]) \
+             AS u(id, entity_type, entity_id, properties, event_time, changed_by, sequence) \
+             JOIN ev ON ev.aggregate_type = u.entity_type \
+             AND ev.aggregate_id = u.entity_id::text AND ev.sequence = u.sequence \
+             ON CONFLICT DO NOTHING)",
+            first,
+        )
+    }
+
+    /// Binds the parameters of [`append_ctes`](Self::append_ctes).
+    pub(crate) fn bind_append<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
+        q.bind(&self.h_entity_type)
+            .bind(&self.h_entity_id)
+            .bind(&self.h_sequence)
+            .bind(&self.h_attribute)
+            .bind(&self.h_old)
+            .bind(&self.h_new)
+            .bind(&self.h_by)
+            .bind(&self.h_at)
+            .bind(&self.f_id)
+            .bind(&self.f_entity_type)
+            .bind(&self.f_entity_id)
+            .bind(&self.f_properties)
+            .bind(&self.f_time)
+            .bind(&self.f_by)
+            .bind(&self.f_sequence)
     }
 
     /// [`write`](Self::write)'s upsert on SQLite (the live tables), one statement per row; rows

@@ -7,7 +7,6 @@ use std::sync::{Arc, Mutex};
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::SerializedEvent;
 use serde_json::Value;
-use sqlx::PgConnection;
 use uuid::Uuid;
 
 tokio::task_local! {
@@ -47,45 +46,8 @@ impl CommandContext {
         }
     }
 
-    pub(crate) async fn write(
-        &self,
-        conn: &mut PgConnection,
-        first: &SerializedEvent,
-        last_sequence: i64,
-    ) -> Result<(), sqlx::Error> {
-        if let Some((command_id, request_hash, response)) = &self.idempotency {
-            sqlx::query(
-                "INSERT INTO processed_commands (command_id, request_hash, aggregate_type, \
-                 aggregate_id, last_sequence, response) VALUES ($1, $2, $3, $4, $5, $6)",
-            )
-            .bind(command_id)
-            .bind(request_hash)
-            .bind(&first.aggregate_type)
-            .bind(&first.aggregate_id)
-            .bind(last_sequence)
-            .bind(response)
-            .execute(&mut *conn)
-            .await?;
-        }
-        if let Some(job) = &self.job {
-            sqlx::query(
-                "INSERT INTO jobs (id, legal_entity_id, user_id, action, aggregate_type, \
-                 aggregate_id, eta) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-            )
-            .bind(&job.id)
-            .bind(job.legal_entity_id)
-            .bind(job.user_id)
-            .bind(job.action)
-            .bind(&first.aggregate_type)
-            .bind(&first.aggregate_id)
-            .bind(job.eta)
-            .execute(&mut *conn)
-            .await?;
-        }
-        Ok(())
-    }
-
-    /// [`Self::write`] on SQLite.
+    /// The idempotency record and the job, on SQLite (on PostgreSQL they are part of the append
+    /// statement).
     pub(crate) async fn write_sqlite(
         &self,
         conn: &mut sqlx::SqliteConnection,

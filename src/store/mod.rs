@@ -8,6 +8,7 @@
 
 pub mod audit;
 mod context;
+pub mod event_store;
 pub mod feed;
 pub mod hash;
 mod sqlite;
@@ -21,7 +22,7 @@ use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
-use ehealth_projections::StoredEvent;
+use ehealth_projections::{Batch, Fold, ProjectionError, StoredEvent, Tables};
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -96,22 +97,31 @@ struct Chained {
     hash: Vec<u8>,
 }
 
+/// The newest event of an aggregate: what the next event's hash and time build on. The command's
+/// loaded state carries it (see [`event_store`]), so an append need not read it back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChainHead {
+    pub sequence: i64,
+    pub hash: Option<Vec<u8>>,
+    pub recorded_at: DateTime<Utc>,
+}
+
 /// The newest event of an aggregate, as far as this commit knows.
 struct Head<'a> {
     key: (&'a str, &'a str),
-    sequence: i64,
-    hash: Option<Vec<u8>>,
-    recorded_at: DateTime<Utc>,
+    head: ChainHead,
 }
 
-/// Hashes `events` into their aggregates' chains. The previous event of an aggregate is read with
-/// one primary-key lookup; if another transaction appends to the same aggregate concurrently, one
-/// of the two fails on `events_pkey` and retries, so every chain stays linear. `recorded_at` never
-/// goes back within an aggregate (clocks of several instances may differ), so reading an entity
-/// `as_of` an instant sees a prefix of its events.
+/// Hashes `events` into their aggregates' chains. The previous event of an aggregate is `known`
+/// when the caller has it, else read with one primary-key lookup through `conn`; if another
+/// transaction appends to the same aggregate concurrently, one of the two fails on `events_pkey`
+/// and retries, so every chain stays linear. `recorded_at` never goes back within an aggregate
+/// (clocks of several instances may differ), so reading an entity `as_of` an instant sees a
+/// prefix of its events.
 async fn chain(
     mut conn: Conn<'_>,
     events: &[SerializedEvent],
+    known: Option<&ChainHead>,
 ) -> Result<Vec<Chained>, sqlx::Error> {
     let now = hash::now_micros();
     let mut heads: Vec<Head<'_>> = Vec::new();
@@ -120,29 +130,34 @@ async fn chain(
         let key = (e.aggregate_type.as_str(), e.aggregate_id.as_str());
         let sequence = e.sequence as i64;
         if !heads.iter().any(|h| h.key == key) {
-            let previous = if sequence > 1 {
-                conn.previous(key, sequence - 1).await?
-            } else {
-                None
+            let first_of_commit = heads.is_empty();
+            let previous = match known {
+                Some(k) if first_of_commit && k.sequence == sequence - 1 => {
+                    Some((k.hash.clone(), k.recorded_at))
+                }
+                _ if sequence > 1 => conn.previous(key, sequence - 1).await?,
+                _ => None,
             };
             let (hash, recorded_at) = previous.unwrap_or((None, now));
             heads.push(Head {
                 key,
-                sequence: sequence - 1,
-                hash,
-                recorded_at,
+                head: ChainHead {
+                    sequence: sequence - 1,
+                    hash,
+                    recorded_at,
+                },
             });
         }
         let Some(head) = heads.iter_mut().find(|h| h.key == key) else {
             continue;
         };
         // A missing predecessor leaves the chain unlinked here; `audit verify` reports the gap.
-        let prev_hash = if head.sequence == sequence - 1 {
-            head.hash.clone()
+        let prev_hash = if head.head.sequence == sequence - 1 {
+            head.head.hash.clone()
         } else {
             None
         };
-        let recorded_at = now.max(head.recorded_at);
+        let recorded_at = now.max(head.head.recorded_at);
         let hash = hash::event_hash(
             prev_hash.as_deref(),
             &hash::HashedFields {
@@ -156,8 +171,7 @@ async fn chain(
                 recorded_at,
             },
         );
-        *head = Head {
-            key,
+        head.head = ChainHead {
             sequence,
             hash: Some(hash.clone()),
             recorded_at,
@@ -173,7 +187,7 @@ async fn chain(
 
 /// The connection of the append transaction, on either backend.
 pub(crate) enum Conn<'c> {
-    Postgres(&'c mut sqlx::PgConnection),
+    Pool(&'c sqlx::PgPool),
     Sqlite(&'c mut sqlx::SqliteConnection),
 }
 
@@ -187,12 +201,12 @@ impl Conn<'_> {
         const SQL: &str = "SELECT hash, recorded_at FROM events \
                            WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3";
         match self {
-            Conn::Postgres(conn) => {
+            Conn::Pool(pool) => {
                 sqlx::query_as(SQL)
                     .bind(key.0)
                     .bind(key.1)
                     .bind(sequence)
-                    .fetch_optional(&mut **conn)
+                    .fetch_optional(*pool)
                     .await
             }
             Conn::Sqlite(conn) => {
@@ -211,6 +225,44 @@ fn map_projection(err: ehealth_projections::ProjectionError) -> PersistenceError
     match err {
         ehealth_projections::ProjectionError::Database(db) => map_sqlx(db),
         other => PersistenceError::UnknownError(Box::new(other)),
+    }
+}
+
+impl EventRepository {
+    /// Appends one commit with everything that goes with it (idempotency record, job, hash chain,
+    /// projections), atomically; returns the new chain head of the commit's last aggregate.
+    /// `seed` is what the command already knows of the entity (its state before the commit and
+    /// its chain head), so that nothing has to be read back first.
+    pub(crate) async fn append(
+        &self,
+        events: &[SerializedEvent],
+        seed: Option<Seed>,
+    ) -> Result<Option<ChainHead>, PersistenceError> {
+        let Some(last_event) = events.last() else {
+            return Ok(None);
+        };
+        let context = COMMAND_CONTEXT.try_with(Arc::clone).ok();
+        let last = last_event.sequence as i64;
+        let (stored, committed) = match self {
+            Self::Postgres {
+                pool, committed, ..
+            } => (
+                append_postgres(pool, context.as_deref(), events, last, seed).await?,
+                committed,
+            ),
+            Self::Sqlite { lite, committed } => (
+                sqlite::persist(lite, context.as_deref(), events, last).await?,
+                committed,
+            ),
+        };
+        if let Some(ctx) = &context {
+            ctx.record_outcome(CommitOutcome {
+                last_sequence: last,
+                positions: stored.events.iter().map(|e| e.global_position).collect(),
+            });
+        }
+        committed.notify_waiters();
+        Ok(stored.head)
     }
 }
 
@@ -259,31 +311,7 @@ impl PersistedEventRepository for EventRepository {
         events: &[SerializedEvent],
         _snapshot_update: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        if events.is_empty() {
-            return Ok(());
-        }
-        let context = COMMAND_CONTEXT.try_with(Arc::clone).ok();
-        let last = events.last().map(|e| e.sequence as i64).unwrap_or_default();
-        let (stored, committed) = match self {
-            Self::Postgres {
-                pool, committed, ..
-            } => (
-                persist_postgres(pool, context.as_deref(), events, last).await?,
-                committed,
-            ),
-            Self::Sqlite { lite, committed } => (
-                sqlite::persist(lite, context.as_deref(), events, last).await?,
-                committed,
-            ),
-        };
-        if let Some(ctx) = &context {
-            ctx.record_outcome(CommitOutcome {
-                last_sequence: last,
-                positions: stored.iter().map(|e| e.global_position).collect(),
-            });
-        }
-        committed.notify_waiters();
-        Ok(())
+        self.append(events, None).await.map(drop)
     }
 
     async fn stream_events<A: Aggregate>(
@@ -312,91 +340,195 @@ impl PersistedEventRepository for EventRepository {
     }
 }
 
-/// One append transaction on PostgreSQL: idempotency record and job, the events (one multi-row
-/// INSERT), their hash chain and the projections; returns the stored events with their positions.
-async fn persist_postgres(
+/// Puts an entity's state before a commit into the projection fold.
+pub(crate) type SeedFold = Box<dyn FnOnce(&mut Fold) -> Result<(), ProjectionError> + Send>;
+
+/// What the command appending a commit already knows of its entity.
+pub(crate) struct Seed {
+    pub fold: SeedFold,
+    /// The entity's newest event before the commit (`None`: unknown, read it).
+    pub head: Option<ChainHead>,
+}
+
+/// A commit as stored: its events with their positions, and the chain head after it.
+pub(crate) struct Appended {
+    pub events: Vec<StoredEvent>,
+    pub head: Option<ChainHead>,
+}
+
+/// The append statement on PostgreSQL: idempotency record, job, events and projections in one
+/// statement of data-modifying CTEs, so one commit is one round trip and one implicit
+/// transaction. The idempotency record is written before the events (`ev` waits on `cmd`): a
+/// concurrent request with the same key then waits on that key, not on the events' primary key,
+/// and is answered as a retry instead of being retried as a conflict.
+fn append_sql(projections: &Batch) -> String {
+    let (projections, _) = projections.append_ctes(24);
+    format!(
+        "WITH cmd AS (INSERT INTO processed_commands (command_id, request_hash, aggregate_type, \
+         aggregate_id, last_sequence, response) \
+         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
+         $6::jsonb[]) RETURNING 1), \
+         job AS (INSERT INTO jobs (id, legal_entity_id, user_id, action, aggregate_type, \
+         aggregate_id, eta) \
+         SELECT * FROM UNNEST($7::text[], $8::uuid[], $9::uuid[], $10::text[], $11::text[], \
+         $12::text[], $13::timestamptz[])), \
+         ev AS (INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload, metadata, recorded_at, prev_hash, hash) \
+         SELECT u.* FROM UNNEST($14::text[], $15::text[], $16::bigint[], $17::text[], $18::text[], \
+         $19::jsonb[], $20::jsonb[], $21::timestamptz[], $22::bytea[], $23::bytea[]) AS u \
+         CROSS JOIN (SELECT count(*) FROM cmd) AS recorded_first \
+         RETURNING aggregate_type, aggregate_id, sequence, global_position), \
+         {projections} \
+         SELECT aggregate_type, aggregate_id, sequence, global_position FROM ev"
+    )
+}
+
+/// One commit on PostgreSQL, in one statement ([`append_sql`]).
+async fn append_postgres(
     pool: &sqlx::PgPool,
     context: Option<&CommandContext>,
     events: &[SerializedEvent],
     last: i64,
-) -> Result<Vec<StoredEvent>, PersistenceError> {
-    let mut tx = pool.begin().await.map_err(map_sqlx)?;
-    // The idempotency record goes first: a concurrent request with the same key then waits on
-    // this key (not on the events' primary key) and is answered as a retry, instead of being
-    // retried as a conflict against the state this command has already changed.
-    if let Some(ctx) = context {
-        ctx.write(&mut tx, &events[0], last)
-            .await
-            .map_err(map_sqlx)?;
-    }
-
-    let chained = chain(Conn::Postgres(&mut tx), events)
+    seed: Option<Seed>,
+) -> Result<Appended, PersistenceError> {
+    // The idempotency record and the job belong to the commit's (first) aggregate.
+    let first = &events[0];
+    let (fold_seed, known) = match seed {
+        Some(seed) => (Some(seed.fold), seed.head),
+        None => (None, None),
+    };
+    let chained = chain(Conn::Pool(pool), events, known.as_ref())
         .await
         .map_err(map_sqlx)?;
-    let rows: Vec<(String, String, i64, i64)> = sqlx::query_as(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, \
-         payload, metadata, recorded_at, prev_hash, hash) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], \
-         $6::jsonb[], $7::jsonb[], $8::timestamptz[], $9::bytea[], $10::bytea[]) \
-         RETURNING aggregate_type, aggregate_id, sequence, global_position",
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.aggregate_type.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.aggregate_id.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
-    .bind(
-        events
-            .iter()
-            .map(|e| e.event_type.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(
-        events
-            .iter()
-            .map(|e| e.event_version.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(events.iter().map(|e| e.payload.clone()).collect::<Vec<_>>())
-    .bind(
-        events
-            .iter()
-            .map(|e| e.metadata.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(chained.iter().map(|c| c.recorded_at).collect::<Vec<_>>())
-    .bind(
-        chained
-            .iter()
-            .map(|c| c.prev_hash.clone())
-            .collect::<Vec<_>>(),
-    )
-    .bind(chained.iter().map(|c| c.hash.clone()).collect::<Vec<_>>())
-    .fetch_all(&mut *tx)
-    .await
-    .map_err(map_sqlx)?;
+    let mut stored = stored_events(events, &chained, |_| 0);
 
-    let stored = stored_events(events, &chained, |e| {
-        rows.iter()
-            .find(|(t, i, seq, _)| {
-                *seq == e.sequence as i64 && *t == e.aggregate_type && *i == e.aggregate_id
-            })
-            .map_or(0, |row| row.3)
-    });
-    ehealth_projections::project(&mut tx, &stored)
+    // The projection rows, folded from the state before the commit.
+    let mut fold = Fold::over_existing();
+    match fold_seed {
+        Some(put) => put(&mut fold).map_err(map_projection)?,
+        None => {
+            let refs: Vec<_> = stored.iter().map(StoredEvent::as_ref).collect();
+            let mut conn = pool.acquire().await.map_err(map_sqlx)?;
+            fold.load(&mut conn, &Tables::live(), &refs)
+                .await
+                .map_err(map_projection)?;
+        }
+    }
+    for event in &stored {
+        fold.apply(&event.as_ref()).map_err(map_projection)?;
+    }
+    let batch = fold.take_batch(true).map_err(map_projection)?;
+
+    let sql = append_sql(&batch);
+    let (idempotency, job) = match context {
+        Some(ctx) => (ctx.idempotency.as_ref(), ctx.job.as_ref()),
+        None => (None, None),
+    };
+    let one = |present: bool| usize::from(present);
+    let query = sqlx::query(&sql)
+        .bind(
+            idempotency
+                .map(|i| i.0.clone())
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            idempotency
+                .map(|i| i.1.clone())
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )
+        .bind(vec![
+            first.aggregate_type.clone();
+            one(idempotency.is_some())
+        ])
+        .bind(vec![first.aggregate_id.clone(); one(idempotency.is_some())])
+        .bind(vec![last; one(idempotency.is_some())])
+        .bind(
+            idempotency
+                .map(|i| i.2.clone())
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )
+        .bind(job.map(|j| j.id.clone()).into_iter().collect::<Vec<_>>())
+        .bind(
+            job.map(|j| j.legal_entity_id)
+                .into_iter()
+                .collect::<Vec<_>>(),
+        )
+        .bind(job.map(|j| j.user_id).into_iter().collect::<Vec<_>>())
+        .bind(job.map(|j| j.action).into_iter().collect::<Vec<_>>())
+        .bind(vec![first.aggregate_type.clone(); one(job.is_some())])
+        .bind(vec![first.aggregate_id.clone(); one(job.is_some())])
+        .bind(job.map(|j| j.eta).into_iter().collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.aggregate_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.aggregate_id.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
+        .bind(
+            events
+                .iter()
+                .map(|e| e.event_type.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            events
+                .iter()
+                .map(|e| e.event_version.as_str())
+                .collect::<Vec<_>>(),
+        )
+        .bind(events.iter().map(|e| &e.payload).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| &e.metadata).collect::<Vec<_>>())
+        .bind(chained.iter().map(|c| c.recorded_at).collect::<Vec<_>>())
+        .bind(
+            chained
+                .iter()
+                .map(|c| c.prev_hash.as_deref())
+                .collect::<Vec<_>>(),
+        )
+        .bind(
+            chained
+                .iter()
+                .map(|c| c.hash.as_slice())
+                .collect::<Vec<_>>(),
+        );
+    let rows = batch
+        .bind_append(query)
+        .fetch_all(pool)
         .await
-        .map_err(map_projection)?;
-
-    tx.commit().await.map_err(map_sqlx)?;
-    Ok(stored)
+        .map_err(map_sqlx)?;
+    for row in rows {
+        use sqlx::Row;
+        let aggregate_type: &str = row.try_get(0).map_err(map_sqlx)?;
+        let aggregate_id: &str = row.try_get(1).map_err(map_sqlx)?;
+        let sequence: i64 = row.try_get(2).map_err(map_sqlx)?;
+        let position: i64 = row.try_get(3).map_err(map_sqlx)?;
+        if let Some(event) = stored.iter_mut().find(|e| {
+            e.sequence == sequence
+                && e.aggregate_id == aggregate_id
+                && e.aggregate_type == aggregate_type
+        }) {
+            event.global_position = position;
+        }
+    }
+    let head = chained.last().map(|c| ChainHead {
+        sequence: last,
+        hash: Some(c.hash.clone()),
+        recorded_at: c.recorded_at,
+    });
+    Ok(Appended {
+        events: stored,
+        head,
+    })
 }
 
 /// The events as the projections see them, with their positions and chain times.

@@ -4,11 +4,12 @@
 //! feed can simply read past its checkpoint.
 
 use cqrs_es::persist::{PersistenceError, ReplayStream, SerializedEvent};
-use ehealth_projections::StoredEvent;
 use serde_json::Value;
 use sqlx::types::Json;
 
-use super::{chain, map_projection, map_sqlx, stored_events, CommandContext, Conn};
+use super::{
+    chain, map_projection, map_sqlx, stored_events, Appended, ChainHead, CommandContext, Conn,
+};
 use crate::db::sqlite::ts;
 use crate::db::Lite;
 
@@ -93,14 +94,14 @@ pub(super) async fn persist(
     context: Option<&CommandContext>,
     events: &[SerializedEvent],
     last: i64,
-) -> Result<Vec<StoredEvent>, PersistenceError> {
+) -> Result<Appended, PersistenceError> {
     let mut tx = lite.begin_write().await.map_err(map_sqlx)?;
     if let Some(ctx) = context {
         ctx.write_sqlite(tx.conn(), &events[0], last)
             .await
             .map_err(map_sqlx)?;
     }
-    let chained = chain(Conn::Sqlite(tx.conn()), events)
+    let chained = chain(Conn::Sqlite(tx.conn()), events, None)
         .await
         .map_err(map_sqlx)?;
     let mut positions = Vec::with_capacity(events.len());
@@ -131,5 +132,13 @@ pub(super) async fn persist(
         .await
         .map_err(map_projection)?;
     tx.commit().await.map_err(map_sqlx)?;
-    Ok(stored)
+    let head = chained.last().map(|c| ChainHead {
+        sequence: last,
+        hash: Some(c.hash.clone()),
+        recorded_at: c.recorded_at,
+    });
+    Ok(Appended {
+        events: stored,
+        head,
+    })
 }

@@ -1,0 +1,227 @@
+//! Our `EventStore` for cqrs-es (cqrs-es-notes §6.3: "add an in-process aggregate cache through a
+//! custom `EventStore`, validated by the sequence primary key"; the crate's own snapshot modes
+//! corrupt state).
+//!
+//! - **Loads** replay the entity's events, and read the newest one's hash and time with them (the
+//!   chain head the next append builds on). The state is then kept in a bounded LRU cache, so the
+//!   next command on the same entity reads nothing: a long stream (an approval whose OTP was resent
+//!   many times) is replayed once per process, not once per command.
+//! - **A cached state is never trusted blindly**: it is the state after its event `sequence`, and
+//!   the append writes the next sequences under the events' primary key. If another instance
+//!   appended meanwhile, the append fails with a conflict, the entry is dropped, and the retry
+//!   replays the log. A failed append of any kind drops the entry too.
+//! - **Commits** hand the state before the command to the projections (no projection row is read
+//!   back) and the chain head to the hash chain (no event is read back), so on PostgreSQL a
+//!   command is one read on a cache miss and one append statement.
+
+use std::collections::HashMap;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Utc};
+use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
+use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
+use lru::LruCache;
+use serde_json::Value;
+use uuid::Uuid;
+
+use super::{map_sqlx, ChainHead, EventRepository, Seed};
+
+/// Entity states kept per aggregate type. A state is a few kilobytes at most, so the four caches
+/// stay within tens of megabytes.
+pub const CACHED_STATES: usize = 4_096;
+
+/// A loaded entity: its state, the state it was loaded with (for the projections), its last
+/// sequence and chain head.
+pub struct Loaded<A: Aggregate> {
+    id: String,
+    aggregate: A,
+    before: A,
+    sequence: usize,
+    head: Option<ChainHead>,
+}
+
+impl<A: Aggregate> AggregateContext<A> for Loaded<A> {
+    fn aggregate(&mut self) -> &mut A {
+        &mut self.aggregate
+    }
+}
+
+struct Cached<A> {
+    state: A,
+    sequence: usize,
+    head: Option<ChainHead>,
+}
+
+/// The event store of one aggregate type.
+pub struct CachedEventStore<A: Aggregate> {
+    repo: EventRepository,
+    /// cqrs-es's own store over the same repository, for `load_events`.
+    plain: PersistedEventStore<EventRepository, A>,
+    cache: Mutex<LruCache<String, Cached<A>>>,
+}
+
+type EventRow = (
+    i64,
+    String,
+    String,
+    Value,
+    Value,
+    Option<Vec<u8>>,
+    DateTime<Utc>,
+);
+
+impl<A: Aggregate + Clone + 'static> CachedEventStore<A> {
+    pub fn new(repo: EventRepository, plain: EventRepository, capacity: usize) -> Self {
+        Self {
+            repo,
+            plain: PersistedEventStore::new_event_store(plain),
+            cache: Mutex::new(LruCache::new(
+                NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
+            )),
+        }
+    }
+
+    fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<String, Cached<A>>> {
+        self.cache.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Forgets an entity's state (tests, and after a failed append).
+    pub fn forget(&self, id: &str) {
+        self.cache().pop(id);
+    }
+
+    /// Replays an entity from the log, with its chain head where the backend gives it.
+    async fn replay(&self, id: &str) -> Result<Loaded<A>, AggregateError<A::Error>> {
+        let mut loaded = Loaded {
+            id: id.to_string(),
+            aggregate: A::default(),
+            before: A::default(),
+            sequence: 0,
+            head: None,
+        };
+        match &self.repo {
+            EventRepository::Postgres { pool, .. } => {
+                let rows: Vec<EventRow> = sqlx::query_as(
+                    "SELECT sequence, event_type, event_version, payload, metadata, hash, \
+                     recorded_at FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
+                     ORDER BY sequence",
+                )
+                .bind(A::TYPE)
+                .bind(id)
+                .fetch_all(pool)
+                .await
+                .map_err(map_sqlx)?;
+                for (sequence, event_type, event_version, payload, metadata, hash, at) in rows {
+                    let envelope = EventEnvelope::<A>::try_from(SerializedEvent::new(
+                        id.to_string(),
+                        sequence as usize,
+                        A::TYPE.to_string(),
+                        event_type,
+                        event_version,
+                        payload,
+                        metadata,
+                    ))?;
+                    loaded.aggregate.apply(envelope.payload);
+                    loaded.sequence = envelope.sequence;
+                    loaded.head = Some(ChainHead {
+                        sequence,
+                        hash,
+                        recorded_at: at,
+                    });
+                }
+            }
+            EventRepository::Sqlite { .. } => {
+                for envelope in self.plain.load_events(id).await? {
+                    loaded.aggregate.apply(envelope.payload);
+                    loaded.sequence = envelope.sequence;
+                }
+            }
+        }
+        loaded.before = loaded.aggregate.clone();
+        Ok(loaded)
+    }
+}
+
+impl<A: Aggregate + Clone + 'static> EventStore<A> for CachedEventStore<A> {
+    type AC = Loaded<A>;
+
+    async fn load_events(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        self.plain.load_events(aggregate_id).await
+    }
+
+    async fn load_aggregate(
+        &self,
+        aggregate_id: &str,
+    ) -> Result<Loaded<A>, AggregateError<A::Error>> {
+        if let Some(cached) = self.cache().get(aggregate_id) {
+            return Ok(Loaded {
+                id: aggregate_id.to_string(),
+                aggregate: cached.state.clone(),
+                before: cached.state.clone(),
+                sequence: cached.sequence,
+                head: cached.head.clone(),
+            });
+        }
+        self.replay(aggregate_id).await
+    }
+
+    async fn commit(
+        &self,
+        events: Vec<A::Event>,
+        context: Loaded<A>,
+        metadata: HashMap<String, String>,
+    ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
+        let Loaded {
+            id,
+            aggregate,
+            before,
+            sequence,
+            head,
+        } = context;
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let envelopes: Vec<EventEnvelope<A>> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, payload)| EventEnvelope {
+                aggregate_id: id.clone(),
+                sequence: sequence + i + 1,
+                payload,
+                metadata: metadata.clone(),
+            })
+            .collect();
+        let serialized = envelopes
+            .iter()
+            .map(SerializedEvent::try_from)
+            .collect::<Result<Vec<_>, _>>()?;
+        let entity = Uuid::parse_str(&id).ok();
+        let seed = entity.map(|entity| Seed {
+            fold: Box::new(move |fold: &mut ehealth_projections::Fold| {
+                fold.seed(entity, sequence as i64, before)
+            }),
+            head,
+        });
+        match self.repo.append(&serialized, seed).await {
+            Ok(new_head) => {
+                self.cache().put(
+                    id,
+                    Cached {
+                        state: aggregate,
+                        sequence: sequence + envelopes.len(),
+                        head: new_head,
+                    },
+                );
+                Ok(envelopes)
+            }
+            Err(err) => {
+                self.forget(&id);
+                Err(err.into())
+            }
+        }
+    }
+}
