@@ -87,8 +87,9 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         ));
     }
 
+    let worker_db = db.for_workers();
     let effects = EffectsWorker {
-        db: db.clone(),
+        db: worker_db.clone(),
         bus,
         reference,
         wake: committed,
@@ -104,7 +105,7 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         }
     });
     let dispatcher = Dispatcher {
-        db: db.clone(),
+        db: worker_db,
         gateway,
         otp_key: otp_key(args, &jwt_secret),
         wake: sms_wake,

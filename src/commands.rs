@@ -310,9 +310,62 @@ pub fn database_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::WorkerCrashed => true,
         // Class 08: connection exception; 57P01–57P03: admin/crash shutdown, cannot connect now;
         // 53300: too many connections.
+        // SQLite: SQLITE_BUSY / SQLITE_LOCKED (primary codes 5 and 6, under any extended code)
+        // after the busy timeout, e.g. behind a `projections rebuild` of another process holding
+        // the one write transaction.
+        sqlx::Error::Database(db)
+            if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() =>
+        {
+            db.code()
+                .and_then(|code| code.parse::<i32>().ok())
+                .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+        }
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
             code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
         }),
         _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::sqlite::SqliteConnectOptions;
+    use sqlx::{ConnectOptions, Connection};
+
+    use super::database_unavailable;
+
+    /// A write that waited out SQLite's busy timeout behind another process's write transaction
+    /// (a `projections rebuild`) is "unavailable" (503, retry), not a fault of the command (500).
+    #[tokio::test]
+    async fn a_sqlite_write_locked_out_by_another_writer_is_unavailable() {
+        let dir = tempfile::tempdir().unwrap();
+        let options = SqliteConnectOptions::new()
+            .filename(dir.path().join("busy.db"))
+            .create_if_missing(true)
+            .busy_timeout(std::time::Duration::from_millis(50));
+        let mut holder = options.connect().await.unwrap();
+        sqlx::query("CREATE TABLE t (x INTEGER)")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN IMMEDIATE")
+            .execute(&mut holder)
+            .await
+            .unwrap();
+        let mut waiter = options.connect().await.unwrap();
+        let err = sqlx::query("INSERT INTO t VALUES (1)")
+            .execute(&mut waiter)
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("locked"), "{err}");
+        assert!(database_unavailable(&err));
+        waiter.close().await.unwrap();
+
+        let mut other = options.connect().await.unwrap();
+        let constraint = sqlx::query("SELECT * FROM missing_table")
+            .execute(&mut other)
+            .await
+            .unwrap_err();
+        assert!(!database_unavailable(&constraint), "{constraint}");
     }
 }

@@ -31,6 +31,10 @@ impl From<Lite> for Db {
 }
 
 /// Whether a database URL names SQLite (`sqlite:` scheme).
+/// Connections of the workers' own pool: the effects worker's batch transaction, its lookups, the
+/// SMS dispatcher.
+pub const WORKER_CONNECTIONS: u32 = 4;
+
 pub fn is_sqlite_url(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
@@ -71,6 +75,21 @@ impl Db {
 
     /// The stored state (projection `document`) of one entity of `table`, if it has a row. A
     /// SQLite document that is not JSON reads as `Null`, which no entity deserializes from.
+    /// The connections of the background workers: on PostgreSQL a small pool of their own with
+    /// the same settings, so that a burst of requests holding every connection of the main pool
+    /// never makes the feed subscriber wait (job latency); on SQLite the same database.
+    pub fn for_workers(&self) -> Db {
+        match self {
+            Db::Postgres(pool) => Db::Postgres(
+                sqlx::postgres::PgPoolOptions::new()
+                    .max_connections(WORKER_CONNECTIONS)
+                    .acquire_timeout(std::time::Duration::from_secs(5))
+                    .connect_lazy_with((*pool.connect_options()).clone()),
+            ),
+            Db::Sqlite(_) => self.clone(),
+        }
+    }
+
     pub async fn document(
         &self,
         table: &str,

@@ -5,6 +5,7 @@
 //! every event that belongs to a job finishes it. The SMS rows, the job updates and the checkpoint
 //! commit in one transaction, so after a crash the work is redone exactly once.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -83,9 +84,10 @@ impl EffectsWorker {
             return Ok(0);
         };
         let last = *last;
+        let lookups = Lookups::read_sqlite(lite, &batch).await?;
         let mut work = Work::default();
         for (_, event) in &batch {
-            self.plan(event, &mut work).await?;
+            self.plan(event, &lookups, &mut work).await?;
         }
         let mut tx = lite.begin_write().await?;
         if feed::sqlite::checkpoint(tx.conn(), SUBSCRIBER).await? != cursor {
@@ -110,9 +112,12 @@ impl EffectsWorker {
             return Ok(0);
         };
         let last = *last;
+        // Everything planning reads, read at once on the batch's own connection: the pass holds
+        // the checkpoint's lock and a transaction id, so it must not wait on one query per event.
+        let lookups = Lookups::read_postgres(&mut tx, &batch).await?;
         let mut work = Work::default();
         for (_, event) in &batch {
-            self.plan(event, &mut work).await?;
+            self.plan(event, &lookups, &mut work).await?;
         }
         // The common effects are written per batch, not per event: a few statements whatever the
         // batch size, so the worker keeps up with the write path.
@@ -127,13 +132,18 @@ impl EffectsWorker {
 
     /// Decides the effects of one event. Recall's revocations run at once (they are commands on
     /// other aggregates); everything else is collected into `work`.
-    async fn plan(&self, event: &StoredEvent, work: &mut Work) -> Result<(), EffectError> {
+    async fn plan(
+        &self,
+        event: &StoredEvent,
+        lookups: &Lookups,
+        work: &mut Work,
+    ) -> Result<(), EffectError> {
         let job = event.metadata.get("job_id").and_then(Value::as_str);
         let entity_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
         match (event.aggregate_type.as_str(), event.event_type.as_str()) {
             ("ServiceRequest", "ServiceRequestRecalled") => {
-                self.revoke_approvals(event).await?;
-                if let Some(sms) = self.recall_sms(event).await? {
+                self.revoke_approvals(event, lookups).await?;
+                if let Some(sms) = self.recall_sms(event, lookups).await? {
                     work.sms.push(sms);
                 }
                 if let Some(job) = job {
@@ -174,20 +184,13 @@ impl EffectsWorker {
         Ok(())
     }
 
-    async fn revoke_approvals(&self, event: &StoredEvent) -> Result<(), EffectError> {
+    async fn revoke_approvals(
+        &self,
+        event: &StoredEvent,
+        lookups: &Lookups,
+    ) -> Result<(), EffectError> {
         let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
-        const SQL: &str = "SELECT id FROM approvals \
-                           WHERE reason_service_request = $1 AND status IN ('new', 'active')";
-        let approvals: Vec<Uuid> = match &self.db {
-            Db::Postgres(pool) => sqlx::query_scalar(SQL).bind(sr_id).fetch_all(pool).await?,
-            Db::Sqlite(lite) => sqlx::query_scalar::<_, uuid::fmt::Hyphenated>(SQL)
-                .bind(text_id(sr_id))
-                .fetch_all(&lite.pool)
-                .await?
-                .into_iter()
-                .map(uuid::fmt::Hyphenated::into_uuid)
-                .collect(),
-        };
+        let approvals = lookups.approvals.get(&sr_id).cloned().unwrap_or_default();
         let by = event.user_id().unwrap_or_default();
         let at = event
             .payload
@@ -227,14 +230,16 @@ impl EffectsWorker {
 
     /// The recall SMS goes to a patient who authenticates with OTP, unless the service request has a
     /// performer (ehealth-notes §2.3).
-    async fn recall_sms(&self, event: &StoredEvent) -> Result<Option<QueuedSms>, EffectError> {
+    async fn recall_sms(
+        &self,
+        event: &StoredEvent,
+        lookups: &Lookups,
+    ) -> Result<Option<QueuedSms>, EffectError> {
         let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
-        let Some(doc) = self.db.document("service_requests", sr_id).await? else {
-            return Ok(None);
-        };
-        let Some(sr) = serde_json::from_value::<ServiceRequest>(doc)
-            .ok()
-            .and_then(|s| s.record)
+        let Some(sr) = lookups
+            .service_requests
+            .get(&sr_id)
+            .and_then(|s| s.record.as_ref())
         else {
             return Ok(None);
         };
@@ -264,6 +269,94 @@ impl EffectsWorker {
             params: json!({ "requisition": requisition }),
             source_position: event.global_position,
         }))
+    }
+}
+
+/// What planning a batch reads, read with one query per kind for the whole batch: the stored
+/// states of the recalled service requests, and the approvals still in force made for them.
+#[derive(Default)]
+struct Lookups {
+    service_requests: HashMap<Uuid, ServiceRequest>,
+    approvals: HashMap<Uuid, Vec<Uuid>>,
+}
+
+const IN_FORCE: &str = "status IN ('new', 'active')";
+
+impl Lookups {
+    fn recalled(batch: &[(impl Sized, StoredEvent)]) -> Vec<Uuid> {
+        let mut ids: Vec<Uuid> = batch
+            .iter()
+            .map(|(_, e)| e)
+            .filter(|e| {
+                e.aggregate_type == "ServiceRequest" && e.event_type == "ServiceRequestRecalled"
+            })
+            .filter_map(|e| Uuid::parse_str(&e.aggregate_id).ok())
+            .collect();
+        ids.sort();
+        ids.dedup();
+        ids
+    }
+
+    fn keep(&mut self, id: Uuid, document: &str) {
+        if let Ok(sr) = serde_json::from_str::<ServiceRequest>(document) {
+            self.service_requests.insert(id, sr);
+        }
+    }
+
+    async fn read_postgres(
+        conn: &mut PgConnection,
+        batch: &[(feed::FeedCursor, StoredEvent)],
+    ) -> Result<Self, sqlx::Error> {
+        let mut lookups = Lookups::default();
+        let recalled = Self::recalled(batch);
+        if recalled.is_empty() {
+            return Ok(lookups);
+        }
+        let docs: Vec<(Uuid, String)> =
+            sqlx::query_as("SELECT id, document::text FROM service_requests WHERE id = ANY($1)")
+                .bind(&recalled)
+                .fetch_all(&mut *conn)
+                .await?;
+        for (id, document) in docs {
+            lookups.keep(id, &document);
+        }
+        let approvals: Vec<(Uuid, Uuid)> = sqlx::query_as(&format!(
+            "SELECT id, reason_service_request FROM approvals \
+             WHERE reason_service_request = ANY($1) AND {IN_FORCE} ORDER BY id"
+        ))
+        .bind(&recalled)
+        .fetch_all(&mut *conn)
+        .await?;
+        for (approval, sr) in approvals {
+            lookups.approvals.entry(sr).or_default().push(approval);
+        }
+        Ok(lookups)
+    }
+
+    async fn read_sqlite(
+        lite: &crate::db::Lite,
+        batch: &[(feed::FeedCursor, StoredEvent)],
+    ) -> Result<Self, sqlx::Error> {
+        let mut lookups = Lookups::default();
+        let mut conn = lite.pool.acquire().await?;
+        for sr in Self::recalled(batch) {
+            if let Some(document) =
+                ehealth_projections::load_document_sqlite(&mut conn, "service_requests", sr).await?
+            {
+                lookups.keep(sr, &document);
+            }
+            let approvals: Vec<uuid::fmt::Hyphenated> = sqlx::query_scalar(&format!(
+                "SELECT id FROM approvals WHERE reason_service_request = $1 AND {IN_FORCE} \
+                 ORDER BY id"
+            ))
+            .bind(text_id(sr))
+            .fetch_all(&mut *conn)
+            .await?;
+            lookups
+                .approvals
+                .insert(sr, approvals.into_iter().map(|a| a.into_uuid()).collect());
+        }
+        Ok(lookups)
     }
 }
 
