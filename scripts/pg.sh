@@ -31,7 +31,7 @@ max_connections = 300
 shared_buffers = 256MB
 CONF
     # EHEALTH_PG_STATS=1 (scripts/bench.sh): per-statement timings for `ehealth-bench --statements`.
-    if [ "${EHEALTH_PG_STATS:-0}" = "1" ] && [ -e "$(dirname "$INITDB")/../lib/pg_stat_statements.so" ]; then
+    if [ "${EHEALTH_PG_STATS:-0}" = "1" ] && [ -e "$(dirname "$(readlink -f "$INITDB")")/../lib/pg_stat_statements.so" ]; then
       echo "shared_preload_libraries = 'pg_stat_statements'" >> "$dir/data/postgresql.conf"
     fi
     "${run[@]}" "$PG_CTL" -D "$dir/data" -l "$dir/log" -w start >/dev/null
