@@ -15,5 +15,6 @@ mod idempotency;
 mod jobs;
 mod openapi;
 mod operations;
+mod reference_cache;
 mod sms_gateway;
 mod tenancy;

@@ -101,14 +101,21 @@ async fn queue(app: &Db, template: &str, params: Value) -> Uuid {
             .await
             .map(drop)
             .unwrap(),
-        ehealth_es::db::Db::Sqlite(lite) => sqlx::query(SQL)
-            .bind(id.to_string())
-            .bind(template)
-            .bind(params.to_string())
-            .execute(&lite.pool)
-            .await
-            .map(drop)
-            .unwrap(),
+        // As the effects worker queues it: the times in the service's own fixed-width format (the
+        // schema's millisecond defaults would compare as later than a "now" of the same millisecond).
+        ehealth_es::db::Db::Sqlite(lite) => sqlx::query(
+            "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position, \
+             created_at, next_attempt_at) VALUES ($1, 'test', '+380501112233', $2, $3, \
+             (SELECT coalesce(max(source_position), 0) + 1 FROM sms_outbox), $4, $4)",
+        )
+        .bind(id.to_string())
+        .bind(template)
+        .bind(params.to_string())
+        .bind(ehealth_es::db::sqlite::ts(chrono::Utc::now()))
+        .execute(&lite.pool)
+        .await
+        .map(drop)
+        .unwrap(),
     };
     id
 }
