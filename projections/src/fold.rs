@@ -548,34 +548,10 @@ impl Batch {
     pub fn append_ctes(&self, first: usize) -> (String, usize) {
         let mut ctes = Vec::new();
         let mut next = first;
-        let mut entity = |name: &str, rows: usize, sql: &dyn Fn(usize) -> String| {
-            if rows > 0 {
-                let sql = sql(next);
-                next = crate::rows::param_count(&sql) + 1;
-                ctes.push(format!("{name} AS ({sql})"));
-            }
-        };
-        let t = quote_ident;
-        entity(
-            "service_request_rows",
-            ServiceRequest::row_count(&self.service_requests),
-            &|n| ServiceRequest::upsert_sql(&t(ServiceRequest::TABLE), n),
-        );
-        entity(
-            "merge_request_rows",
-            MergeRequest::row_count(&self.merge_requests),
-            &|n| MergeRequest::upsert_sql(&t(MergeRequest::TABLE), n),
-        );
-        entity(
-            "device_dispense_rows",
-            DeviceDispense::row_count(&self.device_dispenses),
-            &|n| DeviceDispense::upsert_sql(&t(DeviceDispense::TABLE), n),
-        );
-        entity(
-            "approval_rows",
-            Approval::row_count(&self.approvals),
-            &|n| Approval::upsert_sql(&t(Approval::TABLE), n),
-        );
+        upsert_cte::<ServiceRequest>(&self.service_requests, &mut next, &mut ctes);
+        upsert_cte::<MergeRequest>(&self.merge_requests, &mut next, &mut ctes);
+        upsert_cte::<DeviceDispense>(&self.device_dispenses, &mut next, &mut ctes);
+        upsert_cte::<Approval>(&self.approvals, &mut next, &mut ctes);
         let status = StatusRows::append_ctes(next);
         let last = crate::rows::param_count(&status);
         ctes.push(status);
@@ -583,23 +559,11 @@ impl Batch {
     }
 
     /// Binds the parameters of [`append_ctes`](Self::append_ctes).
-    pub fn bind_append<'q>(&'q self, mut q: PgQuery<'q>) -> PgQuery<'q> {
-        let sr = ServiceRequest::row_count(&self.service_requests);
-        if sr > 0 {
-            q = ServiceRequest::bind_upsert(&self.service_requests, 0..sr, q);
-        }
-        let mr = MergeRequest::row_count(&self.merge_requests);
-        if mr > 0 {
-            q = MergeRequest::bind_upsert(&self.merge_requests, 0..mr, q);
-        }
-        let dd = DeviceDispense::row_count(&self.device_dispenses);
-        if dd > 0 {
-            q = DeviceDispense::bind_upsert(&self.device_dispenses, 0..dd, q);
-        }
-        let ap = Approval::row_count(&self.approvals);
-        if ap > 0 {
-            q = Approval::bind_upsert(&self.approvals, 0..ap, q);
-        }
+    pub fn bind_append<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
+        let q = bind_upsert::<ServiceRequest>(&self.service_requests, q);
+        let q = bind_upsert::<MergeRequest>(&self.merge_requests, q);
+        let q = bind_upsert::<DeviceDispense>(&self.device_dispenses, q);
+        let q = bind_upsert::<Approval>(&self.approvals, q);
         self.status.bind_append(q)
     }
 
@@ -626,5 +590,24 @@ impl Batch {
             approvals: std::mem::take(&mut self.approvals),
             status: StatusRows::default(),
         }
+    }
+}
+
+/// The upsert of `A`'s rows as the CTE `<table>_rows`, parameters from `*next` (moved past them);
+/// nothing when there are no rows.
+fn upsert_cte<A: Projected>(columns: &A::Columns, next: &mut usize, ctes: &mut Vec<String>) {
+    if A::row_count(columns) == 0 {
+        return;
+    }
+    let sql = A::upsert_sql(&quote_ident(A::TABLE), *next);
+    *next = crate::rows::param_count(&sql) + 1;
+    ctes.push(format!("{}_rows AS ({sql})", A::TABLE));
+}
+
+/// Binds the parameters of [`upsert_cte`] (none when there are no rows).
+fn bind_upsert<'q, A: Projected>(columns: &'q A::Columns, q: PgQuery<'q>) -> PgQuery<'q> {
+    match A::row_count(columns) {
+        0 => q,
+        rows => A::bind_upsert(columns, 0..rows, q),
     }
 }

@@ -250,10 +250,12 @@ impl EventRepository {
                 append_postgres(pool, context.as_deref(), events, last, seed).await?,
                 committed,
             ),
-            Self::Sqlite { lite, committed } => (
-                sqlite::persist(lite, context.as_deref(), events, last).await?,
-                committed,
-            ),
+            Self::Sqlite { lite, committed } => {
+                let known = seed.and_then(|s| s.head);
+                let appended =
+                    sqlite::persist(lite, context.as_deref(), events, last, known.as_ref()).await?;
+                (appended, committed)
+            }
         };
         if let Some(ctx) = &context {
             ctx.record_outcome(CommitOutcome {

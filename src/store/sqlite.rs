@@ -87,13 +87,15 @@ pub(super) async fn replay(events: Vec<SerializedEvent>) -> ReplayStream {
     stream
 }
 
-/// One append transaction: idempotency record and job, the hash chain, the events (positions
-/// assigned here) and the projections, committed together.
+/// One append transaction: idempotency record and job, the hash chain (from `known`, the
+/// aggregate's newest event, when the caller has it), the events (positions assigned here) and the
+/// projections, committed together.
 pub(super) async fn persist(
     lite: &Lite,
     context: Option<&CommandContext>,
     events: &[SerializedEvent],
     last: i64,
+    known: Option<&ChainHead>,
 ) -> Result<Appended, PersistenceError> {
     let mut tx = lite.begin_write().await.map_err(map_sqlx)?;
     if let Some(ctx) = context {
@@ -101,7 +103,7 @@ pub(super) async fn persist(
             .await
             .map_err(map_sqlx)?;
     }
-    let chained = chain(Conn::Sqlite(tx.conn()), events, None)
+    let chained = chain(Conn::Sqlite(tx.conn()), events, known)
         .await
         .map_err(map_sqlx)?;
     let mut positions = Vec::with_capacity(events.len());

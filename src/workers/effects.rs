@@ -190,14 +190,14 @@ impl EffectsWorker {
         lookups: &Lookups,
     ) -> Result<(), EffectError> {
         let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
-        let approvals = lookups.approvals.get(&sr_id).cloned().unwrap_or_default();
+        let approvals = lookups.approvals.get(&sr_id).map_or(&[][..], Vec::as_slice);
         let by = event.user_id().unwrap_or_default();
         let at = event
             .payload
             .pointer("/ServiceRequestRecalled/at")
             .and_then(|v| serde_json::from_value(v.clone()).ok())
             .unwrap_or(event.recorded_at);
-        for approval in approvals {
+        for &approval in approvals {
             let meta = CommandMeta {
                 user_id: by,
                 client_id: meta_uuid(event, "client_id"),
