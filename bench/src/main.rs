@@ -6,6 +6,7 @@
 mod dataset;
 mod load;
 mod raw;
+mod rebuild;
 mod service;
 mod statements;
 mod stats;
@@ -58,6 +59,26 @@ struct Args {
     /// it (needs `pg_stat_statements` loaded: scripts/bench.sh does that).
     #[arg(long, default_value_t = 0)]
     statements: usize,
+    /// Before timing `projections rebuild`, grow the event log to this many events with entity
+    /// histories appended through the service's own `persist` (0: rebuild the log as it is).
+    #[arg(long, default_value_t = 0)]
+    rebuild_events: u64,
+    /// Time the rebuild this many times (on the same log) and report each run and the median.
+    #[arg(long, default_value_t = 1)]
+    rebuild_runs: usize,
+    /// Tasks appending one entity history per commit throughout each timed rebuild.
+    #[arg(long, default_value_t = 0)]
+    rebuild_appenders: usize,
+    /// After the timed rebuilds, run `projections verify` and `audit verify`.
+    #[arg(long)]
+    rebuild_check: bool,
+    /// Only the rebuild measurement: no data set, no service, no load.
+    #[arg(long)]
+    rebuild_only: bool,
+    /// With --rebuild-only: use this database (created if missing, kept afterwards) instead of a
+    /// new one, so a grown log can be measured again without growing it again.
+    #[arg(long)]
+    database: Option<String>,
 }
 
 const JWT_SECRET: &str = "bench-secret";
@@ -147,6 +168,16 @@ async fn main() -> anyhow::Result<()> {
         "{} not found: build it with `cargo build --release`",
         binary.display()
     );
+
+    let rebuild_plan = rebuild::Plan {
+        events: args.rebuild_events,
+        runs: args.rebuild_runs,
+        appenders: args.rebuild_appenders,
+        check: args.rebuild_check,
+    };
+    if args.rebuild_only {
+        return rebuild_only(&args, &binary, &rebuild_plan).await;
+    }
 
     let db = format!(
         "ehealth_bench_{}",
@@ -298,7 +329,10 @@ async fn main() -> anyhow::Result<()> {
     let events: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
         .fetch_one(&mut conn)
         .await?;
-    let rebuild = rebuild_rate(&binary, &url).await;
+    let rebuild = match rebuild::measure(&binary, &url, &pool, &rebuild_plan).await {
+        Ok(lines) => lines.join("\n"),
+        Err(e) => format!("rebuild: not available ({e})"),
+    };
 
     let mut report = String::new();
     report.push_str(&format!(
@@ -325,7 +359,7 @@ async fn main() -> anyhow::Result<()> {
     report.push_str(&format!(
         "import: {created} entities at {import_rate:.0}/s through commands\n"
     ));
-    report.push_str(&format!("rebuild: {rebuild}\n"));
+    report.push_str(&format!("{rebuild}\n"));
     println!("{report}");
     if let Some(out) = args.out {
         std::fs::write(out, &report)?;
@@ -333,26 +367,47 @@ async fn main() -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Runs `ehealth-es projections rebuild` when the binary has it and returns its own summary line.
-async fn rebuild_rate(binary: &std::path::Path, url: &str) -> String {
-    let output = tokio::process::Command::new(binary)
-        .args(["projections", "rebuild"])
-        .env("DATABASE_URL", url)
-        .output()
-        .await;
-    match output {
-        Ok(o) if o.status.success() => String::from_utf8_lossy(&o.stdout)
-            .lines()
-            .find(|l| l.contains("events/s"))
-            .unwrap_or("no rate printed")
-            .to_string(),
-        Ok(o) => format!(
-            "not available ({})",
-            String::from_utf8_lossy(&o.stderr)
-                .lines()
-                .next()
-                .unwrap_or("")
-        ),
-        Err(e) => format!("not available ({e})"),
+/// `--rebuild-only`: the rebuild measurement on a database of its own (or the one named by
+/// `--database`, kept for the next run).
+async fn rebuild_only(
+    args: &Args,
+    binary: &std::path::Path,
+    plan: &rebuild::Plan,
+) -> anyhow::Result<()> {
+    let db = args.database.clone().unwrap_or_else(|| {
+        format!(
+            "ehealth_rebuild_{}",
+            chrono::Utc::now().format("%Y%m%d%H%M%S")
+        )
+    });
+    let mut admin = PgConnection::connect(&args.admin_url).await?;
+    let exists: bool =
+        sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
+            .bind(&db)
+            .fetch_one(&mut admin)
+            .await?;
+    if !exists {
+        sqlx::query(&format!("CREATE DATABASE {}", quote_db(&db)))
+            .execute(&mut admin)
+            .await?;
     }
+    let url = database_url(&args.admin_url, &db);
+    let pool = ehealth_es::db::connect(&url, 8).await?;
+    ehealth_es::db::migrate(&pool).await?;
+    let lines = rebuild::measure(binary, &url, &pool, plan).await?;
+    let mut report = format!("ehealth-bench --rebuild-only, database {db}\n\n");
+    for line in lines {
+        report.push_str(&line);
+        report.push('\n');
+    }
+    println!("{report}");
+    if let Some(out) = &args.out {
+        std::fs::write(out, &report)?;
+    }
+    Ok(())
+}
+
+/// A database name as an SQL identifier.
+fn quote_db(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
 }

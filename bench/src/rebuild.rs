@@ -1,0 +1,495 @@
+//! The rebuild measurement (issue 5: `projections rebuild` at ≥ 100 000 events/s): grows the
+//! event log to a given size with whole entity histories appended through the service's own
+//! `persist` (hash chains, live projections, everything the service writes for an event), then
+//! times `ehealth-es projections rebuild` as a child process, optionally while appenders keep
+//! appending commands' worth of events, and optionally checks the result with
+//! `projections verify` and `audit verify`.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
+use cqrs_es::DomainEvent;
+use ehealth_aggregates::approval::{ApprovalEvent, ApprovalRecord, ApprovalStatus};
+use ehealth_aggregates::device_dispense::{
+    DeviceDispenseEvent, DeviceDispenseRecord, DeviceDispenseStatus,
+};
+use ehealth_aggregates::merge_request::{
+    MergeRequestEvent, MergeRequestRecord, MergeRequestStatus,
+};
+use ehealth_aggregates::service_request::{
+    ProgramProcessingStatus, ServiceRequestEvent, ServiceRequestRecord, ServiceRequestStatus,
+};
+use ehealth_aggregates::ServiceRequest;
+use ehealth_es::db::Db;
+use ehealth_es::store::EventRepository;
+use serde_json::{json, Map, Value};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::dataset::{E_DOCTOR, LE, PATIENT, U_DOCTOR, U_SPECIALIST};
+
+/// Events per unit of histories: 5 service requests imported and released, 2 device dispenses
+/// imported and stopped, 2 approvals imported and resent twice, 1 merge request imported and
+/// rejected.
+pub const UNIT: u64 = 22;
+/// Units per append transaction while the log grows (a few hundred events per commit).
+const UNITS_PER_COMMIT: u64 = 10;
+
+fn metadata(user: Uuid) -> Value {
+    json!({
+        "user_id": user.to_string(),
+        "client_id": LE.to_string(),
+        "request_id": Uuid::new_v4().to_string(),
+        "command_id": Uuid::new_v4().to_string(),
+        "correlation_id": Uuid::new_v4().to_string(),
+        "causation_id": "",
+        "time": Utc::now().to_rfc3339(),
+    })
+}
+
+fn event<E: DomainEvent>(
+    aggregate_type: &str,
+    id: Uuid,
+    sequence: usize,
+    e: &E,
+) -> SerializedEvent {
+    let user = if sequence == 1 { Uuid::nil() } else { U_DOCTOR };
+    SerializedEvent::new(
+        id.to_string(),
+        sequence,
+        aggregate_type.to_string(),
+        e.event_type(),
+        e.event_version(),
+        serde_json::to_value(e).expect("event serializes"),
+        metadata(user),
+    )
+}
+
+/// What an imported service request keeps verbatim besides its typed fields.
+fn service_request_other() -> Map<String, Value> {
+    let other = json!({
+        "intent": "order",
+        "category": { "coding": [ { "system": "eHealth/SNOMED/service_request_categories", "code": "409063005" } ] },
+        "code": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "service" } ] }, "value": "8b5e7f3a-5d2b-4e0e-9a7f-0c3f1c1d2e3f" } },
+        "context": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "encounter" } ] }, "value": "2f6a2d1c-0b8e-4c55-9a55-8f7d8a9c0b1e" } },
+        "authored_on": "2024-05-01T10:00:00Z",
+        "expiration_date": "2025-05-01T10:00:00Z",
+        "requisition": "BENCH-0001",
+        "note": "Консультація",
+        "priority": "routine",
+        "reason_reference": []
+    });
+    other.as_object().cloned().unwrap_or_default()
+}
+
+/// The histories of one unit, entity by entity (each entity's events together, in order).
+fn unit() -> Vec<Vec<SerializedEvent>> {
+    let now = Utc::now();
+    let mut out = Vec::new();
+    for _ in 0..5 {
+        let id = Uuid::new_v4();
+        let record = ServiceRequestRecord {
+            id,
+            patient_id: PATIENT,
+            status: ServiceRequestStatus::Active,
+            program_processing_status: Some(ProgramProcessingStatus::InQueue),
+            requester_employee: Some(E_DOCTOR),
+            requester_legal_entity: Some(LE),
+            used_by_employee: Some(E_DOCTOR),
+            used_by_legal_entity: Some(LE),
+            status_reason: None,
+            explanatory_letter: None,
+            status_history: Vec::new(),
+            signed_content_links: Vec::new(),
+            inserted_at: now,
+            inserted_by: None,
+            updated_at: now,
+            updated_by: None,
+            other: service_request_other(),
+        };
+        let imported = ServiceRequestEvent::ServiceRequestImported(Box::new(record));
+        let released = ServiceRequestEvent::ServiceRequestReleased {
+            released_employee: Some(E_DOCTOR),
+            released_legal_entity: Some(LE),
+            by: U_DOCTOR,
+            at: now,
+        };
+        out.push(vec![
+            event("ServiceRequest", id, 1, &imported),
+            event("ServiceRequest", id, 2, &released),
+        ]);
+    }
+    for _ in 0..2 {
+        let id = Uuid::new_v4();
+        let mut other = Map::new();
+        other.insert(
+            "details".into(),
+            json!([ { "device_code": "x", "quantity": { "value": 1 } } ]),
+        );
+        let record = DeviceDispenseRecord {
+            id,
+            patient_id: PATIENT,
+            status: DeviceDispenseStatus::InProgress,
+            performer_legal_entity: LE,
+            performer: Some(E_DOCTOR),
+            inserted_at: now,
+            inserted_by: None,
+            updated_at: now,
+            updated_by: None,
+            other,
+        };
+        out.push(vec![
+            event(
+                "DeviceDispense",
+                id,
+                1,
+                &DeviceDispenseEvent::DeviceDispenseImported(Box::new(record)),
+            ),
+            event(
+                "DeviceDispense",
+                id,
+                2,
+                &DeviceDispenseEvent::DeviceDispenseStopped {
+                    by: U_DOCTOR,
+                    at: now,
+                },
+            ),
+        ]);
+    }
+    for _ in 0..2 {
+        let id = Uuid::new_v4();
+        let mut other = Map::new();
+        other.insert("access_level".into(), json!("read"));
+        let record = ApprovalRecord {
+            id,
+            patient_id: PATIENT,
+            status: ApprovalStatus::New,
+            reason_service_request: None,
+            granted_to: Some(E_DOCTOR),
+            legal_entity_id: Some(LE),
+            authorize_with: None,
+            inserted_at: now,
+            inserted_by: None,
+            updated_at: now,
+            updated_by: None,
+            otp: None,
+            other,
+        };
+        let mut history = vec![event(
+            "Approval",
+            id,
+            1,
+            &ApprovalEvent::ApprovalImported(Box::new(record)),
+        )];
+        for sequence in 2..=3 {
+            let resent = ApprovalEvent::ApprovalOtpResent {
+                method_type: "OTP".into(),
+                phone_number: "+380931234585".into(),
+                salt: Uuid::new_v4().simple().to_string(),
+                expires_at: now + chrono::Duration::minutes(15),
+                by: U_DOCTOR,
+                at: now,
+            };
+            history.push(event("Approval", id, sequence, &resent));
+        }
+        out.push(history);
+    }
+    let id = Uuid::new_v4();
+    let record = MergeRequestRecord {
+        id,
+        master_person_id: PATIENT,
+        merge_person_id: Uuid::new_v4(),
+        status: MergeRequestStatus::New,
+        legal_entity_id: LE,
+        inserted_by: U_SPECIALIST,
+        inserted_at: now,
+        updated_by: U_SPECIALIST,
+        updated_at: now,
+        other: Map::new(),
+    };
+    out.push(vec![
+        event(
+            "MergeRequest",
+            id,
+            1,
+            &MergeRequestEvent::MergeRequestImported(Box::new(record)),
+        ),
+        event(
+            "MergeRequest",
+            id,
+            2,
+            &MergeRequestEvent::MergeRequestRejected {
+                by: U_SPECIALIST,
+                at: now,
+            },
+        ),
+    ]);
+    out
+}
+
+async fn count_events(pool: &PgPool) -> anyhow::Result<u64> {
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events")
+        .fetch_one(pool)
+        .await?;
+    Ok(n as u64)
+}
+
+/// Appends whole units through `persist` until the log holds at least `target` events, with two
+/// concurrent writers; returns how many events were appended. The log is then vacuumed, analyzed
+/// and checkpointed, as autovacuum and the checkpointer would have left a log that grew over
+/// months, so that none of that work lands in the timed rebuild.
+pub async fn grow(pool: &PgPool, target: u64) -> anyhow::Result<u64> {
+    let have = count_events(pool).await?;
+    if have >= target {
+        return Ok(0);
+    }
+    let units = (target - have).div_ceil(UNIT);
+    let started = Instant::now();
+    let writers = 2u64;
+    let mut tasks = Vec::new();
+    for w in 0..writers {
+        let repo = EventRepository::new(
+            Db::Postgres(pool.clone()),
+            Arc::new(tokio::sync::Notify::new()),
+        );
+        let mine = units / writers + u64::from(w < units % writers);
+        tasks.push(tokio::spawn(async move {
+            let mut left = mine;
+            while left > 0 {
+                let n = left.min(UNITS_PER_COMMIT);
+                let batch: Vec<SerializedEvent> = (0..n).flat_map(|_| unit()).flatten().collect();
+                // The aggregate type parameter is not used by `persist`; every event names its own.
+                repo.persist::<ServiceRequest>(&batch, None)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("appending generated events: {e}"))?;
+                left -= n;
+            }
+            anyhow::Ok(())
+        }));
+    }
+    let mut last_report = Instant::now();
+    for task in tasks {
+        while !task.is_finished() {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            if last_report.elapsed() >= Duration::from_secs(10) {
+                eprintln!("  … {} events", count_events(pool).await?);
+                last_report = Instant::now();
+            }
+        }
+        task.await??;
+    }
+    let appended = units * UNIT;
+    eprintln!(
+        "appended {appended} events through persist in {:.1} s ({:.0}/s); vacuuming and checkpointing…",
+        started.elapsed().as_secs_f64(),
+        appended as f64 / started.elapsed().as_secs_f64()
+    );
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("VACUUM (ANALYZE)").execute(&mut *conn).await?;
+    Ok(appended)
+}
+
+/// One timed `projections rebuild`.
+pub struct Run {
+    pub line: String,
+    pub events: u64,
+    pub seconds: f64,
+    pub held_ms: u64,
+    /// Appends made by the concurrent appenders during the run, and their slowest latency.
+    pub appends: u64,
+    pub slowest_append_ms: f64,
+}
+
+impl Run {
+    pub fn rate(&self) -> f64 {
+        self.events as f64 / self.seconds.max(1e-9)
+    }
+}
+
+/// The number before `marker` in `line` (`… from 1000000 events in …`).
+fn number_before(line: &str, marker: &str) -> Option<f64> {
+    let before = &line[..line.find(marker)?];
+    before.split_whitespace().last()?.parse().ok()
+}
+
+/// Runs `ehealth-es <args>` and returns its stdout, or an error with its stderr.
+async fn command(binary: &Path, url: &str, args: &[&str]) -> anyhow::Result<String> {
+    let output = tokio::process::Command::new(binary)
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await?;
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    anyhow::ensure!(
+        output.status.success(),
+        "ehealth-es {} failed: {}{}",
+        args.join(" "),
+        stdout,
+        String::from_utf8_lossy(&output.stderr)
+    );
+    Ok(stdout)
+}
+
+/// Appends one entity history per commit (a command's worth: one to three events) until `stop`,
+/// measuring each commit; returns how many commits and the slowest.
+async fn append_until(pool: PgPool, stop: Arc<AtomicBool>) -> anyhow::Result<(u64, f64)> {
+    let repo = EventRepository::new(Db::Postgres(pool), Arc::new(tokio::sync::Notify::new()));
+    let (mut commits, mut slowest) = (0u64, 0f64);
+    'outer: loop {
+        for history in unit() {
+            if stop.load(Ordering::Relaxed) {
+                break 'outer;
+            }
+            let t = Instant::now();
+            repo.persist::<ServiceRequest>(&history, None)
+                .await
+                .map_err(|e| anyhow::anyhow!("appending during the rebuild: {e}"))?;
+            slowest = slowest.max(t.elapsed().as_secs_f64() * 1e3);
+            commits += 1;
+        }
+    }
+    Ok((commits, slowest))
+}
+
+/// Times `projections rebuild` once, with `appenders` tasks appending throughout.
+pub async fn run_once(
+    binary: &Path,
+    url: &str,
+    pool: &PgPool,
+    appenders: usize,
+) -> anyhow::Result<Run> {
+    sqlx::query("CHECKPOINT").execute(pool).await?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let tasks: Vec<_> = (0..appenders)
+        .map(|_| tokio::spawn(append_until(pool.clone(), stop.clone())))
+        .collect();
+    let out = command(binary, url, &["projections", "rebuild"]).await;
+    stop.store(true, Ordering::Relaxed);
+    let (mut appends, mut slowest_append_ms) = (0, 0f64);
+    for task in tasks {
+        let (n, slowest) = task.await??;
+        appends += n;
+        slowest_append_ms = slowest_append_ms.max(slowest);
+    }
+    let line = out?
+        .lines()
+        .find(|l| l.contains("events/s"))
+        .unwrap_or("no rate printed")
+        .to_string();
+    let parse = |marker| {
+        number_before(&line, marker)
+            .ok_or_else(|| anyhow::anyhow!("unexpected rebuild output: {line}"))
+    };
+    Ok(Run {
+        events: parse(" events in")? as u64,
+        seconds: parse(" s (")?,
+        held_ms: parse(" ms")? as u64,
+        line,
+        appends,
+        slowest_append_ms,
+    })
+}
+
+/// What the rebuild measurement was asked to do.
+pub struct Plan {
+    pub events: u64,
+    pub runs: usize,
+    pub appenders: usize,
+    pub check: bool,
+}
+
+/// Grows the log, times the rebuilds and returns the report's lines.
+pub async fn measure(
+    binary: &Path,
+    url: &str,
+    pool: &PgPool,
+    plan: &Plan,
+) -> anyhow::Result<Vec<String>> {
+    let mut lines = Vec::new();
+    if plan.events > 0 {
+        eprintln!("growing the event log to {} events…", plan.events);
+        let t = Instant::now();
+        let appended = grow(pool, plan.events).await?;
+        if appended > 0 {
+            lines.push(format!(
+                "log grown by {appended} events through persist in {:.1} s",
+                t.elapsed().as_secs_f64()
+            ));
+        }
+    }
+    let payload: Option<i64> =
+        sqlx::query_scalar("SELECT avg(octet_length(payload::text))::bigint FROM events")
+            .fetch_one(pool)
+            .await?;
+    let mut runs = Vec::new();
+    for n in 1..=plan.runs.max(1) {
+        eprintln!("rebuild {n}…");
+        let run = run_once(binary, url, pool, plan.appenders).await?;
+        eprintln!("  {}", run.line);
+        runs.push(run);
+    }
+    for run in &runs {
+        let mut line = format!(
+            "rebuild: {} events in {:.2} s ({:.0} events/s); appends were held for {} ms",
+            run.events,
+            run.seconds,
+            run.rate(),
+            run.held_ms
+        );
+        if plan.appenders > 0 {
+            line.push_str(&format!(
+                "; {} appenders made {} commits meanwhile, the slowest in {:.0} ms",
+                plan.appenders, run.appends, run.slowest_append_ms
+            ));
+        }
+        lines.push(line);
+    }
+    if runs.len() > 1 {
+        let mut rates: Vec<f64> = runs.iter().map(Run::rate).collect();
+        rates.sort_by(f64::total_cmp);
+        lines.push(format!(
+            "rebuild over {} runs: median {:.0} events/s (min {:.0}, max {:.0}), average payload {} bytes",
+            rates.len(),
+            rates[rates.len() / 2],
+            rates[0],
+            rates[rates.len() - 1],
+            payload.unwrap_or(0)
+        ));
+    }
+    if plan.check {
+        eprintln!("verifying…");
+        let verify = command(binary, url, &["projections", "verify"]).await?;
+        lines.extend(verify.lines().last().map(|l| format!("verify: {l}")));
+        eprintln!("audit verify…");
+        let audit = command(binary, url, &["audit", "verify"]).await?;
+        lines.extend(audit.lines().last().map(|l| format!("audit: {l}")));
+    }
+    Ok(lines)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_unit_has_unit_events() {
+        let events: usize = unit().iter().map(Vec::len).sum();
+        assert_eq!(events as u64, UNIT);
+    }
+
+    #[test]
+    fn numbers_are_read_from_the_rebuild_line() {
+        let line = "rebuilt the projections from 100000 events in 1.96 s (51040 events/s); appends were held for 69 ms";
+        assert_eq!(number_before(line, " events in"), Some(100000.0));
+        assert_eq!(number_before(line, " s ("), Some(1.96));
+        assert_eq!(number_before(line, " ms"), Some(69.0));
+    }
+}
