@@ -19,7 +19,7 @@ use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::store::event_store::{CachedEventStore, CACHED_STATES};
 use crate::store::{
-    CommandContext, CommitOutcome, DuplicateCommand, EventRepository, COMMAND_CONTEXT,
+    CommandContext, CommitOutcome, DuplicateCommand, EventRepository, GroupCommit, COMMAND_CONTEXT,
 };
 
 pub type Store<A> = PersistedEventStore<EventRepository, A>;
@@ -135,8 +135,9 @@ routed!(Approval, approvals);
 fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
     db: &Db,
     committed: &Arc<Notify>,
+    group: &Option<Arc<GroupCommit>>,
 ) -> Cqrs<A> {
-    let repo = || EventRepository::new(db.clone(), committed.clone());
+    let repo = || EventRepository::grouped(db.clone(), committed.clone(), group.clone());
     CqrsFramework::new(
         CachedEventStore::new(repo(), repo(), CACHED_STATES),
         vec![],
@@ -147,13 +148,19 @@ fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
 impl CommandBus {
     pub fn new(db: impl Into<Db>, committed: Arc<Notify>) -> Self {
         let db = db.into();
+        // One set of writers for all four aggregate types: concurrent commands of any kind are
+        // written together (store/group_commit.rs).
+        let group = match &db {
+            Db::Postgres(pool) => Some(Arc::new(GroupCommit::new(pool.clone()))),
+            Db::Sqlite(_) => None,
+        };
         Self {
             locks: EntityLocks::default(),
             metrics: Arc::new(Metrics::default()),
-            service_requests: framework(&db, &committed),
-            merge_requests: framework(&db, &committed),
-            device_dispenses: framework(&db, &committed),
-            approvals: framework(&db, &committed),
+            service_requests: framework(&db, &committed, &group),
+            merge_requests: framework(&db, &committed, &group),
+            device_dispenses: framework(&db, &committed, &group),
+            approvals: framework(&db, &committed, &group),
             db,
             committed,
         }

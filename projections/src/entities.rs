@@ -25,7 +25,7 @@ use crate::status::Tracked;
 pub(crate) trait Projected: Aggregate {
     const TABLE: &'static str;
     /// The table's rows waiting to be written, one `Vec` per column.
-    type Columns: Default + Send + Sync + 'static;
+    type Columns: Default + crate::rows::Absorb + Send + Sync + 'static;
     /// The attributes whose changes go to the status history and the feed.
     fn tracked(&self) -> Tracked;
     /// When the last applied event happened (the feed's `event_time`).
@@ -101,6 +101,23 @@ pub(crate) struct ServiceRequestColumns {
     version: Vec<i64>,
     document: Vec<String>,
 }
+
+crate::rows::absorb_columns!(ServiceRequestColumns {
+    id,
+    patient_id,
+    status,
+    program_processing_status,
+    requester_employee_id,
+    requester_legal_entity_id,
+    used_by_employee_id,
+    used_by_legal_entity_id,
+    status_reason,
+    inserted_at,
+    updated_at,
+    updated_by,
+    version,
+    document,
+});
 
 impl Projected for ServiceRequest {
     const TABLE: &'static str = "service_requests";
@@ -297,6 +314,20 @@ pub(crate) struct MergeRequestColumns {
     document: Vec<String>,
 }
 
+crate::rows::absorb_columns!(MergeRequestColumns {
+    id,
+    master_person_id,
+    merge_person_id,
+    status,
+    legal_entity_id,
+    inserted_by,
+    inserted_at,
+    updated_by,
+    updated_at,
+    version,
+    document,
+});
+
 impl Projected for MergeRequest {
     const TABLE: &'static str = "merge_requests";
     type Columns = MergeRequestColumns;
@@ -453,6 +484,18 @@ pub(crate) struct DeviceDispenseColumns {
     document: Vec<String>,
 }
 
+crate::rows::absorb_columns!(DeviceDispenseColumns {
+    id,
+    patient_id,
+    status,
+    performer_legal_entity_id,
+    inserted_at,
+    updated_at,
+    updated_by,
+    version,
+    document,
+});
+
 impl Projected for DeviceDispense {
     const TABLE: &'static str = "device_dispenses";
     type Columns = DeviceDispenseColumns;
@@ -603,6 +646,21 @@ pub(crate) struct ApprovalColumns {
     version: Vec<i64>,
     document: Vec<String>,
 }
+
+crate::rows::absorb_columns!(ApprovalColumns {
+    id,
+    patient_id,
+    status,
+    reason_service_request,
+    granted_to,
+    legal_entity_id,
+    otp_expires_at,
+    inserted_at,
+    updated_at,
+    updated_by,
+    version,
+    document,
+});
 
 impl Projected for Approval {
     const TABLE: &'static str = "approvals";

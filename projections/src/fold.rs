@@ -558,6 +558,17 @@ impl Batch {
         (ctes.join(", "), last + 1 - first)
     }
 
+    /// Appends copies of `other`'s rows: one statement then writes the commits of both. Their
+    /// entities must differ (an upsert cannot touch one row twice in a statement).
+    pub fn absorb(&mut self, other: &Batch) {
+        use crate::rows::Absorb;
+        self.service_requests.absorb(&other.service_requests);
+        self.merge_requests.absorb(&other.merge_requests);
+        self.device_dispenses.absorb(&other.device_dispenses);
+        self.approvals.absorb(&other.approvals);
+        self.status.absorb(&other.status);
+    }
+
     /// Binds the parameters of [`append_ctes`](Self::append_ctes).
     pub fn bind_append<'q>(&'q self, q: PgQuery<'q>) -> PgQuery<'q> {
         let q = bind_upsert::<ServiceRequest>(&self.service_requests, q);

@@ -12,6 +12,28 @@ pub(crate) fn chunks(len: usize) -> impl Iterator<Item = std::ops::Range<usize>>
         .map(move |start| start..(start + CHUNK).min(len))
 }
 
+/// Rows of one kind, column by column, that can take in the rows of another batch of the same
+/// kind (the live path writes the appends of concurrent commands with one statement).
+pub trait Absorb {
+    /// Appends copies of `other`'s rows after this batch's rows.
+    fn absorb(&mut self, other: &Self);
+}
+
+/// Implements [`Absorb`] for a struct of column `Vec`s. The struct is destructured without `..`,
+/// so a column added to the struct but not listed here does not compile (columns never go out of
+/// step).
+macro_rules! absorb_columns {
+    ($ty:ident { $($field:ident),* $(,)? }) => {
+        impl $crate::rows::Absorb for $ty {
+            fn absorb(&mut self, other: &Self) {
+                let $ty { $($field),* } = other;
+                $( self.$field.extend_from_slice($field); )*
+            }
+        }
+    };
+}
+pub(crate) use absorb_columns;
+
 /// The projection tables, by name.
 pub const TABLES: [&str; 6] = [
     "service_requests",

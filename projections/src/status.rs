@@ -92,6 +92,26 @@ pub struct StatusRows {
     f_sequence: Vec<i64>,
 }
 
+crate::rows::absorb_columns!(StatusRows {
+    h_entity_type,
+    h_entity_id,
+    h_sequence,
+    h_attribute,
+    h_old,
+    h_new,
+    h_position,
+    h_by,
+    h_at,
+    f_id,
+    f_entity_type,
+    f_entity_id,
+    f_properties,
+    f_time,
+    f_by,
+    f_position,
+    f_sequence,
+});
+
 impl StatusRows {
     /// The history rows of one event's changes, and its feed record unless it is a creation.
     pub fn push(&mut self, rec: &ChangeRecord<'_>) {

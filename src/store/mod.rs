@@ -10,10 +10,12 @@ pub mod audit;
 mod context;
 pub mod event_store;
 pub mod feed;
+pub mod group_commit;
 pub mod hash;
 mod sqlite;
 
 pub use context::{CommandContext, CommitOutcome, NewJob, COMMAND_CONTEXT};
+pub use group_commit::GroupCommit;
 
 use std::sync::Arc;
 
@@ -22,7 +24,7 @@ use cqrs_es::persist::{
     PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
 };
 use cqrs_es::Aggregate;
-use ehealth_projections::{Batch, Fold, ProjectionError, StoredEvent, Tables};
+use ehealth_projections::{Fold, ProjectionError, StoredEvent, Tables};
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use tokio::sync::Notify;
@@ -42,6 +44,9 @@ pub enum EventRepository {
         loads: PostgresEventRepository,
         /// Wakes the feed subscribers after every commit, so jobs finish without waiting for a poll.
         committed: Arc<Notify>,
+        /// The service's writers, shared by every repository of its command bus; without them
+        /// each commit is written by its own statement.
+        group: Option<Arc<GroupCommit>>,
     },
     Sqlite {
         lite: crate::db::Lite,
@@ -50,12 +55,20 @@ pub enum EventRepository {
 }
 
 impl EventRepository {
+    /// A repository whose every commit is a statement of its own.
     pub fn new(db: Db, committed: Arc<Notify>) -> Self {
+        Self::grouped(db, committed, None)
+    }
+
+    /// A repository whose commits on PostgreSQL go through `group` (the command bus shares one
+    /// among all its repositories, so concurrent commands are written together).
+    pub fn grouped(db: Db, committed: Arc<Notify>, group: Option<Arc<GroupCommit>>) -> Self {
         match db {
             Db::Postgres(pool) => Self::Postgres {
                 loads: PostgresEventRepository::new(pool.clone()),
                 pool,
                 committed,
+                group,
             },
             Db::Sqlite(lite) => Self::Sqlite { lite, committed },
         }
@@ -245,9 +258,20 @@ impl EventRepository {
         let last = last_event.sequence as i64;
         let (stored, committed) = match self {
             Self::Postgres {
-                pool, committed, ..
+                pool,
+                committed,
+                group,
+                ..
             } => (
-                append_postgres(pool, context.as_deref(), events, last, seed).await?,
+                append_postgres(
+                    pool,
+                    group.as_deref(),
+                    context.as_deref(),
+                    events,
+                    last,
+                    seed,
+                )
+                .await?,
                 committed,
             ),
             Self::Sqlite { lite, committed } => {
@@ -358,36 +382,12 @@ pub(crate) struct Appended {
     pub head: Option<ChainHead>,
 }
 
-/// The append statement on PostgreSQL: idempotency record, job, events and projections in one
-/// statement of data-modifying CTEs, so one commit is one round trip and one implicit
-/// transaction. The idempotency record is written before the events (`ev` waits on `cmd`): a
-/// concurrent request with the same key then waits on that key, not on the events' primary key,
-/// and is answered as a retry instead of being retried as a conflict.
-fn append_sql(projections: &Batch) -> String {
-    let (projections, _) = projections.append_ctes(24);
-    format!(
-        "WITH cmd AS (INSERT INTO processed_commands (command_id, request_hash, aggregate_type, \
-         aggregate_id, last_sequence, response) \
-         SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
-         $6::jsonb[]) RETURNING 1), \
-         job AS (INSERT INTO jobs (id, legal_entity_id, user_id, action, aggregate_type, \
-         aggregate_id, eta) \
-         SELECT * FROM UNNEST($7::text[], $8::uuid[], $9::uuid[], $10::text[], $11::text[], \
-         $12::text[], $13::timestamptz[])), \
-         ev AS (INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, payload, metadata, recorded_at, prev_hash, hash) \
-         SELECT u.* FROM UNNEST($14::text[], $15::text[], $16::bigint[], $17::text[], $18::text[], \
-         $19::jsonb[], $20::jsonb[], $21::timestamptz[], $22::bytea[], $23::bytea[]) AS u \
-         CROSS JOIN (SELECT count(*) FROM cmd) AS recorded_first \
-         RETURNING aggregate_type, aggregate_id, sequence, global_position), \
-         {projections} \
-         SELECT aggregate_type, aggregate_id, sequence, global_position FROM ev"
-    )
-}
-
-/// One commit on PostgreSQL, in one statement ([`append_sql`]).
+/// One commit on PostgreSQL: its rows prepared here (hash chain, projections folded from the
+/// state before it), written by one statement — through `group` with the commits of concurrent
+/// commands when the service has one (see [`group_commit`]).
 async fn append_postgres(
     pool: &sqlx::PgPool,
+    group: Option<&GroupCommit>,
     context: Option<&CommandContext>,
     events: &[SerializedEvent],
     last: i64,
@@ -395,6 +395,7 @@ async fn append_postgres(
 ) -> Result<Appended, PersistenceError> {
     // The idempotency record and the job belong to the commit's (first) aggregate.
     let first = &events[0];
+    let first_key = (first.aggregate_type.as_str(), first.aggregate_id.as_str());
     let (fold_seed, known) = match seed {
         Some(seed) => (Some(seed.fold), seed.head),
         None => (None, None),
@@ -419,101 +420,35 @@ async fn append_postgres(
     for event in &stored {
         fold.apply(&event.as_ref()).map_err(map_projection)?;
     }
-    let batch = fold.take_batch(true).map_err(map_projection)?;
 
-    let sql = append_sql(&batch);
-    let (idempotency, job) = match context {
-        Some(ctx) => (ctx.idempotency.as_ref(), ctx.job.as_ref()),
-        None => (None, None),
-    };
-    let one = |present: bool| usize::from(present);
-    let query = sqlx::query(&sql)
-        .bind(
-            idempotency
-                .map(|i| i.0.clone())
-                .into_iter()
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            idempotency
-                .map(|i| i.1.clone())
-                .into_iter()
-                .collect::<Vec<_>>(),
-        )
-        .bind(vec![
-            first.aggregate_type.clone();
-            one(idempotency.is_some())
-        ])
-        .bind(vec![first.aggregate_id.clone(); one(idempotency.is_some())])
-        .bind(vec![last; one(idempotency.is_some())])
-        .bind(
-            idempotency
-                .map(|i| i.2.clone())
-                .into_iter()
-                .collect::<Vec<_>>(),
-        )
-        .bind(job.map(|j| j.id.clone()).into_iter().collect::<Vec<_>>())
-        .bind(
-            job.map(|j| j.legal_entity_id)
-                .into_iter()
-                .collect::<Vec<_>>(),
-        )
-        .bind(job.map(|j| j.user_id).into_iter().collect::<Vec<_>>())
-        .bind(job.map(|j| j.action).into_iter().collect::<Vec<_>>())
-        .bind(vec![first.aggregate_type.clone(); one(job.is_some())])
-        .bind(vec![first.aggregate_id.clone(); one(job.is_some())])
-        .bind(job.map(|j| j.eta).into_iter().collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.aggregate_type.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.aggregate_id.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| e.sequence as i64).collect::<Vec<_>>())
-        .bind(
-            events
-                .iter()
-                .map(|e| e.event_type.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            events
-                .iter()
-                .map(|e| e.event_version.as_str())
-                .collect::<Vec<_>>(),
-        )
-        .bind(events.iter().map(|e| &e.payload).collect::<Vec<_>>())
-        .bind(events.iter().map(|e| &e.metadata).collect::<Vec<_>>())
-        .bind(chained.iter().map(|c| c.recorded_at).collect::<Vec<_>>())
-        .bind(
-            chained
-                .iter()
-                .map(|c| c.prev_hash.as_deref())
-                .collect::<Vec<_>>(),
-        )
-        .bind(
-            chained
-                .iter()
-                .map(|c| c.hash.as_slice())
-                .collect::<Vec<_>>(),
-        );
-    let rows = batch
-        .bind_append(query)
-        .fetch_all(pool)
-        .await
-        .map_err(map_sqlx)?;
-    for row in rows {
-        use sqlx::Row;
-        let aggregate_type: &str = row.try_get(0).map_err(map_sqlx)?;
-        let aggregate_id: &str = row.try_get(1).map_err(map_sqlx)?;
-        let sequence: i64 = row.try_get(2).map_err(map_sqlx)?;
-        let position: i64 = row.try_get(3).map_err(map_sqlx)?;
+    let mut rows = group_commit::AppendRows::default();
+    if let Some(idempotency) = context.and_then(|c| c.idempotency.as_ref()) {
+        rows.command(idempotency, first_key, last);
+    }
+    if let Some(job) = context.and_then(|c| c.job.as_ref()) {
+        rows.job(job, first_key);
+    }
+    let head = chained.last().map(|c| ChainHead {
+        sequence: last,
+        hash: Some(c.hash.clone()),
+        recorded_at: c.recorded_at,
+    });
+    for (event, c) in events.iter().zip(chained) {
+        rows.event(group_commit::EventRow {
+            event,
+            recorded_at: c.recorded_at,
+            prev_hash: c.prev_hash,
+            hash: c.hash,
+        });
+    }
+    rows.projections(fold.take_batch(true).map_err(map_projection)?);
+
+    let positions = match group {
+        Some(group) => group.append(rows).await,
+        None => rows.write(pool).await,
+    }
+    .map_err(map_sqlx)?;
+    for (aggregate_type, aggregate_id, sequence, position) in positions {
         if let Some(event) = stored.iter_mut().find(|e| {
             e.sequence == sequence
                 && e.aggregate_id == aggregate_id
@@ -522,11 +457,6 @@ async fn append_postgres(
             event.global_position = position;
         }
     }
-    let head = chained.last().map(|c| ChainHead {
-        sequence: last,
-        hash: Some(c.hash.clone()),
-        recorded_at: c.recorded_at,
-    });
     Ok(Appended {
         events: stored,
         head,
