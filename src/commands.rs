@@ -7,8 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::persist::PersistedEventStore;
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
 use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use rand::Rng;
 use tokio::sync::Notify;
@@ -22,7 +21,6 @@ use crate::store::{
     CommandContext, CommitOutcome, DuplicateCommand, EventRepository, GroupCommit, COMMAND_CONTEXT,
 };
 
-pub type Store<A> = PersistedEventStore<EventRepository, A>;
 pub type Cqrs<A> = CqrsFramework<A, CachedEventStore<A>>;
 
 /// How many times a command is tried when another writer appended to the same entity first.
@@ -82,16 +80,27 @@ where
     Self::Error: Send + 'static,
 {
     fn framework(bus: &CommandBus) -> &Cqrs<Self>;
+    /// The store of the type, over the same state cache as its framework.
+    fn store(bus: &CommandBus) -> &CachedEventStore<Self>;
 }
 
 macro_rules! routed {
     ($agg:ty, $field:ident) => {
         impl Routed for $agg {
             fn framework(bus: &CommandBus) -> &Cqrs<Self> {
-                &bus.$field
+                &bus.$field.cqrs
+            }
+            fn store(bus: &CommandBus) -> &CachedEventStore<Self> {
+                &bus.$field.store
             }
         }
     };
+}
+
+/// An aggregate type's framework, and a handle on its store for the handlers' reads.
+struct Route<A: Aggregate + Clone + 'static> {
+    cqrs: Cqrs<A>,
+    store: CachedEventStore<A>,
 }
 
 /// One async lock per entity being written in this process, dropped when nobody waits on it.
@@ -119,12 +128,11 @@ impl EntityLocks {
 pub struct CommandBus {
     locks: EntityLocks,
     metrics: Arc<Metrics>,
-    db: Db,
     committed: Arc<Notify>,
-    service_requests: Cqrs<ServiceRequest>,
-    merge_requests: Cqrs<MergeRequest>,
-    device_dispenses: Cqrs<DeviceDispense>,
-    approvals: Cqrs<Approval>,
+    service_requests: Route<ServiceRequest>,
+    merge_requests: Route<MergeRequest>,
+    device_dispenses: Route<DeviceDispense>,
+    approvals: Route<Approval>,
 }
 
 routed!(ServiceRequest, service_requests);
@@ -136,13 +144,13 @@ fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
     db: &Db,
     committed: &Arc<Notify>,
     group: &Option<Arc<GroupCommit>>,
-) -> Cqrs<A> {
+) -> Route<A> {
     let repo = || EventRepository::grouped(db.clone(), committed.clone(), group.clone());
-    CqrsFramework::new(
-        CachedEventStore::new(repo(), repo(), CACHED_STATES),
-        vec![],
-        (),
-    )
+    let store = CachedEventStore::new(repo(), repo(), CACHED_STATES);
+    Route {
+        store: store.sharing_cache(repo(), repo()),
+        cqrs: CqrsFramework::new(store, vec![], ()),
+    }
 }
 
 impl CommandBus {
@@ -161,7 +169,6 @@ impl CommandBus {
             merge_requests: framework(&db, &committed, &group),
             device_dispenses: framework(&db, &committed, &group),
             approvals: framework(&db, &committed, &group),
-            db,
             committed,
         }
     }
@@ -174,22 +181,31 @@ impl CommandBus {
         self.metrics.clone()
     }
 
-    /// The current state of an entity, replayed from its events.
-    pub async fn load<A: Aggregate<Services = ()>>(
-        &self,
-        id: Uuid,
-    ) -> Result<A, CommandError<A::Error>> {
-        let store: Store<A> = PersistedEventStore::new_event_store(EventRepository::new(
-            self.db.clone(),
-            self.committed.clone(),
-        ));
-        let mut ctx = store
-            .load_aggregate(&id.to_string())
+    /// The current state of an entity, read from its events (and kept in the state cache, so the
+    /// command that follows does not read it again).
+    pub async fn load<A: Routed>(&self, id: Uuid) -> Result<A, CommandError<A::Error>>
+    where
+        A::Command: Clone + Send + Sync + 'static,
+        A::Error: Send + 'static,
+    {
+        A::store(self)
+            .current(&id.to_string(), false)
             .await
-            .map_err(map_error)?;
-        Ok(std::mem::take(cqrs_es::AggregateContext::aggregate(
-            &mut ctx,
-        )))
+            .map_err(map_error)
+    }
+
+    /// An entity's state as this process last saw it, else read from its events: for checks of
+    /// attributes that never change after the entity is created (who it belongs to, how its
+    /// person is reached), which the aggregate then checks again on its current state.
+    pub async fn load_cached<A: Routed>(&self, id: Uuid) -> Result<A, CommandError<A::Error>>
+    where
+        A::Command: Clone + Send + Sync + 'static,
+        A::Error: Send + 'static,
+    {
+        A::store(self)
+            .current(&id.to_string(), true)
+            .await
+            .map_err(map_error)
     }
 
     /// Executes a command to completion in its own task, retrying on conflicts.

@@ -107,7 +107,8 @@ pub async fn resend(
         .await?
         .ok_or_else(|| ApiError::not_found(PERSON_NOT_FOUND))?;
     let id = path_id(&id, NOT_FOUND)?;
-    let approval: Approval = app.bus.load(id).await?;
+    // Patient, legal entity and `authorize_with` are fixed at creation: a cached state answers.
+    let approval: Approval = app.bus.load_cached(id).await?;
     let record = approval
         .record
         .as_ref()

@@ -16,7 +16,7 @@
 
 use std::collections::HashMap;
 use std::num::NonZeroUsize;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
@@ -58,7 +58,8 @@ pub struct CachedEventStore<A: Aggregate> {
     repo: EventRepository,
     /// cqrs-es's own store over the same repository, for `load_events`.
     plain: PersistedEventStore<EventRepository, A>,
-    cache: Mutex<LruCache<String, Cached<A>>>,
+    /// Shared with the bus's handle on the same type ([`sharing_cache`](Self::sharing_cache)).
+    cache: Arc<Mutex<LruCache<String, Cached<A>>>>,
 }
 
 type EventRow = (
@@ -76,10 +77,49 @@ impl<A: Aggregate + Clone + 'static> CachedEventStore<A> {
         Self {
             repo,
             plain: PersistedEventStore::new_event_store(plain),
-            cache: Mutex::new(LruCache::new(
+            cache: Arc::new(Mutex::new(LruCache::new(
                 NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
-            )),
+            ))),
         }
+    }
+
+    /// Another store over the same cache: what one loads or commits, the other sees.
+    pub fn sharing_cache(&self, repo: EventRepository, plain: EventRepository) -> Self {
+        Self {
+            repo,
+            plain: PersistedEventStore::new_event_store(plain),
+            cache: self.cache.clone(),
+        }
+    }
+
+    /// An entity's state for a handler's checks before its command. `cached` allows a state
+    /// this process already holds (exact for what it wrote itself; another instance's newer
+    /// events are not in it, so only attributes fixed at creation may be read from it);
+    /// otherwise the log is read. A state read from the log is kept, so the command that
+    /// follows does not read it again (its append is checked by the events' primary key as for
+    /// any cached state).
+    pub async fn current(&self, id: &str, cached: bool) -> Result<A, AggregateError<A::Error>> {
+        if cached {
+            if let Some(hit) = self.cache().get(id) {
+                return Ok(hit.state.clone());
+            }
+        }
+        let loaded = self.replay(id).await?;
+        if loaded.sequence > 0 {
+            let mut cache = self.cache();
+            // A command that committed meanwhile left a newer state: keep that one.
+            if cache.peek(id).is_none_or(|c| c.sequence < loaded.sequence) {
+                cache.put(
+                    id.to_string(),
+                    Cached {
+                        state: loaded.aggregate.clone(),
+                        sequence: loaded.sequence,
+                        head: loaded.head.clone(),
+                    },
+                );
+            }
+        }
+        Ok(loaded.aggregate)
     }
 
     fn cache(&self) -> std::sync::MutexGuard<'_, LruCache<String, Cached<A>>> {

@@ -101,12 +101,13 @@ pub async fn read_after(
 
 /// How far the subscriber is behind the newest event (events not yet processed).
 pub async fn lag(conn: &mut PgConnection, name: &str) -> Result<i64, sqlx::Error> {
-    // A row comparison against one checkpoint walks the feed index from the checkpoint on; the
-    // LEFT JOIN … OR form it replaces scanned the whole log (30 ms at 70 k events, every call).
+    // A row comparison of two columns with two scalars is an index condition, so the count walks
+    // the feed index from the checkpoint on. Comparing with one record-valued subquery is not
+    // (record comparison): that form read the whole index (30 ms at 60 k events, every call).
     sqlx::query_scalar(
-        "SELECT count(*) FROM events e WHERE (e.tx_id, e.global_position) > coalesce( \
-         (SELECT (c.last_tx, c.last_position) FROM subscriber_checkpoints c WHERE c.name = $1), \
-         ('0'::xid8, 0::bigint))",
+        "SELECT count(*) FROM events e WHERE (e.tx_id, e.global_position) > ( \
+         coalesce((SELECT c.last_tx FROM subscriber_checkpoints c WHERE c.name = $1), '0'::xid8), \
+         coalesce((SELECT c.last_position FROM subscriber_checkpoints c WHERE c.name = $1), 0::bigint))",
     )
     .bind(name)
     .fetch_one(conn)

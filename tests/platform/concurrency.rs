@@ -137,3 +137,64 @@ async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_send_s
     let accepted: Vec<&Reply> = replies.iter().collect();
     assert_each_resend_left_one_event_one_job_and_one_sms(&app, &token, &accepted).await;
 }
+
+/// Two instances on one database, taking turns: each one's cached state of the approval is
+/// overtaken by the other's append (the handler's check reads the cache, so does the command), and
+/// every resend still commits once, with the next sequence — the stale state is caught by the
+/// events' primary key and the command replays the log.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resends_taking_turns_on_two_instances_never_build_on_a_stale_cached_state() {
+    let app = Arc::new(TestApp::spawn().await);
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let media = tempfile::tempdir().unwrap();
+    let args = crate::support::serve_args(None, media.path().to_path_buf());
+    let other = ehealth_es::app::start(app.db.clone(), &args)
+        .await
+        .expect("second instance starts");
+    let client = reqwest::Client::new();
+    let on_other = || async {
+        let response = client
+            .patch(format!("http://{}{}", other.addr, resend(P_OTP, AP_OTP)))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("answered");
+        let status = response.status().as_u16();
+        let body: serde_json::Value = response.json().await.unwrap_or_default();
+        Reply {
+            status,
+            headers: Default::default(),
+            body,
+        }
+    };
+
+    let mut replies = Vec::new();
+    for _ in 0..2 {
+        replies.push(app.patch(&resend(P_OTP, AP_OTP), Some(&token), None).await);
+        replies.push(on_other().await);
+    }
+    for reply in &replies {
+        assert_eq!(reply.status, 202, "{:#}", reply.body);
+    }
+    let accepted: Vec<&Reply> = replies.iter().collect();
+    assert_each_resend_left_one_event_one_job_and_one_sms(&app, &token, &accepted).await;
+    // The first instance's second resend started from its cached state (sequence 2) after the
+    // other had appended 3: its append conflicted once and was retried on the replayed log.
+    let metrics = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let retries = "ehealth_command_conflict_retries_total{aggregate=\"Approval\"} 1";
+    assert!(
+        metrics.lines().any(|l| l == retries),
+        "missing `{retries}` in\n{metrics}"
+    );
+
+    other.shutdown.cancel();
+    other.handle.await.unwrap();
+}
