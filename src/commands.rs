@@ -159,7 +159,7 @@ impl CommandBus {
         // One set of writers for all four aggregate types: concurrent commands of any kind are
         // written together (store/group_commit.rs).
         let group = match &db {
-            Db::Postgres(pool) => Some(Arc::new(GroupCommit::new(pool.clone()))),
+            Db::Postgres(pool) => Some(Arc::new(GroupCommit::new(pool))),
             Db::Sqlite(_) => None,
         };
         Self {

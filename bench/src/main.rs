@@ -137,6 +137,7 @@ struct Row {
     clients: usize,
     raw_per_s: f64,
     raw_p99: f64,
+    pgbench_per_s: Option<f64>,
     actions_per_s: f64,
     p50: f64,
     p99: f64,
@@ -247,6 +248,8 @@ async fn main() -> anyhow::Result<()> {
     for &c in &clients {
         eprintln!("c={c}: raw inserts…");
         let raw = raw::run(&url, c, duration).await?;
+        eprintln!("c={c}: raw inserts with pgbench…");
+        let pgbench_per_s = raw::pgbench(&url, c, duration).await;
         eprintln!("c={c}: service…");
         let since = chrono::Utc::now();
         let sampling = Arc::new(AtomicBool::new(true));
@@ -294,6 +297,7 @@ async fn main() -> anyhow::Result<()> {
         rows.push(Row {
             clients: c,
             raw_per_s: raw.inserts_per_second,
+            pgbench_per_s,
             raw_p99: raw.p99_ms,
             actions_per_s: tally.total() as f64 / elapsed,
             p50: tally.latencies.percentile_ms(50.0),
@@ -339,13 +343,20 @@ async fn main() -> anyhow::Result<()> {
         "ehealth-bench — {} s per point, {} events in the log at the end, service pool {}\n\n",
         args.seconds, events, args.pool_size
     ));
-    report.push_str("| clients | raw inserts/s | raw p99 ms | actions/s | ratio | p50 ms | p99 ms | p99.9 ms | 2xx | rule 409 | errors | job p50 ms | job p99 ms | feed lag max / mean |\n");
-    report.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+    report.push_str("| clients | raw inserts/s | raw p99 ms | pgbench inserts/s | actions/s | ratio to raw | ratio to pgbench | p50 ms | p99 ms | p99.9 ms | 2xx | rule 409 | errors | job p50 ms | job p99 ms | feed lag max / mean |\n");
+    report.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
     for r in &rows {
+        let (pgbench, to_pgbench) = match r.pgbench_per_s {
+            Some(tps) => (
+                format!("{tps:.0}"),
+                format!("{:.0} %", 100.0 * r.actions_per_s / tps.max(1.0)),
+            ),
+            None => ("n/a".into(), "n/a".into()),
+        };
         report.push_str(&format!(
-            "| {} | {:.0} | {:.2} | {:.0} | {:.0} % | {:.2} | {:.2} | {:.2} | {} | {} | {} | {:.1} | {:.1} | {} / {:.1} |\n",
-            r.clients, r.raw_per_s, r.raw_p99, r.actions_per_s, 100.0 * r.actions_per_s / r.raw_per_s.max(1.0),
-            r.p50, r.p99, r.p999, r.ok, r.rule_409, r.errors, r.job_p50, r.job_p99, r.lag_max, r.lag_mean
+            "| {} | {:.0} | {:.2} | {} | {:.0} | {:.0} % | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {:.1} | {:.1} | {} / {:.1} |\n",
+            r.clients, r.raw_per_s, r.raw_p99, pgbench, r.actions_per_s, 100.0 * r.actions_per_s / r.raw_per_s.max(1.0),
+            to_pgbench, r.p50, r.p99, r.p999, r.ok, r.rule_409, r.errors, r.job_p50, r.job_p99, r.lag_max, r.lag_mean
         ));
     }
     report.push_str(&format!(

@@ -73,3 +73,79 @@ pub async fn run(url: &str, clients: usize, duration: Duration) -> anyhow::Resul
         p99_ms: all.percentile_ms(99.0),
     })
 }
+
+/// The same INSERT driven by `pgbench` (`-M prepared`, `clients` connections, `-j 2`) when it is
+/// installed — the client the issue's reference figures were measured with. `None` when pgbench
+/// is not found (it ships with the PostgreSQL server packages, beside `initdb`).
+pub async fn pgbench(url: &str, clients: usize, duration: Duration) -> Option<f64> {
+    let binary = pgbench_binary()?;
+    let script = std::env::temp_dir().join(format!("ehealth-bench-raw-{}.sql", std::process::id()));
+    // Variables given with -D are sent as parameters of the prepared statement.
+    std::fs::write(
+        &script,
+        "INSERT INTO bench_raw_events VALUES ('ServiceRequest', gen_random_uuid()::text, 1, \
+         'ServiceRequestReleased', '1.0', :payload::jsonb, :metadata::jsonb);\n",
+    )
+    .ok()?;
+    let pool = PgPoolOptions::new()
+        .max_connections(1)
+        .connect(url)
+        .await
+        .ok()?;
+    sqlx::query("TRUNCATE bench_raw_events")
+        .execute(&pool)
+        .await
+        .ok()?;
+    sqlx::query("CHECKPOINT").execute(&pool).await.ok()?;
+    pool.close().await;
+    let output = tokio::process::Command::new(binary)
+        .args(["-n", "-M", "prepared", "-c"])
+        .arg(clients.to_string())
+        .arg("-j")
+        .arg(clients.clamp(1, 2).to_string())
+        .arg("-T")
+        .arg(duration.as_secs().max(1).to_string())
+        .arg("-D")
+        .arg(format!("payload={PAYLOAD}"))
+        .arg("-D")
+        .arg(format!("metadata={METADATA}"))
+        .arg("-f")
+        .arg(&script)
+        .arg(url)
+        .output()
+        .await
+        .ok()?;
+    let _ = std::fs::remove_file(&script);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    if !output.status.success() {
+        eprintln!(
+            "  pgbench failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        return None;
+    }
+    // "tps = 20027.123456 (without initial connection time)"
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|tps| tps.parse().ok())
+}
+
+fn pgbench_binary() -> Option<std::path::PathBuf> {
+    let on_path = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("pgbench"))
+            .find(|p| p.is_file())
+    });
+    on_path.or_else(|| {
+        let mut found: Vec<_> = std::fs::read_dir("/usr/lib/postgresql")
+            .ok()?
+            .filter_map(|e| e.ok())
+            .map(|e| e.path().join("bin/pgbench"))
+            .filter(|p| p.is_file())
+            .collect();
+        found.sort();
+        found.pop()
+    })
+}
