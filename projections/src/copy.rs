@@ -21,9 +21,17 @@ fn postgres_epoch() -> chrono::NaiveDateTime {
         .unwrap_or_default()
 }
 
+/// Buffers of sent rows, kept for the next rows: a rebuild sends thousands of multi-megabyte
+/// COPYs, and growing a fresh buffer for each costs more than filling it.
+static SPARE: std::sync::Mutex<Vec<Vec<u8>>> = std::sync::Mutex::new(Vec::new());
+const SPARE_BUFFERS: usize = 4;
+const SPARE_MAX_BYTES: usize = 16 << 20;
+
 impl CopyRows {
     pub fn new() -> Self {
-        let mut buf = Vec::with_capacity(1 << 16);
+        let spare = SPARE.lock().ok().and_then(|mut spare| spare.pop());
+        let mut buf = spare.unwrap_or_else(|| Vec::with_capacity(1 << 16));
+        buf.clear();
         buf.extend_from_slice(b"PGCOPY\n\xff\r\n\0");
         buf.extend_from_slice(&0i32.to_be_bytes()); // flags
         buf.extend_from_slice(&0i32.to_be_bytes()); // header extension length
@@ -122,8 +130,15 @@ impl CopyRows {
                 "COPY {table} ({columns}) FROM STDIN WITH (FORMAT binary)"
             ))
             .await?;
-        copy.send(self.buf).await?;
+        copy.send(self.buf.as_slice()).await?;
         copy.finish().await?;
+        if self.buf.capacity() <= SPARE_MAX_BYTES {
+            if let Ok(mut spare) = SPARE.lock() {
+                if spare.len() < SPARE_BUFFERS {
+                    spare.push(std::mem::take(&mut self.buf));
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -81,7 +81,10 @@ impl<A> Default for Slots<A> {
     }
 }
 
-impl<A: Projected> Slots<A> {
+impl<A: Projected> Slots<A>
+where
+    A::Event: 'static,
+{
     /// Applies one event and records its status changes.
     fn apply(
         &mut self,
@@ -620,5 +623,29 @@ fn bind_upsert<'q, A: Projected>(columns: &'q A::Columns, q: PgQuery<'q>) -> PgQ
     match A::row_count(columns) {
         0 => q,
         rows => A::bind_upsert(columns, 0..rows, q),
+    }
+}
+
+/// What a rebuild needs of a [`Batch`] beyond writing it.
+impl Batch {
+    /// Copies the history rows of `batches` into a table without keys, in key order
+    /// ([`StatusRows::copy_history_sorted`]); nothing else of them is written.
+    pub(crate) async fn copy_history_sorted(
+        batches: &[Batch],
+        conn: &mut PgConnection,
+        tables: &Tables,
+    ) -> Result<(), sqlx::Error> {
+        let parts: Vec<&StatusRows> = batches.iter().map(|b| &b.status).collect();
+        StatusRows::copy_history_sorted(&parts, conn, tables).await
+    }
+
+    /// Copies the feed rows of `batches` in key order ([`StatusRows::copy_feed_sorted`]).
+    pub(crate) async fn copy_feed_sorted(
+        batches: &[Batch],
+        conn: &mut PgConnection,
+        tables: &Tables,
+    ) -> Result<(), sqlx::Error> {
+        let parts: Vec<&StatusRows> = batches.iter().map(|b| &b.status).collect();
+        StatusRows::copy_feed_sorted(&parts, conn, tables).await
     }
 }

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::aside::{lock_log, Engine};
+use crate::aside::{lock_log, prepare_swap, restore_options, Engine};
 use crate::rows::quote_ident;
 use crate::ProjectionError;
 
@@ -88,26 +88,47 @@ async fn run(engine: &mut Engine) -> Result<RebuildReport, ProjectionError> {
     )))
 }
 
-/// The locked step; `None` when a lock was not granted in time (nothing changed).
+/// Makes the WAL written so far durable (the aside build commits asynchronously): one small
+/// synchronous commit, before appends are held, so the swap's own commit has little to flush.
+async fn flush_wal(conn: &mut PgConnection) -> Result<(), ProjectionError> {
+    let mut tx = conn.begin().await?;
+    sqlx::query("SET LOCAL synchronous_commit = on")
+        .execute(&mut *tx)
+        .await?;
+    sqlx::query("SELECT pg_current_xact_id()")
+        .execute(&mut *tx)
+        .await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// The locked step; `None` when a lock was not granted in time (nothing changed). Appends are
+/// held from the request of the lock on `events` (new appends queue behind it) to the commit.
 async fn final_step(
     engine: &mut Engine,
     writer: &mut PgConnection,
 ) -> Result<Option<Duration>, ProjectionError> {
+    flush_wal(writer).await?;
     let mut tx = writer.begin().await?;
     sqlx::query("SET LOCAL synchronous_commit = on")
         .execute(&mut *tx)
         .await?;
+    if !prepare_swap(&mut tx, engine.options.lock_timeout, &engine.pairs).await? {
+        tx.rollback().await?;
+        return Ok(None);
+    }
+    let requested = Instant::now();
     let live: Vec<String> = engine.pairs.iter().map(|p| p.live.clone()).collect();
     if !lock_log(&mut tx, engine.options.lock_timeout, &live).await? {
         tx.rollback().await?;
         return Ok(None);
     }
-    let granted = Instant::now();
     let rest = engine.fold_rest(&mut tx).await?;
     for pair in &engine.pairs {
         sqlx::query(&format!("DROP TABLE {}", pair.live))
             .execute(&mut *tx)
             .await?;
+        restore_options(&mut tx, pair).await?;
         sqlx::query(&format!(
             "ALTER TABLE {} SET SCHEMA {}",
             pair.aside,
@@ -120,7 +141,7 @@ async fn final_step(
         .execute(&mut *tx)
         .await?;
     tx.commit().await?;
-    let locked = granted.elapsed();
+    let locked = requested.elapsed();
     tracing::info!(
         rest,
         events = engine.events,

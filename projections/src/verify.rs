@@ -148,16 +148,17 @@ async fn compare_step(
         .await?;
     let mut locker = engine.pool.acquire().await?;
     let mut lock = locker.begin().await?;
+    // Appends are held from the request of the lock (new ones queue behind it).
+    let requested = Instant::now();
     if !lock_log(&mut lock, engine.options.lock_timeout, &[]).await? {
         lock.rollback().await?;
         snapshot.rollback().await?;
         return Ok(None);
     }
-    let granted = Instant::now();
     // The first query fixes the snapshot: every append has committed or waits on the lock.
     sqlx::query("SELECT 1").execute(&mut *snapshot).await?;
     lock.commit().await?;
-    let locked = granted.elapsed();
+    let locked = requested.elapsed();
     engine.fold_rest(&mut snapshot).await?;
     let mut tables = Vec::new();
     let mut differences = Vec::new();
