@@ -405,7 +405,9 @@ impl IndexQueue {
     }
 
     fn sort(&self) {
-        self.lock().waiting.sort_by_key(|q| std::cmp::Reverse(q.cost));
+        self.lock()
+            .waiting
+            .sort_by_key(|q| std::cmp::Reverse(q.cost));
     }
 
     /// Adds the copies of the held status rows (each table's stage is reached when its copy
