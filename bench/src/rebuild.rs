@@ -366,7 +366,21 @@ pub async fn run_once(
     pool: &PgPool,
     appenders: usize,
 ) -> anyhow::Result<Run> {
-    sqlx::query("CHECKPOINT").execute(pool).await?;
+    // What autovacuum does after a rebuild (analyze and vacuum the new tables), done before
+    // the run, so that runs do not share their cores with the previous run's autovacuum; then
+    // a checkpoint, so that the run does not start with one half done.
+    let mut conn = pool.acquire().await?;
+    sqlx::query("SET statement_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "VACUUM (ANALYZE) service_requests, merge_requests, device_dispenses, approvals, \
+         status_history, status_change_events",
+    )
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query("CHECKPOINT").execute(&mut *conn).await?;
+    drop(conn);
     let stop = Arc::new(AtomicBool::new(false));
     let tasks: Vec<_> = (0..appenders)
         .map(|_| tokio::spawn(append_until(pool.clone(), stop.clone())))

@@ -364,6 +364,8 @@ struct QueueState {
     loading: usize,
     /// A writer failed: the other stops waiting for it.
     abandoned: bool,
+    /// The fold has handed the end of the first pass over ([`Writers::finish_load`]).
+    handed_over: bool,
 }
 
 impl QueueState {
@@ -393,6 +395,7 @@ impl IndexQueue {
                 reached: Vec::new(),
                 loading: writers,
                 abandoned: false,
+                handed_over: false,
             }),
             changed: Notify::new(),
         });
@@ -415,6 +418,7 @@ impl IndexQueue {
     fn add_status_copies(&self, held: Vec<crate::Batch>) {
         {
             let mut state = self.lock();
+            state.handed_over = true;
             if held.is_empty() {
                 state.reach(Stage::HistoryCopied);
                 state.reach(Stage::FeedCopied);
@@ -467,6 +471,10 @@ impl IndexQueue {
             }
         }
         self.changed.notify_waiters();
+    }
+
+    fn handed_over(&self) -> bool {
+        self.lock().handed_over
     }
 
     fn abandon(&self) {
@@ -647,8 +655,11 @@ impl Engine {
             // Entities that changed after their row was copied in: now they can be upserted.
             let late = self.fold.take_batch(true)?;
             if !late.is_empty() {
+                let t = Instant::now();
+                let rows = late.len();
                 let writer = self.writer.as_mut().ok_or_else(gone)?;
                 late.write(writer, &self.aside, WriteMode::Upsert).await?;
+                tracing::debug!(rows, ms = millis(t), "projections: late rows upserted");
             }
             if read < CLOSE_ENOUGH {
                 break;
@@ -705,7 +716,13 @@ impl Engine {
         let (entities, entity_rx) = mpsc::channel::<Write>(2);
         let (status, status_rx) = mpsc::channel::<Write>(4);
         let queue = (!self.indexed).then(|| IndexQueue::new(&self.indexes, 2));
-        let read_task = tokio::spawn(stream_log(reader, self.cursor, horizon, event_tx, spent_rx));
+        // Once the log is read, the reader's connection helps with the end of the first pass.
+        let read_task = tokio::spawn(read_then_help(
+            stream_log(reader, self.cursor, horizon, event_tx, spent_rx),
+            queue.clone(),
+            self.options.clone(),
+            self.aside.clone(),
+        ));
         let entity_task = tokio::spawn(write_rows(writer, self.aside.clone(), "first", entity_rx));
         let status_task = tokio::spawn(write_rows(
             status_writer,
@@ -724,7 +741,14 @@ impl Engine {
             .await;
         drop(writers);
         drop(event_rx);
-        // When one writer fails, the other must not wait for its tables.
+        if let Some(queue) = &queue {
+            if !queue.handed_over() {
+                // The fold failed, or built the indexes itself (evictions): nobody will
+                // complete the queue's stages, so nobody may wait for them.
+                queue.abandon();
+            }
+        }
+        // When one connection fails, the others must not wait for its tables.
         let watch = |task: tokio::task::JoinHandle<Result<PgConnection, ProjectionError>>| {
             let queue = queue.clone();
             async move {
@@ -740,15 +764,13 @@ impl Engine {
                 result
             }
         };
-        let (writer, status_writer) = tokio::join!(watch(entity_task), watch(status_task));
-        let reader = read_task
-            .await
-            .map_err(|e| ProjectionError::Task(e.to_string()));
+        let (writer, status_writer, reader) =
+            tokio::join!(watch(entity_task), watch(status_task), watch(read_task));
         // A writer's own error explains a fold that stopped because the writer went away.
         self.writer = Some(writer?);
         self.status_writer = Some(status_writer?);
         let read = folded?;
-        self.reader = Some(reader??);
+        self.reader = Some(reader?);
         if queue.is_some() {
             // Built at the end of this pass, but for the foreign keys.
             self.indexed = true;
@@ -900,6 +922,32 @@ impl Engine {
             .write(conn, &self.aside, WriteMode::Upsert)
             .await?;
         Ok(read)
+    }
+
+    /// Drops the projection tables in `schema`, then the schema, sharing the drops between the
+    /// two writer connections (dropping a large table is mostly the kernel freeing its files).
+    pub async fn drop_tables(&mut self, schema: &str) -> Result<(), ProjectionError> {
+        let a = self.writer.as_mut().ok_or_else(gone)?;
+        let b = self.status_writer.as_mut().ok_or_else(gone)?;
+        let tables = Tables::in_schema(schema);
+        // About half the bytes on each: entity tables on one, status tables and approvals on
+        // the other.
+        let (x, y) = tokio::join!(
+            drop_tables(
+                a,
+                &tables,
+                &["service_requests", "merge_requests", "device_dispenses"]
+            ),
+            drop_tables(
+                b,
+                &tables,
+                &["status_history", "approvals", "status_change_events"]
+            )
+        );
+        x?;
+        y?;
+        let a = self.writer.as_mut().ok_or_else(gone)?;
+        drop_schema(a, schema).await
     }
 
     /// Drops the aside schema (what a verify, or a failed rebuild, leaves).
@@ -1165,6 +1213,23 @@ fn copy_header(buf: &[u8]) -> Result<Option<usize>, ProjectionError> {
     Ok((buf.len() >= len).then_some(len))
 }
 
+/// Runs the read; then, at the end of a first pass, the end-of-pass jobs (see [`IndexQueue`]) on
+/// the reader's connection too, beside the two writers'.
+async fn read_then_help(
+    read: impl std::future::Future<Output = Result<PgConnection, ProjectionError>>,
+    queue: Option<Arc<IndexQueue>>,
+    options: Options,
+    tables: Tables,
+) -> Result<PgConnection, ProjectionError> {
+    let mut conn = read.await?;
+    if let Some(queue) = queue {
+        writer_settings(&mut conn, &options).await?;
+        queue.run(&mut conn, &tables).await?;
+        tracing::debug!(writer = "reader", "projections: jobs done");
+    }
+    Ok(conn)
+}
+
 /// Streams the log (see [`copy_log_query`]) to the fold in chunks; the fold hands the chunks back
 /// through `spent`, so their buffers are reused instead of allocated anew.
 async fn stream_log(
@@ -1298,6 +1363,19 @@ async fn write_rows(
     }
     tracing::debug!(writer, ?idle, ?rows, "projections: writer");
     Ok(conn)
+}
+
+async fn drop_tables(
+    conn: &mut PgConnection,
+    tables: &Tables,
+    names: &[&str],
+) -> Result<(), ProjectionError> {
+    for name in names {
+        sqlx::query(&format!("DROP TABLE IF EXISTS {}", tables.name(name)))
+            .execute(&mut *conn)
+            .await?;
+    }
+    Ok(())
 }
 
 pub(crate) async fn drop_schema(

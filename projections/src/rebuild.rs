@@ -5,9 +5,10 @@
 //! passes). The final step is one transaction: `LOCK TABLE events IN EXCLUSIVE MODE` (it waits
 //! for the appends in flight; new appends wait behind it, reads go on), ACCESS EXCLUSIVE locks on
 //! the live projection tables, the events committed since the last pass are folded in, then the
-//! live tables are dropped and the aside ones moved into their schema. Appends that were waiting
-//! resume against the new tables (PostgreSQL re-plans cached statements when a table they name is
-//! dropped). No event is missed or doubled: the last pass's horizon guarantees nothing committed
+//! live tables are moved out into [`RETIRED`] and the aside ones moved into their schema (catalog
+//! changes only: dropping the old tables, which frees their files, happens after the commit, while
+//! appends go on). Appends that were waiting resume against the new tables (PostgreSQL re-plans
+//! cached statements when a table they name is moved away). No event is missed or doubled: the last pass's horizon guarantees nothing committed
 //! behind its cursor, and under the lock nothing is in flight.
 //!
 //! Locks are taken with a short `lock_timeout`; when one is not granted (a long reader of a
@@ -18,7 +19,7 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::aside::{lock_log, prepare_swap, restore_options, Engine};
+use crate::aside::{drop_schema, lock_log, prepare_swap, restore_options, Engine};
 use crate::rows::quote_ident;
 use crate::ProjectionError;
 
@@ -26,12 +27,14 @@ pub use crate::aside::{Options, MAINTENANCE_LOCK};
 
 /// Where the new tables are built.
 pub const SCHEMA: &str = "projections_rebuild";
+/// Where the replaced tables go at the swap, to be dropped right after it.
+pub const RETIRED: &str = "projections_retired";
 
 #[derive(Debug, Clone)]
 pub struct RebuildReport {
     /// Events folded (the whole log).
     pub events: u64,
-    /// From start to the commit of the swap.
+    /// From start to the end (the swap committed and the replaced tables dropped).
     pub elapsed: Duration,
     /// How long appends were held by the final step.
     pub locked: Duration,
@@ -48,7 +51,11 @@ impl RebuildReport {
 /// Rebuilds every projection and swaps the new tables in.
 pub async fn rebuild(pool: &PgPool, options: Options) -> Result<RebuildReport, ProjectionError> {
     let mut engine = Engine::start(pool, SCHEMA, false, options).await?;
-    let result = run(&mut engine).await;
+    let result = retire_leftovers(&mut engine).await;
+    let result = match result {
+        Ok(()) => run(&mut engine).await,
+        Err(e) => Err(e),
+    };
     if result.is_err() {
         if let Err(cleanup) = engine.drop_aside().await {
             tracing::warn!(error = %cleanup, "the aside schema of a failed rebuild was not dropped");
@@ -56,6 +63,16 @@ pub async fn rebuild(pool: &PgPool, options: Options) -> Result<RebuildReport, P
     }
     engine.release_states();
     result
+}
+
+/// Drops what a rebuild that died right after its swap left in [`RETIRED`] (the advisory lock
+/// says no rebuild is running).
+async fn retire_leftovers(engine: &mut Engine) -> Result<(), ProjectionError> {
+    let writer = engine
+        .writer
+        .as_mut()
+        .ok_or_else(|| ProjectionError::Task("the writer connection is gone".into()))?;
+    drop_schema(writer, RETIRED).await
 }
 
 async fn run(engine: &mut Engine) -> Result<RebuildReport, ProjectionError> {
@@ -67,6 +84,19 @@ async fn run(engine: &mut Engine) -> Result<RebuildReport, ProjectionError> {
             .ok_or_else(|| ProjectionError::Task("the writer connection is gone".into()))?;
         let outcome = final_step(engine, &mut writer).await;
         engine.writer = Some(writer);
+        if matches!(outcome, Ok(Some(_))) {
+            // The old tables are no longer reachable: free their files, appends going on.
+            let t = Instant::now();
+            match engine.drop_tables(RETIRED).await {
+                Ok(()) => tracing::debug!(
+                    ms = t.elapsed().as_millis() as u64,
+                    "projections rebuild: replaced tables dropped"
+                ),
+                Err(e) => {
+                    tracing::warn!(error = %e, "projections rebuild: the replaced tables were not dropped (the next rebuild drops them)")
+                }
+            }
+        }
         if let Some(locked) = outcome? {
             return Ok(RebuildReport {
                 events: engine.events,
@@ -108,7 +138,9 @@ async fn final_step(
     engine: &mut Engine,
     writer: &mut PgConnection,
 ) -> Result<Option<Duration>, ProjectionError> {
+    let t = Instant::now();
     flush_wal(writer).await?;
+    let flushed = t.elapsed();
     let mut tx = writer.begin().await?;
     sqlx::query("SET LOCAL synchronous_commit = on")
         .execute(&mut *tx)
@@ -118,16 +150,28 @@ async fn final_step(
         return Ok(None);
     }
     let requested = Instant::now();
+    tracing::debug!(
+        flush_ms = flushed.as_millis() as u64,
+        prepare_ms = (requested - t - flushed).as_millis() as u64,
+        "projections rebuild: ready to swap"
+    );
     let live: Vec<String> = engine.pairs.iter().map(|p| p.live.clone()).collect();
     if !lock_log(&mut tx, engine.options.lock_timeout, &live).await? {
         tx.rollback().await?;
         return Ok(None);
     }
     let rest = engine.fold_rest(&mut tx).await?;
+    sqlx::query(&format!("CREATE SCHEMA {}", quote_ident(RETIRED)))
+        .execute(&mut *tx)
+        .await?;
     for pair in &engine.pairs {
-        sqlx::query(&format!("DROP TABLE {}", pair.live))
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(&format!(
+            "ALTER TABLE {} SET SCHEMA {}",
+            pair.live,
+            quote_ident(RETIRED)
+        ))
+        .execute(&mut *tx)
+        .await?;
         restore_options(&mut tx, pair).await?;
         sqlx::query(&format!(
             "ALTER TABLE {} SET SCHEMA {}",

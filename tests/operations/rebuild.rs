@@ -169,6 +169,111 @@ async fn entities_copied_in_early_and_changed_later_end_in_their_latest_state() 
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_rows_held_back_in_small_batches_reproduce_every_row() {
+    crate::postgres_only!(
+        "the PostgreSQL rebuild's first load (status rows held back and copied in key order); \
+         the SQLite rebuild writes the live tables in one transaction"
+    );
+    let app = TestApp::spawn().await;
+    populate(&app, 200).await;
+    let before = snapshot(&app.db).await;
+    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+
+    // The held rows are copied every ten rows or so instead of once at the end of the pass.
+    rebuild(
+        &pool,
+        Options {
+            held_status_rows: 10,
+            copy_entities: 5,
+            ..Options::default()
+        },
+    )
+    .await
+    .expect("rebuild");
+
+    assert_same(&before, &snapshot(&app.db).await);
+}
+
+/// `reloptions` of a table and of its TOAST table.
+async fn storage_parameters(pool: &sqlx::PgPool, table: &str) -> (Vec<String>, Vec<String>) {
+    sqlx::query_as(
+        "SELECT coalesce(c.reloptions, '{}')::text[], coalesce(t.reloptions, '{}')::text[] \
+         FROM pg_class c LEFT JOIN pg_class t ON t.oid = c.reltoastrelid \
+         WHERE c.oid = $1::regclass",
+    )
+    .bind(table)
+    .fetch_one(pool)
+    .await
+    .expect("reloptions")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rebuilt_tables_keep_the_live_storage_parameters_and_autovacuum() {
+    crate::postgres_only!("storage parameters and autovacuum are PostgreSQL's");
+    let app = TestApp::spawn().await;
+    populate(&app, 100).await;
+    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    for sql in [
+        "ALTER TABLE service_requests SET (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.05)",
+        "ALTER TABLE approvals SET (toast.autovacuum_vacuum_cost_delay = 5)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+    let tables = [
+        "service_requests",
+        "merge_requests",
+        "device_dispenses",
+        "approvals",
+        "status_history",
+        "status_change_events",
+    ];
+    let mut before = Vec::new();
+    for table in tables {
+        before.push(storage_parameters(&pool, table).await);
+    }
+
+    rebuild(&pool, Options::default()).await.expect("rebuild");
+
+    for (table, expected) in tables.iter().zip(&before) {
+        // Built with autovacuum off, given the live table's parameters (autovacuum on) at the swap.
+        assert_eq!(&storage_parameters(&pool, table).await, expected, "{table}");
+    }
+    assert_eq!(
+        before[0].0,
+        vec![
+            "fillfactor=90".to_string(),
+            "autovacuum_vacuum_scale_factor=0.05".to_string()
+        ]
+    );
+    assert_eq!(
+        before[3].1,
+        vec!["autovacuum_vacuum_cost_delay=5".to_string()]
+    );
+    assert_eq!(leftovers(&app.db).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tables_left_by_a_rebuild_that_died_after_its_swap_are_dropped_by_the_next() {
+    crate::postgres_only!("the replaced tables are PostgreSQL's (SQLite rebuilds in place)");
+    let app = TestApp::spawn().await;
+    populate(&app, 50).await;
+    let before = snapshot(&app.db).await;
+    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    // What a rebuild that died between its swap and dropping the replaced tables leaves.
+    for sql in [
+        "CREATE SCHEMA projections_retired",
+        "CREATE TABLE projections_retired.service_requests (LIKE public.service_requests)",
+    ] {
+        sqlx::query(sql).execute(&pool).await.expect(sql);
+    }
+
+    rebuild(&pool, Options::default()).await.expect("rebuild");
+
+    assert_same(&before, &snapshot(&app.db).await);
+    assert_eq!(leftovers(&app.db).await, Vec::<String>::new());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_rebuild_or_verify_is_refused_while_one_runs() {
     crate::postgres_only!(
         "PostgreSQL's session advisory lock between maintenance runs; on SQLite a rebuild waits \
