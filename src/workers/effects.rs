@@ -399,6 +399,11 @@ impl Work {
             .await?;
             queued = inserted.rows_affected() > 0;
         }
+        // The jobs are found by their primary key. `status = (SELECT 'pending')` keeps the guard
+        // (a job is finished once) out of reach of jobs_pending_idx: with a plain `= 'pending'`
+        // the planner, estimating a handful of pending jobs, scanned that partial index with a
+        // bitmap scan, which visits every entry of a job finished since the last vacuum (bitmap
+        // scans never mark dead entries) — 3–4 ms per batch under load instead of ~0.1.
         if !self.links.is_empty() {
             // The link names the patient, which the release event does not carry: one lookup
             // per batch for both entity kinds.
@@ -410,7 +415,7 @@ impl Work {
                  FROM UNNEST($1::text[], $2::text[], $3::uuid[]) AS u(job_id, entity, entity_id) \
                  LEFT JOIN service_requests sr ON u.entity = 'service_request' AND sr.id = u.entity_id \
                  LEFT JOIN device_dispenses dd ON u.entity = 'device_dispense' AND dd.id = u.entity_id \
-                 WHERE jobs.id = u.job_id AND jobs.status = 'pending'",
+                 WHERE jobs.id = u.job_id AND jobs.status = (SELECT 'pending')",
             )
             .bind(self.links.iter().map(|(j, _, _)| j.clone()).collect::<Vec<_>>())
             .bind(self.links.iter().map(|(_, e, _)| *e).collect::<Vec<_>>())
@@ -423,7 +428,7 @@ impl Work {
                 "UPDATE jobs SET status = 'processed', status_code = 200, updated_at = now(), \
                  response_data = u.data \
                  FROM UNNEST($1::text[], $2::jsonb[]) AS u(job_id, data) \
-                 WHERE jobs.id = u.job_id AND jobs.status = 'pending'",
+                 WHERE jobs.id = u.job_id AND jobs.status = (SELECT 'pending')",
             )
             .bind(self.data.iter().map(|(j, _)| j.clone()).collect::<Vec<_>>())
             .bind(self.data.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>())
