@@ -2,7 +2,7 @@
 //! duration. Most requests succeed; some break a rule on purpose (the spec's 409 is their correct
 //! answer); a few repeat an action on an entity that was already changed (conflicts).
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -70,6 +70,8 @@ pub enum Action {
 #[derive(Default)]
 pub struct Tally {
     pub latencies: Samples,
+    /// The same latencies by action (the last segment of the path: release, stop, …).
+    pub by_action: BTreeMap<&'static str, Samples>,
     pub ok: usize,
     /// 409 with a rule's message: the correct answer to a request that breaks a rule.
     pub rule_409: usize,
@@ -81,6 +83,9 @@ pub struct Tally {
 impl Tally {
     pub fn merge(&mut self, other: Tally) {
         self.latencies.extend(other.latencies);
+        for (action, samples) in other.by_action {
+            self.by_action.entry(action).or_default().extend(samples);
+        }
         self.ok += other.ok;
         self.rule_409 += other.rule_409;
         self.errors += other.errors;
@@ -241,7 +246,13 @@ async fn send(client: &reqwest::Client, plan: &Plan, req: Request, tally: &mut T
         }
         Err(e) => (0, e.to_string()),
     };
-    tally.latencies.push(started.elapsed());
+    let took = started.elapsed();
+    tally.latencies.push(took);
+    tally
+        .by_action
+        .entry(action_name(&req.path))
+        .or_default()
+        .push(took);
     match status {
         200..=299 => tally.ok += 1,
         409 if !text.contains(GENERIC_CONFLICT) => tally.rule_409 += 1,
@@ -255,6 +266,17 @@ async fn send(client: &reqwest::Client, plan: &Plan, req: Request, tally: &mut T
                 ));
             }
         }
+    }
+}
+
+fn action_name(path: &str) -> &'static str {
+    match path.rsplit('/').next() {
+        Some("release") => "release",
+        Some("recall") => "recall",
+        Some("reject") => "reject",
+        Some("stop") => "stop",
+        Some("resend") => "resend",
+        _ => "other",
     }
 }
 
@@ -322,7 +344,13 @@ pub async fn run_hot(base: &str, token: &str, clients: usize, duration: Duration
                     Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
                     Err(e) => (0, e.to_string()),
                 };
-                tally.latencies.push(started.elapsed());
+                let took = started.elapsed();
+                tally.latencies.push(took);
+                tally
+                    .by_action
+                    .entry(action_name(&path))
+                    .or_default()
+                    .push(took);
                 match status {
                     200..=299 => tally.ok += 1,
                     409 if !text.contains(GENERIC_CONFLICT) => tally.rule_409 += 1,

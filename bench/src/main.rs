@@ -149,6 +149,8 @@ struct Row {
     job_p99: f64,
     lag_max: i64,
     lag_mean: f64,
+    /// "release 14.1 / 30.2 (8312)" per action: p50 / p99 ms (requests).
+    by_action: Vec<String>,
 }
 
 #[tokio::main]
@@ -294,7 +296,20 @@ async fn main() -> anyhow::Result<()> {
         }
         let job_ms = "SELECT percentile_cont($P) WITHIN GROUP (ORDER BY extract(epoch FROM updated_at - inserted_at) * 1000) \
                       FROM jobs WHERE status = 'processed' AND inserted_at >= $1";
+        let by_action = tally
+            .by_action
+            .iter_mut()
+            .map(|(action, samples)| {
+                format!(
+                    "{action} {:.1} / {:.1} ({})",
+                    samples.percentile_ms(50.0),
+                    samples.percentile_ms(99.0),
+                    samples.len()
+                )
+            })
+            .collect();
         rows.push(Row {
+            by_action,
             clients: c,
             raw_per_s: raw.inserts_per_second,
             pgbench_per_s,
@@ -357,6 +372,14 @@ async fn main() -> anyhow::Result<()> {
             "| {} | {:.0} | {:.2} | {} | {:.0} | {:.0} % | {} | {:.2} | {:.2} | {:.2} | {} | {} | {} | {:.1} | {:.1} | {} / {:.1} |\n",
             r.clients, r.raw_per_s, r.raw_p99, pgbench, r.actions_per_s, 100.0 * r.actions_per_s / r.raw_per_s.max(1.0),
             to_pgbench, r.p50, r.p99, r.p999, r.ok, r.rule_409, r.errors, r.job_p50, r.job_p99, r.lag_max, r.lag_mean
+        ));
+    }
+    report.push_str("\nlatency by action, p50 / p99 ms (requests):\n");
+    for r in &rows {
+        report.push_str(&format!(
+            "- {} clients: {}\n",
+            r.clients,
+            r.by_action.join(", ")
         ));
     }
     report.push_str(&format!(
