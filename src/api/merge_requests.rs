@@ -92,7 +92,13 @@ pub async fn reject(
         Outcome::Replayed(Some(answer)) => Ok(answer),
         Outcome::Replayed(None) => Ok(ApiResponse::ok(render(&app, id).await?)),
         Outcome::Executed { command_id, .. } => {
-            let data = render(&app, id).await?;
+            // The state this command committed, as the commit left it in the state cache: no
+            // read of the projection after the commit.
+            let committed: MergeRequest = app.bus.load_cached(id).await?;
+            let data = committed
+                .record
+                .map(|r| r.render())
+                .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
             if let Some(command_id) = command_id {
                 actions::remember_answer(&app, &command_id, StatusCode::OK, &data).await;
             }
