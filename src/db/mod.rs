@@ -5,7 +5,7 @@
 pub mod postgres;
 pub mod sqlite;
 
-pub use postgres::{connect, connect_for_operations, migrate, MIGRATOR};
+pub use postgres::{connect, connect_for_operations, migrate, pool_options, MIGRATOR};
 
 use sqlx::PgPool;
 
@@ -81,9 +81,7 @@ impl Db {
     pub fn for_workers(&self) -> Db {
         match self {
             Db::Postgres(pool) => Db::Postgres(
-                sqlx::postgres::PgPoolOptions::new()
-                    .max_connections(WORKER_CONNECTIONS)
-                    .acquire_timeout(std::time::Duration::from_secs(5))
+                postgres::pool_options(WORKER_CONNECTIONS)
                     .connect_lazy_with((*pool.connect_options()).clone()),
             ),
             Db::Sqlite(_) => self.clone(),

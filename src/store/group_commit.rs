@@ -19,7 +19,8 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Utc};
 use ehealth_projections::Batch;
 use serde_json::Value;
-use sqlx::PgPool;
+use sqlx::pool::PoolConnection;
+use sqlx::{PgPool, Postgres};
 use tokio::sync::{mpsc, oneshot, Mutex};
 use uuid::Uuid;
 
@@ -188,7 +189,10 @@ impl AppendRows {
     }
 
     /// Writes the rows with one statement (one implicit transaction).
-    pub async fn write(&self, pool: &PgPool) -> Result<Vec<Position>, sqlx::Error> {
+    pub async fn write<'c>(
+        &self,
+        executor: impl sqlx::PgExecutor<'c>,
+    ) -> Result<Vec<Position>, sqlx::Error> {
         let sql = append_sql(&self.projections);
         let query = sqlx::query(&sql)
             .bind(&self.cmd_id)
@@ -225,7 +229,7 @@ impl AppendRows {
                     row.try_get(3)?,
                 ))
             })
-            .fetch_all(pool)
+            .fetch_all(executor)
             .await
     }
 }
@@ -280,10 +284,7 @@ impl GroupCommit {
             .clone()
             .options([("plan_cache_mode", "force_generic_plan")]);
         Self {
-            pool: sqlx::postgres::PgPoolOptions::new()
-                .max_connections(WRITERS as u32)
-                .acquire_timeout(std::time::Duration::from_secs(5))
-                .connect_lazy_with(options),
+            pool: crate::db::pool_options(WRITERS as u32).connect_lazy_with(options),
             queue: OnceLock::new(),
         }
     }
@@ -314,6 +315,7 @@ fn start(pool: PgPool) -> mpsc::UnboundedSender<Queued> {
 /// Takes what is waiting (at least one commit), writes it, answers; until the service drops its
 /// [`GroupCommit`].
 async fn writer(pool: PgPool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Queued>>>) {
+    let mut held = None;
     loop {
         let (group, later) = {
             let mut waiting = waiting.lock().await;
@@ -334,19 +336,43 @@ async fn writer(pool: PgPool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Queued>
             }
             (group, later)
         };
-        write_group(&pool, group).await;
+        write_group(&pool, &mut held, group).await;
         for queued in later {
-            write_group(&pool, vec![queued]).await;
+            write_group(&pool, &mut held, vec![queued]).await;
         }
     }
 }
 
+/// Writes on the writer's own connection, acquired once and kept: sqlx tests a connection with a
+/// round trip each time one returns to the pool, which per group was as costly as the statement
+/// (`perf`). After any failure the connection is given back (the pool checks it) and the next
+/// statement starts on another.
+async fn write_held(
+    pool: &PgPool,
+    held: &mut Option<PoolConnection<Postgres>>,
+    rows: &AppendRows,
+) -> Result<Vec<Position>, sqlx::Error> {
+    let conn = match held {
+        Some(conn) => conn,
+        None => held.insert(pool.acquire().await?),
+    };
+    let written = rows.write(&mut **conn).await;
+    if written.is_err() {
+        *held = None;
+    }
+    written
+}
+
 /// One statement for the group; if it fails, one statement per commit, each answered with its
 /// own outcome.
-async fn write_group(pool: &PgPool, mut group: Vec<Queued>) {
+async fn write_group(
+    pool: &PgPool,
+    held: &mut Option<PoolConnection<Postgres>>,
+    mut group: Vec<Queued>,
+) {
     if group.len() == 1 {
         let queued = group.remove(0);
-        let result = queued.rows.write(pool).await;
+        let result = write_held(pool, held, &queued.rows).await;
         let _ = queued.answer.send(result);
         return;
     }
@@ -354,7 +380,7 @@ async fn write_group(pool: &PgPool, mut group: Vec<Queued>) {
     for queued in &group {
         all.absorb(&queued.rows);
     }
-    match all.write(pool).await {
+    match write_held(pool, held, &all).await {
         Ok(positions) => {
             for queued in group {
                 let mine = positions
