@@ -18,7 +18,8 @@ use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::store::event_store::{CachedEventStore, CACHED_STATES};
 use crate::store::{
-    CommandContext, CommitOutcome, DuplicateCommand, EventRepository, GroupCommit, COMMAND_CONTEXT,
+    CommandContext, CommitOutcome, DuplicateCommand, EventRepository, GroupCommit, GroupRead,
+    COMMAND_CONTEXT,
 };
 
 pub type Cqrs<A> = CqrsFramework<A, CachedEventStore<A>>;
@@ -143,9 +144,16 @@ routed!(Approval, approvals);
 fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
     db: &Db,
     committed: &Arc<Notify>,
-    group: &Option<Arc<GroupCommit>>,
+    group: &Option<(Arc<GroupCommit>, Arc<GroupRead>)>,
 ) -> Route<A> {
-    let repo = || EventRepository::grouped(db.clone(), committed.clone(), group.clone());
+    let repo = || {
+        EventRepository::grouped(
+            db.clone(),
+            committed.clone(),
+            group.as_ref().map(|g| g.0.clone()),
+            group.as_ref().map(|g| g.1.clone()),
+        )
+    };
     let store = CachedEventStore::new(repo(), repo(), CACHED_STATES);
     Route {
         store: store.sharing_cache(repo(), repo()),
@@ -156,10 +164,14 @@ fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
 impl CommandBus {
     pub fn new(db: impl Into<Db>, committed: Arc<Notify>) -> Self {
         let db = db.into();
-        // One set of writers for all four aggregate types: concurrent commands of any kind are
-        // written together (store/group_commit.rs).
+        // One set of writers and readers for all four aggregate types: concurrent commands of any
+        // kind are written together (store/group_commit.rs), and their entities read together
+        // (store/group_read.rs).
         let group = match &db {
-            Db::Postgres(pool) => Some(Arc::new(GroupCommit::new(pool))),
+            Db::Postgres(pool) => Some((
+                Arc::new(GroupCommit::new(pool)),
+                Arc::new(GroupRead::new(pool)),
+            )),
             Db::Sqlite(_) => None,
         };
         Self {

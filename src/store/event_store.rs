@@ -18,14 +18,12 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use chrono::{DateTime, Utc};
 use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
 use lru::LruCache;
-use serde_json::Value;
 use uuid::Uuid;
 
-use super::{map_sqlx, ChainHead, EventRepository, Seed};
+use super::{group_read, map_sqlx, ChainHead, EventRepository, Seed};
 
 /// Entity states kept per aggregate type. A state is a few kilobytes at most, so the four caches
 /// stay within tens of megabytes.
@@ -61,16 +59,6 @@ pub struct CachedEventStore<A: Aggregate> {
     /// Shared with the bus's handle on the same type ([`sharing_cache`](Self::sharing_cache)).
     cache: Arc<Mutex<LruCache<String, Cached<A>>>>,
 }
-
-type EventRow = (
-    i64,
-    String,
-    String,
-    Value,
-    Value,
-    Option<Vec<u8>>,
-    DateTime<Utc>,
-);
 
 impl<A: Aggregate + Clone + 'static> CachedEventStore<A> {
     pub fn new(repo: EventRepository, plain: EventRepository, capacity: usize) -> Self {
@@ -141,16 +129,11 @@ impl<A: Aggregate + Clone + 'static> CachedEventStore<A> {
             head: None,
         };
         match &self.repo {
-            EventRepository::Postgres { pool, .. } => {
-                let rows: Vec<EventRow> = sqlx::query_as(
-                    "SELECT sequence, event_type, event_version, payload, metadata, hash, \
-                     recorded_at FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
-                     ORDER BY sequence",
-                )
-                .bind(A::TYPE)
-                .bind(id)
-                .fetch_all(pool)
-                .await
+            EventRepository::Postgres { pool, reads, .. } => {
+                let rows = match reads {
+                    Some(reads) => reads.events(A::TYPE, id).await,
+                    None => group_read::read_one(pool, A::TYPE, id).await,
+                }
                 .map_err(map_sqlx)?;
                 for (sequence, event_type, event_version, payload, metadata, hash, at) in rows {
                     let envelope = EventEnvelope::<A>::try_from(SerializedEvent::new(

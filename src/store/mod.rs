@@ -11,11 +11,13 @@ mod context;
 pub mod event_store;
 pub mod feed;
 pub mod group_commit;
+pub mod group_read;
 pub mod hash;
 mod sqlite;
 
 pub use context::{CommandContext, CommitOutcome, NewJob, COMMAND_CONTEXT};
 pub use group_commit::GroupCommit;
+pub use group_read::GroupRead;
 
 use std::sync::Arc;
 
@@ -47,6 +49,9 @@ pub enum EventRepository {
         /// The service's writers, shared by every repository of its command bus; without them
         /// each commit is written by its own statement.
         group: Option<Arc<GroupCommit>>,
+        /// The service's readers of replays, shared like the writers; without them each replay
+        /// is read by its own query on the pool.
+        reads: Option<Arc<GroupRead>>,
     },
     Sqlite {
         lite: crate::db::Lite,
@@ -57,18 +62,25 @@ pub enum EventRepository {
 impl EventRepository {
     /// A repository whose every commit is a statement of its own.
     pub fn new(db: Db, committed: Arc<Notify>) -> Self {
-        Self::grouped(db, committed, None)
+        Self::grouped(db, committed, None, None)
     }
 
-    /// A repository whose commits on PostgreSQL go through `group` (the command bus shares one
-    /// among all its repositories, so concurrent commands are written together).
-    pub fn grouped(db: Db, committed: Arc<Notify>, group: Option<Arc<GroupCommit>>) -> Self {
+    /// A repository whose commits on PostgreSQL go through `group` and whose replays go through
+    /// `reads` (the command bus shares one of each among all its repositories, so concurrent
+    /// commands are written, and their entities read, together).
+    pub fn grouped(
+        db: Db,
+        committed: Arc<Notify>,
+        group: Option<Arc<GroupCommit>>,
+        reads: Option<Arc<GroupRead>>,
+    ) -> Self {
         match db {
             Db::Postgres(pool) => Self::Postgres {
                 loads: PostgresEventRepository::new(pool.clone()),
                 pool,
                 committed,
                 group,
+                reads,
             },
             Db::Sqlite(lite) => Self::Sqlite { lite, committed },
         }
