@@ -78,6 +78,9 @@ pub struct Tally {
     /// Anything else: generic conflicts after retries, 4xx that should not happen, 5xx.
     pub errors: usize,
     pub error_examples: Vec<String>,
+    /// Every request as (start, latency) in µs from the start of the point, with its action and
+    /// status: `--trace` writes them out to show when the slow requests happened.
+    pub trace: Vec<(u64, u64, &'static str, u16)>,
 }
 
 impl Tally {
@@ -89,6 +92,7 @@ impl Tally {
         self.ok += other.ok;
         self.rule_409 += other.rule_409;
         self.errors += other.errors;
+        self.trace.extend(other.trace);
         for e in other.error_examples {
             if self.error_examples.len() < 5 {
                 self.error_examples.push(e);
@@ -223,7 +227,13 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
     }
 }
 
-async fn send(client: &reqwest::Client, plan: &Plan, req: Request, tally: &mut Tally) {
+async fn send(
+    client: &reqwest::Client,
+    plan: &Plan,
+    req: Request,
+    tally: &mut Tally,
+    epoch: Instant,
+) {
     let token = if req.token_is_specialist {
         &plan.specialist_token
     } else {
@@ -248,11 +258,14 @@ async fn send(client: &reqwest::Client, plan: &Plan, req: Request, tally: &mut T
     };
     let took = started.elapsed();
     tally.latencies.push(took);
-    tally
-        .by_action
-        .entry(action_name(&req.path))
-        .or_default()
-        .push(took);
+    let action = action_name(&req.path);
+    tally.by_action.entry(action).or_default().push(took);
+    tally.trace.push((
+        started.duration_since(epoch).as_micros() as u64,
+        took.as_micros() as u64,
+        action,
+        status,
+    ));
     match status {
         200..=299 => tally.ok += 1,
         409 if !text.contains(GENERIC_CONFLICT) => tally.rule_409 += 1,
@@ -286,7 +299,8 @@ pub async fn run(plan: Arc<Plan>, clients: usize, duration: Duration) -> Tally {
         .pool_max_idle_per_host(clients)
         .build()
         .expect("http client");
-    let deadline = Instant::now() + duration;
+    let epoch = Instant::now();
+    let deadline = epoch + duration;
     let mut tasks = Vec::new();
     for _ in 0..clients {
         let (plan, client) = (plan.clone(), client.clone());
@@ -295,7 +309,7 @@ pub async fn run(plan: Arc<Plan>, clients: usize, duration: Duration) -> Tally {
             let mut rng = rand::rngs::StdRng::from_entropy();
             while Instant::now() < deadline {
                 let req = pick(&plan, &mut rng);
-                send(&client, &plan, req, &mut tally).await;
+                send(&client, &plan, req, &mut tally, epoch).await;
             }
             tally
         }));

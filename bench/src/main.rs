@@ -79,6 +79,10 @@ struct Args {
     /// new one, so a grown log can be measured again without growing it again.
     #[arg(long)]
     database: Option<String>,
+    /// Write every request of each service point (start µs, latency µs, action, status) to
+    /// DIR/trace-c<clients>.csv, to see when the slow ones happened.
+    #[arg(long)]
+    trace: Option<PathBuf>,
 }
 
 const JWT_SECRET: &str = "bench-secret";
@@ -252,7 +256,10 @@ async fn main() -> anyhow::Result<()> {
         let raw = raw::run(&url, c, duration).await?;
         eprintln!("c={c}: raw inserts with pgbench…");
         let pgbench_per_s = raw::pgbench(&url, c, duration).await;
-        eprintln!("c={c}: service…");
+        eprintln!(
+            "c={c}: service… ({})",
+            chrono::Utc::now().format("%H:%M:%S%.3f")
+        );
         let since = chrono::Utc::now();
         let sampling = Arc::new(AtomicBool::new(true));
         let sampler = {
@@ -332,6 +339,9 @@ async fn main() -> anyhow::Result<()> {
         });
         for e in &tally.error_examples {
             eprintln!("  error example: {e}");
+        }
+        if let Some(dir) = &args.trace {
+            write_trace(dir, c, &tally.trace)?;
         }
         let _ = raw.p50_ms;
     }
@@ -437,6 +447,23 @@ async fn rebuild_only(
     println!("{report}");
     if let Some(out) = &args.out {
         std::fs::write(out, &report)?;
+    }
+    Ok(())
+}
+
+fn write_trace(
+    dir: &std::path::Path,
+    clients: usize,
+    trace: &[(u64, u64, &'static str, u16)],
+) -> anyhow::Result<()> {
+    use std::io::Write;
+    std::fs::create_dir_all(dir)?;
+    let mut out = std::io::BufWriter::new(std::fs::File::create(
+        dir.join(format!("trace-c{clients}.csv")),
+    )?);
+    writeln!(out, "start_us,latency_us,action,status")?;
+    for (start, latency, action, status) in trace {
+        writeln!(out, "{start},{latency},{action},{status}")?;
     }
     Ok(())
 }
