@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 cargo build --release -p ehealth-es -p ehealth-bench
 if [ -z "${EHEALTH_BENCH_DATABASE_URL:-}" ]; then
-  eval "$(EHEALTH_PG_STATS=1 scripts/pg.sh start)"
+  eval "$(EHEALTH_PG_BENCH=1 scripts/pg.sh start)"
   trap 'scripts/pg.sh stop "$EHEALTH_PG_DIR"' EXIT
   EHEALTH_BENCH_DATABASE_URL=$EHEALTH_TEST_DATABASE_URL
 fi

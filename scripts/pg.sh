@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Starts a throwaway PostgreSQL for the tests: initdb in a temp folder, a free port, fsync on.
-# EHEALTH_PG_STATS=1 also loads pg_stat_statements. Prints the admin URL on stdout. Usage: eval "$(scripts/pg.sh start)"; scripts/pg.sh stop "$EHEALTH_PG_DIR"
+# EHEALTH_PG_STATS=1 also loads pg_stat_statements. EHEALTH_PG_BENCH=1 (scripts/bench.sh) does that
+# and keeps 1 GB of WAL segments for reuse, as a server that has been running does. Prints the admin URL on stdout. Usage: eval "$(scripts/pg.sh start)"; scripts/pg.sh stop "$EHEALTH_PG_DIR"
 set -euo pipefail
 
 find_bin() {
@@ -30,7 +31,19 @@ unix_socket_directories = '$dir'
 max_connections = 300
 shared_buffers = 256MB
 CONF
-    # EHEALTH_PG_STATS=1 (scripts/bench.sh): per-statement timings for `ehealth-bench --statements`.
+    if [ "${EHEALTH_PG_BENCH:-0}" = "1" ]; then
+      EHEALTH_PG_STATS=1
+      # A fresh cluster has no WAL segment to reuse: each new 16 MB segment is written full of
+      # zeroes and synced while every commit waits (≈ 60 ms, once a second at the benchmark's
+      # write rate). A running server renames segments it no longer needs into future ones at
+      # each checkpoint; min_wal_size keeps 1 GB of them, and ehealth-bench writes that much WAL
+      # once before its timed points so they run on reused segments.
+      cat >> "$dir/data/postgresql.conf" <<CONF
+min_wal_size = 1GB
+max_wal_size = 4GB
+CONF
+    fi
+    # EHEALTH_PG_STATS=1: per-statement timings for `ehealth-bench --statements`.
     if [ "${EHEALTH_PG_STATS:-0}" = "1" ] && [ -e "$(dirname "$(readlink -f "$INITDB")")/../lib/pg_stat_statements.so" ]; then
       echo "shared_preload_libraries = 'pg_stat_statements'" >> "$dir/data/postgresql.conf"
     fi

@@ -10,6 +10,7 @@ mod rebuild;
 mod service;
 mod statements;
 mod stats;
+mod wal;
 
 #[path = "../../tests/support/pki.rs"]
 mod pki;
@@ -87,6 +88,9 @@ struct Args {
 
 const JWT_SECRET: &str = "bench-secret";
 
+/// WAL written before the timed points (wal.rs): more than all of them write together.
+const PRIMED_WAL_MIB: i32 = 1024;
+
 fn database_url(admin: &str, db: &str) -> String {
     match admin.rsplit_once('/') {
         Some((base, _)) => format!("{base}/{db}"),
@@ -155,6 +159,8 @@ struct Row {
     lag_mean: f64,
     /// "release 14.1 / 30.2 (8312)" per action: p50 / p99 ms (requests).
     by_action: Vec<String>,
+    /// WAL segment files created during the point (each one zero-filled while commits wait).
+    new_segments: Option<i64>,
 }
 
 #[tokio::main]
@@ -209,6 +215,8 @@ async fn main() -> anyhow::Result<()> {
         "importing the data set ({} one-shot entities per action)…",
         sizes.per_action
     );
+    // Before the import as well: it writes much WAL too, and is timed.
+    prime_wal(&url).await?;
     let t = Instant::now();
     let created = dataset::import(&pool, sizes, 8).await?;
     let import_rate = created as f64 / t.elapsed().as_secs_f64();
@@ -251,6 +259,12 @@ async fn main() -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     let mut conn = PgConnection::connect(&url).await?;
+    match wal::prime(&mut conn, PRIMED_WAL_MIB).await {
+        Ok(secs) => eprintln!(
+            "wrote {PRIMED_WAL_MIB} MiB of WAL in {secs:.1} s, so the points reuse segments"
+        ),
+        Err(e) => eprintln!("could not prime the WAL ({e}): points may create WAL segments"),
+    }
     for &c in &clients {
         eprintln!("c={c}: raw inserts…");
         let raw = raw::run(&url, c, duration).await?;
@@ -281,9 +295,13 @@ async fn main() -> anyhow::Result<()> {
         if args.statements > 0 {
             statements::reset(&mut conn).await;
         }
+        let segments_before = wal::segments(&mut conn).await;
         let started = Instant::now();
         let mut tally = load::run(plan.clone(), c, duration).await;
         let elapsed = started.elapsed().as_secs_f64();
+        let new_segments = segments_before
+            .zip(wal::segments(&mut conn).await)
+            .map(|(before, after)| after - before);
         if args.statements > 0 {
             statements::print(&mut conn, c, args.statements, tally.total()).await;
         }
@@ -317,6 +335,7 @@ async fn main() -> anyhow::Result<()> {
             .collect();
         rows.push(Row {
             by_action,
+            new_segments,
             clients: c,
             raw_per_s: raw.inserts_per_second,
             pgbench_per_s,
@@ -393,6 +412,17 @@ async fn main() -> anyhow::Result<()> {
         ));
     }
     report.push_str(&format!(
+        "\nWAL segments created during the service points (zero-filled while commits wait; {PRIMED_WAL_MIB} MiB of WAL written before them to be reused): {}\n",
+        rows.iter()
+            .map(|r| format!(
+                "{} clients {}",
+                r.clients,
+                r.new_segments.map_or("n/a".into(), |n| n.to_string())
+            ))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    report.push_str(&format!(
         "\nhot entities (16 clients on 2 approvals + 2 dispenses): {:.0} req/s, {} 2xx, {} rule 409, {} errors, p99 {:.2} ms\n",
         hot_rate, hot.ok, hot.rule_409, hot.errors, hot.latencies.percentile_ms(99.0)
     ));
@@ -464,6 +494,19 @@ fn write_trace(
     writeln!(out, "start_us,latency_us,action,status")?;
     for (start, latency, action, status) in trace {
         writeln!(out, "{start},{latency},{action},{status}")?;
+    }
+    Ok(())
+}
+
+/// Writes WAL for the timed work that follows to reuse (wal.rs); a server that refuses (no
+/// superuser) is measured as it is.
+async fn prime_wal(url: &str) -> anyhow::Result<()> {
+    let mut conn = PgConnection::connect(url).await?;
+    match wal::prime(&mut conn, PRIMED_WAL_MIB).await {
+        Ok(secs) => eprintln!("wrote {PRIMED_WAL_MIB} MiB of WAL in {secs:.1} s, to be reused"),
+        Err(e) => {
+            eprintln!("could not prime the WAL ({e}): WAL segments may be created while timed")
+        }
     }
     Ok(())
 }

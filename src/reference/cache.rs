@@ -11,6 +11,12 @@
 //! cache: every invalidation moves a generation on, and a value is stored only if the generation
 //! it was read in is still current.
 //!
+//! A value missing from the cache is read once however many requests want it at that moment: the
+//! first reads it and the others wait for it at the key's gate. Without the gate, the first burst
+//! after a start or an invalidation sent one identical query per request, each on a connection of
+//! its own — the benchmark's 64 clients grew the pool by 60 connections at once, and each new
+//! backend built its catalog caches while every request waited (≈ 160 ms).
+//!
 //! On SQLite nothing is cached: its reads are in-process, and another process (an import) could
 //! change the file without telling this one.
 
@@ -33,15 +39,45 @@ pub const CHANNEL: &str = "ehealth_reference";
 /// data of one region fits many times over).
 const MAX_ENTRIES: usize = 50_000;
 
+/// The cached values of one kind, and the gates of the keys being read.
+pub(super) struct Slot<K, V> {
+    values: HashMap<K, V>,
+    /// One gate per key whose value is being read: whoever holds it reads, the others wait.
+    loading: HashMap<K, Arc<tokio::sync::Mutex<()>>>,
+}
+
+impl<K, V> Default for Slot<K, V> {
+    fn default() -> Self {
+        Self {
+            values: HashMap::new(),
+            loading: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Eq + Hash, V> Slot<K, V> {
+    /// Forgets the key's gate once nobody but the slot holds it.
+    fn release(&mut self, key: &K, gate: Arc<tokio::sync::Mutex<()>>) {
+        drop(gate);
+        if self
+            .loading
+            .get(key)
+            .is_some_and(|g| Arc::strong_count(g) == 1)
+        {
+            self.loading.remove(key);
+        }
+    }
+}
+
 #[derive(Default)]
 pub(super) struct Maps {
-    pub legal_entities: HashMap<Uuid, Option<LegalEntity>>,
-    pub allowed_types: HashMap<(), Vec<String>>,
-    pub dictionaries: HashMap<String, Vec<String>>,
-    pub user_employees: HashMap<(Uuid, Uuid), Vec<Employee>>,
-    pub tax_ids: HashMap<Uuid, Option<String>>,
-    pub employee_legal_entities: HashMap<Uuid, Option<Uuid>>,
-    pub persons: HashMap<Uuid, Option<Person>>,
+    pub legal_entities: Slot<Uuid, Option<LegalEntity>>,
+    pub allowed_types: Slot<(), Vec<String>>,
+    pub dictionaries: Slot<String, Vec<String>>,
+    pub user_employees: Slot<(Uuid, Uuid), Vec<Employee>>,
+    pub tax_ids: Slot<Uuid, Option<String>>,
+    pub employee_legal_entities: Slot<Uuid, Option<Uuid>>,
+    pub persons: Slot<Uuid, Option<Person>>,
 }
 
 #[derive(Default)]
@@ -58,7 +94,7 @@ pub struct Cache {
     inner: Arc<Mutex<Inner>>,
 }
 
-pub(super) type Pick<K, V> = fn(&mut Maps) -> &mut HashMap<K, V>;
+pub(super) type Pick<K, V> = fn(&mut Maps) -> &mut Slot<K, V>;
 
 impl Cache {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
@@ -66,7 +102,7 @@ impl Cache {
     }
 
     /// The cached value of `key`, else `load`'s, which is kept if no change was announced
-    /// meanwhile.
+    /// meanwhile. Concurrent misses of one key wait for one read.
     pub(super) async fn get<K, V, Fut>(
         &self,
         pick: Pick<K, V>,
@@ -74,30 +110,50 @@ impl Cache {
         load: impl FnOnce() -> Fut,
     ) -> Result<V, sqlx::Error>
     where
-        K: Eq + Hash,
+        K: Eq + Hash + Clone,
         V: Clone,
         Fut: Future<Output = Result<V, sqlx::Error>>,
     {
+        let gate = {
+            let mut inner = self.lock();
+            let listening = inner.listening;
+            let slot = pick(&mut inner.maps);
+            match slot.values.get(&key) {
+                Some(hit) => return Ok(hit.clone()),
+                // Nothing is cached, so there is nothing to wait for.
+                None if !listening => None,
+                None => Some(slot.loading.entry(key.clone()).or_default().clone()),
+            }
+        };
+        let Some(gate) = gate else {
+            return load().await;
+        };
+        let turn = gate.lock().await;
+        // Whoever held the gate before may have read the value.
         let generation = {
             let mut inner = self.lock();
-            if let Some(hit) = pick(&mut inner.maps).get(&key) {
-                return Ok(hit.clone());
+            let generation = inner.generation;
+            let slot = pick(&mut inner.maps);
+            if let Some(hit) = slot.values.get(&key).cloned() {
+                drop(turn);
+                slot.release(&key, gate);
+                return Ok(hit);
             }
-            inner.listening.then_some(inner.generation)
+            generation
         };
-        let value = load().await?;
-        let Some(generation) = generation else {
-            return Ok(value);
-        };
+        let value = load().await;
         let mut inner = self.lock();
-        if inner.listening && inner.generation == generation {
-            let map = pick(&mut inner.maps);
-            if map.len() >= MAX_ENTRIES {
-                map.clear();
+        let keep = inner.listening && inner.generation == generation;
+        let slot = pick(&mut inner.maps);
+        if let (true, Ok(value)) = (keep, &value) {
+            if slot.values.len() >= MAX_ENTRIES {
+                slot.values.clear();
             }
-            map.insert(key, value.clone());
+            slot.values.insert(key.clone(), value.clone());
         }
-        Ok(value)
+        drop(turn);
+        slot.release(&key, gate);
+        value
     }
 
     /// Drops everything cached; `listening` says whether caching may go on.
@@ -110,7 +166,12 @@ impl Cache {
 
     #[cfg(test)]
     fn cached_legal_entities(&self) -> usize {
-        self.lock().maps.legal_entities.len()
+        self.lock().maps.legal_entities.values.len()
+    }
+
+    #[cfg(test)]
+    fn legal_entity_gates(&self) -> usize {
+        self.lock().maps.legal_entities.loading.len()
     }
 }
 
@@ -229,5 +290,83 @@ mod tests {
             0,
             "the overtaken value was dropped"
         );
+    }
+
+    /// Many requests missing the same value at once (the first burst after a start or an
+    /// invalidation) read it once; the others are answered with what that read returned.
+    #[tokio::test]
+    async fn concurrent_misses_of_one_key_read_it_once() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cache = Cache::default();
+        cache.invalidate(true);
+        let pick: Pick<Uuid, Option<LegalEntity>> = |m| &mut m.legal_entities;
+        let reads = Arc::new(AtomicUsize::new(0));
+        let waiters: Vec<_> = (0..32)
+            .map(|_| {
+                let (cache, reads) = (cache.clone(), reads.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get(pick, Uuid::nil(), || async move {
+                            reads.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            Ok(le("ACTIVE"))
+                        })
+                        .await
+                })
+            })
+            .collect();
+        for w in waiters {
+            assert_eq!(w.await.unwrap().unwrap().unwrap().status, "ACTIVE");
+        }
+        assert_eq!(reads.load(Ordering::SeqCst), 1, "one read for 32 misses");
+        assert_eq!(cache.cached_legal_entities(), 1);
+        assert_eq!(cache.legal_entity_gates(), 0, "the gate is forgotten");
+    }
+
+    /// A read that fails is nobody else's answer: it is not kept, and the next request in line
+    /// reads again.
+    #[tokio::test]
+    async fn a_failed_read_is_not_shared_with_the_waiting_requests() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        let cache = Cache::default();
+        cache.invalidate(true);
+        let pick: Pick<Uuid, Option<LegalEntity>> = |m| &mut m.legal_entities;
+        let reads = Arc::new(AtomicUsize::new(0));
+        let waiters: Vec<_> = (0..8)
+            .map(|_| {
+                let (cache, reads) = (cache.clone(), reads.clone());
+                tokio::spawn(async move {
+                    cache
+                        .get(pick, Uuid::nil(), || async move {
+                            let n = reads.fetch_add(1, Ordering::SeqCst);
+                            tokio::time::sleep(Duration::from_millis(20)).await;
+                            if n == 0 {
+                                Err(sqlx::Error::PoolTimedOut)
+                            } else {
+                                Ok(le("ACTIVE"))
+                            }
+                        })
+                        .await
+                })
+            })
+            .collect();
+        let mut failed = 0;
+        for w in waiters {
+            match w.await.unwrap() {
+                Ok(v) => assert_eq!(v.unwrap().status, "ACTIVE"),
+                Err(sqlx::Error::PoolTimedOut) => failed += 1,
+                Err(other) => panic!("{other}"),
+            }
+        }
+        assert_eq!(
+            failed, 1,
+            "only the request whose read failed sees the failure"
+        );
+        assert_eq!(
+            reads.load(Ordering::SeqCst),
+            2,
+            "the next in line read again"
+        );
+        assert_eq!(cache.legal_entity_gates(), 0);
     }
 }
