@@ -11,6 +11,7 @@ use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
 use crate::dataset::{id, Kind, Sizes, HOT_DISPENSE, PATIENT};
+use crate::http::Connection;
 use crate::stats::Samples;
 
 /// Tokens and pre-signed recalls the clients use.
@@ -227,35 +228,28 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
     }
 }
 
-async fn send(
-    client: &reqwest::Client,
-    plan: &Plan,
-    req: Request,
-    tally: &mut Tally,
-    epoch: Instant,
-) {
+/// A PATCH over the client's connection: the status and the body (status 0 and the error's text
+/// when the exchange failed).
+async fn patch(
+    conn: &mut Connection,
+    path: &str,
+    token: &str,
+    body: Option<&str>,
+) -> (u16, String) {
+    match conn.send("PATCH", path, token, body).await {
+        Ok(a) => (a.status, String::from_utf8_lossy(&a.body).into_owned()),
+        Err(e) => (0, e.to_string()),
+    }
+}
+
+async fn send(conn: &mut Connection, plan: &Plan, req: Request, tally: &mut Tally, epoch: Instant) {
     let token = if req.token_is_specialist {
         &plan.specialist_token
     } else {
         &plan.doctor_token
     };
-    let mut builder = client
-        .patch(format!("{}{}", plan.base, req.path))
-        .bearer_auth(token);
-    if let Some(body) = req.body {
-        builder = builder
-            .header("content-type", "application/json")
-            .body(body);
-    }
     let started = Instant::now();
-    let result = builder.send().await;
-    let (status, text) = match result {
-        Ok(r) => {
-            let status = r.status().as_u16();
-            (status, r.text().await.unwrap_or_default())
-        }
-        Err(e) => (0, e.to_string()),
-    };
+    let (status, text) = patch(conn, &req.path, token, req.body.as_deref()).await;
     let took = started.elapsed();
     tally.latencies.push(took);
     let action = action_name(&req.path);
@@ -295,21 +289,18 @@ fn action_name(path: &str) -> &'static str {
 
 /// `clients` closed-loop clients for `duration`.
 pub async fn run(plan: Arc<Plan>, clients: usize, duration: Duration) -> Tally {
-    let client = reqwest::Client::builder()
-        .pool_max_idle_per_host(clients)
-        .build()
-        .expect("http client");
     let epoch = Instant::now();
     let deadline = epoch + duration;
     let mut tasks = Vec::new();
     for _ in 0..clients {
-        let (plan, client) = (plan.clone(), client.clone());
+        let plan = plan.clone();
         tasks.push(tokio::spawn(async move {
             let mut tally = Tally::default();
             let mut rng = rand::rngs::StdRng::from_entropy();
+            let mut conn = Connection::new(&plan.base);
             while Instant::now() < deadline {
                 let req = pick(&plan, &mut rng);
-                send(&client, &plan, req, &mut tally, epoch).await;
+                send(&mut conn, &plan, req, &mut tally, epoch).await;
             }
             tally
         }));
@@ -327,12 +318,12 @@ pub async fn run(plan: Arc<Plan>, clients: usize, duration: Duration) -> Tally {
 /// request must get its spec answer — 202, or the rule's 409 once a dispense is stopped — and
 /// never a conflict that leaked through the retries.
 pub async fn run_hot(base: &str, token: &str, clients: usize, duration: Duration) -> Tally {
-    let client = reqwest::Client::new();
     let deadline = Instant::now() + duration;
     let mut tasks = Vec::new();
     for c in 0..clients {
-        let (client, base, token) = (client.clone(), base.to_string(), token.to_string());
+        let (base, token) = (base.to_string(), token.to_string());
         tasks.push(tokio::spawn(async move {
+            let mut conn = Connection::new(&base);
             let mut tally = Tally::default();
             let mut i = c;
             while Instant::now() < deadline {
@@ -349,15 +340,7 @@ pub async fn run_hot(base: &str, token: &str, clients: usize, duration: Duration
                 };
                 i += 1;
                 let started = Instant::now();
-                let r = client
-                    .patch(format!("{base}{path}"))
-                    .bearer_auth(&token)
-                    .send()
-                    .await;
-                let (status, text) = match r {
-                    Ok(r) => (r.status().as_u16(), r.text().await.unwrap_or_default()),
-                    Err(e) => (0, e.to_string()),
-                };
+                let (status, text) = patch(&mut conn, &path, &token, None).await;
                 let took = started.elapsed();
                 tally.latencies.push(took);
                 tally

@@ -3,7 +3,9 @@
 //! single-row INSERT transactions — the physical floor of one durable append — so the report can
 //! give their ratio. Run it with `scripts/bench.sh`.
 
+mod cpu;
 mod dataset;
+mod http;
 mod load;
 mod raw;
 mod rebuild;
@@ -41,6 +43,11 @@ struct Args {
     /// Seconds per measured point.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Seconds of the same load before each service point, not counted: the point then measures
+    /// the steady state, with the connections opened, the caches filled and the full-page writes
+    /// that follow the raw points' checkpoints behind it.
+    #[arg(long, default_value_t = 2)]
+    warmup: u64,
     /// Fresh entities per one-shot action (release, stop, reject).
     #[arg(long, default_value_t = 30_000)]
     per_action: usize,
@@ -161,6 +168,7 @@ struct Row {
     by_action: Vec<String>,
     /// WAL segment files created during the point (each one zero-filled while commits wait).
     new_segments: Option<i64>,
+    cpu: cpu::PerAction,
 }
 
 #[tokio::main]
@@ -259,17 +267,16 @@ async fn main() -> anyhow::Result<()> {
 
     let mut rows = Vec::new();
     let mut conn = PgConnection::connect(&url).await?;
-    match wal::prime(&mut conn, PRIMED_WAL_MIB).await {
-        Ok(secs) => eprintln!(
-            "wrote {PRIMED_WAL_MIB} MiB of WAL in {secs:.1} s, so the points reuse segments"
-        ),
-        Err(e) => eprintln!("could not prime the WAL ({e}): points may create WAL segments"),
-    }
+    prime_wal(&url).await?;
     for &c in &clients {
         eprintln!("c={c}: raw inserts…");
         let raw = raw::run(&url, c, duration).await?;
         eprintln!("c={c}: raw inserts with pgbench…");
         let pgbench_per_s = raw::pgbench(&url, c, duration).await;
+        if args.warmup > 0 {
+            eprintln!("c={c}: warm-up…");
+            load::run(plan.clone(), c, Duration::from_secs(args.warmup)).await;
+        }
         eprintln!(
             "c={c}: service… ({})",
             chrono::Utc::now().format("%H:%M:%S%.3f")
@@ -296,9 +303,11 @@ async fn main() -> anyhow::Result<()> {
             statements::reset(&mut conn).await;
         }
         let segments_before = wal::segments(&mut conn).await;
+        let cpu_before = cpu::read(svc.pid());
         let started = Instant::now();
         let mut tally = load::run(plan.clone(), c, duration).await;
         let elapsed = started.elapsed().as_secs_f64();
+        let cpu = cpu::per_action(cpu_before, cpu::read(svc.pid()), tally.total());
         let new_segments = segments_before
             .zip(wal::segments(&mut conn).await)
             .map(|(before, after)| after - before);
@@ -336,6 +345,7 @@ async fn main() -> anyhow::Result<()> {
         rows.push(Row {
             by_action,
             new_segments,
+            cpu,
             clients: c,
             raw_per_s: raw.inserts_per_second,
             pgbench_per_s,
@@ -384,8 +394,8 @@ async fn main() -> anyhow::Result<()> {
 
     let mut report = String::new();
     report.push_str(&format!(
-        "ehealth-bench — {} s per point, {} events in the log at the end, service pool {}\n\n",
-        args.seconds, events, args.pool_size
+        "ehealth-bench — {} s per point (after {} s of warm-up), {} events in the log at the end, service pool {}\n\n",
+        args.seconds, args.warmup, events, args.pool_size
     ));
     report.push_str("| clients | raw inserts/s | raw p99 ms | pgbench inserts/s | actions/s | ratio to raw | ratio to pgbench | p50 ms | p99 ms | p99.9 ms | 2xx | rule 409 | errors | job p50 ms | job p99 ms | feed lag max / mean |\n");
     report.push_str("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n");
@@ -409,6 +419,15 @@ async fn main() -> anyhow::Result<()> {
             "- {} clients: {}\n",
             r.clients,
             r.by_action.join(", ")
+        ));
+    }
+    report.push_str(
+        "\nCPU per action, ms (service / PostgreSQL / load generator), and how busy the machine was:\n",
+    );
+    for r in &rows {
+        report.push_str(&format!(
+            "- {} clients: {:.3} / {:.3} / {:.3}, machine {:.0} % busy\n",
+            r.clients, r.cpu.service_ms, r.cpu.postgres_ms, r.cpu.generator_ms, r.cpu.busy_percent
         ));
     }
     report.push_str(&format!(

@@ -57,6 +57,10 @@ impl Service {
         })
     }
 
+    pub fn pid(&self) -> Option<u32> {
+        self.child.id()
+    }
+
     /// Peak resident memory of the service so far, in MiB (`VmHWM`).
     pub fn peak_rss_mib(&self) -> Option<f64> {
         let pid = self.child.id()?;
