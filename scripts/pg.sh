@@ -46,6 +46,7 @@ CONF
     # EHEALTH_PG_STATS=1: per-statement timings for `ehealth-bench --statements`.
     if [ "${EHEALTH_PG_STATS:-0}" = "1" ] && [ -e "$(dirname "$(readlink -f "$INITDB")")/../lib/pg_stat_statements.so" ]; then
       echo "shared_preload_libraries = 'pg_stat_statements'" >> "$dir/data/postgresql.conf"
+      echo "pg_stat_statements.track_planning = on" >> "$dir/data/postgresql.conf"
     fi
     "${run[@]}" "$PG_CTL" -D "$dir/data" -l "$dir/log" -w start >/dev/null
     echo "export EHEALTH_PG_DIR=$dir"

@@ -69,12 +69,18 @@ pub struct GroupRead {
 }
 
 impl GroupRead {
-    /// Readers on connections of their own, with the settings of `pool`'s.
+    /// Readers on connections of their own, with the settings of `pool`'s. Their statement has
+    /// one plan whatever its arrays hold (a nested loop over the events' primary key), so they
+    /// keep its generic plan (`plan_cache_mode`): left to choose, PostgreSQL kept planning it
+    /// anew for every execution (custom plans looked cheaper than the generic one), which cost
+    /// about as much as running it.
     pub fn new(pool: &PgPool) -> Self {
+        let options = (*pool.connect_options())
+            .clone()
+            .options([("plan_cache_mode", "force_generic_plan")]);
         Self {
             main: pool.clone(),
-            pool: crate::db::pool_options(READERS as u32)
-                .connect_lazy_with((*pool.connect_options()).clone()),
+            pool: crate::db::pool_options(READERS as u32).connect_lazy_with(options),
             queue: OnceLock::new(),
             statements: Arc::default(),
         }
@@ -399,5 +405,43 @@ mod tests {
             sequences(&reads.events("ServiceRequest", "b").await.unwrap()),
             vec![1]
         );
+    }
+
+    /// The readers keep the statement's generic plan, and that plan reads each wanted entity
+    /// through the events' primary key (it is the plan of every execution, whatever the arrays
+    /// hold).
+    #[tokio::test]
+    async fn readers_keep_one_generic_plan_through_the_events_primary_key() {
+        let pool = database().await;
+        sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
+             event_version, payload, metadata, hash) \
+             SELECT 'ServiceRequest', 'sr' || (i / 2), i % 2 + 1, 'Happened', '1.0', '{}', '{}', \
+             sha256(i::text::bytea) FROM generate_series(0, 39999) AS i",
+        )
+        .execute(&pool)
+        .await
+        .unwrap();
+        sqlx::query("ANALYZE events").execute(&pool).await.unwrap();
+        let reads = GroupRead::new(&pool);
+        let mut conn = reads.pool.acquire().await.unwrap();
+        let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
+            .fetch_one(&mut *conn)
+            .await
+            .unwrap();
+        assert_eq!(mode, "force_generic_plan");
+        sqlx::raw_sql(&format!("PREPARE wanted (text[], text[]) AS {READ_MANY}"))
+            .execute(&mut *conn)
+            .await
+            .unwrap();
+        let plan: Vec<String> = sqlx::query_scalar(
+            "EXPLAIN EXECUTE wanted('{ServiceRequest,ServiceRequest}', '{sr1,sr2}')",
+        )
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap();
+        let plan = plan.join("\n");
+        assert!(plan.contains("Index Scan using events_pkey"), "{plan}");
+        assert!(!plan.contains("Seq Scan"), "{plan}");
     }
 }
