@@ -1001,10 +1001,13 @@ pub(crate) async fn lock_log(
 }
 
 /// The swap's locks that do not hold appends, taken first: ACCESS EXCLUSIVE on the aside tables
-/// (nobody else uses them) and SHARE UPDATE EXCLUSIVE on the live ones, which keeps autovacuum
-/// off them (a running autovacuum is cancelled after `deadlock_timeout`) while appends and reads
-/// go on. The locks that hold appends ([`lock_log`]) then wait only for appends and reads in
-/// flight. `Ok(false)` when a lock was not granted in time: the transaction must be rolled back.
+/// (nobody else uses them) and SHARE UPDATE EXCLUSIVE on the live ones and on `events`, which
+/// keeps autovacuum off them (a running autovacuum is cancelled after `deadlock_timeout`) while
+/// appends and reads go on. The locks that hold appends ([`lock_log`]) then wait only for appends
+/// and reads in flight. Without `events` here, an autovacuum of the log (frequent while it grows)
+/// made `LOCK TABLE events IN EXCLUSIVE MODE` wait for its cancellation, and every append queued
+/// behind that request: appends were held for 1 s (`deadlock_timeout`) instead of milliseconds.
+/// `Ok(false)` when a lock was not granted in time: the transaction must be rolled back.
 pub(crate) async fn prepare_swap(
     conn: &mut PgConnection,
     timeout: Duration,
@@ -1021,7 +1024,7 @@ pub(crate) async fn prepare_swap(
     for statement in [
         format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", aside.join(", ")),
         format!(
-            "LOCK TABLE {} IN SHARE UPDATE EXCLUSIVE MODE",
+            "LOCK TABLE events, {} IN SHARE UPDATE EXCLUSIVE MODE",
             live.join(", ")
         ),
     ] {

@@ -527,3 +527,62 @@ async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
         .await
         .assert_success();
 }
+
+/// What an autovacuum of the log holds (SHARE UPDATE EXCLUSIVE on `events`) when a rebuild
+/// reaches its swap: the swap waits for it without holding appends, and completes once it ends.
+/// The swap used to ask for its EXCLUSIVE lock on `events` straight away; appends queue behind
+/// such a request, so every append waited with it (for an autovacuum: until PostgreSQL cancelled
+/// it after `deadlock_timeout`, 1 s; here: until each attempt's lock timeout).
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_vacuum_of_the_log_at_the_swap_does_not_hold_appends() {
+    crate::postgres_only!("the swap's locks are PostgreSQL's");
+    let app = TestApp::spawn().await;
+    populate(&app, 50).await;
+    let mut vacuum = sqlx::PgConnection::connect(&app.database_url)
+        .await
+        .unwrap();
+    sqlx::raw_sql("BEGIN; LOCK TABLE events IN SHARE UPDATE EXCLUSIVE MODE")
+        .execute(&mut vacuum)
+        .await
+        .unwrap();
+
+    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    let rebuilding = tokio::spawn(async move {
+        rebuild(
+            &pool,
+            Options {
+                lock_timeout: Duration::from_millis(800),
+                ..Options::default()
+            },
+        )
+        .await
+    });
+    // Appends while the swap waits (resends of one approval: each appends an event).
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let path = format!("/api/patients/{P_OTP}/approvals/{AP_OTP}/actions/resend");
+    let events_before = scalar(&app.db, "SELECT count(*) FROM events").await;
+    let started = std::time::Instant::now();
+    let mut slowest = Duration::ZERO;
+    let mut appended = 0;
+    while started.elapsed() < Duration::from_millis(2500) {
+        let t = std::time::Instant::now();
+        let reply = app.patch(&path, Some(&token), None).await;
+        assert_eq!(reply.status, 202, "{:#}", reply.body);
+        slowest = slowest.max(t.elapsed());
+        appended += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(!rebuilding.is_finished(), "the swap waits for the vacuum");
+    sqlx::raw_sql("COMMIT").execute(&mut vacuum).await.unwrap();
+    let report = rebuilding.await.unwrap().expect("rebuild");
+
+    assert!(
+        slowest < Duration::from_millis(400),
+        "appends went on while the swap waited: slowest {slowest:?} of {appended}"
+    );
+    assert_eq!(
+        scalar(&app.db, "SELECT count(*) FROM events").await,
+        events_before + appended
+    );
+    assert!(report.events >= events_before as u64);
+}
