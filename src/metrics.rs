@@ -50,6 +50,10 @@ pub struct Metrics {
     pub conflict_retries: Family<AggregateLabels, Counter>,
     pub feed_lag: Gauge,
     pub jobs_pending: Gauge,
+    /// Passes of the effects worker that processed events, and the events they processed (their
+    /// ratio is the worker's batch size).
+    pub effects_passes: Counter,
+    pub effects_events: Counter,
 }
 
 impl Default for Metrics {
@@ -68,6 +72,8 @@ impl Default for Metrics {
         let conflict_retries = Family::<AggregateLabels, Counter>::default();
         let feed_lag = Gauge::default();
         let jobs_pending = Gauge::default();
+        let effects_passes = Counter::default();
+        let effects_events = Counter::default();
         registry.register(
             "http_requests",
             "HTTP requests by route and status",
@@ -103,6 +109,16 @@ impl Default for Metrics {
             "Jobs waiting for their processing",
             jobs_pending.clone(),
         );
+        registry.register(
+            "effects_passes",
+            "Passes of the effects worker that processed events",
+            effects_passes.clone(),
+        );
+        registry.register(
+            "effects_events",
+            "Events processed by the effects worker",
+            effects_events.clone(),
+        );
         Self {
             registry: Mutex::new(registry),
             requests,
@@ -112,6 +128,8 @@ impl Default for Metrics {
             conflict_retries,
             feed_lag,
             jobs_pending,
+            effects_passes,
+            effects_events,
         }
     }
 }

@@ -44,13 +44,33 @@ pub enum EffectError {
     Command(String),
 }
 
+/// Passes start at least this far apart. A pass costs a transaction of about ten statements and a
+/// WAL flush whatever its size; woken by every commit, the worker ran a pass for every one to
+/// three events under load. Spaced, a pass takes what this long brought (≈ 60 events at
+/// 6 000 actions/s), at the price of at most this much on a job's latency (the target is 100 ms
+/// at p99). A commit after a quiet spell is still processed at once.
+pub const PACE: Duration = Duration::from_millis(10);
+
 impl EffectsWorker {
     pub async fn run(self, shutdown: CancellationToken) {
+        let mut last_pass: Option<tokio::time::Instant> = None;
         loop {
             // Register interest before reading, so a commit between the read and the wait wakes us.
             let woken = self.wake.notified();
+            if let Some(due) = last_pass.map(|at| at + PACE) {
+                tokio::select! {
+                    _ = tokio::time::sleep_until(due) => {}
+                    _ = shutdown.cancelled() => return,
+                }
+            }
+            last_pass = Some(tokio::time::Instant::now());
             match self.run_once().await {
-                Ok(n) if n > 0 => continue,
+                Ok(n) if n > 0 => {
+                    let metrics = self.bus.metrics();
+                    metrics.effects_passes.inc();
+                    metrics.effects_events.inc_by(n as u64);
+                    continue;
+                }
                 Ok(_) => {}
                 Err(err) => tracing::warn!(error = %err, "effects pass failed; will retry"),
             }

@@ -196,3 +196,63 @@ async fn jobs_left_pending_by_an_api_only_node_are_finished_by_a_node_with_worke
     worker.shutdown.cancel();
     worker.handle.await.unwrap();
 }
+
+/// One of the `ehealth_…` counters of `GET /metrics`.
+async fn counter(app: &TestApp, name: &str) -> u64 {
+    let text = app
+        .client
+        .get(format!("{}/metrics", app.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix(&format!("{name} ")))
+        .unwrap_or_else(|| panic!("no {name} in\n{text}"))
+        .parse()
+        .unwrap()
+}
+
+/// Commits that follow each other closely are processed in passes at least `PACE` apart, several
+/// events a pass, not a pass per commit; every job is still finished, within a few `PACE`s of its
+/// commit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_effects_worker_takes_close_commits_together_and_finishes_every_job() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let pace = ehealth_es::workers::effects::PACE;
+    // The world's import is processed first.
+    while app.effects_lag().await > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let (passes_before, events_before) = (
+        counter(&app, "ehealth_effects_passes_total").await,
+        counter(&app, "ehealth_effects_events_total").await,
+    );
+
+    let started = std::time::Instant::now();
+    let mut jobs = Vec::new();
+    for _ in 0..30 {
+        let reply = app.patch(&resend(P_OTP, AP_OTP), Some(&token), None).await;
+        assert_eq!(reply.status, 202, "{:#}", reply.body);
+        jobs.push(reply.job_href());
+    }
+    for href in &jobs {
+        let job = app.wait_job(href, &token).await;
+        assert_eq!(job.status, 200, "{:#}", job.body);
+        assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
+    }
+    let elapsed = started.elapsed();
+
+    let passes = counter(&app, "ehealth_effects_passes_total").await - passes_before;
+    let events = counter(&app, "ehealth_effects_events_total").await - events_before;
+    assert_eq!(events, 30, "one event per resend");
+    // Passes start at least `pace` apart: no more than one per `pace` of the burst, plus one.
+    let bound = (elapsed.as_millis() / pace.as_millis()) as u64 + 1;
+    assert!(
+        passes <= bound,
+        "{passes} passes for {events} events in {elapsed:?} (at most {bound})"
+    );
+}
