@@ -180,15 +180,7 @@ async fn resends_taking_turns_on_two_instances_never_build_on_a_stale_cached_sta
     assert_each_resend_left_one_event_one_job_and_one_sms(&app, &token, &accepted).await;
     // The first instance's second resend started from its cached state (sequence 2) after the
     // other had appended 3: its append conflicted once and was retried on the replayed log.
-    let metrics = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = app.metrics().await;
     let retries = "ehealth_command_conflict_retries_total{aggregate=\"Approval\"} 1";
     assert!(
         metrics.lines().any(|l| l == retries),

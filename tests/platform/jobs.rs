@@ -199,15 +199,7 @@ async fn jobs_left_pending_by_an_api_only_node_are_finished_by_a_node_with_worke
 
 /// One of the `ehealth_…` counters of `GET /metrics`.
 async fn counter(app: &TestApp, name: &str) -> u64 {
-    let text = app
-        .client
-        .get(format!("{}/metrics", app.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text = app.metrics().await;
     text.lines()
         .find_map(|l| l.strip_prefix(&format!("{name} ")))
         .unwrap_or_else(|| panic!("no {name} in\n{text}"))

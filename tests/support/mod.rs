@@ -577,6 +577,18 @@ impl TestApp {
         strings(&self.db, sql).await
     }
 
+    /// The text of `GET /metrics`.
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(format!("{}/metrics", self.base))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// How many events the effects worker has not processed yet.
     pub async fn effects_lag(&self) -> i64 {
         match &self.db {
