@@ -228,31 +228,24 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
     }
 }
 
-/// A PATCH over the client's connection: the status and the body (status 0 and the error's text
-/// when the exchange failed).
-async fn patch(
+/// Sends a PATCH over the client's connection and records what it took and how it was answered:
+/// a 2xx, the rule's 409, or an error (status 0 when the exchange itself failed).
+async fn timed_patch(
     conn: &mut Connection,
     path: &str,
     token: &str,
     body: Option<&str>,
-) -> (u16, String) {
-    match conn.send("PATCH", path, token, body).await {
+    tally: &mut Tally,
+    epoch: Instant,
+) {
+    let started = Instant::now();
+    let (status, text) = match conn.send("PATCH", path, token, body).await {
         Ok(a) => (a.status, String::from_utf8_lossy(&a.body).into_owned()),
         Err(e) => (0, e.to_string()),
-    }
-}
-
-async fn send(conn: &mut Connection, plan: &Plan, req: Request, tally: &mut Tally, epoch: Instant) {
-    let token = if req.token_is_specialist {
-        &plan.specialist_token
-    } else {
-        &plan.doctor_token
     };
-    let started = Instant::now();
-    let (status, text) = patch(conn, &req.path, token, req.body.as_deref()).await;
     let took = started.elapsed();
     tally.latencies.push(took);
-    let action = action_name(&req.path);
+    let action = action_name(path);
     tally.by_action.entry(action).or_default().push(took);
     tally.trace.push((
         started.duration_since(epoch).as_micros() as u64,
@@ -267,13 +260,32 @@ async fn send(conn: &mut Connection, plan: &Plan, req: Request, tally: &mut Tall
             tally.errors += 1;
             if tally.error_examples.len() < 5 {
                 tally.error_examples.push(format!(
-                    "{status} {} {}",
-                    req.path,
+                    "{status} {path} {}",
                     text.chars().take(200).collect::<String>()
                 ));
             }
         }
     }
+}
+
+async fn send(conn: &mut Connection, plan: &Plan, req: Request, tally: &mut Tally, epoch: Instant) {
+    let token = if req.token_is_specialist {
+        &plan.specialist_token
+    } else {
+        &plan.doctor_token
+    };
+    timed_patch(conn, &req.path, token, req.body.as_deref(), tally, epoch).await;
+}
+
+/// The clients' tallies, merged.
+async fn merged(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Tally {
+    let mut all = Tally::default();
+    for t in tasks {
+        if let Ok(tally) = t.await {
+            all.merge(tally);
+        }
+    }
+    all
 }
 
 fn action_name(path: &str) -> &'static str {
@@ -305,20 +317,15 @@ pub async fn run(plan: Arc<Plan>, clients: usize, duration: Duration) -> Tally {
             tally
         }));
     }
-    let mut all = Tally::default();
-    for t in tasks {
-        if let Ok(tally) = t.await {
-            all.merge(tally);
-        }
-    }
-    all
+    merged(tasks).await
 }
 
 /// Every client on a few entities: resends of two approvals and stops of two dispenses. Each
 /// request must get its spec answer — 202, or the rule's 409 once a dispense is stopped — and
 /// never a conflict that leaked through the retries.
 pub async fn run_hot(base: &str, token: &str, clients: usize, duration: Duration) -> Tally {
-    let deadline = Instant::now() + duration;
+    let epoch = Instant::now();
+    let deadline = epoch + duration;
     let mut tasks = Vec::new();
     for c in 0..clients {
         let (base, token) = (base.to_string(), token.to_string());
@@ -339,37 +346,10 @@ pub async fn run_hot(base: &str, token: &str, clients: usize, duration: Duration
                     )
                 };
                 i += 1;
-                let started = Instant::now();
-                let (status, text) = patch(&mut conn, &path, &token, None).await;
-                let took = started.elapsed();
-                tally.latencies.push(took);
-                tally
-                    .by_action
-                    .entry(action_name(&path))
-                    .or_default()
-                    .push(took);
-                match status {
-                    200..=299 => tally.ok += 1,
-                    409 if !text.contains(GENERIC_CONFLICT) => tally.rule_409 += 1,
-                    _ => {
-                        tally.errors += 1;
-                        if tally.error_examples.len() < 5 {
-                            tally.error_examples.push(format!(
-                                "{status} {path} {}",
-                                text.chars().take(200).collect::<String>()
-                            ));
-                        }
-                    }
-                }
+                timed_patch(&mut conn, &path, &token, None, &mut tally, epoch).await;
             }
             tally
         }));
     }
-    let mut all = Tally::default();
-    for t in tasks {
-        if let Ok(tally) = t.await {
-            all.merge(tally);
-        }
-    }
-    all
+    merged(tasks).await
 }

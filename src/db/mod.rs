@@ -5,7 +5,9 @@
 pub mod postgres;
 pub mod sqlite;
 
-pub use postgres::{connect, connect_for_operations, migrate, pool_options, MIGRATOR};
+pub use postgres::{
+    connect, connect_for_operations, generic_plan_pool, migrate, pool_options, MIGRATOR,
+};
 
 use sqlx::PgPool;
 

@@ -57,6 +57,18 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
         })
 }
 
+/// A small pool of `size` connections of their own, with `pool`'s settings, whose statements keep
+/// their generic plan (`plan_cache_mode`): for the group writers and readers, whose one statement
+/// has the same plan whatever its arrays hold. Left to choose, PostgreSQL planned such a statement
+/// anew at every execution (its custom plans looked cheaper than the generic one), which cost about
+/// as much as running it.
+pub fn generic_plan_pool(pool: &PgPool, size: u32) -> PgPool {
+    let options = (*pool.connect_options())
+        .clone()
+        .options([("plan_cache_mode", "force_generic_plan")]);
+    pool_options(size).connect_lazy_with(options)
+}
+
 /// Applies pending migrations, then hashes any event appended before hash chains existed (the
 /// SQL migration cannot: the hash is computed in Rust, over canonical JSON).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {

@@ -145,14 +145,14 @@ impl Cache {
         let mut inner = self.lock();
         let keep = inner.listening && inner.generation == generation;
         let slot = pick(&mut inner.maps);
+        drop(turn);
+        slot.release(&key, gate);
         if let (true, Ok(value)) = (keep, &value) {
             if slot.values.len() >= MAX_ENTRIES {
                 slot.values.clear();
             }
-            slot.values.insert(key.clone(), value.clone());
+            slot.values.insert(key, value.clone());
         }
-        drop(turn);
-        slot.release(&key, gate);
         value
     }
 
@@ -292,47 +292,17 @@ mod tests {
         );
     }
 
-    /// Many requests missing the same value at once (the first burst after a start or an
-    /// invalidation) read it once; the others are answered with what that read returned.
-    #[tokio::test]
-    async fn concurrent_misses_of_one_key_read_it_once() {
+    /// `n` requests missing the legal entity at once, each with a read that counts itself, takes
+    /// 20 ms and fails if it is the first; their answers and how many reads ran.
+    async fn concurrent_misses(
+        cache: &Cache,
+        n: usize,
+        first_read_fails: bool,
+    ) -> (Vec<Result<Option<LegalEntity>, sqlx::Error>>, usize) {
         use std::sync::atomic::{AtomicUsize, Ordering};
-        let cache = Cache::default();
-        cache.invalidate(true);
         let pick: Pick<Uuid, Option<LegalEntity>> = |m| &mut m.legal_entities;
         let reads = Arc::new(AtomicUsize::new(0));
-        let waiters: Vec<_> = (0..32)
-            .map(|_| {
-                let (cache, reads) = (cache.clone(), reads.clone());
-                tokio::spawn(async move {
-                    cache
-                        .get(pick, Uuid::nil(), || async move {
-                            reads.fetch_add(1, Ordering::SeqCst);
-                            tokio::time::sleep(Duration::from_millis(20)).await;
-                            Ok(le("ACTIVE"))
-                        })
-                        .await
-                })
-            })
-            .collect();
-        for w in waiters {
-            assert_eq!(w.await.unwrap().unwrap().unwrap().status, "ACTIVE");
-        }
-        assert_eq!(reads.load(Ordering::SeqCst), 1, "one read for 32 misses");
-        assert_eq!(cache.cached_legal_entities(), 1);
-        assert_eq!(cache.legal_entity_gates(), 0, "the gate is forgotten");
-    }
-
-    /// A read that fails is nobody else's answer: it is not kept, and the next request in line
-    /// reads again.
-    #[tokio::test]
-    async fn a_failed_read_is_not_shared_with_the_waiting_requests() {
-        use std::sync::atomic::{AtomicUsize, Ordering};
-        let cache = Cache::default();
-        cache.invalidate(true);
-        let pick: Pick<Uuid, Option<LegalEntity>> = |m| &mut m.legal_entities;
-        let reads = Arc::new(AtomicUsize::new(0));
-        let waiters: Vec<_> = (0..8)
+        let waiters: Vec<_> = (0..n)
             .map(|_| {
                 let (cache, reads) = (cache.clone(), reads.clone());
                 tokio::spawn(async move {
@@ -340,7 +310,7 @@ mod tests {
                         .get(pick, Uuid::nil(), || async move {
                             let n = reads.fetch_add(1, Ordering::SeqCst);
                             tokio::time::sleep(Duration::from_millis(20)).await;
-                            if n == 0 {
+                            if first_read_fails && n == 0 {
                                 Err(sqlx::Error::PoolTimedOut)
                             } else {
                                 Ok(le("ACTIVE"))
@@ -350,9 +320,38 @@ mod tests {
                 })
             })
             .collect();
-        let mut failed = 0;
+        let mut answers = Vec::new();
         for w in waiters {
-            match w.await.unwrap() {
+            answers.push(w.await.unwrap());
+        }
+        (answers, reads.load(Ordering::SeqCst))
+    }
+
+    /// Many requests missing the same value at once (the first burst after a start or an
+    /// invalidation) read it once; the others are answered with what that read returned.
+    #[tokio::test]
+    async fn concurrent_misses_of_one_key_read_it_once() {
+        let cache = Cache::default();
+        cache.invalidate(true);
+        let (answers, reads) = concurrent_misses(&cache, 32, false).await;
+        for answer in answers {
+            assert_eq!(answer.unwrap().unwrap().status, "ACTIVE");
+        }
+        assert_eq!(reads, 1, "one read for 32 misses");
+        assert_eq!(cache.cached_legal_entities(), 1);
+        assert_eq!(cache.legal_entity_gates(), 0, "the gate is forgotten");
+    }
+
+    /// A read that fails is nobody else's answer: it is not kept, and the next request in line
+    /// reads again.
+    #[tokio::test]
+    async fn a_failed_read_is_not_shared_with_the_waiting_requests() {
+        let cache = Cache::default();
+        cache.invalidate(true);
+        let (answers, reads) = concurrent_misses(&cache, 8, true).await;
+        let mut failed = 0;
+        for answer in answers {
+            match answer {
                 Ok(v) => assert_eq!(v.unwrap().status, "ACTIVE"),
                 Err(sqlx::Error::PoolTimedOut) => failed += 1,
                 Err(other) => panic!("{other}"),
@@ -362,11 +361,7 @@ mod tests {
             failed, 1,
             "only the request whose read failed sees the failure"
         );
-        assert_eq!(
-            reads.load(Ordering::SeqCst),
-            2,
-            "the next in line read again"
-        );
+        assert_eq!(reads, 2, "the next in line read again");
         assert_eq!(cache.legal_entity_gates(), 0);
     }
 }

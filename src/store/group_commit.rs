@@ -275,16 +275,12 @@ pub struct GroupCommit {
 }
 
 impl GroupCommit {
-    /// Writers on connections of their own, with the settings of `pool`'s. Their one statement
-    /// always has the same plan whatever its arrays hold, so they keep its generic plan
-    /// (`plan_cache_mode`): left to choose, PostgreSQL planned it again for every execution
-    /// (a tenth of the database's CPU under load).
+    /// Writers on connections of their own, with the settings of `pool`'s and the statement's
+    /// generic plan ([`crate::db::generic_plan_pool`]; re-planning it was a tenth of the
+    /// database's CPU under load).
     pub fn new(pool: &PgPool) -> Self {
-        let options = (*pool.connect_options())
-            .clone()
-            .options([("plan_cache_mode", "force_generic_plan")]);
         Self {
-            pool: crate::db::pool_options(WRITERS as u32).connect_lazy_with(options),
+            pool: crate::db::generic_plan_pool(pool, WRITERS as u32),
             queue: OnceLock::new(),
         }
     }

@@ -69,18 +69,12 @@ pub struct GroupRead {
 }
 
 impl GroupRead {
-    /// Readers on connections of their own, with the settings of `pool`'s. Their statement has
-    /// one plan whatever its arrays hold (a nested loop over the events' primary key), so they
-    /// keep its generic plan (`plan_cache_mode`): left to choose, PostgreSQL kept planning it
-    /// anew for every execution (custom plans looked cheaper than the generic one), which cost
-    /// about as much as running it.
+    /// Readers on connections of their own, with the settings of `pool`'s and the statement's
+    /// generic plan ([`crate::db::generic_plan_pool`]: a nested loop over the events' primary key).
     pub fn new(pool: &PgPool) -> Self {
-        let options = (*pool.connect_options())
-            .clone()
-            .options([("plan_cache_mode", "force_generic_plan")]);
         Self {
             main: pool.clone(),
-            pool: crate::db::pool_options(READERS as u32).connect_lazy_with(options),
+            pool: crate::db::generic_plan_pool(pool, READERS as u32),
             queue: OnceLock::new(),
             statements: Arc::default(),
         }
