@@ -101,7 +101,14 @@ enum ReferenceRow {
     Setting(&'static str, Value),
     Dictionary(String, Value),
     LegalEntity(Uuid, String, String, bool),
-    Party(Uuid, Option<String>, Option<String>, Option<String>),
+    Party {
+        id: Uuid,
+        tax_id: Option<String>,
+        first_name: Option<String>,
+        last_name: Option<String>,
+        verification_status: Option<String>,
+        death_date: Option<chrono::NaiveDate>,
+    },
     User(Uuid, Uuid),
     Employee(Uuid, Uuid, Uuid, String, String),
     Person(Uuid, String, Value),
@@ -114,9 +121,14 @@ const DICTIONARY_SQL: &str = "INSERT INTO dictionaries (name, \"values\") VALUES
 const LEGAL_ENTITY_SQL: &str = "INSERT INTO legal_entities (id, type, status, nhs_verified) \
     VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, \
     status = EXCLUDED.status, nhs_verified = EXCLUDED.nhs_verified";
-const PARTY_SQL: &str = "INSERT INTO parties (id, tax_id, first_name, last_name) \
-    VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET tax_id = EXCLUDED.tax_id, \
-    first_name = EXCLUDED.first_name, last_name = EXCLUDED.last_name";
+const PARTY_SQL: &str = "INSERT INTO parties (id, tax_id, first_name, last_name, \
+    verification_status, death_date) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE \
+    SET tax_id = EXCLUDED.tax_id, first_name = EXCLUDED.first_name, \
+    last_name = EXCLUDED.last_name, verification_status = EXCLUDED.verification_status, \
+    death_date = EXCLUDED.death_date";
+
+/// A party's `verification_status`, as eHealth's registry keeps it.
+const PARTY_VERIFICATION_STATUSES: [&str; 3] = ["VERIFIED", "VERIFICATION_NEEDED", "NOT_VERIFIED"];
 const USER_SQL: &str = "INSERT INTO users (id, party_id) VALUES ($1, $2) \
     ON CONFLICT (id) DO UPDATE SET party_id = EXCLUDED.party_id";
 const EMPLOYEE_SQL: &str = "INSERT INTO employees (id, party_id, legal_entity_id, employee_type, \
@@ -159,12 +171,23 @@ fn reference_rows(file: &Value) -> anyhow::Result<Vec<ReferenceRow>> {
     }
     for (i, v) in list(file, "parties").iter().enumerate() {
         let f = Fields::new("parties", i, v)?;
-        rows.push(ReferenceRow::Party(
-            f.uuid("id")?,
-            f.opt::<String>("tax_id")?,
-            f.opt::<String>("first_name")?,
-            f.opt::<String>("last_name")?,
-        ));
+        let verification_status = f.opt::<String>("verification_status")?;
+        if let Some(status) = &verification_status {
+            if !PARTY_VERIFICATION_STATUSES.contains(&status.as_str()) {
+                return Err(f.err(
+                    "verification_status",
+                    format!("expected one of {}", PARTY_VERIFICATION_STATUSES.join(", ")),
+                ));
+            }
+        }
+        rows.push(ReferenceRow::Party {
+            id: f.uuid("id")?,
+            tax_id: f.opt::<String>("tax_id")?,
+            first_name: f.opt::<String>("first_name")?,
+            last_name: f.opt::<String>("last_name")?,
+            verification_status,
+            death_date: f.opt::<chrono::NaiveDate>("death_date")?,
+        });
     }
     for (i, v) in list(file, "users").iter().enumerate() {
         let f = Fields::new("users", i, v)?;
@@ -213,11 +236,20 @@ macro_rules! write_rows {
                     .bind(kind)
                     .bind(status)
                     .bind(*nhs),
-                ReferenceRow::Party(id, tax_id, first, last) => sqlx::query(PARTY_SQL)
+                ReferenceRow::Party {
+                    id,
+                    tax_id,
+                    first_name,
+                    last_name,
+                    verification_status,
+                    death_date,
+                } => sqlx::query(PARTY_SQL)
                     .bind($uuid(*id))
                     .bind(tax_id)
-                    .bind(first)
-                    .bind(last),
+                    .bind(first_name)
+                    .bind(last_name)
+                    .bind(verification_status)
+                    .bind(*death_date),
                 ReferenceRow::User(id, party) => {
                     sqlx::query(USER_SQL).bind($uuid(*id)).bind($uuid(*party))
                 }
@@ -303,6 +335,7 @@ fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequestRecord> 
             "updated_at",
             "updated_by",
         ]),
+        released_by: Vec::new(),
     })
 }
 

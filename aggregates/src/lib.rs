@@ -9,6 +9,7 @@
 //! command, resolved by the service before it executes the command.
 
 pub mod approval;
+pub mod caller;
 pub mod common;
 pub mod device_dispense;
 pub mod drfo;

@@ -110,6 +110,7 @@ fn unit() -> Vec<Vec<SerializedEvent>> {
             updated_at: now,
             updated_by: None,
             other: service_request_other(),
+            released_by: Vec::new(),
         };
         let imported = ServiceRequestEvent::ServiceRequestImported(Box::new(record));
         let released = ServiceRequestEvent::ServiceRequestReleased {

@@ -100,6 +100,8 @@ pub(crate) struct ServiceRequestColumns {
     updated_by: Vec<Option<Uuid>>,
     version: Vec<i64>,
     document: Vec<String>,
+    /// JSON array of the legal entities that released it (they keep seeing it).
+    released_by_legal_entity_ids: Vec<String>,
 }
 
 crate::rows::absorb_columns!(ServiceRequestColumns {
@@ -117,6 +119,7 @@ crate::rows::absorb_columns!(ServiceRequestColumns {
     updated_by,
     version,
     document,
+    released_by_legal_entity_ids,
 });
 
 impl Projected for ServiceRequest {
@@ -159,6 +162,8 @@ impl Projected for ServiceRequest {
         c.updated_at.push(sr.updated_at);
         c.updated_by.push(sr.updated_by);
         c.version.push(version);
+        c.released_by_legal_entity_ids
+            .push(serde_json::to_string(&sr.released_by)?);
         Ok(())
     }
 
@@ -176,7 +181,7 @@ impl Projected for ServiceRequest {
             for r in chunks(c.id.len()) {
                 let mut copy = CopyRows::new();
                 for i in r {
-                    copy.row(14);
+                    copy.row(15);
                     copy.uuid(c.id[i]);
                     copy.uuid(c.patient_id[i]);
                     copy.text(c.status[i]);
@@ -191,8 +196,9 @@ impl Projected for ServiceRequest {
                     copy.opt_uuid(c.updated_by[i]);
                     copy.int8(c.version[i]);
                     copy.jsonb(&c.document[i]);
+                    copy.jsonb(&c.released_by_legal_entity_ids[i]);
                 }
-                copy.send(&mut *conn, table, "id, patient_id, status, program_processing_status, requester_employee_id, requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document")
+                copy.send(&mut *conn, table, "id, patient_id, status, program_processing_status, requester_employee_id, requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document, released_by_legal_entity_ids")
                     .await?;
             }
             return Ok(());
@@ -211,16 +217,18 @@ impl Projected for ServiceRequest {
             &format!(
                 "INSERT INTO {table} AS t (id, patient_id, status, program_processing_status, \
                  requester_employee_id, requester_legal_entity_id, used_by_employee_id, \
-                 used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document) \
+                 used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document, \
+                 released_by_legal_entity_ids) \
                  SELECT id, patient_id, status, program_processing_status, requester_employee_id, \
                  requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, \
-                 status_reason::jsonb, inserted_at, updated_at, updated_by, version, document::jsonb \
+                 status_reason::jsonb, inserted_at, updated_at, updated_by, version, document::jsonb, \
+                 released_by_legal_entity_ids::jsonb \
                  FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::text[], $5::uuid[], $6::uuid[], \
                  $7::uuid[], $8::uuid[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::uuid[], \
-                 $13::bigint[], $14::text[]) \
+                 $13::bigint[], $14::text[], $15::text[]) \
                  AS u(id, patient_id, status, program_processing_status, requester_employee_id, \
                  requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, status_reason, \
-                 inserted_at, updated_at, updated_by, version, document) \
+                 inserted_at, updated_at, updated_by, version, document, released_by_legal_entity_ids) \
                  ON CONFLICT (id) DO UPDATE SET status = EXCLUDED.status, \
                  program_processing_status = EXCLUDED.program_processing_status, \
                  requester_employee_id = EXCLUDED.requester_employee_id, \
@@ -228,7 +236,8 @@ impl Projected for ServiceRequest {
                  used_by_employee_id = EXCLUDED.used_by_employee_id, \
                  used_by_legal_entity_id = EXCLUDED.used_by_legal_entity_id, \
                  status_reason = EXCLUDED.status_reason, updated_at = EXCLUDED.updated_at, \
-                 updated_by = EXCLUDED.updated_by, version = EXCLUDED.version, document = EXCLUDED.document \
+                 updated_by = EXCLUDED.updated_by, version = EXCLUDED.version, document = EXCLUDED.document, \
+                 released_by_legal_entity_ids = EXCLUDED.released_by_legal_entity_ids \
                  WHERE t.version < EXCLUDED.version"
             ),
             first,
@@ -253,7 +262,8 @@ impl Projected for ServiceRequest {
             .bind(&c.updated_at[r.clone()])
             .bind(&c.updated_by[r.clone()])
             .bind(&c.version[r.clone()])
-            .bind(&c.document[r])
+            .bind(&c.document[r.clone()])
+            .bind(&c.released_by_legal_entity_ids[r])
     }
 
     async fn write_sqlite(
@@ -264,8 +274,9 @@ impl Projected for ServiceRequest {
         let sql = format!(
             "INSERT INTO {table} AS t (id, patient_id, status, program_processing_status, \
              requester_employee_id, requester_legal_entity_id, used_by_employee_id, \
-             used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14) \
+             used_by_legal_entity_id, status_reason, inserted_at, updated_at, updated_by, version, document, \
+             released_by_legal_entity_ids) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15) \
              ON CONFLICT (id) DO UPDATE SET status = excluded.status, \
              program_processing_status = excluded.program_processing_status, \
              requester_employee_id = excluded.requester_employee_id, \
@@ -273,7 +284,8 @@ impl Projected for ServiceRequest {
              used_by_employee_id = excluded.used_by_employee_id, \
              used_by_legal_entity_id = excluded.used_by_legal_entity_id, \
              status_reason = excluded.status_reason, updated_at = excluded.updated_at, \
-             updated_by = excluded.updated_by, version = excluded.version, document = excluded.document \
+             updated_by = excluded.updated_by, version = excluded.version, document = excluded.document, \
+             released_by_legal_entity_ids = excluded.released_by_legal_entity_ids \
              WHERE t.version < excluded.version"
         );
         for i in 0..c.id.len() {
@@ -292,6 +304,7 @@ impl Projected for ServiceRequest {
                 .bind(opt_id(c.updated_by[i]))
                 .bind(c.version[i])
                 .bind(c.document[i].as_str())
+                .bind(c.released_by_legal_entity_ids[i].as_str())
                 .execute(&mut *conn)
                 .await?;
         }

@@ -4,6 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ehealth_aggregates::approval::ApprovalError;
+use ehealth_aggregates::caller::CallerError;
 use ehealth_aggregates::device_dispense::DeviceDispenseError;
 use ehealth_aggregates::merge_request::MergeRequestError;
 use ehealth_aggregates::service_request::ServiceRequestError;
@@ -208,7 +209,8 @@ impl From<ServiceRequestError> for ApiError {
         let message = err.to_string();
         match err {
             E::NotFound => ApiError::not_found(message),
-            E::ReleaseInvalidStatus
+            E::ReleaseExpired
+            | E::ReleaseInvalidStatus
             | E::ReleaseInvalidProgramProcessingStatus
             | E::ReleaseUsedByAnotherLegalEntity
             | E::RecallNotRequesterLegalEntity
@@ -217,12 +219,32 @@ impl From<ServiceRequestError> for ApiError {
             E::RecallDrfoMismatch | E::RecallContentIdMismatch | E::RecallContentMismatch => {
                 ApiError::invalid("$.signed_data", "invalid", &message, json!([]))
             }
-            E::RecallReasonMissing { entry } => {
-                ApiError::invalid(&entry, "required", &message, json!([]))
-            }
             E::RecallReasonNotAllowed { entry, allowed } => {
                 ApiError::invalid(&entry, "inclusion", &message, json!(allowed))
             }
+            E::RecallContentInvalid(invalid) => match invalid.as_slice() {
+                [one] => {
+                    ApiError::invalid(&one.entry, &one.rule, &one.description, one.params.clone())
+                }
+                many => ApiError::validation(
+                    many.iter()
+                        .map(|i| invalid_entry(&i.entry, &i.rule, &i.description, i.params.clone()))
+                        .collect(),
+                ),
+            },
+        }
+    }
+}
+
+impl From<CallerError> for ApiError {
+    fn from(err: CallerError) -> Self {
+        let message = err.to_string();
+        match err {
+            CallerError::PartyNotVerified | CallerError::PartyDeceased => {
+                ApiError::forbidden(message)
+            }
+            CallerError::PersonNotFound => ApiError::not_found(message),
+            CallerError::PersonNotActive => ApiError::conflict(message),
         }
     }
 }

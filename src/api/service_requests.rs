@@ -5,11 +5,13 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use base64::Engine;
+use ehealth_aggregates::caller;
 use ehealth_aggregates::service_request::{
-    RecallServiceRequest, ReleaseServiceRequest, ServiceRequestCommand,
+    RecallServiceRequest, ReleaseServiceRequest, ServiceRequestCommand, ServiceRequestRecord,
 };
-use ehealth_aggregates::ServiceRequest;
+use ehealth_aggregates::{Approval, ServiceRequest};
 use serde_json::{json, Value};
+use uuid::Uuid;
 
 use super::actions::{self, ActionRequest};
 use super::envelope::ApiResponse;
@@ -24,6 +26,37 @@ use crate::reference::RECALL_REASONS_DICTIONARY;
 use crate::signature::SignatureError;
 
 pub(super) const NOT_FOUND: &str = "Service request not found";
+const PERSON_NOT_FOUND: &str = "Person not found";
+
+/// The care plans the user's employees may write, read only when it can matter: the service
+/// request is based on a care plan and the user is not its requester.
+async fn care_plan_access(
+    app: &AppState,
+    record: &ServiceRequestRecord,
+    employees: &[Uuid],
+    at: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<Uuid>, ApiError> {
+    let requester = record
+        .requester_employee
+        .is_some_and(|r| employees.contains(&r));
+    let on_care_plan =
+        record.based_on_care_plan().is_some() || record.based_on_activity().is_some();
+    if requester || !on_care_plan {
+        return Ok(Vec::new());
+    }
+    let mut plans = Vec::new();
+    for document in app.db.active_approvals_granted_to(employees).await? {
+        if let Ok(approval) = serde_json::from_value::<Approval>(document) {
+            plans.extend(
+                approval
+                    .record
+                    .map(|a| a.writable_care_plans(at))
+                    .unwrap_or_default(),
+            );
+        }
+    }
+    Ok(plans)
+}
 
 /// `PATCH /api/service_requests/{id}/actions/release` (scope `service_request:use`, async).
 #[utoipa::path(
@@ -229,7 +262,7 @@ pub async fn recall(
     let body = parse_json(&headers, &raw)?;
     let signed = signed_data(&body)?;
     let identity = &caller.identity;
-    let patient_id = path_id(&patient_id, NOT_FOUND)?;
+    let patient_id = path_id(&patient_id, PERSON_NOT_FOUND)?;
     let id = path_id(&id, NOT_FOUND)?;
     let req = ActionRequest {
         caller: &caller,
@@ -242,13 +275,16 @@ pub async fn recall(
         return Ok(first_answer);
     }
     legal_entity::require_allowed(&app, identity.client_id, true).await?;
+    let at = actions::now();
+    let party = app.reference.user_party(identity.user_id).await?;
+    caller::check_party(party.as_ref(), at.date_naive())?;
+    let patient = app.reference.person(patient_id).await?;
+    caller::check_patient(patient.map(|p| p.facts()).as_ref())?;
 
     let current: ServiceRequest = app.bus.load(id).await?;
     let record = current
-        .record
-        .as_ref()
-        .filter(|sr| sr.patient_id == patient_id && sr.visible_to(identity.client_id))
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+        .check_recall_target(patient_id, identity.client_id)
+        .map_err(ApiError::from)?;
 
     let Some(verifier) = app.verifier.clone() else {
         return Err(ApiError::unavailable(
@@ -259,17 +295,14 @@ pub async fn recall(
         .await
         .map_err(|_| ApiError::internal())?
         .map_err(signature_error)?;
-    let content: Value = serde_json::from_slice(&document.content)
-        .ok()
-        .filter(Value::is_object)
-        .ok_or_else(|| {
-            ApiError::invalid(
-                "$.signed_data",
-                "invalid",
-                "Malformed encoded content. Probably, you have encoded corrupted JSON.",
-                json!([]),
-            )
-        })?;
+    let content: Value = serde_json::from_slice(&document.content).map_err(|_| {
+        ApiError::invalid(
+            "$.signed_data",
+            "invalid",
+            "Malformed encoded content. Probably, you have encoded corrupted JSON.",
+            json!([]),
+        )
+    })?;
     // PostgreSQL stores no U+0000 in text or jsonb: the reason and the letter of such content
     // are kept in the event, so the append would fail with a 500.
     if contains_nul(&content) {
@@ -285,7 +318,7 @@ pub async fn recall(
         Some(employee) => app.reference.employee_tax_id(employee).await?,
         None => None,
     };
-    let user_employee_ids = app
+    let user_employee_ids: Vec<Uuid> = app
         .reference
         .user_employees(identity.user_id, identity.client_id)
         .await?
@@ -293,15 +326,18 @@ pub async fn recall(
         .filter(|e| e.status == "APPROVED")
         .map(|e| e.id)
         .collect();
+    let writable_care_plans = care_plan_access(&app, record, &user_employee_ids, at).await?;
     let mut command = RecallServiceRequest {
         patient_id,
         legal_entity_id: identity.client_id,
         user_id: identity.user_id,
-        at: actions::now(),
+        at,
         signed_content: content,
         signer_drfo: document.signer_drfo.unwrap_or_default(),
         requester_tax_id,
         user_employee_ids,
+        writable_care_plans,
+        activity_care_plan: None,
         allowed_reasons: app.reference.dictionary(RECALL_REASONS_DICTIONARY).await?,
         signed_content_link: String::new(),
     };

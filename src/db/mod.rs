@@ -111,6 +111,41 @@ impl Db {
         }
     }
 
+    /// The stored states of the active approvals granted to any of `employees`.
+    pub async fn active_approvals_granted_to(
+        &self,
+        employees: &[uuid::Uuid],
+    ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
+        if employees.is_empty() {
+            return Ok(Vec::new());
+        }
+        match self {
+            Db::Postgres(pool) => sqlx::query_scalar(
+                "SELECT document FROM approvals WHERE granted_to = ANY($1) AND status = 'active'",
+            )
+            .bind(employees)
+            .fetch_all(pool)
+            .await,
+            Db::Sqlite(lite) => {
+                let ids: Vec<String> = employees
+                    .iter()
+                    .map(|e| e.hyphenated().to_string())
+                    .collect();
+                let documents: Vec<String> = sqlx::query_scalar(
+                    "SELECT document FROM approvals WHERE status = 'active' \
+                     AND granted_to IN (SELECT value FROM json_each($1))",
+                )
+                .bind(serde_json::to_string(&ids).unwrap_or_default())
+                .fetch_all(&lite.pool)
+                .await?;
+                Ok(documents
+                    .iter()
+                    .filter_map(|d| serde_json::from_str(d).ok())
+                    .collect())
+            }
+        }
+    }
+
     pub async fn close(&self) {
         match self {
             Db::Postgres(pool) => pool.close().await,

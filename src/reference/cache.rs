@@ -30,7 +30,7 @@ use sqlx::postgres::PgListener;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use super::{Employee, LegalEntity, Person};
+use super::{Employee, LegalEntity, PartyFacts, Person};
 
 /// The notification channel of reference-data changes.
 pub const CHANNEL: &str = "ehealth_reference";
@@ -78,6 +78,7 @@ pub(super) struct Maps {
     pub tax_ids: Slot<Uuid, Option<String>>,
     pub employee_legal_entities: Slot<Uuid, Option<Uuid>>,
     pub persons: Slot<Uuid, Option<Person>>,
+    pub user_parties: Slot<Uuid, Option<PartyFacts>>,
 }
 
 #[derive(Default)]

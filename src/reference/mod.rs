@@ -31,6 +31,8 @@ impl LegalEntity {
     }
 }
 
+pub use ehealth_aggregates::caller::{PartyFacts, PatientFacts};
+
 #[derive(Debug, Clone)]
 pub struct Employee {
     pub id: Uuid,
@@ -59,6 +61,13 @@ pub struct Person {
 impl Person {
     pub fn is_active(&self) -> bool {
         self.status.eq_ignore_ascii_case("active")
+    }
+
+    /// What the patient rules need of the person.
+    pub fn facts(&self) -> PatientFacts {
+        PatientFacts {
+            status: self.status.clone(),
+        }
     }
 
     /// The method eHealth uses when none is named: an OTP one, else OFFLINE, else the first
@@ -158,6 +167,12 @@ impl Reference {
         self.cache
             .get(|m| &mut m.employee_legal_entities, employee_id, load)
             .await
+    }
+
+    /// The party behind a user (its verification and death), if the user and party are known.
+    pub async fn user_party(&self, user_id: Uuid) -> Result<Option<PartyFacts>, sqlx::Error> {
+        let load = || self.load_user_party(user_id);
+        self.cache.get(|m| &mut m.user_parties, user_id, load).await
     }
 
     pub async fn person(&self, id: Uuid) -> Result<Option<Person>, sqlx::Error> {
@@ -270,6 +285,18 @@ impl Reference {
                 .fetch_optional(pool)
                 .await?
                 .map(Hyphenated::into_uuid)))
+    }
+
+    async fn load_user_party(&self, user_id: Uuid) -> Result<Option<PartyFacts>, sqlx::Error> {
+        const SQL: &str = "SELECT p.verification_status, p.death_date FROM users u \
+                           JOIN parties p ON p.id = u.party_id WHERE u.id = $1";
+        let row: Option<(Option<String>, Option<chrono::NaiveDate>)> = on_backend!(&self.db,
+            pool => sqlx::query_as(SQL).bind(user_id).fetch_optional(pool).await?,
+            pool => sqlx::query_as(SQL).bind(text_id(user_id)).fetch_optional(pool).await?);
+        Ok(row.map(|(verification_status, death_date)| PartyFacts {
+            verification_status,
+            death_date,
+        }))
     }
 
     async fn load_person(&self, id: Uuid) -> Result<Option<Person>, sqlx::Error> {

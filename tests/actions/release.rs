@@ -102,13 +102,12 @@ async fn release_by_a_legal_entity_whose_type_is_not_allowed_answers_409() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn release_of_an_unknown_or_foreign_service_request_answers_404() {
+async fn release_of_an_unknown_or_malformed_service_request_answers_404() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    for id in [uuid::Uuid::new_v4(), SR_OTHER_LE] {
-        let reply = app.patch(&path(id), Some(&token), None).await;
-        reply.assert_error(404, "not_found", "Service request not found");
-    }
+    let unknown = uuid::Uuid::new_v4();
+    let reply = app.patch(&path(unknown), Some(&token), None).await;
+    reply.assert_error(404, "not_found", "Service request not found");
     let reply = app
         .patch(
             "/api/service_requests/not-a-uuid/actions/release",
@@ -117,7 +116,101 @@ async fn release_of_an_unknown_or_foreign_service_request_answers_404() {
         )
         .await;
     reply.assert_error(404, "not_found", "Service request not found");
+    assert!(app.events(unknown).await.is_empty());
+    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_of_another_legal_entitys_service_request_meets_the_specs_rules_not_a_404() {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    // Requested by LE_OTHER, used by nobody, no program: the spec's program-status rule answers.
+    let reply = app.patch(&path(SR_OTHER_LE), Some(&token), None).await;
+    reply.assert_error(409, "request_conflict", "Invalid program processing status");
+    // In queue for LE_OTHER: the spec's rules pass, ours answers last.
+    let token = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
+    let reply = app.patch(&path(SR_QUEUED), Some(&token), None).await;
+    reply.assert_error(
+        409,
+        "request_conflict",
+        "Service request is used by another legal entity",
+    );
     assert_eq!(app.events(SR_OTHER_LE).await.len(), 1);
+    assert_eq!(app.events(SR_QUEUED).await.len(), 1);
+    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn release_of_an_expired_service_request_answers_409_service_request_is_expired() {
+    let app = TestApp::spawn().await;
+    app.import(&more_service_requests()).await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let reply = app.patch(&path(SR_EXPIRED), Some(&token), None).await;
+    reply.assert_error(409, "request_conflict", "Service request is expired");
+    assert_eq!(app.events(SR_EXPIRED).await.len(), 1);
+    let row = app.current("service_requests", SR_EXPIRED).await.unwrap();
+    assert_eq!(row["program_processing_status"], "in_queue");
+    assert_eq!(row["used_by_legal_entity_id"], LE_MAIN.to_string());
+    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_legal_entity_reads_the_service_request_it_released_its_history_and_feed_record() {
+    let app = TestApp::spawn().await;
+    app.import(&more_service_requests()).await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+
+    let reply = app
+        .patch(&path(SR_QUEUED_FROM_OTHER), Some(&token), None)
+        .await;
+    let job = app.wait_job(&reply.job_href(), &token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+
+    // The job's link answers, though LE_MAIN neither requested nor uses it any more.
+    let link = job.headers["location"].to_str().unwrap().to_string();
+    let shown = app.get(&link, Some(&token)).await;
+    assert_eq!(shown.status, 200, "{:#}", shown.body);
+    assert_eq!(shown.data()["id"], SR_QUEUED_FROM_OTHER.to_string());
+    assert_eq!(shown.data()["used_by_legal_entity"], json!(null));
+    assert!(shown.data().get("released_by").is_none());
+    let history = app.get(&format!("{link}/history"), Some(&token)).await;
+    assert_eq!(history.status, 200, "{:#}", history.body);
+    let types: Vec<&str> = history
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["event_type"].as_str().unwrap())
+        .collect();
+    assert_eq!(types, ["ServiceRequestImported", "ServiceRequestReleased"]);
+    let feed = app
+        .get(
+            &format!("/api/events?entity_id={SR_QUEUED_FROM_OTHER}"),
+            Some(&app.token(U_DOCTOR, LE_MAIN, "event:read")),
+        )
+        .await;
+    assert_eq!(feed.status, 200, "{:#}", feed.body);
+    assert_eq!(feed.data().as_array().unwrap().len(), 1, "{:#}", feed.body);
+    let list = app
+        .get("/api/service_requests?limit=500", Some(&token))
+        .await;
+    assert_eq!(list.status, 200, "{:#}", list.body);
+    assert!(list
+        .data()
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|sr| sr["id"] == SR_QUEUED_FROM_OTHER.to_string()));
+    let row = app
+        .current("service_requests", SR_QUEUED_FROM_OTHER)
+        .await
+        .unwrap();
+    assert_eq!(row["released_by_legal_entity_ids"], json!([LE_MAIN]));
+
+    // A legal entity that never touched it still does not see it.
+    let stranger = app.token(U_DOCTOR, LE_PRIMARY, ALL_SCOPES);
+    let hidden = app.get(&link, Some(&stranger)).await;
+    hidden.assert_error(404, "not_found", "Service request not found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -566,24 +566,27 @@ async fn a_legal_entity_sees_only_the_records_of_entities_it_may_read() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn visibility_is_judged_on_the_entity_as_it_is_now() {
+async fn a_legal_entity_keeps_seeing_the_record_of_what_it_released() {
     let app = TestApp::spawn().await;
     let other = other_doctor(&app);
     // SR_USED_BY_OTHER was requested by LE_MAIN and is used by LE_OTHER; releasing it ends
-    // LE_OTHER's use, so LE_OTHER no longer sees the service request, nor the record of its own
-    // release. The requester still does.
+    // LE_OTHER's use, but LE_OTHER changed it, so it keeps seeing it and the record of its own
+    // release. The requester sees it too; a legal entity that never touched it does not.
     let before = events(&app, &other, "").await;
     assert_eq!(entity_ids(&before), Vec::<Uuid>::new());
     release(&app, &other, SR_USED_BY_OTHER).await;
 
     let reply = events(&app, &other, "").await;
-    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
-    assert_eq!(reply.body["paging"]["total_entries"], 0);
+    assert_eq!(entity_ids(&reply), vec![SR_USED_BY_OTHER]);
+    assert_eq!(reply.body["paging"]["total_entries"], 1);
     let main = events(&app, &doctor(&app), "").await;
     assert_eq!(entity_ids(&main), vec![SR_USED_BY_OTHER]);
     assert_eq!(main.data()[0]["changed_by"], U_OTHER.to_string());
     let id = main.data()[0]["id"].as_str().unwrap();
     let reply = app.get(&format!("/api/events/{id}"), Some(&other)).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    let primary = app.token(U_DOCTOR, LE_PRIMARY, "event:read");
+    let reply = app.get(&format!("/api/events/{id}"), Some(&primary)).await;
     reply.assert_error(404, "not_found", "Event not found");
 }
 

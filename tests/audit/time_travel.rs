@@ -289,12 +289,15 @@ async fn time_travel_keeps_the_read_endpoints_scope_and_visibility() {
     );
 
     // Visibility is the current one: after LE_OTHER released SR_USED_BY_OTHER (requested by
-    // LE_MAIN), LE_OTHER cannot read even the versions it could read then; LE_MAIN can.
+    // LE_MAIN), LE_OTHER still reads it and its past versions (it changed it), LE_MAIN too, and a
+    // legal entity that never touched it reads none of them.
     let other = other_doctor(&app);
     let used = format!("{}?version=1", service_request(P_OTP, SR_USED_BY_OTHER));
     assert_eq!(app.get(&used, Some(&other)).await.status, 200);
     release(&app, &other, SR_USED_BY_OTHER).await;
-    let reply = app.get(&used, Some(&other)).await;
+    assert_eq!(app.get(&used, Some(&other)).await.status, 200);
+    let primary = app.token(U_DOCTOR, LE_PRIMARY, ALL_SCOPES);
+    let reply = app.get(&used, Some(&primary)).await;
     reply.assert_error(404, "not_found", "Service request not found");
     let reply = app.get(&used, Some(&doctor(&app))).await;
     assert_eq!(

@@ -98,6 +98,7 @@ fn unit(out: &mut Vec<SerializedEvent>) {
             updated_at: now,
             updated_by: None,
             other: service_request_other(),
+            released_by: Vec::new(),
         };
         let imported = ServiceRequestEvent::ServiceRequestImported(Box::new(record));
         let released = ServiceRequestEvent::ServiceRequestReleased {

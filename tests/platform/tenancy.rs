@@ -87,7 +87,12 @@ async fn another_legal_entity_cannot_release_a_service_request_it_neither_reques
     let app = TestApp::spawn().await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
     let reply = app.patch(&release(SR_QUEUED), Some(&other), None).await;
-    reply.assert_error(404, "not_found", "Service request not found");
+    // It exists: the specification's rules pass, ours answers (never a 404 that hides them).
+    reply.assert_error(
+        409,
+        "request_conflict",
+        "Service request is used by another legal entity",
+    );
     assert_eq!(app.events(SR_QUEUED).await.len(), 1);
     let row = app.current("service_requests", SR_QUEUED).await.unwrap();
     assert_eq!(row["program_processing_status"], "in_queue");

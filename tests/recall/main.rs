@@ -11,6 +11,8 @@ mod support;
 
 mod access;
 mod body;
+mod caller;
+mod content_schema;
 mod effects;
 mod idempotency;
 mod rules;

@@ -265,6 +265,10 @@ pub struct Pki {
     pub passport_latin: pki::TestSigner,
     /// A valid signer who is nobody in the fixture.
     pub stranger: pki::TestSigner,
+    /// The dismissed doctor (requester of the care-plan service requests).
+    pub dismissed: pki::TestSigner,
+    /// The doctor whose party's verification is pending.
+    pub pending: pki::TestSigner,
     /// The doctor's certificate, expired.
     pub expired: pki::TestSigner,
     /// The doctor, certified by a CA nobody trusts.
@@ -284,6 +288,11 @@ pub fn pki() -> &'static Pki {
             doctor: ca.issue_signer(&format!("TINUA-{}", world::DOCTOR_TAX_ID), "Лікар Тест"),
             passport_latin: ca.issue_signer_ec("KA123456", "Лікар Паспорт"),
             stranger: ca.issue_signer("9999999999", "Сторонній"),
+            dismissed: ca.issue_signer(
+                &format!("TINUA-{}", world::DISMISSED_TAX_ID),
+                "Звільнений Лікар",
+            ),
+            pending: ca.issue_signer("TINUA-9090909090", "Очікує Перевірки"),
             expired: ca.issue_signer_valid(world::DOCTOR_TAX_ID, -400, -1),
             untrusted: rogue.issue_signer(world::DOCTOR_TAX_ID, "Лікар Тест"),
             ca,
@@ -448,6 +457,18 @@ impl TestApp {
             keys: TokenKeys::new(JWT_SECRET.as_bytes()),
             running,
         }
+    }
+
+    /// Imports `file` (the import format) into the running service's database, through the same
+    /// import the binary runs: for entities a few tests need beyond the fixture world.
+    pub async fn import(&self, file: &Value) {
+        let bus = std::sync::Arc::new(ehealth_es::commands::CommandBus::new(
+            self.db.clone(),
+            std::sync::Arc::new(tokio::sync::Notify::new()),
+        ));
+        ehealth_es::import::import(&self.db, &bus, file)
+            .await
+            .expect("the extra entities import");
     }
 
     pub fn token(&self, user: Uuid, client: Uuid, scopes: &str) -> String {
@@ -717,6 +738,7 @@ pub fn serve_args(trust_anchors: Option<PathBuf>, media_dir: PathBuf) -> ServeAr
 
 /// Columns that hold JSON text on SQLite (jsonb on PostgreSQL).
 const JSON_COLUMNS: &[&str] = &[
+    "released_by_legal_entity_ids",
     "payload",
     "metadata",
     "document",

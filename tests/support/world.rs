@@ -39,6 +39,16 @@ pub const E_PASSPORT: Uuid = id(0x3005);
 /// A dismissed doctor of LE_MAIN.
 pub const U_DISMISSED: Uuid = id(0x2006);
 pub const E_DISMISSED: Uuid = id(0x3006);
+pub const DISMISSED_TAX_ID: &str = "6666666666";
+/// A doctor of LE_MAIN whose party was refused verification (`NOT_VERIFIED`).
+pub const U_UNVERIFIED_PARTY: Uuid = id(0x2007);
+pub const E_UNVERIFIED_PARTY: Uuid = id(0x3007);
+/// A doctor of LE_MAIN whose party has died.
+pub const U_DECEASED_PARTY: Uuid = id(0x2008);
+pub const E_DECEASED_PARTY: Uuid = id(0x3008);
+/// A doctor of LE_MAIN whose party's verification is pending (`VERIFICATION_NEEDED`).
+pub const U_PENDING_PARTY: Uuid = id(0x2009);
+pub const E_PENDING_PARTY: Uuid = id(0x3009);
 
 // Persons (patients).
 pub const PHONE_OTP: &str = "+380931234585";
@@ -76,7 +86,23 @@ pub const SR_USED_BY_MAIN: Uuid = id(0x5009);
 pub const SR_PERFORMER: Uuid = id(0x500a);
 /// active, patient P_OFFLINE: no recall SMS.
 pub const SR_OFFLINE_PATIENT: Uuid = id(0x500b);
+/// active, in_queue, used by E_DOCTOR / LE_MAIN, but its expiration date has passed.
+pub const SR_EXPIRED: Uuid = id(0x500c);
+/// active, based on care plan CP_WRITABLE, requested by E_DISMISSED (LE_MAIN): U_DOCTOR may
+/// recall it through AP_CARE_PLAN_WRITE.
+pub const SR_CARE_PLAN: Uuid = id(0x500d);
+/// active, based on care plan CP_OTHER (nobody holds an approval on it), requested by E_DISMISSED.
+pub const SR_OTHER_CARE_PLAN: Uuid = id(0x500e);
+/// active, requested by E_PENDING_PARTY.
+pub const SR_PENDING_PARTY: Uuid = id(0x500f);
+/// active, in_queue, requested by LE_OTHER (E_OTHER) and used by E_DOCTOR / LE_MAIN: LE_MAIN may
+/// release it, and sees it afterwards only because it released it.
+pub const SR_QUEUED_FROM_OTHER: Uuid = id(0x5010);
 pub const SR_REQUISITION: &str = "0000-1234-5678-AX";
+
+// Care plans (only referenced).
+pub const CP_WRITABLE: Uuid = id(0xc001);
+pub const CP_OTHER: Uuid = id(0xc002);
 
 // Merge requests (LE_MAIN, by U_SPECIALIST unless said otherwise).
 pub const MR_NEW: Uuid = id(0x6001);
@@ -106,6 +132,8 @@ pub const AP_OTHER_LE: Uuid = id(0x8007);
 pub const AP_SR_1: Uuid = id(0x8008);
 pub const AP_SR_2: Uuid = id(0x8009);
 pub const AP_SR_3: Uuid = id(0x800a);
+/// active, `write` access to care plan CP_WRITABLE, granted to E_DOCTOR.
+pub const AP_CARE_PLAN_WRITE: Uuid = id(0x800b);
 
 /// Every scope the service knows.
 pub const ALL_SCOPES: &str = "service_request:use service_request:recall service_request:read \
@@ -122,7 +150,7 @@ fn service_request(id: Uuid, extra: Value) -> Value {
         "code": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "service" } ] }, "value": "8b5e7f3a-5d2b-4e0e-9a7f-0c3f1c1d2e3f" } },
         "context": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "encounter" } ] }, "value": "2f6a2d1c-0b8e-4c55-9a55-8f7d8a9c0b1e" } },
         "authored_on": "2024-05-01T10:00:00Z",
-        "expiration_date": "2025-05-01T10:00:00Z",
+        "expiration_date": "2099-05-01T10:00:00Z",
         "requisition": SR_REQUISITION,
         "note": "Консультація",
         "patient_instruction": null,
@@ -139,6 +167,10 @@ fn service_request(id: Uuid, extra: Value) -> Value {
         }
     }
     sr
+}
+
+fn care_plan_reference(id: Uuid) -> Value {
+    json!([ { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "care_plan" } ] }, "value": id.to_string() } } ])
 }
 
 fn employee(id: Uuid, party: Uuid, le: Uuid, kind: &str, status: &str) -> Value {
@@ -179,7 +211,10 @@ pub fn import_file() -> Value {
             { "id": party(3), "tax_id": "3333333333", "first_name": "Ірина", "last_name": "Реєстратор" },
             { "id": party(4), "tax_id": "4444444444", "first_name": "Інший", "last_name": "Лікар" },
             { "id": party(5), "tax_id": "КА123456", "first_name": "Паспорт", "last_name": "Лікар" },
-            { "id": party(6), "tax_id": "6666666666", "first_name": "Звільнений", "last_name": "Лікар" }
+            { "id": party(6), "tax_id": DISMISSED_TAX_ID, "first_name": "Звільнений", "last_name": "Лікар" },
+            { "id": party(7), "tax_id": "7777777777", "first_name": "Неперевірений", "last_name": "Лікар", "verification_status": "NOT_VERIFIED" },
+            { "id": party(8), "tax_id": "8888888888", "first_name": "Померлий", "last_name": "Лікар", "verification_status": "VERIFIED", "death_date": "2024-01-15" },
+            { "id": party(9), "tax_id": "9090909090", "first_name": "Очікує", "last_name": "Перевірки", "verification_status": "VERIFICATION_NEEDED" }
         ],
         "users": [
             { "id": U_DOCTOR, "party_id": party(1) },
@@ -187,7 +222,10 @@ pub fn import_file() -> Value {
             { "id": U_RECEPTIONIST, "party_id": party(3) },
             { "id": U_OTHER, "party_id": party(4) },
             { "id": U_PASSPORT, "party_id": party(5) },
-            { "id": U_DISMISSED, "party_id": party(6) }
+            { "id": U_DISMISSED, "party_id": party(6) },
+            { "id": U_UNVERIFIED_PARTY, "party_id": party(7) },
+            { "id": U_DECEASED_PARTY, "party_id": party(8) },
+            { "id": U_PENDING_PARTY, "party_id": party(9) }
         ],
         "employees": [
             employee(E_DOCTOR, party(1), LE_MAIN, "DOCTOR", "APPROVED"),
@@ -195,7 +233,10 @@ pub fn import_file() -> Value {
             employee(E_RECEPTIONIST, party(3), LE_MAIN, "RECEPTIONIST", "APPROVED"),
             employee(E_OTHER, party(4), LE_OTHER, "DOCTOR", "APPROVED"),
             employee(E_PASSPORT, party(5), LE_MAIN, "DOCTOR", "APPROVED"),
-            employee(E_DISMISSED, party(6), LE_MAIN, "DOCTOR", "DISMISSED")
+            employee(E_DISMISSED, party(6), LE_MAIN, "DOCTOR", "DISMISSED"),
+            employee(E_UNVERIFIED_PARTY, party(7), LE_MAIN, "DOCTOR", "APPROVED"),
+            employee(E_DECEASED_PARTY, party(8), LE_MAIN, "DOCTOR", "APPROVED"),
+            employee(E_PENDING_PARTY, party(9), LE_MAIN, "DOCTOR", "APPROVED")
         ],
         "persons": [
             { "id": P_OTP, "status": "active", "authentication_methods": [ { "type": "OTP", "phone_number": PHONE_OTP } ] },
@@ -241,7 +282,22 @@ pub fn import_file() -> Value {
             approval(AP_OTHER_LE, P_OTP, "new", json!({ "granted_to": E_OTHER })),
             approval(AP_SR_1, P_OTP, "new", json!({ "reason": SR_ACTIVE })),
             approval(AP_SR_2, P_OTP, "active", json!({ "reason": SR_ACTIVE })),
-            approval(AP_SR_3, P_OTP, "cancelled", json!({ "reason": SR_ACTIVE }))
+            approval(AP_SR_3, P_OTP, "cancelled", json!({ "reason": SR_ACTIVE })),
+            approval(AP_CARE_PLAN_WRITE, P_OTP, "active", json!({ "access_level": "write", "granted_resources": [ { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "care_plan" } ] }, "value": CP_WRITABLE.to_string() } } ] }))
+        ]
+    })
+}
+
+/// Service requests for the rules of Recall and Release that need more than the world's: imported
+/// by the tests that use them (`TestApp::import`), so the lists of the world stay as they are.
+pub fn more_service_requests() -> Value {
+    json!({
+        "service_requests": [
+            service_request(SR_EXPIRED, json!({ "program_processing_status": "in_queue", "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE_MAIN, "expiration_date": "2020-01-01T00:00:00Z" })),
+            service_request(SR_CARE_PLAN, json!({ "requester_employee": E_DISMISSED, "based_on": care_plan_reference(CP_WRITABLE) })),
+            service_request(SR_OTHER_CARE_PLAN, json!({ "requester_employee": E_DISMISSED, "based_on": care_plan_reference(CP_OTHER) })),
+            service_request(SR_PENDING_PARTY, json!({ "requester_employee": E_PENDING_PARTY })),
+            service_request(SR_QUEUED_FROM_OTHER, json!({ "requester_employee": E_OTHER, "requester_legal_entity": LE_OTHER, "program_processing_status": "in_queue", "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE_MAIN }))
         ]
     })
 }

@@ -6,6 +6,7 @@
 //! carries a random salt from which the code is derived with a server key, never the code itself,
 //! and the previous challenge stops working because only the latest salt is kept.
 
+mod grants;
 #[cfg(test)]
 mod tests;
 

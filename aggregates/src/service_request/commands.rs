@@ -39,6 +39,10 @@ pub struct RecallServiceRequest {
     pub requester_tax_id: Option<String>,
     /// APPROVED employees of the user's party in the token's legal entity.
     pub user_employee_ids: Vec<Uuid>,
+    /// Care plans that one of those employees holds an active approval to write.
+    pub writable_care_plans: Vec<Uuid>,
+    /// The care plan of the care-plan activity the service request is based on, if it names one.
+    pub activity_care_plan: Option<Uuid>,
     /// Codes of the `eHealth/service_request_recall_reasons` dictionary.
     pub allowed_reasons: Vec<String>,
     /// Where the signed content was stored in media storage.

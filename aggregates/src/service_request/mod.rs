@@ -7,6 +7,7 @@
 mod commands;
 mod errors;
 mod events;
+pub mod signed_content;
 mod state;
 #[cfg(test)]
 mod tests;
@@ -23,6 +24,8 @@ use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+
+use uuid::Uuid;
 
 use crate::drfo::drfo_matches;
 
@@ -41,11 +44,13 @@ impl ServiceRequest {
     }
 
     /// Every rule of Release, in order. Public so the service can reject early with the same
-    /// answer the aggregate would give.
+    /// answer the aggregate would give. The service request is looked up by id alone, as eHealth
+    /// does: a legal entity that neither requested nor uses it meets the specification's rules
+    /// first, then ours (409), never a 404 for a service request that exists.
     pub fn check_release(&self, cmd: &ReleaseServiceRequest) -> Result<(), ServiceRequestError> {
         let sr = self.existing()?;
-        if !sr.visible_to(cmd.legal_entity_id) {
-            return Err(ServiceRequestError::NotFound);
+        if sr.is_expired(cmd.at) {
+            return Err(ServiceRequestError::ReleaseExpired);
         }
         if sr.status != ServiceRequestStatus::Active {
             return Err(ServiceRequestError::ReleaseInvalidStatus);
@@ -59,27 +64,42 @@ impl ServiceRequest {
         Ok(())
     }
 
-    /// Every rule of Recall after the signature itself was verified, in the specification's order:
-    /// signer (DRFO, then employee), status, reason, content.
-    pub fn check_recall(&self, cmd: &RecallServiceRequest) -> Result<(), ServiceRequestError> {
-        let sr = self.existing()?;
-        if sr.patient_id != cmd.patient_id || !sr.visible_to(cmd.legal_entity_id) {
-            return Err(ServiceRequestError::NotFound);
-        }
-        if sr.requester_legal_entity != Some(cmd.legal_entity_id) {
+    /// The recall's first rules, about which service request and who asks: it exists for this
+    /// patient (404), and the caller's legal entity requested it (409). Checked before the
+    /// signature is verified, and again by [`check_recall`](Self::check_recall).
+    pub fn check_recall_target(
+        &self,
+        patient_id: Uuid,
+        legal_entity_id: Uuid,
+    ) -> Result<&ServiceRequestRecord, ServiceRequestError> {
+        let sr = self
+            .record
+            .as_ref()
+            .filter(|sr| sr.patient_id == patient_id)
+            .ok_or(ServiceRequestError::NotFound)?;
+        if sr.requester_legal_entity != Some(legal_entity_id) {
             return Err(ServiceRequestError::RecallNotRequesterLegalEntity);
         }
+        Ok(sr)
+    }
+
+    /// Every rule of Recall after the signature was verified, in the specification's order:
+    /// signer (DRFO, then employee), status, the signed-content schema
+    /// ([`signed_content::validate`]: every violation at once), reason, content.
+    pub fn check_recall(&self, cmd: &RecallServiceRequest) -> Result<(), ServiceRequestError> {
+        let sr = self.check_recall_target(cmd.patient_id, cmd.legal_entity_id)?;
         let tax_id = cmd.requester_tax_id.as_deref().unwrap_or_default();
         if !drfo_matches(&cmd.signer_drfo, tax_id) {
             return Err(ServiceRequestError::RecallDrfoMismatch);
         }
-        match sr.requester_employee {
-            Some(requester) if cmd.user_employee_ids.contains(&requester) => {}
-            _ => return Err(ServiceRequestError::RecallEmployeeNotInMsp),
+        if !may_recall_as_employee(sr, cmd) {
+            return Err(ServiceRequestError::RecallEmployeeNotInMsp);
         }
         if sr.status != ServiceRequestStatus::Active {
             return Err(ServiceRequestError::RecallInvalidStatus(sr.status));
         }
+        signed_content::validate(&cmd.signed_content)
+            .map_err(ServiceRequestError::RecallContentInvalid)?;
         check_recall_reason(&cmd.signed_content, &cmd.allowed_reasons)?;
         if cmd.signed_content.get("id").and_then(Value::as_str) != Some(&sr.id.to_string()) {
             return Err(ServiceRequestError::RecallContentIdMismatch);
@@ -91,16 +111,29 @@ impl ServiceRequest {
     }
 }
 
-/// The reason is `status_reason.coding[]` of the signed content: every coding must name the
-/// recall-reasons dictionary and one of its codes.
+/// The requester employee is one of the user's APPROVED employees in this legal entity; or, for a
+/// service request based on a care plan, one of them holds an active approval to write that care
+/// plan (its id from the service request's `based_on`, else from its care-plan activity).
+fn may_recall_as_employee(sr: &ServiceRequestRecord, cmd: &RecallServiceRequest) -> bool {
+    if sr
+        .requester_employee
+        .is_some_and(|requester| cmd.user_employee_ids.contains(&requester))
+    {
+        return true;
+    }
+    sr.based_on_care_plan()
+        .or(cmd.activity_care_plan)
+        .is_some_and(|care_plan| cmd.writable_care_plans.contains(&care_plan))
+}
+
+/// The reason is `status_reason.coding[]` of the signed content, which the schema already made a
+/// non-empty list of codings with string codes and, where given, the recall-reasons system: every
+/// coding must name that dictionary and one of its codes.
 fn check_recall_reason(content: &Value, allowed: &[String]) -> Result<(), ServiceRequestError> {
     let codings = content
         .pointer("/status_reason/coding")
         .and_then(Value::as_array)
-        .filter(|c| !c.is_empty())
-        .ok_or_else(|| ServiceRequestError::RecallReasonMissing {
-            entry: "$.status_reason".into(),
-        })?;
+        .map_or(&[][..], Vec::as_slice);
     for (i, coding) in codings.iter().enumerate() {
         let system_ok = coding.get("system").and_then(Value::as_str) == Some(RECALL_REASONS_SYSTEM);
         let code_ok = coding
@@ -176,8 +209,18 @@ impl Aggregate for ServiceRequest {
     fn apply(&mut self, event: Self::Event) {
         match event {
             ServiceRequestEvent::ServiceRequestImported(record) => self.record = Some(*record),
-            ServiceRequestEvent::ServiceRequestReleased { by, at, .. } => {
+            ServiceRequestEvent::ServiceRequestReleased {
+                released_legal_entity,
+                by,
+                at,
+                ..
+            } => {
                 if let Some(sr) = self.record.as_mut() {
+                    if let Some(le) = released_legal_entity {
+                        if !sr.released_by.contains(&le) {
+                            sr.released_by.push(le);
+                        }
+                    }
                     sr.used_by_employee = None;
                     sr.used_by_legal_entity = None;
                     sr.program_processing_status = Some(ProgramProcessingStatus::New);

@@ -82,6 +82,10 @@ pub struct ServiceRequestRecord {
     pub updated_at: DateTime<Utc>,
     pub updated_by: Option<Uuid>,
     pub other: Map<String, Value>,
+    /// Legal entities that released the service request: they changed it, so they keep reading
+    /// it and its history after their reservation is gone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released_by: Vec<Uuid>,
 }
 
 /// Keys the recall comparison ignores on both sides (DESIGN.md, recall signature).
@@ -93,10 +97,61 @@ pub const CONTENT_COMPARISON_IGNORED: [&str; 4] = [
 ];
 
 impl ServiceRequestRecord {
-    /// A legal entity sees a service request it requested or is using; nobody else does.
+    /// A legal entity sees a service request it requested, is using, or released (a legal entity
+    /// can always read what it changed); nobody else does.
     pub fn visible_to(&self, legal_entity: Uuid) -> bool {
         self.requester_legal_entity == Some(legal_entity)
             || self.used_by_legal_entity == Some(legal_entity)
+            || self.released_by.contains(&legal_entity)
+    }
+
+    /// Whether `expiration_date` has passed at `at`. A date-time expires at that instant; a bare
+    /// date (`YYYY-MM-DD`) at the end of that day (UTC). No expiration date: never.
+    pub fn is_expired(&self, at: DateTime<Utc>) -> bool {
+        let Some(text) = self.other.get("expiration_date").and_then(Value::as_str) else {
+            return false;
+        };
+        if let Ok(instant) = DateTime::parse_from_rfc3339(text) {
+            return instant.with_timezone(&Utc) < at;
+        }
+        if let Ok(naive) = chrono::NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f") {
+            return naive.and_utc() < at;
+        }
+        if let Ok(day) = chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d") {
+            return day < at.date_naive();
+        }
+        false
+    }
+
+    /// The care plan the service request is based on: a `based_on` reference (or list of
+    /// references) whose code is `care_plan`.
+    pub fn based_on_care_plan(&self) -> Option<Uuid> {
+        self.based_on("care_plan")
+    }
+
+    /// The care-plan activity the service request is based on: a `based_on` reference whose code
+    /// is `activity` (or `care_plan_activity`).
+    pub fn based_on_activity(&self) -> Option<Uuid> {
+        self.based_on("activity")
+            .or_else(|| self.based_on("care_plan_activity"))
+    }
+
+    fn based_on(&self, code: &str) -> Option<Uuid> {
+        let named = |reference: &Value| {
+            let codings = reference.pointer("/identifier/type/coding")?.as_array()?;
+            if !codings
+                .iter()
+                .any(|c| c.get("code").and_then(Value::as_str) == Some(code))
+            {
+                return None;
+            }
+            let value = reference.pointer("/identifier/value")?.as_str()?;
+            Uuid::parse_str(value).ok()
+        };
+        match self.other.get("based_on")? {
+            Value::Array(items) => items.iter().find_map(named),
+            single => named(single),
+        }
     }
 
     /// The public eHealth view of the service request (`data` of the read endpoint). The recall's
@@ -108,11 +163,13 @@ impl ServiceRequestRecord {
         };
         put("id", Value::String(self.id.to_string()));
         put("status", Value::String(self.status.as_str().into()));
-        put(
-            "program_processing_status",
-            self.program_processing_status
-                .map_or(Value::Null, |s| Value::String(s.as_str().into())),
-        );
+        // Present only for service requests with a medical program, as eHealth renders them.
+        if let Some(status) = self.program_processing_status {
+            put(
+                "program_processing_status",
+                Value::String(status.as_str().into()),
+            );
+        }
         put("subject", reference("patient", self.patient_id));
         put(
             "requester_employee",
@@ -134,12 +191,10 @@ impl ServiceRequestRecord {
             "status_reason",
             self.status_reason.clone().unwrap_or(Value::Null),
         );
-        put(
-            "explanatory_letter",
-            self.explanatory_letter
-                .clone()
-                .map_or(Value::Null, Value::String),
-        );
+        // eHealth's view has no explanatory letter until a recall gives one.
+        if let Some(letter) = &self.explanatory_letter {
+            put("explanatory_letter", Value::String(letter.clone()));
+        }
         put(
             "status_history",
             serde_json::to_value(&self.status_history).unwrap_or(Value::Null),

@@ -9,7 +9,7 @@ use uuid::Uuid;
 // Builders
 // ---------------------------------------------------------------------------------------------
 
-const SR_ID: Uuid = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0001);
+const SR_ID: Uuid = Uuid::from_u128(0x5e00_0000_0000_4000_8000_0000_0000_0001);
 const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
 const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
 const REQUESTER_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
@@ -21,7 +21,7 @@ const OTHER_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_000
 const AUTHOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
 const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 const TAX_ID: &str = "3184710691";
-const RECALL_LINK: &str = "5e000000-0000-0000-0000-000000000001/recall";
+const RECALL_LINK: &str = "5e000000-0000-4000-8000-000000000001/recall";
 
 fn created_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap()
@@ -41,6 +41,16 @@ fn record() -> ServiceRequestRecord {
     other.insert("patient_instruction".into(), Value::Null);
     other.insert("priority".into(), Value::Null);
     other.insert("requisition".into(), json!("AX12-3456-7890"));
+    other.insert(
+        "category".into(),
+        json!({"coding": [{"system": "eHealth/SNOMED/service_request_categories", "code": "409063005"}]}),
+    );
+    other.insert(
+        "context".into(),
+        json!({"identifier": {"type": {"coding": [{"system": "eHealth/resources", "code": "encounter"}]},
+               "value": "0e000000-0000-4000-8000-000000000001"}}),
+    );
+    other.insert("reason_reference".into(), json!([]));
     other.insert(
         "code".into(),
         json!({"identifier": {"type": {"coding": [{"system": "eHealth/resources", "code": "service"}]},
@@ -69,6 +79,7 @@ fn record() -> ServiceRequestRecord {
         updated_at: created_at(),
         updated_by: Some(AUTHOR),
         other,
+        released_by: Vec::new(),
     }
 }
 
@@ -125,6 +136,8 @@ fn recall_cmd(content: Value) -> RecallServiceRequest {
         signer_drfo: TAX_ID.into(),
         requester_tax_id: Some(TAX_ID.into()),
         user_employee_ids: vec![OTHER_EMPLOYEE, REQUESTER_EMPLOYEE],
+        writable_care_plans: vec![],
+        activity_care_plan: None,
         allowed_reasons: vec!["1".into(), "2".into()],
         signed_content_link: RECALL_LINK.into(),
     }
@@ -216,21 +229,67 @@ async fn release_of_a_service_request_that_does_not_exist_is_refused_with_not_fo
 }
 
 #[tokio::test]
-async fn release_by_a_legal_entity_that_neither_requested_nor_uses_the_service_request_is_refused_with_not_found(
+async fn release_by_a_legal_entity_that_neither_requested_nor_uses_the_service_request_is_refused_as_used_by_another(
 ) {
     given(record())
         .when_async(release_by(STRANGER_LE))
         .await
-        .then_expect_error(ServiceRequestError::NotFound);
+        .then_expect_error(ServiceRequestError::ReleaseUsedByAnotherLegalEntity);
 }
 
 #[tokio::test]
-async fn release_by_a_stranger_legal_entity_is_not_found_even_when_the_status_is_also_wrong() {
+async fn release_by_a_stranger_legal_entity_meets_the_status_rule_first() {
     let recalled = record_with(|r| r.status = ServiceRequestStatus::Recalled);
     given(recalled)
         .when_async(release_by(STRANGER_LE))
         .await
-        .then_expect_error(ServiceRequestError::NotFound);
+        .then_expect_error(ServiceRequestError::ReleaseInvalidStatus);
+}
+
+fn expiring_at(text: &str) -> ServiceRequestRecord {
+    record_with(|r| {
+        r.other
+            .insert("expiration_date".into(), Value::String(text.into()));
+    })
+}
+
+#[tokio::test]
+async fn release_of_a_service_request_whose_expiration_date_has_passed_is_refused_as_expired() {
+    // now() is 2024-03-05T14:30:15Z.
+    given(expiring_at("2024-03-05T14:30:14Z"))
+        .when_async(release_by(USING_LE))
+        .await
+        .then_expect_error(ServiceRequestError::ReleaseExpired);
+}
+
+#[tokio::test]
+async fn release_checks_the_expiration_before_the_status() {
+    let mut expired = expiring_at("2024-01-01T00:00:00+02:00");
+    expired.status = ServiceRequestStatus::Recalled;
+    given(expired)
+        .when_async(release_by(USING_LE))
+        .await
+        .then_expect_error(ServiceRequestError::ReleaseExpired);
+}
+
+#[tokio::test]
+async fn release_of_a_service_request_expiring_later_or_never_succeeds() {
+    for text in ["2024-03-05T14:30:16Z", "2024-03-05", "2024-03-05T14:30:16"] {
+        let events = outcome(expiring_at(text), release_by(USING_LE)).await;
+        assert!(events.is_ok(), "{text}: {events:?}");
+    }
+    let mut without = record();
+    without.other.remove("expiration_date");
+    assert!(outcome(without, release_by(USING_LE)).await.is_ok());
+}
+
+#[test]
+fn a_bare_expiration_date_lasts_until_the_end_of_that_day() {
+    let sr = expiring_at("2024-03-04");
+    assert!(sr.is_expired(now()));
+    assert!(!expiring_at("2024-03-05").is_expired(now()));
+    assert!(!expiring_at("2024-03-05T14:30:15.000001+00:00").is_expired(now()));
+    assert!(!expiring_at("not a date").is_expired(now()));
 }
 
 #[tokio::test]
@@ -370,20 +429,38 @@ async fn a_released_service_request_is_no_longer_used_and_is_back_to_new() {
         r.updated_at = now();
     });
     let state = state_after(all);
-    assert_eq!(state, expected);
+    assert_eq!(
+        state,
+        ServiceRequestRecord {
+            released_by: vec![USING_LE],
+            ..expected
+        }
+    );
     assert_eq!(state.status, ServiceRequestStatus::Active);
+}
+
+#[tokio::test]
+async fn the_legal_entity_that_released_a_service_request_keeps_seeing_it() {
+    let mut all = imported(record());
+    all.extend(outcome(record(), release_by(USING_LE)).await.unwrap());
+    let state = state_after(all);
+    assert!(state.visible_to(USING_LE));
+    assert!(state.visible_to(REQUESTER_LE));
+    assert!(!state.visible_to(STRANGER_LE));
+    // The released list is not part of eHealth's rendering.
+    assert!(state.render().get("released_by").is_none());
 }
 
 #[tokio::test]
 async fn a_released_service_request_cannot_be_released_again() {
     let mut events = imported(record());
     events.extend(outcome(record(), release_by(USING_LE)).await.unwrap());
-    // The using legal entity no longer sees it: it is neither requester nor user any more.
+    // It is back to `new`, whoever asks.
     TestFramework::<ServiceRequest>::with(())
         .given(events.clone())
         .when_async(release_by(USING_LE))
         .await
-        .then_expect_error(ServiceRequestError::NotFound);
+        .then_expect_error(ServiceRequestError::ReleaseInvalidProgramProcessingStatus);
     // The requester sees it, but it is back to `new`.
     TestFramework::<ServiceRequest>::with(())
         .given(events)
@@ -405,7 +482,7 @@ fn check_release_gives_the_same_answer_as_the_command() {
     assert_eq!(aggregate.check_release(&cmd(USING_LE)), Ok(()));
     assert_eq!(
         aggregate.check_release(&cmd(STRANGER_LE)),
-        Err(ServiceRequestError::NotFound)
+        Err(ServiceRequestError::ReleaseUsedByAnotherLegalEntity)
     );
     assert_eq!(
         aggregate.check_release(&cmd(REQUESTER_LE)),
@@ -437,14 +514,14 @@ async fn recall_in_the_context_of_another_patient_is_refused_with_not_found() {
 }
 
 #[tokio::test]
-async fn recall_by_a_legal_entity_that_neither_requested_nor_uses_the_service_request_is_not_found()
-{
+async fn recall_by_a_legal_entity_that_neither_requested_nor_uses_the_service_request_is_refused_as_not_the_requester(
+) {
     let mut cmd = recall_cmd(signed_content(&record()));
     cmd.legal_entity_id = STRANGER_LE;
     given(record())
         .when_async(recall(cmd))
         .await
-        .then_expect_error(ServiceRequestError::NotFound);
+        .then_expect_error(ServiceRequestError::RecallNotRequesterLegalEntity);
 }
 
 #[tokio::test]
@@ -559,6 +636,95 @@ async fn recall_by_a_user_who_is_not_the_requester_employee_is_refused_with_not_
     );
 }
 
+const CARE_PLAN: Uuid = Uuid::from_u128(0xc000_0000_0000_0000_0000_0000_0000_0001);
+const OTHER_CARE_PLAN: Uuid = Uuid::from_u128(0xc000_0000_0000_0000_0000_0000_0000_0002);
+
+fn based_on(code: &str, id: Uuid) -> ServiceRequestRecord {
+    record_with(|r| {
+        r.other.insert(
+            "based_on".into(),
+            json!([{"identifier": {"type": {"coding": [{"system": "eHealth/resources", "code": code}]},
+                    "value": id.to_string()}}]),
+        );
+    })
+}
+
+/// A user who is not the requester employee, whose employees may write `writable`.
+fn recall_by_care_plan_writer(
+    sr: &ServiceRequestRecord,
+    writable: Vec<Uuid>,
+    activity_care_plan: Option<Uuid>,
+) -> ServiceRequestCommand {
+    let mut cmd = recall_cmd(signed_content(sr));
+    cmd.user_employee_ids = vec![OTHER_EMPLOYEE];
+    cmd.writable_care_plans = writable;
+    cmd.activity_care_plan = activity_care_plan;
+    recall(cmd)
+}
+
+#[tokio::test]
+async fn recall_of_a_care_plan_service_request_by_a_holder_of_a_write_approval_on_that_plan_succeeds(
+) {
+    let sr = based_on("care_plan", CARE_PLAN);
+    let events = outcome(
+        sr.clone(),
+        recall_by_care_plan_writer(&sr, vec![CARE_PLAN], None),
+    )
+    .await;
+    assert!(events.is_ok(), "{events:?}");
+}
+
+#[tokio::test]
+async fn recall_of_a_care_plan_service_request_needs_the_approval_on_that_very_plan() {
+    let sr = based_on("care_plan", CARE_PLAN);
+    given(sr.clone())
+        .when_async(recall_by_care_plan_writer(&sr, vec![OTHER_CARE_PLAN], None))
+        .await
+        .then_expect_error(ServiceRequestError::RecallEmployeeNotInMsp);
+}
+
+#[tokio::test]
+async fn a_write_approval_does_not_help_for_a_service_request_not_based_on_a_care_plan() {
+    let sr = record();
+    given(sr.clone())
+        .when_async(recall_by_care_plan_writer(&sr, vec![CARE_PLAN], None))
+        .await
+        .then_expect_error(ServiceRequestError::RecallEmployeeNotInMsp);
+}
+
+#[tokio::test]
+async fn a_service_request_based_on_an_activity_is_based_on_the_activitys_care_plan() {
+    let sr = based_on("activity", Uuid::from_u128(0xac));
+    let events = outcome(
+        sr.clone(),
+        recall_by_care_plan_writer(&sr, vec![CARE_PLAN], Some(CARE_PLAN)),
+    )
+    .await;
+    assert!(events.is_ok(), "{events:?}");
+    given(sr.clone())
+        .when_async(recall_by_care_plan_writer(&sr, vec![CARE_PLAN], None))
+        .await
+        .then_expect_error(ServiceRequestError::RecallEmployeeNotInMsp);
+}
+
+#[test]
+fn based_on_names_a_care_plan_or_an_activity_in_a_list_or_alone() {
+    assert_eq!(
+        based_on("care_plan", CARE_PLAN).based_on_care_plan(),
+        Some(CARE_PLAN)
+    );
+    assert_eq!(based_on("care_plan", CARE_PLAN).based_on_activity(), None);
+    let single = record_with(|r| {
+        r.other.insert(
+            "based_on".into(),
+            json!({"identifier": {"type": {"coding": [{"system": "eHealth/resources", "code": "care_plan_activity"}]},
+                   "value": CARE_PLAN.to_string()}}),
+        );
+    });
+    assert_eq!(single.based_on_activity(), Some(CARE_PLAN));
+    assert_eq!(record().based_on_care_plan(), None);
+}
+
 #[tokio::test]
 async fn recall_by_a_user_without_employees_is_refused_with_not_in_msp() {
     let mut cmd = recall_cmd(signed_content(&record()));
@@ -659,18 +825,37 @@ async fn recall_checks_the_status_before_the_reason() {
 // Recall: reason
 // ---------------------------------------------------------------------------------------------
 
+/// The schema's refusal of `content`, as `validate` describes it.
+fn refused_by_schema(content: &Value) -> ServiceRequestError {
+    ServiceRequestError::RecallContentInvalid(
+        signed_content::validate(content).expect_err("the schema refuses the content"),
+    )
+}
+
 #[tokio::test]
-async fn recall_without_a_status_reason_is_refused_with_reason_missing() {
+async fn recall_whose_content_breaks_the_schema_is_refused_with_every_violation() {
+    let content = signed_content_with(|doc| {
+        doc.remove("status_reason");
+        doc.remove("requisition");
+    });
+    let err = outcome(record(), recall_of(content)).await.unwrap_err();
+    let ServiceRequestError::RecallContentInvalid(invalid) = &err else {
+        panic!("{err:?}");
+    };
+    let entries: Vec<&str> = invalid.iter().map(|i| i.entry.as_str()).collect();
+    assert_eq!(entries, ["$.status_reason", "$.requisition"]);
+    assert!(err.to_string().starts_with("Validation failed."), "{err}");
+}
+
+#[tokio::test]
+async fn recall_without_a_status_reason_is_refused_by_the_schema_with_its_own_text() {
     let content = signed_content_with(|doc| {
         doc.remove("status_reason");
     });
-    let err = outcome(record(), recall_of(content)).await.unwrap_err();
-    assert_eq!(
-        err,
-        ServiceRequestError::RecallReasonMissing {
-            entry: "$.status_reason".into()
-        }
-    );
+    let err = outcome(record(), recall_of(content.clone()))
+        .await
+        .unwrap_err();
+    assert_eq!(err, refused_by_schema(&content));
     assert_eq!(
         err.to_string(),
         "required property status_reason was not present"
@@ -678,7 +863,7 @@ async fn recall_without_a_status_reason_is_refused_with_reason_missing() {
 }
 
 #[tokio::test]
-async fn recall_with_a_null_empty_or_codingless_status_reason_is_refused_with_reason_missing() {
+async fn recall_with_a_null_empty_or_codingless_status_reason_is_refused_by_the_schema() {
     for reason in [
         Value::Null,
         json!({}),
@@ -689,33 +874,31 @@ async fn recall_with_a_null_empty_or_codingless_status_reason_is_refused_with_re
         let content = signed_content_with(|doc| {
             doc.insert("status_reason".into(), reason.clone());
         });
-        let result = outcome(record(), recall_of(content)).await;
+        let result = outcome(record(), recall_of(content.clone())).await;
         assert_eq!(
             result,
-            Err(ServiceRequestError::RecallReasonMissing {
-                entry: "$.status_reason".into()
-            }),
+            Err(refused_by_schema(&content)),
             "status_reason {reason}"
         );
     }
 }
 
 #[tokio::test]
-async fn recall_with_a_reason_from_another_dictionary_is_refused_at_the_system() {
+async fn recall_with_a_reason_from_another_dictionary_is_refused_by_the_schema_at_the_system() {
     let content = signed_content_with(|doc| {
         doc.insert(
             "status_reason".into(),
-            json!({"coding": [{"system": "eHealth/service_request_cancel_reasons", "code": "1"}]}),
+            json!({"coding": [{"system": "eHealth/service_request_cancel_reasons", "code": "9"}]}),
         );
     });
     let err = outcome(record(), recall_of(content)).await.unwrap_err();
-    assert_eq!(
-        err,
-        ServiceRequestError::RecallReasonNotAllowed {
-            entry: "$.status_reason.coding.[0].system".into(),
-            allowed: vec!["eHealth/service_request_recall_reasons".into()],
-        }
-    );
+    let ServiceRequestError::RecallContentInvalid(invalid) = &err else {
+        panic!("{err:?}");
+    };
+    assert_eq!(invalid.len(), 1, "{invalid:?}");
+    assert_eq!(invalid[0].entry, "$.status_reason.coding.[0].system");
+    assert_eq!(invalid[0].rule, "inclusion");
+    assert_eq!(invalid[0].params, json!([RECALL_REASONS_SYSTEM]));
     assert_eq!(err.to_string(), "value is not allowed in enum");
 }
 
@@ -751,7 +934,7 @@ async fn recall_with_a_code_outside_the_dictionary_is_refused_at_the_code() {
 }
 
 #[tokio::test]
-async fn recall_with_a_missing_or_non_string_code_is_refused_at_the_code() {
+async fn recall_with_a_missing_or_non_string_code_is_refused_by_the_schema_at_the_code() {
     for coding in [
         json!({"system": "eHealth/service_request_recall_reasons"}),
         json!({"system": "eHealth/service_request_recall_reasons", "code": 1}),
@@ -762,15 +945,12 @@ async fn recall_with_a_missing_or_non_string_code_is_refused_at_the_code() {
                 json!({ "coding": [coding.clone()] }),
             );
         });
-        let result = outcome(record(), recall_of(content)).await;
-        assert_eq!(
-            result,
-            Err(ServiceRequestError::RecallReasonNotAllowed {
-                entry: "$.status_reason.coding.[0].code".into(),
-                allowed: vec!["1".into(), "2".into()],
-            }),
-            "coding {coding}"
-        );
+        let err = outcome(record(), recall_of(content)).await.unwrap_err();
+        let ServiceRequestError::RecallContentInvalid(invalid) = &err else {
+            panic!("{err:?}");
+        };
+        assert_eq!(invalid.len(), 1, "coding {coding}: {invalid:?}");
+        assert_eq!(invalid[0].entry, "$.status_reason.coding.[0].code");
     }
 }
 
@@ -803,12 +983,9 @@ async fn recall_reports_a_bad_system_before_a_bad_code_in_the_same_coding() {
         );
     });
     given(record())
-        .when_async(recall_of(content))
+        .when_async(recall_of(content.clone()))
         .await
-        .then_expect_error(ServiceRequestError::RecallReasonNotAllowed {
-            entry: "$.status_reason.coding.[0].system".into(),
-            allowed: vec![RECALL_REASONS_SYSTEM.into()],
-        });
+        .then_expect_error(refused_by_schema(&content));
 }
 
 #[tokio::test]
@@ -824,18 +1001,43 @@ async fn recall_when_the_dictionary_is_empty_refuses_every_code() {
         });
 }
 
+const ANOTHER_ID: &str = "5e000000-0000-4000-8000-000000000007";
+
 #[tokio::test]
-async fn recall_checks_the_reason_before_the_content_id() {
+async fn recall_checks_the_schema_and_the_reason_before_the_content_id() {
     let content = signed_content_with(|doc| {
         doc.remove("status_reason");
-        doc.insert("id".into(), json!(Uuid::from_u128(7).to_string()));
+        doc.insert("id".into(), json!(ANOTHER_ID));
+    });
+    given(record())
+        .when_async(recall_of(content.clone()))
+        .await
+        .then_expect_error(refused_by_schema(&content));
+    let content = signed_content_with(|doc| {
+        doc.insert(
+            "status_reason".into(),
+            json!({"coding": [{"system": RECALL_REASONS_SYSTEM, "code": "9"}]}),
+        );
+        doc.insert("id".into(), json!(ANOTHER_ID));
     });
     given(record())
         .when_async(recall_of(content))
         .await
-        .then_expect_error(ServiceRequestError::RecallReasonMissing {
-            entry: "$.status_reason".into(),
+        .then_expect_error(ServiceRequestError::RecallReasonNotAllowed {
+            entry: "$.status_reason.coding.[0].code".into(),
+            allowed: vec!["1".into(), "2".into()],
         });
+}
+
+#[tokio::test]
+async fn recall_checks_the_status_before_the_schema() {
+    let sr = record_with(|r| r.status = ServiceRequestStatus::Completed);
+    given(sr)
+        .when_async(recall_of(json!({})))
+        .await
+        .then_expect_error(ServiceRequestError::RecallInvalidStatus(
+            ServiceRequestStatus::Completed,
+        ));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -844,7 +1046,7 @@ async fn recall_checks_the_reason_before_the_content_id() {
 
 #[tokio::test]
 async fn recall_of_content_signed_for_another_service_request_is_refused_with_id_mismatch() {
-    let other = record_with(|r| r.id = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0002));
+    let other = record_with(|r| r.id = Uuid::parse_str(ANOTHER_ID).unwrap());
     given(record())
         .when_async(recall_of(signed_content(&other)))
         .await
@@ -856,20 +1058,20 @@ async fn recall_of_content_signed_for_another_service_request_is_refused_with_id
 }
 
 #[tokio::test]
-async fn recall_of_content_without_an_id_is_refused_with_id_mismatch() {
+async fn recall_of_content_without_an_id_is_refused_by_the_schema() {
     let content = signed_content_with(|doc| {
         doc.remove("id");
     });
     given(record())
-        .when_async(recall_of(content))
+        .when_async(recall_of(content.clone()))
         .await
-        .then_expect_error(ServiceRequestError::RecallContentIdMismatch);
+        .then_expect_error(refused_by_schema(&content));
 }
 
 #[tokio::test]
 async fn recall_checks_the_content_id_before_the_rest_of_the_content() {
     let content = signed_content_with(|doc| {
-        doc.insert("id".into(), json!(Uuid::from_u128(7).to_string()));
+        doc.insert("id".into(), json!(ANOTHER_ID));
         doc.insert("note".into(), json!("changed"));
     });
     given(record())
@@ -904,8 +1106,9 @@ async fn recall_of_content_without_a_key_whose_value_is_null_is_refused_with_con
 
 #[tokio::test]
 async fn recall_of_content_with_an_extra_key_is_refused_with_content_mismatch() {
+    // A key the schema knows (a reference, here null) but the stored service request lacks.
     let content = signed_content_with(|doc| {
-        doc.insert("performer".into(), json!("someone"));
+        doc.insert("performer".into(), Value::Null);
     });
     given(record())
         .when_async(recall_of(content))
@@ -914,15 +1117,26 @@ async fn recall_of_content_with_an_extra_key_is_refused_with_content_mismatch() 
 }
 
 #[tokio::test]
-async fn recall_of_content_that_already_says_recalled_is_refused_with_content_mismatch() {
+async fn recall_of_content_with_a_key_the_schema_does_not_know_is_refused_by_the_schema() {
+    let content = signed_content_with(|doc| {
+        doc.insert("colour".into(), json!("someone"));
+    });
+    given(record())
+        .when_async(recall_of(content.clone()))
+        .await
+        .then_expect_error(refused_by_schema(&content));
+}
+
+#[tokio::test]
+async fn recall_of_content_that_already_says_recalled_is_refused_by_the_schema() {
     // The doctor signs the service request as it is now (active), not as it will be.
     let content = signed_content_with(|doc| {
         doc.insert("status".into(), json!("recalled"));
     });
     given(record())
-        .when_async(recall_of(content))
+        .when_async(recall_of(content.clone()))
         .await
-        .then_expect_error(ServiceRequestError::RecallContentMismatch);
+        .then_expect_error(refused_by_schema(&content));
 }
 
 #[tokio::test]

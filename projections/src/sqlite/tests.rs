@@ -111,6 +111,7 @@ fn sr_record() -> ServiceRequestRecord {
         updated_at: created_at(),
         updated_by: Some(AUTHOR),
         other,
+        released_by: Vec::new(),
     }
 }
 

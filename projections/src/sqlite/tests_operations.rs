@@ -85,6 +85,7 @@ fn histories(n: u128) -> Vec<StoredEvent> {
         updated_at: at(0),
         updated_by: None,
         other,
+        released_by: Vec::new(),
     };
     let dispense = DeviceDispenseRecord {
         id: dd,

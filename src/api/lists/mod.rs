@@ -69,6 +69,9 @@ struct Resource {
     /// Columns naming a legal entity that may see the row; a row is visible when any of them is
     /// the caller's.
     tenancy: &'static [&'static str],
+    /// A column holding a JSON array of further legal entities that see the row (those that
+    /// released a service request keep seeing it).
+    granted: Option<&'static str>,
     filters: &'static [Filter],
     /// The CSV columns: the table's typed columns, without the JSON `document`.
     columns: &'static [Column],
@@ -109,6 +112,7 @@ const SERVICE_REQUESTS: Resource = Resource {
     table: "service_requests",
     scope: "service_request:read",
     tenancy: &["requester_legal_entity_id", "used_by_legal_entity_id"],
+    granted: Some("released_by_legal_entity_ids"),
     filters: &[
         Filter {
             param: "status",
@@ -163,6 +167,7 @@ const MERGE_REQUESTS: Resource = Resource {
     table: "merge_requests",
     scope: "merge_request:read",
     tenancy: &["legal_entity_id"],
+    granted: None,
     filters: &[Filter {
         param: "status",
         column: "status",
@@ -192,6 +197,7 @@ const DEVICE_DISPENSES: Resource = Resource {
     table: "device_dispenses",
     scope: "device_dispense:read",
     tenancy: &["performer_legal_entity_id"],
+    granted: None,
     filters: &[
         Filter {
             param: "status",
@@ -470,6 +476,8 @@ trait Dialect: Database + Sized {
     /// `IS DISTINCT FROM`: a NULL column is not the caller.
     const IS_DISTINCT_FROM: &'static str;
     fn push_uuid(sql: &mut QueryBuilder<'_, Self>, id: Uuid);
+    /// `column` (a JSON array of legal entity ids) holds `id`.
+    fn push_holds(sql: &mut QueryBuilder<'_, Self>, column: &str, id: Uuid);
     fn push_instant(sql: &mut QueryBuilder<'_, Self>, at: DateTime<Utc>);
     fn push_text<'a>(sql: &mut QueryBuilder<'a, Self>, text: &'a str);
     fn push_int(sql: &mut QueryBuilder<'_, Self>, n: i64);
@@ -480,6 +488,12 @@ impl Dialect for Postgres {
     const IS_DISTINCT_FROM: &'static str = "IS DISTINCT FROM";
     fn push_uuid(sql: &mut QueryBuilder<'_, Self>, id: Uuid) {
         sql.push_bind(id);
+    }
+    fn push_holds(sql: &mut QueryBuilder<'_, Self>, column: &str, id: Uuid) {
+        // `@>` on a GIN (jsonb_path_ops) index.
+        sql.push(format!("{column} @> jsonb_build_array("))
+            .push_bind(id.to_string())
+            .push(")");
     }
     fn push_instant(sql: &mut QueryBuilder<'_, Self>, at: DateTime<Utc>) {
         sql.push_bind(at);
@@ -497,6 +511,13 @@ impl Dialect for Sqlite {
     const IS_DISTINCT_FROM: &'static str = "IS NOT";
     fn push_uuid(sql: &mut QueryBuilder<'_, Self>, id: Uuid) {
         sql.push_bind(crate::db::sqlite::id(id));
+    }
+    fn push_holds(sql: &mut QueryBuilder<'_, Self>, column: &str, id: Uuid) {
+        sql.push(format!(
+            "EXISTS (SELECT 1 FROM json_each({column}) WHERE value = "
+        ))
+        .push_bind(id.to_string())
+        .push(")");
     }
     fn push_instant(sql: &mut QueryBuilder<'_, Self>, at: DateTime<Utc>) {
         sql.push_bind(sqlite_instant(at));
@@ -602,7 +623,7 @@ fn select<'a, D: Dialect>(
             _ => None,
         })
     };
-    let branches: Vec<usize> = (0..resource.tenancy.len())
+    let mut branches: Vec<Branch> = (0..resource.tenancy.len())
         .filter(|&i| {
             let own = filtered(resource.tenancy[i]).is_none_or(|id| id == legal_entity);
             let earlier_excluded = resource.tenancy[..i]
@@ -610,7 +631,19 @@ fn select<'a, D: Dialect>(
                 .any(|c| filtered(c) == Some(legal_entity));
             own && !earlier_excluded
         })
+        .map(Branch::Column)
         .collect();
+    // Rows the caller sees through the granted list, and through no tenancy column: possible
+    // unless a filter pins a tenancy column to the caller (then the earlier branch has them).
+    if let Some(granted) = resource.granted {
+        if !resource
+            .tenancy
+            .iter()
+            .any(|c| filtered(c) == Some(legal_entity))
+        {
+            branches.push(Branch::Granted(granted));
+        }
+    }
     if branches.is_empty() {
         return None;
     }
@@ -619,19 +652,28 @@ fn select<'a, D: Dialect>(
     if branches.len() > 1 {
         sql.push(format!("SELECT {selected} FROM ("));
     }
-    for (n, &i) in branches.iter().enumerate() {
+    for (n, branch) in branches.iter().enumerate() {
         if n > 0 {
             sql.push(" UNION ALL ");
         }
         // Identifiers come from the constant resource descriptions, never from the request.
         sql.push(format!(
-            "{}SELECT {selected} FROM {} WHERE {} = ",
+            "{}SELECT {selected} FROM {} WHERE ",
             D::BRANCH,
             resource.table,
-            resource.tenancy[i]
         ));
-        D::push_uuid(&mut sql, legal_entity);
-        for earlier in &resource.tenancy[..i] {
+        let earlier = match *branch {
+            Branch::Column(i) => {
+                sql.push(format!("{} = ", resource.tenancy[i]));
+                D::push_uuid(&mut sql, legal_entity);
+                &resource.tenancy[..i]
+            }
+            Branch::Granted(column) => {
+                D::push_holds(&mut sql, column, legal_entity);
+                resource.tenancy
+            }
+        };
+        for earlier in earlier {
             sql.push(format!(" AND {earlier} {} ", D::IS_DISTINCT_FROM));
             D::push_uuid(&mut sql, legal_entity);
         }
@@ -662,6 +704,13 @@ fn select<'a, D: Dialect>(
         D::push_int(&mut sql, fetch);
     }
     Some(sql)
+}
+
+/// One branch of the page query: a tenancy column equal to the caller, or the granted list
+/// holding it.
+enum Branch {
+    Column(usize),
+    Granted(&'static str),
 }
 
 /// The page as CSV; the next page, if any, is announced in a `Link: <…>; rel="next"` header that
@@ -827,7 +876,11 @@ mod tests {
              ORDER BY updated_at, id LIMIT $3) UNION ALL \
              (SELECT id FROM service_requests WHERE used_by_legal_entity_id = $4 \
              AND requester_legal_entity_id IS DISTINCT FROM $5 AND status = $6 \
-             ORDER BY updated_at, id LIMIT $7)) page ORDER BY updated_at, id LIMIT $8"
+             ORDER BY updated_at, id LIMIT $7) UNION ALL \
+             (SELECT id FROM service_requests WHERE released_by_legal_entity_ids @> jsonb_build_array($8) \
+             AND requester_legal_entity_id IS DISTINCT FROM $9 \
+             AND used_by_legal_entity_id IS DISTINCT FROM $10 AND status = $11 \
+             ORDER BY updated_at, id LIMIT $12)) page ORDER BY updated_at, id LIMIT $13"
         );
     }
 
@@ -849,7 +902,11 @@ mod tests {
              AND status = ? ORDER BY updated_at, id LIMIT ?) UNION ALL \
              SELECT * FROM (SELECT id FROM service_requests WHERE used_by_legal_entity_id = ? \
              AND requester_legal_entity_id IS NOT ? AND status = ? \
-             ORDER BY updated_at, id LIMIT ?)) page ORDER BY updated_at, id LIMIT ?"
+             ORDER BY updated_at, id LIMIT ?) UNION ALL \
+             SELECT * FROM (SELECT id FROM service_requests WHERE EXISTS (SELECT 1 FROM \
+             json_each(released_by_legal_entity_ids) WHERE value = ?) \
+             AND requester_legal_entity_id IS NOT ? AND used_by_legal_entity_id IS NOT ? \
+             AND status = ? ORDER BY updated_at, id LIMIT ?)) page ORDER BY updated_at, id LIMIT ?"
         );
     }
 
@@ -866,14 +923,16 @@ mod tests {
     #[test]
     fn a_legal_entity_filter_leaves_out_the_branches_it_makes_impossible() {
         let (me, other) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        assert_eq!(branch_count(&[], me), 2);
-        // Requested by me: only the requester branch; by another: only what I use.
+        // Requested by me, used by me, or released by me (and neither of the others).
+        assert_eq!(branch_count(&[], me), 3);
+        // Requested by me: only the requester branch; by another: what I use or released.
         assert_eq!(branch_count(&[("requester_legal_entity", me)], me), 1);
-        assert_eq!(branch_count(&[("requester_legal_entity", other)], me), 1);
-        // Used by me but requested by me is the requester branch; used by another, too.
+        assert_eq!(branch_count(&[("requester_legal_entity", other)], me), 2);
+        // Used by me but requested by me is the requester branch; used by another: what I
+        // requested or released.
         assert_eq!(branch_count(&[("used_by_legal_entity", me)], me), 2);
-        assert_eq!(branch_count(&[("used_by_legal_entity", other)], me), 1);
-        // Neither side is mine: nothing can be visible.
+        assert_eq!(branch_count(&[("used_by_legal_entity", other)], me), 2);
+        // Neither side is mine: only what I released can be visible.
         assert_eq!(
             branch_count(
                 &[
@@ -882,7 +941,13 @@ mod tests {
                 ],
                 me
             ),
-            0
+            1
         );
+        // Resources without a granted list keep one branch per tenancy column.
+        let query = params::parse("merge_requests", MERGE_REQUESTS.filters, vec![]).unwrap();
+        let sql = select::<Postgres>(&MERGE_REQUESTS, &query, me, "id")
+            .unwrap()
+            .into_sql();
+        assert_eq!(sql.matches("(SELECT").count(), 1, "{sql}");
     }
 }
