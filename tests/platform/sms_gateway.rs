@@ -125,6 +125,7 @@ fn dispatcher(app: &Db, url: &str) -> Dispatcher {
         db: app.db.clone(),
         gateway: Gateway::from_setting(url).unwrap(),
         otp_key: b"k".to_vec(),
+        otp_send_timeout: std::time::Duration::from_secs(60),
         wake: Arc::new(Notify::new()),
     }
 }
