@@ -182,7 +182,8 @@ pub async fn resend(
     };
     let outcome = actions::run::<Approval>(&app, req(id), id, command).await;
     if !matches!(outcome, Ok(Outcome::Executed { .. })) {
-        // No new code: the phone was not initialised after all.
+        // No new code: the phone was not initialised after all. (A request its client drops
+        // mid-command keeps its claim until the window ends: the command may still commit.)
         app.otp_limit.give_back(claim).await;
     }
     Ok(outcome?.into_accepted())
