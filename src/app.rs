@@ -10,6 +10,7 @@ use crate::commands::CommandBus;
 use crate::config::ServeArgs;
 use crate::db::Db;
 use crate::media::MediaStorage;
+use crate::otp_limit::OtpInitLimit;
 use crate::reference::Reference;
 use crate::signature::SignatureVerifier;
 use crate::sms::dispatcher::Dispatcher;
@@ -24,6 +25,8 @@ pub struct AppState {
     pub verifier: Option<Arc<SignatureVerifier>>,
     pub media: MediaStorage,
     pub ready_max_lag: i64,
+    /// The OTP service's per-phone limit on new codes, shared by every instance.
+    pub otp_limit: OtpInitLimit,
 }
 
 /// The OTP key: configured, or derived from the JWT secret so that a default setup works.
@@ -77,6 +80,10 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         verifier,
         media: MediaStorage::new(&args.media_dir),
         ready_max_lag: args.ready_max_lag,
+        otp_limit: OtpInitLimit::new(
+            db.clone(),
+            std::time::Duration::from_secs(args.otp_init_limit),
+        ),
     });
     let shutdown = CancellationToken::new();
     if let Some(pool) = db.postgres() {
@@ -108,6 +115,7 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         db: worker_db,
         gateway,
         otp_key: otp_key(args, &jwt_secret),
+        otp_send_timeout: std::time::Duration::from_secs(args.otp_send_timeout),
         wake: sms_wake,
     };
     let sms_task = tokio::spawn({

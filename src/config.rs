@@ -43,6 +43,14 @@ pub struct ServeArgs {
     /// Key from which OTP codes are derived; defaults to one derived from the JWT secret.
     #[arg(long, env = "EHEALTH_OTP_SECRET", hide_env_values = true)]
     pub otp_secret: Option<String>,
+    /// Seconds an OTP SMS may keep failing at the gateway before it is given up (never sent
+    /// later) and its resend's job fails with `Failed to initialize otp verification`.
+    #[arg(long, env = "EHEALTH_OTP_SEND_TIMEOUT", default_value_t = 60)]
+    pub otp_send_timeout: u64,
+    /// Seconds within which a second resend to the same phone is refused with 429 (the OTP
+    /// service's `INIT_VERIFICATION_LIMIT`); 0 turns the limit off.
+    #[arg(long, env = "EHEALTH_OTP_INIT_LIMIT", default_value_t = 60)]
+    pub otp_init_limit: u64,
     /// Run the background workers (effects, SMS) in this process; `false` makes an API-only node.
     #[arg(long, env = "EHEALTH_WORKERS", default_value_t = true, action = clap::ArgAction::Set)]
     pub workers: bool,
@@ -69,5 +77,28 @@ pub fn non_empty_scope(value: &str) -> Result<String, String> {
         Err("name at least one scope".into())
     } else {
         Ok(value.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::ServeArgs;
+
+    #[derive(Parser)]
+    struct Serve {
+        #[command(flatten)]
+        args: ServeArgs,
+    }
+
+    #[test]
+    fn the_otp_limits_are_on_by_default_and_can_be_set() {
+        let defaults = Serve::parse_from(["serve"]).args;
+        assert_eq!(defaults.otp_send_timeout, 60);
+        assert_eq!(defaults.otp_init_limit, 60);
+        let set =
+            Serve::parse_from(["serve", "--otp-send-timeout", "5", "--otp-init-limit", "0"]).args;
+        assert_eq!((set.otp_send_timeout, set.otp_init_limit), (5, 0));
     }
 }

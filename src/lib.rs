@@ -14,6 +14,7 @@ pub mod jobs;
 pub mod media;
 pub mod metrics;
 pub mod otp;
+pub mod otp_limit;
 pub mod reference;
 pub mod signature;
 pub mod sms;

@@ -23,6 +23,8 @@ pub struct ApiError {
     pub kind: &'static str,
     pub message: String,
     pub invalid: Option<Vec<Value>>,
+    /// Seconds for the `Retry-After` header (429).
+    pub retry_after: Option<u64>,
 }
 
 /// One `invalid[]` entry for a JSON body property.
@@ -41,6 +43,7 @@ impl ApiError {
             kind,
             message: message.into(),
             invalid: None,
+            retry_after: None,
         }
     }
 
@@ -65,6 +68,17 @@ impl ApiError {
 
     pub fn conflict(message: impl Into<String>) -> Self {
         Self::new(StatusCode::CONFLICT, "request_conflict", message)
+    }
+
+    /// 429 of the OTP service's initialisation limit, with the seconds left in `Retry-After`.
+    pub fn too_many_requests(retry_after: u64) -> Self {
+        let mut e = Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_requests",
+            "too many requests",
+        );
+        e.retry_after = Some(retry_after);
+        e
     }
 
     pub fn malformed(message: impl Into<String>) -> Self {
@@ -166,6 +180,12 @@ impl IntoResponse for ApiError {
         let mut body = Map::new();
         body.insert("error".into(), self.to_json());
         let mut response = self.status.into_response();
+        if let Some(seconds) = self.retry_after {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(seconds),
+            );
+        }
         response.extensions_mut().insert(PendingBody(body));
         response
     }
@@ -277,9 +297,9 @@ impl From<ApprovalError> for ApiError {
         let message = err.to_string();
         match err {
             ApprovalError::NotFound => ApiError::not_found(message),
-            ApprovalError::ResendNotAllowed | ApprovalError::InvalidStatus(_) => {
-                ApiError::conflict(message)
-            }
+            ApprovalError::ResendNotAllowed
+            | ApprovalError::InvalidStatus(_)
+            | ApprovalError::BelongsToAnotherLegalEntity => ApiError::conflict(message),
         }
     }
 }

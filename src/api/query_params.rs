@@ -46,6 +46,7 @@ pub fn refused(invalid: Vec<Value>) -> ApiError {
         kind: "validation_failed",
         message,
         invalid: Some(invalid),
+        retry_after: None,
     }
 }
 

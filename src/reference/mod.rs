@@ -1,7 +1,7 @@
 //! Reference data owned by other registries (legal entities, parties, users, employees, persons,
 //! dictionaries, configuration), read from the local copy that `ehealth-es import` loads.
 
-use serde::Deserialize;
+use ehealth_aggregates::approval::PersonMethods;
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::Row;
@@ -40,16 +40,9 @@ pub struct Employee {
     pub status: String,
 }
 
-/// One authentication method of a person (MPI `person_authentication_methods`).
-#[derive(Debug, Clone, Deserialize)]
-pub struct AuthMethod {
-    pub id: Option<Uuid>,
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub phone_number: Option<String>,
-    /// For THIRD_PERSON: the id of the confidant person.
-    pub value: Option<String>,
-}
+/// One authentication method of a person (MPI `person_authentication_methods`); the domain
+/// decides with it, so the domain defines it.
+pub use ehealth_aggregates::approval::AuthMethod;
 
 #[derive(Debug, Clone)]
 pub struct Person {
@@ -70,23 +63,22 @@ impl Person {
         }
     }
 
-    /// The method eHealth uses when none is named: an OTP one, else OFFLINE, else the first
-    /// THIRD_PERSON (ehealth-notes §3).
+    /// The method eHealth uses when none is named, among the methods current now: an OTP one,
+    /// else OFFLINE, else the first THIRD_PERSON.
     pub fn default_method(&self) -> Option<&AuthMethod> {
-        let find = |kind: &str| self.authentication_methods.iter().find(|m| m.kind == kind);
-        find("OTP")
-            .or_else(|| find("OFFLINE"))
-            .or_else(|| find("THIRD_PERSON"))
+        ehealth_aggregates::approval::method::default_method(
+            &self.authentication_methods,
+            chrono::Utc::now(),
+        )
     }
 
-    /// The method with this id, or the default one when no id is given or it is unknown.
-    pub fn method(&self, id: Option<Uuid>) -> Option<&AuthMethod> {
-        id.and_then(|id| {
-            self.authentication_methods
-                .iter()
-                .find(|m| m.id == Some(id))
-        })
-        .or_else(|| self.default_method())
+    /// The person as the choice of a resend's method sees it.
+    pub fn methods(&self) -> PersonMethods<'_> {
+        PersonMethods {
+            id: self.id,
+            active: self.is_active(),
+            methods: &self.authentication_methods,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 pub mod dispatcher;
 mod http;
 mod log;
+pub mod otp_rules;
 
 pub use http::HttpGateway;
 pub use log::LogGateway;

@@ -1,8 +1,9 @@
 //! The effects worker: a checkpointed subscriber of the ordered feed.
 //!
 //! For each event, in order: Recall revokes the approvals made for the service request (through
-//! their aggregate, idempotently) and queues the patient's SMS; ResendOtp queues the OTP SMS;
-//! every event that belongs to a job finishes it. The SMS rows, the job updates and the checkpoint
+//! their aggregate, idempotently) and queues the patient's SMS; ResendOtp queues the OTP SMS,
+//! whose job the SMS dispatcher finishes once the gateway accepted it (sms::otp_rules); every
+//! other event that belongs to a job finishes it. The SMS rows, the job updates and the checkpoint
 //! commit in one transaction, so after a crash the work is redone exactly once.
 
 use std::collections::HashMap;
@@ -194,10 +195,8 @@ impl EffectsWorker {
                     template: "otp",
                     params: json!({ "approval_id": event.aggregate_id, "salt": resent["salt"] }),
                     source_position: event.global_position,
+                    job_id: job.map(str::to_string),
                 });
-                if let Some(job) = job {
-                    work.data.push((job.to_string(), json!("")));
-                }
             }
             _ => {}
         }
@@ -288,6 +287,7 @@ impl EffectsWorker {
             template: "service_request_recalled",
             params: json!({ "requisition": requisition }),
             source_position: event.global_position,
+            job_id: None,
         }))
     }
 }
@@ -387,6 +387,8 @@ struct QueuedSms {
     template: &'static str,
     params: Value,
     source_position: i64,
+    /// The job the message finishes (a resend's), if any.
+    job_id: Option<String>,
 }
 
 /// The effects of one batch, written together.
@@ -395,8 +397,6 @@ struct Work {
     sms: Vec<QueuedSms>,
     /// Jobs finished with a link to their entity: `(job id, entity kind, entity id)`.
     links: Vec<(String, &'static str, Uuid)>,
-    /// Jobs finished with `response_data`.
-    data: Vec<(String, Value)>,
 }
 
 // Finishing a batch of jobs. They are found by their primary key: `status = (SELECT 'pending')`
@@ -417,21 +417,14 @@ const FINISH_WITH_LINKS: &str = "UPDATE jobs SET status = 'processed', status_co
      LEFT JOIN device_dispenses dd ON u.entity = 'device_dispense' AND dd.id = u.entity_id \
      WHERE jobs.id = u.job_id AND jobs.status = (SELECT 'pending')";
 
-/// Jobs that answer data.
-const FINISH_WITH_DATA: &str =
-    "UPDATE jobs SET status = 'processed', status_code = 200, updated_at = now(), \
-     response_data = u.data \
-     FROM UNNEST($1::text[], $2::jsonb[]) AS u(job_id, data) \
-     WHERE jobs.id = u.job_id AND jobs.status = (SELECT 'pending')";
-
 impl Work {
     /// Writes the batch's effects; true when an SMS was queued.
     async fn write(self, conn: &mut PgConnection) -> Result<bool, EffectError> {
         let mut queued = false;
         if !self.sms.is_empty() {
             let inserted = sqlx::query(
-                "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position) \
-                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[]) \
+                "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position, job_id) \
+                 SELECT * FROM UNNEST($1::uuid[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::bigint[], $7::text[]) \
                  ON CONFLICT (kind, source_position) DO NOTHING",
             )
             .bind(self.sms.iter().map(|_| Uuid::new_v4()).collect::<Vec<_>>())
@@ -440,6 +433,7 @@ impl Work {
             .bind(self.sms.iter().map(|m| m.template).collect::<Vec<_>>())
             .bind(self.sms.iter().map(|m| m.params.clone()).collect::<Vec<_>>())
             .bind(self.sms.iter().map(|m| m.source_position).collect::<Vec<_>>())
+            .bind(self.sms.iter().map(|m| m.job_id.clone()).collect::<Vec<_>>())
             .execute(&mut *conn)
             .await?;
             queued = inserted.rows_affected() > 0;
@@ -457,13 +451,6 @@ impl Work {
                 .execute(&mut *conn)
                 .await?;
         }
-        if !self.data.is_empty() {
-            sqlx::query(FINISH_WITH_DATA)
-                .bind(self.data.iter().map(|(j, _)| j.clone()).collect::<Vec<_>>())
-                .bind(self.data.iter().map(|(_, d)| d.clone()).collect::<Vec<_>>())
-                .execute(&mut *conn)
-                .await?;
-        }
         Ok(queued)
     }
 }
@@ -476,7 +463,7 @@ impl Work {
         for m in &self.sms {
             let inserted = sqlx::query(
                 "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position, \
-                 created_at, next_attempt_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7) \
+                 created_at, next_attempt_at, job_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $7, $8) \
                  ON CONFLICT (kind, source_position) DO NOTHING",
             )
             .bind(text_id(Uuid::new_v4()))
@@ -486,6 +473,7 @@ impl Work {
             .bind(Json(&m.params))
             .bind(m.source_position)
             .bind(&now)
+            .bind(&m.job_id)
             .execute(&mut *conn)
             .await?;
             queued |= inserted.rows_affected() > 0;
@@ -504,17 +492,6 @@ impl Work {
             .bind(job)
             .bind(*entity)
             .bind(text_id(*entity_id))
-            .bind(&now)
-            .execute(&mut *conn)
-            .await?;
-        }
-        for (job, data) in &self.data {
-            sqlx::query(
-                "UPDATE jobs SET status = 'processed', status_code = 200, updated_at = $3, \
-                 response_data = $2 WHERE id = $1 AND status = 'pending'",
-            )
-            .bind(job)
-            .bind(Json(data))
             .bind(&now)
             .execute(&mut *conn)
             .await?;
@@ -578,20 +555,19 @@ mod tests {
     }
 
     async fn plan(conn: &mut PgConnection, sql: &str, ids: &[String]) -> String {
-        let mut explain = sqlx::query_scalar::<_, String>(sql).bind(ids.to_vec());
-        explain = if sql.contains("$3") {
-            explain
-                .bind(vec!["service_request"; ids.len()])
-                .bind(vec![Uuid::new_v4(); ids.len()])
-        } else {
-            explain.bind(vec![serde_json::json!({}); ids.len()])
-        };
-        explain.fetch_all(conn).await.expect("explain").join("\n")
+        sqlx::query_scalar::<_, String>(sql)
+            .bind(ids.to_vec())
+            .bind(vec!["service_request"; ids.len()])
+            .bind(vec![Uuid::new_v4(); ids.len()])
+            .fetch_all(conn)
+            .await
+            .expect("explain")
+            .join("\n")
     }
 
     /// Thousands of finished jobs whose entries in jobs_pending_idx are dead (no vacuum since), a
-    /// few pending: both finishing statements find the pending ones by primary key, with the
-    /// custom plan and with the generic one, and finish each job once. (With a plain
+    /// few pending: the finishing statement finds the pending ones by primary key, with the
+    /// custom plan and with the generic one, and finishes each job once. (With a plain
     /// `status = 'pending'` guard both plans scan jobs_pending_idx.)
     #[tokio::test]
     async fn finishing_jobs_reads_them_by_primary_key() {
@@ -610,17 +586,16 @@ mod tests {
                 .execute(&mut *conn)
                 .await
                 .unwrap();
-            for sql in [FINISH_WITH_LINKS, FINISH_WITH_DATA] {
-                let plan = plan(&mut conn, &format!("EXPLAIN {sql}"), &pending).await;
-                assert!(plan.contains("jobs_pkey"), "{mode}: {plan}");
-                assert!(!plan.contains("jobs_pending_idx"), "{mode}: {plan}");
-            }
+            let plan = plan(&mut conn, &format!("EXPLAIN {FINISH_WITH_LINKS}"), &pending).await;
+            assert!(plan.contains("jobs_pkey"), "{mode}: {plan}");
+            assert!(!plan.contains("jobs_pending_idx"), "{mode}: {plan}");
         }
 
         let finish = || {
-            sqlx::query(FINISH_WITH_DATA)
+            sqlx::query(FINISH_WITH_LINKS)
                 .bind(pending.clone())
-                .bind(vec![serde_json::json!({"ok": true}); pending.len()])
+                .bind(vec!["service_request"; pending.len()])
+                .bind(vec![Uuid::new_v4(); pending.len()])
         };
         assert_eq!(finish().execute(&pool).await.unwrap().rows_affected(), 10);
         assert_eq!(finish().execute(&pool).await.unwrap().rows_affected(), 0);

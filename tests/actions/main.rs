@@ -8,11 +8,27 @@ mod support;
 mod reject;
 mod release;
 mod resend;
+mod resend_method;
+mod resend_ownership;
 mod stop;
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use serde_json::Value;
 use support::TestApp;
+
+/// Imports more reference data and entities into the running service's database (the fixture
+/// import's format).
+pub async fn import(app: &TestApp, file: Value) {
+    let bus = Arc::new(ehealth_es::commands::CommandBus::new(
+        app.db.clone(),
+        Arc::new(tokio::sync::Notify::new()),
+    ));
+    ehealth_es::import::import(&app.db, &bus, &file)
+        .await
+        .expect("extra entities import");
+}
 
 /// Waits until the effects worker has consumed every event in the log, so that "no SMS was queued"
 /// and "the job is still pending" are observations and not races with the worker.

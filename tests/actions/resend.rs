@@ -10,7 +10,7 @@ use crate::{hold_appends, job_count, release_appends_when_waiting, wait_effects_
 
 const OTP_TEXT_PREFIX: &str = "Код авторизації дій в системі eHealth: ";
 
-fn path(patient: Uuid, id: Uuid) -> String {
+pub fn path(patient: Uuid, id: Uuid) -> String {
     format!("/api/patients/{patient}/approvals/{id}/actions/resend")
 }
 
@@ -20,7 +20,7 @@ fn show_path(patient: Uuid, id: Uuid) -> String {
 
 /// The code of a delivered OTP SMS, checked to be eHealth's shape: 3 digits 1–9 and a Luhn digit.
 #[track_caller]
-fn otp_code(sms: &Value) -> String {
+pub fn otp_code(sms: &Value) -> String {
     let text = sms["delivered_text"].as_str().expect("delivered text");
     let code = text
         .strip_prefix(OTP_TEXT_PREFIX)
@@ -56,7 +56,7 @@ async fn event_log_text(app: &TestApp) -> Vec<String> {
     .await
 }
 
-async fn approval_salt(app: &TestApp, id: Uuid) -> String {
+pub async fn approval_salt(app: &TestApp, id: Uuid) -> String {
     let row = app.current("approvals", id).await.expect("approval row");
     row["document"]["record"]["otp"]["salt"]
         .as_str()
@@ -65,7 +65,7 @@ async fn approval_salt(app: &TestApp, id: Uuid) -> String {
 }
 
 /// A refusal leaves no trace: no event, no job, and (once the worker is idle) no SMS.
-async fn assert_refused_without_trace(app: &TestApp, ids: &[Uuid], events_before: i64) {
+pub async fn assert_refused_without_trace(app: &TestApp, ids: &[Uuid], events_before: i64) {
     assert_eq!(app.event_count().await, events_before);
     for id in ids {
         assert_eq!(app.events(*id).await.len(), 1, "events of {id}");
@@ -328,17 +328,17 @@ async fn resend_for_an_unknown_person_answers_404_person_not_found() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resend_of_an_unknown_foreign_or_other_patients_approval_answers_404() {
+async fn resend_of_an_unknown_or_other_patients_approval_answers_404() {
     let app = TestApp::spawn().await;
     let before = app.event_count().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
     for p in [
         path(P_OTP, Uuid::new_v4()),
-        // Owned by LE_OTHER (granted to its doctor).
-        path(P_OTP, AP_OTHER_LE),
         // The person exists, but the approval is another patient's.
         path(P_OFFLINE, AP_OTP),
+        // Another legal entity's approval, in the context of another patient.
+        path(P_OFFLINE, AP_OTHER_LE),
         format!("/api/patients/{P_OTP}/approvals/not-a-uuid/actions/resend"),
     ] {
         let reply = app.patch(&p, Some(&token), None).await;

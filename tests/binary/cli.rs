@@ -36,6 +36,8 @@ async fn help_lists_the_serve_migrate_import_and_token_subcommands() {
         "EHEALTH_SMS_GATEWAY",
         "EHEALTH_TRUST_ANCHORS",
         "EHEALTH_WORKERS",
+        "EHEALTH_OTP_SEND_TIMEOUT",
+        "EHEALTH_OTP_INIT_LIMIT",
     ] {
         assert!(serve.stdout.contains(var), "{var} in\n{}", serve.stdout);
     }

@@ -1,6 +1,7 @@
 //! Crash safety of the real process: a 202 means the change is committed, and the work behind it
 //! (finishing the job, sending the SMS) is done exactly once after a restart, however the process
-//! died. Also a graceful stop on SIGTERM/SIGINT.
+//! died — a resent code that a later resend replaced before it went out is superseded, never sent.
+//! Also a graceful stop on SIGTERM/SIGINT.
 
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,46 @@ async fn settled_sms(pool: &Db, n: usize) -> Vec<Value> {
     }
     tokio::time::sleep(Duration::from_millis(750)).await;
     sms(pool).await
+}
+
+/// Every accepted resend of AP_OTP settled exactly once: one outbox row per resend event, in order,
+/// `sent` with its job processed or — when a later resend's code replaced it before it went out —
+/// `superseded` with its job failed; the last code is always sent.
+async fn assert_each_resend_settled_once(server: &Server, pool: &Db, token: &str, jobs: &[String]) {
+    let mut job_statuses = Vec::new();
+    for job in jobs {
+        let reply = server.wait_job(job, token).await;
+        assert_eq!(reply.status, 200, "{:#}", reply.body);
+        job_statuses.push(
+            reply.data()["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        );
+    }
+    let resent = events_of(pool, AP_OTP, "ApprovalOtpResent").await;
+    assert_eq!(resent.len(), jobs.len());
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sms(pool).await.iter().any(|s| s["status"] == "pending") && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // A little longer, so that a duplicate would show.
+    tokio::time::sleep(Duration::from_millis(750)).await;
+    let settled = sms(pool).await;
+    let positions: Vec<&Value> = settled.iter().map(|s| &s["source_position"]).collect();
+    let expected: Vec<&Value> = resent.iter().map(|e| &e["global_position"]).collect();
+    assert_eq!(
+        positions, expected,
+        "one SMS per resend event: {settled:#?}"
+    );
+    for (row, job) in settled.iter().zip(&job_statuses) {
+        let pair = (row["status"].as_str().unwrap_or_default(), job.as_str());
+        assert!(
+            matches!(pair, ("sent", "processed") | ("superseded", "failed")),
+            "{pair:?} in {settled:#?}"
+        );
+    }
+    assert_eq!(settled.last().map(|s| &s["status"]), Some(&json!("sent")));
 }
 
 async fn checkpoint_reaches_the_last_event(pool: &Db) -> bool {
@@ -199,19 +240,7 @@ async fn repeated_crashes_at_any_moment_leave_exactly_one_sms_per_accepted_resen
         server.crash();
     }
     let server = Server::start(&url, media.path(), true).await;
-    for job in &jobs {
-        let reply = server.wait_job(job, &token).await;
-        assert_eq!(reply.status, 200, "{:#}", reply.body);
-        assert_eq!(reply.data()["status"], "processed");
-    }
-    let resent = events_of(&pool, AP_OTP, "ApprovalOtpResent").await;
-    assert_eq!(resent.len(), 4);
-    let sent = settled_sms(&pool, 4).await;
-    assert_eq!(sent.len(), 4, "{sent:#?}");
-    assert!(sent.iter().all(|s| s["status"] == "sent"), "{sent:#?}");
-    let positions: Vec<&Value> = sent.iter().map(|s| &s["source_position"]).collect();
-    let expected: Vec<&Value> = resent.iter().map(|e| &e["global_position"]).collect();
-    assert_eq!(positions, expected, "one SMS per resend event");
+    assert_each_resend_settled_once(&server, &pool, &token, &jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -261,15 +290,7 @@ async fn a_sigterm_while_work_is_pending_exits_0_and_the_next_node_finishes_it()
     assert_eq!(status.code(), Some(0), "{}", server.stderr());
 
     let next = Server::start(&url, media.path(), true).await;
-    for job in &jobs {
-        assert_eq!(
-            next.wait_job(job, &token).await.data()["status"],
-            "processed"
-        );
-    }
-    let sent = settled_sms(&pool, 3).await;
-    assert_eq!(sent.len(), 3, "{sent:#?}");
-    assert!(sent.iter().all(|s| s["status"] == "sent"));
+    assert_each_resend_settled_once(&next, &pool, &token, &jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -18,7 +18,7 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ehealth-es");
 pub const SECRET: &str = support::JWT_SECRET;
 
 /// Every variable the binary reads; none is inherited from the environment of the test run.
-const SERVICE_VARS: [&str; 10] = [
+const SERVICE_VARS: [&str; 12] = [
     "DATABASE_URL",
     "EHEALTH_LISTEN",
     "EHEALTH_JWT_SECRET",
@@ -29,6 +29,8 @@ const SERVICE_VARS: [&str; 10] = [
     "EHEALTH_WORKERS",
     "EHEALTH_DB_POOL_SIZE",
     "EHEALTH_BODY_LIMIT",
+    "EHEALTH_OTP_SEND_TIMEOUT",
+    "EHEALTH_OTP_INIT_LIMIT",
 ];
 
 /// A fresh database with the world imported by the binary's own `import` subcommand.
@@ -198,6 +200,8 @@ impl Server {
             ("EHEALTH_OTP_SECRET", "binary-test-otp-secret"),
             ("EHEALTH_SMS_GATEWAY", "log"),
             ("EHEALTH_WORKERS", workers.as_str()),
+            // The tests resend to one phone many times in a row (the limit is tested elsewhere).
+            ("EHEALTH_OTP_INIT_LIMIT", "0"),
         ];
         env.extend_from_slice(overrides);
         Server::spawn_command(&["serve"], None, &env, listen.clone())

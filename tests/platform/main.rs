@@ -15,6 +15,8 @@ mod idempotency;
 mod jobs;
 mod openapi;
 mod operations;
+mod otp_delivery;
+mod otp_limit;
 mod reference_cache;
 mod sms_gateway;
 mod tenancy;

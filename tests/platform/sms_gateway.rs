@@ -1,6 +1,7 @@
 //! The HTTP SMS gateway against a real provider on loopback: delivery with the message id as
 //! Idempotency-Key, and a failing provider retried with backoff (nothing lost, nothing marked sent).
 
+use std::sync::atomic::{AtomicU16, Ordering};
 use std::sync::{Arc, Mutex};
 
 use axum::http::{HeaderMap, StatusCode};
@@ -57,16 +58,44 @@ impl Db {
     }
 }
 
-/// What the provider received: the Idempotency-Key header and the JSON body of each POST.
-type Received = Vec<(Option<String>, Value)>;
+/// What the provider received: the Idempotency-Key header, the JSON body and the status it
+/// answered, for each POST.
+type Received = Vec<(Option<String>, Value, u16)>;
 
-#[derive(Clone, Default)]
-struct Provider {
+/// An SMS provider on loopback whose answer the test may change while it runs.
+#[derive(Clone)]
+pub struct Provider {
     received: Arc<Mutex<Received>>,
+    answer: Arc<AtomicU16>,
 }
 
-async fn provider(answer: StatusCode) -> (String, Provider) {
-    let state = Provider::default();
+impl Provider {
+    /// Every POST so far.
+    pub fn received(&self) -> Received {
+        self.received.lock().unwrap().clone()
+    }
+
+    /// The ids of the messages the provider accepted (answered 2xx).
+    pub fn accepted(&self) -> Vec<String> {
+        self.received()
+            .into_iter()
+            .filter(|(_, _, status)| (200..300).contains(status))
+            .filter_map(|(_, body, _)| body["id"].as_str().map(str::to_string))
+            .collect()
+    }
+
+    /// Answers every later POST with `status`.
+    pub fn answer(&self, status: StatusCode) {
+        self.answer.store(status.as_u16(), Ordering::SeqCst);
+    }
+}
+
+/// Starts a provider answering `answer`; returns its URL (the gateway setting) and its handle.
+pub async fn provider(answer: StatusCode) -> (String, Provider) {
+    let state = Provider {
+        received: Arc::default(),
+        answer: Arc::new(AtomicU16::new(answer.as_u16())),
+    };
     let seen = state.clone();
     let app = Router::new().route(
         "/sms",
@@ -77,8 +106,9 @@ async fn provider(answer: StatusCode) -> (String, Provider) {
                     .get("idempotency-key")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_string);
-                seen.received.lock().unwrap().push((key, body));
-                answer
+                let status = seen.answer.load(Ordering::SeqCst);
+                seen.received.lock().unwrap().push((key, body, status));
+                StatusCode::from_u16(status).unwrap()
             }
         }),
     );
@@ -89,14 +119,20 @@ async fn provider(answer: StatusCode) -> (String, Provider) {
 }
 
 async fn queue(app: &Db, template: &str, params: Value) -> Uuid {
+    queue_kind(app, "test", template, params).await
+}
+
+/// Queues a message of `kind` (the dispatcher treats `otp` messages apart).
+async fn queue_kind(app: &Db, kind: &str, template: &str, params: Value) -> Uuid {
     let id = Uuid::new_v4();
     const SQL: &str = "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position) \
-         VALUES ($1, 'test', '+380501112233', $2, $3, (SELECT coalesce(max(source_position), 0) + 1 FROM sms_outbox))";
+         VALUES ($1, $4, '+380501112233', $2, $3, (SELECT coalesce(max(source_position), 0) + 1 FROM sms_outbox))";
     match &app.db {
         ehealth_es::db::Db::Postgres(pool) => sqlx::query(SQL)
             .bind(id)
             .bind(template)
             .bind(params)
+            .bind(kind)
             .execute(pool)
             .await
             .map(drop)
@@ -105,13 +141,14 @@ async fn queue(app: &Db, template: &str, params: Value) -> Uuid {
         // schema's millisecond defaults would compare as later than a "now" of the same millisecond).
         ehealth_es::db::Db::Sqlite(lite) => sqlx::query(
             "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position, \
-             created_at, next_attempt_at) VALUES ($1, 'test', '+380501112233', $2, $3, \
+             created_at, next_attempt_at) VALUES ($1, $5, '+380501112233', $2, $3, \
              (SELECT coalesce(max(source_position), 0) + 1 FROM sms_outbox), $4, $4)",
         )
         .bind(id.to_string())
         .bind(template)
         .bind(params.to_string())
         .bind(ehealth_es::db::sqlite::ts(chrono::Utc::now()))
+        .bind(kind)
         .execute(&lite.pool)
         .await
         .map(drop)
@@ -121,10 +158,15 @@ async fn queue(app: &Db, template: &str, params: Value) -> Uuid {
 }
 
 fn dispatcher(app: &Db, url: &str) -> Dispatcher {
+    dispatcher_with_timeout(app, url, 60)
+}
+
+fn dispatcher_with_timeout(app: &Db, url: &str, otp_send_timeout: u64) -> Dispatcher {
     Dispatcher {
         db: app.db.clone(),
         gateway: Gateway::from_setting(url).unwrap(),
         otp_key: b"k".to_vec(),
+        otp_send_timeout: std::time::Duration::from_secs(otp_send_timeout),
         wake: Arc::new(Notify::new()),
     }
 }
@@ -144,7 +186,7 @@ async fn the_http_gateway_posts_each_message_once_with_its_id_as_idempotency_key
     let again = dispatcher(&app, &url).run_once().await.unwrap();
 
     assert_eq!((handled, again), (1, 0));
-    let received = provider.received.lock().unwrap().clone();
+    let received = provider.received();
     assert_eq!(received.len(), 1);
     assert_eq!(received[0].0.as_deref(), Some(id.to_string().as_str()));
     assert_eq!(received[0].1["phone_number"], "+380501112233");
@@ -175,7 +217,7 @@ async fn a_failing_provider_leaves_the_message_pending_for_a_later_retry() {
     let immediately = dispatcher(&app, &url).run_once().await.unwrap();
 
     assert_eq!(immediately, 0);
-    let received = provider.received.lock().unwrap().clone();
+    let received = provider.received();
     assert_eq!(received.len(), 1);
     let text = received[0].1["text"].as_str().unwrap();
     let code = text.rsplit(' ').next().unwrap();
@@ -187,4 +229,54 @@ async fn a_failing_provider_leaves_the_message_pending_for_a_later_retry() {
         row["last_error"],
         "sms gateway failed: gateway answered 503 Service Unavailable"
     );
+}
+
+/// The recall SMS has no job and no deadline: whatever `EHEALTH_OTP_SEND_TIMEOUT` says, it is
+/// attempted and kept for a retry while the provider fails.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recall_sms_is_retried_whatever_the_otp_send_timeout() {
+    let app = Db::fresh().await;
+    let (url, provider) = provider(StatusCode::SERVICE_UNAVAILABLE).await;
+    let id = queue_kind(
+        &app,
+        "service_request_recalled",
+        "service_request_recalled",
+        json!({ "requisition": "AB-12" }),
+    )
+    .await;
+
+    let handled = dispatcher_with_timeout(&app, &url, 0)
+        .run_once()
+        .await
+        .unwrap();
+
+    assert_eq!(handled, 1);
+    assert_eq!(provider.received().len(), 1);
+    let row = app.sms(id).await;
+    assert_eq!(row["status"], "pending");
+    assert_eq!(row["attempts"], 1);
+}
+
+/// An OTP message is sent only while its code is the approval's current challenge: one whose
+/// approval holds no such challenge is superseded without reaching the provider.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_otp_message_whose_code_is_not_the_current_challenge_never_reaches_the_provider() {
+    let app = Db::fresh().await;
+    let (url, provider) = provider(StatusCode::OK).await;
+    let id = queue_kind(
+        &app,
+        "otp",
+        "otp",
+        json!({ "approval_id": Uuid::new_v4(), "salt": "00ff" }),
+    )
+    .await;
+
+    let handled = dispatcher(&app, &url).run_once().await.unwrap();
+    let again = dispatcher(&app, &url).run_once().await.unwrap();
+
+    assert_eq!((handled, again), (1, 0));
+    assert!(provider.received().is_empty());
+    let row = app.sms(id).await;
+    assert_eq!(row["status"], "superseded");
+    assert_eq!(row["attempts"], 0);
 }

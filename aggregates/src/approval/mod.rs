@@ -1,12 +1,17 @@
 //! The approval aggregate: ResendOtp (Resend SMS on Approval) and Revoke (after the service
 //! request it was made for is recalled).
 //!
-//! Resend is allowed when the person authorizes with OTP, or with a THIRD_PERSON whose own method is
-//! OTP, and only while the approval is `new` (DESIGN.md). A resend issues a new challenge: the event
-//! carries a random salt from which the code is derived with a server key, never the code itself,
-//! and the previous challenge stops working because only the latest salt is kept.
+//! Resend is allowed when the approval's method (or, without one, the person's default method)
+//! can receive a code — see [`method`] — and only while the approval is `new`; an approval owned
+//! by another legal entity is refused after every rule of the spec. A resend issues a new
+//! challenge: the event carries a random salt from which the code is derived with a server key,
+//! never the code itself, and the previous challenge stops working because only the latest salt
+//! is kept.
 
 mod grants;
+pub mod method;
+#[cfg(test)]
+mod method_tests;
 #[cfg(test)]
 mod tests;
 
@@ -18,6 +23,7 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use crate::common::{mask_phone, optional_reference, EVENT_VERSION};
+pub use method::{otp_delivery, AuthMethod, OtpDelivery, PersonMethods};
 
 /// How long a resent code stays valid (OTP service `CODE_EXPIRATION_PERIOD_MINUTES`).
 pub const OTP_VALIDITY_MINUTES: i64 = 15;
@@ -111,21 +117,6 @@ impl ApprovalRecord {
     }
 }
 
-/// Where a resent code goes, as resolved from the person's authentication methods.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OtpDelivery {
-    Otp {
-        phone_number: String,
-    },
-    ThirdPerson {
-        third_person_id: Uuid,
-        phone_number: String,
-    },
-    NotAllowed {
-        method_type: String,
-    },
-}
-
 #[derive(Debug, Clone)]
 pub enum ApprovalCommand {
     Import(Box<ApprovalRecord>),
@@ -187,6 +178,10 @@ pub enum ApprovalError {
     ResendNotAllowed,
     #[error("Approval in status {} can not be resent", .0.as_str())]
     InvalidStatus(ApprovalStatus),
+    /// The approval is owned by another legal entity (or by none): checked after every rule of
+    /// the spec, which looks an approval up by patient and id only.
+    #[error("Approval belongs to another legal entity")]
+    BelongsToAnotherLegalEntity,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -195,6 +190,8 @@ pub struct Approval {
 }
 
 impl Approval {
+    /// The rules of a resend, in the order they answer: the approval exists for this patient, the
+    /// method can receive a code, the status is `new`, the caller's legal entity owns it.
     pub fn check_resend(
         &self,
         patient_id: Uuid,
@@ -204,13 +201,16 @@ impl Approval {
         let approval = self
             .record
             .as_ref()
-            .filter(|a| a.patient_id == patient_id && a.visible_to(legal_entity_id))
+            .filter(|a| a.patient_id == patient_id)
             .ok_or(ApprovalError::NotFound)?;
         if matches!(delivery, OtpDelivery::NotAllowed { .. }) {
             return Err(ApprovalError::ResendNotAllowed);
         }
         if approval.status != ApprovalStatus::New {
             return Err(ApprovalError::InvalidStatus(approval.status));
+        }
+        if !approval.visible_to(legal_entity_id) {
+            return Err(ApprovalError::BelongsToAnotherLegalEntity);
         }
         Ok(())
     }

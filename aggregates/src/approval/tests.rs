@@ -206,15 +206,18 @@ async fn resend_in_the_context_of_another_patient_is_refused_with_not_found() {
 }
 
 #[tokio::test]
-async fn resend_from_another_legal_entity_is_refused_with_not_found() {
-    given(record())
+async fn resend_from_another_legal_entity_is_refused_as_belonging_to_it() {
+    let err = given(record())
         .when_async(resend_with(PATIENT, OTHER_LEGAL_ENTITY, otp(), SALT, now()))
         .await
-        .then_expect_error(ApprovalError::NotFound);
+        .inspect_result()
+        .unwrap_err();
+    assert_eq!(err, ApprovalError::BelongsToAnotherLegalEntity);
+    assert_eq!(err.to_string(), "Approval belongs to another legal entity");
 }
 
 #[tokio::test]
-async fn resend_on_an_approval_without_an_owning_legal_entity_is_refused_with_not_found() {
+async fn resend_on_an_approval_without_an_owning_legal_entity_is_refused_as_belonging_to_another() {
     let approval = ApprovalRecord {
         legal_entity_id: None,
         ..record()
@@ -222,12 +225,26 @@ async fn resend_on_an_approval_without_an_owning_legal_entity_is_refused_with_no
     given(approval)
         .when_async(resend(otp()))
         .await
-        .then_expect_error(ApprovalError::NotFound);
+        .then_expect_error(ApprovalError::BelongsToAnotherLegalEntity);
 }
 
 #[tokio::test]
 async fn resend_looks_for_the_approval_before_the_authentication_method() {
     given(record())
+        .when_async(resend_with(
+            OTHER_PATIENT,
+            LEGAL_ENTITY,
+            offline(),
+            SALT,
+            now(),
+        ))
+        .await
+        .then_expect_error(ApprovalError::NotFound);
+}
+
+#[tokio::test]
+async fn resend_checks_ownership_after_the_method_and_the_status() {
+    given(record_in(ApprovalStatus::Active))
         .when_async(resend_with(
             PATIENT,
             OTHER_LEGAL_ENTITY,
@@ -236,7 +253,11 @@ async fn resend_looks_for_the_approval_before_the_authentication_method() {
             now(),
         ))
         .await
-        .then_expect_error(ApprovalError::NotFound);
+        .then_expect_error(ApprovalError::ResendNotAllowed);
+    given(record_in(ApprovalStatus::Active))
+        .when_async(resend_with(PATIENT, OTHER_LEGAL_ENTITY, otp(), SALT, now()))
+        .await
+        .then_expect_error(ApprovalError::InvalidStatus(ApprovalStatus::Active));
 }
 
 #[tokio::test]
@@ -585,6 +606,10 @@ fn check_resend_gives_the_same_answer_as_the_command() {
     assert_eq!(
         aggregate.check_resend(OTHER_PATIENT, LEGAL_ENTITY, &otp()),
         Err(ApprovalError::NotFound)
+    );
+    assert_eq!(
+        aggregate.check_resend(PATIENT, OTHER_LEGAL_ENTITY, &otp()),
+        Err(ApprovalError::BelongsToAnotherLegalEntity)
     );
 }
 

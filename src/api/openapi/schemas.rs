@@ -59,7 +59,7 @@ pub struct Error {
     /// The kind of error; one per status (`request_malformed` 400, `access_denied` 401,
     /// `forbidden` 403, `not_found` 404, `method_not_allowed` 405, `request_conflict` 409,
     /// `request_too_large` 413, `content_type_invalid` 415, `validation_failed` 422,
-    /// `internal_error` 5xx).
+    /// `too_many_requests` 429, `internal_error` 5xx).
     #[schema(rename = "type")]
     kind: ErrorType,
     /// A human-readable text; the rule's own text when a single rule failed.
@@ -80,6 +80,7 @@ pub enum ErrorType {
     RequestTooLarge,
     ContentTypeInvalid,
     ValidationFailed,
+    TooManyRequests,
     InternalError,
 }
 
