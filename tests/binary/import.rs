@@ -293,3 +293,58 @@ async fn a_file_that_is_not_a_json_object_fails_clearly() {
         0
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_partys_verification_and_death_are_imported_and_an_unknown_status_is_refused() {
+    let (url, pool) = fresh().await;
+    let mut file = world::import_file();
+    let parties = file["parties"].as_array().unwrap().len();
+    file["parties"][0]["verification_status"] = json!("MAYBE");
+    let out = import(&url, &file).await;
+    out.assert_failure();
+    assert!(
+        out.stderr.contains("parties[0].verification_status"),
+        "{out:#?}"
+    );
+    assert_eq!(scalar(&pool, "SELECT count(*) FROM parties").await, 0);
+    file["parties"][0]["death_date"] = json!("yesterday");
+    file["parties"][0]["verification_status"] = json!("VERIFIED");
+    let out = import(&url, &file).await;
+    out.assert_failure();
+    assert!(out.stderr.contains("parties[0].death_date"), "{out:#?}");
+
+    // A file without either field (written before they existed) imports as before.
+    let mut old = world::import_file();
+    for party in old["parties"].as_array_mut().unwrap() {
+        let party = party.as_object_mut().unwrap();
+        party.remove("verification_status");
+        party.remove("death_date");
+    }
+    import(&url, &old).await.assert_success();
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT count(*) FROM parties WHERE verification_status IS NULL"
+        )
+        .await,
+        parties as i64
+    );
+    // The world's file sets them; importing it updates the parties.
+    import(&url, &world::import_file()).await.assert_success();
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT count(*) FROM parties WHERE verification_status = 'NOT_VERIFIED'"
+        )
+        .await,
+        1
+    );
+    assert_eq!(
+        scalar(
+            &pool,
+            "SELECT count(*) FROM parties WHERE death_date IS NOT NULL"
+        )
+        .await,
+        1
+    );
+}

@@ -10,6 +10,7 @@ mod support;
 mod generate;
 mod process;
 mod state;
+mod upgrade;
 
 mod audit;
 mod feed;
