@@ -10,6 +10,7 @@
 #![allow(dead_code)]
 
 pub mod pki;
+pub mod proxy;
 pub mod world;
 
 use std::path::PathBuf;
