@@ -16,6 +16,7 @@ use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
+use crate::jobs::JobSpec;
 use crate::reference::Person;
 
 pub(super) const NOT_FOUND: &str = "Approval with such id is not found";
@@ -75,7 +76,8 @@ async fn delivery(
     operation_id = "resend_approval_otp",
     summary = "Resend the OTP SMS of an approval",
     description = "Issues a new code (the previous one stops working); the job sends the SMS. \
-Checks in order: token (401), scope (403), the person exists (404 `Person not found`), the \
+Checks in order: token (401), scope (403), the same command's job is pending (200 with that \
+job), the person exists (404 `Person not found`), the \
 approval exists for this person and belongs to the caller's legal entity (404), the person is \
 active (409), the authentication method is OTP or a THIRD_PERSON whose own method is OTP (409), \
 `status` is `new` (409).",
@@ -87,6 +89,7 @@ active (409), the authentication method is OTP or a THIRD_PERSON whose own metho
     security(("bearer" = ["approval:create"])),
     responses(
         AuthenticatedErrors,
+        (status = 200, description = "The same command (user, legal entity, patient, approval) is already under way: its job, as `GET /api/jobs/{id}` answers it", body = doc::JobEnvelope),
         (status = 202, description = "A new code is issued; the job sends the SMS", body = doc::JobEnvelope),
         (status = 404, description = "`Person not found` or `Approval with such id is not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
         (status = 409, description = "`Person is not active`, `Resend SMS is not allowed for this authentication method`, `Approval in status <status> can not be resent`, or a concurrent change", body = doc::ErrorEnvelope),
@@ -99,6 +102,12 @@ pub async fn resend(
     Path((patient_id, id)): Path<(String, String)>,
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["approval:create"])?;
+    let job = JobSpec::new("resend_approval_otp")
+        .id("patient_id", &patient_id)
+        .id("approval_id", &id);
+    if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
+        return Ok(pending);
+    }
     let identity = &caller.identity;
     let patient_id = path_id(&patient_id, PERSON_NOT_FOUND)?;
     let person = app
@@ -133,7 +142,7 @@ pub async fn resend(
         method: "PATCH",
         path: format!("/api/patients/{patient_id}/approvals/{id}/actions/resend"),
         body: &[],
-        job_action: Some("resend_approval_otp"),
+        job: Some(job),
     };
     Ok(actions::run::<Approval>(&app, req, id, command)
         .await?
