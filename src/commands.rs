@@ -18,8 +18,8 @@ use crate::db::Db;
 use crate::metrics::Metrics;
 use crate::store::event_store::{CachedEventStore, CACHED_STATES};
 use crate::store::{
-    CommandContext, CommitOutcome, DuplicateCommand, EventRepository, GroupCommit, GroupRead,
-    COMMAND_CONTEXT,
+    CommandContext, CommitOutcome, DuplicateCommand, DuplicateJob, EventRepository, GroupCommit,
+    GroupRead, COMMAND_CONTEXT,
 };
 
 pub type Cqrs<A> = CqrsFramework<A, CachedEventStore<A>>;
@@ -68,6 +68,8 @@ pub enum CommandError<E> {
     Conflict,
     #[error("a command with this idempotency key was already processed")]
     DuplicateCommand,
+    #[error("a job for the same command is still pending")]
+    DuplicateJob,
     #[error("database unavailable: {0}")]
     Unavailable(String),
     #[error("internal error: {0}")]
@@ -272,7 +274,7 @@ impl CommandBus {
             Ok(None) => "unchanged",
             Err(CommandError::Rejected(_)) => "rejected",
             Err(CommandError::Conflict) => "conflict",
-            Err(CommandError::DuplicateCommand) => "duplicate",
+            Err(CommandError::DuplicateCommand | CommandError::DuplicateJob) => "duplicate",
             Err(CommandError::Unavailable(_)) => "unavailable",
             Err(CommandError::Internal(_)) => "error",
         };
@@ -318,6 +320,9 @@ fn map_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<E> {
         AggregateError::DatabaseConnectionError(e) => CommandError::Unavailable(e.to_string()),
         AggregateError::UnexpectedError(e) if e.downcast_ref::<DuplicateCommand>().is_some() => {
             CommandError::DuplicateCommand
+        }
+        AggregateError::UnexpectedError(e) if e.downcast_ref::<DuplicateJob>().is_some() => {
+            CommandError::DuplicateJob
         }
         AggregateError::UnexpectedError(e) => {
             if e.downcast_ref::<sqlx::Error>()

@@ -322,13 +322,15 @@ pub async fn run(plan: Arc<Plan>, clients: usize, duration: Duration) -> Tally {
 
 /// Every client on a few entities: resends of two approvals and stops of two dispenses. Each
 /// request must get its spec answer — 202, or the rule's 409 once a dispense is stopped — and
-/// never a conflict that leaked through the retries.
-pub async fn run_hot(base: &str, token: &str, clients: usize, duration: Duration) -> Tally {
+/// never a conflict that leaked through the retries. Each client has a token of its own user
+/// (`tokens`), so the clients' requests are different commands: the same command while its job
+/// is pending would be answered with that job, without contending for the entity.
+pub async fn run_hot(base: &str, tokens: &[String], duration: Duration) -> Tally {
     let epoch = Instant::now();
     let deadline = epoch + duration;
     let mut tasks = Vec::new();
-    for c in 0..clients {
-        let (base, token) = (base.to_string(), token.to_string());
+    for (c, token) in tokens.iter().enumerate() {
+        let (base, token) = (base.to_string(), token.clone());
         tasks.push(tokio::spawn(async move {
             let mut conn = Connection::new(&base);
             let mut tally = Tally::default();

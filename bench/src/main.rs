@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use clap::Parser;
 use serde_json::{json, Value};
 use sqlx::{Connection, PgConnection};
+use uuid::Uuid;
 
 use dataset::{Kind, Sizes};
 
@@ -381,7 +382,10 @@ async fn main() -> anyhow::Result<()> {
     }
 
     eprintln!("hot entities, 16 clients…");
-    let mut hot = load::run_hot(&svc.base, &doctor, 16, duration).await;
+    let users: Vec<String> = (0..16)
+        .map(|_| keys.mint(Uuid::new_v4(), dataset::LE, scopes, 86_400))
+        .collect();
+    let mut hot = load::run_hot(&svc.base, &users, duration).await;
     let hot_rate = hot.total() as f64 / duration.as_secs_f64();
     for e in &hot.error_examples {
         eprintln!("  hot error example: {e}");

@@ -1,6 +1,8 @@
 //! What every action shares: the Idempotency-Key (a retried request returns the first answer and
-//! appends nothing; the same key with another request is 422), the job of async actions, and the
-//! command's metadata (who, on whose authority, through which request).
+//! appends nothing; the same key with another request is 422), the job of async actions and its
+//! deduplication (a request for a command whose job is still pending is answered with that job
+//! and appends nothing), and the command's metadata (who, on whose authority, through which
+//! request).
 
 use sqlx::types::Json;
 
@@ -16,9 +18,10 @@ use uuid::Uuid;
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::Caller;
+use super::jobs::Job;
 use crate::app::AppState;
 use crate::commands::{CommandError, CommandMeta, Routed};
-use crate::jobs;
+use crate::jobs::{self, JobSpec};
 use crate::store::{CommandContext, NewJob};
 
 /// Timestamps are kept at microsecond precision, the precision PostgreSQL stores.
@@ -33,7 +36,8 @@ pub enum Outcome {
         response: Option<ApiResponse>,
         command_id: Option<String>,
     },
-    /// The Idempotency-Key was seen before: the first answer (if it was stored).
+    /// The request was answered before: the first answer to its Idempotency-Key (if it was
+    /// stored), or the job of the same command, still pending.
     Replayed(Option<ApiResponse>),
 }
 
@@ -130,8 +134,8 @@ pub struct ActionRequest<'a> {
     pub method: &'static str,
     pub path: String,
     pub body: &'a [u8],
-    /// `Some(action name)` for async actions, which answer 202 with a job.
-    pub job_action: Option<&'static str>,
+    /// For async actions, which answer 202 with a job: the action and its parameters.
+    pub job: Option<JobSpec>,
 }
 
 fn command_key(req: &ActionRequest<'_>) -> Option<String> {
@@ -140,6 +144,58 @@ fn command_key(req: &ActionRequest<'_>) -> Option<String> {
         .idempotency_key
         .as_ref()
         .map(|key| format!("{}:{}:{key}", identity.client_id, identity.user_id))
+}
+
+/// The key of a request's command for job deduplication; none with an Idempotency-Key, which
+/// alone decides what a retry of such a request gets.
+fn dedup_key(caller: &Caller, job: &JobSpec) -> Option<String> {
+    if caller.idempotency_key.is_some() {
+        return None;
+    }
+    job.key(caller.identity.user_id, caller.identity.client_id)
+}
+
+/// The job of a command key, rendered as `GET /api/jobs/{id}` renders it now.
+async fn job_answer(
+    app: &AppState,
+    caller: &Caller,
+    job: Job<'_>,
+) -> Result<Option<ApiResponse>, ApiError> {
+    Ok(super::jobs::read(app, job, caller.identity.client_id)
+        .await?
+        .map(|view| super::jobs::respond(&view)))
+}
+
+/// The job of the same command (same action, user, legal entity and parameters) while it is
+/// pending, as `GET /api/jobs/{id}` renders it: the answer to a request for a command already
+/// under way, which then appends nothing. Actions call this after their token, scope and body
+/// checks and before any check of stored state, which the first request may already have changed.
+/// `None` for a request with an Idempotency-Key.
+pub async fn pending_job(
+    app: &AppState,
+    caller: &Caller,
+    job: &JobSpec,
+) -> Result<Option<ApiResponse>, ApiError> {
+    match dedup_key(caller, job) {
+        Some(key) => job_answer(app, caller, Job::Pending(&key)).await,
+        None => Ok(None),
+    }
+}
+
+/// The answer to a request refused by its entity's state (`err`): the same command's job if it is
+/// pending, else `err`. A request that passed [`pending_job`] while its twin was committing finds
+/// the state its twin changed; it is the same command, so it gets the twin's job.
+pub async fn refused(
+    app: &AppState,
+    req: &ActionRequest<'_>,
+    err: ApiError,
+) -> Result<ApiResponse, ApiError> {
+    if let Some(job) = &req.job {
+        if let Some(answer) = pending_job(app, req.caller, job).await? {
+            return Ok(answer);
+        }
+    }
+    Err(err)
 }
 
 /// The first answer to a request retried with the same Idempotency-Key, if there was one; 422 when
@@ -180,12 +236,14 @@ where
     }
 
     let at = now();
-    let job = req.job_action.map(|action| NewJob {
+    let dedup = req.job.as_ref().and_then(|job| dedup_key(req.caller, job));
+    let job = req.job.as_ref().map(|spec| NewJob {
         id: jobs::new_job_id(),
         legal_entity_id: identity.client_id,
         user_id: identity.user_id,
-        action,
+        action: spec.action,
         eta: at + Duration::seconds(60),
+        dedup_key: dedup.clone(),
     });
     let accepted = job.as_ref().map(jobs::accepted_response);
     let stored_response = accepted
@@ -225,12 +283,27 @@ where
             let answer = stored_answer(app, &key, &request_hash).await?;
             Ok(Outcome::Replayed(answer.flatten()))
         }
+        Err(CommandError::DuplicateJob) => {
+            // The same command's job was pending when this one was written: a twin request
+            // committed first. Its job, pending or (if it finished meanwhile) as it ended.
+            let key = dedup.unwrap_or_default();
+            match job_answer(app, req.caller, Job::Latest(&key)).await? {
+                Some(answer) => Ok(Outcome::Replayed(Some(answer))),
+                None => Err(CommandError::<A::Error>::DuplicateJob.into()),
+            }
+        }
         Err(err @ (CommandError::Rejected(_) | CommandError::Conflict)) => {
             // A duplicate of a request that committed while this one was being decided: the state
             // has moved on, but the key says this is a retry, so it gets the first answer.
             if let Some(key) = &command_key {
                 if let Some(answer) = stored_answer(app, key, &request_hash).await? {
                     return Ok(Outcome::Replayed(answer));
+                }
+            }
+            // The same for the same command without a key, while its job is pending.
+            if let Some(key) = &dedup {
+                if let Some(answer) = job_answer(app, req.caller, Job::Pending(key)).await? {
+                    return Ok(Outcome::Replayed(Some(answer)));
                 }
             }
             Err(err.into())

@@ -19,6 +19,7 @@ use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
+use crate::jobs::JobSpec;
 use crate::otp_limit::{Claim, OtpInitLimit};
 use crate::reference::Person;
 
@@ -84,6 +85,7 @@ legal entity (409).",
     security(("bearer" = ["approval:create"])),
     responses(
         AuthenticatedErrors,
+        (status = 200, description = "The same command (user, legal entity, patient, approval) is already under way: its job, as `GET /api/jobs/{id}` answers it", body = doc::JobEnvelope),
         (status = 202, description = "A new code is issued; the job sends the SMS", body = doc::JobEnvelope),
         (status = 404, description = "`Person not found` or `Approval with such id is not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
         (status = 409, description = "`Person is not active`, `Resend SMS is not allowed for this authentication method`, `Approval in status <status> can not be resent`, `Approval belongs to another legal entity`, or a concurrent change", body = doc::ErrorEnvelope),
@@ -98,6 +100,12 @@ pub async fn resend(
     Path((patient_id, id)): Path<(String, String)>,
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["approval:create"])?;
+    let job = JobSpec::new("resend_approval_otp")
+        .id("patient_id", &patient_id)
+        .id("approval_id", &id);
+    if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
+        return Ok(pending);
+    }
     let identity = &caller.identity;
     let patient_id = path_id(&patient_id, PERSON_NOT_FOUND)?;
     let approval_id = Uuid::parse_str(&id).ok();
@@ -106,7 +114,7 @@ pub async fn resend(
         method: "PATCH",
         path: format!("/api/patients/{patient_id}/approvals/{id}/actions/resend"),
         body: &[],
-        job_action: Some("resend_approval_otp"),
+        job: Some(job.clone()),
     };
     // A retry gets the first answer, though the phone's window or the approval moved on since.
     if let Some(id) = approval_id {

@@ -15,6 +15,7 @@ use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
+use crate::jobs::JobSpec;
 
 pub(super) const NOT_FOUND: &str = "Device dispense not found";
 
@@ -26,8 +27,9 @@ pub(super) const NOT_FOUND: &str = "Device dispense not found";
     tag = "actions",
     operation_id = "stop_device_dispense",
     summary = "Stop a device dispense",
-    description = "Sets `status` to `stopped`. Checks in order: token (401), scope (403), the legal \
-entity's type is allowed (409 `Invalid LegalEntity type`), it exists and is ACTIVE (409), the \
+    description = "Sets `status` to `stopped`. Checks in order: token (401), scope (403), the same \
+command's job is pending (200 with that job), the legal entity's type is allowed (409 `Invalid \
+LegalEntity type`), it exists and is ACTIVE (409), the \
 dispense exists for this patient (404), the caller's legal entity performed it (409), `status` is \
 `in_progress` (409).",
     params(
@@ -38,6 +40,7 @@ dispense exists for this patient (404), the caller's legal entity performed it (
     security(("bearer" = ["device_dispense:stop"])),
     responses(
         AuthenticatedErrors,
+        (status = 200, description = "The same command (user, legal entity, patient, dispense) is already under way: its job, as `GET /api/jobs/{id}` answers it", body = doc::JobEnvelope),
         (status = 202, description = "Stopped; the job tracks the processing", body = doc::JobEnvelope),
         (status = 404, description = "`Device dispense not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
         (status = 409, description = "`Invalid LegalEntity type`, `client_id refers to legal entity that is not active`, `Device dispense belongs to another legal entity`, `Device dispense in status <status> cannot be stopped`, or a concurrent change", body = doc::ErrorEnvelope),
@@ -50,6 +53,12 @@ pub async fn stop(
     Path((patient_id, id)): Path<(String, String)>,
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["device_dispense:stop"])?;
+    let job = JobSpec::new("stop_device_dispense")
+        .id("patient_id", &patient_id)
+        .id("device_dispense_id", &id);
+    if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
+        return Ok(pending);
+    }
     let identity = &caller.identity;
     legal_entity::require_allowed_for_device_dispense(&app, identity.client_id).await?;
     let patient_id = path_id(&patient_id, NOT_FOUND)?;
@@ -65,7 +74,7 @@ pub async fn stop(
         method: "PATCH",
         path: format!("/api/patients/{patient_id}/device_dispenses/{id}/actions/stop"),
         body: &[],
-        job_action: Some("stop_device_dispense"),
+        job: Some(job),
     };
     Ok(actions::run::<DeviceDispense>(&app, req, id, command)
         .await?

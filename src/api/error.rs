@@ -207,7 +207,9 @@ impl<E: Into<ApiError>> From<CommandError<E>> for ApiError {
     fn from(err: CommandError<E>) -> Self {
         match err {
             CommandError::Rejected(e) => e.into(),
-            CommandError::Conflict => ApiError::conflict(
+            // `DuplicateJob` is answered with the pending job (api/actions.rs); only if that job
+            // cannot be read is it a conflict.
+            CommandError::Conflict | CommandError::DuplicateJob => ApiError::conflict(
                 "The request could not be completed due to a conflict with the current state of the resource. Please retry.",
             ),
             CommandError::DuplicateCommand => ApiError::conflict("A request with this Idempotency-Key is being processed"),

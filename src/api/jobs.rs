@@ -7,6 +7,7 @@ use axum::http::header::LOCATION;
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::Row;
+use uuid::Uuid;
 
 use crate::db::Db;
 
@@ -51,12 +52,46 @@ pub async fn show(
     if id.len() != 24 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ApiError::not_found(NOT_FOUND));
     }
-    const SQL: &str = "SELECT id, status, status_code, eta, links, response_data, error FROM jobs \
-                       WHERE id = $1 AND legal_entity_id = $2";
-    let view = match &app.db {
-        Db::Postgres(pool) => sqlx::query(SQL)
-            .bind(&id)
-            .bind(caller.identity.client_id)
+    let view = read(&app, Job::Id(&id), caller.identity.client_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    Ok(respond(&view))
+}
+
+/// Which job to read.
+pub(super) enum Job<'a> {
+    Id(&'a str),
+    /// The pending job of a command key.
+    Pending(&'a str),
+    /// The job of a command key: the pending one, else the newest.
+    Latest(&'a str),
+}
+
+/// A job of `legal_entity` (the only one that may read it).
+pub(super) async fn read(
+    app: &AppState,
+    job: Job<'_>,
+    legal_entity: Uuid,
+) -> Result<Option<JobView>, sqlx::Error> {
+    const COLUMNS: &str =
+        "SELECT id, status, status_code, eta, links, response_data, error FROM jobs";
+    let (condition, value) = match job {
+        Job::Id(id) => ("id = $1 AND legal_entity_id = $2", id),
+        Job::Pending(key) => (
+            "dedup_key = $1 AND legal_entity_id = $2 AND status = 'pending'",
+            key,
+        ),
+        Job::Latest(key) => (
+            "dedup_key = $1 AND legal_entity_id = $2 \
+             ORDER BY status = 'pending' DESC, inserted_at DESC LIMIT 1",
+            key,
+        ),
+    };
+    let sql = format!("{COLUMNS} WHERE {condition}");
+    Ok(match &app.db {
+        Db::Postgres(pool) => sqlx::query(&sql)
+            .bind(value)
+            .bind(legal_entity)
             .fetch_optional(pool)
             .await?
             .map(|row| JobView {
@@ -72,9 +107,9 @@ pub async fn show(
             let json = |row: &sqlx::sqlite::SqliteRow, column: &str| {
                 row.get::<Option<Json<Value>>, _>(column).map(|j| j.0)
             };
-            sqlx::query(SQL)
-                .bind(&id)
-                .bind(crate::db::sqlite::id(caller.identity.client_id))
+            sqlx::query(&sql)
+                .bind(value)
+                .bind(crate::db::sqlite::id(legal_entity))
                 .fetch_optional(&lite.pool)
                 .await?
                 .map(|row| JobView {
@@ -87,12 +122,15 @@ pub async fn show(
                     error: json(&row, "error"),
                 })
         }
-    }
-    .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
+    })
+}
+
+/// The answer of `GET /api/jobs/{id}` for a job.
+pub(super) fn respond(view: &JobView) -> ApiResponse {
     let (status, data, location) = view.render();
     let mut response = ApiResponse::new(status, data);
     if let Some(location) = location {
         response = response.with_header(LOCATION, &location);
     }
-    Ok(response)
+    response
 }

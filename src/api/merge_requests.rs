@@ -86,7 +86,7 @@ pub async fn reject(
         method: "PATCH",
         path: format!("/api/merge_requests/{id}/actions/reject"),
         body: &[],
-        job_action: None,
+        job: None,
     };
     match actions::run::<MergeRequest>(&app, req, id, command).await? {
         Outcome::Replayed(Some(answer)) => Ok(answer),

@@ -11,6 +11,7 @@ use ehealth_aggregates::service_request::{
 };
 use ehealth_aggregates::{Approval, ServiceRequest};
 use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::actions::{self, ActionRequest};
@@ -22,6 +23,7 @@ use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
+use crate::jobs::JobSpec;
 use crate::reference::RECALL_REASONS_DICTIONARY;
 use crate::signature::SignatureError;
 
@@ -66,8 +68,9 @@ async fn care_plan_access(
     operation_id = "release_service_request",
     summary = "Release a service request",
     description = "Erases `used_by_employee` and `used_by_legal_entity` and sets \
-`program_processing_status` to `new`. Checks in order: token (401), scope (403), the legal entity's \
-type is allowed and it is ACTIVE (409), the service request exists and is visible (404), `status` \
+`program_processing_status` to `new`. Checks in order: token (401), scope (403), the same command's \
+job is pending (200 with that job), the legal entity's type is allowed and it is ACTIVE (409), the \
+service request exists and is visible (404), `status` \
 is `active` (409), `program_processing_status` is `in_queue` (409), the caller's legal entity uses \
 it (409).",
     params(
@@ -77,6 +80,7 @@ it (409).",
     security(("bearer" = ["service_request:use"])),
     responses(
         AuthenticatedErrors,
+        (status = 200, description = "The same command (user, legal entity, service request) is already under way: its job, as `GET /api/jobs/{id}` answers it", body = doc::JobEnvelope),
         (status = 202, description = "Released; the job tracks the processing", body = doc::JobEnvelope),
         (status = 404, description = "`Service request not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
         (status = 409, description = "`Action is not allowed for the legal entity`, `Invalid service request status`, `Invalid program processing status`, `Service request is used by another legal entity`, or a concurrent change", body = doc::ErrorEnvelope),
@@ -89,6 +93,10 @@ pub async fn release(
     Path(id): Path<String>,
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["service_request:use"])?;
+    let job = JobSpec::new("release_service_request").id("service_request_id", &id);
+    if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
+        return Ok(pending);
+    }
     legal_entity::require_allowed(&app, caller.identity.client_id, false).await?;
     let id = path_id(&id, NOT_FOUND)?;
     let command = ServiceRequestCommand::Release(ReleaseServiceRequest {
@@ -101,15 +109,17 @@ pub async fn release(
         method: "PATCH",
         path: format!("/api/service_requests/{id}/actions/release"),
         body: &[],
-        job_action: Some("release_service_request"),
+        job: Some(job),
     };
     Ok(actions::run::<ServiceRequest>(&app, req, id, command)
         .await?
         .into_accepted())
 }
 
-/// The recall body: exactly `{"signed_data": "<non-empty string>"}` (ME's JSON schema).
-fn signed_data(body: &Value) -> Result<String, ApiError> {
+/// The recall body: exactly `{"signed_data": "<non-empty string>"}` (ME's JSON schema). Answers
+/// the string as received and the SHA-256 (hex) of the envelope it encodes: the command's
+/// parameter for job deduplication, the same however the base64 was wrapped or padded.
+fn signed_data(body: &Value) -> Result<(String, String), ApiError> {
     let Some(object) = body.as_object() else {
         return Err(ApiError::validation(vec![super::error::invalid_entry(
             "$",
@@ -161,18 +171,17 @@ fn signed_data(body: &Value) -> Result<String, ApiError> {
     let compact: String = data.chars().filter(|c| !c.is_whitespace()).collect();
     let engine = base64::engine::general_purpose::GeneralPurposeConfig::new()
         .with_decode_padding_mode(base64::engine::DecodePaddingMode::Indifferent);
-    if base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, engine)
+    let Ok(envelope) = base64::engine::GeneralPurpose::new(&base64::alphabet::STANDARD, engine)
         .decode(compact.as_bytes())
-        .is_err()
-    {
+    else {
         return Err(ApiError::invalid(
             "$.signed_data",
             "invalid",
             "Not a base64 string",
             json!([]),
         ));
-    }
-    Ok(data)
+    };
+    Ok((data, hex::encode(Sha256::digest(envelope))))
 }
 
 /// Whether any key or string in `v` holds U+0000.
@@ -228,7 +237,8 @@ fn signature_error(err: SignatureError) -> ApiError {
 signer DRFO = the requester's tax id, content = the stored service request with `status_reason` \
 set), stores it, and sets `status` to `recalled`. Checks in order: token (401), scope (403), \
 `Content-Type: application/json` (415) and well-formed JSON (400), the body schema (422), base64 \
-(422), the legal entity (409), the service request exists for this patient and is visible (404), \
+(422), the same command's job is pending (200 with that job), the legal entity (409), the service \
+request exists for this patient and is visible (404), \
 trust anchors configured (503), the signature and its content (400/422), the requester legal \
 entity and employee (409), `status` is `active` (409), the recall reason (422), the content (422). \
 A body over `EHEALTH_BODY_LIMIT` is 413.",
@@ -241,6 +251,7 @@ A body over `EHEALTH_BODY_LIMIT` is 413.",
     security(("bearer" = ["service_request:recall"])),
     responses(
         AuthenticatedErrors,
+        (status = 200, description = "The same command (user, legal entity, patient, service request, signed envelope) is already under way: its job, as `GET /api/jobs/{id}` answers it", body = doc::JobEnvelope),
         (status = 202, description = "Recalled; the job revokes its approvals and sends the patient's SMS", body = doc::JobEnvelope),
         (status = 400, description = "`Malformed request. Probably, you have sent corrupted JSON.`, or a signed envelope with no signer", body = doc::ErrorEnvelope),
         (status = 404, description = "`Service request not found` (also for a non-uuid id)", body = doc::ErrorEnvelope),
@@ -260,19 +271,26 @@ pub async fn recall(
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["service_request:recall"])?;
     let body = parse_json(&headers, &raw)?;
-    let signed = signed_data(&body)?;
+    let (signed, envelope) = signed_data(&body)?;
     let identity = &caller.identity;
     let patient_id = path_id(&patient_id, PERSON_NOT_FOUND)?;
     let id = path_id(&id, NOT_FOUND)?;
+    let job = JobSpec::new("recall_service_request")
+        .id("patient_id", patient_id)
+        .id("service_request_id", id)
+        .param("signed_envelope_sha256", envelope);
     let req = ActionRequest {
         caller: &caller,
         method: "PATCH",
         path: format!("/api/patients/{patient_id}/service_requests/{id}/actions/recall"),
         body: &raw,
-        job_action: Some("recall_service_request"),
+        job: Some(job.clone()),
     };
     if let Some(first_answer) = actions::replay(&app, &req).await? {
         return Ok(first_answer);
+    }
+    if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
+        return Ok(pending);
     }
     legal_entity::require_allowed(&app, identity.client_id, true).await?;
     let at = actions::now();
@@ -343,7 +361,9 @@ pub async fn recall(
     };
     // Refuse before writing to media storage, so only accepted content is ever stored; the
     // aggregate checks again against the state it commits on.
-    current.check_recall(&command).map_err(ApiError::from)?;
+    if let Err(err) = current.check_recall(&command) {
+        return actions::refused(&app, &req, err.into()).await;
+    }
     let signed_data = body["signed_data"].as_str().unwrap_or_default();
     command.signed_content_link = app
         .media

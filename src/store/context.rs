@@ -21,6 +21,9 @@ pub struct NewJob {
     pub user_id: Uuid,
     pub action: &'static str,
     pub eta: DateTime<Utc>,
+    /// The key of the job's command (`jobs::JobSpec::key`); `None` for a request with an
+    /// Idempotency-Key, which is deduplicated by that key alone.
+    pub dedup_key: Option<String>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -74,7 +77,8 @@ impl CommandContext {
             let now = ts(Utc::now());
             sqlx::query(
                 "INSERT INTO jobs (id, legal_entity_id, user_id, action, aggregate_type, \
-                 aggregate_id, eta, inserted_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
+                 aggregate_id, eta, dedup_key, inserted_at, updated_at) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
             )
             .bind(&job.id)
             .bind(id(job.legal_entity_id))
@@ -83,6 +87,7 @@ impl CommandContext {
             .bind(&first.aggregate_type)
             .bind(&first.aggregate_id)
             .bind(ts(job.eta))
+            .bind(&job.dedup_key)
             .bind(now)
             .execute(&mut *conn)
             .await?;

@@ -10,9 +10,11 @@
 //! The commits of one statement are all or nothing together, so one that cannot be written (an
 //! append that conflicts on the events' primary key, an Idempotency-Key already used) must not
 //! fail the others: when a grouped statement fails, each of its commits is written again on its
-//! own and gets its own answer. Commits are grouped only when they touch different aggregates and
-//! carry different idempotency keys (within one process, commands on one entity already queue
-//! behind its lock, so this only keeps a group statement from touching a row twice).
+//! own and gets its own answer (a job key already pending fails its own commit only, with the
+//! index's name, as on a commit written alone). Commits are grouped only when they touch
+//! different aggregates and carry different idempotency keys and job keys (within one process,
+//! commands on one entity already queue behind its lock, so this only keeps a group statement
+//! from touching a row twice).
 
 use std::sync::{Arc, OnceLock};
 
@@ -51,6 +53,7 @@ pub(crate) struct AppendRows {
     job_type: Vec<String>,
     job_aggregate: Vec<String>,
     job_eta: Vec<DateTime<Utc>>,
+    job_dedup_key: Vec<Option<String>>,
 
     ev_type: Vec<String>,
     ev_aggregate: Vec<String>,
@@ -98,6 +101,7 @@ impl AppendRows {
         self.job_type.push(aggregate_type.to_owned());
         self.job_aggregate.push(aggregate_id.to_owned());
         self.job_eta.push(job.eta);
+        self.job_dedup_key.push(job.dedup_key.clone());
     }
 
     pub fn event(&mut self, row: EventRow<'_>) {
@@ -119,7 +123,7 @@ impl AppendRows {
     }
 
     /// Whether one statement cannot write both: they append to a common aggregate or carry the
-    /// same idempotency key.
+    /// same idempotency key or job key.
     fn overlaps(&self, other: &AppendRows) -> bool {
         let aggregates = |rows: &AppendRows| {
             rows.ev_type
@@ -132,6 +136,11 @@ impl AppendRows {
         aggregates(other).iter().any(|key| mine.contains(key))
             || other.cmd_id.iter().any(|id| self.cmd_id.contains(id))
             || other.job_id.iter().any(|id| self.job_id.contains(id))
+            || other
+                .job_dedup_key
+                .iter()
+                .flatten()
+                .any(|key| self.job_dedup_key.iter().flatten().any(|k| k == key))
     }
 
     /// Appends copies of `other`'s rows.
@@ -150,6 +159,7 @@ impl AppendRows {
             job_type,
             job_aggregate,
             job_eta,
+            job_dedup_key,
             ev_type,
             ev_aggregate,
             ev_sequence,
@@ -175,6 +185,7 @@ impl AppendRows {
         self.job_type.extend_from_slice(job_type);
         self.job_aggregate.extend_from_slice(job_aggregate);
         self.job_eta.extend_from_slice(job_eta);
+        self.job_dedup_key.extend_from_slice(job_dedup_key);
         self.ev_type.extend_from_slice(ev_type);
         self.ev_aggregate.extend_from_slice(ev_aggregate);
         self.ev_sequence.extend_from_slice(ev_sequence);
@@ -208,6 +219,7 @@ impl AppendRows {
             .bind(&self.job_type)
             .bind(&self.job_aggregate)
             .bind(&self.job_eta)
+            .bind(&self.job_dedup_key)
             .bind(&self.ev_type)
             .bind(&self.ev_aggregate)
             .bind(&self.ev_sequence)
@@ -240,20 +252,20 @@ impl AppendRows {
 /// concurrent request with the same key then waits on that key, not on the events' primary key,
 /// and is answered as a retry instead of being retried as a conflict.
 fn append_sql(projections: &Batch) -> String {
-    let (projections, _) = projections.append_ctes(24);
+    let (projections, _) = projections.append_ctes(25);
     format!(
         "WITH cmd AS (INSERT INTO processed_commands (command_id, request_hash, aggregate_type, \
          aggregate_id, last_sequence, response) \
          SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], \
          $6::jsonb[]) RETURNING 1), \
          job AS (INSERT INTO jobs (id, legal_entity_id, user_id, action, aggregate_type, \
-         aggregate_id, eta) \
+         aggregate_id, eta, dedup_key) \
          SELECT * FROM UNNEST($7::text[], $8::uuid[], $9::uuid[], $10::text[], $11::text[], \
-         $12::text[], $13::timestamptz[])), \
+         $12::text[], $13::timestamptz[], $14::text[])), \
          ev AS (INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, \
          event_version, payload, metadata, recorded_at, prev_hash, hash) \
-         SELECT u.* FROM UNNEST($14::text[], $15::text[], $16::bigint[], $17::text[], $18::text[], \
-         $19::jsonb[], $20::jsonb[], $21::timestamptz[], $22::bytea[], $23::bytea[]) AS u \
+         SELECT u.* FROM UNNEST($15::text[], $16::text[], $17::bigint[], $18::text[], $19::text[], \
+         $20::jsonb[], $21::jsonb[], $22::timestamptz[], $23::bytea[], $24::bytea[]) AS u \
          CROSS JOIN (SELECT count(*) FROM cmd) AS recorded_first \
          RETURNING aggregate_type, aggregate_id, sequence, global_position), \
          {projections} \
@@ -601,6 +613,73 @@ mod tests {
         );
     }
 
+    /// One commit with a job carrying the command key `dedup_key`.
+    fn commit_with_job(events: &[SerializedEvent], dedup_key: &str) -> AppendRows {
+        let mut rows = commit(events, None);
+        let first = &events[0];
+        rows.job(
+            &super::super::NewJob {
+                id: crate::jobs::new_job_id(),
+                legal_entity_id: Uuid::nil(),
+                user_id: Uuid::nil(),
+                action: "resend_approval_otp",
+                eta: Utc::now(),
+                dedup_key: Some(dedup_key.to_owned()),
+            },
+            (&first.aggregate_type, &first.aggregate_id),
+        );
+        rows
+    }
+
+    #[tokio::test(flavor = "current_thread")]
+    async fn a_commit_whose_job_key_is_pending_fails_alone_with_the_index_name_and_its_group_is_written(
+    ) {
+        let pool = database().await;
+        let group = GroupCommit::new(&pool);
+        // The same command's job, still pending (written by another instance).
+        commit_with_job(&[event("first", 1)], "same-command")
+            .write(&pool)
+            .await
+            .expect("first append");
+        let commits = [
+            commit_with_job(&[event("a", 1)], "command-a"),
+            commit_with_job(&[event("twin", 1)], "same-command"),
+            commit(&[event("b", 1)], None),
+        ];
+        let results = futures::future::join_all(commits.into_iter().map(|c| group.append(c))).await;
+
+        assert_eq!(
+            constraint(&results[1]).as_deref(),
+            Some("jobs_pending_dedup_key")
+        );
+        assert!(matches!(
+            super::super::map_sqlx(results.into_iter().nth(1).unwrap().unwrap_err()),
+            cqrs_es::persist::PersistenceError::UnknownError(e)
+                if e.downcast_ref::<super::super::DuplicateJob>().is_some()
+        ));
+        assert_eq!(scalar(&pool, "SELECT count(*) FROM events").await, 3);
+        assert_eq!(
+            scalar(
+                &pool,
+                "SELECT count(*) FROM events WHERE aggregate_id = 'twin'"
+            )
+            .await,
+            0
+        );
+        assert_eq!(scalar(&pool, "SELECT count(*) FROM jobs").await, 2);
+
+        // Once that job is finished, the key is free again.
+        sqlx::query("UPDATE jobs SET status = 'processed' WHERE dedup_key = 'same-command'")
+            .execute(&pool)
+            .await
+            .unwrap();
+        group
+            .append(commit_with_job(&[event("twin", 1)], "same-command"))
+            .await
+            .expect("a new command");
+        assert_eq!(scalar(&pool, "SELECT count(*) FROM jobs").await, 3);
+    }
+
     #[test]
     fn commits_overlap_when_they_share_an_aggregate_or_a_key() {
         let a = commit(&[event("a", 1)], Some("k1"));
@@ -608,5 +687,8 @@ mod tests {
         assert!(a.overlaps(&commit(&[event("b", 1)], Some("k1"))));
         assert!(!a.overlaps(&commit(&[event("b", 1)], Some("k2"))));
         assert!(!a.overlaps(&commit(&[event("b", 1)], None)));
+        let keyed = commit_with_job(&[event("c", 1)], "command");
+        assert!(keyed.overlaps(&commit_with_job(&[event("d", 1)], "command")));
+        assert!(!keyed.overlaps(&commit_with_job(&[event("d", 1)], "another")));
     }
 }

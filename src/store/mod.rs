@@ -38,6 +38,12 @@ use crate::db::Db;
 #[error("a command with this idempotency key was already processed")]
 pub struct DuplicateCommand;
 
+/// The same command's job is still pending: another request for it committed first (the unique
+/// index `jobs_pending_dedup_key`).
+#[derive(Debug, thiserror::Error)]
+#[error("a job for the same command is still pending")]
+pub struct DuplicateJob;
+
 /// The event repository of one backend: loads delegate to postgres-es on PostgreSQL and to our
 /// own queries on SQLite; `persist` is ours on both.
 pub enum EventRepository {
@@ -94,6 +100,9 @@ fn map_sqlx(err: sqlx::Error) -> PersistenceError {
             Some("processed_commands_pkey") => {
                 PersistenceError::UnknownError(Box::new(DuplicateCommand))
             }
+            Some("jobs_pending_dedup_key") => {
+                PersistenceError::UnknownError(Box::new(DuplicateJob))
+            }
             // SQLite names no constraint: its message names the table's columns.
             None if db.message().contains("UNIQUE constraint failed: events.") => {
                 PersistenceError::OptimisticLockError
@@ -103,6 +112,12 @@ fn map_sqlx(err: sqlx::Error) -> PersistenceError {
                 .contains("constraint failed: processed_commands.") =>
             {
                 PersistenceError::UnknownError(Box::new(DuplicateCommand))
+            }
+            None if db
+                .message()
+                .contains("UNIQUE constraint failed: jobs.dedup_key") =>
+            {
+                PersistenceError::UnknownError(Box::new(DuplicateJob))
             }
             _ => PersistenceError::UnknownError(Box::new(err)),
         },

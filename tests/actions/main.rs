@@ -5,6 +5,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod dedup;
 mod reject;
 mod release;
 mod resend;

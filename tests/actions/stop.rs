@@ -269,7 +269,10 @@ async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_
 
     let first: Reply = app.patch(&p, Some(&token), None).await;
     let href = first.job_href();
-    let second = app.patch(&p, Some(&token), None).await;
+    // By a colleague: the same user's stop while its job is pending would be answered with that
+    // job (tests/actions/dedup.rs).
+    let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let second = app.patch(&p, Some(&colleague), None).await;
 
     second.assert_error(
         409,
@@ -314,12 +317,14 @@ async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_a
 async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    // Two users: two different commands (the same one twice is deduplicated, dedup.rs).
+    let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let p = path(P_OTP, DD_IN_PROGRESS);
     let gate = hold_appends(&app).await;
 
     let (a, b, ()) = tokio::join!(
         app.patch(&p, Some(&token), None),
-        app.patch(&p, Some(&token), None),
+        app.patch(&p, Some(&colleague), None),
         release_appends_when_waiting(&app, gate, 2),
     );
 

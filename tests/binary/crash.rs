@@ -233,8 +233,11 @@ async fn repeated_crashes_at_any_moment_leave_exactly_one_sms_per_accepted_resen
 
     let mut jobs = Vec::new();
     for round in 0..4u64 {
+        // Each round's resend by another user: the same resend while the last one's job is still
+        // pending would be answered with that job.
+        let user = cli_token(Uuid::new_v4(), LE_MAIN, ALL_SCOPES).await;
         let mut server = Server::start(&url, media.path(), true).await;
-        jobs.push(server.patch(&resend(), &token).await.job_href());
+        jobs.push(server.patch(&resend(), &user).await.job_href());
         // Kill at a different point of the work each round: at once, or a little later.
         tokio::time::sleep(Duration::from_millis(round * 40)).await;
         server.crash();
@@ -280,10 +283,15 @@ async fn a_sigterm_while_work_is_pending_exits_0_and_the_next_node_finishes_it()
     let media = tempfile::tempdir().unwrap();
     let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
 
+    // Three users: the same resend while its job is pending would be answered with that job.
+    let mut users = Vec::new();
+    for _ in 0..3 {
+        users.push(cli_token(Uuid::new_v4(), LE_MAIN, ALL_SCOPES).await);
+    }
     let mut server = Server::start(&url, media.path(), true).await;
     let mut jobs = Vec::new();
-    for _ in 0..3 {
-        jobs.push(server.patch(&resend(), &token).await.job_href());
+    for user in &users {
+        jobs.push(server.patch(&resend(), user).await.job_href());
     }
     server.signal("TERM");
     let status = server.wait_exit(15).await.expect("stops");

@@ -1,6 +1,8 @@
 //! N concurrent conflicting actions on one entity change it exactly once; every other request gets
-//! the spec's answer for the state the winner left (never a 500 or a generic conflict).
-//! Release is covered in tests/platform/concurrency.rs; these are stop, reject and recall.
+//! the spec's answer for the state the winner left (never a 500 or a generic conflict) — or, when
+//! it is the winner's very command (same user, legal entity and parameters) and the winner's job
+//! is still pending, that job. Release is covered in tests/platform/concurrency.rs; these are
+//! stop, reject and recall.
 
 use std::sync::Arc;
 
@@ -12,23 +14,19 @@ use crate::support::{self, Reply, TestApp};
 
 const CLIENTS: usize = 16;
 
-/// `CLIENTS` requests released at once by a barrier.
+/// One request per token, released at once by a barrier.
 async fn all_at_once(
     app: &Arc<TestApp>,
     path: String,
-    token: String,
+    tokens: Vec<String>,
     body: Option<Value>,
 ) -> Vec<Reply> {
-    let barrier = Arc::new(tokio::sync::Barrier::new(CLIENTS));
-    let tasks: Vec<_> = (0..CLIENTS)
-        .map(|_| {
-            let (app, path, token, body, barrier) = (
-                app.clone(),
-                path.clone(),
-                token.clone(),
-                body.clone(),
-                barrier.clone(),
-            );
+    let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (app, path, body, barrier) =
+                (app.clone(), path.clone(), body.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
                 app.patch(&path, Some(&token), body.as_ref()).await
@@ -52,6 +50,22 @@ fn assert_one_winner(replies: &[Reply], winner: u16, message: &str) {
     }
 }
 
+/// Exactly one 202; every other reply is the rule's 409 with `message`, or 200 with the 202's job
+/// (the same command while that job was pending).
+#[track_caller]
+fn assert_one_job(replies: &[Reply], message: &str) {
+    let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
+    assert_eq!(accepted.len(), 1, "exactly one 202: {replies:#?}");
+    let href = accepted[0].job_href();
+    for reply in replies.iter().filter(|r| r.status != 202) {
+        if reply.status == 200 {
+            assert_eq!(reply.data()["links"][0]["href"], href, "{:#}", reply.body);
+        } else {
+            reply.assert_error(409, "request_conflict", message);
+        }
+    }
+}
+
 async fn events_of_type(app: &TestApp, id: Uuid, event_type: &str) -> usize {
     app.events(id)
         .await
@@ -71,7 +85,11 @@ async fn sixteen_concurrent_stops_of_one_dispense_commit_exactly_one_and_refuse_
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let path = format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}/actions/stop");
 
-    let replies = all_at_once(&app, path, token.clone(), None).await;
+    // Sixteen users: sixteen different commands.
+    let users = (0..CLIENTS)
+        .map(|_| app.token(Uuid::new_v4(), LE_MAIN, ALL_SCOPES))
+        .collect();
+    let replies = all_at_once(&app, path, users, None).await;
 
     assert_one_winner(
         &replies,
@@ -101,7 +119,7 @@ async fn sixteen_concurrent_rejects_of_one_merge_request_commit_exactly_one_and_
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let path = format!("/api/merge_requests/{MR_NEW}/actions/reject");
 
-    let replies = all_at_once(&app, path, token, None).await;
+    let replies = all_at_once(&app, path, vec![token; CLIENTS], None).await;
 
     assert_one_winner(&replies, 200, "Invalid merge request status");
     let winner = replies.iter().find(|r| r.status == 200).unwrap();
@@ -137,14 +155,13 @@ async fn sixteen_concurrent_recalls_of_one_service_request_commit_exactly_one_re
     let replies = all_at_once(
         &app,
         path,
-        token.clone(),
+        vec![token.clone(); CLIENTS],
         Some(json!({ "signed_data": signed })),
     )
     .await;
 
-    assert_one_winner(
+    assert_one_job(
         &replies,
-        202,
         "Service request in status recalled cannot be recalled",
     );
     assert_eq!(

@@ -380,6 +380,7 @@ fn new_entities(n: usize) -> (Value, Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) {
 async fn hammer(app: Arc<TestApp>, stop: Arc<AtomicBool>) -> (usize, Vec<String>) {
     let bus = Arc::new(CommandBus::new(app.db.clone(), Arc::new(Notify::new())));
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let (mut rounds, mut unexpected) = (0, Vec::new());
     while !stop.load(Ordering::Relaxed) {
         let (file, srs, dds, aps) = new_entities(3);
@@ -395,14 +396,22 @@ async fn hammer(app: Arc<TestApp>, stop: Arc<AtomicBool>) -> (usize, Vec<String>
             dds.iter()
                 .map(|id| format!("/api/patients/{P_OTP}/device_dispenses/{id}/actions/stop")),
         );
-        for _ in 0..2 {
-            paths.extend(
-                aps.iter()
-                    .map(|id| format!("/api/patients/{P_OTP}/approvals/{id}/actions/resend")),
-            );
+        let mut requests: Vec<(String, &str)> = paths
+            .into_iter()
+            .map(|path| (path, token.as_str()))
+            .collect();
+        // Each approval resent twice, by two users: the same resend while its job is pending
+        // would be answered with that job.
+        for token in [&token, &colleague] {
+            requests.extend(aps.iter().map(|id| {
+                (
+                    format!("/api/patients/{P_OTP}/approvals/{id}/actions/resend"),
+                    token.as_str(),
+                )
+            }));
         }
-        for path in paths {
-            let reply = app.patch(&path, Some(&token), None).await;
+        for (path, token) in requests {
+            let reply = app.patch(&path, Some(token), None).await;
             if reply.status != 202 {
                 unexpected.push(format!("{path}: {} {}", reply.status, reply.body));
             }
@@ -558,13 +567,15 @@ async fn a_vacuum_of_the_log_at_the_swap_does_not_hold_appends() {
         .await
     });
     // Appends while the swap waits (resends of one approval: each appends an event).
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let path = format!("/api/patients/{P_OTP}/approvals/{AP_OTP}/actions/resend");
     let events_before = scalar(&app.db, "SELECT count(*) FROM events").await;
     let started = std::time::Instant::now();
     let mut slowest = Duration::ZERO;
     let mut appended = 0;
     while started.elapsed() < Duration::from_millis(2500) {
+        // Each by another user: the same resend while its job is pending would be answered
+        // with that job and append nothing.
+        let token = app.token(uuid::Uuid::new_v4(), LE_MAIN, ALL_SCOPES);
         let t = std::time::Instant::now();
         let reply = app.patch(&path, Some(&token), None).await;
         assert_eq!(reply.status, 202, "{:#}", reply.body);

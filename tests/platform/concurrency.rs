@@ -1,5 +1,7 @@
 //! Concurrent commands on one entity: optimistic concurrency with retries, so every request gets
-//! the answer of the state it really ran against — never a 500 or a generic conflict.
+//! the answer of the state it really ran against — never a 500 or a generic conflict. The commands
+//! are sent by different users of one legal entity, so that they are different commands (the same
+//! command sent again while its job is pending is answered with that job: tests/actions/dedup.rs).
 
 use std::sync::Arc;
 
@@ -7,12 +9,20 @@ use crate::harness::*;
 use crate::support::world::*;
 use crate::support::{Reply, TestApp};
 
-async fn all(app: &Arc<TestApp>, n: usize, path: String, token: String) -> Vec<Reply> {
-    let barrier = Arc::new(tokio::sync::Barrier::new(n));
-    let tasks: Vec<_> = (0..n)
-        .map(|_| {
-            let (app, path, token, barrier) =
-                (app.clone(), path.clone(), token.clone(), barrier.clone());
+/// Tokens of `n` different users of LE_MAIN.
+fn users(app: &TestApp, n: usize) -> Vec<String> {
+    (0..n)
+        .map(|_| app.token(uuid::Uuid::new_v4(), LE_MAIN, ALL_SCOPES))
+        .collect()
+}
+
+/// One request per token, released at once by a barrier.
+async fn all(app: &Arc<TestApp>, path: String, tokens: Vec<String>) -> Vec<Reply> {
+    let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
+    let tasks: Vec<_> = tokens
+        .into_iter()
+        .map(|token| {
+            let (app, path, barrier) = (app.clone(), path.clone(), barrier.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
                 app.patch(&path, Some(&token), None).await
@@ -30,7 +40,7 @@ async fn all(app: &Arc<TestApp>, n: usize, path: String, token: String) -> Vec<R
 async fn sixteen_concurrent_releases_commit_exactly_one_and_refuse_the_rest_with_409() {
     let app = Arc::new(TestApp::spawn().await);
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let replies = all(&app, 16, release(SR_QUEUED), token.clone()).await;
+    let replies = all(&app, release(SR_QUEUED), users(&app, 16)).await;
 
     let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
     assert_eq!(accepted.len(), 1, "{replies:#?}");
@@ -127,7 +137,7 @@ async fn assert_each_resend_left_one_event_one_job_and_one_sms(
 async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() {
     let app = Arc::new(TestApp::spawn().await);
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let replies = all(&app, 16, resend(P_OTP, AP_OTP), token.clone()).await;
+    let replies = all(&app, resend(P_OTP, AP_OTP), users(&app, 16)).await;
     for reply in replies.iter().filter(|r| r.status != 202) {
         // At worst the bounded retries run out: a conflict, never a 500.
         assert_eq!(reply.status, 409, "{:#}", reply.body);
@@ -142,7 +152,7 @@ async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() 
 async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_settle_sixteen_sms() {
     let app = Arc::new(TestApp::spawn().await);
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let replies = all(&app, 16, resend(P_OTP, AP_OTP), token.clone()).await;
+    let replies = all(&app, resend(P_OTP, AP_OTP), users(&app, 16)).await;
     let refused: Vec<(u16, &str)> = replies
         .iter()
         .filter(|r| r.status != 202)
@@ -171,10 +181,10 @@ async fn resends_taking_turns_on_two_instances_never_build_on_a_stale_cached_sta
         .await
         .expect("second instance starts");
     let client = reqwest::Client::new();
-    let on_other = || async {
+    let on_other = |token: String| async {
         let response = client
             .patch(format!("http://{}{}", other.addr, resend(P_OTP, AP_OTP)))
-            .bearer_auth(&token)
+            .bearer_auth(token)
             .send()
             .await
             .expect("answered");
@@ -188,9 +198,11 @@ async fn resends_taking_turns_on_two_instances_never_build_on_a_stale_cached_sta
     };
 
     let mut replies = Vec::new();
+    let mut tokens = users(&app, 4).into_iter();
     for _ in 0..2 {
+        let token = tokens.next().unwrap();
         replies.push(app.patch(&resend(P_OTP, AP_OTP), Some(&token), None).await);
-        replies.push(on_other().await);
+        replies.push(on_other(tokens.next().unwrap()).await);
     }
     for reply in &replies {
         assert_eq!(reply.status, 202, "{:#}", reply.body);

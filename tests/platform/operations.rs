@@ -61,8 +61,11 @@ async fn metrics_count_requests_by_route_template_and_status_and_commands_by_out
             .status,
         202
     );
+    // A colleague's release is refused by the state (the same user's, while its job is pending,
+    // would be answered with that job).
+    let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     assert_eq!(
-        app.patch(&release(SR_QUEUED), Some(&token), None)
+        app.patch(&release(SR_QUEUED), Some(&colleague), None)
             .await
             .status,
         409

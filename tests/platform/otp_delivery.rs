@@ -142,9 +142,11 @@ async fn an_older_code_waiting_for_a_retry_is_superseded_by_a_newer_one_and_neve
         .await
         .job_href();
     let old = wait_attempted(&app, AP_OTP, 0).await;
-    // The newer code is committed while the old one waits for its retry.
+    // The newer code is committed while the old one waits for its retry. It is asked for by a
+    // colleague: the same user's identical resend would be answered with the pending job.
+    let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let second = app
-        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
+        .patch(&resend(P_OTP, AP_OTP), Some(&colleague), None)
         .await
         .job_href();
     provider.answer(StatusCode::OK);

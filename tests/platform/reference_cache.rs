@@ -96,7 +96,9 @@ async fn reference_reads_are_cached_and_a_change_by_plain_sql_reaches_the_servic
     .await;
     let seen = wait_for(&app, &token, NOT_ALLOWED).await;
     eprintln!("closing seen after {seen:?}");
-    let refused = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    // A colleague's: the same user's release while its job is pending would be answered with it.
+    let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let refused = app.patch(&release(SR_QUEUED), Some(&colleague), None).await;
     refused.assert_error(409, "request_conflict", NOT_ALLOWED);
 
     sql(

@@ -77,7 +77,9 @@ impl Proxy {
     pub fn url_for(&self, url: &str) -> String {
         let (scheme, rest) = url.split_once("://").expect("a URL with a scheme");
         let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-        let user = authority.rsplit_once('@').map(|(user, _)| format!("{user}@"));
+        let user = authority
+            .rsplit_once('@')
+            .map(|(user, _)| format!("{user}@"));
         format!(
             "{scheme}://{}{}/{path}",
             user.unwrap_or_default(),
@@ -121,11 +123,7 @@ async fn pump(
 ) {
     let mut buf = vec![0u8; 64 * 1024];
     loop {
-        if link
-            .wait_for(|l| *l != Link::Frozen)
-            .await
-            .is_err()
-        {
+        if link.wait_for(|l| *l != Link::Frozen).await.is_err() {
             return;
         }
         let n = match from.read(&mut buf).await {
@@ -136,7 +134,11 @@ async fn pump(
         if link.wait_for(|l| *l != Link::Frozen).await.is_err() {
             return;
         }
-        if let Link::Delayed(by) = *link.borrow() {
+        let delay = match *link.borrow() {
+            Link::Delayed(by) => Some(by),
+            _ => None,
+        };
+        if let Some(by) = delay {
             tokio::time::sleep(by).await;
         }
         if to.write_all(&buf[..n]).await.is_err() {
@@ -144,4 +146,3 @@ async fn pump(
         }
     }
 }
-
