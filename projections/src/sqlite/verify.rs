@@ -24,7 +24,12 @@ use crate::verify::{difference, Difference, VerifyReport, EXCLUDED};
 use crate::ProjectionError;
 
 /// Columns written as JSON text: shown as JSON in a difference, as PostgreSQL's jsonb is.
-const JSON_COLUMNS: [&str; 3] = ["document", "properties", "status_reason"];
+const JSON_COLUMNS: [&str; 4] = [
+    "document",
+    "properties",
+    "status_reason",
+    "changed_by_legal_entity_ids",
+];
 
 /// Folds the log into in-memory copies and compares them with the live tables. `conn` must not
 /// be inside a transaction; it is left as it was found (no temp tables, no cached statements
