@@ -7,7 +7,9 @@ use ehealth_aggregates::care_plan_activity::CarePlanActivityRecord;
 use ehealth_aggregates::device_dispense::DeviceDispenseRecord;
 use ehealth_aggregates::merge_request::MergeRequestRecord;
 use ehealth_aggregates::service_request::ServiceRequestRecord;
-use ehealth_aggregates::{Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest};
+use ehealth_aggregates::{
+    Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest,
+};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 

@@ -11,6 +11,7 @@ mod support;
 
 mod access;
 mod body;
+mod care_plan;
 mod effects;
 mod idempotency;
 mod rules;

@@ -107,6 +107,31 @@ pub const AP_SR_1: Uuid = id(0x8008);
 pub const AP_SR_2: Uuid = id(0x8009);
 pub const AP_SR_3: Uuid = id(0x800a);
 
+// Care plans and their activities (patient P_OTP), and service requests based on them (active,
+// requested by E_DOCTOR of LE_MAIN, recallable).
+/// A care plan managed by LE_OTHER.
+pub const CP_OTHER_LE: Uuid = id(0xc001);
+/// Scheduled, in CP_OTHER_LE: 1 piece planned, 0.2 remaining.
+pub const CPA_QUANTITY: Uuid = id(0xc101);
+/// Scheduled, in CP_OTHER_LE, without quantity.
+pub const CPA_NO_QUANTITY: Uuid = id(0xc102);
+/// Based on CPA_QUANTITY, quantity 0.1 pieces.
+pub const SR_ON_ACTIVITY: Uuid = id(0x5c01);
+/// Based on CPA_NO_QUANTITY, quantity 1 piece.
+pub const SR_ON_UNCOUNTED_ACTIVITY: Uuid = id(0x5c02);
+pub const PIECES_SYSTEM: &str = "eHealth/ucum/units";
+/// The scope of the care plan activity read endpoints.
+pub const CARE_PLAN_READ: &str = "care_plan:read";
+
+/// A reference to a care plan activity, as a service request's `based_on` holds it.
+pub fn activity_reference(activity: Uuid) -> Value {
+    json!({ "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "activity" } ] }, "value": activity } })
+}
+
+fn pieces(value: Value) -> Value {
+    json!({ "value": value, "system": PIECES_SYSTEM, "code": "pc", "unit": "шт" })
+}
+
 /// Every scope the service knows.
 pub const ALL_SCOPES: &str = "service_request:use service_request:recall service_request:read \
 merge_request:write merge_request:read device_dispense:stop device_dispense:read approval:create \
@@ -216,7 +241,9 @@ pub fn import_file() -> Value {
             service_request(SR_OTHER_LE, json!({ "requester_employee": E_OTHER, "requester_legal_entity": LE_OTHER })),
             service_request(SR_USED_BY_MAIN, json!({ "requester_employee": E_OTHER, "requester_legal_entity": LE_OTHER, "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE_MAIN })),
             service_request(SR_PERFORMER, json!({ "performer": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "employee" } ] }, "value": E_SPECIALIST.to_string() } } })),
-            service_request(SR_OFFLINE_PATIENT, json!({ "patient_id": P_OFFLINE }))
+            service_request(SR_OFFLINE_PATIENT, json!({ "patient_id": P_OFFLINE })),
+            service_request(SR_ON_ACTIVITY, json!({ "based_on": [activity_reference(CPA_QUANTITY)], "quantity": pieces(json!(0.1)) })),
+            service_request(SR_ON_UNCOUNTED_ACTIVITY, json!({ "based_on": activity_reference(CPA_NO_QUANTITY), "quantity": pieces(json!(1)) }))
         ],
         "merge_requests": [
             { "id": MR_NEW, "master_person_id": P_OTP, "merge_person_id": P_UNKNOWN, "status": "NEW", "legal_entity_id": LE_MAIN, "inserted_by": U_SPECIALIST, "inserted_at": "2024-04-20T19:14:13Z" },
@@ -242,6 +269,13 @@ pub fn import_file() -> Value {
             approval(AP_SR_1, P_OTP, "new", json!({ "reason": SR_ACTIVE })),
             approval(AP_SR_2, P_OTP, "active", json!({ "reason": SR_ACTIVE })),
             approval(AP_SR_3, P_OTP, "cancelled", json!({ "reason": SR_ACTIVE }))
+        ],
+        "care_plan_activities": [
+            { "id": CPA_QUANTITY, "care_plan_id": CP_OTHER_LE, "patient_id": P_OTP, "status": "scheduled",
+              "legal_entity_id": LE_OTHER, "quantity": pieces(json!(1)), "remaining_quantity": pieces(json!(0.2)),
+              "kind": "service_request", "inserted_at": "2024-05-01T09:00:00Z" },
+            { "id": CPA_NO_QUANTITY, "care_plan_id": CP_OTHER_LE, "patient_id": P_OTP, "status": "scheduled",
+              "legal_entity_id": LE_OTHER, "kind": "service_request", "inserted_at": "2024-05-01T09:00:00Z" }
         ]
     })
 }
