@@ -12,6 +12,7 @@ mod process;
 mod state;
 
 mod audit;
+mod care_plan;
 mod feed;
 mod rate;
 mod rebuild;
