@@ -62,8 +62,8 @@ quantity back on behalf of the recalling legal entity). `as_of` or `version` ans
 it had then.",
     params(
         ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
-        ("care_plan_id" = uuid::Uuid, Path, description = "The care plan id"),
-        ("id" = uuid::Uuid, Path, description = "Care plan activity id"),
+        ("care_plan_id" = uuid::Uuid, Path, description = "The care plan id", example = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"),
+        ("id" = uuid::Uuid, Path, description = "Care plan activity id", example = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"),
         TimeTravelParams,
     ),
     security(("bearer" = ["care_plan:read"])),
@@ -102,8 +102,8 @@ pub async fn show(
 the authority it was recorded on. Scope, visibility and 404 of the entity's read endpoint.",
     params(
         ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
-        ("care_plan_id" = uuid::Uuid, Path, description = "The care plan id"),
-        ("id" = uuid::Uuid, Path, description = "Care plan activity id"),
+        ("care_plan_id" = uuid::Uuid, Path, description = "The care plan id", example = "bbbbbbbb-bbbb-4bbb-8bbb-bbbbbbbbbbbb"),
+        ("id" = uuid::Uuid, Path, description = "Care plan activity id", example = "cccccccc-cccc-4ccc-8ccc-cccccccccccc"),
         PageParams,
     ),
     security(("bearer" = ["care_plan:read"])),

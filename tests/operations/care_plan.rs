@@ -10,10 +10,10 @@ use crate::state::*;
 use crate::support::world::*;
 use crate::support::{execute, pki, sqlite_backend, TestApp};
 
-/// Recalls SR_ON_ACTIVITY as its requester (the rendering signed with the doctor's certificate)
+/// Recalls SR_ON_ACTIVITY as its requester in LE_CARE (the rendering signed with the doctor's certificate)
 /// and waits for the job, after which the quantity is given back.
 async fn recall_on_activity(app: &TestApp) {
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let token = app.token(U_DOCTOR, LE_CARE, ALL_SCOPES);
     let show = format!("/api/patients/{P_OTP}/service_requests/{SR_ON_ACTIVITY}");
     let mut content = app.get(&show, Some(&token)).await.data().clone();
     content["status_reason"] = json!({ "coding": [ { "system": "eHealth/service_request_recall_reasons", "code": "1" } ] });
@@ -51,7 +51,7 @@ async fn rebuild_and_verify_reproduce_the_care_plan_activities_after_a_give_back
     populate(&app, 200).await;
     let expected = json!({
         "remaining": "0.3",
-        "changed_by": format!("[\"{LE_MAIN}\"]"),
+        "changed_by": format!("[\"{LE_CARE}\"]"),
         "version": 2
     });
     assert_eq!(activity_row(&app).await, expected);
@@ -78,7 +78,7 @@ async fn rebuild_and_verify_reproduce_the_care_plan_activities_after_a_give_back
         .await
         .assert_success();
     // The service reads the rebuilt row.
-    let token = app.token(U_DOCTOR, LE_MAIN, CARE_PLAN_READ);
+    let token = app.token(U_DOCTOR, LE_CARE, CARE_PLAN_READ);
     let reply = app
         .get(
             &format!("/api/patients/{P_OTP}/care_plans/{CP_OTHER_LE}/activities/{CPA_QUANTITY}"),

@@ -7,7 +7,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::{execute, sqlite_backend, TestApp};
+use crate::support::{execute, pki, sqlite_backend, TestApp};
 use crate::*;
 
 fn activity_path(id: Uuid) -> String {
@@ -40,10 +40,13 @@ fn pieces(value: Value) -> Value {
     json!({ "value": value, "system": PIECES_SYSTEM, "code": "pc", "unit": "шт" })
 }
 
-/// Recalls `id` as the doctor of LE_MAIN and waits for its job; returns the recall's event.
+/// Recalls `id` as its requester, the doctor in LE_CARE, and waits for its job; returns the
+/// recall's event.
 async fn recall(app: &TestApp, id: Uuid) -> Value {
-    let (body, _) = doctor_recall(app, P_OTP, id).await;
-    recall_and_wait(app, &doctor_token(app), P_OTP, id, &body).await;
+    let token = app.token(U_DOCTOR, LE_CARE, ALL_SCOPES);
+    let content = with_reason(rendering(app, &token, P_OTP, id).await, reason());
+    let body = body_of(&sign_json(&pki().doctor, &content));
+    recall_and_wait(app, &token, P_OTP, id, &body).await;
     let events = app.events(id).await;
     assert_eq!(
         events[1]["event_type"], "ServiceRequestRecalled",
@@ -93,14 +96,14 @@ async fn recall_of_a_service_request_based_on_an_activity_gives_its_quantity_bac
             "service_request_id": SR_ON_ACTIVITY,
             "quantity": pieces(json!(0.1)),
             "remaining_quantity": pieces(json!(0.3)),
-            "legal_entity_id": LE_MAIN,
+            "legal_entity_id": LE_CARE,
             "by": U_DOCTOR,
             "at": recalled["payload"]["ServiceRequestRecalled"]["at"],
         })
     );
     let metadata = &returned["metadata"];
     assert_eq!(metadata["user_id"], U_DOCTOR.to_string());
-    assert_eq!(metadata["client_id"], LE_MAIN.to_string());
+    assert_eq!(metadata["client_id"], LE_CARE.to_string());
     assert_eq!(metadata["causation_id"], recalled["metadata"]["command_id"]);
     assert_eq!(
         metadata["correlation_id"],
@@ -118,7 +121,7 @@ async fn recall_of_a_service_request_based_on_an_activity_gives_its_quantity_bac
     );
 
     // The read endpoint, for the care plan's legal entity and for the recalling one.
-    for (user, legal_entity) in [(U_OTHER, LE_OTHER), (U_DOCTOR, LE_MAIN)] {
+    for (user, legal_entity) in [(U_OTHER, LE_OTHER), (U_DOCTOR, LE_CARE)] {
         let token = reader(&app, user, legal_entity);
         let reply = app.get(&activity_path(CPA_QUANTITY), Some(&token)).await;
         assert_eq!(reply.status, 200, "{legal_entity}: {:#}", reply.body);
@@ -130,7 +133,7 @@ async fn recall_of_a_service_request_based_on_an_activity_gives_its_quantity_bac
     }
 
     // Its history shows the give-back, caused by the recall's command.
-    let token = reader(&app, U_DOCTOR, LE_MAIN);
+    let token = reader(&app, U_DOCTOR, LE_CARE);
     let history = app.get(&history_path(CPA_QUANTITY), Some(&token)).await;
     assert_eq!(history.status, 200, "{:#}", history.body);
     let entries = history.data().as_array().expect("a list").clone();
@@ -143,7 +146,7 @@ async fn recall_of_a_service_request_based_on_an_activity_gives_its_quantity_bac
         entry["authority"]["causation_id"],
         recalled["metadata"]["command_id"]
     );
-    assert_eq!(entry["authority"]["legal_entity_id"], LE_MAIN.to_string());
+    assert_eq!(entry["authority"]["legal_entity_id"], LE_CARE.to_string());
     assert_eq!(entry["authority"]["user_id"], U_DOCTOR.to_string());
     assert_eq!(entry["authority"]["job_id"], Value::Null);
     assert_eq!(history.body["paging"]["total_entries"], 2);
@@ -182,7 +185,7 @@ async fn recall_of_a_service_request_based_on_an_activity_without_quantity_chang
     assert_eq!(row["quantity_value"], Value::Null);
     assert_eq!(row["remaining_quantity_value"], Value::Null);
     // Nothing was done on the recalling legal entity's behalf: it still does not see the activity.
-    let token = reader(&app, U_DOCTOR, LE_MAIN);
+    let token = reader(&app, U_DOCTOR, LE_CARE);
     let reply = app.get(&activity_path(CPA_NO_QUANTITY), Some(&token)).await;
     reply.assert_error(404, "not_found", "Care plan activity not found");
     // Nor was anything given to the activity of another service request.
@@ -267,9 +270,10 @@ async fn the_activity_read_endpoint_renders_the_activity_for_its_care_plans_lega
         );
     }
 
-    // Another legal entity (not the care plan's, never acted on it), an unknown or malformed id,
+    // Another legal entity (not the care plan's, never acted on it: the recalling one before its
+    // recall), an unknown or malformed id,
     // the activity under another care plan or patient: all 404, alike.
-    let stranger = reader(&app, U_DOCTOR, LE_MAIN);
+    let stranger = reader(&app, U_DOCTOR, LE_CARE);
     let unknown = Uuid::from_u128(0xdead);
     let cases = [
         (stranger.as_str(), activity_path(CPA_QUANTITY)),
@@ -315,9 +319,9 @@ async fn after_its_recall_changed_the_activity_the_recalling_legal_entity_reads_
     .await;
     assert_eq!(inserted, 1);
     let feed = "/api/events?entity_type=CarePlanActivity";
-    let recaller = reader(&app, U_DOCTOR, LE_MAIN);
+    let recaller = reader(&app, U_DOCTOR, LE_CARE);
     let owner = reader(&app, U_OTHER, LE_OTHER);
-    let stranger = reader(&app, U_DOCTOR, LE_PRIMARY);
+    let stranger = reader(&app, U_DOCTOR, LE_MAIN);
 
     let listed = |reply: &crate::support::Reply| -> Vec<String> {
         assert_eq!(reply.status, 200, "{:#}", reply.body);

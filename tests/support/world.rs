@@ -108,7 +108,11 @@ pub const AP_SR_2: Uuid = id(0x8009);
 pub const AP_SR_3: Uuid = id(0x800a);
 
 // Care plans and their activities (patient P_OTP), and service requests based on them (active,
-// requested by E_DOCTOR of LE_MAIN, recallable).
+// requested by E_CARE_DOCTOR of LE_CARE, recallable by U_DOCTOR with a token of LE_CARE).
+/// OUTPATIENT, ACTIVE, NHS-verified; nothing else of the world is its.
+pub const LE_CARE: Uuid = id(0x10c1);
+/// U_DOCTOR's employee in LE_CARE (the same party, so the doctor's certificate signs for it).
+pub const E_CARE_DOCTOR: Uuid = id(0x30c1);
 /// A care plan managed by LE_OTHER.
 pub const CP_OTHER_LE: Uuid = id(0xc001);
 /// Scheduled, in CP_OTHER_LE: 1 piece planned, 0.2 remaining.
@@ -196,7 +200,8 @@ pub fn import_file() -> Value {
             { "id": LE_CLOSED, "type": "OUTPATIENT", "status": "CLOSED", "nhs_verified": true },
             { "id": LE_PHARMACY, "type": "PHARMACY", "status": "ACTIVE", "nhs_verified": true },
             { "id": LE_UNVERIFIED, "type": "OUTPATIENT", "status": "ACTIVE", "nhs_verified": false },
-            { "id": LE_PRIMARY, "type": "PRIMARY_CARE", "status": "ACTIVE", "nhs_verified": true }
+            { "id": LE_PRIMARY, "type": "PRIMARY_CARE", "status": "ACTIVE", "nhs_verified": true },
+            { "id": LE_CARE, "type": "OUTPATIENT", "status": "ACTIVE", "nhs_verified": true }
         ],
         "parties": [
             { "id": party(1), "tax_id": DOCTOR_TAX_ID, "first_name": "Олена", "last_name": "Лікар" },
@@ -220,7 +225,8 @@ pub fn import_file() -> Value {
             employee(E_RECEPTIONIST, party(3), LE_MAIN, "RECEPTIONIST", "APPROVED"),
             employee(E_OTHER, party(4), LE_OTHER, "DOCTOR", "APPROVED"),
             employee(E_PASSPORT, party(5), LE_MAIN, "DOCTOR", "APPROVED"),
-            employee(E_DISMISSED, party(6), LE_MAIN, "DOCTOR", "DISMISSED")
+            employee(E_DISMISSED, party(6), LE_MAIN, "DOCTOR", "DISMISSED"),
+            employee(E_CARE_DOCTOR, party(1), LE_CARE, "DOCTOR", "APPROVED")
         ],
         "persons": [
             { "id": P_OTP, "status": "active", "authentication_methods": [ { "type": "OTP", "phone_number": PHONE_OTP } ] },
@@ -242,8 +248,10 @@ pub fn import_file() -> Value {
             service_request(SR_USED_BY_MAIN, json!({ "requester_employee": E_OTHER, "requester_legal_entity": LE_OTHER, "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE_MAIN })),
             service_request(SR_PERFORMER, json!({ "performer": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "employee" } ] }, "value": E_SPECIALIST.to_string() } } })),
             service_request(SR_OFFLINE_PATIENT, json!({ "patient_id": P_OFFLINE })),
-            service_request(SR_ON_ACTIVITY, json!({ "based_on": [activity_reference(CPA_QUANTITY)], "quantity": pieces(json!(0.1)) })),
-            service_request(SR_ON_UNCOUNTED_ACTIVITY, json!({ "based_on": activity_reference(CPA_NO_QUANTITY), "quantity": pieces(json!(1)) }))
+            service_request(SR_ON_ACTIVITY, json!({ "requester_employee": E_CARE_DOCTOR, "requester_legal_entity": LE_CARE,
+                "based_on": [activity_reference(CPA_QUANTITY)], "quantity": pieces(json!(0.1)) })),
+            service_request(SR_ON_UNCOUNTED_ACTIVITY, json!({ "requester_employee": E_CARE_DOCTOR, "requester_legal_entity": LE_CARE,
+                "based_on": activity_reference(CPA_NO_QUANTITY), "quantity": pieces(json!(1)) }))
         ],
         "merge_requests": [
             { "id": MR_NEW, "master_person_id": P_OTP, "merge_person_id": P_UNKNOWN, "status": "NEW", "legal_entity_id": LE_MAIN, "inserted_by": U_SPECIALIST, "inserted_at": "2024-04-20T19:14:13Z" },
