@@ -12,8 +12,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ehealth_aggregates::approval::ApprovalCommand;
-use ehealth_aggregates::care_plan_activity::{self, CarePlanActivityCommand};
-use ehealth_aggregates::{Approval, CarePlanActivity, ServiceRequest};
+use ehealth_aggregates::{Approval, ServiceRequest};
 use ehealth_projections::StoredEvent;
 use serde_json::{json, Value};
 use sqlx::types::Json;
@@ -22,6 +21,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::give_back;
 use crate::commands::{CommandBus, CommandError, CommandMeta};
 use crate::db::sqlite::{id as text_id, ts};
 use crate::db::Db;
@@ -166,7 +166,12 @@ impl EffectsWorker {
         match (event.aggregate_type.as_str(), event.event_type.as_str()) {
             ("ServiceRequest", "ServiceRequestRecalled") => {
                 self.revoke_approvals(event, lookups).await?;
-                self.return_quantity(event, lookups).await?;
+                let recalled = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
+                let record = lookups
+                    .service_requests
+                    .get(&recalled)
+                    .and_then(|s| s.record.as_ref());
+                give_back::return_quantity(&self.bus, event, record).await?;
                 if let Some(sms) = self.recall_sms(event, lookups).await? {
                     work.sms.push(sms);
                 }
@@ -250,67 +255,6 @@ impl EffectsWorker {
             }
         }
         Ok(())
-    }
-
-    /// A recalled service request based on a care plan activity gives its quantity back to the
-    /// activity's `remaining_quantity`, on behalf of the recall's legal entity. The activity
-    /// remembers the service requests that gave back, so redoing a batch after a crash gives back
-    /// nothing twice; a refusal (an activity in a final status, a quantity in other units) is
-    /// logged and leaves the activity as it is, as eHealth's recall does not fail on it.
-    async fn return_quantity(
-        &self,
-        event: &StoredEvent,
-        lookups: &Lookups,
-    ) -> Result<(), EffectError> {
-        let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
-        let Some(sr) = lookups
-            .service_requests
-            .get(&sr_id)
-            .and_then(|s| s.record.as_ref())
-        else {
-            return Ok(());
-        };
-        let give_back = match care_plan_activity::give_back(sr) {
-            Ok(Some(give_back)) => give_back,
-            Ok(None) => return Ok(()),
-            Err(why) => {
-                tracing::warn!(service_request = %sr_id, %why, "quantity not given back");
-                return Ok(());
-            }
-        };
-        let activity = give_back.activity;
-        let by = event.user_id().unwrap_or_default();
-        let legal_entity_id = meta_uuid(event, "client_id");
-        let at = recalled_at(event);
-        let meta = CommandMeta {
-            user_id: by,
-            client_id: legal_entity_id,
-            request_id: meta_str(event, "request_id"),
-            command_id: format!("return:{activity}:{}", event.global_position),
-            correlation_id: meta_str(event, "correlation_id"),
-            causation_id: meta_str(event, "command_id"),
-            at,
-            job_id: None,
-        };
-        let command = CarePlanActivityCommand::ReturnQuantity {
-            service_request_id: sr_id,
-            quantity: give_back.quantity,
-            legal_entity_id,
-            by,
-            at,
-        };
-        match self
-            .bus
-            .execute::<CarePlanActivity>(activity, command, meta, CommandContext::default())
-            .await
-        {
-            Ok(_) => Ok(()),
-            Err(CommandError::Rejected(e)) => {
-                tracing::warn!(%activity, service_request = %sr_id, error = %e, "quantity not given back");
-                Ok(())
-            }
-            Err(e) => Err(EffectError::Command(e.to_string())),
-        }
     }
 
     /// The recall SMS goes to a patient who authenticates with OTP, unless the service request has a
@@ -588,16 +532,7 @@ impl Work {
     }
 }
 
-/// When the recall happened: the time in its payload, else when it was recorded.
-fn recalled_at(event: &StoredEvent) -> chrono::DateTime<chrono::Utc> {
-    event
-        .payload
-        .pointer("/ServiceRequestRecalled/at")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or(event.recorded_at)
-}
-
-fn meta_str(event: &StoredEvent, key: &str) -> String {
+pub(super) fn meta_str(event: &StoredEvent, key: &str) -> String {
     event
         .metadata
         .get(key)
@@ -606,7 +541,7 @@ fn meta_str(event: &StoredEvent, key: &str) -> String {
         .to_string()
 }
 
-fn meta_uuid(event: &StoredEvent, key: &str) -> Uuid {
+pub(super) fn meta_uuid(event: &StoredEvent, key: &str) -> Uuid {
     Uuid::parse_str(&meta_str(event, key)).unwrap_or_default()
 }
 
