@@ -9,6 +9,9 @@ use super::quantity::Quantity;
 use super::state::CarePlanActivityRecord;
 use crate::common::EVENT_VERSION;
 
+// The give-back carries two quantities (their units as strings); an event lives only while it is
+// applied or written, so its size does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CarePlanActivityEvent {
     CarePlanActivityImported(Box<CarePlanActivityRecord>),
