@@ -21,7 +21,7 @@ out=${FUZZ_OUT:-$root/target/fuzz}
 schemathesis_version=4.32.5
 scopes="service_request:use service_request:recall service_request:read merge_request:write \
 merge_request:read device_dispense:stop device_dispense:read approval:create approval:read \
-job:read event:read"
+job:read event:read care_plan:read"
 # The demo world's doctor and legal entity (examples/demo.json).
 user=33333333-3333-4333-8333-333333333333
 legal_entity=11111111-1111-4111-8111-111111111111
@@ -110,7 +110,7 @@ cat >"$work/schemathesis.toml" <<'TOML'
 # Reads with time travel: `as_of` and `version` exclude each other (422 `oneOf`), which OpenAPI
 # cannot say between two parameters.
 [[operations]]
-include-operation-id = ["get_service_request", "get_merge_request", "get_device_dispense", "get_approval"]
+include-operation-id = ["get_service_request", "get_merge_request", "get_device_dispense", "get_approval", "get_care_plan_activity"]
 checks.positive_data_acceptance.expected-statuses = ["2xx", "3xx", "401", "403", "404", "409", "422"]
 
 # The Event Manager: `new_value` needs `attribute_name` (422 `required`), a dependency between

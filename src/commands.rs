@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework};
-use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
+use ehealth_aggregates::{
+    Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest,
+};
 use rand::Rng;
 use tokio::sync::Notify;
 use tracing::Instrument;
@@ -136,12 +138,14 @@ pub struct CommandBus {
     merge_requests: Route<MergeRequest>,
     device_dispenses: Route<DeviceDispense>,
     approvals: Route<Approval>,
+    care_plan_activities: Route<CarePlanActivity>,
 }
 
 routed!(ServiceRequest, service_requests);
 routed!(MergeRequest, merge_requests);
 routed!(DeviceDispense, device_dispenses);
 routed!(Approval, approvals);
+routed!(CarePlanActivity, care_plan_activities);
 
 fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
     db: &Db,
@@ -166,7 +170,7 @@ fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
 impl CommandBus {
     pub fn new(db: impl Into<Db>, committed: Arc<Notify>) -> Self {
         let db = db.into();
-        // One set of writers and readers for all four aggregate types: concurrent commands of any
+        // One set of writers and readers for every aggregate type: concurrent commands of any
         // kind are written together (store/group_commit.rs), and their entities read together
         // (store/group_read.rs).
         let group = match &db {
@@ -183,6 +187,7 @@ impl CommandBus {
             merge_requests: framework(&db, &committed, &group),
             device_dispenses: framework(&db, &committed, &group),
             approvals: framework(&db, &committed, &group),
+            care_plan_activities: framework(&db, &committed, &group),
             committed,
         }
     }

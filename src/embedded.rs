@@ -22,7 +22,7 @@ pub const DEMO_SERVICE_REQUEST: Uuid = Uuid::from_u128(0x66666666_6666_4666_8666
 /// Every scope the service knows (the demo token carries them all).
 pub const ALL_SCOPES: &str = "service_request:use service_request:recall service_request:read \
 merge_request:write merge_request:read device_dispense:stop device_dispense:read approval:create \
-approval:read job:read event:read";
+approval:read job:read event:read care_plan:read";
 /// How long the printed demo token is valid.
 pub const DEMO_TOKEN_TTL: i64 = 24 * 3600;
 

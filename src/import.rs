@@ -2,17 +2,22 @@
 //! entities are created through their aggregates' Import command, so their creation is in the
 //! event log like everything else. Importing the same file twice changes nothing.
 
+mod care_plan_activities;
+
 use std::collections::HashMap;
 use std::sync::Arc;
 
 use crate::db::Db;
 use chrono::{DateTime, Utc};
 use ehealth_aggregates::approval::{ApprovalCommand, ApprovalRecord};
+use ehealth_aggregates::care_plan_activity::CarePlanActivityCommand;
 use ehealth_aggregates::common::parse_reference;
 use ehealth_aggregates::device_dispense::{DeviceDispenseCommand, DeviceDispenseRecord};
 use ehealth_aggregates::merge_request::{MergeRequestCommand, MergeRequestRecord};
 use ehealth_aggregates::service_request::{ServiceRequestCommand, ServiceRequestRecord};
-use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
+use ehealth_aggregates::{
+    Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest,
+};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -528,6 +533,11 @@ pub async fn import(db: &Db, bus: &Arc<CommandBus>, file: &Value) -> anyhow::Res
         .map(|(i, v)| approval(i, v, &employee_le))
         .collect::<anyhow::Result<Vec<_>>>()?;
     resolve_legal_entities(db, &mut approvals).await?;
+    let activities = list(file, "care_plan_activities")
+        .iter()
+        .enumerate()
+        .map(|(i, v)| care_plan_activities::care_plan_activity(i, v))
+        .collect::<anyhow::Result<Vec<_>>>()?;
 
     // Everything is valid: only now is anything written.
     let mut report = ImportReport {
@@ -550,5 +560,9 @@ pub async fn import(db: &Db, bus: &Arc<CommandBus>, file: &Value) -> anyhow::Res
         .into_iter()
         .map(|r| (r.id, ApprovalCommand::Import(Box::new(r))));
     create_all::<Approval>(bus, "approval", ap, &mut report).await?;
+    let cpa = activities
+        .into_iter()
+        .map(|r| (r.id, CarePlanActivityCommand::Import(Box::new(r))));
+    create_all::<CarePlanActivity>(bus, "care_plan_activity", cpa, &mut report).await?;
     Ok(report)
 }

@@ -1,8 +1,8 @@
-//! The pure domain of ehealth-es: four aggregates — [`ServiceRequest`], [`MergeRequest`],
-//! [`DeviceDispense`] and [`Approval`] — with their commands, events, state models and typed
-//! errors. Every rule of the specification that depends on an entity's state lives in the
-//! aggregate's `handle`, so it is enforced the same way on every path (HTTP, import, workers) and
-//! unit-tested without a database.
+//! The pure domain of ehealth-es: five aggregates — [`ServiceRequest`], [`MergeRequest`],
+//! [`DeviceDispense`], [`Approval`] and [`CarePlanActivity`] — with their commands, events, state
+//! models and typed errors. Every rule of the specification that depends on an entity's state
+//! lives in the aggregate's `handle`, so it is enforced the same way on every path (HTTP, import,
+//! workers) and unit-tested without a database.
 //!
 //! Nothing here does I/O. Facts that come from other registries (the signer's tax id, the user's
 //! employees, the person's authentication method, the recall-reason dictionary) arrive inside the
@@ -10,6 +10,7 @@
 
 pub mod approval;
 pub mod caller;
+pub mod care_plan_activity;
 pub mod common;
 pub mod device_dispense;
 pub mod drfo;
@@ -17,6 +18,7 @@ pub mod merge_request;
 pub mod service_request;
 
 pub use approval::Approval;
+pub use care_plan_activity::CarePlanActivity;
 pub use device_dispense::DeviceDispense;
 pub use merge_request::MergeRequest;
 pub use service_request::ServiceRequest;

@@ -32,7 +32,9 @@ use std::any::Any;
 use std::sync::{Arc, Mutex};
 
 use cqrs_es::Aggregate;
-use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
+use ehealth_aggregates::{
+    Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest,
+};
 
 use chrono::{DateTime, Utc};
 use futures::TryStreamExt;
@@ -936,7 +938,12 @@ impl Engine {
             drop_tables(
                 a,
                 &tables,
-                &["service_requests", "merge_requests", "device_dispenses"]
+                &[
+                    "service_requests",
+                    "merge_requests",
+                    "device_dispenses",
+                    "care_plan_activities"
+                ]
             ),
             drop_tables(
                 b,
@@ -1088,6 +1095,7 @@ fn predecode(aggregate_type: &[u8], payload: &[u8]) -> Option<Box<dyn Any + Send
         b"MergeRequest" => typed::<MergeRequest>(payload),
         b"DeviceDispense" => typed::<DeviceDispense>(payload),
         b"Approval" => typed::<Approval>(payload),
+        b"CarePlanActivity" => typed::<CarePlanActivity>(payload),
         _ => None,
     }
 }

@@ -99,6 +99,47 @@ impl CopyRows {
         }
     }
 
+    /// A numeric value, encoded exactly as sqlx encodes a bound `Decimal`.
+    pub fn numeric(&mut self, v: rust_decimal::Decimal) -> Result<(), sqlx::Error> {
+        use sqlx::Encode;
+        let mut encoded = sqlx::postgres::PgArgumentBuffer::default();
+        // A decimal is never NULL.
+        let _ = Encode::<sqlx::Postgres>::encode_by_ref(&v, &mut encoded)
+            .map_err(sqlx::Error::Encode)?;
+        self.field(&encoded);
+        Ok(())
+    }
+
+    pub fn opt_numeric(&mut self, v: Option<rust_decimal::Decimal>) -> Result<(), sqlx::Error> {
+        match v {
+            Some(v) => self.numeric(v),
+            None => {
+                self.null();
+                Ok(())
+            }
+        }
+    }
+
+    /// A one-dimensional `uuid[]` without NULLs: dimensions, the NULL flag, the element type
+    /// (uuid, oid 2950), then the length and lower bound (1) of the dimension and the elements.
+    pub fn uuid_array(&mut self, ids: &[Uuid]) {
+        const UUID_OID: u32 = 2950;
+        let dimensions: i32 = if ids.is_empty() { 0 } else { 1 };
+        let mut bytes = Vec::with_capacity(20 + ids.len() * 20);
+        bytes.extend_from_slice(&dimensions.to_be_bytes());
+        bytes.extend_from_slice(&0i32.to_be_bytes());
+        bytes.extend_from_slice(&UUID_OID.to_be_bytes());
+        if !ids.is_empty() {
+            bytes.extend_from_slice(&(ids.len() as i32).to_be_bytes());
+            bytes.extend_from_slice(&1i32.to_be_bytes());
+            for id in ids {
+                bytes.extend_from_slice(&16i32.to_be_bytes());
+                bytes.extend_from_slice(id.as_bytes());
+            }
+        }
+        self.field(&bytes);
+    }
+
     /// A jsonb value from its JSON text (binary jsonb is a version byte and the text).
     pub fn jsonb(&mut self, json: &str) {
         self.buf

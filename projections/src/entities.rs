@@ -7,6 +7,8 @@
 //! ([`Projected::write`]); the live path writes one row that way, a rebuild thousands. A
 //! rebuild's first load into tables without keys copies the same values in (`copy` module).
 
+mod care_plan_activity;
+
 use std::future::Future;
 
 use chrono::{DateTime, Utc};
@@ -65,7 +67,7 @@ pub async fn load_document(
     table: &str,
     id: Uuid,
 ) -> Result<Option<Value>, sqlx::Error> {
-    // `table` is one of our four constants, never user input.
+    // `table` is one of our constants, never user input.
     let sql = format!("SELECT document FROM {table} WHERE id = $1");
     sqlx::query_scalar(&sql).bind(id).fetch_optional(conn).await
 }
@@ -76,7 +78,7 @@ pub async fn load_document_sqlite(
     table: &str,
     entity: Uuid,
 ) -> Result<Option<String>, sqlx::Error> {
-    // `table` is one of our four constants, never user input.
+    // `table` is one of our constants, never user input.
     let sql = format!("SELECT document FROM {table} WHERE id = $1");
     sqlx::query_scalar(&sql)
         .bind(id(entity))

@@ -12,7 +12,9 @@ use std::collections::HashMap;
 
 use cqrs_es::Aggregate;
 
-use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
+use ehealth_aggregates::{
+    Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest,
+};
 use sqlx::{PgConnection, SqliteConnection};
 use uuid::Uuid;
 
@@ -29,6 +31,7 @@ enum Kind {
     MergeRequest,
     DeviceDispense,
     Approval,
+    CarePlanActivity,
 }
 
 impl Kind {
@@ -38,6 +41,7 @@ impl Kind {
             "MergeRequest" => Ok(Kind::MergeRequest),
             "DeviceDispense" => Ok(Kind::DeviceDispense),
             "Approval" => Ok(Kind::Approval),
+            "CarePlanActivity" => Ok(Kind::CarePlanActivity),
             other => Err(ProjectionError::UnknownAggregate(other.to_string())),
         }
     }
@@ -268,6 +272,7 @@ pub struct Fold {
     merge_requests: Slots<MergeRequest>,
     device_dispenses: Slots<DeviceDispense>,
     approvals: Slots<Approval>,
+    care_plan_activities: Slots<CarePlanActivity>,
     status: StatusRows,
     /// Every entity that has a row is in memory (a rebuild from empty tables that has evicted
     /// nothing), so an entity not in memory is new and nothing needs to be loaded.
@@ -294,15 +299,20 @@ macro_rules! with_slots {
                 let $slots = &mut $fold.approvals;
                 $body
             }
+            Kind::CarePlanActivity => {
+                let $slots = &mut $fold.care_plan_activities;
+                $body
+            }
         }
     };
 }
 
-const KINDS: [Kind; 4] = [
+const KINDS: [Kind; 5] = [
     Kind::ServiceRequest,
     Kind::MergeRequest,
     Kind::DeviceDispense,
     Kind::Approval,
+    Kind::CarePlanActivity,
 ];
 
 impl Fold {
@@ -322,6 +332,7 @@ impl Fold {
             merge_requests: Slots::default(),
             device_dispenses: Slots::default(),
             approvals: Slots::default(),
+            care_plan_activities: Slots::default(),
             status: StatusRows::default(),
             complete,
         }
@@ -356,6 +367,7 @@ impl Fold {
             Kind::MergeRequest => put(&mut self.merge_requests, id, version, state),
             Kind::DeviceDispense => put(&mut self.device_dispenses, id, version, state),
             Kind::Approval => put(&mut self.approvals, id, version, state),
+            Kind::CarePlanActivity => put(&mut self.care_plan_activities, id, version, state),
         }
         Ok(())
     }
@@ -399,8 +411,8 @@ impl Fold {
     }
 
     /// The ids of the entities of `events` that are not in memory, per kind (in [`KINDS`] order).
-    fn missing(&mut self, events: &[EventRef<'_>]) -> Result<[Vec<Uuid>; 4], ProjectionError> {
-        let mut missing: [Vec<Uuid>; 4] = Default::default();
+    fn missing(&mut self, events: &[EventRef<'_>]) -> Result<[Vec<Uuid>; 5], ProjectionError> {
+        let mut missing: [Vec<Uuid>; 5] = Default::default();
         for event in events {
             let kind = Kind::of(event.aggregate_type)?;
             let id = parse_id(event.aggregate_id)?;
@@ -429,6 +441,7 @@ impl Fold {
             + self.merge_requests.dirty.len()
             + self.device_dispenses.dirty.len()
             + self.approvals.dirty.len()
+            + self.care_plan_activities.dirty.len()
     }
 
     /// Changed entities that have no row yet.
@@ -437,6 +450,7 @@ impl Fold {
             + self.merge_requests.dirty_unwritten
             + self.device_dispenses.dirty_unwritten
             + self.approvals.dirty_unwritten
+            + self.care_plan_activities.dirty_unwritten
     }
 
     /// Entities in memory.
@@ -445,6 +459,7 @@ impl Fold {
             + self.merge_requests.map.len()
             + self.device_dispenses.map.len()
             + self.approvals.map.len()
+            + self.care_plan_activities.map.len()
     }
 
     /// Takes the rows waiting: the status rows always, the changed entities' rows when
@@ -472,6 +487,7 @@ impl Fold {
             batch.merge_requests = self.merge_requests.take_rows(unwritten_only)?;
             batch.device_dispenses = self.device_dispenses.take_rows(unwritten_only)?;
             batch.approvals = self.approvals.take_rows(unwritten_only)?;
+            batch.care_plan_activities = self.care_plan_activities.take_rows(unwritten_only)?;
         }
         Ok(batch)
     }
@@ -483,6 +499,7 @@ impl Fold {
         self.merge_requests.evict();
         self.device_dispenses.evict();
         self.approvals.evict();
+        self.care_plan_activities.evict();
         self.complete = false;
     }
 }
@@ -498,6 +515,7 @@ pub struct Batch {
     merge_requests: <MergeRequest as Projected>::Columns,
     device_dispenses: <DeviceDispense as Projected>::Columns,
     approvals: <Approval as Projected>::Columns,
+    care_plan_activities: <CarePlanActivity as Projected>::Columns,
     status: StatusRows,
 }
 
@@ -508,6 +526,7 @@ impl Batch {
             + MergeRequest::row_count(&self.merge_requests)
             + DeviceDispense::row_count(&self.device_dispenses)
             + Approval::row_count(&self.approvals)
+            + CarePlanActivity::row_count(&self.care_plan_activities)
             + self.status.len()
     }
 
@@ -539,6 +558,13 @@ impl Batch {
         )
         .await?;
         Approval::write(&self.approvals, conn, &name(Approval::TABLE), mode).await?;
+        CarePlanActivity::write(
+            &self.care_plan_activities,
+            conn,
+            &name(CarePlanActivity::TABLE),
+            mode,
+        )
+        .await?;
         self.status.write(conn, tables, mode).await
     }
 
@@ -555,6 +581,7 @@ impl Batch {
         upsert_cte::<MergeRequest>(&self.merge_requests, &mut next, &mut ctes);
         upsert_cte::<DeviceDispense>(&self.device_dispenses, &mut next, &mut ctes);
         upsert_cte::<Approval>(&self.approvals, &mut next, &mut ctes);
+        upsert_cte::<CarePlanActivity>(&self.care_plan_activities, &mut next, &mut ctes);
         let status = StatusRows::append_ctes(next);
         let last = crate::rows::param_count(&status);
         ctes.push(status);
@@ -569,6 +596,8 @@ impl Batch {
         self.merge_requests.absorb(&other.merge_requests);
         self.device_dispenses.absorb(&other.device_dispenses);
         self.approvals.absorb(&other.approvals);
+        self.care_plan_activities
+            .absorb(&other.care_plan_activities);
         self.status.absorb(&other.status);
     }
 
@@ -578,6 +607,7 @@ impl Batch {
         let q = bind_upsert::<MergeRequest>(&self.merge_requests, q);
         let q = bind_upsert::<DeviceDispense>(&self.device_dispenses, q);
         let q = bind_upsert::<Approval>(&self.approvals, q);
+        let q = bind_upsert::<CarePlanActivity>(&self.care_plan_activities, q);
         self.status.bind_append(q)
     }
 
@@ -591,6 +621,8 @@ impl Batch {
         DeviceDispense::write_sqlite(&self.device_dispenses, conn, &dd).await?;
         let ap = quote_ident(Approval::TABLE);
         Approval::write_sqlite(&self.approvals, conn, &ap).await?;
+        let cpa = quote_ident(CarePlanActivity::TABLE);
+        CarePlanActivity::write_sqlite(&self.care_plan_activities, conn, &cpa).await?;
         self.status.write_sqlite(conn).await
     }
 
@@ -602,6 +634,7 @@ impl Batch {
             merge_requests: std::mem::take(&mut self.merge_requests),
             device_dispenses: std::mem::take(&mut self.device_dispenses),
             approvals: std::mem::take(&mut self.approvals),
+            care_plan_activities: std::mem::take(&mut self.care_plan_activities),
             status: StatusRows::default(),
         }
     }

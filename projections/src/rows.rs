@@ -35,11 +35,12 @@ macro_rules! absorb_columns {
 pub(crate) use absorb_columns;
 
 /// The projection tables, by name.
-pub const TABLES: [&str; 6] = [
+pub const TABLES: [&str; 7] = [
     "service_requests",
     "merge_requests",
     "device_dispenses",
     "approvals",
+    "care_plan_activities",
     "status_history",
     "status_change_events",
 ];

@@ -13,11 +13,12 @@ use crate::rows::{chunks, renumber, PgQuery, Tables, WriteMode};
 use crate::sqlite::{id, opt_id, ts};
 
 /// The Event Manager entity types, as eHealth names them.
-pub const ENTITY_TYPES: [&str; 4] = [
+pub const ENTITY_TYPES: [&str; 5] = [
     "ServiceRequest",
     "MergeRequest",
     "DeviceDispense",
     "Approval",
+    "CarePlanActivity",
 ];
 
 /// Namespace for the deterministic ids of feed records, so a rebuild reproduces the same ids.

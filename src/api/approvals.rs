@@ -11,7 +11,7 @@ use ehealth_aggregates::Approval;
 use rand::RngCore;
 use uuid::Uuid;
 
-use super::actions::{self, ActionRequest, Outcome};
+use super::actions::{self, ActionRequest};
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{path_id, Caller};
@@ -189,9 +189,11 @@ pub async fn resend(
         salt: hex::encode(salt),
     };
     let outcome = actions::run::<Approval>(&app, req(id), id, command).await;
-    if !matches!(outcome, Ok(Outcome::Executed { .. })) {
+    if outcome.is_err() {
         // No new code: the phone was not initialised after all. (A request its client drops
-        // mid-command keeps its claim until the window ends: the command may still commit.)
+        // mid-command keeps its claim until the window ends: the command may still commit. A
+        // request answered as a retry of its Idempotency-Key keeps it too: the request it repeats
+        // committed a code, possibly while this one held the claim.)
         app.otp_limit.give_back(claim).await;
     }
     Ok(outcome?.into_accepted())

@@ -5,6 +5,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use ehealth_aggregates::approval::ApprovalError;
 use ehealth_aggregates::caller::CallerError;
+use ehealth_aggregates::care_plan_activity::CarePlanActivityError;
 use ehealth_aggregates::device_dispense::DeviceDispenseError;
 use ehealth_aggregates::merge_request::MergeRequestError;
 use ehealth_aggregates::service_request::ServiceRequestError;
@@ -254,6 +255,18 @@ impl From<ServiceRequestError> for ApiError {
                         .collect(),
                 ),
             },
+        }
+    }
+}
+
+impl From<CarePlanActivityError> for ApiError {
+    fn from(err: CarePlanActivityError) -> Self {
+        let message = err.to_string();
+        match err {
+            CarePlanActivityError::NotFound => ApiError::not_found(message),
+            CarePlanActivityError::FinalStatus(_)
+            | CarePlanActivityError::QuantityNotPositive
+            | CarePlanActivityError::UnitsDiffer => ApiError::conflict(message),
         }
     }
 }

@@ -3,7 +3,8 @@
 //!
 //! Tenancy: a legal entity sees the records of the entities it may read — a service request it
 //! requested or uses, a merge request created there, a device dispense it performed, an approval it
-//! owns — judged on the entity's current projection row, like every read endpoint. A legal entity
+//! owns, a care plan activity of a care plan it manages or that it changed — judged on the
+//! entity's current projection row, like every read endpoint. A legal entity
 //! that stopped using a service request (Release) no longer sees it, its past records included.
 
 use std::sync::Arc;
@@ -57,7 +58,8 @@ struct FilterParams {
     /// Equal to (`StatusChangeEvent`).
     #[param(pattern = "^[^\\u0000]*$")]
     event_type: Option<String>,
-    /// Equal to: `ServiceRequest`, `MergeRequest`, `DeviceDispense`, `Approval`.
+    /// Equal to: `ServiceRequest`, `MergeRequest`, `DeviceDispense`, `Approval`,
+    /// `CarePlanActivity`.
     #[param(pattern = "^[^\\u0000]*$")]
     entity_type: Option<String>,
     /// Records of this entity.
@@ -226,6 +228,11 @@ fn push_visible_to(sql: &mut QueryBuilder<'_, Postgres>, legal_entity: Uuid) {
         .push_bind(legal_entity)
         .push(" UNION ALL SELECT 'Approval', id FROM approvals WHERE legal_entity_id = ")
         .push_bind(legal_entity)
+        .push(" UNION ALL SELECT 'CarePlanActivity', id FROM care_plan_activities WHERE legal_entity_id = ")
+        .push_bind(legal_entity)
+        .push(" OR changed_by_legal_entity_ids @> ARRAY[")
+        .push_bind(legal_entity)
+        .push("]::uuid[]")
         .push(")");
 }
 
@@ -245,6 +252,11 @@ fn push_visible_to_sqlite(sql: &mut QueryBuilder<'_, Sqlite>, legal_entity: Uuid
         .push_bind(legal_entity)
         .push(" UNION ALL SELECT 'Approval', id FROM approvals WHERE legal_entity_id = ")
         .push_bind(legal_entity)
+        .push(" UNION ALL SELECT 'CarePlanActivity', id FROM care_plan_activities WHERE legal_entity_id = ")
+        .push_bind(legal_entity)
+        .push(" OR EXISTS (SELECT 1 FROM json_each(changed_by_legal_entity_ids) WHERE value = ")
+        .push_bind(legal_entity)
+        .push(")")
         .push(")");
 }
 

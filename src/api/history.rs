@@ -32,7 +32,7 @@ use crate::db::Db;
 const REDACTED: &str = "[redacted]";
 
 /// `page`/`page_size` of a history request (422 when malformed).
-fn page(raw_query: Option<&str>) -> Result<Page, ApiError> {
+pub(super) fn page(raw_query: Option<&str>) -> Result<Page, ApiError> {
     let (params, mut invalid) = QueryParams::parse(raw_query, &["page", "page_size"]);
     let page = Page::from_params(&params, &mut invalid);
     if invalid.is_empty() {
@@ -229,7 +229,7 @@ struct Stored {
 
 /// One page of the entity's events and the `paging` object. The count and the page come from one
 /// statement, so they describe the same snapshot of the log.
-async fn answer<A: Aggregate>(
+pub(super) async fn answer<A: Aggregate>(
     app: &AppState,
     id: Uuid,
     page: Page,

@@ -3,6 +3,7 @@
 
 pub mod actions;
 mod approvals;
+mod care_plan_activities;
 mod device_dispenses;
 pub mod envelope;
 pub mod error;
@@ -99,6 +100,14 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route(
             "/api/patients/{patient_id}/approvals/{id}/history",
             get(history::approval),
+        )
+        .route(
+            "/api/patients/{patient_id}/care_plans/{care_plan_id}/activities/{id}",
+            get(care_plan_activities::show),
+        )
+        .route(
+            "/api/patients/{patient_id}/care_plans/{care_plan_id}/activities/{id}/history",
+            get(care_plan_activities::history),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

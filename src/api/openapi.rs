@@ -7,6 +7,7 @@
 //! shares. `tests/platform/openapi.rs` compares the documented operations with the routes of
 //! `src/api/mod.rs`, so a route added without documentation fails the tests.
 
+pub mod care_plan_schemas;
 pub mod schemas;
 
 use std::collections::BTreeMap;
@@ -61,6 +62,8 @@ as in eHealth. Query parameters an endpoint does not take, and repeated ones, ar
         super::history::merge_request,
         super::history::device_dispense,
         super::history::approval,
+        super::care_plan_activities::show,
+        super::care_plan_activities::history,
         super::lists::service_requests,
         super::lists::merge_requests,
         super::lists::device_dispenses,

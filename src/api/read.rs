@@ -3,10 +3,13 @@
 
 use cqrs_es::Aggregate;
 use ehealth_aggregates::approval::ApprovalRecord;
+use ehealth_aggregates::care_plan_activity::CarePlanActivityRecord;
 use ehealth_aggregates::device_dispense::DeviceDispenseRecord;
 use ehealth_aggregates::merge_request::MergeRequestRecord;
 use ehealth_aggregates::service_request::ServiceRequestRecord;
-use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
+use ehealth_aggregates::{
+    Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest,
+};
 use serde::de::DeserializeOwned;
 use uuid::Uuid;
 
@@ -37,6 +40,11 @@ entity!(ServiceRequest, ServiceRequestRecord, "service_requests");
 entity!(MergeRequest, MergeRequestRecord, "merge_requests");
 entity!(DeviceDispense, DeviceDispenseRecord, "device_dispenses");
 entity!(Approval, ApprovalRecord, "approvals");
+entity!(
+    CarePlanActivity,
+    CarePlanActivityRecord,
+    "care_plan_activities"
+);
 
 /// The record a read endpoint answers: the current one when `visible` accepts it (404 with
 /// `not_found` otherwise), replayed to `point` when time travel was asked for. Visibility is judged

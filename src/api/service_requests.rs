@@ -9,7 +9,7 @@ use ehealth_aggregates::caller;
 use ehealth_aggregates::service_request::{
     RecallServiceRequest, ReleaseServiceRequest, ServiceRequestCommand, ServiceRequestRecord,
 };
-use ehealth_aggregates::{Approval, ServiceRequest};
+use ehealth_aggregates::{Approval, CarePlanActivity, ServiceRequest};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
@@ -30,21 +30,21 @@ use crate::signature::SignatureError;
 pub(super) const NOT_FOUND: &str = "Service request not found";
 const PERSON_NOT_FOUND: &str = "Person not found";
 
-/// The care plans the user's employees may write, read only when it can matter: the service
-/// request is based on a care plan and the user is not its requester.
+/// What the care-plan alternative of the employee rule needs, read only when it can matter (the
+/// service request is based on a care plan and the user is not its requester): the care plans
+/// the user's employees may write, and the care plan of the activity the service request names.
 async fn care_plan_access(
     app: &AppState,
     record: &ServiceRequestRecord,
     employees: &[Uuid],
     at: chrono::DateTime<chrono::Utc>,
-) -> Result<Vec<Uuid>, ApiError> {
+) -> Result<(Vec<Uuid>, Option<Uuid>), ApiError> {
     let requester = record
         .requester_employee
         .is_some_and(|r| employees.contains(&r));
-    let on_care_plan =
-        record.based_on_care_plan().is_some() || record.based_on_activity().is_some();
-    if requester || !on_care_plan {
-        return Ok(Vec::new());
+    let activity = record.based_on_activity();
+    if requester || (record.based_on_care_plan().is_none() && activity.is_none()) {
+        return Ok((Vec::new(), None));
     }
     let mut plans = Vec::new();
     for document in app.db.active_approvals_granted_to(employees).await? {
@@ -57,7 +57,16 @@ async fn care_plan_access(
             );
         }
     }
-    Ok(plans)
+    let activity_care_plan = match activity {
+        Some(id) => app
+            .bus
+            .load::<CarePlanActivity>(id)
+            .await?
+            .record
+            .map(|a| a.care_plan_id),
+        None => None,
+    };
+    Ok((plans, activity_care_plan))
 }
 
 /// `PATCH /api/service_requests/{id}/actions/release` (scope `service_request:use`, async).
@@ -344,7 +353,8 @@ pub async fn recall(
         .filter(|e| e.status == "APPROVED")
         .map(|e| e.id)
         .collect();
-    let writable_care_plans = care_plan_access(&app, record, &user_employee_ids, at).await?;
+    let (writable_care_plans, activity_care_plan) =
+        care_plan_access(&app, record, &user_employee_ids, at).await?;
     let mut command = RecallServiceRequest {
         patient_id,
         legal_entity_id: identity.client_id,
@@ -355,7 +365,7 @@ pub async fn recall(
         requester_tax_id,
         user_employee_ids,
         writable_care_plans,
-        activity_care_plan: None,
+        activity_care_plan,
         allowed_reasons: app.reference.dictionary(RECALL_REASONS_DICTIONARY).await?,
         signed_content_link: String::new(),
     };

@@ -25,7 +25,7 @@ use uuid::Uuid;
 
 use super::{group_read, map_sqlx, ChainHead, EventRepository, Seed};
 
-/// Entity states kept per aggregate type. A state is a few kilobytes at most, so the four caches
+/// Entity states kept per aggregate type. A state is a few kilobytes at most, so the caches
 /// stay within tens of megabytes.
 pub const CACHED_STATES: usize = 4_096;
 

@@ -1,9 +1,11 @@
 //! The effects worker: a checkpointed subscriber of the ordered feed.
 //!
 //! For each event, in order: Recall revokes the approvals made for the service request (through
-//! their aggregate, idempotently) and queues the patient's SMS; ResendOtp queues the OTP SMS,
-//! whose job the SMS dispatcher finishes once the gateway accepted it (sms::otp_rules); every
-//! other event that belongs to a job finishes it. The SMS rows, the job updates and the checkpoint
+//! their aggregate, idempotently), gives the service request's quantity back to the care plan
+//! activity it is based on (through that aggregate, once per service request) and queues the
+//! patient's SMS; ResendOtp queues the OTP SMS, whose job the SMS dispatcher finishes once the
+//! gateway accepted it (sms::otp_rules); every other event that belongs to a job finishes it. The
+//! SMS rows, the job updates and the checkpoint
 //! commit in one transaction, so after a crash the work is redone exactly once.
 
 use std::collections::HashMap;
@@ -20,6 +22,7 @@ use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
+use super::give_back;
 use crate::commands::{CommandBus, CommandError, CommandMeta};
 use crate::db::sqlite::{id as text_id, ts};
 use crate::db::Db;
@@ -164,6 +167,12 @@ impl EffectsWorker {
         match (event.aggregate_type.as_str(), event.event_type.as_str()) {
             ("ServiceRequest", "ServiceRequestRecalled") => {
                 self.revoke_approvals(event, lookups).await?;
+                let recalled = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
+                let record = lookups
+                    .service_requests
+                    .get(&recalled)
+                    .and_then(|s| s.record.as_ref());
+                give_back::return_quantity(&self.bus, event, record).await?;
                 if let Some(sms) = self.recall_sms(event, lookups).await? {
                     work.sms.push(sms);
                 }
@@ -500,7 +509,7 @@ impl Work {
     }
 }
 
-fn meta_str(event: &StoredEvent, key: &str) -> String {
+pub(super) fn meta_str(event: &StoredEvent, key: &str) -> String {
     event
         .metadata
         .get(key)
@@ -509,7 +518,7 @@ fn meta_str(event: &StoredEvent, key: &str) -> String {
         .to_string()
 }
 
-fn meta_uuid(event: &StoredEvent, key: &str) -> Uuid {
+pub(super) fn meta_uuid(event: &StoredEvent, key: &str) -> Uuid {
     Uuid::parse_str(&meta_str(event, key)).unwrap_or_default()
 }
 

@@ -2,3 +2,4 @@
 //! processing that talks to the outside; the SMS dispatcher delivers queued messages.
 
 pub mod effects;
+mod give_back;

@@ -61,7 +61,7 @@ async fn a_fresh_folder_serves_on_sqlite_with_a_generated_key_and_the_printed_cu
     server.listening().await.expect("serve listens");
     let token = printed_token(&server).await;
     let stdout = server.stdout();
-    assert!(stdout.contains("demo data: 4 entities created"), "{stdout}");
+    assert!(stdout.contains("demo data: 5 entities created"), "{stdout}");
 
     // The printed read, as printed.
     let url = printed_read_url(&stdout);

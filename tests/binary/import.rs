@@ -8,7 +8,7 @@ use crate::process::*;
 use crate::support::{world, TestDb};
 
 /// Every table the import or the projections write.
-const TABLES: [(&str, &str); 15] = [
+const TABLES: [(&str, &str); 16] = [
     ("settings", "key"),
     ("dictionaries", "name"),
     ("legal_entities", "id"),
@@ -21,6 +21,7 @@ const TABLES: [(&str, &str); 15] = [
     ("merge_requests", "id"),
     ("device_dispenses", "id"),
     ("approvals", "id"),
+    ("care_plan_activities", "id"),
     ("status_history", "entity_id, sequence, attribute"),
     ("status_change_events", "global_position"),
     ("jobs", "id"),
@@ -74,6 +75,7 @@ async fn importing_the_world_exits_0_reports_the_counts_and_creates_every_entity
         "merge_requests",
         "device_dispenses",
         "approvals",
+        "care_plan_activities",
     ]
     .iter()
     .map(|k| len(&file, k))
@@ -94,6 +96,7 @@ async fn importing_the_world_exits_0_reports_the_counts_and_creates_every_entity
         "merge_requests",
         "device_dispenses",
         "approvals",
+        "care_plan_activities",
     ] {
         assert_eq!(
             scalar(&pool, &format!("SELECT count(*) FROM {table}")).await,
@@ -118,6 +121,7 @@ async fn importing_the_world_exits_0_reports_the_counts_and_creates_every_entity
         kinds,
         vec![
             json!({ "event_type": "ApprovalImported", "n": len(&file, "approvals"), "first": 1, "last": 1 }),
+            json!({ "event_type": "CarePlanActivityImported", "n": len(&file, "care_plan_activities"), "first": 1, "last": 1 }),
             json!({ "event_type": "DeviceDispenseImported", "n": len(&file, "device_dispenses"), "first": 1, "last": 1 }),
             json!({ "event_type": "MergeRequestImported", "n": len(&file, "merge_requests"), "first": 1, "last": 1 }),
             json!({ "event_type": "ServiceRequestImported", "n": len(&file, "service_requests"), "first": 1, "last": 1 }),
@@ -140,6 +144,7 @@ async fn importing_the_same_file_twice_changes_nothing() {
         "merge_requests",
         "device_dispenses",
         "approvals",
+        "care_plan_activities",
     ]
     .iter()
     .map(|k| len(&file, k))
@@ -188,6 +193,7 @@ async fn an_entity_with_an_invalid_status_fails_the_import_naming_the_entry_and_
         "merge_requests",
         "device_dispenses",
         "approvals",
+        "care_plan_activities",
     ]
     .iter()
     .map(|k| len(&file, k))
@@ -205,6 +211,7 @@ async fn an_entity_whose_id_is_not_a_uuid_fails_the_import_naming_the_entry_and_
         ("merge_requests", 1, "inserted_by"),
         ("device_dispenses", 2, "id"),
         ("approvals", 0, "id"),
+        ("care_plan_activities", 1, "care_plan_id"),
     ] {
         let (url, pool) = fresh().await;
         let mut file = world::import_file();
@@ -224,6 +231,7 @@ async fn an_entity_whose_id_is_not_a_uuid_fails_the_import_naming_the_entry_and_
             "merge_requests",
             "device_dispenses",
             "approvals",
+            "care_plan_activities",
         ] {
             assert_eq!(
                 scalar(&pool, &format!("SELECT count(*) FROM {table}")).await,

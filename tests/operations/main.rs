@@ -13,6 +13,7 @@ mod state;
 mod upgrade;
 
 mod audit;
+mod care_plan;
 mod feed;
 mod rate;
 mod rebuild;

@@ -18,7 +18,7 @@ use crate::support::TestApp;
 
 /// Every route of the router, `(method, path template)`. A new route belongs here, in
 /// `src/api/mod.rs` and, with a `#[utoipa::path]`, in `src/api/openapi.rs`.
-const ROUTES: [(&str, &str); 23] = [
+const ROUTES: [(&str, &str); 25] = [
     ("get", "/api/service_requests"),
     ("get", "/api/merge_requests"),
     ("get", "/api/device_dispenses"),
@@ -53,6 +53,14 @@ const ROUTES: [(&str, &str); 23] = [
         "/api/patients/{patient_id}/device_dispenses/{id}/history",
     ),
     ("get", "/api/patients/{patient_id}/approvals/{id}/history"),
+    (
+        "get",
+        "/api/patients/{patient_id}/care_plans/{care_plan_id}/activities/{id}",
+    ),
+    (
+        "get",
+        "/api/patients/{patient_id}/care_plans/{care_plan_id}/activities/{id}/history",
+    ),
     ("get", "/health/live"),
     ("get", "/health/ready"),
     ("get", "/metrics"),
@@ -138,6 +146,7 @@ async fn document(app: &TestApp) -> Value {
 /// well-formed id that names nothing.
 fn concrete(path: &str) -> String {
     path.replace("{patient_id}", &P_OTP.to_string())
+        .replace("{care_plan_id}", &CP_OTHER_LE.to_string())
         .replace("/jobs/{id}", "/jobs/0b3aa308441779e9602a2c28")
         .replace("{id}", &SR_ACTIVE.to_string())
 }
@@ -296,7 +305,11 @@ async fn the_service_answers_what_the_document_says_about_tokens_scopes_and_quer
     let app = TestApp::spawn().await;
     let doc = document(&app).await;
     let other_scope = app.token(U_DOCTOR, LE_MAIN, "job:read");
-    let all_scopes = app.token(U_DOCTOR, LE_MAIN, &format!("{ALL_SCOPES} event:read"));
+    let all_scopes = app.token(
+        U_DOCTOR,
+        LE_MAIN,
+        &format!("{ALL_SCOPES} event:read {CARE_PLAN_READ}"),
+    );
 
     for (method, path) in ROUTES {
         let operation = &doc["paths"][path][method];

@@ -135,6 +135,28 @@ async fn recall_by_a_holder_of_a_write_approval_on_the_care_plan_is_accepted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_of_a_service_request_on_an_activity_by_a_writer_of_the_activitys_care_plan_is_accepted(
+) {
+    let app = TestApp::spawn().await;
+    app.import(&more_service_requests()).await;
+    let token = doctor_token(&app);
+    let id = SR_ACTIVITY_OF_WRITABLE_PLAN;
+    let content = with_reason(rendering(&app, &token, P_OTP, id).await, reason());
+    let body = body_of(&sign_json(&pki().dismissed, &content));
+
+    recall_and_wait(&app, &token, P_OTP, id, &body).await;
+
+    let row = app.current("service_requests", id).await.unwrap();
+    assert_eq!(row["status"], "recalled");
+    // The give-back reached the activity too.
+    let activity = app
+        .current("care_plan_activities", CPA_WRITABLE)
+        .await
+        .unwrap();
+    assert_eq!(activity["version"], 2, "{activity:#}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_of_a_care_plan_service_request_without_an_approval_on_that_plan_answers_409() {
     let app = TestApp::spawn().await;
     app.import(&more_service_requests()).await;

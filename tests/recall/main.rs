@@ -12,6 +12,7 @@ mod support;
 mod access;
 mod body;
 mod caller;
+mod care_plan;
 mod content_schema;
 mod effects;
 mod idempotency;

@@ -95,14 +95,18 @@ pub const SR_CARE_PLAN: Uuid = id(0x500d);
 pub const SR_OTHER_CARE_PLAN: Uuid = id(0x500e);
 /// active, requested by E_PENDING_PARTY.
 pub const SR_PENDING_PARTY: Uuid = id(0x500f);
+/// active, based on activity CPA_WRITABLE (of care plan CP_WRITABLE), requested by E_DISMISSED.
+pub const SR_ACTIVITY_OF_WRITABLE_PLAN: Uuid = id(0x5011);
+/// A care plan activity of CP_WRITABLE (LE_MAIN's care plan).
+pub const CPA_WRITABLE: Uuid = id(0xc111);
 /// active, in_queue, requested by LE_OTHER (E_OTHER) and used by E_DOCTOR / LE_MAIN: LE_MAIN may
 /// release it, and sees it afterwards only because it released it.
 pub const SR_QUEUED_FROM_OTHER: Uuid = id(0x5010);
 pub const SR_REQUISITION: &str = "0000-1234-5678-AX";
 
 // Care plans (only referenced).
-pub const CP_WRITABLE: Uuid = id(0xc001);
-pub const CP_OTHER: Uuid = id(0xc002);
+pub const CP_WRITABLE: Uuid = id(0xc011);
+pub const CP_OTHER: Uuid = id(0xc012);
 
 // Merge requests (LE_MAIN, by U_SPECIALIST unless said otherwise).
 pub const MR_NEW: Uuid = id(0x6001);
@@ -134,6 +138,35 @@ pub const AP_SR_2: Uuid = id(0x8009);
 pub const AP_SR_3: Uuid = id(0x800a);
 /// active, `write` access to care plan CP_WRITABLE, granted to E_DOCTOR.
 pub const AP_CARE_PLAN_WRITE: Uuid = id(0x800b);
+
+// Care plans and their activities (patient P_OTP), and service requests based on them (active,
+// requested by E_CARE_DOCTOR of LE_CARE, recallable by U_DOCTOR with a token of LE_CARE).
+/// OUTPATIENT, ACTIVE, NHS-verified; nothing else of the world is its.
+pub const LE_CARE: Uuid = id(0x10c1);
+/// U_DOCTOR's employee in LE_CARE (the same party, so the doctor's certificate signs for it).
+pub const E_CARE_DOCTOR: Uuid = id(0x30c1);
+/// A care plan managed by LE_OTHER.
+pub const CP_OTHER_LE: Uuid = id(0xc001);
+/// Scheduled, in CP_OTHER_LE: 1 piece planned, 0.2 remaining.
+pub const CPA_QUANTITY: Uuid = id(0xc101);
+/// Scheduled, in CP_OTHER_LE, without quantity.
+pub const CPA_NO_QUANTITY: Uuid = id(0xc102);
+/// Based on CPA_QUANTITY, quantity 0.1 pieces.
+pub const SR_ON_ACTIVITY: Uuid = id(0x5c01);
+/// Based on CPA_NO_QUANTITY, quantity 1 piece.
+pub const SR_ON_UNCOUNTED_ACTIVITY: Uuid = id(0x5c02);
+pub const PIECES_SYSTEM: &str = "eHealth/ucum/units";
+/// The scope of the care plan activity read endpoints.
+pub const CARE_PLAN_READ: &str = "care_plan:read";
+
+/// A reference to a care plan activity, as a service request's `based_on` holds it.
+pub fn activity_reference(activity: Uuid) -> Value {
+    json!({ "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "activity" } ] }, "value": activity } })
+}
+
+fn pieces(value: Value) -> Value {
+    json!({ "value": value, "system": PIECES_SYSTEM, "code": "pc", "unit": "шт" })
+}
 
 /// Every scope the service knows.
 pub const ALL_SCOPES: &str = "service_request:use service_request:recall service_request:read \
@@ -203,7 +236,8 @@ pub fn import_file() -> Value {
             { "id": LE_CLOSED, "type": "OUTPATIENT", "status": "CLOSED", "nhs_verified": true },
             { "id": LE_PHARMACY, "type": "PHARMACY", "status": "ACTIVE", "nhs_verified": true },
             { "id": LE_UNVERIFIED, "type": "OUTPATIENT", "status": "ACTIVE", "nhs_verified": false },
-            { "id": LE_PRIMARY, "type": "PRIMARY_CARE", "status": "ACTIVE", "nhs_verified": true }
+            { "id": LE_PRIMARY, "type": "PRIMARY_CARE", "status": "ACTIVE", "nhs_verified": true },
+            { "id": LE_CARE, "type": "OUTPATIENT", "status": "ACTIVE", "nhs_verified": true }
         ],
         "parties": [
             { "id": party(1), "tax_id": DOCTOR_TAX_ID, "first_name": "Олена", "last_name": "Лікар" },
@@ -236,7 +270,8 @@ pub fn import_file() -> Value {
             employee(E_DISMISSED, party(6), LE_MAIN, "DOCTOR", "DISMISSED"),
             employee(E_UNVERIFIED_PARTY, party(7), LE_MAIN, "DOCTOR", "APPROVED"),
             employee(E_DECEASED_PARTY, party(8), LE_MAIN, "DOCTOR", "APPROVED"),
-            employee(E_PENDING_PARTY, party(9), LE_MAIN, "DOCTOR", "APPROVED")
+            employee(E_PENDING_PARTY, party(9), LE_MAIN, "DOCTOR", "APPROVED"),
+            employee(E_CARE_DOCTOR, party(1), LE_CARE, "DOCTOR", "APPROVED")
         ],
         "persons": [
             { "id": P_OTP, "status": "active", "authentication_methods": [ { "type": "OTP", "phone_number": PHONE_OTP } ] },
@@ -257,7 +292,11 @@ pub fn import_file() -> Value {
             service_request(SR_OTHER_LE, json!({ "requester_employee": E_OTHER, "requester_legal_entity": LE_OTHER })),
             service_request(SR_USED_BY_MAIN, json!({ "requester_employee": E_OTHER, "requester_legal_entity": LE_OTHER, "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE_MAIN })),
             service_request(SR_PERFORMER, json!({ "performer": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "employee" } ] }, "value": E_SPECIALIST.to_string() } } })),
-            service_request(SR_OFFLINE_PATIENT, json!({ "patient_id": P_OFFLINE }))
+            service_request(SR_OFFLINE_PATIENT, json!({ "patient_id": P_OFFLINE })),
+            service_request(SR_ON_ACTIVITY, json!({ "requester_employee": E_CARE_DOCTOR, "requester_legal_entity": LE_CARE,
+                "based_on": [activity_reference(CPA_QUANTITY)], "quantity": pieces(json!(0.1)) })),
+            service_request(SR_ON_UNCOUNTED_ACTIVITY, json!({ "requester_employee": E_CARE_DOCTOR, "requester_legal_entity": LE_CARE,
+                "based_on": activity_reference(CPA_NO_QUANTITY), "quantity": pieces(json!(1)) }))
         ],
         "merge_requests": [
             { "id": MR_NEW, "master_person_id": P_OTP, "merge_person_id": P_UNKNOWN, "status": "NEW", "legal_entity_id": LE_MAIN, "inserted_by": U_SPECIALIST, "inserted_at": "2024-04-20T19:14:13Z" },
@@ -284,15 +323,29 @@ pub fn import_file() -> Value {
             approval(AP_SR_2, P_OTP, "active", json!({ "reason": SR_ACTIVE })),
             approval(AP_SR_3, P_OTP, "cancelled", json!({ "reason": SR_ACTIVE })),
             approval(AP_CARE_PLAN_WRITE, P_OTP, "active", json!({ "access_level": "write", "granted_resources": [ { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "care_plan" } ] }, "value": CP_WRITABLE.to_string() } } ] }))
+        ],
+        "care_plan_activities": [
+            { "id": CPA_QUANTITY, "care_plan_id": CP_OTHER_LE, "patient_id": P_OTP, "status": "scheduled",
+              "legal_entity_id": LE_OTHER, "quantity": pieces(json!(1)), "remaining_quantity": pieces(json!(0.2)),
+              "kind": "service_request", "inserted_at": "2024-05-01T09:00:00Z" },
+            { "id": CPA_NO_QUANTITY, "care_plan_id": CP_OTHER_LE, "patient_id": P_OTP, "status": "scheduled",
+              "legal_entity_id": LE_OTHER, "kind": "service_request", "inserted_at": "2024-05-01T09:00:00Z" }
         ]
     })
 }
 
-/// Service requests for the rules of Recall and Release that need more than the world's: imported
-/// by the tests that use them (`TestApp::import`), so the lists of the world stay as they are.
+/// Service requests (and an activity) for the rules of Recall and Release that need more than the
+/// world's: imported by the tests that use them (`TestApp::import`), so the lists of the world
+/// stay as they are.
 pub fn more_service_requests() -> Value {
     json!({
+        "care_plan_activities": [
+            { "id": CPA_WRITABLE, "care_plan_id": CP_WRITABLE, "patient_id": P_OTP, "status": "scheduled",
+              "legal_entity_id": LE_MAIN, "quantity": pieces(json!(5)), "remaining_quantity": pieces(json!(4)),
+              "kind": "service_request", "inserted_at": "2024-05-01T09:00:00Z" }
+        ],
         "service_requests": [
+            service_request(SR_ACTIVITY_OF_WRITABLE_PLAN, json!({ "requester_employee": E_DISMISSED, "based_on": [activity_reference(CPA_WRITABLE)], "quantity": pieces(json!(1)) })),
             service_request(SR_EXPIRED, json!({ "program_processing_status": "in_queue", "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE_MAIN, "expiration_date": "2020-01-01T00:00:00Z" })),
             service_request(SR_CARE_PLAN, json!({ "requester_employee": E_DISMISSED, "based_on": care_plan_reference(CP_WRITABLE) })),
             service_request(SR_OTHER_CARE_PLAN, json!({ "requester_employee": E_DISMISSED, "based_on": care_plan_reference(CP_OTHER) })),

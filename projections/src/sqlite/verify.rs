@@ -24,11 +24,12 @@ use crate::verify::{difference, Difference, VerifyReport, EXCLUDED};
 use crate::ProjectionError;
 
 /// Columns written as JSON text: shown as JSON in a difference, as PostgreSQL's jsonb is.
-const JSON_COLUMNS: [&str; 4] = [
+const JSON_COLUMNS: [&str; 5] = [
     "document",
     "properties",
     "status_reason",
     "released_by_legal_entity_ids",
+    "changed_by_legal_entity_ids",
 ];
 
 /// Folds the log into in-memory copies and compares them with the live tables. `conn` must not

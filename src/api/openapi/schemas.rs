@@ -348,7 +348,7 @@ pub struct StatusChangeEvent {
     id: Uuid,
     /// Always `StatusChangeEvent`.
     event_type: String,
-    /// `ServiceRequest`, `MergeRequest`, `DeviceDispense` or `Approval`.
+    /// `ServiceRequest`, `MergeRequest`, `DeviceDispense`, `Approval` or `CarePlanActivity`.
     entity_type: String,
     entity_id: Uuid,
     /// The changed attributes: `{"<attribute>": {"new_value": <value or null>}}`.

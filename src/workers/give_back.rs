@@ -1,0 +1,83 @@
+//! The recall's give-back to a care plan activity: a recalled service request based on an
+//! activity, with a quantity, gives that quantity back to the activity's `remaining_quantity`
+//! through the CarePlanActivity aggregate, on behalf of the recall (its user and legal entity, its
+//! command as the cause). The effects worker runs it before it finishes the recall's job.
+//!
+//! Exactly once: the activity remembers the service requests that gave back, so a batch redone
+//! after a crash appends nothing, and the effects checkpoint is locked while a batch runs, so two
+//! instances never run it together. A refusal (an activity in a final status, a quantity that is
+//! not positive or in other units) is logged and leaves the activity as it is: the recall has
+//! succeeded, and eHealth does not fail it on the recalculation.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+use ehealth_aggregates::care_plan_activity::{give_back, CarePlanActivityCommand};
+use ehealth_aggregates::service_request::ServiceRequestRecord;
+use ehealth_aggregates::CarePlanActivity;
+use ehealth_projections::StoredEvent;
+
+use super::effects::{meta_str, meta_uuid, EffectError};
+use crate::commands::{CommandBus, CommandError, CommandMeta};
+use crate::store::CommandContext;
+
+/// Gives back what the service request of the `ServiceRequestRecalled` `event` (its stored state
+/// `service_request`) used of a care plan activity, if anything.
+pub async fn return_quantity(
+    bus: &Arc<CommandBus>,
+    event: &StoredEvent,
+    service_request: Option<&ServiceRequestRecord>,
+) -> Result<(), EffectError> {
+    let Some(sr) = service_request else {
+        return Ok(());
+    };
+    let give_back = match give_back(sr) {
+        Ok(Some(give_back)) => give_back,
+        Ok(None) => return Ok(()),
+        Err(why) => {
+            tracing::warn!(service_request = %sr.id, %why, "quantity not given back");
+            return Ok(());
+        }
+    };
+    let activity = give_back.activity;
+    let by = event.user_id().unwrap_or_default();
+    let legal_entity_id = meta_uuid(event, "client_id");
+    let at = recalled_at(event);
+    let meta = CommandMeta {
+        user_id: by,
+        client_id: legal_entity_id,
+        request_id: meta_str(event, "request_id"),
+        command_id: format!("return:{activity}:{}", event.global_position),
+        correlation_id: meta_str(event, "correlation_id"),
+        causation_id: meta_str(event, "command_id"),
+        at,
+        job_id: None,
+    };
+    let command = CarePlanActivityCommand::ReturnQuantity {
+        service_request_id: sr.id,
+        quantity: give_back.quantity,
+        legal_entity_id,
+        by,
+        at,
+    };
+    match bus
+        .execute::<CarePlanActivity>(activity, command, meta, CommandContext::default())
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(CommandError::Rejected(e)) => {
+            tracing::warn!(%activity, service_request = %sr.id, error = %e, "quantity not given back");
+            Ok(())
+        }
+        Err(e) => Err(EffectError::Command(e.to_string())),
+    }
+}
+
+/// When the recall happened: the time in its payload, else when it was recorded.
+fn recalled_at(event: &StoredEvent) -> DateTime<Utc> {
+    event
+        .payload
+        .pointer("/ServiceRequestRecalled/at")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or(event.recorded_at)
+}
