@@ -186,3 +186,7 @@ impl Curve {
         &self.base_point
     }
 }
+
+#[cfg(test)]
+#[path = "curve_tests.rs"]
+mod tests;
