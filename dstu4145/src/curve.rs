@@ -67,7 +67,9 @@ impl Curve {
         let data = NAMED_CURVES
             .iter()
             .find(|c| c.m == params.m)
-            .ok_or(Error::NonStandardCurve("the field degree is not one of the standard's"))?;
+            .ok_or(Error::NonStandardCurve(
+                "the field degree is not one of the standard's",
+            ))?;
         let mut named = Curve::from_data(data);
         let mut middle = params.middle_terms.clone();
         middle.sort_unstable();
@@ -83,7 +85,9 @@ impl Curve {
         if words_from_be_bytes(&params.n) != Some(named.n) {
             return Err(Error::NonStandardCurve("n differs"));
         }
-        let base_point = named.decompress(&params.base_point).map_err(|_| Error::InvalidBasePoint)?;
+        let base_point = named
+            .decompress(&params.base_point)
+            .map_err(|_| Error::InvalidBasePoint)?;
         if base_point != named.base_point {
             if !named.has_order_n(&base_point) {
                 return Err(Error::InvalidBasePoint);
@@ -97,13 +101,22 @@ impl Curve {
     fn from_data(data: &NamedCurveData) -> Curve {
         let field = Field::new(data.m, data.middle).expect("the named fields are valid");
         let element = |hex: &str| {
-            field.from_be_bytes(&hex_bytes(hex)).expect("the named constants fit their field")
+            field
+                .from_be_bytes(&hex_bytes(hex))
+                .expect("the named constants fit their field")
         };
         Curve {
-            a: if data.a == 1 { field.one() } else { field.zero() },
+            a: if data.a == 1 {
+                field.one()
+            } else {
+                field.zero()
+            },
             b: element(data.b),
             n: words_from_be_bytes(&hex_bytes(data.n)).expect("the named orders fit"),
-            base_point: Point::Affine { x: element(data.gx), y: element(data.gy) },
+            base_point: Point::Affine {
+                x: element(data.gx),
+                y: element(data.gy),
+            },
             field,
             index: data.index,
             standard_base_point: true,
@@ -118,7 +131,10 @@ impl Curve {
             a: if a == 1 { field.one() } else { field.zero() },
             b: element(b),
             n: words_from_be_bytes(n).unwrap(),
-            base_point: Point::Affine { x: element(g.0), y: element(g.1) },
+            base_point: Point::Affine {
+                x: element(g.0),
+                y: element(g.1),
+            },
             field,
             index: u32::MAX,
             standard_base_point: false,
@@ -158,7 +174,9 @@ impl Curve {
             a: self.a_bit(),
             b: self.field.to_be_bytes(&self.b),
             n: self.order_be(),
-            base_point: self.compress(&self.base_point).expect("the base point has x ≠ 0"),
+            base_point: self
+                .compress(&self.base_point)
+                .expect("the base point has x ≠ 0"),
         }
     }
 

@@ -10,11 +10,18 @@ use crate::oid::NAMED_CURVE_ARC;
 use crate::point::Point;
 
 fn all() -> Vec<Curve> {
-    (0..10u32).map(|i| Curve::named(&NAMED_CURVE_ARC.push_arc(i).unwrap()).unwrap()).collect()
+    (0..10u32)
+        .map(|i| Curve::named(&NAMED_CURVE_ARC.push_arc(i).unwrap()).unwrap())
+        .collect()
 }
 
 fn big(words: &Words) -> BigUint {
-    BigUint::from_bytes_le(&words.iter().flat_map(|w| w.to_le_bytes()).collect::<Vec<u8>>())
+    BigUint::from_bytes_le(
+        &words
+            .iter()
+            .flat_map(|w| w.to_le_bytes())
+            .collect::<Vec<u8>>(),
+    )
 }
 
 fn is_probable_prime(n: &BigUint) -> bool {
@@ -22,19 +29,21 @@ fn is_probable_prime(n: &BigUint) -> bool {
     let n1 = n - &one;
     let zeros = n1.trailing_zeros().unwrap();
     let d = &n1 >> zeros;
-    [2u32, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37].iter().all(|&base| {
-        let mut x = BigUint::from(base).modpow(&d, n);
-        if x == one || x == n1 {
-            return true;
-        }
-        for _ in 1..zeros {
-            x = x.modpow(&BigUint::from(2u32), n);
-            if x == n1 {
+    [2u32, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37]
+        .iter()
+        .all(|&base| {
+            let mut x = BigUint::from(base).modpow(&d, n);
+            if x == one || x == n1 {
                 return true;
             }
-        }
-        false
-    })
+            for _ in 1..zeros {
+                x = x.modpow(&BigUint::from(2u32), n);
+                if x == n1 {
+                    return true;
+                }
+            }
+            false
+        })
 }
 
 #[test]
@@ -42,8 +51,16 @@ fn every_named_curve_is_a_valid_domain_of_prime_order_n() {
     for (curve, data) in all().iter().zip(NAMED_CURVES.iter()) {
         assert_eq!(curve.degree(), data.m);
         assert_ne!(*curve.b(), curve.field().zero());
-        assert!(curve.is_on_curve(curve.base_point()), "P on the curve, m = {}", data.m);
-        assert!(curve.has_order_n(curve.base_point()), "nP = O, m = {}", data.m);
+        assert!(
+            curve.is_on_curve(curve.base_point()),
+            "P on the curve, m = {}",
+            data.m
+        );
+        assert!(
+            curve.has_order_n(curve.base_point()),
+            "nP = O, m = {}",
+            data.m
+        );
         let n = big(curve.order());
         assert!(is_probable_prime(&n), "n prime, m = {}", data.m);
         // Hasse: #E = h·n with h = 2 (A = 1) or 4 (A = 0) and |#E − 2^m − 1| ≤ 2^(m/2 + 1).
@@ -65,9 +82,17 @@ fn the_named_curves_equal_the_independent_ua_cryptography_transcription() {
         assert_eq!(theirs.curve().a().to_bytes(), f.to_be_bytes(curve.a()));
         assert_eq!(theirs.curve().b().to_bytes(), f.to_be_bytes(curve.b()));
         assert_eq!(theirs.n().to_bytes_be(), curve.order_be());
-        let Point::Affine { x, y } = curve.base_point() else { panic!("finite") };
-        assert_eq!(theirs.base_point().x().unwrap().to_bytes(), f.to_be_bytes(x));
-        assert_eq!(theirs.base_point().y().unwrap().to_bytes(), f.to_be_bytes(y));
+        let Point::Affine { x, y } = curve.base_point() else {
+            panic!("finite")
+        };
+        assert_eq!(
+            theirs.base_point().x().unwrap().to_bytes(),
+            f.to_be_bytes(x)
+        );
+        assert_eq!(
+            theirs.base_point().y().unwrap().to_bytes(),
+            f.to_be_bytes(y)
+        );
     }
 }
 
@@ -101,9 +126,15 @@ fn addition_doubling_and_multiplication_obey_the_group_laws() {
     let (k, l) = (words(0x1234_5678_9abc), words(0xfedc_ba98));
     let kp = curve.mul(&k, &p);
     let lp = curve.mul(&l, &p);
-    assert_eq!(curve.mul(&words(0x1234_5678_9abc + 0xfedc_ba98), &p), curve.add(&kp, &lp));
+    assert_eq!(
+        curve.mul(&words(0x1234_5678_9abc + 0xfedc_ba98), &p),
+        curve.add(&kp, &lp)
+    );
     assert_eq!(curve.mul(&k, &lp), curve.mul(&l, &kp));
-    assert_eq!(curve.mul_add(&k, &p, &l, &three_p), curve.add(&kp, &curve.mul(&l, &three_p)));
+    assert_eq!(
+        curve.mul_add(&k, &p, &l, &three_p),
+        curve.add(&kp, &curve.mul(&l, &three_p))
+    );
     // (n − 1)P = −P.
     let mut n_minus_one = *curve.order();
     n_minus_one[0] -= 1;
@@ -126,11 +157,21 @@ fn compression_round_trips_and_matches_the_jkurwa_values() {
     let y = f.from_be_bytes(&hex_bytes(
         "DC058ADA665D99084038B5F914FB9CF7214760A4865B49CAF7F4BE7379F3A395",
     ));
-    assert_eq!(point, Point::Affine { x: f.from_be_bytes(&hex_bytes(x)).unwrap(), y: y.unwrap() });
+    assert_eq!(
+        point,
+        Point::Affine {
+            x: f.from_be_bytes(&hex_bytes(x)).unwrap(),
+            y: y.unwrap()
+        }
+    );
     for m in [163, 167, 173, 179, 191, 233, 307, 367, 431] {
         let curve = Curve::named_with_degree(m).unwrap();
         let p = curve.mul(&words(12345), curve.base_point());
-        assert_eq!(curve.decompress(&curve.compress(&p).unwrap()).unwrap(), p, "m = {m}");
+        assert_eq!(
+            curve.decompress(&curve.compress(&p).unwrap()).unwrap(),
+            p,
+            "m = {m}"
+        );
     }
 }
 

@@ -40,7 +40,10 @@ impl fmt::Display for Error {
             Error::UnsupportedAlgorithm(oid) => write!(f, "unsupported algorithm {oid}"),
             Error::UnknownNamedCurve(oid) => write!(f, "unknown DSTU 4145 named curve {oid}"),
             Error::NonStandardCurve(why) => {
-                write!(f, "explicit curve parameters are not a DSTU 4145 curve: {why}")
+                write!(
+                    f,
+                    "explicit curve parameters are not a DSTU 4145 curve: {why}"
+                )
             }
             Error::InvalidBasePoint => write!(f, "the base point is not a point of order n"),
             Error::InvalidPublicKey(why) => write!(f, "invalid public key: {why}"),

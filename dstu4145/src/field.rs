@@ -291,7 +291,10 @@ pub(crate) fn low_bits(words: &Words, bits: usize) -> Words {
 
 /// Big-endian bytes → words; None when the value does not fit (leading zero bytes are allowed).
 pub(crate) fn words_from_be_bytes(bytes: &[u8]) -> Option<Words> {
-    let significant = bytes.iter().position(|&b| b != 0).map_or(&[][..], |p| &bytes[p..]);
+    let significant = bytes
+        .iter()
+        .position(|&b| b != 0)
+        .map_or(&[][..], |p| &bytes[p..]);
     if significant.len() > WORDS * 8 {
         return None;
     }
@@ -306,7 +309,13 @@ pub(crate) fn words_from_be_bytes(bytes: &[u8]) -> Option<Words> {
 pub(crate) fn words_to_be_bytes(words: &Words, len: usize) -> Vec<u8> {
     (0..len)
         .rev()
-        .map(|i| if i < WORDS * 8 { (words[i / 8] >> (8 * (i % 8))) as u8 } else { 0 })
+        .map(|i| {
+            if i < WORDS * 8 {
+                (words[i / 8] >> (8 * (i % 8))) as u8
+            } else {
+                0
+            }
+        })
         .collect()
 }
 

@@ -73,7 +73,12 @@ fn multiplication_agrees_with_a_bit_serial_multiplication_in_every_field() {
     for (f, _) in fields() {
         for _ in 0..20 {
             let (a, b) = (values.element(&f), values.element(&f));
-            assert_eq!(f.mul(&a, &b), reference_mul(&f, &a, &b), "m = {}", f.degree());
+            assert_eq!(
+                f.mul(&a, &b),
+                reference_mul(&f, &a, &b),
+                "m = {}",
+                f.degree()
+            );
         }
     }
 }
@@ -85,11 +90,31 @@ fn multiplication_squaring_inversion_and_traces_agree_with_ua_cryptography_gf2m(
         for _ in 0..10 {
             let (a, b) = (values.element(&f), values.element(&f));
             let (ta, tb) = (theirs(&field, &f, &a), theirs(&field, &f, &b));
-            assert_eq!(f.mul(&a, &b), ours(&f, &(&ta * &tb)), "mul, m = {}", f.degree());
-            assert_eq!(f.square(&a), ours(&f, &ta.square()), "square, m = {}", f.degree());
-            assert_eq!(f.invert(&a).unwrap(), ours(&f, &ta.invert()), "inv, m = {}", f.degree());
+            assert_eq!(
+                f.mul(&a, &b),
+                ours(&f, &(&ta * &tb)),
+                "mul, m = {}",
+                f.degree()
+            );
+            assert_eq!(
+                f.square(&a),
+                ours(&f, &ta.square()),
+                "square, m = {}",
+                f.degree()
+            );
+            assert_eq!(
+                f.invert(&a).unwrap(),
+                ours(&f, &ta.invert()),
+                "inv, m = {}",
+                f.degree()
+            );
             assert_eq!(f.trace(&a), ta.trace(), "trace, m = {}", f.degree());
-            assert_eq!(f.half_trace(&a), ours(&f, &ta.half_trace()), "m = {}", f.degree());
+            assert_eq!(
+                f.half_trace(&a),
+                ours(&f, &ta.half_trace()),
+                "m = {}",
+                f.degree()
+            );
         }
     }
 }
@@ -148,7 +173,11 @@ fn quadratic_equations_are_solved_exactly_when_the_trace_is_zero() {
                 }
             }
         }
-        assert!(solved > 0 && unsolvable > 0, "both cases seen for m = {}", f.degree());
+        assert!(
+            solved > 0 && unsolvable > 0,
+            "both cases seen for m = {}",
+            f.degree()
+        );
     }
 }
 
@@ -162,7 +191,10 @@ fn the_257_bit_field_reproduces_the_jkurwa_values() {
     .unwrap();
     let a = f.reduce_words(wide);
     let expect = |hex: &str| f.from_be_bytes(&hex_bytes(hex)).unwrap();
-    assert_eq!(a, expect("ff3ee09cb429284985849e20de5742e194aa631490f62ba88702505629a60895"));
+    assert_eq!(
+        a,
+        expect("ff3ee09cb429284985849e20de5742e194aa631490f62ba88702505629a60895")
+    );
     let b = expect("01B345BC134F27DA251EDFAE97B3F306B4E8B8CB9CF86D8651E4FB301EF8E1239C");
     assert_eq!(
         f.mul(&a, &b),

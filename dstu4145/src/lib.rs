@@ -25,9 +25,9 @@ mod point;
 mod signature;
 
 pub use curve::{Curve, ExplicitParams};
+/// The `der` crate this API speaks (`ObjectIdentifier`, `BitStringRef`).
+pub use der;
 pub use digest::{gost34311, kupyna256, SignatureAlgorithm};
 pub use error::Error;
 pub use params::{key_byte_order, Dke, KeyParams, SubjectPublicKey};
 pub use signature::{verify, ByteOrder, HashValue, PublicKey, Signature};
-/// The `der` crate this API speaks (`ObjectIdentifier`, `BitStringRef`).
-pub use der;

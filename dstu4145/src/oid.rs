@@ -3,14 +3,16 @@
 use der::asn1::ObjectIdentifier;
 
 /// DSTU 4145-2002 with GOST 34.311-95, polynomial basis, little-endian encodings (the one in use).
-pub const DSTU4145_PB_LE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.804.2.1.1.1.1.3.1.1");
+pub const DSTU4145_PB_LE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.804.2.1.1.1.1.3.1.1");
 
 /// DSTU 4145-2002 with GOST 34.311-95, polynomial basis, big-endian encodings.
 pub const DSTU4145_PB_BE: ObjectIdentifier =
     ObjectIdentifier::new_unwrap("1.2.804.2.1.1.1.1.3.1.1.1.1");
 
 /// DSTU 4145-2002 with GOST 34.311-95, optimal normal basis (little-endian): refused.
-pub const DSTU4145_ONB_LE: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.804.2.1.1.1.1.3.1.2");
+pub const DSTU4145_ONB_LE: ObjectIdentifier =
+    ObjectIdentifier::new_unwrap("1.2.804.2.1.1.1.1.3.1.2");
 
 /// DSTU 4145-2002 with GOST 34.311-95, optimal normal basis, big-endian: refused.
 pub const DSTU4145_ONB_BE: ObjectIdentifier =

@@ -133,7 +133,11 @@ impl SubjectPublicKey {
             .ok_or_else(|| Error::Asn1("the public key BIT STRING has unused bits".into()))?;
         let point = OctetStringRef::from_der(bits)?;
         let key = PublicKey::from_compressed_ordered(&params.curve, point.as_bytes(), byte_order)?;
-        Ok(SubjectPublicKey { key, dke: params.dke, byte_order })
+        Ok(SubjectPublicKey {
+            key,
+            dke: params.dke,
+            byte_order,
+        })
     }
 }
 
@@ -164,9 +168,8 @@ fn decode_ec_binary<'a, R: Reader<'a>>(
             let m = u32::decode(field)?;
             let middle = match field.peek_tag()? {
                 Tag::Integer => vec![u32::decode(field)?],
-                _ => field.sequence(|p| {
-                    Ok(vec![u32::decode(p)?, u32::decode(p)?, u32::decode(p)?])
-                })?,
+                _ => field
+                    .sequence(|p| Ok(vec![u32::decode(p)?, u32::decode(p)?, u32::decode(p)?]))?,
             };
             Ok((m, middle))
         })?;

@@ -32,7 +32,10 @@ impl Curve {
     pub(crate) fn negate(&self, p: &Point) -> Point {
         match p {
             Point::Infinity => Point::Infinity,
-            Point::Affine { x, y } => Point::Affine { x: *x, y: self.field().add(x, y) },
+            Point::Affine { x, y } => Point::Affine {
+                x: *x,
+                y: self.field().add(x, y),
+            },
         }
     }
 
@@ -60,7 +63,11 @@ impl Curve {
         let dx = f.add(x1, x2);
         let Some(dx_inv) = f.invert(&dx) else {
             // Same x: q is p (double) or −p (sum at infinity).
-            return if y1 == y2 { self.double(p) } else { Point::Infinity };
+            return if y1 == y2 {
+                self.double(p)
+            } else {
+                Point::Infinity
+            };
         };
         // λ = (y1 + y2)/(x1 + x2); x3 = λ² + λ + x1 + x2 + A; y3 = λ(x1 + x3) + x3 + y1.
         let lambda = f.mul(&f.add(y1, y2), &dx_inv);
@@ -108,10 +115,14 @@ impl Curve {
     pub(crate) fn decompress(&self, bytes: &[u8]) -> Result<Point, Error> {
         let f = self.field();
         if bytes.len() != f.byte_len() {
-            return Err(Error::InvalidPublicKey("a compressed point has ⌈m/8⌉ bytes"));
+            return Err(Error::InvalidPublicKey(
+                "a compressed point has ⌈m/8⌉ bytes",
+            ));
         }
         let Some(mut x) = f.from_be_bytes(bytes) else {
-            return Err(Error::InvalidPublicKey("the compressed point has m or more bits"));
+            return Err(Error::InvalidPublicKey(
+                "the compressed point has m or more bits",
+            ));
         };
         let k = (x.0[0] & 1) as u8;
         if f.trace(&x) != self.a_bit() {
@@ -128,7 +139,10 @@ impl Curve {
         if f.trace(&z) != k {
             z = f.add(&z, &f.one());
         }
-        let point = Point::Affine { x, y: f.mul(&x, &z) };
+        let point = Point::Affine {
+            x,
+            y: f.mul(&x, &z),
+        };
         if !self.is_on_curve(&point) {
             return Err(Error::InvalidPublicKey("no point of the curve has this x"));
         }

@@ -61,7 +61,10 @@ impl PublicKey {
         if !curve.has_order_n(&q) {
             return Err(Error::PublicKeyNotInSubgroup);
         }
-        Ok(PublicKey { curve: curve.clone(), q })
+        Ok(PublicKey {
+            curve: curve.clone(),
+            q,
+        })
     }
 
     /// The curve of the key.
@@ -71,7 +74,9 @@ impl PublicKey {
 
     /// The compressed form, ⌈m/8⌉ big-endian bytes.
     pub fn to_compressed(&self) -> Vec<u8> {
-        self.curve.compress(&self.q).expect("a point of order n has x ≠ 0")
+        self.curve
+            .compress(&self.q)
+            .expect("a point of order n has x ≠ 0")
     }
 
     /// Verifies a signature of a hash value (section 13); see [`verify`].
@@ -125,11 +130,15 @@ impl Signature {
     /// equal length, at most 56 bytes each; verification also wants each half to hold L(n) bits.
     pub fn from_bytes(bytes: &[u8], order: ByteOrder) -> Result<Signature, Error> {
         if bytes.is_empty() || bytes.len() % 2 != 0 {
-            return Err(Error::InvalidSignatureEncoding("the length must be even and non-zero"));
+            return Err(Error::InvalidSignatureEncoding(
+                "the length must be even and non-zero",
+            ));
         }
         let half_len = bytes.len() / 2;
         if half_len > WORDS * 8 {
-            return Err(Error::InvalidSignatureEncoding("longer than any curve needs"));
+            return Err(Error::InvalidSignatureEncoding(
+                "longer than any curve needs",
+            ));
         }
         let (first, second) = bytes.split_at(half_len);
         let (r, s) = match order {
@@ -137,7 +146,11 @@ impl Signature {
             ByteOrder::BigEndian => (second.to_vec(), first.to_vec()),
         };
         let word = |be: &[u8]| words_from_be_bytes(be).expect("at most WORDS * 8 bytes");
-        Ok(Signature { r: word(&r), s: word(&s), half_len })
+        Ok(Signature {
+            r: word(&r),
+            s: word(&s),
+            half_len,
+        })
     }
 
     /// The value of a certificate's or CRL's signature BIT STRING: a DER OCTET STRING holding the
@@ -167,7 +180,9 @@ pub fn verify(key: &PublicKey, hash: &HashValue, signature: &Signature) -> Resul
     let f = curve.field();
     let n = curve.order();
     if signature.half_len * 8 < curve.order_bits() {
-        return Err(Error::InvalidSignatureEncoding("each half must hold L(n) bits"));
+        return Err(Error::InvalidSignatureEncoding(
+            "each half must hold L(n) bits",
+        ));
     }
     let in_range = |v: &Words| bit_length(v) > 0 && compare(v, n) == Ordering::Less;
     if !in_range(&signature.r) || !in_range(&signature.s) {
@@ -204,3 +219,7 @@ pub(crate) fn in_be(bytes: &[u8], order: ByteOrder) -> Vec<u8> {
         ByteOrder::BigEndian => bytes.to_vec(),
     }
 }
+
+#[cfg(test)]
+#[path = "vector_tests.rs"]
+mod tests;

@@ -25,7 +25,11 @@ fn raw_tbs(certificate: &[u8]) -> Vec<u8> {
 
 fn subject_key(certificate: &[u8]) -> SubjectPublicKey {
     let cert = Certificate::from_der(certificate).unwrap();
-    let spki = cert.tbs_certificate.subject_public_key_info.to_der().unwrap();
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
     SubjectPublicKey::from_spki_der(&spki).unwrap()
 }
 
@@ -45,7 +49,10 @@ fn the_central_certification_authority_root_of_2012_verifies_its_own_signature()
     assert!(root.key.curve().has_standard_base_point());
     assert_eq!(root.byte_order, ByteOrder::LittleEndian);
     assert!(root.dke.is_default());
-    assert_eq!(verify_with(CZO_ROOT_2012, &raw_tbs(CZO_ROOT_2012), &root), Ok(()));
+    assert_eq!(
+        verify_with(CZO_ROOT_2012, &raw_tbs(CZO_ROOT_2012), &root),
+        Ok(())
+    );
 }
 
 #[test]
@@ -53,19 +60,32 @@ fn the_justice_ca_certificate_of_2015_verifies_up_to_the_central_root() {
     let root = subject_key(CZO_ROOT_2012);
     let justice = subject_key(CA_JUSTICE_2015);
     assert_eq!(justice.key.curve().degree(), 257);
-    assert_eq!(verify_with(CA_JUSTICE_2015, &raw_tbs(CA_JUSTICE_2015), &root), Ok(()));
-    assert_eq!(verify_with(CZO_ROOT_2012, &raw_tbs(CZO_ROOT_2012), &root), Ok(()));
+    assert_eq!(
+        verify_with(CA_JUSTICE_2015, &raw_tbs(CA_JUSTICE_2015), &root),
+        Ok(())
+    );
+    assert_eq!(
+        verify_with(CZO_ROOT_2012, &raw_tbs(CZO_ROOT_2012), &root),
+        Ok(())
+    );
 }
 
 #[test]
 fn the_national_bank_roots_verify_with_gost_34311_and_with_kupyna() {
     let gost = subject_key(NBU_ROOT_GOST_2025);
-    assert_eq!(verify_with(NBU_ROOT_GOST_2025, &raw_tbs(NBU_ROOT_GOST_2025), &gost), Ok(()));
+    assert_eq!(
+        verify_with(NBU_ROOT_GOST_2025, &raw_tbs(NBU_ROOT_GOST_2025), &gost),
+        Ok(())
+    );
     let kupyna = subject_key(NBU_ROOT_KUPYNA_2026);
     let cert = Certificate::from_der(NBU_ROOT_KUPYNA_2026).unwrap();
     assert_eq!(cert.signature_algorithm.oid, oid::DSTU4145_KUPYNA256_LE);
     assert_eq!(
-        verify_with(NBU_ROOT_KUPYNA_2026, &raw_tbs(NBU_ROOT_KUPYNA_2026), &kupyna),
+        verify_with(
+            NBU_ROOT_KUPYNA_2026,
+            &raw_tbs(NBU_ROOT_KUPYNA_2026),
+            &kupyna
+        ),
         Ok(())
     );
 }
@@ -74,7 +94,10 @@ fn the_national_bank_roots_verify_with_gost_34311_and_with_kupyna() {
 fn a_named_curve_key_with_its_dke_verifies_its_self_signature() {
     let key = subject_key(JKURWA_SELF_SIGNED);
     assert_eq!(key.key.curve(), &Curve::named_with_degree(257).unwrap());
-    assert_eq!(verify_with(JKURWA_SELF_SIGNED, &raw_tbs(JKURWA_SELF_SIGNED), &key), Ok(()));
+    assert_eq!(
+        verify_with(JKURWA_SELF_SIGNED, &raw_tbs(JKURWA_SELF_SIGNED), &key),
+        Ok(())
+    );
 }
 
 #[test]
@@ -83,7 +106,10 @@ fn a_changed_tbs_byte_or_the_wrong_issuer_does_not_verify() {
     let mut tbs = raw_tbs(CA_JUSTICE_2015);
     let last = tbs.len() - 1;
     tbs[last] ^= 0x01;
-    assert_eq!(verify_with(CA_JUSTICE_2015, &tbs, &root), Err(Error::SignatureMismatch));
+    assert_eq!(
+        verify_with(CA_JUSTICE_2015, &tbs, &root),
+        Err(Error::SignatureMismatch)
+    );
     let other_root = subject_key(NBU_ROOT_GOST_2025);
     assert_eq!(
         verify_with(CA_JUSTICE_2015, &raw_tbs(CA_JUSTICE_2015), &other_root),
@@ -94,7 +120,9 @@ fn a_changed_tbs_byte_or_the_wrong_issuer_does_not_verify() {
     let value = cert.signature.as_bytes().unwrap();
     let swapped = Signature::from_octet_string_der(value, ByteOrder::BigEndian).unwrap();
     let algorithm = SignatureAlgorithm::Gost34311(ByteOrder::BigEndian);
-    assert!(root.verify_message(algorithm, &raw_tbs(CZO_ROOT_2012), &swapped).is_err());
+    assert!(root
+        .verify_message(algorithm, &raw_tbs(CZO_ROOT_2012), &swapped)
+        .is_err());
 }
 
 #[test]
@@ -105,7 +133,9 @@ fn the_tax_service_stamp_key_of_2016_parses_but_its_issuer_is_not_among_the_fixt
     // A 257-bit signature is too short for the 431-bit root; the 257-bit Justice CA did not sign it.
     assert_eq!(
         verify_with(SFS_STAMP_2016, &tbs, &subject_key(CZO_ROOT_2012)),
-        Err(Error::InvalidSignatureEncoding("each half must hold L(n) bits"))
+        Err(Error::InvalidSignatureEncoding(
+            "each half must hold L(n) bits"
+        ))
     );
     assert_eq!(
         verify_with(SFS_STAMP_2016, &tbs, &subject_key(CA_JUSTICE_2015)),
@@ -116,7 +146,11 @@ fn the_tax_service_stamp_key_of_2016_parses_but_its_issuer_is_not_among_the_fixt
 #[test]
 fn a_key_whose_parameters_are_changed_is_refused() {
     let cert = Certificate::from_der(CZO_ROOT_2012).unwrap();
-    let spki = cert.tbs_certificate.subject_public_key_info.to_der().unwrap();
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
     // The first byte of B (little-endian, so its least significant byte) inside the explicit parameters.
     let b = [0x04, 0x36, 0xF3, 0xCA, 0x40];
     let at = spki.windows(b.len()).position(|w| w == b).unwrap() + 2;
@@ -129,7 +163,10 @@ fn a_key_whose_parameters_are_changed_is_refused() {
     // The algorithm OID turned into the optimal-normal-basis one (…3.1.2) is refused.
     let le = oid::DSTU4145_PB_LE.to_der().unwrap();
     let onb = oid::DSTU4145_ONB_LE.to_der().unwrap();
-    let at = spki.windows(le.len()).position(|w| w == le.as_slice()).unwrap();
+    let at = spki
+        .windows(le.len())
+        .position(|w| w == le.as_slice())
+        .unwrap();
     let mut changed = spki.clone();
     changed[at..at + le.len()].copy_from_slice(&onb);
     assert!(matches!(
