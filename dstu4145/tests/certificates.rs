@@ -174,3 +174,94 @@ fn a_key_whose_parameters_are_changed_is_refused() {
         Err(Error::UnsupportedAlgorithm(_))
     ));
 }
+
+/// jkurwa's CMS SignedData (test/data/message.p7): the SignerInfo's signature is r‖s little-endian
+/// without OCTET STRING wrapping, over the GOST 34.311 hash of the DER signed attributes (SET OF),
+/// whose messageDigest is the GOST 34.311 digest of the content, bytes as the hash outputs them.
+#[test]
+fn a_cms_signer_info_verifies_over_its_signed_attributes() {
+    use cms::{content_info::ContentInfo, signed_data::SignedData};
+    let p7 = include_bytes!("data/jkurwa-message.p7");
+    let signed: SignedData = ContentInfo::from_der(p7)
+        .unwrap()
+        .content
+        .decode_as()
+        .unwrap();
+    let content = signed.encap_content_info.econtent.as_ref().unwrap();
+    let content = der::asn1::OctetString::from_der(&content.to_der().unwrap()).unwrap();
+    assert_eq!(content.as_bytes(), b"123");
+    let signer = signed.signer_infos.0.iter().next().unwrap();
+    assert_eq!(signer.signature_algorithm.oid, oid::DSTU4145_PB_LE);
+    assert_eq!(signer.digest_alg.oid, oid::GOST34311);
+    let attrs = signer.signed_attrs.as_ref().unwrap();
+    let message_digest = attrs
+        .iter()
+        .find(|a| a.oid == der::oid::db::rfc5911::ID_MESSAGE_DIGEST)
+        .map(|a| a.values.iter().next().unwrap().value().to_vec())
+        .unwrap();
+    let key = subject_key(JKURWA_SELF_SIGNED);
+    assert_eq!(
+        message_digest,
+        ehealth_dstu4145::gost34311(&key.dke, b"123").unwrap()
+    );
+    let signature =
+        Signature::from_bytes(signer.signature.as_bytes(), ByteOrder::LittleEndian).unwrap();
+    let algorithm = SignatureAlgorithm::Gost34311(ByteOrder::LittleEndian);
+    assert_eq!(
+        key.verify_message(algorithm, &raw_signed_attrs(p7), &signature),
+        Ok(())
+    );
+    // `der` sorts a SET OF it decodes, so re-encoding the attributes changes the signed bytes.
+    assert_ne!(attrs.to_der().unwrap(), raw_signed_attrs(p7));
+    assert_eq!(
+        key.verify_message(algorithm, &attrs.to_der().unwrap(), &signature),
+        Err(Error::SignatureMismatch)
+    );
+    assert_eq!(
+        key.verify_message(algorithm, b"123", &signature),
+        Err(Error::SignatureMismatch)
+    );
+}
+
+/// The first SignerInfo's signedAttrs exactly as received, with the [0] IMPLICIT tag made the
+/// SET OF tag (RFC 5652, 5.4).
+fn raw_signed_attrs(p7: &[u8]) -> Vec<u8> {
+    let mut r = SliceReader::new(p7).unwrap();
+    Header::decode(&mut r).unwrap(); // ContentInfo
+    r.tlv_bytes().unwrap(); // contentType
+    Header::decode(&mut r).unwrap(); // [0] EXPLICIT
+    let signed_data = Header::decode(&mut r).unwrap();
+    let end = (r.position() + signed_data.length).unwrap();
+    let mut last = &[][..];
+    while r.position() < end {
+        last = r.tlv_bytes().unwrap(); // …, signerInfos
+    }
+    let mut r = SliceReader::new(last).unwrap();
+    Header::decode(&mut r).unwrap(); // SET OF SignerInfo
+    Header::decode(&mut r).unwrap(); // SignerInfo
+    for _ in 0..3 {
+        r.tlv_bytes().unwrap(); // version, sid, digestAlgorithm
+    }
+    let mut attrs = r.tlv_bytes().unwrap().to_vec();
+    assert_eq!(attrs[0], 0xA0);
+    attrs[0] = 0x31;
+    attrs
+}
+
+/// Every byte of a real SubjectPublicKeyInfo changed, and every truncation: an error or a valid
+/// key, never a panic.
+#[test]
+fn corrupted_subject_public_key_infos_never_panic() {
+    let cert = Certificate::from_der(CA_JUSTICE_2015).unwrap();
+    let spki = cert
+        .tbs_certificate
+        .subject_public_key_info
+        .to_der()
+        .unwrap();
+    for at in 0..spki.len() {
+        let mut changed = spki.clone();
+        changed[at] ^= 0x5A;
+        let _ = SubjectPublicKey::from_spki_der(&changed);
+        let _ = SubjectPublicKey::from_spki_der(&spki[..at]);
+    }
+}
