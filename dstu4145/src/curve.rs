@@ -79,7 +79,7 @@ impl Curve {
         if params.a != data.a {
             return Err(Error::NonStandardCurve("A differs"));
         }
-        if named.field.from_be_bytes(&params.b) != Some(named.b) {
+        if named.field.element_from_be(&params.b) != Some(named.b) {
             return Err(Error::NonStandardCurve("B differs"));
         }
         if words_from_be_bytes(&params.n) != Some(named.n) {
@@ -102,7 +102,7 @@ impl Curve {
         let field = Field::new(data.m, data.middle).expect("the named fields are valid");
         let element = |hex: &str| {
             field
-                .from_be_bytes(&hex_bytes(hex))
+                .element_from_be(&hex_bytes(hex))
                 .expect("the named constants fit their field")
         };
         Curve {
@@ -126,7 +126,7 @@ impl Curve {
     /// A curve of the BC test vectors outside the standard's list (m = 283); the tests only.
     #[cfg(test)]
     pub(crate) fn unchecked(field: Field, a: u8, b: &[u8], n: &[u8], g: (&[u8], &[u8])) -> Curve {
-        let element = |bytes: &[u8]| field.from_be_bytes(bytes).unwrap();
+        let element = |bytes: &[u8]| field.element_from_be(bytes).unwrap();
         Curve {
             a: if a == 1 { field.one() } else { field.zero() },
             b: element(b),

@@ -154,13 +154,13 @@ fn compression_round_trips_and_matches_the_jkurwa_values() {
     let x = "01A77131A7C14F9AA6EA8C760D39673D5F0330FAB1118D55B55B7AF0735975485F";
     let point = curve.decompress(&hex_bytes(x)).unwrap();
     let f = curve.field();
-    let y = f.from_be_bytes(&hex_bytes(
+    let y = f.element_from_be(&hex_bytes(
         "DC058ADA665D99084038B5F914FB9CF7214760A4865B49CAF7F4BE7379F3A395",
     ));
     assert_eq!(
         point,
         Point::Affine {
-            x: f.from_be_bytes(&hex_bytes(x)).unwrap(),
+            x: f.element_from_be(&hex_bytes(x)).unwrap(),
             y: y.unwrap()
         }
     );

@@ -33,7 +33,7 @@ impl Field {
     /// None unless 0 < k < m for each, they are distinct, m is odd and fits the representation.
     pub(crate) fn new(m: usize, middle: &[usize]) -> Option<Field> {
         // Odd m: the trace of 1 is 1 and the half-trace solves z² + z = β (section 6.10, A.4).
-        if m < 2 || m > MAX_DEGREE - 1 || m % 2 == 0 {
+        if !(3..MAX_DEGREE).contains(&m) || m % 2 == 0 {
             return None;
         }
         if !(middle.len() == 1 || middle.len() == 3) {
@@ -77,7 +77,7 @@ impl Field {
 
     /// The element whose coefficients are the bits of `bytes` read as a big-endian integer.
     /// None when the integer has m or more bits.
-    pub(crate) fn from_be_bytes(&self, bytes: &[u8]) -> Option<Element> {
+    pub(crate) fn element_from_be(&self, bytes: &[u8]) -> Option<Element> {
         let words = words_from_be_bytes(bytes)?;
         (bit_length(&words) <= self.m).then_some(Element(words))
     }

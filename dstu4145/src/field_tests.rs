@@ -48,7 +48,7 @@ fn theirs(field: &BinaryField, f: &Field, a: &Element) -> FieldElement {
 }
 
 fn ours(f: &Field, a: &FieldElement) -> Element {
-    f.from_be_bytes(&a.to_bytes()).unwrap()
+    f.element_from_be(&a.to_bytes()).unwrap()
 }
 
 /// a·b by the interleaved "shift a, reduce, add" method, one bit of b at a time.
@@ -190,7 +190,7 @@ fn the_257_bit_field_reproduces_the_jkurwa_values() {
     ))
     .unwrap();
     let a = f.reduce_words(wide);
-    let expect = |hex: &str| f.from_be_bytes(&hex_bytes(hex)).unwrap();
+    let expect = |hex: &str| f.element_from_be(&hex_bytes(hex)).unwrap();
     assert_eq!(
         a,
         expect("ff3ee09cb429284985849e20de5742e194aa631490f62ba88702505629a60895")
@@ -223,9 +223,9 @@ fn bytes_with_m_or_more_bits_are_not_elements() {
     let f = Field::new(163, &[3, 6, 7]).unwrap();
     let mut top = vec![0u8; 21];
     top[0] = 0x08; // bit 163
-    assert_eq!(f.from_be_bytes(&top), None);
+    assert_eq!(f.element_from_be(&top), None);
     top[0] = 0x04; // bit 162
-    assert!(f.from_be_bytes(&top).is_some());
+    assert!(f.element_from_be(&top).is_some());
     assert_eq!(words_from_be_bytes(&[1u8; 57]), None);
     assert!(words_from_be_bytes(&[[0u8; 10].as_slice(), &[1u8; 56]].concat()).is_some());
 }

@@ -119,7 +119,7 @@ impl Curve {
                 "a compressed point has ⌈m/8⌉ bytes",
             ));
         }
-        let Some(mut x) = f.from_be_bytes(bytes) else {
+        let Some(mut x) = f.element_from_be(bytes) else {
             return Err(Error::InvalidPublicKey(
                 "the compressed point has m or more bits",
             ));

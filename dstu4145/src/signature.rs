@@ -47,7 +47,7 @@ impl PublicKey {
     /// Q from big-endian affine coordinates, with the checks of 10.1.
     pub fn from_affine(curve: &Curve, x: &[u8], y: &[u8]) -> Result<PublicKey, Error> {
         let f = curve.field();
-        let (Some(x), Some(y)) = (f.from_be_bytes(x), f.from_be_bytes(y)) else {
+        let (Some(x), Some(y)) = (f.element_from_be(x), f.element_from_be(y)) else {
             return Err(Error::InvalidPublicKey("a coordinate has m or more bits"));
         };
         let q = Point::Affine { x, y };

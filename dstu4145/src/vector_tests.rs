@@ -8,8 +8,8 @@ use crate::named::hex_bytes;
 fn point(curve: &Curve, x: &str, y: &str) -> Point {
     let f = curve.field();
     Point::Affine {
-        x: f.from_be_bytes(&hex_bytes(x)).unwrap(),
-        y: f.from_be_bytes(&hex_bytes(y)).unwrap(),
+        x: f.element_from_be(&hex_bytes(x)).unwrap(),
+        y: f.element_from_be(&hex_bytes(y)).unwrap(),
     }
 }
 
@@ -66,7 +66,7 @@ fn the_standards_example_has_the_published_intermediate_values() {
     let h = f.truncate(&hash.low_words());
     assert_eq!(
         h,
-        f.from_be_bytes(&hex_bytes("03A2EB95B7180166DDF73532EEB76EDAEF52247FF"))
+        f.element_from_be(&hex_bytes("03A2EB95B7180166DDF73532EEB76EDAEF52247FF"))
             .unwrap()
     );
     let Point::Affine { x, .. } = ep else {

@@ -206,7 +206,7 @@ fn keys_off_the_curve_outside_the_subgroup_or_of_another_key_are_refused() {
         Err(Error::PublicKeyNotInSubgroup)
     );
     assert!(matches!(
-        PublicKey::from_compressed(&s.curve, &vec![0u8; 33]),
+        PublicKey::from_compressed(&s.curve, &[0u8; 33]),
         Err(Error::InvalidPublicKey(_))
     ));
     // A compressed key with one bit changed is refused or is another key, which does not verify.
