@@ -77,3 +77,41 @@ impl SubjectPublicKey {
         verify(&self.key, &HashValue::from_le_bytes(&digest)?, signature)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use der::Encode;
+    use gost94::params::{GOST28147UAParam, Gost94Params};
+
+    #[test]
+    fn dke_number_one_is_the_s_box_of_rustcryptos_gost94ua() {
+        assert_eq!(Dke::DEFAULT.expanded(), GOST28147UAParam::S_BOX);
+    }
+
+    #[test]
+    fn gost_34311_with_another_dke_is_refused() {
+        let mut other = *Dke::DEFAULT.as_bytes();
+        other[0] ^= 0x11;
+        let dke = Dke::from_bytes(&other).unwrap();
+        assert_eq!(gost34311(&dke, b"abc"), Err(Error::UnsupportedDke));
+        assert_eq!(Dke::from_bytes(&other[..63]), Err(Error::InvalidDke));
+    }
+
+    #[test]
+    fn signature_algorithms_are_known_by_oid_and_the_normal_basis_is_refused() {
+        let le = SignatureAlgorithm::from_oid(&oid::DSTU4145_PB_LE).unwrap();
+        assert_eq!(le, SignatureAlgorithm::Gost34311(ByteOrder::LittleEndian));
+        let be = SignatureAlgorithm::from_oid(&oid::DSTU4145_PB_BE).unwrap();
+        assert_eq!(be.byte_order(), ByteOrder::BigEndian);
+        let kupyna = SignatureAlgorithm::from_oid(&oid::DSTU4145_KUPYNA256_LE).unwrap();
+        assert_eq!(kupyna.byte_order(), ByteOrder::LittleEndian);
+        for refused in [oid::DSTU4145_ONB_LE, oid::DSTU4145_ONB_BE, oid::GOST34311] {
+            assert!(matches!(
+                SignatureAlgorithm::from_oid(&refused),
+                Err(Error::UnsupportedAlgorithm(_))
+            ));
+        }
+        assert_eq!(oid::DSTU4145_PB_LE.to_der().unwrap()[0], 0x06);
+    }
+}

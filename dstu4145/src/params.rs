@@ -193,3 +193,117 @@ fn decode_ec_binary<'a, R: Reader<'a>>(
         }))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use der::Encode;
+
+    fn sequence(parts: &[Vec<u8>]) -> Vec<u8> {
+        let body: Vec<u8> = parts.concat();
+        assert!(body.len() < 128);
+        [vec![0x30, body.len() as u8], body].concat()
+    }
+
+    fn named(index: u32) -> Vec<u8> {
+        oid::NAMED_CURVE_ARC
+            .push_arc(index)
+            .unwrap()
+            .to_der()
+            .unwrap()
+    }
+
+    fn octets(bytes: &[u8]) -> Vec<u8> {
+        [vec![0x04, bytes.len() as u8], bytes.to_vec()].concat()
+    }
+
+    #[test]
+    fn named_parameters_with_and_without_a_dke_parse() {
+        let le = ByteOrder::LittleEndian;
+        let bare = KeyParams::from_der(&sequence(&[named(6)]), le).unwrap();
+        assert_eq!(bare.curve, Curve::named_with_degree(257).unwrap());
+        assert!(bare.dke.is_default());
+        let mut dke = *Dke::DEFAULT.as_bytes();
+        dke[63] = 0;
+        let with = KeyParams::from_der(&sequence(&[named(9), octets(&dke)]), le).unwrap();
+        assert_eq!(with.curve.degree(), 431);
+        assert_eq!(with.dke.as_bytes(), &dke);
+    }
+
+    #[test]
+    fn bad_dkes_unknown_curves_and_trailing_elements_are_refused() {
+        let le = ByteOrder::LittleEndian;
+        let short = sequence(&[named(6), octets(&[0u8; 63])]);
+        assert_eq!(KeyParams::from_der(&short, le), Err(Error::InvalidDke));
+        let unknown = sequence(&[named(10)]);
+        assert!(matches!(
+            KeyParams::from_der(&unknown, le),
+            Err(Error::UnknownNamedCurve(_))
+        ));
+        let dke = Dke::DEFAULT.as_bytes().to_vec();
+        let trailing = [sequence(&[named(6)]), vec![0x05, 0x00]].concat();
+        assert!(matches!(
+            KeyParams::from_der(&trailing, le),
+            Err(Error::Asn1(_))
+        ));
+        let extra = sequence(&[named(6), octets(&dke[..8]), octets(&dke[..8])]);
+        assert!(matches!(
+            KeyParams::from_der(&extra, le),
+            Err(Error::Asn1(_))
+        ));
+        assert!(matches!(KeyParams::from_der(&[], le), Err(Error::Asn1(_))));
+        assert!(matches!(
+            KeyParams::from_der(&[0x30, 0x80], le),
+            Err(Error::Asn1(_))
+        ));
+    }
+
+    #[test]
+    fn explicit_parameters_with_a_out_of_range_or_a_version_are_refused() {
+        let curve = Curve::named_with_degree(163).unwrap();
+        let p = curve.explicit_params();
+        let int = |v: u8| vec![0x02, 0x01, v];
+        let field = sequence(&[
+            vec![0x02, 0x02, 0x00, 163],
+            sequence(&[int(3), int(6), int(7)]),
+        ]);
+        let n = [vec![0x02, p.n.len() as u8], p.n.clone()].concat();
+        let binary = |a: u8, version: Option<u8>| {
+            let mut parts = vec![];
+            if let Some(v) = version {
+                parts.push([vec![0xA0, 0x03], int(v)].concat());
+            }
+            parts.extend([
+                field.clone(),
+                int(a),
+                octets(&p.b),
+                n.clone(),
+                octets(&p.base_point),
+            ]);
+            sequence(&[sequence(&parts)])
+        };
+        let be = ByteOrder::BigEndian;
+        assert_eq!(
+            KeyParams::from_der(&binary(1, None), be).unwrap().curve,
+            curve
+        );
+        assert_eq!(
+            KeyParams::from_der(&binary(1, Some(0)), be).unwrap().curve,
+            curve
+        );
+        assert_eq!(
+            KeyParams::from_der(&binary(2, None), be),
+            Err(Error::NonStandardCurve("A must be 0 or 1"))
+        );
+        assert_eq!(
+            KeyParams::from_der(&binary(0, None), be),
+            Err(Error::NonStandardCurve("A differs"))
+        );
+        assert_eq!(
+            KeyParams::from_der(&binary(1, Some(1)), be),
+            Err(Error::NonStandardCurve("ECBinary version is not 0"))
+        );
+        // Read little-endian, B and the base point are other numbers.
+        assert!(KeyParams::from_der(&binary(1, None), ByteOrder::LittleEndian).is_err());
+    }
+}
