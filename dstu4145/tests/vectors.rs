@@ -89,7 +89,7 @@ fn the_standards_163_bit_example_verifies_in_its_printed_big_endian_form() {
 fn the_standards_example_verifies_in_the_little_endian_form_of_the_pki() {
     let curve = curve_with_base_point(163, EXAMPLE_GX, EXAMPLE_GY);
     let q = example_key(&curve);
-    // r‖s, each little-endian (the form a PrivatBank library prints for the same example).
+    // r‖s, each little-endian (the form a public C implementation's test gives for the example).
     let rs =
         hex("a7088d06937ade9af524a4800d4a01aa0c2cea7402ca5a61b332a3d65b0f238c8e2b83317395860d1002");
     let sig = Signature::from_bytes(&rs, ByteOrder::LittleEndian).unwrap();
