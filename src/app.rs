@@ -25,6 +25,8 @@ pub struct AppState {
     pub verifier: Option<Arc<SignatureVerifier>>,
     pub media: MediaStorage,
     pub ready_max_lag: i64,
+    /// The connection `/health/ready` probes with, apart from the pool requests use.
+    pub health_db: Db,
     /// The OTP service's per-phone limit on new codes, shared by every instance.
     pub otp_limit: OtpInitLimit,
 }
@@ -70,7 +72,12 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
     let gateway = Gateway::from_setting(&args.sms_gateway).map_err(anyhow::Error::msg)?;
     let committed = Arc::new(Notify::new());
     let sms_wake = Arc::new(Notify::new());
-    let bus = Arc::new(CommandBus::new(db.clone(), committed.clone()));
+    let bus = Arc::new(CommandBus::with_deadline(
+        db.clone(),
+        committed.clone(),
+        args.request_timeout,
+    ));
+    let health_db = db.for_health(std::time::Duration::from_secs(1));
     let reference = Reference::new(db.clone());
     let state = Arc::new(AppState {
         db: db.clone(),
@@ -80,12 +87,18 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         verifier,
         media: MediaStorage::new(&args.media_dir),
         ready_max_lag: args.ready_max_lag,
+        health_db: health_db.clone(),
         otp_limit: OtpInitLimit::new(
             db.clone(),
             std::time::Duration::from_secs(args.otp_init_limit),
         ),
     });
     let shutdown = CancellationToken::new();
+    tokio::spawn(crate::api::refresh_gauges(
+        health_db,
+        bus.metrics(),
+        shutdown.clone(),
+    ));
     if let Some(pool) = db.postgres() {
         tokio::spawn(crate::reference::cache::watch(
             reference.cache(),
@@ -129,7 +142,7 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
 
     let listener = tokio::net::TcpListener::bind(args.listen).await?;
     let addr = listener.local_addr()?;
-    let router = crate::api::router(state, args.body_limit);
+    let router = crate::api::router(state, args.body_limit, args.request_timeout);
     let stop = shutdown.clone();
     let handle = tokio::spawn(async move {
         let server = axum::serve(listener, router)

@@ -158,7 +158,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let (secret, first_start) =
                 crate::embedded::jwt_secret(&db.database_url, serve.jwt_secret.take(), true)?;
             serve.jwt_secret = Some(secret.clone());
-            let database = Db::connect(&db.database_url, db.db_pool_size).await?;
+            let database =
+                Db::connect_with_deadline(&db.database_url, db.db_pool_size, serve.request_timeout)
+                    .await?;
             database.migrate().await?;
             tracing::info!(backend = database.backend(), "database ready");
             if serve.demo {

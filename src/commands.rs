@@ -17,11 +17,12 @@ use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::db::Db;
+use crate::db_health::DbHealth;
 use crate::metrics::Metrics;
 use crate::store::event_store::{CachedEventStore, CACHED_STATES};
 use crate::store::{
     CommandContext, CommitOutcome, DuplicateCommand, DuplicateJob, EventRepository, GroupCommit,
-    GroupRead, COMMAND_CONTEXT,
+    GroupRead, OutcomeUnknown, COMMAND_CONTEXT,
 };
 
 pub type Cqrs<A> = CqrsFramework<A, CachedEventStore<A>>;
@@ -72,8 +73,12 @@ pub enum CommandError<E> {
     DuplicateCommand,
     #[error("a job for the same command is still pending")]
     DuplicateJob,
+    /// The database cannot be reached or cannot write now; nothing was committed.
     #[error("database unavailable: {0}")]
     Unavailable(String),
+    /// The database did not answer in time while the commit was in flight: it may have committed.
+    #[error("the outcome of the commit is unknown: {0}")]
+    OutcomeUnknown(String),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -133,6 +138,7 @@ impl EntityLocks {
 pub struct CommandBus {
     locks: EntityLocks,
     metrics: Arc<Metrics>,
+    health: Arc<DbHealth>,
     committed: Arc<Notify>,
     service_requests: Route<ServiceRequest>,
     merge_requests: Route<MergeRequest>,
@@ -169,20 +175,31 @@ fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
 
 impl CommandBus {
     pub fn new(db: impl Into<Db>, committed: Arc<Notify>) -> Self {
+        Self::with_deadline(db, committed, crate::db::DEFAULT_DEADLINE)
+    }
+
+    /// A bus whose group writers and readers give up a statement after `deadline` (closing its
+    /// connection), and whose commits wait for a writer at most that long.
+    pub fn with_deadline(
+        db: impl Into<Db>,
+        committed: Arc<Notify>,
+        deadline: std::time::Duration,
+    ) -> Self {
         let db = db.into();
         // One set of writers and readers for every aggregate type: concurrent commands of any
         // kind are written together (store/group_commit.rs), and their entities read together
         // (store/group_read.rs).
         let group = match &db {
             Db::Postgres(pool) => Some((
-                Arc::new(GroupCommit::new(pool)),
-                Arc::new(GroupRead::new(pool)),
+                Arc::new(GroupCommit::new(pool, deadline)),
+                Arc::new(GroupRead::new(pool, deadline)),
             )),
             Db::Sqlite(_) => None,
         };
         Self {
             locks: EntityLocks::default(),
             metrics: Arc::new(Metrics::default()),
+            health: Arc::default(),
             service_requests: framework(&db, &committed, &group),
             merge_requests: framework(&db, &committed, &group),
             device_dispenses: framework(&db, &committed, &group),
@@ -198,6 +215,11 @@ impl CommandBus {
 
     pub fn metrics(&self) -> Arc<Metrics> {
         self.metrics.clone()
+    }
+
+    /// Whether writes to the database succeed, as the commands and the readiness probe find it.
+    pub fn health(&self) -> Arc<DbHealth> {
+        self.health.clone()
     }
 
     /// The current state of an entity, read from its events (and kept in the state cache, so the
@@ -281,10 +303,18 @@ impl CommandBus {
             Err(CommandError::Conflict) => "conflict",
             Err(CommandError::DuplicateCommand | CommandError::DuplicateJob) => "duplicate",
             Err(CommandError::Unavailable(_)) => "unavailable",
+            Err(CommandError::OutcomeUnknown(_)) => "unknown",
             Err(CommandError::Internal(_)) => "error",
         };
         self.metrics
             .command(A::TYPE, outcome, started.elapsed().as_secs_f64());
+        match &result {
+            Ok(Some(_)) => self.health.write_succeeded(),
+            Err(CommandError::Unavailable(why) | CommandError::OutcomeUnknown(why)) => {
+                self.health.write_failed(why)
+            }
+            _ => {}
+        }
         result
     }
 
@@ -323,6 +353,9 @@ fn map_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<E> {
         AggregateError::UserError(e) => CommandError::Rejected(e),
         AggregateError::AggregateConflict => CommandError::Conflict,
         AggregateError::DatabaseConnectionError(e) => CommandError::Unavailable(e.to_string()),
+        AggregateError::UnexpectedError(e) if e.downcast_ref::<OutcomeUnknown>().is_some() => {
+            CommandError::OutcomeUnknown(e.to_string())
+        }
         AggregateError::UnexpectedError(e) if e.downcast_ref::<DuplicateCommand>().is_some() => {
             CommandError::DuplicateCommand
         }
@@ -341,10 +374,14 @@ fn map_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<E> {
     }
 }
 
-/// Whether a database error means the database cannot be reached right now — it is restarting,
-/// failing over or out of connections — rather than a fault in the command: the answer is then
-/// 503, which a client may retry. A `pg_ctl stop -m fast` ends every session with 57P01 while it
-/// runs a statement, which was answered 500 before (scripts/faults.sh, scenario b).
+/// Whether a database error means the database cannot serve right now — it is unreachable,
+/// restarting, failing over, out of connections or disk, read-only, or did not answer in time —
+/// rather than a fault in the command: the answer is then 503 with `Retry-After`, which a client
+/// may retry. PostgreSQL: class 08 (connection exception), 53 (insufficient resources: disk full,
+/// out of memory, too many connections), 57 (operator intervention: a statement timeout, a
+/// shutdown, cannot connect now), 58 (system error: I/O) and 25006 (a read-only transaction, as on
+/// a standby after a failover). SQLite: busy or locked (another writer holds the file past the busy
+/// timeout), I/O error, disk full, read-only, cannot open.
 pub fn database_unavailable(err: &sqlx::Error) -> bool {
     match err {
         sqlx::Error::Io(_)
@@ -353,20 +390,18 @@ pub fn database_unavailable(err: &sqlx::Error) -> bool {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => true,
-        // Class 08: connection exception; 57P01–57P03: admin/crash shutdown, cannot connect now;
-        // 53300: too many connections.
-        // SQLite: SQLITE_BUSY / SQLITE_LOCKED (primary codes 5 and 6, under any extended code)
-        // after the busy timeout, e.g. behind a `projections rebuild` of another process holding
-        // the one write transaction.
         sqlx::Error::Database(db)
             if db.try_downcast_ref::<sqlx::sqlite::SqliteError>().is_some() =>
         {
             db.code()
                 .and_then(|code| code.parse::<i32>().ok())
-                .is_some_and(|code| matches!(code & 0xff, 5 | 6))
+                .is_some_and(|code| matches!(code & 0xff, 5 | 6 | 8 | 10 | 13 | 14))
         }
         sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(code.as_ref(), "57P01" | "57P02" | "57P03" | "53300")
+            ["08", "53", "57", "58"]
+                .iter()
+                .any(|class| code.starts_with(class))
+                || code.as_ref() == "25006"
         }),
         _ => false,
     }

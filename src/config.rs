@@ -57,9 +57,25 @@ pub struct ServeArgs {
     /// `/health/ready` answers 503 when the effects worker is more events behind than this.
     #[arg(long, env = "EHEALTH_READY_MAX_LAG", default_value_t = 10_000)]
     pub ready_max_lag: i64,
+    /// Seconds a request may take (a fraction is allowed): past it the client gets 503 with
+    /// `Retry-After`. Every statement, lock wait and pool wait on PostgreSQL is bounded by it too.
+    #[arg(long, env = "EHEALTH_REQUEST_TIMEOUT", default_value = "5", value_parser = seconds)]
+    pub request_timeout: std::time::Duration,
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "EHEALTH_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+}
+
+/// A positive number of seconds, possibly with a fraction (`5`, `0.5`).
+pub fn seconds(value: &str) -> Result<std::time::Duration, String> {
+    match value.trim().parse::<f64>() {
+        Ok(s) if s.is_finite() && s > 0.0 && s <= 3600.0 => {
+            Ok(std::time::Duration::from_secs_f64(s))
+        }
+        _ => Err(format!(
+            "expected a number of seconds between 0 and 3600, got `{value}`"
+        )),
+    }
 }
 
 /// Refuses an empty (or blank) secret: a token signed with it could be forged by anyone.
@@ -100,5 +116,16 @@ mod tests {
         let set =
             Serve::parse_from(["serve", "--otp-send-timeout", "5", "--otp-init-limit", "0"]).args;
         assert_eq!((set.otp_send_timeout, set.otp_init_limit), (5, 0));
+    }
+
+    #[test]
+    fn the_request_deadline_is_five_seconds_unless_set_and_must_be_positive() {
+        let defaults = Serve::parse_from(["serve"]).args;
+        assert_eq!(defaults.request_timeout, std::time::Duration::from_secs(5));
+        let set = Serve::parse_from(["serve", "--request-timeout", "0.25"]).args;
+        assert_eq!(set.request_timeout, std::time::Duration::from_millis(250));
+        for bad in ["0", "-1", "soon", "NaN"] {
+            assert!(Serve::try_parse_from(["serve", "--request-timeout", bad]).is_err());
+        }
     }
 }

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod db;
+pub mod db_health;
 pub mod embedded;
 pub mod import;
 pub mod jobs;

@@ -50,6 +50,8 @@ pub struct Metrics {
     pub conflict_retries: Family<AggregateLabels, Counter>,
     pub feed_lag: Gauge,
     pub jobs_pending: Gauge,
+    /// 1 while database writes fail (see `db_health`), else 0.
+    pub database_writes_failing: Gauge,
     /// Passes of the effects worker that processed events, and the events they processed (their
     /// ratio is the worker's batch size).
     pub effects_passes: Counter,
@@ -72,6 +74,7 @@ impl Default for Metrics {
         let conflict_retries = Family::<AggregateLabels, Counter>::default();
         let feed_lag = Gauge::default();
         let jobs_pending = Gauge::default();
+        let database_writes_failing = Gauge::default();
         let effects_passes = Counter::default();
         let effects_events = Counter::default();
         registry.register(
@@ -110,6 +113,11 @@ impl Default for Metrics {
             jobs_pending.clone(),
         );
         registry.register(
+            "database_writes_failing",
+            "1 while writes to the database fail (full, read-only, unreachable, out of time)",
+            database_writes_failing.clone(),
+        );
+        registry.register(
             "effects_passes",
             "Passes of the effects worker that processed events",
             effects_passes.clone(),
@@ -128,6 +136,7 @@ impl Default for Metrics {
             conflict_retries,
             feed_lag,
             jobs_pending,
+            database_writes_failing,
             effects_passes,
             effects_events,
         }

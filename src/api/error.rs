@@ -17,6 +17,15 @@ use crate::commands::CommandError;
 pub const VALIDATION_FAILED: &str = "Validation failed. You can find validators description at our API Manifest: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/errors.";
 pub const MALFORMED_JSON: &str = "Malformed request. Probably, you have sent corrupted JSON.";
 pub const LE_NOT_ALLOWED: &str = "Action is not allowed for the legal entity";
+/// The answer while the database cannot serve: nothing was done, the client may retry.
+pub const UNAVAILABLE: &str = "Service temporarily unavailable, please retry";
+/// The answer when an action's deadline passed while its commit was in flight.
+pub const OUTCOME_UNKNOWN: &str = "Service temporarily unavailable, please retry. The request may \
+still have been carried out: retry it with the same Idempotency-Key (or, without one, the same \
+request: a pending job of the same command is answered), or look for its request id in the \
+entity's history";
+/// Seconds a client is asked to wait before retrying a 503.
+pub const RETRY_AFTER_SECONDS: u64 = 1;
 
 #[derive(Debug, Clone)]
 pub struct ApiError {
@@ -149,7 +158,19 @@ impl ApiError {
     }
 
     pub fn unavailable(message: impl Into<String>) -> Self {
-        Self::new(StatusCode::SERVICE_UNAVAILABLE, "internal_error", message)
+        let mut e = Self::new(StatusCode::SERVICE_UNAVAILABLE, "internal_error", message);
+        e.retry_after = Some(RETRY_AFTER_SECONDS);
+        e
+    }
+
+    /// 503: the database cannot serve now; nothing was done.
+    pub fn database_unavailable() -> Self {
+        Self::unavailable(UNAVAILABLE)
+    }
+
+    /// 503 for a request that ran out of time: a read did nothing, an action may have committed.
+    pub fn timed_out(action: bool) -> Self {
+        Self::unavailable(if action { OUTCOME_UNKNOWN } else { UNAVAILABLE })
     }
 
     pub fn internal() -> Self {
@@ -195,8 +216,9 @@ impl IntoResponse for ApiError {
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         if crate::commands::database_unavailable(&err) {
-            tracing::warn!(error = %err, "database unavailable");
-            ApiError::unavailable("Service temporarily unavailable, please retry")
+            // The database's state changes are logged once each (`db_health`); not per request.
+            tracing::debug!(error = %err, "database unavailable");
+            ApiError::database_unavailable()
         } else {
             tracing::error!(error = %err, "database error");
             ApiError::internal()
@@ -215,8 +237,12 @@ impl<E: Into<ApiError>> From<CommandError<E>> for ApiError {
             ),
             CommandError::DuplicateCommand => ApiError::conflict("A request with this Idempotency-Key is being processed"),
             CommandError::Unavailable(msg) => {
-                tracing::warn!(error = %msg, "database unavailable");
-                ApiError::unavailable("Service temporarily unavailable, please retry")
+                tracing::debug!(error = %msg, "database unavailable");
+                ApiError::database_unavailable()
+            }
+            CommandError::OutcomeUnknown(msg) => {
+                tracing::debug!(error = %msg, "commit outcome unknown");
+                ApiError::timed_out(true)
             }
             CommandError::Internal(msg) => {
                 tracing::error!(error = %msg, "command failed");

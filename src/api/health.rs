@@ -15,8 +15,6 @@ use super::openapi::schemas as doc;
 use crate::app::AppState;
 use crate::db::Db;
 use crate::metrics::{RequestLabels, RouteLabels};
-use crate::store::feed;
-use crate::workers::effects::SUBSCRIBER;
 
 /// `GET /health/live`: the process answers.
 #[utoipa::path(
@@ -31,15 +29,13 @@ pub async fn live() -> ApiResponse {
     ApiResponse::ok(json!({ "status": "ok" }))
 }
 
-async fn feed_lag(app: &AppState) -> Result<i64, sqlx::Error> {
-    match &app.db {
-        Db::Postgres(pool) => feed::lag(&mut *pool.acquire().await?, SUBSCRIBER).await,
-        Db::Sqlite(lite) => feed::sqlite::lag(&mut *lite.pool.acquire().await?, SUBSCRIBER).await,
-    }
-}
+/// How long the readiness probe may take in all (its connection's statements are bounded too).
+const READY_PROBE: Duration = Duration::from_millis(1500);
 
-/// `GET /health/ready`: the database answers within 2 s and the effects worker is no more than
-/// `EHEALTH_READY_MAX_LAG` events behind; 503 otherwise.
+/// `GET /health/ready`: 503 unless the database answers a read and a write within the probe's
+/// time on the connection kept for it, writes are not failing (a failed write keeps it 503 until
+/// a write succeeds, at least for a few seconds), and the effects worker is no more than
+/// `EHEALTH_READY_MAX_LAG` events behind.
 #[utoipa::path(
     get,
     path = "/health/ready",
@@ -47,19 +43,31 @@ async fn feed_lag(app: &AppState) -> Result<i64, sqlx::Error> {
     operation_id = "health_ready",
     summary = "Readiness",
     responses(
-        (status = 200, description = "The database answers within 2 s and the effects worker is at most `EHEALTH_READY_MAX_LAG` events behind", body = doc::ReadyEnvelope),
-        (status = 503, description = "Not ready: the database is unreachable or slow, or the worker lags too far", body = doc::ReadyEnvelope),
+        (status = 200, description = "The database answers a read and a write, writes succeed, and the effects worker is at most `EHEALTH_READY_MAX_LAG` events behind", body = doc::ReadyEnvelope),
+        (status = 503, description = "Not ready: the database is unreachable or slow, cannot take writes, or the worker lags too far", body = doc::ReadyEnvelope),
     )
 )]
 pub async fn ready(State(app): State<Arc<AppState>>) -> ApiResponse {
-    let probe = tokio::time::timeout(Duration::from_secs(2), feed_lag(&app)).await;
-    let (database, lag) = match probe {
+    let probe = async {
+        app.health_db.probe_write().await?;
+        app.health_db.feed_lag().await
+    };
+    let health = app.bus.health();
+    let (database, lag) = match tokio::time::timeout(READY_PROBE, probe).await {
+        // A probe write that succeeds does not clear a failure the commands met: a one-row update
+        // fits where an append that must grow its tables does not (a full disk).
         Ok(Ok(lag)) => ("ok", Some(lag)),
-        Ok(Err(_)) => ("unreachable", None),
+        Ok(Err(err)) => {
+            if crate::commands::database_unavailable(&err) {
+                health.write_failed(&err.to_string());
+            }
+            ("unreachable", None)
+        }
         Err(_) => ("timeout", None),
     };
+    let writes = health.failing();
     let lag_ok = lag.is_some_and(|l| l <= app.ready_max_lag);
-    let status = if database == "ok" && lag_ok {
+    let status = if database == "ok" && writes.is_none() && lag_ok {
         StatusCode::OK
     } else {
         StatusCode::SERVICE_UNAVAILABLE
@@ -69,13 +77,17 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> ApiResponse {
         json!({
             "status": if status == StatusCode::OK { "ok" } else { "unavailable" },
             "database": database,
+            "writes": if writes.is_some() { "failing" } else { "ok" },
+            "writes_failure": writes,
             "feed_lag": lag,
             "feed_lag_limit": app.ready_max_lag,
         }),
     )
 }
 
-/// `GET /metrics`: Prometheus text format. Gauges that live in the database are read now.
+/// `GET /metrics`: Prometheus text format, from memory only: the gauges read from the database
+/// are refreshed in the background ([`refresh_gauges`]), so a slow or unreachable database never
+/// makes this wait.
 #[utoipa::path(
     get,
     path = "/metrics",
@@ -85,26 +97,14 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> ApiResponse {
     description = "OpenMetrics text: `ehealth_http_requests_total{method,route,status}`, \
 `ehealth_http_request_duration_seconds{method,route}`, `ehealth_commands_total{aggregate,outcome}`, \
 `ehealth_command_duration_seconds{aggregate}`, `ehealth_command_conflict_retries_total{aggregate}`, \
-`ehealth_feed_lag_events`, `ehealth_jobs_pending`.",
+`ehealth_feed_lag_events`, `ehealth_jobs_pending`, `ehealth_database_writes_failing`.",
     responses((status = 200, description = "The metrics", body = String, content_type = "application/openmetrics-text"))
 )]
 pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
     let metrics = app.bus.metrics();
-    if let Ok(Ok(lag)) = tokio::time::timeout(Duration::from_secs(2), feed_lag(&app)).await {
-        metrics.feed_lag.set(lag);
-    }
-    const PENDING: &str = "SELECT count(*) FROM jobs WHERE status = 'pending'";
-    let pending = match &app.db {
-        Db::Postgres(pool) => sqlx::query_scalar::<_, i64>(PENDING).fetch_one(pool).await,
-        Db::Sqlite(lite) => {
-            sqlx::query_scalar::<_, i64>(PENDING)
-                .fetch_one(&lite.pool)
-                .await
-        }
-    };
-    if let Ok(pending) = pending {
-        metrics.jobs_pending.set(pending);
-    }
+    metrics
+        .database_writes_failing
+        .set(i64::from(app.bus.health().failing().is_some()));
     (
         [(
             header::CONTENT_TYPE,
@@ -113,6 +113,30 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
         metrics.render(),
     )
         .into_response()
+}
+
+/// Every two seconds, on the connection kept for health: the feed lag and the pending jobs into
+/// their gauges (a reading that takes too long is skipped, the gauge keeps its last value).
+pub async fn refresh_gauges(
+    health_db: Db,
+    metrics: Arc<crate::metrics::Metrics>,
+    shutdown: tokio_util::sync::CancellationToken,
+) {
+    loop {
+        let read = async {
+            let lag = health_db.feed_lag().await?;
+            let pending = health_db.pending_jobs().await?;
+            Ok::<_, sqlx::Error>((lag, pending))
+        };
+        if let Ok(Ok((lag, pending))) = tokio::time::timeout(READY_PROBE, read).await {
+            metrics.feed_lag.set(lag);
+            metrics.jobs_pending.set(pending);
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+            _ = shutdown.cancelled() => return,
+        }
+    }
 }
 
 /// Counts every answer by route template (never the raw path, so ids do not explode the label

@@ -44,7 +44,30 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> axum::response:
     axum::response::IntoResponse::into_response(ApiError::internal())
 }
 
-pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
+pub use health::refresh_gauges;
+
+/// Answers 503 with `Retry-After` when a request outlives `deadline`; an action's answer says it
+/// may have been carried out all the same (its command runs to completion in a task of its own).
+async fn deadline(
+    axum::extract::State(deadline): axum::extract::State<std::time::Duration>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let action = request.method() == axum::http::Method::PATCH;
+    match tokio::time::timeout(deadline, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            tracing::debug!(action, "request outlived its deadline");
+            axum::response::IntoResponse::into_response(ApiError::timed_out(action))
+        }
+    }
+}
+
+pub fn router(
+    state: Arc<AppState>,
+    body_limit: usize,
+    request_timeout: std::time::Duration,
+) -> Router {
     Router::new()
         .route("/api/service_requests", get(lists::service_requests))
         .route("/api/merge_requests", get(lists::merge_requests))
@@ -115,6 +138,10 @@ pub fn router(state: Arc<AppState>, body_limit: usize) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(health::metrics))
         .route("/api/openapi.json", get(openapi::document))
+        .layer(axum::middleware::from_fn_with_state(
+            request_timeout,
+            deadline,
+        ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             health::record,

@@ -3,10 +3,12 @@
 //! `postgres://` URL, a `sqlite:` URL, or nothing for `sqlite://./data/ehealth.db`.
 
 pub mod postgres;
+mod probe;
 pub mod sqlite;
 
 pub use postgres::{
-    connect, connect_for_operations, generic_plan_pool, migrate, pool_options, MIGRATOR,
+    connect, connect_for_operations, connect_with_deadline, generic_plan_pool, migrate,
+    pool_options, DEFAULT_DEADLINE, MIGRATOR,
 };
 
 use sqlx::PgPool;
@@ -48,6 +50,43 @@ impl Db {
             Ok(Db::Sqlite(Lite::open(url, max_connections).await?))
         } else {
             Ok(Db::Postgres(connect(url, max_connections).await?))
+        }
+    }
+
+    /// Opens the backend named by `url`; on PostgreSQL no statement, lock wait or pool wait may
+    /// take longer than `deadline`.
+    pub async fn connect_with_deadline(
+        url: &str,
+        max_connections: u32,
+        deadline: std::time::Duration,
+    ) -> Result<Db, sqlx::Error> {
+        if is_sqlite_url(url) {
+            Ok(Db::Sqlite(Lite::open(url, max_connections).await?))
+        } else {
+            Ok(Db::Postgres(
+                connect_with_deadline(url, max_connections, deadline).await?,
+            ))
+        }
+    }
+
+    /// The connection `/health/ready` probes with, kept apart so that a burst of requests holding
+    /// every pooled connection never makes readiness wait (PostgreSQL: one connection of its own,
+    /// every statement and wait bounded by `deadline`; SQLite: the same database).
+    pub fn for_health(&self, deadline: std::time::Duration) -> Db {
+        match self {
+            Db::Postgres(pool) => {
+                let ms = deadline.as_millis().max(1);
+                let options = (*pool.connect_options()).clone().options([
+                    ("statement_timeout", format!("{ms}ms")),
+                    ("lock_timeout", format!("{ms}ms")),
+                ]);
+                Db::Postgres(
+                    postgres::pool_options(1)
+                        .acquire_timeout(deadline)
+                        .connect_lazy_with(options),
+                )
+            }
+            Db::Sqlite(_) => self.clone(),
         }
     }
 

@@ -7,32 +7,69 @@ use sqlx::{ConnectOptions, Connection, PgPool};
 
 pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
-/// A pool sized for the load, whose connections abort any transaction left idle (a cancelled
-/// request must never hold row locks: DESIGN.md, cancellation).
+/// The deadline of a request when none is configured (`EHEALTH_REQUEST_TIMEOUT`).
+pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
+
+/// A pool sized for the load, with the default request deadline (see [`connect_with_deadline`]).
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
-    pool(url, max_connections, Duration::from_secs(2)).await
+    connect_with_deadline(url, max_connections, DEFAULT_DEADLINE).await
 }
 
-/// A pool for the operations commands (`projections rebuild|verify`, `audit verify`): their
-/// streaming reads of the whole log are long by design, so only a statement slower than a minute
-/// is worth a warning.
-pub async fn connect_for_operations(url: &str) -> Result<PgPool, sqlx::Error> {
-    pool(url, 4, Duration::from_secs(60)).await
-}
-
-async fn pool(url: &str, max_connections: u32, slow: Duration) -> Result<PgPool, sqlx::Error> {
-    let options: PgConnectOptions = url
-        .parse::<PgConnectOptions>()?
-        .options([
-            ("idle_in_transaction_session_timeout", "15s"),
-            ("lock_timeout", "10s"),
-        ])
-        .log_slow_statements(log::LevelFilter::Warn, slow);
+/// A pool sized for the load, whose connections abort any transaction left idle (a cancelled
+/// request must never hold row locks) and any statement, lock wait or pool wait longer than a
+/// request may take, so no request waits on the database past its deadline.
+pub async fn connect_with_deadline(
+    url: &str,
+    max_connections: u32,
+    deadline: Duration,
+) -> Result<PgPool, sqlx::Error> {
+    let options = connect_options(url, Some(deadline))?
+        .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(2));
     pool_options(max_connections)
+        .acquire_timeout(deadline)
         .min_connections(1)
         .connect_with(options)
         .await
 }
+
+/// A pool for the operations commands (`projections rebuild|verify`, `audit verify`): their
+/// streaming reads of the whole log are long by design, so they have no statement timeout and
+/// only a statement slower than a minute is worth a warning.
+pub async fn connect_for_operations(url: &str) -> Result<PgPool, sqlx::Error> {
+    let options = connect_options(url, None)?
+        .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(60));
+    pool_options(4)
+        .min_connections(1)
+        .connect_with(options)
+        .await
+}
+
+/// The session settings of every connection. `statement_timeout` and `lock_timeout` bound what
+/// the server does for us; the TCP settings make the *server* notice within seconds a client whose
+/// link went dead (so a vanished instance's transactions and locks do not outlive it). sqlx opens
+/// its sockets itself and offers no way to set keepalive or `TCP_USER_TIMEOUT` on the client
+/// side, so the client bounds every wait with deadlines of its own instead (the request deadline,
+/// the group writers' and readers' deadlines, the timed test of a returned connection).
+fn connect_options(url: &str, deadline: Option<Duration>) -> Result<PgConnectOptions, sqlx::Error> {
+    let mut settings = vec![
+        ("idle_in_transaction_session_timeout", "15s".to_string()),
+        ("lock_timeout", "10s".to_string()),
+        ("tcp_keepalives_idle", "5".to_string()),
+        ("tcp_keepalives_interval", "2".to_string()),
+        ("tcp_keepalives_count", "3".to_string()),
+        ("tcp_user_timeout", "10000".to_string()),
+    ];
+    if let Some(deadline) = deadline {
+        let ms = deadline.as_millis().max(1);
+        settings.push(("statement_timeout", format!("{ms}ms")));
+        settings[1].1 = format!("{ms}ms");
+    }
+    Ok(url.parse::<PgConnectOptions>()?.options(settings))
+}
+
+/// How long a returned connection may take to show it is idle; past it, it is closed instead of
+/// pooled (a request cut off by its deadline may leave it mid-statement on a dead link).
+const RELEASE_CHECK: Duration = Duration::from_secs(1);
 
 /// A connection idle for this long is tested with a round trip before it is handed out.
 const IDLE_CHECK: Duration = Duration::from_secs(1);
@@ -50,11 +87,24 @@ pub fn pool_options(max_connections: u32) -> PgPoolOptions {
         .before_acquire(|conn, meta| {
             Box::pin(async move {
                 if meta.idle_for >= IDLE_CHECK {
-                    conn.ping().await?;
+                    timed_ping(conn).await?;
                 }
                 Ok(true)
             })
         })
+        .after_release(|conn, _| Box::pin(async move { timed_ping(conn).await.map(|()| true) }))
+}
+
+/// A round trip bounded by [`RELEASE_CHECK`]; a connection that does not answer in time is closed
+/// by the pool (an error closes it without a goodbye, which a dead link would never carry).
+async fn timed_ping(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    match tokio::time::timeout(RELEASE_CHECK, conn.ping()).await {
+        Ok(answered) => answered,
+        Err(_) => Err(sqlx::Error::Io(std::io::Error::new(
+            std::io::ErrorKind::TimedOut,
+            "the connection did not answer a ping in time",
+        ))),
+    }
 }
 
 /// A small pool of `size` connections of their own, with `pool`'s settings, whose statements keep
@@ -72,7 +122,15 @@ pub fn generic_plan_pool(pool: &PgPool, size: u32) -> PgPool {
 /// Applies pending migrations, then hashes any event appended before hash chains existed (the
 /// SQL migration cannot: the hash is computed in Rust, over canonical JSON).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
-    MIGRATOR.run(pool).await?;
+    // A migration (or its backfill) may take longer than a request: no statement or lock timeout.
+    let mut conn = pool.acquire().await?;
+    sqlx::raw_sql("SET statement_timeout = 0; SET lock_timeout = 0")
+        .execute(&mut *conn)
+        .await?;
+    let migrated = MIGRATOR.run(&mut *conn).await;
+    // The session's settings go with the connection rather than back into the pool.
+    drop(conn.detach());
+    migrated?;
     crate::store::audit::backfill(pool)
         .await
         .map_err(sqlx::migrate::MigrateError::Execute)?;

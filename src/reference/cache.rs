@@ -32,6 +32,11 @@ use uuid::Uuid;
 
 use super::{Employee, LegalEntity, PartyFacts, Person};
 
+/// How long the listening connection may stay quiet before it is tested.
+const HEARTBEAT: Duration = Duration::from_secs(5);
+/// How long the test (or connecting and listening) may take before the connection counts as lost.
+const HEARTBEAT_ANSWER: Duration = Duration::from_secs(2);
+
 /// The notification channel of reference-data changes.
 pub const CHANNEL: &str = "ehealth_reference";
 
@@ -180,9 +185,14 @@ impl Cache {
 pub async fn watch(cache: Cache, pool: sqlx::PgPool, shutdown: CancellationToken) {
     loop {
         let listener = async {
-            let mut listener = PgListener::connect_with(&pool).await?;
-            listener.listen(CHANNEL).await?;
-            Ok::<_, sqlx::Error>(listener)
+            let connect = async {
+                let mut listener = PgListener::connect_with(&pool).await?;
+                listener.listen(CHANNEL).await?;
+                Ok::<_, sqlx::Error>(listener)
+            };
+            tokio::time::timeout(HEARTBEAT_ANSWER, connect)
+                .await
+                .unwrap_or(Err(sqlx::Error::PoolTimedOut))
         };
         let mut listener = tokio::select! {
             l = listener => l,
@@ -194,8 +204,18 @@ pub async fn watch(cache: Cache, pool: sqlx::PgPool, shutdown: CancellationToken
                 cache.invalidate(true);
                 loop {
                     let next = tokio::select! {
-                        n = listener.try_recv() => n,
+                        n = tokio::time::timeout(HEARTBEAT, listener.try_recv()) => n,
                         _ = shutdown.cancelled() => return,
+                    };
+                    let Ok(next) = next else {
+                        // Quiet for a while: make sure the link still carries anything. On a
+                        // half-open link nothing would ever arrive, and changes would go unheard
+                        // while the cache kept serving.
+                        let ping = sqlx::query("SELECT 1").execute(&mut *listener);
+                        match tokio::time::timeout(HEARTBEAT_ANSWER, ping).await {
+                            Ok(Ok(_)) => continue,
+                            _ => break,
+                        }
                     };
                     match next {
                         Ok(Some(notification)) => {

@@ -271,11 +271,16 @@ impl Dispatcher {
     }
 
     pub async fn run(self, shutdown: tokio_util::sync::CancellationToken) {
+        let mut spell = crate::workers::FailureSpell::new("sms");
         loop {
             match self.run_once().await {
-                Ok(n) if n > 0 => continue,
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "sms dispatcher pass failed"),
+                Ok(n) => {
+                    spell.succeeded();
+                    if n > 0 {
+                        continue;
+                    }
+                }
+                Err(err) => spell.failed(&err),
             }
             tokio::select! {
                 _ = self.wake.notified() => {}

@@ -278,6 +278,10 @@ pub async fn backfill(pool: &PgPool) -> Result<u64, sqlx::Error> {
     }
     // A detached connection: the session lock goes away with it, whatever happens.
     let mut conn = pool.acquire().await?.detach();
+    // Hashing a long log takes longer than a request may: no statement or lock timeout here.
+    sqlx::raw_sql("SET statement_timeout = 0; SET lock_timeout = 0")
+        .execute(&mut conn)
+        .await?;
     sqlx::query("SELECT pg_advisory_lock($1)")
         .bind(BACKFILL_LOCK)
         .execute(&mut conn)

@@ -21,9 +21,12 @@ use std::sync::{Arc, OnceLock};
 use chrono::{DateTime, Utc};
 use ehealth_projections::Batch;
 use serde_json::Value;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::PgPool;
+use std::time::{Duration, Instant};
+
 use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::held::Held;
 use uuid::Uuid;
 
 /// Writer tasks: statements in flight at once. Commits that arrive while they are busy wait and
@@ -273,64 +276,85 @@ fn append_sql(projections: &Batch) -> String {
     )
 }
 
+/// Commits that may wait for a writer: beyond them a commit is refused at once (503, nothing
+/// done) rather than queued behind a database that does not answer.
+const QUEUE: usize = WRITERS * MAX_GROUP * 4;
+
 /// A commit waiting for a writer.
 struct Queued {
     rows: AppendRows,
     answer: oneshot::Sender<Result<Vec<Position>, sqlx::Error>>,
+    /// When it was queued: a commit that waited past the deadline is not written (its client
+    /// was answered meanwhile), so a timed-out request is either done or findable, never done
+    /// long after.
+    queued_at: Instant,
 }
 
 /// The writers of one database, started on the first append.
 pub struct GroupCommit {
     /// The writers' own connections, one each.
     pool: PgPool,
-    queue: OnceLock<mpsc::UnboundedSender<Queued>>,
+    /// How long a statement, or a commit's wait in the queue, may take.
+    deadline: Duration,
+    queue: OnceLock<mpsc::Sender<Queued>>,
 }
 
 impl GroupCommit {
     /// Writers on connections of their own, with the settings of `pool`'s and the statement's
     /// generic plan ([`crate::db::generic_plan_pool`]; re-planning it was a tenth of the
     /// database's CPU under load).
-    pub fn new(pool: &PgPool) -> Self {
+    pub fn new(pool: &PgPool, deadline: Duration) -> Self {
         Self {
             pool: crate::db::generic_plan_pool(pool, WRITERS as u32),
+            deadline,
             queue: OnceLock::new(),
         }
     }
 
     /// Writes one commit, possibly in one statement with others, and returns where its events
-    /// landed once it is durable.
+    /// landed once it is durable. A full queue refuses it at once; a statement that outlives the
+    /// deadline answers [`super::append_timed_out`] (it may have committed).
     pub(crate) async fn append(&self, rows: AppendRows) -> Result<Vec<Position>, sqlx::Error> {
-        let queue = self.queue.get_or_init(|| start(self.pool.clone()));
+        let queue = self
+            .queue
+            .get_or_init(|| start(self.pool.clone(), self.deadline));
         let (answer, answered) = oneshot::channel();
         queue
-            .send(Queued { rows, answer })
-            .map_err(|_| sqlx::Error::PoolClosed)?;
+            .try_send(Queued {
+                rows,
+                answer,
+                queued_at: Instant::now(),
+            })
+            .map_err(|full| match full {
+                mpsc::error::TrySendError::Full(_) => sqlx::Error::PoolTimedOut,
+                mpsc::error::TrySendError::Closed(_) => sqlx::Error::PoolClosed,
+            })?;
         answered
             .await
             .unwrap_or_else(|_| Err(sqlx::Error::WorkerCrashed))
     }
 }
 
-fn start(pool: PgPool) -> mpsc::UnboundedSender<Queued> {
-    let (queue, waiting) = mpsc::unbounded_channel();
+fn start(pool: PgPool, deadline: Duration) -> mpsc::Sender<Queued> {
+    let (queue, waiting) = mpsc::channel(QUEUE);
     let waiting = Arc::new(Mutex::new(waiting));
     for _ in 0..WRITERS {
-        tokio::spawn(writer(pool.clone(), waiting.clone()));
+        tokio::spawn(writer(Held::new(pool.clone(), deadline), waiting.clone()));
     }
     queue
 }
 
 /// Takes what is waiting (at least one commit), writes it, answers; until the service drops its
 /// [`GroupCommit`].
-async fn writer(pool: PgPool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Queued>>>) {
-    let mut held = None;
+async fn writer(mut held: Held, waiting: Arc<Mutex<mpsc::Receiver<Queued>>>) {
     loop {
         let (group, later) = {
             let mut waiting = waiting.lock().await;
             let Some(first) = waiting.recv().await else {
                 return;
             };
-            let mut group = vec![first];
+            let mut group = Vec::new();
+            keep_unexpired(first, held.deadline, &mut group);
             let mut later = Vec::new();
             while group.len() < MAX_GROUP {
                 let Ok(next) = waiting.try_recv() else {
@@ -339,48 +363,54 @@ async fn writer(pool: PgPool, waiting: Arc<Mutex<mpsc::UnboundedReceiver<Queued>
                 if group.iter().any(|q| q.rows.overlaps(&next.rows)) {
                     later.push(next);
                 } else {
-                    group.push(next);
+                    keep_unexpired(next, held.deadline, &mut group);
                 }
             }
             (group, later)
         };
-        write_group(&pool, &mut held, group).await;
+        if !group.is_empty() {
+            write_group(&mut held, group).await;
+        }
         for queued in later {
-            write_group(&pool, &mut held, vec![queued]).await;
+            write_group(&mut held, vec![queued]).await;
         }
     }
 }
 
-/// Writes on the writer's own connection, acquired once and kept: sqlx tests a connection with a
-/// round trip each time one returns to the pool, which per group was as costly as the statement
-/// (`perf`). After any failure the connection is given back (the pool checks it) and the next
-/// statement starts on another.
-async fn write_held(
-    pool: &PgPool,
-    held: &mut Option<PoolConnection<Postgres>>,
-    rows: &AppendRows,
-) -> Result<Vec<Position>, sqlx::Error> {
-    let conn = match held {
-        Some(conn) => conn,
-        None => held.insert(pool.acquire().await?),
-    };
-    let written = rows.write(&mut **conn).await;
-    if written.is_err() {
-        *held = None;
+/// Keeps a commit for writing unless it waited past the deadline: its client has been answered,
+/// and it is answered as not written.
+fn keep_unexpired(queued: Queued, deadline: Duration, group: &mut Vec<Queued>) {
+    if queued.queued_at.elapsed() > deadline {
+        let _ = queued.answer.send(Err(sqlx::Error::PoolTimedOut));
+    } else {
+        group.push(queued);
     }
-    written
+}
+
+/// Writes on the writer's own connection ([`Held`]), within its deadline.
+async fn write_held(held: &mut Held, rows: &AppendRows) -> Result<Vec<Position>, sqlx::Error> {
+    let deadline = held.deadline;
+    let conn = held.conn().await?;
+    match tokio::time::timeout(deadline, rows.write(conn)).await {
+        Ok(Ok(positions)) => Ok(positions),
+        Ok(Err(err)) => {
+            held.failed();
+            Err(err)
+        }
+        Err(_) => {
+            held.abandon();
+            Err(super::append_timed_out())
+        }
+    }
 }
 
 /// One statement for the group; if it fails, one statement per commit, each answered with its
-/// own outcome.
-async fn write_group(
-    pool: &PgPool,
-    held: &mut Option<PoolConnection<Postgres>>,
-    mut group: Vec<Queued>,
-) {
+/// own outcome. A group whose statement outlived the deadline is not written again: its commits
+/// are answered with an unknown outcome.
+async fn write_group(held: &mut Held, mut group: Vec<Queued>) {
     if group.len() == 1 {
         let queued = group.remove(0);
-        let result = write_held(pool, held, &queued.rows).await;
+        let result = write_held(held, &queued.rows).await;
         let _ = queued.answer.send(result);
         return;
     }
@@ -388,7 +418,7 @@ async fn write_group(
     for queued in &group {
         all.absorb(&queued.rows);
     }
-    match write_held(pool, held, &all).await {
+    match write_held(held, &all).await {
         Ok(positions) => {
             for queued in group {
                 let mine = positions
@@ -406,11 +436,22 @@ async fn write_group(
                 let _ = queued.answer.send(Ok(mine));
             }
         }
+        Err(err) if super::is_append_timeout(&err) => {
+            for queued in group {
+                let _ = queued.answer.send(Err(super::append_timed_out()));
+            }
+        }
         Err(err) => {
             tracing::debug!(error = %err, commits = group.len(), "group append failed; writing its commits one by one");
-            futures::future::join_all(group.into_iter().map(|queued| async move {
-                let result = queued.rows.write(pool).await;
-                let _ = queued.answer.send(result);
+            let (pool, deadline) = (held.pool(), held.deadline);
+            futures::future::join_all(group.into_iter().map(|queued| {
+                let pool = pool.clone();
+                async move {
+                    let result = tokio::time::timeout(deadline, queued.rows.write(&pool))
+                        .await
+                        .unwrap_or_else(|_| Err(super::append_timed_out()));
+                    let _ = queued.answer.send(result);
+                }
             }))
             .await;
         }
@@ -496,7 +537,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn concurrent_commits_are_written_in_one_transaction_and_each_learns_its_own_positions() {
         let pool = database().await;
-        let group = GroupCommit::new(&pool);
+        let group = GroupCommit::new(&pool, crate::db::DEFAULT_DEADLINE);
         let ids: Vec<String> = (0..8).map(|i| format!("agg-{i}")).collect();
         let commits: Vec<Vec<SerializedEvent>> = ids
             .iter()
@@ -540,7 +581,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn a_conflicting_commit_fails_alone_and_the_rest_of_its_group_is_written() {
         let pool = database().await;
-        let group = GroupCommit::new(&pool);
+        let group = GroupCommit::new(&pool, crate::db::DEFAULT_DEADLINE);
         // Another instance appended event 1 of `taken` first.
         commit(&[event("taken", 1)], None)
             .write(&pool)
@@ -583,7 +624,7 @@ mod tests {
     #[tokio::test(flavor = "current_thread")]
     async fn two_commits_with_one_idempotency_key_are_not_grouped_and_the_second_is_a_duplicate() {
         let pool = database().await;
-        let group = GroupCommit::new(&pool);
+        let group = GroupCommit::new(&pool, crate::db::DEFAULT_DEADLINE);
         let (first, second, other) = ([event("x", 1)], [event("y", 1)], [event("z", 1)]);
         let results = futures::future::join_all([
             group.append(commit(&first, Some("same"))),
@@ -635,7 +676,7 @@ mod tests {
     async fn a_commit_whose_job_key_is_pending_fails_alone_with_the_index_name_and_its_group_is_written(
     ) {
         let pool = database().await;
-        let group = GroupCommit::new(&pool);
+        let group = GroupCommit::new(&pool, crate::db::DEFAULT_DEADLINE);
         // The same command's job, still pending (written by another instance).
         commit_with_job(&[event("first", 1)], "same-command")
             .write(&pool)

@@ -16,9 +16,12 @@ use std::sync::{Arc, OnceLock};
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use sqlx::pool::PoolConnection;
-use sqlx::{PgPool, Postgres};
+use sqlx::PgPool;
+use std::time::Duration;
+
 use tokio::sync::{mpsc, oneshot, Mutex};
+
+use super::held::Held;
 
 /// Reader tasks: statements in flight at once.
 pub const READERS: usize = 2;
@@ -63,18 +66,24 @@ pub struct GroupRead {
     main: PgPool,
     /// The readers' own connections, one each.
     pool: PgPool,
-    queue: OnceLock<mpsc::UnboundedSender<Wanted>>,
+    /// How long a statement may take; past it, the replays are answered as unavailable.
+    deadline: Duration,
+    queue: OnceLock<mpsc::Sender<Wanted>>,
     /// Group statements run so far.
     statements: Arc<AtomicUsize>,
 }
 
+/// Replays that may wait for a reader; beyond them a replay is refused at once (503).
+const QUEUE: usize = READERS * MAX_GROUP * 8;
+
 impl GroupRead {
     /// Readers on connections of their own, with the settings of `pool`'s and the statement's
     /// generic plan ([`crate::db::generic_plan_pool`]: a nested loop over the events' primary key).
-    pub fn new(pool: &PgPool) -> Self {
+    pub fn new(pool: &PgPool, deadline: Duration) -> Self {
         Self {
             main: pool.clone(),
             pool: crate::db::generic_plan_pool(pool, READERS as u32),
+            deadline,
             queue: OnceLock::new(),
             statements: Arc::default(),
         }
@@ -94,17 +103,20 @@ impl GroupRead {
         let queue = self.queue.get_or_init(|| {
             start(
                 self.main.clone(),
-                self.pool.clone(),
+                Held::new(self.pool.clone(), self.deadline),
                 self.statements.clone(),
             )
         });
         let (answer, answered) = oneshot::channel();
         queue
-            .send(Wanted {
+            .try_send(Wanted {
                 key: (aggregate_type, aggregate_id.to_string()),
                 answer,
             })
-            .map_err(|_| sqlx::Error::PoolClosed)?;
+            .map_err(|refused| match refused {
+                mpsc::error::TrySendError::Full(_) => sqlx::Error::PoolTimedOut,
+                mpsc::error::TrySendError::Closed(_) => sqlx::Error::PoolClosed,
+            })?;
         answered
             .await
             .unwrap_or_else(|_| Err(sqlx::Error::WorkerCrashed))
@@ -124,17 +136,13 @@ pub async fn read_one<'c>(
         .await
 }
 
-fn start(
-    main: PgPool,
-    pool: PgPool,
-    statements: Arc<AtomicUsize>,
-) -> mpsc::UnboundedSender<Wanted> {
-    let (queue, waiting) = mpsc::unbounded_channel();
+fn start(main: PgPool, held: Held, statements: Arc<AtomicUsize>) -> mpsc::Sender<Wanted> {
+    let (queue, waiting) = mpsc::channel(QUEUE);
     let waiting = Arc::new(Mutex::new(waiting));
     for _ in 0..READERS {
         tokio::spawn(reader(
             main.clone(),
-            pool.clone(),
+            Held::new(held.pool().clone(), held.deadline),
             waiting.clone(),
             statements.clone(),
         ));
@@ -146,11 +154,10 @@ fn start(
 /// [`GroupRead`].
 async fn reader(
     main: PgPool,
-    pool: PgPool,
-    waiting: Arc<Mutex<mpsc::UnboundedReceiver<Wanted>>>,
+    mut held: Held,
+    waiting: Arc<Mutex<mpsc::Receiver<Wanted>>>,
     statements: Arc<AtomicUsize>,
 ) {
-    let mut held: Option<PoolConnection<Postgres>> = None;
     loop {
         let group = {
             let mut waiting = waiting.lock().await;
@@ -167,7 +174,7 @@ async fn reader(
             group
         };
         statements.fetch_add(1, Ordering::Relaxed);
-        match read_group(&pool, &mut held, &group).await {
+        match read_group(&mut held, &group).await {
             Ok(mut events) => {
                 // An entity wanted twice in a group (two commands on one entity from two
                 // instances' retries, say): each gets its events.
@@ -188,10 +195,21 @@ async fn reader(
                     let _ = wanted.answer.send(Ok(rows.unwrap_or_default()));
                 }
             }
+            Err(sqlx::Error::PoolTimedOut) => {
+                // The database did not answer in time: reading again would wait again.
+                for wanted in group {
+                    let _ = wanted.answer.send(Err(sqlx::Error::PoolTimedOut));
+                }
+            }
             Err(err) => {
                 tracing::debug!(error = %err, entities = group.len(), "group read failed; reading each entity on its own");
                 for wanted in group {
-                    let result = read_one(&main, wanted.key.0, &wanted.key.1).await;
+                    let result = tokio::time::timeout(
+                        held.deadline,
+                        read_one(&main, wanted.key.0, &wanted.key.1),
+                    )
+                    .await
+                    .unwrap_or(Err(sqlx::Error::PoolTimedOut));
                     let _ = wanted.answer.send(result);
                 }
             }
@@ -199,17 +217,12 @@ async fn reader(
     }
 }
 
-/// The group's events by entity, read on the reader's own connection (acquired once and kept;
-/// given back after a failure, so the next statement starts on another).
+/// The group's events by entity, read on the reader's own connection ([`Held`]) within its
+/// deadline (past it: `PoolTimedOut`, the connection closed).
 async fn read_group(
-    pool: &PgPool,
-    held: &mut Option<PoolConnection<Postgres>>,
+    held: &mut Held,
     group: &[Wanted],
 ) -> Result<HashMap<Key, Vec<EventRow>>, sqlx::Error> {
-    let conn = match held {
-        Some(conn) => conn,
-        None => held.insert(pool.acquire().await?),
-    };
     let mut types = Vec::with_capacity(group.len());
     let mut ids = Vec::with_capacity(group.len());
     let mut by_key: HashMap<Key, Vec<EventRow>> = HashMap::with_capacity(group.len());
@@ -230,16 +243,21 @@ async fn read_group(
         Option<Vec<u8>>,
         DateTime<Utc>,
     );
-    let rows: Result<Vec<Row>, sqlx::Error> = sqlx::query_as(READ_MANY)
+    let deadline = held.deadline;
+    let conn = held.conn().await?;
+    let read = sqlx::query_as::<_, Row>(READ_MANY)
         .bind(&types)
         .bind(&ids)
-        .fetch_all(&mut **conn)
-        .await;
-    let rows = match rows {
-        Ok(rows) => rows,
-        Err(err) => {
-            *held = None;
+        .fetch_all(conn);
+    let rows = match tokio::time::timeout(deadline, read).await {
+        Ok(Ok(rows)) => rows,
+        Ok(Err(err)) => {
+            held.failed();
             return Err(err);
+        }
+        Err(_) => {
+            held.abandon();
+            return Err(sqlx::Error::PoolTimedOut);
         }
     };
     for (
@@ -323,7 +341,7 @@ mod tests {
         seed(&pool, "ServiceRequest", "b", 1).await;
         // The same id under another type is another entity.
         seed(&pool, "Approval", "a", 2).await;
-        let reads = GroupRead::new(&pool);
+        let reads = GroupRead::new(&pool, crate::db::DEFAULT_DEADLINE);
 
         let (a, b, approval_a, missing, a_again) = tokio::join!(
             reads.events("ServiceRequest", "a"),
@@ -356,7 +374,7 @@ mod tests {
         let pool = database().await;
         seed(&pool, "ServiceRequest", "a", 2).await;
         seed(&pool, "ServiceRequest", "b", 1).await;
-        let reads = GroupRead::new(&pool);
+        let reads = GroupRead::new(&pool, crate::db::DEFAULT_DEADLINE);
         assert_eq!(
             sequences(&reads.events("ServiceRequest", "a").await.unwrap()),
             vec![1, 2]
@@ -417,7 +435,7 @@ mod tests {
         .await
         .unwrap();
         sqlx::query("ANALYZE events").execute(&pool).await.unwrap();
-        let reads = GroupRead::new(&pool);
+        let reads = GroupRead::new(&pool, crate::db::DEFAULT_DEADLINE);
         let mut conn = reads.pool.acquire().await.unwrap();
         let mode: String = sqlx::query_scalar("SHOW plan_cache_mode")
             .fetch_one(&mut *conn)

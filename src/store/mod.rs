@@ -13,6 +13,7 @@ pub mod feed;
 pub mod group_commit;
 pub mod group_read;
 pub mod hash;
+mod held;
 mod sqlite;
 
 pub use context::{CommandContext, CommitOutcome, NewJob, COMMAND_CONTEXT};
@@ -32,6 +33,25 @@ use serde_json::Value;
 use tokio::sync::Notify;
 
 use crate::db::Db;
+
+/// The database did not answer an append in time: the statement was in flight, so it may have
+/// committed. The connection it ran on is closed.
+#[derive(Debug, thiserror::Error)]
+#[error("the database did not answer the append in time; it may have been committed")]
+pub struct OutcomeUnknown;
+
+/// The error an append gets when its deadline passes while the statement is in flight.
+pub(crate) fn append_timed_out() -> sqlx::Error {
+    sqlx::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        OutcomeUnknown,
+    ))
+}
+
+/// Whether `err` is [`append_timed_out`]'s.
+pub(crate) fn is_append_timeout(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut)
+}
 
 /// A second command with the same Idempotency-Key committed first.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +141,9 @@ fn map_sqlx(err: sqlx::Error) -> PersistenceError {
             }
             _ => PersistenceError::UnknownError(Box::new(err)),
         },
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::TimedOut => {
+            PersistenceError::UnknownError(Box::new(OutcomeUnknown))
+        }
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut

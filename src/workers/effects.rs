@@ -55,9 +55,13 @@ pub enum EffectError {
 /// at p99). A commit after a quiet spell is still processed at once.
 pub const PACE: Duration = Duration::from_millis(10);
 
+/// How long one pass may take before it is abandoned and tried again.
+const PASS_DEADLINE: Duration = Duration::from_secs(30);
+
 impl EffectsWorker {
     pub async fn run(self, shutdown: CancellationToken) {
         let mut last_pass: Option<tokio::time::Instant> = None;
+        let mut spell = super::FailureSpell::new("effects");
         loop {
             // Register interest before reading, so a commit between the read and the wait wakes us.
             let woken = self.wake.notified();
@@ -68,15 +72,22 @@ impl EffectsWorker {
                 }
             }
             last_pass = Some(tokio::time::Instant::now());
-            match self.run_once().await {
-                Ok(n) if n > 0 => {
-                    let metrics = self.bus.metrics();
-                    metrics.effects_passes.inc();
-                    metrics.effects_events.inc_by(n as u64);
-                    continue;
+            // A pass whose database stopped answering is abandoned (its connection is then
+            // tested, and closed if it does not answer) and tried again.
+            let pass = tokio::time::timeout(PASS_DEADLINE, self.run_once())
+                .await
+                .unwrap_or_else(|_| Err(EffectError::Command("the pass ran out of time".into())));
+            match pass {
+                Ok(n) => {
+                    spell.succeeded();
+                    if n > 0 {
+                        let metrics = self.bus.metrics();
+                        metrics.effects_passes.inc();
+                        metrics.effects_events.inc_by(n as u64);
+                        continue;
+                    }
                 }
-                Ok(_) => {}
-                Err(err) => tracing::warn!(error = %err, "effects pass failed; will retry"),
+                Err(err) => spell.failed(&err),
             }
             tokio::select! {
                 _ = woken => {}

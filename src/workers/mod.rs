@@ -3,3 +3,6 @@
 
 pub mod effects;
 mod give_back;
+mod spell;
+
+pub(crate) use spell::FailureSpell;

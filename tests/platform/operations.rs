@@ -88,7 +88,16 @@ async fn metrics_count_requests_by_route_template_and_status_and_commands_by_out
         .to_str()
         .unwrap()
         .starts_with("application/openmetrics-text"));
-    let text = response.text().await.unwrap();
+    // The database's gauges are refreshed in the background every two seconds (so that /metrics
+    // never waits on the database): wait for the first refresh after the release.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut text = response.text().await.unwrap();
+    while !text.lines().any(|l| l == "ehealth_jobs_pending 1")
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        text = app.metrics().await;
+    }
     let route = "/api/service_requests/{id}/actions/release";
     for line in [
         format!(

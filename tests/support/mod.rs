@@ -738,6 +738,9 @@ pub fn serve_args(trust_anchors: Option<PathBuf>, media_dir: PathBuf) -> ServeAr
         // The suites resend to the world's few phones many times in a row; the limit's own tests
         // (and the binary's default) turn it on.
         otp_init_limit: 0,
+        // Debug builds on a busy two-core machine: twice the binary's default, so only the fault
+        // tests (which set their own) see it.
+        request_timeout: Duration::from_secs(10),
     }
 }
 
