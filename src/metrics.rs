@@ -49,6 +49,8 @@ pub struct Metrics {
     pub command_seconds: Family<AggregateLabels, Histogram, fn() -> Histogram>,
     pub conflict_retries: Family<AggregateLabels, Counter>,
     pub feed_lag: Gauge,
+    /// Whether `feed_lag` holds a reading yet.
+    feed_lag_read: std::sync::atomic::AtomicBool,
     pub jobs_pending: Gauge,
     /// 1 while database writes fail (see `db_health`), else 0.
     pub database_writes_failing: Gauge,
@@ -135,6 +137,7 @@ impl Default for Metrics {
             command_seconds,
             conflict_retries,
             feed_lag,
+            feed_lag_read: Default::default(),
             jobs_pending,
             database_writes_failing,
             effects_passes,
@@ -144,6 +147,20 @@ impl Default for Metrics {
 }
 
 impl Metrics {
+    /// Records a reading of the effects worker's lag.
+    pub fn set_feed_lag(&self, lag: i64) {
+        self.feed_lag.set(lag);
+        self.feed_lag_read
+            .store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// The last reading of the effects worker's lag, once there is one.
+    pub fn feed_lag_known(&self) -> Option<i64> {
+        self.feed_lag_read
+            .load(std::sync::atomic::Ordering::Relaxed)
+            .then(|| self.feed_lag.get())
+    }
+
     pub fn command(&self, aggregate: &str, outcome: &str, seconds: f64) {
         self.commands
             .get_or_create(&CommandLabels {

@@ -29,8 +29,13 @@ pub async fn live() -> ApiResponse {
     ApiResponse::ok(json!({ "status": "ok" }))
 }
 
+/// How long a background reading of the gauges may take (a few round trips; over a slow link a
+/// second or two).
+const GAUGES_READ: Duration = Duration::from_secs(10);
+
 /// How long the readiness probe may take in all (its connection's statements are bounded too).
-const READY_PROBE: Duration = Duration::from_millis(1500);
+/// It is one round trip on a kept connection: over a link of 200 ms each way it takes 400 ms.
+const READY_PROBE: Duration = Duration::from_secs(2);
 
 /// `GET /health/ready`: 503 unless the database answers a read and a write within the probe's
 /// time on the connection kept for it, writes are not failing (a failed write keeps it 503 until
@@ -48,9 +53,15 @@ const READY_PROBE: Duration = Duration::from_millis(1500);
     )
 )]
 pub async fn ready(State(app): State<Arc<AppState>>) -> ApiResponse {
+    // The lag is the gauge's (refreshed every two seconds); read now only before its first
+    // refresh. The probe itself is one statement.
+    let known_lag = app.bus.metrics().feed_lag_known();
     let probe = async {
         app.health_db.probe_write().await?;
-        app.health_db.feed_lag().await
+        match known_lag {
+            Some(lag) => Ok(lag),
+            None => app.health_db.feed_lag().await,
+        }
     };
     let health = app.bus.health();
     let (database, lag) = match tokio::time::timeout(READY_PROBE, probe).await {
@@ -128,8 +139,8 @@ pub async fn refresh_gauges(
             let pending = health_db.pending_jobs().await?;
             Ok::<_, sqlx::Error>((lag, pending))
         };
-        if let Ok(Ok((lag, pending))) = tokio::time::timeout(READY_PROBE, read).await {
-            metrics.feed_lag.set(lag);
+        if let Ok(Ok((lag, pending))) = tokio::time::timeout(GAUGES_READ, read).await {
+            metrics.set_feed_lag(lag);
             metrics.jobs_pending.set(pending);
         }
         tokio::select! {

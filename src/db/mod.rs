@@ -69,8 +69,9 @@ impl Db {
         }
     }
 
-    /// The connection `/health/ready` probes with, kept apart so that a burst of requests holding
-    /// every pooled connection never makes readiness wait (PostgreSQL: one connection of its own,
+    /// The connections `/health/ready` probes with (and the gauges are read on), kept apart so
+    /// that a burst of requests holding every pooled connection never makes readiness wait
+    /// (PostgreSQL: two connections of their own, not tested on acquire — the probe is the test —,
     /// every statement and wait bounded by `deadline`; SQLite: the same database).
     pub fn for_health(&self, deadline: std::time::Duration) -> Db {
         match self {
@@ -81,8 +82,12 @@ impl Db {
                     ("lock_timeout", format!("{ms}ms")),
                 ]);
                 Db::Postgres(
-                    postgres::pool_options(1)
+                    postgres::pool_options(2)
+                        // Opened at start: a probe never waits for a connection to be set up,
+                        // which over a slow link takes several round trips.
+                        .min_connections(2)
                         .acquire_timeout(deadline)
+                        .before_acquire(|_, _| Box::pin(async { Ok(true) }))
                         .connect_lazy_with(options),
                 )
             }

@@ -12,4 +12,5 @@ mod bad_input;
 mod concurrency;
 mod feed;
 mod http;
+mod link;
 mod outage;

@@ -409,6 +409,35 @@ impl TestApp {
         options: Options,
         configure: impl FnOnce(&mut ServeArgs),
     ) -> TestApp {
+        Self::spawn_serving(options, configure, None).await
+    }
+
+    /// The service on PostgreSQL, talking to its database through a [`proxy::Proxy`] the test
+    /// controls (freeze, delay, cut); the test's own state reads go straight to the database.
+    pub async fn spawn_behind_proxy(
+        configure: impl FnOnce(&mut ServeArgs),
+    ) -> (TestApp, proxy::Proxy) {
+        assert!(
+            !sqlite_backend(),
+            "a proxy stands between the service and a database server"
+        );
+        let admin = admin_url();
+        let authority = admin
+            .split_once("://")
+            .and_then(|(_, rest)| rest.split('/').next())
+            .and_then(|a| a.rsplit('@').next())
+            .expect("admin URL authority");
+        let upstream: std::net::SocketAddr = authority.parse().expect("admin URL host:port");
+        let proxy = proxy::Proxy::start(upstream).await;
+        let app = Self::spawn_serving(Options::default(), configure, Some(&proxy)).await;
+        (app, proxy)
+    }
+
+    async fn spawn_serving(
+        options: Options,
+        configure: impl FnOnce(&mut ServeArgs),
+        proxy: Option<&proxy::Proxy>,
+    ) -> TestApp {
         let (db, pool, db_name, database_url, data_dir) = if sqlite_backend() {
             let (db, dir) = fresh_sqlite().await;
             let url = format!("sqlite://{}", dir.path().join("ehealth.db").display());
@@ -440,7 +469,17 @@ impl TestApp {
             media_dir.path().to_path_buf(),
         );
         configure(&mut args);
-        let running = ehealth_es::app::start(db.clone(), &args)
+        let serving = match proxy {
+            Some(proxy) => ehealth_es::db::Db::connect_with_deadline(
+                &proxy.url_for(&database_url),
+                16,
+                args.request_timeout,
+            )
+            .await
+            .expect("pool through the proxy"),
+            None => db.clone(),
+        };
+        let running = ehealth_es::app::start(serving, &args)
             .await
             .expect("service starts");
         TestApp {

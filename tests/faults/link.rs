@@ -1,0 +1,350 @@
+//! A link between the service and PostgreSQL that stops carrying anything (half-open: a switch,
+//! a failover, a paused VM), that is slow, or that is cut — through a TCP proxy the test controls
+//! (`support::proxy`). Every request is answered within its deadline (503 with `Retry-After`
+//! when the database does not answer), readiness says so and recovers, and nothing acknowledged is
+//! lost or done twice.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{json, Value};
+use uuid::Uuid;
+
+use crate::support::proxy::{Link, Proxy};
+use crate::support::world::*;
+use crate::support::TestApp;
+
+/// `n` service requests in queue for LE_MAIN, each to be released once.
+fn queued(n: usize) -> (Value, Vec<Uuid>) {
+    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
+    let service_requests: Vec<Value> = ids
+        .iter()
+        .map(|id| {
+            json!({
+                "id": id, "patient_id": P_OTP, "status": "active", "intent": "order",
+                "program_processing_status": "in_queue", "expiration_date": "2099-01-01T00:00:00Z",
+                "requester_employee": E_DOCTOR, "requester_legal_entity": LE_MAIN,
+                "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE_MAIN
+            })
+        })
+        .collect();
+    (json!({ "service_requests": service_requests }), ids)
+}
+
+/// One answer of the load: when it was sent, how long it took, its status, and what it released.
+#[derive(Debug, Clone)]
+struct Answer {
+    sent: Instant,
+    took: Duration,
+    status: u16,
+    released: Option<Uuid>,
+    retry_after: bool,
+}
+
+/// Releases of distinct service requests by `clients` clients, and a read between each, until
+/// `stop`; every answer recorded.
+async fn load(
+    app: Arc<TestApp>,
+    ids: Arc<Vec<Uuid>>,
+    clients: usize,
+    stop: Instant,
+) -> Vec<Answer> {
+    let next = Arc::new(AtomicUsize::new(0));
+    let answers = Arc::new(Mutex::new(Vec::new()));
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let tasks: Vec<_> = (0..clients)
+        .map(|_| {
+            let (app, ids, next, answers, client, token) = (
+                app.clone(),
+                ids.clone(),
+                next.clone(),
+                answers.clone(),
+                client.clone(),
+                token.clone(),
+            );
+            tokio::spawn(async move {
+                while Instant::now() < stop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(&id) = ids.get(i) else { return };
+                    for (method, path) in [
+                        (
+                            "PATCH",
+                            format!("/api/service_requests/{id}/actions/release"),
+                        ),
+                        (
+                            "GET",
+                            format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
+                        ),
+                    ] {
+                        let sent = Instant::now();
+                        let request = match method {
+                            "PATCH" => client.patch(format!("{}{path}", app.base)),
+                            _ => client.get(format!("{}{path}", app.base)),
+                        };
+                        let reply = request.bearer_auth(&token).send().await;
+                        let took = sent.elapsed();
+                        let (status, retry_after) = match &reply {
+                            Ok(r) => (r.status().as_u16(), r.headers().contains_key("retry-after")),
+                            Err(_) => (0, false),
+                        };
+                        answers.lock().unwrap().push(Answer {
+                            sent,
+                            took,
+                            status,
+                            released: (method == "PATCH").then_some(id),
+                            retry_after,
+                        });
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let answers = answers.lock().unwrap().clone();
+    answers
+}
+
+/// `/health/ready`'s status every 200 ms until `stop`.
+async fn readiness(app: Arc<TestApp>, stop: Instant) -> Vec<(Instant, u16)> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let mut seen = Vec::new();
+    while Instant::now() < stop {
+        let at = Instant::now();
+        let status = client
+            .get(format!("{}/health/ready", app.base))
+            .send()
+            .await
+            .map_or(0, |r| r.status().as_u16());
+        seen.push((at, status));
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    seen
+}
+
+/// Waits until the effects worker has processed every event and no job is pending.
+async fn settled(app: &TestApp) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while app.effects_lag().await > 0
+        || app
+            .count("SELECT count(*) FROM jobs WHERE status = 'pending'")
+            .await
+            > 0
+    {
+        assert!(Instant::now() < deadline, "the workers never caught up");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Every service request the load released: released once at most, and each 202 among them.
+async fn assert_acknowledged_present_and_none_twice(app: &TestApp, answers: &[Answer]) {
+    let releases: Vec<(String, i64)> = app
+        .select(
+            "SELECT aggregate_id, count(*) AS n FROM events \
+             WHERE event_type = 'ServiceRequestReleased' GROUP BY aggregate_id",
+        )
+        .await
+        .into_iter()
+        .map(|row| {
+            (
+                row["aggregate_id"].as_str().unwrap().to_string(),
+                row["n"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    for (id, n) in &releases {
+        assert_eq!(*n, 1, "service request {id} released {n} times");
+    }
+    for answer in answers.iter().filter(|a| a.status == 202) {
+        let id = answer.released.unwrap().to_string();
+        assert!(
+            releases.iter().any(|(r, _)| *r == id),
+            "acknowledged release of {id} is not in the log"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn with_the_link_frozen_every_request_is_answered_within_its_deadline_and_nothing_acknowledged_is_lost(
+) {
+    crate::postgres_only!("a link between the service and a database server");
+    let deadline = Duration::from_secs(2);
+    let (app, proxy) = TestApp::spawn_behind_proxy(|args| args.request_timeout = deadline).await;
+    let (file, ids) = queued(2_000);
+    app.import(&file).await;
+    let app = Arc::new(app);
+    let started = Instant::now();
+    let (freeze_at, resume_at, stop) = (
+        started + Duration::from_secs(2),
+        started + Duration::from_secs(10),
+        started + Duration::from_secs(14),
+    );
+    let proxy = Arc::new(proxy);
+    let faults = {
+        let proxy: Arc<Proxy> = proxy.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep_until(freeze_at.into()).await;
+            proxy.freeze();
+            tokio::time::sleep_until(resume_at.into()).await;
+            proxy.resume();
+        })
+    };
+    let (answers, ready) = tokio::join!(
+        load(app.clone(), Arc::new(ids), 8, stop),
+        readiness(app.clone(), stop + Duration::from_secs(4)),
+    );
+    faults.await.unwrap();
+
+    // Every answer within the deadline and a small margin; never anything but 202, 200 or 503.
+    let margin = Duration::from_millis(1500);
+    let slowest = answers.iter().map(|a| a.took).max().unwrap();
+    assert!(
+        slowest <= deadline + margin,
+        "slowest answer took {slowest:?}"
+    );
+    for a in &answers {
+        assert!(matches!(a.status, 200 | 202 | 503), "answer {a:?}");
+        if a.status == 503 {
+            assert!(a.retry_after, "a 503 without Retry-After: {a:?}");
+        }
+    }
+    let frozen = |a: &&Answer| a.sent >= freeze_at + deadline && a.sent + a.took <= resume_at;
+    assert!(
+        answers.iter().filter(frozen).all(|a| a.status == 503),
+        "while the link is frozen nothing succeeds"
+    );
+    assert!(
+        answers.iter().filter(frozen).count() > 0,
+        "the load ran during the freeze"
+    );
+    // Readiness turns 503 during the freeze and back to 200 after it.
+    assert!(
+        ready
+            .iter()
+            .any(|(at, s)| *at > freeze_at && *at < resume_at && *s == 503),
+        "readiness never said 503: {ready:?}"
+    );
+    let back = ready.iter().rev().take(3).all(|(_, s)| *s == 200);
+    assert!(back, "readiness did not recover: {ready:?}");
+    // The first success after the link returns comes within a second.
+    let first = answers
+        .iter()
+        .filter(|a| a.status == 202 && a.sent >= resume_at)
+        .map(|a| a.sent + a.took)
+        .min()
+        .expect("releases succeed after the link returns");
+    assert!(
+        first <= resume_at + Duration::from_secs(1),
+        "first success {:?} after the link returned",
+        first - resume_at
+    );
+
+    settled(&app).await;
+    assert_acknowledged_present_and_none_twice(&app, &answers).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn over_a_slow_link_nothing_fails_and_readiness_holds_under_a_burst_of_reads() {
+    crate::postgres_only!("a link between the service and a database server");
+    let (app, proxy) = TestApp::spawn_behind_proxy(|_| {}).await;
+    let app = Arc::new(app);
+    // Ready first (the probe's connections open and the lag gauge read, as after any start).
+    let started = Instant::now();
+    while app.get("/health/ready", None).await.status != 200 {
+        assert!(started.elapsed() < Duration::from_secs(10), "never ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // 200 ms each way on every packet, as across a congested WAN.
+    proxy.set(Link::Delayed(Duration::from_millis(200)));
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let stop = Instant::now() + Duration::from_secs(4);
+    // 40 readers at once: more than the pool's connections, so requests queue for them.
+    let readers: Vec<_> = (0..40)
+        .map(|_| {
+            let (app, token) = (app.clone(), token.clone());
+            tokio::spawn(async move {
+                let mut statuses = Vec::new();
+                while Instant::now() < stop {
+                    let reply = app
+                        .get(
+                            &format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
+                            Some(&token),
+                        )
+                        .await;
+                    statuses.push(reply.status);
+                }
+                statuses
+            })
+        })
+        .collect();
+    let ready = readiness(app.clone(), stop).await;
+    let mut reads = Vec::new();
+    for reader in readers {
+        reads.extend(reader.await.unwrap());
+    }
+    assert!(reads.iter().all(|s| *s == 200), "a read failed: {reads:?}");
+    assert!(
+        ready.iter().all(|(_, s)| *s == 200),
+        "readiness flapped under the burst: {ready:?}"
+    );
+    proxy.resume();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_cut_link_answers_503_at_once_and_the_service_reconnects_by_itself() {
+    crate::postgres_only!("a link between the service and a database server");
+    let deadline = Duration::from_secs(2);
+    let (app, proxy) = TestApp::spawn_behind_proxy(|args| args.request_timeout = deadline).await;
+    let (file, ids) = queued(20);
+    app.import(&file).await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let release = |id: Uuid| format!("/api/service_requests/{id}/actions/release");
+    assert_eq!(
+        app.patch(&release(ids[0]), Some(&token), None).await.status,
+        202
+    );
+
+    // Every connection is cut, and new ones are refused while the link is frozen.
+    proxy.freeze();
+    proxy.cut();
+    let sent = Instant::now();
+    let reply = app.patch(&release(ids[1]), Some(&token), None).await;
+    assert_eq!(reply.status, 503, "{:#}", reply.body);
+    assert!(reply.headers.contains_key("retry-after"));
+    assert!(
+        reply
+            .message()
+            .starts_with("Service temporarily unavailable, please retry"),
+        "{:#}",
+        reply.body
+    );
+    assert!(
+        sent.elapsed() < deadline + Duration::from_millis(1500),
+        "{:?}",
+        sent.elapsed()
+    );
+
+    // The link comes back: the next requests succeed on new connections.
+    proxy.resume();
+    let back = Instant::now();
+    let mut released = 0;
+    for id in &ids[2..] {
+        let reply = app.patch(&release(*id), Some(&token), None).await;
+        if reply.status == 202 {
+            released += 1;
+            break;
+        }
+        assert!(back.elapsed() < Duration::from_secs(10), "{:#}", reply.body);
+    }
+    assert_eq!(released, 1);
+    settled(&app).await;
+}
