@@ -16,7 +16,8 @@ find_bin() {
 case "${1:-start}" in
   start)
     INITDB=$(find_bin initdb); PG_CTL=$(find_bin pg_ctl)
-    dir=$(mktemp -d /tmp/ehealth-pg.XXXXXX)
+    # EHEALTH_PG_PARENT: the folder to create the cluster in (a small volume, for the full-disk test).
+    dir=$(mktemp -d "${EHEALTH_PG_PARENT:-/tmp}/ehealth-pg.XXXXXX")
     port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
     run=()
     if [ "$(id -u)" = "0" ]; then

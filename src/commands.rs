@@ -379,8 +379,8 @@ fn map_error<E: std::error::Error>(err: AggregateError<E>) -> CommandError<E> {
 /// rather than a fault in the command: the answer is then 503 with `Retry-After`, which a client
 /// may retry. PostgreSQL: class 08 (connection exception), 53 (insufficient resources: disk full,
 /// out of memory, too many connections), 57 (operator intervention: a statement timeout, a
-/// shutdown, cannot connect now), 58 (system error: I/O) and 25006 (a read-only transaction, as on
-/// a standby after a failover). SQLite: busy or locked (another writer holds the file past the busy
+/// shutdown, cannot connect now), 58 (system error: I/O), 55P03 (a lock not granted within
+/// `lock_timeout`) and 25006 (a read-only transaction, as on a standby after a failover). SQLite: busy or locked (another writer holds the file past the busy
 /// timeout), I/O error, disk full, read-only, cannot open.
 pub fn database_unavailable(err: &sqlx::Error) -> bool {
     match err {
@@ -401,7 +401,7 @@ pub fn database_unavailable(err: &sqlx::Error) -> bool {
             ["08", "53", "57", "58"]
                 .iter()
                 .any(|class| code.starts_with(class))
-                || code.as_ref() == "25006"
+                || matches!(code.as_ref(), "25006" | "55P03")
         }),
         _ => false,
     }

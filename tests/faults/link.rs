@@ -8,29 +8,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::queued;
 use crate::support::proxy::{Link, Proxy};
 use crate::support::world::*;
 use crate::support::TestApp;
-
-/// `n` service requests in queue for LE_MAIN, each to be released once.
-fn queued(n: usize) -> (Value, Vec<Uuid>) {
-    let ids: Vec<Uuid> = (0..n).map(|_| Uuid::new_v4()).collect();
-    let service_requests: Vec<Value> = ids
-        .iter()
-        .map(|id| {
-            json!({
-                "id": id, "patient_id": P_OTP, "status": "active", "intent": "order",
-                "program_processing_status": "in_queue", "expiration_date": "2099-01-01T00:00:00Z",
-                "requester_employee": E_DOCTOR, "requester_legal_entity": LE_MAIN,
-                "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE_MAIN
-            })
-        })
-        .collect();
-    (json!({ "service_requests": service_requests }), ids)
-}
 
 /// One answer of the load: when it was sent, how long it took, its status, and what it released.
 #[derive(Debug, Clone)]
@@ -182,12 +165,15 @@ async fn with_the_link_frozen_every_request_is_answered_within_its_deadline_and_
     let (file, ids) = queued(2_000);
     app.import(&file).await;
     let app = Arc::new(app);
+    // EHEALTH_FREEZE_SECONDS lengthens the freeze (the operations guide's 30 s run).
+    let frozen_for = std::env::var("EHEALTH_FREEZE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .map_or(Duration::from_secs(8), Duration::from_secs);
     let started = Instant::now();
-    let (freeze_at, resume_at, stop) = (
-        started + Duration::from_secs(2),
-        started + Duration::from_secs(10),
-        started + Duration::from_secs(14),
-    );
+    let freeze_at = started + Duration::from_secs(2);
+    let resume_at = freeze_at + frozen_for;
+    let stop = resume_at + Duration::from_secs(4);
     let proxy = Arc::new(proxy);
     let faults = {
         let proxy: Arc<Proxy> = proxy.clone();
@@ -250,6 +236,17 @@ async fn with_the_link_frozen_every_request_is_answered_within_its_deadline_and_
 
     settled(&app).await;
     assert_acknowledged_present_and_none_twice(&app, &answers).await;
+    let count = |status| answers.iter().filter(|a| a.status == status).count();
+    eprintln!(
+        "link frozen {frozen_for:?}: {} answers (202: {}, 200: {}, 503: {}), slowest {slowest:?}, \
+         first success {:?} after the link returned, readiness 503 seen {} times",
+        answers.len(),
+        count(202),
+        count(200),
+        count(503),
+        first - resume_at,
+        ready.iter().filter(|(_, s)| *s == 503).count()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
