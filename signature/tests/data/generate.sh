@@ -31,12 +31,12 @@ keyUsage = critical, digitalSignature, nonRepudiation
 subjectKeyIdentifier = hash
 authorityKeyIdentifier = keyid
 # subjectDirectoryAttributes: DRFO 1.2.804.2.1.1.1.11.1.4.1.1 = PrintableString "1234567890"
-2.5.29.9 = DER:3020301E060C2A8624020101010B01040101310E130C31323334353637383930
+2.5.29.9 = DER:301E301C060C2A8624020101010B01040101310C130A31323334353637383930
 [conflict]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, nonRepudiation
 # DRFO "0987654321" while the subject says TINUA-1234567890
-2.5.29.9 = DER:3020301E060C2A8624020101010B01040101310E130C30393837363534333231
+2.5.29.9 = DER:301E301C060C2A8624020101010B01040101310C130A30393837363534333231
 [plain]
 basicConstraints = critical, CA:FALSE
 keyUsage = critical, digitalSignature, nonRepudiation
@@ -79,10 +79,17 @@ private_key = $W/$1.key
 default_md = $2
 policy = any
 unique_subject = no
+preserve = yes
 copy_extensions = none
 utf8 = yes
 [any]
 commonName = supplied
+surname = optional
+givenName = optional
+serialNumber = optional
+organizationName = optional
+organizationIdentifier = optional
+countryName = optional
 CNF
 }
 issue() { # issue CA NAME KEYALG SECTION SUBJECT [extra openssl-ca options]
