@@ -105,11 +105,11 @@ impl Crl {
         ok
     }
 
-    /// Same issuer and kind: `self` replaces `other` when it is newer.
+    /// Same issuer and kind, and issued no earlier (a later nextUpdate breaking a tie).
     pub(crate) fn supersedes(&self, other: &Crl) -> bool {
         crate::certificate::same_name(&self.issuer, &other.issuer)
             && self.delta == other.delta
-            && self.this_update >= other.this_update
+            && (self.this_update, self.next_update) >= (other.this_update, other.next_update)
     }
 }
 

@@ -103,7 +103,7 @@ impl RevocationStore {
         };
         let mut taken = 0;
         for crl in incoming {
-            if held.iter().any(|h| h.supersedes(&crl) && h.this_update > crl.this_update) {
+            if held.iter().any(|h| h.supersedes(&crl)) {
                 continue;
             }
             held.retain(|h| !crl.supersedes(h));

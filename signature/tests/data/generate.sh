@@ -124,7 +124,7 @@ issue ca-rsa signer-rsa rsa person "$PERSON"
 issue ca-rsa signer-pss rsa person "$PERSON" -sigopt rsa_padding_mode:pss -sigopt rsa_pss_saltlen:32
 issue ca-ec signer-p256 p256 person "$PERSON"
 issue ca-ec signer-p384 p384 person "$PERSON"
-issue ca-rsa signer-revoked rsa person "/CN=Revoked Signer/serialNumber=TINUA-1111111111/C=UA"
+issue ca-rsa signer-revoked rsa plain "/CN=Revoked Signer/serialNumber=TINUA-1111111111/C=UA"
 issue ca-rsa signer-conflict rsa conflict "$PERSON"
 issue ca-rsa signer-passport rsa plain "/CN=Паспорт Тест/serialNumber=PASUA-KA123456/C=UA"
 issue ca-rsa signer-encipher rsa encipher "$PERSON"
