@@ -222,7 +222,7 @@ openssl ca -batch -config "$W/ca-rsa/ca.cnf" -revoke pki/signer-revoked.pem -crl
 crl ca-rsa crl pem -crldays 3650
 crl ca-ec crl der -crldays 3650
 crl root crl der -crldays 3650
-crl ca-rsa crl-stale der -crlsec 60
+crl ca-rsa crl-stale der -crl_lastupdate "$(at $((T - 7200)))" -crl_nextupdate "$(at $((T - 3600)))"
 cp crl/root.crl crl/ca-ec.crl crl-stale/
 
 # OCSP responses of the delegated responder for signer-rsa (good) and signer-revoked (revoked).
