@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod der_writer;
+pub mod dstu;
 
 use std::path::PathBuf;
 use std::sync::Arc;
