@@ -54,7 +54,12 @@ impl KeyKind {
         if oid == oids::RSA || oid == oids::RSA_PSS {
             KeyKind::Rsa
         } else if oid == oids::EC_PUBLIC_KEY {
-            match spki.algorithm.parameters.as_ref().map(|p| p.decode_as::<Oid>()) {
+            match spki
+                .algorithm
+                .parameters
+                .as_ref()
+                .map(|p| p.decode_as::<Oid>())
+            {
                 Some(Ok(curve)) if curve == oids::P256 => KeyKind::EcdsaP256,
                 Some(Ok(curve)) if curve == oids::P384 => KeyKind::EcdsaP384,
                 _ => KeyKind::Unsupported,
@@ -287,9 +292,9 @@ pub(crate) fn cms_scheme(
     if is_dstu {
         // The digest algorithm says which hash; the signature OID, which byte order.
         return match Digest::from_oid(&digest.oid)? {
-            Digest::Gost34311 if oid != dstu::oid::DSTU4145_KUPYNA256_LE => {
-                Ok(Scheme::Dstu(SignatureAlgorithm::from_oid(&oid).map_err(|_| unsupported())?))
-            }
+            Digest::Gost34311 if oid != dstu::oid::DSTU4145_KUPYNA256_LE => Ok(Scheme::Dstu(
+                SignatureAlgorithm::from_oid(&oid).map_err(|_| unsupported())?,
+            )),
             Digest::Kupyna256 if oid != dstu::oid::DSTU4145_PB_BE => {
                 Ok(Scheme::Dstu(SignatureAlgorithm::Kupyna256))
             }

@@ -122,7 +122,9 @@ impl Certificate {
 
     pub(crate) fn public_key(&self) -> Result<&PublicKey, Refusal> {
         self.key
-            .get_or_init(|| PublicKey::from_spki(&self.cert.tbs_certificate.subject_public_key_info))
+            .get_or_init(|| {
+                PublicKey::from_spki(&self.cert.tbs_certificate.subject_public_key_info)
+            })
             .as_ref()
             .map_err(Clone::clone)
     }

@@ -110,7 +110,10 @@ pub(crate) fn check_structure(path: &[&Certificate], purpose: Purpose) -> Result
                     .iter()
                     .filter(|c| !crate::certificate::same_name(c.subject(), c.issuer()))
                     .count();
-                if bc.path_len_constraint.is_some_and(|n| below > usize::from(n)) {
+                if bc
+                    .path_len_constraint
+                    .is_some_and(|n| below > usize::from(n))
+                {
                     return Err(Refusal::PathLengthExceeded);
                 }
             }

@@ -31,7 +31,10 @@ impl fmt::Display for EnvelopeError {
                 f.write_str("Malformed signed data: not a CMS/PKCS#7 SignedData envelope")
             }
             EnvelopeError::SignerCount(n) => {
-                write!(f, "document must be signed by 1 signer but contains {n} signatures")
+                write!(
+                    f,
+                    "document must be signed by 1 signer but contains {n} signatures"
+                )
             }
             EnvelopeError::ContentNotAttached => f.write_str("signed content is not attached"),
             EnvelopeError::TooDeep(max) => {
@@ -142,8 +145,12 @@ impl fmt::Display for Refusal {
             Refusal::UnsupportedAlgorithm(oid) => {
                 return write!(f, "unsupported signature algorithm {oid}")
             }
-            Refusal::UnsupportedDigest(oid) => return write!(f, "unsupported digest algorithm {oid}"),
-            Refusal::UnsupportedCurve(curve) => return write!(f, "unsupported elliptic curve {curve}"),
+            Refusal::UnsupportedDigest(oid) => {
+                return write!(f, "unsupported digest algorithm {oid}")
+            }
+            Refusal::UnsupportedCurve(curve) => {
+                return write!(f, "unsupported elliptic curve {curve}")
+            }
             Refusal::UnsupportedDke => {
                 "unsupported DKE: GOST 34.311 is available with the standard DKE only"
             }

@@ -51,7 +51,7 @@ pub use ocsp::{OcspSettings, OcspTransport};
 pub use report::{SignatureReport, TimeSource, Verified, MALFORMED_CONTENT};
 pub use revocation::{CrlFetcher, RefreshReport, RevocationStore, Status};
 pub use trust::{
-    certificates_from_bytes, certificates_from_dir, certificates_from_file, KindCounts,
-    TrustStore, TrustSummary,
+    certificates_from_bytes, certificates_from_dir, certificates_from_file, KindCounts, TrustStore,
+    TrustSummary,
 };
 pub use verify::{Settings, Verifier};

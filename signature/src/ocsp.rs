@@ -194,7 +194,14 @@ fn judge_inner(
     let signer = responder(settings, &basic, &included, issuer, now)?;
     let scheme = algorithm::x509_scheme(&basic.signature_algorithm).ok()?;
     let signature = basic.signature.as_bytes()?;
-    algorithm::verify(signer.public_key().ok()?, scheme, Framing::X509, tbs, signature).ok()?;
+    algorithm::verify(
+        signer.public_key().ok()?,
+        scheme,
+        Framing::X509,
+        tbs,
+        signature,
+    )
+    .ok()?;
 
     let single = basic.tbs_response_data.responses.iter().find(|single| {
         Digest::from_oid_for_cert_id(&single.cert_id.hash_algorithm.oid)
@@ -247,7 +254,12 @@ fn responder<'a>(
             && delegate.names_as_issuer(issuer)
             && delegate.verify_signed_by(issuer).is_ok()
             && chain::check_structure(&[delegate, issuer], Purpose::OcspSigning).is_ok()
-            && chain::check_validity(&[delegate], now, crate::Refusal::Expired, crate::Refusal::Expired)
-                .is_ok()
+            && chain::check_validity(
+                &[delegate],
+                now,
+                crate::Refusal::Expired,
+                crate::Refusal::Expired,
+            )
+            .is_ok()
     })
 }

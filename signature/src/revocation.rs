@@ -137,7 +137,11 @@ impl RevocationStore {
     pub fn refresh(&self, fetcher: &dyn CrlFetcher) -> RefreshReport {
         let mut report = RefreshReport::default();
         for url in &self.urls {
-            match fetcher.fetch(url).map_err(LoadError).and_then(|b| self.add(&b)) {
+            match fetcher
+                .fetch(url)
+                .map_err(LoadError)
+                .and_then(|b| self.add(&b))
+            {
                 Ok(n) => report.loaded += n,
                 Err(e) => report.failures.push(format!("{url}: {e}")),
             }
@@ -149,7 +153,10 @@ impl RevocationStore {
     pub fn summary(&self, now: std::time::SystemTime) -> (usize, usize) {
         let now = crate::time::to_secs(now);
         self.crls.read().map_or((0, 0), |held| {
-            (held.len(), held.iter().filter(|c| c.fresh_at(now, 0)).count())
+            (
+                held.len(),
+                held.iter().filter(|c| c.fresh_at(now, 0)).count(),
+            )
         })
     }
 

@@ -34,8 +34,8 @@ pub(crate) fn verify(
     if message_digest.as_bytes() != expected.as_slice() {
         return Err(Failure::Mismatch);
     }
-    let declared = envelope::single_attribute(signed, ID_CONTENT_TYPE)
-        .and_then(|v| v.decode_as::<Oid>().ok());
+    let declared =
+        envelope::single_attribute(signed, ID_CONTENT_TYPE).and_then(|v| v.decode_as::<Oid>().ok());
     if declared != Some(content_type) {
         return Err(Failure::Mismatch);
     }

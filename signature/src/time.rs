@@ -4,8 +4,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 pub(crate) fn to_secs(time: SystemTime) -> u64 {
-    time.duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    time.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
 pub(crate) fn from_secs(secs: u64) -> SystemTime {
@@ -70,9 +69,18 @@ mod tests {
     #[test]
     fn generalized_times_with_and_without_fractions_parse_to_unix_seconds() {
         assert_eq!(parse_generalized_time(b"19700101000000Z"), Some(0));
-        assert_eq!(parse_generalized_time(b"20261206104659Z"), Some(1_796_554_019));
-        assert_eq!(parse_generalized_time(b"20261206104659.123Z"), Some(1_796_554_019));
-        assert_eq!(parse_generalized_time(b"20240229120000Z"), Some(1_709_208_000));
+        assert_eq!(
+            parse_generalized_time(b"20261206104659Z"),
+            Some(1_796_554_019)
+        );
+        assert_eq!(
+            parse_generalized_time(b"20261206104659.123Z"),
+            Some(1_796_554_019)
+        );
+        assert_eq!(
+            parse_generalized_time(b"20240229120000Z"),
+            Some(1_709_208_000)
+        );
     }
 
     #[test]

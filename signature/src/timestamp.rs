@@ -67,7 +67,10 @@ pub(crate) fn verify_token(
     skew: u64,
 ) -> Result<u64, Refusal> {
     let signed = envelope::parse(token).map_err(|_| Refusal::TimestampUnreadable)?;
-    let content = signed.content.as_deref().ok_or(Refusal::TimestampUnreadable)?;
+    let content = signed
+        .content
+        .as_deref()
+        .ok_or(Refusal::TimestampUnreadable)?;
     if signed.content_type != ID_CT_TST_INFO {
         return Err(Refusal::TimestampUnreadable);
     }
@@ -85,13 +88,23 @@ pub(crate) fn verify_token(
     }
 
     if configured {
-        chain::check_validity(&[tsa], tst.gen_time, Refusal::TsaNotTrusted, Refusal::TsaNotTrusted)?;
+        chain::check_validity(
+            &[tsa],
+            tst.gen_time,
+            Refusal::TsaNotTrusted,
+            Refusal::TsaNotTrusted,
+        )?;
     } else {
         let mut pool: Vec<&Certificate> = signed.certificates.iter().collect();
         pool.extend_from_slice(extra);
         let path = chain::build(tsa, &pool, &trust.anchors).map_err(|_| Refusal::TsaNotTrusted)?;
         chain::check_structure(&path, Purpose::TimeStamping).map_err(|_| Refusal::TsaNotTrusted)?;
-        chain::check_validity(&path, tst.gen_time, Refusal::TsaNotTrusted, Refusal::TsaNotTrusted)?;
+        chain::check_validity(
+            &path,
+            tst.gen_time,
+            Refusal::TsaNotTrusted,
+            Refusal::TsaNotTrusted,
+        )?;
     }
     if tst.gen_time > now.saturating_add(skew) {
         return Err(Refusal::TimestampInFuture);
@@ -105,7 +118,11 @@ fn find_tsa<'a>(
     in_token: &'a [Certificate],
     trust: &'a TrustStore,
 ) -> Result<(&'a Certificate, bool), Refusal> {
-    if let Some(c) = trust.tsa.iter().find(|c| envelope::identifies(&signer.info.sid, c)) {
+    if let Some(c) = trust
+        .tsa
+        .iter()
+        .find(|c| envelope::identifies(&signer.info.sid, c))
+    {
         return Ok((c, true));
     }
     in_token

@@ -76,7 +76,11 @@ pub struct TrustSummary {
 
 impl fmt::Display for TrustSummary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "trust anchors: {}; TSA certificates: {}", self.anchors, self.tsa)
+        write!(
+            f,
+            "trust anchors: {}; TSA certificates: {}",
+            self.anchors, self.tsa
+        )
     }
 }
 
@@ -171,7 +175,9 @@ fn bundle(der: &[u8]) -> Result<Vec<Certificate>, LoadError> {
     let signed = envelope::parse(der)
         .map_err(|_| LoadError("not a CMS SignedData certificate bundle".into()))?;
     if signed.unreadable_certificates {
-        return Err(LoadError("a certificate in the CMS bundle cannot be read".into()));
+        return Err(LoadError(
+            "a certificate in the CMS bundle cannot be read".into(),
+        ));
     }
     Ok(signed.certificates)
 }

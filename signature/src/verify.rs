@@ -81,7 +81,11 @@ impl Verifier {
     }
 
     /// `signed_data` as clients send it: base64 of a DER CMS SignedData with attached content.
-    pub fn verify_base64(&self, signed_data: &str, now: SystemTime) -> Result<Verified, EnvelopeError> {
+    pub fn verify_base64(
+        &self,
+        signed_data: &str,
+        now: SystemTime,
+    ) -> Result<Verified, EnvelopeError> {
         self.verify_der(&envelope::decode_base64(signed_data)?, now)
     }
 
@@ -173,13 +177,14 @@ impl Verifier {
             )?,
         }
         if self.settings.require_valid_now {
-            chain::check_validity(&path, now, Refusal::NotYetValid, Refusal::Expired)
-                .or_else(|refusal| match refusal {
+            chain::check_validity(&path, now, Refusal::NotYetValid, Refusal::Expired).or_else(
+                |refusal| match refusal {
                     // Signed (and timestamped) before a certificate's notBefore is caught above;
                     // a verification clock behind the TSA's is not the signer's fault.
                     Refusal::NotYetValid if source != TimeSource::Caller => Ok(()),
                     other => Err(other),
-                })?;
+                },
+            )?;
         }
         if self.settings.check_revocation {
             let skew = self.settings.clock_skew.as_secs();
@@ -215,7 +220,9 @@ impl Verifier {
                 }
                 None => return Ok(None),
             };
-            Ok(Some(der::Encode::to_der(any).map_err(|_| Refusal::TimestampUnreadable)?))
+            Ok(Some(
+                der::Encode::to_der(any).map_err(|_| Refusal::TimestampUnreadable)?,
+            ))
         };
         if let Some(der) = token(info.unsigned_attrs.as_ref(), ID_SIGNATURE_TIMESTAMP)? {
             let signature = info.signature.as_bytes();

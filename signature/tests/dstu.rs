@@ -39,7 +39,14 @@ fn pki(hash: Hash) -> Pki {
     );
     let ca_spki = ca_key.spki.clone();
     let ca = dstu::certificate(
-        &mut ca_key, &ca_name, &ca_name, &ca_spki, &[1], validity, &dstu::ca_extensions(), hash,
+        &mut ca_key,
+        &ca_name,
+        &ca_name,
+        &ca_spki,
+        &[1],
+        validity,
+        &dstu::ca_extensions(),
+        hash,
     );
     let signer_key = Key::new(2);
     let subject = dstu::name(
@@ -94,7 +101,13 @@ impl Pki {
             content_type: "1.2.840.113549.1.7.1",
             extra_signed,
         });
-        dstu::signed_data(hash, "1.2.840.113549.1.7.1", content, &[&self.signer.der, &self.ca.der], info)
+        dstu::signed_data(
+            hash,
+            "1.2.840.113549.1.7.1",
+            content,
+            &[&self.signer.der, &self.ca.der],
+            info,
+        )
     }
 
     /// The envelope with a signature timestamp by the DSTU TSA, a minute before now.
@@ -106,12 +119,24 @@ impl Pki {
     }
 
     fn token(&mut self, imprinted: &[u8]) -> Vec<u8> {
-        dstu::token(&mut self.tsa_key, &self.tsa, &self.ca_name, imprinted, self.now - 60)
+        dstu::token(
+            &mut self.tsa_key,
+            &self.tsa,
+            &self.ca_name,
+            imprinted,
+            self.now - 60,
+        )
     }
 
     fn crl(&mut self, revoked: &[&[u8]]) -> RevocationStore {
         let store = RevocationStore::new();
-        let der = dstu::crl(&mut self.ca_key, &self.ca_name, self.now - DAY, self.now + DAY, revoked);
+        let der = dstu::crl(
+            &mut self.ca_key,
+            &self.ca_name,
+            self.now - DAY,
+            self.now + DAY,
+            revoked,
+        );
         store.add(&der).unwrap();
         store
     }
@@ -119,7 +144,11 @@ impl Pki {
     fn verifier(&mut self, revoked: &[&[u8]]) -> Verifier {
         let mut trust = TrustStore::new();
         trust.add_anchors(vec![Certificate::from_der(&self.ca.der).unwrap()]);
-        Verifier::new(Arc::new(trust), Arc::new(self.crl(revoked)), Settings::default())
+        Verifier::new(
+            Arc::new(trust),
+            Arc::new(self.crl(revoked)),
+            Settings::default(),
+        )
     }
 
     fn refusal(&mut self, envelope: &[u8]) -> Option<Refusal> {
@@ -135,13 +164,23 @@ fn dstu_envelopes_with_gost_34311_and_with_kupyna_verify_with_a_dstu_timestamp()
         let envelope = pki.stamped(hash);
         let verified = pki.verifier(&[]).verify_der(&envelope, now()).unwrap();
         let signature = &verified.signatures[0];
-        assert!(signature.is_valid, "{hash:?}: {}", signature.validation_error_message);
+        assert!(
+            signature.is_valid,
+            "{hash:?}: {}",
+            signature.validation_error_message
+        );
         assert_eq!(verified.content, CONTENT);
         assert_eq!(signature.time_source, Some(TimeSource::SignatureTimestamp));
-        assert_eq!(signature.signing_time, Some(now() - Duration::from_secs(60)));
+        assert_eq!(
+            signature.signing_time,
+            Some(now() - Duration::from_secs(60))
+        );
         assert_eq!(signature.signer.drfo.as_deref(), Some("1234567890"));
         assert_eq!(signature.signer.surname.as_deref(), Some("Петренко"));
-        assert_eq!(signature.signer.issuer_common_name.as_deref(), Some("Тестовий ЦСК ДСТУ"));
+        assert_eq!(
+            signature.signer.issuer_common_name.as_deref(),
+            Some("Тестовий ЦСК ДСТУ")
+        );
     }
 }
 
@@ -151,11 +190,25 @@ fn flipped_bytes_in_dstu_content_attributes_signature_and_certificate_are_refuse
         let mut pki = pki(hash);
         let envelope = pki.stamped(hash);
         let content = flipped(&envelope, find(&envelope, b"active"));
-        assert_eq!(pki.refusal(&content), Some(Refusal::SignatureInvalid), "{hash:?}");
-        let attributes = edit(&envelope, &[1, 0, -1, 0, 3], &mut |c| flipped(c, c.len() - 1));
-        assert_eq!(pki.refusal(&attributes), Some(Refusal::SignatureInvalid), "{hash:?}");
+        assert_eq!(
+            pki.refusal(&content),
+            Some(Refusal::SignatureInvalid),
+            "{hash:?}"
+        );
+        let attributes = edit(&envelope, &[1, 0, -1, 0, 3], &mut |c| {
+            flipped(c, c.len() - 1)
+        });
+        assert_eq!(
+            pki.refusal(&attributes),
+            Some(Refusal::SignatureInvalid),
+            "{hash:?}"
+        );
         let signature = edit(&envelope, &[1, 0, -1, 0, 5], &mut |c| flipped(c, 3));
-        assert_eq!(pki.refusal(&signature), Some(Refusal::SignatureInvalid), "{hash:?}");
+        assert_eq!(
+            pki.refusal(&signature),
+            Some(Refusal::SignatureInvalid),
+            "{hash:?}"
+        );
         let certificate = flipped(&envelope, find(&envelope, b"TINUA-1234567890") + 15);
         assert_eq!(
             pki.refusal(&certificate),
@@ -182,9 +235,15 @@ fn a_dstu_signer_revoked_by_the_dstu_crl_is_refused() {
     let mut pki = pki(Hash::Gost);
     let envelope = pki.stamped(Hash::Gost);
     let serial = pki.signer.serial.clone();
-    let verified = pki.verifier(&[&serial]).verify_der(&envelope, now()).unwrap();
+    let verified = pki
+        .verifier(&[&serial])
+        .verify_der(&envelope, now())
+        .unwrap();
     assert_eq!(verified.signatures[0].refusal, Some(Refusal::Revoked));
-    let other = pki.verifier(&[&[0x77]]).verify_der(&envelope, now()).unwrap();
+    let other = pki
+        .verifier(&[&[0x77]])
+        .verify_der(&envelope, now())
+        .unwrap();
     assert!(other.all_valid());
 }
 
@@ -200,7 +259,9 @@ fn an_unsupported_curve_in_the_signer_key_is_refused_with_its_name() {
     let verified = pki.verifier(&[]).verify_der(&changed, now()).unwrap();
     assert_eq!(
         verified.signatures[0].refusal,
-        Some(Refusal::UnsupportedCurve("1.2.804.2.1.1.1.1.3.1.1.2.12".into()))
+        Some(Refusal::UnsupportedCurve(
+            "1.2.804.2.1.1.1.1.3.1.1.2.12".into()
+        ))
     );
     assert_eq!(
         verified.signatures[0].validation_error_message,
@@ -213,7 +274,9 @@ fn the_optimal_normal_basis_is_an_unsupported_algorithm() {
     let mut pki = pki(Hash::Gost);
     let envelope = pki.stamped(Hash::Gost);
     // The SignerInfo's signature algorithm …3.1.1 → …3.1.2 (normal basis).
-    let changed = edit(&envelope, &[1, 0, -1, 0, 4], &mut |_| oid("1.2.804.2.1.1.1.1.3.1.2"));
+    let changed = edit(&envelope, &[1, 0, -1, 0, 4], &mut |_| {
+        oid("1.2.804.2.1.1.1.1.3.1.2")
+    });
     let verified = pki.verifier(&[]).verify_der(&changed, now()).unwrap();
     assert_eq!(
         verified.signatures[0].validation_error_message,
@@ -222,7 +285,10 @@ fn the_optimal_normal_basis_is_an_unsupported_algorithm() {
 }
 
 fn real(name: &str) -> Certificate {
-    let path = format!("{}/../dstu4145/tests/data/{name}", env!("CARGO_MANIFEST_DIR"));
+    let path = format!(
+        "{}/../dstu4145/tests/data/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
     Certificate::from_der(&std::fs::read(path).unwrap()).unwrap()
 }
 
@@ -237,12 +303,18 @@ fn real_ukrainian_ca_certificates_verify_up_to_their_roots() {
     assert_eq!(root.is_signed_by(&root), Ok(()));
     let mut trust = TrustStore::new();
     trust.add_anchors(vec![real("czo-root-2012.cer")]);
-    assert_eq!(trust.verify_certificate(&justice, &[], at_year(2017)), Ok(2));
+    assert_eq!(
+        trust.verify_certificate(&justice, &[], at_year(2017)),
+        Ok(2)
+    );
     assert_eq!(
         trust.verify_certificate(&justice, &[], at_year(2021)),
         Err(Refusal::Expired)
     );
-    for (name, year) in [("nbu-root-gost-2025.cer", 2027), ("nbu-root-kupyna-2026.cer", 2027)] {
+    for (name, year) in [
+        ("nbu-root-gost-2025.cer", 2027),
+        ("nbu-root-kupyna-2026.cer", 2027),
+    ] {
         let nbu = real(name);
         assert_eq!(nbu.is_signed_by(&nbu), Ok(()), "{name}");
         let mut own = TrustStore::new();
@@ -278,7 +350,9 @@ fn a_folder_of_real_certificates_loads_and_counts_dstu_keys() {
     let dir = format!("{}/../dstu4145/tests/data", env!("CARGO_MANIFEST_DIR"));
     let certificates = certificates_from_dir(dir.as_ref()).unwrap();
     assert_eq!(certificates.len(), 6);
-    assert!(certificates.iter().all(|c| c.key_kind() == KeyKind::Dstu4145));
+    assert!(certificates
+        .iter()
+        .all(|c| c.key_kind() == KeyKind::Dstu4145));
     let mut trust = TrustStore::new();
     trust.add_anchors(certificates);
     assert_eq!(
@@ -306,5 +380,8 @@ fn jkurwas_real_dstu_message_verifies_against_its_self_signed_certificate() {
     assert_eq!(verified.content, b"123");
     let signature = &verified.signatures[0];
     assert!(signature.is_valid, "{}", signature.validation_error_message);
-    assert_eq!(signature.signer.organization_name.as_deref(), Some("Very Much CA"));
+    assert_eq!(
+        signature.signer.organization_name.as_deref(),
+        Some("Very Much CA")
+    );
 }

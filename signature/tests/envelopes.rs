@@ -28,17 +28,27 @@ fn every_key_kind_verifies_with_its_timestamp_and_names_the_signer() {
         let [signature] = verified.signatures.as_slice() else {
             panic!("{name}: one layer expected");
         };
-        assert!(signature.is_valid, "{name}: {}", signature.validation_error_message);
+        assert!(
+            signature.is_valid,
+            "{name}: {}",
+            signature.validation_error_message
+        );
         assert_eq!(signature.validation_error_message, "");
         assert_eq!(signature.time_source, Some(TimeSource::SignatureTimestamp));
         let at = signature.signing_time.unwrap();
         let age = now().duration_since(at).unwrap().as_secs();
-        assert!((3500..3700).contains(&age), "{name}: signed {age} s before now");
+        assert!(
+            (3500..3700).contains(&age),
+            "{name}: signed {age} s before now"
+        );
         let signer = &signature.signer;
         assert_eq!(signer.drfo.as_deref(), Some("1234567890"), "{name}");
         assert_eq!(signer.surname.as_deref(), Some("Петренко"));
         assert_eq!(signer.given_name.as_deref(), Some("Іван Васильович"));
-        assert_eq!(signer.common_name.as_deref(), Some("Петренко Іван Васильович"));
+        assert_eq!(
+            signer.common_name.as_deref(),
+            Some("Петренко Іван Васильович")
+        );
         assert_eq!(signer.edrpou, None);
         assert_eq!(verified.json().unwrap()["status"], "active");
     }
@@ -60,7 +70,11 @@ fn a_flipped_byte_in_the_content_is_refused_for_every_key_kind() {
     for (name, _) in KINDS {
         let envelope = stamped(name, name);
         let at = find(&envelope, b"active");
-        assert_eq!(refusal(&flipped(&envelope, at)), Refusal::SignatureInvalid, "{name}");
+        assert_eq!(
+            refusal(&flipped(&envelope, at)),
+            Refusal::SignatureInvalid,
+            "{name}"
+        );
     }
 }
 
@@ -167,7 +181,11 @@ fn a_token_of_an_untrusted_tsa_is_refused() {
 fn a_tsa_certificate_is_trusted_as_configured_when_it_does_not_chain_to_an_anchor() {
     // Anchors: the P-384 CA only; the TSA (issued by the RSA CA) does not chain to it.
     let envelope = stamped("p256", "p256");
-    let bare = verifier_with(trust(&["pki/ca-ec.pem"], &[]), crls("crl"), Settings::default());
+    let bare = verifier_with(
+        trust(&["pki/ca-ec.pem"], &[]),
+        crls("crl"),
+        Settings::default(),
+    );
     let signature = &bare.verify_der(&envelope, now()).unwrap().signatures[0];
     assert_eq!(signature.refusal, Some(Refusal::TsaNotTrusted));
     let configured = verifier_with(
@@ -198,7 +216,10 @@ fn a_certificate_valid_at_the_timestamp_but_expired_now_is_refused_as_ehealth_do
 fn a_certificate_not_yet_valid_at_the_timestamp_is_refused() {
     let refused = refusal(&stamped("future", "future"));
     assert_eq!(refused, Refusal::NotValidAtTimestamp);
-    assert_eq!(refused.to_string(), "signature timestamp verification failed");
+    assert_eq!(
+        refused.to_string(),
+        "signature timestamp verification failed"
+    );
 }
 
 #[test]
@@ -206,7 +227,10 @@ fn a_timestamp_later_than_the_verification_time_is_refused() {
     let envelope = stamped("rsa", "rsa");
     let early = now() - std::time::Duration::from_secs(7200);
     let verified = verifier().verify_der(&envelope, early).unwrap();
-    assert_eq!(verified.signatures[0].refusal, Some(Refusal::TimestampInFuture));
+    assert_eq!(
+        verified.signatures[0].refusal,
+        Some(Refusal::TimestampInFuture)
+    );
     assert_eq!(
         Refusal::TimestampInFuture.to_string(),
         "signature timestamp is later than the verification time"
@@ -217,7 +241,10 @@ fn a_timestamp_later_than_the_verification_time_is_refused() {
 fn a_signer_certificate_without_a_signing_key_usage_is_refused() {
     let refused = refusal(&stamped("encipher", "encipher"));
     assert_eq!(refused, Refusal::SignerKeyUsage);
-    assert_eq!(refused.to_string(), "signer certificate key usage does not allow signing");
+    assert_eq!(
+        refused.to_string(),
+        "signer certificate key usage does not allow signing"
+    );
 }
 
 #[test]
@@ -250,10 +277,20 @@ fn two_different_drfo_in_one_certificate_are_refused() {
 
 #[test]
 fn a_signer_whose_issuer_is_not_trusted_is_refused() {
-    let verifier = verifier_with(trust(&["pki/ca-ec.pem"], &["pki/tsa.pem"]), crls("crl"), Settings::default());
-    let signature = &verifier.verify_der(&stamped("rsa", "rsa"), now()).unwrap().signatures[0];
+    let verifier = verifier_with(
+        trust(&["pki/ca-ec.pem"], &["pki/tsa.pem"]),
+        crls("crl"),
+        Settings::default(),
+    );
+    let signature = &verifier
+        .verify_der(&stamped("rsa", "rsa"), now())
+        .unwrap()
+        .signatures[0];
     assert_eq!(signature.refusal, Some(Refusal::NoTrustedRoot));
-    assert_eq!(signature.validation_error_message, "matching ROOT certificate not found");
+    assert_eq!(
+        signature.validation_error_message,
+        "matching ROOT certificate not found"
+    );
 }
 
 #[test]
@@ -268,7 +305,10 @@ fn a_signer_certificate_missing_from_the_envelope_is_refused() {
             .collect()
     });
     let verified = verifier().verify_der(&without, now()).unwrap();
-    assert_eq!(verified.signatures[0].refusal, Some(Refusal::SignerCertificateMissing));
+    assert_eq!(
+        verified.signatures[0].refusal,
+        Some(Refusal::SignerCertificateMissing)
+    );
     assert_eq!(
         verified.signatures[0].validation_error_message,
         "retrieving certificate from signed data container failed"
@@ -309,10 +349,19 @@ fn base64_is_read_as_clients_send_it() {
     assert!(verifier.verify_base64(&wrapped, now()).unwrap().all_valid());
     let unpadded = text.trim_end_matches('=');
     assert!(verifier.verify_base64(unpadded, now()).unwrap().all_valid());
-    assert_eq!(verifier.verify_base64("not base64!", now()), Err(EnvelopeError::NotBase64));
+    assert_eq!(
+        verifier.verify_base64("not base64!", now()),
+        Err(EnvelopeError::NotBase64)
+    );
     assert_eq!(EnvelopeError::NotBase64.to_string(), "Not a base64 string");
-    assert_eq!(verifier.verify_base64("", now()), Err(EnvelopeError::Malformed));
-    assert_eq!(verifier.verify_base64("AAAA", now()), Err(EnvelopeError::Malformed));
+    assert_eq!(
+        verifier.verify_base64("", now()),
+        Err(EnvelopeError::Malformed)
+    );
+    assert_eq!(
+        verifier.verify_base64("AAAA", now()),
+        Err(EnvelopeError::Malformed)
+    );
     assert_eq!(
         EnvelopeError::Malformed.to_string(),
         "Malformed signed data: not a CMS/PKCS#7 SignedData envelope"

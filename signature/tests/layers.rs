@@ -85,7 +85,9 @@ fn nesting_deeper_than_the_settings_allow_is_refused() {
 
 #[test]
 fn json_content_is_read_after_a_bom_and_trailing_nuls() {
-    let mut verified = verifier().verify_der(&stamped("rsa", "rsa"), now()).unwrap();
+    let mut verified = verifier()
+        .verify_der(&stamped("rsa", "rsa"), now())
+        .unwrap();
     verified.content = [&b"\xEF\xBB\xBF"[..], &verified.content, b"\0\0"].concat();
     assert_eq!(verified.json().unwrap()["status"], "active");
     verified.content = b"{not json".to_vec();

@@ -48,8 +48,14 @@ fn revocation_checks_can_be_turned_off_for_development() {
         check_revocation: false,
         ..Settings::default()
     };
-    let verifier = verifier_with(trust(&["pki/root.pem"], &[]), RevocationStore::new(), settings);
-    let verified = verifier.verify_der(&stamped("revoked", "revoked"), now()).unwrap();
+    let verifier = verifier_with(
+        trust(&["pki/root.pem"], &[]),
+        RevocationStore::new(),
+        settings,
+    );
+    let verified = verifier
+        .verify_der(&stamped("revoked", "revoked"), now())
+        .unwrap();
     assert!(verified.all_valid(), "{:?}", verified.first_refusal());
 }
 
@@ -77,7 +83,10 @@ fn crls_load_from_a_folder_in_der_and_pem_and_a_newer_one_replaces_the_older() {
     assert_eq!(stale.add(&read("crl/ca-rsa.crl.pem")).unwrap(), 1);
     assert_eq!(stale.summary(now()), (3, 3));
     assert_eq!(stale.add(&read("crl-stale/ca-rsa.crl")).unwrap(), 0);
-    assert_eq!(refusal_with(stale, &stamped("revoked", "revoked")), Some(Refusal::Revoked));
+    assert_eq!(
+        refusal_with(stale, &stamped("revoked", "revoked")),
+        Some(Refusal::Revoked)
+    );
     assert!(store.add(b"not a CRL").is_err());
     assert!(RevocationStore::new().with_folder(&data("pki")).is_err());
 }
@@ -98,9 +107,18 @@ fn a_refresh_fetches_the_configured_addresses_and_reports_failures() {
     };
     let report = store.refresh(&fetch);
     assert_eq!(report.loaded, 2);
-    assert_eq!(report.failures, vec!["http://crl.test/missing.crl: 404".to_owned()]);
-    assert_eq!(report.to_string(), "2 CRLs loaded; failed: http://crl.test/missing.crl: 404");
-    assert_eq!(refusal_with(store, &stamped("revoked", "revoked")), Some(Refusal::Revoked));
+    assert_eq!(
+        report.failures,
+        vec!["http://crl.test/missing.crl: 404".to_owned()]
+    );
+    assert_eq!(
+        report.to_string(),
+        "2 CRLs loaded; failed: http://crl.test/missing.crl: 404"
+    );
+    assert_eq!(
+        refusal_with(store, &stamped("revoked", "revoked")),
+        Some(Refusal::Revoked)
+    );
 }
 
 #[test]

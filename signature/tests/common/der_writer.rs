@@ -9,7 +9,11 @@ pub fn tlv(tag: u8, content: &[u8]) -> Vec<u8> {
     if len < 0x80 {
         out.push(len as u8);
     } else {
-        let bytes: Vec<u8> = len.to_be_bytes().into_iter().skip_while(|b| *b == 0).collect();
+        let bytes: Vec<u8> = len
+            .to_be_bytes()
+            .into_iter()
+            .skip_while(|b| *b == 0)
+            .collect();
         out.push(0x80 | bytes.len() as u8);
         out.extend(bytes);
     }
@@ -74,7 +78,9 @@ pub fn split(der: &[u8]) -> (u8, &[u8], &[u8]) {
         (der[1] as usize, 2)
     } else {
         let n = (der[1] & 0x7F) as usize;
-        let len = der[2..2 + n].iter().fold(0usize, |a, b| a << 8 | *b as usize);
+        let len = der[2..2 + n]
+            .iter()
+            .fold(0usize, |a, b| a << 8 | *b as usize);
         (len, 2 + n)
     };
     (tag, &der[header..header + len], &der[header + len..])
@@ -99,11 +105,21 @@ pub fn edit(der: &[u8], path: &[isize], f: &mut dyn FnMut(&[u8]) -> Vec<u8>) -> 
         return tlv(tag, &f(content));
     };
     let kids = children(content);
-    let index = if first < 0 { kids.len() - 1 } else { first as usize };
+    let index = if first < 0 {
+        kids.len() - 1
+    } else {
+        first as usize
+    };
     let rebuilt: Vec<Vec<u8>> = kids
         .iter()
         .enumerate()
-        .map(|(i, kid)| if i == index { edit(kid, rest, f) } else { kid.to_vec() })
+        .map(|(i, kid)| {
+            if i == index {
+                edit(kid, rest, f)
+            } else {
+                kid.to_vec()
+            }
+        })
         .collect();
     tlv(tag, &rebuilt.concat())
 }
@@ -115,6 +131,10 @@ pub fn at<'a>(der: &'a [u8], path: &[isize]) -> &'a [u8] {
     };
     let (_, content, _) = split(der);
     let kids = children(content);
-    let index = if first < 0 { kids.len() - 1 } else { first as usize };
+    let index = if first < 0 {
+        kids.len() - 1
+    } else {
+        first as usize
+    };
     at(kids[index], rest)
 }

@@ -119,7 +119,10 @@ pub fn signer_extensions(drfo: &str) -> Vec<Vec<u8>> {
         extension(
             "2.5.29.9",
             false,
-            &seq(&[seq(&[oid("1.2.804.2.1.1.1.11.1.4.1.1"), set(&[printable(drfo)])])]),
+            &seq(&[seq(&[
+                oid("1.2.804.2.1.1.1.11.1.4.1.1"),
+                set(&[printable(drfo)]),
+            ])]),
         ),
     ]
 }
@@ -280,11 +283,20 @@ pub fn signed_data(
 }
 
 /// An RFC 3161 token over `imprinted` (GOST 34.311 imprint), by the TSA `key`/`certificate`.
-pub fn token(key: &mut Key, certificate: &Issued, issuer: &[u8], imprinted: &[u8], gen_time: u64) -> Vec<u8> {
+pub fn token(
+    key: &mut Key,
+    certificate: &Issued,
+    issuer: &[u8],
+    imprinted: &[u8],
+    gen_time: u64,
+) -> Vec<u8> {
     let tst_info = seq(&[
         uint(&[1]),
         oid("1.2.804.2.1.1.1.2.3.1"),
-        seq(&[seq(&[oid(GOST34311)]), octets(&Hash::Gost.digest(imprinted))]),
+        seq(&[
+            seq(&[oid(GOST34311)]),
+            octets(&Hash::Gost.digest(imprinted)),
+        ]),
         uint(&[0x2A]),
         generalized(gen_time),
     ]);

@@ -9,9 +9,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use ehealth_signature::{
-    certificates_from_file, RevocationStore, Settings, TrustStore, Verifier,
-};
+use ehealth_signature::{certificates_from_file, RevocationStore, Settings, TrustStore, Verifier};
 
 pub fn data(path: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -50,7 +48,11 @@ pub fn crls(folder: &str) -> RevocationStore {
 
 /// Anchors: the test root; CRLs: `crl/`; eHealth's settings.
 pub fn verifier() -> Verifier {
-    verifier_with(trust(&["pki/root.pem"], &[]), crls("crl"), Settings::default())
+    verifier_with(
+        trust(&["pki/root.pem"], &[]),
+        crls("crl"),
+        Settings::default(),
+    )
 }
 
 pub fn verifier_with(trust: TrustStore, crls: RevocationStore, settings: Settings) -> Verifier {
