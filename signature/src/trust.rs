@@ -182,8 +182,11 @@ fn bundle(der: &[u8]) -> Result<Vec<Certificate>, LoadError> {
     Ok(signed.certificates)
 }
 
+/// A PEM block's label and DER.
+pub(crate) type PemBlock = (String, Vec<u8>);
+
 /// PEM blocks with their labels; `None` when `bytes` are not PEM.
-pub(crate) fn pem_blocks(bytes: &[u8]) -> Result<Option<Vec<(String, Vec<u8>)>>, LoadError> {
+pub(crate) fn pem_blocks(bytes: &[u8]) -> Result<Option<Vec<PemBlock>>, LoadError> {
     let Ok(text) = std::str::from_utf8(bytes) else {
         return Ok(None);
     };
@@ -201,7 +204,7 @@ pub(crate) fn pem_blocks(bytes: &[u8]) -> Result<Option<Vec<(String, Vec<u8>)>>,
             .find("-----")
             .ok_or_else(|| LoadError("unterminated PEM block".into()))?;
         let end = end_marker + 9 + close + 5;
-        let (label, der) = der::pem::decode_vec(block[..end].as_bytes())
+        let (label, der) = der::pem::decode_vec(&block.as_bytes()[..end])
             .map_err(|e| LoadError(format!("invalid PEM: {e}")))?;
         blocks.push((label.to_owned(), der));
         rest = &block[end..];
