@@ -248,8 +248,8 @@ impl EffectsWorker {
                 job_id: None,
             };
             let command = ApprovalCommand::Revoke {
-                service_request_id: sr_id,
-                by,
+                service_request_id: sr_id.into(),
+                by: by.into(),
                 at,
             };
             match self
