@@ -6,7 +6,7 @@
 //! for the action whose rule they are.
 //!
 //! The rules about the entity's state are the aggregates' (`check_*` on each aggregate); an
-//! action checks the caller first, in the order its table in the README lists.
+//! action checks the caller first, in the order `docs/rules.md` lists.
 
 pub mod employee;
 pub mod legal_entity;
