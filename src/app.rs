@@ -12,7 +12,7 @@ use crate::db::Db;
 use crate::media::MediaStorage;
 use crate::otp_limit::OtpInitLimit;
 use crate::reference::Reference;
-use crate::signature::SignatureVerifier;
+use crate::signature::{BuiltinVerifier, SignatureVerifier};
 use crate::sms::dispatcher::Dispatcher;
 use crate::sms::Gateway;
 use crate::workers::effects::EffectsWorker;
@@ -22,7 +22,7 @@ pub struct AppState {
     pub bus: Arc<CommandBus>,
     pub reference: Reference,
     pub keys: TokenKeys,
-    pub verifier: Option<Arc<SignatureVerifier>>,
+    pub verifier: Option<Arc<dyn SignatureVerifier>>,
     pub media: MediaStorage,
     pub ready_max_lag: i64,
     /// The connection `/health/ready` probes with, apart from the pool requests use.
@@ -61,9 +61,9 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         .ok_or_else(|| anyhow::anyhow!("EHEALTH_JWT_SECRET is not set"))?;
     let verifier = match &args.trust_anchors {
         Some(path) => Some(Arc::new(
-            SignatureVerifier::from_pem_file(path)
+            BuiltinVerifier::from_pem_file(path)
                 .map_err(|e| anyhow::anyhow!("EHEALTH_TRUST_ANCHORS: {e}"))?,
-        )),
+        ) as Arc<dyn SignatureVerifier>),
         None => {
             tracing::warn!("EHEALTH_TRUST_ANCHORS is not set: recall answers 503 until it is");
             None

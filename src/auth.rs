@@ -1,7 +1,8 @@
-//! Bearer tokens (CONTRACT.md): HS256 JWTs whose `sub` is the user, `client_id` the legal entity
-//! and `scope` the space-separated scopes. Failures answer with the API gateway's texts.
+//! Bearer tokens: HS256 JWTs whose `sub` is the user, `client_id` the legal entity and `scope`
+//! the space-separated scopes. Failures answer with the API gateway's texts.
 
 use chrono::Utc;
+use ehealth_aggregates::ids::{LegalEntityId, UserId};
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -29,6 +30,16 @@ pub struct Identity {
 }
 
 impl Identity {
+    /// The legal entity the user acts for (`client_id`), as the domain takes it.
+    pub fn legal_entity(&self) -> LegalEntityId {
+        self.client_id.into()
+    }
+
+    /// The user (`sub`), as the domain takes it.
+    pub fn user(&self) -> UserId {
+        self.user_id.into()
+    }
+
     /// The scopes of `required` the token lacks, in order; empty when all are granted.
     pub fn missing_scopes(&self, required: &[&str]) -> Vec<String> {
         required

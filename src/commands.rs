@@ -1,6 +1,10 @@
 //! The command bus: one cqrs-es framework per aggregate over our event repository, with bounded
 //! retries on optimistic-lock conflicts, run in a spawned task so that a client that disconnects
-//! can never leave a connection inside an open transaction (DESIGN.md, cancellation).
+//! can never leave a connection inside an open transaction.
+//!
+//! Every command runs in a `command` span (aggregate type, entity id, command id, correlation id)
+//! inside the span of the request or worker pass that sent it, so its log lines can be followed
+//! back to both.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -263,10 +267,17 @@ impl CommandBus {
         A::Error: Send + 'static,
     {
         let bus = Arc::clone(self);
-        // The request's span goes along, so the command's logs carry the request id.
+        // A child of the request's (or the worker pass's) span, so the command's logs carry the
+        // request id as well as its own.
+        let span = tracing::info_span!(
+            "command",
+            aggregate = A::TYPE,
+            id = %id,
+            command_id = %meta.command_id,
+            correlation_id = %meta.correlation_id,
+        );
         let task = tokio::spawn(
-            async move { bus.execute_here::<A>(id, command, meta, context).await }
-                .instrument(tracing::Span::current()),
+            async move { bus.execute_here::<A>(id, command, meta, context).await }.instrument(span),
         );
         task.await
             .map_err(|e| CommandError::Internal(format!("command task failed: {e}")))?
@@ -306,8 +317,9 @@ impl CommandBus {
             Err(CommandError::OutcomeUnknown(_)) => "unknown",
             Err(CommandError::Internal(_)) => "error",
         };
-        self.metrics
-            .command(A::TYPE, outcome, started.elapsed().as_secs_f64());
+        let elapsed = started.elapsed().as_secs_f64();
+        tracing::debug!(outcome, elapsed, "command handled");
+        self.metrics.command(A::TYPE, outcome, elapsed);
         match &result {
             Ok(Some(_)) => self.health.write_succeeded(),
             Err(CommandError::Unavailable(why) | CommandError::OutcomeUnknown(why)) => {
@@ -337,7 +349,7 @@ impl CommandBus {
                 Ok(()) => return Ok(context.outcome()),
                 Err(AggregateError::AggregateConflict) => {
                     let backoff = rand::thread_rng().gen_range(1..=4u64 << attempt.min(4));
-                    tracing::debug!(aggregate = A::TYPE, id, attempt, "conflict, retrying");
+                    tracing::debug!(attempt, "conflict, retrying");
                     self.metrics.conflict_retry(A::TYPE);
                     tokio::time::sleep(Duration::from_millis(backoff)).await;
                 }

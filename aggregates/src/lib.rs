@@ -4,9 +4,14 @@
 //! lives in the aggregate's `handle`, so it is enforced the same way on every path (HTTP, import,
 //! workers) and unit-tested without a database.
 //!
+//! Rules about the caller — its legal entity, the user's employees, the party behind the user, the
+//! patient — are pure functions in [`caller`], next to the aggregates' rules; values that have
+//! rules of their own are types ([`drfo::Drfo`], [`service_request::RecallReason`], the ids of
+//! [`ids`]).
+//!
 //! Nothing here does I/O. Facts that come from other registries (the signer's tax id, the user's
 //! employees, the person's authentication method, the recall-reason dictionary) arrive inside the
-//! command, resolved by the service before it executes the command.
+//! command or as the rules' arguments, resolved by the service beforehand.
 
 pub mod approval;
 pub mod caller;
@@ -14,6 +19,7 @@ pub mod care_plan_activity;
 pub mod common;
 pub mod device_dispense;
 pub mod drfo;
+pub mod ids;
 pub mod merge_request;
 pub mod service_request;
 

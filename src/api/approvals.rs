@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use ehealth_aggregates::approval::{
     method, otp_delivery, ApprovalCommand, ApprovalError, OtpDelivery,
 };
+use ehealth_aggregates::caller::party::{patient_active, patient_exists};
+use ehealth_aggregates::ids::{LegalEntityId, PatientId};
 use ehealth_aggregates::Approval;
 use rand::RngCore;
 use uuid::Uuid;
@@ -49,8 +51,8 @@ async fn delivery(
 async fn spec_refusal(
     app: &AppState,
     id: Uuid,
-    patient_id: Uuid,
-    client_id: Uuid,
+    patient_id: PatientId,
+    client_id: LegalEntityId,
     delivery: &OtpDelivery,
 ) -> Result<Option<ApiError>, ApiError> {
     let current: Approval = app.bus.load(id).await?;
@@ -122,27 +124,20 @@ pub async fn resend(
             return Ok(first_answer);
         }
     }
-    let person = app
-        .reference
-        .person(patient_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found(PERSON_NOT_FOUND))?;
+    let person = patient_exists(app.reference.person(patient_id).await?)?;
     let id = approval_id.ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
     // Patient, legal entity and `authorize_with` are fixed at creation, and a status never goes
     // back to `new`: a cached state answers every refusal it gives. One it lets through is checked
     // again on the current state before a 429, and by the command.
+    let (patient, legal_entity) = (PatientId::new(patient_id), identity.legal_entity());
     let approval: Approval = app.bus.load_cached(id).await?;
     let record = approval
-        .record
-        .as_ref()
-        .filter(|a| a.patient_id == patient_id)
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    if !person.is_active() {
-        return Err(ApiError::conflict("Person is not active"));
-    }
+        .check_resend_target(patient)
+        .map_err(ApiError::from)?;
+    patient_active(&person.facts())?;
     let at = actions::now();
     let delivery = delivery(&app, &person, record.authorize_with, at).await?;
-    let owned = match approval.check_resend(patient_id, identity.client_id, &delivery) {
+    let owned = match approval.check_resend(patient, legal_entity, &delivery) {
         Ok(()) => true,
         Err(ApprovalError::BelongsToAnotherLegalEntity) => false,
         Err(refusal) => return Err(refusal.into()),
@@ -152,9 +147,7 @@ pub async fn resend(
     // The OTP service's own refusal comes after the spec's rules, ownership last; another legal
     // entity never claims the phone.
     if !owned {
-        if let Some(refusal) =
-            spec_refusal(&app, id, patient_id, identity.client_id, &delivery).await?
-        {
+        if let Some(refusal) = spec_refusal(&app, id, patient, legal_entity, &delivery).await? {
             return Err(refusal);
         }
         if let Some(retry_after) = app.otp_limit.seconds_left(&phone).await? {
@@ -169,11 +162,9 @@ pub async fn resend(
     );
     let claim = match app.otp_limit.claim(&phone, holder.as_deref()).await? {
         Claim::Refused { retry_after } => {
-            return Err(
-                spec_refusal(&app, id, patient_id, identity.client_id, &delivery)
-                    .await?
-                    .unwrap_or_else(|| ApiError::too_many_requests(retry_after)),
-            );
+            return Err(spec_refusal(&app, id, patient, legal_entity, &delivery)
+                .await?
+                .unwrap_or_else(|| ApiError::too_many_requests(retry_after)));
         }
         claim => claim,
     };
@@ -181,9 +172,9 @@ pub async fn resend(
     let mut salt = [0u8; 16];
     rand::thread_rng().fill_bytes(&mut salt);
     let command = ApprovalCommand::ResendOtp {
-        patient_id,
-        legal_entity_id: identity.client_id,
-        user_id: identity.user_id,
+        patient_id: patient,
+        legal_entity_id: legal_entity,
+        user_id: identity.user(),
         at,
         delivery,
         salt: hex::encode(salt),

@@ -3,14 +3,15 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
+use ehealth_aggregates::caller::legal_entity;
 use ehealth_aggregates::device_dispense::DeviceDispenseCommand;
 use ehealth_aggregates::DeviceDispense;
 
 use super::actions::{self, ActionRequest};
+use super::caller_facts as facts;
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{path_id, Caller};
-use super::legal_entity;
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use super::time_travel::TimeTravelParams;
@@ -60,13 +61,15 @@ pub async fn stop(
         return Ok(pending);
     }
     let identity = &caller.identity;
-    legal_entity::require_allowed_for_device_dispense(&app, identity.client_id).await?;
+    let allowed_types = facts::allowed_legal_entity_types(&app).await?;
+    let le = facts::legal_entity(&app, identity.legal_entity()).await?;
+    legal_entity::check_stop_device_dispense(le.as_ref(), &allowed_types)?;
     let patient_id = path_id(&patient_id, NOT_FOUND)?;
     let id = path_id(&id, NOT_FOUND)?;
     let command = DeviceDispenseCommand::Stop {
-        patient_id,
-        legal_entity_id: identity.client_id,
-        user_id: identity.user_id,
+        patient_id: patient_id.into(),
+        legal_entity_id: identity.legal_entity(),
+        user_id: identity.user(),
         at: actions::now(),
     };
     let req = ActionRequest {

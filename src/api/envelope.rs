@@ -1,4 +1,4 @@
-//! eHealth's response envelopes (ehealth-notes §1.2–1.3): `{meta, data}` and `{meta, error}`.
+//! eHealth's response envelopes: `{meta, data}` and `{meta, error}`.
 //!
 //! Handlers and errors produce the body without `meta`; the [`envelope`] middleware, which knows
 //! the request's URL and id, adds it, so every answer — including extractor rejections, 404s of

@@ -1,5 +1,6 @@
 //! Every error the API answers, and the one place where domain errors become a status,
-//! `error.type` and message (types per ehealth-notes §1.3).
+//! `error.type` and message (eHealth's types: `access_denied` 401, `forbidden` 403, `not_found`
+//! 404, `request_conflict` 409, `validation_failed` 422, …).
 
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -16,7 +17,6 @@ use crate::commands::CommandError;
 
 pub const VALIDATION_FAILED: &str = "Validation failed. You can find validators description at our API Manifest: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/errors.";
 pub const MALFORMED_JSON: &str = "Malformed request. Probably, you have sent corrupted JSON.";
-pub const LE_NOT_ALLOWED: &str = "Action is not allowed for the legal entity";
 /// The answer while the database cannot serve: nothing was done, the client may retry.
 pub const UNAVAILABLE: &str = "Service temporarily unavailable, please retry";
 /// The answer when an action's deadline passed while its commit was in flight.
@@ -301,11 +301,14 @@ impl From<CallerError> for ApiError {
     fn from(err: CallerError) -> Self {
         let message = err.to_string();
         match err {
-            CallerError::PartyNotVerified | CallerError::PartyDeceased => {
-                ApiError::forbidden(message)
-            }
+            CallerError::PartyNotVerified
+            | CallerError::PartyDeceased
+            | CallerError::EmployeeMayNotRejectMergeRequest => ApiError::forbidden(message),
             CallerError::PersonNotFound => ApiError::not_found(message),
-            CallerError::PersonNotActive => ApiError::conflict(message),
+            CallerError::LegalEntityNotAllowed
+            | CallerError::LegalEntityTypeInvalid
+            | CallerError::LegalEntityNotActive
+            | CallerError::PersonNotActive => ApiError::conflict(message),
         }
     }
 }

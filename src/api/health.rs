@@ -139,6 +139,7 @@ pub async fn refresh_gauges(
             let pending = health_db.pending_jobs().await?;
             Ok::<_, sqlx::Error>((lag, pending))
         };
+        let read = tracing::Instrument::instrument(read, tracing::info_span!("gauges_pass"));
         if let Ok(Ok((lag, pending))) = tokio::time::timeout(GAUGES_READ, read).await {
             metrics.set_feed_lag(lag);
             metrics.jobs_pending.set(pending);

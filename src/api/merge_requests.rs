@@ -4,21 +4,21 @@ use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
 use axum::http::StatusCode;
+use ehealth_aggregates::caller::{employee, legal_entity};
 use ehealth_aggregates::merge_request::MergeRequestCommand;
 use ehealth_aggregates::MergeRequest;
 
 use super::actions::{self, ActionRequest, Outcome};
+use super::caller_facts as facts;
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{path_id, Caller};
-use super::legal_entity;
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 
 pub(super) const NOT_FOUND: &str = "Merge request not found";
-const ALLOWED_EMPLOYEE_TYPES: [&str; 3] = ["SPECIALIST", "ASSISTANT", "RECEPTIONIST"];
 
 async fn render(app: &AppState, id: uuid::Uuid) -> Result<serde_json::Value, ApiError> {
     let mr: MergeRequest = super::read::document(app, "merge_requests", id)
@@ -62,23 +62,14 @@ pub async fn reject(
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&["merge_request:write"])?;
     let identity = &caller.identity;
-    legal_entity::require_merge_request_legal_entity(&app, identity.client_id).await?;
-    let employees = app
-        .reference
-        .user_employees(identity.user_id, identity.client_id)
-        .await?;
-    let permitted = employees.iter().any(|e| {
-        e.status == "APPROVED" && ALLOWED_EMPLOYEE_TYPES.contains(&e.employee_type.as_str())
-    });
-    if !permitted {
-        return Err(ApiError::forbidden(
-            "Only SPECIALIST, ASSISTANT or RECEPTIONIST employees can reject merge requests",
-        ));
-    }
+    let le = facts::legal_entity(&app, identity.legal_entity()).await?;
+    legal_entity::check_reject_merge_request(le.as_ref())?;
+    let employees = facts::employees(&app, identity.user(), identity.legal_entity()).await?;
+    employee::check_reject_merge_request(&employees)?;
     let id = path_id(&id, NOT_FOUND)?;
     let command = MergeRequestCommand::Reject {
-        user_id: identity.user_id,
-        legal_entity_id: identity.client_id,
+        user_id: identity.user(),
+        legal_entity_id: identity.legal_entity(),
         at: actions::now(),
     };
     let req = ActionRequest {

@@ -3,6 +3,7 @@
 
 pub mod actions;
 mod approvals;
+mod caller_facts;
 mod care_plan_activities;
 mod device_dispenses;
 pub mod envelope;
@@ -12,7 +13,6 @@ mod extract;
 mod health;
 mod history;
 mod jobs;
-mod legal_entity;
 mod lists;
 mod merge_requests;
 mod openapi;

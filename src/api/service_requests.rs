@@ -5,7 +5,8 @@ use std::sync::Arc;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::HeaderMap;
 use base64::Engine;
-use ehealth_aggregates::caller;
+use ehealth_aggregates::caller::{self, employee, legal_entity};
+use ehealth_aggregates::ids::{CarePlanId, EmployeeId, PatientId};
 use ehealth_aggregates::service_request::{
     RecallServiceRequest, ReleaseServiceRequest, ServiceRequestCommand, ServiceRequestRecord,
 };
@@ -15,17 +16,17 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::actions::{self, ActionRequest};
+use super::caller_facts as facts;
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{parse_json, path_id, Caller, RawBody};
-use super::legal_entity;
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 use crate::jobs::JobSpec;
 use crate::reference::RECALL_REASONS_DICTIONARY;
-use crate::signature::SignatureError;
+use crate::signature::{single_valid_signature, SignatureError};
 
 pub(super) const NOT_FOUND: &str = "Service request not found";
 const PERSON_NOT_FOUND: &str = "Person not found";
@@ -36,18 +37,19 @@ const PERSON_NOT_FOUND: &str = "Person not found";
 async fn care_plan_access(
     app: &AppState,
     record: &ServiceRequestRecord,
-    employees: &[Uuid],
+    employees: &[EmployeeId],
     at: chrono::DateTime<chrono::Utc>,
-) -> Result<(Vec<Uuid>, Option<Uuid>), ApiError> {
+) -> Result<(Vec<CarePlanId>, Option<CarePlanId>), ApiError> {
     let requester = record
         .requester_employee
-        .is_some_and(|r| employees.contains(&r));
+        .is_some_and(|r| employees.contains(&r.into()));
     let activity = record.based_on_activity();
     if requester || (record.based_on_care_plan().is_none() && activity.is_none()) {
         return Ok((Vec::new(), None));
     }
     let mut plans = Vec::new();
-    for document in app.db.active_approvals_granted_to(employees).await? {
+    let employees: Vec<Uuid> = employees.iter().map(|e| e.uuid()).collect();
+    for document in app.db.active_approvals_granted_to(&employees).await? {
         if let Ok(approval) = serde_json::from_value::<Approval>(document) {
             plans.extend(
                 approval
@@ -63,7 +65,7 @@ async fn care_plan_access(
             .load::<CarePlanActivity>(id)
             .await?
             .record
-            .map(|a| a.care_plan_id),
+            .map(|a| CarePlanId::new(a.care_plan_id)),
         None => None,
     };
     Ok((plans, activity_care_plan))
@@ -106,11 +108,13 @@ pub async fn release(
     if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
         return Ok(pending);
     }
-    legal_entity::require_allowed(&app, caller.identity.client_id, false).await?;
+    let allowed_types = facts::allowed_legal_entity_types(&app).await?;
+    let le = facts::legal_entity(&app, caller.identity.legal_entity()).await?;
+    legal_entity::check_release(le.as_ref(), &allowed_types)?;
     let id = path_id(&id, NOT_FOUND)?;
     let command = ServiceRequestCommand::Release(ReleaseServiceRequest {
-        legal_entity_id: caller.identity.client_id,
-        user_id: caller.identity.user_id,
+        legal_entity_id: caller.identity.legal_entity(),
+        user_id: caller.identity.user(),
         at: actions::now(),
     });
     let req = ActionRequest {
@@ -231,6 +235,10 @@ fn signature_error(err: SignatureError) -> ApiError {
             tracing::error!(error = %msg, "trust anchors unusable");
             ApiError::internal()
         }
+        SignatureError::Failed(msg) => {
+            tracing::error!(error = %msg, "signature verification failed");
+            ApiError::internal()
+        }
     }
 }
 
@@ -301,7 +309,9 @@ pub async fn recall(
     if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
         return Ok(pending);
     }
-    legal_entity::require_allowed(&app, identity.client_id, true).await?;
+    let allowed_types = facts::allowed_legal_entity_types(&app).await?;
+    let le = facts::legal_entity(&app, identity.legal_entity()).await?;
+    legal_entity::check_recall(le.as_ref(), &allowed_types)?;
     let at = actions::now();
     let party = app.reference.user_party(identity.user_id).await?;
     caller::check_party(party.as_ref(), at.date_naive())?;
@@ -310,7 +320,7 @@ pub async fn recall(
 
     let current: ServiceRequest = app.bus.load(id).await?;
     let record = current
-        .check_recall_target(patient_id, identity.client_id)
+        .check_recall_target(PatientId::new(patient_id), identity.legal_entity())
         .map_err(ApiError::from)?;
 
     let Some(verifier) = app.verifier.clone() else {
@@ -318,9 +328,10 @@ pub async fn recall(
             "Digital signature verification is not configured (EHEALTH_TRUST_ANCHORS is not set)",
         ));
     };
-    let document = tokio::task::spawn_blocking(move || verifier.verify(&signed))
+    let document = verifier
+        .verify(&signed, at)
         .await
-        .map_err(|_| ApiError::internal())?
+        .and_then(single_valid_signature)
         .map_err(signature_error)?;
     let content: Value = serde_json::from_slice(&document.content).map_err(|_| {
         ApiError::invalid(
@@ -345,23 +356,18 @@ pub async fn recall(
         Some(employee) => app.reference.employee_tax_id(employee).await?,
         None => None,
     };
-    let user_employee_ids: Vec<Uuid> = app
-        .reference
-        .user_employees(identity.user_id, identity.client_id)
-        .await?
-        .into_iter()
-        .filter(|e| e.status == "APPROVED")
-        .map(|e| e.id)
-        .collect();
+    let user_employee_ids = employee::approved(
+        &facts::employees(&app, identity.user(), identity.legal_entity()).await?,
+    );
     let (writable_care_plans, activity_care_plan) =
         care_plan_access(&app, record, &user_employee_ids, at).await?;
     let mut command = RecallServiceRequest {
-        patient_id,
-        legal_entity_id: identity.client_id,
-        user_id: identity.user_id,
+        patient_id: PatientId::new(patient_id),
+        legal_entity_id: identity.legal_entity(),
+        user_id: identity.user(),
         at,
         signed_content: content,
-        signer_drfo: document.signer_drfo.unwrap_or_default(),
+        signer_drfo: document.signer.drfo,
         requester_tax_id,
         user_employee_ids,
         writable_care_plans,

@@ -182,6 +182,7 @@ impl Cache {
 }
 
 /// Listens for reference-data changes until `shutdown`, reconnecting after a lost connection.
+#[tracing::instrument(name = "reference_watch", skip_all)]
 pub async fn watch(cache: Cache, pool: sqlx::PgPool, shutdown: CancellationToken) {
     loop {
         let listener = async {

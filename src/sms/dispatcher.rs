@@ -57,6 +57,7 @@ impl Dispatcher {
     }
 
     /// Sends what is due, at most [`BATCH`] messages; returns how many it handled.
+    #[tracing::instrument(name = "sms_pass", skip_all)]
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
         let mut handled = 0;
         while handled < BATCH && self.send_next().await? {

@@ -98,6 +98,7 @@ impl EffectsWorker {
     }
 
     /// Processes the next batch of the feed; returns how many events it consumed.
+    #[tracing::instrument(name = "effects_pass", skip_all)]
     pub async fn run_once(&self) -> Result<usize, EffectError> {
         match &self.db {
             Db::Postgres(pool) => self.run_once_postgres(pool).await,
@@ -248,8 +249,8 @@ impl EffectsWorker {
                 job_id: None,
             };
             let command = ApprovalCommand::Revoke {
-                service_request_id: sr_id,
-                by,
+                service_request_id: sr_id.into(),
+                by: by.into(),
                 at,
             };
             match self

@@ -54,10 +54,10 @@ pub async fn return_quantity(
         job_id: None,
     };
     let command = CarePlanActivityCommand::ReturnQuantity {
-        service_request_id: sr.id,
+        service_request_id: sr.id.into(),
         quantity: give_back.quantity,
-        legal_entity_id,
-        by,
+        legal_entity_id: legal_entity_id.into(),
+        by: by.into(),
         at,
     };
     match bus

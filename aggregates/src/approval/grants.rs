@@ -7,12 +7,13 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use super::{ApprovalRecord, ApprovalStatus};
+use crate::ids::CarePlanId;
 
 impl ApprovalRecord {
     /// The care plans this approval lets its `granted_to` employee write at `at`: it is `active`,
     /// its `access_level` is `write`, it has not expired, and each care plan is one of its
     /// `granted_resources` (references whose code is `care_plan`).
-    pub fn writable_care_plans(&self, at: DateTime<Utc>) -> Vec<Uuid> {
+    pub fn writable_care_plans(&self, at: DateTime<Utc>) -> Vec<CarePlanId> {
         let writes = self.other.get("access_level").and_then(Value::as_str) == Some("write");
         if self.status != ApprovalStatus::Active || !writes || self.expired(at) {
             return Vec::new();
@@ -37,6 +38,7 @@ impl ApprovalRecord {
             })
             .filter_map(|r| r.pointer("/identifier/value").and_then(Value::as_str))
             .filter_map(|v| Uuid::parse_str(v).ok())
+            .map(CarePlanId::new)
             .collect()
     }
 
@@ -100,12 +102,12 @@ mod tests {
             ApprovalStatus::Active,
             granting("care_plan", "write", json!(1_900_000_000)),
         );
-        assert_eq!(a.writable_care_plans(now()), vec![PLAN]);
+        assert_eq!(a.writable_care_plans(now()), vec![CarePlanId::new(PLAN)]);
         let a = approval(
             ApprovalStatus::Active,
             granting("care_plan", "write", json!("2030-01-01T00:00:00Z")),
         );
-        assert_eq!(a.writable_care_plans(now()), vec![PLAN]);
+        assert_eq!(a.writable_care_plans(now()), vec![CarePlanId::new(PLAN)]);
     }
 
     #[test]

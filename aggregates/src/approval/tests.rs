@@ -98,9 +98,9 @@ fn resend_with(
     at: DateTime<Utc>,
 ) -> ApprovalCommand {
     ApprovalCommand::ResendOtp {
-        patient_id,
-        legal_entity_id,
-        user_id: USER,
+        patient_id: patient_id.into(),
+        legal_entity_id: legal_entity_id.into(),
+        user_id: USER.into(),
         at,
         delivery,
         salt: salt.into(),
@@ -124,8 +124,8 @@ fn resent_event(salt: &str, at: DateTime<Utc>) -> ApprovalEvent {
 
 fn revoke() -> ApprovalCommand {
     ApprovalCommand::Revoke {
-        service_request_id: SERVICE_REQUEST,
-        by: USER,
+        service_request_id: SERVICE_REQUEST.into(),
+        by: USER.into(),
         at: now(),
     }
 }
@@ -596,19 +596,19 @@ fn check_resend_gives_the_same_answer_as_the_command() {
         record: Some(record()),
     };
     assert_eq!(
-        aggregate.check_resend(PATIENT, LEGAL_ENTITY, &otp()),
+        aggregate.check_resend(PATIENT.into(), LEGAL_ENTITY.into(), &otp()),
         Ok(())
     );
     assert_eq!(
-        aggregate.check_resend(PATIENT, LEGAL_ENTITY, &offline()),
+        aggregate.check_resend(PATIENT.into(), LEGAL_ENTITY.into(), &offline()),
         Err(ApprovalError::ResendNotAllowed)
     );
     assert_eq!(
-        aggregate.check_resend(OTHER_PATIENT, LEGAL_ENTITY, &otp()),
+        aggregate.check_resend(OTHER_PATIENT.into(), LEGAL_ENTITY.into(), &otp()),
         Err(ApprovalError::NotFound)
     );
     assert_eq!(
-        aggregate.check_resend(PATIENT, OTHER_LEGAL_ENTITY, &otp()),
+        aggregate.check_resend(PATIENT.into(), OTHER_LEGAL_ENTITY.into(), &otp()),
         Err(ApprovalError::BelongsToAnotherLegalEntity)
     );
 }
@@ -635,10 +635,29 @@ async fn revoke_naming_another_service_request_leaves_the_approval_alone() {
     TestFramework::<Approval>::with(())
         .given(imported(record()))
         .when_async(ApprovalCommand::Revoke {
-            service_request_id: other,
-            by: Uuid::new_v4(),
+            service_request_id: other.into(),
+            by: Uuid::new_v4().into(),
             at: chrono::Utc::now(),
         })
         .await
         .then_expect_events(vec![]);
+}
+
+#[test]
+fn given_an_approval_of_another_patient_when_its_resend_target_is_checked_then_it_is_not_found() {
+    let aggregate = Approval {
+        record: Some(record()),
+    };
+    assert_eq!(
+        aggregate.check_resend_target(PATIENT.into()).map(|a| a.id),
+        Ok(record().id)
+    );
+    assert_eq!(
+        aggregate.check_resend_target(OTHER_PATIENT.into()),
+        Err(ApprovalError::NotFound)
+    );
+    assert_eq!(
+        Approval::default().check_resend_target(PATIENT.into()),
+        Err(ApprovalError::NotFound)
+    );
 }

@@ -1,10 +1,10 @@
 //! Commands on a care plan activity.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::quantity::Quantity;
 use super::state::CarePlanActivityRecord;
+use crate::ids::{LegalEntityId, ServiceRequestId, UserId};
 
 #[derive(Debug, Clone)]
 pub enum CarePlanActivityCommand {
@@ -13,12 +13,12 @@ pub enum CarePlanActivityCommand {
     /// Gives the quantity of a recalled service request based on the activity back to its
     /// `remaining_quantity`.
     ReturnQuantity {
-        service_request_id: Uuid,
+        service_request_id: ServiceRequestId,
         /// The service request's `quantity`.
         quantity: Quantity,
         /// The legal entity on whose behalf it is given back (the recall's).
-        legal_entity_id: Uuid,
-        by: Uuid,
+        legal_entity_id: LegalEntityId,
+        by: UserId,
         at: DateTime<Utc>,
     },
 }

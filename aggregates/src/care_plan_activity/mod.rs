@@ -26,6 +26,7 @@ pub use events::CarePlanActivityEvent;
 pub use quantity::{Amount, Quantity};
 pub use state::{CarePlanActivityRecord, CarePlanActivityStatus};
 
+use crate::ids::ServiceRequestId;
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
@@ -48,14 +49,14 @@ impl CarePlanActivity {
     /// `Ok(None)` when nothing changes (already given back, or an activity without quantity).
     pub fn check_return(
         &self,
-        service_request: uuid::Uuid,
+        service_request: ServiceRequestId,
         quantity: &Quantity,
     ) -> Result<Option<Quantity>, CarePlanActivityError> {
         let activity = self
             .record
             .as_ref()
             .ok_or(CarePlanActivityError::NotFound)?;
-        if activity.returned_by.contains(&service_request) {
+        if activity.returned_by.contains(&service_request.uuid()) {
             return Ok(None);
         }
         let Some(planned) = &activity.quantity else {
@@ -114,11 +115,11 @@ impl Aggregate for CarePlanActivity {
                     self.check_return(service_request_id, &quantity)?
                 {
                     let event = CarePlanActivityEvent::CarePlanActivityQuantityReturned {
-                        service_request_id,
+                        service_request_id: service_request_id.uuid(),
                         quantity,
                         remaining_quantity,
-                        legal_entity_id,
-                        by,
+                        legal_entity_id: legal_entity_id.uuid(),
+                        by: by.uuid(),
                         at,
                     };
                     sink.write(event, self).await;

@@ -84,10 +84,10 @@ fn given(record: CarePlanActivityRecord) -> AggregateTestExecutor<CarePlanActivi
 
 fn give_back_by(service_request_id: Uuid, quantity: Quantity) -> CarePlanActivityCommand {
     CarePlanActivityCommand::ReturnQuantity {
-        service_request_id,
+        service_request_id: service_request_id.into(),
         quantity,
-        legal_entity_id: RECALLING_LE,
-        by: RECALLER,
+        legal_entity_id: RECALLING_LE.into(),
+        by: RECALLER.into(),
         at: now(),
     }
 }

@@ -1,6 +1,6 @@
 //! The device dispense aggregate: Stop (RС_[UPD] Stop Device dispense).
 //!
-//! Only the legal entity that performed the dispense may stop it (409, DESIGN.md), and only from
+//! Only the legal entity that performed the dispense may stop it (409), and only from
 //! `in_progress`. Statuses are stored lower-case, as eHealth stores them.
 
 #[cfg(test)]
@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::common::{optional_reference, reference, EVENT_VERSION};
+use crate::ids::{LegalEntityId, PatientId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -84,9 +85,9 @@ impl DeviceDispenseRecord {
 pub enum DeviceDispenseCommand {
     Import(Box<DeviceDispenseRecord>),
     Stop {
-        patient_id: Uuid,
-        legal_entity_id: Uuid,
-        user_id: Uuid,
+        patient_id: PatientId,
+        legal_entity_id: LegalEntityId,
+        user_id: UserId,
         at: DateTime<Utc>,
     },
 }
@@ -127,17 +128,19 @@ pub struct DeviceDispense {
 }
 
 impl DeviceDispense {
+    /// Every rule of Stop, in order: the dispense exists for this patient, the caller's legal
+    /// entity performed it, it is `in_progress`.
     pub fn check_stop(
         &self,
-        patient_id: Uuid,
-        legal_entity_id: Uuid,
+        patient_id: PatientId,
+        legal_entity_id: LegalEntityId,
     ) -> Result<(), DeviceDispenseError> {
         let dd = self
             .record
             .as_ref()
-            .filter(|dd| dd.patient_id == patient_id)
+            .filter(|dd| dd.patient_id == patient_id.uuid())
             .ok_or(DeviceDispenseError::NotFound)?;
-        if dd.performer_legal_entity != legal_entity_id {
+        if dd.performer_legal_entity != legal_entity_id.uuid() {
             return Err(DeviceDispenseError::BelongsToAnotherLegalEntity);
         }
         if dd.status != DeviceDispenseStatus::InProgress {
@@ -175,7 +178,10 @@ impl Aggregate for DeviceDispense {
             } => {
                 self.check_stop(patient_id, legal_entity_id)?;
                 sink.write(
-                    DeviceDispenseEvent::DeviceDispenseStopped { by: user_id, at },
+                    DeviceDispenseEvent::DeviceDispenseStopped {
+                        by: user_id.uuid(),
+                        at,
+                    },
                     self,
                 )
                 .await;

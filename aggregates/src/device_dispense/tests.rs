@@ -60,9 +60,9 @@ fn given(record: DeviceDispenseRecord) -> AggregateTestExecutor<DeviceDispense> 
 
 fn stop(patient_id: Uuid, legal_entity_id: Uuid) -> DeviceDispenseCommand {
     DeviceDispenseCommand::Stop {
-        patient_id,
-        legal_entity_id,
-        user_id: USER,
+        patient_id: patient_id.into(),
+        legal_entity_id: legal_entity_id.into(),
+        user_id: USER.into(),
         at: now(),
     }
 }
@@ -232,9 +232,9 @@ async fn stop_of_an_in_progress_dispense_by_its_legal_entity_emits_stopped() {
 async fn stop_by_any_user_of_the_performing_legal_entity_is_allowed() {
     // The performer employee is not required to be the one who stops it.
     let cmd = DeviceDispenseCommand::Stop {
-        patient_id: PATIENT,
-        legal_entity_id: PHARMACY,
-        user_id: CREATOR,
+        patient_id: PATIENT.into(),
+        legal_entity_id: PHARMACY.into(),
+        user_id: CREATOR.into(),
         at: now(),
     };
     given(record())
@@ -319,13 +319,16 @@ fn check_stop_gives_the_same_answer_as_the_command() {
     let aggregate = DeviceDispense {
         record: Some(record()),
     };
-    assert_eq!(aggregate.check_stop(PATIENT, PHARMACY), Ok(()));
     assert_eq!(
-        aggregate.check_stop(OTHER_PATIENT, PHARMACY),
+        aggregate.check_stop(PATIENT.into(), PHARMACY.into()),
+        Ok(())
+    );
+    assert_eq!(
+        aggregate.check_stop(OTHER_PATIENT.into(), PHARMACY.into()),
         Err(DeviceDispenseError::NotFound)
     );
     assert_eq!(
-        aggregate.check_stop(PATIENT, OTHER_LEGAL_ENTITY),
+        aggregate.check_stop(PATIENT.into(), OTHER_LEGAL_ENTITY.into()),
         Err(DeviceDispenseError::BelongsToAnotherLegalEntity)
     );
 }

@@ -1,7 +1,8 @@
 //! The merge request aggregate (MPI preperson merge): Reject.
 //!
-//! Check order (DESIGN.md): the request must exist (404) before the author (403) and legal entity
-//! (422) checks, then only NEW or APPROVED requests can be rejected (409).
+//! Check order: the request must exist (404) before the author (403) and legal entity (422)
+//! checks, then only NEW or APPROVED requests can be rejected (409). The caller's legal entity and
+//! employee are checked before ([`crate::caller`]).
 
 #[cfg(test)]
 mod tests;
@@ -14,6 +15,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::common::EVENT_VERSION;
+use crate::ids::{LegalEntityId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -80,8 +82,8 @@ impl MergeRequestRecord {
 pub enum MergeRequestCommand {
     Import(Box<MergeRequestRecord>),
     Reject {
-        user_id: Uuid,
-        legal_entity_id: Uuid,
+        user_id: UserId,
+        legal_entity_id: LegalEntityId,
         at: DateTime<Utc>,
     },
 }
@@ -124,16 +126,18 @@ pub struct MergeRequest {
 }
 
 impl MergeRequest {
+    /// Every rule of Reject on the merge request, in order: it exists, the user is its author, it
+    /// was created in the caller's legal entity, its status is NEW or APPROVED.
     pub fn check_reject(
         &self,
-        user_id: Uuid,
-        legal_entity_id: Uuid,
+        user_id: UserId,
+        legal_entity_id: LegalEntityId,
     ) -> Result<(), MergeRequestError> {
         let mr = self.record.as_ref().ok_or(MergeRequestError::NotFound)?;
-        if mr.inserted_by != user_id {
+        if mr.inserted_by != user_id.uuid() {
             return Err(MergeRequestError::NotAuthor);
         }
-        if mr.legal_entity_id != legal_entity_id {
+        if mr.legal_entity_id != legal_entity_id.uuid() {
             return Err(MergeRequestError::OtherLegalEntity);
         }
         if !matches!(
@@ -173,7 +177,10 @@ impl Aggregate for MergeRequest {
             } => {
                 self.check_reject(user_id, legal_entity_id)?;
                 sink.write(
-                    MergeRequestEvent::MergeRequestRejected { by: user_id, at },
+                    MergeRequestEvent::MergeRequestRejected {
+                        by: user_id.uuid(),
+                        at,
+                    },
                     self,
                 )
                 .await;

@@ -59,8 +59,8 @@ fn given(record: MergeRequestRecord) -> AggregateTestExecutor<MergeRequest> {
 
 fn reject(user_id: Uuid, legal_entity_id: Uuid) -> MergeRequestCommand {
     MergeRequestCommand::Reject {
-        user_id,
-        legal_entity_id,
+        user_id: user_id.into(),
+        legal_entity_id: legal_entity_id.into(),
         at: now(),
     }
 }
@@ -299,13 +299,16 @@ fn check_reject_gives_the_same_answer_as_the_command() {
     let aggregate = MergeRequest {
         record: Some(record()),
     };
-    assert_eq!(aggregate.check_reject(AUTHOR, LEGAL_ENTITY), Ok(()));
     assert_eq!(
-        aggregate.check_reject(OTHER_USER, LEGAL_ENTITY),
+        aggregate.check_reject(AUTHOR.into(), LEGAL_ENTITY.into()),
+        Ok(())
+    );
+    assert_eq!(
+        aggregate.check_reject(OTHER_USER.into(), LEGAL_ENTITY.into()),
         Err(MergeRequestError::NotAuthor)
     );
     assert_eq!(
-        MergeRequest::default().check_reject(AUTHOR, LEGAL_ENTITY),
+        MergeRequest::default().check_reject(AUTHOR.into(), LEGAL_ENTITY.into()),
         Err(MergeRequestError::NotFound)
     );
 }

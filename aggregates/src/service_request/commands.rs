@@ -2,9 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use serde_json::Value;
-use uuid::Uuid;
 
 use super::state::ServiceRequestRecord;
+use crate::drfo::Drfo;
+use crate::ids::{CarePlanId, EmployeeId, LegalEntityId, PatientId, UserId};
 
 #[derive(Debug, Clone)]
 pub enum ServiceRequestCommand {
@@ -18,8 +19,8 @@ pub enum ServiceRequestCommand {
 
 #[derive(Debug, Clone)]
 pub struct ReleaseServiceRequest {
-    pub legal_entity_id: Uuid,
-    pub user_id: Uuid,
+    pub legal_entity_id: LegalEntityId,
+    pub user_id: UserId,
     pub at: DateTime<Utc>,
 }
 
@@ -27,22 +28,23 @@ pub struct ReleaseServiceRequest {
 /// the registries said, and the aggregate decides.
 #[derive(Debug, Clone)]
 pub struct RecallServiceRequest {
-    pub patient_id: Uuid,
-    pub legal_entity_id: Uuid,
-    pub user_id: Uuid,
+    pub patient_id: PatientId,
+    pub legal_entity_id: LegalEntityId,
+    pub user_id: UserId,
     pub at: DateTime<Utc>,
     /// The JSON content of the signed envelope.
     pub signed_content: Value,
-    /// The signer's tax id from the certificate.
-    pub signer_drfo: String,
+    /// The signer's tax id from the certificate, if it carries one.
+    pub signer_drfo: Option<Drfo>,
     /// `tax_id` of the party of the service request's requester employee, if known.
     pub requester_tax_id: Option<String>,
-    /// APPROVED employees of the user's party in the token's legal entity.
-    pub user_employee_ids: Vec<Uuid>,
+    /// APPROVED employees of the user's party in the token's legal entity
+    /// ([`crate::caller::employee::approved`]).
+    pub user_employee_ids: Vec<EmployeeId>,
     /// Care plans that one of those employees holds an active approval to write.
-    pub writable_care_plans: Vec<Uuid>,
+    pub writable_care_plans: Vec<CarePlanId>,
     /// The care plan of the care-plan activity the service request is based on, if it names one.
-    pub activity_care_plan: Option<Uuid>,
+    pub activity_care_plan: Option<CarePlanId>,
     /// Codes of the `eHealth/service_request_recall_reasons` dictionary.
     pub allowed_reasons: Vec<String>,
     /// Where the signed content was stored in media storage.

@@ -1,12 +1,13 @@
 //! The service request (referral) aggregate: Release and Recall.
 //!
-//! Rule order follows the newest specification pages (ehealth-notes §2.1, §2.3); checks that are
-//! about the caller rather than the entity (token, scope, legal entity type) run before the command
-//! reaches the aggregate.
+//! Rule order follows the newest specification pages. Checks about the caller rather than the
+//! entity (its legal entity, party and patient: [`crate::caller`]) run before the command reaches
+//! the aggregate.
 
 mod commands;
 mod errors;
 mod events;
+mod recall_reason;
 pub mod signed_content;
 mod state;
 #[cfg(test)]
@@ -15,6 +16,7 @@ mod tests;
 pub use commands::{RecallServiceRequest, ReleaseServiceRequest, ServiceRequestCommand};
 pub use errors::ServiceRequestError;
 pub use events::ServiceRequestEvent;
+pub use recall_reason::{RecallReason, RECALL_REASONS_SYSTEM};
 pub use state::{
     comparable, ProgramProcessingStatus, ServiceRequestRecord, ServiceRequestStatus,
     StatusHistoryEntry, CONTENT_COMPARISON_IGNORED,
@@ -25,12 +27,7 @@ use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use uuid::Uuid;
-
-use crate::drfo::drfo_matches;
-
-/// The dictionary system a recall reason must come from.
-pub const RECALL_REASONS_SYSTEM: &str = "eHealth/service_request_recall_reasons";
+use crate::ids::{CarePlanId, LegalEntityId, PatientId};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct ServiceRequest {
@@ -58,7 +55,7 @@ impl ServiceRequest {
         if sr.program_processing_status != Some(ProgramProcessingStatus::InQueue) {
             return Err(ServiceRequestError::ReleaseInvalidProgramProcessingStatus);
         }
-        if sr.used_by_legal_entity != Some(cmd.legal_entity_id) {
+        if sr.used_by_legal_entity != Some(cmd.legal_entity_id.uuid()) {
             return Err(ServiceRequestError::ReleaseUsedByAnotherLegalEntity);
         }
         Ok(())
@@ -69,15 +66,15 @@ impl ServiceRequest {
     /// signature is verified, and again by [`check_recall`](Self::check_recall).
     pub fn check_recall_target(
         &self,
-        patient_id: Uuid,
-        legal_entity_id: Uuid,
+        patient_id: PatientId,
+        legal_entity_id: LegalEntityId,
     ) -> Result<&ServiceRequestRecord, ServiceRequestError> {
         let sr = self
             .record
             .as_ref()
-            .filter(|sr| sr.patient_id == patient_id)
+            .filter(|sr| sr.patient_id == patient_id.uuid())
             .ok_or(ServiceRequestError::NotFound)?;
-        if sr.requester_legal_entity != Some(legal_entity_id) {
+        if sr.requester_legal_entity != Some(legal_entity_id.uuid()) {
             return Err(ServiceRequestError::RecallNotRequesterLegalEntity);
         }
         Ok(sr)
@@ -85,11 +82,15 @@ impl ServiceRequest {
 
     /// Every rule of Recall after the signature was verified, in the specification's order:
     /// signer (DRFO, then employee), status, the signed-content schema
-    /// ([`signed_content::validate`]: every violation at once), reason, content.
-    pub fn check_recall(&self, cmd: &RecallServiceRequest) -> Result<(), ServiceRequestError> {
+    /// ([`signed_content::validate`]: every violation at once), reason, content. Answers the
+    /// reason the recalled event records.
+    pub fn check_recall(
+        &self,
+        cmd: &RecallServiceRequest,
+    ) -> Result<RecallReason, ServiceRequestError> {
         let sr = self.check_recall_target(cmd.patient_id, cmd.legal_entity_id)?;
         let tax_id = cmd.requester_tax_id.as_deref().unwrap_or_default();
-        if !drfo_matches(&cmd.signer_drfo, tax_id) {
+        if !cmd.signer_drfo.as_ref().is_some_and(|d| d.matches(tax_id)) {
             return Err(ServiceRequestError::RecallDrfoMismatch);
         }
         if !may_recall_as_employee(sr, cmd) {
@@ -100,14 +101,14 @@ impl ServiceRequest {
         }
         signed_content::validate(&cmd.signed_content)
             .map_err(ServiceRequestError::RecallContentInvalid)?;
-        check_recall_reason(&cmd.signed_content, &cmd.allowed_reasons)?;
+        let reason = RecallReason::from_signed_content(&cmd.signed_content, &cmd.allowed_reasons)?;
         if cmd.signed_content.get("id").and_then(Value::as_str) != Some(&sr.id.to_string()) {
             return Err(ServiceRequestError::RecallContentIdMismatch);
         }
         if comparable(cmd.signed_content.clone()) != comparable(sr.render()) {
             return Err(ServiceRequestError::RecallContentMismatch);
         }
-        Ok(())
+        Ok(reason)
     }
 }
 
@@ -117,43 +118,14 @@ impl ServiceRequest {
 fn may_recall_as_employee(sr: &ServiceRequestRecord, cmd: &RecallServiceRequest) -> bool {
     if sr
         .requester_employee
-        .is_some_and(|requester| cmd.user_employee_ids.contains(&requester))
+        .is_some_and(|requester| cmd.user_employee_ids.contains(&requester.into()))
     {
         return true;
     }
     sr.based_on_care_plan()
+        .map(CarePlanId::new)
         .or(cmd.activity_care_plan)
         .is_some_and(|care_plan| cmd.writable_care_plans.contains(&care_plan))
-}
-
-/// The reason is `status_reason.coding[]` of the signed content, which the schema already made a
-/// non-empty list of codings with string codes and, where given, the recall-reasons system: every
-/// coding must name that dictionary and one of its codes.
-fn check_recall_reason(content: &Value, allowed: &[String]) -> Result<(), ServiceRequestError> {
-    let codings = content
-        .pointer("/status_reason/coding")
-        .and_then(Value::as_array)
-        .map_or(&[][..], Vec::as_slice);
-    for (i, coding) in codings.iter().enumerate() {
-        let system_ok = coding.get("system").and_then(Value::as_str) == Some(RECALL_REASONS_SYSTEM);
-        let code_ok = coding
-            .get("code")
-            .and_then(Value::as_str)
-            .is_some_and(|code| allowed.iter().any(|a| a == code));
-        if !system_ok {
-            return Err(ServiceRequestError::RecallReasonNotAllowed {
-                entry: format!("$.status_reason.coding.[{i}].system"),
-                allowed: vec![RECALL_REASONS_SYSTEM.to_string()],
-            });
-        }
-        if !code_ok {
-            return Err(ServiceRequestError::RecallReasonNotAllowed {
-                entry: format!("$.status_reason.coding.[{i}].code"),
-                allowed: allowed.to_vec(),
-            });
-        }
-    }
-    Ok(())
 }
 
 impl Aggregate for ServiceRequest {
@@ -182,22 +154,22 @@ impl Aggregate for ServiceRequest {
                 let event = ServiceRequestEvent::ServiceRequestReleased {
                     released_employee: sr.used_by_employee,
                     released_legal_entity: sr.used_by_legal_entity,
-                    by: cmd.user_id,
+                    by: cmd.user_id.uuid(),
                     at: cmd.at,
                 };
                 sink.write(event, self).await;
             }
             ServiceRequestCommand::Recall(cmd) => {
-                self.check_recall(&cmd)?;
+                let reason = self.check_recall(&cmd)?;
                 let event = ServiceRequestEvent::ServiceRequestRecalled {
-                    status_reason: cmd.signed_content["status_reason"].clone(),
+                    status_reason: reason.into_value(),
                     explanatory_letter: cmd
                         .signed_content
                         .get("explanatory_letter")
                         .and_then(Value::as_str)
                         .map(str::to_string),
                     signed_content_link: cmd.signed_content_link,
-                    by: cmd.user_id,
+                    by: cmd.user_id.uuid(),
                     at: cmd.at,
                 };
                 sink.write(event, self).await;

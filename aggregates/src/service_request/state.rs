@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::common::{optional_reference, reference};
 
-/// `status` of a service request (ehealth-notes §3). `completed`, `recalled` and
+/// `status` of a service request. `completed`, `recalled` and
 /// `entered_in_error` are final.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -88,7 +88,7 @@ pub struct ServiceRequestRecord {
     pub released_by: Vec<Uuid>,
 }
 
-/// Keys the recall comparison ignores on both sides (DESIGN.md, recall signature).
+/// Keys the recall comparison ignores on both sides.
 pub const CONTENT_COMPARISON_IGNORED: [&str; 4] = [
     "status_reason",
     "explanatory_letter",

@@ -5,6 +5,9 @@ use cqrs_es::test::TestFramework;
 use serde_json::{json, Map};
 use uuid::Uuid;
 
+use crate::drfo::Drfo;
+use crate::ids::{CarePlanId, LegalEntityId};
+
 // ---------------------------------------------------------------------------------------------
 // Builders
 // ---------------------------------------------------------------------------------------------
@@ -101,8 +104,8 @@ fn given(record: ServiceRequestRecord) -> cqrs_es::test::AggregateTestExecutor<S
 
 fn release_by(legal_entity_id: Uuid) -> ServiceRequestCommand {
     ServiceRequestCommand::Release(ReleaseServiceRequest {
-        legal_entity_id,
-        user_id: USER,
+        legal_entity_id: legal_entity_id.into(),
+        user_id: USER.into(),
         at: now(),
     })
 }
@@ -128,14 +131,14 @@ fn signed_content_with(edit: impl FnOnce(&mut Map<String, Value>)) -> Value {
 /// A recall by the requester's doctor whose signature matches, for `content`.
 fn recall_cmd(content: Value) -> RecallServiceRequest {
     RecallServiceRequest {
-        patient_id: PATIENT,
-        legal_entity_id: REQUESTER_LE,
-        user_id: USER,
+        patient_id: PATIENT.into(),
+        legal_entity_id: REQUESTER_LE.into(),
+        user_id: USER.into(),
         at: now(),
         signed_content: content,
-        signer_drfo: TAX_ID.into(),
+        signer_drfo: Drfo::parse(TAX_ID),
         requester_tax_id: Some(TAX_ID.into()),
-        user_employee_ids: vec![OTHER_EMPLOYEE, REQUESTER_EMPLOYEE],
+        user_employee_ids: vec![OTHER_EMPLOYEE.into(), REQUESTER_EMPLOYEE.into()],
         writable_care_plans: vec![],
         activity_care_plan: None,
         allowed_reasons: vec!["1".into(), "2".into()],
@@ -475,8 +478,8 @@ fn check_release_gives_the_same_answer_as_the_command() {
         record: Some(record()),
     };
     let cmd = |le| ReleaseServiceRequest {
-        legal_entity_id: le,
-        user_id: USER,
+        legal_entity_id: LegalEntityId::new(le),
+        user_id: USER.into(),
         at: now(),
     };
     assert_eq!(aggregate.check_release(&cmd(USING_LE)), Ok(()));
@@ -506,7 +509,7 @@ async fn recall_of_a_service_request_that_does_not_exist_is_refused_with_not_fou
 #[tokio::test]
 async fn recall_in_the_context_of_another_patient_is_refused_with_not_found() {
     let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.patient_id = OTHER_PATIENT;
+    cmd.patient_id = OTHER_PATIENT.into();
     given(record())
         .when_async(recall(cmd))
         .await
@@ -517,7 +520,7 @@ async fn recall_in_the_context_of_another_patient_is_refused_with_not_found() {
 async fn recall_by_a_legal_entity_that_neither_requested_nor_uses_the_service_request_is_refused_as_not_the_requester(
 ) {
     let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.legal_entity_id = STRANGER_LE;
+    cmd.legal_entity_id = STRANGER_LE.into();
     given(record())
         .when_async(recall(cmd))
         .await
@@ -527,7 +530,7 @@ async fn recall_by_a_legal_entity_that_neither_requested_nor_uses_the_service_re
 #[tokio::test]
 async fn recall_by_the_using_legal_entity_that_did_not_request_it_is_refused() {
     let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.legal_entity_id = USING_LE;
+    cmd.legal_entity_id = USING_LE.into();
     given(record())
         .when_async(recall(cmd))
         .await
@@ -541,8 +544,8 @@ async fn recall_by_the_using_legal_entity_that_did_not_request_it_is_refused() {
 #[tokio::test]
 async fn recall_checks_the_requester_legal_entity_before_the_signer() {
     let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.legal_entity_id = USING_LE;
-    cmd.signer_drfo = "0000000000".into();
+    cmd.legal_entity_id = USING_LE.into();
+    cmd.signer_drfo = Drfo::parse("0000000000");
     cmd.user_employee_ids = vec![];
     given(record())
         .when_async(recall(cmd))
@@ -553,7 +556,7 @@ async fn recall_checks_the_requester_legal_entity_before_the_signer() {
 #[tokio::test]
 async fn recall_signed_by_someone_other_than_the_requester_is_refused_with_drfo_mismatch() {
     let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.signer_drfo = "3184710692".into();
+    cmd.signer_drfo = Drfo::parse("3184710692");
     given(record())
         .when_async(recall(cmd))
         .await
@@ -572,7 +575,7 @@ async fn recall_signed_with_a_latin_passport_number_matches_the_cyrillic_tax_id(
         ("BH123456", "ВН123456"),
     ] {
         let mut cmd = recall_cmd(signed_content(&record()));
-        cmd.signer_drfo = drfo.into();
+        cmd.signer_drfo = Drfo::parse(drfo);
         cmd.requester_tax_id = Some(tax_id.into());
         let result = outcome(record(), recall(cmd)).await;
         assert_eq!(result, Ok(vec![recalled_event()]), "{drfo} vs {tax_id}");
@@ -582,7 +585,7 @@ async fn recall_signed_with_a_latin_passport_number_matches_the_cyrillic_tax_id(
 #[tokio::test]
 async fn recall_with_a_passport_number_that_differs_in_a_letter_is_refused_with_drfo_mismatch() {
     let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.signer_drfo = "KB123456".into();
+    cmd.signer_drfo = Drfo::parse("KB123456");
     cmd.requester_tax_id = Some("КА123456".into());
     given(record())
         .when_async(recall(cmd))
@@ -603,7 +606,7 @@ async fn recall_when_the_requester_has_no_known_tax_id_is_refused_with_drfo_mism
 #[tokio::test]
 async fn recall_with_an_empty_signer_drfo_is_refused_even_against_an_empty_tax_id() {
     let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.signer_drfo = String::new();
+    cmd.signer_drfo = Drfo::parse("");
     cmd.requester_tax_id = Some(String::new());
     given(record())
         .when_async(recall(cmd))
@@ -614,8 +617,8 @@ async fn recall_with_an_empty_signer_drfo_is_refused_even_against_an_empty_tax_i
 #[tokio::test]
 async fn recall_checks_the_drfo_before_the_employee() {
     let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.signer_drfo = "3184710692".into();
-    cmd.user_employee_ids = vec![OTHER_EMPLOYEE];
+    cmd.signer_drfo = Drfo::parse("3184710692");
+    cmd.user_employee_ids = vec![OTHER_EMPLOYEE.into()];
     given(record())
         .when_async(recall(cmd))
         .await
@@ -625,7 +628,7 @@ async fn recall_checks_the_drfo_before_the_employee() {
 #[tokio::test]
 async fn recall_by_a_user_who_is_not_the_requester_employee_is_refused_with_not_in_msp() {
     let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.user_employee_ids = vec![OTHER_EMPLOYEE, USING_EMPLOYEE];
+    cmd.user_employee_ids = vec![OTHER_EMPLOYEE.into(), USING_EMPLOYEE.into()];
     given(record())
         .when_async(recall(cmd))
         .await
@@ -656,9 +659,9 @@ fn recall_by_care_plan_writer(
     activity_care_plan: Option<Uuid>,
 ) -> ServiceRequestCommand {
     let mut cmd = recall_cmd(signed_content(sr));
-    cmd.user_employee_ids = vec![OTHER_EMPLOYEE];
-    cmd.writable_care_plans = writable;
-    cmd.activity_care_plan = activity_care_plan;
+    cmd.user_employee_ids = vec![OTHER_EMPLOYEE.into()];
+    cmd.writable_care_plans = writable.into_iter().map(CarePlanId::new).collect();
+    cmd.activity_care_plan = activity_care_plan.map(CarePlanId::new);
     recall(cmd)
 }
 
@@ -749,7 +752,7 @@ async fn recall_of_a_service_request_without_a_requester_employee_is_refused_wit
 async fn recall_checks_the_employee_before_the_status() {
     let sr = record_with(|r| r.status = ServiceRequestStatus::Completed);
     let mut cmd = recall_cmd(signed_content(&sr));
-    cmd.user_employee_ids = vec![OTHER_EMPLOYEE];
+    cmd.user_employee_ids = vec![OTHER_EMPLOYEE.into()];
     given(sr)
         .when_async(recall(cmd))
         .await
@@ -1314,8 +1317,10 @@ fn check_recall_gives_the_same_answer_as_the_command() {
         record: Some(record()),
     };
     assert_eq!(
-        aggregate.check_recall(&recall_cmd(signed_content(&record()))),
-        Ok(())
+        aggregate
+            .check_recall(&recall_cmd(signed_content(&record())))
+            .map(RecallReason::into_value),
+        Ok(recall_reason())
     );
     let mut cmd = recall_cmd(signed_content(&record()));
     cmd.user_employee_ids.clear();
