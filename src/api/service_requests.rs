@@ -47,7 +47,12 @@ async fn care_plan_access(
         return Ok((Vec::new(), None));
     }
     let mut plans = Vec::new();
-    for document in app.db.active_approvals_granted_to(employees).await? {
+    for document in app
+        .store
+        .read_models
+        .active_approvals_granted_to(employees)
+        .await?
+    {
         if let Ok(approval) = serde_json::from_value::<Approval>(document) {
             plans.extend(
                 approval

@@ -131,7 +131,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     // The session's settings go with the connection rather than back into the pool.
     drop(conn.detach());
     migrated?;
-    crate::store::audit::backfill(pool)
+    crate::store::postgres::backfill(pool)
         .await
         .map_err(sqlx::migrate::MigrateError::Execute)?;
     Ok(())

@@ -23,7 +23,8 @@ use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventS
 use lru::LruCache;
 use uuid::Uuid;
 
-use super::{group_read, map_sqlx, ChainHead, EventRepository, Seed};
+use super::event_log::{ChainHead, Seed};
+use super::EventRepository;
 
 /// Entity states kept per aggregate type. A state is a few kilobytes at most, so the caches
 /// stay within tens of megabytes.
@@ -128,39 +129,13 @@ impl<A: Aggregate + Clone + 'static> CachedEventStore<A> {
             sequence: 0,
             head: None,
         };
-        match &self.repo {
-            EventRepository::Postgres { pool, reads, .. } => {
-                let rows = match reads {
-                    Some(reads) => reads.events(A::TYPE, id).await,
-                    None => group_read::read_one(pool, A::TYPE, id).await,
-                }
-                .map_err(map_sqlx)?;
-                for (sequence, event_type, event_version, payload, metadata, hash, at) in rows {
-                    let envelope = EventEnvelope::<A>::try_from(SerializedEvent::new(
-                        id.to_string(),
-                        sequence as usize,
-                        A::TYPE.to_string(),
-                        event_type,
-                        event_version,
-                        payload,
-                        metadata,
-                    ))?;
-                    loaded.aggregate.apply(envelope.payload);
-                    loaded.sequence = envelope.sequence;
-                    loaded.head = Some(ChainHead {
-                        sequence,
-                        hash,
-                        recorded_at: at,
-                    });
-                }
-            }
-            EventRepository::Sqlite { .. } => {
-                for envelope in self.plain.load_events(id).await? {
-                    loaded.aggregate.apply(envelope.payload);
-                    loaded.sequence = envelope.sequence;
-                }
-            }
+        let replayed = self.repo.load(A::TYPE, id).await?;
+        for event in replayed.events {
+            let envelope = EventEnvelope::<A>::try_from(event)?;
+            loaded.aggregate.apply(envelope.payload);
+            loaded.sequence = envelope.sequence;
         }
+        loaded.head = replayed.head;
         loaded.before = loaded.aggregate.clone();
         Ok(loaded)
     }

@@ -90,7 +90,8 @@ impl GroupRead {
     }
 
     /// Group statements run so far (each read one or more entities).
-    pub fn statements(&self) -> usize {
+    #[cfg(test)]
+    fn statements(&self) -> usize {
         self.statements.load(Ordering::Relaxed)
     }
 
@@ -289,27 +290,9 @@ mod tests {
     //! the first replay and run only when the test awaits), so the first reader takes them all.
 
     use super::*;
-    use sqlx::{Connection, PgConnection};
-    use uuid::Uuid;
 
     async fn database() -> PgPool {
-        let admin = std::env::var("EHEALTH_TEST_DATABASE_URL").expect(
-            "EHEALTH_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts a throwaway PostgreSQL",
-        );
-        let name = format!("ehealth_gr_{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .expect("admin connection");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let (base, _) = admin.rsplit_once('/').expect("admin URL names a database");
-        let pool = crate::db::connect(&format!("{base}/{name}"), 4)
-            .await
-            .expect("connect");
-        crate::db::migrate(&pool).await.expect("migrate");
-        pool
+        crate::store::postgres::test_database("ehealth_gr", 4).await
     }
 
     /// `n` events of one entity, appended in reverse order of sequence.
