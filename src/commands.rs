@@ -158,9 +158,9 @@ fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
     committed: &Arc<Notify>,
 ) -> Route<A> {
     let repo = || EventRepository::over(log.clone(), committed.clone());
-    let store = CachedEventStore::new(repo(), repo(), CACHED_STATES);
+    let store = CachedEventStore::new(repo(), CACHED_STATES);
     Route {
-        store: store.sharing_cache(repo(), repo()),
+        store: store.sharing_cache(repo()),
         cqrs: CqrsFramework::new(store, vec![], ()),
     }
 }

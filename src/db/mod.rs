@@ -2,17 +2,15 @@
 //! embedded SQLite file (a single node that needs nothing installed). `DATABASE_URL` picks one: a
 //! `postgres://` URL, a `sqlite:` URL, or nothing for `sqlite://./data/ehealth.db`.
 
-pub mod postgres;
+mod postgres;
 pub mod sqlite;
 
-pub use postgres::{
-    connect, connect_for_operations, connect_with_deadline, generic_plan_pool, migrate,
-    pool_options, DEFAULT_DEADLINE, MIGRATOR,
-};
+use postgres::connect_for_operations;
+pub(crate) use postgres::generic_plan_pool;
+pub use postgres::{connect, connect_with_deadline, migrate, DEFAULT_DEADLINE};
+pub use sqlite::Lite;
 
 use sqlx::PgPool;
-
-pub use sqlite::Lite;
 
 /// Where the events, projections, jobs and reference data live.
 #[derive(Clone)]
@@ -35,10 +33,10 @@ impl From<Lite> for Db {
 
 /// Connections of the workers' own pool: the effects worker's batch transaction, its lookups, the
 /// SMS dispatcher.
-pub const WORKER_CONNECTIONS: u32 = 4;
+const WORKER_CONNECTIONS: u32 = 4;
 
 /// Whether a database URL names SQLite (`sqlite:` scheme).
-pub fn is_sqlite_url(url: &str) -> bool {
+fn is_sqlite_url(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
@@ -129,7 +127,7 @@ impl Db {
         }
     }
 
-    /// The PostgreSQL pool, for the features only that backend has.
+    /// The PostgreSQL pool, for tools and tests that work on that backend only.
     pub fn postgres(&self) -> Option<&PgPool> {
         match self {
             Db::Postgres(pool) => Some(pool),
