@@ -24,14 +24,14 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::held::Held;
 
 /// Reader tasks: statements in flight at once.
-pub const READERS: usize = 2;
+const READERS: usize = 2;
 
 /// Entities read by one statement at most.
-pub const MAX_GROUP: usize = 64;
+const MAX_GROUP: usize = 64;
 
 /// One event of a replay: `(sequence, event_type, event_version, payload, metadata, hash,
 /// recorded_at)`.
-pub type EventRow = (
+pub(super) type EventRow = (
     i64,
     String,
     String,
@@ -42,7 +42,7 @@ pub type EventRow = (
 );
 
 /// One entity's events, in order.
-pub const READ_ONE: &str = "SELECT sequence, event_type, event_version, payload, metadata, hash, \
+const READ_ONE: &str = "SELECT sequence, event_type, event_version, payload, metadata, hash, \
      recorded_at FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence";
 
 /// Many entities' events, each entity's in order.
@@ -61,7 +61,7 @@ struct Wanted {
 }
 
 /// The readers of one database, started on the first replay.
-pub struct GroupRead {
+pub(crate) struct GroupRead {
     /// The main pool: replays read on their own after a failed group statement.
     main: PgPool,
     /// The readers' own connections, one each.
@@ -125,7 +125,7 @@ impl GroupRead {
 }
 
 /// One entity's events, by a query of its own.
-pub async fn read_one<'c>(
+pub(super) async fn read_one<'c>(
     executor: impl sqlx::PgExecutor<'c>,
     aggregate_type: &str,
     aggregate_id: &str,

@@ -27,14 +27,15 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::held::Held;
 use crate::store::event_log::{append_timed_out, is_append_timeout};
-pub(crate) use commit::{ChainedEvent, CommandRecord, Position, PreparedCommit};
+pub(super) use commit::{ChainedEvent, CommandRecord, PreparedCommit};
+use commit::Position;
 
 /// Writer tasks: statements in flight at once. Commits that arrive while they are busy wait and
 /// are written together by the next free writer.
-pub const WRITERS: usize = 4;
+const WRITERS: usize = 4;
 
 /// Commits written by one statement at most.
-pub const MAX_GROUP: usize = 64;
+const MAX_GROUP: usize = 64;
 
 /// Commits that may wait for a writer: beyond them a commit is refused at once (503, nothing
 /// done) rather than queued behind a database that does not answer.
@@ -51,7 +52,7 @@ struct Queued {
 }
 
 /// The writers of one database, started on the first append.
-pub struct GroupCommit {
+pub(crate) struct GroupCommit {
     /// The writers' own connections, one each.
     pool: PgPool,
     /// How long a statement, or a commit's wait in the queue, may take.
