@@ -7,7 +7,8 @@
 
 use std::time::{Duration, Instant};
 
-use ehealth_es::store::feed::{self, FeedCursor};
+use ehealth_es::store::postgres::feed;
+use ehealth_es::store::FeedCursor;
 use sqlx::{Connection, PgConnection, Row};
 
 use crate::support;

@@ -170,12 +170,12 @@ async fn the_feed_lag_is_counted_through_the_feed_index_from_the_checkpoint() {
     .unwrap();
 
     let mut conn = pool.acquire().await.unwrap();
-    let lag = ehealth_es::store::feed::lag(&mut conn, "effects")
+    let lag = ehealth_es::store::postgres::feed::lag(&mut conn, "effects")
         .await
         .unwrap();
     assert_eq!(lag, 37);
     assert_eq!(
-        ehealth_es::store::feed::lag(&mut conn, "nobody")
+        ehealth_es::store::postgres::feed::lag(&mut conn, "nobody")
             .await
             .unwrap(),
         20_000,
@@ -188,13 +188,15 @@ async fn the_feed_lag_is_counted_through_the_feed_index_from_the_checkpoint() {
     .fetch_one(&mut *conn)
     .await
     .unwrap();
-    let plan: Vec<String> =
-        sqlx::query_scalar(&format!("EXPLAIN {}", ehealth_es::store::feed::LAG_SQL))
-            .bind(tx_id)
-            .bind(position)
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
+    let plan: Vec<String> = sqlx::query_scalar(&format!(
+        "EXPLAIN {}",
+        ehealth_es::store::postgres::feed::LAG_SQL
+    ))
+    .bind(tx_id)
+    .bind(position)
+    .fetch_all(&mut *conn)
+    .await
+    .unwrap();
     let plan = plan.join("\n");
     // A walk of the index from the checkpoint; the subquery form was planned for a third of the
     // log, as a bitmap scan here and a sequential scan on the benchmark's bigger log.

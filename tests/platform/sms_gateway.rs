@@ -163,7 +163,7 @@ fn dispatcher(app: &Db, url: &str) -> Dispatcher {
 
 fn dispatcher_with_timeout(app: &Db, url: &str, otp_send_timeout: u64) -> Dispatcher {
     Dispatcher {
-        db: app.db.clone(),
+        outbox: ehealth_es::store::Store::new(&app.db).sms_outbox,
         gateway: Gateway::from_setting(url).unwrap(),
         otp_key: b"k".to_vec(),
         otp_send_timeout: std::time::Duration::from_secs(otp_send_timeout),

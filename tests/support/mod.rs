@@ -652,17 +652,11 @@ impl TestApp {
 
     /// How many events the effects worker has not processed yet.
     pub async fn effects_lag(&self) -> i64 {
-        match &self.db {
-            ehealth_es::db::Db::Postgres(pool) => {
-                let mut conn = pool.acquire().await.expect("connection");
-                ehealth_es::store::feed::lag(&mut conn, "effects").await
-            }
-            ehealth_es::db::Db::Sqlite(lite) => {
-                let mut conn = lite.pool.acquire().await.expect("connection");
-                ehealth_es::store::feed::sqlite::lag(&mut conn, "effects").await
-            }
-        }
-        .expect("effects lag")
+        ehealth_es::store::Store::new(&self.db)
+            .feed
+            .lag("effects")
+            .await
+            .expect("effects lag")
     }
 
     /// The events of one aggregate, in order.

@@ -24,14 +24,14 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::held::Held;
 
 /// Reader tasks: statements in flight at once.
-pub const READERS: usize = 2;
+const READERS: usize = 2;
 
 /// Entities read by one statement at most.
-pub const MAX_GROUP: usize = 64;
+const MAX_GROUP: usize = 64;
 
 /// One event of a replay: `(sequence, event_type, event_version, payload, metadata, hash,
 /// recorded_at)`.
-pub type EventRow = (
+pub(super) type EventRow = (
     i64,
     String,
     String,
@@ -42,7 +42,7 @@ pub type EventRow = (
 );
 
 /// One entity's events, in order.
-pub const READ_ONE: &str = "SELECT sequence, event_type, event_version, payload, metadata, hash, \
+const READ_ONE: &str = "SELECT sequence, event_type, event_version, payload, metadata, hash, \
      recorded_at FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 ORDER BY sequence";
 
 /// Many entities' events, each entity's in order.
@@ -61,7 +61,7 @@ struct Wanted {
 }
 
 /// The readers of one database, started on the first replay.
-pub struct GroupRead {
+pub(crate) struct GroupRead {
     /// The main pool: replays read on their own after a failed group statement.
     main: PgPool,
     /// The readers' own connections, one each.
@@ -90,7 +90,8 @@ impl GroupRead {
     }
 
     /// Group statements run so far (each read one or more entities).
-    pub fn statements(&self) -> usize {
+    #[cfg(test)]
+    fn statements(&self) -> usize {
         self.statements.load(Ordering::Relaxed)
     }
 
@@ -124,7 +125,7 @@ impl GroupRead {
 }
 
 /// One entity's events, by a query of its own.
-pub async fn read_one<'c>(
+pub(super) async fn read_one<'c>(
     executor: impl sqlx::PgExecutor<'c>,
     aggregate_type: &str,
     aggregate_id: &str,
@@ -289,27 +290,9 @@ mod tests {
     //! the first replay and run only when the test awaits), so the first reader takes them all.
 
     use super::*;
-    use sqlx::{Connection, PgConnection};
-    use uuid::Uuid;
 
     async fn database() -> PgPool {
-        let admin = std::env::var("EHEALTH_TEST_DATABASE_URL").expect(
-            "EHEALTH_TEST_DATABASE_URL is not set: run the tests with scripts/test.sh, which starts a throwaway PostgreSQL",
-        );
-        let name = format!("ehealth_gr_{}", Uuid::new_v4().simple());
-        let mut conn = PgConnection::connect(&admin)
-            .await
-            .expect("admin connection");
-        sqlx::query(&format!("CREATE DATABASE {name}"))
-            .execute(&mut conn)
-            .await
-            .expect("create database");
-        let (base, _) = admin.rsplit_once('/').expect("admin URL names a database");
-        let pool = crate::db::connect(&format!("{base}/{name}"), 4)
-            .await
-            .expect("connect");
-        crate::db::migrate(&pool).await.expect("migrate");
-        pool
+        crate::store::postgres::test_database("ehealth_gr", 4).await
     }
 
     /// `n` events of one entity, appended in reverse order of sequence.
