@@ -2,12 +2,13 @@
 //! positions, and the effects worker's checkpoint catches up with the last event.
 
 use std::collections::HashSet;
+use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::harness::*;
 use crate::support::world::*;
-use crate::support::TestApp;
+use crate::support::{eventually, TestApp};
 
 async fn feed_rows(app: &TestApp) -> Vec<Value> {
     app.select(
@@ -81,7 +82,7 @@ async fn status_changes_reach_the_feed_in_commit_order_and_the_effects_checkpoin
 
     // The recall's effects (revoking AP_SR_1 and AP_SR_2) append events of their own; the
     // checkpoint must catch up with them too.
-    let caught_up = eventually(10, || async {
+    let caught_up = eventually(Duration::from_secs(10), || async {
         let last = count(&app, "SELECT max(global_position) FROM events").await;
         let checkpoint = count(
             &app,
@@ -141,7 +142,7 @@ async fn the_feed_lag_is_counted_through_the_feed_index_from_the_checkpoint() {
     let name = crate::support::fresh_database().await;
     let admin = crate::support::admin_url();
     let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
-    let pool = ehealth_es::db::connect(&url, 2).await.unwrap();
+    let pool = crate::support::service::connect_postgres(&url, 2).await;
     // One transaction per 1 000 events, so the log has many transaction ids as the real one has.
     for _ in 0..20 {
         sqlx::query(
