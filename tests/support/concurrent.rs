@@ -21,9 +21,21 @@ impl TestApp {
     }
 
     /// Like [`TestApp::concurrently`], with the appends to the event log held until all `n`
-    /// requests are in flight and at least one waits on the log: they are then let through
+    /// requests are in flight and one of them waits on the log: they are then let through
     /// together.
     pub async fn race<F, R>(&self, n: usize, request: F) -> Vec<R::Output>
+    where
+        F: FnMut(usize) -> R,
+        R: IntoFuture,
+    {
+        self.race_through(1, n, request).await
+    }
+
+    /// Like [`TestApp::race`] for requests spread over `instances` instances of the service on
+    /// this app's database: the log is let go once an append of each instance waits on it (each
+    /// instance lets one command per entity through at a time), so they all built on the same
+    /// state and all but one must lose the optimistic-concurrency check.
+    pub async fn race_through<F, R>(&self, instances: usize, n: usize, request: F) -> Vec<R::Output>
     where
         F: FnMut(usize) -> R,
         R: IntoFuture,
@@ -31,7 +43,7 @@ impl TestApp {
         let gate = self.hold_appends().await;
         let (replies, ()) = tokio::join!(
             self.concurrently(n, request),
-            self.release_appends_when_waiting(gate, n)
+            self.release_appends_when_waiting(gate, n, instances)
         );
         replies
     }
@@ -58,8 +70,8 @@ impl TestApp {
     }
 
     /// Releases the appends held by [`TestApp::hold_appends`] once the `n` concurrent requests
-    /// are in flight.
-    pub async fn release_appends_when_waiting(&self, gate: Gate, n: usize) {
+    /// are in flight and (on PostgreSQL) `waiting` appends wait on the event log.
+    pub async fn release_appends_when_waiting(&self, gate: Gate, n: usize, waiting: usize) {
         // Within one instance, commands on one entity queue behind each other in the process
         // (the entity lock), where no query can see them: only the first reaches the database's
         // lock. The sleeps below give the others time to line up behind it; they set up the
@@ -75,19 +87,22 @@ impl TestApp {
         };
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
-            let waiting: i64 = sqlx::query_scalar(
-                "SELECT count(*) FROM pg_stat_activity \
-                 WHERE datname = current_database() AND wait_event_type = 'Lock'",
+            // Appends wait for the table lock; reads of the log need none that conflicts. (Every
+            // test database is a copy of one template, so the table's oid is the same in all.)
+            let at_lock: i64 = sqlx::query_scalar(
+                "SELECT count(*) FROM pg_locks \
+                 WHERE relation = 'events'::regclass AND NOT granted \
+                 AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
             )
             .fetch_one(&self.pool)
             .await
             .expect("waiting appends");
-            if waiting >= 1 {
+            if at_lock >= waiting as i64 {
                 break;
             }
             assert!(
                 Instant::now() < deadline,
-                "none of the {n} appends reached the event log"
+                "{at_lock} of {waiting} appends reached the event log"
             );
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
