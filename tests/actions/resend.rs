@@ -102,7 +102,7 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
     assert!(salt.len() >= 16, "salt {salt:?}");
     assert!(resent.get("code").is_none(), "{resent:#}");
 
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["phone_number"], PHONE_OTP);
     assert_eq!(sms[0]["status"], "sent");
@@ -191,7 +191,7 @@ async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
         second_salt
     );
 
-    let sms = app.wait_sms_sent(2).await;
+    let sms = app.settled_sms(2).await;
     assert_eq!(sms.len(), 2, "{sms:#?}");
     for message in &sms {
         assert_eq!(message["phone_number"], PHONE_OTP);
@@ -232,7 +232,7 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
         PHONE_CONFIDANT
     );
 
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["phone_number"], PHONE_CONFIDANT);
     assert_eq!(sms[0]["status"], "sent");

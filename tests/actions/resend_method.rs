@@ -108,7 +108,7 @@ async fn resent(app: &TestApp, patient: Uuid, approval: Uuid) -> (Value, Value) 
     assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
     let events = app.log(approval).await;
     assert_eq!(events.len(), 2, "{events:#?}");
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     otp_code(&sms[0]);
     (

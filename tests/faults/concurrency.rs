@@ -128,7 +128,7 @@ async fn sixteen_concurrent_recalls_of_one_service_request_commit_exactly_one_re
     for approval in [AP_SR_1, AP_SR_2] {
         assert_eq!(events_of_type(&app, approval, "ApprovalRevoked").await, 1);
     }
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["kind"], "service_request_recalled");
 }

@@ -191,15 +191,22 @@ async fn every_read_endpoint_answers_403_naming_its_scope_when_the_token_lacks_o
     let app = TestApp::spawn().await;
     let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let job = app.release(SR_QUEUED, &doctor).await.job_href();
-    for (path, scope) in [
-        (service_request(P_OTP, SR_QUEUED), "service_request:read"),
-        (merge_request(MR_NEW), "merge_request:read"),
+    // Finished, the job answers 303 to whoever may read it.
+    assert_eq!(app.wait_job(&job, &doctor).await.status, 303);
+    for (path, scope, status) in [
+        (
+            service_request(P_OTP, SR_QUEUED),
+            "service_request:read",
+            200,
+        ),
+        (merge_request(MR_NEW), "merge_request:read", 200),
         (
             device_dispense(P_OTP, DD_IN_PROGRESS),
             "device_dispense:read",
+            200,
         ),
-        (approval(P_OTP, AP_OTP), "approval:read"),
-        (job.clone(), "job:read"),
+        (approval(P_OTP, AP_OTP), "approval:read", 200),
+        (job.clone(), "job:read", 303),
     ] {
         let token = app.token(U_SPECIALIST, LE_MAIN, &all_scopes_but(scope));
         let reply = app.get(&path, Some(&token)).await;
@@ -208,8 +215,8 @@ async fn every_read_endpoint_answers_403_naming_its_scope_when_the_token_lacks_o
         // Only that scope is needed: a token holding just it is let through.
         let token = app.token(U_SPECIALIST, LE_MAIN, scope);
         let reply = app.get(&path, Some(&token)).await;
-        assert!(
-            [200, 303].contains(&reply.status),
+        assert_eq!(
+            reply.status, status,
             "{path} with only {scope}: {:#}",
             reply.body
         );

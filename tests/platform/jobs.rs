@@ -173,7 +173,7 @@ async fn jobs_left_pending_by_an_api_only_node_are_finished_by_a_node_with_worke
     let reply = app.wait_job(&resend_job, &token).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["status"], "processed");
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["status"], "sent");
     assert_eq!(sms[0]["phone_number"], PHONE_OTP);

@@ -61,14 +61,7 @@ async fn replay_effects(app: &TestApp) {
     };
     assert_eq!(execute(&app.db, reset).await, 1);
     assert!(app.effects_lag().await > 0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.effects_lag().await > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the worker did not catch up"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.workers_idle().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

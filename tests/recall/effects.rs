@@ -25,6 +25,7 @@ async fn recall_of_a_service_request_with_a_performer_or_an_offline_patient_send
         let href = recall_and_wait(&app, &token, patient, id, &body).await;
 
         // The SMS would be queued in the transaction that finished the job.
+        app.workers_idle().await;
         assert!(app.sms().await.is_empty(), "{what}: {:#?}", app.sms().await);
         let job = app.get(&href, Some(&token)).await;
         assert_eq!(

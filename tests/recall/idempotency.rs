@@ -34,6 +34,7 @@ async fn recall_retried_with_the_same_idempotency_key_answers_the_first_202_and_
     assert_eq!(second.job_href(), href);
     assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
     assert_eq!(app.job_count().await, 1);
+    app.workers_idle().await;
     assert_eq!(app.sms().await.len(), 1);
     assert_eq!(app.media_files().len(), 1);
     for approval in [AP_SR_1, AP_SR_2] {

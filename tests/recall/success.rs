@@ -117,7 +117,7 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
     }
 
     // Exactly one SMS, to the patient's OTP phone, with the requisition number.
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["phone_number"], PHONE_OTP);
     assert_eq!(sms[0]["status"], "sent");

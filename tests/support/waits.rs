@@ -118,6 +118,14 @@ impl TestApp {
         effects_idle(&self.db).await
     }
 
+    /// Waits until `n` SMS have been delivered and the workers are idle, and returns every SMS of
+    /// the outbox: what "exactly `n` SMS" is asserted on.
+    pub async fn settled_sms(&self, n: usize) -> Vec<Value> {
+        self.wait_sms_sent(n).await;
+        self.workers_idle().await;
+        self.sms().await
+    }
+
     /// Waits until `n` SMS have been delivered and returns every SMS of the outbox.
     pub async fn wait_sms_sent(&self, n: usize) -> Vec<Value> {
         let deadline = Instant::now() + PATIENCE;
