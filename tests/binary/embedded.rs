@@ -66,16 +66,9 @@ async fn a_fresh_folder_serves_on_sqlite_with_a_generated_key_and_the_printed_cu
 
     // The printed read, as printed.
     let url = printed_read_url(&stdout);
-    let response = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["data"]["id"], SR.to_string());
-    assert_eq!(body["data"]["program_processing_status"], "in_queue");
+    let read = server.get(&url, Some(&token)).await;
+    assert_eq!(read.ok()["id"], SR.to_string());
+    assert_eq!(read.data()["program_processing_status"], "in_queue");
 
     // Everything lives in ./data: the database and a private key file.
     let key = dir.path().join("data/jwt.key");
@@ -160,14 +153,7 @@ async fn a_first_start_without_demo_data_prints_a_curl_that_succeeds_on_the_empt
     assert!(!stdout.contains("demo data:"), "nothing imported: {stdout}");
     let url = printed_read_url(&stdout);
     assert!(url.ends_with("/api/service_requests"), "{url}");
-    let response = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["data"], serde_json::json!([]), "{body:#}");
+    let list = server.get(&url, Some(&token)).await;
+    assert_eq!(list.ok(), &serde_json::json!([]), "{:#}", list.body);
     assert!(dir.path().join("data/jwt.key").exists());
 }

@@ -1,7 +1,9 @@
-//! Concurrent commands on one entity: optimistic concurrency with retries, so every request gets
-//! the answer of the state it really ran against — never a 500 or a generic conflict. The commands
-//! are sent by different users of one legal entity, so that they are different commands (the same
-//! command sent again while its job is pending is answered with that job: tests/actions/dedup.rs).
+//! Concurrent commands on one entity of one instance: they queue behind the instance's entity lock,
+//! so every request gets the answer of the state it really ran against — never a 500 or a generic
+//! conflict. (Across instances nothing queues them: the optimistic-concurrency check and its
+//! retries decide, tests/platform/instances.rs.) The commands are sent by different users of one
+//! legal entity, so that they are different commands (the same command sent again while its job
+//! is pending is answered with that job: tests/actions/dedup.rs).
 
 use crate::harness::*;
 use crate::support::world::*;
