@@ -1,5 +1,5 @@
 //! The command line: `serve`, `migrate`, `import FILE`, `token`, and the operations
-//! commands `projections rebuild|verify` and `audit verify` (README, "Operations").
+//! commands `projections rebuild|verify` and `audit verify` (docs/operations.md).
 
 use std::path::PathBuf;
 use std::sync::Arc;

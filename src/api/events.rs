@@ -4,8 +4,9 @@
 //! Tenancy: a legal entity sees the records of the entities it may read — a service request it
 //! requested or uses, a merge request created there, a device dispense it performed, an approval it
 //! owns, a care plan activity of a care plan it manages or that it changed — judged on the
-//! entity's current projection row, like every read endpoint. A legal entity
-//! that stopped using a service request (Release) no longer sees it, its past records included.
+//! entity's current projection row, like every read endpoint. A legal entity that released a
+//! service request it used keeps seeing it, and its past records, through the row's
+//! `released_by_legal_entity_ids`.
 
 use std::sync::Arc;
 

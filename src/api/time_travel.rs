@@ -6,7 +6,7 @@
 //! `as_of` is judged on the event log's clock (`recorded_at`, when the service recorded the event),
 //! not on business times inside payloads: it answers "what did the service hold at that instant".
 //! Visibility is not replayed: the read endpoints check the caller against the current state first
-//! (see README, Audit).
+//! (see docs/audit.md, Time travel).
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;

@@ -1,4 +1,4 @@
-//! The Event Manager API: `GET /api/events` (filters of ehealth-notes §5, paging in eHealth's
+//! The Event Manager API: `GET /api/events` (eHealth's Event Manager filters, paging in eHealth's
 //! `paging` object, tenancy) and `GET /api/events/{id}`, scope `event:read`.
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -642,7 +642,7 @@ async fn an_unknown_malformed_or_invisible_event_id_answers_404_event_not_found(
     assert_eq!(reply.data()["entity_id"], DD_OTHER_LE.to_string());
 }
 
-/// Regression (fuzzing, issue 4): PostgreSQL text cannot hold a NUL character, and a text filter
+/// Regression (found by fuzzing): PostgreSQL text cannot hold a NUL character, and a text filter
 /// with one made the feed query fail with a 500. It is refused like any other malformed value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filter_with_a_nul_character_answers_422_naming_the_parameter() {

@@ -1,4 +1,4 @@
-//! The rebuild rate (issue 5): a measurement, not a check, so it is ignored by default. Run it with
+//! The rebuild rate: a measurement, not a check, so it is ignored by default. Run it with
 //! a release build; `EHEALTH_REBUILD_EVENTS` sets the size of the log (default 100 000), and
 //! `EHEALTH_TEST_BACKEND=sqlite` measures the SQLite backend:
 //!

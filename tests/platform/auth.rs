@@ -276,7 +276,7 @@ async fn a_token_with_unrelated_scopes_only_lists_the_one_the_endpoint_needs() {
 }
 
 /// The gateway checks the token and its scopes before the request reaches the service
-/// (ehealth-notes §1.1), so a caller without the scope learns nothing about the body's validity.
+///, as eHealth does, so a caller without the scope learns nothing about the body's validity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recall_without_the_recall_scope_answers_403_whatever_the_body() {
     let app = TestApp::spawn().await;

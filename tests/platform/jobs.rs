@@ -1,4 +1,4 @@
-//! `GET /api/jobs/{id}` (ehealth-notes §1.4): pending 200, processed 303 with the entity link or
+//! `GET /api/jobs/{id}`: pending 200, processed 303 with the entity link or
 //! 200 with `response_data`, unknown or malformed ids 404.
 
 use std::collections::BTreeSet;
