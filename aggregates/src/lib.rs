@@ -16,6 +16,7 @@ pub mod device_dispense;
 pub mod drfo;
 pub mod merge_request;
 pub mod service_request;
+pub mod visibility;
 
 pub use approval::Approval;
 pub use care_plan_activity::CarePlanActivity;
