@@ -155,22 +155,17 @@ impl CopyRows {
         }
     }
 
-    /// Sends the rows with one `COPY table (columns)`.
+    /// Sends the rows with `statement`, a `COPY … FROM STDIN WITH (FORMAT binary)`.
     pub async fn send(
         mut self,
         conn: &mut PgConnection,
-        table: &str,
-        columns: &str,
+        statement: &str,
     ) -> Result<(), sqlx::Error> {
         if self.rows == 0 {
             return Ok(());
         }
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
-        let mut copy = conn
-            .copy_in_raw(&format!(
-                "COPY {table} ({columns}) FROM STDIN WITH (FORMAT binary)"
-            ))
-            .await?;
+        let mut copy = conn.copy_in_raw(statement).await?;
         copy.send(self.buf.as_slice()).await?;
         copy.finish().await?;
         if self.buf.capacity() <= SPARE_MAX_BYTES {

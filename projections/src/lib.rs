@@ -17,6 +17,10 @@ mod rows;
 pub mod sqlite;
 mod status;
 mod stored_event;
+mod table;
+pub mod tables;
+#[cfg(test)]
+mod test_db;
 pub mod verify;
 
 pub use entities::{load_document, load_document_sqlite};
@@ -24,6 +28,7 @@ pub use fold::{Batch, Fold};
 pub use rows::{quote_ident, Tables, WriteMode, TABLES};
 pub use status::{StatusChange, ENTITY_TYPES};
 pub use stored_event::{EventRef, Payload, StoredEvent};
+pub use table::{Column, Conflict, Filter, Listing, Sql, Table};
 
 use sqlx::SqliteConnection;
 

@@ -12,38 +12,16 @@ pub(crate) fn chunks(len: usize) -> impl Iterator<Item = std::ops::Range<usize>>
         .map(move |start| start..(start + CHUNK).min(len))
 }
 
-/// Rows of one kind, column by column, that can take in the rows of another batch of the same
-/// kind (the live path writes the appends of concurrent commands with one statement).
-pub trait Absorb {
-    /// Appends copies of `other`'s rows after this batch's rows.
-    fn absorb(&mut self, other: &Self);
-}
-
-/// Implements [`Absorb`] for a struct of column `Vec`s. The struct is destructured without `..`,
-/// so a column added to the struct but not listed here does not compile (columns never go out of
-/// step).
-macro_rules! absorb_columns {
-    ($ty:ident { $($field:ident),* $(,)? }) => {
-        impl $crate::rows::Absorb for $ty {
-            fn absorb(&mut self, other: &Self) {
-                let $ty { $($field),* } = other;
-                $( self.$field.extend_from_slice($field); )*
-            }
-        }
-    };
-}
-pub(crate) use absorb_columns;
-
 /// The projection tables, by name.
-pub const TABLES: [&str; 7] = [
-    "service_requests",
-    "merge_requests",
-    "device_dispenses",
-    "approvals",
-    "care_plan_activities",
-    "status_history",
-    "status_change_events",
-];
+pub const TABLES: [&str; 7] = {
+    let mut names = [""; 7];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = crate::tables::ALL[i].name;
+        i += 1;
+    }
+    names
+};
 
 /// How entity rows are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
