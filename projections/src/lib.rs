@@ -8,7 +8,6 @@
 //! [`verify`] rebuilds aside and compares with the live tables. Both fold events with the same
 //! [`Fold`] as the live path, so a rebuild computes exactly the rows the live path wrote.
 
-mod aside;
 mod copy;
 mod entities;
 mod fold;

@@ -14,11 +14,12 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::aside::{lock_log, Engine, TablePair};
+use crate::rebuild::engine::Engine;
+use crate::rebuild::swap::{lock_log, TablePair};
 use crate::rows::quote_ident;
 use crate::ProjectionError;
 
-pub use crate::aside::Options;
+pub use crate::rebuild::Options;
 
 /// Where the comparison copy is built.
 pub const SCHEMA: &str = "projections_verify";
