@@ -21,6 +21,7 @@ pub mod tables;
 #[cfg(test)]
 mod test_db;
 pub mod verify;
+pub mod visibility;
 
 pub use entities::{load_document, load_document_sqlite};
 pub use fold::{Batch, Fold};
