@@ -51,7 +51,9 @@ projection_table! {
     listed by (updated_at, id) {
         status = "status",
         program_processing_status = "program_processing_status",
+        /// Requested by this legal entity (never widens what the caller sees).
         requester_legal_entity_id = "requester_legal_entity",
+        /// Used by this legal entity (never widens what the caller sees).
         used_by_legal_entity_id = "used_by_legal_entity",
         patient_id = "patient_id",
     }

@@ -1,6 +1,8 @@
-//! Query-string parameters of the audit read side (`/api/events`, history, `as_of`/`version`),
-//! parsed by hand so that every refusal is eHealth's 422 with `query_parameter` entries instead of
-//! axum's plain-text rejection.
+//! Query-string parameters, parsed by hand so that every refusal is eHealth's 422 with
+//! `query_parameter` entries (all of them at once) instead of axum's plain-text rejection. One
+//! decoder and one set of value parsers serve every endpoint that takes parameters: the audit read
+//! side (`/api/events`, history, `as_of`/`version`: [`QueryParams::parse`]) and the analyst lists
+//! ([`QueryParams::in_order`], whose filters `lists::params` checks).
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -25,20 +27,36 @@ pub fn invalid_entry(entry: &str, rule: &str, description: &str, params: Value) 
     })
 }
 
-/// 422 for refused query parameters. When every entry says the same thing (one entry, or the pair
-/// of `oneOf` entries) its text is the message, as elsewhere in the API; otherwise the message is
-/// eHealth's generic text.
+/// Which refusals of a 422 lend their text to its message (otherwise it is eHealth's generic
+/// text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message {
+    /// Every entry says the same thing (one entry, or the pair of `oneOf` entries): the audit
+    /// read side, as elsewhere in the API.
+    Shared,
+    /// There is a single entry: the analyst lists.
+    Single,
+}
+
+/// 422 for refused query parameters, its message chosen by [`Message::Shared`].
 pub fn refused(invalid: Vec<Value>) -> ApiError {
-    let description = |e: &Value| e["rules"][0]["description"].as_str().map(str::to_string);
-    let first = invalid.first().and_then(description);
+    refused_with(invalid, Message::Shared)
+}
+
+/// 422 for refused query parameters, its message chosen by `rule`.
+pub fn refused_with(invalid: Vec<Value>, rule: Message) -> ApiError {
+    let first = invalid
+        .first()
+        .and_then(|e| e["rules"][0]["description"].as_str())
+        .map(str::to_string);
+    let lends = |text: &str| match rule {
+        Message::Shared => invalid
+            .iter()
+            .all(|e| e["rules"][0]["description"].as_str() == Some(text)),
+        Message::Single => invalid.len() == 1,
+    };
     let message = match first {
-        Some(text)
-            if invalid
-                .iter()
-                .all(|e| description(e).as_ref() == Some(&text)) =>
-        {
-            text
-        }
+        Some(text) if lends(&text) => text,
         _ => VALIDATION_FAILED.to_string(),
     };
     ApiError {
@@ -66,19 +84,9 @@ impl QueryParams {
         let mut map = HashMap::new();
         let mut invalid = Vec::new();
         let mut repeated: Vec<String> = Vec::new();
-        for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let (key, value) = (decode(key), decode(value));
-            if value.is_empty() {
-                continue;
-            }
+        for (key, value) in pairs(raw) {
             if !allowed.contains(&key.as_str()) {
-                invalid.push(invalid_entry(
-                    &key,
-                    "schema",
-                    "query parameter is not allowed",
-                    json!(allowed),
-                ));
+                invalid.push(not_allowed(&key, allowed));
                 continue;
             }
             // PostgreSQL text cannot hold a NUL character: no stored value contains one, and a
@@ -98,12 +106,7 @@ impl QueryParams {
                 }
                 // Reported once, however often it is repeated.
                 Entry::Occupied(slot) if !repeated.contains(slot.key()) => {
-                    invalid.push(invalid_entry(
-                        slot.key(),
-                        "invalid",
-                        "query parameter must be given at most once",
-                        json!([]),
-                    ));
+                    invalid.push(given_twice(slot.key()));
                     repeated.push(slot.key().clone());
                 }
                 Entry::Occupied(_) => {}
@@ -112,9 +115,81 @@ impl QueryParams {
         (Self(map), invalid)
     }
 
+    /// The analyst lists' reading of a raw query string: every parameter in the order given,
+    /// with its value or its refusal. A repeated parameter is refused once, at its second
+    /// occurrence, whether it is allowed or not; an unknown one is refused with the `allowed`
+    /// list. Values are not checked here (every list parameter has a checked type).
+    pub fn in_order(raw: Option<&str>, allowed: &[&str]) -> Vec<Given> {
+        let mut given = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        let mut repeated: Vec<String> = Vec::new();
+        for (name, value) in pairs(raw) {
+            if seen.contains(&name) {
+                if !repeated.contains(&name) {
+                    given.push(Given::Refused(given_twice(&name)));
+                    repeated.push(name);
+                }
+                continue;
+            }
+            seen.push(name.clone());
+            given.push(if allowed.contains(&name.as_str()) {
+                Given::Value(name, value)
+            } else {
+                Given::Refused(not_allowed(&name, allowed))
+            });
+        }
+        given
+    }
+
     pub fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
+}
+
+/// One parameter of a request, as [`QueryParams::in_order`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Given {
+    /// The parameter's name and its (first) value.
+    Value(String, String),
+    /// Why it is refused: an `invalid[]` entry.
+    Refused(Value),
+}
+
+/// The `(name, value)` pairs of a raw query string, form-decoded, in order; an empty value
+/// counts as absent, so `?date=&page=2` (what a form with an unset filter sends) means `?page=2`.
+/// Percent-decoding is lossy, as in every Plug parser, so the query string as a whole is never
+/// refused.
+fn pairs(raw: Option<&str>) -> impl Iterator<Item = (String, String)> + '_ {
+    raw.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key), decode(value))
+        })
+        .filter(|(_, value)| !value.is_empty())
+}
+
+/// The refusal of a parameter the endpoint does not take: a misspelt filter silently ignored
+/// would answer the unfiltered list (or the current state instead of a past one) as if it were
+/// the one asked for.
+fn not_allowed(name: &str, allowed: &[&str]) -> Value {
+    invalid_entry(
+        name,
+        "schema",
+        "query parameter is not allowed",
+        json!(allowed),
+    )
+}
+
+/// The refusal of a repeated parameter, which is ambiguous (AND or OR?).
+fn given_twice(name: &str) -> Value {
+    invalid_entry(
+        name,
+        "invalid",
+        "query parameter must be given at most once",
+        json!([]),
+    )
 }
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; a `%` that is not
@@ -314,6 +389,31 @@ mod tests {
             .collect();
         assert_eq!(got, vec![("zz", "schema"), ("a", "invalid")]);
         assert_eq!(invalid[0]["rules"][0]["params"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn in_order_the_lists_see_every_parameter_where_it_was_given() {
+        let given = QueryParams::in_order(Some("b=1&zz=2&a=&b=3&b=4&zz=5&a=x+y"), &["a", "b"]);
+        let shape: Vec<(String, &str)> = given
+            .iter()
+            .map(|g| match g {
+                Given::Value(name, value) => (format!("{name}={value}"), "value"),
+                Given::Refused(e) => (
+                    e["entry"].as_str().unwrap().to_string(),
+                    e["rules"][0]["rule"].as_str().unwrap(),
+                ),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("b=1".to_string(), "value"),
+                ("zz".to_string(), "schema"),
+                ("b".to_string(), "invalid"),
+                ("zz".to_string(), "invalid"),
+                ("a=x y".to_string(), "value"),
+            ]
+        );
     }
 
     #[test]

@@ -141,6 +141,8 @@ impl Column {
 pub struct Filter {
     pub param: &'static str,
     pub column: &'static str,
+    /// What it selects, for the API document (empty when its name says it).
+    pub doc: &'static str,
 }
 
 /// How a table is listed by its list endpoint.
@@ -211,6 +213,7 @@ pub(crate) trait Rows: Default + Send + Sync + 'static {
 ///         …
 ///     }
 ///     listed by (updated_at, id) {
+///         /// What the filter selects.
 ///         column_name = "query_parameter",
 ///         …
 ///     }
@@ -220,10 +223,16 @@ pub(crate) trait Rows: Default + Send + Sync + 'static {
 /// `Kind` is one of the markers of `kinds`; the bracketed [`Column`] builder calls are optional.
 macro_rules! projection_table {
     (@listing) => { None };
-    (@listing ($first:ident, $second:ident) { $($filtered:ident = $param:literal),* }) => {
+    (@listing ($first:ident, $second:ident) {
+        $($(#[doc = $fdoc:literal])* $filtered:ident = $param:literal),*
+    }) => {
         Some($crate::table::Listing {
             order: [stringify!($first), stringify!($second)],
-            filters: &[$($crate::table::Filter { param: $param, column: stringify!($filtered) }),*],
+            filters: &[$($crate::table::Filter {
+                param: $param,
+                column: stringify!($filtered),
+                doc: concat!($($fdoc),*),
+            }),*],
         })
     };
     (
@@ -236,7 +245,7 @@ macro_rules! projection_table {
         }
         $(
             listed by ($first:ident, $second:ident) {
-                $($filtered:ident = $param:literal),* $(,)?
+                $($(#[doc = $fdoc:literal])* $filtered:ident = $param:literal),* $(,)?
             }
         )?
     ) => {
@@ -253,7 +262,9 @@ macro_rules! projection_table {
                 ) $($($option)*)?
             ),*],
             conflict: $crate::table::Conflict::$conflict,
-            listing: $crate::table::projection_table!(@listing $(($first, $second) { $($filtered = $param),* })?),
+            listing: $crate::table::projection_table!(
+                @listing $(($first, $second) { $($(#[doc = $fdoc])* $filtered = $param),* })?
+            ),
         };
 
         #[doc = concat!("One row of `", $name, "`.")]
