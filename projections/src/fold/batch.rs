@@ -50,18 +50,18 @@ macro_rules! each_entity_table {
 
 impl Batch {
     /// Rows in the batch.
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         let mut len = self.status.len();
         each_entity_table!(self, rows => len += rows.len());
         len
     }
 
-    pub fn is_empty(&self) -> bool {
+    pub(crate) fn is_empty(&self) -> bool {
         self.len() == 0
     }
 
     /// Writes every row into `tables`.
-    pub async fn write(
+    pub(crate) async fn write(
         &self,
         conn: &mut PgConnection,
         tables: &Tables,
@@ -105,14 +105,17 @@ impl Batch {
     }
 
     /// [`write`](Self::write) into the live tables of a SQLite database ([`WriteMode::Upsert`]).
-    pub async fn write_sqlite(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    pub(crate) async fn write_sqlite(
+        &self,
+        conn: &mut SqliteConnection,
+    ) -> Result<(), sqlx::Error> {
         each_entity_table!(self, rows => write::write_sqlite(rows, conn).await?);
         self.status.write_sqlite(conn).await
     }
 
     /// Moves the entity rows into a batch of their own (this one keeps the status rows), so the
     /// two can be written on two connections at once.
-    pub fn split_entities(&mut self) -> Batch {
+    pub(crate) fn split_entities(&mut self) -> Batch {
         Batch {
             service_requests: std::mem::take(&mut self.service_requests),
             merge_requests: std::mem::take(&mut self.merge_requests),

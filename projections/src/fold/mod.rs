@@ -104,7 +104,7 @@ impl Fold {
     }
 
     /// A fold that starts from empty tables.
-    pub fn from_empty() -> Self {
+    pub(crate) fn from_empty() -> Self {
         Self::new(true)
     }
 
@@ -155,7 +155,7 @@ impl Fold {
     }
 
     /// Whether [`load`](Self::load) has anything to do.
-    pub fn needs_loads(&self) -> bool {
+    pub(crate) fn needs_loads(&self) -> bool {
         !self.complete
     }
 
@@ -177,7 +177,7 @@ impl Fold {
     }
 
     /// [`load`](Self::load) from the live tables of a SQLite database.
-    pub async fn load_sqlite(
+    pub(crate) async fn load_sqlite(
         &mut self,
         conn: &mut SqliteConnection,
         events: &[EventRef<'_>],
@@ -213,21 +213,12 @@ impl Fold {
     }
 
     /// Status history and feed rows waiting.
-    pub fn pending_status_rows(&self) -> usize {
+    pub(crate) fn pending_status_rows(&self) -> usize {
         self.status.len()
     }
 
-    /// Entities changed since the last batch with entity rows.
-    pub fn dirty_entities(&self) -> usize {
-        self.service_requests.dirty.len()
-            + self.merge_requests.dirty.len()
-            + self.device_dispenses.dirty.len()
-            + self.approvals.dirty.len()
-            + self.care_plan_activities.dirty.len()
-    }
-
     /// Changed entities that have no row yet.
-    pub fn dirty_unwritten_entities(&self) -> usize {
+    pub(crate) fn dirty_unwritten_entities(&self) -> usize {
         self.service_requests.dirty_unwritten
             + self.merge_requests.dirty_unwritten
             + self.device_dispenses.dirty_unwritten
@@ -236,7 +227,7 @@ impl Fold {
     }
 
     /// Entities in memory.
-    pub fn entities_in_memory(&self) -> usize {
+    pub(crate) fn entities_in_memory(&self) -> usize {
         self.service_requests.map.len()
             + self.merge_requests.map.len()
             + self.device_dispenses.map.len()
@@ -254,7 +245,7 @@ impl Fold {
     /// Takes the status rows and the rows of the changed entities that have no row yet: what can
     /// be loaded into tables without keys ([`WriteMode::Load`]). Entities that changed again after
     /// their row was written stay dirty, for an upsert once the keys exist.
-    pub fn take_loadable_batch(&mut self) -> Result<Batch, ProjectionError> {
+    pub(crate) fn take_loadable_batch(&mut self) -> Result<Batch, ProjectionError> {
         self.take(Some(true))
     }
 
@@ -276,7 +267,7 @@ impl Fold {
 
     /// Forgets the states of entities whose rows are written, to bound memory; from then on,
     /// entities not in memory are loaded from the tables.
-    pub fn evict(&mut self) {
+    pub(crate) fn evict(&mut self) {
         self.service_requests.evict();
         self.merge_requests.evict();
         self.device_dispenses.evict();

@@ -19,15 +19,6 @@ use crate::tables::{FeedRow, FeedRows, HistoryRow, HistoryRows};
 pub(crate) use feed::FEED_NAMESPACE;
 use feed::{feed_id, properties};
 
-/// The Event Manager entity types, as eHealth names them.
-pub const ENTITY_TYPES: [&str; 5] = [
-    "ServiceRequest",
-    "MergeRequest",
-    "DeviceDispense",
-    "Approval",
-    "CarePlanActivity",
-];
-
 #[derive(Debug, Clone, PartialEq)]
 pub struct StatusChange {
     pub attribute: &'static str,
