@@ -26,13 +26,13 @@ projection_table! {
         requester_employee_id: OptUuid,
         /// the legal entity where it was created; it can read and recall it
         requester_legal_entity_id: OptUuid,
-        /// the employee who took it into use (`used_by_employee`); cleared by Release
+        /// the employee who took it into use (`used_by_employee`); cleared by release
         used_by_employee_id: OptUuid,
-        /// the legal entity using it; it can read and release it; cleared by Release
+        /// the legal entity using it; it can read and release it; cleared by release
         used_by_legal_entity_id: OptUuid,
         /// why the status changed, a codeable concept
         /// `{"coding":[{"system":"eHealth/service_request_recall_reasons","code":"1"}]}` (set by
-        /// Recall, or imported)
+        /// recall, or imported)
         status_reason: OptJson,
         /// when it was created in eHealth (the import's `inserted_at`, else the time of the import)
         inserted_at: Time [.fixed()],
@@ -44,8 +44,8 @@ projection_table! {
         version: Int8,
         /// the full state, including the fields kept verbatim from the import and `status_history`
         document: Json [.not_in_csv()],
-        /// the legal entities that released it, a JSON array of uuids (first release first);
-        /// they keep reading it
+        /// the legal entities that released it, first release first (a JSON array, `[]` until
+        /// one); they keep reading it
         released_by_legal_entity_ids: Json [.not_in_csv()],
     }
     listed by (updated_at, id) {
@@ -135,7 +135,7 @@ projection_table! {
         /// the legal entity that owns it (that of `granted_to`); the only one that reads it or
         /// resends its SMS
         legal_entity_id: OptUuid [.fixed()],
-        /// when the code of the last Resend stops working (15 minutes after it); NULL before any
+        /// when the code of the last resend stops working (15 minutes after it); NULL before any
         /// resend
         otp_expires_at: OptTime,
         /// when it was created
@@ -208,7 +208,8 @@ projection_table! {
         new_value: OptText,
         /// the event's position in the whole log (`events.global_position`)
         global_position: Int8 [.from_log()],
-        /// the user who made the change (the event's `metadata.user_id`)
+        /// the user who made the change (the event's `metadata.user_id`); the nil uuid for
+        /// imports
         changed_by: OptUuid,
         /// when (the entity's `updated_at` after the event)
         changed_at: Time,
@@ -217,8 +218,9 @@ projection_table! {
 
 projection_table! {
     /// The Event Manager feed: one `StatusChangeEvent` per event that changed a tracked
-    /// attribute, creations excluded. The table's `inserted_at` (when the row was written,
-    /// default `now()`) is the database's own.
+    /// attribute, creations excluded. Its last column, `inserted_at` (timestamptz, not null), is
+    /// written by the database (`now()`): when the row was written, which differs from
+    /// `event_time` after a rebuild.
     pub STATUS_CHANGE_EVENTS = "status_change_events", conflict Ignore,
     row FeedRow, rows FeedRows {
         /// derived from entity type, id and sequence (UUID v5), so a rebuild reproduces it
@@ -234,11 +236,12 @@ projection_table! {
         properties: Json,
         /// when the change happened
         event_time: Time,
-        /// the user who made it (the nil uuid when the event names none)
+        /// the user who made it; the nil uuid when the event names none
         changed_by: Uuid,
         /// the event's position in the log
         global_position: Int8 [.from_log()],
-        /// the event's sequence within the entity
+        /// the event's sequence within the entity; `(entity_type, entity_id, sequence)` is
+        /// unique
         sequence: Int8,
     }
 }
@@ -254,5 +257,7 @@ pub const ALL: [&Table; 7] = [
     &STATUS_CHANGE_EVENTS,
 ];
 
+#[cfg(test)]
+mod dictionary;
 #[cfg(test)]
 mod tests;
