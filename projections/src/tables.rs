@@ -207,7 +207,7 @@ projection_table! {
         /// the value after; NULL when the attribute was cleared
         new_value: OptText,
         /// the event's position in the whole log (`events.global_position`)
-        global_position: Int8 [.from_log()],
+        global_position: Int8 [.taken_from_log()],
         /// the user who made the change (the event's `metadata.user_id`); the nil uuid for
         /// imports
         changed_by: OptUuid,
@@ -239,7 +239,7 @@ projection_table! {
         /// the user who made it; the nil uuid when the event names none
         changed_by: Uuid,
         /// the event's position in the log
-        global_position: Int8 [.from_log()],
+        global_position: Int8 [.taken_from_log()],
         /// the event's sequence within the entity; `(entity_type, entity_id, sequence)` is
         /// unique
         sequence: Int8,
@@ -247,7 +247,7 @@ projection_table! {
 }
 
 /// Every projection table, in the order a rebuild creates them.
-pub const ALL: [&Table; 7] = [
+pub(crate) const ALL: [&Table; 7] = [
     &SERVICE_REQUESTS,
     &MERGE_REQUESTS,
     &DEVICE_DISPENSES,

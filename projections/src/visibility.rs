@@ -18,7 +18,7 @@ use crate::tables::{
 };
 
 /// The projection table of the entities a rule is about.
-pub fn table_of(rule: &Visibility) -> &'static Table {
+pub(crate) fn table_of(rule: &Visibility) -> &'static Table {
     match rule.entity_type {
         "ServiceRequest" => &SERVICE_REQUESTS,
         "MergeRequest" => &MERGE_REQUESTS,

@@ -15,11 +15,11 @@ use uuid::Uuid;
 use super::error::{ApiError, VALIDATION_FAILED};
 
 /// The default and largest `page_size` of paged answers.
-pub const DEFAULT_PAGE_SIZE: i64 = 50;
-pub const MAX_PAGE_SIZE: i64 = 500;
+pub(crate) const DEFAULT_PAGE_SIZE: i64 = 50;
+pub(crate) const MAX_PAGE_SIZE: i64 = 500;
 
 /// One `invalid[]` entry for a query parameter.
-pub fn invalid_entry(entry: &str, rule: &str, description: &str, params: Value) -> Value {
+pub(crate) fn invalid_entry(entry: &str, rule: &str, description: &str, params: Value) -> Value {
     json!({
         "entry_type": "query_parameter",
         "entry": entry,
@@ -30,7 +30,7 @@ pub fn invalid_entry(entry: &str, rule: &str, description: &str, params: Value) 
 /// Which refusals of a 422 lend their text to its message (otherwise it is eHealth's generic
 /// text).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Message {
+pub(crate) enum Message {
     /// Every entry says the same thing (one entry, or the pair of `oneOf` entries): the audit
     /// read side, as elsewhere in the API.
     Shared,
@@ -39,12 +39,12 @@ pub enum Message {
 }
 
 /// 422 for refused query parameters, its message chosen by [`Message::Shared`].
-pub fn refused(invalid: Vec<Value>) -> ApiError {
+pub(crate) fn refused(invalid: Vec<Value>) -> ApiError {
     refused_with(invalid, Message::Shared)
 }
 
 /// 422 for refused query parameters, its message chosen by `rule`.
-pub fn refused_with(invalid: Vec<Value>, rule: Message) -> ApiError {
+pub(crate) fn refused_with(invalid: Vec<Value>, rule: Message) -> ApiError {
     let first = invalid
         .first()
         .and_then(|e| e["rules"][0]["description"].as_str())
@@ -71,7 +71,7 @@ pub fn refused_with(invalid: Vec<Value>, rule: Message) -> ApiError {
 /// The parameters of one request. An empty value counts as absent, so `?date=&page=2` is what a
 /// form with an unset filter sends and means `?page=2`.
 #[derive(Debug, Default)]
-pub struct QueryParams(HashMap<String, String>);
+pub(crate) struct QueryParams(HashMap<String, String>);
 
 impl QueryParams {
     /// Parses a raw query string (`RawQuery`) for an endpoint that accepts `allowed`. Unknown and
@@ -80,7 +80,7 @@ impl QueryParams {
     /// it were the one asked for, and a repeated one is ambiguous. Their `invalid[]` entries are
     /// returned for the caller to answer together with its own. Percent-decoding is lossy, as in
     /// every Plug parser, so the query string as a whole is never refused.
-    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> (Self, Vec<Value>) {
+    pub(crate) fn parse(raw: Option<&str>, allowed: &[&str]) -> (Self, Vec<Value>) {
         let mut map = HashMap::new();
         let mut invalid = Vec::new();
         let mut repeated: Vec<String> = Vec::new();
@@ -119,7 +119,7 @@ impl QueryParams {
     /// with its value or its refusal. A repeated parameter is refused once, at its second
     /// occurrence, whether it is allowed or not; an unknown one is refused with the `allowed`
     /// list. Values are not checked here (every list parameter has a checked type).
-    pub fn in_order(raw: Option<&str>, allowed: &[&str]) -> Vec<Given> {
+    pub(crate) fn in_order(raw: Option<&str>, allowed: &[&str]) -> Vec<Given> {
         let mut given = Vec::new();
         let mut seen: Vec<String> = Vec::new();
         let mut repeated: Vec<String> = Vec::new();
@@ -141,14 +141,14 @@ impl QueryParams {
         given
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
 }
 
 /// One parameter of a request, as [`QueryParams::in_order`] reads it.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Given {
+pub(crate) enum Given {
     /// The parameter's name and its (first) value.
     Value(String, String),
     /// Why it is refused: an `invalid[]` entry.
@@ -222,14 +222,14 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// An RFC 3339 instant (`2026-01-02T03:04:05Z`, `…+02:00`, with or without a fraction).
-pub fn instant(raw: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn instant(raw: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
 
 /// A date (`YYYY-MM-DD`, midnight UTC) or an RFC 3339 instant.
-pub fn date_or_instant(raw: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn date_or_instant(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
         return date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
@@ -241,7 +241,7 @@ pub fn date_or_instant(raw: &str) -> Option<DateTime<Utc>> {
 /// the text can hold. An instant outside them (a date with an offset across year 0 or 9999, a
 /// made-up cursor) becomes a bound below or above every stored instant, which is how PostgreSQL
 /// compares it.
-pub fn sqlite_instant(at: DateTime<Utc>) -> String {
+pub(crate) fn sqlite_instant(at: DateTime<Utc>) -> String {
     match at.year() {
         year if year < 0 => String::new(),
         year if year > 9999 => "~".to_string(),
@@ -249,12 +249,12 @@ pub fn sqlite_instant(at: DateTime<Utc>) -> String {
     }
 }
 
-pub fn uuid(raw: &str) -> Option<Uuid> {
+pub(crate) fn uuid(raw: &str) -> Option<Uuid> {
     Uuid::parse_str(raw).ok()
 }
 
 /// An integer within `min..=max`.
-pub fn integer_in(raw: &str, min: i64, max: i64) -> Option<i64> {
+pub(crate) fn integer_in(raw: &str, min: i64, max: i64) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|n| (min..=max).contains(n))
 }
 
@@ -262,7 +262,7 @@ pub fn integer_in(raw: &str, min: i64, max: i64) -> Option<i64> {
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // never constructed: the derive reads the declaration
-pub struct PageParams {
+pub(crate) struct PageParams {
     /// The page, from 1 (default 1). A page past the end is empty, with the true totals.
     #[param(minimum = 1, maximum = 2_147_483_647)]
     page: Option<i64>,
@@ -273,7 +273,7 @@ pub struct PageParams {
 
 /// A date (`YYYY-MM-DD`, midnight UTC) or an RFC 3339 instant, as the `date` and `*_from`/`*_to`
 /// query parameters take it; a schema for the OpenAPI document.
-pub struct DateOrInstant;
+pub(crate) struct DateOrInstant;
 
 impl utoipa::PartialSchema for DateOrInstant {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -300,7 +300,7 @@ impl utoipa::ToSchema for DateOrInstant {}
 
 /// The requested page of a paged answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
+pub(crate) struct Page {
     pub number: i64,
     pub size: i64,
 }
@@ -308,7 +308,7 @@ pub struct Page {
 impl Page {
     /// `page` (from 1, default 1) and `page_size` (1..=500, default 50); refusals are added to
     /// `invalid` so that they are answered together with the caller's other refusals.
-    pub fn from_params(params: &QueryParams, invalid: &mut Vec<Value>) -> Page {
+    pub(crate) fn from_params(params: &QueryParams, invalid: &mut Vec<Value>) -> Page {
         let mut page = Page {
             number: 1,
             size: DEFAULT_PAGE_SIZE,
@@ -338,13 +338,13 @@ impl Page {
         page
     }
 
-    pub fn offset(&self) -> i64 {
+    pub(crate) fn offset(&self) -> i64 {
         (self.number - 1).saturating_mul(self.size)
     }
 
     /// eHealth's top-level `paging` object. As in Scrivener (which eHealth pages with), an empty
     /// result still has one (empty) page.
-    pub fn paging(&self, total_entries: i64) -> Value {
+    pub(crate) fn paging(&self, total_entries: i64) -> Value {
         let total_pages = ((total_entries + self.size - 1) / self.size).max(1);
         json!({
             "page_number": self.number,

@@ -110,7 +110,7 @@ pub(super) async fn writer_settings(
 
 impl Engine {
     /// Takes the maintenance lock and creates the aside tables (empty, unindexed) in `schema`.
-    pub async fn start(
+    pub(crate) async fn start(
         pool: &PgPool,
         schema: &'static str,
         unlogged: bool,
@@ -161,7 +161,7 @@ impl Engine {
     /// Catch-up passes until a pass reads little. The first pass loads unindexed tables and
     /// ends by building their keys and indexes in bulk, far cheaper than maintaining them row
     /// by row (and required by the upserts of later passes).
-    pub async fn catch_up(&mut self) -> Result<(), ProjectionError> {
+    pub(crate) async fn catch_up(&mut self) -> Result<(), ProjectionError> {
         for _ in 0..MAX_PASSES {
             let read = self.pass().await?;
             self.ensure_indexed().await?;
@@ -396,7 +396,10 @@ impl Engine {
 
     /// Folds every event after the cursor, with no horizon, into the aside tables through `conn`
     /// (the caller's transaction, which holds the lock or a snapshot taken under it).
-    pub async fn fold_rest(&mut self, conn: &mut PgConnection) -> Result<u64, ProjectionError> {
+    pub(crate) async fn fold_rest(
+        &mut self,
+        conn: &mut PgConnection,
+    ) -> Result<u64, ProjectionError> {
         if !self.indexed {
             return Err(ProjectionError::Task(
                 "the rest of the log was folded before a catch-up pass".into(),
@@ -439,7 +442,7 @@ impl Engine {
 
     /// Drops the projection tables in `schema`, then the schema, sharing the drops between the
     /// two writer connections (dropping a large table is mostly the kernel freeing its files).
-    pub async fn drop_tables(&mut self, schema: &str) -> Result<(), ProjectionError> {
+    pub(crate) async fn drop_tables(&mut self, schema: &str) -> Result<(), ProjectionError> {
         let a = self.writer.as_mut().ok_or_else(gone)?;
         let b = self.status_writer.as_mut().ok_or_else(gone)?;
         let tables = Tables::in_schema(schema);
@@ -469,7 +472,7 @@ impl Engine {
     }
 
     /// Drops the aside schema (what a verify, or a failed rebuild, leaves).
-    pub async fn drop_aside(&mut self) -> Result<(), ProjectionError> {
+    pub(crate) async fn drop_aside(&mut self) -> Result<(), ProjectionError> {
         let writer = self.writer.as_mut().ok_or_else(gone)?;
         drop_schema(writer, self.schema).await
     }
@@ -477,7 +480,7 @@ impl Engine {
     /// Frees the entity states on a thread of their own: freeing hundreds of thousands of small
     /// allocations takes longer than the whole swap, and nobody needs to wait for it (a command
     /// that exits does not).
-    pub fn release_states(&mut self) {
+    pub(crate) fn release_states(&mut self) {
         let fold = std::mem::replace(&mut self.fold, Fold::from_empty());
         std::thread::spawn(move || drop(fold));
     }

@@ -35,9 +35,9 @@ use swap::{drop_schema, lock_log, prepare_swap, restore_options};
 pub use options::{Options, MAINTENANCE_LOCK};
 
 /// Where the new tables are built.
-pub const SCHEMA: &str = "projections_rebuild";
+pub(crate) const SCHEMA: &str = "projections_rebuild";
 /// Where the replaced tables go at the swap, to be dropped right after it.
-pub const RETIRED: &str = "projections_retired";
+pub(crate) const RETIRED: &str = "projections_retired";
 
 #[derive(Debug, Clone)]
 pub struct RebuildReport {

@@ -20,17 +20,17 @@ pub(crate) use feed::FEED_NAMESPACE;
 use feed::{feed_id, properties};
 
 #[derive(Debug, Clone, PartialEq)]
-pub struct StatusChange {
+pub(crate) struct StatusChange {
     pub attribute: &'static str,
     pub old_value: Option<&'static str>,
     pub new_value: Option<&'static str>,
 }
 
 /// The tracked attributes of an entity and their values (the statuses' own names).
-pub type Tracked = Vec<(&'static str, Option<&'static str>)>;
+pub(crate) type Tracked = Vec<(&'static str, Option<&'static str>)>;
 
 /// The tracked attributes that differ between two snapshots.
-pub fn changes(
+pub(crate) fn changes(
     before: &[(&'static str, Option<&'static str>)],
     after: &[(&'static str, Option<&'static str>)],
 ) -> Vec<StatusChange> {
@@ -51,7 +51,7 @@ pub fn changes(
         .collect()
 }
 
-pub struct ChangeRecord<'a> {
+pub(crate) struct ChangeRecord<'a> {
     pub entity_type: &'static str,
     pub entity_id: Uuid,
     pub sequence: i64,
@@ -65,14 +65,14 @@ pub struct ChangeRecord<'a> {
 
 /// `status_history` and `status_change_events` rows waiting to be written.
 #[derive(Default)]
-pub struct StatusRows {
+pub(crate) struct StatusRows {
     pub(crate) history: HistoryRows,
     pub(crate) feed: FeedRows,
 }
 
 impl StatusRows {
     /// The history rows of one event's changes, and its feed record unless it is a creation.
-    pub fn push(&mut self, rec: &ChangeRecord<'_>) {
+    pub(crate) fn push(&mut self, rec: &ChangeRecord<'_>) {
         if rec.changes.is_empty() {
             return;
         }
@@ -106,7 +106,7 @@ impl StatusRows {
     }
 
     /// Rows waiting (history and feed together).
-    pub fn len(&self) -> usize {
+    pub(crate) fn len(&self) -> usize {
         self.history.len() + self.feed.len()
     }
 
@@ -118,7 +118,7 @@ impl StatusRows {
     /// Writes the rows in chunks. Rows already present are left alone: they are keyed by
     /// `(entity, sequence[, attribute])`, so writing an event twice changes nothing. In
     /// [`WriteMode::Load`] (a rebuild's first, unindexed load) they are copied in instead.
-    pub async fn write(
+    pub(crate) async fn write(
         &self,
         conn: &mut PgConnection,
         tables: &Tables,
@@ -145,7 +145,10 @@ impl StatusRows {
 
     /// [`write`](Self::write)'s upsert on SQLite (the live tables), one statement per row; rows
     /// already present are left alone, as there.
-    pub async fn write_sqlite(&self, conn: &mut SqliteConnection) -> Result<(), sqlx::Error> {
+    pub(crate) async fn write_sqlite(
+        &self,
+        conn: &mut SqliteConnection,
+    ) -> Result<(), sqlx::Error> {
         write::write_sqlite(&self.history, conn).await?;
         write::write_sqlite(&self.feed, conn).await
     }

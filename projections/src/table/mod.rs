@@ -44,8 +44,9 @@ pub enum Sql {
 }
 
 impl Sql {
-    /// The name of the type on PostgreSQL.
-    pub fn postgres(self) -> &'static str {
+    /// The name of the type on PostgreSQL (the data dictionary's, and the tests' casts).
+    #[cfg(test)]
+    pub(crate) fn postgres(self) -> &'static str {
         match self {
             Sql::Uuid => "uuid",
             Sql::Text => "text",
@@ -58,7 +59,7 @@ impl Sql {
     }
 
     /// Whether SQLite stores the value as JSON text.
-    pub fn json_on_sqlite(self) -> bool {
+    pub(crate) fn json_on_sqlite(self) -> bool {
         matches!(self, Sql::Jsonb | Sql::UuidArray)
     }
 }
@@ -93,7 +94,12 @@ pub struct Column {
 }
 
 impl Column {
-    pub const fn new(name: &'static str, doc: &'static str, sql: Sql, nullable: bool) -> Self {
+    pub(crate) const fn new(
+        name: &'static str,
+        doc: &'static str,
+        sql: Sql,
+        nullable: bool,
+    ) -> Self {
         Column {
             name,
             doc,
@@ -106,28 +112,28 @@ impl Column {
         }
     }
 
-    pub const fn fixed(self) -> Self {
+    pub(crate) const fn fixed(self) -> Self {
         Column {
             fixed: true,
             ..self
         }
     }
 
-    pub const fn from_log(self) -> Self {
+    pub(crate) const fn taken_from_log(self) -> Self {
         Column {
             from_log: true,
             ..self
         }
     }
 
-    pub const fn not_in_csv(self) -> Self {
+    pub(crate) const fn not_in_csv(self) -> Self {
         Column {
             in_csv: false,
             ..self
         }
     }
 
-    pub const fn values(self, values: &'static [&'static str]) -> Self {
+    pub(crate) const fn values(self, values: &'static [&'static str]) -> Self {
         Column {
             values: Some(values),
             ..self
@@ -172,7 +178,7 @@ impl Table {
     }
 
     /// The names of the columns, comma-separated, in their order.
-    pub fn column_list(&self) -> String {
+    pub(crate) fn column_list(&self) -> String {
         self.columns
             .iter()
             .map(|c| c.name)

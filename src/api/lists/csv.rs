@@ -15,10 +15,10 @@ use super::params::ListQuery;
 use super::resources::Resource;
 use super::sql::ListedRow;
 
-pub const CONTENT_TYPE: &str = "text/csv; charset=utf-8";
+pub(crate) const CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 
 /// Appends one field, quoted when its content requires it.
-pub fn push_field(out: &mut String, value: &str) {
+pub(crate) fn push_field(out: &mut String, value: &str) {
     if value.contains([',', '"', '\r', '\n']) {
         out.push('"');
         out.push_str(&value.replace('"', "\"\""));
@@ -29,7 +29,7 @@ pub fn push_field(out: &mut String, value: &str) {
 }
 
 /// Appends one record (fields separated by commas, terminated by CRLF).
-pub fn push_record<S: AsRef<str>>(out: &mut String, fields: impl IntoIterator<Item = S>) {
+pub(crate) fn push_record<S: AsRef<str>>(out: &mut String, fields: impl IntoIterator<Item = S>) {
     for (i, field) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -42,7 +42,7 @@ pub fn push_record<S: AsRef<str>>(out: &mut String, fields: impl IntoIterator<It
 /// Whether the client prefers CSV: `Accept` names `text/csv` with a higher quality than
 /// `application/json`. Wildcards do not count for JSON, so `text/csv, */*;q=0.1` is CSV while a
 /// missing header, `*/*` or `application/json, text/csv` (a tie) stay JSON, the API's default.
-pub fn wants_csv(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_csv(headers: &HeaderMap) -> bool {
     let mut csv = 0.0_f32;
     let mut json = 0.0_f32;
     for value in headers.get_all(ACCEPT) {

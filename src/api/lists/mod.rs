@@ -58,7 +58,7 @@ over `application/json`) the page is CSV of the table's typed columns and the ne
         (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
     )
 )]
-pub async fn service_requests(
+pub(crate) async fn service_requests(
     State(app): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
@@ -89,7 +89,7 @@ over `application/json`) the page is CSV of the table's typed columns and the ne
         (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
     )
 )]
-pub async fn merge_requests(
+pub(crate) async fn merge_requests(
     State(app): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
@@ -120,7 +120,7 @@ over `application/json`) the page is CSV of the table's typed columns and the ne
         (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
     )
 )]
-pub async fn device_dispenses(
+pub(crate) async fn device_dispenses(
     State(app): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,

@@ -13,8 +13,8 @@ use crate::api::query_params::{
     date_or_instant, integer_in, invalid_entry, refused_with, Given, Message, QueryParams,
 };
 
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 500;
+pub(crate) const DEFAULT_LIMIT: i64 = 50;
+pub(crate) const MAX_LIMIT: i64 = 500;
 
 /// The date-range parameters every list accepts: `(param, column, operator)`. `_from` is
 /// inclusive and `_to` exclusive, so consecutive ranges never overlap or leave a gap.
@@ -27,14 +27,14 @@ const RANGES: [(&str, &str, &str); 4] = [
 
 /// A value to compare a column with.
 #[derive(Debug, Clone, PartialEq)]
-pub enum Bind {
+pub(crate) enum Bind {
     Text(String),
     Uuid(Uuid),
 }
 
 /// A validated list request.
 #[derive(Debug)]
-pub struct ListQuery {
+pub(crate) struct ListQuery {
     /// `(column, value)`: the row's column must equal the value.
     pub equals: Vec<(&'static str, Bind)>,
     /// `(column, operator, instant)`.
@@ -47,7 +47,11 @@ pub struct ListQuery {
 
 /// Validates the raw query string against a list's filters; every problem becomes one entry of
 /// a single 422, whose message is the entry's when there is one.
-pub fn parse(table: &str, filters: &[Filter], raw: Option<&str>) -> Result<ListQuery, ApiError> {
+pub(crate) fn parse(
+    table: &str,
+    filters: &[Filter],
+    raw: Option<&str>,
+) -> Result<ListQuery, ApiError> {
     let mut invalid = Vec::new();
     let mut query = ListQuery {
         equals: Vec::new(),
@@ -128,7 +132,7 @@ pub fn parse(table: &str, filters: &[Filter], raw: Option<&str>) -> Result<ListQ
 }
 
 /// Every parameter a list accepts, in the order the README lists them.
-pub fn allowed_parameters(filters: &[Filter]) -> Vec<&'static str> {
+pub(crate) fn allowed_parameters(filters: &[Filter]) -> Vec<&'static str> {
     filters
         .iter()
         .map(|f| f.param)

@@ -47,7 +47,7 @@ const fn listing(table: &'static Table) -> &'static Listing {
 
 impl Resource {
     /// The filters, in the order the endpoint documents them.
-    pub fn filters(&self) -> Vec<Filter> {
+    pub(crate) fn filters(&self) -> Vec<Filter> {
         self.listing
             .filters
             .iter()
@@ -64,7 +64,7 @@ impl Resource {
     }
 
     /// The CSV columns: the table's typed columns, without the JSON `document`.
-    pub fn csv_columns(&self) -> impl Iterator<Item = &'static Column> {
+    pub(crate) fn csv_columns(&self) -> impl Iterator<Item = &'static Column> {
         self.table.columns.iter().filter(|c| c.in_csv)
     }
 }
