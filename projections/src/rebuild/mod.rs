@@ -1,7 +1,7 @@
 //! `ehealth-es projections rebuild`: every projection rebuilt from the event log while the
 //! service keeps running.
 //!
-//! The tables are built aside in the schema [`SCHEMA`] (see the `aside` module for the catch-up
+//! The tables are built aside in the schema [`SCHEMA`] (the `engine` module runs the catch-up
 //! passes). The final step is one transaction: `LOCK TABLE events IN EXCLUSIVE MODE` (it waits
 //! for the appends in flight; new appends wait behind it, reads go on), ACCESS EXCLUSIVE locks on
 //! the live projection tables, the events committed since the last pass are folded in, then the
@@ -19,16 +19,25 @@ use std::time::{Duration, Instant};
 
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::aside::{drop_schema, lock_log, prepare_swap, restore_options, Engine};
+mod decode;
+pub(crate) mod engine;
+mod indexes;
+mod log;
+mod options;
+pub(crate) mod swap;
+mod writers;
+
 use crate::rows::quote_ident;
 use crate::ProjectionError;
+use engine::Engine;
+use swap::{drop_schema, lock_log, prepare_swap, restore_options};
 
-pub use crate::aside::{Options, MAINTENANCE_LOCK};
+pub use options::{Options, MAINTENANCE_LOCK};
 
 /// Where the new tables are built.
-pub const SCHEMA: &str = "projections_rebuild";
+pub(crate) const SCHEMA: &str = "projections_rebuild";
 /// Where the replaced tables go at the swap, to be dropped right after it.
-pub const RETIRED: &str = "projections_retired";
+pub(crate) const RETIRED: &str = "projections_retired";
 
 #[derive(Debug, Clone)]
 pub struct RebuildReport {
