@@ -107,6 +107,7 @@ impl Tally {
 
     /// Sends a PATCH over the client's connection and records what it took and how it was
     /// answered: a 2xx, the rule's 409, or an error (status 0 when the exchange itself failed).
+    /// Returns the status.
     pub async fn timed_patch(
         &mut self,
         conn: &mut Connection,
@@ -114,7 +115,7 @@ impl Tally {
         token: &str,
         body: Option<&str>,
         epoch: Instant,
-    ) {
+    ) -> u16 {
         let started = Instant::now();
         let (status, text) = match conn.send("PATCH", path, token, body).await {
             Ok(a) => (a.status, String::from_utf8_lossy(&a.body).into_owned()),
@@ -143,6 +144,7 @@ impl Tally {
                 }
             }
         }
+        status
     }
 }
 
