@@ -58,6 +58,10 @@ pub struct Args {
     /// Keep the run's database afterwards (it is dropped by default).
     #[arg(long)]
     pub keep_database: bool,
+    /// MiB of WAL written before the import and before the timed points, for them to run on
+    /// reused segments as a running server does (bench/src/wal.rs); 0 skips it (a quick check).
+    #[arg(long, default_value_t = 1024)]
+    pub prime_wal_mib: i32,
     /// The service's connection pool size.
     #[arg(long, default_value_t = 64)]
     pub pool_size: u32,

@@ -19,16 +19,15 @@ const JWT_SECRET: &str = "bench-secret";
 const SCOPES: &str = "service_request:use service_request:recall service_request:read \
                       merge_request:write device_dispense:stop approval:create job:read";
 
-/// WAL written before the import and before the timed points (wal.rs): more than the points
-/// write together.
-const PRIMED_WAL_MIB: i32 = 1024;
-
-/// Writes WAL for the timed work that follows to reuse (wal.rs); a server that refuses (no
-/// superuser) is measured as it is.
-async fn prime_wal(url: &str) -> anyhow::Result<()> {
+/// Writes `mib` MiB of WAL for the timed work that follows to reuse (wal.rs; by default more than
+/// the points write together); a server that refuses (no superuser) is measured as it is.
+async fn prime_wal(url: &str, mib: i32) -> anyhow::Result<()> {
+    if mib <= 0 {
+        return Ok(());
+    }
     let mut conn = PgConnection::connect(url).await?;
-    match wal::prime(&mut conn, PRIMED_WAL_MIB).await {
-        Ok(secs) => eprintln!("wrote {PRIMED_WAL_MIB} MiB of WAL in {secs:.1} s, to be reused"),
+    match wal::prime(&mut conn, mib).await {
+        Ok(secs) => eprintln!("wrote {mib} MiB of WAL in {secs:.1} s, to be reused"),
         Err(e) => {
             eprintln!("could not prime the WAL ({e}): WAL segments may be created while timed")
         }
@@ -63,7 +62,7 @@ pub async fn full(args: &Args, admin_url: &str, binary: &Path) -> anyhow::Result
     let work = std::env::temp_dir().join(&db);
     std::fs::create_dir_all(&work)?;
     // The import writes much WAL too: it runs on reused segments as well.
-    prime_wal(admin_url).await?;
+    prime_wal(admin_url, args.prime_wal_mib).await?;
     let prepared = setup::database(
         binary,
         admin_url,
@@ -120,7 +119,7 @@ pub async fn full(args: &Args, admin_url: &str, binary: &Path) -> anyhow::Result
     };
     let mut points: Vec<Point> = Vec::new();
     let mut extras = Extras::default();
-    prime_wal(&url).await?;
+    prime_wal(&url, args.prime_wal_mib).await?;
     let mut all_clients = mix_clients.clone();
     all_clients.extend(release_clients.iter().filter(|c| !mix_clients.contains(c)));
     all_clients.sort_unstable();
