@@ -23,6 +23,8 @@ pub struct Meta {
     pub warmup: u64,
     pub pool_size: u32,
     pub release_pool: usize,
+    /// MiB of WAL written before the points (0: none).
+    pub primed_wal_mib: i32,
     pub dataset: String,
     pub events: i64,
 }
@@ -93,7 +95,7 @@ fn own_client(points: &[Point], raw: &[(usize, RawResult)]) -> String {
     out
 }
 
-fn details(points: &[Point]) -> String {
+fn details(points: &[Point], primed_wal_mib: i32) -> String {
     let mut out = String::from("Latency by action, p50 / p99 ms (requests):\n\n");
     for p in points {
         out.push_str(&format!(
@@ -118,10 +120,15 @@ fn details(points: &[Point]) -> String {
                 .map_or("n/a".into(), |(max, mean)| format!("{max} / {mean:.1}"))
         ));
     }
-    out.push_str(
+    out.push_str(&format!(
         "\nCPU per action, ms (service / PostgreSQL / load generator), how busy the machine was, \
-         and WAL segments created during the point (0 expected: the WAL was primed):\n\n",
-    );
+         and WAL segments created during the point ({}):\n\n",
+        if primed_wal_mib > 0 {
+            format!("0 expected: {primed_wal_mib} MiB of WAL were primed")
+        } else {
+            "the WAL was not primed".to_string()
+        }
+    ));
     for p in points {
         out.push_str(&format!(
             "- {} at {} clients: {:.3} / {:.3} / {:.3}, machine {:.0} % busy, {} new WAL segments\n",
@@ -184,7 +191,7 @@ pub fn markdown(meta: &Meta, points: &[Point], extras: &Extras) -> String {
         out.push_str(&own_client(points, &extras.raw));
     }
     out.push_str("\n## Details\n\n");
-    out.push_str(&details(points));
+    out.push_str(&details(points, meta.primed_wal_mib));
     out.push('\n');
     if let Some(hot) = &extras.hot {
         out.push_str(&format!("{hot}\n"));

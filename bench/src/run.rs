@@ -191,6 +191,7 @@ pub async fn full(args: &Args, admin_url: &str, binary: &Path) -> anyhow::Result
         warmup: args.warmup,
         pool_size: args.pool_size,
         release_pool: sizes.pool,
+        primed_wal_mib: args.prime_wal_mib.max(0),
         dataset: prepared.origin.clone(),
         events,
     };
