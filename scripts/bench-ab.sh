@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # A/B comparison of two builds of the service (docs/benchmark.md). Builds ehealth-es at COMMIT_A and
-# at COMMIT_B (release profile, each in a git worktree under a temp folder) and ehealth-bench from
-# this checkout, starts one throwaway PostgreSQL (unless EHEALTH_BENCH_DATABASE_URL is set), then
-# runs the benchmark alternately A B A B …, RUNS times each (3 by default), on the same machine and
-# server, and prints every run with its own pgbench figures and each side's spread (min–max,
-# median). Arguments after `--` replace the default ehealth-bench arguments.
+# at COMMIT_B (release profile, each from `git archive` of its commit in a temp folder, with a
+# target folder of its own) and ehealth-bench from this checkout, starts one throwaway PostgreSQL
+# (unless EHEALTH_BENCH_DATABASE_URL is set), then runs the benchmark alternately A B A B …, RUNS
+# times each (3 by default), on the same machine and server, and prints every run with its own
+# pgbench figures and each side's spread (min–max, median). Arguments after `--` replace the
+# default ehealth-bench arguments.
 #
 #   scripts/bench-ab.sh main HEAD
 #   scripts/bench-ab.sh 1a2b3c4 HEAD 5 -- --clients 16,64 --seconds 20 --rebuild-runs 0 --hot-seconds 0
@@ -34,9 +35,6 @@ cleanup() {
       psql -q "$EHEALTH_BENCH_DATABASE_URL" -c "DROP DATABASE IF EXISTS ehealth_ab_${stamp}_$side" || true
     done
   fi
-  for side in a b; do
-    if [ -d "$tmp/$side" ]; then git worktree remove --force "$tmp/$side" || true; fi
-  done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -44,7 +42,10 @@ trap cleanup EXIT
 cargo build --release -p ehealth-bench
 for side in a b; do
   if [ "$side" = a ]; then commit=$commit_a; else commit=$commit_b; fi
-  git worktree add --detach "$tmp/$side" "$commit" >/dev/null
+  # A plain copy of the commit's files: no worktree is registered in the repository, so nothing is
+  # left behind in it if the run is interrupted.
+  mkdir -p "$tmp/$side"
+  git archive "$commit" | tar -x -C "$tmp/$side"
   # The dependencies built for this checkout are reused: only the service itself is compiled.
   if [ -d target/release ]; then
     mkdir -p "$tmp/$side/target"
