@@ -22,7 +22,6 @@ if [ "${1:-}" = "--" ]; then shift; fi
 bench_args=(--clients 64 --rebuild-runs 0 --hot-seconds 0)
 if [ $# -gt 0 ]; then bench_args=("$@"); fi
 
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/ehealth-ab.XXXXXX")
 out=${EHEALTH_AB_OUT:-target/bench-ab/$(date -u +%Y%m%d-%H%M%S)}
 mkdir -p "$out"
 stamp=$(date +%s)
@@ -35,23 +34,26 @@ cleanup() {
       psql -q "$EHEALTH_BENCH_DATABASE_URL" -c "DROP DATABASE IF EXISTS ehealth_ab_${stamp}_$side" || true
     done
   fi
-  rm -rf "$tmp"
 }
 trap cleanup EXIT
 
 cargo build --release -p ehealth-bench
-for side in a b; do
-  if [ "$side" = a ]; then commit=$commit_a; else commit=$commit_b; fi
+# Each commit is built once, in a folder of its own under target/bench-ab/builds: a rerun with
+# the same commits reuses the binaries.
+build_dir() { echo "target/bench-ab/builds/${1:0:12}"; }
+for commit in "$commit_a" "$commit_b"; do
+  dir=$(build_dir "$commit")
+  if [ -x "$dir/target/release/ehealth-es" ]; then continue; fi
   # A plain copy of the commit's files: no worktree is registered in the repository, so nothing is
   # left behind in it if the run is interrupted.
-  mkdir -p "$tmp/$side"
-  git archive "$commit" | tar -x -C "$tmp/$side"
+  rm -rf "$dir" && mkdir -p "$dir"
+  git archive "$commit" | tar -x -C "$dir"
   # The dependencies built for this checkout are reused: only the service itself is compiled.
   if [ -d target/release ]; then
-    mkdir -p "$tmp/$side/target"
-    cp -a --reflink=auto target/release "$tmp/$side/target/"
+    mkdir -p "$dir/target"
+    cp -a --reflink=auto target/release "$dir/target/"
   fi
-  (cd "$tmp/$side" && cargo build --release -p ehealth-es)
+  (cd "$dir" && cargo build --release -p ehealth-es)
 done
 
 if [ -z "${EHEALTH_BENCH_DATABASE_URL:-}" ]; then
@@ -66,7 +68,8 @@ echo "A = ${commit_a:0:12}, B = ${commit_b:0:12}, $runs runs each, alternated" >
 
 for run in $(seq 1 "$runs"); do
   for side in A B; do
-    if [ "$side" = A ]; then dir=$tmp/a; commit=$commit_a; else dir=$tmp/b; commit=$commit_b; fi
+    if [ "$side" = A ]; then commit=$commit_a; else commit=$commit_b; fi
+    dir=$(build_dir "$commit")
     echo "== run $run, side $side (${commit:0:12}), load average $(cut -d' ' -f1-3 /proc/loadavg)" >&2
     # Each side's data set is imported once into a template database of its own (its migrations
     # made the schema) and copied for every run.
