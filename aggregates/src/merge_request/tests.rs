@@ -2,6 +2,7 @@ use super::*;
 
 use chrono::TimeZone;
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
+use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::json;
 
 // ---------------------------------------------------------------------------------------------

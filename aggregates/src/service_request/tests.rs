@@ -2,6 +2,7 @@ use super::*;
 
 use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
+use cqrs_es::Aggregate;
 use serde_json::{json, Map};
 use uuid::Uuid;
 
