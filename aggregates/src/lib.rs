@@ -25,6 +25,8 @@ pub mod drfo;
 pub mod ids;
 pub mod merge_request;
 pub mod service_request;
+#[cfg(test)]
+mod test_support;
 pub mod visibility;
 
 pub use approval::Approval;
