@@ -2,9 +2,10 @@ use super::*;
 
 use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
-use cqrs_es::Aggregate;
 use serde_json::{json, Map};
 use uuid::Uuid;
+
+use crate::test_support::{assert_imported_once, assert_refused, given_nothing, replay, when};
 
 // ---------------------------------------------------------------------------------------------
 // Builders
@@ -113,11 +114,9 @@ fn returned(value: &str, remaining: &str) -> CarePlanActivityEvent {
 }
 
 fn state_after(events: Vec<CarePlanActivityEvent>) -> CarePlanActivityRecord {
-    let mut aggregate = CarePlanActivity::default();
-    for event in events {
-        aggregate.apply(event);
-    }
-    aggregate.record.expect("the activity exists")
+    replay::<CarePlanActivity>(events)
+        .record
+        .expect("the activity exists")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -125,21 +124,14 @@ fn state_after(events: Vec<CarePlanActivityEvent>) -> CarePlanActivityRecord {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn import_of_a_new_activity_creates_it() {
-    TestFramework::<CarePlanActivity>::with(())
-        .given_no_previous_events()
-        .when_async(CarePlanActivityCommand::Import(Box::new(record())))
-        .await
-        .then_expect_events(vec![imported(record())]);
-}
-
-#[tokio::test]
-async fn a_second_import_of_an_existing_activity_is_a_no_op() {
-    let changed = record_with(|r| r.status = CarePlanActivityStatus::Completed);
-    given(record())
-        .when_async(CarePlanActivityCommand::Import(Box::new(changed)))
-        .await
-        .then_expect_events(vec![]);
+async fn import_of_a_new_activity_creates_it_and_a_second_import_is_a_no_op() {
+    assert_imported_once::<CarePlanActivity, _>(
+        record(),
+        record_with(|r| r.status = CarePlanActivityStatus::Completed),
+        CarePlanActivityCommand::Import,
+        CarePlanActivityEvent::CarePlanActivityImported,
+    )
+    .await;
 }
 
 #[test]
@@ -290,14 +282,11 @@ async fn an_activity_without_quantity_has_nothing_to_recalculate() {
 
 #[tokio::test]
 async fn giving_back_to_an_activity_that_does_not_exist_is_refused_with_not_found() {
-    let err = TestFramework::<CarePlanActivity>::with(())
-        .given_no_previous_events()
-        .when_async(give_back("2"))
-        .await
-        .inspect_result()
-        .unwrap_err();
-    assert_eq!(err, CarePlanActivityError::NotFound);
-    assert_eq!(err.to_string(), "Care plan activity not found");
+    assert_refused(
+        when(given_nothing::<CarePlanActivity>(), give_back("2")).await,
+        CarePlanActivityError::NotFound,
+        "Care plan activity not found",
+    );
 }
 
 #[tokio::test]
@@ -307,10 +296,8 @@ async fn an_activity_in_a_final_status_takes_no_quantity_back() {
         (CarePlanActivityStatus::Cancelled, "cancelled"),
         (CarePlanActivityStatus::EnteredInError, "entered_in_error"),
     ] {
-        let err = given(record_with(|r| r.status = status))
-            .when_async(give_back("2"))
+        let err = when(given(record_with(|r| r.status = status)), give_back("2"))
             .await
-            .inspect_result()
             .unwrap_err();
         assert_eq!(err, CarePlanActivityError::FinalStatus(status));
         assert_eq!(

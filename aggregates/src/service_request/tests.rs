@@ -2,12 +2,14 @@ use super::*;
 
 use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::test::TestFramework;
-use cqrs_es::Aggregate;
 use serde_json::{json, Map};
 use uuid::Uuid;
 
 use crate::drfo::Drfo;
 use crate::ids::{CarePlanId, LegalEntityId};
+use crate::test_support::{
+    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Builders
@@ -177,11 +179,9 @@ async fn outcome(
 }
 
 fn state_after(events: Vec<ServiceRequestEvent>) -> ServiceRequestRecord {
-    let mut aggregate = ServiceRequest::default();
-    for event in events {
-        aggregate.apply(event);
-    }
-    aggregate.record.expect("the service request exists")
+    replay::<ServiceRequest>(events)
+        .record
+        .expect("the service request exists")
 }
 
 const NON_ACTIVE: [ServiceRequestStatus; 4] = [
@@ -196,21 +196,14 @@ const NON_ACTIVE: [ServiceRequestStatus; 4] = [
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn import_of_a_new_service_request_creates_it() {
-    TestFramework::<ServiceRequest>::with(())
-        .given_no_previous_events()
-        .when_async(ServiceRequestCommand::Import(Box::new(record())))
-        .await
-        .then_expect_events(imported(record()));
-}
-
-#[tokio::test]
-async fn a_second_import_of_an_existing_service_request_is_a_no_op() {
-    let changed = record_with(|r| r.status = ServiceRequestStatus::Completed);
-    given(record())
-        .when_async(ServiceRequestCommand::Import(Box::new(changed)))
-        .await
-        .then_expect_events(vec![]);
+async fn import_of_a_new_service_request_creates_it_and_a_second_import_is_a_no_op() {
+    assert_imported_once::<ServiceRequest, _>(
+        record(),
+        record_with(|r| r.status = ServiceRequestStatus::Completed),
+        ServiceRequestCommand::Import,
+        ServiceRequestEvent::ServiceRequestImported,
+    )
+    .await;
 }
 
 #[test]
@@ -225,8 +218,7 @@ fn an_imported_service_request_holds_the_imported_record() {
 
 #[tokio::test]
 async fn release_of_a_service_request_that_does_not_exist_is_refused_with_not_found() {
-    TestFramework::<ServiceRequest>::with(())
-        .given_no_previous_events()
+    given_nothing::<ServiceRequest>()
         .when_async(release_by(USING_LE))
         .await
         .then_expect_error(ServiceRequestError::NotFound);
@@ -500,8 +492,7 @@ fn check_release_gives_the_same_answer_as_the_command() {
 
 #[tokio::test]
 async fn recall_of_a_service_request_that_does_not_exist_is_refused_with_not_found() {
-    TestFramework::<ServiceRequest>::with(())
-        .given_no_previous_events()
+    given_nothing::<ServiceRequest>()
         .when_async(valid_recall())
         .await
         .then_expect_error(ServiceRequestError::NotFound);
@@ -796,19 +787,10 @@ fn the_recall_invalid_status_message_names_the_status() {
 
 #[tokio::test]
 async fn a_recalled_service_request_cannot_be_recalled_again() {
-    let result = given(record())
-        .and(vec![recalled_event()])
-        .when_async(valid_recall())
-        .await
-        .inspect_result();
-    let err = result.unwrap_err();
-    assert_eq!(
-        err,
-        ServiceRequestError::RecallInvalidStatus(ServiceRequestStatus::Recalled)
-    );
-    assert_eq!(
-        err.to_string(),
-        "Service request in status recalled cannot be recalled"
+    assert_refused(
+        when(given(record()).and(vec![recalled_event()]), valid_recall()).await,
+        ServiceRequestError::RecallInvalidStatus(ServiceRequestStatus::Recalled),
+        "Service request in status recalled cannot be recalled",
     );
 }
 
@@ -1089,69 +1071,65 @@ async fn recall_of_content_with_a_changed_field_is_refused_with_content_mismatch
     let content = signed_content_with(|doc| {
         doc.insert("note".into(), json!("Referral for knee MRI, urgent"));
     });
-    let err = outcome(record(), recall_of(content)).await.unwrap_err();
-    assert_eq!(err, ServiceRequestError::RecallContentMismatch);
-    assert_eq!(
-        err.to_string(),
-        "Signed content doesn't match with previously created service request"
+    assert_refused(
+        outcome(record(), recall_of(content)).await,
+        ServiceRequestError::RecallContentMismatch,
+        "Signed content doesn't match with previously created service request",
     );
 }
 
+/// How signed content that differs from the stored service request is refused: a difference the
+/// schema allows is a content mismatch, one it forbids is refused by the schema first.
 #[tokio::test]
-async fn recall_of_content_without_a_key_whose_value_is_null_is_refused_with_content_mismatch() {
-    let content = signed_content_with(|doc| {
-        assert_eq!(doc.remove("priority"), Some(Value::Null));
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallContentMismatch);
-}
-
-#[tokio::test]
-async fn recall_of_content_with_an_extra_key_is_refused_with_content_mismatch() {
-    // A key the schema knows (a reference, here null) but the stored service request lacks.
-    let content = signed_content_with(|doc| {
-        doc.insert("performer".into(), Value::Null);
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallContentMismatch);
-}
-
-#[tokio::test]
-async fn recall_of_content_with_a_key_the_schema_does_not_know_is_refused_by_the_schema() {
-    let content = signed_content_with(|doc| {
-        doc.insert("colour".into(), json!("someone"));
-    });
-    given(record())
-        .when_async(recall_of(content.clone()))
-        .await
-        .then_expect_error(refused_by_schema(&content));
-}
-
-#[tokio::test]
-async fn recall_of_content_that_already_says_recalled_is_refused_by_the_schema() {
-    // The doctor signs the service request as it is now (active), not as it will be.
-    let content = signed_content_with(|doc| {
-        doc.insert("status".into(), json!("recalled"));
-    });
-    given(record())
-        .when_async(recall_of(content.clone()))
-        .await
-        .then_expect_error(refused_by_schema(&content));
-}
-
-#[tokio::test]
-async fn recall_of_content_with_a_different_reservation_is_refused_with_content_mismatch() {
-    let content = signed_content_with(|doc| {
-        doc.insert("used_by_legal_entity".into(), Value::Null);
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallContentMismatch);
+async fn recall_of_content_that_differs_from_the_service_request_is_refused() {
+    let mismatch = |_: &Value| ServiceRequestError::RecallContentMismatch;
+    type Edit = fn(&mut Map<String, Value>);
+    type Refusal = fn(&Value) -> ServiceRequestError;
+    let cases: [(&str, Edit, Refusal); 5] = [
+        (
+            "without a key whose value is null",
+            |doc| assert_eq!(doc.remove("priority"), Some(Value::Null)),
+            mismatch,
+        ),
+        (
+            // A key the schema knows (a reference, here null) but the stored service request lacks.
+            "with an extra key",
+            |doc| {
+                doc.insert("performer".into(), Value::Null);
+            },
+            mismatch,
+        ),
+        (
+            "with a key the schema does not know",
+            |doc| {
+                doc.insert("colour".into(), json!("someone"));
+            },
+            refused_by_schema,
+        ),
+        (
+            // The doctor signs the service request as it is now (active), not as it will be.
+            "that already says recalled",
+            |doc| {
+                doc.insert("status".into(), json!("recalled"));
+            },
+            refused_by_schema,
+        ),
+        (
+            "with a different reservation",
+            |doc| {
+                doc.insert("used_by_legal_entity".into(), Value::Null);
+            },
+            mismatch,
+        ),
+    ];
+    for (case, edit, refusal) in cases {
+        let content = signed_content_with(edit);
+        assert_eq!(
+            outcome(record(), recall_of(content.clone())).await,
+            Err(refusal(&content)),
+            "recall of content {case}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1301,15 +1279,16 @@ fn a_recall_without_a_letter_keeps_the_stored_letter() {
 
 #[test]
 fn events_on_a_service_request_that_was_never_imported_change_nothing() {
-    let mut aggregate = ServiceRequest::default();
-    aggregate.apply(recalled_event());
-    aggregate.apply(ServiceRequestEvent::ServiceRequestReleased {
+    let released = ServiceRequestEvent::ServiceRequestReleased {
         released_employee: None,
         released_legal_entity: None,
         by: USER,
         at: now(),
-    });
-    assert_eq!(aggregate, ServiceRequest::default());
+    };
+    assert_eq!(
+        replay::<ServiceRequest>([recalled_event(), released]),
+        ServiceRequest::default()
+    );
 }
 
 #[test]
@@ -1333,8 +1312,8 @@ fn check_recall_gives_the_same_answer_as_the_command() {
 
 #[test]
 fn service_request_events_are_named_and_versioned() {
-    use cqrs_es::DomainEvent;
-    assert_eq!(imported(record())[0].event_type(), "ServiceRequestImported");
-    assert_eq!(recalled_event().event_type(), "ServiceRequestRecalled");
-    assert_eq!(recalled_event().event_version(), "1.0");
+    assert_named_and_versioned(vec![
+        (imported(record()).remove(0), "ServiceRequestImported"),
+        (recalled_event(), "ServiceRequestRecalled"),
+    ]);
 }
