@@ -141,37 +141,34 @@ async fn stop_by_another_legal_entity_is_refused_as_belonging_to_another_legal_e
 }
 
 #[tokio::test]
-async fn stop_checks_the_patient_before_the_legal_entity_and_both_before_the_status() {
+async fn stop_in_the_context_of_another_patient_is_refused_with_not_found() {
     let cases = [
         (
-            "in the context of another patient",
+            "an in_progress dispense, by its legal entity",
             record(),
-            OTHER_PATIENT,
             PHARMACY,
-            DeviceDispenseError::NotFound,
         ),
         (
-            "of another patient's stopped dispense, from another legal entity",
+            "a stopped dispense, from another legal entity",
             record_in(DeviceDispenseStatus::Stopped),
-            OTHER_PATIENT,
             OTHER_LEGAL_ENTITY,
-            DeviceDispenseError::NotFound,
-        ),
-        (
-            "of a completed dispense, by another legal entity",
-            record_in(DeviceDispenseStatus::Completed),
-            PATIENT,
-            OTHER_LEGAL_ENTITY,
-            DeviceDispenseError::BelongsToAnotherLegalEntity,
         ),
     ];
-    for (case, dispense, patient, legal_entity, expected) in cases {
+    for (case, dispense, legal_entity) in cases {
         assert_eq!(
-            when(given(dispense), stop(patient, legal_entity)).await,
-            Err(expected),
-            "stop {case}"
+            when(given(dispense), stop(OTHER_PATIENT, legal_entity)).await,
+            Err(DeviceDispenseError::NotFound),
+            "stop of {case}"
         );
     }
+}
+
+#[tokio::test]
+async fn stop_by_another_legal_entity_is_refused_before_the_status_is_looked_at() {
+    given(record_in(DeviceDispenseStatus::Completed))
+        .when_async(stop(PATIENT, OTHER_LEGAL_ENTITY))
+        .await
+        .then_expect_error(DeviceDispenseError::BelongsToAnotherLegalEntity);
 }
 
 #[tokio::test]
