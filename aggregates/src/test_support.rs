@@ -4,6 +4,20 @@ use std::fmt::{Debug, Display};
 
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use cqrs_es::{Aggregate, DomainEvent};
+use uuid::Uuid;
+
+// The ids the aggregates' tests share: one patient and legal entity acting, another of each that
+// must be refused, the user who acts and the one who created the entity.
+pub(crate) const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
+pub(crate) const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
+pub(crate) const LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
+pub(crate) const OTHER_LEGAL_ENTITY: Uuid =
+    Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
+/// Who created the entity (its author, where the rules name one).
+pub(crate) const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
+pub(crate) const AUTHOR: Uuid = CREATOR;
+/// Who sends the command.
+pub(crate) const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 
 /// Given no events: the entity was never imported.
 pub(crate) fn given_nothing<A: Aggregate<Services = ()>>() -> AggregateTestExecutor<A> {

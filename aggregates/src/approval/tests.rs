@@ -5,6 +5,7 @@ use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 
 use crate::test_support::{
     assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
+    CREATOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -12,16 +13,10 @@ use crate::test_support::{
 // ---------------------------------------------------------------------------------------------
 
 const APPROVAL_ID: Uuid = Uuid::from_u128(0xa900_0000_0000_0000_0000_0000_0000_0001);
-const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
 const THIRD_PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0003);
 const SERVICE_REQUEST: Uuid = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0001);
-const LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
 const DOCTOR: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
 const AUTH_METHOD: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0001);
-const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
-const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 const PHONE: &str = "+380931234585";
 const MASKED_PHONE: &str = "+38093*****85";
 const THIRD_PERSON_PHONE: &str = "+380671112233";

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::test_support::{
     assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
+    CREATOR, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -13,13 +14,8 @@ use crate::test_support::{
 // ---------------------------------------------------------------------------------------------
 
 const DD_ID: Uuid = Uuid::from_u128(0xdd00_0000_0000_0000_0000_0000_0000_0001);
-const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
 const PHARMACY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
 const PERFORMER: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
-const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
-const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 
 fn created_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 7, 1, 10, 0, 0).unwrap()

@@ -6,6 +6,7 @@ use serde_json::json;
 
 use crate::test_support::{
     assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
+    AUTHOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -15,9 +16,6 @@ use crate::test_support::{
 const MR_ID: Uuid = Uuid::from_u128(0x3e00_0000_0000_0000_0000_0000_0000_0001);
 const MASTER_PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
 const PREPERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
-const LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
-const AUTHOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
 const OTHER_USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 /// Whoever last touched the request before the reject (it was approved by the person).
 const APPROVER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0003);

@@ -9,6 +9,7 @@ use crate::drfo::Drfo;
 use crate::ids::{CarePlanId, LegalEntityId};
 use crate::test_support::{
     assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
+    AUTHOR, OTHER_PATIENT, PATIENT, USER,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -16,16 +17,12 @@ use crate::test_support::{
 // ---------------------------------------------------------------------------------------------
 
 const SR_ID: Uuid = Uuid::from_u128(0x5e00_0000_0000_4000_8000_0000_0000_0001);
-const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
 const REQUESTER_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
 const USING_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
 const STRANGER_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0003);
 const REQUESTER_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
 const USING_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0002);
 const OTHER_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0003);
-const AUTHOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
-const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 const TAX_ID: &str = "3184710691";
 const RECALL_LINK: &str = "5e000000-0000-4000-8000-000000000001/recall";
 
