@@ -221,38 +221,11 @@ async fn release_of_a_service_request_that_does_not_exist_is_refused_with_not_fo
         .then_expect_error(ServiceRequestError::NotFound);
 }
 
-#[tokio::test]
-async fn release_by_a_legal_entity_that_neither_requested_nor_uses_the_service_request_is_refused_as_used_by_another(
-) {
-    given(record())
-        .when_async(release_by(STRANGER_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseUsedByAnotherLegalEntity);
-}
-
-#[tokio::test]
-async fn release_by_a_stranger_legal_entity_meets_the_status_rule_first() {
-    let recalled = record_with(|r| r.status = ServiceRequestStatus::Recalled);
-    given(recalled)
-        .when_async(release_by(STRANGER_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseInvalidStatus);
-}
-
 fn expiring_at(text: &str) -> ServiceRequestRecord {
     record_with(|r| {
         r.other
             .insert("expiration_date".into(), Value::String(text.into()));
     })
-}
-
-#[tokio::test]
-async fn release_of_a_service_request_whose_expiration_date_has_passed_is_refused_as_expired() {
-    // now() is 2024-03-05T14:30:15Z.
-    given(expiring_at("2024-03-05T14:30:14Z"))
-        .when_async(release_by(USING_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseExpired);
 }
 
 #[tokio::test]
@@ -302,27 +275,6 @@ async fn release_of_a_service_request_that_is_not_active_is_refused_with_invalid
 }
 
 #[tokio::test]
-async fn release_of_a_recalled_service_request_is_refused_with_invalid_status() {
-    given(record())
-        .and(vec![recalled_event()])
-        .when_async(release_by(USING_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseInvalidStatus);
-}
-
-#[tokio::test]
-async fn release_checks_the_status_before_the_program_processing_status() {
-    let sr = record_with(|r| {
-        r.status = ServiceRequestStatus::Completed;
-        r.program_processing_status = Some(ProgramProcessingStatus::Completed);
-    });
-    given(sr)
-        .when_async(release_by(USING_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseInvalidStatus);
-}
-
-#[tokio::test]
 async fn release_of_a_service_request_whose_program_processing_status_is_not_in_queue_is_refused() {
     for pps in [
         Some(ProgramProcessingStatus::New),
@@ -348,16 +300,6 @@ async fn release_of_a_service_request_whose_program_processing_status_is_not_in_
 }
 
 #[tokio::test]
-async fn release_checks_the_program_processing_status_before_who_uses_the_service_request() {
-    // The requester sees it but does not use it, and it is not in the queue either.
-    let sr = record_with(|r| r.program_processing_status = Some(ProgramProcessingStatus::New));
-    given(sr)
-        .when_async(release_by(REQUESTER_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseInvalidProgramProcessingStatus);
-}
-
-#[tokio::test]
 async fn release_by_the_requester_of_a_service_request_used_by_another_legal_entity_is_refused() {
     given(record())
         .when_async(release_by(REQUESTER_LE))
@@ -369,17 +311,74 @@ async fn release_by_the_requester_of_a_service_request_used_by_another_legal_ent
     );
 }
 
+/// Which rule answers first when several fail, and the ones no other test isolates.
 #[tokio::test]
-async fn release_of_an_in_queue_service_request_used_by_nobody_is_refused_as_used_by_another_legal_entity(
-) {
-    let sr = record_with(|r| {
+async fn release_refusals_follow_the_rule_order() {
+    let recalled = record_with(|r| r.status = ServiceRequestStatus::Recalled);
+    let completed_everywhere = record_with(|r| {
+        r.status = ServiceRequestStatus::Completed;
+        r.program_processing_status = Some(ProgramProcessingStatus::Completed);
+    });
+    // The requester sees it but does not use it, and it is not in the queue either.
+    let not_in_queue =
+        record_with(|r| r.program_processing_status = Some(ProgramProcessingStatus::New));
+    let used_by_nobody = record_with(|r| {
         r.used_by_employee = None;
         r.used_by_legal_entity = None;
     });
-    given(sr)
-        .when_async(release_by(REQUESTER_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseUsedByAnotherLegalEntity);
+    let cases = [
+        (
+            "by a legal entity that neither requested nor uses it",
+            given(record()),
+            STRANGER_LE,
+            ServiceRequestError::ReleaseUsedByAnotherLegalEntity,
+        ),
+        (
+            "by a stranger legal entity, of a recalled one: the status rule first",
+            given(recalled),
+            STRANGER_LE,
+            ServiceRequestError::ReleaseInvalidStatus,
+        ),
+        (
+            // now() is 2024-03-05T14:30:15Z.
+            "of one whose expiration date has passed",
+            given(expiring_at("2024-03-05T14:30:14Z")),
+            USING_LE,
+            ServiceRequestError::ReleaseExpired,
+        ),
+        (
+            "of one recalled after its import",
+            given(record()).and(vec![recalled_event()]),
+            USING_LE,
+            ServiceRequestError::ReleaseInvalidStatus,
+        ),
+        (
+            "of a completed one: the status before the program processing status",
+            given(completed_everywhere),
+            USING_LE,
+            ServiceRequestError::ReleaseInvalidStatus,
+        ),
+        (
+            "by the requester, of one not in the queue: the program processing status before who \
+             uses it",
+            given(not_in_queue),
+            REQUESTER_LE,
+            ServiceRequestError::ReleaseInvalidProgramProcessingStatus,
+        ),
+        (
+            "of an in-queue one used by nobody",
+            given(used_by_nobody),
+            REQUESTER_LE,
+            ServiceRequestError::ReleaseUsedByAnotherLegalEntity,
+        ),
+    ];
+    for (case, service_request, legal_entity, expected) in cases {
+        assert_eq!(
+            when(service_request, release_by(legal_entity)).await,
+            Err(expected),
+            "release {case}"
+        );
+    }
 }
 
 #[tokio::test]
