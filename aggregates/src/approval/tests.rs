@@ -318,33 +318,34 @@ async fn resend_on_a_revoked_approval_is_refused_as_cancelled() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn resend_to_an_otp_person_issues_a_code_to_their_phone_valid_for_15_minutes() {
-    given(record())
-        .when_async(resend(otp()))
-        .await
-        .then_expect_events(vec![ApprovalEvent::ApprovalOtpResent {
-            method_type: "OTP".into(),
-            phone_number: PHONE.into(),
-            salt: SALT.into(),
-            expires_at: Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap(),
-            by: USER,
-            at: now(),
-        }]);
-}
-
-#[tokio::test]
-async fn resend_through_a_third_person_issues_a_code_to_the_third_persons_phone() {
-    given(record())
-        .when_async(resend(third_person()))
-        .await
-        .then_expect_events(vec![ApprovalEvent::ApprovalOtpResent {
-            method_type: "THIRD_PERSON".into(),
-            phone_number: THIRD_PERSON_PHONE.into(),
-            salt: SALT.into(),
-            expires_at: now() + Duration::minutes(OTP_VALIDITY_MINUTES),
-            by: USER,
-            at: now(),
-        }]);
+async fn resend_issues_a_code_valid_for_15_minutes_to_the_otp_phone_or_the_third_persons() {
+    let cases = [
+        ("to an OTP person", otp(), "OTP", PHONE),
+        (
+            "through a third person",
+            third_person(),
+            "THIRD_PERSON",
+            THIRD_PERSON_PHONE,
+        ),
+    ];
+    for (case, delivery, method_type, phone) in cases {
+        assert_eq!(
+            when(given(record()), resend(delivery)).await,
+            Ok(vec![ApprovalEvent::ApprovalOtpResent {
+                method_type: method_type.into(),
+                phone_number: phone.into(),
+                salt: SALT.into(),
+                expires_at: Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap(),
+                by: USER,
+                at: now(),
+            }]),
+            "resend {case}"
+        );
+    }
+    assert_eq!(
+        now() + Duration::minutes(OTP_VALIDITY_MINUTES),
+        Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap()
+    );
     assert_eq!(OTP_VALIDITY_MINUTES, 15);
 }
 
