@@ -13,6 +13,9 @@
 //! employees, the person's authentication method, the recall-reason dictionary) arrive inside the
 //! command or as the rules' arguments, resolved by the service beforehand.
 
+#[macro_use]
+mod macros;
+
 pub mod approval;
 pub mod caller;
 pub mod care_plan_activity;
@@ -22,6 +25,8 @@ pub mod drfo;
 pub mod ids;
 pub mod merge_request;
 pub mod service_request;
+#[cfg(test)]
+mod test_support;
 pub mod visibility;
 
 pub use approval::Approval;

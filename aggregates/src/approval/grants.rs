@@ -111,30 +111,41 @@ mod tests {
     }
 
     #[test]
-    fn given_a_read_approval_a_new_one_or_an_expired_one_when_asked_then_it_grants_nothing() {
-        let read = approval(
-            ApprovalStatus::Active,
-            granting("care_plan", "read", json!(1_900_000_000)),
-        );
-        assert!(read.writable_care_plans(now()).is_empty());
-        let new = approval(
-            ApprovalStatus::New,
-            granting("care_plan", "write", json!(1_900_000_000)),
-        );
-        assert!(new.writable_care_plans(now()).is_empty());
-        let expired = approval(
-            ApprovalStatus::Active,
-            granting("care_plan", "write", json!(1_700_000_000)),
-        );
-        assert!(expired.writable_care_plans(now()).is_empty());
-    }
-
-    #[test]
-    fn given_an_approval_on_another_kind_of_resource_when_asked_then_it_grants_no_care_plan() {
-        let a = approval(
-            ApprovalStatus::Active,
-            granting("episode_of_care", "write", json!(1_900_000_000)),
-        );
-        assert!(a.writable_care_plans(now()).is_empty());
+    fn given_a_read_a_new_an_expired_or_another_resources_approval_when_asked_then_it_grants_nothing(
+    ) {
+        let cases = [
+            (
+                "read",
+                ApprovalStatus::Active,
+                "care_plan",
+                "read",
+                1_900_000_000,
+            ),
+            (
+                "new",
+                ApprovalStatus::New,
+                "care_plan",
+                "write",
+                1_900_000_000,
+            ),
+            (
+                "expired",
+                ApprovalStatus::Active,
+                "care_plan",
+                "write",
+                1_700_000_000,
+            ),
+            (
+                "on an episode of care",
+                ApprovalStatus::Active,
+                "episode_of_care",
+                "write",
+                1_900_000_000,
+            ),
+        ];
+        for (case, status, code, access, expires_at) in cases {
+            let a = approval(status, granting(code, access, json!(expires_at)));
+            assert!(a.writable_care_plans(now()).is_empty(), "{case} approval");
+        }
     }
 }

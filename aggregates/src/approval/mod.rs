@@ -16,13 +16,11 @@ mod method_tests;
 mod tests;
 
 use chrono::{DateTime, Duration, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::common::{mask_phone, optional_reference, EVENT_VERSION};
+use crate::common::{mask_phone, optional_reference};
 use crate::ids::{LegalEntityId, PatientId, ServiceRequestId, UserId};
 pub use method::{otp_delivery, AuthMethod, OtpDelivery, PersonMethods};
 
@@ -161,20 +159,11 @@ pub enum ApprovalEvent {
     },
 }
 
-impl DomainEvent for ApprovalEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::ApprovalImported(_) => "ApprovalImported",
-            Self::ApprovalOtpResent { .. } => "ApprovalOtpResent",
-            Self::ApprovalRevoked { .. } => "ApprovalRevoked",
-        }
-        .to_string()
-    }
-
-    fn event_version(&self) -> String {
-        EVENT_VERSION.to_string()
-    }
-}
+domain_event!(ApprovalEvent {
+    ApprovalImported,
+    ApprovalOtpResent,
+    ApprovalRevoked,
+});
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApprovalError {
@@ -231,26 +220,13 @@ impl Approval {
     }
 }
 
-impl Aggregate for Approval {
-    const TYPE: &'static str = "Approval";
-    type Command = ApprovalCommand;
-    type Event = ApprovalEvent;
-    type Error = ApprovalError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+impl Approval {
+    fn decide(&self, command: ApprovalCommand) -> Result<Option<ApprovalEvent>, ApprovalError> {
         match command {
-            ApprovalCommand::Import(record) => {
-                if self.record.is_none() {
-                    sink.write(ApprovalEvent::ApprovalImported(record), self)
-                        .await;
-                }
-            }
+            ApprovalCommand::Import(record) => Ok(self
+                .record
+                .is_none()
+                .then_some(ApprovalEvent::ApprovalImported(record))),
             ApprovalCommand::ResendOtp {
                 patient_id,
                 legal_entity_id,
@@ -265,15 +241,14 @@ impl Aggregate for Approval {
                     OtpDelivery::ThirdPerson { phone_number, .. } => ("THIRD_PERSON", phone_number),
                     OtpDelivery::NotAllowed { .. } => return Err(ApprovalError::ResendNotAllowed),
                 };
-                let event = ApprovalEvent::ApprovalOtpResent {
+                Ok(Some(ApprovalEvent::ApprovalOtpResent {
                     method_type: method_type.to_string(),
                     phone_number,
                     salt,
                     expires_at: at + Duration::minutes(OTP_VALIDITY_MINUTES),
                     by: user_id.uuid(),
                     at,
-                };
-                sink.write(event, self).await;
+                }))
             }
             ApprovalCommand::Revoke {
                 service_request_id,
@@ -286,22 +261,20 @@ impl Aggregate for Approval {
                 });
                 // Already revoked, made for another service request, or never created: nothing to
                 // do, so a retried revocation is a no-op.
-                if revocable {
-                    let event = ApprovalEvent::ApprovalRevoked {
-                        service_request_id: service_request_id.uuid(),
-                        by: by.uuid(),
-                        at,
-                    };
-                    sink.write(event, self).await;
-                }
+                Ok(revocable.then(|| ApprovalEvent::ApprovalRevoked {
+                    service_request_id: service_request_id.uuid(),
+                    by: by.uuid(),
+                    at,
+                }))
             }
         }
-        Ok(())
     }
+}
 
-    fn apply(&mut self, event: Self::Event) {
+impl ApprovalRecord {
+    fn evolve(&mut self, event: ApprovalEvent) {
         match event {
-            ApprovalEvent::ApprovalImported(record) => self.record = Some(*record),
+            ApprovalEvent::ApprovalImported(record) => *self = *record,
             ApprovalEvent::ApprovalOtpResent {
                 method_type,
                 phone_number,
@@ -310,25 +283,28 @@ impl Aggregate for Approval {
                 by,
                 at,
             } => {
-                if let Some(a) = self.record.as_mut() {
-                    a.otp = Some(OtpChallenge {
-                        method_type,
-                        phone_number,
-                        salt,
-                        issued_at: at,
-                        expires_at,
-                    });
-                    a.updated_by = Some(by);
-                    a.updated_at = at;
-                }
+                self.otp = Some(OtpChallenge {
+                    method_type,
+                    phone_number,
+                    salt,
+                    issued_at: at,
+                    expires_at,
+                });
+                self.updated_by = Some(by);
+                self.updated_at = at;
             }
             ApprovalEvent::ApprovalRevoked { by, at, .. } => {
-                if let Some(a) = self.record.as_mut() {
-                    a.status = ApprovalStatus::Cancelled;
-                    a.updated_by = Some(by);
-                    a.updated_at = at;
-                }
+                self.status = ApprovalStatus::Cancelled;
+                self.updated_by = Some(by);
+                self.updated_at = at;
             }
         }
     }
 }
+
+record_aggregate!(
+    Approval,
+    ApprovalCommand,
+    ApprovalEvent::ApprovalImported,
+    ApprovalError
+);

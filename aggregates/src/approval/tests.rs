@@ -3,21 +3,20 @@ use super::*;
 use chrono::TimeZone;
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 
+use crate::test_support::{
+    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
+    CREATOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
+};
+
 // ---------------------------------------------------------------------------------------------
 // Builders
 // ---------------------------------------------------------------------------------------------
 
 const APPROVAL_ID: Uuid = Uuid::from_u128(0xa900_0000_0000_0000_0000_0000_0000_0001);
-const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
 const THIRD_PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0003);
 const SERVICE_REQUEST: Uuid = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0001);
-const LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
 const DOCTOR: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
 const AUTH_METHOD: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0001);
-const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
-const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 const PHONE: &str = "+380931234585";
 const MASKED_PHONE: &str = "+38093*****85";
 const THIRD_PERSON_PHONE: &str = "+380671112233";
@@ -139,11 +138,9 @@ fn revoked_event() -> ApprovalEvent {
 }
 
 fn state_after(events: Vec<ApprovalEvent>) -> ApprovalRecord {
-    let mut aggregate = Approval::default();
-    for event in events {
-        aggregate.apply(event);
-    }
-    aggregate.record.expect("the approval exists")
+    replay::<Approval>(events)
+        .record
+        .expect("the approval exists")
 }
 
 const NOT_NEW: [(ApprovalStatus, &str); 4] = [
@@ -158,22 +155,14 @@ const NOT_NEW: [(ApprovalStatus, &str); 4] = [
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn import_of_a_new_approval_creates_it() {
-    TestFramework::<Approval>::with(())
-        .given_no_previous_events()
-        .when_async(ApprovalCommand::Import(Box::new(record())))
-        .await
-        .then_expect_events(imported(record()));
-}
-
-#[tokio::test]
-async fn a_second_import_of_an_existing_approval_is_a_no_op() {
-    given(record())
-        .when_async(ApprovalCommand::Import(Box::new(record_in(
-            ApprovalStatus::Active,
-        ))))
-        .await
-        .then_expect_events(vec![]);
+async fn import_of_a_new_approval_creates_it_and_a_second_import_is_a_no_op() {
+    assert_imported_once::<Approval, _>(
+        record(),
+        record_in(ApprovalStatus::Active),
+        ApprovalCommand::Import,
+        ApprovalEvent::ApprovalImported,
+    )
+    .await;
 }
 
 #[test]
@@ -187,14 +176,11 @@ fn an_imported_approval_holds_the_imported_record() {
 
 #[tokio::test]
 async fn resend_on_an_approval_that_does_not_exist_is_refused_with_not_found() {
-    let err = TestFramework::<Approval>::with(())
-        .given_no_previous_events()
-        .when_async(resend(otp()))
-        .await
-        .inspect_result()
-        .unwrap_err();
-    assert_eq!(err, ApprovalError::NotFound);
-    assert_eq!(err.to_string(), "Approval with such id is not found");
+    assert_refused(
+        when(given_nothing::<Approval>(), resend(otp())).await,
+        ApprovalError::NotFound,
+        "Approval with such id is not found",
+    );
 }
 
 #[tokio::test]
@@ -207,13 +193,15 @@ async fn resend_in_the_context_of_another_patient_is_refused_with_not_found() {
 
 #[tokio::test]
 async fn resend_from_another_legal_entity_is_refused_as_belonging_to_it() {
-    let err = given(record())
-        .when_async(resend_with(PATIENT, OTHER_LEGAL_ENTITY, otp(), SALT, now()))
-        .await
-        .inspect_result()
-        .unwrap_err();
-    assert_eq!(err, ApprovalError::BelongsToAnotherLegalEntity);
-    assert_eq!(err.to_string(), "Approval belongs to another legal entity");
+    assert_refused(
+        when(
+            given(record()),
+            resend_with(PATIENT, OTHER_LEGAL_ENTITY, otp(), SALT, now()),
+        )
+        .await,
+        ApprovalError::BelongsToAnotherLegalEntity,
+        "Approval belongs to another legal entity",
+    );
 }
 
 #[tokio::test]
@@ -266,10 +254,7 @@ async fn resend_for_a_person_who_does_not_authorize_by_sms_is_refused_with_not_a
         let delivery = OtpDelivery::NotAllowed {
             method_type: method_type.into(),
         };
-        let result = given(record())
-            .when_async(resend(delivery))
-            .await
-            .inspect_result();
+        let result = when(given(record()), resend(delivery)).await;
         assert_eq!(
             result,
             Err(ApprovalError::ResendNotAllowed),
@@ -293,10 +278,7 @@ async fn resend_checks_the_authentication_method_before_the_status() {
 #[tokio::test]
 async fn resend_on_an_approval_that_is_not_new_is_refused_with_its_status() {
     for (status, text) in NOT_NEW {
-        let result = given(record_in(status))
-            .when_async(resend(otp()))
-            .await
-            .inspect_result();
+        let result = when(given(record_in(status)), resend(otp())).await;
         assert_eq!(
             result,
             Err(ApprovalError::InvalidStatus(status)),
@@ -311,15 +293,14 @@ async fn resend_on_an_approval_that_is_not_new_is_refused_with_its_status() {
 
 #[tokio::test]
 async fn resend_on_an_active_approval_is_refused_with_the_spec_message() {
-    let err = given(record_in(ApprovalStatus::Active))
-        .when_async(resend(third_person()))
-        .await
-        .inspect_result()
-        .unwrap_err();
-    assert_eq!(err, ApprovalError::InvalidStatus(ApprovalStatus::Active));
-    assert_eq!(
-        err.to_string(),
-        "Approval in status active can not be resent"
+    assert_refused(
+        when(
+            given(record_in(ApprovalStatus::Active)),
+            resend(third_person()),
+        )
+        .await,
+        ApprovalError::InvalidStatus(ApprovalStatus::Active),
+        "Approval in status active can not be resent",
     );
 }
 
@@ -337,43 +318,40 @@ async fn resend_on_a_revoked_approval_is_refused_as_cancelled() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn resend_to_an_otp_person_issues_a_code_to_their_phone_valid_for_15_minutes() {
-    given(record())
-        .when_async(resend(otp()))
-        .await
-        .then_expect_events(vec![ApprovalEvent::ApprovalOtpResent {
-            method_type: "OTP".into(),
-            phone_number: PHONE.into(),
-            salt: SALT.into(),
-            expires_at: Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap(),
-            by: USER,
-            at: now(),
-        }]);
-}
-
-#[tokio::test]
-async fn resend_through_a_third_person_issues_a_code_to_the_third_persons_phone() {
-    given(record())
-        .when_async(resend(third_person()))
-        .await
-        .then_expect_events(vec![ApprovalEvent::ApprovalOtpResent {
-            method_type: "THIRD_PERSON".into(),
-            phone_number: THIRD_PERSON_PHONE.into(),
-            salt: SALT.into(),
-            expires_at: now() + Duration::minutes(OTP_VALIDITY_MINUTES),
-            by: USER,
-            at: now(),
-        }]);
+async fn resend_issues_a_code_valid_for_15_minutes_to_the_otp_phone_or_the_third_persons() {
+    let cases = [
+        ("to an OTP person", otp(), "OTP", PHONE),
+        (
+            "through a third person",
+            third_person(),
+            "THIRD_PERSON",
+            THIRD_PERSON_PHONE,
+        ),
+    ];
+    for (case, delivery, method_type, phone) in cases {
+        assert_eq!(
+            when(given(record()), resend(delivery)).await,
+            Ok(vec![ApprovalEvent::ApprovalOtpResent {
+                method_type: method_type.into(),
+                phone_number: phone.into(),
+                salt: SALT.into(),
+                expires_at: Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap(),
+                by: USER,
+                at: now(),
+            }]),
+            "resend {case}"
+        );
+    }
+    assert_eq!(
+        now() + Duration::minutes(OTP_VALIDITY_MINUTES),
+        Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap()
+    );
     assert_eq!(OTP_VALIDITY_MINUTES, 15);
 }
 
 #[tokio::test]
 async fn a_resent_code_is_the_challenge_in_force() {
-    let events = given(record())
-        .when_async(resend(otp()))
-        .await
-        .inspect_result()
-        .unwrap();
+    let events = when(given(record()), resend(otp())).await.unwrap();
     let mut all = imported(record());
     all.extend(events);
     let state = state_after(all);
@@ -518,27 +496,21 @@ fn an_approval_with_a_challenge_replaces_an_imported_current_method() {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn revoke_of_a_new_approval_emits_revoked() {
-    given(record_in(ApprovalStatus::New))
-        .when_async(revoke())
-        .await
-        .then_expect_events(vec![revoked_event()]);
-}
-
-#[tokio::test]
-async fn revoke_of_an_active_approval_emits_revoked() {
-    given(record_in(ApprovalStatus::Active))
-        .when_async(revoke())
-        .await
-        .then_expect_events(vec![revoked_event()]);
+async fn revoke_of_a_new_or_active_approval_emits_revoked() {
+    for status in [ApprovalStatus::New, ApprovalStatus::Active] {
+        assert_eq!(
+            when(given(record_in(status)), revoke()).await,
+            Ok(vec![revoked_event()]),
+            "status {}",
+            status.as_str()
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_revoked_approval_is_cancelled_and_updated_by_the_revoker() {
-    let events = given(record_in(ApprovalStatus::Active))
-        .when_async(revoke())
+    let events = when(given(record_in(ApprovalStatus::Active)), revoke())
         .await
-        .inspect_result()
         .unwrap();
     let mut all = imported(record_in(ApprovalStatus::Active));
     all.extend(events);
@@ -560,30 +532,39 @@ async fn revoke_of_an_approval_that_is_already_over_is_a_no_op() {
         ApprovalStatus::Expired,
         ApprovalStatus::Rejected,
     ] {
-        let result = given(record_in(status))
-            .when_async(revoke())
-            .await
-            .inspect_result();
+        let result = when(given(record_in(status)), revoke()).await;
         assert_eq!(result, Ok(vec![]), "status {}", status.as_str());
     }
 }
 
 #[tokio::test]
-async fn revoke_of_an_approval_that_does_not_exist_is_a_no_op() {
-    TestFramework::<Approval>::with(())
-        .given_no_previous_events()
-        .when_async(revoke())
-        .await
-        .then_expect_events(vec![]);
-}
-
-#[tokio::test]
-async fn a_retried_revoke_is_a_no_op() {
-    given(record())
-        .and(vec![revoked_event()])
-        .when_async(revoke())
-        .await
-        .then_expect_events(vec![]);
+async fn revoke_without_an_approval_made_for_that_service_request_to_revoke_is_a_no_op() {
+    let other = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0099);
+    let naming_other = ApprovalCommand::Revoke {
+        service_request_id: other.into(),
+        by: Uuid::new_v4().into(),
+        at: chrono::Utc::now(),
+    };
+    let cases = [
+        (
+            "of an approval that does not exist",
+            given_nothing::<Approval>(),
+            revoke(),
+        ),
+        (
+            "retried",
+            given(record()).and(vec![revoked_event()]),
+            revoke(),
+        ),
+        (
+            "naming another service request",
+            given(record()),
+            naming_other,
+        ),
+    ];
+    for (case, approval, command) in cases {
+        assert_eq!(when(approval, command).await, Ok(vec![]), "revoke {case}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -615,32 +596,19 @@ fn check_resend_gives_the_same_answer_as_the_command() {
 
 #[test]
 fn events_on_an_approval_that_was_never_imported_change_nothing() {
-    let mut aggregate = Approval::default();
-    aggregate.apply(resent_event(SALT, now()));
-    aggregate.apply(revoked_event());
-    assert_eq!(aggregate, Approval::default());
+    assert_eq!(
+        replay::<Approval>([resent_event(SALT, now()), revoked_event()]),
+        Approval::default()
+    );
 }
 
 #[test]
 fn approval_events_are_named_and_versioned() {
-    assert_eq!(imported(record())[0].event_type(), "ApprovalImported");
-    assert_eq!(resent_event(SALT, now()).event_type(), "ApprovalOtpResent");
-    assert_eq!(revoked_event().event_type(), "ApprovalRevoked");
-    assert_eq!(revoked_event().event_version(), "1.0");
-}
-
-#[tokio::test]
-async fn revoke_naming_another_service_request_leaves_the_approval_alone() {
-    let other = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0099);
-    TestFramework::<Approval>::with(())
-        .given(imported(record()))
-        .when_async(ApprovalCommand::Revoke {
-            service_request_id: other.into(),
-            by: Uuid::new_v4().into(),
-            at: chrono::Utc::now(),
-        })
-        .await
-        .then_expect_events(vec![]);
+    assert_named_and_versioned(vec![
+        (imported(record()).remove(0), "ApprovalImported"),
+        (resent_event(SALT, now()), "ApprovalOtpResent"),
+        (revoked_event(), "ApprovalRevoked"),
+    ]);
 }
 
 #[test]

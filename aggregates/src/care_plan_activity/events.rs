@@ -1,13 +1,11 @@
 //! Events of a care plan activity.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use super::quantity::Quantity;
 use super::state::CarePlanActivityRecord;
-use crate::common::EVENT_VERSION;
 
 // The give-back carries two quantities (their units as strings); an event lives only while it is
 // applied or written, so its size does not matter.
@@ -29,16 +27,7 @@ pub enum CarePlanActivityEvent {
     },
 }
 
-impl DomainEvent for CarePlanActivityEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::CarePlanActivityImported(_) => "CarePlanActivityImported",
-            Self::CarePlanActivityQuantityReturned { .. } => "CarePlanActivityQuantityReturned",
-        }
-        .to_string()
-    }
-
-    fn event_version(&self) -> String {
-        EVENT_VERSION.to_string()
-    }
-}
+domain_event!(CarePlanActivityEvent {
+    CarePlanActivityImported,
+    CarePlanActivityQuantityReturned,
+});

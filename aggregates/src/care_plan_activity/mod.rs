@@ -27,8 +27,6 @@ pub use quantity::{Amount, Quantity};
 pub use state::{CarePlanActivityRecord, CarePlanActivityStatus};
 
 use crate::ids::ServiceRequestId;
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -81,57 +79,42 @@ impl CarePlanActivity {
     }
 }
 
-impl Aggregate for CarePlanActivity {
-    const TYPE: &'static str = "CarePlanActivity";
-    type Command = CarePlanActivityCommand;
-    type Event = CarePlanActivityEvent;
-    type Error = CarePlanActivityError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+impl CarePlanActivity {
+    fn decide(
+        &self,
+        command: CarePlanActivityCommand,
+    ) -> Result<Option<CarePlanActivityEvent>, CarePlanActivityError> {
         match command {
-            CarePlanActivityCommand::Import(record) => {
-                if self.record.is_none() {
-                    sink.write(
-                        CarePlanActivityEvent::CarePlanActivityImported(record),
-                        self,
-                    )
-                    .await;
-                }
-            }
+            CarePlanActivityCommand::Import(record) => Ok(self
+                .record
+                .is_none()
+                .then_some(CarePlanActivityEvent::CarePlanActivityImported(record))),
             CarePlanActivityCommand::ReturnQuantity {
                 service_request_id,
                 quantity,
                 legal_entity_id,
                 by,
                 at,
-            } => {
-                if let Some(remaining_quantity) =
-                    self.check_return(service_request_id, &quantity)?
-                {
-                    let event = CarePlanActivityEvent::CarePlanActivityQuantityReturned {
+            } => Ok(self
+                .check_return(service_request_id, &quantity)?
+                .map(|remaining_quantity| {
+                    CarePlanActivityEvent::CarePlanActivityQuantityReturned {
                         service_request_id: service_request_id.uuid(),
                         quantity,
                         remaining_quantity,
                         legal_entity_id: legal_entity_id.uuid(),
                         by: by.uuid(),
                         at,
-                    };
-                    sink.write(event, self).await;
-                }
-            }
+                    }
+                })),
         }
-        Ok(())
     }
+}
 
-    fn apply(&mut self, event: Self::Event) {
+impl CarePlanActivityRecord {
+    fn evolve(&mut self, event: CarePlanActivityEvent) {
         match event {
-            CarePlanActivityEvent::CarePlanActivityImported(record) => self.record = Some(*record),
+            CarePlanActivityEvent::CarePlanActivityImported(record) => *self = *record,
             CarePlanActivityEvent::CarePlanActivityQuantityReturned {
                 service_request_id,
                 remaining_quantity,
@@ -140,19 +123,21 @@ impl Aggregate for CarePlanActivity {
                 at,
                 ..
             } => {
-                if let Some(activity) = self.record.as_mut() {
-                    activity.remaining_quantity = Some(remaining_quantity);
-                    activity.returned_by.push(service_request_id);
-                    if !activity
-                        .changed_by_legal_entities
-                        .contains(&legal_entity_id)
-                    {
-                        activity.changed_by_legal_entities.push(legal_entity_id);
-                    }
-                    activity.updated_by = Some(by);
-                    activity.updated_at = at;
+                self.remaining_quantity = Some(remaining_quantity);
+                self.returned_by.push(service_request_id);
+                if !self.changed_by_legal_entities.contains(&legal_entity_id) {
+                    self.changed_by_legal_entities.push(legal_entity_id);
                 }
+                self.updated_by = Some(by);
+                self.updated_at = at;
             }
         }
     }
 }
+
+record_aggregate!(
+    CarePlanActivity,
+    CarePlanActivityCommand,
+    CarePlanActivityEvent::CarePlanActivityImported,
+    CarePlanActivityError
+);

@@ -5,6 +5,8 @@ use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use serde_json::{json, Map};
 use uuid::Uuid;
 
+use crate::test_support::{assert_imported_once, assert_refused, given_nothing, replay, when};
+
 // ---------------------------------------------------------------------------------------------
 // Builders
 // ---------------------------------------------------------------------------------------------
@@ -112,11 +114,9 @@ fn returned(value: &str, remaining: &str) -> CarePlanActivityEvent {
 }
 
 fn state_after(events: Vec<CarePlanActivityEvent>) -> CarePlanActivityRecord {
-    let mut aggregate = CarePlanActivity::default();
-    for event in events {
-        aggregate.apply(event);
-    }
-    aggregate.record.expect("the activity exists")
+    replay::<CarePlanActivity>(events)
+        .record
+        .expect("the activity exists")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -124,21 +124,14 @@ fn state_after(events: Vec<CarePlanActivityEvent>) -> CarePlanActivityRecord {
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn import_of_a_new_activity_creates_it() {
-    TestFramework::<CarePlanActivity>::with(())
-        .given_no_previous_events()
-        .when_async(CarePlanActivityCommand::Import(Box::new(record())))
-        .await
-        .then_expect_events(vec![imported(record())]);
-}
-
-#[tokio::test]
-async fn a_second_import_of_an_existing_activity_is_a_no_op() {
-    let changed = record_with(|r| r.status = CarePlanActivityStatus::Completed);
-    given(record())
-        .when_async(CarePlanActivityCommand::Import(Box::new(changed)))
-        .await
-        .then_expect_events(vec![]);
+async fn import_of_a_new_activity_creates_it_and_a_second_import_is_a_no_op() {
+    assert_imported_once::<CarePlanActivity, _>(
+        record(),
+        record_with(|r| r.status = CarePlanActivityStatus::Completed),
+        CarePlanActivityCommand::Import,
+        CarePlanActivityEvent::CarePlanActivityImported,
+    )
+    .await;
 }
 
 #[test]
@@ -205,12 +198,43 @@ fn an_imported_activity_must_not_plan_negative_or_remain_more_than_planned() {
 // ReturnQuantity
 // ---------------------------------------------------------------------------------------------
 
+/// The remaining quantity becomes `min(quantity, remaining + returned)`: 10 pieces planned, 7 left
+/// unless the case says otherwise.
 #[tokio::test]
 async fn a_recalled_service_request_gives_its_quantity_back_to_the_remaining_quantity() {
-    given(record())
-        .when_async(give_back("2"))
-        .await
-        .then_expect_events(vec![returned("2", "9")]);
+    type Edit = fn(&mut CarePlanActivityRecord);
+    let cases: [(&str, Edit, &str, &str); 5] = [
+        ("a scheduled activity", |_| {}, "2", "9"),
+        (
+            "decimal quantities, exactly",
+            |r| {
+                r.quantity = Some(pieces("1"));
+                r.remaining_quantity = Some(pieces("0.2"));
+            },
+            "0.1",
+            "0.3",
+        ),
+        ("never more than the planned quantity", |_| {}, "5", "10"),
+        (
+            "an activity without a remaining quantity, counted as unused",
+            |r| r.remaining_quantity = None,
+            "1",
+            "10",
+        ),
+        (
+            "an activity in progress",
+            |r| r.status = CarePlanActivityStatus::InProgress,
+            "2",
+            "9",
+        ),
+    ];
+    for (case, edit, value, remaining) in cases {
+        assert_eq!(
+            when(given(record_with(edit)), give_back(value)).await,
+            Ok(vec![returned(value, remaining)]),
+            "{case}"
+        );
+    }
 }
 
 #[test]
@@ -227,34 +251,6 @@ fn after_the_give_back_the_activity_remembers_it_and_the_legal_entity_on_whose_b
     assert!(after.visible_to(RECALLING_LE));
     assert!(!after.visible_to(STRANGER_LE));
     assert!(!record().visible_to(RECALLING_LE));
-}
-
-#[tokio::test]
-async fn decimal_quantities_are_given_back_exactly() {
-    let activity = record_with(|r| {
-        r.quantity = Some(pieces("1"));
-        r.remaining_quantity = Some(pieces("0.2"));
-    });
-    given(activity)
-        .when_async(give_back("0.1"))
-        .await
-        .then_expect_events(vec![returned("0.1", "0.3")]);
-}
-
-#[tokio::test]
-async fn the_remaining_quantity_never_exceeds_the_planned_quantity() {
-    given(record())
-        .when_async(give_back("5"))
-        .await
-        .then_expect_events(vec![returned("5", "10")]);
-}
-
-#[tokio::test]
-async fn an_activity_without_a_remaining_quantity_counts_as_unused() {
-    given(record_with(|r| r.remaining_quantity = None))
-        .when_async(give_back("1"))
-        .await
-        .then_expect_events(vec![returned("1", "10")]);
 }
 
 #[tokio::test]
@@ -289,14 +285,11 @@ async fn an_activity_without_quantity_has_nothing_to_recalculate() {
 
 #[tokio::test]
 async fn giving_back_to_an_activity_that_does_not_exist_is_refused_with_not_found() {
-    let err = TestFramework::<CarePlanActivity>::with(())
-        .given_no_previous_events()
-        .when_async(give_back("2"))
-        .await
-        .inspect_result()
-        .unwrap_err();
-    assert_eq!(err, CarePlanActivityError::NotFound);
-    assert_eq!(err.to_string(), "Care plan activity not found");
+    assert_refused(
+        when(given_nothing::<CarePlanActivity>(), give_back("2")).await,
+        CarePlanActivityError::NotFound,
+        "Care plan activity not found",
+    );
 }
 
 #[tokio::test]
@@ -306,27 +299,12 @@ async fn an_activity_in_a_final_status_takes_no_quantity_back() {
         (CarePlanActivityStatus::Cancelled, "cancelled"),
         (CarePlanActivityStatus::EnteredInError, "entered_in_error"),
     ] {
-        let err = given(record_with(|r| r.status = status))
-            .when_async(give_back("2"))
-            .await
-            .inspect_result()
-            .unwrap_err();
-        assert_eq!(err, CarePlanActivityError::FinalStatus(status));
-        assert_eq!(
-            err.to_string(),
-            format!("Care plan activity in status {name} cannot take quantity back")
+        assert_refused(
+            when(given(record_with(|r| r.status = status)), give_back("2")).await,
+            CarePlanActivityError::FinalStatus(status),
+            &format!("Care plan activity in status {name} cannot take quantity back"),
         );
     }
-}
-
-#[tokio::test]
-async fn an_activity_in_progress_takes_quantity_back() {
-    given(record_with(|r| {
-        r.status = CarePlanActivityStatus::InProgress
-    }))
-    .when_async(give_back("2"))
-    .await
-    .then_expect_events(vec![returned("2", "9")]);
 }
 
 #[tokio::test]

@@ -7,13 +7,11 @@
 mod tests;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::common::{optional_reference, reference, EVENT_VERSION};
+use crate::common::{optional_reference, reference};
 use crate::ids::{LegalEntityId, PatientId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -111,19 +109,10 @@ pub enum DeviceDispenseEvent {
     DeviceDispenseStopped { by: Uuid, at: DateTime<Utc> },
 }
 
-impl DomainEvent for DeviceDispenseEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::DeviceDispenseImported(_) => "DeviceDispenseImported",
-            Self::DeviceDispenseStopped { .. } => "DeviceDispenseStopped",
-        }
-        .to_string()
-    }
-
-    fn event_version(&self) -> String {
-        EVENT_VERSION.to_string()
-    }
-}
+domain_event!(DeviceDispenseEvent {
+    DeviceDispenseImported,
+    DeviceDispenseStopped,
+});
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DeviceDispenseError {
@@ -163,26 +152,16 @@ impl DeviceDispense {
     }
 }
 
-impl Aggregate for DeviceDispense {
-    const TYPE: &'static str = "DeviceDispense";
-    type Command = DeviceDispenseCommand;
-    type Event = DeviceDispenseEvent;
-    type Error = DeviceDispenseError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+impl DeviceDispense {
+    fn decide(
+        &self,
+        command: DeviceDispenseCommand,
+    ) -> Result<Option<DeviceDispenseEvent>, DeviceDispenseError> {
         match command {
-            DeviceDispenseCommand::Import(record) => {
-                if self.record.is_none() {
-                    sink.write(DeviceDispenseEvent::DeviceDispenseImported(record), self)
-                        .await;
-                }
-            }
+            DeviceDispenseCommand::Import(record) => Ok(self
+                .record
+                .is_none()
+                .then_some(DeviceDispenseEvent::DeviceDispenseImported(record))),
             DeviceDispenseCommand::Stop {
                 patient_id,
                 legal_entity_id,
@@ -190,29 +169,31 @@ impl Aggregate for DeviceDispense {
                 at,
             } => {
                 self.check_stop(patient_id, legal_entity_id)?;
-                sink.write(
-                    DeviceDispenseEvent::DeviceDispenseStopped {
-                        by: user_id.uuid(),
-                        at,
-                    },
-                    self,
-                )
-                .await;
-            }
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        match event {
-            DeviceDispenseEvent::DeviceDispenseImported(record) => self.record = Some(*record),
-            DeviceDispenseEvent::DeviceDispenseStopped { by, at } => {
-                if let Some(dd) = self.record.as_mut() {
-                    dd.status = DeviceDispenseStatus::Stopped;
-                    dd.updated_by = Some(by);
-                    dd.updated_at = at;
-                }
+                Ok(Some(DeviceDispenseEvent::DeviceDispenseStopped {
+                    by: user_id.uuid(),
+                    at,
+                }))
             }
         }
     }
 }
+
+impl DeviceDispenseRecord {
+    fn evolve(&mut self, event: DeviceDispenseEvent) {
+        match event {
+            DeviceDispenseEvent::DeviceDispenseImported(record) => *self = *record,
+            DeviceDispenseEvent::DeviceDispenseStopped { by, at } => {
+                self.status = DeviceDispenseStatus::Stopped;
+                self.updated_by = Some(by);
+                self.updated_at = at;
+            }
+        }
+    }
+}
+
+record_aggregate!(
+    DeviceDispense,
+    DeviceDispenseCommand,
+    DeviceDispenseEvent::DeviceDispenseImported,
+    DeviceDispenseError
+);

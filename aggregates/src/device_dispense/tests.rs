@@ -4,18 +4,18 @@ use chrono::TimeZone;
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use serde_json::json;
 
+use crate::test_support::{
+    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
+    CREATOR, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
+};
+
 // ---------------------------------------------------------------------------------------------
 // Builders
 // ---------------------------------------------------------------------------------------------
 
 const DD_ID: Uuid = Uuid::from_u128(0xdd00_0000_0000_0000_0000_0000_0000_0001);
-const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
 const PHARMACY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
 const PERFORMER: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
-const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
-const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 
 fn created_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 7, 1, 10, 0, 0).unwrap()
@@ -79,11 +79,9 @@ fn stopped_event() -> DeviceDispenseEvent {
 }
 
 fn state_after(events: Vec<DeviceDispenseEvent>) -> DeviceDispenseRecord {
-    let mut aggregate = DeviceDispense::default();
-    for event in events {
-        aggregate.apply(event);
-    }
-    aggregate.record.expect("the device dispense exists")
+    replay::<DeviceDispense>(events)
+        .record
+        .expect("the device dispense exists")
 }
 
 const NOT_IN_PROGRESS: [(DeviceDispenseStatus, &str); 7] = [
@@ -101,22 +99,14 @@ const NOT_IN_PROGRESS: [(DeviceDispenseStatus, &str); 7] = [
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn import_of_a_new_device_dispense_creates_it() {
-    TestFramework::<DeviceDispense>::with(())
-        .given_no_previous_events()
-        .when_async(DeviceDispenseCommand::Import(Box::new(record())))
-        .await
-        .then_expect_events(imported(record()));
-}
-
-#[tokio::test]
-async fn a_second_import_of_an_existing_device_dispense_is_a_no_op() {
-    given(record())
-        .when_async(DeviceDispenseCommand::Import(Box::new(record_in(
-            DeviceDispenseStatus::Completed,
-        ))))
-        .await
-        .then_expect_events(vec![]);
+async fn import_of_a_new_device_dispense_creates_it_and_a_second_import_is_a_no_op() {
+    assert_imported_once::<DeviceDispense, _>(
+        record(),
+        record_in(DeviceDispenseStatus::Completed),
+        DeviceDispenseCommand::Import,
+        DeviceDispenseEvent::DeviceDispenseImported,
+    )
+    .await;
 }
 
 #[test]
@@ -130,45 +120,43 @@ fn an_imported_device_dispense_holds_the_imported_record() {
 
 #[tokio::test]
 async fn stop_of_a_device_dispense_that_does_not_exist_is_refused_with_not_found() {
-    TestFramework::<DeviceDispense>::with(())
-        .given_no_previous_events()
-        .when_async(stop_by_pharmacy())
-        .await
-        .then_expect_error(DeviceDispenseError::NotFound);
-    assert_eq!(
-        DeviceDispenseError::NotFound.to_string(),
-        "Device dispense not found"
+    assert_refused(
+        when(given_nothing::<DeviceDispense>(), stop_by_pharmacy()).await,
+        DeviceDispenseError::NotFound,
+        "Device dispense not found",
+    );
+}
+
+#[tokio::test]
+async fn stop_by_another_legal_entity_is_refused_as_belonging_to_another_legal_entity() {
+    assert_refused(
+        when(given(record()), stop(PATIENT, OTHER_LEGAL_ENTITY)).await,
+        DeviceDispenseError::BelongsToAnotherLegalEntity,
+        "Device dispense belongs to another legal entity",
     );
 }
 
 #[tokio::test]
 async fn stop_in_the_context_of_another_patient_is_refused_with_not_found() {
-    given(record())
-        .when_async(stop(OTHER_PATIENT, PHARMACY))
-        .await
-        .then_expect_error(DeviceDispenseError::NotFound);
-}
-
-#[tokio::test]
-async fn stop_of_another_patients_dispense_is_not_found_even_from_another_legal_entity() {
-    given(record_in(DeviceDispenseStatus::Stopped))
-        .when_async(stop(OTHER_PATIENT, OTHER_LEGAL_ENTITY))
-        .await
-        .then_expect_error(DeviceDispenseError::NotFound);
-}
-
-#[tokio::test]
-async fn stop_by_another_legal_entity_is_refused_as_belonging_to_another_legal_entity() {
-    let err = given(record())
-        .when_async(stop(PATIENT, OTHER_LEGAL_ENTITY))
-        .await
-        .inspect_result()
-        .unwrap_err();
-    assert_eq!(err, DeviceDispenseError::BelongsToAnotherLegalEntity);
-    assert_eq!(
-        err.to_string(),
-        "Device dispense belongs to another legal entity"
-    );
+    let cases = [
+        (
+            "an in_progress dispense, by its legal entity",
+            record(),
+            PHARMACY,
+        ),
+        (
+            "a stopped dispense, from another legal entity",
+            record_in(DeviceDispenseStatus::Stopped),
+            OTHER_LEGAL_ENTITY,
+        ),
+    ];
+    for (case, dispense, legal_entity) in cases {
+        assert_eq!(
+            when(given(dispense), stop(OTHER_PATIENT, legal_entity)).await,
+            Err(DeviceDispenseError::NotFound),
+            "stop of {case}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -182,10 +170,7 @@ async fn stop_by_another_legal_entity_is_refused_before_the_status_is_looked_at(
 #[tokio::test]
 async fn stop_of_a_device_dispense_that_is_not_in_progress_is_refused_with_its_status() {
     for (status, text) in NOT_IN_PROGRESS {
-        let result = given(record_in(status))
-            .when_async(stop_by_pharmacy())
-            .await
-            .inspect_result();
+        let result = when(given(record_in(status)), stop_by_pharmacy()).await;
         assert_eq!(
             result,
             Err(DeviceDispenseError::InvalidStatus(status)),
@@ -200,19 +185,14 @@ async fn stop_of_a_device_dispense_that_is_not_in_progress_is_refused_with_its_s
 
 #[tokio::test]
 async fn a_stopped_device_dispense_cannot_be_stopped_again() {
-    let err = given(record())
-        .and(vec![stopped_event()])
-        .when_async(stop_by_pharmacy())
-        .await
-        .inspect_result()
-        .unwrap_err();
-    assert_eq!(
-        err,
-        DeviceDispenseError::InvalidStatus(DeviceDispenseStatus::Stopped)
-    );
-    assert_eq!(
-        err.to_string(),
-        "Device dispense in status stopped cannot be stopped"
+    assert_refused(
+        when(
+            given(record()).and(vec![stopped_event()]),
+            stop_by_pharmacy(),
+        )
+        .await,
+        DeviceDispenseError::InvalidStatus(DeviceDispenseStatus::Stopped),
+        "Device dispense in status stopped cannot be stopped",
     );
 }
 
@@ -248,11 +228,7 @@ async fn stop_by_any_user_of_the_performing_legal_entity_is_allowed() {
 
 #[tokio::test]
 async fn a_stopped_device_dispense_is_stopped_and_updated_by_the_user() {
-    let events = given(record())
-        .when_async(stop_by_pharmacy())
-        .await
-        .inspect_result()
-        .unwrap();
+    let events = when(given(record()), stop_by_pharmacy()).await.unwrap();
     let mut all = imported(record());
     all.extend(events);
     let state = state_after(all);
@@ -335,14 +311,16 @@ fn check_stop_gives_the_same_answer_as_the_command() {
 
 #[test]
 fn a_stop_of_a_device_dispense_that_was_never_imported_changes_nothing() {
-    let mut aggregate = DeviceDispense::default();
-    aggregate.apply(stopped_event());
-    assert_eq!(aggregate, DeviceDispense::default());
+    assert_eq!(
+        replay::<DeviceDispense>([stopped_event()]),
+        DeviceDispense::default()
+    );
 }
 
 #[test]
 fn device_dispense_events_are_named_and_versioned() {
-    assert_eq!(imported(record())[0].event_type(), "DeviceDispenseImported");
-    assert_eq!(stopped_event().event_type(), "DeviceDispenseStopped");
-    assert_eq!(stopped_event().event_version(), "1.0");
+    assert_named_and_versioned(vec![
+        (imported(record()).remove(0), "DeviceDispenseImported"),
+        (stopped_event(), "DeviceDispenseStopped"),
+    ]);
 }

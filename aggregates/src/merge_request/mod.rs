@@ -8,13 +8,10 @@
 mod tests;
 
 use chrono::{DateTime, Utc};
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::common::EVENT_VERSION;
 use crate::ids::{LegalEntityId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -106,19 +103,10 @@ pub enum MergeRequestEvent {
     MergeRequestRejected { by: Uuid, at: DateTime<Utc> },
 }
 
-impl DomainEvent for MergeRequestEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::MergeRequestImported(_) => "MergeRequestImported",
-            Self::MergeRequestRejected { .. } => "MergeRequestRejected",
-        }
-        .to_string()
-    }
-
-    fn event_version(&self) -> String {
-        EVENT_VERSION.to_string()
-    }
-}
+domain_event!(MergeRequestEvent {
+    MergeRequestImported,
+    MergeRequestRejected,
+});
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum MergeRequestError {
@@ -162,55 +150,47 @@ impl MergeRequest {
     }
 }
 
-impl Aggregate for MergeRequest {
-    const TYPE: &'static str = "MergeRequest";
-    type Command = MergeRequestCommand;
-    type Event = MergeRequestEvent;
-    type Error = MergeRequestError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+impl MergeRequest {
+    fn decide(
+        &self,
+        command: MergeRequestCommand,
+    ) -> Result<Option<MergeRequestEvent>, MergeRequestError> {
         match command {
-            MergeRequestCommand::Import(record) => {
-                if self.record.is_none() {
-                    sink.write(MergeRequestEvent::MergeRequestImported(record), self)
-                        .await;
-                }
-            }
+            MergeRequestCommand::Import(record) => Ok(self
+                .record
+                .is_none()
+                .then_some(MergeRequestEvent::MergeRequestImported(record))),
             MergeRequestCommand::Reject {
                 user_id,
                 legal_entity_id,
                 at,
             } => {
                 self.check_reject(user_id, legal_entity_id)?;
-                sink.write(
-                    MergeRequestEvent::MergeRequestRejected {
-                        by: user_id.uuid(),
-                        at,
-                    },
-                    self,
-                )
-                .await;
-            }
-        }
-        Ok(())
-    }
-
-    fn apply(&mut self, event: Self::Event) {
-        match event {
-            MergeRequestEvent::MergeRequestImported(record) => self.record = Some(*record),
-            MergeRequestEvent::MergeRequestRejected { by, at } => {
-                if let Some(mr) = self.record.as_mut() {
-                    mr.status = MergeRequestStatus::Rejected;
-                    mr.updated_by = by;
-                    mr.updated_at = at;
-                }
+                Ok(Some(MergeRequestEvent::MergeRequestRejected {
+                    by: user_id.uuid(),
+                    at,
+                }))
             }
         }
     }
 }
+
+impl MergeRequestRecord {
+    fn evolve(&mut self, event: MergeRequestEvent) {
+        match event {
+            MergeRequestEvent::MergeRequestImported(record) => *self = *record,
+            MergeRequestEvent::MergeRequestRejected { by, at } => {
+                self.status = MergeRequestStatus::Rejected;
+                self.updated_by = by;
+                self.updated_at = at;
+            }
+        }
+    }
+}
+
+record_aggregate!(
+    MergeRequest,
+    MergeRequestCommand,
+    MergeRequestEvent::MergeRequestImported,
+    MergeRequestError
+);

@@ -4,6 +4,11 @@ use chrono::TimeZone;
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use serde_json::json;
 
+use crate::test_support::{
+    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
+    AUTHOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY,
+};
+
 // ---------------------------------------------------------------------------------------------
 // Builders
 // ---------------------------------------------------------------------------------------------
@@ -11,9 +16,6 @@ use serde_json::json;
 const MR_ID: Uuid = Uuid::from_u128(0x3e00_0000_0000_0000_0000_0000_0000_0001);
 const MASTER_PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
 const PREPERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
-const LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
-const AUTHOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
 const OTHER_USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 /// Whoever last touched the request before the reject (it was approved by the person).
 const APPROVER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0003);
@@ -77,11 +79,9 @@ fn rejected_event() -> MergeRequestEvent {
 }
 
 fn state_after(events: Vec<MergeRequestEvent>) -> MergeRequestRecord {
-    let mut aggregate = MergeRequest::default();
-    for event in events {
-        aggregate.apply(event);
-    }
-    aggregate.record.expect("the merge request exists")
+    replay::<MergeRequest>(events)
+        .record
+        .expect("the merge request exists")
 }
 
 const NOT_REJECTABLE: [MergeRequestStatus; 5] = [
@@ -97,22 +97,14 @@ const NOT_REJECTABLE: [MergeRequestStatus; 5] = [
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn import_of_a_new_merge_request_creates_it() {
-    TestFramework::<MergeRequest>::with(())
-        .given_no_previous_events()
-        .when_async(MergeRequestCommand::Import(Box::new(record())))
-        .await
-        .then_expect_events(imported(record()));
-}
-
-#[tokio::test]
-async fn a_second_import_of_an_existing_merge_request_is_a_no_op() {
-    given(record())
-        .when_async(MergeRequestCommand::Import(Box::new(record_in(
-            MergeRequestStatus::Merged,
-        ))))
-        .await
-        .then_expect_events(vec![]);
+async fn import_of_a_new_merge_request_creates_it_and_a_second_import_is_a_no_op() {
+    assert_imported_once::<MergeRequest, _>(
+        record(),
+        record_in(MergeRequestStatus::Merged),
+        MergeRequestCommand::Import,
+        MergeRequestEvent::MergeRequestImported,
+    )
+    .await;
 }
 
 #[test]
@@ -126,54 +118,36 @@ fn an_imported_merge_request_holds_the_imported_record() {
 
 #[tokio::test]
 async fn reject_of_a_merge_request_that_does_not_exist_is_refused_with_not_found() {
-    TestFramework::<MergeRequest>::with(())
-        .given_no_previous_events()
-        .when_async(reject_by_author())
-        .await
-        .then_expect_error(MergeRequestError::NotFound);
-    assert_eq!(
-        MergeRequestError::NotFound.to_string(),
-        "Merge request not found"
+    assert_refused(
+        when(given_nothing::<MergeRequest>(), reject_by_author()).await,
+        MergeRequestError::NotFound,
+        "Merge request not found",
     );
 }
 
 #[tokio::test]
 async fn reject_by_someone_other_than_the_author_is_refused_with_not_author() {
-    let result = given(record())
-        .when_async(reject(OTHER_USER, LEGAL_ENTITY))
-        .await
-        .inspect_result();
-    let err = result.unwrap_err();
-    assert_eq!(err, MergeRequestError::NotAuthor);
-    assert_eq!(
-        err.to_string(),
-        "Only author of merge request is allowed to reject it"
+    assert_refused(
+        when(given(record()), reject(OTHER_USER, LEGAL_ENTITY)).await,
+        MergeRequestError::NotAuthor,
+        "Only author of merge request is allowed to reject it",
     );
 }
 
 #[tokio::test]
 async fn reject_by_the_author_from_another_legal_entity_is_refused_with_other_legal_entity() {
-    let result = given(record())
-        .when_async(reject(AUTHOR, OTHER_LEGAL_ENTITY))
-        .await
-        .inspect_result();
-    let err = result.unwrap_err();
-    assert_eq!(err, MergeRequestError::OtherLegalEntity);
-    assert_eq!(
-        err.to_string(),
-        "User doesn't belong to legal entity where the merge request was created"
+    assert_refused(
+        when(given(record()), reject(AUTHOR, OTHER_LEGAL_ENTITY)).await,
+        MergeRequestError::OtherLegalEntity,
+        "User doesn't belong to legal entity where the merge request was created",
     );
 }
 
 #[tokio::test]
 async fn reject_of_a_merge_request_that_is_not_new_or_approved_is_refused_with_invalid_status() {
     for status in NOT_REJECTABLE {
-        let result = given(record_in(status))
-            .when_async(reject_by_author())
-            .await
-            .inspect_result();
         assert_eq!(
-            result,
+            when(given(record_in(status)), reject_by_author()).await,
             Err(MergeRequestError::InvalidStatus),
             "status {}",
             status.as_str()
@@ -195,27 +169,38 @@ async fn reject_of_an_already_rejected_merge_request_is_refused_with_invalid_sta
 }
 
 #[tokio::test]
-async fn reject_by_a_stranger_from_another_legal_entity_is_refused_with_not_author() {
-    given(record())
-        .when_async(reject(OTHER_USER, OTHER_LEGAL_ENTITY))
-        .await
-        .then_expect_error(MergeRequestError::NotAuthor);
-}
-
-#[tokio::test]
-async fn reject_by_a_non_author_of_a_merged_request_is_refused_with_not_author() {
-    given(record_in(MergeRequestStatus::Merged))
-        .when_async(reject(OTHER_USER, LEGAL_ENTITY))
-        .await
-        .then_expect_error(MergeRequestError::NotAuthor);
-}
-
-#[tokio::test]
-async fn reject_from_another_legal_entity_of_a_merged_request_is_refused_with_other_legal_entity() {
-    given(record_in(MergeRequestStatus::Merged))
-        .when_async(reject(AUTHOR, OTHER_LEGAL_ENTITY))
-        .await
-        .then_expect_error(MergeRequestError::OtherLegalEntity);
+async fn reject_checks_the_author_before_the_legal_entity_and_both_before_the_status() {
+    let merged = || record_in(MergeRequestStatus::Merged);
+    let cases = [
+        (
+            "a stranger from another legal entity",
+            record(),
+            OTHER_USER,
+            OTHER_LEGAL_ENTITY,
+            MergeRequestError::NotAuthor,
+        ),
+        (
+            "a non-author of a merged request",
+            merged(),
+            OTHER_USER,
+            LEGAL_ENTITY,
+            MergeRequestError::NotAuthor,
+        ),
+        (
+            "the author from another legal entity, of a merged request",
+            merged(),
+            AUTHOR,
+            OTHER_LEGAL_ENTITY,
+            MergeRequestError::OtherLegalEntity,
+        ),
+    ];
+    for (case, merge_request, user, legal_entity, expected) in cases {
+        assert_eq!(
+            when(given(merge_request), reject(user, legal_entity)).await,
+            Err(expected),
+            "reject by {case}"
+        );
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -223,28 +208,25 @@ async fn reject_from_another_legal_entity_of_a_merged_request_is_refused_with_ot
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn reject_of_a_new_merge_request_by_its_author_emits_rejected() {
-    given(record_in(MergeRequestStatus::New))
-        .when_async(reject_by_author())
-        .await
-        .then_expect_events(vec![rejected_event()]);
-}
-
-#[tokio::test]
-async fn reject_of_an_approved_merge_request_by_its_author_emits_rejected() {
-    given(record_in(MergeRequestStatus::Approved))
-        .when_async(reject_by_author())
-        .await
-        .then_expect_events(vec![rejected_event()]);
+async fn reject_of_a_new_or_approved_merge_request_by_its_author_emits_rejected() {
+    for status in [MergeRequestStatus::New, MergeRequestStatus::Approved] {
+        assert_eq!(
+            when(given(record_in(status)), reject_by_author()).await,
+            Ok(vec![rejected_event()]),
+            "status {}",
+            status.as_str()
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_rejected_merge_request_is_rejected_and_updated_by_the_author() {
-    let events = given(record_in(MergeRequestStatus::Approved))
-        .when_async(reject_by_author())
-        .await
-        .inspect_result()
-        .unwrap();
+    let events = when(
+        given(record_in(MergeRequestStatus::Approved)),
+        reject_by_author(),
+    )
+    .await
+    .unwrap();
     let mut all = imported(record_in(MergeRequestStatus::Approved));
     all.extend(events);
     let state = state_after(all);
@@ -315,14 +297,16 @@ fn check_reject_gives_the_same_answer_as_the_command() {
 
 #[test]
 fn a_rejection_of_a_merge_request_that_was_never_imported_changes_nothing() {
-    let mut aggregate = MergeRequest::default();
-    aggregate.apply(rejected_event());
-    assert_eq!(aggregate, MergeRequest::default());
+    assert_eq!(
+        replay::<MergeRequest>([rejected_event()]),
+        MergeRequest::default()
+    );
 }
 
 #[test]
 fn merge_request_events_are_named_and_versioned() {
-    assert_eq!(imported(record())[0].event_type(), "MergeRequestImported");
-    assert_eq!(rejected_event().event_type(), "MergeRequestRejected");
-    assert_eq!(rejected_event().event_version(), "1.0");
+    assert_named_and_versioned(vec![
+        (imported(record()).remove(0), "MergeRequestImported"),
+        (rejected_event(), "MergeRequestRejected"),
+    ]);
 }

@@ -1,13 +1,11 @@
 //! Events of a service request.
 
 use chrono::{DateTime, Utc};
-use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use uuid::Uuid;
 
 use super::state::ServiceRequestRecord;
-use crate::common::EVENT_VERSION;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum ServiceRequestEvent {
@@ -28,17 +26,8 @@ pub enum ServiceRequestEvent {
     },
 }
 
-impl DomainEvent for ServiceRequestEvent {
-    fn event_type(&self) -> String {
-        match self {
-            Self::ServiceRequestImported(_) => "ServiceRequestImported",
-            Self::ServiceRequestReleased { .. } => "ServiceRequestReleased",
-            Self::ServiceRequestRecalled { .. } => "ServiceRequestRecalled",
-        }
-        .to_string()
-    }
-
-    fn event_version(&self) -> String {
-        EVENT_VERSION.to_string()
-    }
-}
+domain_event!(ServiceRequestEvent {
+    ServiceRequestImported,
+    ServiceRequestReleased,
+    ServiceRequestRecalled,
+});

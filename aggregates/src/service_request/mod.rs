@@ -22,8 +22,6 @@ pub use state::{
     StatusHistoryEntry, CONTENT_COMPARISON_IGNORED,
 };
 
-use cqrs_es::event_sink::EventSink;
-use cqrs_es::Aggregate;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -128,40 +126,29 @@ fn may_recall_as_employee(sr: &ServiceRequestRecord, cmd: &RecallServiceRequest)
         .is_some_and(|care_plan| cmd.writable_care_plans.contains(&care_plan))
 }
 
-impl Aggregate for ServiceRequest {
-    const TYPE: &'static str = "ServiceRequest";
-    type Command = ServiceRequestCommand;
-    type Event = ServiceRequestEvent;
-    type Error = ServiceRequestError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &Self::Services,
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+impl ServiceRequest {
+    fn decide(
+        &self,
+        command: ServiceRequestCommand,
+    ) -> Result<Option<ServiceRequestEvent>, ServiceRequestError> {
         match command {
-            ServiceRequestCommand::Import(record) => {
-                if self.record.is_none() {
-                    sink.write(ServiceRequestEvent::ServiceRequestImported(record), self)
-                        .await;
-                }
-            }
+            ServiceRequestCommand::Import(record) => Ok(self
+                .record
+                .is_none()
+                .then_some(ServiceRequestEvent::ServiceRequestImported(record))),
             ServiceRequestCommand::Release(cmd) => {
                 self.check_release(&cmd)?;
                 let sr = self.existing()?;
-                let event = ServiceRequestEvent::ServiceRequestReleased {
+                Ok(Some(ServiceRequestEvent::ServiceRequestReleased {
                     released_employee: sr.used_by_employee,
                     released_legal_entity: sr.used_by_legal_entity,
                     by: cmd.user_id.uuid(),
                     at: cmd.at,
-                };
-                sink.write(event, self).await;
+                }))
             }
             ServiceRequestCommand::Recall(cmd) => {
                 let reason = self.check_recall(&cmd)?;
-                let event = ServiceRequestEvent::ServiceRequestRecalled {
+                Ok(Some(ServiceRequestEvent::ServiceRequestRecalled {
                     status_reason: reason.into_value(),
                     explanatory_letter: cmd
                         .signed_content
@@ -171,34 +158,32 @@ impl Aggregate for ServiceRequest {
                     signed_content_link: cmd.signed_content_link,
                     by: cmd.user_id.uuid(),
                     at: cmd.at,
-                };
-                sink.write(event, self).await;
+                }))
             }
         }
-        Ok(())
     }
+}
 
-    fn apply(&mut self, event: Self::Event) {
+impl ServiceRequestRecord {
+    fn evolve(&mut self, event: ServiceRequestEvent) {
         match event {
-            ServiceRequestEvent::ServiceRequestImported(record) => self.record = Some(*record),
+            ServiceRequestEvent::ServiceRequestImported(record) => *self = *record,
             ServiceRequestEvent::ServiceRequestReleased {
                 released_legal_entity,
                 by,
                 at,
                 ..
             } => {
-                if let Some(sr) = self.record.as_mut() {
-                    if let Some(le) = released_legal_entity {
-                        if !sr.released_by.contains(&le) {
-                            sr.released_by.push(le);
-                        }
+                if let Some(le) = released_legal_entity {
+                    if !self.released_by.contains(&le) {
+                        self.released_by.push(le);
                     }
-                    sr.used_by_employee = None;
-                    sr.used_by_legal_entity = None;
-                    sr.program_processing_status = Some(ProgramProcessingStatus::New);
-                    sr.updated_by = Some(by);
-                    sr.updated_at = at;
                 }
+                self.used_by_employee = None;
+                self.used_by_legal_entity = None;
+                self.program_processing_status = Some(ProgramProcessingStatus::New);
+                self.updated_by = Some(by);
+                self.updated_at = at;
             }
             ServiceRequestEvent::ServiceRequestRecalled {
                 status_reason,
@@ -207,23 +192,28 @@ impl Aggregate for ServiceRequest {
                 by,
                 at,
             } => {
-                if let Some(sr) = self.record.as_mut() {
-                    sr.status = ServiceRequestStatus::Recalled;
-                    sr.status_reason = Some(status_reason.clone());
-                    if explanatory_letter.is_some() {
-                        sr.explanatory_letter = explanatory_letter;
-                    }
-                    sr.status_history.push(StatusHistoryEntry {
-                        status: ServiceRequestStatus::Recalled,
-                        status_reason: Some(status_reason),
-                        inserted_at: at,
-                        inserted_by: Some(by),
-                    });
-                    sr.signed_content_links.push(signed_content_link);
-                    sr.updated_by = Some(by);
-                    sr.updated_at = at;
+                self.status = ServiceRequestStatus::Recalled;
+                self.status_reason = Some(status_reason.clone());
+                if explanatory_letter.is_some() {
+                    self.explanatory_letter = explanatory_letter;
                 }
+                self.status_history.push(StatusHistoryEntry {
+                    status: ServiceRequestStatus::Recalled,
+                    status_reason: Some(status_reason),
+                    inserted_at: at,
+                    inserted_by: Some(by),
+                });
+                self.signed_content_links.push(signed_content_link);
+                self.updated_by = Some(by);
+                self.updated_at = at;
             }
         }
     }
 }
+
+record_aggregate!(
+    ServiceRequest,
+    ServiceRequestCommand,
+    ServiceRequestEvent::ServiceRequestImported,
+    ServiceRequestError
+);

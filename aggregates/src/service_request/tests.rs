@@ -7,22 +7,22 @@ use uuid::Uuid;
 
 use crate::drfo::Drfo;
 use crate::ids::{CarePlanId, LegalEntityId};
+use crate::test_support::{
+    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
+    AUTHOR, OTHER_PATIENT, PATIENT, USER,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Builders
 // ---------------------------------------------------------------------------------------------
 
 const SR_ID: Uuid = Uuid::from_u128(0x5e00_0000_0000_4000_8000_0000_0000_0001);
-const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
-const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
 const REQUESTER_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
 const USING_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
 const STRANGER_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0003);
 const REQUESTER_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
 const USING_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0002);
 const OTHER_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0003);
-const AUTHOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
-const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 const TAX_ID: &str = "3184710691";
 const RECALL_LINK: &str = "5e000000-0000-4000-8000-000000000001/recall";
 
@@ -176,11 +176,9 @@ async fn outcome(
 }
 
 fn state_after(events: Vec<ServiceRequestEvent>) -> ServiceRequestRecord {
-    let mut aggregate = ServiceRequest::default();
-    for event in events {
-        aggregate.apply(event);
-    }
-    aggregate.record.expect("the service request exists")
+    replay::<ServiceRequest>(events)
+        .record
+        .expect("the service request exists")
 }
 
 const NON_ACTIVE: [ServiceRequestStatus; 4] = [
@@ -195,21 +193,14 @@ const NON_ACTIVE: [ServiceRequestStatus; 4] = [
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
-async fn import_of_a_new_service_request_creates_it() {
-    TestFramework::<ServiceRequest>::with(())
-        .given_no_previous_events()
-        .when_async(ServiceRequestCommand::Import(Box::new(record())))
-        .await
-        .then_expect_events(imported(record()));
-}
-
-#[tokio::test]
-async fn a_second_import_of_an_existing_service_request_is_a_no_op() {
-    let changed = record_with(|r| r.status = ServiceRequestStatus::Completed);
-    given(record())
-        .when_async(ServiceRequestCommand::Import(Box::new(changed)))
-        .await
-        .then_expect_events(vec![]);
+async fn import_of_a_new_service_request_creates_it_and_a_second_import_is_a_no_op() {
+    assert_imported_once::<ServiceRequest, _>(
+        record(),
+        record_with(|r| r.status = ServiceRequestStatus::Completed),
+        ServiceRequestCommand::Import,
+        ServiceRequestEvent::ServiceRequestImported,
+    )
+    .await;
 }
 
 #[test]
@@ -224,29 +215,10 @@ fn an_imported_service_request_holds_the_imported_record() {
 
 #[tokio::test]
 async fn release_of_a_service_request_that_does_not_exist_is_refused_with_not_found() {
-    TestFramework::<ServiceRequest>::with(())
-        .given_no_previous_events()
+    given_nothing::<ServiceRequest>()
         .when_async(release_by(USING_LE))
         .await
         .then_expect_error(ServiceRequestError::NotFound);
-}
-
-#[tokio::test]
-async fn release_by_a_legal_entity_that_neither_requested_nor_uses_the_service_request_is_refused_as_used_by_another(
-) {
-    given(record())
-        .when_async(release_by(STRANGER_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseUsedByAnotherLegalEntity);
-}
-
-#[tokio::test]
-async fn release_by_a_stranger_legal_entity_meets_the_status_rule_first() {
-    let recalled = record_with(|r| r.status = ServiceRequestStatus::Recalled);
-    given(recalled)
-        .when_async(release_by(STRANGER_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseInvalidStatus);
 }
 
 fn expiring_at(text: &str) -> ServiceRequestRecord {
@@ -254,15 +226,6 @@ fn expiring_at(text: &str) -> ServiceRequestRecord {
         r.other
             .insert("expiration_date".into(), Value::String(text.into()));
     })
-}
-
-#[tokio::test]
-async fn release_of_a_service_request_whose_expiration_date_has_passed_is_refused_as_expired() {
-    // now() is 2024-03-05T14:30:15Z.
-    given(expiring_at("2024-03-05T14:30:14Z"))
-        .when_async(release_by(USING_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseExpired);
 }
 
 #[tokio::test]
@@ -312,27 +275,6 @@ async fn release_of_a_service_request_that_is_not_active_is_refused_with_invalid
 }
 
 #[tokio::test]
-async fn release_of_a_recalled_service_request_is_refused_with_invalid_status() {
-    given(record())
-        .and(vec![recalled_event()])
-        .when_async(release_by(USING_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseInvalidStatus);
-}
-
-#[tokio::test]
-async fn release_checks_the_status_before_the_program_processing_status() {
-    let sr = record_with(|r| {
-        r.status = ServiceRequestStatus::Completed;
-        r.program_processing_status = Some(ProgramProcessingStatus::Completed);
-    });
-    given(sr)
-        .when_async(release_by(USING_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseInvalidStatus);
-}
-
-#[tokio::test]
 async fn release_of_a_service_request_whose_program_processing_status_is_not_in_queue_is_refused() {
     for pps in [
         Some(ProgramProcessingStatus::New),
@@ -358,16 +300,6 @@ async fn release_of_a_service_request_whose_program_processing_status_is_not_in_
 }
 
 #[tokio::test]
-async fn release_checks_the_program_processing_status_before_who_uses_the_service_request() {
-    // The requester sees it but does not use it, and it is not in the queue either.
-    let sr = record_with(|r| r.program_processing_status = Some(ProgramProcessingStatus::New));
-    given(sr)
-        .when_async(release_by(REQUESTER_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseInvalidProgramProcessingStatus);
-}
-
-#[tokio::test]
 async fn release_by_the_requester_of_a_service_request_used_by_another_legal_entity_is_refused() {
     given(record())
         .when_async(release_by(REQUESTER_LE))
@@ -379,17 +311,74 @@ async fn release_by_the_requester_of_a_service_request_used_by_another_legal_ent
     );
 }
 
+/// Which rule answers first when several fail, and the ones no other test isolates.
 #[tokio::test]
-async fn release_of_an_in_queue_service_request_used_by_nobody_is_refused_as_used_by_another_legal_entity(
-) {
-    let sr = record_with(|r| {
+async fn release_refusals_follow_the_rule_order() {
+    let recalled = record_with(|r| r.status = ServiceRequestStatus::Recalled);
+    let completed_everywhere = record_with(|r| {
+        r.status = ServiceRequestStatus::Completed;
+        r.program_processing_status = Some(ProgramProcessingStatus::Completed);
+    });
+    // The requester sees it but does not use it, and it is not in the queue either.
+    let not_in_queue =
+        record_with(|r| r.program_processing_status = Some(ProgramProcessingStatus::New));
+    let used_by_nobody = record_with(|r| {
         r.used_by_employee = None;
         r.used_by_legal_entity = None;
     });
-    given(sr)
-        .when_async(release_by(REQUESTER_LE))
-        .await
-        .then_expect_error(ServiceRequestError::ReleaseUsedByAnotherLegalEntity);
+    let cases = [
+        (
+            "by a legal entity that neither requested nor uses it",
+            given(record()),
+            STRANGER_LE,
+            ServiceRequestError::ReleaseUsedByAnotherLegalEntity,
+        ),
+        (
+            "by a stranger legal entity, of a recalled one: the status rule first",
+            given(recalled),
+            STRANGER_LE,
+            ServiceRequestError::ReleaseInvalidStatus,
+        ),
+        (
+            // now() is 2024-03-05T14:30:15Z.
+            "of one whose expiration date has passed",
+            given(expiring_at("2024-03-05T14:30:14Z")),
+            USING_LE,
+            ServiceRequestError::ReleaseExpired,
+        ),
+        (
+            "of one recalled after its import",
+            given(record()).and(vec![recalled_event()]),
+            USING_LE,
+            ServiceRequestError::ReleaseInvalidStatus,
+        ),
+        (
+            "of a completed one: the status before the program processing status",
+            given(completed_everywhere),
+            USING_LE,
+            ServiceRequestError::ReleaseInvalidStatus,
+        ),
+        (
+            "by the requester, of one not in the queue: the program processing status before who \
+             uses it",
+            given(not_in_queue),
+            REQUESTER_LE,
+            ServiceRequestError::ReleaseInvalidProgramProcessingStatus,
+        ),
+        (
+            "of an in-queue one used by nobody",
+            given(used_by_nobody),
+            REQUESTER_LE,
+            ServiceRequestError::ReleaseUsedByAnotherLegalEntity,
+        ),
+    ];
+    for (case, service_request, legal_entity, expected) in cases {
+        assert_eq!(
+            when(service_request, release_by(legal_entity)).await,
+            Err(expected),
+            "release {case}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -499,8 +488,7 @@ fn check_release_gives_the_same_answer_as_the_command() {
 
 #[tokio::test]
 async fn recall_of_a_service_request_that_does_not_exist_is_refused_with_not_found() {
-    TestFramework::<ServiceRequest>::with(())
-        .given_no_previous_events()
+    given_nothing::<ServiceRequest>()
         .when_async(valid_recall())
         .await
         .then_expect_error(ServiceRequestError::NotFound);
@@ -795,19 +783,10 @@ fn the_recall_invalid_status_message_names_the_status() {
 
 #[tokio::test]
 async fn a_recalled_service_request_cannot_be_recalled_again() {
-    let result = given(record())
-        .and(vec![recalled_event()])
-        .when_async(valid_recall())
-        .await
-        .inspect_result();
-    let err = result.unwrap_err();
-    assert_eq!(
-        err,
-        ServiceRequestError::RecallInvalidStatus(ServiceRequestStatus::Recalled)
-    );
-    assert_eq!(
-        err.to_string(),
-        "Service request in status recalled cannot be recalled"
+    assert_refused(
+        when(given(record()).and(vec![recalled_event()]), valid_recall()).await,
+        ServiceRequestError::RecallInvalidStatus(ServiceRequestStatus::Recalled),
+        "Service request in status recalled cannot be recalled",
     );
 }
 
@@ -1088,69 +1067,65 @@ async fn recall_of_content_with_a_changed_field_is_refused_with_content_mismatch
     let content = signed_content_with(|doc| {
         doc.insert("note".into(), json!("Referral for knee MRI, urgent"));
     });
-    let err = outcome(record(), recall_of(content)).await.unwrap_err();
-    assert_eq!(err, ServiceRequestError::RecallContentMismatch);
-    assert_eq!(
-        err.to_string(),
-        "Signed content doesn't match with previously created service request"
+    assert_refused(
+        outcome(record(), recall_of(content)).await,
+        ServiceRequestError::RecallContentMismatch,
+        "Signed content doesn't match with previously created service request",
     );
 }
 
+/// How signed content that differs from the stored service request is refused: a difference the
+/// schema allows is a content mismatch, one it forbids is refused by the schema first.
 #[tokio::test]
-async fn recall_of_content_without_a_key_whose_value_is_null_is_refused_with_content_mismatch() {
-    let content = signed_content_with(|doc| {
-        assert_eq!(doc.remove("priority"), Some(Value::Null));
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallContentMismatch);
-}
-
-#[tokio::test]
-async fn recall_of_content_with_an_extra_key_is_refused_with_content_mismatch() {
-    // A key the schema knows (a reference, here null) but the stored service request lacks.
-    let content = signed_content_with(|doc| {
-        doc.insert("performer".into(), Value::Null);
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallContentMismatch);
-}
-
-#[tokio::test]
-async fn recall_of_content_with_a_key_the_schema_does_not_know_is_refused_by_the_schema() {
-    let content = signed_content_with(|doc| {
-        doc.insert("colour".into(), json!("someone"));
-    });
-    given(record())
-        .when_async(recall_of(content.clone()))
-        .await
-        .then_expect_error(refused_by_schema(&content));
-}
-
-#[tokio::test]
-async fn recall_of_content_that_already_says_recalled_is_refused_by_the_schema() {
-    // The doctor signs the service request as it is now (active), not as it will be.
-    let content = signed_content_with(|doc| {
-        doc.insert("status".into(), json!("recalled"));
-    });
-    given(record())
-        .when_async(recall_of(content.clone()))
-        .await
-        .then_expect_error(refused_by_schema(&content));
-}
-
-#[tokio::test]
-async fn recall_of_content_with_a_different_reservation_is_refused_with_content_mismatch() {
-    let content = signed_content_with(|doc| {
-        doc.insert("used_by_legal_entity".into(), Value::Null);
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallContentMismatch);
+async fn recall_of_content_that_differs_from_the_service_request_is_refused() {
+    let mismatch = |_: &Value| ServiceRequestError::RecallContentMismatch;
+    type Edit = fn(&mut Map<String, Value>);
+    type Refusal = fn(&Value) -> ServiceRequestError;
+    let cases: [(&str, Edit, Refusal); 5] = [
+        (
+            "without a key whose value is null",
+            |doc| assert_eq!(doc.remove("priority"), Some(Value::Null)),
+            mismatch,
+        ),
+        (
+            // A key the schema knows (a reference, here null) but the stored service request lacks.
+            "with an extra key",
+            |doc| {
+                doc.insert("performer".into(), Value::Null);
+            },
+            mismatch,
+        ),
+        (
+            "with a key the schema does not know",
+            |doc| {
+                doc.insert("colour".into(), json!("someone"));
+            },
+            refused_by_schema,
+        ),
+        (
+            // The doctor signs the service request as it is now (active), not as it will be.
+            "that already says recalled",
+            |doc| {
+                doc.insert("status".into(), json!("recalled"));
+            },
+            refused_by_schema,
+        ),
+        (
+            "with a different reservation",
+            |doc| {
+                doc.insert("used_by_legal_entity".into(), Value::Null);
+            },
+            mismatch,
+        ),
+    ];
+    for (case, edit, refusal) in cases {
+        let content = signed_content_with(edit);
+        assert_eq!(
+            outcome(record(), recall_of(content.clone())).await,
+            Err(refusal(&content)),
+            "recall of content {case}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -1300,15 +1275,16 @@ fn a_recall_without_a_letter_keeps_the_stored_letter() {
 
 #[test]
 fn events_on_a_service_request_that_was_never_imported_change_nothing() {
-    let mut aggregate = ServiceRequest::default();
-    aggregate.apply(recalled_event());
-    aggregate.apply(ServiceRequestEvent::ServiceRequestReleased {
+    let released = ServiceRequestEvent::ServiceRequestReleased {
         released_employee: None,
         released_legal_entity: None,
         by: USER,
         at: now(),
-    });
-    assert_eq!(aggregate, ServiceRequest::default());
+    };
+    assert_eq!(
+        replay::<ServiceRequest>([recalled_event(), released]),
+        ServiceRequest::default()
+    );
 }
 
 #[test]
@@ -1332,8 +1308,8 @@ fn check_recall_gives_the_same_answer_as_the_command() {
 
 #[test]
 fn service_request_events_are_named_and_versioned() {
-    use cqrs_es::DomainEvent;
-    assert_eq!(imported(record())[0].event_type(), "ServiceRequestImported");
-    assert_eq!(recalled_event().event_type(), "ServiceRequestRecalled");
-    assert_eq!(recalled_event().event_version(), "1.0");
+    assert_named_and_versioned(vec![
+        (imported(record()).remove(0), "ServiceRequestImported"),
+        (recalled_event(), "ServiceRequestRecalled"),
+    ]);
 }

@@ -1,0 +1,92 @@
+//! Given/when/then helpers the aggregates' unit tests share, so each test states only its case.
+
+use std::fmt::{Debug, Display};
+
+use cqrs_es::test::{AggregateTestExecutor, TestFramework};
+use cqrs_es::{Aggregate, DomainEvent};
+use uuid::Uuid;
+
+// The ids the aggregates' tests share: one patient and legal entity acting, another of each that
+// must be refused, the user who acts and the one who created the entity.
+pub(crate) const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
+pub(crate) const OTHER_PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0002);
+pub(crate) const LEGAL_ENTITY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
+pub(crate) const OTHER_LEGAL_ENTITY: Uuid =
+    Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
+/// Who created the entity (its author, where the rules name one).
+pub(crate) const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0001);
+pub(crate) const AUTHOR: Uuid = CREATOR;
+/// Who sends the command.
+pub(crate) const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
+
+/// Given no events: the entity was never imported.
+pub(crate) fn given_nothing<A: Aggregate<Services = ()>>() -> AggregateTestExecutor<A> {
+    TestFramework::<A>::with(()).given_no_previous_events()
+}
+
+/// What `command` answers after `given`: the events it would write, or its refusal.
+pub(crate) async fn when<A: Aggregate>(
+    given: AggregateTestExecutor<A>,
+    command: A::Command,
+) -> Result<Vec<A::Event>, A::Error> {
+    given.when_async(command).await.inspect_result()
+}
+
+/// The aggregate after `events` were applied in order.
+pub(crate) fn replay<A: Aggregate + Default>(events: impl IntoIterator<Item = A::Event>) -> A {
+    let mut aggregate = A::default();
+    for event in events {
+        aggregate.apply(event);
+    }
+    aggregate
+}
+
+/// Asserts `result` is the refusal `expected`, whose message (the text of the answer) is `message`.
+#[track_caller]
+pub(crate) fn assert_refused<T: Debug, E: PartialEq + Debug + Display>(
+    result: Result<T, E>,
+    expected: E,
+    message: &str,
+) {
+    let err = result.expect_err("the command is refused");
+    assert_eq!(err, expected);
+    assert_eq!(err.to_string(), message, "the message of {expected:?}");
+}
+
+/// The import rules every aggregate shares: importing an entity that does not exist records
+/// `record` as given; importing one that exists is a no-op, even when the file changed it.
+pub(crate) async fn assert_imported_once<A, R>(
+    record: R,
+    changed: R,
+    import: fn(Box<R>) -> A::Command,
+    imported: fn(Box<R>) -> A::Event,
+) where
+    A: Aggregate<Services = ()>,
+    A::Event: PartialEq,
+    A::Error: PartialEq,
+    R: Clone,
+{
+    assert_eq!(
+        when(given_nothing::<A>(), import(Box::new(record.clone()))).await,
+        Ok(vec![imported(Box::new(record.clone()))]),
+        "the import of a new {} creates it",
+        A::TYPE
+    );
+    let existing = TestFramework::<A>::with(()).given(vec![imported(Box::new(record))]);
+    assert_eq!(
+        when(existing, import(Box::new(changed))).await,
+        Ok(vec![]),
+        "a second import of an existing {} is a no-op",
+        A::TYPE
+    );
+}
+
+/// Asserts each event's type is `name` (the name the service matches stored events on) at
+/// version 1.0.
+#[track_caller]
+pub(crate) fn assert_named_and_versioned<E: DomainEvent>(events: Vec<(E, &str)>) {
+    for (event, name) in events {
+        assert_eq!(event.event_type(), name);
+        assert_eq!(event.event_version(), "1.0", "the version of {name}");
+    }
+}
