@@ -12,8 +12,8 @@ use sqlx::{Connection, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::store::audit::{
-    push_visible_to, Audit, AuditReport, ChainCheck, ChainRow, StatusChange, StatusChangeFilter,
-    STATUS_CHANGE_COLUMNS,
+    push_visible_to, status_changes_query, Audit, AuditReport, ChainCheck, ChainRow, StatusChange,
+    StatusChangeFilter, STATUS_CHANGE_COLUMNS,
 };
 use crate::store::hash::{event_hash, HashedFields};
 
@@ -53,19 +53,7 @@ impl Audit for PgAudit {
         limit: i64,
         offset: i64,
     ) -> Result<(i64, Vec<StatusChange>), sqlx::Error> {
-        let mut sql = QueryBuilder::<Postgres>::new(
-            "SELECT t.total, p.* FROM (SELECT count(*) AS total FROM status_change_events e",
-        );
-        push_conditions(&mut sql, filter, legal_entity);
-        sql.push(") t LEFT JOIN LATERAL (SELECT ")
-            .push(STATUS_CHANGE_COLUMNS)
-            .push(" FROM status_change_events e");
-        push_conditions(&mut sql, filter, legal_entity);
-        sql.push(" ORDER BY e.event_time, e.global_position LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset)
-            .push(") p ON true ORDER BY p.event_time, p.global_position");
+        let mut sql = status_changes_query(filter, legal_entity, (limit, offset), push_conditions);
         let rows = sql.build().fetch_all(&self.0).await?;
         let total: i64 = rows.first().map_or(0, |r| r.get("total"));
         let records = rows

@@ -16,8 +16,8 @@ use uuid::Uuid;
 use crate::db::sqlite::{id as text_id, ts_bound};
 use crate::db::Lite;
 use crate::store::audit::{
-    push_visible_to, Audit, AuditReport, ChainCheck, ChainRow, StatusChange, StatusChangeFilter,
-    STATUS_CHANGE_COLUMNS,
+    push_visible_to, status_changes_query, Audit, AuditReport, ChainCheck, ChainRow, StatusChange,
+    StatusChangeFilter, STATUS_CHANGE_COLUMNS,
 };
 
 pub(crate) struct SqliteAudit(pub Lite);
@@ -42,7 +42,6 @@ impl Audit for SqliteAudit {
         Ok(check.finish())
     }
 
-    /// No LATERAL on SQLite; the page does not refer to the count, so a plain join does.
     async fn status_changes(
         &self,
         filter: &StatusChangeFilter,
@@ -50,19 +49,7 @@ impl Audit for SqliteAudit {
         limit: i64,
         offset: i64,
     ) -> Result<(i64, Vec<StatusChange>), sqlx::Error> {
-        let mut sql = QueryBuilder::<Sqlite>::new(
-            "SELECT t.total, p.* FROM (SELECT count(*) AS total FROM status_change_events e",
-        );
-        push_conditions(&mut sql, filter, legal_entity);
-        sql.push(") t LEFT JOIN (SELECT ")
-            .push(STATUS_CHANGE_COLUMNS)
-            .push(" FROM status_change_events e");
-        push_conditions(&mut sql, filter, legal_entity);
-        sql.push(" ORDER BY e.event_time, e.global_position LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset)
-            .push(") p ON 1 ORDER BY p.event_time, p.global_position");
+        let mut sql = status_changes_query(filter, legal_entity, (limit, offset), push_conditions);
         let rows = sql.build().fetch_all(&self.0.pool).await?;
         let total: i64 = rows.first().map_or(0, |r| r.get("total"));
         let records = rows
