@@ -119,11 +119,7 @@ pub async fn show<A: Entity>(
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&[A::READ_SCOPE])?;
     let point = time_travel::requested(query)?;
-    let (parents, id) = path.ids(A::NOT_FOUND)?;
-    let record = record::<A>(app, id, point, A::NOT_FOUND, |r| {
-        A::parents(r) == parents && A::visible_to(r, caller.identity.client_id)
-    })
-    .await?;
+    let (_, record) = visible::<A>(app, caller, path, point).await?;
     Ok(ApiResponse::ok(A::render(&record)))
 }
 
@@ -137,12 +133,25 @@ pub async fn history<A: Entity>(
 ) -> Result<ApiResponse, ApiError> {
     caller.require(&[A::READ_SCOPE])?;
     let page = super::history::page(query)?;
+    let (id, _) = visible::<A>(app, caller, path, None).await?;
+    super::history::answer::<A>(app, id, page).await
+}
+
+/// The entity the path names (404 for a non-uuid), if it is under the path's parents and the
+/// caller may see it; then [`record`] at `point`.
+async fn visible<A: Entity>(
+    app: &AppState,
+    caller: &Caller,
+    path: impl ReadPath,
+    point: Option<PointInTime>,
+) -> Result<(Uuid, A::Record), ApiError> {
     let (parents, id) = path.ids(A::NOT_FOUND)?;
-    record::<A>(app, id, None, A::NOT_FOUND, |r| {
-        A::parents(r) == parents && A::visible_to(r, caller.identity.client_id)
+    let legal_entity = caller.identity.client_id;
+    let record = record::<A>(app, id, point, A::NOT_FOUND, |r| {
+        A::parents(r) == parents && A::visible_to(r, legal_entity)
     })
     .await?;
-    super::history::answer::<A>(app, id, page).await
+    Ok((id, record))
 }
 
 /// The record a read endpoint answers: the current one when `visible` accepts it (404 with
