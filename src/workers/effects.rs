@@ -20,9 +20,9 @@ use uuid::Uuid;
 
 use super::give_back;
 use super::recall::{self, Lookups};
-use crate::commands::{CommandBus, CommandMeta};
+use crate::commands::{CommandBus, CommandError, CommandMeta, Routed};
 use crate::reference::Reference;
-use crate::store::{Effects, Feed, JobLink, NewSms};
+use crate::store::{CommandContext, Effects, Feed, JobLink, NewSms};
 
 pub const SUBSCRIBER: &str = "effects";
 const BATCH: i64 = 500;
@@ -216,6 +216,25 @@ pub(super) fn follow_up(event: &StoredEvent, command_id: String, at: DateTime<Ut
         causation_id: meta_str(event, "command_id"),
         at,
         job_id: None,
+    }
+}
+
+/// Runs a follow-up command of the effects worker. A refusal by the aggregate is answered (the
+/// caller logs it: the effect is then done, as far as it can be); any other failure fails the
+/// batch, to be done again.
+pub(super) async fn run_follow_up<A: Routed>(
+    bus: &Arc<CommandBus>,
+    id: Uuid,
+    command: A::Command,
+    meta: CommandMeta,
+) -> Result<Option<A::Error>, EffectError> {
+    match bus
+        .execute::<A>(id, command, meta, CommandContext::default())
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(CommandError::Rejected(e)) => Ok(Some(e)),
+        Err(e) => Err(EffectError::Command(e.to_string())),
     }
 }
 

@@ -16,9 +16,8 @@ use ehealth_aggregates::service_request::ServiceRequestRecord;
 use ehealth_aggregates::CarePlanActivity;
 use ehealth_projections::StoredEvent;
 
-use super::effects::{follow_up, recalled_at, EffectError};
-use crate::commands::{CommandBus, CommandError};
-use crate::store::CommandContext;
+use super::effects::{follow_up, recalled_at, run_follow_up, EffectError};
+use crate::commands::CommandBus;
 
 /// Gives back what the service request of the `ServiceRequestRecalled` `event` (its stored state
 /// `service_request`) used of a care plan activity, if anything.
@@ -53,15 +52,8 @@ pub async fn return_quantity(
         by: by.into(),
         at,
     };
-    match bus
-        .execute::<CarePlanActivity>(activity, command, meta, CommandContext::default())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(CommandError::Rejected(e)) => {
-            tracing::warn!(%activity, service_request = %sr.id, error = %e, "quantity not given back");
-            Ok(())
-        }
-        Err(e) => Err(EffectError::Command(e.to_string())),
+    if let Some(e) = run_follow_up::<CarePlanActivity>(bus, activity, command, meta).await? {
+        tracing::warn!(%activity, service_request = %sr.id, error = %e, "quantity not given back");
     }
+    Ok(())
 }

@@ -11,10 +11,10 @@ use ehealth_projections::StoredEvent;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::effects::{follow_up, recalled_at, EffectError};
-use crate::commands::{CommandBus, CommandError};
+use super::effects::{follow_up, recalled_at, run_follow_up, EffectError};
+use crate::commands::CommandBus;
 use crate::reference::Reference;
-use crate::store::{CommandContext, FeedBatch, NewSms};
+use crate::store::{FeedBatch, NewSms};
 
 /// What planning a batch reads, read with one query per kind for the whole batch: the stored
 /// states of the recalled service requests, and the approvals still in force made for them.
@@ -82,15 +82,8 @@ pub(super) async fn revoke_approvals(
             by: by.into(),
             at,
         };
-        match bus
-            .execute::<Approval>(approval, command, meta, CommandContext::default())
-            .await
-        {
-            Ok(_) => {}
-            Err(CommandError::Rejected(e)) => {
-                tracing::warn!(%approval, error = %e, "approval not revoked")
-            }
-            Err(e) => return Err(EffectError::Command(e.to_string())),
+        if let Some(e) = run_follow_up::<Approval>(bus, approval, command, meta).await? {
+            tracing::warn!(%approval, error = %e, "approval not revoked")
         }
     }
     Ok(())
