@@ -16,6 +16,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ehealth_projections::visibility::{push_visible_entities, Dialect};
+use futures::{Stream, TryStreamExt};
 use serde_json::Value;
 use sqlx::{Encode, QueryBuilder, Type};
 use uuid::Uuid;
@@ -218,7 +219,28 @@ pub(super) struct ChainCheck {
     chain: Option<Walk>,
 }
 
+/// Every event in chain order, for the check; `json` is how the backend reads a JSON column as
+/// text (`::text` on PostgreSQL's `jsonb`, nothing on SQLite, which stores text).
+pub(super) fn chain_query(json: &str) -> String {
+    format!(
+        "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
+         event_version, payload{json}, metadata{json}, recorded_at, prev_hash, hash \
+         FROM events ORDER BY aggregate_type, aggregate_id, sequence"
+    )
+}
+
 impl ChainCheck {
+    /// Checks the rows of [`chain_query`], in their order.
+    pub(super) async fn all(
+        mut rows: impl Stream<Item = Result<ChainRow, sqlx::Error>> + Unpin,
+    ) -> Result<AuditReport, anyhow::Error> {
+        let mut check = ChainCheck::default();
+        while let Some(row) = rows.try_next().await? {
+            check.push(row.into())?;
+        }
+        Ok(check.finish())
+    }
+
     pub(super) fn push(&mut self, row: AuditRow) -> Result<(), serde_json::Error> {
         let report = &mut self.report;
         report.events += 1;

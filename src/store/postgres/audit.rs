@@ -5,15 +5,14 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::store::audit::{
-    push_visible_to, status_changes_query, Audit, AuditReport, ChainCheck, ChainRow, StatusChange,
-    StatusChangeFilter, STATUS_CHANGE_COLUMNS,
+    chain_query, push_visible_to, status_changes_query, Audit, AuditReport, ChainCheck, ChainRow,
+    StatusChange, StatusChangeFilter, STATUS_CHANGE_COLUMNS,
 };
 use crate::store::hash::{event_hash, HashedFields};
 
@@ -31,19 +30,10 @@ impl Audit for PgAudit {
         sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
             .execute(&mut *tx)
             .await?;
-        let mut rows = sqlx::query_as::<_, ChainRow>(
-            "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload::text, metadata::text, recorded_at, prev_hash, hash \
-             FROM events ORDER BY aggregate_type, aggregate_id, sequence",
-        )
-        .fetch(&mut *tx);
-        let mut check = ChainCheck::default();
-        while let Some(row) = rows.try_next().await? {
-            check.push(row.into())?;
-        }
-        drop(rows);
+        let sql = chain_query("::text");
+        let report = ChainCheck::all(sqlx::query_as::<_, ChainRow>(&sql).fetch(&mut *tx)).await;
         tx.rollback().await?;
-        Ok(check.finish())
+        report
     }
 
     async fn status_changes(

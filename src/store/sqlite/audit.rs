@@ -5,7 +5,6 @@
 //! are recomputed exactly. And the Event Manager's records, in SQLite's SQL.
 
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::types::Json;
@@ -16,8 +15,8 @@ use uuid::Uuid;
 use crate::db::sqlite::{id as text_id, ts_bound};
 use crate::db::Lite;
 use crate::store::audit::{
-    push_visible_to, status_changes_query, Audit, AuditReport, ChainCheck, ChainRow, StatusChange,
-    StatusChangeFilter, STATUS_CHANGE_COLUMNS,
+    chain_query, push_visible_to, status_changes_query, Audit, AuditReport, ChainCheck, ChainRow,
+    StatusChange, StatusChangeFilter, STATUS_CHANGE_COLUMNS,
 };
 
 pub(crate) struct SqliteAudit(pub Lite);
@@ -27,19 +26,10 @@ impl Audit for SqliteAudit {
     async fn verify(&self) -> Result<AuditReport, anyhow::Error> {
         let mut conn = self.0.pool.acquire().await?;
         let mut tx = conn.begin().await?;
-        let mut rows = sqlx::query_as::<_, ChainRow>(
-            "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata, recorded_at, prev_hash, hash \
-             FROM events ORDER BY aggregate_type, aggregate_id, sequence",
-        )
-        .fetch(&mut *tx);
-        let mut check = ChainCheck::default();
-        while let Some(row) = rows.try_next().await? {
-            check.push(row.into())?;
-        }
-        drop(rows);
+        let sql = chain_query("");
+        let report = ChainCheck::all(sqlx::query_as::<_, ChainRow>(&sql).fetch(&mut *tx)).await;
         tx.rollback().await?;
-        Ok(check.finish())
+        report
     }
 
     async fn status_changes(
