@@ -88,10 +88,10 @@ pub enum CommandError<E> {
 }
 
 /// Picks the framework of an aggregate type.
-pub trait Routed: Aggregate<Services = ()> + Clone + 'static
-where
-    Self::Command: Clone + Send + Sync + 'static,
-    Self::Error: Send + 'static,
+pub trait Routed:
+    Aggregate<Services = (), Command: Clone + Send + Sync + 'static, Error: Send + 'static>
+    + Clone
+    + 'static
 {
     fn framework(bus: &CommandBus) -> &Cqrs<Self>;
     /// The store of the type, over the same state cache as its framework.
@@ -213,11 +213,7 @@ impl CommandBus {
 
     /// The current state of an entity, read from its events (and kept in the state cache, so the
     /// command that follows does not read it again).
-    pub async fn load<A: Routed>(&self, id: Uuid) -> Result<A, CommandError<A::Error>>
-    where
-        A::Command: Clone + Send + Sync + 'static,
-        A::Error: Send + 'static,
-    {
+    pub async fn load<A: Routed>(&self, id: Uuid) -> Result<A, CommandError<A::Error>> {
         A::store(self)
             .current(&id.to_string(), false)
             .await
@@ -227,11 +223,7 @@ impl CommandBus {
     /// An entity's state as this process last saw it, else read from its events: for checks of
     /// attributes that never change after the entity is created (who it belongs to, how its
     /// person is reached), which the aggregate then checks again on its current state.
-    pub async fn load_cached<A: Routed>(&self, id: Uuid) -> Result<A, CommandError<A::Error>>
-    where
-        A::Command: Clone + Send + Sync + 'static,
-        A::Error: Send + 'static,
-    {
+    pub async fn load_cached<A: Routed>(&self, id: Uuid) -> Result<A, CommandError<A::Error>> {
         A::store(self)
             .current(&id.to_string(), true)
             .await
@@ -248,8 +240,6 @@ impl CommandBus {
     ) -> Result<Option<CommitOutcome>, CommandError<A::Error>>
     where
         A: Routed,
-        A::Command: Clone + Send + Sync + 'static,
-        A::Error: Send + 'static,
     {
         let bus = Arc::clone(self);
         // A child of the request's (or the worker pass's) span, so the command's logs carry the
@@ -277,8 +267,6 @@ impl CommandBus {
     ) -> Result<Option<CommitOutcome>, CommandError<A::Error>>
     where
         A: Routed,
-        A::Command: Clone + Send + Sync + 'static,
-        A::Error: Send + 'static,
     {
         let context = Arc::new(context);
         let metadata = meta.to_map();
@@ -324,8 +312,6 @@ impl CommandBus {
     ) -> Result<Option<CommitOutcome>, CommandError<A::Error>>
     where
         A: Routed,
-        A::Command: Clone + Send + Sync + 'static,
-        A::Error: Send + 'static,
     {
         for attempt in 0..MAX_ATTEMPTS {
             let run =

@@ -59,8 +59,6 @@ async fn create_all<A>(
 ) -> anyhow::Result<()>
 where
     A: Routed,
-    A::Command: Clone + Send + Sync + 'static,
-    A::Error: Send + 'static,
 {
     for (id, command) in commands {
         let meta = CommandMeta {

@@ -157,16 +157,49 @@ struct Request {
     body: Option<String>,
 }
 
+impl Request {
+    fn action(path: String, token_is_specialist: bool) -> Self {
+        Self {
+            path,
+            token_is_specialist,
+            body: None,
+        }
+    }
+
+    fn release(kind: Kind, n: usize) -> Self {
+        let path = format!("/api/service_requests/{}/actions/release", id(kind, n));
+        Self::action(path, false)
+    }
+
+    fn stop(kind: Kind, n: usize) -> Self {
+        let path = format!(
+            "/api/patients/{PATIENT}/device_dispenses/{}/actions/stop",
+            id(kind, n)
+        );
+        Self::action(path, false)
+    }
+
+    fn reject(n: usize) -> Self {
+        let path = format!(
+            "/api/merge_requests/{}/actions/reject",
+            id(Kind::NewMergeRequest, n)
+        );
+        Self::action(path, true)
+    }
+
+    fn resend(n: usize) -> Self {
+        let path = format!(
+            "/api/patients/{PATIENT}/approvals/{}/actions/resend",
+            id(Kind::Approval, n)
+        );
+        Self::action(path, false)
+    }
+}
+
 fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
     let s = plan.sizes;
-    let resend = |rng: &mut dyn rand::RngCore| Request {
-        path: format!(
-            "/api/patients/{PATIENT}/approvals/{}/actions/resend",
-            id(Kind::Approval, rng.gen_range(0..s.approvals.max(1)))
-        ),
-        token_is_specialist: false,
-        body: None,
-    };
+    let resend =
+        |rng: &mut dyn rand::RngCore| Request::resend(rng.gen_range(0..s.approvals.max(1)));
     let roll: u32 = rng.gen_range(0..100);
     let action = match roll {
         0..=21 => Action::Release,
@@ -176,98 +209,40 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
         87..=91 => Action::Recall,
         _ => {
             // Rule violations and repeats: the spec's 409 is the right answer.
+            let violation = |rng: &mut dyn rand::RngCore| rng.gen_range(0..s.violations.max(1));
             return match roll % 4 {
-                0 => Request {
-                    path: format!(
-                        "/api/service_requests/{}/actions/release",
-                        id(
-                            Kind::NewServiceRequest,
-                            rng.gen_range(0..s.violations.max(1))
-                        )
-                    ),
-                    token_is_specialist: false,
-                    body: None,
-                },
-                1 => Request {
-                    path: format!(
-                        "/api/patients/{PATIENT}/device_dispenses/{}/actions/stop",
-                        id(
-                            Kind::CompletedDispense,
-                            rng.gen_range(0..s.violations.max(1))
-                        )
-                    ),
-                    token_is_specialist: false,
-                    body: None,
-                },
+                0 => Request::release(Kind::NewServiceRequest, violation(rng)),
+                1 => Request::stop(Kind::CompletedDispense, violation(rng)),
                 2 => match Plan::used(&plan.next_release, s.per_action, rng) {
-                    Some(n) => Request {
-                        path: format!(
-                            "/api/service_requests/{}/actions/release",
-                            id(Kind::QueuedServiceRequest, n)
-                        ),
-                        token_is_specialist: false,
-                        body: None,
-                    },
+                    Some(n) => Request::release(Kind::QueuedServiceRequest, n),
                     None => resend(rng),
                 },
                 _ => match Plan::used(&plan.next_reject, s.per_action, rng) {
-                    Some(n) => Request {
-                        path: format!(
-                            "/api/merge_requests/{}/actions/reject",
-                            id(Kind::NewMergeRequest, n)
-                        ),
-                        token_is_specialist: true,
-                        body: None,
-                    },
+                    Some(n) => Request::reject(n),
                     None => resend(rng),
                 },
             };
         }
     };
-    match action {
-        Action::Release => match Plan::take(&plan.next_release, s.per_action) {
-            Some(n) => Request {
-                path: format!(
-                    "/api/service_requests/{}/actions/release",
-                    id(Kind::QueuedServiceRequest, n)
-                ),
-                token_is_specialist: false,
-                body: None,
-            },
-            None => resend(rng),
-        },
-        Action::Stop => match Plan::take(&plan.next_stop, s.per_action) {
-            Some(n) => Request {
-                path: format!(
-                    "/api/patients/{PATIENT}/device_dispenses/{}/actions/stop",
-                    id(Kind::InProgressDispense, n)
-                ),
-                token_is_specialist: false,
-                body: None,
-            },
-            None => resend(rng),
-        },
-        Action::Reject => match Plan::take(&plan.next_reject, s.per_action) {
-            Some(n) => Request {
-                path: format!(
-                    "/api/merge_requests/{}/actions/reject",
-                    id(Kind::NewMergeRequest, n)
-                ),
-                token_is_specialist: true,
-                body: None,
-            },
-            None => resend(rng),
-        },
-        Action::Recall => match plan.recalls.lock().ok().and_then(|mut q| q.pop_front()) {
-            Some((sr, body)) => Request {
+    let one_shot = match action {
+        Action::Release => Plan::take(&plan.next_release, s.per_action)
+            .map(|n| Request::release(Kind::QueuedServiceRequest, n)),
+        Action::Stop => Plan::take(&plan.next_stop, s.per_action)
+            .map(|n| Request::stop(Kind::InProgressDispense, n)),
+        Action::Reject => Plan::take(&plan.next_reject, s.per_action).map(Request::reject),
+        Action::Recall => plan
+            .recalls
+            .lock()
+            .ok()
+            .and_then(|mut q| q.pop_front())
+            .map(|(sr, body)| Request {
                 path: format!("/api/patients/{PATIENT}/service_requests/{sr}/actions/recall"),
                 token_is_specialist: false,
                 body: Some(body),
-            },
-            None => resend(rng),
-        },
-        Action::Resend => resend(rng),
-    }
+            }),
+        Action::Resend => None,
+    };
+    one_shot.unwrap_or_else(|| resend(rng))
 }
 
 async fn send(conn: &mut Connection, plan: &Plan, req: Request, tally: &mut Tally, epoch: Instant) {

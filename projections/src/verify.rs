@@ -109,10 +109,7 @@ pub async fn verify(pool: &PgPool, options: Options) -> Result<VerifyReport, Pro
 async fn run(engine: &mut Engine) -> Result<VerifyReport, ProjectionError> {
     engine.catch_up().await?;
     for attempt in 1..=engine.options.lock_attempts {
-        let mut writer = engine
-            .writer
-            .take()
-            .ok_or_else(|| ProjectionError::Task("the writer connection is gone".into()))?;
+        let mut writer = engine.take_writer()?;
         let outcome = compare_step(engine, &mut writer).await;
         engine.writer = Some(writer);
         if let Some((tables, differences, locked)) = outcome? {
@@ -124,17 +121,9 @@ async fn run(engine: &mut Engine) -> Result<VerifyReport, ProjectionError> {
                 locked,
             });
         }
-        tracing::warn!(
-            attempt,
-            "projections verify: lock not granted in time; retrying"
-        );
-        tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-        engine.catch_up().await?;
+        engine.before_retry(attempt, "verify").await?;
     }
-    Err(ProjectionError::LockTimeout(format!(
-        "no lock within {:?} in {} attempts",
-        engine.options.lock_timeout, engine.options.lock_attempts
-    )))
+    Err(engine.out_of_attempts())
 }
 
 type Compared = (Vec<(&'static str, i64, i64)>, Vec<Difference>, Duration);
@@ -209,17 +198,8 @@ async fn compare_table(
             .collect::<Vec<_>>()
             .join(", ")
     };
-    let join = key
-        .iter()
-        .map(|k| format!("l.{0} = r.{0}", quote_ident(k)))
-        .collect::<Vec<_>>()
-        .join(" AND ");
+    let (join, order) = paired_by(&key);
     let first_key = quote_ident(&key[0]);
-    let order = key
-        .iter()
-        .map(|k| format!("coalesce(l.{0}, r.{0})", quote_ident(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
     let sql = format!(
         "SELECT to_jsonb(l), to_jsonb(r) FROM {live} l FULL JOIN {aside} r ON {join} \
          WHERE l.{first_key} IS NULL OR r.{first_key} IS NULL \
@@ -247,6 +227,22 @@ async fn compare_table(
 /// The difference between the two sides of one row, as JSON objects of its columns (`None`: no
 /// row on that side), over the `compared` columns; `None` when both sides are missing. Shared by
 /// both backends, so their verify prints differences alike.
+/// How the comparison of a table with its rebuilt twin (aliases `l` and `r`) pairs rows by the
+/// primary key `key` (the join condition), and the order of the rows of either side (a row
+/// missing on one side sorts by the other's key).
+pub(crate) fn paired_by(key: &[String]) -> (String, String) {
+    let each = |form: &dyn Fn(String) -> String, separator: &str| {
+        key.iter()
+            .map(|k| form(quote_ident(k)))
+            .collect::<Vec<_>>()
+            .join(separator)
+    };
+    (
+        each(&|k| format!("l.{k} = r.{k}"), " AND "),
+        each(&|k| format!("coalesce(l.{k}, r.{k})"), ", "),
+    )
+}
+
 pub(crate) fn difference(
     table: &'static str,
     key: &[String],

@@ -187,8 +187,7 @@ pub async fn run<A>(
 ) -> Result<Outcome, ApiError>
 where
     A: Routed,
-    A::Command: Clone + Send + Sync + 'static,
-    A::Error: Send + 'static + Into<ApiError>,
+    A::Error: Into<ApiError>,
 {
     let identity = &req.caller.identity;
     let request_hash = fingerprint(req.method, &req.path, req.body);

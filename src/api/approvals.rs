@@ -215,16 +215,8 @@ masked. `as_of` or `version` answers the state it had then.",
 pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path((patient_id, id)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    caller.require(&["approval:read"])?;
-    let point = super::time_travel::requested(query.as_deref())?;
-    let patient_id = path_id(&patient_id, NOT_FOUND)?;
-    let id = path_id(&id, NOT_FOUND)?;
-    let record = super::read::record::<Approval>(&app, id, point, NOT_FOUND, |a| {
-        a.patient_id == patient_id && a.visible_to(caller.identity.client_id)
-    })
-    .await?;
-    Ok(ApiResponse::ok(record.render()))
+    super::read::show::<Approval>(&app, &caller, path, query.as_deref()).await
 }

@@ -7,47 +7,19 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use ehealth_aggregates::care_plan_activity::CarePlanActivityRecord;
 use ehealth_aggregates::CarePlanActivity;
-use uuid::Uuid;
 
 use super::envelope::ApiResponse;
 use super::error::ApiError;
-use super::extract::{path_id, Caller};
+use super::extract::Caller;
 use super::openapi::care_plan_schemas as doc;
 use super::openapi::schemas::ErrorEnvelope;
 use super::openapi::AuthenticatedErrors;
 use super::query_params::PageParams;
-use super::read::document;
 use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 
 pub(super) const NOT_FOUND: &str = "Care plan activity not found";
-const SCOPE: &str = "care_plan:read";
-
-/// The path's ids, parsed (404 for a non-uuid, as everywhere).
-struct ActivityPath {
-    patient_id: Uuid,
-    care_plan_id: Uuid,
-    id: Uuid,
-}
-
-impl ActivityPath {
-    fn parse((patient_id, care_plan_id, id): (String, String, String)) -> Result<Self, ApiError> {
-        Ok(Self {
-            patient_id: path_id(&patient_id, NOT_FOUND)?,
-            care_plan_id: path_id(&care_plan_id, NOT_FOUND)?,
-            id: path_id(&id, NOT_FOUND)?,
-        })
-    }
-
-    /// The activity is this path's and the caller may see it.
-    fn matches(&self, record: &CarePlanActivityRecord, legal_entity: Uuid) -> bool {
-        record.patient_id == self.patient_id
-            && record.care_plan_id == self.care_plan_id
-            && record.visible_to(legal_entity)
-    }
-}
 
 /// `GET /api/patients/{patient_id}/care_plans/{care_plan_id}/activities/{id}`.
 #[utoipa::path(
@@ -80,15 +52,7 @@ pub async fn show(
     Path(path): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    caller.require(&[SCOPE])?;
-    let point = super::time_travel::requested(query.as_deref())?;
-    let path = ActivityPath::parse(path)?;
-    let legal_entity = caller.identity.client_id;
-    let record = super::read::record::<CarePlanActivity>(&app, path.id, point, NOT_FOUND, |r| {
-        path.matches(r, legal_entity)
-    })
-    .await?;
-    Ok(ApiResponse::ok(record.render()))
+    super::read::show::<CarePlanActivity>(&app, &caller, path, query.as_deref()).await
 }
 
 /// `GET /api/patients/{patient_id}/care_plans/{care_plan_id}/activities/{id}/history`.
@@ -120,15 +84,5 @@ pub async fn history(
     Path(path): Path<(String, String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    caller.require(&[SCOPE])?;
-    let page = super::history::page(query.as_deref())?;
-    let path = ActivityPath::parse(path)?;
-    let current: CarePlanActivity = document(&app, "care_plan_activities", path.id)
-        .await?
-        .unwrap_or_default();
-    current
-        .record
-        .filter(|r| path.matches(r, caller.identity.client_id))
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    super::history::answer::<CarePlanActivity>(&app, path.id, page).await
+    super::read::history::<CarePlanActivity>(&app, &caller, path, query.as_deref()).await
 }

@@ -110,16 +110,8 @@ state it had then.",
 pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path((patient_id, id)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    caller.require(&["device_dispense:read"])?;
-    let point = super::time_travel::requested(query.as_deref())?;
-    let patient_id = path_id(&patient_id, NOT_FOUND)?;
-    let id = path_id(&id, NOT_FOUND)?;
-    let record = super::read::record::<DeviceDispense>(&app, id, point, NOT_FOUND, |r| {
-        r.patient_id == patient_id && r.performer_legal_entity == caller.identity.client_id
-    })
-    .await?;
-    Ok(ApiResponse::ok(record.render()))
+    super::read::show::<DeviceDispense>(&app, &caller, path, query.as_deref()).await
 }

@@ -18,11 +18,10 @@ use uuid::Uuid;
 
 use super::envelope::ApiResponse;
 use super::error::ApiError;
-use super::extract::{path_id, Caller};
+use super::extract::Caller;
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use super::query_params::{refused, Page, PageParams, QueryParams};
-use super::read::document;
 use crate::app::AppState;
 
 const REDACTED: &str = "[redacted]";
@@ -64,22 +63,10 @@ entity's read endpoint.",
 pub async fn service_request(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path((patient_id, id)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    const NOT_FOUND: &str = super::service_requests::NOT_FOUND;
-    caller.require(&["service_request:read"])?;
-    let page = page(query.as_deref())?;
-    let patient_id = path_id(&patient_id, NOT_FOUND)?;
-    let id = path_id(&id, NOT_FOUND)?;
-    let current: ServiceRequest = document(&app, "service_requests", id)
-        .await?
-        .unwrap_or_default();
-    current
-        .record
-        .filter(|r| r.patient_id == patient_id && r.visible_to(caller.identity.client_id))
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    answer::<ServiceRequest>(&app, id, page).await
+    super::read::history::<ServiceRequest>(&app, &caller, path, query.as_deref()).await
 }
 
 /// `GET /api/merge_requests/{id}/history` (scope `merge_request:read`).
@@ -107,21 +94,10 @@ entity's read endpoint.",
 pub async fn merge_request(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(path): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    const NOT_FOUND: &str = super::merge_requests::NOT_FOUND;
-    caller.require(&["merge_request:read"])?;
-    let page = page(query.as_deref())?;
-    let id = path_id(&id, NOT_FOUND)?;
-    let current: MergeRequest = document(&app, "merge_requests", id)
-        .await?
-        .unwrap_or_default();
-    current
-        .record
-        .filter(|r| r.legal_entity_id == caller.identity.client_id)
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    answer::<MergeRequest>(&app, id, page).await
+    super::read::history::<MergeRequest>(&app, &caller, path, query.as_deref()).await
 }
 
 /// `GET /api/patients/{patient_id}/device_dispenses/{id}/history` (scope `device_dispense:read`).
@@ -150,24 +126,10 @@ entity's read endpoint.",
 pub async fn device_dispense(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path((patient_id, id)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    const NOT_FOUND: &str = super::device_dispenses::NOT_FOUND;
-    caller.require(&["device_dispense:read"])?;
-    let page = page(query.as_deref())?;
-    let patient_id = path_id(&patient_id, NOT_FOUND)?;
-    let id = path_id(&id, NOT_FOUND)?;
-    let current: DeviceDispense = document(&app, "device_dispenses", id)
-        .await?
-        .unwrap_or_default();
-    current
-        .record
-        .filter(|r| {
-            r.patient_id == patient_id && r.performer_legal_entity == caller.identity.client_id
-        })
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    answer::<DeviceDispense>(&app, id, page).await
+    super::read::history::<DeviceDispense>(&app, &caller, path, query.as_deref()).await
 }
 
 /// `GET /api/patients/{patient_id}/approvals/{id}/history` (scope `approval:read`).
@@ -196,20 +158,10 @@ entity's read endpoint.",
 pub async fn approval(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path((patient_id, id)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    const NOT_FOUND: &str = super::approvals::NOT_FOUND;
-    caller.require(&["approval:read"])?;
-    let page = page(query.as_deref())?;
-    let patient_id = path_id(&patient_id, NOT_FOUND)?;
-    let id = path_id(&id, NOT_FOUND)?;
-    let current: Approval = document(&app, "approvals", id).await?.unwrap_or_default();
-    current
-        .record
-        .filter(|a| a.patient_id == patient_id && a.visible_to(caller.identity.client_id))
-        .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
-    answer::<Approval>(&app, id, page).await
+    super::read::history::<Approval>(&app, &caller, path, query.as_deref()).await
 }
 
 /// One page of the entity's events and the `paging` object. The count and the page come from one

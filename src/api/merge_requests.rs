@@ -123,15 +123,8 @@ the state it had then.",
 pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path(id): Path<String>,
+    Path(path): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    caller.require(&["merge_request:read"])?;
-    let point = super::time_travel::requested(query.as_deref())?;
-    let id = path_id(&id, NOT_FOUND)?;
-    let record = super::read::record::<MergeRequest>(&app, id, point, NOT_FOUND, |r| {
-        r.legal_entity_id == caller.identity.client_id
-    })
-    .await?;
-    Ok(ApiResponse::ok(record.render()))
+    super::read::show::<MergeRequest>(&app, &caller, path, query.as_deref()).await
 }

@@ -11,40 +11,148 @@ use ehealth_aggregates::{
     Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest,
 };
 use serde::de::DeserializeOwned;
+use serde_json::Value;
 use uuid::Uuid;
 
+use super::envelope::ApiResponse;
 use super::error::ApiError;
+use super::extract::{path_id, Caller};
 use super::time_travel::{self, PointInTime};
 use crate::app::AppState;
 
-/// An aggregate whose state is "not created yet" or one record, kept in a projection table.
+/// An aggregate whose state is "not created yet" or one record, kept in a projection table, with
+/// what its read endpoints need: the scope, the 404 message, who may see it, and the record's
+/// place under its path's parent ids.
 pub trait Entity: Aggregate {
     type Record;
     const TABLE: &'static str;
+    const READ_SCOPE: &'static str;
+    const NOT_FOUND: &'static str;
     fn into_record(self) -> Option<Self::Record>;
+    fn render(record: &Self::Record) -> Value;
+    fn visible_to(record: &Self::Record, legal_entity: Uuid) -> bool;
+    /// The ids of the path segments before the entity's own, in path order.
+    fn parents(record: &Self::Record) -> Vec<Uuid>;
 }
 
 macro_rules! entity {
-    ($agg:ty, $record:ty, $table:literal) => {
+    ($agg:ty, $record:ty, $table:literal, $scope:literal, $not_found:expr,
+     visible_to: |$r:ident, $le:ident| $visible:expr, parents: $parents:expr) => {
         impl Entity for $agg {
             type Record = $record;
             const TABLE: &'static str = $table;
+            const READ_SCOPE: &'static str = $scope;
+            const NOT_FOUND: &'static str = $not_found;
             fn into_record(self) -> Option<$record> {
                 self.record
+            }
+            fn render(record: &$record) -> Value {
+                record.render()
+            }
+            fn visible_to($r: &$record, $le: Uuid) -> bool {
+                $visible
+            }
+            fn parents(record: &$record) -> Vec<Uuid> {
+                ($parents)(record)
             }
         }
     };
 }
 
-entity!(ServiceRequest, ServiceRequestRecord, "service_requests");
-entity!(MergeRequest, MergeRequestRecord, "merge_requests");
-entity!(DeviceDispense, DeviceDispenseRecord, "device_dispenses");
-entity!(Approval, ApprovalRecord, "approvals");
-entity!(
-    CarePlanActivity,
-    CarePlanActivityRecord,
-    "care_plan_activities"
-);
+entity!(ServiceRequest, ServiceRequestRecord, "service_requests", "service_request:read",
+    super::service_requests::NOT_FOUND,
+    visible_to: |r, le| r.visible_to(le),
+    parents: |r: &ServiceRequestRecord| vec![r.patient_id]);
+entity!(MergeRequest, MergeRequestRecord, "merge_requests", "merge_request:read",
+    super::merge_requests::NOT_FOUND,
+    visible_to: |r, le| r.legal_entity_id == le,
+    parents: |_: &MergeRequestRecord| Vec::new());
+entity!(DeviceDispense, DeviceDispenseRecord, "device_dispenses", "device_dispense:read",
+    super::device_dispenses::NOT_FOUND,
+    visible_to: |r, le| r.performer_legal_entity == le,
+    parents: |r: &DeviceDispenseRecord| vec![r.patient_id]);
+entity!(Approval, ApprovalRecord, "approvals", "approval:read",
+    super::approvals::NOT_FOUND,
+    visible_to: |r, le| r.visible_to(le),
+    parents: |r: &ApprovalRecord| vec![r.patient_id]);
+entity!(CarePlanActivity, CarePlanActivityRecord, "care_plan_activities", "care_plan:read",
+    super::care_plan_activities::NOT_FOUND,
+    visible_to: |r, le| r.visible_to(le),
+    parents: |r: &CarePlanActivityRecord| vec![r.patient_id, r.care_plan_id]);
+
+/// The ids of a read path (`{patient_id}/…/{id}` and the like), parsed in path order: 404 for a
+/// non-uuid, as everywhere.
+pub trait ReadPath {
+    /// The parent ids and the entity's own id.
+    fn ids(self, not_found: &str) -> Result<(Vec<Uuid>, Uuid), ApiError>;
+}
+
+impl ReadPath for String {
+    fn ids(self, not_found: &str) -> Result<(Vec<Uuid>, Uuid), ApiError> {
+        Ok((Vec::new(), path_id(&self, not_found)?))
+    }
+}
+
+impl ReadPath for (String, String) {
+    fn ids(self, not_found: &str) -> Result<(Vec<Uuid>, Uuid), ApiError> {
+        Ok((
+            vec![path_id(&self.0, not_found)?],
+            path_id(&self.1, not_found)?,
+        ))
+    }
+}
+
+impl ReadPath for (String, String, String) {
+    fn ids(self, not_found: &str) -> Result<(Vec<Uuid>, Uuid), ApiError> {
+        let parents = vec![path_id(&self.0, not_found)?, path_id(&self.1, not_found)?];
+        Ok((parents, path_id(&self.2, not_found)?))
+    }
+}
+
+/// `GET …/{id}` of an entity: the scope (403), the time travel parameters (422), the path (404),
+/// then the record the caller may see, as it is or was at the point asked for.
+pub async fn show<A: Entity>(
+    app: &AppState,
+    caller: &Caller,
+    path: impl ReadPath,
+    query: Option<&str>,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&[A::READ_SCOPE])?;
+    let point = time_travel::requested(query)?;
+    let (_, record) = visible::<A>(app, caller, path, point).await?;
+    Ok(ApiResponse::ok(A::render(&record)))
+}
+
+/// `GET …/{id}/history` of an entity: the read endpoint's scope (403), `page`/`page_size` (422),
+/// the path and the current record's visibility (404), then the page of its events.
+pub async fn history<A: Entity>(
+    app: &AppState,
+    caller: &Caller,
+    path: impl ReadPath,
+    query: Option<&str>,
+) -> Result<ApiResponse, ApiError> {
+    caller.require(&[A::READ_SCOPE])?;
+    let page = super::history::page(query)?;
+    let (id, _) = visible::<A>(app, caller, path, None).await?;
+    super::history::answer::<A>(app, id, page).await
+}
+
+/// The entity the path names (404 for a non-uuid), if it is under the path's parents and the
+/// caller may see it; then [`record`] at `point`.
+async fn visible<A: Entity>(
+    app: &AppState,
+    caller: &Caller,
+    path: impl ReadPath,
+    point: Option<PointInTime>,
+) -> Result<(Uuid, A::Record), ApiError> {
+    let (parents, id) = path.ids(A::NOT_FOUND)?;
+    let legal_entity = caller.identity.client_id;
+    let record = record::<A>(app, id, point, A::NOT_FOUND, |r| {
+        A::parents(r) == parents && A::visible_to(r, legal_entity)
+    })
+    .await?;
+    Ok((id, record))
+}
 
 /// The record a read endpoint answers: the current one when `visible` accepts it (404 with
 /// `not_found` otherwise), replayed to `point` when time travel was asked for. Visibility is judged

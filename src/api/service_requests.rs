@@ -427,16 +427,8 @@ version that has not happened).",
 pub async fn show(
     State(app): State<Arc<AppState>>,
     caller: Caller,
-    Path((patient_id, id)): Path<(String, String)>,
+    Path(path): Path<(String, String)>,
     RawQuery(query): RawQuery,
 ) -> Result<ApiResponse, ApiError> {
-    caller.require(&["service_request:read"])?;
-    let point = super::time_travel::requested(query.as_deref())?;
-    let patient_id = path_id(&patient_id, NOT_FOUND)?;
-    let id = path_id(&id, NOT_FOUND)?;
-    let record = super::read::record::<ServiceRequest>(&app, id, point, NOT_FOUND, |r| {
-        r.patient_id == patient_id && r.visible_to(caller.identity.client_id)
-    })
-    .await?;
-    Ok(ApiResponse::ok(record.render()))
+    super::read::show::<ServiceRequest>(&app, &caller, path, query.as_deref()).await
 }

@@ -16,10 +16,7 @@ use crate::api::actions::now;
 
 pub(super) fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequestRecord> {
     let f = Fields::new("service_requests", i, v)?;
-    let patient_id = match f.opt_uuid("patient_id")? {
-        Some(id) => id,
-        None => f.uuid("subject")?,
-    };
+    let patient_id = f.uuid_or("patient_id", "subject")?;
     let inserted_at = f.time("inserted_at", now())?;
     Ok(ServiceRequestRecord {
         id: f.uuid("id")?,
@@ -91,14 +88,9 @@ pub(super) fn merge_request(i: usize, v: &Value) -> anyhow::Result<MergeRequestR
 
 pub(super) fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispenseRecord> {
     let f = Fields::new("device_dispenses", i, v)?;
-    let patient_id = match f.opt_uuid("patient_id")? {
-        Some(id) => id,
-        None => f.uuid("subject")?,
-    };
-    let performer_legal_entity = match f.opt_uuid("performer_legal_entity_id")? {
-        Some(id) => id,
-        None => f.uuid("performer_legal_entity")?,
-    };
+    let patient_id = f.uuid_or("patient_id", "subject")?;
+    let performer_legal_entity =
+        f.uuid_or("performer_legal_entity_id", "performer_legal_entity")?;
     let inserted_at = f.time("inserted_at", now())?;
     Ok(DeviceDispenseRecord {
         id: f.uuid("id")?,

@@ -32,6 +32,14 @@ impl<'a> Fields<'a> {
             .ok_or_else(|| self.err(field, "is required"))
     }
 
+    /// `field`, or `alias` where `field` is absent (the import takes either name of the column).
+    pub fn uuid_or(&self, field: &str, alias: &str) -> anyhow::Result<Uuid> {
+        match self.opt_uuid(field)? {
+            Some(id) => Ok(id),
+            None => self.uuid(alias),
+        }
+    }
+
     pub fn opt_uuid(&self, field: &str) -> anyhow::Result<Option<Uuid>> {
         parse_reference(self.obj.get(field)).map_err(|e| self.err(field, e))
     }

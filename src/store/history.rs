@@ -5,6 +5,8 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Decode, Row, Type};
 use uuid::Uuid;
 
 #[async_trait]
@@ -48,7 +50,64 @@ pub struct HistoryEvent {
     pub recorded_at: DateTime<Utc>,
 }
 
+/// One page of an entity's events and how many it has, read by one statement (the same on both
+/// backends). Binds the aggregate type, its id, the limit and the offset. The page does not refer
+/// to the count, so a plain join does (SQLite has no LATERAL); an entity without events on the
+/// page answers one row, the count's, with a NULL `sequence`.
+pub(super) const PAGE: &str = "SELECT t.total, p.sequence, p.global_position, p.event_type, \
+     p.event_version, p.payload, p.metadata, p.recorded_at \
+     FROM (SELECT count(*) AS total FROM events \
+           WHERE aggregate_type = $1 AND aggregate_id = $2) t \
+     LEFT JOIN (SELECT sequence, global_position, event_type, event_version, payload, \
+                metadata, recorded_at FROM events \
+                WHERE aggregate_type = $1 AND aggregate_id = $2 \
+                ORDER BY sequence LIMIT $3 OFFSET $4) p ON true \
+     ORDER BY p.sequence";
+
+impl HistoryEvent {
+    /// The count and the events of the rows of [`PAGE`], on either backend (JSON decodes from
+    /// `jsonb` and from text alike).
+    pub(super) fn page<'r, R: Row>(rows: &'r [R]) -> (i64, Vec<Self>)
+    where
+        &'static str: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        Option<i64>: Decode<'r, R::Database> + Type<R::Database>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+        Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
+        DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let total: i64 = rows.first().map_or(0, |r| r.get("total"));
+        let events = rows
+            .iter()
+            .filter_map(|row| {
+                Some(HistoryEvent {
+                    sequence: row.get::<Option<i64>, _>("sequence")?,
+                    global_position: row.get("global_position"),
+                    event_type: row.get("event_type"),
+                    event_version: row.get("event_version"),
+                    payload: row.get::<Json<Value>, _>("payload").0,
+                    metadata: row.get::<Json<Value>, _>("metadata").0,
+                    recorded_at: row.get("recorded_at"),
+                })
+            })
+            .collect();
+        (total, events)
+    }
+}
+
 impl PointInTime {
+    /// `(sequence, payload)` of the rows of [`PointInTime::sql`], on either backend.
+    pub(super) fn events<'r, R: Row>(rows: &'r [R]) -> Vec<(i64, Value)>
+    where
+        &'static str: ColumnIndex<R>,
+        i64: Decode<'r, R::Database> + Type<R::Database>,
+        Json<Value>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        rows.iter()
+            .map(|row| (row.get("sequence"), row.get::<Json<Value>, _>("payload").0))
+            .collect()
+    }
+
     /// The statement reading up to the point (the same on both backends); the primary key
     /// `(aggregate_type, aggregate_id, sequence)` serves both bounds. Binds the bound, then the
     /// aggregate type and id.

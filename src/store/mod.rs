@@ -40,7 +40,6 @@ mod reference;
 mod repository;
 mod sms_outbox;
 mod sqlite;
-mod visibility;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -57,7 +56,7 @@ pub use jobs::{JobEnd, JobLink, JobQuery, JobView, Jobs};
 pub use operations::Operations;
 pub use otp_limit::{LastClaim, OtpClaims};
 pub use probe::Probe;
-pub use read_models::ReadModels;
+pub use read_models::{ListedRow, PageQuery, ReadModels};
 pub use reference::{ReferenceData, ReferenceRow};
 pub use repository::EventRepository;
 pub use sms_outbox::{Due, DueSms, NewSms, SendOutcome, SmsOutbox};

@@ -11,6 +11,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use ehealth_projections::StoredEvent;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
@@ -19,9 +20,9 @@ use uuid::Uuid;
 
 use super::give_back;
 use super::recall::{self, Lookups};
-use crate::commands::CommandBus;
+use crate::commands::{CommandBus, CommandError, CommandMeta, Routed};
 use crate::reference::Reference;
-use crate::store::{Effects, Feed, JobLink, NewSms};
+use crate::store::{CommandContext, Effects, Feed, JobLink, NewSms};
 
 pub const SUBSCRIBER: &str = "effects";
 const BATCH: i64 = 500;
@@ -200,4 +201,48 @@ pub(super) fn meta_str(event: &StoredEvent, key: &str) -> String {
 
 pub(super) fn meta_uuid(event: &StoredEvent, key: &str) -> Uuid {
     Uuid::parse_str(&meta_str(event, key)).unwrap_or_default()
+}
+
+/// The metadata of a command the effects worker runs because of `event`: on behalf of the event's
+/// user and legal entity, in its request and correlation, caused by its command. `command_id` is
+/// keyed by the event, so a batch done again finds the command done.
+pub(super) fn follow_up(event: &StoredEvent, command_id: String, at: DateTime<Utc>) -> CommandMeta {
+    CommandMeta {
+        user_id: event.user_id().unwrap_or_default(),
+        client_id: meta_uuid(event, "client_id"),
+        request_id: meta_str(event, "request_id"),
+        command_id,
+        correlation_id: meta_str(event, "correlation_id"),
+        causation_id: meta_str(event, "command_id"),
+        at,
+        job_id: None,
+    }
+}
+
+/// Runs a follow-up command of the effects worker. A refusal by the aggregate is answered (the
+/// caller logs it: the effect is then done, as far as it can be); any other failure fails the
+/// batch, to be done again.
+pub(super) async fn run_follow_up<A: Routed>(
+    bus: &Arc<CommandBus>,
+    id: Uuid,
+    command: A::Command,
+    meta: CommandMeta,
+) -> Result<Option<A::Error>, EffectError> {
+    match bus
+        .execute::<A>(id, command, meta, CommandContext::default())
+        .await
+    {
+        Ok(_) => Ok(None),
+        Err(CommandError::Rejected(e)) => Ok(Some(e)),
+        Err(e) => Err(EffectError::Command(e.to_string())),
+    }
+}
+
+/// When the recall happened: the time in its payload, else when it was recorded.
+pub(super) fn recalled_at(event: &StoredEvent) -> DateTime<Utc> {
+    event
+        .payload
+        .pointer("/ServiceRequestRecalled/at")
+        .and_then(|v| serde_json::from_value(v.clone()).ok())
+        .unwrap_or(event.recorded_at)
 }

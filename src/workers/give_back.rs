@@ -11,15 +11,13 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
 use ehealth_aggregates::care_plan_activity::{give_back, CarePlanActivityCommand};
 use ehealth_aggregates::service_request::ServiceRequestRecord;
 use ehealth_aggregates::CarePlanActivity;
 use ehealth_projections::StoredEvent;
 
-use super::effects::{meta_str, meta_uuid, EffectError};
-use crate::commands::{CommandBus, CommandError, CommandMeta};
-use crate::store::CommandContext;
+use super::effects::{follow_up, recalled_at, run_follow_up, EffectError};
+use crate::commands::CommandBus;
 
 /// Gives back what the service request of the `ServiceRequestRecalled` `event` (its stored state
 /// `service_request`) used of a care plan activity, if anything.
@@ -40,19 +38,13 @@ pub async fn return_quantity(
         }
     };
     let activity = give_back.activity;
-    let by = event.user_id().unwrap_or_default();
-    let legal_entity_id = meta_uuid(event, "client_id");
     let at = recalled_at(event);
-    let meta = CommandMeta {
-        user_id: by,
-        client_id: legal_entity_id,
-        request_id: meta_str(event, "request_id"),
-        command_id: format!("return:{activity}:{}", event.global_position),
-        correlation_id: meta_str(event, "correlation_id"),
-        causation_id: meta_str(event, "command_id"),
+    let meta = follow_up(
+        event,
+        format!("return:{activity}:{}", event.global_position),
         at,
-        job_id: None,
-    };
+    );
+    let (by, legal_entity_id) = (meta.user_id, meta.client_id);
     let command = CarePlanActivityCommand::ReturnQuantity {
         service_request_id: sr.id.into(),
         quantity: give_back.quantity,
@@ -60,24 +52,8 @@ pub async fn return_quantity(
         by: by.into(),
         at,
     };
-    match bus
-        .execute::<CarePlanActivity>(activity, command, meta, CommandContext::default())
-        .await
-    {
-        Ok(_) => Ok(()),
-        Err(CommandError::Rejected(e)) => {
-            tracing::warn!(%activity, service_request = %sr.id, error = %e, "quantity not given back");
-            Ok(())
-        }
-        Err(e) => Err(EffectError::Command(e.to_string())),
+    if let Some(e) = run_follow_up::<CarePlanActivity>(bus, activity, command, meta).await? {
+        tracing::warn!(%activity, service_request = %sr.id, error = %e, "quantity not given back");
     }
-}
-
-/// When the recall happened: the time in its payload, else when it was recorded.
-fn recalled_at(event: &StoredEvent) -> DateTime<Utc> {
-    event
-        .payload
-        .pointer("/ServiceRequestRecalled/at")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or(event.recorded_at)
+    Ok(())
 }

@@ -11,10 +11,10 @@ use ehealth_projections::StoredEvent;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use super::effects::{meta_str, meta_uuid, EffectError};
-use crate::commands::{CommandBus, CommandError, CommandMeta};
+use super::effects::{follow_up, recalled_at, run_follow_up, EffectError};
+use crate::commands::CommandBus;
 use crate::reference::Reference;
-use crate::store::{CommandContext, FeedBatch, NewSms};
+use crate::store::{FeedBatch, NewSms};
 
 /// What planning a batch reads, read with one query per kind for the whole batch: the stored
 /// states of the recalled service requests, and the approvals still in force made for them.
@@ -70,36 +70,20 @@ pub(super) async fn revoke_approvals(
     let sr_id = Uuid::parse_str(&event.aggregate_id).unwrap_or_default();
     let approvals = lookups.approvals.get(&sr_id).map_or(&[][..], Vec::as_slice);
     let by = event.user_id().unwrap_or_default();
-    let at = event
-        .payload
-        .pointer("/ServiceRequestRecalled/at")
-        .and_then(|v| serde_json::from_value(v.clone()).ok())
-        .unwrap_or(event.recorded_at);
+    let at = recalled_at(event);
     for &approval in approvals {
-        let meta = CommandMeta {
-            user_id: by,
-            client_id: meta_uuid(event, "client_id"),
-            request_id: meta_str(event, "request_id"),
-            command_id: format!("revoke:{approval}:{}", event.global_position),
-            correlation_id: meta_str(event, "correlation_id"),
-            causation_id: meta_str(event, "command_id"),
+        let meta = follow_up(
+            event,
+            format!("revoke:{approval}:{}", event.global_position),
             at,
-            job_id: None,
-        };
+        );
         let command = ApprovalCommand::Revoke {
             service_request_id: sr_id.into(),
             by: by.into(),
             at,
         };
-        match bus
-            .execute::<Approval>(approval, command, meta, CommandContext::default())
-            .await
-        {
-            Ok(_) => {}
-            Err(CommandError::Rejected(e)) => {
-                tracing::warn!(%approval, error = %e, "approval not revoked")
-            }
-            Err(e) => return Err(EffectError::Command(e.to_string())),
+        if let Some(e) = run_follow_up::<Approval>(bus, approval, command, meta).await? {
+            tracing::warn!(%approval, error = %e, "approval not revoked")
         }
     }
     Ok(())

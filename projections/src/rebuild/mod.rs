@@ -84,13 +84,43 @@ async fn retire_leftovers(engine: &mut Engine) -> Result<(), ProjectionError> {
     drop_schema(writer, RETIRED).await
 }
 
+/// The retry of a final step, shared by `rebuild` and `verify`.
+impl Engine {
+    /// The writer connection, for a final step that hands it back.
+    pub(crate) fn take_writer(&mut self) -> Result<PgConnection, ProjectionError> {
+        self.writer
+            .take()
+            .ok_or_else(|| ProjectionError::Task("the writer connection is gone".into()))
+    }
+
+    /// After a final step whose lock was not granted in time (`what` names the command): a pause
+    /// longer at each attempt, then a catch-up with the appends made meanwhile.
+    pub(crate) async fn before_retry(
+        &mut self,
+        attempt: u32,
+        what: &str,
+    ) -> Result<(), ProjectionError> {
+        tracing::warn!(
+            attempt,
+            "projections {what}: lock not granted in time; retrying"
+        );
+        tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
+        self.catch_up().await
+    }
+
+    /// The error once every final-step attempt was refused its lock.
+    pub(crate) fn out_of_attempts(&self) -> ProjectionError {
+        ProjectionError::LockTimeout(format!(
+            "no lock within {:?} in {} attempts",
+            self.options.lock_timeout, self.options.lock_attempts
+        ))
+    }
+}
+
 async fn run(engine: &mut Engine) -> Result<RebuildReport, ProjectionError> {
     engine.catch_up().await?;
     for attempt in 1..=engine.options.lock_attempts {
-        let mut writer = engine
-            .writer
-            .take()
-            .ok_or_else(|| ProjectionError::Task("the writer connection is gone".into()))?;
+        let mut writer = engine.take_writer()?;
         let outcome = final_step(engine, &mut writer).await;
         engine.writer = Some(writer);
         if matches!(outcome, Ok(Some(_))) {
@@ -114,17 +144,9 @@ async fn run(engine: &mut Engine) -> Result<RebuildReport, ProjectionError> {
                 attempts: attempt,
             });
         }
-        tracing::warn!(
-            attempt,
-            "projections rebuild: lock not granted in time; retrying"
-        );
-        tokio::time::sleep(Duration::from_millis(100 * u64::from(attempt))).await;
-        engine.catch_up().await?;
+        engine.before_retry(attempt, "rebuild").await?;
     }
-    Err(ProjectionError::LockTimeout(format!(
-        "no lock within {:?} in {} attempts",
-        engine.options.lock_timeout, engine.options.lock_attempts
-    )))
+    Err(engine.out_of_attempts())
 }
 
 /// Makes the WAL written so far durable (the aside build commits asynchronously): one small

@@ -20,7 +20,7 @@ use sqlx::{Connection, SqliteConnection};
 
 use super::log::fold_log;
 use crate::rows::{quote_ident, TABLES};
-use crate::verify::{difference, Difference, VerifyReport, EXCLUDED};
+use crate::verify::{difference, paired_by, Difference, VerifyReport, EXCLUDED};
 use crate::ProjectionError;
 
 /// Whether `column` of `table` is written as JSON text: shown as JSON in a difference, as
@@ -155,22 +155,13 @@ async fn compare_table(
             .join(", ");
         format!("json_object({pairs})")
     };
-    let join = key
-        .iter()
-        .map(|k| format!("l.{0} = r.{0}", quote_ident(k)))
-        .collect::<Vec<_>>()
-        .join(" AND ");
+    let (join, order) = paired_by(&key);
     let differs = compared
         .iter()
         .map(|c| format!("l.{0} IS NOT r.{0}", quote_ident(c)))
         .collect::<Vec<_>>()
         .join(" OR ");
     let first_key = quote_ident(&key[0]);
-    let order = key
-        .iter()
-        .map(|k| format!("coalesce(l.{0}, r.{0})", quote_ident(k)))
-        .collect::<Vec<_>>()
-        .join(", ");
     let name = quote_ident(table);
     let sql = format!(
         "SELECT l.{first_key} IS NOT NULL, r.{first_key} IS NOT NULL, {l}, {r} \

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use super::params::ListQuery;
 use super::resources::Resource;
-use super::sql::ListedRow;
+use crate::store::ListedRow;
 
 pub(crate) const CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 

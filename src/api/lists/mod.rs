@@ -31,10 +31,10 @@ use super::extract::Caller;
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use crate::app::AppState;
+use crate::store::ListedRow;
 use cursor::Cursor;
 use params::ListQuery;
 use resources::Resource;
-use sql::ListedRow;
 
 /// `GET /api/service_requests` (scope `service_request:read`).
 #[utoipa::path(
@@ -139,7 +139,14 @@ async fn list(
     caller.require(&[resource.scope])?;
     let query = params::parse(resource.table.name, &resource.filters(), query.as_deref())?;
     let as_csv = csv::wants_csv(headers);
-    let rows = sql::fetch(&app.db, resource, &query, caller.identity.client_id, as_csv).await?;
+    let rows = sql::fetch(
+        &*app.store.read_models,
+        resource,
+        &query,
+        caller.identity.client_id,
+        as_csv,
+    )
+    .await?;
     answer(resource, rows, &query, as_csv, &caller.meta.url)
 }
 

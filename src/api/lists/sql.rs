@@ -22,22 +22,38 @@ use super::params::{Bind, ListQuery};
 use super::resources::Resource;
 use crate::api::error::ApiError;
 use crate::api::query_params::sqlite_instant;
-use crate::db::Db;
+use crate::store::{ListedRow, PageQuery, ReadModels};
 
-/// A fetched row, the same on both backends.
-pub(super) struct ListedRow {
-    pub id: Uuid,
-    pub updated_at: DateTime<Utc>,
-    /// The stored state (JSON pages).
-    pub document: Option<Value>,
-    /// The CSV cells of the typed columns (CSV pages).
-    pub cells: Vec<String>,
+/// One page's query for either backend: the columns selected, and those read as CSV cells.
+struct Page<'a> {
+    resource: &'a Resource,
+    query: &'a ListQuery,
+    legal_entity: Uuid,
+    selected: String,
+    /// A JSON page reads the document; a CSV page the cells of these columns.
+    document: bool,
+    cells: Vec<&'a Column>,
+}
+
+impl PageQuery for Page<'_> {
+    fn postgres(&self) -> Option<QueryBuilder<'_, Postgres>> {
+        select(self.resource, self.query, self.legal_entity, &self.selected)
+    }
+    fn sqlite(&self) -> Option<QueryBuilder<'_, Sqlite>> {
+        select(self.resource, self.query, self.legal_entity, &self.selected)
+    }
+    fn read_postgres(&self, row: &PgRow) -> Result<ListedRow, sqlx::Error> {
+        read(row, self.document, &self.cells)
+    }
+    fn read_sqlite(&self, row: &SqliteRow) -> Result<ListedRow, sqlx::Error> {
+        read(row, self.document, &self.cells)
+    }
 }
 
 /// Fetches one page (up to one row more than the limit, which says there is more) as JSON
 /// documents or as CSV cells.
 pub(super) async fn fetch(
-    db: &Db,
+    read_models: &dyn ReadModels,
     resource: &Resource,
     query: &ListQuery,
     legal_entity: Uuid,
@@ -52,42 +68,28 @@ pub(super) async fn fetch(
     } else {
         "id, updated_at, document".to_string()
     };
-    let columns: Vec<&Column> = resource.csv_columns().collect();
-    let columns = if as_csv { &columns[..] } else { &[] };
-    Ok(match db {
-        Db::Postgres(pool) => match select::<Postgres>(resource, query, legal_entity, &selected) {
-            Some(mut sql) => sql
-                .build()
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|row| read(row, columns, !as_csv))
-                .collect::<Result<_, sqlx::Error>>()?,
-            None => Vec::new(),
-        },
-        Db::Sqlite(lite) => match select::<Sqlite>(resource, query, legal_entity, &selected) {
-            Some(mut sql) => sql
-                .build()
-                .fetch_all(&lite.pool)
-                .await?
-                .iter()
-                .map(|row| read(row, columns, !as_csv))
-                .collect::<Result<_, sqlx::Error>>()?,
-            None => Vec::new(),
-        },
-    })
+    let cells = if as_csv {
+        resource.csv_columns().collect()
+    } else {
+        Vec::new()
+    };
+    let page = Page {
+        resource,
+        query,
+        legal_entity,
+        selected,
+        document: !as_csv,
+        cells,
+    };
+    Ok(read_models.list_page(&page).await?)
 }
 
-fn read<R: ListRow>(
-    row: &R,
-    columns: &[&Column],
-    document: bool,
-) -> Result<ListedRow, sqlx::Error> {
+fn read<R: ListRow>(row: &R, document: bool, cells: &[&Column]) -> Result<ListedRow, sqlx::Error> {
     Ok(ListedRow {
         id: row.id()?,
         updated_at: row.updated_at()?,
         document: document.then(|| row.document()).transpose()?,
-        cells: columns
+        cells: cells
             .iter()
             .map(|c| row.cell(c))
             .collect::<Result<_, _>>()?,

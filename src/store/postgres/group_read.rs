@@ -109,19 +109,29 @@ impl GroupRead {
             )
         });
         let (answer, answered) = oneshot::channel();
-        queue
-            .try_send(Wanted {
-                key: (aggregate_type, aggregate_id.to_string()),
-                answer,
-            })
-            .map_err(|refused| match refused {
-                mpsc::error::TrySendError::Full(_) => sqlx::Error::PoolTimedOut,
-                mpsc::error::TrySendError::Closed(_) => sqlx::Error::PoolClosed,
-            })?;
-        answered
-            .await
-            .unwrap_or_else(|_| Err(sqlx::Error::WorkerCrashed))
+        let wanted = Wanted {
+            key: (aggregate_type, aggregate_id.to_string()),
+            answer,
+        };
+        hand_over(queue, wanted, answered).await
     }
+}
+
+/// Hands `item` to a grouping task (this one's or the group commit's) and waits for its answer:
+/// a full queue refuses it at once as the pool's timeout, a closed one as the pool's closing, and
+/// an answer that never comes is a crashed worker.
+pub(super) async fn hand_over<T, R>(
+    queue: &mpsc::Sender<T>,
+    item: T,
+    answered: oneshot::Receiver<Result<R, sqlx::Error>>,
+) -> Result<R, sqlx::Error> {
+    queue.try_send(item).map_err(|refused| match refused {
+        mpsc::error::TrySendError::Full(_) => sqlx::Error::PoolTimedOut,
+        mpsc::error::TrySendError::Closed(_) => sqlx::Error::PoolClosed,
+    })?;
+    answered
+        .await
+        .unwrap_or_else(|_| Err(sqlx::Error::WorkerCrashed))
 }
 
 /// One entity's events, by a query of its own.

@@ -3,7 +3,7 @@ use serde_json::Value;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::store::read_models::{ReadModels, IN_FORCE};
+use crate::store::read_models::{ListedRow, PageQuery, ReadModels, IN_FORCE};
 
 pub(crate) struct PgReadModels(pub PgPool);
 
@@ -27,6 +27,14 @@ impl ReadModels for PgReadModels {
         .bind(employees)
         .fetch_all(&self.0)
         .await
+    }
+
+    async fn list_page(&self, page: &dyn PageQuery) -> Result<Vec<ListedRow>, sqlx::Error> {
+        let Some(mut sql) = page.postgres() else {
+            return Ok(Vec::new());
+        };
+        let rows = sql.build().fetch_all(&self.0).await?;
+        rows.iter().map(|row| page.read_postgres(row)).collect()
     }
 }
 

@@ -5,7 +5,6 @@
 //! are recomputed exactly. And the Event Manager's records, in SQLite's SQL.
 
 use async_trait::async_trait;
-use futures::TryStreamExt;
 use serde_json::Value;
 use sqlx::sqlite::SqliteRow;
 use sqlx::types::Json;
@@ -16,10 +15,9 @@ use uuid::Uuid;
 use crate::db::sqlite::{id as text_id, ts_bound};
 use crate::db::Lite;
 use crate::store::audit::{
-    Audit, AuditReport, ChainCheck, ChainRow, StatusChange, StatusChangeFilter,
-    STATUS_CHANGE_COLUMNS,
+    chain_query, push_visible_to, status_changes_query, Audit, AuditReport, ChainCheck, ChainRow,
+    StatusChange, StatusChangeFilter, STATUS_CHANGE_COLUMNS,
 };
-use crate::store::visibility::ENTITIES;
 
 pub(crate) struct SqliteAudit(pub Lite);
 
@@ -28,22 +26,12 @@ impl Audit for SqliteAudit {
     async fn verify(&self) -> Result<AuditReport, anyhow::Error> {
         let mut conn = self.0.pool.acquire().await?;
         let mut tx = conn.begin().await?;
-        let mut rows = sqlx::query_as::<_, ChainRow>(
-            "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
-             event_version, payload, metadata, recorded_at, prev_hash, hash \
-             FROM events ORDER BY aggregate_type, aggregate_id, sequence",
-        )
-        .fetch(&mut *tx);
-        let mut check = ChainCheck::default();
-        while let Some(row) = rows.try_next().await? {
-            check.push(row.into())?;
-        }
-        drop(rows);
+        let sql = chain_query("");
+        let report = ChainCheck::all(sqlx::query_as::<_, ChainRow>(&sql).fetch(&mut *tx)).await;
         tx.rollback().await?;
-        Ok(check.finish())
+        report
     }
 
-    /// No LATERAL on SQLite; the page does not refer to the count, so a plain join does.
     async fn status_changes(
         &self,
         filter: &StatusChangeFilter,
@@ -51,19 +39,7 @@ impl Audit for SqliteAudit {
         limit: i64,
         offset: i64,
     ) -> Result<(i64, Vec<StatusChange>), sqlx::Error> {
-        let mut sql = QueryBuilder::<Sqlite>::new(
-            "SELECT t.total, p.* FROM (SELECT count(*) AS total FROM status_change_events e",
-        );
-        push_conditions(&mut sql, filter, legal_entity);
-        sql.push(") t LEFT JOIN (SELECT ")
-            .push(STATUS_CHANGE_COLUMNS)
-            .push(" FROM status_change_events e");
-        push_conditions(&mut sql, filter, legal_entity);
-        sql.push(" ORDER BY e.event_time, e.global_position LIMIT ")
-            .push_bind(limit)
-            .push(" OFFSET ")
-            .push_bind(offset)
-            .push(") p ON 1 ORDER BY p.event_time, p.global_position");
+        let mut sql = status_changes_query(filter, legal_entity, (limit, offset), push_conditions);
         let rows = sql.build().fetch_all(&self.0.pool).await?;
         let total: i64 = rows.first().map_or(0, |r| r.get("total"));
         let records = rows
@@ -147,34 +123,4 @@ fn push_conditions(
         }
         _ => {}
     }
-}
-
-/// The tenancy condition ([`crate::store::visibility`]) in SQLite's SQL: a row value `IN` a
-/// subquery (SQLite 3.15 and later), lists of legal entities searched with `json_each`.
-fn push_visible_to(sql: &mut QueryBuilder<'_, Sqlite>, legal_entity: Uuid) {
-    let legal_entity = text_id(legal_entity);
-    sql.push("(e.entity_type, e.entity_id) IN (");
-    for (i, entity) in ENTITIES.iter().enumerate() {
-        if i > 0 {
-            sql.push(" UNION ALL ");
-        }
-        sql.push(format_args!(
-            "SELECT '{}', id FROM {} WHERE ",
-            entity.entity_type, entity.table
-        ));
-        for (j, owner) in entity.owners.iter().enumerate() {
-            if j > 0 {
-                sql.push(" OR ");
-            }
-            sql.push(format_args!("{owner} = ")).push_bind(legal_entity);
-        }
-        if let Some((column, _)) = entity.granted {
-            sql.push(format_args!(
-                " OR EXISTS (SELECT 1 FROM json_each({column}) WHERE value = "
-            ))
-            .push_bind(legal_entity)
-            .push(")");
-        }
-    }
-    sql.push(")");
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::db::sqlite::id;
 use crate::db::Lite;
-use crate::store::read_models::{ReadModels, IN_FORCE};
+use crate::store::read_models::{ListedRow, PageQuery, ReadModels, IN_FORCE};
 
 pub(crate) struct SqliteReadModels(pub Lite);
 
@@ -43,6 +43,14 @@ impl ReadModels for SqliteReadModels {
             .iter()
             .filter_map(|d| serde_json::from_str(d).ok())
             .collect())
+    }
+
+    async fn list_page(&self, page: &dyn PageQuery) -> Result<Vec<ListedRow>, sqlx::Error> {
+        let Some(mut sql) = page.sqlite() else {
+            return Ok(Vec::new());
+        };
+        let rows = sql.build().fetch_all(&self.0.pool).await?;
+        rows.iter().map(|row| page.read_sqlite(row)).collect()
     }
 }
 

@@ -25,6 +25,7 @@ use ehealth_projections::Batch;
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::group_read::hand_over;
 use super::held::Held;
 use crate::store::event_log::{append_timed_out, is_append_timeout};
 use commit::Position;
@@ -83,19 +84,12 @@ impl GroupCommit {
             .queue
             .get_or_init(|| start(self.pool.clone(), self.deadline));
         let (answer, answered) = oneshot::channel();
-        queue
-            .try_send(Queued {
-                commit,
-                answer,
-                queued_at: Instant::now(),
-            })
-            .map_err(|full| match full {
-                mpsc::error::TrySendError::Full(_) => sqlx::Error::PoolTimedOut,
-                mpsc::error::TrySendError::Closed(_) => sqlx::Error::PoolClosed,
-            })?;
-        answered
-            .await
-            .unwrap_or_else(|_| Err(sqlx::Error::WorkerCrashed))
+        let queued = Queued {
+            commit,
+            answer,
+            queued_at: Instant::now(),
+        };
+        hand_over(queue, queued, answered).await
     }
 }
 
