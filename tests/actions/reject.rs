@@ -4,6 +4,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
+use crate::support::client::Error;
 use crate::support::world::*;
 use crate::support::{paths, Reply, TestApp};
 
@@ -157,55 +158,6 @@ async fn reject_without_a_bearer_token_or_with_an_invalid_or_expired_one_answers
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reject_without_the_merge_request_write_scope_answers_403_with_the_missing_scope() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, "merge_request:read job:read");
-
-    let reply = app.reject_merge_request(MR_NEW, &token).await;
-
-    reply.assert_error(
-        403,
-        "forbidden",
-        "Your scope does not allow to access this resource. Missing allowances: merge_request:write",
-    );
-    assert_eq!(app.log(MR_NEW).await.len(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reject_from_a_legal_entity_that_is_not_an_active_emergency_or_outpatient_one_answers_409()
-{
-    let app = TestApp::spawn().await;
-    for le in [LE_PRIMARY, LE_CLOSED, LE_PHARMACY, LE_UNKNOWN] {
-        let token = app.token(U_SPECIALIST, le, ALL_SCOPES);
-        let reply = app.reject_merge_request(MR_NEW, &token).await;
-        reply.assert_error(
-            409,
-            "request_conflict",
-            "Action is not allowed for the legal entity",
-        );
-    }
-    assert_eq!(app.log(MR_NEW).await.len(), 1);
-    assert!(app.feed(MR_NEW).await.is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reject_by_a_doctor_or_a_dismissed_employee_answers_403() {
-    let app = TestApp::spawn().await;
-    for user in [U_DOCTOR, U_DISMISSED] {
-        let token = app.token(user, LE_MAIN, ALL_SCOPES);
-        let reply = app.reject_merge_request(MR_NEW, &token).await;
-        reply.assert_error(403, "forbidden", ROLE_MESSAGE);
-    }
-    // The specialist has no employee in LE_OTHER, so acting for LE_OTHER is refused the same way.
-    let token = app.token(U_SPECIALIST, LE_OTHER, ALL_SCOPES);
-    let reply = app.reject_merge_request(MR_OTHER_LE, &token).await;
-    reply.assert_error(403, "forbidden", ROLE_MESSAGE);
-
-    assert_eq!(app.log(MR_NEW).await.len(), 1);
-    assert_eq!(app.log(MR_OTHER_LE).await.len(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_of_an_unknown_or_malformed_merge_request_id_answers_404() {
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
@@ -228,84 +180,148 @@ async fn reject_of_an_unknown_or_malformed_merge_request_id_answers_404() {
     assert_eq!(app.event_count().await, before);
 }
 
+const FORBIDDEN: &str = "forbidden";
+const NOT_THE_AUTHOR: &str = "Only author of merge request is allowed to reject it";
+const LE_NOT_ALLOWED: &str = "Action is not allowed for the legal entity";
+const INVALID_STATUS: &str = "Invalid merge request status";
+const MISSING_WRITE_SCOPE: &str =
+    "Your scope does not allow to access this resource. Missing allowances: merge_request:write";
+const NOT_IN_ITS_LEGAL_ENTITY: &str =
+    "User doesn't belong to legal entity where the merge request was created";
+
+/// A refused reject: the case, who asks (user, legal entity, scopes), the merge request and the
+/// answer.
+type Refusal = (&'static str, Uuid, Uuid, &'static str, Uuid, Error<'static>);
+
+const REFUSALS: [Refusal; 14] = [
+    (
+        "without the merge_request:write scope: 403 with the missing scope",
+        U_SPECIALIST,
+        LE_MAIN,
+        "merge_request:read job:read",
+        MR_NEW,
+        (403, FORBIDDEN, MISSING_WRITE_SCOPE),
+    ),
+    // Only an active emergency or outpatient legal entity may reject.
+    (
+        "from a primary care legal entity: 409",
+        U_SPECIALIST,
+        LE_PRIMARY,
+        ALL_SCOPES,
+        MR_NEW,
+        (409, "request_conflict", LE_NOT_ALLOWED),
+    ),
+    (
+        "from a closed legal entity: 409",
+        U_SPECIALIST,
+        LE_CLOSED,
+        ALL_SCOPES,
+        MR_NEW,
+        (409, "request_conflict", LE_NOT_ALLOWED),
+    ),
+    (
+        "from a pharmacy: 409",
+        U_SPECIALIST,
+        LE_PHARMACY,
+        ALL_SCOPES,
+        MR_NEW,
+        (409, "request_conflict", LE_NOT_ALLOWED),
+    ),
+    (
+        "from an unknown legal entity: 409",
+        U_SPECIALIST,
+        LE_UNKNOWN,
+        ALL_SCOPES,
+        MR_NEW,
+        (409, "request_conflict", LE_NOT_ALLOWED),
+    ),
+    (
+        "by a doctor: 403",
+        U_DOCTOR,
+        LE_MAIN,
+        ALL_SCOPES,
+        MR_NEW,
+        (403, FORBIDDEN, ROLE_MESSAGE),
+    ),
+    (
+        "by a dismissed employee: 403",
+        U_DISMISSED,
+        LE_MAIN,
+        ALL_SCOPES,
+        MR_NEW,
+        (403, FORBIDDEN, ROLE_MESSAGE),
+    ),
+    // The specialist has no employee in LE_OTHER, so acting for LE_OTHER is refused the same way.
+    (
+        "by a specialist for a legal entity they do not work at: 403",
+        U_SPECIALIST,
+        LE_OTHER,
+        ALL_SCOPES,
+        MR_OTHER_LE,
+        (403, FORBIDDEN, ROLE_MESSAGE),
+    ),
+    (
+        "by a specialist who did not create it: 403",
+        U_SPECIALIST,
+        LE_MAIN,
+        ALL_SCOPES,
+        MR_BY_RECEPTIONIST,
+        (403, FORBIDDEN, NOT_THE_AUTHOR),
+    ),
+    (
+        "by a receptionist who did not create it: 403",
+        U_RECEPTIONIST,
+        LE_MAIN,
+        ALL_SCOPES,
+        MR_NEW,
+        (403, FORBIDDEN, NOT_THE_AUTHOR),
+    ),
+    (
+        "of a merge request created in another legal entity: 422",
+        U_SPECIALIST,
+        LE_MAIN,
+        ALL_SCOPES,
+        MR_OTHER_LE,
+        (422, "validation_failed", NOT_IN_ITS_LEGAL_ENTITY),
+    ),
+    // Neither the author nor in the merge request's legal entity: the author check answers first.
+    (
+        "by neither its author nor in its legal entity: 403 not the author",
+        U_RECEPTIONIST,
+        LE_MAIN,
+        ALL_SCOPES,
+        MR_OTHER_LE,
+        (403, FORBIDDEN, NOT_THE_AUTHOR),
+    ),
+    (
+        "of a rejected merge request: 409",
+        U_SPECIALIST,
+        LE_MAIN,
+        ALL_SCOPES,
+        MR_REJECTED,
+        (409, "request_conflict", INVALID_STATUS),
+    ),
+    (
+        "of a cancelled merge request: 409",
+        U_SPECIALIST,
+        LE_MAIN,
+        ALL_SCOPES,
+        MR_CANCELLED,
+        (409, "request_conflict", INVALID_STATUS),
+    ),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reject_by_an_employee_who_did_not_create_the_merge_request_answers_403() {
+async fn a_reject_refused_by_scope_legal_entity_role_authorship_or_status_answers_its_error_and_changes_nothing(
+) {
     let app = TestApp::spawn().await;
-
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let reply = app.reject_merge_request(MR_BY_RECEPTIONIST, &token).await;
-    reply.assert_error(
-        403,
-        "forbidden",
-        "Only author of merge request is allowed to reject it",
-    );
-
-    let token = app.token(U_RECEPTIONIST, LE_MAIN, ALL_SCOPES);
-    let reply = app.reject_merge_request(MR_NEW, &token).await;
-    reply.assert_error(
-        403,
-        "forbidden",
-        "Only author of merge request is allowed to reject it",
-    );
-
-    assert_eq!(app.log(MR_BY_RECEPTIONIST).await.len(), 1);
-    assert_eq!(app.log(MR_NEW).await.len(), 1);
-    assert_eq!(
-        app.current("merge_requests", MR_BY_RECEPTIONIST)
-            .await
-            .unwrap()["status"],
-        "NEW"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reject_of_a_merge_request_created_in_another_legal_entity_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-
-    let reply = app.reject_merge_request(MR_OTHER_LE, &token).await;
-
-    reply.assert_error(
-        422,
-        "validation_failed",
-        "User doesn't belong to legal entity where the merge request was created",
-    );
-    assert_eq!(app.log(MR_OTHER_LE).await.len(), 1);
-    assert_eq!(
-        app.current("merge_requests", MR_OTHER_LE).await.unwrap()["status"],
-        "NEW"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reject_checks_the_author_before_the_legal_entity_of_the_merge_request() {
-    let app = TestApp::spawn().await;
-    // Neither the author nor in the merge request's legal entity: the author check answers.
-    let token = app.token(U_RECEPTIONIST, LE_MAIN, ALL_SCOPES);
-
-    let reply = app.reject_merge_request(MR_OTHER_LE, &token).await;
-
-    reply.assert_error(
-        403,
-        "forbidden",
-        "Only author of merge request is allowed to reject it",
-    );
-    assert_eq!(app.log(MR_OTHER_LE).await.len(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reject_of_a_rejected_or_cancelled_merge_request_answers_409_invalid_status() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    for (id, status) in [(MR_REJECTED, "REJECTED"), (MR_CANCELLED, "CANCELLED")] {
+    for (case, user, legal_entity, scopes, id, error) in REFUSALS {
+        let before = app.snapshot("merge_requests", id).await;
+        let token = app.token(user, legal_entity, scopes);
         let reply = app.reject_merge_request(id, &token).await;
-        reply.assert_error(409, "request_conflict", "Invalid merge request status");
-        assert_eq!(app.log(id).await.len(), 1);
-        assert_eq!(
-            app.current("merge_requests", id).await.unwrap()["status"],
-            status
-        );
-        assert!(app.feed(id).await.is_empty());
+        reply.assert_case_error(case, error);
+        app.assert_unchanged(case, "merge_requests", id, &before)
+            .await;
     }
 }
 

@@ -4,6 +4,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use crate::support::client::Error;
 use crate::support::world::*;
 use crate::support::{paths, service, Reply, TestApp};
 
@@ -281,22 +282,6 @@ async fn resend_without_a_bearer_token_or_with_an_invalid_one_answers_401() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resend_without_the_approval_create_scope_answers_403_with_the_missing_scope() {
-    let app = TestApp::spawn().await;
-    let before = app.event_count().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, "approval:read job:read");
-
-    let reply = app.resend_otp(P_OTP, AP_OTP, &token).await;
-
-    reply.assert_error(
-        403,
-        "forbidden",
-        "Your scope does not allow to access this resource. Missing allowances: approval:create",
-    );
-    assert_refused_without_trace(&app, &[AP_OTP], before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resend_for_an_unknown_person_answers_404_person_not_found() {
     let app = TestApp::spawn().await;
     let before = app.event_count().await;
@@ -332,53 +317,64 @@ async fn resend_of_an_unknown_or_other_patients_approval_answers_404() {
     assert_refused_without_trace(&app, &[AP_OTP, AP_OTHER_LE], before).await;
 }
 
+const CONFLICT: &str = "request_conflict";
+const NOT_BY_SMS: &str = "Resend SMS is not allowed for this authentication method";
+const MISSING_CREATE_SCOPE: &str =
+    "Your scope does not allow to access this resource. Missing allowances: approval:create";
+
+/// A refused resend by the fixture's doctor: the case, the scopes of the token, the patient and
+/// approval, and the answer.
+type Refusal = (&'static str, &'static str, Uuid, Uuid, Error<'static>);
+
+const REFUSALS: [Refusal; 5] = [
+    (
+        "without the approval:create scope: 403 with the missing scope",
+        "approval:read job:read",
+        P_OTP,
+        AP_OTP,
+        (403, "forbidden", MISSING_CREATE_SCOPE),
+    ),
+    (
+        "for an inactive person: 409",
+        ALL_SCOPES,
+        P_INACTIVE,
+        AP_INACTIVE_PERSON,
+        (409, CONFLICT, "Person is not active"),
+    ),
+    (
+        "for an offline person: 409",
+        ALL_SCOPES,
+        P_OFFLINE,
+        AP_OFFLINE,
+        (409, CONFLICT, NOT_BY_SMS),
+    ),
+    (
+        "for a person whose third person is offline: 409",
+        ALL_SCOPES,
+        P_THIRD_OFFLINE,
+        AP_THIRD_OFFLINE,
+        (409, CONFLICT, NOT_BY_SMS),
+    ),
+    (
+        "of an active approval: 409 with its status",
+        ALL_SCOPES,
+        P_OTP,
+        AP_ACTIVE,
+        (409, CONFLICT, "Approval in status active can not be resent"),
+    ),
+];
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resend_for_an_inactive_person_answers_409() {
+async fn a_resend_refused_by_scope_person_method_or_status_answers_its_error_and_sends_nothing() {
     let app = TestApp::spawn().await;
-    let before = app.event_count().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-
-    let reply = app.resend_otp(P_INACTIVE, AP_INACTIVE_PERSON, &token).await;
-
-    reply.assert_error(409, "request_conflict", "Person is not active");
-    assert_refused_without_trace(&app, &[AP_INACTIVE_PERSON], before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resend_for_an_offline_person_or_an_offline_third_person_answers_409() {
-    let app = TestApp::spawn().await;
-    let before = app.event_count().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-
-    for (patient, approval) in [(P_OFFLINE, AP_OFFLINE), (P_THIRD_OFFLINE, AP_THIRD_OFFLINE)] {
-        let reply = app.resend_otp(patient, approval, &token).await;
-        reply.assert_error(
-            409,
-            "request_conflict",
-            "Resend SMS is not allowed for this authentication method",
-        );
+    for (case, scopes, patient, id, error) in REFUSALS {
+        let before = app.snapshot("approvals", id).await;
+        let token = app.token(U_DOCTOR, LE_MAIN, scopes);
+        let reply = app.resend_otp(patient, id, &token).await;
+        reply.assert_case_error(case, error);
+        app.assert_unchanged(case, "approvals", id, &before).await;
+        assert!(app.sms().await.is_empty(), "{case}: {:#?}", app.sms().await);
     }
-    assert_refused_without_trace(&app, &[AP_OFFLINE, AP_THIRD_OFFLINE], before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resend_of_an_active_approval_answers_409_with_its_status() {
-    let app = TestApp::spawn().await;
-    let before = app.event_count().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-
-    let reply = app.resend_otp(P_OTP, AP_ACTIVE, &token).await;
-
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Approval in status active can not be resent",
-    );
-    assert_refused_without_trace(&app, &[AP_ACTIVE], before).await;
-    assert_eq!(
-        app.current("approvals", AP_ACTIVE).await.unwrap()["status"],
-        "active"
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
