@@ -4,7 +4,6 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::support::client::Error;
 use crate::support::world::*;
 use crate::support::{paths, service, Reply, TestApp};
 
@@ -252,129 +251,6 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
         shown.data()["authentication_method_current"],
         json!({ "type": "THIRD_PERSON", "number": "+38067*****33" })
     );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resend_without_a_bearer_token_or_with_an_invalid_one_answers_401() {
-    let app = TestApp::spawn().await;
-    let before = app.event_count().await;
-    app.patch(&paths::resend(P_OTP, AP_OTP), None, None)
-        .await
-        .assert_error(
-            401,
-            "access_denied",
-            "Authorization header is not set or doesn't contain Bearer token",
-        );
-    app.resend_otp(P_OTP, AP_OTP, "garbage").await.assert_error(
-        401,
-        "access_denied",
-        "Invalid access token",
-    );
-    // Well-formed, but signed with a key the service does not hold.
-    let forged = service::mint(b"someone-elses-secret", U_DOCTOR, LE_MAIN, ALL_SCOPES, 3600);
-    app.resend_otp(P_OTP, AP_OTP, &forged).await.assert_error(
-        401,
-        "access_denied",
-        "Invalid access token",
-    );
-
-    assert_refused_without_trace(&app, &[AP_OTP], before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resend_for_an_unknown_person_answers_404_person_not_found() {
-    let app = TestApp::spawn().await;
-    let before = app.event_count().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-
-    for p in [
-        paths::resend(P_UNKNOWN, AP_OTP),
-        format!("/api/patients/not-a-uuid/approvals/{AP_OTP}/actions/resend"),
-    ] {
-        let reply = app.patch(&p, Some(&token), None).await;
-        reply.assert_error(404, "not_found", "Person not found");
-    }
-    assert_refused_without_trace(&app, &[AP_OTP], before).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn resend_of_an_unknown_or_other_patients_approval_answers_404() {
-    let app = TestApp::spawn().await;
-    let before = app.event_count().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-
-    for p in [
-        paths::resend(P_OTP, Uuid::new_v4()),
-        // The person exists, but the approval is another patient's.
-        paths::resend(P_OFFLINE, AP_OTP),
-        // Another legal entity's approval, in the context of another patient.
-        paths::resend(P_OFFLINE, AP_OTHER_LE),
-        format!("/api/patients/{P_OTP}/approvals/not-a-uuid/actions/resend"),
-    ] {
-        let reply = app.patch(&p, Some(&token), None).await;
-        reply.assert_error(404, "not_found", "Approval with such id is not found");
-    }
-    assert_refused_without_trace(&app, &[AP_OTP, AP_OTHER_LE], before).await;
-}
-
-const CONFLICT: &str = "request_conflict";
-const NOT_BY_SMS: &str = "Resend SMS is not allowed for this authentication method";
-const MISSING_CREATE_SCOPE: &str =
-    "Your scope does not allow to access this resource. Missing allowances: approval:create";
-
-/// A refused resend by the fixture's doctor: the case, the scopes of the token, the patient and
-/// approval, and the answer.
-type Refusal = (&'static str, &'static str, Uuid, Uuid, Error<'static>);
-
-const REFUSALS: [Refusal; 5] = [
-    (
-        "without the approval:create scope: 403 with the missing scope",
-        "approval:read job:read",
-        P_OTP,
-        AP_OTP,
-        (403, "forbidden", MISSING_CREATE_SCOPE),
-    ),
-    (
-        "for an inactive person: 409",
-        ALL_SCOPES,
-        P_INACTIVE,
-        AP_INACTIVE_PERSON,
-        (409, CONFLICT, "Person is not active"),
-    ),
-    (
-        "for an offline person: 409",
-        ALL_SCOPES,
-        P_OFFLINE,
-        AP_OFFLINE,
-        (409, CONFLICT, NOT_BY_SMS),
-    ),
-    (
-        "for a person whose third person is offline: 409",
-        ALL_SCOPES,
-        P_THIRD_OFFLINE,
-        AP_THIRD_OFFLINE,
-        (409, CONFLICT, NOT_BY_SMS),
-    ),
-    (
-        "of an active approval: 409 with its status",
-        ALL_SCOPES,
-        P_OTP,
-        AP_ACTIVE,
-        (409, CONFLICT, "Approval in status active can not be resent"),
-    ),
-];
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_resend_refused_by_scope_person_method_or_status_answers_its_error_and_sends_nothing() {
-    let app = TestApp::spawn().await;
-    for (case, scopes, patient, id, error) in REFUSALS {
-        let before = app.snapshot("approvals", id).await;
-        let token = app.token(U_DOCTOR, LE_MAIN, scopes);
-        let reply = app.resend_otp(patient, id, &token).await;
-        reply.assert_case_error(case, error);
-        app.assert_unchanged(case, "approvals", id, &before).await;
-        assert!(app.sms().await.is_empty(), "{case}: {:#?}", app.sms().await);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -2,23 +2,9 @@
 //! (scope `device_dispense:stop`, async 202 with a job).
 
 use serde_json::json;
-use uuid::Uuid;
 
-use crate::support::client::Error;
 use crate::support::world::*;
 use crate::support::{paths, Reply, TestApp};
-
-/// A refusal leaves no trace once the workers are idle: no event, no job, the status unchanged.
-async fn assert_untouched(app: &TestApp, id: Uuid, status: &str) {
-    app.workers_idle().await;
-    assert_eq!(app.log(id).await.len(), 1, "events of {id}");
-    assert_eq!(app.job_count().await, 0);
-    assert_eq!(
-        app.current("device_dispenses", id).await.unwrap()["status"],
-        status
-    );
-    assert!(app.feed(id).await.is_empty());
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_the_stopped_dispense()
@@ -117,133 +103,6 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     // Stopping a dispense sends no SMS.
     app.workers_idle().await;
     assert!(app.sms().await.is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stop_without_a_bearer_token_or_with_an_invalid_or_expired_one_answers_401() {
-    let app = TestApp::spawn().await;
-    let p = paths::stop(P_OTP, DD_IN_PROGRESS);
-
-    app.patch(&p, None, None).await.assert_error(
-        401,
-        "access_denied",
-        "Authorization header is not set or doesn't contain Bearer token",
-    );
-    app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, "garbage")
-        .await
-        .assert_error(401, "access_denied", "Invalid access token");
-    let expired = app.token_valid_for(U_DOCTOR, LE_MAIN, ALL_SCOPES, -60);
-    app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &expired)
-        .await
-        .assert_error(401, "access_denied", "Invalid access token");
-
-    assert_untouched(&app, DD_IN_PROGRESS, "in_progress").await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn stop_of_an_unknown_device_dispense_or_one_of_another_patient_answers_404() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let before = app.event_count().await;
-
-    let unknown = Uuid::new_v4();
-    for p in [
-        paths::stop(P_OTP, unknown),
-        // The dispense exists, but not for this patient.
-        paths::stop(P_OFFLINE, DD_IN_PROGRESS),
-        paths::stop(P_UNKNOWN, DD_IN_PROGRESS),
-        format!("/api/patients/{P_OTP}/device_dispenses/not-a-uuid/actions/stop"),
-        format!("/api/patients/not-a-uuid/device_dispenses/{DD_IN_PROGRESS}/actions/stop"),
-    ] {
-        let reply = app.patch(&p, Some(&token), None).await;
-        reply.assert_error(404, "not_found", "Device dispense not found");
-    }
-
-    assert_eq!(app.event_count().await, before);
-    assert!(app.log(unknown).await.is_empty());
-    assert_untouched(&app, DD_IN_PROGRESS, "in_progress").await;
-}
-
-/// A refused stop by the fixture's doctor: the case, the legal entity and scopes of the token, the
-/// dispense, and the answer.
-type Refusal = (&'static str, Uuid, &'static str, Uuid, Error<'static>);
-
-const CONFLICT: &str = "request_conflict";
-const NOT_ACTIVE: &str = "client_id refers to legal entity that is not active";
-const MISSING_STOP_SCOPE: &str =
-    "Your scope does not allow to access this resource. Missing allowances: device_dispense:stop";
-const READ_SCOPES: &str = "device_dispense:read job:read";
-
-const REFUSALS: [Refusal; 6] = [
-    (
-        "without the device_dispense:stop scope: 403 with the missing scope",
-        LE_MAIN,
-        READ_SCOPES,
-        DD_IN_PROGRESS,
-        (403, "forbidden", MISSING_STOP_SCOPE),
-    ),
-    (
-        "by a legal entity whose type is not allowed: 409 invalid type",
-        LE_PHARMACY,
-        ALL_SCOPES,
-        DD_IN_PROGRESS,
-        (409, CONFLICT, "Invalid LegalEntity type"),
-    ),
-    (
-        "by a closed legal entity: 409 not active",
-        LE_CLOSED,
-        ALL_SCOPES,
-        DD_IN_PROGRESS,
-        (409, CONFLICT, NOT_ACTIVE),
-    ),
-    (
-        "by an unknown legal entity: 409 not active",
-        LE_UNKNOWN,
-        ALL_SCOPES,
-        DD_IN_PROGRESS,
-        (409, CONFLICT, NOT_ACTIVE),
-    ),
-    (
-        "of a dispense of another legal entity: 409",
-        LE_MAIN,
-        ALL_SCOPES,
-        DD_OTHER_LE,
-        (
-            409,
-            CONFLICT,
-            "Device dispense belongs to another legal entity",
-        ),
-    ),
-    (
-        "of a completed dispense: 409 with its status",
-        LE_MAIN,
-        ALL_SCOPES,
-        DD_COMPLETED,
-        (
-            409,
-            CONFLICT,
-            "Device dispense in status completed cannot be stopped",
-        ),
-    ),
-];
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_stop_refused_by_scope_legal_entity_ownership_or_status_answers_its_error_and_changes_nothing(
-) {
-    let app = TestApp::spawn().await;
-    for (case, legal_entity, scopes, id, error) in REFUSALS {
-        let before = app.snapshot("device_dispenses", id).await;
-        let token = app.token(U_DOCTOR, legal_entity, scopes);
-        let reply = app.stop_device_dispense(P_OTP, id, &token).await;
-        reply.assert_case_error(case, error);
-        app.assert_unchanged(case, "device_dispenses", id, &before)
-            .await;
-    }
-
-    // Nor may LE_MAIN read another legal entity's dispense.
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let shown = app.device_dispense(P_OTP, DD_OTHER_LE, &token).await;
-    shown.assert_error(404, "not_found", "Device dispense not found");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
