@@ -128,6 +128,18 @@ async fn reject_by_a_receptionist_of_their_own_merge_request_answers_200() {
     .await;
 }
 
+/// MR_NEW was rejected exactly once: two events, one feed record, two status history rows,
+/// version 2.
+async fn assert_new_rejected_once(app: &TestApp) {
+    assert_eq!(app.log(MR_NEW).await.len(), 2);
+    assert_eq!(app.feed(MR_NEW).await.len(), 1);
+    assert_eq!(app.status_history(MR_NEW).await.len(), 2);
+    assert_eq!(
+        app.current("merge_requests", MR_NEW).await.unwrap()["version"],
+        2
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejecting_the_same_merge_request_twice_answers_409_the_second_time() {
     let app = TestApp::spawn().await;
@@ -138,13 +150,7 @@ async fn rejecting_the_same_merge_request_twice_answers_409_the_second_time() {
     let second = app.reject_merge_request(MR_NEW, &token).await;
 
     second.assert_error(409, "request_conflict", "Invalid merge request status");
-    assert_eq!(app.log(MR_NEW).await.len(), 2);
-    assert_eq!(app.feed(MR_NEW).await.len(), 1);
-    assert_eq!(app.status_history(MR_NEW).await.len(), 2);
-    assert_eq!(
-        app.current("merge_requests", MR_NEW).await.unwrap()["version"],
-        2
-    );
+    assert_new_rejected_once(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -182,8 +188,7 @@ async fn a_reject_retried_with_the_same_idempotency_key_answers_the_first_200_an
     assert_eq!(first.status, 200, "{:#}", first.body);
     assert_eq!(retry.status, 200, "{:#}", retry.body);
     assert_eq!(retry.data(), first.data());
-    assert_eq!(app.log(MR_NEW).await.len(), 2);
-    assert_eq!(app.feed(MR_NEW).await.len(), 1);
+    assert_new_rejected_once(&app).await;
 
     // The same key for another request is refused, and that request is not executed.
     let other = app
@@ -213,9 +218,7 @@ async fn concurrent_rejects_of_one_merge_request_let_exactly_one_win() {
     assert_eq!(won.status, 200, "{:#}", won.body);
     assert_eq!(won.data()["status"], "REJECTED");
     lost.assert_error(409, "request_conflict", "Invalid merge request status");
-    assert_eq!(app.log(MR_NEW).await.len(), 2);
-    assert_eq!(app.feed(MR_NEW).await.len(), 1);
-    assert_eq!(app.status_history(MR_NEW).await.len(), 2);
+    assert_new_rejected_once(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -236,5 +239,5 @@ async fn concurrent_rejects_with_the_same_idempotency_key_both_answer_the_first_
     assert_eq!(a.status, 200, "{:#}", a.body);
     assert_eq!(b.status, 200, "{:#}", b.body);
     assert_eq!(a.data(), b.data());
-    assert_eq!(app.log(MR_NEW).await.len(), 2);
+    assert_new_rejected_once(&app).await;
 }

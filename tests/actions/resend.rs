@@ -253,6 +253,18 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
     );
 }
 
+/// The resend whose job is at `href` finished and is the one change: AP_OTP has two events,
+/// one job exists, and one SMS with a well-formed code was sent.
+async fn assert_resent_once(app: &TestApp, href: &str, token: &str) {
+    let job = app.wait_job(href, token).await;
+    assert_eq!(job.status, 200, "{:#}", job.body);
+    assert_eq!(app.log(AP_OTP).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
+    let sms = app.settled_sms(1).await;
+    assert_eq!(sms.len(), 1, "{sms:#?}");
+    otp_code(&sms[0]);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and_sends_one_sms() {
     let app = TestApp::spawn().await;
@@ -264,21 +276,14 @@ async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and
         .idempotency_key(key)
         .await;
     let href = first.job_href();
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 200, "{:#}", job.body);
+    assert_eq!(app.wait_job(&href, &token).await.status, 200);
     let retry = app
         .resend_otp(P_OTP, AP_OTP, &token)
         .idempotency_key(key)
         .await;
 
     assert_eq!(retry.job_href(), href);
-    assert_eq!(app.log(AP_OTP).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
-    app.wait_sms_sent(1).await;
-    app.workers_idle().await;
-    let sms = app.sms().await;
-    assert_eq!(sms.len(), 1, "{sms:#?}");
-    otp_code(&sms[0]);
+    assert_resent_once(&app, &href, &token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -297,11 +302,5 @@ async fn concurrent_resends_with_the_same_idempotency_key_answer_one_job_and_sen
 
     let href = a.job_href();
     assert_eq!(b.job_href(), href);
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 200, "{:#}", job.body);
-    assert_eq!(app.log(AP_OTP).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
-    app.wait_sms_sent(1).await;
-    app.workers_idle().await;
-    assert_eq!(app.sms().await.len(), 1);
+    assert_resent_once(&app, &href, &token).await;
 }

@@ -6,6 +6,23 @@ use serde_json::json;
 use crate::support::world::*;
 use crate::support::{paths, Reply, TestApp};
 
+/// The stop whose job is at `href` finished (303) and is the one change stored: the dispense
+/// stopped, two events, one job, one feed record and two status history rows.
+async fn assert_stopped_once(app: &TestApp, href: &str, token: &str) {
+    let job = app.wait_job(href, token).await;
+    assert_eq!(job.status, 303, "{:#}", job.body);
+    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
+    assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
+    assert_eq!(app.status_history(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(
+        app.current("device_dispenses", DD_IN_PROGRESS)
+            .await
+            .unwrap()["status"],
+        "stopped"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_the_stopped_dispense()
 {
@@ -126,18 +143,7 @@ async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_
         "request_conflict",
         "Device dispense in status stopped cannot be stopped",
     );
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 303, "{:#}", job.body);
-    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
-    assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
-    assert_eq!(app.status_history(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(
-        app.current("device_dispenses", DD_IN_PROGRESS)
-            .await
-            .unwrap()["status"],
-        "stopped"
-    );
+    assert_stopped_once(&app, &href, &token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -151,8 +157,7 @@ async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_a
         .idempotency_key(key)
         .await;
     let href = first.job_href();
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 303, "{:#}", job.body);
+    assert_eq!(app.wait_job(&href, &token).await.status, 303);
     let retry = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .idempotency_key(key)
@@ -160,9 +165,7 @@ async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_a
 
     assert_eq!(retry.job_href(), href);
     assert_eq!(retry.data(), first.data());
-    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
-    assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
+    assert_stopped_once(&app, &href, &token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,11 +194,7 @@ async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
         "request_conflict",
         "Device dispense in status stopped cannot be stopped",
     );
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 303, "{:#}", job.body);
-    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
-    assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
+    assert_stopped_once(&app, &href, &token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -216,6 +215,5 @@ async fn concurrent_stops_with_the_same_idempotency_key_both_answer_the_same_job
     assert_eq!(a.status, 202, "{:#}", a.body);
     assert_eq!(b.status, 202, "{:#}", b.body);
     assert_eq!(a.job_href(), b.job_href());
-    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
+    assert_stopped_once(&app, &a.job_href(), &token).await;
 }
