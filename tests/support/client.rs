@@ -292,6 +292,32 @@ impl Reply {
         self
     }
 
+    /// Asserts the body is declared JSON (`Content-Type: application/json…`).
+    #[track_caller]
+    pub fn assert_json(&self) -> &Self {
+        let content_type = self.header("content-type").unwrap_or_default();
+        assert!(
+            content_type.starts_with("application/json"),
+            "content-type of {:?}",
+            self.headers
+        );
+        self
+    }
+
+    /// Asserts a refusal that asks the client to come back: a `Retry-After` header and eHealth's
+    /// "temporarily unavailable" message.
+    #[track_caller]
+    pub fn assert_retry_later(&self) -> &Self {
+        assert!(self.headers.contains_key("retry-after"), "{:#}", self.body);
+        assert!(
+            self.message()
+                .starts_with("Service temporarily unavailable, please retry"),
+            "{:#}",
+            self.body
+        );
+        self
+    }
+
     /// Asserts `error.invalid` is exactly `expected` (after [`Reply::assert_error`]).
     #[track_caller]
     pub fn assert_invalid(&self, expected: Value) -> &Self {
