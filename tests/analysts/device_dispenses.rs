@@ -88,11 +88,7 @@ async fn a_stopped_dispense_is_listed_as_stopped_after_the_others() {
     let app = TestApp::spawn().await;
     let token = main_token(&app);
     let job = app
-        .patch(
-            &format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}/actions/stop"),
-            Some(&token),
-            None,
-        )
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await
         .job_href();
     app.wait_job(&job, &token).await;

@@ -176,14 +176,7 @@ async fn date_ranges_include_their_start_and_exclude_their_end() {
 async fn a_released_service_request_is_found_by_its_new_state_and_update_time() {
     let app = TestApp::spawn().await;
     let token = main_token(&app);
-    let job = app
-        .patch(
-            &format!("/api/service_requests/{SR_QUEUED}/actions/release"),
-            Some(&token),
-            None,
-        )
-        .await
-        .job_href();
+    let job = app.release(SR_QUEUED, &token).await.job_href();
     app.wait_job(&job, &token).await;
     let today = chrono::Utc::now().date_naive();
 

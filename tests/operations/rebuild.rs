@@ -73,13 +73,7 @@ async fn rebuild_of_a_populated_database_reproduces_every_projection_row() {
 
     // The running service writes to, and reads from, the new tables.
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let resend = app
-        .patch(
-            &format!("/api/patients/{P_OTP}/approvals/{AP_OTP}/actions/resend"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let resend = app.resend_otp(P_OTP, AP_OTP, &token).await;
     app.wait_job(&resend.job_href(), &token).await;
     let row = app
         .current("approvals", AP_OTP)
