@@ -32,10 +32,7 @@ async fn the_list_holds_the_dispenses_the_legal_entity_performed_rendered_like_t
         let id = item["id"].as_str().unwrap();
         let patient = item["subject"]["identifier"]["value"].as_str().unwrap();
         let shown = app
-            .get(
-                &format!("/api/patients/{patient}/device_dispenses/{id}"),
-                Some(&token),
-            )
+            .device_dispense(patient.parse().unwrap(), id.parse().unwrap(), &token)
             .await;
         assert_eq!(item, shown.data(), "list item of {id}");
     }

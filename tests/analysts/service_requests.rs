@@ -28,10 +28,7 @@ async fn the_list_holds_every_service_request_the_legal_entity_requested_or_uses
         let patient = item["subject"]["identifier"]["value"].as_str().unwrap();
         let id = item["id"].as_str().unwrap();
         let shown = app
-            .get(
-                &format!("/api/patients/{patient}/service_requests/{id}"),
-                Some(&token),
-            )
+            .service_request(patient.parse().unwrap(), id.parse().unwrap(), &token)
             .await;
         assert_eq!(shown.status, 200, "{:#}", shown.body);
         assert_eq!(item, shown.data(), "list item of {id}");

@@ -9,14 +9,14 @@ use serde_json::{json, Value};
 
 use crate::http;
 use crate::support::world::*;
-use crate::support::{self, Reply, TestApp};
+use crate::support::{self, paths, Reply, TestApp};
 
 /// The body limit of the test service (`support::serve_args`).
 const LIMIT: usize = 64 * 1024;
 const MALFORMED: &str = "Malformed request. Probably, you have sent corrupted JSON.";
 
 fn recall_path() -> String {
-    format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}/actions/recall")
+    paths::recall(P_OTP, SR_ACTIVE)
 }
 
 /// A recall whose body is `raw`, declared JSON.
@@ -390,12 +390,7 @@ fn signed_recall(rendering: &Value, reason: Value, letter: &str) -> Value {
 async fn validly_signed_content_with_a_nul_character_answers_422_and_other_odd_unicode_is_kept() {
     let app = TestApp::spawn().await;
     let token = token(&app);
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-            Some(&token),
-        )
-        .await;
+    let shown = app.service_request(P_OTP, SR_ACTIVE, &token).await;
     let rendering = shown.data().clone();
     let system = "eHealth/service_request_recall_reasons";
     let reason = json!({ "coding": [ { "system": system, "code": "1" } ] });
@@ -438,12 +433,7 @@ async fn validly_signed_content_with_a_nul_character_answers_422_and_other_odd_u
     assert_eq!(job.status, 303, "{:#}", job.body);
     let stored = app.current("service_requests", SR_ACTIVE).await.unwrap();
     assert_eq!(stored["status"], "recalled");
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-            Some(&token),
-        )
-        .await;
+    let shown = app.service_request(P_OTP, SR_ACTIVE, &token).await;
     assert_eq!(shown.data()["status_reason"], reason, "{:#}", shown.body);
     assert_eq!(shown.data()["explanatory_letter"], odd, "{:#}", shown.body);
 }

@@ -80,12 +80,7 @@ async fn rebuild_of_a_populated_database_reproduces_every_projection_row() {
         .await
         .expect("approval row");
     assert_eq!(row["version"], 4, "import and three resends: {row:#}");
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/approvals/{AP_OTP}"),
-            Some(&token),
-        )
-        .await;
+    let shown = app.approval(P_OTP, AP_OTP, &token).await;
     assert_eq!(shown.status, 200, "{:#}", shown.body);
     run(&["projections", "verify"], &app.database_url, 120)
         .await
