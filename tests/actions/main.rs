@@ -6,6 +6,7 @@
 mod support;
 
 mod dedup;
+mod refusals;
 mod reject;
 mod release;
 mod resend;

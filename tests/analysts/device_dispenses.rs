@@ -32,10 +32,7 @@ async fn the_list_holds_the_dispenses_the_legal_entity_performed_rendered_like_t
         let id = item["id"].as_str().unwrap();
         let patient = item["subject"]["identifier"]["value"].as_str().unwrap();
         let shown = app
-            .get(
-                &format!("/api/patients/{patient}/device_dispenses/{id}"),
-                Some(&token),
-            )
+            .device_dispense(patient.parse().unwrap(), id.parse().unwrap(), &token)
             .await;
         assert_eq!(item, shown.data(), "list item of {id}");
     }
@@ -88,11 +85,7 @@ async fn a_stopped_dispense_is_listed_as_stopped_after_the_others() {
     let app = TestApp::spawn().await;
     let token = main_token(&app);
     let job = app
-        .patch(
-            &format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}/actions/stop"),
-            Some(&token),
-            None,
-        )
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await
         .job_href();
     app.wait_job(&job, &token).await;

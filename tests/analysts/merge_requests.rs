@@ -39,13 +39,7 @@ async fn merge_requests_are_filtered_by_status_and_dates_alone_and_combined() {
     let app = TestApp::spawn().await;
     let token = main_token(&app);
     let specialist = app.token(U_SPECIALIST, LE_MAIN, "merge_request:write");
-    let rejected = app
-        .patch(
-            &format!("{MERGE_REQUESTS}/{MR_NEW}/actions/reject"),
-            Some(&specialist),
-            None,
-        )
-        .await;
+    let rejected = app.reject_merge_request(MR_NEW, &specialist).await;
     assert_eq!(rejected.status, 200, "{:#}", rejected.body);
     let today = chrono::Utc::now().date_naive();
 

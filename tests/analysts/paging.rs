@@ -107,14 +107,7 @@ async fn a_service_request_changed_while_paging_is_delivered_again_with_its_new_
     let mut seen = ids(&first);
     assert_eq!(seen, [SR_QUEUED, SR_PPS_NEW, SR_RECALLED]);
 
-    let job = app
-        .patch(
-            &format!("/api/service_requests/{SR_QUEUED}/actions/release"),
-            Some(&token),
-            None,
-        )
-        .await
-        .job_href();
+    let job = app.release(SR_QUEUED, &token).await.job_href();
     app.wait_job(&job, &token).await;
 
     let cursor = first.body["paging"]["next_cursor"]

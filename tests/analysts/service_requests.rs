@@ -28,10 +28,7 @@ async fn the_list_holds_every_service_request_the_legal_entity_requested_or_uses
         let patient = item["subject"]["identifier"]["value"].as_str().unwrap();
         let id = item["id"].as_str().unwrap();
         let shown = app
-            .get(
-                &format!("/api/patients/{patient}/service_requests/{id}"),
-                Some(&token),
-            )
+            .service_request(patient.parse().unwrap(), id.parse().unwrap(), &token)
             .await;
         assert_eq!(shown.status, 200, "{:#}", shown.body);
         assert_eq!(item, shown.data(), "list item of {id}");
@@ -176,14 +173,7 @@ async fn date_ranges_include_their_start_and_exclude_their_end() {
 async fn a_released_service_request_is_found_by_its_new_state_and_update_time() {
     let app = TestApp::spawn().await;
     let token = main_token(&app);
-    let job = app
-        .patch(
-            &format!("/api/service_requests/{SR_QUEUED}/actions/release"),
-            Some(&token),
-            None,
-        )
-        .await
-        .job_href();
+    let job = app.release(SR_QUEUED, &token).await.job_href();
     app.wait_job(&job, &token).await;
     let today = chrono::Utc::now().date_naive();
 

@@ -6,6 +6,7 @@
 #[path = "../support/mod.rs"]
 mod support;
 
+mod event_queries;
 mod events;
 mod history;
 mod time_travel;

@@ -8,6 +8,22 @@ use serde_json::Value;
 use crate::process::*;
 use crate::support::world::*;
 
+/// The words of `token --user USER --client CLIENT --scope SCOPE`, then `extra`.
+fn token_args(user: &str, client: &str, scope: &str, extra: &[&str]) -> Vec<String> {
+    let mut args = [
+        "token", "--user", user, "--client", client, "--scope", scope,
+    ]
+    .to_vec();
+    args.extend(extra);
+    args.into_iter().map(str::to_string).collect()
+}
+
+/// Runs the binary with `args` (as [`token_args`] builds them) and `env`.
+async fn run_token(args: &[String], env: &[(&str, &str)]) -> Output {
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    run(&args, env).await
+}
+
 fn claims_of(token: &str) -> Value {
     let part = token.split('.').nth(1).expect("a JWT has three parts");
     serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).expect("base64url")).expect("JSON claims")
@@ -75,21 +91,13 @@ async fn without_a_subcommand_the_binary_prints_usage_and_fails() {
 
 #[tokio::test]
 async fn token_prints_a_jwt_the_service_accepts_with_the_given_claims() {
-    let out = run(
-        &[
-            "token",
-            "--user",
-            &U_DOCTOR.to_string(),
-            "--client",
-            &LE_MAIN.to_string(),
-            "--scope",
-            "a b",
-            "--ttl",
-            "60",
-        ],
-        &[("EHEALTH_JWT_SECRET", "cli-secret")],
-    )
-    .await;
+    let args = token_args(
+        &U_DOCTOR.to_string(),
+        &LE_MAIN.to_string(),
+        "a b",
+        &["--ttl", "60"],
+    );
+    let out = run_token(&args, &[("EHEALTH_JWT_SECRET", "cli-secret")]).await;
     out.assert_success();
     let token = out.stdout.trim();
     assert_eq!(out.stdout.lines().count(), 1, "one line: {out:#?}");
@@ -124,21 +132,14 @@ async fn token_prints_a_jwt_the_service_accepts_with_the_given_claims() {
 
 #[tokio::test]
 async fn token_takes_the_secret_from_a_flag_too_and_defaults_to_an_hour() {
-    let out = run(
-        &[
-            "token",
-            "--user",
-            &U_OTHER.to_string(),
-            "--client",
-            &LE_OTHER.to_string(),
-            "--scope",
-            "job:read",
-            "--jwt-secret",
-            "flag-secret",
-        ],
-        &[],
-    )
-    .await;
+    let extra = ["--jwt-secret", "flag-secret"];
+    let args = token_args(
+        &U_OTHER.to_string(),
+        &LE_OTHER.to_string(),
+        "job:read",
+        &extra,
+    );
+    let out = run_token(&args, &[]).await;
     out.assert_success();
     let token = out.stdout.trim();
     let identity = TokenKeys::new(b"flag-secret").verify(token).unwrap();
@@ -154,20 +155,9 @@ async fn token_takes_the_secret_from_a_flag_too_and_defaults_to_an_hour() {
 async fn token_without_a_jwt_secret_fails_with_a_clear_error() {
     // In an empty folder: no generated key of the embedded default to fall back on.
     let dir = tempfile::tempdir().unwrap();
-    let out = crate::process::run_in(
-        dir.path(),
-        &[
-            "token",
-            "--user",
-            &U_DOCTOR.to_string(),
-            "--client",
-            &LE_MAIN.to_string(),
-            "--scope",
-            "a b",
-        ],
-        &[],
-    )
-    .await;
+    let args = token_args(&U_DOCTOR.to_string(), &LE_MAIN.to_string(), "a b", &[]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = crate::process::run_in(dir.path(), &args, &[]).await;
     out.assert_failure();
     assert!(out.stdout.trim().is_empty(), "no token printed: {out:#?}");
     assert!(
@@ -179,30 +169,12 @@ async fn token_without_a_jwt_secret_fails_with_a_clear_error() {
 
 #[tokio::test]
 async fn token_with_an_id_that_is_not_a_uuid_fails_naming_the_flag() {
-    for (flag, args) in [
-        (
-            "--user",
-            [
-                "--user",
-                "doctor",
-                "--client",
-                "00000000-0000-4000-8000-000000001001",
-            ],
-        ),
-        (
-            "--client",
-            [
-                "--user",
-                "00000000-0000-4000-8000-000000002001",
-                "--client",
-                "clinic",
-            ],
-        ),
+    for (flag, user, client) in [
+        ("--user", "doctor", "00000000-0000-4000-8000-000000001001"),
+        ("--client", "00000000-0000-4000-8000-000000002001", "clinic"),
     ] {
-        let mut all = vec!["token"];
-        all.extend(args);
-        all.extend(["--scope", "a"]);
-        let out = run(&all, &[("EHEALTH_JWT_SECRET", "s")]).await;
+        let args = token_args(user, client, "a", &[]);
+        let out = run_token(&args, &[("EHEALTH_JWT_SECRET", "s")]).await;
         out.assert_failure();
         assert!(out.stdout.trim().is_empty(), "{out:#?}");
         assert!(out.stderr.contains(flag), "{flag}: {out:#?}");
@@ -212,16 +184,9 @@ async fn token_with_an_id_that_is_not_a_uuid_fails_naming_the_flag() {
 /// An empty key signs tokens anyone can forge; the service must not mint (or accept) them.
 #[tokio::test]
 async fn token_with_an_empty_jwt_secret_fails() {
-    let args = [
-        "token",
-        "--user",
-        "00000000-0000-4000-8000-000000002001",
-        "--client",
-        "00000000-0000-4000-8000-000000001001",
-        "--scope",
-        "a",
-    ];
-    let out = run(&args, &[("EHEALTH_JWT_SECRET", "")]).await;
+    let user = "00000000-0000-4000-8000-000000002001";
+    let args = token_args(user, "00000000-0000-4000-8000-000000001001", "a", &[]);
+    let out = run_token(&args, &[("EHEALTH_JWT_SECRET", "")]).await;
     out.assert_failure();
     assert!(out.stdout.trim().is_empty(), "{out:#?}");
 }
@@ -229,18 +194,7 @@ async fn token_with_an_empty_jwt_secret_fails() {
 /// The service refuses a token without scopes (401), so minting one only hides the mistake.
 #[tokio::test]
 async fn token_with_an_empty_scope_fails() {
-    let out = run(
-        &[
-            "token",
-            "--user",
-            &U_DOCTOR.to_string(),
-            "--client",
-            &LE_MAIN.to_string(),
-            "--scope",
-            " ",
-        ],
-        &[("EHEALTH_JWT_SECRET", "s")],
-    )
-    .await;
+    let args = token_args(&U_DOCTOR.to_string(), &LE_MAIN.to_string(), " ", &[]);
+    let out = run_token(&args, &[("EHEALTH_JWT_SECRET", "s")]).await;
     out.assert_failure();
 }

@@ -284,14 +284,8 @@ async fn a_sigterm_while_work_is_pending_exits_0_and_the_next_node_finishes_it()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_an_invalid_sms_gateway_setting_exits_with_an_error() {
-    let url = imported_world().await;
-    let media = tempfile::tempdir().unwrap();
-    let mut server = Server::spawn(
-        &url,
-        media.path(),
-        true,
-        &[("EHEALTH_SMS_GATEWAY", "carrier-pigeon")],
-    );
+    let gateway = ("EHEALTH_SMS_GATEWAY", "carrier-pigeon");
+    let (mut server, _db, _media) = Server::spawn_on_world(&[gateway]).await;
     let status = server
         .listening()
         .await
@@ -307,9 +301,7 @@ async fn serve_with_an_invalid_sms_gateway_setting_exits_with_an_error() {
 /// A set-but-empty secret is a configuration mistake; serving with it lets anyone forge tokens.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn serve_with_an_empty_jwt_secret_refuses_to_start() {
-    let url = imported_world().await;
-    let media = tempfile::tempdir().unwrap();
-    let mut server = Server::spawn(&url, media.path(), true, &[("EHEALTH_JWT_SECRET", "")]);
+    let (mut server, _db, _media) = Server::spawn_on_world(&[("EHEALTH_JWT_SECRET", "")]).await;
     if server.listening().await.is_ok() {
         let forged = service::mint(b"", U_DOCTOR, LE_MAIN, ALL_SCOPES, 600);
         let reply = server.approval(P_OTP, AP_OTP, &forged).await;

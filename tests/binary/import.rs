@@ -36,6 +36,23 @@ async fn snapshot(pool: &Db) -> Vec<(String, Vec<Value>)> {
     all
 }
 
+/// The entity lists of the import file, each projected to the table of the same name.
+const ENTITY_TABLES: [&str; 5] = [
+    "service_requests",
+    "merge_requests",
+    "device_dispenses",
+    "approvals",
+    "care_plan_activities",
+];
+
+/// The reference lists of the import file, each upserted to the table of the same name.
+const REFERENCE_TABLES: [&str; 5] = ["legal_entities", "parties", "users", "employees", "persons"];
+
+/// How many entities `file` holds, in all its lists.
+fn entity_count(file: &Value) -> usize {
+    ENTITY_TABLES.iter().map(|k| len(file, k)).sum()
+}
+
 fn len(file: &Value, key: &str) -> usize {
     file[key].as_array().map(Vec::len).unwrap_or(0)
 }
@@ -66,20 +83,11 @@ async fn importing_the_world_exits_0_reports_the_counts_and_creates_every_entity
 
     let reference = 1
         + file["dictionaries"].as_object().unwrap().len()
-        + ["legal_entities", "parties", "users", "employees", "persons"]
+        + REFERENCE_TABLES
             .iter()
             .map(|k| len(&file, k))
             .sum::<usize>();
-    let entities = [
-        "service_requests",
-        "merge_requests",
-        "device_dispenses",
-        "approvals",
-        "care_plan_activities",
-    ]
-    .iter()
-    .map(|k| len(&file, k))
-    .sum::<usize>();
+    let entities = entity_count(&file);
     assert_eq!(
         out.stdout.trim(),
         format!(
@@ -91,20 +99,7 @@ async fn importing_the_world_exits_0_reports_the_counts_and_creates_every_entity
         scalar(&pool, "SELECT count(*) FROM events").await,
         entities as i64
     );
-    for table in [
-        "service_requests",
-        "merge_requests",
-        "device_dispenses",
-        "approvals",
-        "care_plan_activities",
-    ] {
-        assert_eq!(
-            scalar(&pool, &format!("SELECT count(*) FROM {table}")).await,
-            len(&file, table) as i64,
-            "{table}"
-        );
-    }
-    for table in ["legal_entities", "parties", "users", "employees", "persons"] {
+    for table in ENTITY_TABLES.iter().chain(&REFERENCE_TABLES) {
         assert_eq!(
             scalar(&pool, &format!("SELECT count(*) FROM {table}")).await,
             len(&file, table) as i64,
@@ -139,16 +134,7 @@ async fn importing_the_same_file_twice_changes_nothing() {
 
     let out = import(&url, &file).await;
     out.assert_success();
-    let entities = [
-        "service_requests",
-        "merge_requests",
-        "device_dispenses",
-        "approvals",
-        "care_plan_activities",
-    ]
-    .iter()
-    .map(|k| len(&file, k))
-    .sum::<usize>();
+    let entities = entity_count(&file);
     assert!(
         out.stdout
             .contains(&format!("0 entities created, {entities} already present")),
@@ -188,16 +174,7 @@ async fn an_entity_with_an_invalid_status_fails_the_import_naming_the_entry_and_
     // Fixed, the same file imports completely.
     file["service_requests"][0]["status"] = json!("active");
     import(&url, &file).await.assert_success();
-    let entities = [
-        "service_requests",
-        "merge_requests",
-        "device_dispenses",
-        "approvals",
-        "care_plan_activities",
-    ]
-    .iter()
-    .map(|k| len(&file, k))
-    .sum::<usize>();
+    let entities = entity_count(&file);
     assert_eq!(
         scalar(&pool, "SELECT count(*) FROM events").await,
         entities as i64
@@ -226,13 +203,7 @@ async fn an_entity_whose_id_is_not_a_uuid_fails_the_import_naming_the_entry_and_
             0,
             "{entry}"
         );
-        for table in [
-            "service_requests",
-            "merge_requests",
-            "device_dispenses",
-            "approvals",
-            "care_plan_activities",
-        ] {
+        for table in ENTITY_TABLES {
             assert_eq!(
                 scalar(&pool, &format!("SELECT count(*) FROM {table}")).await,
                 0,

@@ -5,20 +5,14 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::process::{cli_token, imported_world, pool, Server};
+use crate::process::{cli_token, pool, Server};
 use crate::support::eventually;
 use crate::support::world::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn logs_are_json_lines_with_the_request_id_and_never_a_token_or_an_otp_code() {
-    let url = imported_world().await;
-    let media = tempfile::tempdir().unwrap();
-    let mut server = Server::spawn(
-        &url,
-        media.path(),
-        true,
-        &[("RUST_LOG", "debug,sqlx=warn,hyper=warn")],
-    );
+    let log_level = ("RUST_LOG", "debug,sqlx=warn,hyper=warn");
+    let (mut server, url, _media) = Server::spawn_on_world(&[log_level]).await;
     server.listening().await.expect("serve listens");
     let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
     let request_id = "log-trace-7f3a9c";

@@ -189,6 +189,16 @@ impl Server {
         server
     }
 
+    /// Spawns `serve` with workers, `overrides` last, on a fresh database holding the fixture
+    /// world and a media folder of its own; does not wait. The database and the folder are
+    /// answered too: they must outlive the server.
+    pub async fn spawn_on_world(overrides: &[(&str, &str)]) -> (Server, TestDb, tempfile::TempDir) {
+        let db = imported_world().await;
+        let media = tempfile::tempdir().unwrap();
+        let server = Server::spawn(&db, media.path(), true, overrides);
+        (server, db, media)
+    }
+
     /// Spawns `serve` with the test configuration, `overrides` last; does not wait.
     pub fn spawn(
         database_url: &str,

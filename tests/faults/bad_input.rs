@@ -7,16 +7,22 @@
 use reqwest::Method;
 use serde_json::{json, Value};
 
-use crate::http::{self, RawReply};
+use crate::http;
 use crate::support::world::*;
-use crate::support::{self, Reply, TestApp};
+use crate::support::{self, paths, Reply, TestApp};
 
 /// The body limit of the test service (`support::serve_args`).
 const LIMIT: usize = 64 * 1024;
 const MALFORMED: &str = "Malformed request. Probably, you have sent corrupted JSON.";
 
 fn recall_path() -> String {
-    format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}/actions/recall")
+    paths::recall(P_OTP, SR_ACTIVE)
+}
+
+/// A recall whose body is `raw`, declared JSON.
+async fn recall_raw(app: &TestApp, token: &str, raw: Vec<u8>) -> Reply {
+    app.patch_raw(&recall_path(), token, "application/json", raw)
+        .await
 }
 
 fn token(app: &TestApp) -> String {
@@ -42,23 +48,6 @@ fn assert_status(reply: &Reply, case: &str, status: u16, kind: &str) {
     assert!(!reply.message().is_empty(), "{case}: {:#}", reply.body);
 }
 
-/// A raw answer in the envelope: JSON whose `meta.code` is the status and `error.type` is set.
-#[track_caller]
-fn assert_raw_clear(reply: &RawReply, case: &str) {
-    assert!(
-        reply.head.to_ascii_lowercase().contains("application/json"),
-        "{case}: {reply:#?}"
-    );
-    assert_eq!(
-        reply.body["meta"]["code"], reply.status,
-        "{case}: {reply:#?}"
-    );
-    assert!(
-        reply.body["error"]["type"].is_string(),
-        "{case}: {reply:#?}"
-    );
-}
-
 /// Nothing of a refused recall reached the store.
 async fn assert_recall_untouched(app: &TestApp) {
     let recalled = app
@@ -81,25 +70,11 @@ async fn a_recall_body_one_byte_over_the_limit_answers_413_request_too_large() {
         format!(r#"{{"signed_data":"{}"}}"#, "A".repeat(len - overhead)).into_bytes()
     };
 
-    let over = app
-        .patch_raw(
-            &recall_path(),
-            &token,
-            "application/json",
-            body_of_len(LIMIT + 1),
-        )
-        .await;
+    let over = recall_raw(&app, &token, body_of_len(LIMIT + 1)).await;
     over.assert_error(413, "request_too_large", "Request body is too large");
 
     // At the limit the body is read and judged on its content: base64 of no envelope.
-    let at = app
-        .patch_raw(
-            &recall_path(),
-            &token,
-            "application/json",
-            body_of_len(LIMIT),
-        )
-        .await;
+    let at = recall_raw(&app, &token, body_of_len(LIMIT)).await;
     assert_status(&at, "at the limit", 422, "validation_failed");
 
     // A chunked body carries no length to refuse up front; it is cut off at the limit.
@@ -174,11 +149,8 @@ async fn malformed_json_answers_400_request_malformed() {
         ("whitespace", b"  \r\n\t "),
     ];
     for (case, raw) in cases {
-        let reply = app
-            .patch_raw(&recall_path(), &token, "application/json", raw.to_vec())
-            .await;
-        reply.assert_error(400, "request_malformed", MALFORMED);
-        let _ = case;
+        let reply = recall_raw(&app, &token, raw.to_vec()).await;
+        reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
     }
     assert_recall_untouched(&app).await;
 }
@@ -285,16 +257,8 @@ async fn deeply_nested_json_answers_400_or_422_and_never_overflows_the_stack() {
         ),
         ("unclosed 30 000 arrays", "[".repeat(30_000)),
     ] {
-        let reply = app
-            .patch_raw(
-                &recall_path(),
-                &token,
-                "application/json",
-                body.into_bytes(),
-            )
-            .await;
-        reply.assert_error(400, "request_malformed", MALFORMED);
-        let _ = case;
+        let reply = recall_raw(&app, &token, body.into_bytes()).await;
+        reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
     }
 
     // Just under the limit: parsed, then refused by the schema.
@@ -302,14 +266,7 @@ async fn deeply_nested_json_answers_400_or_422_and_never_overflows_the_stack() {
         arrays(120),
         format!(r#"{{"signed_data":{}}}"#, objects(120)),
     ] {
-        let reply = app
-            .patch_raw(
-                &recall_path(),
-                &token,
-                "application/json",
-                body.into_bytes(),
-            )
-            .await;
+        let reply = recall_raw(&app, &token, body.into_bytes()).await;
         assert_status(&reply, "nested under the limit", 422, "validation_failed");
     }
 
@@ -354,9 +311,7 @@ async fn huge_json_within_the_limit_answers_422() {
     for (case, body) in cases {
         let bytes = serde_json::to_vec(&body).unwrap();
         assert!(bytes.len() <= LIMIT, "{case}: {} bytes", bytes.len());
-        let reply = app
-            .patch_raw(&recall_path(), &token, "application/json", bytes)
-            .await;
+        let reply = recall_raw(&app, &token, bytes).await;
         assert_status(&reply, case, 422, "validation_failed");
     }
     assert_recall_untouched(&app).await;
@@ -391,9 +346,7 @@ async fn odd_unicode_in_the_body_answers_400_or_422() {
         ),
     ];
     for (case, raw) in unprocessable {
-        let reply = app
-            .patch_raw(&recall_path(), &token, "application/json", raw.to_vec())
-            .await;
+        let reply = recall_raw(&app, &token, raw.to_vec()).await;
         assert_status(&reply, case, 422, "validation_failed");
     }
     // Not valid JSON text: lone surrogates, raw control bytes, bytes that are not UTF-8.
@@ -416,11 +369,8 @@ async fn odd_unicode_in_the_body_answers_400_or_422() {
         ("UTF-16 body", b"\xff\xfe{\x00\"\x00}\x00"),
     ];
     for (case, raw) in malformed {
-        let reply = app
-            .patch_raw(&recall_path(), &token, "application/json", raw.to_vec())
-            .await;
-        reply.assert_error(400, "request_malformed", MALFORMED);
-        let _ = case;
+        let reply = recall_raw(&app, &token, raw.to_vec()).await;
+        reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
     }
     assert_recall_untouched(&app).await;
 }
@@ -440,12 +390,7 @@ fn signed_recall(rendering: &Value, reason: Value, letter: &str) -> Value {
 async fn validly_signed_content_with_a_nul_character_answers_422_and_other_odd_unicode_is_kept() {
     let app = TestApp::spawn().await;
     let token = token(&app);
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-            Some(&token),
-        )
-        .await;
+    let shown = app.service_request(P_OTP, SR_ACTIVE, &token).await;
     let rendering = shown.data().clone();
     let system = "eHealth/service_request_recall_reasons";
     let reason = json!({ "coding": [ { "system": system, "code": "1" } ] });
@@ -488,367 +433,7 @@ async fn validly_signed_content_with_a_nul_character_answers_422_and_other_odd_u
     assert_eq!(job.status, 303, "{:#}", job.body);
     let stored = app.current("service_requests", SR_ACTIVE).await.unwrap();
     assert_eq!(stored["status"], "recalled");
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-            Some(&token),
-        )
-        .await;
+    let shown = app.service_request(P_OTP, SR_ACTIVE, &token).await;
     assert_eq!(shown.data()["status_reason"], reason, "{:#}", shown.body);
     assert_eq!(shown.data()["explanatory_letter"], odd, "{:#}", shown.body);
-}
-
-/// What a list or read answers to an odd query: 422 `validation_failed` with this message and
-/// these entries in `error.invalid[]`.
-type Refusal = (&'static str, &'static str, &'static [&'static str]);
-
-const NOT_ALLOWED: &str = "query parameter is not allowed";
-const NO_NUL: &str = "expected a string without NUL characters";
-const SEVERAL: &str = "Validation failed. You can find validators description at our API Manifest: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/errors.";
-const NOT_A_CURSOR: &str = "cursor is not a next_cursor of this list";
-
-/// The three analyst lists (`/api/service_requests`, `/api/merge_requests`,
-/// `/api/device_dispenses`) answer alike.
-const ANALYST_LIST: [Refusal; 16] = [
-    ("status=%00", "value is not allowed in enum", &["status"]),
-    ("status=%FF%FE", "value is not allowed in enum", &["status"]),
-    (
-        "status=%ED%A0%80",
-        "value is not allowed in enum",
-        &["status"],
-    ),
-    (
-        "status=%E2%80%8Factive",
-        "value is not allowed in enum",
-        &["status"],
-    ),
-    ("page_size=%F0%9F%98%80", NOT_ALLOWED, &["page_size"]),
-    (
-        "updated_from=2024-01-01T00:00:00%00Z",
-        "expected a date (YYYY-MM-DD) or an RFC 3339 date-time",
-        &["updated_from"],
-    ),
-    ("cursor=%00", NOT_A_CURSOR, &["cursor"]),
-    ("cursor=%FF", NOT_A_CURSOR, &["cursor"]),
-    ("entity_type=%00", NOT_ALLOWED, &["entity_type"]),
-    (
-        "attribute_name=status&new_value=%00",
-        SEVERAL,
-        &["attribute_name", "new_value"],
-    ),
-    (
-        "attribute_name=%00&new_value=a",
-        SEVERAL,
-        &["attribute_name", "new_value"],
-    ),
-    ("new_value=%5Cu0000", NOT_ALLOWED, &["new_value"]),
-    ("date=%00", NOT_ALLOWED, &["date"]),
-    ("as_of=%00", NOT_ALLOWED, &["as_of"]),
-    ("version=%00", NOT_ALLOWED, &["version"]),
-    ("%00=%00", NOT_ALLOWED, &["\u{0}"]),
-];
-
-/// `/api/events` (the Event Manager).
-const EVENTS: [Refusal; 16] = [
-    ("status=%00", NOT_ALLOWED, &["status"]),
-    ("status=%FF%FE", NOT_ALLOWED, &["status"]),
-    ("status=%ED%A0%80", NOT_ALLOWED, &["status"]),
-    ("status=%E2%80%8Factive", NOT_ALLOWED, &["status"]),
-    (
-        "page_size=%F0%9F%98%80",
-        "expected an integer between 1 and 500",
-        &["page_size"],
-    ),
-    (
-        "updated_from=2024-01-01T00:00:00%00Z",
-        NOT_ALLOWED,
-        &["updated_from"],
-    ),
-    ("cursor=%00", NOT_ALLOWED, &["cursor"]),
-    ("cursor=%FF", NOT_ALLOWED, &["cursor"]),
-    ("entity_type=%00", NO_NUL, &["entity_type"]),
-    (
-        "attribute_name=status&new_value=%00",
-        NO_NUL,
-        &["new_value"],
-    ),
-    (
-        "attribute_name=%00&new_value=a",
-        SEVERAL,
-        &["attribute_name", "attribute_name"],
-    ),
-    (
-        "new_value=%5Cu0000",
-        "attribute_name must be set",
-        &["attribute_name"],
-    ),
-    ("date=%00", NO_NUL, &["date"]),
-    ("as_of=%00", NOT_ALLOWED, &["as_of"]),
-    ("version=%00", NOT_ALLOWED, &["version"]),
-    ("%00=%00", NOT_ALLOWED, &["\u{0}"]),
-];
-
-/// An entity's history (paging parameters only).
-const HISTORY: [Refusal; 16] = [
-    ("status=%00", NOT_ALLOWED, &["status"]),
-    ("status=%FF%FE", NOT_ALLOWED, &["status"]),
-    ("status=%ED%A0%80", NOT_ALLOWED, &["status"]),
-    ("status=%E2%80%8Factive", NOT_ALLOWED, &["status"]),
-    (
-        "page_size=%F0%9F%98%80",
-        "expected an integer between 1 and 500",
-        &["page_size"],
-    ),
-    (
-        "updated_from=2024-01-01T00:00:00%00Z",
-        NOT_ALLOWED,
-        &["updated_from"],
-    ),
-    ("cursor=%00", NOT_ALLOWED, &["cursor"]),
-    ("cursor=%FF", NOT_ALLOWED, &["cursor"]),
-    ("entity_type=%00", NOT_ALLOWED, &["entity_type"]),
-    (
-        "attribute_name=status&new_value=%00",
-        NOT_ALLOWED,
-        &["attribute_name", "new_value"],
-    ),
-    (
-        "attribute_name=%00&new_value=a",
-        NOT_ALLOWED,
-        &["attribute_name", "new_value"],
-    ),
-    ("new_value=%5Cu0000", NOT_ALLOWED, &["new_value"]),
-    ("date=%00", NOT_ALLOWED, &["date"]),
-    ("as_of=%00", NOT_ALLOWED, &["as_of"]),
-    ("version=%00", NOT_ALLOWED, &["version"]),
-    ("%00=%00", NOT_ALLOWED, &["\u{0}"]),
-];
-
-/// An entity's read endpoint (`as_of` and `version` only).
-const ENTITY: [Refusal; 16] = [
-    ("status=%00", NOT_ALLOWED, &["status"]),
-    ("status=%FF%FE", NOT_ALLOWED, &["status"]),
-    ("status=%ED%A0%80", NOT_ALLOWED, &["status"]),
-    ("status=%E2%80%8Factive", NOT_ALLOWED, &["status"]),
-    ("page_size=%F0%9F%98%80", NOT_ALLOWED, &["page_size"]),
-    (
-        "updated_from=2024-01-01T00:00:00%00Z",
-        NOT_ALLOWED,
-        &["updated_from"],
-    ),
-    ("cursor=%00", NOT_ALLOWED, &["cursor"]),
-    ("cursor=%FF", NOT_ALLOWED, &["cursor"]),
-    ("entity_type=%00", NOT_ALLOWED, &["entity_type"]),
-    (
-        "attribute_name=status&new_value=%00",
-        NOT_ALLOWED,
-        &["attribute_name", "new_value"],
-    ),
-    (
-        "attribute_name=%00&new_value=a",
-        NOT_ALLOWED,
-        &["attribute_name", "new_value"],
-    ),
-    ("new_value=%5Cu0000", NOT_ALLOWED, &["new_value"]),
-    ("date=%00", NOT_ALLOWED, &["date"]),
-    ("as_of=%00", NO_NUL, &["as_of"]),
-    ("version=%00", NO_NUL, &["version"]),
-    ("%00=%00", NOT_ALLOWED, &["\u{0}"]),
-];
-
-/// A raw answer of the HTTP layer itself, before the router: `status` with no body at all.
-#[track_caller]
-fn assert_bare(reply: &RawReply, case: &str, status: u16) {
-    assert_eq!(reply.status, status, "{case}: {reply:#?}");
-    assert!(reply.text.is_empty(), "{case}: {reply:#?}");
-}
-
-/// A raw answer in eHealth's envelope: `status`, `error.type` and `error.message`.
-#[track_caller]
-fn assert_raw_error(reply: &RawReply, case: &str, status: u16, kind: &str, message: &str) {
-    assert_raw_clear(reply, case);
-    assert_eq!(reply.status, status, "{case}: {reply:#?}");
-    assert_eq!(reply.body["error"]["type"], kind, "{case}: {reply:#?}");
-    assert_eq!(
-        reply.body["error"]["message"], message,
-        "{case}: {reply:#?}"
-    );
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn odd_bytes_in_paths_headers_and_query_strings_answer_a_4xx() {
-    let app = TestApp::spawn().await;
-    // Every scope, the Event Manager's too, so that every list judges its query.
-    let token = app.token(U_DOCTOR, LE_MAIN, &format!("{ALL_SCOPES} event:read"));
-    let auth = format!("Authorization: Bearer {token}");
-    let release = format!("/api/service_requests/{SR_QUEUED}/actions/release");
-
-    // Raw bytes that are not UTF-8 (or are invisible) in the request target: a path that is not
-    // UTF-8 is refused by the HTTP layer; an invisible mark is a path no route has.
-    let not_utf8: [&[u8]; 2] = [
-        b"/api/service_requests/\xff\xfe/actions/release",
-        b"/api/patients/\xff/service_requests/\xc0\xaf",
-    ];
-    for target in not_utf8 {
-        for method in ["PATCH", "GET"] {
-            let reply = http::send(
-                &app.base,
-                &http::request(method, target, &[auth.as_bytes()], b""),
-            )
-            .await;
-            assert_bare(&reply, &String::from_utf8_lossy(target), 400);
-        }
-    }
-    let routed: [(&[u8], &str, u16, &str, &str); 4] = [
-        (
-            b"/api/\xe2\x80\x8f/jobs",
-            "PATCH",
-            404,
-            "not_found",
-            "Route not found",
-        ),
-        (
-            b"/api/\xe2\x80\x8f/jobs",
-            "GET",
-            404,
-            "not_found",
-            "Route not found",
-        ),
-        (
-            b"/api/jobs/\xf0\x9f\x98\x80",
-            "PATCH",
-            405,
-            "method_not_allowed",
-            "Method not allowed",
-        ),
-        (
-            b"/api/jobs/\xf0\x9f\x98\x80",
-            "GET",
-            404,
-            "not_found",
-            "Job not found",
-        ),
-    ];
-    for (target, method, status, kind, message) in routed {
-        let reply = http::send(
-            &app.base,
-            &http::request(method, target, &[auth.as_bytes()], b""),
-        )
-        .await;
-        let case = format!("{method} {}", String::from_utf8_lossy(target));
-        assert_raw_error(&reply, &case, status, kind, message);
-    }
-
-    // Header values that are not UTF-8 (obs-text), or odd: the request is still judged sanely.
-    let body = br#"{"signed_data":"AAAA"}"#;
-    /// A case: its name, its header lines, and the answer's status, type and message.
-    type HeaderCase<'a> = (&'a str, Vec<&'a [u8]>, u16, &'a str, &'a str);
-    let header_cases: [HeaderCase; 3] = [
-        (
-            "authorization not UTF-8",
-            vec![b"Authorization: Bearer \xff\xfe"],
-            401,
-            "access_denied",
-            "Authorization header is not set or doesn't contain Bearer token",
-        ),
-        (
-            "authorization emoji",
-            vec!["Authorization: Bearer 😀".as_bytes()],
-            401,
-            "access_denied",
-            "Authorization header is not set or doesn't contain Bearer token",
-        ),
-        (
-            "content type not UTF-8",
-            vec![auth.as_bytes(), b"Content-Type: application/json\xff"],
-            415,
-            "content_type_invalid",
-            "Invalid Content-Type header. Try to set 'Content-Type: application/json' header: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/content-type.",
-        ),
-    ];
-    for (case, headers, status, kind, message) in &header_cases {
-        let reply = http::send(
-            &app.base,
-            &http::request("PATCH", recall_path().as_bytes(), headers, body),
-        )
-        .await;
-        assert_raw_error(&reply, case, *status, kind, message);
-    }
-    // An unreadable request id or Idempotency-Key is ignored, never echoed nor stored.
-    for header in [
-        b"X-Request-Id: \xff\xfe".to_vec(),
-        "X-Request-Id: \u{202e}😀".as_bytes().to_vec(),
-        b"Idempotency-Key: \xff\xfe".to_vec(),
-    ] {
-        let reply = http::send(
-            &app.base,
-            &http::request(
-                "GET",
-                format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}").as_bytes(),
-                &[auth.as_bytes(), &header],
-                b"",
-            ),
-        )
-        .await;
-        assert_eq!(reply.status, 200, "{reply:#?}");
-        let id = reply.body["meta"]["request_id"]
-            .as_str()
-            .unwrap_or_default();
-        assert!(
-            uuid::Uuid::parse_str(id).is_ok(),
-            "a generated request id: {reply:#?}"
-        );
-    }
-    // Control bytes are not allowed in a header at all: the HTTP layer refuses the request.
-    let reply = http::send(
-        &app.base,
-        &http::request(
-            "PATCH",
-            release.as_bytes(),
-            &[auth.as_bytes(), b"X-Request-Id: a\x00b"],
-            b"",
-        ),
-    )
-    .await;
-    assert_bare(&reply, "NUL in a header", 400);
-
-    // Query strings with NUL, lone surrogates, invalid UTF-8 and odd marks on every list and read.
-    let lists: [(String, &[Refusal; 16]); 6] = [
-        ("/api/service_requests".to_string(), &ANALYST_LIST),
-        ("/api/merge_requests".to_string(), &ANALYST_LIST),
-        ("/api/device_dispenses".to_string(), &ANALYST_LIST),
-        ("/api/events".to_string(), &EVENTS),
-        (
-            format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}/history"),
-            &HISTORY,
-        ),
-        (
-            format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-            &ENTITY,
-        ),
-    ];
-    for (list, refusals) in &lists {
-        for (query, message, entries) in refusals.iter() {
-            let target = format!("{list}?{query}");
-            let reply = http::send(
-                &app.base,
-                &http::request("GET", target.as_bytes(), &[auth.as_bytes()], b""),
-            )
-            .await;
-            assert_raw_error(&reply, &target, 422, "validation_failed", message);
-            let named: Vec<&str> = reply.body["error"]["invalid"]
-                .as_array()
-                .map(|all| all.iter().filter_map(|e| e["entry"].as_str()).collect())
-                .unwrap_or_default();
-            assert_eq!(&named, entries, "{target}: {reply:#?}");
-        }
-        // A raw NUL in the request target: the HTTP layer refuses the request line.
-        let target = format!("{list}?\u{0}");
-        let reply = http::send(
-            &app.base,
-            &http::request("GET", target.as_bytes(), &[auth.as_bytes()], b""),
-        )
-        .await;
-        assert_bare(&reply, &target, 400);
-    }
 }

@@ -152,18 +152,7 @@ async fn with_the_volume_full_writes_answer_503_readiness_says_so_and_the_servic
             acknowledged.push(*id);
             continue;
         }
-        assert!(
-            reply.headers.contains_key("retry-after"),
-            "{:#}",
-            reply.body
-        );
-        assert!(
-            reply
-                .message()
-                .starts_with("Service temporarily unavailable, please retry"),
-            "{:#}",
-            reply.body
-        );
+        reply.assert_retry_later();
         refused += 1;
         if refused == 5 {
             break;

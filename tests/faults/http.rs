@@ -87,3 +87,34 @@ pub fn request(method: &str, target: &[u8], headers: &[&[u8]], body: &[u8]) -> V
     out.extend_from_slice(body);
     out
 }
+
+impl RawReply {
+    /// An answer of the HTTP layer itself, before the router: `status` with no body at all.
+    #[track_caller]
+    pub fn assert_bare(&self, case: &str, status: u16) {
+        assert_eq!(self.status, status, "{case}: {self:#?}");
+        assert!(self.text.is_empty(), "{case}: {self:#?}");
+    }
+
+    /// An answer in eHealth's envelope: JSON whose `meta.code` is `status`, with this
+    /// `error.type` and `error.message`.
+    #[track_caller]
+    pub fn assert_error(&self, case: &str, status: u16, kind: &str, message: &str) {
+        assert!(
+            self.head.to_ascii_lowercase().contains("application/json"),
+            "{case}: {self:#?}"
+        );
+        assert_eq!(self.status, status, "{case}: {self:#?}");
+        assert_eq!(self.body["meta"]["code"], status, "{case}: {self:#?}");
+        assert_eq!(self.body["error"]["type"], kind, "{case}: {self:#?}");
+        assert_eq!(self.body["error"]["message"], message, "{case}: {self:#?}");
+    }
+
+    /// The entry names of `error.invalid[]`.
+    pub fn invalid_entries(&self) -> Vec<&str> {
+        self.body["error"]["invalid"]
+            .as_array()
+            .map(|all| all.iter().filter_map(|e| e["entry"].as_str()).collect())
+            .unwrap_or_default()
+    }
+}

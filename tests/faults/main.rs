@@ -14,6 +14,7 @@ mod feed;
 mod full_volume;
 mod http;
 mod link;
+mod odd_bytes;
 mod outage;
 
 use serde_json::{json, Value};

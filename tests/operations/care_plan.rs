@@ -80,10 +80,7 @@ async fn rebuild_and_verify_reproduce_the_care_plan_activities_after_a_give_back
     // The service reads the rebuilt row.
     let token = app.token(U_DOCTOR, LE_CARE, CARE_PLAN_READ);
     let reply = app
-        .get(
-            &format!("/api/patients/{P_OTP}/care_plans/{CP_OTHER_LE}/activities/{CPA_QUANTITY}"),
-            Some(&token),
-        )
+        .care_plan_activity(P_OTP, CP_OTHER_LE, CPA_QUANTITY, &token)
         .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["remaining_quantity"]["value"], json!(0.3));

@@ -73,25 +73,14 @@ async fn rebuild_of_a_populated_database_reproduces_every_projection_row() {
 
     // The running service writes to, and reads from, the new tables.
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let resend = app
-        .patch(
-            &format!("/api/patients/{P_OTP}/approvals/{AP_OTP}/actions/resend"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let resend = app.resend_otp(P_OTP, AP_OTP, &token).await;
     app.wait_job(&resend.job_href(), &token).await;
     let row = app
         .current("approvals", AP_OTP)
         .await
         .expect("approval row");
     assert_eq!(row["version"], 4, "import and three resends: {row:#}");
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/approvals/{AP_OTP}"),
-            Some(&token),
-        )
-        .await;
+    let shown = app.approval(P_OTP, AP_OTP, &token).await;
     assert_eq!(shown.status, 200, "{:#}", shown.body);
     run(&["projections", "verify"], &app.database_url, 120)
         .await

@@ -14,38 +14,16 @@ pub use ehealth_projections::TABLES;
 pub async fn populate(app: &TestApp, generated: u64) {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let specialist = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let release = app
-        .patch(
-            &format!("/api/service_requests/{SR_QUEUED}/actions/release"),
-            Some(&token),
-            None,
-        )
-        .await;
+    let release = app.release(SR_QUEUED, &token).await;
     app.wait_job(&release.job_href(), &token).await;
     let stop = app
-        .patch(
-            &format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}/actions/stop"),
-            Some(&token),
-            None,
-        )
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await;
     app.wait_job(&stop.job_href(), &token).await;
-    let reject = app
-        .patch(
-            &format!("/api/merge_requests/{MR_NEW}/actions/reject"),
-            Some(&specialist),
-            None,
-        )
-        .await;
+    let reject = app.reject_merge_request(MR_NEW, &specialist).await;
     assert_eq!(reject.status, 200, "{:#}", reject.body);
     for _ in 0..2 {
-        let resend = app
-            .patch(
-                &format!("/api/patients/{P_OTP}/approvals/{AP_OTP}/actions/resend"),
-                Some(&token),
-                None,
-            )
-            .await;
+        let resend = app.resend_otp(P_OTP, AP_OTP, &token).await;
         app.wait_job(&resend.job_href(), &token).await;
     }
     if generated > 0 {

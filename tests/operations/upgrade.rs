@@ -39,13 +39,7 @@ async fn migrate_fills_in_the_legal_entities_that_released_a_service_request_fro
     let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
     for (id, token) in [(SR_QUEUED, &doctor), (SR_USED_BY_OTHER, &other)] {
-        let reply = app
-            .patch(
-                &format!("/api/service_requests/{id}/actions/release"),
-                Some(token),
-                None,
-            )
-            .await;
+        let reply = app.release(id, token).await;
         let job = app.wait_job(&reply.job_href(), token).await;
         assert_eq!(job.status, 303, "{:#}", job.body);
     }

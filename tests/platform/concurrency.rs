@@ -116,14 +116,18 @@ async fn assert_each_resend_left_one_event_one_job_and_one_sms(
     assert_eq!(positions, event_positions, "one SMS per resend event");
 }
 
+/// Sixteen resends of AP_OTP by different users, sent at once.
+async fn sixteen_concurrent_resends(app: &TestApp) -> Vec<Reply> {
+    let users = users(app, 16);
+    app.concurrently(16, |i| app.resend_otp(P_OTP, AP_OTP, &users[i]))
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let users = users(&app, 16);
-    let replies = app
-        .concurrently(16, |i| app.resend_otp(P_OTP, AP_OTP, &users[i]))
-        .await;
+    let replies = sixteen_concurrent_resends(&app).await;
     for reply in replies.iter().filter(|r| r.status != 202) {
         // At worst the bounded retries run out: a conflict, never a 500.
         assert_eq!(reply.status, 409, "{:#}", reply.body);
@@ -138,10 +142,7 @@ async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() 
 async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_settle_sixteen_sms() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let users = users(&app, 16);
-    let replies = app
-        .concurrently(16, |i| app.resend_otp(P_OTP, AP_OTP, &users[i]))
-        .await;
+    let replies = sixteen_concurrent_resends(&app).await;
     let refused: Vec<(u16, &str)> = replies
         .iter()
         .filter(|r| r.status != 202)

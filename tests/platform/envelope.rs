@@ -35,14 +35,7 @@ fn assert_meta(reply: &Reply, app: &TestApp, path: &str, request_id: Option<&str
         id,
         "x-request-id response header"
     );
-    assert!(
-        reply.headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json"),
-        "{:?}",
-        reply.headers
-    );
+    reply.assert_json();
     id
 }
 

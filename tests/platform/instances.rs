@@ -10,7 +10,7 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::{Reply, TestApp};
+use crate::support::{Call, Reply, TestApp};
 
 const REQUESTS: usize = 8;
 
@@ -20,6 +20,24 @@ fn users(app: &TestApp, n: usize) -> Vec<String> {
     (0..n)
         .map(|_| app.token(Uuid::new_v4(), LE_MAIN, ALL_SCOPES))
         .collect()
+}
+
+/// Starts a second instance on `app`'s database and races `REQUESTS` commands by different users
+/// through both, alternately, to the event log (see `TestApp::race_through`); answers the second
+/// instance and the replies in order.
+async fn race_through_two_instances<F>(app: &TestApp, request: F) -> (TestApp, Vec<Reply>)
+where
+    F: for<'a> Fn(&'a TestApp, &'a str) -> Call<'a>,
+{
+    let other = app.another_instance(|_| {}).await;
+    let users = users(app, REQUESTS);
+    let replies = app
+        .race_through(2, REQUESTS, |i| {
+            let instance = if i % 2 == 0 { app } else { &other };
+            request(instance, &users[i])
+        })
+        .await;
+    (other, replies)
 }
 
 /// The sum over `instances` of one counter of their `/metrics`.
@@ -63,16 +81,10 @@ async fn assert_log_gapless_and_projections_agree(app: &TestApp) {
 async fn concurrent_releases_through_two_instances_commit_one_and_the_loser_retries_into_the_rules_409(
 ) {
     let app = TestApp::spawn().await;
-    let other = app.another_instance(|_| {}).await;
     let token = app.doctor_token();
-    let users = users(&app, REQUESTS);
 
-    let replies = app
-        .race_through(2, REQUESTS, |i| match i % 2 {
-            0 => app.release(SR_QUEUED, &users[i]),
-            _ => other.release(SR_QUEUED, &users[i]),
-        })
-        .await;
+    let (other, replies) =
+        race_through_two_instances(&app, |instance, user| instance.release(SR_QUEUED, user)).await;
 
     let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
     assert_eq!(accepted.len(), 1, "one release: {replies:#?}");
@@ -125,16 +137,12 @@ async fn concurrent_releases_through_two_instances_commit_one_and_the_loser_retr
 async fn concurrent_resends_through_two_instances_all_commit_through_retries_with_contiguous_sequences(
 ) {
     let app = TestApp::spawn().await;
-    let other = app.another_instance(|_| {}).await;
     let token = app.doctor_token();
-    let users = users(&app, REQUESTS);
 
-    let replies = app
-        .race_through(2, REQUESTS, |i| match i % 2 {
-            0 => app.resend_otp(P_OTP, AP_OTP, &users[i]),
-            _ => other.resend_otp(P_OTP, AP_OTP, &users[i]),
-        })
-        .await;
+    let (other, replies) = race_through_two_instances(&app, |instance, user| {
+        instance.resend_otp(P_OTP, AP_OTP, user)
+    })
+    .await;
 
     // Every resend is a transition of its own: all are accepted, none is lost.
     for reply in &replies {

@@ -130,15 +130,7 @@ fn documented(doc: &Value) -> BTreeSet<(String, String)> {
 
 async fn document(app: &TestApp) -> Value {
     let reply = app.get("/api/openapi.json", None).await;
-    assert_eq!(reply.status, 200, "{:#}", reply.body);
-    assert!(
-        reply.headers["content-type"]
-            .to_str()
-            .unwrap()
-            .starts_with("application/json"),
-        "{:?}",
-        reply.headers
-    );
+    reply.assert_status(200).assert_json();
     reply.body
 }
 

@@ -8,80 +8,73 @@ use crate::support::world::*;
 use crate::support::{Options, TestApp};
 use crate::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_without_a_bearer_token_answers_401() {
-    let app = TestApp::spawn().await;
-    let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-
-    let reply = app
-        .patch(&paths::recall(P_OTP, SR_ACTIVE), None, Some(&body))
-        .await;
-
-    reply.assert_error(
-        401,
-        "access_denied",
-        "Authorization header is not set or doesn't contain Bearer token",
-    );
-    assert_untouched(&app, SR_ACTIVE).await;
-}
+const NO_TOKEN: &str = "Authorization header is not set or doesn't contain Bearer token";
+const INVALID_TOKEN: &str = "Invalid access token";
+const MISSING_RECALL_SCOPE: &str =
+    "Your scope does not allow to access this resource. Missing allowances: service_request:recall";
+const LE_NOT_ALLOWED: &str = "Action is not allowed for the legal entity";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_with_a_garbage_foreign_or_expired_token_answers_401_invalid_access_token() {
+async fn recall_without_a_valid_token_the_recall_scope_or_an_allowed_legal_entity_answers_401_403_or_409(
+) {
     let app = TestApp::spawn().await;
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let tokens = [
-        ("garbage", "garbage.token.value".to_string()),
+    let doctor_at = |le| Some(app.token(U_DOCTOR, le, ALL_SCOPES));
+    let cases = [
+        ("no bearer token", None, (401, "access_denied", NO_TOKEN)),
         (
-            "signed by another key",
-            TokenKeys::new(b"other").mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, 3600),
+            "a garbage token",
+            Some("garbage.token.value".to_string()),
+            (401, "access_denied", INVALID_TOKEN),
         ),
         (
-            "expired",
-            app.token_valid_for(U_DOCTOR, LE_MAIN, ALL_SCOPES, -60),
+            "a token signed by another key",
+            Some(TokenKeys::new(b"other").mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, 3600)),
+            (401, "access_denied", INVALID_TOKEN),
+        ),
+        (
+            "an expired token",
+            Some(app.token_valid_for(U_DOCTOR, LE_MAIN, ALL_SCOPES, -60)),
+            (401, "access_denied", INVALID_TOKEN),
+        ),
+        (
+            "only the service_request:write scope: 403 naming the recall scope",
+            Some(app.token(U_DOCTOR, LE_MAIN, "service_request:write")),
+            (403, "forbidden", MISSING_RECALL_SCOPE),
+        ),
+        (
+            "a closed legal entity",
+            doctor_at(LE_CLOSED),
+            (409, "request_conflict", LE_NOT_ALLOWED),
+        ),
+        (
+            "a pharmacy",
+            doctor_at(LE_PHARMACY),
+            (409, "request_conflict", LE_NOT_ALLOWED),
+        ),
+        (
+            "an unverified legal entity",
+            doctor_at(LE_UNVERIFIED),
+            (409, "request_conflict", LE_NOT_ALLOWED),
+        ),
+        (
+            "an unknown legal entity",
+            doctor_at(LE_UNKNOWN),
+            (409, "request_conflict", LE_NOT_ALLOWED),
         ),
     ];
 
-    for (what, token) in tokens {
-        let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
-        assert_eq!(reply.status, 401, "{what}: {:#}", reply.body);
-        reply.assert_error(401, "access_denied", "Invalid access token");
-    }
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_with_only_the_service_request_write_scope_answers_403_naming_the_recall_scope() {
-    let app = TestApp::spawn().await;
-    let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, "service_request:write");
-
-    let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
-
-    reply.assert_error(
-        403,
-        "forbidden",
-        "Your scope does not allow to access this resource. Missing allowances: service_request:recall",
-    );
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_by_a_closed_pharmacy_unverified_or_unknown_legal_entity_answers_409() {
-    let app = TestApp::spawn().await;
-    let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-
-    for le in [LE_CLOSED, LE_PHARMACY, LE_UNVERIFIED, LE_UNKNOWN] {
-        let token = app.token(U_DOCTOR, le, ALL_SCOPES);
-        let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
-        assert_eq!(reply.status, 409, "legal entity {le}: {:#}", reply.body);
-        reply.assert_error(
-            409,
-            "request_conflict",
-            "Action is not allowed for the legal entity",
+    for (case, token, error) in cases {
+        let path = paths::recall(P_OTP, SR_ACTIVE);
+        let reply = app.patch(&path, token.as_deref(), Some(&body)).await;
+        reply.assert_case_error(case, error);
+        assert!(
+            reply.body["error"]["invalid"].is_null(),
+            "{case}: {:#}",
+            reply.body
         );
-        assert!(reply.body["error"]["invalid"].is_null(), "{:#}", reply.body);
+        assert_untouched(&app, SR_ACTIVE).await;
     }
-    assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -9,28 +9,72 @@ use crate::support::world::*;
 use crate::support::TestApp;
 use crate::*;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_by_a_user_whose_party_is_not_verified_answers_403() {
-    let app = TestApp::spawn().await;
-    let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let token = app.token(U_UNVERIFIED_PARTY, LE_MAIN, ALL_SCOPES);
-
-    let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
-
-    reply.assert_error(403, "forbidden", "Access denied. Party is not verified");
-    assert_untouched(&app, SR_ACTIVE).await;
-}
+const NOT_THE_REQUESTER: &str =
+    "Only an employee from legal entity where service request is created can recall service request";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_by_a_user_whose_party_has_died_answers_403() {
+async fn recall_by_a_caller_who_may_not_or_for_a_patient_who_may_not_be_served_is_refused() {
     let app = TestApp::spawn().await;
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let token = app.token(U_DECEASED_PARTY, LE_MAIN, ALL_SCOPES);
+    let doctor = doctor_token(&app);
+    let cases = [
+        (
+            "a user whose party is not verified: 403",
+            app.token(U_UNVERIFIED_PARTY, LE_MAIN, ALL_SCOPES),
+            paths::recall(P_OTP, SR_ACTIVE),
+            (403, "forbidden", "Access denied. Party is not verified"),
+        ),
+        (
+            "a user whose party has died: 403",
+            app.token(U_DECEASED_PARTY, LE_MAIN, ALL_SCOPES),
+            paths::recall(P_OTP, SR_ACTIVE),
+            (403, "forbidden", "Access denied. Party is deceased"),
+        ),
+        (
+            "an unknown patient: 404",
+            doctor.clone(),
+            paths::recall(P_UNKNOWN, SR_ACTIVE),
+            (404, "not_found", "Person not found"),
+        ),
+        (
+            "a patient id that is not a uuid: 404",
+            doctor.clone(),
+            format!("/api/patients/nobody/service_requests/{SR_ACTIVE}/actions/recall"),
+            (404, "not_found", "Person not found"),
+        ),
+        (
+            "an inactive patient: 409",
+            doctor.clone(),
+            paths::recall(P_INACTIVE, Uuid::new_v4()),
+            (409, "request_conflict", "Person is not active"),
+        ),
+        // A legal entity that did not request the service request: 409, not 404. LE_OTHER
+        // neither requested nor uses SR_ACTIVE; LE_MAIN did not request SR_OTHER_LE.
+        (
+            "LE_OTHER for SR_ACTIVE: 409",
+            app.token(U_OTHER, LE_OTHER, ALL_SCOPES),
+            paths::recall(P_OTP, SR_ACTIVE),
+            (409, "request_conflict", NOT_THE_REQUESTER),
+        ),
+        (
+            "LE_MAIN for SR_OTHER_LE: 409",
+            doctor.clone(),
+            paths::recall(P_OTP, SR_OTHER_LE),
+            (409, "request_conflict", NOT_THE_REQUESTER),
+        ),
+    ];
 
-    let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
-
-    reply.assert_error(403, "forbidden", "Access denied. Party is deceased");
+    for (case, token, path, error) in cases {
+        let reply = app.patch(&path, Some(&token), Some(&body)).await;
+        reply.assert_case_error(case, error);
+        assert!(
+            reply.body["error"]["invalid"].is_null(),
+            "{case}: {:#}",
+            reply.body
+        );
+    }
     assert_untouched(&app, SR_ACTIVE).await;
+    assert_untouched(&app, SR_OTHER_LE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,55 +95,6 @@ async fn recall_by_a_user_whose_party_verification_is_pending_is_accepted() {
         .await
         .unwrap();
     assert_eq!(row["status"], "recalled");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_for_an_unknown_patient_answers_404_person_not_found() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-
-    for path in [
-        paths::recall(P_UNKNOWN, SR_ACTIVE),
-        format!("/api/patients/nobody/service_requests/{SR_ACTIVE}/actions/recall"),
-    ] {
-        let reply = app.patch(&path, Some(&token), Some(&body)).await;
-        reply.assert_error(404, "not_found", "Person not found");
-    }
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_for_an_inactive_patient_answers_409_person_is_not_active() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-
-    let reply = app.recall(P_INACTIVE, Uuid::new_v4(), &body, &token).await;
-
-    reply.assert_error(409, "request_conflict", "Person is not active");
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_by_a_legal_entity_that_did_not_request_the_service_request_answers_409_not_404() {
-    let app = TestApp::spawn().await;
-    let expected = "Only an employee from legal entity where service request is created can recall service request";
-
-    // LE_OTHER neither requested nor uses SR_ACTIVE.
-    let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    let reply = app.recall(P_OTP, SR_ACTIVE, &body, &other).await;
-    reply.assert_error(409, "request_conflict", expected);
-
-    // LE_MAIN did not request SR_OTHER_LE (LE_OTHER did).
-    let token = doctor_token(&app);
-    let reply = app.recall(P_OTP, SR_OTHER_LE, &body, &token).await;
-    reply.assert_error(409, "request_conflict", expected);
-    assert!(reply.body["error"]["invalid"].is_null(), "{:#}", reply.body);
-
-    assert_untouched(&app, SR_ACTIVE).await;
-    assert_untouched(&app, SR_OTHER_LE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

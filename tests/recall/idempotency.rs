@@ -43,81 +43,53 @@ async fn recall_retried_with_the_same_idempotency_key_answers_the_first_202_and_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_reusing_an_idempotency_key_with_another_body_answers_422() {
+async fn an_idempotency_key_reused_with_another_body_or_for_another_service_request_answers_422() {
     let app = TestApp::spawn().await;
     let token = doctor_token(&app);
     let rendered = rendering(&app, &token, P_OTP, SR_ACTIVE).await;
-    let first_body = body_of(&sign_json(
-        &pki().doctor,
-        &with_reason(rendered.clone(), reason()),
-    ));
     let other_reason = json!({ "coding": [ { "system": RECALL_REASONS_SYSTEM, "code": "2" } ] });
     let other_body = body_of(&sign_json(
         &pki().doctor,
         &with_reason(rendered, other_reason),
     ));
-    let key = "recall-sr-active-2";
-
-    let first = app
-        .recall(P_OTP, SR_ACTIVE, &first_body, &token)
-        .idempotency_key(key)
-        .await;
-    let href = first.job_href();
-    app.wait_job(&href, &token).await;
-
-    let second = app
-        .recall(P_OTP, SR_ACTIVE, &other_body, &token)
-        .idempotency_key(key)
-        .await;
-
-    second.assert_error(422, "validation_failed", KEY_REUSED);
-    assert_single_entry(
-        &second,
-        "$.headers.idempotency-key",
-        "unique",
-        KEY_REUSED,
-        json!([]),
-    );
-    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
-    assert_eq!(app.media_files().len(), 1);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_idempotency_key_reused_for_the_recall_of_another_service_request_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
     let (first_body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let (other_body, _) = doctor_recall(&app, P_OTP, SR_PERFORMER).await;
+    let (other_service_request, _) = doctor_recall(&app, P_OTP, SR_PERFORMER).await;
     let key = "recall-shared-key";
 
     let first = app
         .recall(P_OTP, SR_ACTIVE, &first_body, &token)
         .idempotency_key(key)
         .await;
-    let href = first.job_href();
-    app.wait_job(&href, &token).await;
+    app.wait_job(&first.job_href(), &token).await;
 
-    let second = app
-        .recall(P_OTP, SR_PERFORMER, &other_body, &token)
-        .idempotency_key(key)
-        .await;
-
-    second.assert_error(422, "validation_failed", KEY_REUSED);
-    assert_single_entry(
-        &second,
-        "$.headers.idempotency-key",
-        "unique",
-        KEY_REUSED,
-        json!([]),
-    );
-    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
+    for (case, id, body) in [
+        ("another body", SR_ACTIVE, &other_body),
+        (
+            "another service request",
+            SR_PERFORMER,
+            &other_service_request,
+        ),
+    ] {
+        let second = app
+            .recall(P_OTP, id, body, &token)
+            .idempotency_key(key)
+            .await;
+        second.assert_case_error(case, (422, "validation_failed", KEY_REUSED));
+        assert_single_entry(
+            &second,
+            "$.headers.idempotency-key",
+            "unique",
+            KEY_REUSED,
+            json!([]),
+        );
+        assert_eq!(app.log(SR_ACTIVE).await.len(), 2, "{case}");
+        assert_eq!(app.job_count().await, 1, "{case}");
+        // The key is looked up before anything is verified or stored: no file for the refusal.
+        assert_eq!(app.media_files().len(), 1, "{case}");
+    }
     assert_eq!(app.log(SR_PERFORMER).await.len(), 1);
     assert_eq!(
         app.current("service_requests", SR_PERFORMER).await.unwrap()["status"],
         "active"
     );
-    assert_eq!(app.job_count().await, 1);
-    // The key is looked up before anything is verified or stored: no file for the refusal.
-    assert_eq!(app.media_files().len(), 1);
 }

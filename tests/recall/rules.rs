@@ -19,66 +19,56 @@ async fn send(
     app.recall(patient, id, &body_of(&signed), token).await
 }
 
+const NOT_IN_MSP: &str = "Employees related to this party_id not in current MSP";
+const NOT_THE_REQUESTER: &str =
+    "Only an employee from legal entity where service request is created can recall service request";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_by_a_user_who_is_not_the_requester_or_is_dismissed_answers_409_not_in_current_msp()
+async fn recall_by_someone_other_than_the_requester_or_of_a_completed_service_request_answers_409()
 {
     let app = TestApp::spawn().await;
-    let content = with_reason(
-        rendering(&app, &doctor_token(&app), P_OTP, SR_ACTIVE).await,
-        reason(),
-    );
-
-    for user in [U_SPECIALIST, U_DISMISSED] {
+    let cases = [
         // Signed by the requester doctor, sent by someone else of the same legal entity.
-        let token = app.token(user, LE_MAIN, ALL_SCOPES);
-        let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
-        assert_eq!(reply.status, 409, "user {user}: {:#}", reply.body);
-        reply.assert_error(
-            409,
-            "request_conflict",
-            "Employees related to this party_id not in current MSP",
+        (
+            "by a specialist who is not the requester",
+            U_SPECIALIST,
+            SR_ACTIVE,
+            NOT_IN_MSP,
+        ),
+        (
+            "by a dismissed employee",
+            U_DISMISSED,
+            SR_ACTIVE,
+            NOT_IN_MSP,
+        ),
+        (
+            "of a service request only used by the caller's legal entity",
+            U_DOCTOR,
+            SR_USED_BY_MAIN,
+            NOT_THE_REQUESTER,
+        ),
+        (
+            "of a completed service request",
+            U_DOCTOR,
+            SR_COMPLETED,
+            "Service request in status completed cannot be recalled",
+        ),
+    ];
+
+    for (case, user, id, message) in cases {
+        let content = with_reason(
+            rendering(&app, &doctor_token(&app), P_OTP, id).await,
+            reason(),
         );
+        let token = app.token(user, LE_MAIN, ALL_SCOPES);
+        let reply = send(&app, &token, P_OTP, id, &content).await;
+        reply.assert_case_error(case, (409, "request_conflict", message));
+        assert_untouched(&app, id).await;
     }
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_of_a_service_request_only_used_by_the_callers_legal_entity_answers_409() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    let content = with_reason(
-        rendering(&app, &token, P_OTP, SR_USED_BY_MAIN).await,
-        reason(),
-    );
-
-    let reply = send(&app, &token, P_OTP, SR_USED_BY_MAIN, &content).await;
-
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Only an employee from legal entity where service request is created can recall service request",
-    );
-    assert_untouched(&app, SR_USED_BY_MAIN).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_of_a_completed_service_request_answers_409_invalid_status() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    let content = with_reason(rendering(&app, &token, P_OTP, SR_COMPLETED).await, reason());
-
-    let reply = send(&app, &token, P_OTP, SR_COMPLETED, &content).await;
-
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Service request in status completed cannot be recalled",
-    );
     assert_eq!(
         app.current("service_requests", SR_COMPLETED).await.unwrap()["status"],
         "completed"
     );
-    assert_untouched(&app, SR_COMPLETED).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,7 +1,7 @@
 //! The digital signature: signer count, trust, validity, the envelope and its content.
 
 use base64::Engine;
-use serde_json::json;
+use serde_json::{json, Value};
 
 use crate::support::pki::{sign_with_none, sign_with_two};
 use crate::support::world::*;
@@ -13,6 +13,22 @@ async fn valid_content(app: &TestApp) -> Vec<u8> {
     let token = doctor_token(app);
     let content = with_reason(rendering(app, &token, P_OTP, SR_ACTIVE).await, reason());
     serde_json::to_vec(&content).unwrap()
+}
+
+/// A refused signed_data: the case, the string sent, the message of the 422, and the entry, rule
+/// and params of its one `invalid[]` entry.
+type Refused = (String, String, String, &'static str, &'static str, Value);
+
+/// A case whose one entry is `$.signed_data`, `invalid`.
+fn of_signed_data(case: &str, signed: String, message: &str) -> Refused {
+    (
+        case.to_string(),
+        signed,
+        message.to_string(),
+        "$.signed_data",
+        "invalid",
+        json!([]),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -35,138 +51,94 @@ async fn recall_with_an_unsigned_envelope_answers_400_zero_signatures() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_signed_by_two_signers_answers_422_two_signatures() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    let signed = sign_with_two(&pki().doctor, &pki().stranger, &valid_content(&app).await);
-
-    let reply = app
-        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
-        .await;
-
-    let message = "document must be signed by 1 signer but contains 2 signatures";
-    reply.assert_error(422, "validation_failed", message);
-    assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_signed_with_an_untrusted_or_expired_certificate_answers_422() {
+async fn recall_whose_signature_signer_envelope_or_content_is_refused_answers_422_naming_the_entry()
+{
     let app = TestApp::spawn().await;
     let token = doctor_token(&app);
     let content = valid_content(&app).await;
-    let cases = [
-        (&pki().untrusted, "matching ROOT certificate not found"),
-        (&pki().expired, "certificate timestamp expired"),
+    let engine = base64::engine::general_purpose::STANDARD;
+    let not_json = "Malformed encoded content. Probably, you have encoded corrupted JSON.";
+    let not_cms = "Malformed signed data: not a CMS/PKCS#7 SignedData envelope";
+    let drfo = "Does not match the signer drfo";
+    let mut cases = vec![
+        of_signed_data(
+            "two signers",
+            sign_with_two(&pki().doctor, &pki().stranger, &content),
+            "document must be signed by 1 signer but contains 2 signatures",
+        ),
+        of_signed_data(
+            "an untrusted certificate",
+            pki().untrusted.sign(&content),
+            "matching ROOT certificate not found",
+        ),
+        of_signed_data(
+            "an expired certificate",
+            pki().expired.sign(&content),
+            "certificate timestamp expired",
+        ),
+        of_signed_data(
+            "content: not json",
+            pki().doctor.sign(b"not json"),
+            not_json,
+        ),
+        of_signed_data(
+            "content: cut JSON",
+            pki().doctor.sign(b"{\"id\": "),
+            not_json,
+        ),
+        of_signed_data("content: empty", pki().doctor.sign(b""), not_json),
+        of_signed_data(
+            "base64 of random bytes",
+            engine.encode(b"\x8f\x13random bytes that are not a CMS envelope\x00\x01\xfe"),
+            not_cms,
+        ),
+        of_signed_data(
+            "base64 of the unsigned content",
+            engine.encode(&content),
+            not_cms,
+        ),
+        // A DER SEQUENCE that is not a ContentInfo.
+        of_signed_data(
+            "base64 of a DER sequence",
+            engine.encode([0x30, 0x03, 0x02, 0x01, 0x05]),
+            not_cms,
+        ),
+        // Only whitespace: valid base64 of nothing.
+        of_signed_data("only whitespace", " ".to_string(), not_cms),
+        of_signed_data(
+            "signed by someone other than the requester",
+            pki().stranger.sign(&content),
+            drfo,
+        ),
+        // The passport signer is valid and trusted, but is not the requester of SR_ACTIVE.
+        of_signed_data(
+            "signed with the ECDSA passport certificate",
+            pki().passport_latin.sign(&content),
+            drfo,
+        ),
     ];
-
-    for (signer, message) in cases {
-        let reply = app
-            .recall(P_OTP, SR_ACTIVE, &body_of(&signer.sign(&content)), &token)
-            .await;
-        assert_eq!(reply.status, 422, "{message}: {:#}", reply.body);
-        reply.assert_error(422, "validation_failed", message);
-        assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
-    }
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_whose_signed_content_is_not_json_answers_422_malformed_encoded_content() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    let message = "Malformed encoded content. Probably, you have encoded corrupted JSON.";
-
-    for content in [&b"not json"[..], b"{\"id\": ", b""] {
-        let signed = pki().doctor.sign(content);
-        let reply = app
-            .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
-            .await;
-        let shown = String::from_utf8_lossy(content);
-        assert_eq!(reply.status, 422, "{shown}: {:#}", reply.body);
-        reply.assert_error(422, "validation_failed", message);
-        assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
-    }
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_whose_signed_content_is_json_but_not_an_object_answers_422_cast_at_the_root() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-
-    for (content, kind) in [
+    // JSON that is not an object: a cast at the root.
+    for (json_content, kind) in [
         (&b"[1, 2]"[..], "Array"),
         (b"\"\"", "String"),
         (b"7", "Integer"),
     ] {
-        let signed = pki().doctor.sign(content);
+        cases.push((
+            format!("content: {kind}"),
+            pki().doctor.sign(json_content),
+            format!("type mismatch. Expected Object but got {kind}"),
+            "$",
+            "cast",
+            json!(["object"]),
+        ));
+    }
+
+    for (case, signed, message, entry, rule, params) in cases {
         let reply = app
             .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
             .await;
-        let message = format!("type mismatch. Expected Object but got {kind}");
-        reply.assert_error(422, "validation_failed", &message);
-        assert_single_entry(&reply, "$", "cast", &message, json!(["object"]));
+        reply.assert_case_error(&case, (422, "validation_failed", &message));
+        assert_single_entry(&reply, entry, rule, &message, params);
     }
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_whose_signed_data_is_base64_of_something_that_is_not_cms_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    let message = "Malformed signed data: not a CMS/PKCS#7 SignedData envelope";
-    let engine = base64::engine::general_purpose::STANDARD;
-    let inputs = [
-        engine.encode(b"\x8f\x13random bytes that are not a CMS envelope\x00\x01\xfe"),
-        engine.encode(valid_content(&app).await),
-        // A DER SEQUENCE that is not a ContentInfo.
-        engine.encode([0x30, 0x03, 0x02, 0x01, 0x05]),
-        // Only whitespace: valid base64 of nothing.
-        " ".to_string(),
-    ];
-
-    for signed in inputs {
-        let reply = app
-            .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
-            .await;
-        assert_eq!(reply.status, 422, "{signed}: {:#}", reply.body);
-        reply.assert_error(422, "validation_failed", message);
-        assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
-    }
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_signed_by_someone_other_than_the_requester_answers_422_drfo_mismatch() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    let signed = pki().stranger.sign(&valid_content(&app).await);
-
-    let reply = app
-        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
-        .await;
-
-    let message = "Does not match the signer drfo";
-    reply.assert_error(422, "validation_failed", message);
-    assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
-    assert_untouched(&app, SR_ACTIVE).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn recall_signed_with_the_ecdsa_passport_certificate_by_the_doctor_answers_422_drfo_mismatch()
-{
-    // The passport signer is valid and trusted, but is not the requester of SR_ACTIVE.
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    let signed = pki().passport_latin.sign(&valid_content(&app).await);
-
-    let reply = app
-        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
-        .await;
-
-    let message = "Does not match the signer drfo";
-    reply.assert_error(422, "validation_failed", message);
-    assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
     assert_untouched(&app, SR_ACTIVE).await;
 }

@@ -221,6 +221,9 @@ impl<'a> IntoFuture for Call<'a> {
     }
 }
 
+/// An expected error answer: status, `error.type` and `error.message`.
+pub type Error<'a> = (u16, &'a str, &'a str);
+
 /// One HTTP answer: status, headers and the JSON body (`Null` when empty or not JSON).
 #[derive(Debug, Clone)]
 pub struct Reply {
@@ -268,17 +271,48 @@ impl Reply {
     /// Asserts an error answer: status, `error.type`, `error.message` and the envelope's meta.
     #[track_caller]
     pub fn assert_error(&self, status: u16, kind: &str, message: &str) -> &Self {
-        assert_eq!(self.status, status, "status of {:#}", self.body);
-        assert_eq!(self.error_type(), kind, "error.type of {:#}", self.body);
-        assert_eq!(self.message(), message, "error.message of {:#}", self.body);
+        self.assert_case_error("the answer", (status, kind, message))
+    }
+
+    /// [`Reply::assert_error`] for one case of a table of cases, named in every failure.
+    #[track_caller]
+    pub fn assert_case_error(&self, case: &str, (status, kind, message): Error<'_>) -> &Self {
+        let body = &self.body;
+        assert_eq!(self.status, status, "{case}: status of {body:#}");
+        assert_eq!(self.error_type(), kind, "{case}: error.type of {body:#}");
+        assert_eq!(self.message(), message, "{case}: error.message of {body:#}");
         assert_eq!(
-            self.body["meta"]["code"], status,
-            "meta.code of {:#}",
-            self.body
+            body["meta"]["code"], status,
+            "{case}: meta.code of {body:#}"
         );
         assert!(
-            self.body["meta"]["request_id"].is_string(),
-            "meta.request_id of {:#}",
+            body["meta"]["request_id"].is_string(),
+            "{case}: meta.request_id of {body:#}"
+        );
+        self
+    }
+
+    /// Asserts the body is declared JSON (`Content-Type: application/json…`).
+    #[track_caller]
+    pub fn assert_json(&self) -> &Self {
+        let content_type = self.header("content-type").unwrap_or_default();
+        assert!(
+            content_type.starts_with("application/json"),
+            "content-type of {:?}",
+            self.headers
+        );
+        self
+    }
+
+    /// Asserts a refusal that asks the client to come back: a `Retry-After` header and eHealth's
+    /// "temporarily unavailable" message.
+    #[track_caller]
+    pub fn assert_retry_later(&self) -> &Self {
+        assert!(self.headers.contains_key("retry-after"), "{:#}", self.body);
+        assert!(
+            self.message()
+                .starts_with("Service temporarily unavailable, please retry"),
+            "{:#}",
             self.body
         );
         self

@@ -117,3 +117,37 @@ impl TestApp {
         files
     }
 }
+
+/// What a refused request must leave as it was, read before it is sent: see
+/// [`TestApp::assert_unchanged`].
+#[derive(Debug, PartialEq)]
+pub struct Snapshot {
+    all_events: i64,
+    events: Vec<Value>,
+    row: Option<Value>,
+    feed: Vec<Value>,
+    jobs: i64,
+}
+
+impl TestApp {
+    /// The entity `id` of `table` as stored now: its events, current row and feed records, and
+    /// how many events and jobs exist.
+    pub async fn snapshot(&self, table: &str, id: Uuid) -> Snapshot {
+        Snapshot {
+            all_events: self.event_count().await,
+            events: self.log(id).await,
+            row: self.current(table, id).await,
+            feed: self.feed(id).await,
+            jobs: self.job_count().await,
+        }
+    }
+
+    /// Once the workers are idle, the entity is stored exactly as in `before` (no event, no row
+    /// change, no feed record), and no event was appended nor job made anywhere; `case` is named
+    /// in the failure.
+    pub async fn assert_unchanged(&self, case: &str, table: &str, id: Uuid, before: &Snapshot) {
+        self.workers_idle().await;
+        let after = self.snapshot(table, id).await;
+        assert_eq!(&after, before, "{case}: {table} {id} changed");
+    }
+}
