@@ -8,7 +8,7 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use ua_cryptography_dstu4145::{get_polynomial_curve, DomainParameters, Signer};
 
-use super::der_writer::*;
+use crate::der_writer::*;
 
 pub const DSTU_LE: &str = "1.2.804.2.1.1.1.1.3.1.1";
 pub const DSTU_KUPYNA: &str = "1.2.804.2.1.1.1.1.3.6.1.1";
@@ -316,4 +316,119 @@ pub fn token(
         &[&certificate.der],
         info,
     )
+}
+
+/// A DSTU 4145 authority for tests that need one working whole: a root (GOST 34.311), a signer
+/// with the DRFO attribute and `TINUA-` serialNumber, a TSA the root certified for timeStamping,
+/// all on the 257-bit curve with keys from `seed`.
+pub struct Authority {
+    root_key: Key,
+    pub root: Issued,
+    pub root_name: Vec<u8>,
+    signer_key: Key,
+    pub signer: Issued,
+    tsa_key: Key,
+    pub tsa: Issued,
+}
+
+impl Authority {
+    /// Valid from a day before `now` (Unix seconds) for a year.
+    pub fn new(seed: u64, drfo: &str, now: u64) -> Authority {
+        let validity = (now - 86_400, now + 365 * 86_400);
+        let mut root_key = Key::new(seed);
+        let root_name = name(
+            "Тестовий ЦСК ДСТУ",
+            &[rdn("2.5.4.5", printable("UA-00000000"))],
+        );
+        let root_spki = root_key.spki.clone();
+        let root = certificate(
+            &mut root_key,
+            &root_name,
+            &root_name,
+            &root_spki,
+            &[1],
+            validity,
+            &ca_extensions(),
+            Hash::Gost,
+        );
+        let signer_key = Key::new(seed + 1);
+        let signer_name = name(
+            "Лікар ДСТУ",
+            &[
+                rdn("2.5.4.4", utf8("Лікар")),
+                rdn("2.5.4.42", utf8("ДСТУ")),
+                rdn("2.5.4.5", printable(&format!("TINUA-{drfo}"))),
+            ],
+        );
+        let signer = certificate(
+            &mut root_key,
+            &root_name,
+            &signer_name,
+            &signer_key.spki,
+            &[2],
+            validity,
+            &signer_extensions(drfo),
+            Hash::Gost,
+        );
+        let tsa_key = Key::new(seed + 2);
+        let tsa = certificate(
+            &mut root_key,
+            &root_name,
+            &name("Тестовий TSP ДСТУ", &[]),
+            &tsa_key.spki,
+            &[3],
+            validity,
+            &tsa_extensions(),
+            Hash::Gost,
+        );
+        Authority {
+            root_key,
+            root,
+            root_name,
+            signer_key,
+            signer,
+            tsa_key,
+            tsa,
+        }
+    }
+
+    /// `content` signed by the signer with `hash` (GOST 34.311 or Kupyna-256), with a signature
+    /// timestamp by the TSA at `gen_time`, in DER.
+    pub fn sign(&mut self, content: &[u8], hash: Hash, gen_time: u64) -> Vec<u8> {
+        let info = signer_info(SignerInfoParts {
+            key: &mut self.signer_key,
+            certificate: &self.signer,
+            issuer: &self.root_name,
+            hash,
+            content,
+            content_type: "1.2.840.113549.1.7.1",
+            extra_signed: Vec::new(),
+        });
+        let envelope = signed_data(
+            hash,
+            "1.2.840.113549.1.7.1",
+            content,
+            &[&self.signer.der],
+            info,
+        );
+        let stamp = token(
+            &mut self.tsa_key,
+            &self.tsa,
+            &self.root_name,
+            &crate::cms::signature_value(&envelope),
+            gen_time,
+        );
+        crate::cms::with_signature_timestamp(&envelope, &stamp)
+    }
+
+    /// The root's fresh CRL (this update an hour before `now`, next update a week after).
+    pub fn crl(&mut self, now: u64) -> Vec<u8> {
+        crl(
+            &mut self.root_key,
+            &self.root_name,
+            now - 3600,
+            now + 7 * 86_400,
+            &[],
+        )
+    }
 }
