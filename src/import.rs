@@ -105,7 +105,8 @@ fn list<'a>(file: &'a Value, key: &str) -> &'a [Value] {
 enum ReferenceRow {
     Setting(&'static str, Value),
     Dictionary(String, Value),
-    LegalEntity(Uuid, String, String, bool),
+    /// id, type, status, nhs_verified, edrpou.
+    LegalEntity(Uuid, String, String, bool, Option<String>),
     Party {
         id: Uuid,
         tax_id: Option<String>,
@@ -123,9 +124,9 @@ const SETTING_SQL: &str = "INSERT INTO settings (key, value) VALUES ($1, $2) \
     ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value";
 const DICTIONARY_SQL: &str = "INSERT INTO dictionaries (name, \"values\") VALUES ($1, $2) \
     ON CONFLICT (name) DO UPDATE SET \"values\" = EXCLUDED.\"values\"";
-const LEGAL_ENTITY_SQL: &str = "INSERT INTO legal_entities (id, type, status, nhs_verified) \
-    VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, \
-    status = EXCLUDED.status, nhs_verified = EXCLUDED.nhs_verified";
+const LEGAL_ENTITY_SQL: &str = "INSERT INTO legal_entities (id, type, status, nhs_verified, \
+    edrpou) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, \
+    status = EXCLUDED.status, nhs_verified = EXCLUDED.nhs_verified, edrpou = EXCLUDED.edrpou";
 const PARTY_SQL: &str = "INSERT INTO parties (id, tax_id, first_name, last_name, \
     verification_status, death_date) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE \
     SET tax_id = EXCLUDED.tax_id, first_name = EXCLUDED.first_name, \
@@ -172,6 +173,7 @@ fn reference_rows(file: &Value) -> anyhow::Result<Vec<ReferenceRow>> {
             f.string("type")?,
             f.string("status")?,
             f.opt::<bool>("nhs_verified")?.unwrap_or(false),
+            f.opt::<String>("edrpou")?,
         ));
     }
     for (i, v) in list(file, "parties").iter().enumerate() {
@@ -236,11 +238,14 @@ macro_rules! write_rows {
                 ReferenceRow::Dictionary(name, values) => {
                     sqlx::query(DICTIONARY_SQL).bind(name).bind($json(values))
                 }
-                ReferenceRow::LegalEntity(id, kind, status, nhs) => sqlx::query(LEGAL_ENTITY_SQL)
-                    .bind($uuid(*id))
-                    .bind(kind)
-                    .bind(status)
-                    .bind(*nhs),
+                ReferenceRow::LegalEntity(id, kind, status, nhs, edrpou) => {
+                    sqlx::query(LEGAL_ENTITY_SQL)
+                        .bind($uuid(*id))
+                        .bind(kind)
+                        .bind(status)
+                        .bind(*nhs)
+                        .bind(edrpou)
+                }
                 ReferenceRow::Party {
                     id,
                     tax_id,

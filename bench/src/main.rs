@@ -244,7 +244,7 @@ async fn main() -> anyhow::Result<()> {
     let work = std::env::temp_dir().join(&db);
     std::fs::create_dir_all(&work)?;
     let anchors = work.join("anchors.pem");
-    std::fs::write(&anchors, ca.pem())?;
+    pki::write_signature_trust(&ca, &anchors);
     let svc = service::Service::start(
         &binary,
         &url,

@@ -251,6 +251,7 @@ mod tests {
             kind: "OUTPATIENT".into(),
             status: status.into(),
             nhs_verified: true,
+            edrpou: None,
         })
     }
 

@@ -23,6 +23,8 @@ pub struct LegalEntity {
     pub kind: String,
     pub status: String,
     pub nhs_verified: bool,
+    /// Its EDRPOU, when the registry's copy has it: what an organisation's seal must carry.
+    pub edrpou: Option<String>,
 }
 
 impl LegalEntity {
@@ -173,15 +175,17 @@ impl Reference {
     }
 
     async fn load_legal_entity(&self, id: Uuid) -> Result<Option<LegalEntity>, sqlx::Error> {
-        const SQL: &str = "SELECT type, status, nhs_verified FROM legal_entities WHERE id = $1";
-        let row: Option<(String, String, bool)> = on_backend!(&self.db,
+        const SQL: &str =
+            "SELECT type, status, nhs_verified, edrpou FROM legal_entities WHERE id = $1";
+        let row: Option<(String, String, bool, Option<String>)> = on_backend!(&self.db,
             pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?,
             pool => sqlx::query_as(SQL).bind(text_id(id)).fetch_optional(pool).await?);
-        Ok(row.map(|(kind, status, nhs_verified)| LegalEntity {
+        Ok(row.map(|(kind, status, nhs_verified, edrpou)| LegalEntity {
             id,
             kind,
             status,
             nhs_verified,
+            edrpou,
         }))
     }
 

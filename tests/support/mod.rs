@@ -11,6 +11,7 @@
 
 pub mod pki;
 pub mod proxy;
+pub mod qualified_pki;
 pub mod world;
 
 use std::path::PathBuf;
@@ -287,7 +288,7 @@ pub fn pki() -> &'static Pki {
         std::fs::write(&anchors, ca.pem()).expect("write trust anchors");
         Pki {
             doctor: ca.issue_signer(&format!("TINUA-{}", world::DOCTOR_TAX_ID), "Лікар Тест"),
-            passport_latin: ca.issue_signer_ec("KA123456", "Лікар Паспорт"),
+            passport_latin: ca.issue_signer_ec("PASUA-KA123456", "Лікар Паспорт"),
             stranger: ca.issue_signer("9999999999", "Сторонній"),
             dismissed: ca.issue_signer(
                 &format!("TINUA-{}", world::DISMISSED_TAX_ID),
@@ -766,7 +767,7 @@ pub fn serve_args(trust_anchors: Option<PathBuf>, media_dir: PathBuf) -> ServeAr
         listen: "127.0.0.1:0".parse().expect("addr"),
         jwt_secret: Some(JWT_SECRET.into()),
         demo: false,
-        trust_anchors,
+        signature: qualified_pki::signature_args(trust_anchors),
         media_dir,
         sms_gateway: "log".into(),
         otp_secret: Some("test-otp-secret".into()),
