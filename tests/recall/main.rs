@@ -16,8 +16,11 @@ mod care_plan;
 mod content_schema;
 mod effects;
 mod idempotency;
+mod qualified;
 mod rules;
+mod seal;
 mod signature;
+mod signature_service;
 mod success;
 
 use std::path::{Path, PathBuf};
