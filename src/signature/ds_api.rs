@@ -211,7 +211,13 @@ pub fn answer(result: &Result<SignedEnvelope, SignatureError>) -> (u16, Value) {
 fn wire_signer(signer: &Signer) -> WireSigner {
     let field = |value: &Option<String>| Some(value.clone().unwrap_or_default());
     WireSigner {
-        drfo: Some(signer.drfo.as_ref().map(|d| d.to_string()).unwrap_or_default()),
+        drfo: Some(
+            signer
+                .drfo
+                .as_ref()
+                .map(|d| d.to_string())
+                .unwrap_or_default(),
+        ),
         edrpou: field(&signer.edrpou),
         common_name: field(&signer.common_name),
         given_name: field(&signer.given_name),

@@ -23,8 +23,8 @@ pub struct ExternalVerifier {
 impl ExternalVerifier {
     /// A verifier asking the service at `url` (`http://` or `https://`).
     pub fn new(url: &str) -> anyhow::Result<ExternalVerifier> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| anyhow::anyhow!("`{url}` is not a URL: {e}"))?;
+        let parsed =
+            reqwest::Url::parse(url).map_err(|e| anyhow::anyhow!("`{url}` is not a URL: {e}"))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             anyhow::bail!("`{url}` is not an http(s) URL");
         }

@@ -63,7 +63,10 @@ impl Signatures {
         let mut trust = TrustStore::new();
         let loaded = certificates(anchors).context("EHEALTH_TRUST_ANCHORS")?;
         if loaded.is_empty() {
-            anyhow::bail!("EHEALTH_TRUST_ANCHORS: no certificate in {}", anchors.display());
+            anyhow::bail!(
+                "EHEALTH_TRUST_ANCHORS: no certificate in {}",
+                anchors.display()
+            );
         }
         trust.add_anchors(loaded);
         if let Some(tsa) = &args.tsa_certificates {

@@ -72,7 +72,9 @@ impl TestCa {
         builder.set_subject_name(&name).unwrap();
         builder.set_issuer_name(&name).unwrap();
         builder.set_pubkey(&key).unwrap();
-        builder.set_not_before(&days_from_now(not_before_days)).unwrap();
+        builder
+            .set_not_before(&days_from_now(not_before_days))
+            .unwrap();
         builder.set_not_after(&days_from_now(3650)).unwrap();
         builder
             .append_extension(BasicConstraints::new().critical().ca().build().unwrap())
@@ -150,7 +152,11 @@ impl TestCa {
     /// A TSA: keyUsage digitalSignature, extended key usage timeStamping (critical).
     pub fn issue_tsa(&self, common_name: &str) -> TestTsa {
         use openssl::x509::extension::ExtendedKeyUsage;
-        let eku = ExtendedKeyUsage::new().critical().time_stamping().build().unwrap();
+        let eku = ExtendedKeyUsage::new()
+            .critical()
+            .time_stamping()
+            .build()
+            .unwrap();
         let signer = self.issue_named(
             rsa_key(),
             &name(&[(Nid::COMMONNAME, common_name)]),
@@ -218,7 +224,6 @@ impl TestCa {
         not_after_days: i64,
         extra_extensions: &[openssl::x509::X509Extension],
     ) -> TestSigner {
-
         let mut builder = X509Builder::new().unwrap();
         builder.set_version(2).unwrap();
         builder.set_serial_number(&random_serial()).unwrap();
@@ -279,7 +284,10 @@ pub fn write_signature_trust(ca: &TestCa, anchors: &std::path::Path) {
 pub fn signature_env(anchors: &std::path::Path) -> [(&'static str, std::path::PathBuf); 3] {
     [
         ("EHEALTH_TRUST_ANCHORS", anchors.to_path_buf()),
-        ("EHEALTH_TSA_CERTIFICATES", anchors.with_file_name("tsa.pem")),
+        (
+            "EHEALTH_TSA_CERTIFICATES",
+            anchors.with_file_name("tsa.pem"),
+        ),
         ("EHEALTH_CRL_DIR", anchors.with_file_name("crl")),
     ]
 }

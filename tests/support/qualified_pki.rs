@@ -70,7 +70,10 @@ pub fn signature_args(trust_anchors: Option<PathBuf>) -> SignatureArgs {
     };
     let q = qualified();
     let anchors = q.folder.join("anchors");
-    let name = format!("given-{:016x}.pem", fxhash(given.to_string_lossy().as_bytes()));
+    let name = format!(
+        "given-{:016x}.pem",
+        fxhash(given.to_string_lossy().as_bytes())
+    );
     if !anchors.join(&name).exists() {
         let bytes = std::fs::read(&given).expect("the given trust anchors are readable");
         write_atomically(&anchors.join(name), &bytes);
@@ -93,7 +96,9 @@ impl Qualified {
 
     /// `inner` (base64 of a signed envelope) wrapped in `seal`'s stamped signature, base64.
     pub fn sealed(&self, seal: &TestSigner, inner: &str) -> String {
-        let inner = STANDARD.decode(inner).expect("the inner envelope is base64");
+        let inner = STANDARD
+            .decode(inner)
+            .expect("the inner envelope is base64");
         seal.sign(&inner)
     }
 }
@@ -107,7 +112,9 @@ fn build() -> Qualified {
 
     let p384_root = TestCa::new_p384("ehealth-es test P-384 root");
     let no_crl_root = TestCa::new("ehealth-es test root without CRL");
-    let revoked = harness.ca.issue_signer(&format!("TINUA-{DOCTOR_TAX_ID}"), "Лікар Відкликаний");
+    let revoked = harness
+        .ca
+        .issue_signer(&format!("TINUA-{DOCTOR_TAX_ID}"), "Лікар Відкликаний");
     let organisation = Asn1Object::from_str("2.5.4.97").unwrap().nid();
     let seal_of = |edrpou: &str, name: &str| {
         harness.ca.issue_with(

@@ -48,7 +48,10 @@ async fn anchors_load_from_a_pem_file_or_a_cms_bundle_and_only_those_are_trusted
         ..fixture().args()
     };
     let verifier = configured(&pem).await;
-    assert_eq!(verdict(&*verifier, &fixture().doctor.sign(CONTENT)).await, Ok(()));
+    assert_eq!(
+        verdict(&*verifier, &fixture().doctor.sign(CONTENT)).await,
+        Ok(())
+    );
     let dstu = fixture().dstu_sign(CONTENT, ehealth_test_pki::dstu::Hash::Gost);
     assert_eq!(
         verdict(&*verifier, &dstu).await,
@@ -71,24 +74,32 @@ async fn unusable_configurations_stop_the_start_with_the_variable_named() {
         service_url: Some("http://127.0.0.1:9/digital_signatures".into()),
         ..fixture().args()
     };
-    assert!(load_error(both).await.contains("EHEALTH_SIGNATURE_SERVICE_URL excludes"));
+    assert!(load_error(both)
+        .await
+        .contains("EHEALTH_SIGNATURE_SERVICE_URL excludes"));
     let not_http = SignatureArgs {
         service_url: Some("ftp://example.org/".into()),
         ..SignatureArgs::default()
     };
-    assert!(load_error(not_http).await.contains("EHEALTH_SIGNATURE_SERVICE_URL"));
+    assert!(load_error(not_http)
+        .await
+        .contains("EHEALTH_SIGNATURE_SERVICE_URL"));
 
     let empty = tempfile::tempdir().unwrap();
     let no_anchor = SignatureArgs {
         trust_anchors: Some(empty.path().to_path_buf()),
         ..SignatureArgs::default()
     };
-    assert!(load_error(no_anchor).await.contains("EHEALTH_TRUST_ANCHORS: no certificate"));
+    assert!(load_error(no_anchor)
+        .await
+        .contains("EHEALTH_TRUST_ANCHORS: no certificate"));
     let missing = SignatureArgs {
         trust_anchors: Some(empty.path().join("nothing.pem")),
         ..SignatureArgs::default()
     };
-    assert!(load_error(missing).await.starts_with("EHEALTH_TRUST_ANCHORS"));
+    assert!(load_error(missing)
+        .await
+        .starts_with("EHEALTH_TRUST_ANCHORS"));
 
     std::fs::write(empty.path().join("broken.crl"), b"not a CRL").unwrap();
     let broken_crl = SignatureArgs {
@@ -97,7 +108,9 @@ async fn unusable_configurations_stop_the_start_with_the_variable_named() {
     };
     assert!(load_error(broken_crl).await.starts_with("EHEALTH_CRL_DIR"));
 
-    let nothing = Signatures::from_config(&SignatureArgs::default()).await.unwrap();
+    let nothing = Signatures::from_config(&SignatureArgs::default())
+        .await
+        .unwrap();
     assert!(nothing.verifier.is_none(), "no anchors: recall answers 503");
 }
 
@@ -116,7 +129,10 @@ async fn crls_fetched_from_configured_addresses_give_the_status_and_a_failed_fet
         ..fixture().args()
     };
     let verifier = configured(&fetched).await;
-    assert_eq!(verdict(&*verifier, &fixture().doctor.sign(CONTENT)).await, Ok(()));
+    assert_eq!(
+        verdict(&*verifier, &fixture().doctor.sign(CONTENT)).await,
+        Ok(())
+    );
     assert_eq!(
         verdict(&*verifier, &fixture().revoked.sign(CONTENT)).await,
         Err(SignatureError::Invalid("certificate is revoked".into()))

@@ -87,7 +87,11 @@ fn content_that_is_not_text_is_malformed_and_other_failures_are_unavailable() {
         read(status, body),
         Err(SignatureError::Invalid(MALFORMED_CONTENT.into()))
     );
-    for (status, body) in [(500, json!({})), (200, json!({ "data": 7 })), (404, json!(null))] {
+    for (status, body) in [
+        (500, json!({})),
+        (200, json!({ "data": 7 })),
+        (404, json!(null)),
+    ] {
         assert!(
             matches!(read(status, body), Err(SignatureError::Unavailable(_))),
             "{status}"

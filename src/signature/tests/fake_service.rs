@@ -38,7 +38,12 @@ impl Replay {
     }
 
     /// Records what `verifier` answers for `signed_data` at `at`, in the service's wire format.
-    pub async fn record(&self, verifier: &dyn SignatureVerifier, signed_data: &str, at: DateTime<Utc>) {
+    pub async fn record(
+        &self,
+        verifier: &dyn SignatureVerifier,
+        signed_data: &str,
+        at: DateTime<Utc>,
+    ) {
         let answer = ds_api::answer(&verifier.verify(signed_data, at).await);
         self.answers
             .lock()
@@ -47,9 +52,16 @@ impl Replay {
     }
 }
 
-async fn answer(State(answers): State<Answers>, Json(request): Json<Request>) -> (StatusCode, Json<Value>) {
+async fn answer(
+    State(answers): State<Answers>,
+    Json(request): Json<Request>,
+) -> (StatusCode, Json<Value>) {
     assert_eq!(request.signed_content_encoding, "base64");
-    let recorded = answers.lock().unwrap().get(&request.signed_content).cloned();
+    let recorded = answers
+        .lock()
+        .unwrap()
+        .get(&request.signed_content)
+        .cloned();
     match recorded {
         Some((status, body)) => (StatusCode::from_u16(status).unwrap(), Json(body)),
         None => (

@@ -67,7 +67,10 @@ fn given_an_invalid_layer_when_the_rule_applies_then_the_outermost_invalid_messa
         invalid(person("1234567890"), "matching ROOT certificate not found"),
     ]);
     let error = single_valid_signature(answer, Some("38782323")).unwrap_err();
-    assert_eq!(error, SignatureError::Invalid("certificate is revoked".into()));
+    assert_eq!(
+        error,
+        SignatureError::Invalid("certificate is revoked".into())
+    );
 }
 
 #[test]
