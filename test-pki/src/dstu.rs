@@ -58,13 +58,21 @@ pub struct Key {
 
 impl Key {
     pub fn new(seed: u64) -> Key {
+        Key::with_dke(seed, None)
+    }
+
+    /// A key whose parameters name `dke` as GOST 34.311's S-box (64 bytes); it still signs with
+    /// DKE №1, so only a verifier that ignored the parameters could accept its signatures.
+    pub fn with_dke(seed: u64, dke: Option<&[u8; 64]>) -> Key {
         let params = get_polynomial_curve(257).unwrap();
         let mut signer = Signer::with_rng(&params, ChaCha20Rng::seed_from_u64(seed));
         let pair = signer.generate_key_pair();
         let mut compressed = params.curve().compress_to_bytes(&pair.public_key).unwrap();
         compressed.reverse();
+        let mut key_params = vec![oid(CURVE_257)];
+        key_params.extend(dke.map(|dke| octets(dke)));
         let spki = seq(&[
-            seq(&[oid(DSTU_LE), seq(&[oid(CURVE_257)])]),
+            seq(&[oid(DSTU_LE), seq(&key_params)]),
             bits(&octets(&compressed)),
         ]);
         Key {
@@ -318,6 +326,38 @@ pub fn token(
     )
 }
 
+/// A signer [`Authority::issue_signer`] certified: its key and certificate.
+pub struct DstuSigner {
+    key: Key,
+    pub certificate: Issued,
+}
+
+/// An unstamped envelope of `content` by `key` with its certificate.
+fn envelope(
+    key: &mut Key,
+    certificate: &Issued,
+    issuer: &[u8],
+    content: &[u8],
+    hash: Hash,
+) -> Vec<u8> {
+    let info = signer_info(SignerInfoParts {
+        key,
+        certificate,
+        issuer,
+        hash,
+        content,
+        content_type: "1.2.840.113549.1.7.1",
+        extra_signed: Vec::new(),
+    });
+    signed_data(
+        hash,
+        "1.2.840.113549.1.7.1",
+        content,
+        &[&certificate.der],
+        info,
+    )
+}
+
 /// A DSTU 4145 authority for tests that need one working whole: a root (GOST 34.311), a signer
 /// with the DRFO attribute and `TINUA-` serialNumber, a TSA the root certified for timeStamping,
 /// all on the 257-bit curve with keys from `seed`.
@@ -329,6 +369,7 @@ pub struct Authority {
     pub signer: Issued,
     tsa_key: Key,
     pub tsa: Issued,
+    validity: (u64, u64),
 }
 
 impl Authority {
@@ -389,28 +430,70 @@ impl Authority {
             signer,
             tsa_key,
             tsa,
+            validity,
         }
     }
 
     /// `content` signed by the signer with `hash` (GOST 34.311 or Kupyna-256), with a signature
     /// timestamp by the TSA at `gen_time`, in DER.
     pub fn sign(&mut self, content: &[u8], hash: Hash, gen_time: u64) -> Vec<u8> {
-        let info = signer_info(SignerInfoParts {
-            key: &mut self.signer_key,
-            certificate: &self.signer,
-            issuer: &self.root_name,
-            hash,
+        let envelope = envelope(
+            &mut self.signer_key,
+            &self.signer,
+            &self.root_name,
             content,
-            content_type: "1.2.840.113549.1.7.1",
-            extra_signed: Vec::new(),
-        });
-        let envelope = signed_data(
             hash,
-            "1.2.840.113549.1.7.1",
-            content,
-            &[&self.signer.der],
-            info,
         );
+        self.stamped(envelope, gen_time)
+    }
+
+    /// Another signer of the root (serial `serial`, key from `seed`, the DRFO attribute and
+    /// `TINUA-` serialNumber as the main signer's), whose key parameters carry `dke`.
+    pub fn issue_signer(
+        &mut self,
+        seed: u64,
+        serial: u8,
+        drfo: &str,
+        dke: &[u8; 64],
+    ) -> DstuSigner {
+        let key = Key::with_dke(seed, Some(dke));
+        let subject = name(
+            "Лікар ДСТУ (інший ДКЕ)",
+            &[rdn("2.5.4.5", printable(&format!("TINUA-{drfo}")))],
+        );
+        let certificate = certificate(
+            &mut self.root_key,
+            &self.root_name,
+            &subject,
+            &key.spki,
+            &[serial],
+            self.validity,
+            &signer_extensions(drfo),
+            Hash::Gost,
+        );
+        DstuSigner { key, certificate }
+    }
+
+    /// `content` signed by `signer` (one of [`Authority::issue_signer`]'s) with `hash`, stamped
+    /// by the TSA at `gen_time`, in DER.
+    pub fn sign_as(
+        &mut self,
+        signer: &mut DstuSigner,
+        content: &[u8],
+        hash: Hash,
+        gen_time: u64,
+    ) -> Vec<u8> {
+        let envelope = envelope(
+            &mut signer.key,
+            &signer.certificate,
+            &self.root_name,
+            content,
+            hash,
+        );
+        self.stamped(envelope, gen_time)
+    }
+
+    fn stamped(&mut self, envelope: Vec<u8>, gen_time: u64) -> Vec<u8> {
         let stamp = token(
             &mut self.tsa_key,
             &self.tsa,

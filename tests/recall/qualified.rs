@@ -117,6 +117,14 @@ async fn recall_signed_on_an_unsupported_curve_answers_422_and_changes_nothing()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_signed_with_a_dstu_key_whose_parameters_name_another_dke_answers_422() {
+    let app = TestApp::spawn().await;
+    let signed = qualified().dstu_sign_other_dke(&content(&app).await);
+    let message = "unsupported DKE: GOST 34.311 is available with the standard DKE only";
+    assert_refused(&app, &signed, message).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_signed_with_a_certificate_carrying_two_different_drfo_answers_422() {
     let app = TestApp::spawn().await;
     let signed = qualified().drfo_conflict.sign(&content(&app).await);

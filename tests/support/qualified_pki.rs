@@ -20,7 +20,7 @@ use base64::Engine as _;
 use ehealth_es::config::SignatureArgs;
 use ehealth_test_pki::cms::certificate_bundle;
 use ehealth_test_pki::der_writer::{oid, printable, seq, set};
-use ehealth_test_pki::dstu::{Authority, Hash};
+use ehealth_test_pki::dstu::{Authority, DstuSigner, Hash};
 use openssl::asn1::{Asn1Object, Asn1OctetString};
 use openssl::nid::Nid;
 use openssl::x509::X509Extension;
@@ -53,8 +53,12 @@ pub struct Qualified {
     pub drfo_conflict: TestSigner,
     /// A TSA nobody configured or certified.
     pub rogue_tsa: TestTsa,
-    dstu: Mutex<Authority>,
+    /// The DSTU 4145 authority, and a doctor of it whose key names a DKE other than №1.
+    dstu: Mutex<(Authority, DstuSigner)>,
 }
+
+/// A GOST 28147 S-box other than DKE №1 (GOST 34.311 is supported with DKE №1 only).
+const OTHER_DKE: [u8; 64] = [0x5a; 64];
 
 /// The qualified-signature PKI, made once per test process.
 pub fn qualified() -> &'static Qualified {
@@ -90,8 +94,16 @@ impl Qualified {
     /// `content` signed by the DSTU 4145 doctor with `hash` (GOST 34.311 or Kupyna-256), stamped
     /// by the DSTU TSA now, base64.
     pub fn dstu_sign(&self, content: &[u8], hash: Hash) -> String {
-        let mut authority = self.dstu.lock().expect("DSTU PKI");
-        STANDARD.encode(authority.sign(content, hash, unix_now()))
+        let mut dstu = self.dstu.lock().expect("DSTU PKI");
+        STANDARD.encode(dstu.0.sign(content, hash, unix_now()))
+    }
+
+    /// `content` signed with GOST 34.311 by the DSTU 4145 doctor whose key parameters name
+    /// another DKE, stamped now, base64.
+    pub fn dstu_sign_other_dke(&self, content: &[u8]) -> String {
+        let mut dstu = self.dstu.lock().expect("DSTU PKI");
+        let (authority, signer) = &mut *dstu;
+        STANDARD.encode(authority.sign_as(signer, content, Hash::Gost, unix_now()))
     }
 
     /// `inner` (base64 of a signed envelope) wrapped in `seal`'s stamped signature, base64.
@@ -140,6 +152,7 @@ fn build() -> Qualified {
         &harness.ca.crl(&[&revoked.cert]),
     );
     write_atomically(&folder.join("crl/p384.crl"), &p384_root.crl(&[]));
+    let other_dke = dstu.issue_signer(44, 4, DOCTOR_TAX_ID, &OTHER_DKE);
     let dstu_crl = dstu.crl(unix_now());
     write_atomically(&folder.join("crl/dstu.crl"), &dstu_crl);
 
@@ -171,7 +184,7 @@ fn build() -> Qualified {
             &[drfo_attribute(DOCTOR_TAX_ID)],
         ),
         rogue_tsa: TestCa::new("rogue TSA root").issue_tsa("rogue TSA"),
-        dstu: Mutex::new(dstu),
+        dstu: Mutex::new((dstu, other_dke)),
         folder,
     }
 }
