@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fault tests (issue 4, item 2): builds release binaries, starts a throwaway PostgreSQL of its own
+# Fault tests: builds release binaries, starts a throwaway PostgreSQL of its own
 # (scenario (b) stops and starts it, so never a shared one), runs ehealth-faults — SIGKILL during
 # load, a PostgreSQL restart during load, two instances on one database — and stops the server.
 # Exits non-zero when a promise is broken. Extra arguments go to ehealth-faults

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Fuzzes the HTTP API against its own OpenAPI document (issue 4): builds the release binary, starts
+# Fuzzes the HTTP API against its own OpenAPI document: builds the release binary, starts
 # a throwaway PostgreSQL (unless EHEALTH_TEST_DATABASE_URL is set) with a fresh database, imports
 # examples/demo.json, serves on a free loopback port with a JWT secret and a generated CA as trust
 # anchors, mints a token with every scope, installs schemathesis into a venv under the temp dir and

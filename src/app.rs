@@ -16,18 +16,22 @@ use crate::signature::setup::Signatures;
 use crate::signature::SignatureVerifier;
 use crate::sms::dispatcher::Dispatcher;
 use crate::sms::Gateway;
+use crate::store::{Probe, Store};
 use crate::workers::effects::EffectsWorker;
 
 pub struct AppState {
+    /// The database the list endpoints query (`api::lists` builds their SQL per backend).
     pub db: Db,
+    /// Every other read and write of the handlers.
+    pub store: Store,
     pub bus: Arc<CommandBus>,
     pub reference: Reference,
     pub keys: TokenKeys,
     pub verifier: Option<Arc<dyn SignatureVerifier>>,
     pub media: MediaStorage,
     pub ready_max_lag: i64,
-    /// The connection `/health/ready` probes with, apart from the pool requests use.
-    pub health_db: Db,
+    /// What `/health/ready` probes, on connections apart from the pool requests use.
+    pub probe: Arc<dyn Probe>,
     /// The OTP service's per-phone limit on new codes, shared by every instance.
     pub otp_limit: OtpInitLimit,
 }
@@ -69,40 +73,39 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         committed.clone(),
         args.request_timeout,
     ));
-    let health_db = db.for_health(std::time::Duration::from_secs(1));
-    let reference = Reference::new(db.clone());
+    let store = Store::new(&db);
+    let probe = Store::new(&db.for_health(std::time::Duration::from_secs(1))).probe;
+    let reference = Reference::new(store.reference.clone());
     let state = Arc::new(AppState {
         db: db.clone(),
+        store: store.clone(),
         bus: bus.clone(),
         reference: reference.clone(),
         keys: TokenKeys::new(jwt_secret.as_bytes()),
         verifier: signatures.verifier.clone(),
         media: MediaStorage::new(&args.media_dir),
         ready_max_lag: args.ready_max_lag,
-        health_db: health_db.clone(),
+        probe: probe.clone(),
         otp_limit: OtpInitLimit::new(
-            db.clone(),
+            store.otp_claims.clone(),
             std::time::Duration::from_secs(args.otp_init_limit),
         ),
     });
     let shutdown = CancellationToken::new();
     signatures.spawn_refresh(shutdown.clone());
     tokio::spawn(crate::api::refresh_gauges(
-        health_db,
+        probe,
         bus.metrics(),
         shutdown.clone(),
     ));
-    if let Some(pool) = db.postgres() {
-        tokio::spawn(crate::reference::cache::watch(
-            reference.cache(),
-            pool.clone(),
-            shutdown.clone(),
-        ));
-    }
+    tokio::spawn({
+        let (reference, shutdown) = (reference.clone(), shutdown.clone());
+        async move { reference.watch(shutdown).await }
+    });
 
-    let worker_db = db.for_workers();
+    let workers_store = Store::new(&db.for_workers());
     let effects = EffectsWorker {
-        db: worker_db.clone(),
+        feed: workers_store.feed.clone(),
         bus,
         reference,
         wake: committed,
@@ -118,7 +121,7 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         }
     });
     let dispatcher = Dispatcher {
-        db: worker_db,
+        outbox: workers_store.sms_outbox,
         gateway,
         otp_key: otp_key(args, &jwt_secret),
         otp_send_timeout: std::time::Duration::from_secs(args.otp_send_timeout),

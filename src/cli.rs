@@ -1,5 +1,5 @@
-//! The command line (CONTRACT.md): `serve`, `migrate`, `import FILE`, `token`, and the operations
-//! commands `projections rebuild|verify` and `audit verify` (README, "Operations").
+//! The command line: `serve`, `migrate`, `import FILE`, `token`, and the operations
+//! commands `projections rebuild|verify` and `audit verify` (docs/operations.md).
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +11,8 @@ use uuid::Uuid;
 use crate::auth::TokenKeys;
 use crate::commands::CommandBus;
 use crate::config::{DatabaseArgs, ServeArgs};
-use crate::db::{self, Db};
+use crate::db::Db;
+use crate::store::Store;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -112,45 +113,9 @@ async fn shutdown_signal() {
     let _ = ctrl_c.await;
 }
 
-/// The database an operations command works on: a PostgreSQL pool, or the SQLite file (which must
-/// exist: these commands never create an empty database).
-enum Operations {
-    Postgres(sqlx::PgPool),
-    Sqlite(db::Lite),
-}
-
-async fn operations(url: &str) -> anyhow::Result<Operations> {
-    if !db::is_sqlite_url(url) {
-        return Ok(Operations::Postgres(db::connect_for_operations(url).await?));
-    }
-    let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
-    let file = options.get_filename();
-    if !file.exists() {
-        anyhow::bail!(
-            "there is no SQLite database at {}: check DATABASE_URL",
-            file.display()
-        );
-    }
-    Ok(Operations::Sqlite(db::Lite::open(url, 2).await?))
-}
-
-/// `projections rebuild` on SQLite: one write transaction (`BEGIN IMMEDIATE`, behind this
-/// process's write gate; a service on the same file waits in its own `BEGIN IMMEDIATE`), in which
-/// the tables are emptied and the whole log folded again. Appends are held for all of it.
-async fn rebuild_sqlite(
-    lite: &db::Lite,
-) -> anyhow::Result<ehealth_projections::rebuild::RebuildReport> {
-    let started = std::time::Instant::now();
-    let mut tx = lite.begin_write().await?;
-    let held = std::time::Instant::now();
-    let events = ehealth_projections::sqlite::rebuild::rebuild(tx.conn()).await?;
-    tx.commit().await?;
-    Ok(ehealth_projections::rebuild::RebuildReport {
-        events,
-        elapsed: started.elapsed(),
-        locked: held.elapsed(),
-        attempts: 1,
-    })
+/// The operations of the database of `url` (see [`Db::for_operations`]).
+async fn operations(url: &str) -> anyhow::Result<std::sync::Arc<dyn crate::store::Operations>> {
+    Ok(Store::new(&Db::for_operations(url).await?).operations)
 }
 
 pub async fn run(cli: Cli) -> anyhow::Result<()> {
@@ -208,12 +173,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections {
             command: ProjectionsCommand::Rebuild { db },
         } => {
-            let report = match operations(&db.database_url).await? {
-                Operations::Postgres(pool) => {
-                    ehealth_projections::rebuild::rebuild(&pool, Default::default()).await?
-                }
-                Operations::Sqlite(lite) => rebuild_sqlite(&lite).await?,
-            };
+            let report = operations(&db.database_url)
+                .await?
+                .rebuild_projections()
+                .await?;
             println!(
                 "rebuilt the projections from {} events in {:.2} s ({:.0} events/s); appends were held for {} ms",
                 report.events,
@@ -225,15 +188,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Projections {
             command: ProjectionsCommand::Verify { db },
         } => {
-            let report = match operations(&db.database_url).await? {
-                Operations::Postgres(pool) => {
-                    ehealth_projections::verify::verify(&pool, Default::default()).await?
-                }
-                Operations::Sqlite(lite) => {
-                    let mut conn = lite.pool.acquire().await?;
-                    ehealth_projections::sqlite::verify::verify(&mut conn).await?
-                }
-            };
+            let report = operations(&db.database_url)
+                .await?
+                .verify_projections()
+                .await?;
             for difference in &report.differences {
                 println!("{difference}");
             }
@@ -256,10 +214,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Audit {
             command: AuditCommand::Verify { db },
         } => {
-            let report = match operations(&db.database_url).await? {
-                Operations::Postgres(pool) => crate::store::audit::verify(&pool).await?,
-                Operations::Sqlite(lite) => crate::store::audit::sqlite::verify(&lite.pool).await?,
-            };
+            let report = operations(&db.database_url).await?.verify_audit().await?;
             for broken in &report.broken {
                 println!("{broken}");
             }

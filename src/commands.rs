@@ -25,8 +25,8 @@ use crate::db_health::DbHealth;
 use crate::metrics::Metrics;
 use crate::store::event_store::{CachedEventStore, CACHED_STATES};
 use crate::store::{
-    CommandContext, CommitOutcome, DuplicateCommand, DuplicateJob, EventRepository, GroupCommit,
-    GroupRead, OutcomeUnknown, COMMAND_CONTEXT,
+    CommandContext, CommitOutcome, DuplicateCommand, DuplicateJob, EventLog, EventRepository,
+    OutcomeUnknown, Store, COMMAND_CONTEXT,
 };
 
 pub type Cqrs<A> = CqrsFramework<A, CachedEventStore<A>>;
@@ -158,21 +158,13 @@ routed!(Approval, approvals);
 routed!(CarePlanActivity, care_plan_activities);
 
 fn framework<A: Aggregate<Services = ()> + Clone + 'static>(
-    db: &Db,
+    log: &Arc<dyn EventLog>,
     committed: &Arc<Notify>,
-    group: &Option<(Arc<GroupCommit>, Arc<GroupRead>)>,
 ) -> Route<A> {
-    let repo = || {
-        EventRepository::grouped(
-            db.clone(),
-            committed.clone(),
-            group.as_ref().map(|g| g.0.clone()),
-            group.as_ref().map(|g| g.1.clone()),
-        )
-    };
-    let store = CachedEventStore::new(repo(), repo(), CACHED_STATES);
+    let repo = || EventRepository::over(log.clone(), committed.clone());
+    let store = CachedEventStore::new(repo(), CACHED_STATES);
     Route {
-        store: store.sharing_cache(repo(), repo()),
+        store: store.sharing_cache(repo()),
         cqrs: CqrsFramework::new(store, vec![], ()),
     }
 }
@@ -189,26 +181,19 @@ impl CommandBus {
         committed: Arc<Notify>,
         deadline: std::time::Duration,
     ) -> Self {
-        let db = db.into();
-        // One set of writers and readers for every aggregate type: concurrent commands of any
-        // kind are written together (store/group_commit.rs), and their entities read together
-        // (store/group_read.rs).
-        let group = match &db {
-            Db::Postgres(pool) => Some((
-                Arc::new(GroupCommit::new(pool, deadline)),
-                Arc::new(GroupRead::new(pool, deadline)),
-            )),
-            Db::Sqlite(_) => None,
-        };
+        // One event log for every aggregate type: on PostgreSQL concurrent commands of any kind
+        // are written together, and their entities read together (store/postgres/group_commit,
+        // store/postgres/group_read).
+        let log = Store::grouped(&db.into(), deadline).event_log;
         Self {
             locks: EntityLocks::default(),
             metrics: Arc::new(Metrics::default()),
             health: Arc::default(),
-            service_requests: framework(&db, &committed, &group),
-            merge_requests: framework(&db, &committed, &group),
-            device_dispenses: framework(&db, &committed, &group),
-            approvals: framework(&db, &committed, &group),
-            care_plan_activities: framework(&db, &committed, &group),
+            service_requests: framework(&log, &committed),
+            merge_requests: framework(&log, &committed),
+            device_dispenses: framework(&log, &committed),
+            approvals: framework(&log, &committed),
+            care_plan_activities: framework(&log, &committed),
             committed,
         }
     }

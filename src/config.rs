@@ -1,4 +1,4 @@
-//! Configuration from the environment (CONTRACT.md); flags of `serve` may override.
+//! Configuration from the environment (the README's configuration table); flags of `serve` may override.
 
 use std::net::SocketAddr;
 use std::path::PathBuf;

@@ -7,6 +7,7 @@ use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::api::envelope::ApiResponse;
+pub use crate::store::JobView;
 use crate::store::NewJob;
 
 /// 24 hex characters, like the Mongo ObjectIds eHealth uses for jobs.
@@ -87,17 +88,8 @@ pub fn accepted_response(job: &NewJob) -> ApiResponse {
     )
 }
 
-/// A job row as `GET /api/jobs/{id}` renders it, with the status to answer.
-pub struct JobView {
-    pub id: String,
-    pub status: String,
-    pub status_code: Option<i32>,
-    pub eta: chrono::DateTime<chrono::Utc>,
-    pub links: Option<Value>,
-    pub response_data: Option<Value>,
-    pub error: Option<Value>,
-}
-
+/// How a job renders: the status to answer, the body, and the `Location` of a job processed with a
+/// link.
 impl JobView {
     pub fn render(&self) -> (StatusCode, Value, Option<String>) {
         match self.status.as_str() {

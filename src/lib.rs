@@ -1,5 +1,5 @@
 //! ehealth-es: an event-sourced command service for five actions of Ukraine's eHealth system
-//! (ЕСОЗ) on PostgreSQL. See README.md for the API and DESIGN.md for the architecture.
+//! (ЕСОЗ), on PostgreSQL or embedded SQLite. See README.md and docs/architecture.md.
 
 pub mod api;
 pub mod app;

@@ -22,6 +22,7 @@ pub mod drfo;
 pub mod ids;
 pub mod merge_request;
 pub mod service_request;
+pub mod visibility;
 
 pub use approval::Approval;
 pub use care_plan_activity::CarePlanActivity;

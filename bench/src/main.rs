@@ -295,7 +295,9 @@ async fn main() -> anyhow::Result<()> {
                 let mut conn = PgConnection::connect(&url).await.ok()?;
                 let mut lags = Vec::new();
                 while sampling.load(Ordering::Relaxed) {
-                    if let Ok(lag) = ehealth_es::store::feed::lag(&mut conn, "effects").await {
+                    if let Ok(lag) =
+                        ehealth_es::store::postgres::feed::lag(&mut conn, "effects").await
+                    {
                         lags.push(lag);
                     }
                     // Counting the lag costs the database a walk over the lagging events:

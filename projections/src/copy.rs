@@ -28,7 +28,7 @@ const SPARE_BUFFERS: usize = 4;
 const SPARE_MAX_BYTES: usize = 16 << 20;
 
 impl CopyRows {
-    pub fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let spare = SPARE.lock().ok().and_then(|mut spare| spare.pop());
         let mut buf = spare.unwrap_or_else(|| Vec::with_capacity(1 << 16));
         buf.clear();
@@ -39,7 +39,7 @@ impl CopyRows {
     }
 
     /// Starts a row of `fields` values.
-    pub fn row(&mut self, fields: i16) {
+    pub(crate) fn row(&mut self, fields: i16) {
         self.buf.extend_from_slice(&fields.to_be_bytes());
         self.rows += 1;
     }
@@ -54,34 +54,34 @@ impl CopyRows {
         self.buf.extend_from_slice(&(-1i32).to_be_bytes());
     }
 
-    pub fn uuid(&mut self, v: Uuid) {
+    pub(crate) fn uuid(&mut self, v: Uuid) {
         self.field(v.as_bytes());
     }
 
-    pub fn opt_uuid(&mut self, v: Option<Uuid>) {
+    pub(crate) fn opt_uuid(&mut self, v: Option<Uuid>) {
         match v {
             Some(v) => self.uuid(v),
             None => self.null(),
         }
     }
 
-    pub fn text(&mut self, v: &str) {
+    pub(crate) fn text(&mut self, v: &str) {
         self.field(v.as_bytes());
     }
 
-    pub fn opt_text(&mut self, v: Option<&str>) {
+    pub(crate) fn opt_text(&mut self, v: Option<&str>) {
         match v {
             Some(v) => self.text(v),
             None => self.null(),
         }
     }
 
-    pub fn int8(&mut self, v: i64) {
+    pub(crate) fn int8(&mut self, v: i64) {
         self.field(&v.to_be_bytes());
     }
 
     /// Microseconds since 2000-01-01, computed as sqlx computes them for a bound parameter.
-    pub fn timestamptz(&mut self, v: DateTime<Utc>) -> Result<(), sqlx::Error> {
+    pub(crate) fn timestamptz(&mut self, v: DateTime<Utc>) -> Result<(), sqlx::Error> {
         let micros = (v.naive_utc() - postgres_epoch())
             .num_microseconds()
             .ok_or_else(|| sqlx::Error::Encode(format!("{v} is out of range").into()))?;
@@ -89,7 +89,7 @@ impl CopyRows {
         Ok(())
     }
 
-    pub fn opt_timestamptz(&mut self, v: Option<DateTime<Utc>>) -> Result<(), sqlx::Error> {
+    pub(crate) fn opt_timestamptz(&mut self, v: Option<DateTime<Utc>>) -> Result<(), sqlx::Error> {
         match v {
             Some(v) => self.timestamptz(v),
             None => {
@@ -100,7 +100,7 @@ impl CopyRows {
     }
 
     /// A numeric value, encoded exactly as sqlx encodes a bound `Decimal`.
-    pub fn numeric(&mut self, v: rust_decimal::Decimal) -> Result<(), sqlx::Error> {
+    pub(crate) fn numeric(&mut self, v: rust_decimal::Decimal) -> Result<(), sqlx::Error> {
         use sqlx::Encode;
         let mut encoded = sqlx::postgres::PgArgumentBuffer::default();
         // A decimal is never NULL.
@@ -110,7 +110,10 @@ impl CopyRows {
         Ok(())
     }
 
-    pub fn opt_numeric(&mut self, v: Option<rust_decimal::Decimal>) -> Result<(), sqlx::Error> {
+    pub(crate) fn opt_numeric(
+        &mut self,
+        v: Option<rust_decimal::Decimal>,
+    ) -> Result<(), sqlx::Error> {
         match v {
             Some(v) => self.numeric(v),
             None => {
@@ -122,7 +125,7 @@ impl CopyRows {
 
     /// A one-dimensional `uuid[]` without NULLs: dimensions, the NULL flag, the element type
     /// (uuid, oid 2950), then the length and lower bound (1) of the dimension and the elements.
-    pub fn uuid_array(&mut self, ids: &[Uuid]) {
+    pub(crate) fn uuid_array(&mut self, ids: &[Uuid]) {
         const UUID_OID: u32 = 2950;
         let dimensions: i32 = if ids.is_empty() { 0 } else { 1 };
         let mut bytes = Vec::with_capacity(20 + ids.len() * 20);
@@ -141,36 +144,31 @@ impl CopyRows {
     }
 
     /// A jsonb value from its JSON text (binary jsonb is a version byte and the text).
-    pub fn jsonb(&mut self, json: &str) {
+    pub(crate) fn jsonb(&mut self, json: &str) {
         self.buf
             .extend_from_slice(&(json.len() as i32 + 1).to_be_bytes());
         self.buf.push(1);
         self.buf.extend_from_slice(json.as_bytes());
     }
 
-    pub fn opt_jsonb(&mut self, json: Option<&str>) {
+    pub(crate) fn opt_jsonb(&mut self, json: Option<&str>) {
         match json {
             Some(json) => self.jsonb(json),
             None => self.null(),
         }
     }
 
-    /// Sends the rows with one `COPY table (columns)`.
-    pub async fn send(
+    /// Sends the rows with `statement`, a `COPY … FROM STDIN WITH (FORMAT binary)`.
+    pub(crate) async fn send(
         mut self,
         conn: &mut PgConnection,
-        table: &str,
-        columns: &str,
+        statement: &str,
     ) -> Result<(), sqlx::Error> {
         if self.rows == 0 {
             return Ok(());
         }
         self.buf.extend_from_slice(&(-1i16).to_be_bytes());
-        let mut copy = conn
-            .copy_in_raw(&format!(
-                "COPY {table} ({columns}) FROM STDIN WITH (FORMAT binary)"
-            ))
-            .await?;
+        let mut copy = conn.copy_in_raw(statement).await?;
         copy.send(self.buf.as_slice()).await?;
         copy.finish().await?;
         if self.buf.capacity() <= SPARE_MAX_BYTES {

@@ -7,8 +7,13 @@
 //! [`rebuild`] rebuilds every projection from the event log while the service keeps running, and
 //! [`verify`] rebuilds aside and compares with the live tables. Both fold events with the same
 //! [`Fold`] as the live path, so a rebuild computes exactly the rows the live path wrote.
+//!
+//! Each table is declared once, in [`tables`] (see `table` for how): its row type and every
+//! statement that writes it on either backend derive from the declaration, and so do the list
+//! endpoints' filters, enum values, order and CSV columns, and the projection tables of the data
+//! dictionary in `docs/analysts.md` (a test keeps them equal).
+//! [`visibility`] turns the domain's rule of who may see an entity into SQL conditions.
 
-mod aside;
 mod copy;
 mod entities;
 mod fold;
@@ -17,13 +22,18 @@ mod rows;
 pub mod sqlite;
 mod status;
 mod stored_event;
+mod table;
+pub mod tables;
+#[cfg(test)]
+mod test_db;
 pub mod verify;
+pub mod visibility;
 
 pub use entities::{load_document, load_document_sqlite};
 pub use fold::{Batch, Fold};
-pub use rows::{quote_ident, Tables, WriteMode, TABLES};
-pub use status::{StatusChange, ENTITY_TYPES};
+pub use rows::{Tables, TABLES};
 pub use stored_event::{EventRef, Payload, StoredEvent};
+pub use table::{Column, Conflict, Filter, Listing, Sql, Table};
 
 use sqlx::SqliteConnection;
 

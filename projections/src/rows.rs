@@ -12,42 +12,20 @@ pub(crate) fn chunks(len: usize) -> impl Iterator<Item = std::ops::Range<usize>>
         .map(move |start| start..(start + CHUNK).min(len))
 }
 
-/// Rows of one kind, column by column, that can take in the rows of another batch of the same
-/// kind (the live path writes the appends of concurrent commands with one statement).
-pub trait Absorb {
-    /// Appends copies of `other`'s rows after this batch's rows.
-    fn absorb(&mut self, other: &Self);
-}
-
-/// Implements [`Absorb`] for a struct of column `Vec`s. The struct is destructured without `..`,
-/// so a column added to the struct but not listed here does not compile (columns never go out of
-/// step).
-macro_rules! absorb_columns {
-    ($ty:ident { $($field:ident),* $(,)? }) => {
-        impl $crate::rows::Absorb for $ty {
-            fn absorb(&mut self, other: &Self) {
-                let $ty { $($field),* } = other;
-                $( self.$field.extend_from_slice($field); )*
-            }
-        }
-    };
-}
-pub(crate) use absorb_columns;
-
 /// The projection tables, by name.
-pub const TABLES: [&str; 7] = [
-    "service_requests",
-    "merge_requests",
-    "device_dispenses",
-    "approvals",
-    "care_plan_activities",
-    "status_history",
-    "status_change_events",
-];
+pub const TABLES: [&str; 7] = {
+    let mut names = [""; 7];
+    let mut i = 0;
+    while i < names.len() {
+        names[i] = crate::tables::ALL[i].name;
+        i += 1;
+    }
+    names
+};
 
 /// How entity rows are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum WriteMode {
+pub(crate) enum WriteMode {
     /// `ON CONFLICT (id) DO UPDATE … WHERE version < EXCLUDED.version`: the live path, and a
     /// rebuild once its tables have their keys.
     Upsert,
@@ -69,7 +47,7 @@ impl Tables {
     }
 
     /// The tables of one schema (a rebuild's aside copy).
-    pub fn in_schema(schema: &str) -> Self {
+    pub(crate) fn in_schema(schema: &str) -> Self {
         Self {
             schema: Some(schema.to_string()),
         }
@@ -77,7 +55,7 @@ impl Tables {
 
     /// The SQL name of `table`. Schema and table names are our own constants, never user input;
     /// they are quoted all the same.
-    pub fn name(&self, table: &str) -> String {
+    pub(crate) fn name(&self, table: &str) -> String {
         match &self.schema {
             Some(schema) => format!("{}.{}", quote_ident(schema), quote_ident(table)),
             None => quote_ident(table),
@@ -86,16 +64,16 @@ impl Tables {
 }
 
 /// Quotes an SQL identifier.
-pub fn quote_ident(name: &str) -> String {
+pub(crate) fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
 /// A statement being bound on PostgreSQL.
-pub type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+pub(crate) type PgQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
 
 /// `sql` with its parameters `$1…$n` renumbered to start at `$first`, so that statements written
 /// on their own can be embedded in a larger one (the live append statement).
-pub fn renumber(sql: &str, first: usize) -> String {
+pub(crate) fn renumber(sql: &str, first: usize) -> String {
     if first == 1 {
         return sql.to_string();
     }
@@ -124,7 +102,7 @@ pub fn renumber(sql: &str, first: usize) -> String {
 }
 
 /// The highest parameter number `$n` in `sql` (0 when there is none).
-pub fn param_count(sql: &str) -> usize {
+pub(crate) fn param_count(sql: &str) -> usize {
     sql.split('$')
         .skip(1)
         .filter_map(|rest| {

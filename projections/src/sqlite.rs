@@ -2,9 +2,9 @@
 //! lower-case hyphenated TEXT, instants as fixed-width UTC TEXT (`YYYY-MM-DDTHH:MM:SS.ffffffZ`, so
 //! that text order is time order), JSON documents as TEXT.
 //!
-//! The SQLite statements themselves sit beside their PostgreSQL counterparts (`*_sqlite` methods in
-//! `entities`, `status` and `fold`), written from the same rows the same [`Fold`](crate::Fold)
-//! computes, so the two backends cannot diverge in what they project.
+//! The SQLite statements are generated from the same table declarations as the PostgreSQL ones
+//! (`table::sql`) and write the same rows the same [`Fold`](crate::Fold) computes, so the two
+//! backends cannot diverge in what they project.
 //!
 //! The operations commands on this backend: [`rebuild`] (inside one write transaction) and
 //! [`verify`] (in one read transaction, against in-memory copies), both folding the whole log with

@@ -62,7 +62,7 @@ pub enum Payload<'a> {
 pub struct Decoded(Mutex<Option<Box<dyn Any + Send>>>);
 
 impl Decoded {
-    pub fn new(value: Option<Box<dyn Any + Send>>) -> Self {
+    pub(crate) fn new(value: Option<Box<dyn Any + Send>>) -> Self {
         Self(Mutex::new(value))
     }
 

@@ -14,17 +14,18 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::aside::{lock_log, Engine, TablePair};
+use crate::rebuild::engine::Engine;
+use crate::rebuild::swap::{lock_log, TablePair};
 use crate::rows::quote_ident;
 use crate::ProjectionError;
 
-pub use crate::aside::Options;
+pub(crate) use crate::rebuild::Options;
 
 /// Where the comparison copy is built.
-pub const SCHEMA: &str = "projections_verify";
+pub(crate) const SCHEMA: &str = "projections_verify";
 
 /// Columns that differ between a rebuild and the live path by design: when the row was written.
-pub const EXCLUDED: [(&str, &str); 1] = [("status_change_events", "inserted_at")];
+pub(crate) const EXCLUDED: [(&str, &str); 1] = [("status_change_events", "inserted_at")];
 
 /// One row that differs.
 #[derive(Debug, Clone, PartialEq)]

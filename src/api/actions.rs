@@ -4,9 +4,6 @@
 //! and appends nothing), and the command's metadata (who, on whose authority, through which
 //! request).
 
-use sqlx::types::Json;
-
-use crate::db::Db;
 use std::sync::Arc;
 
 use axum::http::StatusCode;
@@ -18,11 +15,10 @@ use uuid::Uuid;
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::Caller;
-use super::jobs::Job;
 use crate::app::AppState;
 use crate::commands::{CommandError, CommandMeta, Routed};
 use crate::jobs::{self, JobSpec};
-use crate::store::{CommandContext, NewJob};
+use crate::store::{CommandContext, JobQuery, NewJob};
 
 /// Timestamps are kept at microsecond precision, the precision PostgreSQL stores.
 pub fn now() -> DateTime<Utc> {
@@ -66,24 +62,10 @@ async fn stored_answer(
     command_id: &str,
     request_hash: &str,
 ) -> Result<Option<Option<ApiResponse>>, ApiError> {
-    const SQL: &str = "SELECT request_hash, response FROM processed_commands WHERE command_id = $1";
-    let row: Option<(String, Option<Value>)> = match &app.db {
-        Db::Postgres(pool) => {
-            sqlx::query_as(SQL)
-                .bind(command_id)
-                .fetch_optional(pool)
-                .await?
-        }
-        Db::Sqlite(lite) => sqlx::query_as::<_, (String, Option<Json<Value>>)>(SQL)
-            .bind(command_id)
-            .fetch_optional(&lite.pool)
-            .await?
-            .map(|(hash, response)| (hash, response.map(|r| r.0))),
-    };
-    let Some((hash, response)) = row else {
+    let Some(processed) = app.store.idempotency.processed(command_id).await? else {
         return Ok(None);
     };
-    if hash != request_hash {
+    if processed.request_hash != request_hash {
         return Err(ApiError::invalid(
             "$.headers.idempotency-key",
             "unique",
@@ -91,7 +73,7 @@ async fn stored_answer(
             json!([]),
         ));
     }
-    Ok(Some(response.and_then(|r| {
+    Ok(Some(processed.response.and_then(|r| {
         let status = StatusCode::from_u16(r.get("status")?.as_u64()? as u16).ok()?;
         Some(ApiResponse::new(status, r.get("data")?.clone()))
     })))
@@ -100,29 +82,11 @@ async fn stored_answer(
 /// Stores the answer of a sync action for later retries with the same key.
 pub async fn remember_answer(app: &AppState, command_id: &str, status: StatusCode, data: &Value) {
     let response = json!({ "status": status.as_u16(), "data": data });
-    const SQL: &str = "UPDATE processed_commands SET response = $2 WHERE command_id = $1";
-    let stored = match &app.db {
-        Db::Postgres(pool) => sqlx::query(SQL)
-            .bind(command_id)
-            .bind(response)
-            .execute(pool)
-            .await
-            .map(drop),
-        Db::Sqlite(lite) => match lite.begin_write().await {
-            Ok(mut tx) => {
-                let updated = sqlx::query(SQL)
-                    .bind(command_id)
-                    .bind(Json(response))
-                    .execute(tx.conn())
-                    .await;
-                match updated {
-                    Ok(_) => tx.commit().await,
-                    Err(err) => Err(err),
-                }
-            }
-            Err(err) => Err(err),
-        },
-    };
+    let stored = app
+        .store
+        .idempotency
+        .remember_response(command_id, response)
+        .await;
     if let Err(err) = stored {
         // The key is recorded already; a retry re-renders the entity instead of replaying.
         tracing::warn!(error = %err, "could not store the answer of an idempotent request");
@@ -159,7 +123,7 @@ fn dedup_key(caller: &Caller, job: &JobSpec) -> Option<String> {
 async fn job_answer(
     app: &AppState,
     caller: &Caller,
-    job: Job<'_>,
+    job: JobQuery<'_>,
 ) -> Result<Option<ApiResponse>, ApiError> {
     Ok(super::jobs::read(app, job, caller.identity.client_id)
         .await?
@@ -177,7 +141,7 @@ pub async fn pending_job(
     job: &JobSpec,
 ) -> Result<Option<ApiResponse>, ApiError> {
     match dedup_key(caller, job) {
-        Some(key) => job_answer(app, caller, Job::Pending(&key)).await,
+        Some(key) => job_answer(app, caller, JobQuery::Pending(&key)).await,
         None => Ok(None),
     }
 }
@@ -287,7 +251,7 @@ where
             // The same command's job was pending when this one was written: a twin request
             // committed first. Its job, pending or (if it finished meanwhile) as it ended.
             let key = dedup.unwrap_or_default();
-            match job_answer(app, req.caller, Job::Latest(&key)).await? {
+            match job_answer(app, req.caller, JobQuery::Latest(&key)).await? {
                 Some(answer) => Ok(Outcome::Replayed(Some(answer))),
                 None => Err(CommandError::<A::Error>::DuplicateJob.into()),
             }
@@ -302,7 +266,7 @@ where
             }
             // The same for the same command without a key, while its job is pending.
             if let Some(key) = &dedup {
-                if let Some(answer) = job_answer(app, req.caller, Job::Pending(key)).await? {
+                if let Some(answer) = job_answer(app, req.caller, JobQuery::Pending(key)).await? {
                     return Ok(Outcome::Replayed(Some(answer)));
                 }
             }

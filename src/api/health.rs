@@ -13,8 +13,8 @@ use serde_json::json;
 use super::envelope::ApiResponse;
 use super::openapi::schemas as doc;
 use crate::app::AppState;
-use crate::db::Db;
 use crate::metrics::{RequestLabels, RouteLabels};
+use crate::store::Probe;
 
 /// `GET /health/live`: the process answers.
 #[utoipa::path(
@@ -57,10 +57,10 @@ pub async fn ready(State(app): State<Arc<AppState>>) -> ApiResponse {
     // refresh. The probe itself is one statement.
     let known_lag = app.bus.metrics().feed_lag_known();
     let probe = async {
-        app.health_db.probe_write().await?;
+        app.probe.probe_write().await?;
         match known_lag {
             Some(lag) => Ok(lag),
-            None => app.health_db.feed_lag().await,
+            None => app.probe.feed_lag().await,
         }
     };
     let health = app.bus.health();
@@ -129,14 +129,14 @@ pub async fn metrics(State(app): State<Arc<AppState>>) -> Response {
 /// Every two seconds, on the connection kept for health: the feed lag and the pending jobs into
 /// their gauges (a reading that takes too long is skipped, the gauge keeps its last value).
 pub async fn refresh_gauges(
-    health_db: Db,
+    probe: Arc<dyn Probe>,
     metrics: Arc<crate::metrics::Metrics>,
     shutdown: tokio_util::sync::CancellationToken,
 ) {
     loop {
         let read = async {
-            let lag = health_db.feed_lag().await?;
-            let pending = health_db.pending_jobs().await?;
+            let lag = probe.feed_lag().await?;
+            let pending = probe.pending_jobs().await?;
             Ok::<_, sqlx::Error>((lag, pending))
         };
         let read = tracing::Instrument::instrument(read, tracing::info_span!("gauges_pass"));

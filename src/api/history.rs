@@ -10,13 +10,10 @@
 use std::sync::Arc;
 
 use axum::extract::{Path, RawQuery, State};
-use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
 use ehealth_aggregates::common::mask_phone;
 use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use serde_json::{json, Map, Value};
-use sqlx::types::Json;
-use sqlx::Row;
 use uuid::Uuid;
 
 use super::envelope::ApiResponse;
@@ -27,7 +24,6 @@ use super::openapi::AuthenticatedErrors;
 use super::query_params::{refused, Page, PageParams, QueryParams};
 use super::read::document;
 use crate::app::AppState;
-use crate::db::Db;
 
 const REDACTED: &str = "[redacted]";
 
@@ -216,17 +212,6 @@ pub async fn approval(
     answer::<Approval>(&app, id, page).await
 }
 
-/// One stored event of a history page.
-struct Stored {
-    sequence: i64,
-    global_position: i64,
-    event_type: String,
-    event_version: String,
-    payload: Value,
-    metadata: Value,
-    recorded_at: DateTime<Utc>,
-}
-
 /// One page of the entity's events and the `paging` object. The count and the page come from one
 /// statement, so they describe the same snapshot of the log.
 pub(super) async fn answer<A: Aggregate>(
@@ -234,79 +219,11 @@ pub(super) async fn answer<A: Aggregate>(
     id: Uuid,
     page: Page,
 ) -> Result<ApiResponse, ApiError> {
-    let (total, events) = match &app.db {
-        Db::Postgres(pool) => {
-            let rows = sqlx::query(
-                "SELECT t.total, p.sequence, p.global_position, p.event_type, p.event_version, p.payload, \
-                 p.metadata, p.recorded_at \
-                 FROM (SELECT count(*) AS total FROM events \
-                       WHERE aggregate_type = $1 AND aggregate_id = $2) t \
-                 LEFT JOIN LATERAL (SELECT sequence, global_position, event_type, event_version, payload, \
-                                    metadata, recorded_at FROM events \
-                                    WHERE aggregate_type = $1 AND aggregate_id = $2 \
-                                    ORDER BY sequence LIMIT $3 OFFSET $4) p ON true \
-                 ORDER BY p.sequence",
-            )
-            .bind(A::TYPE)
-            .bind(id.to_string())
-            .bind(page.size)
-            .bind(page.offset())
-            .fetch_all(pool)
-            .await?;
-            let total: i64 = rows.first().map_or(0, |r| r.get("total"));
-            let events = rows
-                .iter()
-                .filter_map(|row| {
-                    Some(Stored {
-                        sequence: row.get::<Option<i64>, _>("sequence")?,
-                        global_position: row.get("global_position"),
-                        event_type: row.get("event_type"),
-                        event_version: row.get("event_version"),
-                        payload: row.get("payload"),
-                        metadata: row.get("metadata"),
-                        recorded_at: row.get("recorded_at"),
-                    })
-                })
-                .collect::<Vec<_>>();
-            (total, events)
-        }
-        Db::Sqlite(lite) => {
-            // No LATERAL on SQLite; the page does not refer to the count, so a plain join does.
-            let rows = sqlx::query(
-                "SELECT t.total, p.sequence, p.global_position, p.event_type, p.event_version, \
-                 p.payload, p.metadata, p.recorded_at \
-                 FROM (SELECT count(*) AS total FROM events \
-                       WHERE aggregate_type = $1 AND aggregate_id = $2) t \
-                 LEFT JOIN (SELECT sequence, global_position, event_type, event_version, payload, \
-                            metadata, recorded_at FROM events \
-                            WHERE aggregate_type = $1 AND aggregate_id = $2 \
-                            ORDER BY sequence LIMIT $3 OFFSET $4) p ON 1 \
-                 ORDER BY p.sequence",
-            )
-            .bind(A::TYPE)
-            .bind(crate::db::sqlite::id(id))
-            .bind(page.size)
-            .bind(page.offset())
-            .fetch_all(&lite.pool)
-            .await?;
-            let total: i64 = rows.first().map_or(0, |r| r.get("total"));
-            let events = rows
-                .iter()
-                .filter_map(|row| {
-                    Some(Stored {
-                        sequence: row.get::<Option<i64>, _>("sequence")?,
-                        global_position: row.get("global_position"),
-                        event_type: row.get("event_type"),
-                        event_version: row.get("event_version"),
-                        payload: row.get::<Json<Value>, _>("payload").0,
-                        metadata: row.get::<Json<Value>, _>("metadata").0,
-                        recorded_at: row.get("recorded_at"),
-                    })
-                })
-                .collect::<Vec<_>>();
-            (total, events)
-        }
-    };
+    let (total, events) = app
+        .store
+        .history
+        .page(A::TYPE, id, page.size, page.offset())
+        .await?;
     let entries = events
         .into_iter()
         .map(|e| {

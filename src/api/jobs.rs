@@ -4,12 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::header::LOCATION;
-use serde_json::Value;
-use sqlx::types::Json;
-use sqlx::Row;
 use uuid::Uuid;
-
-use crate::db::Db;
 
 use super::envelope::ApiResponse;
 use super::error::ApiError;
@@ -18,6 +13,7 @@ use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
 use crate::app::AppState;
 use crate::jobs::JobView;
+use crate::store::JobQuery;
 
 const NOT_FOUND: &str = "Job not found";
 
@@ -52,77 +48,19 @@ pub async fn show(
     if id.len() != 24 || !id.chars().all(|c| c.is_ascii_hexdigit()) {
         return Err(ApiError::not_found(NOT_FOUND));
     }
-    let view = read(&app, Job::Id(&id), caller.identity.client_id)
+    let view = read(&app, JobQuery::Id(&id), caller.identity.client_id)
         .await?
         .ok_or_else(|| ApiError::not_found(NOT_FOUND))?;
     Ok(respond(&view))
 }
 
-/// Which job to read.
-pub(super) enum Job<'a> {
-    Id(&'a str),
-    /// The pending job of a command key.
-    Pending(&'a str),
-    /// The job of a command key: the pending one, else the newest.
-    Latest(&'a str),
-}
-
 /// A job of `legal_entity` (the only one that may read it).
 pub(super) async fn read(
     app: &AppState,
-    job: Job<'_>,
+    job: JobQuery<'_>,
     legal_entity: Uuid,
 ) -> Result<Option<JobView>, sqlx::Error> {
-    const COLUMNS: &str =
-        "SELECT id, status, status_code, eta, links, response_data, error FROM jobs";
-    let (condition, value) = match job {
-        Job::Id(id) => ("id = $1 AND legal_entity_id = $2", id),
-        Job::Pending(key) => (
-            "dedup_key = $1 AND legal_entity_id = $2 AND status = 'pending'",
-            key,
-        ),
-        Job::Latest(key) => (
-            "dedup_key = $1 AND legal_entity_id = $2 \
-             ORDER BY status = 'pending' DESC, inserted_at DESC LIMIT 1",
-            key,
-        ),
-    };
-    let sql = format!("{COLUMNS} WHERE {condition}");
-    Ok(match &app.db {
-        Db::Postgres(pool) => sqlx::query(&sql)
-            .bind(value)
-            .bind(legal_entity)
-            .fetch_optional(pool)
-            .await?
-            .map(|row| JobView {
-                id: row.get("id"),
-                status: row.get("status"),
-                status_code: row.get("status_code"),
-                eta: row.get("eta"),
-                links: row.get("links"),
-                response_data: row.get("response_data"),
-                error: row.get("error"),
-            }),
-        Db::Sqlite(lite) => {
-            let json = |row: &sqlx::sqlite::SqliteRow, column: &str| {
-                row.get::<Option<Json<Value>>, _>(column).map(|j| j.0)
-            };
-            sqlx::query(&sql)
-                .bind(value)
-                .bind(crate::db::sqlite::id(legal_entity))
-                .fetch_optional(&lite.pool)
-                .await?
-                .map(|row| JobView {
-                    id: row.get("id"),
-                    status: row.get("status"),
-                    status_code: row.get("status_code"),
-                    eta: row.get("eta"),
-                    links: json(&row, "links"),
-                    response_data: json(&row, "response_data"),
-                    error: json(&row, "error"),
-                })
-        }
-    })
+    app.store.jobs.find(job, legal_entity).await
 }
 
 /// The answer of `GET /api/jobs/{id}` for a job.

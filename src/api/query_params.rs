@@ -1,6 +1,8 @@
-//! Query-string parameters of the audit read side (`/api/events`, history, `as_of`/`version`),
-//! parsed by hand so that every refusal is eHealth's 422 with `query_parameter` entries instead of
-//! axum's plain-text rejection.
+//! Query-string parameters, parsed by hand so that every refusal is eHealth's 422 with
+//! `query_parameter` entries (all of them at once) instead of axum's plain-text rejection. One
+//! decoder and one set of value parsers serve every endpoint that takes parameters: the audit read
+//! side (`/api/events`, history, `as_of`/`version`: [`QueryParams::parse`]) and the analyst lists
+//! ([`QueryParams::in_order`], whose filters `lists::params` checks).
 
 use std::collections::hash_map::Entry;
 use std::collections::HashMap;
@@ -13,11 +15,11 @@ use uuid::Uuid;
 use super::error::{ApiError, VALIDATION_FAILED};
 
 /// The default and largest `page_size` of paged answers.
-pub const DEFAULT_PAGE_SIZE: i64 = 50;
-pub const MAX_PAGE_SIZE: i64 = 500;
+pub(crate) const DEFAULT_PAGE_SIZE: i64 = 50;
+pub(crate) const MAX_PAGE_SIZE: i64 = 500;
 
 /// One `invalid[]` entry for a query parameter.
-pub fn invalid_entry(entry: &str, rule: &str, description: &str, params: Value) -> Value {
+pub(crate) fn invalid_entry(entry: &str, rule: &str, description: &str, params: Value) -> Value {
     json!({
         "entry_type": "query_parameter",
         "entry": entry,
@@ -25,20 +27,36 @@ pub fn invalid_entry(entry: &str, rule: &str, description: &str, params: Value) 
     })
 }
 
-/// 422 for refused query parameters. When every entry says the same thing (one entry, or the pair
-/// of `oneOf` entries) its text is the message, as elsewhere in the API; otherwise the message is
-/// eHealth's generic text.
-pub fn refused(invalid: Vec<Value>) -> ApiError {
-    let description = |e: &Value| e["rules"][0]["description"].as_str().map(str::to_string);
-    let first = invalid.first().and_then(description);
+/// Which refusals of a 422 lend their text to its message (otherwise it is eHealth's generic
+/// text).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Message {
+    /// Every entry says the same thing (one entry, or the pair of `oneOf` entries): the audit
+    /// read side, as elsewhere in the API.
+    Shared,
+    /// There is a single entry: the analyst lists.
+    Single,
+}
+
+/// 422 for refused query parameters, its message chosen by [`Message::Shared`].
+pub(crate) fn refused(invalid: Vec<Value>) -> ApiError {
+    refused_with(invalid, Message::Shared)
+}
+
+/// 422 for refused query parameters, its message chosen by `rule`.
+pub(crate) fn refused_with(invalid: Vec<Value>, rule: Message) -> ApiError {
+    let first = invalid
+        .first()
+        .and_then(|e| e["rules"][0]["description"].as_str())
+        .map(str::to_string);
+    let lends = |text: &str| match rule {
+        Message::Shared => invalid
+            .iter()
+            .all(|e| e["rules"][0]["description"].as_str() == Some(text)),
+        Message::Single => invalid.len() == 1,
+    };
     let message = match first {
-        Some(text)
-            if invalid
-                .iter()
-                .all(|e| description(e).as_ref() == Some(&text)) =>
-        {
-            text
-        }
+        Some(text) if lends(&text) => text,
         _ => VALIDATION_FAILED.to_string(),
     };
     ApiError {
@@ -53,7 +71,7 @@ pub fn refused(invalid: Vec<Value>) -> ApiError {
 /// The parameters of one request. An empty value counts as absent, so `?date=&page=2` is what a
 /// form with an unset filter sends and means `?page=2`.
 #[derive(Debug, Default)]
-pub struct QueryParams(HashMap<String, String>);
+pub(crate) struct QueryParams(HashMap<String, String>);
 
 impl QueryParams {
     /// Parses a raw query string (`RawQuery`) for an endpoint that accepts `allowed`. Unknown and
@@ -62,23 +80,13 @@ impl QueryParams {
     /// it were the one asked for, and a repeated one is ambiguous. Their `invalid[]` entries are
     /// returned for the caller to answer together with its own. Percent-decoding is lossy, as in
     /// every Plug parser, so the query string as a whole is never refused.
-    pub fn parse(raw: Option<&str>, allowed: &[&str]) -> (Self, Vec<Value>) {
+    pub(crate) fn parse(raw: Option<&str>, allowed: &[&str]) -> (Self, Vec<Value>) {
         let mut map = HashMap::new();
         let mut invalid = Vec::new();
         let mut repeated: Vec<String> = Vec::new();
-        for pair in raw.unwrap_or_default().split('&').filter(|p| !p.is_empty()) {
-            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-            let (key, value) = (decode(key), decode(value));
-            if value.is_empty() {
-                continue;
-            }
+        for (key, value) in pairs(raw) {
             if !allowed.contains(&key.as_str()) {
-                invalid.push(invalid_entry(
-                    &key,
-                    "schema",
-                    "query parameter is not allowed",
-                    json!(allowed),
-                ));
+                invalid.push(not_allowed(&key, allowed));
                 continue;
             }
             // PostgreSQL text cannot hold a NUL character: no stored value contains one, and a
@@ -98,12 +106,7 @@ impl QueryParams {
                 }
                 // Reported once, however often it is repeated.
                 Entry::Occupied(slot) if !repeated.contains(slot.key()) => {
-                    invalid.push(invalid_entry(
-                        slot.key(),
-                        "invalid",
-                        "query parameter must be given at most once",
-                        json!([]),
-                    ));
+                    invalid.push(given_twice(slot.key()));
                     repeated.push(slot.key().clone());
                 }
                 Entry::Occupied(_) => {}
@@ -112,9 +115,81 @@ impl QueryParams {
         (Self(map), invalid)
     }
 
-    pub fn get(&self, name: &str) -> Option<&str> {
+    /// The analyst lists' reading of a raw query string: every parameter in the order given,
+    /// with its value or its refusal. A repeated parameter is refused once, at its second
+    /// occurrence, whether it is allowed or not; an unknown one is refused with the `allowed`
+    /// list. Values are not checked here (every list parameter has a checked type).
+    pub(crate) fn in_order(raw: Option<&str>, allowed: &[&str]) -> Vec<Given> {
+        let mut given = Vec::new();
+        let mut seen: Vec<String> = Vec::new();
+        let mut repeated: Vec<String> = Vec::new();
+        for (name, value) in pairs(raw) {
+            if seen.contains(&name) {
+                if !repeated.contains(&name) {
+                    given.push(Given::Refused(given_twice(&name)));
+                    repeated.push(name);
+                }
+                continue;
+            }
+            seen.push(name.clone());
+            given.push(if allowed.contains(&name.as_str()) {
+                Given::Value(name, value)
+            } else {
+                Given::Refused(not_allowed(&name, allowed))
+            });
+        }
+        given
+    }
+
+    pub(crate) fn get(&self, name: &str) -> Option<&str> {
         self.0.get(name).map(String::as_str)
     }
+}
+
+/// One parameter of a request, as [`QueryParams::in_order`] reads it.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum Given {
+    /// The parameter's name and its (first) value.
+    Value(String, String),
+    /// Why it is refused: an `invalid[]` entry.
+    Refused(Value),
+}
+
+/// The `(name, value)` pairs of a raw query string, form-decoded, in order; an empty value
+/// counts as absent, so `?date=&page=2` (what a form with an unset filter sends) means `?page=2`.
+/// Percent-decoding is lossy, as in every Plug parser, so the query string as a whole is never
+/// refused.
+fn pairs(raw: Option<&str>) -> impl Iterator<Item = (String, String)> + '_ {
+    raw.unwrap_or_default()
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|pair| {
+            let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+            (decode(key), decode(value))
+        })
+        .filter(|(_, value)| !value.is_empty())
+}
+
+/// The refusal of a parameter the endpoint does not take: a misspelt filter silently ignored
+/// would answer the unfiltered list (or the current state instead of a past one) as if it were
+/// the one asked for.
+fn not_allowed(name: &str, allowed: &[&str]) -> Value {
+    invalid_entry(
+        name,
+        "schema",
+        "query parameter is not allowed",
+        json!(allowed),
+    )
+}
+
+/// The refusal of a repeated parameter, which is ambiguous (AND or OR?).
+fn given_twice(name: &str) -> Value {
+    invalid_entry(
+        name,
+        "invalid",
+        "query parameter must be given at most once",
+        json!([]),
+    )
 }
 
 /// `application/x-www-form-urlencoded` decoding: `+` is a space, `%XX` a byte; a `%` that is not
@@ -147,14 +222,14 @@ fn hex_value(b: u8) -> Option<u8> {
 }
 
 /// An RFC 3339 instant (`2026-01-02T03:04:05Z`, `…+02:00`, with or without a fraction).
-pub fn instant(raw: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn instant(raw: &str) -> Option<DateTime<Utc>> {
     DateTime::parse_from_rfc3339(raw)
         .ok()
         .map(|t| t.with_timezone(&Utc))
 }
 
 /// A date (`YYYY-MM-DD`, midnight UTC) or an RFC 3339 instant.
-pub fn date_or_instant(raw: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn date_or_instant(raw: &str) -> Option<DateTime<Utc>> {
     if let Ok(date) = NaiveDate::parse_from_str(raw, "%Y-%m-%d") {
         return date.and_hms_opt(0, 0, 0).map(|t| t.and_utc());
     }
@@ -166,7 +241,7 @@ pub fn date_or_instant(raw: &str) -> Option<DateTime<Utc>> {
 /// the text can hold. An instant outside them (a date with an offset across year 0 or 9999, a
 /// made-up cursor) becomes a bound below or above every stored instant, which is how PostgreSQL
 /// compares it.
-pub fn sqlite_instant(at: DateTime<Utc>) -> String {
+pub(crate) fn sqlite_instant(at: DateTime<Utc>) -> String {
     match at.year() {
         year if year < 0 => String::new(),
         year if year > 9999 => "~".to_string(),
@@ -174,12 +249,12 @@ pub fn sqlite_instant(at: DateTime<Utc>) -> String {
     }
 }
 
-pub fn uuid(raw: &str) -> Option<Uuid> {
+pub(crate) fn uuid(raw: &str) -> Option<Uuid> {
     Uuid::parse_str(raw).ok()
 }
 
 /// An integer within `min..=max`.
-pub fn integer_in(raw: &str, min: i64, max: i64) -> Option<i64> {
+pub(crate) fn integer_in(raw: &str, min: i64, max: i64) -> Option<i64> {
     raw.parse::<i64>().ok().filter(|n| (min..=max).contains(n))
 }
 
@@ -187,7 +262,7 @@ pub fn integer_in(raw: &str, min: i64, max: i64) -> Option<i64> {
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)] // never constructed: the derive reads the declaration
-pub struct PageParams {
+pub(crate) struct PageParams {
     /// The page, from 1 (default 1). A page past the end is empty, with the true totals.
     #[param(minimum = 1, maximum = 2_147_483_647)]
     page: Option<i64>,
@@ -198,7 +273,7 @@ pub struct PageParams {
 
 /// A date (`YYYY-MM-DD`, midnight UTC) or an RFC 3339 instant, as the `date` and `*_from`/`*_to`
 /// query parameters take it; a schema for the OpenAPI document.
-pub struct DateOrInstant;
+pub(crate) struct DateOrInstant;
 
 impl utoipa::PartialSchema for DateOrInstant {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
@@ -225,7 +300,7 @@ impl utoipa::ToSchema for DateOrInstant {}
 
 /// The requested page of a paged answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
+pub(crate) struct Page {
     pub number: i64,
     pub size: i64,
 }
@@ -233,7 +308,7 @@ pub struct Page {
 impl Page {
     /// `page` (from 1, default 1) and `page_size` (1..=500, default 50); refusals are added to
     /// `invalid` so that they are answered together with the caller's other refusals.
-    pub fn from_params(params: &QueryParams, invalid: &mut Vec<Value>) -> Page {
+    pub(crate) fn from_params(params: &QueryParams, invalid: &mut Vec<Value>) -> Page {
         let mut page = Page {
             number: 1,
             size: DEFAULT_PAGE_SIZE,
@@ -263,13 +338,13 @@ impl Page {
         page
     }
 
-    pub fn offset(&self) -> i64 {
+    pub(crate) fn offset(&self) -> i64 {
         (self.number - 1).saturating_mul(self.size)
     }
 
     /// eHealth's top-level `paging` object. As in Scrivener (which eHealth pages with), an empty
     /// result still has one (empty) page.
-    pub fn paging(&self, total_entries: i64) -> Value {
+    pub(crate) fn paging(&self, total_entries: i64) -> Value {
         let total_pages = ((total_entries + self.size - 1) / self.size).max(1);
         json!({
             "page_number": self.number,
@@ -314,6 +389,31 @@ mod tests {
             .collect();
         assert_eq!(got, vec![("zz", "schema"), ("a", "invalid")]);
         assert_eq!(invalid[0]["rules"][0]["params"], json!(["a", "b"]));
+    }
+
+    #[test]
+    fn in_order_the_lists_see_every_parameter_where_it_was_given() {
+        let given = QueryParams::in_order(Some("b=1&zz=2&a=&b=3&b=4&zz=5&a=x+y"), &["a", "b"]);
+        let shape: Vec<(String, &str)> = given
+            .iter()
+            .map(|g| match g {
+                Given::Value(name, value) => (format!("{name}={value}"), "value"),
+                Given::Refused(e) => (
+                    e["entry"].as_str().unwrap().to_string(),
+                    e["rules"][0]["rule"].as_str().unwrap(),
+                ),
+            })
+            .collect();
+        assert_eq!(
+            shape,
+            [
+                ("b=1".to_string(), "value"),
+                ("zz".to_string(), "schema"),
+                ("b".to_string(), "invalid"),
+                ("zz".to_string(), "invalid"),
+                ("a=x y".to_string(), "value"),
+            ]
+        );
     }
 
     #[test]

@@ -76,7 +76,7 @@ pub async fn document<A: DeserializeOwned>(
     table: &str,
     id: Uuid,
 ) -> Result<Option<A>, ApiError> {
-    let Some(doc) = app.db.document(table, id).await? else {
+    let Some(doc) = app.store.read_models.document(table, id).await? else {
         return Ok(None);
     };
     serde_json::from_value(doc).map(Some).map_err(|err| {

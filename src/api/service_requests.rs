@@ -49,7 +49,12 @@ async fn care_plan_access(
     }
     let mut plans = Vec::new();
     let employees: Vec<Uuid> = employees.iter().map(|e| e.uuid()).collect();
-    for document in app.db.active_approvals_granted_to(&employees).await? {
+    for document in app
+        .store
+        .read_models
+        .active_approvals_granted_to(&employees)
+        .await?
+    {
         if let Ok(approval) = serde_json::from_value::<Approval>(document) {
             plans.extend(
                 approval

@@ -6,28 +6,18 @@
 //! `as_of` is judged on the event log's clock (`recorded_at`, when the service recorded the event),
 //! not on business times inside payloads: it answers "what did the service hold at that instant".
 //! Visibility is not replayed: the read endpoints check the caller against the current state first
-//! (see README, Audit).
+//! (see docs/audit.md, Time travel).
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
-use serde_json::{json, Value};
-use sqlx::types::Json;
-use sqlx::Row;
+use serde_json::json;
 use uuid::Uuid;
 
 use super::error::ApiError;
 use super::query_params::{self, invalid_entry, refused, QueryParams};
 use crate::app::AppState;
-use crate::db::Db;
-
 /// The past point an entity read asks for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum PointInTime {
-    /// After the event with this sequence (the entity's `version`); 0 is before it existed.
-    Version(i64),
-    /// After every event recorded at or before this instant.
-    AsOf(DateTime<Utc>),
-}
+pub use crate::store::PointInTime;
 
 /// `as_of` and `version`, for the OpenAPI document only: [`requested`] parses them by hand.
 #[derive(utoipa::IntoParams)]
@@ -93,49 +83,11 @@ pub async fn replay<A: Aggregate>(
     id: Uuid,
     point: PointInTime,
 ) -> Result<Option<A>, ApiError> {
-    // The primary key (aggregate_type, aggregate_id, sequence) serves both bounds.
-    const BY_VERSION: &str = "SELECT sequence, payload FROM events \
-        WHERE sequence <= $1 AND aggregate_type = $2 AND aggregate_id = $3 ORDER BY sequence";
-    const BY_TIME: &str = "SELECT sequence, payload FROM events \
-        WHERE recorded_at <= $1 AND aggregate_type = $2 AND aggregate_id = $3 ORDER BY sequence";
     let version = match point {
         PointInTime::Version(v) => Some(v),
         PointInTime::AsOf(_) => None,
     };
-    let sql = match point {
-        PointInTime::Version(_) => BY_VERSION,
-        PointInTime::AsOf(_) => BY_TIME,
-    };
-    let rows: Vec<(i64, Value)> = match &app.db {
-        Db::Postgres(pool) => {
-            let query = match point {
-                PointInTime::Version(v) => sqlx::query(sql).bind(v),
-                PointInTime::AsOf(t) => sqlx::query(sql).bind(t),
-            };
-            query
-                .bind(A::TYPE)
-                .bind(id.to_string())
-                .fetch_all(pool)
-                .await?
-                .iter()
-                .map(|row| (row.get("sequence"), row.get("payload")))
-                .collect()
-        }
-        Db::Sqlite(lite) => {
-            let query = match point {
-                PointInTime::Version(v) => sqlx::query(sql).bind(v),
-                PointInTime::AsOf(t) => sqlx::query(sql).bind(query_params::sqlite_instant(t)),
-            };
-            query
-                .bind(A::TYPE)
-                .bind(crate::db::sqlite::id(id))
-                .fetch_all(&lite.pool)
-                .await?
-                .iter()
-                .map(|row| (row.get("sequence"), row.get::<Json<Value>, _>("payload").0))
-                .collect()
-        }
-    };
+    let rows = app.store.history.until(A::TYPE, id, point).await?;
 
     let mut state = A::default();
     let mut last = 0;

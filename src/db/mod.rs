@@ -2,18 +2,15 @@
 //! embedded SQLite file (a single node that needs nothing installed). `DATABASE_URL` picks one: a
 //! `postgres://` URL, a `sqlite:` URL, or nothing for `sqlite://./data/ehealth.db`.
 
-pub mod postgres;
-mod probe;
+mod postgres;
 pub mod sqlite;
 
-pub use postgres::{
-    connect, connect_for_operations, connect_with_deadline, generic_plan_pool, migrate,
-    pool_options, DEFAULT_DEADLINE, MIGRATOR,
-};
+use postgres::connect_for_operations;
+pub(crate) use postgres::generic_plan_pool;
+pub use postgres::{connect, connect_with_deadline, migrate, DEFAULT_DEADLINE};
+pub use sqlite::Lite;
 
 use sqlx::PgPool;
-
-pub use sqlite::Lite;
 
 /// Where the events, projections, jobs and reference data live.
 #[derive(Clone)]
@@ -34,12 +31,12 @@ impl From<Lite> for Db {
     }
 }
 
-/// Whether a database URL names SQLite (`sqlite:` scheme).
 /// Connections of the workers' own pool: the effects worker's batch transaction, its lookups, the
 /// SMS dispatcher.
-pub const WORKER_CONNECTIONS: u32 = 4;
+const WORKER_CONNECTIONS: u32 = 4;
 
-pub fn is_sqlite_url(url: &str) -> bool {
+/// Whether a database URL names SQLite (`sqlite:` scheme).
+fn is_sqlite_url(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
@@ -51,6 +48,25 @@ impl Db {
         } else {
             Ok(Db::Postgres(connect(url, max_connections).await?))
         }
+    }
+
+    /// The database an operations command works on (`projections rebuild|verify`, `audit
+    /// verify`): on PostgreSQL a pool without the request deadline (its reads of the whole log are
+    /// long by design); on SQLite the file, which must exist (these commands never create an
+    /// empty database).
+    pub async fn for_operations(url: &str) -> anyhow::Result<Db> {
+        if !is_sqlite_url(url) {
+            return Ok(Db::Postgres(connect_for_operations(url).await?));
+        }
+        let options: sqlx::sqlite::SqliteConnectOptions = url.parse()?;
+        let file = options.get_filename();
+        if !file.exists() {
+            anyhow::bail!(
+                "there is no SQLite database at {}: check DATABASE_URL",
+                file.display()
+            );
+        }
+        Ok(Db::Sqlite(Lite::open(url, 2).await?))
     }
 
     /// Opens the backend named by `url`; on PostgreSQL no statement, lock wait or pool wait may
@@ -111,7 +127,7 @@ impl Db {
         }
     }
 
-    /// The PostgreSQL pool, for the features only that backend has.
+    /// The PostgreSQL pool, for tools and tests that work on that backend only.
     pub fn postgres(&self) -> Option<&PgPool> {
         match self {
             Db::Postgres(pool) => Some(pool),
@@ -119,8 +135,6 @@ impl Db {
         }
     }
 
-    /// The stored state (projection `document`) of one entity of `table`, if it has a row. A
-    /// SQLite document that is not JSON reads as `Null`, which no entity deserializes from.
     /// The connections of the background workers: on PostgreSQL a small pool of their own with
     /// the same settings, so that a burst of requests holding every connection of the main pool
     /// never makes the feed subscriber wait (job latency); on SQLite the same database.
@@ -131,62 +145,6 @@ impl Db {
                     .connect_lazy_with((*pool.connect_options()).clone()),
             ),
             Db::Sqlite(_) => self.clone(),
-        }
-    }
-
-    pub async fn document(
-        &self,
-        table: &str,
-        id: uuid::Uuid,
-    ) -> Result<Option<serde_json::Value>, sqlx::Error> {
-        match self {
-            Db::Postgres(pool) => {
-                let mut conn = pool.acquire().await?;
-                ehealth_projections::load_document(&mut conn, table, id).await
-            }
-            Db::Sqlite(lite) => {
-                let mut conn = lite.pool.acquire().await?;
-                Ok(
-                    ehealth_projections::load_document_sqlite(&mut conn, table, id)
-                        .await?
-                        .map(|text| serde_json::from_str(&text).unwrap_or_default()),
-                )
-            }
-        }
-    }
-
-    /// The stored states of the active approvals granted to any of `employees`.
-    pub async fn active_approvals_granted_to(
-        &self,
-        employees: &[uuid::Uuid],
-    ) -> Result<Vec<serde_json::Value>, sqlx::Error> {
-        if employees.is_empty() {
-            return Ok(Vec::new());
-        }
-        match self {
-            Db::Postgres(pool) => sqlx::query_scalar(
-                "SELECT document FROM approvals WHERE granted_to = ANY($1) AND status = 'active'",
-            )
-            .bind(employees)
-            .fetch_all(pool)
-            .await,
-            Db::Sqlite(lite) => {
-                let ids: Vec<String> = employees
-                    .iter()
-                    .map(|e| e.hyphenated().to_string())
-                    .collect();
-                let documents: Vec<String> = sqlx::query_scalar(
-                    "SELECT document FROM approvals WHERE status = 'active' \
-                     AND granted_to IN (SELECT value FROM json_each($1))",
-                )
-                .bind(serde_json::to_string(&ids).unwrap_or_default())
-                .fetch_all(&lite.pool)
-                .await?;
-                Ok(documents
-                    .iter()
-                    .filter_map(|d| serde_json::from_str(d).ok())
-                    .collect())
-            }
         }
     }
 

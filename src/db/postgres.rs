@@ -5,7 +5,7 @@ use std::time::Duration;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{ConnectOptions, Connection, PgPool};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// The deadline of a request when none is configured (`EHEALTH_REQUEST_TIMEOUT`).
 pub const DEFAULT_DEADLINE: Duration = Duration::from_secs(5);
@@ -35,7 +35,7 @@ pub async fn connect_with_deadline(
 /// A pool for the operations commands (`projections rebuild|verify`, `audit verify`): their
 /// streaming reads of the whole log are long by design, so they have no statement timeout and
 /// only a statement slower than a minute is worth a warning.
-pub async fn connect_for_operations(url: &str) -> Result<PgPool, sqlx::Error> {
+pub(super) async fn connect_for_operations(url: &str) -> Result<PgPool, sqlx::Error> {
     let options = connect_options(url, None)?
         .log_slow_statements(log::LevelFilter::Warn, Duration::from_secs(60));
     pool_options(4)
@@ -79,7 +79,7 @@ const IDLE_CHECK: Duration = Duration::from_secs(1);
 /// every query, and the pings were ≈ 15 % of the service's CPU (`perf`). Here a connection is
 /// tested on acquire only when it has been idle for [`IDLE_CHECK`] or more — the one that may have
 /// outlived a database restart; a connection in steady use was tested when it was returned.
-pub fn pool_options(max_connections: u32) -> PgPoolOptions {
+pub(super) fn pool_options(max_connections: u32) -> PgPoolOptions {
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
@@ -112,7 +112,7 @@ async fn timed_ping(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
 /// has the same plan whatever its arrays hold. Left to choose, PostgreSQL planned such a statement
 /// anew at every execution (its custom plans looked cheaper than the generic one), which cost about
 /// as much as running it.
-pub fn generic_plan_pool(pool: &PgPool, size: u32) -> PgPool {
+pub(crate) fn generic_plan_pool(pool: &PgPool, size: u32) -> PgPool {
     let options = (*pool.connect_options())
         .clone()
         .options([("plan_cache_mode", "force_generic_plan")]);
@@ -131,7 +131,7 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     // The session's settings go with the connection rather than back into the pool.
     drop(conn.detach());
     migrated?;
-    crate::store::audit::backfill(pool)
+    crate::store::postgres::backfill(pool)
         .await
         .map_err(sqlx::migrate::MigrateError::Execute)?;
     Ok(())

@@ -20,7 +20,7 @@ use sqlx::sqlite::{
 use sqlx::{Sqlite, Transaction};
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
-pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The SQLite pool and the gate its writers queue on.
 #[derive(Clone)]
@@ -89,3 +89,16 @@ impl Lite {
 
 /// How values are stored on this backend: one definition, shared with the projections crate.
 pub use ehealth_projections::sqlite::{id, ts};
+
+/// An instant to compare with a stored one, where instants are fixed-width text ([`ts`]) and text
+/// order is time order only for the years 0000–9999 that the text can hold. An instant outside
+/// them (a date with an offset across year 0 or 9999, a made-up cursor) becomes a bound below or
+/// above every stored instant, which is how PostgreSQL compares it.
+pub fn ts_bound(at: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Datelike;
+    match at.year() {
+        year if year < 0 => String::new(),
+        year if year > 9999 => "~".to_string(),
+        _ => ts(at),
+    }
+}

@@ -5,7 +5,7 @@
 use ehealth_aggregates::care_plan_activity::{CarePlanActivityRecord, Quantity};
 use serde_json::Value;
 
-use super::Fields;
+use super::fields::Fields;
 use crate::api::actions::now;
 
 /// `(field, alias)` of each reference.

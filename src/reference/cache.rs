@@ -1,11 +1,11 @@
-//! The reference-data cache of one instance (PostgreSQL only).
+//! The reference-data cache of one instance.
 //!
 //! Reference data changes rarely (an import, an operator's fix) and is read on every action, so
-//! reads are cached. Correct invalidation comes from the database itself: a statement trigger on
-//! every reference table announces each change on the channel [`CHANNEL`] when it commits
-//! (migration 0008), and [`watch`] empties the cache on each announcement. The cache is used only
-//! while the listening connection is up: when it drops (notifications may be lost meanwhile), the
-//! cache is emptied and bypassed until a new connection listens again.
+//! reads are cached. Correct invalidation comes from the database itself: the store watches for
+//! changes (`ReferenceData::watch`: on PostgreSQL a listener of the notifications a trigger on
+//! every reference table sends when a change commits) and empties the cache on each. The cache is
+//! used only while something watches: when the watch stops (changes may be missed meanwhile), the
+//! cache is emptied and bypassed until a new watch starts.
 //!
 //! A read that started before an invalidation must not put its older value into the emptied
 //! cache: every invalidation moves a generation on, and a value is stored only if the generation
@@ -17,28 +17,17 @@
 //! its own — the benchmark's 64 clients grew the pool by 60 connections at once, and each new
 //! backend built its catalog caches while every request waited (≈ 160 ms).
 //!
-//! On SQLite nothing is cached: its reads are in-process, and another process (an import) could
-//! change the file without telling this one.
+//! On SQLite nothing watches, so nothing is cached: its reads are in-process, and another process
+//! (an import) could change the file without telling this one.
 
 use std::collections::HashMap;
 use std::future::Future;
 use std::hash::Hash;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
-use sqlx::postgres::PgListener;
-use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use super::{Employee, LegalEntity, PartyFacts, Person};
-
-/// How long the listening connection may stay quiet before it is tested.
-const HEARTBEAT: Duration = Duration::from_secs(5);
-/// How long the test (or connecting and listening) may take before the connection counts as lost.
-const HEARTBEAT_ANSWER: Duration = Duration::from_secs(2);
-
-/// The notification channel of reference-data changes.
-pub const CHANNEL: &str = "ehealth_reference";
 
 /// Entries per map before the map is emptied (a bound on memory, not an eviction policy: reference
 /// data of one region fits many times over).
@@ -88,7 +77,7 @@ pub(super) struct Maps {
 
 #[derive(Default)]
 struct Inner {
-    /// Whether a connection is listening for changes (only then is anything cached).
+    /// Whether something watches for changes (only then is anything cached).
     listening: bool,
     generation: u64,
     maps: Maps,
@@ -162,7 +151,8 @@ impl Cache {
         value
     }
 
-    /// Drops everything cached; `listening` says whether caching may go on.
+    /// Drops everything cached; `listening` says whether caching may go on (something watches
+    /// for changes).
     pub fn invalidate(&self, listening: bool) {
         let mut inner = self.lock();
         inner.generation += 1;
@@ -181,68 +171,10 @@ impl Cache {
     }
 }
 
-/// Listens for reference-data changes until `shutdown`, reconnecting after a lost connection.
-#[tracing::instrument(name = "reference_watch", skip_all)]
-pub async fn watch(cache: Cache, pool: sqlx::PgPool, shutdown: CancellationToken) {
-    loop {
-        let listener = async {
-            let connect = async {
-                let mut listener = PgListener::connect_with(&pool).await?;
-                listener.listen(CHANNEL).await?;
-                Ok::<_, sqlx::Error>(listener)
-            };
-            tokio::time::timeout(HEARTBEAT_ANSWER, connect)
-                .await
-                .unwrap_or(Err(sqlx::Error::PoolTimedOut))
-        };
-        let mut listener = tokio::select! {
-            l = listener => l,
-            _ = shutdown.cancelled() => return,
-        };
-        match listener.as_mut() {
-            Ok(listener) => {
-                // Anything cached before now may be older than a change we did not hear of.
-                cache.invalidate(true);
-                loop {
-                    let next = tokio::select! {
-                        n = tokio::time::timeout(HEARTBEAT, listener.try_recv()) => n,
-                        _ = shutdown.cancelled() => return,
-                    };
-                    let Ok(next) = next else {
-                        // Quiet for a while: make sure the link still carries anything. On a
-                        // half-open link nothing would ever arrive, and changes would go unheard
-                        // while the cache kept serving.
-                        let ping = sqlx::query("SELECT 1").execute(&mut *listener);
-                        match tokio::time::timeout(HEARTBEAT_ANSWER, ping).await {
-                            Ok(Ok(_)) => continue,
-                            _ => break,
-                        }
-                    };
-                    match next {
-                        Ok(Some(notification)) => {
-                            tracing::debug!(
-                                table = notification.payload(),
-                                "reference data changed"
-                            );
-                            cache.invalidate(true);
-                        }
-                        // The connection was lost: changes may go unheard until a new one listens.
-                        Ok(None) | Err(_) => break,
-                    }
-                }
-            }
-            Err(err) => tracing::warn!(error = %err, "cannot listen for reference-data changes"),
-        }
-        cache.invalidate(false);
-        tokio::select! {
-            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
-            _ = shutdown.cancelled() => return,
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use std::time::Duration;
+
     use super::*;
 
     fn le(status: &str) -> Option<LegalEntity> {

@@ -1,17 +1,17 @@
 //! Reference data owned by other registries (legal entities, parties, users, employees, persons,
-//! dictionaries, configuration), read from the local copy that `ehealth-es import` loads.
+//! dictionaries, configuration), read from the local copy that `ehealth-es import` loads
+//! ([`crate::store::ReferenceData`]), through the instance's cache ([`cache`]).
+
+use std::sync::Arc;
 
 use ehealth_aggregates::approval::PersonMethods;
 use serde_json::Value;
-use sqlx::types::Json;
-use sqlx::Row;
-use uuid::fmt::Hyphenated;
+use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 pub mod cache;
 
-use crate::db::sqlite::id as text_id;
-use crate::db::Db;
+use crate::store::ReferenceData;
 use cache::Cache;
 
 pub const RECALL_REASONS_DICTIONARY: &str = "eHealth/service_request_recall_reasons";
@@ -54,6 +54,16 @@ pub struct Person {
 }
 
 impl Person {
+    /// The person as stored: its authentication methods as JSON (a list that does not read as
+    /// methods reads as none; the import validates them).
+    pub fn from_stored(id: Uuid, status: String, methods: Value) -> Person {
+        Person {
+            id,
+            status,
+            authentication_methods: serde_json::from_value(methods).unwrap_or_default(),
+        }
+    }
+
     pub fn is_active(&self) -> bool {
         self.status.eq_ignore_ascii_case("active")
     }
@@ -84,53 +94,56 @@ impl Person {
     }
 }
 
-/// Reference reads, cached per instance on PostgreSQL (see [`cache`]).
+/// Reference reads, cached per instance while the store watches for changes (see [`cache`]).
 #[derive(Clone)]
 pub struct Reference {
-    db: Db,
+    data: Arc<dyn ReferenceData>,
     cache: Cache,
 }
 
-/// Runs one query on either backend: `$pg` and `$lite` are closures over the pool. Uuids are
-/// bound natively on PostgreSQL and as text on SQLite (db::sqlite).
-macro_rules! on_backend {
-    ($db:expr, $pool:ident => $pg:expr, $lite_pool:ident => $lite:expr) => {
-        match $db {
-            Db::Postgres($pool) => $pg,
-            Db::Sqlite(lite) => {
-                let $lite_pool = &lite.pool;
-                $lite
-            }
-        }
-    };
-}
-
 impl Reference {
-    pub fn new(db: impl Into<Db>) -> Self {
+    pub fn new(data: Arc<dyn ReferenceData>) -> Self {
         Self {
-            db: db.into(),
+            data,
             cache: Cache::default(),
         }
     }
 
-    /// The instance's cache, for [`cache::watch`] to invalidate.
-    pub fn cache(&self) -> Cache {
-        self.cache.clone()
+    /// Keeps the cache correct until `shutdown` (PostgreSQL: by listening for changes; SQLite
+    /// caches nothing).
+    pub async fn watch(&self, shutdown: CancellationToken) {
+        self.data.watch(self.cache.clone(), shutdown).await
     }
 
     pub async fn legal_entity(&self, id: Uuid) -> Result<Option<LegalEntity>, sqlx::Error> {
-        let load = || self.load_legal_entity(id);
+        let load = || self.data.legal_entity(id);
         self.cache.get(|m| &mut m.legal_entities, id, load).await
     }
 
     /// `me_allowed_transactions_le_types`; the import sets it, eHealth's defaults otherwise.
     pub async fn allowed_legal_entity_types(&self) -> Result<Vec<String>, sqlx::Error> {
-        let load = || self.load_allowed_legal_entity_types();
+        let load = || async {
+            Ok(match self.data.setting(ALLOWED_LE_TYPES_SETTING).await? {
+                Some(v) => serde_json::from_value(v).unwrap_or_default(),
+                None => vec![
+                    "PRIMARY_CARE".into(),
+                    "OUTPATIENT".into(),
+                    "EMERGENCY".into(),
+                ],
+            })
+        };
         self.cache.get(|m| &mut m.allowed_types, (), load).await
     }
 
     pub async fn dictionary(&self, name: &str) -> Result<Vec<String>, sqlx::Error> {
-        let load = || self.load_dictionary(name);
+        let load = || async {
+            Ok(self
+                .data
+                .dictionary(name)
+                .await?
+                .and_then(|v| serde_json::from_value(v).ok())
+                .unwrap_or_default())
+        };
         self.cache
             .get(|m| &mut m.dictionaries, name.to_string(), load)
             .await
@@ -142,14 +155,14 @@ impl Reference {
         user_id: Uuid,
         legal_entity_id: Uuid,
     ) -> Result<Vec<Employee>, sqlx::Error> {
-        let load = || self.load_user_employees(user_id, legal_entity_id);
+        let load = || self.data.user_employees(user_id, legal_entity_id);
         let key = (user_id, legal_entity_id);
         self.cache.get(|m| &mut m.user_employees, key, load).await
     }
 
     /// `tax_id` of the party of an employee.
     pub async fn employee_tax_id(&self, employee_id: Uuid) -> Result<Option<String>, sqlx::Error> {
-        let load = || self.load_employee_tax_id(employee_id);
+        let load = || self.data.employee_tax_id(employee_id);
         self.cache.get(|m| &mut m.tax_ids, employee_id, load).await
     }
 
@@ -157,7 +170,7 @@ impl Reference {
         &self,
         employee_id: Uuid,
     ) -> Result<Option<Uuid>, sqlx::Error> {
-        let load = || self.load_employee_legal_entity(employee_id);
+        let load = || self.data.employee_legal_entity(employee_id);
         self.cache
             .get(|m| &mut m.employee_legal_entities, employee_id, load)
             .await
@@ -165,149 +178,12 @@ impl Reference {
 
     /// The party behind a user (its verification and death), if the user and party are known.
     pub async fn user_party(&self, user_id: Uuid) -> Result<Option<PartyFacts>, sqlx::Error> {
-        let load = || self.load_user_party(user_id);
+        let load = || self.data.user_party(user_id);
         self.cache.get(|m| &mut m.user_parties, user_id, load).await
     }
 
     pub async fn person(&self, id: Uuid) -> Result<Option<Person>, sqlx::Error> {
-        let load = || self.load_person(id);
+        let load = || self.data.person(id);
         self.cache.get(|m| &mut m.persons, id, load).await
-    }
-
-    async fn load_legal_entity(&self, id: Uuid) -> Result<Option<LegalEntity>, sqlx::Error> {
-        const SQL: &str =
-            "SELECT type, status, nhs_verified, edrpou FROM legal_entities WHERE id = $1";
-        let row: Option<(String, String, bool, Option<String>)> = on_backend!(&self.db,
-            pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?,
-            pool => sqlx::query_as(SQL).bind(text_id(id)).fetch_optional(pool).await?);
-        Ok(row.map(|(kind, status, nhs_verified, edrpou)| LegalEntity {
-            id,
-            kind,
-            status,
-            nhs_verified,
-            edrpou,
-        }))
-    }
-
-    /// `me_allowed_transactions_le_types`; the import sets it, eHealth's defaults otherwise.
-    async fn load_allowed_legal_entity_types(&self) -> Result<Vec<String>, sqlx::Error> {
-        const SQL: &str = "SELECT value FROM settings WHERE key = $1";
-        let value: Option<Value> = on_backend!(&self.db,
-            pool => sqlx::query_scalar(SQL).bind(ALLOWED_LE_TYPES_SETTING).fetch_optional(pool).await?,
-            pool => sqlx::query_scalar::<_, Json<Value>>(SQL)
-                .bind(ALLOWED_LE_TYPES_SETTING)
-                .fetch_optional(pool)
-                .await?
-                .map(|j| j.0));
-        Ok(match value {
-            Some(v) => serde_json::from_value(v).unwrap_or_default(),
-            None => vec![
-                "PRIMARY_CARE".into(),
-                "OUTPATIENT".into(),
-                "EMERGENCY".into(),
-            ],
-        })
-    }
-
-    async fn load_dictionary(&self, name: &str) -> Result<Vec<String>, sqlx::Error> {
-        const SQL: &str = "SELECT \"values\" FROM dictionaries WHERE name = $1";
-        let value: Option<Value> = on_backend!(&self.db,
-            pool => sqlx::query_scalar(SQL).bind(name).fetch_optional(pool).await?,
-            pool => sqlx::query_scalar::<_, Json<Value>>(SQL)
-                .bind(name)
-                .fetch_optional(pool)
-                .await?
-                .map(|j| j.0));
-        Ok(value
-            .and_then(|v| serde_json::from_value(v).ok())
-            .unwrap_or_default())
-    }
-
-    /// Employees of the user's party in a legal entity.
-    async fn load_user_employees(
-        &self,
-        user_id: Uuid,
-        legal_entity_id: Uuid,
-    ) -> Result<Vec<Employee>, sqlx::Error> {
-        const SQL: &str = "SELECT e.id, e.employee_type, e.status FROM users u \
-                           JOIN employees e ON e.party_id = u.party_id \
-                           WHERE u.id = $1 AND e.legal_entity_id = $2";
-        Ok(on_backend!(&self.db,
-            pool => sqlx::query(SQL)
-                .bind(user_id)
-                .bind(legal_entity_id)
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| Employee {
-                    id: r.get("id"),
-                    employee_type: r.get("employee_type"),
-                    status: r.get("status"),
-                })
-                .collect(),
-            pool => sqlx::query(SQL)
-                .bind(text_id(user_id))
-                .bind(text_id(legal_entity_id))
-                .fetch_all(pool)
-                .await?
-                .into_iter()
-                .map(|r| Employee {
-                    id: r.get::<Hyphenated, _>("id").into_uuid(),
-                    employee_type: r.get("employee_type"),
-                    status: r.get("status"),
-                })
-                .collect()))
-    }
-
-    /// `tax_id` of the party of an employee.
-    async fn load_employee_tax_id(&self, employee_id: Uuid) -> Result<Option<String>, sqlx::Error> {
-        const SQL: &str =
-            "SELECT p.tax_id FROM employees e JOIN parties p ON p.id = e.party_id WHERE e.id = $1";
-        let tax_id: Option<Option<String>> = on_backend!(&self.db,
-            pool => sqlx::query_scalar(SQL).bind(employee_id).fetch_optional(pool).await?,
-            pool => sqlx::query_scalar(SQL).bind(text_id(employee_id)).fetch_optional(pool).await?);
-        Ok(tax_id.flatten())
-    }
-
-    async fn load_employee_legal_entity(
-        &self,
-        employee_id: Uuid,
-    ) -> Result<Option<Uuid>, sqlx::Error> {
-        const SQL: &str = "SELECT legal_entity_id FROM employees WHERE id = $1";
-        Ok(on_backend!(&self.db,
-            pool => sqlx::query_scalar(SQL).bind(employee_id).fetch_optional(pool).await?,
-            pool => sqlx::query_scalar::<_, Hyphenated>(SQL)
-                .bind(text_id(employee_id))
-                .fetch_optional(pool)
-                .await?
-                .map(Hyphenated::into_uuid)))
-    }
-
-    async fn load_user_party(&self, user_id: Uuid) -> Result<Option<PartyFacts>, sqlx::Error> {
-        const SQL: &str = "SELECT p.verification_status, p.death_date FROM users u \
-                           JOIN parties p ON p.id = u.party_id WHERE u.id = $1";
-        let row: Option<(Option<String>, Option<chrono::NaiveDate>)> = on_backend!(&self.db,
-            pool => sqlx::query_as(SQL).bind(user_id).fetch_optional(pool).await?,
-            pool => sqlx::query_as(SQL).bind(text_id(user_id)).fetch_optional(pool).await?);
-        Ok(row.map(|(verification_status, death_date)| PartyFacts {
-            verification_status,
-            death_date,
-        }))
-    }
-
-    async fn load_person(&self, id: Uuid) -> Result<Option<Person>, sqlx::Error> {
-        const SQL: &str = "SELECT status, authentication_methods FROM persons WHERE id = $1";
-        let row: Option<(String, Value)> = on_backend!(&self.db,
-            pool => sqlx::query_as(SQL).bind(id).fetch_optional(pool).await?,
-            pool => sqlx::query_as::<_, (String, Json<Value>)>(SQL)
-                .bind(text_id(id))
-                .fetch_optional(pool)
-                .await?
-                .map(|(status, methods)| (status, methods.0)));
-        Ok(row.map(|(status, methods)| Person {
-            id,
-            status,
-            authentication_methods: serde_json::from_value(methods).unwrap_or_default(),
-        }))
     }
 }

@@ -14,10 +14,8 @@
 //! The recall SMS has no job and none of these rules: it is retried until delivered.
 
 use serde_json::{json, Value};
-use sqlx::types::Json;
-use sqlx::{PgConnection, SqliteConnection};
 
-use crate::db::sqlite::ts;
+use crate::store::JobEnd;
 
 /// `sms_outbox.kind` (and template) of a resent code.
 pub const OTP_KIND: &str = "otp";
@@ -54,13 +52,6 @@ pub fn verdict(kind: &str, params: &Value, current_salt: Option<&str>, overdue: 
     }
 }
 
-/// How a resend's job ends.
-#[derive(Debug)]
-pub enum JobEnd {
-    Processed,
-    Failed { status_code: i32, error: Value },
-}
-
 impl Verdict {
     /// How the job of a message that is not sent ends (`Send` ends nothing yet).
     pub fn job_end(self) -> Option<JobEnd> {
@@ -84,66 +75,6 @@ impl Verdict {
             Verdict::Superseded => "superseded",
             Verdict::GiveUp => "given_up",
         }
-    }
-}
-
-/// Finishes a pending job (a finished one is left as it is). `(SELECT 'pending')`, as in the
-/// effects worker: the job is found by its primary key, never through jobs_pending_idx.
-pub async fn finish_postgres(
-    conn: &mut PgConnection,
-    job_id: &str,
-    end: &JobEnd,
-) -> Result<(), sqlx::Error> {
-    match end {
-        JobEnd::Processed => sqlx::query(
-            "UPDATE jobs SET status = 'processed', status_code = 200, response_data = '\"\"', \
-             updated_at = now() WHERE id = $1 AND status = (SELECT 'pending')",
-        )
-        .bind(job_id)
-        .execute(conn)
-        .await
-        .map(drop),
-        JobEnd::Failed { status_code, error } => sqlx::query(
-            "UPDATE jobs SET status = 'failed', status_code = $2, error = $3, updated_at = now() \
-             WHERE id = $1 AND status = (SELECT 'pending')",
-        )
-        .bind(job_id)
-        .bind(status_code)
-        .bind(error)
-        .execute(conn)
-        .await
-        .map(drop),
-    }
-}
-
-/// [`finish_postgres`] on SQLite.
-pub async fn finish_sqlite(
-    conn: &mut SqliteConnection,
-    job_id: &str,
-    end: &JobEnd,
-) -> Result<(), sqlx::Error> {
-    let now = ts(chrono::Utc::now());
-    match end {
-        JobEnd::Processed => sqlx::query(
-            "UPDATE jobs SET status = 'processed', status_code = 200, response_data = '\"\"', \
-             updated_at = $2 WHERE id = $1 AND status = 'pending'",
-        )
-        .bind(job_id)
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(drop),
-        JobEnd::Failed { status_code, error } => sqlx::query(
-            "UPDATE jobs SET status = 'failed', status_code = $2, error = $3, updated_at = $4 \
-             WHERE id = $1 AND status = 'pending'",
-        )
-        .bind(job_id)
-        .bind(status_code)
-        .bind(Json(error))
-        .bind(now)
-        .execute(conn)
-        .await
-        .map(drop),
     }
 }
 

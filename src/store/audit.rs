@@ -1,31 +1,76 @@
-//! `ehealth-es audit verify`: walks every aggregate's hash chain and names the events that do not
-//! match; and the one-time backfill that hashes events appended before hashes existed.
+//! Audit: `ehealth-es audit verify`, which walks every aggregate's hash chain and names the
+//! events that do not match, and the Event Manager's records (`status_change_events`: one per
+//! change of an entity's status), read by the legal entities that may see their entity.
 //!
-//! The check ([`ChainCheck`]) is one piece of code for both backends; each backend only reads its
-//! events in chain order inside one snapshot ([`verify`] here, [`sqlite::verify`] on SQLite).
+//! The chain check ([`ChainCheck`]) is one piece of code for both backends; each backend only
+//! reads its events in chain order inside one snapshot.
 //!
 //! The chain is per aggregate, not global: an event's `prev_hash` is the hash of the same
-//! aggregate's previous event, which `persist` reads with one primary-key lookup. Appends to
+//! aggregate's previous event, which the append reads with one primary-key lookup. Appends to
 //! different aggregates stay independent; a global chain would need the hash of the last event
-//! of the whole log, i.e. one append at a time (the single-row counter measured at about 7x
-//! fewer appends per second, cqrs-es-notes §6.1). The price: a chain cannot tell that its newest
-//! events, or a whole aggregate, were deleted; compare the number of events and the chain heads
-//! with a copy kept elsewhere for that.
+//! of the whole log, i.e. one append at a time (a single-row counter measured at about 7x fewer
+//! appends per second). The price: a chain cannot tell that its newest events, or a whole
+//! aggregate, were deleted; compare the number of events and the chain heads with a copy kept
+//! elsewhere for that.
 
-use std::collections::HashMap;
-
+use async_trait::async_trait;
 use chrono::{DateTime, Utc};
-use futures::TryStreamExt;
 use serde_json::Value;
-use sqlx::{Connection, PgPool};
+use uuid::Uuid;
 
 use super::hash::{event_hash, HashedFields};
 
-pub mod sqlite;
+#[async_trait]
+pub trait Audit: Send + Sync {
+    /// Walks every chain in one consistent snapshot.
+    async fn verify(&self) -> Result<AuditReport, anyhow::Error>;
 
-/// Key of the session advisory lock that keeps two instances from backfilling at once.
-const BACKFILL_LOCK: i64 = 0x6568_6561_6c74_6802;
-const BACKFILL_CHUNK: i64 = 5_000;
+    /// One page (`limit`, `offset`) of the records visible to `legal_entity` that `filter`
+    /// accepts, oldest first (`event_time`, then the position in the log), and how many there are
+    /// in all — both read in one statement, so they describe the same snapshot.
+    async fn status_changes(
+        &self,
+        filter: &StatusChangeFilter,
+        legal_entity: Uuid,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<StatusChange>), sqlx::Error>;
+
+    /// One record, if it is visible to `legal_entity`.
+    async fn status_change(
+        &self,
+        id: Uuid,
+        legal_entity: Uuid,
+    ) -> Result<Option<StatusChange>, sqlx::Error>;
+}
+
+/// Which Event Manager records to read (every condition given must hold).
+#[derive(Debug, Default)]
+pub struct StatusChangeFilter {
+    /// `event_time` at or after.
+    pub since: Option<DateTime<Utc>>,
+    pub event_type: Option<String>,
+    pub entity_type: Option<String>,
+    pub entity_id: Option<Uuid>,
+    /// A key of `properties`; with `new_value`, `properties.<attribute_name>.new_value` equals it.
+    pub attribute_name: Option<String>,
+    pub new_value: Option<String>,
+}
+
+/// One Event Manager record.
+pub struct StatusChange {
+    pub id: Uuid,
+    pub event_type: String,
+    pub entity_type: String,
+    pub entity_id: Uuid,
+    pub properties: Value,
+    pub event_time: DateTime<Utc>,
+    pub changed_by: Uuid,
+}
+
+/// The columns of [`StatusChange`] and the log position they are ordered by.
+pub(super) const STATUS_CHANGE_COLUMNS: &str = "e.id, e.event_type, e.entity_type, e.entity_id, \
+     e.properties, e.event_time, e.changed_by, e.global_position";
 
 /// What is wrong with an event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +152,7 @@ struct Walk {
 
 /// One stored event as either backend gives it back: the hashed fields (payload and metadata
 /// as JSON text) and the two hash columns.
-pub(crate) struct AuditRow {
+pub(super) struct AuditRow {
     pub global_position: i64,
     pub aggregate_type: String,
     pub aggregate_id: String,
@@ -124,13 +169,13 @@ pub(crate) struct AuditRow {
 /// The chain check itself, the same on both backends: fed every event in `(aggregate_type,
 /// aggregate_id, sequence)` order, it keeps the first mismatch of every chain.
 #[derive(Default)]
-pub(crate) struct ChainCheck {
+pub(super) struct ChainCheck {
     report: AuditReport,
     chain: Option<Walk>,
 }
 
 impl ChainCheck {
-    pub(crate) fn push(&mut self, row: AuditRow) -> Result<(), serde_json::Error> {
+    pub(super) fn push(&mut self, row: AuditRow) -> Result<(), serde_json::Error> {
         let report = &mut self.report;
         report.events += 1;
         let walk = match self.chain.as_mut() {
@@ -198,13 +243,16 @@ impl ChainCheck {
     }
 
     /// The report, broken chains earliest first.
-    pub(crate) fn finish(mut self) -> AuditReport {
+    pub(super) fn finish(mut self) -> AuditReport {
         self.report.broken.sort_by_key(|b| b.global_position);
         self.report
     }
 }
 
-type PgAuditRow = (
+/// An event as both backends read it for the check: `(global_position, aggregate_type,
+/// aggregate_id, sequence, event_type, event_version, payload, metadata, recorded_at, prev_hash,
+/// hash)`, payload and metadata as JSON text.
+pub(super) type ChainRow = (
     i64,
     String,
     String,
@@ -218,22 +266,9 @@ type PgAuditRow = (
     Option<Vec<u8>>,
 );
 
-/// Walks every chain in one consistent snapshot (PostgreSQL; [`sqlite::verify`] on SQLite).
-pub async fn verify(pool: &PgPool) -> Result<AuditReport, anyhow::Error> {
-    let mut conn = pool.acquire().await?;
-    let mut tx = conn.begin().await?;
-    sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-        .execute(&mut *tx)
-        .await?;
-    let mut rows = sqlx::query_as::<_, PgAuditRow>(
-        "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, payload::text, metadata::text, recorded_at, prev_hash, hash \
-         FROM events ORDER BY aggregate_type, aggregate_id, sequence",
-    )
-    .fetch(&mut *tx);
-    let mut check = ChainCheck::default();
-    while let Some(row) = rows.try_next().await? {
-        check.push(AuditRow {
+impl From<ChainRow> for AuditRow {
+    fn from(row: ChainRow) -> AuditRow {
+        AuditRow {
             global_position: row.0,
             aggregate_type: row.1,
             aggregate_id: row.2,
@@ -245,133 +280,6 @@ pub async fn verify(pool: &PgPool) -> Result<AuditReport, anyhow::Error> {
             recorded_at: row.8,
             prev_hash: row.9,
             hash: row.10,
-        })?;
-    }
-    drop(rows);
-    tx.rollback().await?;
-    Ok(check.finish())
-}
-
-type BackfillRow = (
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-);
-
-/// Hashes the events appended before migration 0005 (`hash IS NULL`), chain by chain, then
-/// validates the constraint that every event has a hash. Runs with `migrate`; a no-op once done.
-/// Those hashes attest the log as it was at the backfill, not as it was first written.
-pub async fn backfill(pool: &PgPool) -> Result<u64, sqlx::Error> {
-    let validated: Option<bool> = sqlx::query_scalar(
-        "SELECT convalidated FROM pg_constraint \
-         WHERE conname = 'events_hash_present' AND conrelid = 'events'::regclass",
-    )
-    .fetch_optional(pool)
-    .await?;
-    if validated != Some(false) {
-        return Ok(0);
-    }
-    // A detached connection: the session lock goes away with it, whatever happens.
-    let mut conn = pool.acquire().await?.detach();
-    // Hashing a long log takes longer than a request may: no statement or lock timeout here.
-    sqlx::raw_sql("SET statement_timeout = 0; SET lock_timeout = 0")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("SELECT pg_advisory_lock($1)")
-        .bind(BACKFILL_LOCK)
-        .execute(&mut conn)
-        .await?;
-    let mut hashed = 0u64;
-    let mut after: (String, String, i64) = (String::new(), String::new(), 0);
-    loop {
-        let rows: Vec<BackfillRow> = sqlx::query_as(
-            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, \
-             payload::text, metadata::text, recorded_at FROM events \
-             WHERE hash IS NULL AND (aggregate_type, aggregate_id, sequence) > ($1, $2, $3) \
-             ORDER BY aggregate_type, aggregate_id, sequence LIMIT $4",
-        )
-        .bind(&after.0)
-        .bind(&after.1)
-        .bind(after.2)
-        .bind(BACKFILL_CHUNK)
-        .fetch_all(&mut conn)
-        .await?;
-        let Some(last) = rows.last() else { break };
-        after = (last.0.clone(), last.1.clone(), last.2);
-        let mut heads: HashMap<(String, String), (i64, Vec<u8>)> = HashMap::new();
-        let (mut types, mut ids, mut seqs, mut prevs, mut hashes) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
-        let mut tx = conn.begin().await?;
-        for (agg_type, agg_id, sequence, event_type, version, payload, metadata, at) in &rows {
-            let key = (agg_type.clone(), agg_id.clone());
-            let prev: Option<Vec<u8>> = match heads.get(&key) {
-                Some((seq, hash)) if *seq == sequence - 1 => Some(hash.clone()),
-                _ if *sequence > 1 => sqlx::query_scalar(
-                    "SELECT hash FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
-                     AND sequence = $3",
-                )
-                .bind(agg_type)
-                .bind(agg_id)
-                .bind(sequence - 1)
-                .fetch_optional(&mut *tx)
-                .await?
-                .flatten(),
-                _ => None,
-            };
-            let payload: Value =
-                serde_json::from_str(payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            let metadata: Value =
-                serde_json::from_str(metadata).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            let hash = event_hash(
-                prev.as_deref(),
-                &HashedFields {
-                    aggregate_type: agg_type,
-                    aggregate_id: agg_id,
-                    sequence: *sequence,
-                    event_type,
-                    event_version: version,
-                    payload: &payload,
-                    metadata: &metadata,
-                    recorded_at: *at,
-                },
-            );
-            heads.insert(key, (*sequence, hash.clone()));
-            types.push(agg_type.clone());
-            ids.push(agg_id.clone());
-            seqs.push(*sequence);
-            prevs.push(prev);
-            hashes.push(hash);
         }
-        sqlx::query(
-            "UPDATE events e SET prev_hash = u.prev_hash, hash = u.hash \
-             FROM UNNEST($1::text[], $2::text[], $3::bigint[], $4::bytea[], $5::bytea[]) \
-               AS u(aggregate_type, aggregate_id, sequence, prev_hash, hash) \
-             WHERE e.aggregate_type = u.aggregate_type AND e.aggregate_id = u.aggregate_id \
-               AND e.sequence = u.sequence AND e.hash IS NULL",
-        )
-        .bind(&types)
-        .bind(&ids)
-        .bind(&seqs)
-        .bind(&prevs)
-        .bind(&hashes)
-        .execute(&mut *tx)
-        .await?;
-        tx.commit().await?;
-        hashed += rows.len() as u64;
     }
-    sqlx::query("ALTER TABLE events VALIDATE CONSTRAINT events_hash_present")
-        .execute(&mut conn)
-        .await?;
-    if hashed > 0 {
-        tracing::info!(
-            hashed,
-            "hashed the events appended before hash chains existed"
-        );
-    }
-    Ok(hashed)
 }

@@ -1,9 +1,8 @@
-//! Our `EventStore` for cqrs-es (cqrs-es-notes §6.3: "add an in-process aggregate cache through a
-//! custom `EventStore`, validated by the sequence primary key"; the crate's own snapshot modes
-//! corrupt state).
+//! Our `EventStore` for cqrs-es: an in-process cache of entity states in front of the event log,
+//! validated by the events' primary key (the crate's own snapshot modes corrupt state).
 //!
-//! - **Loads** replay the entity's events, and read the newest one's hash and time with them (the
-//!   chain head the next append builds on). The state is then kept in a bounded LRU cache, so the
+//! - **Loads** replay the entity's events, and (on PostgreSQL) read the newest one's hash and time
+//!   with them (the chain head the next append builds on). The state is then kept in a bounded LRU cache, so the
 //!   next command on the same entity reads nothing: a long stream (an approval whose OTP was resent
 //!   many times) is replayed once per process, not once per command.
 //! - **A cached state is never trusted blindly**: it is the state after its event `sequence`, and
@@ -18,12 +17,13 @@ use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
-use cqrs_es::persist::{PersistedEventStore, SerializedEvent};
+use cqrs_es::persist::SerializedEvent;
 use cqrs_es::{Aggregate, AggregateContext, AggregateError, EventEnvelope, EventStore};
 use lru::LruCache;
 use uuid::Uuid;
 
-use super::{group_read, map_sqlx, ChainHead, EventRepository, Seed};
+use super::event_log::{ChainHead, Seed};
+use super::EventRepository;
 
 /// Entity states kept per aggregate type. A state is a few kilobytes at most, so the caches
 /// stay within tens of megabytes.
@@ -54,17 +54,14 @@ struct Cached<A> {
 /// The event store of one aggregate type.
 pub struct CachedEventStore<A: Aggregate> {
     repo: EventRepository,
-    /// cqrs-es's own store over the same repository, for `load_events`.
-    plain: PersistedEventStore<EventRepository, A>,
     /// Shared with the bus's handle on the same type ([`sharing_cache`](Self::sharing_cache)).
     cache: Arc<Mutex<LruCache<String, Cached<A>>>>,
 }
 
 impl<A: Aggregate + Clone + 'static> CachedEventStore<A> {
-    pub fn new(repo: EventRepository, plain: EventRepository, capacity: usize) -> Self {
+    pub fn new(repo: EventRepository, capacity: usize) -> Self {
         Self {
             repo,
-            plain: PersistedEventStore::new_event_store(plain),
             cache: Arc::new(Mutex::new(LruCache::new(
                 NonZeroUsize::new(capacity).unwrap_or(NonZeroUsize::MIN),
             ))),
@@ -72,10 +69,9 @@ impl<A: Aggregate + Clone + 'static> CachedEventStore<A> {
     }
 
     /// Another store over the same cache: what one loads or commits, the other sees.
-    pub fn sharing_cache(&self, repo: EventRepository, plain: EventRepository) -> Self {
+    pub fn sharing_cache(&self, repo: EventRepository) -> Self {
         Self {
             repo,
-            plain: PersistedEventStore::new_event_store(plain),
             cache: self.cache.clone(),
         }
     }
@@ -128,39 +124,13 @@ impl<A: Aggregate + Clone + 'static> CachedEventStore<A> {
             sequence: 0,
             head: None,
         };
-        match &self.repo {
-            EventRepository::Postgres { pool, reads, .. } => {
-                let rows = match reads {
-                    Some(reads) => reads.events(A::TYPE, id).await,
-                    None => group_read::read_one(pool, A::TYPE, id).await,
-                }
-                .map_err(map_sqlx)?;
-                for (sequence, event_type, event_version, payload, metadata, hash, at) in rows {
-                    let envelope = EventEnvelope::<A>::try_from(SerializedEvent::new(
-                        id.to_string(),
-                        sequence as usize,
-                        A::TYPE.to_string(),
-                        event_type,
-                        event_version,
-                        payload,
-                        metadata,
-                    ))?;
-                    loaded.aggregate.apply(envelope.payload);
-                    loaded.sequence = envelope.sequence;
-                    loaded.head = Some(ChainHead {
-                        sequence,
-                        hash,
-                        recorded_at: at,
-                    });
-                }
-            }
-            EventRepository::Sqlite { .. } => {
-                for envelope in self.plain.load_events(id).await? {
-                    loaded.aggregate.apply(envelope.payload);
-                    loaded.sequence = envelope.sequence;
-                }
-            }
+        let replayed = self.repo.load(A::TYPE, id).await?;
+        for event in replayed.events {
+            let envelope = EventEnvelope::<A>::try_from(event)?;
+            loaded.aggregate.apply(envelope.payload);
+            loaded.sequence = envelope.sequence;
         }
+        loaded.head = replayed.head;
         loaded.before = loaded.aggregate.clone();
         Ok(loaded)
     }
@@ -173,7 +143,12 @@ impl<A: Aggregate + Clone + 'static> EventStore<A> for CachedEventStore<A> {
         &self,
         aggregate_id: &str,
     ) -> Result<Vec<EventEnvelope<A>>, AggregateError<A::Error>> {
-        self.plain.load_events(aggregate_id).await
+        let replayed = self.repo.load(A::TYPE, aggregate_id).await?;
+        replayed
+            .events
+            .into_iter()
+            .map(|event| Ok(EventEnvelope::try_from(event)?))
+            .collect()
     }
 
     async fn load_aggregate(

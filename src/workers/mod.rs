@@ -3,6 +3,7 @@
 
 pub mod effects;
 mod give_back;
+mod recall;
 mod spell;
 
 pub(crate) use spell::FailureSpell;

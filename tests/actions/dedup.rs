@@ -3,88 +3,19 @@
 //! renders it — and appends nothing. Most tests run an API-only node (workers off), so a job stays
 //! pending until the test starts a node with workers on the same database.
 
-use std::sync::Arc;
-
-use ehealth_es::app::Running;
-use serde_json::{json, Value};
-use uuid::Uuid;
+use serde_json::json;
 
 use crate::support::world::*;
-use crate::support::{self, pki, Options, Reply, TestApp};
-use crate::{hold_appends, job_count, release_appends_when_waiting, wait_effects_idle};
-
-fn release(id: Uuid) -> String {
-    format!("/api/service_requests/{id}/actions/release")
-}
-
-fn stop(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/device_dispenses/{id}/actions/stop")
-}
-
-fn resend(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/approvals/{id}/actions/resend")
-}
-
-fn recall(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/service_requests/{id}/actions/recall")
-}
+use crate::support::{Reply, TestApp};
 
 /// A node without workers: its jobs stay pending.
 async fn api_only() -> TestApp {
-    TestApp::spawn_configured(Options::default(), |args| args.workers = false).await
+    TestApp::spawn_without_workers().await
 }
 
 /// A second node, with workers, on the same database: it finishes the pending jobs.
-async fn start_workers(app: &TestApp) -> Running {
-    let args = support::serve_args(
-        Some(pki().anchors.clone()),
-        app.media_dir.path().to_path_buf(),
-    );
-    ehealth_es::app::start(app.db.clone(), &args)
-        .await
-        .expect("a node with workers starts")
-}
-
-async fn stop_workers(node: Running) {
-    node.shutdown.cancel();
-    node.handle.await.expect("the worker node stops");
-}
-
-/// The body of a valid recall of SR_ACTIVE by the doctor, with recall reason `reason`.
-async fn recall_body(app: &TestApp, token: &str, reason: &str) -> Value {
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-            Some(token),
-        )
-        .await;
-    assert_eq!(shown.status, 200, "{:#}", shown.body);
-    let mut content = shown.data().clone();
-    content["status_reason"] = json!({
-        "coding": [ { "system": "eHealth/service_request_recall_reasons", "code": reason } ]
-    });
-    let bytes = serde_json::to_vec(&content).expect("content");
-    json!({ "signed_data": pki().doctor.sign(&bytes) })
-}
-
-/// How many files media storage holds.
-fn media_files(app: &TestApp) -> usize {
-    fn walk(dir: &std::path::Path) -> usize {
-        std::fs::read_dir(dir)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|entry| {
-                let path = entry.path();
-                if path.is_dir() {
-                    walk(&path)
-                } else {
-                    1
-                }
-            })
-            .sum()
-    }
-    walk(app.media_dir.path())
+async fn start_workers(app: &TestApp) -> TestApp {
+    app.another_instance(|_| {}).await
 }
 
 /// A duplicate's answer: 200 with the pending job `href`, the same `data` as `GET /api/jobs/{id}`.
@@ -99,7 +30,7 @@ async fn assert_answers_the_pending_job(app: &TestApp, token: &str, reply: &Repl
         reply.body
     );
     assert!(reply.data().get("status_code").is_none());
-    let shown = app.get(href, Some(token)).await;
+    let shown = app.job(href, token).await;
     assert_eq!(shown.status, 200, "{:#}", shown.body);
     assert_eq!(reply.data(), shown.data());
 }
@@ -115,37 +46,22 @@ async fn the_one_job_of(app: &TestApp, token: &str, replies: &[Reply]) -> String
     href
 }
 
-/// `n` copies of one request sent at once.
-async fn at_once(
-    app: &Arc<TestApp>,
-    n: usize,
-    path: &str,
-    token: &str,
-    body: Option<Value>,
-) -> Vec<Reply> {
-    futures::future::join_all((0..n).map(|_| {
-        let (app, body) = (app.clone(), body.clone());
-        async move { app.patch(path, Some(token), body.as_ref()).await }
-    }))
-    .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_sent_again_while_its_job_is_pending_answers_200_with_that_job_and_appends_nothing(
 ) {
     let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let first = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let first = app.release(SR_QUEUED, &token).await;
     let href = first.job_href();
     let events = app.event_count().await;
 
-    let again = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let again = app.release(SR_QUEUED, &token).await;
 
     assert_answers_the_pending_job(&app, &token, &again, &href).await;
     assert_eq!(again.data(), first.data(), "what the 202 said");
     assert_eq!(app.event_count().await, events);
-    assert_eq!(app.events(SR_QUEUED).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(SR_QUEUED).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     assert_eq!(app.feed(SR_QUEUED).await.len(), 1);
     let row = app.current("service_requests", SR_QUEUED).await.unwrap();
     assert_eq!(row["version"], 2, "{row:#}");
@@ -155,19 +71,16 @@ async fn a_release_sent_again_while_its_job_is_pending_answers_200_with_that_job
 async fn a_release_whose_job_has_finished_is_a_new_command_and_meets_the_state_rules_409() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let href = app
-        .patch(&release(SR_QUEUED), Some(&token), None)
-        .await
-        .job_href();
+    let href = app.release(SR_QUEUED, &token).await.job_href();
     assert_eq!(app.wait_job(&href, &token).await.status, 303);
 
-    let again = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let again = app.release(SR_QUEUED, &token).await;
 
     again.assert_error(409, "request_conflict", "Invalid program processing status");
-    assert_eq!(app.events(SR_QUEUED).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
-    wait_effects_idle(&app).await;
-    assert_eq!(app.job(&href).await["status"], "processed");
+    assert_eq!(app.log(SR_QUEUED).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
+    app.workers_idle().await;
+    assert_eq!(app.job_row(&href).await["status"], "processed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,29 +88,35 @@ async fn a_stop_sent_again_while_its_job_is_pending_answers_200_with_that_job_an
 {
     let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let path = stop(P_OTP, DD_IN_PROGRESS);
-    let href = app.patch(&path, Some(&token), None).await.job_href();
+    let href = app
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .await
+        .job_href();
     let events = app.event_count().await;
 
-    let again = app.patch(&path, Some(&token), None).await;
+    let again = app
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .await;
 
     assert_answers_the_pending_job(&app, &token, &again, &href).await;
     assert_eq!(app.event_count().await, events);
-    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
 
     // Finished, the same stop is a new command: the dispense is stopped already.
     let workers = start_workers(&app).await;
     assert_eq!(app.wait_job(&href, &token).await.status, 303);
-    let later = app.patch(&path, Some(&token), None).await;
+    let later = app
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .await;
     later.assert_error(
         409,
         "request_conflict",
         "Device dispense in status stopped cannot be stopped",
     );
-    assert_eq!(job_count(&app).await, 1);
-    stop_workers(workers).await;
+    assert_eq!(app.job_count().await, 1);
+    workers.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -205,18 +124,17 @@ async fn a_resend_sent_again_while_its_job_is_pending_answers_that_job_issues_no
 ) {
     let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let path = resend(P_OTP, AP_OTP);
-    let href = app.patch(&path, Some(&token), None).await.job_href();
+    let href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     let events = app.event_count().await;
     let challenge =
         app.current("approvals", AP_OTP).await.unwrap()["document"]["record"]["otp"].clone();
 
-    let again = app.patch(&path, Some(&token), None).await;
+    let again = app.resend_otp(P_OTP, AP_OTP, &token).await;
 
     assert_answers_the_pending_job(&app, &token, &again, &href).await;
     assert_eq!(app.event_count().await, events);
-    assert_eq!(app.events(AP_OTP).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(AP_OTP).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     assert_eq!(
         app.current("approvals", AP_OTP).await.unwrap()["document"]["record"]["otp"],
         challenge,
@@ -227,11 +145,11 @@ async fn a_resend_sent_again_while_its_job_is_pending_answers_that_job_issues_no
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
     app.wait_sms_sent(1).await;
-    wait_effects_idle(&app).await;
+    app.workers_idle().await;
     let sms = app.sms().await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["phone_number"], PHONE_OTP);
-    stop_workers(workers).await;
+    workers.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -239,9 +157,8 @@ async fn a_recall_sent_again_while_its_job_is_pending_answers_that_job_however_i
 ) {
     let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let path = recall(P_OTP, SR_ACTIVE);
-    let body = recall_body(&app, &token, "1").await;
-    let href = app.patch(&path, Some(&token), Some(&body)).await.job_href();
+    let body = app.doctor_recall_body(P_OTP, SR_ACTIVE, "1").await;
+    let href = app.recall(P_OTP, SR_ACTIVE, &body, &token).await.job_href();
     let events = app.event_count().await;
     // The same envelope as a MIME tool writes it: lines of 64 characters.
     let signed = body["signed_data"].as_str().unwrap();
@@ -252,16 +169,16 @@ async fn a_recall_sent_again_while_its_job_is_pending_answers_that_job_however_i
         .collect();
     let rewrapped = json!({ "signed_data": wrapped.join("\r\n") });
 
-    let again = app.patch(&path, Some(&token), Some(&body)).await;
-    let again_wrapped = app.patch(&path, Some(&token), Some(&rewrapped)).await;
+    let again = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
+    let again_wrapped = app.recall(P_OTP, SR_ACTIVE, &rewrapped, &token).await;
 
     assert_answers_the_pending_job(&app, &token, &again, &href).await;
     assert_answers_the_pending_job(&app, &token, &again_wrapped, &href).await;
     assert_eq!(app.event_count().await, events);
-    assert_eq!(app.events(SR_ACTIVE).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     assert_eq!(
-        media_files(&app),
+        app.media_files().len(),
         1,
         "a duplicate is answered before its envelope is stored"
     );
@@ -269,9 +186,9 @@ async fn a_recall_sent_again_while_its_job_is_pending_answers_that_job_however_i
     let workers = start_workers(&app).await;
     assert_eq!(app.wait_job(&href, &token).await.status, 303);
     app.wait_sms_sent(1).await;
-    wait_effects_idle(&app).await;
+    app.workers_idle().await;
     assert_eq!(app.sms().await.len(), 1, "{:#?}", app.sms().await);
-    stop_workers(workers).await;
+    workers.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -279,74 +196,72 @@ async fn a_recall_with_another_signed_envelope_while_the_first_is_pending_is_ano
 ) {
     let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let path = recall(P_OTP, SR_ACTIVE);
-    let first = recall_body(&app, &token, "1").await;
-    let other = recall_body(&app, &token, "2").await;
-    app.patch(&path, Some(&token), Some(&first))
+    let first = app.doctor_recall_body(P_OTP, SR_ACTIVE, "1").await;
+    let other = app.doctor_recall_body(P_OTP, SR_ACTIVE, "2").await;
+    app.recall(P_OTP, SR_ACTIVE, &first, &token)
         .await
         .job_href();
 
-    let reply = app.patch(&path, Some(&token), Some(&other)).await;
+    let reply = app.recall(P_OTP, SR_ACTIVE, &other, &token).await;
 
     reply.assert_error(
         409,
         "request_conflict",
         "Service request in status recalled cannot be recalled",
     );
-    assert_eq!(app.events(SR_ACTIVE).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_release_by_another_user_or_legal_entity_is_not_deduplicated() {
     let app = api_only().await;
     let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    app.patch(&release(SR_QUEUED), Some(&doctor), None)
-        .await
-        .job_href();
+    app.release(SR_QUEUED, &doctor).await.job_href();
 
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let by_colleague = app.patch(&release(SR_QUEUED), Some(&colleague), None).await;
+    let by_colleague = app.release(SR_QUEUED, &colleague).await;
     let stranger = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    let by_stranger = app.patch(&release(SR_QUEUED), Some(&stranger), None).await;
+    let by_stranger = app.release(SR_QUEUED, &stranger).await;
     // The doctor's token naming another legal entity is another command too.
     let elsewhere = app.token(U_DOCTOR, LE_OTHER, ALL_SCOPES);
-    let by_doctor_elsewhere = app.patch(&release(SR_QUEUED), Some(&elsewhere), None).await;
+    let by_doctor_elsewhere = app.release(SR_QUEUED, &elsewhere).await;
 
     // Each meets the state the first release left (never a 404 for one that exists).
     for reply in [by_colleague, by_stranger, by_doctor_elsewhere] {
         reply.assert_error(409, "request_conflict", "Invalid program processing status");
     }
-    assert_eq!(app.events(SR_QUEUED).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(SR_QUEUED).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_same_resend_by_another_user_is_another_command_with_a_job_of_its_own() {
     let app = api_only().await;
-    let path = resend(P_OTP, AP_OTP);
     let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let first = app.patch(&path, Some(&doctor), None).await.job_href();
+    let first = app.resend_otp(P_OTP, AP_OTP, &doctor).await.job_href();
 
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let second = app.patch(&path, Some(&colleague), None).await.job_href();
+    let second = app.resend_otp(P_OTP, AP_OTP, &colleague).await.job_href();
 
     assert_ne!(first, second);
-    assert_eq!(app.events(AP_OTP).await.len(), 3);
-    assert_eq!(job_count(&app).await, 2);
+    assert_eq!(app.log(AP_OTP).await.len(), 3);
+    assert_eq!(app.job_count().await, 2);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_identical_concurrent_releases_make_one_job_and_one_event_and_every_answer_names_it()
 {
-    let app = Arc::new(api_only().await);
+    let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let replies = at_once(&app, 8, &release(SR_QUEUED), &token, None).await;
+    let replies = app
+        .concurrently(8, |_| app.release(SR_QUEUED, &token))
+        .await;
 
     the_one_job_of(&app, &token, &replies).await;
-    assert_eq!(app.events(SR_QUEUED).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(SR_QUEUED).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     assert_eq!(app.feed(SR_QUEUED).await.len(), 1);
 }
 
@@ -356,19 +271,14 @@ async fn eight_identical_concurrent_releases_make_one_job_and_one_event_and_ever
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_identical_concurrent_resends_make_one_job_one_event_and_one_sms_and_every_answer_names_it(
 ) {
-    let app = Arc::new(api_only().await);
+    let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let path = resend(P_OTP, AP_OTP);
-    let gate = hold_appends(&app).await;
 
-    let (replies, ()) = tokio::join!(
-        at_once(&app, 8, &path, &token, None),
-        release_appends_when_waiting(&app, gate, 8),
-    );
+    let replies = app.race(8, |_| app.resend_otp(P_OTP, AP_OTP, &token)).await;
 
     let href = the_one_job_of(&app, &token, &replies).await;
-    assert_eq!(app.events(AP_OTP).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(AP_OTP).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     let metrics = app.metrics().await;
     let refused = "ehealth_commands_total{aggregate=\"Approval\",outcome=\"duplicate\"} 7";
     assert!(
@@ -381,34 +291,40 @@ async fn eight_identical_concurrent_resends_make_one_job_one_event_and_one_sms_a
         "processed"
     );
     app.wait_sms_sent(1).await;
-    wait_effects_idle(&app).await;
+    app.workers_idle().await;
     assert_eq!(app.sms().await.len(), 1, "{:#?}", app.sms().await);
-    stop_workers(workers).await;
+    workers.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_identical_concurrent_recalls_make_one_job_and_one_event_and_every_answer_names_it() {
-    let app = Arc::new(api_only().await);
+    let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let body = recall_body(&app, &token, "1").await;
+    let body = app.doctor_recall_body(P_OTP, SR_ACTIVE, "1").await;
 
-    let replies = at_once(&app, 8, &recall(P_OTP, SR_ACTIVE), &token, Some(body)).await;
+    let replies = app
+        .concurrently(8, |_| app.recall(P_OTP, SR_ACTIVE, &body, &token))
+        .await;
 
     the_one_job_of(&app, &token, &replies).await;
-    assert_eq!(app.events(SR_ACTIVE).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eight_identical_concurrent_stops_make_one_job_and_one_event_and_every_answer_names_it() {
-    let app = Arc::new(api_only().await);
+    let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let replies = at_once(&app, 8, &stop(P_OTP, DD_IN_PROGRESS), &token, None).await;
+    let replies = app
+        .concurrently(8, |_| {
+            app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        })
+        .await;
 
     the_one_job_of(&app, &token, &replies).await;
-    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
 }
 
 /// A request with an Idempotency-Key is deduplicated by its key alone: it neither finds a pending
@@ -417,22 +333,25 @@ async fn eight_identical_concurrent_stops_make_one_job_and_one_event_and_every_a
 async fn requests_with_an_idempotency_key_neither_find_nor_leave_a_job_for_deduplication() {
     let app = api_only().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let key = [("Idempotency-Key", "release-queued-1")];
-    let plain = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let key = "release-queued-1";
+    let plain = app.release(SR_QUEUED, &token).await;
     plain.job_href();
 
     // Pending job of the same command, but the key decides: the state rules answer.
-    let keyed = app
-        .patch_with(&release(SR_QUEUED), &token, None, &key)
-        .await;
+    let keyed = app.release(SR_QUEUED, &token).idempotency_key(key).await;
     keyed.assert_error(409, "request_conflict", "Invalid program processing status");
 
     // A keyed resend makes a job; the same resend without a key does not find it.
-    let path = resend(P_OTP, AP_OTP);
-    let resend_key = [("Idempotency-Key", "resend-ap-otp-1")];
-    let first = app.patch_with(&path, &token, None, &resend_key).await;
-    let retry = app.patch_with(&path, &token, None, &resend_key).await;
-    let without_key = app.patch(&path, Some(&token), None).await;
+    let resend_key = "resend-ap-otp-1";
+    let first = app
+        .resend_otp(P_OTP, AP_OTP, &token)
+        .idempotency_key(resend_key)
+        .await;
+    let retry = app
+        .resend_otp(P_OTP, AP_OTP, &token)
+        .idempotency_key(resend_key)
+        .await;
+    let without_key = app.resend_otp(P_OTP, AP_OTP, &token).await;
 
     assert_eq!(retry.status, 202, "{:#}", retry.body);
     assert_eq!(
@@ -441,9 +360,9 @@ async fn requests_with_an_idempotency_key_neither_find_nor_leave_a_job_for_dedup
         "the retry answers the first 202"
     );
     assert_ne!(without_key.job_href(), first.job_href());
-    assert_eq!(app.events(SR_QUEUED).await.len(), 2);
-    assert_eq!(app.events(AP_OTP).await.len(), 3);
-    assert_eq!(job_count(&app).await, 3);
+    assert_eq!(app.log(SR_QUEUED).await.len(), 2);
+    assert_eq!(app.log(AP_OTP).await.len(), 3);
+    assert_eq!(app.job_count().await, 3);
     assert_eq!(
         app.count("SELECT count(*) FROM jobs WHERE dedup_key IS NULL")
             .await,

@@ -5,15 +5,10 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::TestApp;
-use crate::{hold_appends, job_count, release_appends_when_waiting};
+use crate::support::{paths, Reply, TestApp};
 
 const ROLE_MESSAGE: &str =
     "Only SPECIALIST, ASSISTANT or RECEPTIONIST employees can reject merge requests";
-
-fn path(id: Uuid) -> String {
-    format!("/api/merge_requests/{id}/actions/reject")
-}
 
 /// Asserts the whole stored state of a successful reject of `id` (status `from` → REJECTED by
 /// `user`), and that the read endpoint shows what the action answered.
@@ -24,7 +19,7 @@ async fn assert_rejected(
     user: Uuid,
     answered: &serde_json::Value,
 ) {
-    let events = app.events(id).await;
+    let events = app.log(id).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     assert_eq!(events[1]["sequence"], 2);
     assert_eq!(events[1]["event_type"], "MergeRequestRejected");
@@ -66,12 +61,10 @@ async fn assert_rejected(
     );
 
     // Reject is sync: no job is made.
-    assert_eq!(job_count(app).await, 0);
+    assert_eq!(app.job_count().await, 0);
 
     let token = app.token(user, LE_MAIN, ALL_SCOPES);
-    let shown = app
-        .get(&format!("/api/merge_requests/{id}"), Some(&token))
-        .await;
+    let shown = app.merge_request(id, &token).await;
     assert_eq!(shown.status, 200, "{:#}", shown.body);
     assert_eq!(shown.data()["status"], "REJECTED");
     assert_eq!(shown.data(), answered);
@@ -82,7 +75,7 @@ async fn reject_of_a_new_merge_request_by_its_author_answers_200_with_the_reject
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
 
-    let reply = app.patch(&path(MR_NEW), Some(&token), None).await;
+    let reply = app.reject_merge_request(MR_NEW, &token).await;
 
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["meta"]["code"], 200);
@@ -90,7 +83,7 @@ async fn reject_of_a_new_merge_request_by_its_author_answers_200_with_the_reject
     assert!(reply.body["meta"]["url"]
         .as_str()
         .unwrap()
-        .ends_with(&path(MR_NEW)));
+        .ends_with(&paths::reject(MR_NEW)));
     let data = reply.data();
     assert_eq!(data["id"], MR_NEW.to_string());
     assert_eq!(data["status"], "REJECTED");
@@ -109,7 +102,7 @@ async fn reject_of_an_approved_merge_request_answers_200_and_records_approved_to
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
 
-    let reply = app.patch(&path(MR_APPROVED), Some(&token), None).await;
+    let reply = app.reject_merge_request(MR_APPROVED, &token).await;
 
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["id"], MR_APPROVED.to_string());
@@ -123,9 +116,7 @@ async fn reject_by_a_receptionist_of_their_own_merge_request_answers_200() {
     let app = TestApp::spawn().await;
     let token = app.token(U_RECEPTIONIST, LE_MAIN, ALL_SCOPES);
 
-    let reply = app
-        .patch(&path(MR_BY_RECEPTIONIST), Some(&token), None)
-        .await;
+    let reply = app.reject_merge_request(MR_BY_RECEPTIONIST, &token).await;
 
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["status"], "REJECTED");
@@ -144,21 +135,21 @@ async fn reject_by_a_receptionist_of_their_own_merge_request_answers_200() {
 async fn reject_without_a_bearer_token_or_with_an_invalid_or_expired_one_answers_401() {
     let app = TestApp::spawn().await;
 
-    let reply = app.patch(&path(MR_NEW), None, None).await;
+    let reply = app.patch(&paths::reject(MR_NEW), None, None).await;
     reply.assert_error(
         401,
         "access_denied",
         "Authorization header is not set or doesn't contain Bearer token",
     );
 
-    let reply = app.patch(&path(MR_NEW), Some("not-a-token"), None).await;
+    let reply = app.reject_merge_request(MR_NEW, "not-a-token").await;
     reply.assert_error(401, "access_denied", "Invalid access token");
 
-    let expired = app.keys.mint(U_SPECIALIST, LE_MAIN, ALL_SCOPES, -60);
-    let reply = app.patch(&path(MR_NEW), Some(&expired), None).await;
+    let expired = app.token_valid_for(U_SPECIALIST, LE_MAIN, ALL_SCOPES, -60);
+    let reply = app.reject_merge_request(MR_NEW, &expired).await;
     reply.assert_error(401, "access_denied", "Invalid access token");
 
-    assert_eq!(app.events(MR_NEW).await.len(), 1);
+    assert_eq!(app.log(MR_NEW).await.len(), 1);
     assert_eq!(
         app.current("merge_requests", MR_NEW).await.unwrap()["status"],
         "NEW"
@@ -170,14 +161,14 @@ async fn reject_without_the_merge_request_write_scope_answers_403_with_the_missi
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, "merge_request:read job:read");
 
-    let reply = app.patch(&path(MR_NEW), Some(&token), None).await;
+    let reply = app.reject_merge_request(MR_NEW, &token).await;
 
     reply.assert_error(
         403,
         "forbidden",
         "Your scope does not allow to access this resource. Missing allowances: merge_request:write",
     );
-    assert_eq!(app.events(MR_NEW).await.len(), 1);
+    assert_eq!(app.log(MR_NEW).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -186,14 +177,14 @@ async fn reject_from_a_legal_entity_that_is_not_an_active_emergency_or_outpatien
     let app = TestApp::spawn().await;
     for le in [LE_PRIMARY, LE_CLOSED, LE_PHARMACY, LE_UNKNOWN] {
         let token = app.token(U_SPECIALIST, le, ALL_SCOPES);
-        let reply = app.patch(&path(MR_NEW), Some(&token), None).await;
+        let reply = app.reject_merge_request(MR_NEW, &token).await;
         reply.assert_error(
             409,
             "request_conflict",
             "Action is not allowed for the legal entity",
         );
     }
-    assert_eq!(app.events(MR_NEW).await.len(), 1);
+    assert_eq!(app.log(MR_NEW).await.len(), 1);
     assert!(app.feed(MR_NEW).await.is_empty());
 }
 
@@ -202,16 +193,16 @@ async fn reject_by_a_doctor_or_a_dismissed_employee_answers_403() {
     let app = TestApp::spawn().await;
     for user in [U_DOCTOR, U_DISMISSED] {
         let token = app.token(user, LE_MAIN, ALL_SCOPES);
-        let reply = app.patch(&path(MR_NEW), Some(&token), None).await;
+        let reply = app.reject_merge_request(MR_NEW, &token).await;
         reply.assert_error(403, "forbidden", ROLE_MESSAGE);
     }
     // The specialist has no employee in LE_OTHER, so acting for LE_OTHER is refused the same way.
     let token = app.token(U_SPECIALIST, LE_OTHER, ALL_SCOPES);
-    let reply = app.patch(&path(MR_OTHER_LE), Some(&token), None).await;
+    let reply = app.reject_merge_request(MR_OTHER_LE, &token).await;
     reply.assert_error(403, "forbidden", ROLE_MESSAGE);
 
-    assert_eq!(app.events(MR_NEW).await.len(), 1);
-    assert_eq!(app.events(MR_OTHER_LE).await.len(), 1);
+    assert_eq!(app.log(MR_NEW).await.len(), 1);
+    assert_eq!(app.log(MR_OTHER_LE).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -221,9 +212,9 @@ async fn reject_of_an_unknown_or_malformed_merge_request_id_answers_404() {
     let before = app.event_count().await;
 
     let unknown = Uuid::new_v4();
-    let reply = app.patch(&path(unknown), Some(&token), None).await;
+    let reply = app.reject_merge_request(unknown, &token).await;
     reply.assert_error(404, "not_found", "Merge request not found");
-    assert!(app.events(unknown).await.is_empty());
+    assert!(app.log(unknown).await.is_empty());
 
     let reply = app
         .patch(
@@ -242,9 +233,7 @@ async fn reject_by_an_employee_who_did_not_create_the_merge_request_answers_403(
     let app = TestApp::spawn().await;
 
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let reply = app
-        .patch(&path(MR_BY_RECEPTIONIST), Some(&token), None)
-        .await;
+    let reply = app.reject_merge_request(MR_BY_RECEPTIONIST, &token).await;
     reply.assert_error(
         403,
         "forbidden",
@@ -252,15 +241,15 @@ async fn reject_by_an_employee_who_did_not_create_the_merge_request_answers_403(
     );
 
     let token = app.token(U_RECEPTIONIST, LE_MAIN, ALL_SCOPES);
-    let reply = app.patch(&path(MR_NEW), Some(&token), None).await;
+    let reply = app.reject_merge_request(MR_NEW, &token).await;
     reply.assert_error(
         403,
         "forbidden",
         "Only author of merge request is allowed to reject it",
     );
 
-    assert_eq!(app.events(MR_BY_RECEPTIONIST).await.len(), 1);
-    assert_eq!(app.events(MR_NEW).await.len(), 1);
+    assert_eq!(app.log(MR_BY_RECEPTIONIST).await.len(), 1);
+    assert_eq!(app.log(MR_NEW).await.len(), 1);
     assert_eq!(
         app.current("merge_requests", MR_BY_RECEPTIONIST)
             .await
@@ -274,14 +263,14 @@ async fn reject_of_a_merge_request_created_in_another_legal_entity_answers_422()
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
 
-    let reply = app.patch(&path(MR_OTHER_LE), Some(&token), None).await;
+    let reply = app.reject_merge_request(MR_OTHER_LE, &token).await;
 
     reply.assert_error(
         422,
         "validation_failed",
         "User doesn't belong to legal entity where the merge request was created",
     );
-    assert_eq!(app.events(MR_OTHER_LE).await.len(), 1);
+    assert_eq!(app.log(MR_OTHER_LE).await.len(), 1);
     assert_eq!(
         app.current("merge_requests", MR_OTHER_LE).await.unwrap()["status"],
         "NEW"
@@ -294,14 +283,14 @@ async fn reject_checks_the_author_before_the_legal_entity_of_the_merge_request()
     // Neither the author nor in the merge request's legal entity: the author check answers.
     let token = app.token(U_RECEPTIONIST, LE_MAIN, ALL_SCOPES);
 
-    let reply = app.patch(&path(MR_OTHER_LE), Some(&token), None).await;
+    let reply = app.reject_merge_request(MR_OTHER_LE, &token).await;
 
     reply.assert_error(
         403,
         "forbidden",
         "Only author of merge request is allowed to reject it",
     );
-    assert_eq!(app.events(MR_OTHER_LE).await.len(), 1);
+    assert_eq!(app.log(MR_OTHER_LE).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,9 +298,9 @@ async fn reject_of_a_rejected_or_cancelled_merge_request_answers_409_invalid_sta
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     for (id, status) in [(MR_REJECTED, "REJECTED"), (MR_CANCELLED, "CANCELLED")] {
-        let reply = app.patch(&path(id), Some(&token), None).await;
+        let reply = app.reject_merge_request(id, &token).await;
         reply.assert_error(409, "request_conflict", "Invalid merge request status");
-        assert_eq!(app.events(id).await.len(), 1);
+        assert_eq!(app.log(id).await.len(), 1);
         assert_eq!(
             app.current("merge_requests", id).await.unwrap()["status"],
             status
@@ -325,12 +314,12 @@ async fn rejecting_the_same_merge_request_twice_answers_409_the_second_time() {
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
 
-    let first = app.patch(&path(MR_NEW), Some(&token), None).await;
+    let first = app.reject_merge_request(MR_NEW, &token).await;
     assert_eq!(first.status, 200, "{:#}", first.body);
-    let second = app.patch(&path(MR_NEW), Some(&token), None).await;
+    let second = app.reject_merge_request(MR_NEW, &token).await;
 
     second.assert_error(409, "request_conflict", "Invalid merge request status");
-    assert_eq!(app.events(MR_NEW).await.len(), 2);
+    assert_eq!(app.log(MR_NEW).await.len(), 2);
     assert_eq!(app.feed(MR_NEW).await.len(), 1);
     assert_eq!(app.status_history(MR_NEW).await.len(), 2);
     assert_eq!(
@@ -344,16 +333,12 @@ async fn a_merge_request_of_another_legal_entity_is_not_visible_to_the_caller() 
     let app = TestApp::spawn().await;
 
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let reply = app
-        .get(&format!("/api/merge_requests/{MR_OTHER_LE}"), Some(&token))
-        .await;
+    let reply = app.merge_request(MR_OTHER_LE, &token).await;
     reply.assert_error(404, "not_found", "Merge request not found");
 
     // The legal entity where it was created does see it.
     let token = app.token(U_SPECIALIST, LE_OTHER, ALL_SCOPES);
-    let reply = app
-        .get(&format!("/api/merge_requests/{MR_OTHER_LE}"), Some(&token))
-        .await;
+    let reply = app.merge_request(MR_OTHER_LE, &token).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["id"], MR_OTHER_LE.to_string());
     assert_eq!(reply.data()["status"], "NEW");
@@ -364,45 +349,52 @@ async fn a_reject_retried_with_the_same_idempotency_key_answers_the_first_200_an
 {
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let key = [("Idempotency-Key", "reject-mr-new-1")];
+    let key = "reject-mr-new-1";
 
-    let first = app.patch_with(&path(MR_NEW), &token, None, &key).await;
-    let retry = app.patch_with(&path(MR_NEW), &token, None, &key).await;
+    let first = app
+        .reject_merge_request(MR_NEW, &token)
+        .idempotency_key(key)
+        .await;
+    let retry = app
+        .reject_merge_request(MR_NEW, &token)
+        .idempotency_key(key)
+        .await;
 
     assert_eq!(first.status, 200, "{:#}", first.body);
     assert_eq!(retry.status, 200, "{:#}", retry.body);
     assert_eq!(retry.data(), first.data());
-    assert_eq!(app.events(MR_NEW).await.len(), 2);
+    assert_eq!(app.log(MR_NEW).await.len(), 2);
     assert_eq!(app.feed(MR_NEW).await.len(), 1);
 
     // The same key for another request is refused, and that request is not executed.
-    let other = app.patch_with(&path(MR_APPROVED), &token, None, &key).await;
+    let other = app
+        .reject_merge_request(MR_APPROVED, &token)
+        .idempotency_key(key)
+        .await;
     other.assert_error(
         422,
         "validation_failed",
         "Idempotency-Key has already been used for a different request",
     );
-    assert_eq!(app.events(MR_APPROVED).await.len(), 1);
+    assert_eq!(app.log(MR_APPROVED).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_rejects_of_one_merge_request_let_exactly_one_win() {
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let p = path(MR_NEW);
-    let gate = hold_appends(&app).await;
 
-    let (a, b, ()) = tokio::join!(
-        app.patch(&p, Some(&token), None),
-        app.patch(&p, Some(&token), None),
-        release_appends_when_waiting(&app, gate, 2),
-    );
+    let [a, b]: [Reply; 2] = app
+        .race(2, |_| app.reject_merge_request(MR_NEW, &token))
+        .await
+        .try_into()
+        .unwrap();
 
     let (won, lost) = if a.status == 200 { (a, b) } else { (b, a) };
     assert_eq!(won.status, 200, "{:#}", won.body);
     assert_eq!(won.data()["status"], "REJECTED");
     lost.assert_error(409, "request_conflict", "Invalid merge request status");
-    assert_eq!(app.events(MR_NEW).await.len(), 2);
+    assert_eq!(app.log(MR_NEW).await.len(), 2);
     assert_eq!(app.feed(MR_NEW).await.len(), 1);
     assert_eq!(app.status_history(MR_NEW).await.len(), 2);
 }
@@ -411,18 +403,19 @@ async fn concurrent_rejects_of_one_merge_request_let_exactly_one_win() {
 async fn concurrent_rejects_with_the_same_idempotency_key_both_answer_the_first_200() {
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let key = [("Idempotency-Key", "reject-mr-new-race")];
-    let p = path(MR_NEW);
-    let gate = hold_appends(&app).await;
+    let key = "reject-mr-new-race";
 
-    let (a, b, ()) = tokio::join!(
-        app.patch_with(&p, &token, None, &key),
-        app.patch_with(&p, &token, None, &key),
-        release_appends_when_waiting(&app, gate, 2),
-    );
+    let [a, b]: [Reply; 2] = app
+        .race(2, |_| {
+            app.reject_merge_request(MR_NEW, &token)
+                .idempotency_key(key)
+        })
+        .await
+        .try_into()
+        .unwrap();
 
     assert_eq!(a.status, 200, "{:#}", a.body);
     assert_eq!(b.status, 200, "{:#}", b.body);
     assert_eq!(a.data(), b.data());
-    assert_eq!(app.events(MR_NEW).await.len(), 2);
+    assert_eq!(app.log(MR_NEW).await.len(), 2);
 }

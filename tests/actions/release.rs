@@ -3,25 +3,21 @@
 use serde_json::json;
 
 use crate::support::world::*;
-use crate::support::TestApp;
-
-fn path(id: uuid::Uuid) -> String {
-    format!("/api/service_requests/{id}/actions/release")
-}
+use crate::support::{paths, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes_its_job() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let reply = app.patch(&path(SR_QUEUED), Some(&token), None).await;
+    let reply = app.release(SR_QUEUED, &token).await;
 
     let href = reply.job_href();
     assert_eq!(reply.body["meta"]["code"], 202);
     assert!(reply.body["meta"]["url"]
         .as_str()
         .unwrap()
-        .ends_with(&path(SR_QUEUED)));
+        .ends_with(&paths::release(SR_QUEUED)));
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.status, 303, "{:#}", job.body);
     let link = format!("/api/patients/{P_OTP}/service_requests/{SR_QUEUED}");
@@ -33,7 +29,7 @@ async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes
     );
     assert_eq!(job.headers["location"], link.as_str());
 
-    let events = app.events(SR_QUEUED).await;
+    let events = app.log(SR_QUEUED).await;
     assert_eq!(events.len(), 2);
     assert_eq!(events[1]["event_type"], "ServiceRequestReleased");
     assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
@@ -59,15 +55,10 @@ async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes
         json!({ "program_processing_status": { "new_value": "new" } })
     );
     assert_eq!(feed[0]["changed_by"], U_DOCTOR.to_string());
-    let job_row = app.job(&href).await;
+    let job_row = app.job_row(&href).await;
     assert_eq!(job_row["status"], "processed");
 
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/service_requests/{SR_QUEUED}"),
-            Some(&token),
-        )
-        .await;
+    let shown = app.service_request(P_OTP, SR_QUEUED, &token).await;
     assert_eq!(shown.status, 200);
     assert_eq!(shown.data()["program_processing_status"], "new");
     assert_eq!(shown.data()["used_by_legal_entity"], json!(null));
@@ -77,13 +68,13 @@ async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes
 async fn release_without_the_use_scope_answers_403_with_the_missing_scope() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, "service_request:read");
-    let reply = app.patch(&path(SR_QUEUED), Some(&token), None).await;
+    let reply = app.release(SR_QUEUED, &token).await;
     reply.assert_error(
         403,
         "forbidden",
         "Your scope does not allow to access this resource. Missing allowances: service_request:use",
     );
-    assert_eq!(app.events(SR_QUEUED).await.len(), 1);
+    assert_eq!(app.log(SR_QUEUED).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -91,14 +82,14 @@ async fn release_by_a_legal_entity_whose_type_is_not_allowed_answers_409() {
     let app = TestApp::spawn().await;
     for le in [LE_PHARMACY, LE_CLOSED, LE_UNKNOWN] {
         let token = app.token(U_DOCTOR, le, ALL_SCOPES);
-        let reply = app.patch(&path(SR_QUEUED), Some(&token), None).await;
+        let reply = app.release(SR_QUEUED, &token).await;
         reply.assert_error(
             409,
             "request_conflict",
             "Action is not allowed for the legal entity",
         );
     }
-    assert_eq!(app.events(SR_QUEUED).await.len(), 1);
+    assert_eq!(app.log(SR_QUEUED).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -106,7 +97,7 @@ async fn release_of_an_unknown_or_malformed_service_request_answers_404() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let unknown = uuid::Uuid::new_v4();
-    let reply = app.patch(&path(unknown), Some(&token), None).await;
+    let reply = app.release(unknown, &token).await;
     reply.assert_error(404, "not_found", "Service request not found");
     let reply = app
         .patch(
@@ -116,8 +107,8 @@ async fn release_of_an_unknown_or_malformed_service_request_answers_404() {
         )
         .await;
     reply.assert_error(404, "not_found", "Service request not found");
-    assert!(app.events(unknown).await.is_empty());
-    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+    assert!(app.log(unknown).await.is_empty());
+    assert_eq!(app.job_count().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -125,19 +116,19 @@ async fn release_of_another_legal_entitys_service_request_meets_the_specs_rules_
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     // Requested by LE_OTHER, used by nobody, no program: the spec's program-status rule answers.
-    let reply = app.patch(&path(SR_OTHER_LE), Some(&token), None).await;
+    let reply = app.release(SR_OTHER_LE, &token).await;
     reply.assert_error(409, "request_conflict", "Invalid program processing status");
     // In queue for LE_OTHER: the spec's rules pass, ours answers last.
     let token = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    let reply = app.patch(&path(SR_QUEUED), Some(&token), None).await;
+    let reply = app.release(SR_QUEUED, &token).await;
     reply.assert_error(
         409,
         "request_conflict",
         "Service request is used by another legal entity",
     );
-    assert_eq!(app.events(SR_OTHER_LE).await.len(), 1);
-    assert_eq!(app.events(SR_QUEUED).await.len(), 1);
-    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+    assert_eq!(app.log(SR_OTHER_LE).await.len(), 1);
+    assert_eq!(app.log(SR_QUEUED).await.len(), 1);
+    assert_eq!(app.job_count().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -145,13 +136,13 @@ async fn release_of_an_expired_service_request_answers_409_service_request_is_ex
     let app = TestApp::spawn().await;
     app.import(&more_service_requests()).await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let reply = app.patch(&path(SR_EXPIRED), Some(&token), None).await;
+    let reply = app.release(SR_EXPIRED, &token).await;
     reply.assert_error(409, "request_conflict", "Service request is expired");
-    assert_eq!(app.events(SR_EXPIRED).await.len(), 1);
+    assert_eq!(app.log(SR_EXPIRED).await.len(), 1);
     let row = app.current("service_requests", SR_EXPIRED).await.unwrap();
     assert_eq!(row["program_processing_status"], "in_queue");
     assert_eq!(row["used_by_legal_entity_id"], LE_MAIN.to_string());
-    assert_eq!(app.count("SELECT count(*) FROM jobs").await, 0);
+    assert_eq!(app.job_count().await, 0);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -160,9 +151,7 @@ async fn a_legal_entity_reads_the_service_request_it_released_its_history_and_fe
     app.import(&more_service_requests()).await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let reply = app
-        .patch(&path(SR_QUEUED_FROM_OTHER), Some(&token), None)
-        .await;
+    let reply = app.release(SR_QUEUED_FROM_OTHER, &token).await;
     let job = app.wait_job(&reply.job_href(), &token).await;
     assert_eq!(job.status, 303, "{:#}", job.body);
 
@@ -173,7 +162,7 @@ async fn a_legal_entity_reads_the_service_request_it_released_its_history_and_fe
     assert_eq!(shown.data()["id"], SR_QUEUED_FROM_OTHER.to_string());
     assert_eq!(shown.data()["used_by_legal_entity"], json!(null));
     assert!(shown.data().get("released_by").is_none());
-    let history = app.get(&format!("{link}/history"), Some(&token)).await;
+    let history = app.history(&link, &token).await;
     assert_eq!(history.status, 200, "{:#}", history.body);
     let types: Vec<&str> = history
         .data()
@@ -184,15 +173,14 @@ async fn a_legal_entity_reads_the_service_request_it_released_its_history_and_fe
         .collect();
     assert_eq!(types, ["ServiceRequestImported", "ServiceRequestReleased"]);
     let feed = app
-        .get(
-            &format!("/api/events?entity_id={SR_QUEUED_FROM_OTHER}"),
-            Some(&app.token(U_DOCTOR, LE_MAIN, "event:read")),
-        )
+        .events(&app.token(U_DOCTOR, LE_MAIN, "event:read"))
+        .query(&format!("entity_id={SR_QUEUED_FROM_OTHER}"))
         .await;
     assert_eq!(feed.status, 200, "{:#}", feed.body);
     assert_eq!(feed.data().as_array().unwrap().len(), 1, "{:#}", feed.body);
     let list = app
-        .get("/api/service_requests?limit=500", Some(&token))
+        .get(paths::SERVICE_REQUESTS, Some(&token))
+        .query("limit=500")
         .await;
     assert_eq!(list.status, 200, "{:#}", list.body);
     assert!(list
@@ -217,9 +205,9 @@ async fn a_legal_entity_reads_the_service_request_it_released_its_history_and_fe
 async fn release_of_a_recalled_service_request_answers_409_invalid_status() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let reply = app.patch(&path(SR_RECALLED), Some(&token), None).await;
+    let reply = app.release(SR_RECALLED, &token).await;
     reply.assert_error(409, "request_conflict", "Invalid service request status");
-    assert_eq!(app.events(SR_RECALLED).await.len(), 1);
+    assert_eq!(app.log(SR_RECALLED).await.len(), 1);
     assert_eq!(
         app.current("service_requests", SR_RECALLED).await.unwrap()["program_processing_status"],
         "in_queue"
@@ -231,9 +219,9 @@ async fn release_of_a_service_request_not_in_queue_answers_409_invalid_program_p
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     for id in [SR_PPS_NEW, SR_ACTIVE] {
-        let reply = app.patch(&path(id), Some(&token), None).await;
+        let reply = app.release(id, &token).await;
         reply.assert_error(409, "request_conflict", "Invalid program processing status");
-        assert_eq!(app.events(id).await.len(), 1);
+        assert_eq!(app.log(id).await.len(), 1);
     }
 }
 
@@ -241,11 +229,11 @@ async fn release_of_a_service_request_not_in_queue_answers_409_invalid_program_p
 async fn release_of_a_service_request_used_by_another_legal_entity_answers_409() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let reply = app.patch(&path(SR_USED_BY_OTHER), Some(&token), None).await;
+    let reply = app.release(SR_USED_BY_OTHER, &token).await;
     reply.assert_error(
         409,
         "request_conflict",
         "Service request is used by another legal entity",
     );
-    assert_eq!(app.events(SR_USED_BY_OTHER).await.len(), 1);
+    assert_eq!(app.log(SR_USED_BY_OTHER).await.len(), 1);
 }

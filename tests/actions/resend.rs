@@ -5,18 +5,9 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::TestApp;
-use crate::{hold_appends, job_count, release_appends_when_waiting, wait_effects_idle};
+use crate::support::{paths, service, Reply, TestApp};
 
 const OTP_TEXT_PREFIX: &str = "Код авторизації дій в системі eHealth: ";
-
-pub fn path(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/approvals/{id}/actions/resend")
-}
-
-fn show_path(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/approvals/{id}")
-}
 
 /// The code of a delivered OTP SMS, checked to be eHealth's shape: 3 digits 1–9 and a Luhn digit.
 #[track_caller]
@@ -31,10 +22,7 @@ pub fn otp_code(sms: &Value) -> String {
         code[..3].chars().all(|c| ('1'..='9').contains(&c)),
         "code {code:?}"
     );
-    assert!(
-        ehealth_es::otp::luhn_valid(code),
-        "code {code:?} fails Luhn"
-    );
+    assert!(service::luhn_valid(code), "code {code:?} fails Luhn");
     code.to_string()
 }
 
@@ -68,14 +56,14 @@ pub async fn approval_salt(app: &TestApp, id: Uuid) -> String {
 pub async fn assert_refused_without_trace(app: &TestApp, ids: &[Uuid], events_before: i64) {
     assert_eq!(app.event_count().await, events_before);
     for id in ids {
-        assert_eq!(app.events(*id).await.len(), 1, "events of {id}");
+        assert_eq!(app.log(*id).await.len(), 1, "events of {id}");
         assert!(
             app.current("approvals", *id).await.unwrap()["document"]["record"]["otp"].is_null(),
             "no challenge for {id}"
         );
     }
-    assert_eq!(job_count(app).await, 0);
-    wait_effects_idle(app).await;
+    assert_eq!(app.job_count().await, 0);
+    app.workers_idle().await;
     assert!(app.sms().await.is_empty(), "{:#?}", app.sms().await);
 }
 
@@ -84,14 +72,14 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let reply = app.patch(&path(P_OTP, AP_OTP), Some(&token), None).await;
+    let reply = app.resend_otp(P_OTP, AP_OTP, &token).await;
 
     let href = reply.job_href();
     assert_eq!(reply.body["meta"]["code"], 202);
     assert!(reply.body["meta"]["url"]
         .as_str()
         .unwrap()
-        .ends_with(&path(P_OTP, AP_OTP)));
+        .ends_with(&paths::resend(P_OTP, AP_OTP)));
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.status, 200, "{:#}", job.body);
     assert_eq!(job.data()["status"], "processed");
@@ -100,7 +88,7 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
     assert!(job.data().get("links").is_none(), "{:#}", job.body);
     assert!(job.headers.get("location").is_none());
 
-    let events = app.events(AP_OTP).await;
+    let events = app.log(AP_OTP).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     assert_eq!(events[1]["sequence"], 2);
     assert_eq!(events[1]["event_type"], "ApprovalOtpResent");
@@ -114,7 +102,7 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
     assert!(salt.len() >= 16, "salt {salt:?}");
     assert!(resent.get("code").is_none(), "{resent:#}");
 
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["phone_number"], PHONE_OTP);
     assert_eq!(sms[0]["status"], "sent");
@@ -154,14 +142,14 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
     assert_eq!(app.status_history(AP_OTP).await.len(), 1);
     assert!(app.feed(AP_OTP).await.is_empty());
 
-    let job_row = app.job(&href).await;
+    let job_row = app.job_row(&href).await;
     assert_eq!(job_row["status"], "processed");
     assert_eq!(job_row["status_code"], 200);
     assert_eq!(job_row["response_data"], "");
     assert_eq!(job_row["action"], "resend_approval_otp");
     assert_eq!(job_row["aggregate_id"], AP_OTP.to_string());
 
-    let shown = app.get(&show_path(P_OTP, AP_OTP), Some(&token)).await;
+    let shown = app.approval(P_OTP, AP_OTP, &token).await;
     assert_eq!(shown.status, 200, "{:#}", shown.body);
     assert_eq!(shown.data()["status"], "new");
     assert_eq!(
@@ -176,13 +164,13 @@ async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let first = app.patch(&path(P_OTP, AP_OTP), Some(&token), None).await;
+    let first = app.resend_otp(P_OTP, AP_OTP, &token).await;
     let first_href = first.job_href();
     let first_job = app.wait_job(&first_href, &token).await;
     assert_eq!(first_job.status, 200, "{:#}", first_job.body);
     let first_salt = approval_salt(&app, AP_OTP).await;
 
-    let second = app.patch(&path(P_OTP, AP_OTP), Some(&token), None).await;
+    let second = app.resend_otp(P_OTP, AP_OTP, &token).await;
     let second_href = second.job_href();
     assert_ne!(first_href, second_href);
     let second_job = app.wait_job(&second_href, &token).await;
@@ -192,7 +180,7 @@ async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
 
     // A new challenge replaces the old one. Codes are only 729 apart, so compare the salts.
     assert_ne!(first_salt, second_salt);
-    let events = app.events(AP_OTP).await;
+    let events = app.log(AP_OTP).await;
     assert_eq!(events.len(), 3, "{events:#?}");
     assert_eq!(
         events[1]["payload"]["ApprovalOtpResent"]["salt"],
@@ -203,7 +191,7 @@ async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
         second_salt
     );
 
-    let sms = app.wait_sms_sent(2).await;
+    let sms = app.settled_sms(2).await;
     assert_eq!(sms.len(), 2, "{sms:#?}");
     for message in &sms {
         assert_eq!(message["phone_number"], PHONE_OTP);
@@ -212,7 +200,7 @@ async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
     }
     assert_ne!(sms[0]["id"], sms[1]["id"]);
     assert_ne!(sms[0]["source_position"], sms[1]["source_position"]);
-    assert_eq!(job_count(&app).await, 2);
+    assert_eq!(app.job_count().await, 2);
     assert_eq!(
         app.current("approvals", AP_OTP).await.unwrap()["version"],
         3
@@ -224,9 +212,7 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let reply = app
-        .patch(&path(P_THIRD, AP_THIRD), Some(&token), None)
-        .await;
+    let reply = app.resend_otp(P_THIRD, AP_THIRD, &token).await;
 
     let href = reply.job_href();
     let job = app.wait_job(&href, &token).await;
@@ -234,7 +220,7 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
     assert_eq!(job.data()["status"], "processed");
     assert_eq!(job.data()["response_data"], "");
 
-    let events = app.events(AP_THIRD).await;
+    let events = app.log(AP_THIRD).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     assert_eq!(events[1]["event_type"], "ApprovalOtpResent");
     assert_eq!(
@@ -246,7 +232,7 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
         PHONE_CONFIDANT
     );
 
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["phone_number"], PHONE_CONFIDANT);
     assert_eq!(sms[0]["status"], "sent");
@@ -258,7 +244,7 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
         );
     }
 
-    let shown = app.get(&show_path(P_THIRD, AP_THIRD), Some(&token)).await;
+    let shown = app.approval(P_THIRD, AP_THIRD, &token).await;
     assert_eq!(shown.status, 200, "{:#}", shown.body);
     assert_eq!(shown.data()["status"], "new");
     assert_eq!(
@@ -271,22 +257,21 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
 async fn resend_without_a_bearer_token_or_with_an_invalid_one_answers_401() {
     let app = TestApp::spawn().await;
     let before = app.event_count().await;
-    let p = path(P_OTP, AP_OTP);
-
-    app.patch(&p, None, None).await.assert_error(
-        401,
-        "access_denied",
-        "Authorization header is not set or doesn't contain Bearer token",
-    );
-    app.patch(&p, Some("garbage"), None).await.assert_error(
+    app.patch(&paths::resend(P_OTP, AP_OTP), None, None)
+        .await
+        .assert_error(
+            401,
+            "access_denied",
+            "Authorization header is not set or doesn't contain Bearer token",
+        );
+    app.resend_otp(P_OTP, AP_OTP, "garbage").await.assert_error(
         401,
         "access_denied",
         "Invalid access token",
     );
     // Well-formed, but signed with a key the service does not hold.
-    let forged = ehealth_es::auth::TokenKeys::new(b"someone-elses-secret")
-        .mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, 3600);
-    app.patch(&p, Some(&forged), None).await.assert_error(
+    let forged = service::mint(b"someone-elses-secret", U_DOCTOR, LE_MAIN, ALL_SCOPES, 3600);
+    app.resend_otp(P_OTP, AP_OTP, &forged).await.assert_error(
         401,
         "access_denied",
         "Invalid access token",
@@ -301,7 +286,7 @@ async fn resend_without_the_approval_create_scope_answers_403_with_the_missing_s
     let before = app.event_count().await;
     let token = app.token(U_DOCTOR, LE_MAIN, "approval:read job:read");
 
-    let reply = app.patch(&path(P_OTP, AP_OTP), Some(&token), None).await;
+    let reply = app.resend_otp(P_OTP, AP_OTP, &token).await;
 
     reply.assert_error(
         403,
@@ -318,7 +303,7 @@ async fn resend_for_an_unknown_person_answers_404_person_not_found() {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
     for p in [
-        path(P_UNKNOWN, AP_OTP),
+        paths::resend(P_UNKNOWN, AP_OTP),
         format!("/api/patients/not-a-uuid/approvals/{AP_OTP}/actions/resend"),
     ] {
         let reply = app.patch(&p, Some(&token), None).await;
@@ -334,11 +319,11 @@ async fn resend_of_an_unknown_or_other_patients_approval_answers_404() {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
     for p in [
-        path(P_OTP, Uuid::new_v4()),
+        paths::resend(P_OTP, Uuid::new_v4()),
         // The person exists, but the approval is another patient's.
-        path(P_OFFLINE, AP_OTP),
+        paths::resend(P_OFFLINE, AP_OTP),
         // Another legal entity's approval, in the context of another patient.
-        path(P_OFFLINE, AP_OTHER_LE),
+        paths::resend(P_OFFLINE, AP_OTHER_LE),
         format!("/api/patients/{P_OTP}/approvals/not-a-uuid/actions/resend"),
     ] {
         let reply = app.patch(&p, Some(&token), None).await;
@@ -353,9 +338,7 @@ async fn resend_for_an_inactive_person_answers_409() {
     let before = app.event_count().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let reply = app
-        .patch(&path(P_INACTIVE, AP_INACTIVE_PERSON), Some(&token), None)
-        .await;
+    let reply = app.resend_otp(P_INACTIVE, AP_INACTIVE_PERSON, &token).await;
 
     reply.assert_error(409, "request_conflict", "Person is not active");
     assert_refused_without_trace(&app, &[AP_INACTIVE_PERSON], before).await;
@@ -368,9 +351,7 @@ async fn resend_for_an_offline_person_or_an_offline_third_person_answers_409() {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
     for (patient, approval) in [(P_OFFLINE, AP_OFFLINE), (P_THIRD_OFFLINE, AP_THIRD_OFFLINE)] {
-        let reply = app
-            .patch(&path(patient, approval), Some(&token), None)
-            .await;
+        let reply = app.resend_otp(patient, approval, &token).await;
         reply.assert_error(
             409,
             "request_conflict",
@@ -386,7 +367,7 @@ async fn resend_of_an_active_approval_answers_409_with_its_status() {
     let before = app.event_count().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let reply = app.patch(&path(P_OTP, AP_ACTIVE), Some(&token), None).await;
+    let reply = app.resend_otp(P_OTP, AP_ACTIVE, &token).await;
 
     reply.assert_error(
         409,
@@ -404,20 +385,25 @@ async fn resend_of_an_active_approval_answers_409_with_its_status() {
 async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and_sends_one_sms() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let key = [("Idempotency-Key", "resend-ap-otp-1")];
-    let p = path(P_OTP, AP_OTP);
+    let key = "resend-ap-otp-1";
 
-    let first = app.patch_with(&p, &token, None, &key).await;
+    let first = app
+        .resend_otp(P_OTP, AP_OTP, &token)
+        .idempotency_key(key)
+        .await;
     let href = first.job_href();
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.status, 200, "{:#}", job.body);
-    let retry = app.patch_with(&p, &token, None, &key).await;
+    let retry = app
+        .resend_otp(P_OTP, AP_OTP, &token)
+        .idempotency_key(key)
+        .await;
 
     assert_eq!(retry.job_href(), href);
-    assert_eq!(app.events(AP_OTP).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(AP_OTP).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     app.wait_sms_sent(1).await;
-    wait_effects_idle(&app).await;
+    app.workers_idle().await;
     let sms = app.sms().await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     otp_code(&sms[0]);
@@ -427,23 +413,23 @@ async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and
 async fn concurrent_resends_with_the_same_idempotency_key_answer_one_job_and_send_one_sms() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let key = [("Idempotency-Key", "resend-ap-otp-race")];
-    let p = path(P_OTP, AP_OTP);
-    let gate = hold_appends(&app).await;
+    let key = "resend-ap-otp-race";
 
-    let (a, b, ()) = tokio::join!(
-        app.patch_with(&p, &token, None, &key),
-        app.patch_with(&p, &token, None, &key),
-        release_appends_when_waiting(&app, gate, 2),
-    );
+    let [a, b]: [Reply; 2] = app
+        .race(2, |_| {
+            app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key)
+        })
+        .await
+        .try_into()
+        .unwrap();
 
     let href = a.job_href();
     assert_eq!(b.job_href(), href);
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.status, 200, "{:#}", job.body);
-    assert_eq!(app.events(AP_OTP).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(AP_OTP).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     app.wait_sms_sent(1).await;
-    wait_effects_idle(&app).await;
+    app.workers_idle().await;
     assert_eq!(app.sms().await.len(), 1);
 }

@@ -3,15 +3,12 @@
 //! refused —, else a THIRD_PERSON whose confidant is active and uses OTP). Methods may carry
 //! `ended_at`; an ended method is gone.
 
-use std::sync::Arc;
-
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::import;
-use crate::resend::{assert_refused_without_trace, otp_code, path};
+use crate::resend::{assert_refused_without_trace, otp_code};
 use crate::support::world::*;
-use crate::support::TestApp;
+use crate::support::{service, TestApp};
 
 const fn id(n: u128) -> Uuid {
     Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_00ac_0000 | n)
@@ -99,21 +96,19 @@ fn extra() -> Value {
 
 async fn app() -> TestApp {
     let app = TestApp::spawn().await;
-    import(&app, extra()).await;
+    app.import(&extra()).await;
     app
 }
 
 /// Resends, waits for the job, and returns the resend event's payload and the delivered SMS.
 async fn resent(app: &TestApp, patient: Uuid, approval: Uuid) -> (Value, Value) {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let reply = app
-        .patch(&path(patient, approval), Some(&token), None)
-        .await;
+    let reply = app.resend_otp(patient, approval, &token).await;
     let job = app.wait_job(&reply.job_href(), &token).await;
     assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
-    let events = app.events(approval).await;
+    let events = app.log(approval).await;
     assert_eq!(events.len(), 2, "{events:#?}");
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     otp_code(&sms[0]);
     (
@@ -126,9 +121,7 @@ async fn assert_not_allowed(app: &TestApp, cases: &[(Uuid, Uuid)]) {
     let before = app.event_count().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     for (patient, approval) in cases {
-        let reply = app
-            .patch(&path(*patient, *approval), Some(&token), None)
-            .await;
+        let reply = app.resend_otp(*patient, *approval, &token).await;
         reply.assert_error(
             409,
             "request_conflict",
@@ -200,14 +193,10 @@ async fn an_import_with_a_malformed_ended_at_is_refused_naming_the_entry() {
         import_world: false,
     })
     .await;
-    let bus = Arc::new(ehealth_es::commands::CommandBus::new(
-        app.db.clone(),
-        Arc::new(tokio::sync::Notify::new()),
-    ));
     let file = json!({ "persons": [
         person(P_NAMED_ENDED, json!([{ "type": "OTP", "phone_number": "+380931110001", "ended_at": "yesterday" }]))
     ] });
-    let err = ehealth_es::import::import(&app.db, &bus, &file)
+    let err = service::import(&app.db, &file)
         .await
         .expect_err("a malformed ended_at is refused");
     assert!(

@@ -6,8 +6,7 @@
 use serde_json::json;
 use uuid::Uuid;
 
-use crate::import;
-use crate::resend::{assert_refused_without_trace, path};
+use crate::resend::assert_refused_without_trace;
 use crate::support::world::*;
 use crate::support::TestApp;
 
@@ -22,14 +21,11 @@ async fn app_with_approvals_of_another_legal_entity() -> TestApp {
         json!({ "id": id, "patient_id": patient, "status": status, "granted_to": E_OTHER,
                 "expires_at": 1_900_000_000 })
     };
-    import(
-        &app,
-        json!({ "approvals": [
+    app.import(&json!({ "approvals": [
             approval(AO_INACTIVE_PERSON, P_INACTIVE, "new"),
             approval(AO_OFFLINE, P_OFFLINE, "new"),
             approval(AO_ACTIVE, P_OTP, "active"),
-        ] }),
-    )
+        ] }))
     .await;
     app
 }
@@ -40,9 +36,7 @@ async fn resend_of_another_legal_entitys_approval_answers_409_belongs_to_another
     let before = app.event_count().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let reply = app
-        .patch(&path(P_OTP, AP_OTHER_LE), Some(&token), None)
-        .await;
+    let reply = app.resend_otp(P_OTP, AP_OTHER_LE, &token).await;
 
     reply.assert_error(
         409,
@@ -52,10 +46,7 @@ async fn resend_of_another_legal_entitys_approval_answers_409_belongs_to_another
     assert_refused_without_trace(&app, &[AP_OTHER_LE], before).await;
     // The owner may resend it.
     let owner = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    let href = app
-        .patch(&path(P_OTP, AP_OTHER_LE), Some(&owner), None)
-        .await
-        .job_href();
+    let href = app.resend_otp(P_OTP, AP_OTHER_LE, &owner).await.job_href();
     assert_eq!(
         app.wait_job(&href, &owner).await.data()["status"],
         "processed"
@@ -70,44 +61,44 @@ async fn every_rule_of_the_spec_answers_before_ownership() {
 
     let cases = [
         (
-            path(P_UNKNOWN, AP_OTHER_LE),
+            (P_UNKNOWN, AP_OTHER_LE),
             404,
             "not_found",
             "Person not found",
         ),
         (
-            path(P_OTP, Uuid::new_v4()),
+            (P_OTP, Uuid::new_v4()),
             404,
             "not_found",
             "Approval with such id is not found",
         ),
         (
-            path(P_INACTIVE, AO_INACTIVE_PERSON),
+            (P_INACTIVE, AO_INACTIVE_PERSON),
             409,
             "request_conflict",
             "Person is not active",
         ),
         (
-            path(P_OFFLINE, AO_OFFLINE),
+            (P_OFFLINE, AO_OFFLINE),
             409,
             "request_conflict",
             "Resend SMS is not allowed for this authentication method",
         ),
         (
-            path(P_OTP, AO_ACTIVE),
+            (P_OTP, AO_ACTIVE),
             409,
             "request_conflict",
             "Approval in status active can not be resent",
         ),
         (
-            path(P_OTP, AP_OTHER_LE),
+            (P_OTP, AP_OTHER_LE),
             409,
             "request_conflict",
             "Approval belongs to another legal entity",
         ),
     ];
-    for (p, status, kind, message) in cases {
-        let reply = app.patch(&p, Some(&token), None).await;
+    for ((patient, approval), status, kind, message) in cases {
+        let reply = app.resend_otp(patient, approval, &token).await;
         reply.assert_error(status, kind, message);
     }
     assert_refused_without_trace(

@@ -5,17 +5,12 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::{Reply, TestApp};
-use crate::{hold_appends, job_count, release_appends_when_waiting, wait_effects_idle};
-
-fn path(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/device_dispenses/{id}/actions/stop")
-}
+use crate::support::{paths, Reply, TestApp};
 
 /// A refusal leaves no trace: no event, no job, the status unchanged.
 async fn assert_untouched(app: &TestApp, id: Uuid, status: &str) {
-    assert_eq!(app.events(id).await.len(), 1);
-    assert_eq!(job_count(app).await, 0);
+    assert_eq!(app.log(id).await.len(), 1);
+    assert_eq!(app.job_count().await, 0);
     assert_eq!(
         app.current("device_dispenses", id).await.unwrap()["status"],
         status
@@ -30,7 +25,7 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
     let reply = app
-        .patch(&path(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await;
 
     let href = reply.job_href();
@@ -38,7 +33,7 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     assert!(reply.body["meta"]["url"]
         .as_str()
         .unwrap()
-        .ends_with(&path(P_OTP, DD_IN_PROGRESS)));
+        .ends_with(&paths::stop(P_OTP, DD_IN_PROGRESS)));
     assert!(reply.data()["eta"].is_string());
     let job_id = href.rsplit('/').next().unwrap().to_string();
     assert_eq!(job_id.len(), 24);
@@ -55,7 +50,7 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     );
     assert_eq!(job.headers["location"], link.as_str());
 
-    let events = app.events(DD_IN_PROGRESS).await;
+    let events = app.log(DD_IN_PROGRESS).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     assert_eq!(events[1]["sequence"], 2);
     assert_eq!(events[1]["event_type"], "DeviceDispenseStopped");
@@ -98,11 +93,11 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
 
     // The job is visible to its own legal entity only.
     let foreign = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    app.get(&href, Some(&foreign))
+    app.job(&href, &foreign)
         .await
         .assert_error(404, "not_found", "Job not found");
 
-    let job_row = app.job(&href).await;
+    let job_row = app.job_row(&href).await;
     assert_eq!(job_row["status"], "processed");
     assert_eq!(job_row["status_code"], 200);
     assert_eq!(job_row["action"], "stop_device_dispense");
@@ -118,31 +113,27 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     assert_eq!(shown.data()["updated_by"], U_DOCTOR.to_string());
 
     // Stopping a dispense sends no SMS.
-    wait_effects_idle(&app).await;
+    app.workers_idle().await;
     assert!(app.sms().await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_without_a_bearer_token_or_with_an_invalid_or_expired_one_answers_401() {
     let app = TestApp::spawn().await;
-    let p = path(P_OTP, DD_IN_PROGRESS);
+    let p = paths::stop(P_OTP, DD_IN_PROGRESS);
 
     app.patch(&p, None, None).await.assert_error(
         401,
         "access_denied",
         "Authorization header is not set or doesn't contain Bearer token",
     );
-    app.patch(&p, Some("garbage"), None).await.assert_error(
-        401,
-        "access_denied",
-        "Invalid access token",
-    );
-    let expired = app.keys.mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, -60);
-    app.patch(&p, Some(&expired), None).await.assert_error(
-        401,
-        "access_denied",
-        "Invalid access token",
-    );
+    app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, "garbage")
+        .await
+        .assert_error(401, "access_denied", "Invalid access token");
+    let expired = app.token_valid_for(U_DOCTOR, LE_MAIN, ALL_SCOPES, -60);
+    app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &expired)
+        .await
+        .assert_error(401, "access_denied", "Invalid access token");
 
     assert_untouched(&app, DD_IN_PROGRESS, "in_progress").await;
 }
@@ -153,7 +144,7 @@ async fn stop_without_the_device_dispense_stop_scope_answers_403_with_the_missin
     let token = app.token(U_DOCTOR, LE_MAIN, "device_dispense:read job:read");
 
     let reply = app
-        .patch(&path(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await;
 
     reply.assert_error(
@@ -170,7 +161,7 @@ async fn stop_by_a_legal_entity_whose_type_is_not_allowed_answers_409_invalid_ty
     let token = app.token(U_DOCTOR, LE_PHARMACY, ALL_SCOPES);
 
     let reply = app
-        .patch(&path(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await;
 
     reply.assert_error(409, "request_conflict", "Invalid LegalEntity type");
@@ -183,7 +174,7 @@ async fn stop_by_a_closed_or_unknown_legal_entity_answers_409_not_active() {
     for le in [LE_CLOSED, LE_UNKNOWN] {
         let token = app.token(U_DOCTOR, le, ALL_SCOPES);
         let reply = app
-            .patch(&path(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+            .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
             .await;
         reply.assert_error(
             409,
@@ -202,10 +193,10 @@ async fn stop_of_an_unknown_device_dispense_or_one_of_another_patient_answers_40
 
     let unknown = Uuid::new_v4();
     for p in [
-        path(P_OTP, unknown),
+        paths::stop(P_OTP, unknown),
         // The dispense exists, but not for this patient.
-        path(P_OFFLINE, DD_IN_PROGRESS),
-        path(P_UNKNOWN, DD_IN_PROGRESS),
+        paths::stop(P_OFFLINE, DD_IN_PROGRESS),
+        paths::stop(P_UNKNOWN, DD_IN_PROGRESS),
         format!("/api/patients/{P_OTP}/device_dispenses/not-a-uuid/actions/stop"),
         format!("/api/patients/not-a-uuid/device_dispenses/{DD_IN_PROGRESS}/actions/stop"),
     ] {
@@ -214,7 +205,7 @@ async fn stop_of_an_unknown_device_dispense_or_one_of_another_patient_answers_40
     }
 
     assert_eq!(app.event_count().await, before);
-    assert!(app.events(unknown).await.is_empty());
+    assert!(app.log(unknown).await.is_empty());
     assert_untouched(&app, DD_IN_PROGRESS, "in_progress").await;
 }
 
@@ -223,9 +214,7 @@ async fn stop_of_a_device_dispense_of_another_legal_entity_answers_409() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let reply = app
-        .patch(&path(P_OTP, DD_OTHER_LE), Some(&token), None)
-        .await;
+    let reply = app.stop_device_dispense(P_OTP, DD_OTHER_LE, &token).await;
 
     reply.assert_error(
         409,
@@ -235,12 +224,7 @@ async fn stop_of_a_device_dispense_of_another_legal_entity_answers_409() {
     assert_untouched(&app, DD_OTHER_LE, "in_progress").await;
 
     // Nor may LE_MAIN read it.
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/device_dispenses/{DD_OTHER_LE}"),
-            Some(&token),
-        )
-        .await;
+    let shown = app.device_dispense(P_OTP, DD_OTHER_LE, &token).await;
     shown.assert_error(404, "not_found", "Device dispense not found");
 }
 
@@ -249,9 +233,7 @@ async fn stop_of_a_completed_device_dispense_answers_409_with_its_status() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let reply = app
-        .patch(&path(P_OTP, DD_COMPLETED), Some(&token), None)
-        .await;
+    let reply = app.stop_device_dispense(P_OTP, DD_COMPLETED, &token).await;
 
     reply.assert_error(
         409,
@@ -265,14 +247,17 @@ async fn stop_of_a_completed_device_dispense_answers_409_with_its_status() {
 async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_time() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let p = path(P_OTP, DD_IN_PROGRESS);
 
-    let first: Reply = app.patch(&p, Some(&token), None).await;
+    let first: Reply = app
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .await;
     let href = first.job_href();
     // By a colleague: the same user's stop while its job is pending would be answered with that
     // job (tests/actions/dedup.rs).
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let second = app.patch(&p, Some(&colleague), None).await;
+    let second = app
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &colleague)
+        .await;
 
     second.assert_error(
         409,
@@ -281,8 +266,8 @@ async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_
     );
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.status, 303, "{:#}", job.body);
-    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
     assert_eq!(app.status_history(DD_IN_PROGRESS).await.len(), 2);
     assert_eq!(
@@ -297,19 +282,24 @@ async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_
 async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_appends_nothing() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let key = [("Idempotency-Key", "stop-dd-1")];
-    let p = path(P_OTP, DD_IN_PROGRESS);
+    let key = "stop-dd-1";
 
-    let first = app.patch_with(&p, &token, None, &key).await;
+    let first = app
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .idempotency_key(key)
+        .await;
     let href = first.job_href();
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.status, 303, "{:#}", job.body);
-    let retry = app.patch_with(&p, &token, None, &key).await;
+    let retry = app
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .idempotency_key(key)
+        .await;
 
     assert_eq!(retry.job_href(), href);
     assert_eq!(retry.data(), first.data());
-    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
 }
 
@@ -319,14 +309,18 @@ async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     // Two users: two different commands (the same one twice is deduplicated, dedup.rs).
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let p = path(P_OTP, DD_IN_PROGRESS);
-    let gate = hold_appends(&app).await;
 
-    let (a, b, ()) = tokio::join!(
-        app.patch(&p, Some(&token), None),
-        app.patch(&p, Some(&colleague), None),
-        release_appends_when_waiting(&app, gate, 2),
-    );
+    let [a, b]: [Reply; 2] = app
+        .race(2, |i| {
+            if i == 0 {
+                app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+            } else {
+                app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &colleague)
+            }
+        })
+        .await
+        .try_into()
+        .unwrap();
 
     let (won, lost) = if a.status == 202 { (a, b) } else { (b, a) };
     let href = won.job_href();
@@ -337,8 +331,8 @@ async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
     );
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.status, 303, "{:#}", job.body);
-    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
     assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
 }
 
@@ -346,19 +340,20 @@ async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
 async fn concurrent_stops_with_the_same_idempotency_key_both_answer_the_same_job() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let key = [("Idempotency-Key", "stop-dd-race")];
-    let p = path(P_OTP, DD_IN_PROGRESS);
-    let gate = hold_appends(&app).await;
+    let key = "stop-dd-race";
 
-    let (a, b, ()) = tokio::join!(
-        app.patch_with(&p, &token, None, &key),
-        app.patch_with(&p, &token, None, &key),
-        release_appends_when_waiting(&app, gate, 2),
-    );
+    let [a, b]: [Reply; 2] = app
+        .race(2, |_| {
+            app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+                .idempotency_key(key)
+        })
+        .await
+        .try_into()
+        .unwrap();
 
     assert_eq!(a.status, 202, "{:#}", a.body);
     assert_eq!(b.status, 202, "{:#}", b.body);
     assert_eq!(a.job_href(), b.job_href());
-    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
 }

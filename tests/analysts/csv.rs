@@ -25,9 +25,8 @@ fn reason() -> Value {
 async fn csv_of_service_requests_is_a_header_of_the_typed_columns_and_one_row_per_entity() {
     let app = TestApp::spawn().await;
     let token = main_token(&app);
-    import(
-        &app,
-        json!({ "service_requests": [ service_request(SR_WITH_REASON, json!({
+    app.import(
+        &json!({ "service_requests": [ service_request(SR_WITH_REASON, json!({
             "status": "recalled", "status_reason": reason(), "updated_by": U_DOCTOR,
             "inserted_at": "2024-08-01T00:00:00Z", "updated_at": "2024-08-01T00:00:00.5Z"
         })) ] }),

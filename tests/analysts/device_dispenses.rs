@@ -11,14 +11,11 @@ use crate::*;
 const DD_2023: uuid::Uuid = uuid::Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_00aa_7001);
 
 async fn import_2023(app: &TestApp) {
-    import(
-        app,
-        json!({ "device_dispenses": [ {
+    app.import(&json!({ "device_dispenses": [ {
             "id": DD_2023, "patient_id": P_OFFLINE, "status": "completed",
             "performer_legal_entity": LE_MAIN,
             "inserted_at": "2023-03-01T08:00:00Z", "updated_at": "2023-03-02T08:00:00Z"
-        } ] }),
-    )
+        } ] }))
     .await;
 }
 

@@ -1,4 +1,4 @@
-//! Black-box tests of the analyst read side on a real PostgreSQL (see tests/support): the list
+//! Black-box tests of the analyst read side (see tests/support): the list
 //! endpoints `GET /api/service_requests`, `/api/merge_requests` and `/api/device_dispenses` — every
 //! filter, cursor paging, tenancy, CSV and every refusal.
 
@@ -13,7 +13,6 @@ mod service_requests;
 mod validation;
 
 use std::collections::HashSet;
-use std::sync::Arc;
 
 use reqwest::header::HeaderMap;
 use serde_json::{json, Value};
@@ -22,9 +21,7 @@ use uuid::Uuid;
 use support::world::*;
 use support::{Reply, TestApp};
 
-pub const SERVICE_REQUESTS: &str = "/api/service_requests";
-pub const MERGE_REQUESTS: &str = "/api/merge_requests";
-pub const DEVICE_DISPENSES: &str = "/api/device_dispenses";
+pub use support::paths::{DEVICE_DISPENSES, MERGE_REQUESTS, SERVICE_REQUESTS};
 
 /// The service requests LE_MAIN may see (it requested or uses them), in page order: the fixture
 /// gives them all the same `updated_at`, so the order is the id's.
@@ -194,17 +191,6 @@ pub fn parse_csv(text: &str) -> Vec<Vec<String>> {
         "the last record is not terminated by CRLF"
     );
     records
-}
-
-/// Imports more entities into the running service's database (the fixture import's format).
-pub async fn import(app: &TestApp, file: Value) {
-    let bus = Arc::new(ehealth_es::commands::CommandBus::new(
-        app.db.clone(),
-        Arc::new(tokio::sync::Notify::new()),
-    ));
-    ehealth_es::import::import(&app.db, &bus, &file)
-        .await
-        .expect("extra entities import");
 }
 
 /// A service request of LE_MAIN (requested by E_DOCTOR) with the given extra fields.

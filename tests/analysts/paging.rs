@@ -70,7 +70,7 @@ async fn pages_hold_fifty_by_default_and_up_to_five_hundred_on_request() {
             )
         })
         .collect();
-    import(&app, json!({ "service_requests": extra })).await;
+    app.import(&json!({ "service_requests": extra })).await;
 
     let first = app.get(SERVICE_REQUESTS, Some(&token)).await;
     assert_eq!(ids(&first).len(), 50);

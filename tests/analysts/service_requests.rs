@@ -123,7 +123,7 @@ async fn import_dated(app: &TestApp) -> [uuid::Uuid; 3] {
             )
         })
         .collect();
-    import(app, json!({ "service_requests": srs })).await;
+    app.import(&json!({ "service_requests": srs })).await;
     ids
 }
 

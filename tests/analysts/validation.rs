@@ -375,7 +375,7 @@ async fn lists_answer_get_only() {
     assert_eq!(reply.status, 405, "{:#}", reply.body);
 }
 
-/// Regression (fuzzing, issue 4): a made-up cursor naming an instant before PostgreSQL's earliest
+/// Regression (found by fuzzing): a made-up cursor naming an instant before PostgreSQL's earliest
 /// timestamp (4714 BC) decoded, and the database refused the comparison with a 500. Such a cursor
 /// is not one the service made: 422 like any other.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

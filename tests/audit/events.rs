@@ -1,4 +1,4 @@
-//! The Event Manager API: `GET /api/events` (filters of ehealth-notes §5, paging in eHealth's
+//! The Event Manager API: `GET /api/events` (eHealth's Event Manager filters, paging in eHealth's
 //! `paging` object, tenancy) and `GET /api/events/{id}`, scope `event:read`.
 
 use chrono::{DateTime, Duration, FixedOffset, Utc};
@@ -9,13 +9,13 @@ use crate::support::world::*;
 use crate::support::{Reply, TestApp};
 use crate::{busy_day, doctor, other_doctor, release};
 
+/// `GET /api/events?{query}` (no query string when `query` is empty).
 async fn events(app: &TestApp, token: &str, query: &str) -> Reply {
-    let path = if query.is_empty() {
-        "/api/events".to_string()
+    if query.is_empty() {
+        app.events(token).await
     } else {
-        format!("/api/events?{query}")
-    };
-    app.get(&path, Some(token)).await
+        app.events(token).query(query).await
+    }
 }
 
 /// The listed records' entity ids, in order.
@@ -583,10 +583,10 @@ async fn a_legal_entity_keeps_seeing_the_record_of_what_it_released() {
     assert_eq!(entity_ids(&main), vec![SR_USED_BY_OTHER]);
     assert_eq!(main.data()[0]["changed_by"], U_OTHER.to_string());
     let id = main.data()[0]["id"].as_str().unwrap();
-    let reply = app.get(&format!("/api/events/{id}"), Some(&other)).await;
+    let reply = app.event(id, &other).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     let primary = app.token(U_DOCTOR, LE_PRIMARY, "event:read");
-    let reply = app.get(&format!("/api/events/{id}"), Some(&primary)).await;
+    let reply = app.event(id, &primary).await;
     reply.assert_error(404, "not_found", "Event not found");
 }
 
@@ -599,7 +599,7 @@ async fn one_record_is_read_by_its_id() {
     let record = listed.data()[0].clone();
     let id = record["id"].as_str().unwrap();
 
-    let reply = app.get(&format!("/api/events/{id}"), Some(&token)).await;
+    let reply = app.event(id, &token).await;
 
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["meta"]["type"], "object");
@@ -631,7 +631,7 @@ async fn an_unknown_malformed_or_invisible_event_id_answers_404_event_not_found(
         "not-a-uuid".to_string(),
         "0".to_string(),
     ] {
-        let reply = app.get(&format!("/api/events/{id}"), Some(&token)).await;
+        let reply = app.event(id, &token).await;
         reply.assert_error(404, "not_found", "Event not found");
     }
     // Its own legal entity does see it.
@@ -642,7 +642,7 @@ async fn an_unknown_malformed_or_invisible_event_id_answers_404_event_not_found(
     assert_eq!(reply.data()["entity_id"], DD_OTHER_LE.to_string());
 }
 
-/// Regression (fuzzing, issue 4): PostgreSQL text cannot hold a NUL character, and a text filter
+/// Regression (found by fuzzing): PostgreSQL text cannot hold a NUL character, and a text filter
 /// with one made the feed query fail with a 500. It is refused like any other malformed value.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_filter_with_a_nul_character_answers_422_naming_the_parameter() {

@@ -1,8 +1,6 @@
 //! History of an entity: `GET …/{id}/history` on each entity's read path — every event in order,
 //! with its position, type, version, redacted payload, time and authority.
 
-use std::time::{Duration, Instant};
-
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -13,10 +11,6 @@ use crate::{
     approval, device_dispense, doctor, merge_request, other_doctor, recall, reject, resend,
     service_request, stop,
 };
-
-fn history(path: &str) -> String {
-    format!("{path}/history")
-}
 
 /// The history's entries, checked to be a list with consecutive sequences and growing positions.
 #[track_caller]
@@ -64,19 +58,6 @@ fn recorded_at(entry: &Value) -> DateTime<Utc> {
         .expect("recorded_at is RFC 3339")
 }
 
-/// The SMS in the outbox once `n` of them are sent (the dispatcher runs after the job finished).
-async fn sent_sms(app: &TestApp, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let sms = app.sms().await;
-        if sms.iter().filter(|s| s["status"] == "sent").count() >= n {
-            return sms;
-        }
-        assert!(Instant::now() < deadline, "SMS not sent: {sms:#?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 fn job_id(reply: &Reply) -> String {
     reply.job_href().rsplit('/').next().unwrap().to_string()
 }
@@ -86,20 +67,14 @@ async fn the_history_of_a_released_service_request_shows_both_events_with_their_
     let app = TestApp::spawn().await;
     let token = doctor(&app);
     let released = app
-        .patch_with(
-            &format!("/api/service_requests/{SR_QUEUED}/actions/release"),
-            &token,
-            None,
-            &[
-                ("x-request-id", "audit-request-1"),
-                ("Idempotency-Key", "release-1"),
-            ],
-        )
+        .release(SR_QUEUED, &token)
+        .request_id("audit-request-1")
+        .idempotency_key("release-1")
         .await;
     let job = job_id(&released);
 
     let reply = app
-        .get(&history(&service_request(P_OTP, SR_QUEUED)), Some(&token))
+        .history(&service_request(P_OTP, SR_QUEUED), &token)
         .await;
 
     let list = entries(&reply);
@@ -133,7 +108,7 @@ async fn the_history_of_a_released_service_request_shows_both_events_with_their_
     );
 
     // The positions are the event log's.
-    let stored = app.events(SR_QUEUED).await;
+    let stored = app.log(SR_QUEUED).await;
     for (entry, row) in list.iter().zip(&stored) {
         assert_eq!(entry["global_position"], row["global_position"]);
     }
@@ -145,9 +120,7 @@ async fn the_history_of_a_rejected_merge_request_names_the_author_of_the_rejecti
     let specialist = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     reject(&app, &specialist, MR_NEW).await;
 
-    let reply = app
-        .get(&history(&merge_request(MR_NEW)), Some(&specialist))
-        .await;
+    let reply = app.history(&merge_request(MR_NEW), &specialist).await;
 
     let list = entries(&reply);
     assert_eq!(list.len(), 2);
@@ -169,10 +142,7 @@ async fn the_history_of_a_stopped_device_dispense_ends_with_the_stop() {
     let stopped = stop(&app, &token, P_OTP, DD_IN_PROGRESS).await;
 
     let reply = app
-        .get(
-            &history(&device_dispense(P_OTP, DD_IN_PROGRESS)),
-            Some(&token),
-        )
+        .history(&device_dispense(P_OTP, DD_IN_PROGRESS), &token)
         .await;
 
     let list = entries(&reply);
@@ -190,7 +160,7 @@ async fn the_history_of_a_twice_resent_approval_redacts_salts_and_masks_phones_a
     let token = doctor(&app);
     resend(&app, &token, P_OTP, AP_OTP).await;
     resend(&app, &token, P_OTP, AP_OTP).await;
-    let sms = sent_sms(&app, 2).await;
+    let sms = app.wait_sms_sent(2).await;
     let codes: Vec<String> = sms
         .iter()
         .map(|s| {
@@ -213,9 +183,7 @@ async fn the_history_of_a_twice_resent_approval_redacts_salts_and_masks_phones_a
         .await;
     assert_eq!(salts.len(), 2);
 
-    let reply = app
-        .get(&history(&approval(P_OTP, AP_OTP)), Some(&token))
-        .await;
+    let reply = app.history(&approval(P_OTP, AP_OTP), &token).await;
 
     let list = entries(&reply);
     assert_eq!(list.len(), 3, "{:#}", reply.body);
@@ -249,16 +217,13 @@ async fn the_history_of_an_approval_revoked_by_a_recall_is_caused_by_the_recall(
     recall(&app, &token, P_OTP, SR_ACTIVE).await;
 
     let sr = entries(
-        &app.get(&history(&service_request(P_OTP, SR_ACTIVE)), Some(&token))
+        &app.history(&service_request(P_OTP, SR_ACTIVE), &token)
             .await,
     );
     assert_eq!(sr.len(), 2);
     assert_eq!(sr[1]["event_type"], "ServiceRequestRecalled");
     assert_eq!(sr[1]["payload"]["status_reason"]["coding"][0]["code"], "1");
-    let ap = entries(
-        &app.get(&history(&approval(P_OTP, AP_SR_1)), Some(&token))
-            .await,
-    );
+    let ap = entries(&app.history(&approval(P_OTP, AP_SR_1), &token).await);
     assert_eq!(ap.len(), 2);
     assert_eq!(ap[1]["event_type"], "ApprovalRevoked");
     assert_eq!(
@@ -289,11 +254,9 @@ async fn history_pages_like_the_event_manager() {
     let token = doctor(&app);
     resend(&app, &token, P_OTP, AP_OTP).await;
     resend(&app, &token, P_OTP, AP_OTP).await;
-    let path = history(&approval(P_OTP, AP_OTP));
+    let path = approval(P_OTP, AP_OTP);
 
-    let reply = app
-        .get(&format!("{path}?page=2&page_size=2"), Some(&token))
-        .await;
+    let reply = app.history(&path, &token).query("page=2&page_size=2").await;
 
     let list = entries(&reply);
     assert_eq!(list.len(), 1);
@@ -302,9 +265,7 @@ async fn history_pages_like_the_event_manager() {
         reply.body["paging"],
         json!({ "page_number": 2, "page_size": 2, "total_entries": 3, "total_pages": 2 })
     );
-    let reply = app
-        .get(&format!("{path}?page_size=501"), Some(&token))
-        .await;
+    let reply = app.history(&path, &token).query("page_size=501").await;
     reply.assert_error(
         422,
         "validation_failed",
@@ -316,7 +277,7 @@ async fn history_pages_like_the_event_manager() {
     );
     assert_eq!(reply.body["error"]["invalid"][0]["entry"], "page_size");
     // History takes only the paging parameters.
-    let reply = app.get(&format!("{path}?version=1"), Some(&token)).await;
+    let reply = app.history(&path, &token).query("version=1").await;
     reply.assert_error(422, "validation_failed", "query parameter is not allowed");
     assert_eq!(reply.invalid_entries(), vec!["version"]);
 }
@@ -352,16 +313,13 @@ async fn history_has_the_read_endpoints_scope_visibility_and_404s() {
             Some(approval(P_OFFLINE, AP_OTP)),
         ),
     ] {
-        assert_eq!(
-            entries(&app.get(&history(&path), Some(&main)).await).len(),
-            1
-        );
+        assert_eq!(entries(&app.history(&path, &main).await).len(), 1);
 
-        let reply = app.get(&history(&path), Some(&other)).await;
+        let reply = app.history(&path, &other).await;
         reply.assert_error(404, "not_found", not_found);
 
         let without = app.token(U_DOCTOR, LE_MAIN, "event:read job:read");
-        let reply = app.get(&history(&path), Some(&without)).await;
+        let reply = app.history(&path, &without).await;
         reply.assert_error(
             403,
             "forbidden",
@@ -370,17 +328,15 @@ async fn history_has_the_read_endpoints_scope_visibility_and_404s() {
             ),
         );
         let only = app.token(U_DOCTOR, LE_MAIN, scope);
-        assert_eq!(app.get(&history(&path), Some(&only)).await.status, 200);
+        assert_eq!(app.history(&path, &only).await.status, 200);
 
         let unknown = path.rsplit_once('/').unwrap().0.to_string();
         for id in [Uuid::new_v4().to_string(), "nope".to_string()] {
-            let reply = app
-                .get(&history(&format!("{unknown}/{id}")), Some(&main))
-                .await;
+            let reply = app.history(&format!("{unknown}/{id}"), &main).await;
             reply.assert_error(404, "not_found", not_found);
         }
         if let Some(wrong) = wrong_patient {
-            let reply = app.get(&history(&wrong), Some(&main)).await;
+            let reply = app.history(&wrong, &main).await;
             reply.assert_error(404, "not_found", not_found);
         }
     }

@@ -1,4 +1,4 @@
-//! Black-box tests of the auditor read side on a real PostgreSQL (see tests/support): the Event
+//! Black-box tests of the auditor read side (see tests/support): the Event
 //! Manager API (`GET /api/events`, `GET /api/events/{id}`), the history of each entity
 //! (`GET …/{id}/history`) and time travel (`?as_of=` / `?version=` on the entity read endpoints).
 //! The state they read is made by real actions through the HTTP API, never by writing tables.
@@ -10,13 +10,10 @@ mod events;
 mod history;
 mod time_travel;
 
-use std::time::{Duration, Instant};
-
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use support::world::*;
-use support::{pki, Reply, TestApp};
+use support::{Reply, TestApp};
 
 /// Every scope of the service plus the Event Manager's.
 pub fn audit_scopes() -> String {
@@ -31,83 +28,35 @@ pub fn other_doctor(app: &TestApp) -> String {
     app.token(U_OTHER, LE_OTHER, &audit_scopes())
 }
 
-pub fn service_request(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/service_requests/{id}")
-}
+pub use support::paths::{approval, device_dispense, merge_request, service_request};
 
-pub fn merge_request(id: Uuid) -> String {
-    format!("/api/merge_requests/{id}")
-}
-
-pub fn device_dispense(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/device_dispenses/{id}")
-}
-
-pub fn approval(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/approvals/{id}")
-}
-
-/// Runs an async action and waits until its job has finished (so its effects are in the log).
-/// Waits longer than the harness's `wait_job`: `busy_day` runs five jobs back to back, and on a
-/// loaded machine (parallel tests, parallel builds) a recall with its revocations can take seconds.
-pub async fn act_and_wait(app: &TestApp, path: &str, token: &str, body: Option<&Value>) -> Reply {
-    let reply = app.patch(path, Some(token), body).await;
-    let href = reply.job_href();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
-        let job = app.get(&href, Some(token)).await;
-        if job.data()["status"] != "pending" {
-            assert_eq!(
-                job.data()["status"],
-                "processed",
-                "job of {path}: {:#}",
-                job.body
-            );
-            return reply;
-        }
-        assert!(Instant::now() < deadline, "job of {path} still pending");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+/// Waits until the job a 202 names has finished (so its effects are in the log) and checks it
+/// was processed; answers the 202.
+pub async fn processed(app: &TestApp, token: &str, accepted: Reply) -> Reply {
+    let job = app.wait_job(&accepted.job_href(), token).await;
+    assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
+    accepted
 }
 
 pub async fn release(app: &TestApp, token: &str, id: Uuid) -> Reply {
-    act_and_wait(
-        app,
-        &format!("/api/service_requests/{id}/actions/release"),
-        token,
-        None,
-    )
-    .await
+    processed(app, token, app.release(id, token).await).await
 }
 
 pub async fn stop(app: &TestApp, token: &str, patient: Uuid, id: Uuid) -> Reply {
-    act_and_wait(
+    processed(
         app,
-        &format!("{}/actions/stop", device_dispense(patient, id)),
         token,
-        None,
+        app.stop_device_dispense(patient, id, token).await,
     )
     .await
 }
 
 pub async fn resend(app: &TestApp, token: &str, patient: Uuid, id: Uuid) -> Reply {
-    act_and_wait(
-        app,
-        &format!("{}/actions/resend", approval(patient, id)),
-        token,
-        None,
-    )
-    .await
+    processed(app, token, app.resend_otp(patient, id, token).await).await
 }
 
 pub async fn reject(app: &TestApp, token: &str, id: Uuid) -> Reply {
-    let reply = app
-        .patch(
-            &format!("/api/merge_requests/{id}/actions/reject"),
-            Some(token),
-            None,
-        )
-        .await;
+    let reply = app.reject_merge_request(id, token).await;
     assert_eq!(reply.status, 200, "reject: {:#}", reply.body);
     reply
 }
@@ -115,21 +64,8 @@ pub async fn reject(app: &TestApp, token: &str, id: Uuid) -> Reply {
 /// Recalls a service request as the doctor (a real signature over its current rendering) and
 /// waits until the worker has revoked the approvals made for it.
 pub async fn recall(app: &TestApp, token: &str, patient: Uuid, id: Uuid) -> Reply {
-    let shown = app.get(&service_request(patient, id), Some(token)).await;
-    assert_eq!(shown.status, 200, "{:#}", shown.body);
-    let mut content = shown.data().clone();
-    content["status_reason"] = json!({ "coding": [ {
-        "system": "eHealth/service_request_recall_reasons", "code": "1" } ] });
-    let signed = pki()
-        .doctor
-        .sign(&serde_json::to_vec(&content).expect("content"));
-    act_and_wait(
-        app,
-        &format!("{}/actions/recall", service_request(patient, id)),
-        token,
-        Some(&json!({ "signed_data": signed })),
-    )
-    .await
+    let body = app.doctor_recall_body(patient, id, "1").await;
+    processed(app, token, app.recall(patient, id, &body, token).await).await
 }
 
 /// A day of work for the Event Manager tests. LE_MAIN: release SR_QUEUED, reject MR_NEW, stop

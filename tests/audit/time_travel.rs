@@ -14,22 +14,20 @@ use crate::{
 
 /// `recorded_at` of each event of an entity, in sequence order.
 async fn recorded(app: &TestApp, id: Uuid) -> Vec<DateTime<Utc>> {
-    const SQL: &str = "SELECT recorded_at FROM events WHERE aggregate_id = $1 ORDER BY sequence";
-    match &app.db {
-        ehealth_es::db::Db::Postgres(pool) => {
-            sqlx::query_scalar(SQL)
-                .bind(id.to_string())
-                .fetch_all(pool)
-                .await
-        }
-        ehealth_es::db::Db::Sqlite(lite) => {
-            sqlx::query_scalar(SQL)
-                .bind(id.to_string())
-                .fetch_all(&lite.pool)
-                .await
-        }
-    }
-    .unwrap()
+    app.rows(
+        "SELECT recorded_at FROM events WHERE aggregate_id = $1::text ORDER BY sequence",
+        id,
+    )
+    .await
+    .iter()
+    .map(|row| {
+        row["recorded_at"]
+            .as_str()
+            .expect("recorded_at")
+            .parse()
+            .expect("an RFC 3339 instant")
+    })
+    .collect()
 }
 
 /// An instant as a query value (`+` would read as a space, so only `Z` instants are used here).

@@ -3,26 +3,15 @@
 //! died — a resent code that a later resend replaced before it went out is superseded, never sent.
 //! Also a graceful stop on SIGTERM/SIGINT.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use ehealth_es::db::Db;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::process::*;
+use crate::support::service::{self, Db};
 use crate::support::world::*;
-
-fn resend() -> String {
-    format!("/api/patients/{P_OTP}/approvals/{AP_OTP}/actions/resend")
-}
-
-fn release() -> String {
-    format!("/api/service_requests/{SR_QUEUED}/actions/release")
-}
-
-fn stop() -> String {
-    format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}/actions/stop")
-}
+use crate::support::{eventually, workers_idle};
 
 async fn events_of(pool: &Db, id: Uuid, event_type: &str) -> Vec<Value> {
     json_rows(
@@ -57,20 +46,20 @@ async fn sms(pool: &Db) -> Vec<Value> {
     .await
 }
 
-/// Waits (at most 30 s) until `n` SMS are sent, then a little longer so a duplicate would show.
+/// Waits (at most 30 s) until `n` SMS are sent, then until the workers are idle (every event
+/// processed, no SMS or job pending), so that a duplicate would show.
 async fn settled_sms(pool: &Db, n: usize) -> Vec<Value> {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sms(pool)
-        .await
-        .iter()
-        .filter(|s| s["status"] == "sent")
-        .count()
-        < n
-        && Instant::now() < deadline
-    {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    tokio::time::sleep(Duration::from_millis(750)).await;
+    let sent = eventually(Duration::from_secs(30), || async {
+        sms(pool)
+            .await
+            .iter()
+            .filter(|s| s["status"] == "sent")
+            .count()
+            >= n
+    })
+    .await;
+    assert!(sent, "{n} SMS were not sent: {:#?}", sms(pool).await);
+    workers_idle(pool).await;
     sms(pool).await
 }
 
@@ -91,12 +80,8 @@ async fn assert_each_resend_settled_once(server: &Server, pool: &Db, token: &str
     }
     let resent = events_of(pool, AP_OTP, "ApprovalOtpResent").await;
     assert_eq!(resent.len(), jobs.len());
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while sms(pool).await.iter().any(|s| s["status"] == "pending") && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    // A little longer, so that a duplicate would show.
-    tokio::time::sleep(Duration::from_millis(750)).await;
+    // Every event processed and every SMS settled, so that a duplicate would show.
+    workers_idle(pool).await;
     let settled = sms(pool).await;
     let positions: Vec<&Value> = settled.iter().map(|s| &s["source_position"]).collect();
     let expected: Vec<&Value> = resent.iter().map(|e| &e["global_position"]).collect();
@@ -115,22 +100,16 @@ async fn assert_each_resend_settled_once(server: &Server, pool: &Db, token: &str
 }
 
 async fn checkpoint_reaches_the_last_event(pool: &Db) -> bool {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
+    eventually(Duration::from_secs(30), || async {
         let last = scalar(pool, "SELECT max(global_position) FROM events").await;
         let at = scalar(
             pool,
             "SELECT coalesce((SELECT last_position FROM subscriber_checkpoints WHERE name = 'effects'), 0)",
         )
         .await;
-        if at == last {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+        at == last
+    })
+    .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -141,9 +120,12 @@ async fn work_accepted_by_a_killed_api_only_node_is_done_exactly_once_by_the_res
     let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
 
     let mut api_only = Server::start(&url, media.path(), false).await;
-    let resend_job = api_only.patch(&resend(), &token).await.job_href();
-    let release_job = api_only.patch(&release(), &token).await.job_href();
-    let stop_job = api_only.patch(&stop(), &token).await.job_href();
+    let resend_job = api_only.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
+    let release_job = api_only.release(SR_QUEUED, &token).await.job_href();
+    let stop_job = api_only
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .await
+        .job_href();
     api_only.crash();
 
     // Acknowledged means committed: the events and pending jobs are there, nothing was sent.
@@ -206,7 +188,7 @@ async fn a_node_killed_right_after_accepting_a_resend_sends_its_sms_exactly_once
     let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
 
     let mut first = Server::start(&url, media.path(), true).await;
-    let accepted = first.patch(&resend(), &token).await;
+    let accepted = first.resend_otp(P_OTP, AP_OTP, &token).await;
     first.crash();
     let job = accepted.job_href();
     let resent = events_of(&pool, AP_OTP, "ApprovalOtpResent").await;
@@ -237,8 +219,9 @@ async fn repeated_crashes_at_any_moment_leave_exactly_one_sms_per_accepted_resen
         // pending would be answered with that job.
         let user = cli_token(Uuid::new_v4(), LE_MAIN, ALL_SCOPES).await;
         let mut server = Server::start(&url, media.path(), true).await;
-        jobs.push(server.patch(&resend(), &user).await.job_href());
-        // Kill at a different point of the work each round: at once, or a little later.
+        jobs.push(server.resend_otp(P_OTP, AP_OTP, &user).await.job_href());
+        // Kill at a different point of the work each round: at once, or a little later (the
+        // moment of the crash is what varies; nothing is asserted after it).
         tokio::time::sleep(Duration::from_millis(round * 40)).await;
         server.crash();
     }
@@ -253,9 +236,7 @@ async fn sigterm_and_sigint_stop_the_server_gracefully_with_exit_code_0() {
     let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
     for signal in ["TERM", "INT"] {
         let mut server = Server::start(&url, media.path(), true).await;
-        let reply = server
-            .get(&format!("/api/patients/{P_OTP}/approvals/{AP_OTP}"), &token)
-            .await;
+        let reply = server.approval(P_OTP, AP_OTP, &token).await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
 
         server.signal(signal);
@@ -291,7 +272,7 @@ async fn a_sigterm_while_work_is_pending_exits_0_and_the_next_node_finishes_it()
     let mut server = Server::start(&url, media.path(), true).await;
     let mut jobs = Vec::new();
     for user in &users {
-        jobs.push(server.patch(&resend(), user).await.job_href());
+        jobs.push(server.resend_otp(P_OTP, AP_OTP, user).await.job_href());
     }
     server.signal("TERM");
     let status = server.wait_exit(15).await.expect("stops");
@@ -330,13 +311,8 @@ async fn serve_with_an_empty_jwt_secret_refuses_to_start() {
     let media = tempfile::tempdir().unwrap();
     let mut server = Server::spawn(&url, media.path(), true, &[("EHEALTH_JWT_SECRET", "")]);
     if server.listening().await.is_ok() {
-        let forged = ehealth_es::auth::TokenKeys::new(b"").mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, 600);
-        let reply = server
-            .get(
-                &format!("/api/patients/{P_OTP}/approvals/{AP_OTP}"),
-                &forged,
-            )
-            .await;
+        let forged = service::mint(b"", U_DOCTOR, LE_MAIN, ALL_SCOPES, 600);
+        let reply = server.approval(P_OTP, AP_OTP, &forged).await;
         panic!(
             "serve started with an empty JWT secret; a token signed with the empty key got {}",
             reply.status

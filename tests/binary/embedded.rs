@@ -4,12 +4,13 @@
 
 use std::time::{Duration, Instant};
 
-use reqwest::Method;
+use uuid::Uuid;
 
 use crate::process::{free_port, run, run_in, Server};
-use crate::support::Reply;
 
-const SR: &str = "66666666-6666-4666-8666-666666666666";
+/// The demo data's service request, and its patient.
+const SR: Uuid = Uuid::from_u128(0x66666666_6666_4666_8666_666666666666);
+const PATIENT: Uuid = Uuid::from_u128(0x55555555_5555_4555_8555_555555555555);
 
 /// Waits until the first-start text (the token) is printed.
 async fn printed_token(server: &Server) -> String {
@@ -65,16 +66,9 @@ async fn a_fresh_folder_serves_on_sqlite_with_a_generated_key_and_the_printed_cu
 
     // The printed read, as printed.
     let url = printed_read_url(&stdout);
-    let response = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["data"]["id"], SR);
-    assert_eq!(body["data"]["program_processing_status"], "in_queue");
+    let read = server.get(&url, Some(&token)).await;
+    assert_eq!(read.ok()["id"], SR.to_string());
+    assert_eq!(read.data()["program_processing_status"], "in_queue");
 
     // Everything lives in ./data: the database and a private key file.
     let key = dir.path().join("data/jwt.key");
@@ -89,13 +83,7 @@ async fn a_fresh_folder_serves_on_sqlite_with_a_generated_key_and_the_printed_cu
     }
 
     // The printed release works, and its job finishes on this node.
-    let reply: Reply = server
-        .call(
-            Method::PATCH,
-            &format!("/api/service_requests/{SR}/actions/release"),
-            &token,
-        )
-        .await;
+    let reply = server.release(SR, &token).await;
     let job = reply.job_href();
     let done = server.wait_job(&job, &token).await;
     assert_eq!(done.status, 303, "{:#}", done.body);
@@ -106,12 +94,7 @@ async fn a_fresh_folder_serves_on_sqlite_with_a_generated_key_and_the_printed_cu
     assert!(server.wait_exit(30).await.is_some_and(|s| s.success()));
     let mut again = embedded_serve(dir.path(), &[]);
     again.listening().await.expect("serve listens again");
-    let read = again
-        .get(
-            &format!("/api/patients/55555555-5555-4555-8555-555555555555/service_requests/{SR}"),
-            &token,
-        )
-        .await;
+    let read = again.service_request(PATIENT, SR, &token).await;
     assert_eq!(read.status, 200, "{:#}", read.body);
     assert_eq!(read.data()["program_processing_status"], "new");
     assert!(
@@ -138,12 +121,7 @@ async fn a_fresh_folder_serves_on_sqlite_with_a_generated_key_and_the_printed_cu
     .await;
     minted.assert_success();
     let minted = minted.stdout;
-    let read = again
-        .get(
-            &format!("/api/patients/55555555-5555-4555-8555-555555555555/service_requests/{SR}"),
-            minted.trim(),
-        )
-        .await;
+    let read = again.service_request(PATIENT, SR, minted.trim()).await;
     assert_eq!(read.status, 200, "{:#}", read.body);
 }
 
@@ -175,14 +153,7 @@ async fn a_first_start_without_demo_data_prints_a_curl_that_succeeds_on_the_empt
     assert!(!stdout.contains("demo data:"), "nothing imported: {stdout}");
     let url = printed_read_url(&stdout);
     assert!(url.ends_with("/api/service_requests"), "{url}");
-    let response = reqwest::Client::new()
-        .get(&url)
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let body: serde_json::Value = response.json().await.unwrap();
-    assert_eq!(body["data"], serde_json::json!([]), "{body:#}");
+    let list = server.get(&url, Some(&token)).await;
+    assert_eq!(list.ok(), &serde_json::json!([]), "{:#}", list.body);
     assert!(dir.path().join("data/jwt.key").exists());
 }

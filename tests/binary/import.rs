@@ -1,7 +1,7 @@
 //! `ehealth-es import FILE`: reference data upserted, entities created through commands (so in the
 //! event log), idempotent, and all-or-nothing for the entities of an invalid file.
 
-use ehealth_es::db::Db;
+use crate::support::service::Db;
 use serde_json::{json, Value};
 
 use crate::process::*;

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use crate::process::{cli_token, imported_world, pool, Server};
+use crate::support::eventually;
 use crate::support::world::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -22,17 +23,11 @@ async fn logs_are_json_lines_with_the_request_id_and_never_a_token_or_an_otp_cod
     let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
     let request_id = "log-trace-7f3a9c";
 
-    let response = reqwest::Client::new()
-        .patch(format!(
-            "{}/api/patients/{P_OTP}/approvals/{AP_OTP}/actions/resend",
-            server.base
-        ))
-        .bearer_auth(&token)
-        .header("x-request-id", request_id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 202);
+    let reply = server
+        .resend_otp(P_OTP, AP_OTP, &token)
+        .request_id(request_id)
+        .await;
+    reply.job_href();
     let db = pool(&url).await;
     let deadline = Instant::now() + Duration::from_secs(20);
     let delivered: String = loop {
@@ -47,8 +42,17 @@ async fn logs_are_json_lines_with_the_request_id_and_never_a_token_or_an_otp_cod
         assert!(Instant::now() < deadline, "the OTP SMS was not sent");
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    // Give the log writer a moment to flush the delivery line.
-    tokio::time::sleep(Duration::from_millis(200)).await;
+    // The log writer may flush the delivery line after the outbox shows it sent: wait for that
+    // (masked) line.
+    let masked = "Код авторизації дій в системі eHealth: ****";
+    assert!(
+        eventually(Duration::from_secs(20), || async {
+            server.stderr().contains(masked)
+        })
+        .await,
+        "the delivery was not logged:\n{}",
+        server.stderr()
+    );
     let logs = server.stderr();
 
     let lines: Vec<Value> = logs
@@ -68,10 +72,7 @@ async fn logs_are_json_lines_with_the_request_id_and_never_a_token_or_an_otp_cod
         "no log line carries the request id in its span:\n{logs}"
     );
     // The OTP SMS is announced with its digits masked; the text with the code never appears.
-    assert!(
-        logs.contains("Код авторизації дій в системі eHealth: ****"),
-        "{logs}"
-    );
+    assert!(logs.contains(masked), "{logs}");
     assert!(
         !logs.contains(&delivered),
         "the OTP text reached the logs:\n{logs}"

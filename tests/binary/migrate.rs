@@ -1,7 +1,7 @@
 //! `ehealth-es migrate`: applies pending migrations and exits; a second run is a no-op. On the
 //! backend under test: an empty PostgreSQL database, or a SQLite file that does not exist yet.
 
-use ehealth_es::db::Db;
+use crate::support::service::{self, Db, Pool};
 
 use crate::process::*;
 use crate::support::{self, TestDb};
@@ -25,9 +25,9 @@ fn migration_files() -> i64 {
 
 /// Whether `table` exists, in the backend's own catalog.
 async fn table_exists(db: &Db, table: &str) -> bool {
-    let sql = match db {
-        Db::Postgres(_) => format!("SELECT count(*) FROM pg_tables WHERE tablename = '{table}'"),
-        Db::Sqlite(_) => {
+    let sql = match service::pool(db) {
+        Pool::Postgres(_) => format!("SELECT count(*) FROM pg_tables WHERE tablename = '{table}'"),
+        Pool::Sqlite(_) => {
             format!("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'")
         }
     };

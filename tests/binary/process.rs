@@ -7,12 +7,11 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use ehealth_es::db::Db;
-use reqwest::Method;
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::support::{self, Reply, TestDb};
+use crate::support::service::{self, Db};
+use crate::support::{self, Api, TestDb};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_ehealth-es");
 pub const SECRET: &str = support::JWT_SECRET;
@@ -147,7 +146,7 @@ pub async fn cli_token(user: Uuid, client: Uuid, scope: &str) -> String {
 
 /// A small pool on the database behind `url`, on its backend.
 pub async fn pool(url: &str) -> Db {
-    Db::connect(url, 2).await.expect("database connection")
+    service::connect(url, 2).await
 }
 
 pub async fn scalar(db: &Db, sql: &str) -> i64 {
@@ -166,13 +165,21 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// A running `ehealth-es serve`. Dropping it kills the process and reaps it.
+/// A running `ehealth-es serve`. Dropping it kills the process and reaps it. It dereferences to
+/// its [`Api`], so requests and typed actions are methods of the server.
 pub struct Server {
     child: Child,
-    pub base: String,
+    pub api: Api,
     pub listen: String,
     logs: tempfile::TempDir,
-    client: reqwest::Client,
+}
+
+impl std::ops::Deref for Server {
+    type Target = Api;
+
+    fn deref(&self) -> &Api {
+        &self.api
+    }
 }
 
 impl Server {
@@ -237,14 +244,9 @@ impl Server {
             .expect("serve starts");
         Server {
             child,
-            base: format!("http://{listen}"),
+            api: Api::new(format!("http://{listen}")),
             listen,
             logs,
-            client: reqwest::Client::builder()
-                .redirect(reqwest::redirect::Policy::none())
-                .timeout(Duration::from_secs(30))
-                .build()
-                .unwrap(),
         }
     }
 
@@ -309,44 +311,6 @@ impl Server {
                 return None;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-
-    pub async fn call(&self, method: Method, path: &str, token: &str) -> Reply {
-        let response = self
-            .client
-            .request(method, format!("{}{path}", self.base))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap_or_else(|e| panic!("{path}: {e}\nstderr: {}", self.stderr()));
-        let status = response.status().as_u16();
-        let headers = response.headers().clone();
-        let bytes = response.bytes().await.expect("body");
-        Reply {
-            status,
-            headers,
-            body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        }
-    }
-
-    pub async fn patch(&self, path: &str, token: &str) -> Reply {
-        self.call(Method::PATCH, path, token).await
-    }
-
-    pub async fn get(&self, path: &str, token: &str) -> Reply {
-        self.call(Method::GET, path, token).await
-    }
-
-    /// Polls a job over HTTP until it is no longer pending (at most 30 s).
-    pub async fn wait_job(&self, href: &str, token: &str) -> Reply {
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            let reply = self.get(href, token).await;
-            if reply.data()["status"] != "pending" || Instant::now() > deadline {
-                return reply;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }
 }

@@ -1,8 +1,10 @@
 //! Bad input: bodies over the limit (413), wrong content types (415), malformed JSON (400),
 //! non-uuid ids (404), deeply nested and huge JSON, and odd Unicode in bodies, paths, queries and
-//! headers. Each is a clear 4xx in eHealth's envelope; any 5xx — a caught panic included, which
-//! the CatchPanicLayer turns into a 500 — fails the test.
+//! headers. Each case asserts its exact answer — status, `error.type` (and message where the
+//! envelope has one) — so a 5xx, a caught panic included, or a drift from one 4xx to another
+//! fails the test.
 
+use reqwest::Method;
 use serde_json::{json, Value};
 
 use crate::http::{self, RawReply};
@@ -21,17 +23,13 @@ fn token(app: &TestApp) -> String {
     app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES)
 }
 
-/// A 4xx in the envelope: `meta.code` is the status, `error.type` and `message` are set.
+/// An error in the envelope: exactly `status` (also in `meta.code`), `error.type` `kind`, and a
+/// message.
 #[track_caller]
-fn assert_clear(reply: &Reply, case: &str) {
-    assert!(
-        (400..500).contains(&reply.status),
-        "{case}: expected a 4xx, got {} {:#}",
-        reply.status,
-        reply.body
-    );
+fn assert_status(reply: &Reply, case: &str, status: u16, kind: &str) {
+    assert_eq!(reply.status, status, "{case}: {:#}", reply.body);
     assert_eq!(
-        reply.body["meta"]["code"], reply.status,
+        reply.body["meta"]["code"], status,
         "{case}: {:#}",
         reply.body
     );
@@ -40,39 +38,25 @@ fn assert_clear(reply: &Reply, case: &str) {
         "{case}: {:#}",
         reply.body
     );
-    assert!(!reply.error_type().is_empty(), "{case}: {:#}", reply.body);
+    assert_eq!(reply.error_type(), kind, "{case}: {:#}", reply.body);
     assert!(!reply.message().is_empty(), "{case}: {:#}", reply.body);
 }
 
-#[track_caller]
-fn assert_status(reply: &Reply, case: &str, status: u16, kind: &str) {
-    assert_clear(reply, case);
-    assert_eq!(reply.status, status, "{case}: {:#}", reply.body);
-    assert_eq!(reply.error_type(), kind, "{case}: {:#}", reply.body);
-}
-
-/// A raw answer below 500. Any body is the envelope: only the HTTP layer itself (a request line
-/// or header it cannot parse, before the router) answers with no body at all.
+/// A raw answer in the envelope: JSON whose `meta.code` is the status and `error.type` is set.
 #[track_caller]
 fn assert_raw_clear(reply: &RawReply, case: &str) {
     assert!(
-        (400..500).contains(&reply.status),
-        "{case}: expected a 4xx, got {reply:#?}"
+        reply.head.to_ascii_lowercase().contains("application/json"),
+        "{case}: {reply:#?}"
     );
-    if !reply.text.is_empty() {
-        assert!(
-            reply.head.to_ascii_lowercase().contains("application/json"),
-            "{case}: {reply:#?}"
-        );
-        assert_eq!(
-            reply.body["meta"]["code"], reply.status,
-            "{case}: {reply:#?}"
-        );
-        assert!(
-            reply.body["error"]["type"].is_string(),
-            "{case}: {reply:#?}"
-        );
-    }
+    assert_eq!(
+        reply.body["meta"]["code"], reply.status,
+        "{case}: {reply:#?}"
+    );
+    assert!(
+        reply.body["error"]["type"].is_string(),
+        "{case}: {reply:#?}"
+    );
 }
 
 /// Nothing of a refused recall reached the store.
@@ -161,28 +145,13 @@ async fn a_recall_body_that_is_not_declared_json_answers_415() {
         assert_status(&reply, content_type, 415, "content_type_invalid");
     }
     // No Content-Type header at all.
-    let reply = support_patch_without_content_type(&app, &token, body).await;
+    let reply = app
+        .request(Method::PATCH, &recall_path())
+        .token(&token)
+        .raw_untyped(body)
+        .await;
     assert_status(&reply, "no content type", 415, "content_type_invalid");
     assert_recall_untouched(&app).await;
-}
-
-async fn support_patch_without_content_type(app: &TestApp, token: &str, body: Vec<u8>) -> Reply {
-    let response = app
-        .client
-        .patch(format!("{}{}", app.base, recall_path()))
-        .bearer_auth(token)
-        .body(body)
-        .send()
-        .await
-        .expect("answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = serde_json::from_slice(&response.bytes().await.unwrap()).unwrap_or(Value::Null);
-    Reply {
-        status,
-        headers,
-        body,
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -529,58 +498,281 @@ async fn validly_signed_content_with_a_nul_character_answers_422_and_other_odd_u
     assert_eq!(shown.data()["explanatory_letter"], odd, "{:#}", shown.body);
 }
 
+/// What a list or read answers to an odd query: 422 `validation_failed` with this message and
+/// these entries in `error.invalid[]`.
+type Refusal = (&'static str, &'static str, &'static [&'static str]);
+
+const NOT_ALLOWED: &str = "query parameter is not allowed";
+const NO_NUL: &str = "expected a string without NUL characters";
+const SEVERAL: &str = "Validation failed. You can find validators description at our API Manifest: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/errors.";
+const NOT_A_CURSOR: &str = "cursor is not a next_cursor of this list";
+
+/// The three analyst lists (`/api/service_requests`, `/api/merge_requests`,
+/// `/api/device_dispenses`) answer alike.
+const ANALYST_LIST: [Refusal; 16] = [
+    ("status=%00", "value is not allowed in enum", &["status"]),
+    ("status=%FF%FE", "value is not allowed in enum", &["status"]),
+    (
+        "status=%ED%A0%80",
+        "value is not allowed in enum",
+        &["status"],
+    ),
+    (
+        "status=%E2%80%8Factive",
+        "value is not allowed in enum",
+        &["status"],
+    ),
+    ("page_size=%F0%9F%98%80", NOT_ALLOWED, &["page_size"]),
+    (
+        "updated_from=2024-01-01T00:00:00%00Z",
+        "expected a date (YYYY-MM-DD) or an RFC 3339 date-time",
+        &["updated_from"],
+    ),
+    ("cursor=%00", NOT_A_CURSOR, &["cursor"]),
+    ("cursor=%FF", NOT_A_CURSOR, &["cursor"]),
+    ("entity_type=%00", NOT_ALLOWED, &["entity_type"]),
+    (
+        "attribute_name=status&new_value=%00",
+        SEVERAL,
+        &["attribute_name", "new_value"],
+    ),
+    (
+        "attribute_name=%00&new_value=a",
+        SEVERAL,
+        &["attribute_name", "new_value"],
+    ),
+    ("new_value=%5Cu0000", NOT_ALLOWED, &["new_value"]),
+    ("date=%00", NOT_ALLOWED, &["date"]),
+    ("as_of=%00", NOT_ALLOWED, &["as_of"]),
+    ("version=%00", NOT_ALLOWED, &["version"]),
+    ("%00=%00", NOT_ALLOWED, &["\u{0}"]),
+];
+
+/// `/api/events` (the Event Manager).
+const EVENTS: [Refusal; 16] = [
+    ("status=%00", NOT_ALLOWED, &["status"]),
+    ("status=%FF%FE", NOT_ALLOWED, &["status"]),
+    ("status=%ED%A0%80", NOT_ALLOWED, &["status"]),
+    ("status=%E2%80%8Factive", NOT_ALLOWED, &["status"]),
+    (
+        "page_size=%F0%9F%98%80",
+        "expected an integer between 1 and 500",
+        &["page_size"],
+    ),
+    (
+        "updated_from=2024-01-01T00:00:00%00Z",
+        NOT_ALLOWED,
+        &["updated_from"],
+    ),
+    ("cursor=%00", NOT_ALLOWED, &["cursor"]),
+    ("cursor=%FF", NOT_ALLOWED, &["cursor"]),
+    ("entity_type=%00", NO_NUL, &["entity_type"]),
+    (
+        "attribute_name=status&new_value=%00",
+        NO_NUL,
+        &["new_value"],
+    ),
+    (
+        "attribute_name=%00&new_value=a",
+        SEVERAL,
+        &["attribute_name", "attribute_name"],
+    ),
+    (
+        "new_value=%5Cu0000",
+        "attribute_name must be set",
+        &["attribute_name"],
+    ),
+    ("date=%00", NO_NUL, &["date"]),
+    ("as_of=%00", NOT_ALLOWED, &["as_of"]),
+    ("version=%00", NOT_ALLOWED, &["version"]),
+    ("%00=%00", NOT_ALLOWED, &["\u{0}"]),
+];
+
+/// An entity's history (paging parameters only).
+const HISTORY: [Refusal; 16] = [
+    ("status=%00", NOT_ALLOWED, &["status"]),
+    ("status=%FF%FE", NOT_ALLOWED, &["status"]),
+    ("status=%ED%A0%80", NOT_ALLOWED, &["status"]),
+    ("status=%E2%80%8Factive", NOT_ALLOWED, &["status"]),
+    (
+        "page_size=%F0%9F%98%80",
+        "expected an integer between 1 and 500",
+        &["page_size"],
+    ),
+    (
+        "updated_from=2024-01-01T00:00:00%00Z",
+        NOT_ALLOWED,
+        &["updated_from"],
+    ),
+    ("cursor=%00", NOT_ALLOWED, &["cursor"]),
+    ("cursor=%FF", NOT_ALLOWED, &["cursor"]),
+    ("entity_type=%00", NOT_ALLOWED, &["entity_type"]),
+    (
+        "attribute_name=status&new_value=%00",
+        NOT_ALLOWED,
+        &["attribute_name", "new_value"],
+    ),
+    (
+        "attribute_name=%00&new_value=a",
+        NOT_ALLOWED,
+        &["attribute_name", "new_value"],
+    ),
+    ("new_value=%5Cu0000", NOT_ALLOWED, &["new_value"]),
+    ("date=%00", NOT_ALLOWED, &["date"]),
+    ("as_of=%00", NOT_ALLOWED, &["as_of"]),
+    ("version=%00", NOT_ALLOWED, &["version"]),
+    ("%00=%00", NOT_ALLOWED, &["\u{0}"]),
+];
+
+/// An entity's read endpoint (`as_of` and `version` only).
+const ENTITY: [Refusal; 16] = [
+    ("status=%00", NOT_ALLOWED, &["status"]),
+    ("status=%FF%FE", NOT_ALLOWED, &["status"]),
+    ("status=%ED%A0%80", NOT_ALLOWED, &["status"]),
+    ("status=%E2%80%8Factive", NOT_ALLOWED, &["status"]),
+    ("page_size=%F0%9F%98%80", NOT_ALLOWED, &["page_size"]),
+    (
+        "updated_from=2024-01-01T00:00:00%00Z",
+        NOT_ALLOWED,
+        &["updated_from"],
+    ),
+    ("cursor=%00", NOT_ALLOWED, &["cursor"]),
+    ("cursor=%FF", NOT_ALLOWED, &["cursor"]),
+    ("entity_type=%00", NOT_ALLOWED, &["entity_type"]),
+    (
+        "attribute_name=status&new_value=%00",
+        NOT_ALLOWED,
+        &["attribute_name", "new_value"],
+    ),
+    (
+        "attribute_name=%00&new_value=a",
+        NOT_ALLOWED,
+        &["attribute_name", "new_value"],
+    ),
+    ("new_value=%5Cu0000", NOT_ALLOWED, &["new_value"]),
+    ("date=%00", NOT_ALLOWED, &["date"]),
+    ("as_of=%00", NO_NUL, &["as_of"]),
+    ("version=%00", NO_NUL, &["version"]),
+    ("%00=%00", NOT_ALLOWED, &["\u{0}"]),
+];
+
+/// A raw answer of the HTTP layer itself, before the router: `status` with no body at all.
+#[track_caller]
+fn assert_bare(reply: &RawReply, case: &str, status: u16) {
+    assert_eq!(reply.status, status, "{case}: {reply:#?}");
+    assert!(reply.text.is_empty(), "{case}: {reply:#?}");
+}
+
+/// A raw answer in eHealth's envelope: `status`, `error.type` and `error.message`.
+#[track_caller]
+fn assert_raw_error(reply: &RawReply, case: &str, status: u16, kind: &str, message: &str) {
+    assert_raw_clear(reply, case);
+    assert_eq!(reply.status, status, "{case}: {reply:#?}");
+    assert_eq!(reply.body["error"]["type"], kind, "{case}: {reply:#?}");
+    assert_eq!(
+        reply.body["error"]["message"], message,
+        "{case}: {reply:#?}"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_bytes_in_paths_headers_and_query_strings_answer_a_4xx() {
     let app = TestApp::spawn().await;
-    let token = token(&app);
+    // Every scope, the Event Manager's too, so that every list judges its query.
+    let token = app.token(U_DOCTOR, LE_MAIN, &format!("{ALL_SCOPES} event:read"));
     let auth = format!("Authorization: Bearer {token}");
     let release = format!("/api/service_requests/{SR_QUEUED}/actions/release");
 
-    // Raw bytes that are not UTF-8 (or are invisible) in the request target.
-    let targets: [&[u8]; 4] = [
+    // Raw bytes that are not UTF-8 (or are invisible) in the request target: a path that is not
+    // UTF-8 is refused by the HTTP layer; an invisible mark is a path no route has.
+    let not_utf8: [&[u8]; 2] = [
         b"/api/service_requests/\xff\xfe/actions/release",
         b"/api/patients/\xff/service_requests/\xc0\xaf",
-        b"/api/\xe2\x80\x8f/jobs",
-        b"/api/jobs/\xf0\x9f\x98\x80",
     ];
-    for target in targets {
+    for target in not_utf8 {
         for method in ["PATCH", "GET"] {
             let reply = http::send(
                 &app.base,
                 &http::request(method, target, &[auth.as_bytes()], b""),
             )
             .await;
-            assert_raw_clear(&reply, &String::from_utf8_lossy(target));
+            assert_bare(&reply, &String::from_utf8_lossy(target), 400);
         }
+    }
+    let routed: [(&[u8], &str, u16, &str, &str); 4] = [
+        (
+            b"/api/\xe2\x80\x8f/jobs",
+            "PATCH",
+            404,
+            "not_found",
+            "Route not found",
+        ),
+        (
+            b"/api/\xe2\x80\x8f/jobs",
+            "GET",
+            404,
+            "not_found",
+            "Route not found",
+        ),
+        (
+            b"/api/jobs/\xf0\x9f\x98\x80",
+            "PATCH",
+            405,
+            "method_not_allowed",
+            "Method not allowed",
+        ),
+        (
+            b"/api/jobs/\xf0\x9f\x98\x80",
+            "GET",
+            404,
+            "not_found",
+            "Job not found",
+        ),
+    ];
+    for (target, method, status, kind, message) in routed {
+        let reply = http::send(
+            &app.base,
+            &http::request(method, target, &[auth.as_bytes()], b""),
+        )
+        .await;
+        let case = format!("{method} {}", String::from_utf8_lossy(target));
+        assert_raw_error(&reply, &case, status, kind, message);
     }
 
     // Header values that are not UTF-8 (obs-text), or odd: the request is still judged sanely.
     let body = br#"{"signed_data":"AAAA"}"#;
-    let header_cases: [(&str, Vec<&[u8]>, u16); 3] = [
+    /// A case: its name, its header lines, and the answer's status, type and message.
+    type HeaderCase<'a> = (&'a str, Vec<&'a [u8]>, u16, &'a str, &'a str);
+    let header_cases: [HeaderCase; 3] = [
         (
             "authorization not UTF-8",
             vec![b"Authorization: Bearer \xff\xfe"],
             401,
+            "access_denied",
+            "Authorization header is not set or doesn't contain Bearer token",
         ),
         (
             "authorization emoji",
             vec!["Authorization: Bearer 😀".as_bytes()],
             401,
+            "access_denied",
+            "Authorization header is not set or doesn't contain Bearer token",
         ),
         (
             "content type not UTF-8",
             vec![auth.as_bytes(), b"Content-Type: application/json\xff"],
             415,
+            "content_type_invalid",
+            "Invalid Content-Type header. Try to set 'Content-Type: application/json' header: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/content-type.",
         ),
     ];
-    for (case, headers, status) in &header_cases {
+    for (case, headers, status, kind, message) in &header_cases {
         let reply = http::send(
             &app.base,
             &http::request("PATCH", recall_path().as_bytes(), headers, body),
         )
         .await;
-        assert_eq!(reply.status, *status, "{case}: {reply:#?}");
-        assert_raw_clear(&reply, case);
+        assert_raw_error(&reply, case, *status, kind, message);
     }
     // An unreadable request id or Idempotency-Key is ignored, never echoed nor stored.
     for header in [
@@ -618,54 +810,45 @@ async fn odd_bytes_in_paths_headers_and_query_strings_answer_a_4xx() {
         ),
     )
     .await;
-    assert_raw_clear(&reply, "NUL in a header");
+    assert_bare(&reply, "NUL in a header", 400);
 
-    // Query strings with NUL, lone surrogates, invalid UTF-8 and odd marks on every list.
-    let queries = [
-        "status=%00",
-        "status=%FF%FE",
-        "status=%ED%A0%80",
-        "status=%E2%80%8Factive",
-        "page_size=%F0%9F%98%80",
-        "updated_from=2024-01-01T00:00:00%00Z",
-        "cursor=%00",
-        "cursor=%FF",
-        "entity_type=%00",
-        "attribute_name=status&new_value=%00",
-        "attribute_name=%00&new_value=a",
-        "new_value=%5Cu0000",
-        "date=%00",
-        "as_of=%00",
-        "version=%00",
-        "%00=%00",
-        "\u{0}",
+    // Query strings with NUL, lone surrogates, invalid UTF-8 and odd marks on every list and read.
+    let lists: [(String, &[Refusal; 16]); 6] = [
+        ("/api/service_requests".to_string(), &ANALYST_LIST),
+        ("/api/merge_requests".to_string(), &ANALYST_LIST),
+        ("/api/device_dispenses".to_string(), &ANALYST_LIST),
+        ("/api/events".to_string(), &EVENTS),
+        (
+            format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}/history"),
+            &HISTORY,
+        ),
+        (
+            format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
+            &ENTITY,
+        ),
     ];
-    let lists = [
-        "/api/service_requests".to_string(),
-        "/api/merge_requests".to_string(),
-        "/api/device_dispenses".to_string(),
-        "/api/events".to_string(),
-        format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}/history"),
-        format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-    ];
-    for list in &lists {
-        for query in queries {
+    for (list, refusals) in &lists {
+        for (query, message, entries) in refusals.iter() {
             let target = format!("{list}?{query}");
             let reply = http::send(
                 &app.base,
                 &http::request("GET", target.as_bytes(), &[auth.as_bytes()], b""),
             )
             .await;
-            assert!(
-                reply.status < 500,
-                "{target}: {} {:#}",
-                reply.status,
-                reply.body
-            );
-            assert!(
-                reply.status == 200 || (400..500).contains(&reply.status),
-                "{target}: {reply:#?}"
-            );
+            assert_raw_error(&reply, &target, 422, "validation_failed", message);
+            let named: Vec<&str> = reply.body["error"]["invalid"]
+                .as_array()
+                .map(|all| all.iter().filter_map(|e| e["entry"].as_str()).collect())
+                .unwrap_or_default();
+            assert_eq!(&named, entries, "{target}: {reply:#?}");
         }
+        // A raw NUL in the request target: the HTTP layer refuses the request line.
+        let target = format!("{list}?\u{0}");
+        let reply = http::send(
+            &app.base,
+            &http::request("GET", target.as_bytes(), &[auth.as_bytes()], b""),
+        )
+        .await;
+        assert_bare(&reply, &target, 400);
     }
 }

@@ -4,41 +4,12 @@
 //! is still pending, that job. Release is covered in tests/platform/concurrency.rs; these are
 //! stop, reject and recall.
 
-use std::sync::Arc;
-
-use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::{self, Reply, TestApp};
+use crate::support::{Reply, TestApp};
 
 const CLIENTS: usize = 16;
-
-/// One request per token, released at once by a barrier.
-async fn all_at_once(
-    app: &Arc<TestApp>,
-    path: String,
-    tokens: Vec<String>,
-    body: Option<Value>,
-) -> Vec<Reply> {
-    let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
-    let tasks: Vec<_> = tokens
-        .into_iter()
-        .map(|token| {
-            let (app, path, body, barrier) =
-                (app.clone(), path.clone(), body.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                app.patch(&path, Some(&token), body.as_ref()).await
-            })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("request task"));
-    }
-    replies
-}
 
 /// Exactly one reply has `winner` status; all others are the rule's 409 with `message`.
 #[track_caller]
@@ -67,29 +38,28 @@ fn assert_one_job(replies: &[Reply], message: &str) {
 }
 
 async fn events_of_type(app: &TestApp, id: Uuid, event_type: &str) -> usize {
-    app.events(id)
+    app.log(id)
         .await
         .iter()
         .filter(|e| e["event_type"] == event_type)
         .count()
 }
 
-async fn scalar(app: &TestApp, sql: &str) -> i64 {
-    app.count(sql).await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_stops_of_one_dispense_commit_exactly_one_and_refuse_the_rest_with_409()
 {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let path = format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}/actions/stop");
 
     // Sixteen users: sixteen different commands.
-    let users = (0..CLIENTS)
+    let users: Vec<String> = (0..CLIENTS)
         .map(|_| app.token(Uuid::new_v4(), LE_MAIN, ALL_SCOPES))
         .collect();
-    let replies = all_at_once(&app, path, users, None).await;
+    let replies = app
+        .concurrently(CLIENTS, |i| {
+            app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &users[i])
+        })
+        .await;
 
     assert_one_winner(
         &replies,
@@ -100,7 +70,7 @@ async fn sixteen_concurrent_stops_of_one_dispense_commit_exactly_one_and_refuse_
         events_of_type(&app, DD_IN_PROGRESS, "DeviceDispenseStopped").await,
         1
     );
-    assert_eq!(scalar(&app, "SELECT count(*) FROM jobs").await, 1);
+    assert_eq!(app.job_count().await, 1);
     let href = replies.iter().find(|r| r.status == 202).unwrap().job_href();
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.status, 303, "{:#}", job.body);
@@ -115,11 +85,12 @@ async fn sixteen_concurrent_stops_of_one_dispense_commit_exactly_one_and_refuse_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_rejects_of_one_merge_request_commit_exactly_one_and_refuse_the_rest_with_409(
 ) {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let path = format!("/api/merge_requests/{MR_NEW}/actions/reject");
 
-    let replies = all_at_once(&app, path, vec![token; CLIENTS], None).await;
+    let replies = app
+        .concurrently(CLIENTS, |_| app.reject_merge_request(MR_NEW, &token))
+        .await;
 
     assert_one_winner(&replies, 200, "Invalid merge request status");
     let winner = replies.iter().find(|r| r.status == 200).unwrap();
@@ -134,31 +105,13 @@ async fn sixteen_concurrent_rejects_of_one_merge_request_commit_exactly_one_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_recalls_of_one_service_request_commit_exactly_one_revoke_once_and_send_one_sms(
 ) {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let shown = app
-        .get(
-            &format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-            Some(&token),
-        )
-        .await;
-    assert_eq!(shown.status, 200, "{:#}", shown.body);
-    let mut content = shown.data().clone();
-    content["status_reason"] = json!({
-        "coding": [ { "system": "eHealth/service_request_recall_reasons", "code": "1" } ]
-    });
-    let signed = support::pki()
-        .doctor
-        .sign(&serde_json::to_vec(&content).unwrap());
-    let path = format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}/actions/recall");
+    let body = app.doctor_recall_body(P_OTP, SR_ACTIVE, "1").await;
 
-    let replies = all_at_once(
-        &app,
-        path,
-        vec![token.clone(); CLIENTS],
-        Some(json!({ "signed_data": signed })),
-    )
-    .await;
+    let replies = app
+        .concurrently(CLIENTS, |_| app.recall(P_OTP, SR_ACTIVE, &body, &token))
+        .await;
 
     assert_one_job(
         &replies,
@@ -175,7 +128,7 @@ async fn sixteen_concurrent_recalls_of_one_service_request_commit_exactly_one_re
     for approval in [AP_SR_1, AP_SR_2] {
         assert_eq!(events_of_type(&app, approval, "ApprovalRevoked").await, 1);
     }
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["kind"], "service_request_recalled");
 }

@@ -1,4 +1,5 @@
-//! The ordered feed never skips an event that commits out of order (cqrs-es-notes §6.1).
+//! The ordered feed never skips an event that commits out of order: a later transaction may
+//! commit before an earlier one, and the feed waits for it.
 //!
 //! Two transactions are opened by hand on a fresh database: T1 appends first but commits last.
 //! A reader by `global_position` alone would see T2's event, save its checkpoint past T1's
@@ -7,7 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use ehealth_es::store::feed::{self, FeedCursor};
+use ehealth_es::store::postgres::feed;
+use ehealth_es::store::FeedCursor;
 use sqlx::{Connection, PgConnection, Row};
 
 use crate::support;

@@ -4,13 +4,14 @@
 //! mounting is not permitted the test says so and is skipped.
 
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crate::queued;
 use crate::support::world::*;
-use crate::support::{self, TestApp};
+use crate::support::{self, service, TestApp};
 
 /// A tmpfs with a PostgreSQL cluster on it; both gone when dropped.
 struct SmallVolume {
@@ -88,7 +89,7 @@ impl Drop for SmallVolume {
 }
 
 /// The service on `admin_url`'s server, in a database of its own, with a short deadline.
-async fn app_on(admin_url: &str, media: &Path) -> TestApp {
+async fn app_on(admin_url: &str) -> TestApp {
     let name = "ehealth_full";
     let mut admin = <sqlx::PgConnection as sqlx::Connection>::connect(admin_url)
         .await
@@ -98,34 +99,16 @@ async fn app_on(admin_url: &str, media: &Path) -> TestApp {
         .await
         .expect("create database");
     let url = format!("{}/{name}", admin_url.rsplit_once('/').unwrap().0);
-    let mut args = support::serve_args(None, media.to_path_buf());
+    let media = Arc::new(tempfile::tempdir().expect("media dir"));
+    let mut args = support::serve_args(None, media.path().to_path_buf());
     args.request_timeout = Duration::from_secs(2);
-    let db = ehealth_es::db::Db::connect_with_deadline(&url, 8, args.request_timeout)
-        .await
-        .expect("pool");
-    db.migrate().await.expect("migrations");
-    let bus = std::sync::Arc::new(ehealth_es::commands::CommandBus::new(
-        db.clone(),
-        std::sync::Arc::new(tokio::sync::Notify::new()),
-    ));
-    ehealth_es::import::import(&db, &bus, &support::world::import_file())
+    let db = service::connect_with_deadline(&url, 8, args.request_timeout).await;
+    service::migrate(&db).await;
+    service::import(&db, &support::world::import_file())
         .await
         .expect("fixture imports");
-    let running = ehealth_es::app::start(db.clone(), &args)
-        .await
-        .expect("service starts");
-    TestApp {
-        base: format!("http://{}", running.addr),
-        pool: db.postgres().expect("PostgreSQL").clone(),
-        db,
-        data_dir: None,
-        db_name: name.into(),
-        database_url: url,
-        client: reqwest::Client::new(),
-        media_dir: tempfile::tempdir().expect("media dir"),
-        keys: ehealth_es::auth::TokenKeys::new(support::JWT_SECRET.as_bytes()),
-        running,
-    }
+    let running = service::start(db.clone(), &args).await;
+    TestApp::serving(db, url, name.into(), None, media, running)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -139,16 +122,14 @@ async fn with_the_volume_full_writes_answer_503_readiness_says_so_and_the_servic
             return;
         }
     };
-    let media = tempfile::tempdir().unwrap();
-    let app = app_on(&volume.admin_url, media.path()).await;
+    let app = app_on(&volume.admin_url).await;
     let (file, ids) = queued(3_000);
     app.import(&file).await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let release = |id: uuid::Uuid| format!("/api/service_requests/{id}/actions/release");
     let mut next = ids.iter();
     let mut acknowledged = Vec::new();
     let send = async |id: uuid::Uuid| {
-        let reply = app.patch(&release(id), Some(&token), None).await;
+        let reply = app.release(id, &token).await;
         assert!(
             matches!(reply.status, 202 | 503),
             "only 202 or 503, got {:#}",
@@ -222,7 +203,7 @@ async fn with_the_volume_full_writes_answer_503_readiness_says_so_and_the_servic
 
     // Nothing acknowledged is lost.
     for id in &acknowledged {
-        let events = app.events(*id).await;
+        let events = app.log(*id).await;
         assert_eq!(events.len(), 2, "release of {id}: {events:#?}");
     }
     app.running.shutdown.cancel();

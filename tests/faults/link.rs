@@ -5,7 +5,7 @@
 //! lost or done twice.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use uuid::Uuid;
@@ -13,7 +13,7 @@ use uuid::Uuid;
 use crate::queued;
 use crate::support::proxy::{Link, Proxy};
 use crate::support::world::*;
-use crate::support::TestApp;
+use crate::support::{eventually, paths, TestApp};
 
 /// One answer of the load: when it was sent, how long it took, its status, and what it released.
 #[derive(Debug, Clone)]
@@ -26,72 +26,53 @@ struct Answer {
 }
 
 /// Releases of distinct service requests by `clients` clients, and a read between each, until
-/// `stop`; every answer recorded.
+/// `stop`; every answer recorded (a request the client gave up on as status 0).
 async fn load(
     app: Arc<TestApp>,
     ids: Arc<Vec<Uuid>>,
     clients: usize,
     stop: Instant,
 ) -> Vec<Answer> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let answers = Arc::new(Mutex::new(Vec::new()));
+    let next = AtomicUsize::new(0);
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap();
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let tasks: Vec<_> = (0..clients)
-        .map(|_| {
-            let (app, ids, next, answers, client, token) = (
-                app.clone(),
-                ids.clone(),
-                next.clone(),
-                answers.clone(),
-                client.clone(),
-                token.clone(),
-            );
-            tokio::spawn(async move {
-                while Instant::now() < stop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(&id) = ids.get(i) else { return };
-                    for (method, path) in [
-                        (
-                            "PATCH",
-                            format!("/api/service_requests/{id}/actions/release"),
-                        ),
-                        (
-                            "GET",
-                            format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-                        ),
-                    ] {
-                        let sent = Instant::now();
-                        let request = match method {
-                            "PATCH" => client.patch(format!("{}{path}", app.base)),
-                            _ => client.get(format!("{}{path}", app.base)),
-                        };
-                        let reply = request.bearer_auth(&token).send().await;
-                        let took = sent.elapsed();
-                        let (status, retry_after) = match &reply {
-                            Ok(r) => (r.status().as_u16(), r.headers().contains_key("retry-after")),
-                            Err(_) => (0, false),
-                        };
-                        answers.lock().unwrap().push(Answer {
-                            sent,
-                            took,
-                            status,
-                            released: (method == "PATCH").then_some(id),
-                            retry_after,
-                        });
-                    }
+    let per_client = app
+        .concurrently(clients, |_| async {
+            let mut answers = Vec::new();
+            while Instant::now() < stop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(&id) = ids.get(i) else { break };
+                for (method, path) in [
+                    ("PATCH", paths::release(id)),
+                    ("GET", paths::service_request(P_OTP, SR_ACTIVE)),
+                ] {
+                    let sent = Instant::now();
+                    let request = match method {
+                        "PATCH" => client.patch(format!("{}{path}", app.base)),
+                        _ => client.get(format!("{}{path}", app.base)),
+                    };
+                    let reply = request.bearer_auth(&token).send().await;
+                    let took = sent.elapsed();
+                    let (status, retry_after) = match &reply {
+                        Ok(r) => (r.status().as_u16(), r.headers().contains_key("retry-after")),
+                        Err(_) => (0, false),
+                    };
+                    answers.push(Answer {
+                        sent,
+                        took,
+                        status,
+                        released: (method == "PATCH").then_some(id),
+                        retry_after,
+                    });
                 }
-            })
+            }
+            answers
         })
-        .collect();
-    for task in tasks {
-        task.await.unwrap();
-    }
-    let answers = answers.lock().unwrap().clone();
-    answers
+        .await;
+    per_client.into_iter().flatten().collect()
 }
 
 /// `/health/ready`'s status every 200 ms until `stop`.
@@ -109,23 +90,10 @@ async fn readiness(app: Arc<TestApp>, stop: Instant) -> Vec<(Instant, u16)> {
             .await
             .map_or(0, |r| r.status().as_u16());
         seen.push((at, status));
+        // The sampling interval of the probe (what is tested is its answer over time).
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     seen
-}
-
-/// Waits until the effects worker has processed every event and no job is pending.
-async fn settled(app: &TestApp) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while app.effects_lag().await > 0
-        || app
-            .count("SELECT count(*) FROM jobs WHERE status = 'pending'")
-            .await
-            > 0
-    {
-        assert!(Instant::now() < deadline, "the workers never caught up");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// Every service request the load released: released once at most, and each 202 among them.
@@ -178,6 +146,7 @@ async fn with_the_link_frozen_every_request_is_answered_within_its_deadline_and_
     let faults = {
         let proxy: Arc<Proxy> = proxy.clone();
         tokio::spawn(async move {
+            // The fault's schedule: frozen at `freeze_at`, back at `resume_at`.
             tokio::time::sleep_until(freeze_at.into()).await;
             proxy.freeze();
             tokio::time::sleep_until(resume_at.into()).await;
@@ -234,7 +203,7 @@ async fn with_the_link_frozen_every_request_is_answered_within_its_deadline_and_
         first - resume_at
     );
 
-    settled(&app).await;
+    app.workers_idle().await;
     assert_acknowledged_present_and_none_twice(&app, &answers).await;
     let count = |status| answers.iter().filter(|a| a.status == status).count();
     eprintln!(
@@ -255,39 +224,29 @@ async fn over_a_slow_link_nothing_fails_and_readiness_holds_under_a_burst_of_rea
     let (app, proxy) = TestApp::spawn_behind_proxy(|_| {}).await;
     let app = Arc::new(app);
     // Ready first (the probe's connections open and the lag gauge read, as after any start).
-    let started = Instant::now();
-    while app.get("/health/ready", None).await.status != 200 {
-        assert!(started.elapsed() < Duration::from_secs(10), "never ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    assert!(
+        eventually(Duration::from_secs(10), || async {
+            app.ready().await.status == 200
+        })
+        .await,
+        "never ready"
+    );
     // 200 ms each way on every packet, as across a congested WAN.
     proxy.set(Link::Delayed(Duration::from_millis(200)));
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let stop = Instant::now() + Duration::from_secs(4);
     // 40 readers at once: more than the pool's connections, so requests queue for them.
-    let readers: Vec<_> = (0..40)
-        .map(|_| {
-            let (app, token) = (app.clone(), token.clone());
-            tokio::spawn(async move {
-                let mut statuses = Vec::new();
-                while Instant::now() < stop {
-                    let reply = app
-                        .get(
-                            &format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}"),
-                            Some(&token),
-                        )
-                        .await;
-                    statuses.push(reply.status);
-                }
-                statuses
-            })
-        })
-        .collect();
-    let ready = readiness(app.clone(), stop).await;
-    let mut reads = Vec::new();
-    for reader in readers {
-        reads.extend(reader.await.unwrap());
-    }
+    let (reads, ready) = tokio::join!(
+        app.concurrently(40, |_| async {
+            let mut statuses = Vec::new();
+            while Instant::now() < stop {
+                statuses.push(app.service_request(P_OTP, SR_ACTIVE, &token).await.status);
+            }
+            statuses
+        }),
+        readiness(app.clone(), stop)
+    );
+    let reads: Vec<u16> = reads.into_iter().flatten().collect();
     assert!(reads.iter().all(|s| *s == 200), "a read failed: {reads:?}");
     assert!(
         ready.iter().all(|(_, s)| *s == 200),
@@ -304,17 +263,13 @@ async fn a_cut_link_answers_503_at_once_and_the_service_reconnects_by_itself() {
     let (file, ids) = queued(20);
     app.import(&file).await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let release = |id: Uuid| format!("/api/service_requests/{id}/actions/release");
-    assert_eq!(
-        app.patch(&release(ids[0]), Some(&token), None).await.status,
-        202
-    );
+    assert_eq!(app.release(ids[0], &token).await.status, 202);
 
     // Every connection is cut, and new ones are refused while the link is frozen.
     proxy.freeze();
     proxy.cut();
     let sent = Instant::now();
-    let reply = app.patch(&release(ids[1]), Some(&token), None).await;
+    let reply = app.release(ids[1], &token).await;
     assert_eq!(reply.status, 503, "{:#}", reply.body);
     assert!(reply.headers.contains_key("retry-after"));
     assert!(
@@ -335,7 +290,7 @@ async fn a_cut_link_answers_503_at_once_and_the_service_reconnects_by_itself() {
     let back = Instant::now();
     let mut released = 0;
     for id in &ids[2..] {
-        let reply = app.patch(&release(*id), Some(&token), None).await;
+        let reply = app.release(*id, &token).await;
         if reply.status == 202 {
             released += 1;
             break;
@@ -343,5 +298,5 @@ async fn a_cut_link_answers_503_at_once_and_the_service_reconnects_by_itself() {
         assert!(back.elapsed() < Duration::from_secs(10), "{:#}", reply.body);
     }
     assert_eq!(released, 1);
-    settled(&app).await;
+    app.workers_idle().await;
 }

@@ -39,28 +39,19 @@ async fn a_command_or_read_cut_off_by_a_database_shutdown_answers_503_and_the_ne
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let mut admin = PgConnection::connect(&app.database_url).await.unwrap();
     let mut locker = PgConnection::connect(&app.database_url).await.unwrap();
-    let release = format!("/api/service_requests/{SR_QUEUED}/actions/release");
-    let show = format!("/api/patients/{P_OTP}/service_requests/{SR_ACTIVE}");
 
     // A command: its append waits behind a lock on the event log, and its session is ended.
     sqlx::raw_sql("BEGIN; LOCK TABLE events IN EXCLUSIVE MODE")
         .execute(&mut locker)
         .await
         .unwrap();
-    let request = {
-        let (client, url, token) = (
-            app.client.clone(),
-            format!("{}{release}", app.base),
-            token.clone(),
-        );
-        tokio::spawn(async move { client.patch(url).bearer_auth(token).send().await })
-    };
-    assert!(terminate_waiting_sessions(&mut admin, &app.db_name).await >= 1);
-    let reply = request.await.unwrap().expect("answered");
-    let status = reply.status().as_u16();
-    let body: serde_json::Value = reply.json().await.unwrap();
-    assert_eq!(status, 503, "{body:#}");
-    assert_eq!(body["error"]["type"], "internal_error", "{body:#}");
+    let (reply, ended) = tokio::join!(
+        app.release(SR_QUEUED, &token).send(),
+        terminate_waiting_sessions(&mut admin, &app.db_name)
+    );
+    assert!(ended >= 1);
+    reply.assert_status(503);
+    assert_eq!(reply.error_type(), "internal_error", "{:#}", reply.body);
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
 
     // A read, through the API's own queries.
@@ -68,31 +59,28 @@ async fn a_command_or_read_cut_off_by_a_database_shutdown_answers_503_and_the_ne
         .execute(&mut locker)
         .await
         .unwrap();
-    let request = {
-        let (client, url, token) = (
-            app.client.clone(),
-            format!("{}{show}", app.base),
-            token.clone(),
-        );
-        tokio::spawn(async move { client.get(url).bearer_auth(token).send().await })
-    };
-    assert!(terminate_waiting_sessions(&mut admin, &app.db_name).await >= 1);
-    let reply = request.await.unwrap().expect("answered");
-    let status = reply.status().as_u16();
-    let body: serde_json::Value = reply.json().await.unwrap();
-    assert_eq!(status, 503, "{body:#}");
+    let (reply, ended) = tokio::join!(
+        app.service_request(P_OTP, SR_ACTIVE, &token).send(),
+        terminate_waiting_sessions(&mut admin, &app.db_name)
+    );
+    assert!(ended >= 1);
+    reply.assert_status(503);
+    assert!(reply.body.is_object(), "a JSON answer: {reply:#?}");
     sqlx::query("ROLLBACK").execute(&mut locker).await.unwrap();
 
     // Nothing was appended by the cut-off command; the same request now succeeds.
     let released = app
-        .events(SR_QUEUED)
+        .log(SR_QUEUED)
         .await
         .iter()
         .filter(|e| e["event_type"] == "ServiceRequestReleased")
         .count();
     assert_eq!(released, 0);
-    let reply = app.patch(&release, Some(&token), None).await;
+    let reply = app.release(SR_QUEUED, &token).await;
     let job = app.wait_job(&reply.job_href(), &token).await;
     assert_eq!(job.status, 303, "{:#}", job.body);
-    assert_eq!(app.get(&show, Some(&token)).await.status, 200);
+    assert_eq!(
+        app.service_request(P_OTP, SR_ACTIVE, &token).await.status,
+        200
+    );
 }

@@ -1,8 +1,8 @@
 //! Tamper evidence: every event is hashed into its aggregate's chain when it is appended, and
 //! `ehealth-es audit verify` names the first event that does not match.
 
+use crate::support::service::{self, Db, Pool};
 use chrono::{DateTime, Utc};
-use ehealth_es::db::Db;
 use ehealth_es::store::hash::{event_hash, HashedFields};
 use serde_json::Value;
 use sqlx::PgPool;
@@ -19,9 +19,9 @@ async fn event(db: &Db, aggregate: Uuid, sequence: i64) -> (i64, Vec<u8>, Option
         "SELECT global_position, hash, prev_hash FROM events \
          WHERE aggregate_id = '{aggregate}' AND sequence = {sequence}"
     );
-    match db {
-        Db::Postgres(pool) => sqlx::query_as(&sql).fetch_one(pool).await,
-        Db::Sqlite(lite) => sqlx::query_as(&sql).fetch_one(&lite.pool).await,
+    match service::pool(db) {
+        Pool::Postgres(pool) => sqlx::query_as(&sql).fetch_one(pool).await,
+        Pool::Sqlite(lite) => sqlx::query_as(&sql).fetch_one(lite).await,
     }
     .expect("event")
 }
@@ -44,9 +44,9 @@ async fn recompute(db: &Db, position: i64) -> Vec<u8> {
         "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, payload, \
          metadata, recorded_at, prev_hash FROM events WHERE global_position = {position}"
     );
-    let row: HashedRow = match db {
-        Db::Postgres(pool) => sqlx::query_as(&sql).fetch_one(pool).await,
-        Db::Sqlite(lite) => sqlx::query_as(&sql).fetch_one(&lite.pool).await,
+    let row: HashedRow = match service::pool(db) {
+        Pool::Postgres(pool) => sqlx::query_as(&sql).fetch_one(pool).await,
+        Pool::Sqlite(lite) => sqlx::query_as(&sql).fetch_one(lite).await,
     }
     .expect("event row");
     event_hash(
@@ -67,17 +67,17 @@ async fn recompute(db: &Db, position: i64) -> Vec<u8> {
 /// Stores `hash` as the hash of the event at `position`.
 async fn set_hash(db: &Db, position: i64, hash: &[u8]) {
     const SQL: &str = "UPDATE events SET hash = $1 WHERE global_position = $2";
-    let changed = match db {
-        Db::Postgres(pool) => sqlx::query(SQL)
+    let changed = match service::pool(db) {
+        Pool::Postgres(pool) => sqlx::query(SQL)
             .bind(hash)
             .bind(position)
             .execute(pool)
             .await
             .map(|r| r.rows_affected()),
-        Db::Sqlite(lite) => sqlx::query(SQL)
+        Pool::Sqlite(lite) => sqlx::query(SQL)
             .bind(hash)
             .bind(position)
-            .execute(&lite.pool)
+            .execute(lite)
             .await
             .map(|r| r.rows_affected()),
     }
@@ -136,9 +136,9 @@ async fn every_event_is_hashed_and_chains_to_its_aggregates_previous_event() {
     // The stored hash is the hash of the stored row: recomputable by anyone with the formula.
     let positions: Vec<(i64, Vec<u8>)> = {
         let sql = "SELECT global_position, hash FROM events ORDER BY global_position";
-        match &app.db {
-            Db::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
-            Db::Sqlite(lite) => sqlx::query_as(sql).fetch_all(&lite.pool).await,
+        match service::pool(&app.db) {
+            Pool::Postgres(pool) => sqlx::query_as(sql).fetch_all(pool).await,
+            Pool::Sqlite(lite) => sqlx::query_as(sql).fetch_all(lite).await,
         }
         .unwrap()
     };

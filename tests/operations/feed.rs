@@ -1,6 +1,7 @@
 //! The ordered feed that the rebuild shares with the workers: transaction ids compare as numbers.
 
-use ehealth_es::store::feed::{read_after, FeedCursor};
+use ehealth_es::store::postgres::feed::read_after;
+use ehealth_es::store::FeedCursor;
 
 use crate::support::TestApp;
 

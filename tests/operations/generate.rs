@@ -4,6 +4,7 @@
 
 use std::sync::Arc;
 
+use crate::support::service::Db;
 use chrono::{Duration, Utc};
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
 use cqrs_es::DomainEvent;
@@ -15,7 +16,6 @@ use ehealth_aggregates::service_request::{
     ProgramProcessingStatus, ServiceRequestEvent, ServiceRequestRecord, ServiceRequestStatus,
 };
 use ehealth_aggregates::ServiceRequest;
-use ehealth_es::db::Db;
 use ehealth_es::store::EventRepository;
 use serde_json::{json, Map, Value};
 use uuid::Uuid;

@@ -17,4 +17,5 @@ mod care_plan;
 mod feed;
 mod rate;
 mod rebuild;
+mod schema;
 mod verify;

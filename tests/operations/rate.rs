@@ -1,4 +1,4 @@
-//! The rebuild rate (issue 5): a measurement, not a check, so it is ignored by default. Run it with
+//! The rebuild rate: a measurement, not a check, so it is ignored by default. Run it with
 //! a release build; `EHEALTH_REBUILD_EVENTS` sets the size of the log (default 100 000), and
 //! `EHEALTH_TEST_BACKEND=sqlite` measures the SQLite backend:
 //!
@@ -8,7 +8,7 @@
 
 use std::time::Instant;
 
-use ehealth_es::db::Db;
+use crate::support::service::{self, Pool};
 
 use crate::generate;
 use crate::process::run;
@@ -23,19 +23,19 @@ async fn rebuild_rate_on_a_large_log() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(100_000);
     let url = TestDb::fresh().await;
-    let db = Db::connect(&url, 8).await.unwrap();
+    let db = service::connect(&url, 8).await;
     let started = Instant::now();
     let events = generate::generate(&db, wanted).await;
     println!(
         "generated {events} events through persist in {:.1} s",
         started.elapsed().as_secs_f64()
     );
-    let (average, checkpoint) = match &db {
-        Db::Postgres(_) => (
+    let (average, checkpoint) = match service::pool(&db) {
+        Pool::Postgres(_) => (
             "SELECT avg(octet_length(payload::text))::bigint FROM events",
             "CHECKPOINT",
         ),
-        Db::Sqlite(_) => (
+        Pool::Sqlite(_) => (
             "SELECT CAST(avg(length(payload)) AS INTEGER) FROM events",
             "PRAGMA wal_checkpoint(TRUNCATE)",
         ),

@@ -6,17 +6,15 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use ehealth_es::commands::CommandBus;
 use ehealth_projections::rebuild::{rebuild, Options};
 use serde_json::{json, Value};
 use sqlx::{ConnectOptions, Connection};
-use tokio::sync::Notify;
 use uuid::Uuid;
 
 use crate::process::run;
 use crate::state::*;
 use crate::support::world::*;
-use crate::support::{sqlite_backend, TestApp};
+use crate::support::{eventually, service, sqlite_backend, TestApp, PATIENCE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rebuild_of_a_populated_database_reproduces_every_projection_row() {
@@ -125,7 +123,7 @@ async fn a_rebuild_that_keeps_few_states_in_memory_reproduces_every_row() {
     populate(&app, 400).await;
     let events = scalar(&app.db, "SELECT count(*) FROM events").await;
     let before = snapshot(&app.db).await;
-    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    let pool = service::connect_postgres(&app.database_url, 4).await;
 
     // Seven states at most: entities are written, forgotten, and loaded back from the aside tables.
     let report = rebuild(
@@ -153,7 +151,7 @@ async fn entities_copied_in_early_and_changed_later_end_in_their_latest_state() 
     // new entities, most of them change again after their row was written.
     populate(&app, 100).await;
     let before = snapshot(&app.db).await;
-    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    let pool = service::connect_postgres(&app.database_url, 4).await;
 
     rebuild(
         &pool,
@@ -177,7 +175,7 @@ async fn status_rows_held_back_in_small_batches_reproduce_every_row() {
     let app = TestApp::spawn().await;
     populate(&app, 200).await;
     let before = snapshot(&app.db).await;
-    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    let pool = service::connect_postgres(&app.database_url, 4).await;
 
     // The held rows are copied every ten rows or so instead of once at the end of the pass.
     rebuild(
@@ -212,7 +210,7 @@ async fn rebuilt_tables_keep_the_live_storage_parameters_and_autovacuum() {
     crate::postgres_only!("storage parameters and autovacuum are PostgreSQL's");
     let app = TestApp::spawn().await;
     populate(&app, 100).await;
-    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    let pool = service::connect_postgres(&app.database_url, 4).await;
     for sql in [
         "ALTER TABLE service_requests SET (fillfactor = 90, autovacuum_vacuum_scale_factor = 0.05)",
         "ALTER TABLE approvals SET (toast.autovacuum_vacuum_cost_delay = 5)",
@@ -258,7 +256,7 @@ async fn tables_left_by_a_rebuild_that_died_after_its_swap_are_dropped_by_the_ne
     let app = TestApp::spawn().await;
     populate(&app, 50).await;
     let before = snapshot(&app.db).await;
-    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    let pool = service::connect_postgres(&app.database_url, 4).await;
     // What a rebuild that died between its swap and dropping the replaced tables leaves.
     for sql in [
         "CREATE SCHEMA projections_retired",
@@ -329,6 +327,8 @@ async fn a_rebuild_waits_for_a_write_transaction_of_another_process_and_a_verify
 
     let url = app.database_url.clone();
     let rebuilding = tokio::spawn(async move { run(&["projections", "rebuild"], &url, 60).await });
+    // What is tested is that the rebuild waits: SQLite shows no lock waits to observe, so it is
+    // given this long to finish, which it must not do while the write transaction is open.
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert!(
         !rebuilding.is_finished(),
@@ -378,13 +378,12 @@ fn new_entities(n: usize) -> (Value, Vec<Uuid>, Vec<Uuid>, Vec<Uuid>) {
 
 /// Imports and actions until told to stop; returns the rounds done and every unexpected answer.
 async fn hammer(app: Arc<TestApp>, stop: Arc<AtomicBool>) -> (usize, Vec<String>) {
-    let bus = Arc::new(CommandBus::new(app.db.clone(), Arc::new(Notify::new())));
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let (mut rounds, mut unexpected) = (0, Vec::new());
     while !stop.load(Ordering::Relaxed) {
         let (file, srs, dds, aps) = new_entities(3);
-        if let Err(e) = ehealth_es::import::import(&app.db, &bus, &file).await {
+        if let Err(e) = service::import(&app.db, &file).await {
             unexpected.push(format!("import: {e}"));
         }
         let mut paths = Vec::new();
@@ -429,14 +428,22 @@ async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
     let writers: Vec<_> = (0..3)
         .map(|_| tokio::spawn(hammer(Arc::clone(&app), Arc::clone(&stop))))
         .collect();
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // The writers are under way once they have appended.
+    let populated = scalar(&app.db, "SELECT count(*) FROM events").await;
+    assert!(
+        eventually(PATIENCE, || async {
+            scalar(&app.db, "SELECT count(*) FROM events").await > populated
+        })
+        .await,
+        "the writers never appended"
+    );
 
     // PostgreSQL: the library's rebuild in this process, beside the service. SQLite: the binary,
     // another process that takes the file's write lock while the service keeps appending.
     let pool = if sqlite_backend() {
         None
     } else {
-        Some(ehealth_es::db::connect(&app.database_url, 4).await.unwrap())
+        Some(service::connect_postgres(&app.database_url, 4).await)
     };
     let db = &app.db;
     let mut grew_during_a_rebuild = false;
@@ -461,6 +468,7 @@ async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
             "{before} <= {rebuilt} <= {after}"
         );
         grew_during_a_rebuild |= after > before;
+        // A pause between rebuilds, so that the writers append between them too.
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
     stop.store(true, Ordering::Relaxed);
@@ -475,9 +483,9 @@ async fn rebuild_under_concurrent_writes_misses_and_doubles_no_event() {
         grew_during_a_rebuild,
         "events were appended while a rebuild ran"
     );
-    // Let the effects worker finish the last jobs (it does not write projections, but its revokes
-    // would); then the tables must be exactly what the log implies.
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Let the workers finish the last jobs (the effects worker writes no projections, but its
+    // revokes would); then the tables must be exactly what the log implies.
+    app.workers_idle().await;
 
     for (table, aggregate) in [
         ("service_requests", "ServiceRequest"),
@@ -555,7 +563,7 @@ async fn a_vacuum_of_the_log_at_the_swap_does_not_hold_appends() {
         .await
         .unwrap();
 
-    let pool = ehealth_es::db::connect(&app.database_url, 4).await.unwrap();
+    let pool = service::connect_postgres(&app.database_url, 4).await;
     let rebuilding = tokio::spawn(async move {
         rebuild(
             &pool,
@@ -581,6 +589,7 @@ async fn a_vacuum_of_the_log_at_the_swap_does_not_hold_appends() {
         assert_eq!(reply.status, 202, "{:#}", reply.body);
         slowest = slowest.max(t.elapsed());
         appended += 1;
+        // The pace of the appends while the swap waits (a steady trickle, not a burst).
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
     assert!(!rebuilding.is_finished(), "the swap waits for the vacuum");

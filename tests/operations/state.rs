@@ -1,7 +1,7 @@
 //! A populated database and snapshots of every projection table, to compare before and after, on
 //! the backend under test.
 
-use ehealth_es::db::Db;
+use crate::support::service::{self, Db, Pool};
 use serde_json::Value;
 
 use crate::generate;
@@ -58,14 +58,14 @@ pub async fn populate(app: &TestApp, generated: u64) {
 pub async fn snapshot(db: &Db) -> Vec<(&'static str, Vec<Value>)> {
     let mut tables = Vec::new();
     for table in TABLES {
-        let mut rows: Vec<Value> = match db {
-            Db::Postgres(pool) => sqlx::query_scalar(&format!(
+        let mut rows: Vec<Value> = match service::pool(db) {
+            Pool::Postgres(pool) => sqlx::query_scalar(&format!(
                 "SELECT to_jsonb(t) FROM {table} t ORDER BY t::text"
             ))
             .fetch_all(pool)
             .await
             .unwrap_or_else(|e| panic!("snapshot of {table}: {e}")),
-            Db::Sqlite(_) => {
+            Pool::Sqlite(_) => {
                 let mut rows = support::select(db, &format!("SELECT * FROM {table}")).await;
                 rows.sort_by_cached_key(Value::to_string);
                 rows
@@ -93,8 +93,8 @@ pub fn assert_same(before: &[(&str, Vec<Value>)], after: &[(&str, Vec<Value>)]) 
 
 /// Table, name and definition of every index and constraint of the projection tables.
 pub async fn catalog(db: &Db) -> Vec<(String, String, String)> {
-    match db {
-        Db::Postgres(pool) => sqlx::query_as(
+    match service::pool(db) {
+        Pool::Postgres(pool) => sqlx::query_as(
             "SELECT tablename::text, indexname::text, indexdef FROM pg_indexes \
              WHERE schemaname = 'public' AND tablename = ANY($1) \
              UNION ALL \
@@ -107,13 +107,13 @@ pub async fn catalog(db: &Db) -> Vec<(String, String, String)> {
         .await
         .expect("catalog"),
         // The tables' own definitions hold their keys and checks; indexes are objects of their own.
-        Db::Sqlite(lite) => {
+        Pool::Sqlite(lite) => {
             let names = TABLES.map(|t| format!("'{t}'")).join(", ");
             sqlx::query_as(&format!(
                 "SELECT tbl_name, name, coalesce(sql, '') FROM sqlite_master \
                  WHERE tbl_name IN ({names}) ORDER BY 1, 2, 3"
             ))
-            .fetch_all(&lite.pool)
+            .fetch_all(lite)
             .await
             .expect("catalog")
         }
@@ -124,15 +124,15 @@ pub async fn catalog(db: &Db) -> Vec<(String, String, String)> {
 /// `public` (the aside schemas). SQLite: objects of the database file that a freshly migrated
 /// database does not have (verify's copies must be TEMP tables of its own connection).
 pub async fn leftovers(db: &Db) -> Vec<String> {
-    match db {
-        Db::Postgres(pool) => sqlx::query_scalar(
+    match service::pool(db) {
+        Pool::Postgres(pool) => sqlx::query_scalar(
             "SELECT nspname::text FROM pg_namespace WHERE nspname NOT IN ('public', 'information_schema') \
              AND nspname NOT LIKE 'pg\\_%' ORDER BY 1",
         )
         .fetch_all(pool)
         .await
         .expect("schemas"),
-        Db::Sqlite(_) => {
+        Pool::Sqlite(_) => {
             let sql = "SELECT type || ' ' || name FROM sqlite_master ORDER BY 1";
             let (fresh, _dir) = support::fresh_sqlite().await;
             let expected = support::strings(&fresh, sql).await;
@@ -152,9 +152,9 @@ pub async fn scalar(db: &Db, sql: &str) -> i64 {
 /// [`scalar`] of a query written for PostgreSQL whose only difference on SQLite is `::text` casts
 /// (SQLite's uuids are text already).
 pub async fn scalar_neutral(db: &Db, sql: &str) -> i64 {
-    match db {
-        Db::Postgres(_) => scalar(db, sql).await,
-        Db::Sqlite(_) => scalar(db, &sql.replace("::text", "")).await,
+    match service::pool(db) {
+        Pool::Postgres(_) => scalar(db, sql).await,
+        Pool::Sqlite(_) => scalar(db, &sql.replace("::text", "")).await,
     }
 }
 

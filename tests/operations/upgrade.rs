@@ -57,9 +57,7 @@ async fn migrate_fills_in_the_legal_entities_that_released_a_service_request_fro
         .assert_success();
 
     // A new connection: the service's pool holds statements prepared on the old table shape.
-    let db = ehealth_es::db::Db::connect(&app.database_url, 1)
-        .await
-        .unwrap();
+    let db = crate::support::service::connect(&app.database_url, 1).await;
     let row = |id: uuid::Uuid| {
         let db = db.clone();
         async move {

@@ -35,13 +35,11 @@ async fn assert_refused(app: &TestApp, authorization: Option<&str>, message: &st
             reply.body
         );
     }
-    assert_eq!(app.events(SR_QUEUED).await.len(), 1, "nothing appended");
+    assert_eq!(app.log(SR_QUEUED).await.len(), 1, "nothing appended");
     assert_eq!(count(app, "SELECT count(*) FROM jobs").await, 0);
 
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let control = app
-        .get(&service_request(P_OTP, SR_QUEUED), Some(&token))
-        .await;
+    let control = app.service_request(P_OTP, SR_QUEUED, &token).await;
     assert_eq!(control.status, 200, "{:#}", control.body);
 }
 
@@ -80,15 +78,14 @@ async fn a_garbage_bearer_token_answers_401_invalid_access_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_token_signed_with_another_key_answers_401_invalid_access_token() {
     let app = TestApp::spawn().await;
-    let token =
-        ehealth_es::auth::TokenKeys::new(b"other").mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, 3600);
+    let token = crate::support::service::mint(b"other", U_DOCTOR, LE_MAIN, ALL_SCOPES, 3600);
     assert_refused(&app, Some(&format!("Bearer {token}")), INVALID_TOKEN).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_expired_token_answers_401_invalid_access_token() {
     let app = TestApp::spawn().await;
-    let token = app.keys.mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, -5);
+    let token = app.token_valid_for(U_DOCTOR, LE_MAIN, ALL_SCOPES, -5);
     assert_refused(&app, Some(&format!("Bearer {token}")), INVALID_TOKEN).await;
 }
 
@@ -140,9 +137,7 @@ async fn a_token_not_valid_before_a_future_time_answers_401_invalid_access_token
     // The same token with `nbf` in the past is accepted.
     c["nbf"] = json!(now() - 600);
     let token = signed(&c, Algorithm::HS256);
-    let reply = app
-        .get(&service_request(P_OTP, SR_QUEUED), Some(&token))
-        .await;
+    let reply = app.service_request(P_OTP, SR_QUEUED, &token).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
 }
 
@@ -195,19 +190,23 @@ fn forbidden(missing: &str) -> String {
 async fn every_read_endpoint_answers_403_naming_its_scope_when_the_token_lacks_only_that_scope() {
     let app = TestApp::spawn().await;
     let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let job = app
-        .patch(&release(SR_QUEUED), Some(&doctor), None)
-        .await
-        .job_href();
-    for (path, scope) in [
-        (service_request(P_OTP, SR_QUEUED), "service_request:read"),
-        (merge_request(MR_NEW), "merge_request:read"),
+    let job = app.release(SR_QUEUED, &doctor).await.job_href();
+    // Finished, the job answers 303 to whoever may read it.
+    assert_eq!(app.wait_job(&job, &doctor).await.status, 303);
+    for (path, scope, status) in [
+        (
+            service_request(P_OTP, SR_QUEUED),
+            "service_request:read",
+            200,
+        ),
+        (merge_request(MR_NEW), "merge_request:read", 200),
         (
             device_dispense(P_OTP, DD_IN_PROGRESS),
             "device_dispense:read",
+            200,
         ),
-        (approval(P_OTP, AP_OTP), "approval:read"),
-        (job.clone(), "job:read"),
+        (approval(P_OTP, AP_OTP), "approval:read", 200),
+        (job.clone(), "job:read", 303),
     ] {
         let token = app.token(U_SPECIALIST, LE_MAIN, &all_scopes_but(scope));
         let reply = app.get(&path, Some(&token)).await;
@@ -216,8 +215,8 @@ async fn every_read_endpoint_answers_403_naming_its_scope_when_the_token_lacks_o
         // Only that scope is needed: a token holding just it is let through.
         let token = app.token(U_SPECIALIST, LE_MAIN, scope);
         let reply = app.get(&path, Some(&token)).await;
-        assert!(
-            [200, 303].contains(&reply.status),
+        assert_eq!(
+            reply.status, status,
             "{path} with only {scope}: {:#}",
             reply.body
         );
@@ -266,22 +265,18 @@ async fn a_token_with_unrelated_scopes_only_lists_the_one_the_endpoint_needs() {
         LE_MAIN,
         "merge_request:read device_dispense:read approval:read job:read other:thing",
     );
-    let reply = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let reply = app.release(SR_QUEUED, &token).await;
     reply.assert_error(403, "forbidden", &forbidden("service_request:use"));
-    let reply = app
-        .get(&service_request(P_OTP, SR_QUEUED), Some(&token))
-        .await;
+    let reply = app.service_request(P_OTP, SR_QUEUED, &token).await;
     reply.assert_error(403, "forbidden", &forbidden("service_request:read"));
     // A scope is matched whole, not as a prefix.
     let token = app.token(U_DOCTOR, LE_MAIN, "service_request:reader service_request");
-    let reply = app
-        .get(&service_request(P_OTP, SR_QUEUED), Some(&token))
-        .await;
+    let reply = app.service_request(P_OTP, SR_QUEUED, &token).await;
     reply.assert_error(403, "forbidden", &forbidden("service_request:read"));
 }
 
 /// The gateway checks the token and its scopes before the request reaches the service
-/// (ehealth-notes §1.1), so a caller without the scope learns nothing about the body's validity.
+///, as eHealth does, so a caller without the scope learns nothing about the body's validity.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recall_without_the_recall_scope_answers_403_whatever_the_body() {
     let app = TestApp::spawn().await;

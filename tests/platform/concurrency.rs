@@ -1,9 +1,9 @@
-//! Concurrent commands on one entity: optimistic concurrency with retries, so every request gets
-//! the answer of the state it really ran against — never a 500 or a generic conflict. The commands
-//! are sent by different users of one legal entity, so that they are different commands (the same
-//! command sent again while its job is pending is answered with that job: tests/actions/dedup.rs).
-
-use std::sync::Arc;
+//! Concurrent commands on one entity of one instance: they queue behind the instance's entity lock,
+//! so every request gets the answer of the state it really ran against — never a 500 or a generic
+//! conflict. (Across instances nothing queues them: the optimistic-concurrency check and its
+//! retries decide, tests/platform/instances.rs.) The commands are sent by different users of one
+//! legal entity, so that they are different commands (the same command sent again while its job
+//! is pending is answered with that job: tests/actions/dedup.rs).
 
 use crate::harness::*;
 use crate::support::world::*;
@@ -16,38 +16,21 @@ fn users(app: &TestApp, n: usize) -> Vec<String> {
         .collect()
 }
 
-/// One request per token, released at once by a barrier.
-async fn all(app: &Arc<TestApp>, path: String, tokens: Vec<String>) -> Vec<Reply> {
-    let barrier = Arc::new(tokio::sync::Barrier::new(tokens.len()));
-    let tasks: Vec<_> = tokens
-        .into_iter()
-        .map(|token| {
-            let (app, path, barrier) = (app.clone(), path.clone(), barrier.clone());
-            tokio::spawn(async move {
-                barrier.wait().await;
-                app.patch(&path, Some(&token), None).await
-            })
-        })
-        .collect();
-    let mut replies = Vec::new();
-    for task in tasks {
-        replies.push(task.await.expect("request task"));
-    }
-    replies
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_releases_commit_exactly_one_and_refuse_the_rest_with_409() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let replies = all(&app, release(SR_QUEUED), users(&app, 16)).await;
+    let users = users(&app, 16);
+    let replies = app
+        .concurrently(16, |i| app.release(SR_QUEUED, &users[i]))
+        .await;
 
     let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
     assert_eq!(accepted.len(), 1, "{replies:#?}");
     for reply in replies.iter().filter(|r| r.status != 202) {
         reply.assert_error(409, "request_conflict", "Invalid program processing status");
     }
-    let events = app.events(SR_QUEUED).await;
+    let events = app.log(SR_QUEUED).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     assert_eq!(events[1]["event_type"], "ServiceRequestReleased");
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
@@ -72,7 +55,7 @@ async fn assert_each_resend_left_one_event_one_job_and_one_sms(
     assert_eq!(hrefs.len(), n, "one job per resend");
     assert_eq!(count(app, "SELECT count(*) FROM jobs").await, n as i64);
 
-    let events = app.events(AP_OTP).await;
+    let events = app.log(AP_OTP).await;
     assert_eq!(events.len(), n + 1);
     let sequences: Vec<i64> = events
         .iter()
@@ -103,7 +86,7 @@ async fn assert_each_resend_left_one_event_one_job_and_one_sms(
     assert_eq!(sms.len(), n, "{sms:#?}");
     for message in &sms {
         let job = app
-            .job(message["job_id"].as_str().expect("the SMS names its job"))
+            .job_row(message["job_id"].as_str().expect("the SMS names its job"))
             .await;
         let pair = (message["status"].as_str(), job["status"].as_str());
         assert!(
@@ -135,9 +118,12 @@ async fn assert_each_resend_left_one_event_one_job_and_one_sms(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let replies = all(&app, resend(P_OTP, AP_OTP), users(&app, 16)).await;
+    let users = users(&app, 16);
+    let replies = app
+        .concurrently(16, |i| app.resend_otp(P_OTP, AP_OTP, &users[i]))
+        .await;
     for reply in replies.iter().filter(|r| r.status != 202) {
         // At worst the bounded retries run out: a conflict, never a 500.
         assert_eq!(reply.status, 409, "{:#}", reply.body);
@@ -150,9 +136,12 @@ async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_settle_sixteen_sms() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let replies = all(&app, resend(P_OTP, AP_OTP), users(&app, 16)).await;
+    let users = users(&app, 16);
+    let replies = app
+        .concurrently(16, |i| app.resend_otp(P_OTP, AP_OTP, &users[i]))
+        .await;
     let refused: Vec<(u16, &str)> = replies
         .iter()
         .filter(|r| r.status != 202)
@@ -173,36 +162,17 @@ async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_settle
 /// events' primary key and the command replays the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resends_taking_turns_on_two_instances_never_build_on_a_stale_cached_state() {
-    let app = Arc::new(TestApp::spawn().await);
+    let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let media = tempfile::tempdir().unwrap();
-    let args = crate::support::serve_args(None, media.path().to_path_buf());
-    let other = ehealth_es::app::start(app.db.clone(), &args)
-        .await
-        .expect("second instance starts");
-    let client = reqwest::Client::new();
-    let on_other = |token: String| async {
-        let response = client
-            .patch(format!("http://{}{}", other.addr, resend(P_OTP, AP_OTP)))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("answered");
-        let status = response.status().as_u16();
-        let body: serde_json::Value = response.json().await.unwrap_or_default();
-        Reply {
-            status,
-            headers: Default::default(),
-            body,
-        }
-    };
+    let other = app.another_instance(|_| {}).await;
 
     let mut replies = Vec::new();
     let mut tokens = users(&app, 4).into_iter();
     for _ in 0..2 {
         let token = tokens.next().unwrap();
-        replies.push(app.patch(&resend(P_OTP, AP_OTP), Some(&token), None).await);
-        replies.push(on_other(tokens.next().unwrap()).await);
+        replies.push(app.resend_otp(P_OTP, AP_OTP, &token).await);
+        let token = tokens.next().unwrap();
+        replies.push(other.resend_otp(P_OTP, AP_OTP, &token).await);
     }
     for reply in &replies {
         assert_eq!(reply.status, 202, "{:#}", reply.body);
@@ -218,6 +188,5 @@ async fn resends_taking_turns_on_two_instances_never_build_on_a_stale_cached_sta
         "missing `{retries}` in\n{metrics}"
     );
 
-    other.shutdown.cancel();
-    other.handle.await.unwrap();
+    other.stop().await;
 }

@@ -65,11 +65,12 @@ async fn an_accepted_action_carries_meta_code_202_and_its_request_id_reaches_the
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let path = release(SR_QUEUED);
     let reply = app
-        .patch_with(&path, &token, None, &[("x-request-id", "release-req-1")])
+        .release(SR_QUEUED, &token)
+        .request_id("release-req-1")
         .await;
     assert_eq!(reply.status, 202, "{:#}", reply.body);
     assert_meta(&reply, &app, &path, Some("release-req-1"));
-    let events = app.events(SR_QUEUED).await;
+    let events = app.log(SR_QUEUED).await;
     assert_eq!(events[1]["metadata"]["request_id"], "release-req-1");
     assert_eq!(events[1]["metadata"]["correlation_id"], "release-req-1");
 }
@@ -121,9 +122,7 @@ async fn error_answers_carry_the_same_meta_as_success_answers() {
     assert_meta(&reply, &app, &missing, Some("e404"));
 
     let path = release(SR_RECALLED);
-    let reply = app
-        .patch_with(&path, &token, None, &[("x-request-id", "e409")])
-        .await;
+    let reply = app.release(SR_RECALLED, &token).request_id("e409").await;
     reply.assert_error(409, "request_conflict", "Invalid service request status");
     assert_meta(&reply, &app, &path, Some("e409"));
 
@@ -190,20 +189,17 @@ async fn a_known_route_with_an_unsupported_method_answers_in_the_envelope() {
         reply.assert_error(405, "method_not_allowed", "Method not allowed");
         assert_meta(&reply, &app, &path, Some("m1"));
     }
-    assert_eq!(app.events(SR_QUEUED).await.len(), 1);
+    assert_eq!(app.log(SR_QUEUED).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_about_one_entity_or_job_have_meta_type_object() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let href = app
-        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
-        .await
-        .job_href();
+    let href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     for reply in [
         app.wait_job(&href, &token).await,
-        app.get(&approval(P_OTP, AP_OTP), Some(&token)).await,
+        app.approval(P_OTP, AP_OTP, &token).await,
         app.patch(
             &reject(MR_NEW),
             Some(&app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES)),

@@ -1,19 +1,18 @@
 //! What these tests need beyond the shared harness: an API-only node (workers off), requests with
-//! arbitrary headers, hand-made tokens, and the paths of every endpoint.
-
-use std::time::{Duration, Instant};
+//! arbitrary headers, hand-made tokens; and the paths of every endpoint (`support::paths`).
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use ehealth_es::config::ServeArgs;
 use reqwest::Method;
 use serde_json::{json, Value};
-use uuid::Uuid;
 
+pub use crate::support::paths::*;
+use crate::support::service::ServeArgs;
 use crate::support::world::*;
 use crate::support::{self, Reply, TestApp};
 
-/// Like `TestApp::spawn`, but an API-only node: `EHEALTH_WORKERS=false`, so jobs stay pending.
+/// Like `TestApp::spawn` (world imported, no trust anchors), but an API-only node:
+/// `EHEALTH_WORKERS=false`, so jobs stay pending.
 pub async fn spawn_without_workers() -> TestApp {
     spawn_configured(|args| args.workers = false).await
 }
@@ -38,21 +37,13 @@ pub async fn request(
     headers: &[(&str, &str)],
     body: Option<&Value>,
 ) -> Reply {
-    let mut req = app.client.request(method, format!("{}{path}", app.base));
-    for (k, v) in headers {
-        req = req.header(*k, *v);
+    let mut call = app.request(method, path);
+    for (name, value) in headers {
+        call = call.header(name, value);
     }
-    if let Some(b) = body {
-        req = req.json(b);
-    }
-    let response = req.send().await.expect("request is answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let bytes = response.bytes().await.expect("body");
-    Reply {
-        status,
-        headers,
-        body: serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+    match body {
+        Some(body) => call.json(body).await,
+        None => call.await,
     }
 }
 
@@ -96,42 +87,6 @@ pub fn unsigned(claims: &Value) -> String {
     format!("{header}.{body}.")
 }
 
-pub fn release(id: Uuid) -> String {
-    format!("/api/service_requests/{id}/actions/release")
-}
-
-pub fn recall(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/service_requests/{id}/actions/recall")
-}
-
-pub fn reject(id: Uuid) -> String {
-    format!("/api/merge_requests/{id}/actions/reject")
-}
-
-pub fn stop(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/device_dispenses/{id}/actions/stop")
-}
-
-pub fn resend(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/approvals/{id}/actions/resend")
-}
-
-pub fn service_request(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/service_requests/{id}")
-}
-
-pub fn merge_request(id: Uuid) -> String {
-    format!("/api/merge_requests/{id}")
-}
-
-pub fn device_dispense(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/device_dispenses/{id}")
-}
-
-pub fn approval(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/approvals/{id}")
-}
-
 /// Every scope the service knows except `scope`.
 pub fn all_scopes_but(scope: &str) -> String {
     ALL_SCOPES
@@ -146,35 +101,7 @@ pub async fn count(app: &TestApp, sql: &str) -> i64 {
     app.count(sql).await
 }
 
-/// Polls `check` (at most `secs` seconds) until it holds; returns whether it did.
-pub async fn eventually<F, Fut>(secs: u64, mut check: F) -> bool
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    loop {
-        if check().await {
-            return true;
-        }
-        if Instant::now() > deadline {
-            return false;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
-
 /// The body of a valid recall of SR_ACTIVE by the requester doctor, with reason `reason`.
 pub async fn recall_body(app: &TestApp, reason: &str) -> Value {
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let shown = app
-        .get(&service_request(P_OTP, SR_ACTIVE), Some(&token))
-        .await;
-    assert_eq!(shown.status, 200, "{:#}", shown.body);
-    let mut content = shown.data().clone();
-    content["status_reason"] = json!({
-        "coding": [ { "system": "eHealth/service_request_recall_reasons", "code": reason } ]
-    });
-    let bytes = serde_json::to_vec(&content).expect("content");
-    json!({ "signed_data": support::pki().doctor.sign(&bytes) })
+    app.doctor_recall_body(P_OTP, SR_ACTIVE, reason).await
 }

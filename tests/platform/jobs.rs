@@ -1,4 +1,4 @@
-//! `GET /api/jobs/{id}` (ehealth-notes §1.4): pending 200, processed 303 with the entity link or
+//! `GET /api/jobs/{id}`: pending 200, processed 303 with the entity link or
 //! 200 with `response_data`, unknown or malformed ids 404.
 
 use std::collections::BTreeSet;
@@ -52,7 +52,7 @@ async fn a_malformed_job_id_answers_404_job_not_found() {
 async fn a_processed_release_job_answers_303_with_the_location_and_links_of_the_service_request() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let accepted = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let accepted = app.release(SR_QUEUED, &token).await;
     let href = accepted.job_href();
     assert!(href.starts_with("/api/jobs/"));
     let id = href.trim_start_matches("/api/jobs/");
@@ -78,7 +78,7 @@ async fn a_processed_release_job_answers_303_with_the_location_and_links_of_the_
 
     // The stop job links to the device dispense the same way.
     let href = app
-        .patch(&stop(P_OTP, DD_IN_PROGRESS), Some(&token), None)
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await
         .job_href();
     let reply = app.wait_job(&href, &token).await;
@@ -95,10 +95,7 @@ async fn a_processed_release_job_answers_303_with_the_location_and_links_of_the_
 async fn a_processed_resend_job_answers_200_with_empty_response_data() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let href = app
-        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
-        .await
-        .job_href();
+    let href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     let reply = app.wait_job(&href, &token).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(
@@ -109,7 +106,7 @@ async fn a_processed_resend_job_answers_200_with_empty_response_data() {
     assert_eq!(reply.data()["status_code"], 200);
     assert_eq!(reply.data()["response_data"], "");
     assert!(reply.headers.get("location").is_none());
-    let row = app.job(&href).await;
+    let row = app.job_row(&href).await;
     assert_eq!(row["status"], "processed");
     assert_eq!(row["action"], "resend_approval_otp");
     assert_eq!(row["user_id"], U_DOCTOR.to_string());
@@ -120,19 +117,17 @@ async fn a_processed_resend_job_answers_200_with_empty_response_data() {
 async fn a_pending_job_answers_200_with_its_eta_and_own_link_and_no_status_code() {
     let app = spawn_without_workers().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let accepted = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let accepted = app.release(SR_QUEUED, &token).await;
     let href = accepted.job_href();
     let eta = accepted.data()["eta"].as_str().expect("eta").to_string();
     chrono::DateTime::parse_from_rfc3339(&eta).expect("eta is ISO 8601");
     assert!(eta.ends_with('Z'), "UTC: {eta}");
 
     // The state change is committed at once; only the job's processing waits for a worker.
-    assert_eq!(app.events(SR_QUEUED).await.len(), 2);
-    let resend_href = app
-        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
-        .await
-        .job_href();
-    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    assert_eq!(app.log(SR_QUEUED).await.len(), 2);
+    let resend_href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
+    // No worker runs on this node, so nothing is waited for: the jobs cannot move on, and the
+    // effects checkpoint, asserted untouched below, shows that nothing processed them.
 
     for href in [&href, &resend_href] {
         let reply = app.get(href, Some(&token)).await;
@@ -145,7 +140,7 @@ async fn a_pending_job_answers_200_with_its_eta_and_own_link_and_no_status_code(
             json!([{ "entity": "job", "href": href }])
         );
         assert!(reply.headers.get("location").is_none());
-        assert_eq!(app.job(href).await["status"], "pending");
+        assert_eq!(app.job_row(href).await["status"], "pending");
     }
     assert_eq!(
         app.get(&href, Some(&token)).await.data(),
@@ -167,34 +162,23 @@ async fn a_pending_job_answers_200_with_its_eta_and_own_link_and_no_status_code(
 async fn jobs_left_pending_by_an_api_only_node_are_finished_by_a_node_with_workers() {
     let app = spawn_without_workers().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let release_job = app
-        .patch(&release(SR_QUEUED), Some(&token), None)
-        .await
-        .job_href();
-    let resend_job = app
-        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
-        .await
-        .job_href();
+    let release_job = app.release(SR_QUEUED, &token).await.job_href();
+    let resend_job = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
 
     // A second node on the same database, with workers.
-    let media = tempfile::tempdir().unwrap();
-    let args = crate::support::serve_args(None, media.path().to_path_buf());
-    let worker = ehealth_es::app::start(app.db.clone(), &args)
-        .await
-        .expect("worker node starts");
+    let worker = app.another_instance(|_| {}).await;
 
     let reply = app.wait_job(&release_job, &token).await;
     assert_eq!(reply.status, 303, "{:#}", reply.body);
     let reply = app.wait_job(&resend_job, &token).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["status"], "processed");
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["status"], "sent");
     assert_eq!(sms[0]["phone_number"], PHONE_OTP);
 
-    worker.shutdown.cancel();
-    worker.handle.await.unwrap();
+    worker.stop().await;
 }
 
 /// One of the `ehealth_…` counters of `GET /metrics`.
@@ -214,11 +198,9 @@ async fn counter(app: &TestApp, name: &str) -> u64 {
 async fn the_effects_worker_takes_close_commits_together_and_every_job_is_finished() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let pace = ehealth_es::workers::effects::PACE;
+    let pace = crate::support::service::effects_pace();
     // The world's import is processed first.
-    while app.effects_lag().await > 0 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
+    app.effects_idle().await;
     let (passes_before, events_before) = (
         counter(&app, "ehealth_effects_passes_total").await,
         counter(&app, "ehealth_effects_events_total").await,
@@ -229,7 +211,7 @@ async fn the_effects_worker_takes_close_commits_together_and_every_job_is_finish
     for _ in 0..30 {
         // Thirty users: the same resend while its job is pending would be answered with that job.
         let user = app.token(uuid::Uuid::new_v4(), LE_MAIN, ALL_SCOPES);
-        let reply = app.patch(&resend(P_OTP, AP_OTP), Some(&user), None).await;
+        let reply = app.resend_otp(P_OTP, AP_OTP, &user).await;
         assert_eq!(reply.status, 202, "{:#}", reply.body);
         jobs.push(reply.job_href());
     }

@@ -12,6 +12,7 @@ mod concurrency;
 mod envelope;
 mod feed;
 mod idempotency;
+mod instances;
 mod jobs;
 mod openapi;
 mod operations;

@@ -1,8 +1,8 @@
 //! Operators' endpoints: liveness, readiness (database and feed lag) and Prometheus metrics.
 
-use crate::harness::{release, spawn_configured, spawn_without_workers};
+use crate::harness::{spawn_configured, spawn_without_workers};
 use crate::support::world::*;
-use crate::support::TestApp;
+use crate::support::{TestApp, PATIENCE};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn liveness_answers_200_without_a_token() {
@@ -16,14 +16,14 @@ async fn liveness_answers_200_without_a_token() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn readiness_answers_200_with_the_database_reachable_and_the_feed_caught_up() {
     let app = TestApp::spawn().await;
-    // The imported world is processed by the worker within moments.
-    let mut reply = app.get("/health/ready", None).await;
-    for _ in 0..100 {
-        if reply.data()["feed_lag"] == 0 {
-            break;
-        }
+    // The imported world is processed by the worker within moments; readiness reads the lag in
+    // the background, so it is asked until it shows the worker caught up.
+    app.effects_idle().await;
+    let mut reply = app.ready().await;
+    let deadline = std::time::Instant::now() + PATIENCE;
+    while reply.data()["feed_lag"] != 0 && std::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-        reply = app.get("/health/ready", None).await;
+        reply = app.ready().await;
     }
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["status"], "ok");
@@ -55,27 +55,12 @@ async fn readiness_answers_503_when_the_worker_is_further_behind_than_allowed() 
 async fn metrics_count_requests_by_route_template_and_status_and_commands_by_outcome() {
     let app = spawn_without_workers().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    assert_eq!(
-        app.patch(&release(SR_QUEUED), Some(&token), None)
-            .await
-            .status,
-        202
-    );
+    assert_eq!(app.release(SR_QUEUED, &token).await.status, 202);
     // A colleague's release is refused by the state (the same user's, while its job is pending,
     // would be answered with that job).
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    assert_eq!(
-        app.patch(&release(SR_QUEUED), Some(&colleague), None)
-            .await
-            .status,
-        409
-    );
-    assert_eq!(
-        app.patch(&release(SR_PPS_NEW), Some(&token), None)
-            .await
-            .status,
-        409
-    );
+    assert_eq!(app.release(SR_QUEUED, &colleague).await.status, 409);
+    assert_eq!(app.release(SR_PPS_NEW, &token).await.status, 409);
 
     let response = app
         .client

@@ -3,6 +3,7 @@
 //! refusing until `EHEALTH_OTP_SEND_TIMEOUT`; failed 409 when a newer code replaced it before it
 //! could be sent. A code that is given up or superseded is never delivered later.
 
+use std::time::Duration;
 use std::time::Instant;
 
 use axum::http::StatusCode;
@@ -11,7 +12,7 @@ use serde_json::{json, Value};
 use crate::harness::*;
 use crate::sms_gateway::{provider, Provider};
 use crate::support::world::*;
-use crate::support::TestApp;
+use crate::support::{eventually, TestApp};
 
 const SUPERSEDED: &str = "The code was not sent: a newer code was issued for this approval";
 
@@ -38,7 +39,7 @@ async fn sms_of(app: &TestApp, approval: uuid::Uuid) -> Vec<Value> {
 /// Waits until the `n`-th code of `approval` was offered to the provider at least once.
 async fn wait_attempted(app: &TestApp, approval: uuid::Uuid, n: usize) -> Value {
     assert!(
-        eventually(10, || async {
+        eventually(Duration::from_secs(10), || async {
             sms_of(app, approval)
                 .await
                 .get(n)
@@ -60,16 +61,13 @@ async fn a_resend_job_stays_pending_while_the_gateway_refuses_and_is_processed_o
     let (app, provider) = app_with_provider(StatusCode::SERVICE_UNAVAILABLE, 60).await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let href = app
-        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
-        .await
-        .job_href();
+    let href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     let sms = wait_attempted(&app, AP_OTP, 0).await;
 
     let pending = app.get(&href, Some(&token)).await;
     assert_eq!(pending.status, 200, "{:#}", pending.body);
     assert_eq!(pending.data()["status"], "pending", "{:#}", pending.body);
-    assert_eq!(app.job(&href).await["status"], "pending");
+    assert_eq!(app.job_row(&href).await["status"], "pending");
     assert!(provider.accepted().is_empty());
 
     provider.answer(StatusCode::OK);
@@ -83,7 +81,7 @@ async fn a_resend_job_stays_pending_while_the_gateway_refuses_and_is_processed_o
     assert_eq!(row["status"], "sent");
     assert!(row["attempts"].as_i64() >= Some(2), "{row:#}");
     assert_eq!(provider.accepted(), vec![id_of(&sms)]);
-    let stored = app.job(&href).await;
+    let stored = app.job_row(&href).await;
     assert_eq!(stored["status"], "processed");
     assert_eq!(stored["response_data"], "");
 }
@@ -94,10 +92,7 @@ async fn a_resend_whose_sms_the_gateway_refuses_past_the_timeout_fails_with_ehea
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let started = Instant::now();
 
-    let href = app
-        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
-        .await
-        .job_href();
+    let href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     let job = app.wait_job(&href, &token).await;
 
     assert!(
@@ -120,16 +115,13 @@ async fn a_resend_whose_sms_the_gateway_refuses_past_the_timeout_fails_with_ehea
     // Never delivered later: once the provider accepts again, a later message goes out and the
     // given-up one, queued before it, still does not.
     provider.answer(StatusCode::OK);
-    let later = app
-        .patch(&resend(P_THIRD, AP_THIRD), Some(&token), None)
-        .await
-        .job_href();
+    let later = app.resend_otp(P_THIRD, AP_THIRD, &token).await.job_href();
     let done = app.wait_job(&later, &token).await;
     assert_eq!(done.data()["status"], "processed", "{:#}", done.body);
     let third = sms_of(&app, AP_THIRD).await.remove(0);
     assert_eq!(provider.accepted(), vec![id_of(&third)]);
     assert_eq!(sms_of(&app, AP_OTP).await[0]["status"], "given_up");
-    assert_eq!(app.job(&href).await["status"], "failed");
+    assert_eq!(app.job_row(&href).await["status"], "failed");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -137,18 +129,12 @@ async fn an_older_code_waiting_for_a_retry_is_superseded_by_a_newer_one_and_neve
     let (app, provider) = app_with_provider(StatusCode::SERVICE_UNAVAILABLE, 60).await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
-    let first = app
-        .patch(&resend(P_OTP, AP_OTP), Some(&token), None)
-        .await
-        .job_href();
+    let first = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     let old = wait_attempted(&app, AP_OTP, 0).await;
     // The newer code is committed while the old one waits for its retry. It is asked for by a
     // colleague: the same user's identical resend would be answered with the pending job.
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let second = app
-        .patch(&resend(P_OTP, AP_OTP), Some(&colleague), None)
-        .await
-        .job_href();
+    let second = app.resend_otp(P_OTP, AP_OTP, &colleague).await.job_href();
     provider.answer(StatusCode::OK);
 
     let newer = app.wait_job(&second, &token).await;

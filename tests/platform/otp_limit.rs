@@ -3,11 +3,8 @@
 //! `Retry-After`, and leaves nothing behind; the limit is held in the database, so it holds across
 //! instances, and a resend refused after it claimed the phone gives the claim back.
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use ehealth_es::app::Running;
-use ehealth_es::config::ServeArgs;
 use uuid::Uuid;
 
 use crate::harness::*;
@@ -16,38 +13,6 @@ use crate::support::{Options, Reply, TestApp};
 
 async fn app_with_limit(seconds: u64) -> TestApp {
     spawn_configured(|args| args.otp_init_limit = seconds).await
-}
-
-/// A second instance of the service on the app's database.
-async fn second_instance(app: &TestApp, configure: impl FnOnce(&mut ServeArgs)) -> Running {
-    let media = app.media_dir.path().to_path_buf();
-    let mut args = crate::support::serve_args(None, media);
-    configure(&mut args);
-    ehealth_es::app::start(app.db.clone(), &args)
-        .await
-        .expect("second instance starts")
-}
-
-async fn patch_on(instance: &Running, path: &str, token: &str) -> Reply {
-    let response = reqwest::Client::new()
-        .patch(format!("http://{}{path}", instance.addr))
-        .bearer_auth(token)
-        .send()
-        .await
-        .expect("answered");
-    let status = response.status().as_u16();
-    let headers = response.headers().clone();
-    let body = response.json().await.unwrap_or_default();
-    Reply {
-        status,
-        headers,
-        body,
-    }
-}
-
-async fn stop(instance: Running) {
-    instance.shutdown.cancel();
-    instance.handle.await.unwrap();
 }
 
 /// Asserts the OTP service's refusal and returns its `Retry-After` seconds.
@@ -64,17 +29,14 @@ fn assert_too_many_requests(reply: &Reply) -> u64 {
 
 /// Resends and waits until the job is processed (the SMS sent).
 async fn resend_done(app: &TestApp, token: &str, patient: Uuid, approval: Uuid) {
-    let href = app
-        .patch(&resend(patient, approval), Some(token), None)
-        .await
-        .job_href();
+    let href = app.resend_otp(patient, approval, token).await.job_href();
     let job = app.wait_job(&href, token).await;
     assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
 }
 
 /// Once the workers are idle: how many SMS were queued, and to which phones.
 async fn sms_phones(app: &TestApp) -> Vec<String> {
-    assert!(eventually(10, || async { app.effects_lag().await == 0 }).await);
+    app.workers_idle().await;
     app.sms()
         .await
         .iter()
@@ -94,11 +56,11 @@ async fn a_second_resend_to_the_same_phone_within_the_window_answers_429_and_cha
     let salt = app.current("approvals", AP_OTP).await.unwrap()["document"]["record"]["otp"]["salt"]
         .clone();
 
-    let second = app.patch(&resend(P_OTP, AP_OTP), Some(&token), None).await;
+    let second = app.resend_otp(P_OTP, AP_OTP, &token).await;
 
     let retry_after = assert_too_many_requests(&second);
     assert!((1..=60).contains(&retry_after), "Retry-After {retry_after}");
-    assert_eq!(app.events(AP_OTP).await.len(), 2);
+    assert_eq!(app.log(AP_OTP).await.len(), 2);
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
     assert_eq!(sms_phones(&app).await, vec![PHONE_OTP.to_string()]);
     let current = app.current("approvals", AP_OTP).await.unwrap();
@@ -111,10 +73,10 @@ async fn two_approvals_of_one_person_share_the_limit_of_its_phone() {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     resend_done(&app, &token, P_OTP, AP_OTP).await;
 
-    let other_approval = app.patch(&resend(P_OTP, AP_SR_1), Some(&token), None).await;
+    let other_approval = app.resend_otp(P_OTP, AP_SR_1, &token).await;
 
     assert_too_many_requests(&other_approval);
-    assert_eq!(app.events(AP_SR_1).await.len(), 1);
+    assert_eq!(app.log(AP_SR_1).await.len(), 1);
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
     assert_eq!(sms_phones(&app).await, vec![PHONE_OTP.to_string()]);
 }
@@ -141,14 +103,14 @@ async fn after_the_window_the_phone_may_receive_a_new_code() {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let started = Instant::now();
     resend_done(&app, &token, P_OTP, AP_OTP).await;
-    let inside = app.patch(&resend(P_OTP, AP_OTP), Some(&token), None).await;
+    let inside = app.resend_otp(P_OTP, AP_OTP, &token).await;
     assert_eq!(assert_too_many_requests(&inside), 1);
 
     // The window is time-based: wait for it by asking again (a refusal leaves nothing behind).
     let mut accepted = None;
     let deadline = Instant::now() + Duration::from_secs(10);
     while accepted.is_none() && Instant::now() < deadline {
-        let reply = app.patch(&resend(P_OTP, AP_OTP), Some(&token), None).await;
+        let reply = app.resend_otp(P_OTP, AP_OTP, &token).await;
         if reply.status == 202 {
             accepted = Some(reply.job_href());
         } else {
@@ -165,7 +127,7 @@ async fn after_the_window_the_phone_may_receive_a_new_code() {
     );
     let job = app.wait_job(&href, &token).await;
     assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
-    assert_eq!(app.events(AP_OTP).await.len(), 3);
+    assert_eq!(app.log(AP_OTP).await.len(), 3);
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 2);
     assert_eq!(sms_phones(&app).await.len(), 2);
 }
@@ -195,21 +157,16 @@ async fn inside_the_window_the_spec_rules_answer_first_and_ownership_last() {
     let events = app.event_count().await;
 
     // Same phone (P_OTP's), but the approval is not new / not found.
-    app.patch(&resend(P_OTP, AP_ACTIVE), Some(&token), None)
-        .await
-        .assert_error(
-            409,
-            "request_conflict",
-            "Approval in status active can not be resent",
-        );
+    app.resend_otp(P_OTP, AP_ACTIVE, &token).await.assert_error(
+        409,
+        "request_conflict",
+        "Approval in status active can not be resent",
+    );
     app.patch(&resend(P_OTP, Uuid::new_v4()), Some(&token), None)
         .await
         .assert_error(404, "not_found", "Approval with such id is not found");
     // Another legal entity's approval to the same phone: the phone's 429 before ownership.
-    assert_too_many_requests(
-        &app.patch(&resend(P_OTP, AP_OTHER_LE), Some(&token), None)
-            .await,
-    );
+    assert_too_many_requests(&app.resend_otp(P_OTP, AP_OTHER_LE, &token).await);
 
     assert_eq!(app.event_count().await, events);
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
@@ -218,16 +175,19 @@ async fn inside_the_window_the_spec_rules_answer_first_and_ownership_last() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_limit_holds_across_two_instances_on_one_database() {
-    let app = Arc::new(app_with_limit(60).await);
-    let other = second_instance(&app, |args| args.otp_init_limit = 60).await;
+    let app = app_with_limit(60).await;
+    let other = app.another_instance(|args| args.otp_init_limit = 60).await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
     // Two approvals of one phone, one on each instance, at the same moment: one code only.
-    let (first, second) = (resend(P_OTP, AP_OTP), resend(P_OTP, AP_SR_1));
-    let (here, there) = tokio::join!(
-        app.patch(&first, Some(&token), None),
-        patch_on(&other, &second, &token),
-    );
+    let [here, there]: [Reply; 2] = app
+        .concurrently(2, |i| match i {
+            0 => app.resend_otp(P_OTP, AP_OTP, &token),
+            _ => other.resend_otp(P_OTP, AP_SR_1, &token),
+        })
+        .await
+        .try_into()
+        .unwrap();
     let mut statuses = [here.status, there.status];
     statuses.sort();
     assert_eq!(statuses, [202, 429], "{here:#?}\n{there:#?}");
@@ -236,11 +196,8 @@ async fn the_limit_holds_across_two_instances_on_one_database() {
     // And the phone stays refused afterwards, on either instance and for either approval. (Asked
     // by a colleague: the same user's identical resend would be answered with its pending job.)
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    assert_too_many_requests(&patch_on(&other, &resend(P_OTP, AP_OTP), &colleague).await);
-    assert_too_many_requests(
-        &app.patch(&resend(P_OTP, AP_SR_1), Some(&colleague), None)
-            .await,
-    );
+    assert_too_many_requests(&other.resend_otp(P_OTP, AP_OTP, &colleague).await);
+    assert_too_many_requests(&app.resend_otp(P_OTP, AP_SR_1, &colleague).await);
 
     assert_eq!(resend_events(&app).await, 1);
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 1);
@@ -248,7 +205,7 @@ async fn the_limit_holds_across_two_instances_on_one_database() {
     let job = app.wait_job(&accepted.job_href(), &token).await;
     assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
     assert_eq!(sms_phones(&app).await, vec![PHONE_OTP.to_string()]);
-    stop(other).await;
+    other.stop().await;
 }
 
 /// A resend that claimed the phone and whose command was then refused gives the claim back. An
@@ -258,27 +215,22 @@ async fn the_limit_holds_across_two_instances_on_one_database() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_refused_after_claiming_the_phone_gives_the_claim_back() {
     let app = TestApp::spawn_configured(Options::default(), |args| args.otp_init_limit = 60).await;
-    let stale = second_instance(&app, |args| {
-        args.otp_init_limit = 60;
-        args.workers = false;
-    })
-    .await;
+    let stale = app
+        .another_instance(|args| {
+            args.otp_init_limit = 60;
+            args.workers = false;
+        })
+        .await;
     let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     // The other legal entity's refused resend loads AP_SR_1 (new) into the stale instance's cache.
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    patch_on(&stale, &resend(P_OTP, AP_SR_1), &other)
-        .await
-        .assert_error(
-            409,
-            "request_conflict",
-            "Approval belongs to another legal entity",
-        );
+    stale.resend_otp(P_OTP, AP_SR_1, &other).await.assert_error(
+        409,
+        "request_conflict",
+        "Approval belongs to another legal entity",
+    );
     let recall = app
-        .patch(
-            &crate::harness::recall(P_OTP, SR_ACTIVE),
-            Some(&doctor),
-            Some(&recall_body(&app, "1").await),
-        )
+        .recall(P_OTP, SR_ACTIVE, &recall_body(&app, "1").await, &doctor)
         .await
         .job_href();
     assert_eq!(app.wait_job(&recall, &doctor).await.status, 303);
@@ -287,7 +239,7 @@ async fn a_resend_refused_after_claiming_the_phone_gives_the_claim_back() {
         "cancelled"
     );
 
-    let refused = patch_on(&stale, &resend(P_OTP, AP_SR_1), &doctor).await;
+    let refused = stale.resend_otp(P_OTP, AP_SR_1, &doctor).await;
 
     refused.assert_error(
         409,
@@ -301,35 +253,37 @@ async fn a_resend_refused_after_claiming_the_phone_gives_the_claim_back() {
     // The phone was not initialised: the next code goes out at once.
     resend_done(&app, &doctor, P_OTP, AP_OTP).await;
     assert_eq!(resend_events(&app).await, 1);
-    stop(stale).await;
+    stale.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_with_the_same_idempotency_key_inside_the_window_gets_the_first_answer() {
-    let app = Arc::new(app_with_limit(60).await);
+    let app = app_with_limit(60).await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let key = [("Idempotency-Key", "resend-limit-1")];
-    let p = resend(P_OTP, AP_OTP);
+    let key = "resend-limit-1";
 
     // Concurrent duplicates (a client retrying while the first is in flight), then a late retry.
-    let tasks: Vec<_> = (0..4)
-        .map(|_| {
-            let (app, p, token) = (app.clone(), p.clone(), token.clone());
-            tokio::spawn(async move { app.patch_with(&p, &token, None, &key).await })
+    let mut hrefs: Vec<String> = app
+        .concurrently(4, |_| {
+            app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key)
         })
+        .await
+        .iter()
+        .map(Reply::job_href)
         .collect();
-    let mut hrefs = Vec::new();
-    for task in tasks {
-        hrefs.push(task.await.unwrap().job_href());
-    }
-    hrefs.push(app.patch_with(&p, &token, None, &key).await.job_href());
+    hrefs.push(
+        app.resend_otp(P_OTP, AP_OTP, &token)
+            .idempotency_key(key)
+            .await
+            .job_href(),
+    );
 
     hrefs.dedup();
     assert_eq!(hrefs.len(), 1, "{hrefs:#?}");
     let job = app.wait_job(&hrefs[0], &token).await;
     assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
-    assert_eq!(app.events(AP_OTP).await.len(), 2);
+    assert_eq!(app.log(AP_OTP).await.len(), 2);
     assert_eq!(sms_phones(&app).await, vec![PHONE_OTP.to_string()]);
     // Without the key it is a new request, and the phone's window refuses it.
-    assert_too_many_requests(&app.patch(&p, Some(&token), None).await);
+    assert_too_many_requests(&app.resend_otp(P_OTP, AP_OTP, &token).await);
 }

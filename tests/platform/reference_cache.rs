@@ -4,7 +4,6 @@
 
 use std::time::{Duration, Instant};
 
-use crate::harness::*;
 use crate::support::world::*;
 use crate::support::TestApp;
 
@@ -14,7 +13,7 @@ const PROBE_OK: &str = "Invalid program processing status";
 /// Releases SR_PPS_NEW, which changes nothing: with an allowed legal entity the answer is the
 /// status rule's 409; without, the legal entity rule's 409 (checked first).
 async fn probe(app: &TestApp, token: &str) -> String {
-    let reply = app.patch(&release(SR_PPS_NEW), Some(token), None).await;
+    let reply = app.release(SR_PPS_NEW, token).await;
     assert_eq!(reply.status, 409, "{:#}", reply.body);
     reply.message().to_string()
 }
@@ -64,7 +63,7 @@ async fn reference_reads_are_cached_and_a_change_by_plain_sql_reaches_the_servic
         assert!(started.elapsed() < Duration::from_secs(5), "nobody listens");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    let released = app.patch(&release(SR_QUEUED), Some(&token), None).await;
+    let released = app.release(SR_QUEUED, &token).await;
     assert_eq!(released.status, 202, "{:#}", released.body);
     for _ in 0..3 {
         assert_eq!(probe(&app, &token).await, PROBE_OK);
@@ -98,7 +97,7 @@ async fn reference_reads_are_cached_and_a_change_by_plain_sql_reaches_the_servic
     eprintln!("closing seen after {seen:?}");
     // A colleague's: the same user's release while its job is pending would be answered with it.
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let refused = app.patch(&release(SR_QUEUED), Some(&colleague), None).await;
+    let refused = app.release(SR_QUEUED, &colleague).await;
     refused.assert_error(409, "request_conflict", NOT_ALLOWED);
 
     sql(

@@ -13,9 +13,11 @@ use serde_json::{json, Value};
 use tokio::sync::Notify;
 use uuid::Uuid;
 
+use crate::support::service::{self, Pool};
+
 /// A migrated database and no service: the test's dispatcher is the only one.
 struct Db {
-    db: ehealth_es::db::Db,
+    db: service::Db,
     _dir: Option<tempfile::TempDir>,
 }
 
@@ -32,25 +34,25 @@ impl Db {
         let admin = crate::support::admin_url();
         let url = format!("{}/{name}", admin.rsplit_once('/').unwrap().0);
         Db {
-            db: ehealth_es::db::connect(&url, 4).await.unwrap().into(),
+            db: service::connect(&url, 4).await,
             _dir: None,
         }
     }
 
     /// The outbox row of one message.
     async fn sms(&self, id: Uuid) -> Value {
-        match &self.db {
-            ehealth_es::db::Db::Postgres(pool) => {
+        match service::pool(&self.db) {
+            Pool::Postgres(pool) => {
                 sqlx::query_scalar("SELECT row_to_json(s) FROM sms_outbox s WHERE id = $1")
                     .bind(id)
                     .fetch_one(pool)
                     .await
                     .unwrap()
             }
-            ehealth_es::db::Db::Sqlite(lite) => crate::support::sqlite_row_json(
+            Pool::Sqlite(pool) => crate::support::sqlite_row_json(
                 &sqlx::query("SELECT * FROM sms_outbox WHERE id = $1")
                     .bind(id.to_string())
-                    .fetch_one(&lite.pool)
+                    .fetch_one(pool)
                     .await
                     .unwrap(),
             ),
@@ -127,8 +129,8 @@ async fn queue_kind(app: &Db, kind: &str, template: &str, params: Value) -> Uuid
     let id = Uuid::new_v4();
     const SQL: &str = "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position) \
          VALUES ($1, $4, '+380501112233', $2, $3, (SELECT coalesce(max(source_position), 0) + 1 FROM sms_outbox))";
-    match &app.db {
-        ehealth_es::db::Db::Postgres(pool) => sqlx::query(SQL)
+    match service::pool(&app.db) {
+        Pool::Postgres(pool) => sqlx::query(SQL)
             .bind(id)
             .bind(template)
             .bind(params)
@@ -139,7 +141,7 @@ async fn queue_kind(app: &Db, kind: &str, template: &str, params: Value) -> Uuid
             .unwrap(),
         // As the effects worker queues it: the times in the service's own fixed-width format (the
         // schema's millisecond defaults would compare as later than a "now" of the same millisecond).
-        ehealth_es::db::Db::Sqlite(lite) => sqlx::query(
+        Pool::Sqlite(pool) => sqlx::query(
             "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position, \
              created_at, next_attempt_at) VALUES ($1, $5, '+380501112233', $2, $3, \
              (SELECT coalesce(max(source_position), 0) + 1 FROM sms_outbox), $4, $4)",
@@ -147,9 +149,9 @@ async fn queue_kind(app: &Db, kind: &str, template: &str, params: Value) -> Uuid
         .bind(id.to_string())
         .bind(template)
         .bind(params.to_string())
-        .bind(ehealth_es::db::sqlite::ts(chrono::Utc::now()))
+        .bind(service::sqlite_instant(chrono::Utc::now()))
         .bind(kind)
-        .execute(&lite.pool)
+        .execute(pool)
         .await
         .map(drop)
         .unwrap(),
@@ -163,7 +165,7 @@ fn dispatcher(app: &Db, url: &str) -> Dispatcher {
 
 fn dispatcher_with_timeout(app: &Db, url: &str, otp_send_timeout: u64) -> Dispatcher {
     Dispatcher {
-        db: app.db.clone(),
+        outbox: ehealth_es::store::Store::new(&app.db).sms_outbox,
         gateway: Gateway::from_setting(url).unwrap(),
         otp_key: b"k".to_vec(),
         otp_send_timeout: std::time::Duration::from_secs(otp_send_timeout),
@@ -221,7 +223,7 @@ async fn a_failing_provider_leaves_the_message_pending_for_a_later_retry() {
     assert_eq!(received.len(), 1);
     let text = received[0].1["text"].as_str().unwrap();
     let code = text.rsplit(' ').next().unwrap();
-    assert!(ehealth_es::otp::luhn_valid(code), "{text}");
+    assert!(service::luhn_valid(code), "{text}");
     let row = app.sms(id).await;
     assert_eq!(row["status"], "pending");
     assert_eq!(row["attempts"], 1);

@@ -40,10 +40,7 @@ async fn another_legal_entity_cannot_read_a_service_request_merge_request_dispen
 async fn another_legal_entity_cannot_read_a_job_even_with_the_same_user() {
     let app = TestApp::spawn().await;
     let main = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let href = app
-        .patch(&release(SR_QUEUED), Some(&main), None)
-        .await
-        .job_href();
+    let href = app.release(SR_QUEUED, &main).await.job_href();
     let own = app.wait_job(&href, &main).await;
     assert_eq!(own.status, 303, "{:#}", own.body);
 
@@ -66,14 +63,14 @@ async fn another_legal_entity_cannot_stop_a_device_dispense_it_did_not_perform()
     let app = TestApp::spawn().await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
     let reply = app
-        .patch(&stop(P_OTP, DD_IN_PROGRESS), Some(&other), None)
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &other)
         .await;
     reply.assert_error(
         409,
         "request_conflict",
         "Device dispense belongs to another legal entity",
     );
-    assert_eq!(app.events(DD_IN_PROGRESS).await.len(), 1);
+    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 1);
     assert_eq!(
         app.current("device_dispenses", DD_IN_PROGRESS)
             .await
@@ -87,14 +84,14 @@ async fn another_legal_entity_cannot_stop_a_device_dispense_it_did_not_perform()
 async fn another_legal_entity_cannot_release_a_service_request_it_neither_requested_nor_uses() {
     let app = TestApp::spawn().await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    let reply = app.patch(&release(SR_QUEUED), Some(&other), None).await;
+    let reply = app.release(SR_QUEUED, &other).await;
     // It exists: the specification's rules pass, ours answers (never a 404 that hides them).
     reply.assert_error(
         409,
         "request_conflict",
         "Service request is used by another legal entity",
     );
-    assert_eq!(app.events(SR_QUEUED).await.len(), 1);
+    assert_eq!(app.log(SR_QUEUED).await.len(), 1);
     let row = app.current("service_requests", SR_QUEUED).await.unwrap();
     assert_eq!(row["program_processing_status"], "in_queue");
     assert_eq!(row["used_by_legal_entity_id"], LE_MAIN.to_string());
@@ -107,14 +104,14 @@ async fn another_legal_entity_cannot_release_a_service_request_it_neither_reques
 async fn another_legal_entity_cannot_resend_the_code_of_an_approval_it_does_not_own() {
     let app = TestApp::spawn().await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    let reply = app.patch(&resend(P_OTP, AP_OTP), Some(&other), None).await;
+    let reply = app.resend_otp(P_OTP, AP_OTP, &other).await;
     reply.assert_error(
         409,
         "request_conflict",
         "Approval belongs to another legal entity",
     );
-    assert_eq!(app.events(AP_OTP).await.len(), 1);
+    assert_eq!(app.log(AP_OTP).await.len(), 1);
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 0);
-    assert!(eventually(10, || async { app.effects_lag().await == 0 }).await);
+    app.workers_idle().await;
     assert!(app.sms().await.is_empty());
 }

@@ -14,7 +14,7 @@ async fn recall_without_a_bearer_token_answers_401() {
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
 
     let reply = app
-        .patch(&recall_path(P_OTP, SR_ACTIVE), None, Some(&body))
+        .patch(&paths::recall(P_OTP, SR_ACTIVE), None, Some(&body))
         .await;
 
     reply.assert_error(
@@ -35,13 +35,14 @@ async fn recall_with_a_garbage_foreign_or_expired_token_answers_401_invalid_acce
             "signed by another key",
             TokenKeys::new(b"other").mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, 3600),
         ),
-        ("expired", app.keys.mint(U_DOCTOR, LE_MAIN, ALL_SCOPES, -60)),
+        (
+            "expired",
+            app.token_valid_for(U_DOCTOR, LE_MAIN, ALL_SCOPES, -60),
+        ),
     ];
 
     for (what, token) in tokens {
-        let reply = app
-            .patch(&recall_path(P_OTP, SR_ACTIVE), Some(&token), Some(&body))
-            .await;
+        let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
         assert_eq!(reply.status, 401, "{what}: {:#}", reply.body);
         reply.assert_error(401, "access_denied", "Invalid access token");
     }
@@ -54,9 +55,7 @@ async fn recall_with_only_the_service_request_write_scope_answers_403_naming_the
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let token = app.token(U_DOCTOR, LE_MAIN, "service_request:write");
 
-    let reply = app
-        .patch(&recall_path(P_OTP, SR_ACTIVE), Some(&token), Some(&body))
-        .await;
+    let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
 
     reply.assert_error(
         403,
@@ -73,9 +72,7 @@ async fn recall_by_a_closed_pharmacy_unverified_or_unknown_legal_entity_answers_
 
     for le in [LE_CLOSED, LE_PHARMACY, LE_UNVERIFIED, LE_UNKNOWN] {
         let token = app.token(U_DOCTOR, le, ALL_SCOPES);
-        let reply = app
-            .patch(&recall_path(P_OTP, SR_ACTIVE), Some(&token), Some(&body))
-            .await;
+        let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
         assert_eq!(reply.status, 409, "legal entity {le}: {:#}", reply.body);
         reply.assert_error(
             409,
@@ -94,10 +91,10 @@ async fn recall_of_an_unknown_other_patients_or_malformed_service_request_answer
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let unknown = Uuid::new_v4();
     let paths = [
-        ("unknown id", recall_path(P_OTP, unknown)),
+        ("unknown id", paths::recall(P_OTP, unknown)),
         (
             "another patient in the path",
-            recall_path(P_OFFLINE, SR_ACTIVE),
+            paths::recall(P_OFFLINE, SR_ACTIVE),
         ),
         (
             "not a uuid",
@@ -111,7 +108,7 @@ async fn recall_of_an_unknown_other_patients_or_malformed_service_request_answer
         reply.assert_error(404, "not_found", "Service request not found");
     }
     assert_untouched(&app, SR_ACTIVE).await;
-    assert!(app.events(unknown).await.is_empty());
+    assert!(app.log(unknown).await.is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -124,9 +121,7 @@ async fn recall_on_a_node_without_trust_anchors_answers_503_and_changes_nothing(
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let token = doctor_token(&app);
 
-    let reply = app
-        .patch(&recall_path(P_OTP, SR_ACTIVE), Some(&token), Some(&body))
-        .await;
+    let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
 
     reply.assert_error(
         503,

@@ -17,7 +17,7 @@ async fn recall_with_a_text_plain_body_answers_415() {
 
     let reply = app
         .patch_raw(
-            &recall_path(P_OTP, SR_ACTIVE),
+            &paths::recall(P_OTP, SR_ACTIVE),
             &token,
             "text/plain",
             serde_json::to_vec(&body).unwrap(),
@@ -40,7 +40,7 @@ async fn recall_with_malformed_json_answers_400_request_malformed() {
     for raw in [&b"{\"signed_data\": "[..], b"", b"{signed_data: 'x'}"] {
         let reply = app
             .patch_raw(
-                &recall_path(P_OTP, SR_ACTIVE),
+                &paths::recall(P_OTP, SR_ACTIVE),
                 &token,
                 "application/json",
                 raw.to_vec(),
@@ -66,7 +66,7 @@ async fn recall_whose_body_breaks_the_schema_answers_422_with_every_violation() 
     let app = TestApp::spawn().await;
     let token = doctor_token(&app);
     let (valid, signed) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let path = recall_path(P_OTP, SR_ACTIVE);
+    let path = paths::recall(P_OTP, SR_ACTIVE);
     let entry = |entry: &str, rule: &str, description: &str, params: serde_json::Value| {
         json!({
             "entry_type": "json_data_property",
@@ -180,13 +180,7 @@ async fn recall_whose_signed_data_is_not_base64_answers_422_not_a_base64_string(
     let token = doctor_token(&app);
 
     for signed in ["%%%", "not base64!", "abc$"] {
-        let reply = app
-            .patch(
-                &recall_path(P_OTP, SR_ACTIVE),
-                Some(&token),
-                Some(&body_of(signed)),
-            )
-            .await;
+        let reply = app.recall(P_OTP, SR_ACTIVE, &body_of(signed), &token).await;
         assert_eq!(reply.status, 422, "{signed}: {:#}", reply.body);
         reply.assert_error(422, "validation_failed", "Not a base64 string");
         assert_single_entry(

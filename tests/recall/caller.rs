@@ -15,9 +15,7 @@ async fn recall_by_a_user_whose_party_is_not_verified_answers_403() {
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let token = app.token(U_UNVERIFIED_PARTY, LE_MAIN, ALL_SCOPES);
 
-    let reply = app
-        .patch(&recall_path(P_OTP, SR_ACTIVE), Some(&token), Some(&body))
-        .await;
+    let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
 
     reply.assert_error(403, "forbidden", "Access denied. Party is not verified");
     assert_untouched(&app, SR_ACTIVE).await;
@@ -29,9 +27,7 @@ async fn recall_by_a_user_whose_party_has_died_answers_403() {
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let token = app.token(U_DECEASED_PARTY, LE_MAIN, ALL_SCOPES);
 
-    let reply = app
-        .patch(&recall_path(P_OTP, SR_ACTIVE), Some(&token), Some(&body))
-        .await;
+    let reply = app.recall(P_OTP, SR_ACTIVE, &body, &token).await;
 
     reply.assert_error(403, "forbidden", "Access denied. Party is deceased");
     assert_untouched(&app, SR_ACTIVE).await;
@@ -64,7 +60,7 @@ async fn recall_for_an_unknown_patient_answers_404_person_not_found() {
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
 
     for path in [
-        recall_path(P_UNKNOWN, SR_ACTIVE),
+        paths::recall(P_UNKNOWN, SR_ACTIVE),
         format!("/api/patients/nobody/service_requests/{SR_ACTIVE}/actions/recall"),
     ] {
         let reply = app.patch(&path, Some(&token), Some(&body)).await;
@@ -79,13 +75,7 @@ async fn recall_for_an_inactive_patient_answers_409_person_is_not_active() {
     let token = doctor_token(&app);
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
 
-    let reply = app
-        .patch(
-            &recall_path(P_INACTIVE, Uuid::new_v4()),
-            Some(&token),
-            Some(&body),
-        )
-        .await;
+    let reply = app.recall(P_INACTIVE, Uuid::new_v4(), &body, &token).await;
 
     reply.assert_error(409, "request_conflict", "Person is not active");
     assert_untouched(&app, SR_ACTIVE).await;
@@ -99,16 +89,12 @@ async fn recall_by_a_legal_entity_that_did_not_request_the_service_request_answe
     // LE_OTHER neither requested nor uses SR_ACTIVE.
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    let reply = app
-        .patch(&recall_path(P_OTP, SR_ACTIVE), Some(&other), Some(&body))
-        .await;
+    let reply = app.recall(P_OTP, SR_ACTIVE, &body, &other).await;
     reply.assert_error(409, "request_conflict", expected);
 
     // LE_MAIN did not request SR_OTHER_LE (LE_OTHER did).
     let token = doctor_token(&app);
-    let reply = app
-        .patch(&recall_path(P_OTP, SR_OTHER_LE), Some(&token), Some(&body))
-        .await;
+    let reply = app.recall(P_OTP, SR_OTHER_LE, &body, &token).await;
     reply.assert_error(409, "request_conflict", expected);
     assert!(reply.body["error"]["invalid"].is_null(), "{:#}", reply.body);
 
@@ -129,7 +115,7 @@ async fn recall_by_a_holder_of_a_write_approval_on_the_care_plan_is_accepted() {
 
     let row = app.current("service_requests", SR_CARE_PLAN).await.unwrap();
     assert_eq!(row["status"], "recalled");
-    let events = app.events(SR_CARE_PLAN).await;
+    let events = app.log(SR_CARE_PLAN).await;
     assert_eq!(events[1]["event_type"], "ServiceRequestRecalled");
     assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
 }
@@ -167,13 +153,7 @@ async fn recall_of_a_care_plan_service_request_without_an_approval_on_that_plan_
     );
     let body = body_of(&sign_json(&pki().dismissed, &content));
 
-    let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_OTHER_CARE_PLAN),
-            Some(&token),
-            Some(&body),
-        )
-        .await;
+    let reply = app.recall(P_OTP, SR_OTHER_CARE_PLAN, &body, &token).await;
 
     reply.assert_error(
         409,
@@ -181,8 +161,6 @@ async fn recall_of_a_care_plan_service_request_without_an_approval_on_that_plan_
         "Employees related to this party_id not in current MSP",
     );
     assert_untouched(&app, SR_OTHER_CARE_PLAN).await;
-    let shown = app
-        .get(&show_path(P_OTP, SR_OTHER_CARE_PLAN), Some(&token))
-        .await;
+    let shown = app.service_request(P_OTP, SR_OTHER_CARE_PLAN, &token).await;
     assert_eq!(shown.data()["status"], json!("active"));
 }

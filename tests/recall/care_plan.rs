@@ -11,11 +11,7 @@ use crate::support::{execute, pki, sqlite_backend, TestApp};
 use crate::*;
 
 fn activity_path(id: Uuid) -> String {
-    format!("/api/patients/{P_OTP}/care_plans/{CP_OTHER_LE}/activities/{id}")
-}
-
-fn history_path(id: Uuid) -> String {
-    format!("{}/history", activity_path(id))
+    paths::care_plan_activity(P_OTP, CP_OTHER_LE, id)
 }
 
 /// A token of `legal_entity` with the care plan scope (and the event scope).
@@ -47,7 +43,7 @@ async fn recall(app: &TestApp, id: Uuid) -> Value {
     let content = with_reason(rendering(app, &token, P_OTP, id).await, reason());
     let body = body_of(&sign_json(&pki().doctor, &content));
     recall_and_wait(app, &token, P_OTP, id, &body).await;
-    let events = app.events(id).await;
+    let events = app.log(id).await;
     assert_eq!(
         events[1]["event_type"], "ServiceRequestRecalled",
         "{events:#?}"
@@ -65,14 +61,7 @@ async fn replay_effects(app: &TestApp) {
     };
     assert_eq!(execute(&app.db, reset).await, 1);
     assert!(app.effects_lag().await > 0);
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while app.effects_lag().await > 0 {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the worker did not catch up"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    app.workers_idle().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,7 +75,7 @@ async fn recall_of_a_service_request_based_on_an_activity_gives_its_quantity_bac
     let recalled = recall(&app, SR_ON_ACTIVITY).await;
 
     // Given back before the job finished: 0.2 + 0.1 is exactly 0.3.
-    let events = app.events(CPA_QUANTITY).await;
+    let events = app.log(CPA_QUANTITY).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     let returned = &events[1];
     assert_eq!(returned["event_type"], "CarePlanActivityQuantityReturned");
@@ -123,7 +112,9 @@ async fn recall_of_a_service_request_based_on_an_activity_gives_its_quantity_bac
     // The read endpoint, for the care plan's legal entity and for the recalling one.
     for (user, legal_entity) in [(U_OTHER, LE_OTHER), (U_DOCTOR, LE_CARE)] {
         let token = reader(&app, user, legal_entity);
-        let reply = app.get(&activity_path(CPA_QUANTITY), Some(&token)).await;
+        let reply = app
+            .care_plan_activity(P_OTP, CP_OTHER_LE, CPA_QUANTITY, &token)
+            .await;
         assert_eq!(reply.status, 200, "{legal_entity}: {:#}", reply.body);
         let data = reply.data();
         assert_eq!(data["remaining_quantity"], pieces(json!(0.3)), "{data:#}");
@@ -134,7 +125,7 @@ async fn recall_of_a_service_request_based_on_an_activity_gives_its_quantity_bac
 
     // Its history shows the give-back, caused by the recall's command.
     let token = reader(&app, U_DOCTOR, LE_CARE);
-    let history = app.get(&history_path(CPA_QUANTITY), Some(&token)).await;
+    let history = app.history(&activity_path(CPA_QUANTITY), &token).await;
     assert_eq!(history.status, 200, "{:#}", history.body);
     let entries = history.data().as_array().expect("a list").clone();
     assert_eq!(entries.len(), 2, "{entries:#?}");
@@ -160,7 +151,7 @@ async fn recall_of_a_service_request_based_on_an_activity_gives_its_quantity_bac
     // The worker's pass done again gives nothing back twice.
     let sms = app.sms().await.len();
     replay_effects(&app).await;
-    assert_eq!(app.events(CPA_QUANTITY).await.len(), 2);
+    assert_eq!(app.log(CPA_QUANTITY).await.len(), 2);
     assert_eq!(
         quantities_in_row(&app, CPA_QUANTITY).await,
         json!({ "quantity": "1", "remaining": "0.3", "version": 2 })
@@ -176,7 +167,7 @@ async fn recall_of_a_service_request_based_on_an_activity_without_quantity_chang
 
     // The job is processed only after the give-back step, so nothing is still to come.
     assert_eq!(app.effects_lag().await, 0);
-    assert_eq!(app.events(CPA_NO_QUANTITY).await.len(), 1);
+    assert_eq!(app.log(CPA_NO_QUANTITY).await.len(), 1);
     let row = app
         .current("care_plan_activities", CPA_NO_QUANTITY)
         .await
@@ -186,10 +177,12 @@ async fn recall_of_a_service_request_based_on_an_activity_without_quantity_chang
     assert_eq!(row["remaining_quantity_value"], Value::Null);
     // Nothing was done on the recalling legal entity's behalf: it still does not see the activity.
     let token = reader(&app, U_DOCTOR, LE_CARE);
-    let reply = app.get(&activity_path(CPA_NO_QUANTITY), Some(&token)).await;
+    let reply = app
+        .care_plan_activity(P_OTP, CP_OTHER_LE, CPA_NO_QUANTITY, &token)
+        .await;
     reply.assert_error(404, "not_found", "Care plan activity not found");
     // Nor was anything given to the activity of another service request.
-    assert_eq!(app.events(CPA_QUANTITY).await.len(), 1);
+    assert_eq!(app.log(CPA_QUANTITY).await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -198,7 +191,9 @@ async fn the_activity_read_endpoint_renders_the_activity_for_its_care_plans_lega
     let app = TestApp::spawn().await;
     let owner = reader(&app, U_OTHER, LE_OTHER);
 
-    let reply = app.get(&activity_path(CPA_QUANTITY), Some(&owner)).await;
+    let reply = app
+        .care_plan_activity(P_OTP, CP_OTHER_LE, CPA_QUANTITY, &owner)
+        .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     let data = reply.data();
     assert_eq!(data["id"], CPA_QUANTITY.to_string());
@@ -219,11 +214,13 @@ async fn the_activity_read_endpoint_renders_the_activity_for_its_care_plans_lega
     assert_eq!(data["quantity"], pieces(json!(1)));
     assert_eq!(data["remaining_quantity"], pieces(json!(0.2)));
     assert_eq!(data["kind"], "service_request");
-    let without = app.get(&activity_path(CPA_NO_QUANTITY), Some(&owner)).await;
+    let without = app
+        .care_plan_activity(P_OTP, CP_OTHER_LE, CPA_NO_QUANTITY, &owner)
+        .await;
     assert_eq!(without.status, 200, "{:#}", without.body);
     assert_eq!(without.data()["quantity"], Value::Null);
     assert_eq!(without.data()["remaining_quantity"], Value::Null);
-    let history = app.get(&history_path(CPA_QUANTITY), Some(&owner)).await;
+    let history = app.history(&activity_path(CPA_QUANTITY), &owner).await;
     assert_eq!(history.status, 200, "{:#}", history.body);
     assert_eq!(history.data()[0]["event_type"], "CarePlanActivityImported");
     assert_eq!(
@@ -261,7 +258,10 @@ async fn the_activity_read_endpoint_renders_the_activity_for_its_care_plans_lega
 
     // Without the scope: 403, for the read and the history alike.
     let no_scope = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    for path in [activity_path(CPA_QUANTITY), history_path(CPA_QUANTITY)] {
+    for path in [
+        activity_path(CPA_QUANTITY),
+        paths::history(&activity_path(CPA_QUANTITY)),
+    ] {
         let reply = app.get(&path, Some(&no_scope)).await;
         reply.assert_error(
             403,
@@ -346,7 +346,9 @@ async fn after_its_recall_changed_the_activity_the_recalling_legal_entity_reads_
     recall(&app, SR_ON_ACTIVITY).await;
 
     // The recalling legal entity now sees the activity, its past, its history and its records.
-    let reply = app.get(&activity_path(CPA_QUANTITY), Some(&recaller)).await;
+    let reply = app
+        .care_plan_activity(P_OTP, CP_OTHER_LE, CPA_QUANTITY, &recaller)
+        .await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     let before = app
         .get(
@@ -356,7 +358,7 @@ async fn after_its_recall_changed_the_activity_the_recalling_legal_entity_reads_
         .await;
     assert_eq!(before.status, 200, "{:#}", before.body);
     assert_eq!(before.data()["remaining_quantity"], pieces(json!(0.2)));
-    let history = app.get(&history_path(CPA_QUANTITY), Some(&recaller)).await;
+    let history = app.history(&activity_path(CPA_QUANTITY), &recaller).await;
     assert_eq!(history.status, 200, "{:#}", history.body);
     assert_eq!(
         listed(&app.get(feed, Some(&recaller)).await),
@@ -373,7 +375,10 @@ async fn after_its_recall_changed_the_activity_the_recalling_legal_entity_reads_
         vec![record.to_string()]
     );
     assert!(listed(&app.get(feed, Some(&stranger)).await).is_empty());
-    for path in [activity_path(CPA_QUANTITY), history_path(CPA_QUANTITY)] {
+    for path in [
+        activity_path(CPA_QUANTITY),
+        paths::history(&activity_path(CPA_QUANTITY)),
+    ] {
         let reply = app.get(&path, Some(&stranger)).await;
         reply.assert_error(404, "not_found", "Care plan activity not found");
     }

@@ -10,12 +10,7 @@ use crate::*;
 
 async fn send(app: &TestApp, token: &str, content: &Value) -> Reply {
     let signed = sign_json(&pki().doctor, content);
-    app.patch(
-        &recall_path(P_OTP, SR_ACTIVE),
-        Some(token),
-        Some(&body_of(&signed)),
-    )
-    .await
+    app.recall(P_OTP, SR_ACTIVE, &body_of(&signed), token).await
 }
 
 const VALIDATION_FAILED: &str = "Validation failed. You can find validators description at our API Manifest: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/errors.";
@@ -166,22 +161,14 @@ async fn the_schema_is_checked_after_the_signer_and_the_status() {
     // Signed by someone who is not the requester: the signer's rule answers first.
     let signed = sign_json(&pki().stranger, &json!({}));
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_ACTIVE),
-            Some(&token),
-            Some(&body_of(&signed)),
-        )
+        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
         .await;
     reply.assert_error(422, "validation_failed", "Does not match the signer drfo");
 
     // A completed service request: the status rule answers first.
     let signed = sign_json(&pki().doctor, &json!({}));
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_COMPLETED),
-            Some(&token),
-            Some(&body_of(&signed)),
-        )
+        .recall(P_OTP, SR_COMPLETED, &body_of(&signed), &token)
         .await;
     reply.assert_error(
         409,

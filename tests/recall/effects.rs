@@ -25,24 +25,25 @@ async fn recall_of_a_service_request_with_a_performer_or_an_offline_patient_send
         let href = recall_and_wait(&app, &token, patient, id, &body).await;
 
         // The SMS would be queued in the transaction that finished the job.
+        app.workers_idle().await;
         assert!(app.sms().await.is_empty(), "{what}: {:#?}", app.sms().await);
         let job = app.get(&href, Some(&token)).await;
         assert_eq!(
             job.headers["location"],
-            show_path(patient, id).as_str(),
+            paths::service_request(patient, id).as_str(),
             "{what}"
         );
-        let events = app.events(id).await;
+        let events = app.log(id).await;
         assert_eq!(events.len(), 2, "{what}: {events:#?}");
         assert_eq!(events[1]["event_type"], "ServiceRequestRecalled");
         let row = app.current("service_requests", id).await.unwrap();
         assert_eq!(row["status"], "recalled", "{what}");
-        let files = media_files(&app);
+        let files = app.media_files();
         assert_eq!(files.len(), 1, "{what}: {files:?}");
         assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
         // SR_ACTIVE's approvals are not touched by another service request's recall.
         for approval in [AP_SR_1, AP_SR_2, AP_SR_3] {
-            assert_eq!(app.events(approval).await.len(), 1, "{what}: {approval}");
+            assert_eq!(app.log(approval).await.len(), 1, "{what}: {approval}");
         }
     }
 }

@@ -14,25 +14,31 @@ async fn recall_retried_with_the_same_idempotency_key_answers_the_first_202_and_
     let app = TestApp::spawn().await;
     let token = doctor_token(&app);
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let path = recall_path(P_OTP, SR_ACTIVE);
-    let key = [("idempotency-key", "recall-sr-active-1")];
+    let key = "recall-sr-active-1";
 
-    let first = app.patch_with(&path, &token, Some(&body), &key).await;
+    let first = app
+        .recall(P_OTP, SR_ACTIVE, &body, &token)
+        .idempotency_key(key)
+        .await;
     let href = first.job_href();
     app.wait_job(&href, &token).await;
     app.wait_sms_sent(1).await;
 
-    let second = app.patch_with(&path, &token, Some(&body), &key).await;
+    let second = app
+        .recall(P_OTP, SR_ACTIVE, &body, &token)
+        .idempotency_key(key)
+        .await;
 
     assert_eq!(second.status, 202, "{:#}", second.body);
     assert_eq!(second.data(), first.data());
     assert_eq!(second.job_href(), href);
-    assert_eq!(app.events(SR_ACTIVE).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
+    app.workers_idle().await;
     assert_eq!(app.sms().await.len(), 1);
-    assert_eq!(media_files(&app).len(), 1);
+    assert_eq!(app.media_files().len(), 1);
     for approval in [AP_SR_1, AP_SR_2] {
-        assert_eq!(app.events(approval).await.len(), 2, "{approval}");
+        assert_eq!(app.log(approval).await.len(), 2, "{approval}");
     }
 }
 
@@ -50,14 +56,19 @@ async fn recall_reusing_an_idempotency_key_with_another_body_answers_422() {
         &pki().doctor,
         &with_reason(rendered, other_reason),
     ));
-    let path = recall_path(P_OTP, SR_ACTIVE);
-    let key = [("idempotency-key", "recall-sr-active-2")];
+    let key = "recall-sr-active-2";
 
-    let first = app.patch_with(&path, &token, Some(&first_body), &key).await;
+    let first = app
+        .recall(P_OTP, SR_ACTIVE, &first_body, &token)
+        .idempotency_key(key)
+        .await;
     let href = first.job_href();
     app.wait_job(&href, &token).await;
 
-    let second = app.patch_with(&path, &token, Some(&other_body), &key).await;
+    let second = app
+        .recall(P_OTP, SR_ACTIVE, &other_body, &token)
+        .idempotency_key(key)
+        .await;
 
     second.assert_error(422, "validation_failed", KEY_REUSED);
     assert_single_entry(
@@ -67,9 +78,9 @@ async fn recall_reusing_an_idempotency_key_with_another_body_answers_422() {
         KEY_REUSED,
         json!([]),
     );
-    assert_eq!(app.events(SR_ACTIVE).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
-    assert_eq!(media_files(&app).len(), 1);
+    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
+    assert_eq!(app.media_files().len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -78,26 +89,18 @@ async fn an_idempotency_key_reused_for_the_recall_of_another_service_request_ans
     let token = doctor_token(&app);
     let (first_body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let (other_body, _) = doctor_recall(&app, P_OTP, SR_PERFORMER).await;
-    let key = [("idempotency-key", "recall-shared-key")];
+    let key = "recall-shared-key";
 
     let first = app
-        .patch_with(
-            &recall_path(P_OTP, SR_ACTIVE),
-            &token,
-            Some(&first_body),
-            &key,
-        )
+        .recall(P_OTP, SR_ACTIVE, &first_body, &token)
+        .idempotency_key(key)
         .await;
     let href = first.job_href();
     app.wait_job(&href, &token).await;
 
     let second = app
-        .patch_with(
-            &recall_path(P_OTP, SR_PERFORMER),
-            &token,
-            Some(&other_body),
-            &key,
-        )
+        .recall(P_OTP, SR_PERFORMER, &other_body, &token)
+        .idempotency_key(key)
         .await;
 
     second.assert_error(422, "validation_failed", KEY_REUSED);
@@ -108,13 +111,13 @@ async fn an_idempotency_key_reused_for_the_recall_of_another_service_request_ans
         KEY_REUSED,
         json!([]),
     );
-    assert_eq!(app.events(SR_ACTIVE).await.len(), 2);
-    assert_eq!(app.events(SR_PERFORMER).await.len(), 1);
+    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
+    assert_eq!(app.log(SR_PERFORMER).await.len(), 1);
     assert_eq!(
         app.current("service_requests", SR_PERFORMER).await.unwrap()["status"],
         "active"
     );
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.job_count().await, 1);
     // The key is looked up before anything is verified or stored: no file for the refusal.
-    assert_eq!(media_files(&app).len(), 1);
+    assert_eq!(app.media_files().len(), 1);
 }

@@ -1,7 +1,6 @@
 //! Black-box tests of Recall Service Request:
 //! `PATCH /api/patients/{patient_id}/service_requests/{id}/actions/recall` (scope
-//! `service_request:recall`, async), on a real PostgreSQL with real CMS signatures (see
-//! tests/support).
+//! `service_request:recall`, async), with real CMS signatures (see tests/support).
 //!
 //! Every refusal is checked twice: the answer (status, `error.type`, message, `invalid[]`) and the
 //! stored state afterwards (no event, no job, no SMS, nothing in media storage).
@@ -23,11 +22,10 @@ mod signature;
 mod signature_service;
 mod success;
 
-use std::path::{Path, PathBuf};
-
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+pub use support::paths;
 use support::world::*;
 use support::{pki, Reply, TestApp};
 
@@ -38,23 +36,13 @@ pub fn reason() -> Value {
     json!({ "coding": [ { "system": RECALL_REASONS_SYSTEM, "code": "1" } ] })
 }
 
-pub fn recall_path(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/service_requests/{id}/actions/recall")
-}
-
-pub fn show_path(patient: Uuid, id: Uuid) -> String {
-    format!("/api/patients/{patient}/service_requests/{id}")
-}
-
 pub fn doctor_token(app: &TestApp) -> String {
     app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES)
 }
 
 /// The service request as the read endpoint renders it (`data`): what a client signs.
 pub async fn rendering(app: &TestApp, token: &str, patient: Uuid, id: Uuid) -> Value {
-    let reply = app.get(&show_path(patient, id), Some(token)).await;
-    assert_eq!(reply.status, 200, "GET service request: {:#}", reply.body);
-    reply.data().clone()
+    app.service_request(patient, id, token).await.ok().clone()
 }
 
 /// `doc` with `status_reason` set to `reason`.
@@ -81,47 +69,23 @@ pub async fn doctor_recall(app: &TestApp, patient: Uuid, id: Uuid) -> (Value, St
     (body_of(&signed), signed)
 }
 
-/// Every file under the media directory.
-pub fn media_files(app: &TestApp) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(app.media_dir.path(), &mut files);
-    files.sort();
-    files
-}
-
-pub async fn job_count(app: &TestApp) -> i64 {
-    app.count("SELECT count(*) FROM jobs").await
-}
-
 /// A refused recall left `id` as imported: one event, still active, no job, no SMS, no media file.
 pub async fn assert_untouched(app: &TestApp, id: Uuid) {
-    let events = app.events(id).await;
+    let events = app.log(id).await;
     assert_eq!(events.len(), 1, "events of {id}: {events:#?}");
     let row = app.current("service_requests", id).await.expect("row");
     assert_eq!(row["version"], 1, "{row:#}");
     assert_eq!(row["status_reason"], Value::Null, "{row:#}");
-    assert_eq!(job_count(app).await, 0, "no job is created");
+    assert_eq!(app.job_count().await, 0, "no job is created");
+    app.workers_idle().await;
     assert!(app.sms().await.is_empty(), "no SMS is queued");
     assert!(
-        media_files(app).is_empty(),
+        app.media_files().is_empty(),
         "nothing is written to media storage: {:?}",
-        media_files(app)
+        app.media_files()
     );
     for approval in [AP_SR_1, AP_SR_2, AP_SR_3] {
-        assert_eq!(app.events(approval).await.len(), 1, "approval {approval}");
+        assert_eq!(app.log(approval).await.len(), 1, "approval {approval}");
     }
 }
 
@@ -154,9 +118,7 @@ pub async fn recall_and_wait(
     id: Uuid,
     body: &Value,
 ) -> String {
-    let reply = app
-        .patch(&recall_path(patient, id), Some(token), Some(body))
-        .await;
+    let reply = app.recall(patient, id, body, token).await;
     let href = reply.job_href();
     let job = app.wait_job(&href, token).await;
     assert_eq!(job.status, 303, "job of {id}: {:#}", job.body);

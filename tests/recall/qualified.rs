@@ -22,12 +22,12 @@ async fn content(app: &TestApp) -> Vec<u8> {
 async fn assert_recalled(app: &TestApp, signed: &str) {
     let token = doctor_token(app);
     recall_and_wait(app, &token, P_OTP, SR_ACTIVE, &body_of(signed)).await;
-    let events = app.events(SR_ACTIVE).await;
+    let events = app.log(SR_ACTIVE).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     assert_eq!(events[1]["event_type"], "ServiceRequestRecalled");
     let row = app.current("service_requests", SR_ACTIVE).await.unwrap();
     assert_eq!(row["status"], "recalled");
-    let files = media_files(app);
+    let files = app.media_files();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
 }
@@ -35,13 +35,7 @@ async fn assert_recalled(app: &TestApp, signed: &str) {
 /// A recall with `signed` is refused with 422 `message` at `$.signed_data`, and nothing changed.
 async fn assert_refused(app: &TestApp, signed: &str, message: &str) {
     let token = doctor_token(app);
-    let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_ACTIVE),
-            Some(&token),
-            Some(&body_of(signed)),
-        )
-        .await;
+    let reply = app.recall(P_OTP, SR_ACTIVE, &body_of(signed), &token).await;
     reply.assert_error(422, "validation_failed", message);
     assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
     assert_untouched(app, SR_ACTIVE).await;
@@ -150,16 +144,12 @@ async fn the_drfo_check_still_applies_to_a_dstu_signer_who_is_not_the_requester(
     let content: Value = with_reason(rendering(&app, &token, P_OTP, SR_PASSPORT).await, reason());
     let signed = qualified().dstu_sign(&serde_json::to_vec(&content).unwrap(), Hash::Gost);
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_PASSPORT),
-            Some(&token),
-            Some(&body_of(&signed)),
-        )
+        .recall(P_OTP, SR_PASSPORT, &body_of(&signed), &token)
         .await;
     let message = "Does not match the signer drfo";
     reply.assert_error(422, "validation_failed", message);
     assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
-    let events = app.events(SR_PASSPORT).await;
+    let events = app.log(SR_PASSPORT).await;
     assert_eq!(events.len(), 1, "{events:#?}");
-    assert_eq!(job_count(&app).await, 0);
+    assert_eq!(app.job_count().await, 0);
 }

@@ -16,12 +16,7 @@ async fn send(
     content: &Value,
 ) -> crate::support::Reply {
     let signed = sign_json(&pki().doctor, content);
-    app.patch(
-        &recall_path(patient, id),
-        Some(token),
-        Some(&body_of(&signed)),
-    )
-    .await
+    app.recall(patient, id, &body_of(&signed), token).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -92,7 +87,7 @@ async fn a_second_recall_of_a_recalled_service_request_answers_409_and_appends_n
     let token = doctor_token(&app);
     let (first, signed) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     recall_and_wait(&app, &token, P_OTP, SR_ACTIVE, &first).await;
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1);
 
     // A fresh rendering of the recalled service request, with a reason, properly signed.
@@ -105,10 +100,11 @@ async fn a_second_recall_of_a_recalled_service_request_answers_409_and_appends_n
         "request_conflict",
         "Service request in status recalled cannot be recalled",
     );
-    assert_eq!(app.events(SR_ACTIVE).await.len(), 2);
-    assert_eq!(job_count(&app).await, 1);
+    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
+    assert_eq!(app.job_count().await, 1);
+    app.workers_idle().await;
     assert_eq!(app.sms().await.len(), 1);
-    let files = media_files(&app);
+    let files = app.media_files();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
 }

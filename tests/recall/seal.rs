@@ -29,11 +29,7 @@ async fn doctor_signed(app: &TestApp) -> String {
 
 async fn assert_refused(app: &TestApp, signed: &str, message: &str) {
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_ACTIVE),
-            Some(&doctor_token(app)),
-            Some(&body_of(signed)),
-        )
+        .recall(P_OTP, SR_ACTIVE, &body_of(signed), &doctor_token(app))
         .await;
     reply.assert_error(422, "validation_failed", message);
     assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
@@ -54,12 +50,12 @@ async fn recall_signed_by_the_doctor_under_the_legal_entitys_seal_is_accepted() 
     )
     .await;
 
-    let events = app.events(SR_ACTIVE).await;
+    let events = app.log(SR_ACTIVE).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     let row = app.current("service_requests", SR_ACTIVE).await.unwrap();
     assert_eq!(row["status"], "recalled");
     // What was received is kept: the sealed envelope.
-    let files = media_files(&app);
+    let files = app.media_files();
     assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), sealed);
 }
 

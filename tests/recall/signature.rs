@@ -22,11 +22,7 @@ async fn recall_with_an_unsigned_envelope_answers_400_zero_signatures() {
     let signed = sign_with_none(&pki().ca, &valid_content(&app).await);
 
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_ACTIVE),
-            Some(&token),
-            Some(&body_of(&signed)),
-        )
+        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
         .await;
 
     reply.assert_error(
@@ -45,11 +41,7 @@ async fn recall_signed_by_two_signers_answers_422_two_signatures() {
     let signed = sign_with_two(&pki().doctor, &pki().stranger, &valid_content(&app).await);
 
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_ACTIVE),
-            Some(&token),
-            Some(&body_of(&signed)),
-        )
+        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
         .await;
 
     let message = "document must be signed by 1 signer but contains 2 signatures";
@@ -70,11 +62,7 @@ async fn recall_signed_with_an_untrusted_or_expired_certificate_answers_422() {
 
     for (signer, message) in cases {
         let reply = app
-            .patch(
-                &recall_path(P_OTP, SR_ACTIVE),
-                Some(&token),
-                Some(&body_of(&signer.sign(&content))),
-            )
+            .recall(P_OTP, SR_ACTIVE, &body_of(&signer.sign(&content)), &token)
             .await;
         assert_eq!(reply.status, 422, "{message}: {:#}", reply.body);
         reply.assert_error(422, "validation_failed", message);
@@ -92,11 +80,7 @@ async fn recall_whose_signed_content_is_not_json_answers_422_malformed_encoded_c
     for content in [&b"not json"[..], b"{\"id\": ", b""] {
         let signed = pki().doctor.sign(content);
         let reply = app
-            .patch(
-                &recall_path(P_OTP, SR_ACTIVE),
-                Some(&token),
-                Some(&body_of(&signed)),
-            )
+            .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
             .await;
         let shown = String::from_utf8_lossy(content);
         assert_eq!(reply.status, 422, "{shown}: {:#}", reply.body);
@@ -118,11 +102,7 @@ async fn recall_whose_signed_content_is_json_but_not_an_object_answers_422_cast_
     ] {
         let signed = pki().doctor.sign(content);
         let reply = app
-            .patch(
-                &recall_path(P_OTP, SR_ACTIVE),
-                Some(&token),
-                Some(&body_of(&signed)),
-            )
+            .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
             .await;
         let message = format!("type mismatch. Expected Object but got {kind}");
         reply.assert_error(422, "validation_failed", &message);
@@ -148,11 +128,7 @@ async fn recall_whose_signed_data_is_base64_of_something_that_is_not_cms_answers
 
     for signed in inputs {
         let reply = app
-            .patch(
-                &recall_path(P_OTP, SR_ACTIVE),
-                Some(&token),
-                Some(&body_of(&signed)),
-            )
+            .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
             .await;
         assert_eq!(reply.status, 422, "{signed}: {:#}", reply.body);
         reply.assert_error(422, "validation_failed", message);
@@ -168,11 +144,7 @@ async fn recall_signed_by_someone_other_than_the_requester_answers_422_drfo_mism
     let signed = pki().stranger.sign(&valid_content(&app).await);
 
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_ACTIVE),
-            Some(&token),
-            Some(&body_of(&signed)),
-        )
+        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
         .await;
 
     let message = "Does not match the signer drfo";
@@ -190,11 +162,7 @@ async fn recall_signed_with_the_ecdsa_passport_certificate_by_the_doctor_answers
     let signed = pki().passport_latin.sign(&valid_content(&app).await);
 
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_ACTIVE),
-            Some(&token),
-            Some(&body_of(&signed)),
-        )
+        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
         .await;
 
     let message = "Does not match the signer drfo";

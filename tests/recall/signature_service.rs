@@ -5,12 +5,12 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::support::service::ds_api::{self, Request};
+use crate::support::service::{SignatureArgs, Signatures};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;
 use axum::{Json, Router};
-use ehealth_es::signature::ds_api::{self, Request};
-use ehealth_es::signature::setup::Signatures;
 use ehealth_test_pki::dstu::Hash;
 use serde_json::{json, Value};
 
@@ -61,7 +61,7 @@ async fn record(answers: &Answers, signed: &str) {
 async fn recall_checked_by_an_external_signature_service_is_accepted_or_refused_as_it_answers() {
     let (url, answers) = stand_in().await;
     let app = TestApp::spawn_configured(Options::default(), |args| {
-        args.signature = ehealth_es::config::SignatureArgs {
+        args.signature = SignatureArgs {
             service_url: Some(url),
             ..Default::default()
         };
@@ -74,11 +74,7 @@ async fn recall_checked_by_an_external_signature_service_is_accepted_or_refused_
     let revoked = qualified().revoked.sign(&bytes);
     record(&answers, &revoked).await;
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_ACTIVE),
-            Some(&token),
-            Some(&body_of(&revoked)),
-        )
+        .recall(P_OTP, SR_ACTIVE, &body_of(&revoked), &token)
         .await;
     reply.assert_error(422, "validation_failed", "certificate is revoked");
     assert_single_entry(
@@ -101,7 +97,7 @@ async fn recall_checked_by_an_external_signature_service_is_accepted_or_refused_
 async fn recall_when_the_signature_service_fails_answers_503_and_changes_nothing() {
     let (url, _nothing_recorded) = stand_in().await;
     let app = TestApp::spawn_configured(Options::default(), |args| {
-        args.signature = ehealth_es::config::SignatureArgs {
+        args.signature = SignatureArgs {
             service_url: Some(url),
             ..Default::default()
         };
@@ -109,11 +105,7 @@ async fn recall_when_the_signature_service_fails_answers_503_and_changes_nothing
     .await;
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let reply = app
-        .patch(
-            &recall_path(P_OTP, SR_ACTIVE),
-            Some(&doctor_token(&app)),
-            Some(&body),
-        )
+        .recall(P_OTP, SR_ACTIVE, &body, &doctor_token(&app))
         .await;
     reply.assert_error(
         503,

@@ -12,15 +12,11 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
     let app = TestApp::spawn().await;
     let token = doctor_token(&app);
     let (body, signed) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let path = recall_path(P_OTP, SR_ACTIVE);
+    let path = paths::recall(P_OTP, SR_ACTIVE);
 
     let reply = app
-        .patch_with(
-            &path,
-            &token,
-            Some(&body),
-            &[("x-request-id", "req-recall-happy-1")],
-        )
+        .recall(P_OTP, SR_ACTIVE, &body, &token)
+        .request_id("req-recall-happy-1")
         .await;
 
     // The 202 with its pending job, in eHealth's envelope.
@@ -41,7 +37,7 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
 
     // The job finishes with the service request's link.
     let job = app.wait_job(&href, &token).await;
-    let link = show_path(P_OTP, SR_ACTIVE);
+    let link = paths::service_request(P_OTP, SR_ACTIVE);
     assert_eq!(job.status, 303, "{:#}", job.body);
     assert_eq!(job.headers["location"], link.as_str());
     assert_eq!(job.data()["status"], "processed");
@@ -50,14 +46,14 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
         job.data()["links"],
         json!([{ "entity": "service_request", "href": link }])
     );
-    let job_row = app.job(&href).await;
+    let job_row = app.job_row(&href).await;
     assert_eq!(job_row["status"], "processed");
     assert_eq!(job_row["action"], "recall_service_request");
     assert_eq!(job_row["user_id"], U_DOCTOR.to_string());
     assert_eq!(job_row["legal_entity_id"], LE_MAIN.to_string());
 
     // One event, with who, on whose authority, through which request and job.
-    let events = app.events(SR_ACTIVE).await;
+    let events = app.log(SR_ACTIVE).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     let recalled = &events[1];
     assert_eq!(recalled["sequence"], 2);
@@ -96,7 +92,7 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
     for approval in [AP_SR_1, AP_SR_2] {
         let row = app.current("approvals", approval).await.unwrap();
         assert_eq!(row["status"], "cancelled", "approval {approval}: {row:#}");
-        let events = app.events(approval).await;
+        let events = app.log(approval).await;
         assert_eq!(events.len(), 2, "approval {approval}: {events:#?}");
         assert_eq!(events[1]["event_type"], "ApprovalRevoked");
         assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
@@ -109,7 +105,7 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
         );
         assert_eq!(feed[0]["changed_by"], U_DOCTOR.to_string());
     }
-    assert_eq!(app.events(AP_SR_3).await.len(), 1);
+    assert_eq!(app.log(AP_SR_3).await.len(), 1);
     assert!(app.feed(AP_SR_3).await.is_empty());
     assert_eq!(
         app.current("approvals", AP_SR_3).await.unwrap()["status"],
@@ -117,11 +113,11 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
     );
     // Approvals made for other reasons are untouched.
     for approval in [AP_OTP, AP_ACTIVE] {
-        assert_eq!(app.events(approval).await.len(), 1, "approval {approval}");
+        assert_eq!(app.log(approval).await.len(), 1, "approval {approval}");
     }
 
     // Exactly one SMS, to the patient's OTP phone, with the requisition number.
-    let sms = app.wait_sms_sent(1).await;
+    let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
     assert_eq!(sms[0]["phone_number"], PHONE_OTP);
     assert_eq!(sms[0]["status"], "sent");
@@ -133,7 +129,7 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
     );
 
     // The signed data is in media storage exactly as received, under the link the event names.
-    let files = media_files(&app);
+    let files = app.media_files();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
     let link = payload["signed_content_link"].as_str().expect("link");
@@ -145,7 +141,7 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
     );
 
     // The read endpoint shows the recall.
-    let shown = app.get(&show_path(P_OTP, SR_ACTIVE), Some(&token)).await;
+    let shown = app.service_request(P_OTP, SR_ACTIVE, &token).await;
     assert_eq!(shown.status, 200, "{:#}", shown.body);
     assert_eq!(shown.data()["status"], "recalled");
     assert_eq!(shown.data()["status_reason"], reason());
@@ -169,14 +165,14 @@ async fn recall_signed_with_an_ecdsa_certificate_whose_latin_drfo_looks_like_the
 
     recall_and_wait(&app, &token, P_OTP, SR_PASSPORT, &body_of(&signed)).await;
 
-    let events = app.events(SR_PASSPORT).await;
+    let events = app.log(SR_PASSPORT).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     assert_eq!(events[1]["event_type"], "ServiceRequestRecalled");
     assert_eq!(events[1]["metadata"]["user_id"], U_PASSPORT.to_string());
     let row = app.current("service_requests", SR_PASSPORT).await.unwrap();
     assert_eq!(row["status"], "recalled");
     assert_eq!(row["updated_by"], U_PASSPORT.to_string());
-    let files = media_files(&app);
+    let files = app.media_files();
     assert_eq!(files.len(), 1, "{files:?}");
     assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
 }
@@ -193,7 +189,7 @@ async fn signed_content_that_differs_only_in_explanatory_letter_and_timestamps_i
 
     recall_and_wait(&app, &token, P_OTP, SR_ACTIVE, &body_of(&signed)).await;
 
-    let events = app.events(SR_ACTIVE).await;
+    let events = app.log(SR_ACTIVE).await;
     assert_eq!(events.len(), 2, "{events:#?}");
     assert_eq!(
         events[1]["payload"]["ServiceRequestRecalled"]["explanatory_letter"],

@@ -17,7 +17,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine as _;
-use ehealth_es::config::SignatureArgs;
 use ehealth_test_pki::cms::certificate_bundle;
 use ehealth_test_pki::der_writer::{oid, printable, seq, set};
 use ehealth_test_pki::dstu::{Authority, DstuSigner, Hash};
@@ -26,6 +25,7 @@ use openssl::nid::Nid;
 use openssl::x509::X509Extension;
 
 use super::pki::{self, TestCa, TestSigner, TestTsa};
+use super::service::SignatureArgs;
 use super::world::DOCTOR_TAX_ID;
 
 /// The EDRPOU the seal tests give the world's main legal entity.

@@ -224,7 +224,7 @@ fn approval(id: Uuid, patient: Uuid, status: &str, extra: Value) -> Value {
     ap
 }
 
-/// The import file of the world (CONTRACT.md format).
+/// The import file of the world (the format of docs/import.md).
 pub fn import_file() -> Value {
     let party = |n: u128| id(0x9000 + n);
     json!({

@@ -40,6 +40,11 @@ pub enum ApprovalStatus {
 }
 
 impl ApprovalStatus {
+    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
+    /// enums and the data dictionary use it; a test keeps it in step with serde).
+    pub const VALUES: &'static [&'static str] =
+        &["new", "active", "rejected", "cancelled", "expired"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::New => "new",

@@ -21,6 +21,16 @@ pub enum CarePlanActivityStatus {
 }
 
 impl CarePlanActivityStatus {
+    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
+    /// enums and the data dictionary use it; a test keeps it in step with serde).
+    pub const VALUES: &'static [&'static str] = &[
+        "scheduled",
+        "in_progress",
+        "completed",
+        "cancelled",
+        "entered_in_error",
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Scheduled => "scheduled",

@@ -30,6 +30,19 @@ pub enum DeviceDispenseStatus {
 }
 
 impl DeviceDispenseStatus {
+    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
+    /// enums and the data dictionary use it; a test keeps it in step with serde).
+    pub const VALUES: &'static [&'static str] = &[
+        "in_progress",
+        "completed",
+        "declined",
+        "stopped",
+        "entered_in_error",
+        "unknown",
+        "preparation",
+        "canceled",
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::InProgress => "in_progress",

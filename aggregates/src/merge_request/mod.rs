@@ -30,6 +30,18 @@ pub enum MergeRequestStatus {
 }
 
 impl MergeRequestStatus {
+    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
+    /// enums and the data dictionary use it; a test keeps it in step with serde).
+    pub const VALUES: &'static [&'static str] = &[
+        "NEW",
+        "APPROVED",
+        "REJECTED",
+        "CANCELLED",
+        "SIGNED",
+        "MERGED",
+        "EXPIRED",
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::New => "NEW",

@@ -20,6 +20,16 @@ pub enum ServiceRequestStatus {
 }
 
 impl ServiceRequestStatus {
+    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
+    /// enums and the data dictionary use it; a test keeps it in step with serde).
+    pub const VALUES: &'static [&'static str] = &[
+        "active",
+        "in_progress",
+        "completed",
+        "recalled",
+        "entered_in_error",
+    ];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Active => "active",
@@ -42,6 +52,10 @@ pub enum ProgramProcessingStatus {
 }
 
 impl ProgramProcessingStatus {
+    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
+    /// enums and the data dictionary use it; a test keeps it in step with serde).
+    pub const VALUES: &'static [&'static str] = &["new", "in_queue", "in_progress", "completed"];
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::New => "new",

@@ -23,14 +23,15 @@ use crate::rows::{quote_ident, TABLES};
 use crate::verify::{difference, Difference, VerifyReport, EXCLUDED};
 use crate::ProjectionError;
 
-/// Columns written as JSON text: shown as JSON in a difference, as PostgreSQL's jsonb is.
-const JSON_COLUMNS: [&str; 5] = [
-    "document",
-    "properties",
-    "status_reason",
-    "released_by_legal_entity_ids",
-    "changed_by_legal_entity_ids",
-];
+/// Whether `column` of `table` is written as JSON text: shown as JSON in a difference, as
+/// PostgreSQL's jsonb is.
+fn is_json(table: &str, column: &str) -> bool {
+    crate::tables::ALL
+        .iter()
+        .filter(|t| t.name == table)
+        .flat_map(|t| t.column(column))
+        .any(|c| c.sql.json_on_sqlite())
+}
 
 /// Folds the log into in-memory copies and compares them with the live tables. `conn` must not
 /// be inside a transaction; it is left as it was found (no temp tables, no cached statements
@@ -111,9 +112,9 @@ async fn compare(conn: &mut SqliteConnection) -> Result<Compared, ProjectionErro
 }
 
 /// A column as a JSON value: JSON text as JSON, a blob as hex.
-fn json_value(alias: &str, column: &str) -> String {
+fn json_value(table: &str, alias: &str, column: &str) -> String {
     let c = format!("{alias}.{}", quote_ident(column));
-    if JSON_COLUMNS.contains(&column) {
+    if is_json(table, column) {
         format!("CASE WHEN typeof({c}) = 'text' AND json_valid({c}) THEN json({c}) ELSE {c} END")
     } else {
         format!("CASE WHEN typeof({c}) = 'blob' THEN hex({c}) ELSE {c} END")
@@ -149,7 +150,7 @@ async fn compare_table(
     let object = |alias: &str| {
         let pairs = compared
             .iter()
-            .map(|c| format!("{}, {}", sql_string(c), json_value(alias, c)))
+            .map(|c| format!("{}, {}", sql_string(c), json_value(table, alias, c)))
             .collect::<Vec<_>>()
             .join(", ");
         format!("json_object({pairs})")

@@ -5,13 +5,20 @@
 //! escaping is not needed: every exported column is a uuid, an enum value, a timestamp, a number or
 //! a JSON object, none of which can start with `=`, `+`, `-` or `@`.
 
-use axum::http::header::ACCEPT;
-use axum::http::HeaderMap;
+use axum::http::header::{ACCEPT, CONTENT_TYPE as CONTENT_TYPE_HEADER, LINK, VARY};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::Value;
 
-pub const CONTENT_TYPE: &str = "text/csv; charset=utf-8";
+use super::params::ListQuery;
+use super::resources::Resource;
+use super::sql::ListedRow;
+
+pub(crate) const CONTENT_TYPE: &str = "text/csv; charset=utf-8";
 
 /// Appends one field, quoted when its content requires it.
-pub fn push_field(out: &mut String, value: &str) {
+pub(crate) fn push_field(out: &mut String, value: &str) {
     if value.contains([',', '"', '\r', '\n']) {
         out.push('"');
         out.push_str(&value.replace('"', "\"\""));
@@ -22,7 +29,7 @@ pub fn push_field(out: &mut String, value: &str) {
 }
 
 /// Appends one record (fields separated by commas, terminated by CRLF).
-pub fn push_record<S: AsRef<str>>(out: &mut String, fields: impl IntoIterator<Item = S>) {
+pub(crate) fn push_record<S: AsRef<str>>(out: &mut String, fields: impl IntoIterator<Item = S>) {
     for (i, field) in fields.into_iter().enumerate() {
         if i > 0 {
             out.push(',');
@@ -35,7 +42,7 @@ pub fn push_record<S: AsRef<str>>(out: &mut String, fields: impl IntoIterator<It
 /// Whether the client prefers CSV: `Accept` names `text/csv` with a higher quality than
 /// `application/json`. Wildcards do not count for JSON, so `text/csv, */*;q=0.1` is CSV while a
 /// missing header, `*/*` or `application/json, text/csv` (a tie) stay JSON, the API's default.
-pub fn wants_csv(headers: &HeaderMap) -> bool {
+pub(crate) fn wants_csv(headers: &HeaderMap) -> bool {
     let mut csv = 0.0_f32;
     let mut json = 0.0_f32;
     for value in headers.get_all(ACCEPT) {
@@ -56,6 +63,68 @@ pub fn wants_csv(headers: &HeaderMap) -> bool {
         }
     }
     csv > 0.0 && csv > json
+}
+
+/// A timestamp cell: the same form as the JSON rendering of timestamps.
+pub(super) fn instant(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// A JSON cell; a JSON `null` is an empty field, like NULL.
+pub(super) fn json(value: Value) -> Option<String> {
+    (!value.is_null()).then(|| value.to_string())
+}
+
+/// The page as CSV; the next page, if any, is announced in a `Link: <…>; rel="next"` header that
+/// repeats the request's filters and limit with the new cursor.
+pub(super) fn response(
+    resource: &Resource,
+    rows: &[ListedRow],
+    next: Option<String>,
+    query: &ListQuery,
+    url: &str,
+) -> Response {
+    let mut out = String::new();
+    push_record(&mut out, resource.csv_columns().map(|c| c.name));
+    for row in rows {
+        push_record(&mut out, &row.cells);
+    }
+    let mut response = (StatusCode::OK, out).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE_HEADER, HeaderValue::from_static(CONTENT_TYPE));
+    headers.insert(VARY, HeaderValue::from_static("accept"));
+    if let Some(cursor) = next {
+        let mut pairs: Vec<(&str, &str)> = query
+            .kept
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        pairs.push(("cursor", &cursor));
+        let query_string = pairs
+            .iter()
+            .map(|(k, v)| format!("{}={}", percent_encode(k), percent_encode(v)))
+            .collect::<Vec<_>>()
+            .join("&");
+        let link = format!("<{url}?{query_string}>; rel=\"next\"");
+        if let Ok(value) = HeaderValue::from_str(&link) {
+            headers.insert(LINK, value);
+        }
+    }
+    response
+}
+
+/// Percent-encodes everything but RFC 3986 unreserved characters (a `+` of a time zone offset
+/// must not reach the server as a space).
+fn percent_encode(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for byte in raw.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -97,6 +166,15 @@ mod tests {
             headers.append(ACCEPT, HeaderValue::from_str(v).unwrap());
         }
         headers
+    }
+
+    #[test]
+    fn next_links_keep_offsets_and_reserved_characters_intact() {
+        assert_eq!(
+            percent_encode("2024-05-01T10:00:00+03:00"),
+            "2024-05-01T10%3A00%3A00%2B03%3A00"
+        );
+        assert_eq!(percent_encode("a b&c=d"), "a%20b%26c%3Dd");
     }
 
     #[test]

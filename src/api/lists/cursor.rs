@@ -18,19 +18,19 @@ const EARLIEST_MICROS: i64 = -210_866_803_200_000_000;
 
 /// A position in a list: the sort key of the last row already delivered.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cursor {
+pub(crate) struct Cursor {
     pub updated_at: DateTime<Utc>,
     pub id: Uuid,
 }
 
 impl Cursor {
-    pub fn encode(&self, table: &str) -> String {
+    pub(crate) fn encode(&self, table: &str) -> String {
         let key = format!("{table}:{}:{}", self.updated_at.timestamp_micros(), self.id);
         URL_SAFE_NO_PAD.encode(key)
     }
 
     /// `None` for anything this service did not produce for `table`.
-    pub fn decode(raw: &str, table: &str) -> Option<Cursor> {
+    pub(crate) fn decode(raw: &str, table: &str) -> Option<Cursor> {
         let bytes = URL_SAFE_NO_PAD.decode(raw).ok()?;
         let key = String::from_utf8(bytes).ok()?;
         let mut parts = key.splitn(3, ':');

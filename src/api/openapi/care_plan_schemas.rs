@@ -7,17 +7,7 @@ use chrono::{DateTime, Utc};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::schemas::{Meta, Reference};
-
-#[derive(ToSchema)]
-#[schema(rename_all = "snake_case")]
-pub enum CarePlanActivityStatus {
-    Scheduled,
-    InProgress,
-    Completed,
-    Cancelled,
-    EnteredInError,
-}
+use super::schemas::{CarePlanActivityStatus, Meta, Reference};
 
 /// A FHIR Quantity. `value` is exact: a JSON number, or a decimal string when a double could not
 /// carry it exactly (more than 15 significant digits).

@@ -1,0 +1,200 @@
+//! The declarations agree with the domain (enum values) and with the migrations of both
+//! backends (columns, their order, types and nullability).
+
+use ehealth_aggregates::approval::ApprovalStatus;
+use ehealth_aggregates::care_plan_activity::CarePlanActivityStatus;
+use ehealth_aggregates::device_dispense::DeviceDispenseStatus;
+use ehealth_aggregates::merge_request::MergeRequestStatus;
+use ehealth_aggregates::service_request::{ProgramProcessingStatus, ServiceRequestStatus};
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::*;
+use crate::table::Sql;
+
+/// Every listed value is a value of the enum as serde stores it, and the list is complete.
+fn matches_enum<E: DeserializeOwned>(
+    listed: &[&str],
+    variants: usize,
+    as_str: fn(E) -> &'static str,
+) {
+    for value in listed {
+        let parsed: E = serde_json::from_value(json!(value))
+            .unwrap_or_else(|_| panic!("{value} is not a stored value"));
+        assert_eq!(as_str(parsed), *value);
+    }
+    assert_eq!(listed.len(), variants);
+}
+
+#[test]
+fn each_enum_lists_exactly_the_values_serde_stores() {
+    // The variant counts come from exhaustive matches: a new variant fails to compile here.
+    let sr = |s: ServiceRequestStatus| match s {
+        ServiceRequestStatus::Active
+        | ServiceRequestStatus::InProgress
+        | ServiceRequestStatus::Completed
+        | ServiceRequestStatus::Recalled
+        | ServiceRequestStatus::EnteredInError => 5,
+    };
+    let pps = |s: ProgramProcessingStatus| match s {
+        ProgramProcessingStatus::New
+        | ProgramProcessingStatus::InQueue
+        | ProgramProcessingStatus::InProgress
+        | ProgramProcessingStatus::Completed => 4,
+    };
+    let mr = |s: MergeRequestStatus| match s {
+        MergeRequestStatus::New
+        | MergeRequestStatus::Approved
+        | MergeRequestStatus::Rejected
+        | MergeRequestStatus::Cancelled
+        | MergeRequestStatus::Signed
+        | MergeRequestStatus::Merged
+        | MergeRequestStatus::Expired => 7,
+    };
+    let dd = |s: DeviceDispenseStatus| match s {
+        DeviceDispenseStatus::InProgress
+        | DeviceDispenseStatus::Completed
+        | DeviceDispenseStatus::Declined
+        | DeviceDispenseStatus::Stopped
+        | DeviceDispenseStatus::EnteredInError
+        | DeviceDispenseStatus::Unknown
+        | DeviceDispenseStatus::Preparation
+        | DeviceDispenseStatus::Canceled => 8,
+    };
+    let ap = |s: ApprovalStatus| match s {
+        ApprovalStatus::New
+        | ApprovalStatus::Active
+        | ApprovalStatus::Rejected
+        | ApprovalStatus::Cancelled
+        | ApprovalStatus::Expired => 5,
+    };
+    let cpa = |s: CarePlanActivityStatus| match s {
+        CarePlanActivityStatus::Scheduled
+        | CarePlanActivityStatus::InProgress
+        | CarePlanActivityStatus::Completed
+        | CarePlanActivityStatus::Cancelled
+        | CarePlanActivityStatus::EnteredInError => 5,
+    };
+    matches_enum(
+        ServiceRequestStatus::VALUES,
+        sr(ServiceRequestStatus::Active),
+        ServiceRequestStatus::as_str,
+    );
+    matches_enum(
+        ProgramProcessingStatus::VALUES,
+        pps(ProgramProcessingStatus::New),
+        ProgramProcessingStatus::as_str,
+    );
+    matches_enum(
+        MergeRequestStatus::VALUES,
+        mr(MergeRequestStatus::New),
+        MergeRequestStatus::as_str,
+    );
+    matches_enum(
+        DeviceDispenseStatus::VALUES,
+        dd(DeviceDispenseStatus::InProgress),
+        DeviceDispenseStatus::as_str,
+    );
+    matches_enum(
+        ApprovalStatus::VALUES,
+        ap(ApprovalStatus::New),
+        ApprovalStatus::as_str,
+    );
+    matches_enum(
+        CarePlanActivityStatus::VALUES,
+        cpa(CarePlanActivityStatus::Scheduled),
+        CarePlanActivityStatus::as_str,
+    );
+}
+
+#[test]
+fn a_listed_table_is_ordered_by_an_instant_and_a_uuid_and_filters_columns_it_has() {
+    for table in ALL {
+        let Some(listing) = &table.listing else {
+            continue;
+        };
+        let [instant, id] = listing.order.map(|c| table.column(c).unwrap().sql);
+        assert_eq!(
+            (instant, id),
+            (Sql::Timestamptz, Sql::Uuid),
+            "{}",
+            table.name
+        );
+        for filter in listing.filters {
+            let column = table.column(filter.column).unwrap();
+            assert!(
+                column.values.is_some() || column.sql == Sql::Uuid,
+                "{}.{}: a filter takes enum values or uuids",
+                table.name,
+                column.name
+            );
+        }
+    }
+}
+
+/// `(name, type, not null)` of each column of `table`, in order, as SQLite declares them.
+async fn sqlite_columns(pool: &sqlx::SqlitePool, table: &str) -> Vec<(String, String, bool)> {
+    sqlx::query_as(
+        "SELECT name, type, \"notnull\" OR pk > 0 FROM pragma_table_info($1) ORDER BY cid",
+    )
+    .bind(table)
+    .fetch_all(pool)
+    .await
+    .unwrap()
+}
+
+/// The columns of `table` that the service writes: all but those with a database default
+/// that no row sets.
+fn written(table: &Table, columns: Vec<(String, String, bool)>) -> Vec<(String, String, bool)> {
+    columns
+        .into_iter()
+        .filter(|(name, ..)| !(table.name == "status_change_events" && name == "inserted_at"))
+        .collect()
+}
+
+#[tokio::test]
+async fn the_declarations_are_the_sqlite_tables() {
+    let pool = crate::test_db::sqlite().await;
+    for table in ALL {
+        let found = written(table, sqlite_columns(&pool, table.name).await);
+        let declared: Vec<(String, String, bool)> = table
+            .columns
+            .iter()
+            .map(|c| {
+                let sqlite = match c.sql {
+                    Sql::Bigint => "INTEGER",
+                    _ => "TEXT",
+                };
+                (c.name.to_string(), sqlite.to_string(), !c.nullable)
+            })
+            .collect();
+        assert_eq!(found, declared, "{}", table.name);
+    }
+}
+
+#[tokio::test]
+async fn the_declarations_are_the_postgres_tables() {
+    let pool = crate::test_db::postgres().await;
+    for table in ALL {
+        let found: Vec<(String, String, bool)> = sqlx::query_as(
+            "SELECT attname::text, format_type(atttypid, atttypmod), attnotnull FROM pg_attribute \
+             WHERE attrelid = $1::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        )
+        .bind(table.name)
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+        let declared: Vec<(String, String, bool)> = table
+            .columns
+            .iter()
+            .map(|c| {
+                let postgres = match c.sql {
+                    Sql::Timestamptz => "timestamp with time zone",
+                    other => other.postgres(),
+                };
+                (c.name.to_string(), postgres.to_string(), !c.nullable)
+            })
+            .collect();
+        assert_eq!(written(table, found), declared, "{}", table.name);
+    }
+}
