@@ -1,11 +1,12 @@
 //! The data set the load runs on: one legal entity, a doctor and a specialist, one patient, and
 //! fresh entities for every one-shot action (a service request can be released once, a dispense
-//! stopped once…), plus entities whose action breaks a rule (to measure the spec's 409s).
+//! stopped once…), entities whose action breaks a rule (to measure the spec's 409s), and the
+//! release scenario's pool of service requests. It is loaded as an operator loads one: written
+//! as import files and passed to `ehealth-es import`.
 
-use std::sync::Arc;
+use std::path::Path;
 
 use serde_json::{json, Value};
-use sqlx::PgPool;
 use uuid::Uuid;
 
 pub const LE: Uuid = Uuid::from_u128(0xbe00_0000_0000_4000_8000_0000_0000_1001);
@@ -31,6 +32,8 @@ pub enum Kind {
     NewMergeRequest = 6,
     /// new approvals: resendable any number of times.
     Approval = 7,
+    /// active, in_queue, used by LE: the release scenario's pool, each released once.
+    PoolServiceRequest = 8,
 }
 
 /// Index of the first of the two dispenses the hot-entity case contends on.
@@ -47,13 +50,24 @@ pub struct Sizes {
     pub recalls: usize,
     pub approvals: usize,
     pub violations: usize,
+    /// Service requests of the release scenario's pool.
+    pub pool: usize,
 }
 
+/// A service request with the fields eHealth's carry (a recall signs them back, and its
+/// content schema requires them), plus `extra`.
 fn service_request(id: Uuid, extra: Value) -> Value {
     let mut sr = json!({
         "id": id, "patient_id": PATIENT, "status": "active", "intent": "order",
+        "category": { "coding": [ { "system": "eHealth/SNOMED/service_request_categories", "code": "409063005" } ] },
+        "code": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "service" } ] },
+                  "value": "8b5e7f3a-5d2b-4e0e-9a7f-0c3f1c1d2e3f" } },
+        "context": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "encounter" } ] },
+                     "value": "2f6a2d1c-0b8e-4c55-9a55-8f7d8a9c0b1e" } },
+        "authored_on": "2026-01-01T00:00:00Z", "expiration_date": "2099-01-01T00:00:00Z",
         "requester_employee": E_DOCTOR, "requester_legal_entity": LE,
-        "requisition": "BENCH-0001", "note": null,
+        "requisition": "BENCH-0001", "note": "Консультація", "patient_instruction": null,
+        "priority": "routine", "reason_reference": [],
         "inserted_at": "2026-01-01T00:00:00Z", "updated_at": "2026-01-01T00:00:00Z"
     });
     for (k, v) in extra.as_object().into_iter().flatten() {
@@ -133,40 +147,137 @@ fn entities(sizes: Sizes) -> Vec<(&'static str, Value)> {
             json!({ "id": id(Kind::Approval, n), "patient_id": PATIENT, "status": "new", "granted_to": E_DOCTOR, "legal_entity_id": LE }),
         ));
     }
+    for n in 0..sizes.pool {
+        out.push((
+            "service_requests",
+            service_request(
+                id(Kind::PoolServiceRequest, n),
+                json!({ "program_processing_status": "in_queue", "used_by_employee": E_DOCTOR, "used_by_legal_entity": LE,
+                        "requisition": format!("BENCH-{n:07}") }),
+            ),
+        ));
+    }
     out
 }
 
-/// Imports the data set through the real import (entities are created by commands, so they are
-/// in the event log), in `parallel` concurrent slices. Returns how many entities were created.
-pub async fn import(pool: &PgPool, sizes: Sizes, parallel: usize) -> anyhow::Result<usize> {
-    let bus = Arc::new(ehealth_es::commands::CommandBus::new(
-        pool.clone(),
-        Arc::new(tokio::sync::Notify::new()),
-    ));
-    ehealth_es::import::import(&pool.clone().into(), &bus, &reference()).await?;
+/// One import file holding `entities`, by list name.
+fn import_file(entities: &[(&'static str, Value)]) -> Value {
+    let mut file = serde_json::Map::new();
+    for (list, entity) in entities {
+        file.entry(*list)
+            .or_insert_with(|| json!([]))
+            .as_array_mut()
+            .expect("a list")
+            .push(entity.clone());
+    }
+    Value::Object(file)
+}
+
+/// Runs `ehealth-es import FILE`; returns the entities it created.
+async fn run_import(binary: &Path, url: &str, file: &Path) -> anyhow::Result<usize> {
+    let output = tokio::process::Command::new(binary)
+        .arg("import")
+        .arg(file)
+        .env("DATABASE_URL", url)
+        .env("RUST_LOG", "warn")
+        .output()
+        .await?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    anyhow::ensure!(
+        output.status.success(),
+        "ehealth-es import {} failed: {stdout}{}",
+        file.display(),
+        String::from_utf8_lossy(&output.stderr)
+    );
+    created(&stdout)
+        .ok_or_else(|| anyhow::anyhow!("unexpected output of ehealth-es import: {stdout}"))
+}
+
+/// The entities created, from `imported: 7 reference rows, 120 entities created, 0 already present`.
+fn created(stdout: &str) -> Option<usize> {
+    let line = stdout.lines().find(|l| l.starts_with("imported:"))?;
+    let before = &line[..line.find(" entities created")?];
+    before.split_whitespace().last()?.parse().ok()
+}
+
+/// Loads the data set as an operator would: writes it as import files in `dir` (the reference
+/// data, then the entities in `parallel` parts) and runs `ehealth-es import` on the reference
+/// file, then on the parts, all at once. Returns how many entities were created.
+pub async fn import(
+    binary: &Path,
+    url: &str,
+    dir: &Path,
+    sizes: Sizes,
+    parallel: usize,
+) -> anyhow::Result<usize> {
+    std::fs::create_dir_all(dir)?;
+    let reference_file = dir.join("import-reference.json");
+    std::fs::write(&reference_file, serde_json::to_vec(&reference())?)?;
+    run_import(binary, url, &reference_file).await?;
     let all = entities(sizes);
-    let total = all.len();
-    let chunk = total.div_ceil(parallel.max(1)).max(1);
+    let chunk = all.len().div_ceil(parallel.max(1)).max(1);
     let mut tasks = Vec::new();
-    for slice in all.chunks(chunk) {
-        let mut file = json!({});
-        for (list, entity) in slice {
-            file.as_object_mut()
-                .expect("object")
-                .entry(*list)
-                .or_insert_with(|| json!([]))
-                .as_array_mut()
-                .expect("array")
-                .push(entity.clone());
-        }
-        let (pool, bus) = (pool.clone(), bus.clone());
+    for (n, slice) in all.chunks(chunk).enumerate() {
+        let file = dir.join(format!("import-part-{n}.json"));
+        std::fs::write(&file, serde_json::to_vec(&import_file(slice))?)?;
+        let (binary, url) = (binary.to_path_buf(), url.to_string());
         tasks.push(tokio::spawn(async move {
-            ehealth_es::import::import(&pool.clone().into(), &bus, &file).await
+            let created = run_import(&binary, &url, &file).await;
+            let _ = std::fs::remove_file(&file);
+            created
         }));
     }
     let mut created = 0;
     for t in tasks {
-        created += t.await??.created;
+        created += t.await??;
     }
-    Ok(created.min(total))
+    Ok(created)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_count_of_created_entities_is_read_from_the_import_line() {
+        let out = "imported: 7 reference rows, 120 entities created, 3 already present\n";
+        assert_eq!(created(out), Some(120));
+        assert_eq!(created("something else"), None);
+    }
+
+    #[test]
+    fn ids_of_different_kinds_never_meet() {
+        assert_ne!(
+            id(Kind::QueuedServiceRequest, 5),
+            id(Kind::PoolServiceRequest, 5)
+        );
+        assert_eq!(
+            id(Kind::PoolServiceRequest, 7),
+            id(Kind::PoolServiceRequest, 7)
+        );
+    }
+
+    #[test]
+    fn every_entity_goes_to_exactly_one_import_file_list() {
+        let sizes = Sizes {
+            per_action: 3,
+            recalls: 2,
+            approvals: 4,
+            violations: 1,
+            pool: 5,
+        };
+        let all = entities(sizes);
+        let file = import_file(&all);
+        let listed: usize = file
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|l| l.as_array().unwrap().len())
+            .sum();
+        assert_eq!(listed, all.len());
+        assert_eq!(
+            file["service_requests"].as_array().unwrap().len(),
+            3 + 2 + 1 + 5
+        );
+    }
 }

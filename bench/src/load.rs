@@ -104,6 +104,48 @@ impl Tally {
     pub fn total(&self) -> usize {
         self.ok + self.rule_409 + self.errors
     }
+
+    /// Sends a PATCH over the client's connection and records what it took and how it was
+    /// answered: a 2xx, the rule's 409, or an error (status 0 when the exchange itself failed).
+    /// Returns the status.
+    pub async fn timed_patch(
+        &mut self,
+        conn: &mut Connection,
+        path: &str,
+        token: &str,
+        body: Option<&str>,
+        epoch: Instant,
+    ) -> u16 {
+        let started = Instant::now();
+        let (status, text) = match conn.send("PATCH", path, token, body).await {
+            Ok(a) => (a.status, String::from_utf8_lossy(&a.body).into_owned()),
+            Err(e) => (0, e.to_string()),
+        };
+        let took = started.elapsed();
+        self.latencies.push(took);
+        let action = action_name(path);
+        self.by_action.entry(action).or_default().push(took);
+        self.trace.push((
+            started.duration_since(epoch).as_micros() as u64,
+            took.as_micros() as u64,
+            action,
+            status,
+        ));
+        match status {
+            200..=299 => self.ok += 1,
+            409 if !text.contains(GENERIC_CONFLICT) => self.rule_409 += 1,
+            _ => {
+                self.errors += 1;
+                if self.error_examples.len() < 5 {
+                    self.error_examples.push(format!(
+                        "{status} {path} {}",
+                        text.chars().take(200).collect::<String>()
+                    ));
+                }
+            }
+        }
+        status
+    }
 }
 
 /// The generic answer after retries ran out: never a spec answer.
@@ -228,57 +270,19 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
     }
 }
 
-/// Sends a PATCH over the client's connection and records what it took and how it was answered:
-/// a 2xx, the rule's 409, or an error (status 0 when the exchange itself failed).
-async fn timed_patch(
-    conn: &mut Connection,
-    path: &str,
-    token: &str,
-    body: Option<&str>,
-    tally: &mut Tally,
-    epoch: Instant,
-) {
-    let started = Instant::now();
-    let (status, text) = match conn.send("PATCH", path, token, body).await {
-        Ok(a) => (a.status, String::from_utf8_lossy(&a.body).into_owned()),
-        Err(e) => (0, e.to_string()),
-    };
-    let took = started.elapsed();
-    tally.latencies.push(took);
-    let action = action_name(path);
-    tally.by_action.entry(action).or_default().push(took);
-    tally.trace.push((
-        started.duration_since(epoch).as_micros() as u64,
-        took.as_micros() as u64,
-        action,
-        status,
-    ));
-    match status {
-        200..=299 => tally.ok += 1,
-        409 if !text.contains(GENERIC_CONFLICT) => tally.rule_409 += 1,
-        _ => {
-            tally.errors += 1;
-            if tally.error_examples.len() < 5 {
-                tally.error_examples.push(format!(
-                    "{status} {path} {}",
-                    text.chars().take(200).collect::<String>()
-                ));
-            }
-        }
-    }
-}
-
 async fn send(conn: &mut Connection, plan: &Plan, req: Request, tally: &mut Tally, epoch: Instant) {
     let token = if req.token_is_specialist {
         &plan.specialist_token
     } else {
         &plan.doctor_token
     };
-    timed_patch(conn, &req.path, token, req.body.as_deref(), tally, epoch).await;
+    tally
+        .timed_patch(conn, &req.path, token, req.body.as_deref(), epoch)
+        .await;
 }
 
 /// The clients' tallies, merged.
-async fn merged(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Tally {
+pub async fn merged(tasks: Vec<tokio::task::JoinHandle<Tally>>) -> Tally {
     let mut all = Tally::default();
     for t in tasks {
         if let Ok(tally) = t.await {
@@ -348,7 +352,9 @@ pub async fn run_hot(base: &str, tokens: &[String], duration: Duration) -> Tally
                     )
                 };
                 i += 1;
-                timed_patch(&mut conn, &path, &token, None, &mut tally, epoch).await;
+                tally
+                    .timed_patch(&mut conn, &path, &token, None, epoch)
+                    .await;
             }
             tally
         }));

@@ -1,5 +1,8 @@
-//! The physical floor: single-row INSERT transactions of an events-shaped row, one per
-//! transaction, on the same database the service uses — what PostgreSQL itself can do here.
+//! The floor: single-row INSERT transactions of an events-shaped row, one per transaction, on the
+//! same database the service uses — what PostgreSQL itself can do here. `pgbench` drives it for
+//! the headline ratio; the benchmark's own client (sqlx, the service's driver) drives it too, as
+//! a second reference: it costs more CPU per insert than pgbench, so it leaves less of the machine
+//! to PostgreSQL and gives roughly half of pgbench's rate on two cores.
 
 use std::time::{Duration, Instant};
 
@@ -10,8 +13,16 @@ use crate::stats::Samples;
 
 pub struct RawResult {
     pub inserts_per_second: f64,
-    pub p50_ms: f64,
     pub p99_ms: f64,
+}
+
+/// What pgbench reported.
+#[derive(Debug, Clone, Copy)]
+pub struct Pgbench {
+    /// Transactions (inserts) per second, without the connections' set-up.
+    pub tps: f64,
+    /// Its clients' mean latency.
+    pub latency_ms: f64,
 }
 
 const PAYLOAD: &str = r#"{"ServiceRequestReleased":{"released_employee":"00000000-0000-4000-8000-000000003001","released_legal_entity":"00000000-0000-4000-8000-000000001001","by":"00000000-0000-4000-8000-000000002001","at":"2026-11-23T05:20:13.479971Z","note":"padding to an events-shaped payload of about three hundred bytes of json text"}}"#;
@@ -69,15 +80,14 @@ pub async fn run(url: &str, clients: usize, duration: Duration) -> anyhow::Resul
     pool.close().await;
     Ok(RawResult {
         inserts_per_second: all.len() as f64 / elapsed,
-        p50_ms: all.percentile_ms(50.0),
         p99_ms: all.percentile_ms(99.0),
     })
 }
 
-/// The same INSERT driven by `pgbench` (`-M prepared`, `clients` connections, `-j 2`) when it is
-/// installed — the client the issue's reference figures were measured with. `None` when pgbench
-/// is not found (it ships with the PostgreSQL server packages, beside `initdb`).
-pub async fn pgbench(url: &str, clients: usize, duration: Duration) -> Option<f64> {
+/// The same INSERT driven by `pgbench -n -M prepared -c <clients> -j <min(clients, 2)> -T
+/// <seconds>` on an emptied, checkpointed table. `None` when pgbench is not found (it ships with
+/// the PostgreSQL server packages, beside `initdb`) or fails.
+pub async fn pgbench(url: &str, clients: usize, duration: Duration) -> Option<Pgbench> {
     let binary = pgbench_binary()?;
     let script = std::env::temp_dir().join(format!("ehealth-bench-raw-{}.sql", std::process::id()));
     // Variables given with -D are sent as parameters of the prepared statement.
@@ -124,12 +134,22 @@ pub async fn pgbench(url: &str, clients: usize, duration: Duration) -> Option<f6
         );
         return None;
     }
-    // "tps = 20027.123456 (without initial connection time)"
-    stdout
-        .lines()
-        .find_map(|l| l.strip_prefix("tps = "))
-        .and_then(|rest| rest.split_whitespace().next())
-        .and_then(|tps| tps.parse().ok())
+    parse_pgbench(&stdout)
+}
+
+/// tps and mean latency from pgbench's summary.
+fn parse_pgbench(stdout: &str) -> Option<Pgbench> {
+    let number_after = |prefix: &str| {
+        stdout
+            .lines()
+            .find_map(|l| l.strip_prefix(prefix))
+            .and_then(|rest| rest.split_whitespace().next())
+            .and_then(|n| n.parse().ok())
+    };
+    Some(Pgbench {
+        tps: number_after("tps = ")?,
+        latency_ms: number_after("latency average = ").unwrap_or(0.0),
+    })
 }
 
 fn pgbench_binary() -> Option<std::path::PathBuf> {
@@ -148,4 +168,19 @@ fn pgbench_binary() -> Option<std::path::PathBuf> {
         found.sort();
         found.pop()
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rate_and_latency_are_read_from_pgbench_s_summary() {
+        let out = "number of transactions actually processed: 186350\nlatency average = 3.431 ms\n\
+                   initial connection time = 12.345 ms\ntps = 18635.123456 (without initial connection time)\n";
+        let p = parse_pgbench(out).unwrap();
+        assert_eq!(p.tps, 18635.123456);
+        assert_eq!(p.latency_ms, 3.431);
+        assert!(parse_pgbench("pgbench: error").is_none());
+    }
 }

@@ -1,7 +1,7 @@
 //! Where the database time of a service point went: `pg_stat_statements`, reset before the point
-//! and read right after it, per statement and per action (`--statements N`). This is how the
-//! round trips of the append transaction were counted (README, Performance). Planning time is
-//! shown where `pg_stat_statements.track_planning` is on (scripts/bench.sh's server has it): a
+//! and read right after it, per statement and per action (`--statements N`): how many statements
+//! (round trips) an action costs, and which take the database's time. Planning time is shown
+//! where `pg_stat_statements.track_planning` is on (scripts/bench.sh's server has it): a
 //! statement planned anew at every execution shows there.
 
 use sqlx::PgConnection;
