@@ -3,6 +3,7 @@
 //! envelopes and assembles certificate bundles, [`dstu`] is a DSTU 4145 PKI signed by the
 //! independent `ua-cryptography-dstu4145`. Never a dependency of anything but tests.
 
+mod authority;
 pub mod cms;
 pub mod der_writer;
 pub mod dstu;
