@@ -12,7 +12,8 @@ use crate::db::Db;
 use crate::media::MediaStorage;
 use crate::otp_limit::OtpInitLimit;
 use crate::reference::Reference;
-use crate::signature::{BuiltinVerifier, SignatureVerifier};
+use crate::signature::setup::Signatures;
+use crate::signature::SignatureVerifier;
 use crate::sms::dispatcher::Dispatcher;
 use crate::sms::Gateway;
 use crate::store::{Probe, Store};
@@ -63,16 +64,7 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         .jwt_secret
         .clone()
         .ok_or_else(|| anyhow::anyhow!("EHEALTH_JWT_SECRET is not set"))?;
-    let verifier = match &args.trust_anchors {
-        Some(path) => Some(Arc::new(
-            BuiltinVerifier::from_pem_file(path)
-                .map_err(|e| anyhow::anyhow!("EHEALTH_TRUST_ANCHORS: {e}"))?,
-        ) as Arc<dyn SignatureVerifier>),
-        None => {
-            tracing::warn!("EHEALTH_TRUST_ANCHORS is not set: recall answers 503 until it is");
-            None
-        }
-    };
+    let mut signatures = Signatures::from_config(&args.signature).await?;
     let gateway = Gateway::from_setting(&args.sms_gateway).map_err(anyhow::Error::msg)?;
     let committed = Arc::new(Notify::new());
     let sms_wake = Arc::new(Notify::new());
@@ -90,7 +82,7 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         bus: bus.clone(),
         reference: reference.clone(),
         keys: TokenKeys::new(jwt_secret.as_bytes()),
-        verifier,
+        verifier: signatures.verifier.clone(),
         media: MediaStorage::new(&args.media_dir),
         ready_max_lag: args.ready_max_lag,
         probe: probe.clone(),
@@ -100,6 +92,7 @@ pub async fn start(db: impl Into<Db>, args: &ServeArgs) -> anyhow::Result<Runnin
         ),
     });
     let shutdown = CancellationToken::new();
+    signatures.spawn_refresh(shutdown.clone());
     tokio::spawn(crate::api::refresh_gauges(
         probe,
         bus.metrics(),

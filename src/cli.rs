@@ -31,8 +31,9 @@ pub enum Command {
     Serve {
         #[command(flatten)]
         db: DatabaseArgs,
+        // Boxed: the serve settings are most of the command's size.
         #[command(flatten)]
-        serve: ServeArgs,
+        serve: Box<ServeArgs>,
     },
     /// Apply pending migrations and exit.
     Migrate {

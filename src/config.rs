@@ -31,9 +31,9 @@ pub struct ServeArgs {
     /// tried at once; importing it again changes nothing.
     #[arg(long)]
     pub demo: bool,
-    /// PEM file of CA certificates trusted for digital signatures.
-    #[arg(long, env = "EHEALTH_TRUST_ANCHORS")]
-    pub trust_anchors: Option<PathBuf>,
+    /// How recall's digital signatures are verified (docs/signatures.md).
+    #[command(flatten)]
+    pub signature: SignatureArgs,
     /// Where signed content is stored.
     #[arg(long, env = "EHEALTH_MEDIA_DIR", default_value = "./data/media")]
     pub media_dir: PathBuf,
@@ -64,6 +64,67 @@ pub struct ServeArgs {
     /// Largest request body accepted, in bytes.
     #[arg(long, env = "EHEALTH_BODY_LIMIT", default_value_t = 1024 * 1024)]
     pub body_limit: usize,
+}
+
+/// Digital signature verification: the built-in verifier's trust, time and revocation settings,
+/// or an external signature service (docs/signatures.md).
+#[derive(Debug, Clone, Args)]
+pub struct SignatureArgs {
+    /// CA certificates signer certificates must chain to, RSA, ECDSA and DSTU 4145 alike: a PEM or
+    /// DER file, a CMS bundle (`CACertificates.p7b`), or a folder of such files.
+    #[arg(long, env = "EHEALTH_TRUST_ANCHORS")]
+    pub trust_anchors: Option<PathBuf>,
+    /// TSA certificates trusted as configured (a file or folder, as the anchors); a TSA whose
+    /// certificate chains to an anchor with the timeStamping purpose needs no entry.
+    #[arg(long, env = "EHEALTH_TSA_CERTIFICATES")]
+    pub tsa_certificates: Option<PathBuf>,
+    /// Folder of CRLs (`.crl`, `.pem`, `.der`), read at start and again at every refresh.
+    #[arg(long, env = "EHEALTH_CRL_DIR")]
+    pub crl_dir: Option<PathBuf>,
+    /// CRL addresses (comma-separated) fetched at start and at every refresh.
+    #[arg(long, env = "EHEALTH_CRL_URLS", value_delimiter = ',')]
+    pub crl_urls: Vec<String>,
+    /// Seconds between refreshes of the CRL folder and addresses.
+    #[arg(long, env = "EHEALTH_CRL_REFRESH", default_value = "3600", value_parser = seconds_up_to_a_day)]
+    pub crl_refresh: std::time::Duration,
+    /// An OCSP responder asked when a certificate has no fresh CRL; `aia` asks the responder each
+    /// certificate names (its authority information access).
+    #[arg(long, env = "EHEALTH_OCSP_URL")]
+    pub ocsp_url: Option<String>,
+    /// Whether a signature must carry an RFC 3161 timestamp (as eHealth requires); `false` takes
+    /// the request's time as the signing time.
+    #[arg(long = "signature-timestamp-required", env = "EHEALTH_SIGNATURE_TIMESTAMP_REQUIRED", default_value_t = true, action = clap::ArgAction::Set)]
+    pub timestamp_required: bool,
+    /// An external signature service (eHealth's DS API: `POST {url}` with `signed_content`)
+    /// instead of the built-in verifier; excludes the settings above.
+    #[arg(long = "signature-service-url", env = "EHEALTH_SIGNATURE_SERVICE_URL")]
+    pub service_url: Option<String>,
+}
+
+impl Default for SignatureArgs {
+    /// Nothing configured (recall answers 503), with the binary's defaults.
+    fn default() -> SignatureArgs {
+        SignatureArgs {
+            trust_anchors: None,
+            tsa_certificates: None,
+            crl_dir: None,
+            crl_urls: Vec::new(),
+            crl_refresh: std::time::Duration::from_secs(3600),
+            ocsp_url: None,
+            timestamp_required: true,
+            service_url: None,
+        }
+    }
+}
+
+/// A positive number of seconds up to a day (`60`, `3600`).
+pub fn seconds_up_to_a_day(value: &str) -> Result<std::time::Duration, String> {
+    match value.trim().parse::<u64>() {
+        Ok(s) if (1..=86_400).contains(&s) => Ok(std::time::Duration::from_secs(s)),
+        _ => Err(format!(
+            "expected a whole number of seconds between 1 and 86400, got `{value}`"
+        )),
+    }
 }
 
 /// A positive number of seconds, possibly with a fraction (`5`, `0.5`).
@@ -116,6 +177,31 @@ mod tests {
         let set =
             Serve::parse_from(["serve", "--otp-send-timeout", "5", "--otp-init-limit", "0"]).args;
         assert_eq!((set.otp_send_timeout, set.otp_init_limit), (5, 0));
+    }
+
+    #[test]
+    fn signatures_need_a_timestamp_unless_configured_otherwise_and_crl_urls_are_a_list() {
+        let defaults = Serve::parse_from(["serve"]).args.signature;
+        assert!(defaults.timestamp_required);
+        assert_eq!(defaults.crl_refresh, std::time::Duration::from_secs(3600));
+        assert!(defaults.trust_anchors.is_none() && defaults.service_url.is_none());
+        let set = Serve::parse_from([
+            "serve",
+            "--signature-timestamp-required",
+            "false",
+            "--crl-urls",
+            "http://a/1.crl,http://b/2.crl",
+            "--crl-refresh",
+            "60",
+        ])
+        .args
+        .signature;
+        assert!(!set.timestamp_required);
+        assert_eq!(set.crl_urls, ["http://a/1.crl", "http://b/2.crl"]);
+        assert_eq!(set.crl_refresh, std::time::Duration::from_secs(60));
+        for bad in ["0", "86401", "soon"] {
+            assert!(Serve::try_parse_from(["serve", "--crl-refresh", bad]).is_err());
+        }
     }
 
     #[test]

@@ -79,7 +79,7 @@ pub async fn full(args: &Args, admin_url: &str, binary: &Path) -> anyhow::Result
     let ca = pki::TestCa::new("ehealth-bench root");
     let signer = ca.issue_signer_ec(dataset::DOCTOR_TAX_ID, "Bench Doctor");
     let anchors = work.join("anchors.pem");
-    std::fs::write(&anchors, ca.pem())?;
+    pki::write_signature_trust(&ca, &anchors);
     let svc = service::Service::start(
         binary,
         &url,

@@ -31,7 +31,7 @@ impl Service {
             .env("DATABASE_URL", database_url)
             .env("EHEALTH_JWT_SECRET", jwt_secret)
             .env("EHEALTH_LISTEN", format!("127.0.0.1:{port}"))
-            .env("EHEALTH_TRUST_ANCHORS", trust_anchors)
+            .envs(crate::pki::signature_env(trust_anchors))
             .env("EHEALTH_MEDIA_DIR", media_dir)
             .env("EHEALTH_DB_POOL_SIZE", pool_size.to_string())
             // The load resends to one patient's phone thousands of times a second: the OTP

@@ -236,9 +236,9 @@ fn signature_error(err: SignatureError) -> ApiError {
         | SignatureError::Invalid(_)) => {
             ApiError::invalid("$.signed_data", "invalid", &other.to_string(), json!([]))
         }
-        SignatureError::TrustAnchors(msg) => {
-            tracing::error!(error = %msg, "trust anchors unusable");
-            ApiError::internal()
+        SignatureError::Unavailable(msg) => {
+            tracing::error!(error = %msg, "signature service unavailable");
+            ApiError::unavailable("Digital signature service is unavailable")
         }
         SignatureError::Failed(msg) => {
             tracing::error!(error = %msg, "signature verification failed");
@@ -333,10 +333,16 @@ pub async fn recall(
             "Digital signature verification is not configured (EHEALTH_TRUST_ANCHORS is not set)",
         ));
     };
+    // A seal around the personal signature must be the caller's legal entity's.
+    let legal_entity_edrpou = app
+        .reference
+        .legal_entity(identity.legal_entity().uuid())
+        .await?
+        .and_then(|le| le.edrpou);
     let document = verifier
         .verify(&signed, at)
         .await
-        .and_then(single_valid_signature)
+        .and_then(|envelope| single_valid_signature(envelope, legal_entity_edrpou.as_deref()))
         .map_err(signature_error)?;
     let content: Value = serde_json::from_slice(&document.content).map_err(|_| {
         ApiError::invalid(

@@ -37,6 +37,7 @@ pub(super) fn reference_rows(file: &Value) -> anyhow::Result<Vec<ReferenceRow>> 
             kind: f.string("type")?,
             status: f.string("status")?,
             nhs_verified: f.opt::<bool>("nhs_verified")?.unwrap_or(false),
+            edrpou: f.opt::<String>("edrpou")?,
         });
     }
     for (i, v) in list(file, "parties").iter().enumerate() {

@@ -183,6 +183,7 @@ mod tests {
             kind: "OUTPATIENT".into(),
             status: status.into(),
             nhs_verified: true,
+            edrpou: None,
         })
     }
 

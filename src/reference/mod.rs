@@ -23,6 +23,8 @@ pub struct LegalEntity {
     pub kind: String,
     pub status: String,
     pub nhs_verified: bool,
+    /// Its EDRPOU, when the registry's copy has it: what an organisation's seal must carry.
+    pub edrpou: Option<String>,
 }
 
 impl LegalEntity {

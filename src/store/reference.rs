@@ -49,6 +49,7 @@ pub enum ReferenceRow {
         kind: String,
         status: String,
         nhs_verified: bool,
+        edrpou: Option<String>,
     },
     Party {
         id: Uuid,
@@ -77,7 +78,7 @@ pub enum ReferenceRow {
 }
 
 pub(super) const LEGAL_ENTITY: &str =
-    "SELECT type, status, nhs_verified FROM legal_entities WHERE id = $1";
+    "SELECT type, status, nhs_verified, edrpou FROM legal_entities WHERE id = $1";
 pub(super) const SETTING: &str = "SELECT value FROM settings WHERE key = $1";
 pub(super) const DICTIONARY: &str = "SELECT \"values\" FROM dictionaries WHERE name = $1";
 pub(super) const USER_EMPLOYEES: &str = "SELECT e.id, e.employee_type, e.status FROM users u \
@@ -95,8 +96,9 @@ pub(super) const UPSERT_SETTING: &str = "INSERT INTO settings (key, value) VALUE
 pub(super) const UPSERT_DICTIONARY: &str = "INSERT INTO dictionaries (name, \"values\") \
     VALUES ($1, $2) ON CONFLICT (name) DO UPDATE SET \"values\" = EXCLUDED.\"values\"";
 pub(super) const UPSERT_LEGAL_ENTITY: &str = "INSERT INTO legal_entities (id, type, status, \
-    nhs_verified) VALUES ($1, $2, $3, $4) ON CONFLICT (id) DO UPDATE SET type = EXCLUDED.type, \
-    status = EXCLUDED.status, nhs_verified = EXCLUDED.nhs_verified";
+    nhs_verified, edrpou) VALUES ($1, $2, $3, $4, $5) ON CONFLICT (id) DO UPDATE SET \
+    type = EXCLUDED.type, status = EXCLUDED.status, nhs_verified = EXCLUDED.nhs_verified, \
+    edrpou = EXCLUDED.edrpou";
 pub(super) const UPSERT_PARTY: &str = "INSERT INTO parties (id, tax_id, first_name, last_name, \
     verification_status, death_date) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (id) DO UPDATE \
     SET tax_id = EXCLUDED.tax_id, first_name = EXCLUDED.first_name, \

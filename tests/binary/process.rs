@@ -17,11 +17,18 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_ehealth-es");
 pub const SECRET: &str = support::JWT_SECRET;
 
 /// Every variable the binary reads; none is inherited from the environment of the test run.
-const SERVICE_VARS: [&str; 12] = [
+const SERVICE_VARS: [&str; 19] = [
     "DATABASE_URL",
     "EHEALTH_LISTEN",
     "EHEALTH_JWT_SECRET",
     "EHEALTH_TRUST_ANCHORS",
+    "EHEALTH_TSA_CERTIFICATES",
+    "EHEALTH_CRL_DIR",
+    "EHEALTH_CRL_URLS",
+    "EHEALTH_CRL_REFRESH",
+    "EHEALTH_OCSP_URL",
+    "EHEALTH_SIGNATURE_TIMESTAMP_REQUIRED",
+    "EHEALTH_SIGNATURE_SERVICE_URL",
     "EHEALTH_MEDIA_DIR",
     "EHEALTH_SMS_GATEWAY",
     "EHEALTH_OTP_SECRET",

@@ -15,8 +15,11 @@ mod care_plan;
 mod content_schema;
 mod effects;
 mod idempotency;
+mod qualified;
 mod rules;
+mod seal;
 mod signature;
+mod signature_service;
 mod success;
 
 use serde_json::{json, Value};

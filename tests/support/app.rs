@@ -243,7 +243,7 @@ pub fn serve_args(trust_anchors: Option<PathBuf>, media_dir: PathBuf) -> ServeAr
         listen: "127.0.0.1:0".parse().expect("addr"),
         jwt_secret: Some(JWT_SECRET.into()),
         demo: false,
-        trust_anchors,
+        signature: super::qualified_pki::signature_args(trust_anchors),
         media_dir,
         sms_gateway: "log".into(),
         otp_secret: Some("test-otp-secret".into()),

@@ -13,6 +13,7 @@
 //! | `database` | fresh databases on either backend, backend-neutral SQL ([`select`], [`count`]) |
 //! | `service` | every call into the service's library, in one place |
 //! | `world`, `signers`, `pki` | the fixture world, its signers, the test CA |
+//! | `qualified_pki` | the qualified-signature PKI (DSTU 4145, P-384, seals) and the service's signature configuration |
 //! | `proxy` | a TCP proxy between the service and PostgreSQL, for the fault tests |
 //!
 //! Needs `EHEALTH_TEST_DATABASE_URL` (an admin URL of a PostgreSQL server); `scripts/test.sh`
@@ -30,6 +31,7 @@ pub mod database;
 pub mod endpoints;
 pub mod pki;
 pub mod proxy;
+pub mod qualified_pki;
 pub mod service;
 pub mod signers;
 pub mod state;

@@ -6,12 +6,18 @@
 //! (`#[path = "support/pki.rs"] mod pki;`), so it depends on nothing but
 //! `openssl` and `base64`, which both kinds of test target can see.
 //!
+//! Signatures carry an RFC 3161 timestamp token by default, as eHealth requires: [`tsa`] is a
+//! process-wide TSA (self-signed, so the service must list it in `EHEALTH_TSA_CERTIFICATES`), and
+//! [`TestCa::crl`] issues the CRLs the service's revocation check needs. Tokens and CRLs are
+//! assembled with `ehealth_test_pki::der_writer` and signed with OpenSSL.
+//!
 //! Everything here panics on failure: it only ever runs inside tests, where a
 //! broken fixture should fail loudly.
 
 // Each including test target uses a different subset of the fixtures.
 #![allow(dead_code)]
 
+use std::sync::OnceLock;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::engine::general_purpose::STANDARD;
@@ -29,6 +35,8 @@ use openssl::x509::extension::{
 };
 use openssl::x509::{X509Builder, X509Name, X509NameBuilder, X509};
 
+use ehealth_test_pki::der_writer::{self as dw, explicit, octets, oid, seq, set};
+
 const DAY_SECS: i64 = 24 * 60 * 60;
 
 /// A self-signed root CA usable as a trust anchor.
@@ -44,9 +52,18 @@ pub struct TestSigner {
 }
 
 impl TestCa {
-    /// Self-signed RSA 2048 root, valid from yesterday for ten years.
+    /// Self-signed RSA 2048 root, valid from 1000 days ago (before any stamped signature of its
+    /// signers, expired ones included) for ten years.
     pub fn new(common_name: &str) -> TestCa {
-        let key = rsa_key();
+        TestCa::with_key(common_name, rsa_key(), -1000)
+    }
+
+    /// Self-signed ECDSA P-384 root, valid as [`TestCa::new`]'s.
+    pub fn new_p384(common_name: &str) -> TestCa {
+        TestCa::with_key(common_name, ec_key_on(Nid::SECP384R1), -1000)
+    }
+
+    fn with_key(common_name: &str, key: PKey<Private>, not_before_days: i64) -> TestCa {
         let name = name(&[(Nid::COMMONNAME, common_name)]);
 
         let mut builder = X509Builder::new().unwrap();
@@ -55,7 +72,9 @@ impl TestCa {
         builder.set_subject_name(&name).unwrap();
         builder.set_issuer_name(&name).unwrap();
         builder.set_pubkey(&key).unwrap();
-        builder.set_not_before(&days_from_now(-1)).unwrap();
+        builder
+            .set_not_before(&days_from_now(not_before_days))
+            .unwrap();
         builder.set_not_after(&days_from_now(3650)).unwrap();
         builder
             .append_extension(BasicConstraints::new().critical().ca().build().unwrap())
@@ -74,7 +93,7 @@ impl TestCa {
             .build(&builder.x509v3_context(None, None))
             .unwrap();
         builder.append_extension(ski).unwrap();
-        builder.sign(&key, MessageDigest::sha256()).unwrap();
+        builder.sign(&key, digest_for(&key)).unwrap();
 
         TestCa {
             cert: builder.build(),
@@ -115,6 +134,76 @@ impl TestCa {
         )
     }
 
+    /// An ECDSA signer on `curve` (e.g. `Nid::SECP384R1`).
+    pub fn issue_signer_on(&self, curve: Nid, drfo: &str, common_name: &str) -> TestSigner {
+        self.issue(ec_key_on(curve), drfo, common_name, -1, 365)
+    }
+
+    /// A signer with the subject `entries` and extra extensions (e.g. subjectDirectoryAttributes),
+    /// on an ECDSA P-256 key.
+    pub fn issue_with(
+        &self,
+        entries: &[(Nid, &str)],
+        extra_extensions: &[openssl::x509::X509Extension],
+    ) -> TestSigner {
+        self.issue_named(ec_key(), &name(entries), -1, 365, extra_extensions)
+    }
+
+    /// A TSA: keyUsage digitalSignature, extended key usage timeStamping (critical).
+    pub fn issue_tsa(&self, common_name: &str) -> TestTsa {
+        use openssl::x509::extension::ExtendedKeyUsage;
+        let eku = ExtendedKeyUsage::new()
+            .critical()
+            .time_stamping()
+            .build()
+            .unwrap();
+        let signer = self.issue_named(
+            rsa_key(),
+            &name(&[(Nid::COMMONNAME, common_name)]),
+            -1000,
+            3650,
+            &[eku],
+        );
+        TestTsa {
+            cert: signer.cert,
+            key: signer.key,
+        }
+    }
+
+    /// A fresh v2 CRL of this CA (this update an hour ago, next update in a week) listing
+    /// `revoked`, in DER.
+    pub fn crl(&self, revoked: &[&X509]) -> Vec<u8> {
+        let now = unix_now();
+        let (digest, algorithm) = signature_algorithm(&self.key);
+        let mut fields = vec![
+            dw::uint(&[1]),
+            algorithm.clone(),
+            self.cert.subject_name().to_der().unwrap(),
+            ehealth_test_pki::dstu::utc(now - 3600),
+            ehealth_test_pki::dstu::utc(now + 7 * 86_400),
+        ];
+        if !revoked.is_empty() {
+            let entries: Vec<Vec<u8>> = revoked
+                .iter()
+                .map(|cert| {
+                    seq(&[
+                        dw::uint(&cert.serial_number().to_bn().unwrap().to_vec()),
+                        ehealth_test_pki::dstu::utc(now - 3600),
+                    ])
+                })
+                .collect();
+            fields.push(seq(&entries));
+        }
+        let tbs = seq(&fields);
+        let signature = sign_bytes(&self.key, digest, &tbs);
+        seq(&[tbs, algorithm, dw::bits(&signature)])
+    }
+
+    /// The CA certificate in DER.
+    pub fn der(&self) -> Vec<u8> {
+        self.cert.to_der().unwrap()
+    }
+
     fn issue(
         &self,
         key: PKey<Private>,
@@ -124,11 +213,21 @@ impl TestCa {
         not_after_days: i64,
     ) -> TestSigner {
         let subject = name(&[(Nid::COMMONNAME, common_name), (Nid::SERIALNUMBER, drfo)]);
+        self.issue_named(key, &subject, not_before_days, not_after_days, &[])
+    }
 
+    fn issue_named(
+        &self,
+        key: PKey<Private>,
+        subject: &X509Name,
+        not_before_days: i64,
+        not_after_days: i64,
+        extra_extensions: &[openssl::x509::X509Extension],
+    ) -> TestSigner {
         let mut builder = X509Builder::new().unwrap();
         builder.set_version(2).unwrap();
         builder.set_serial_number(&random_serial()).unwrap();
-        builder.set_subject_name(&subject).unwrap();
+        builder.set_subject_name(subject).unwrap();
         builder.set_issuer_name(self.cert.subject_name()).unwrap();
         builder.set_pubkey(&key).unwrap();
         builder
@@ -159,7 +258,10 @@ impl TestCa {
             .build(&builder.x509v3_context(Some(&self.cert), None))
             .unwrap();
         builder.append_extension(aki).unwrap();
-        builder.sign(&self.key, MessageDigest::sha256()).unwrap();
+        for extension in extra_extensions {
+            builder.append_extension2(extension).unwrap();
+        }
+        builder.sign(&self.key, digest_for(&self.key)).unwrap();
 
         TestSigner {
             cert: builder.build(),
@@ -168,10 +270,124 @@ impl TestCa {
     }
 }
 
+/// Writes what a service needs to accept `ca`'s signers: `anchors` (its PEM), and beside it
+/// `tsa.pem` (the harness TSA) and `crl/` (its fresh, empty CRL); see [`signature_env`].
+pub fn write_signature_trust(ca: &TestCa, anchors: &std::path::Path) {
+    let crl = anchors.with_file_name("crl");
+    std::fs::create_dir_all(&crl).unwrap();
+    std::fs::write(anchors, ca.pem()).unwrap();
+    std::fs::write(anchors.with_file_name("tsa.pem"), tsa().pem()).unwrap();
+    std::fs::write(crl.join("ca.crl"), ca.crl(&[])).unwrap();
+}
+
+/// The service's environment for the files [`write_signature_trust`] wrote.
+pub fn signature_env(anchors: &std::path::Path) -> [(&'static str, std::path::PathBuf); 3] {
+    [
+        ("EHEALTH_TRUST_ANCHORS", anchors.to_path_buf()),
+        (
+            "EHEALTH_TSA_CERTIFICATES",
+            anchors.with_file_name("tsa.pem"),
+        ),
+        ("EHEALTH_CRL_DIR", anchors.with_file_name("crl")),
+    ]
+}
+
+/// A time-stamping authority: signs RFC 3161 tokens.
+pub struct TestTsa {
+    pub cert: X509,
+    pub key: PKey<Private>,
+}
+
+/// The TSA that stamps [`TestSigner::sign`]'s envelopes: self-signed, trusted as configured.
+pub fn tsa() -> &'static TestTsa {
+    static TSA: OnceLock<TestTsa> = OnceLock::new();
+    TSA.get_or_init(|| {
+        let root = TestCa::new("ehealth-es test TSA");
+        TestTsa {
+            cert: root.cert,
+            key: root.key,
+        }
+    })
+}
+
+impl TestTsa {
+    /// The TSA certificate in PEM (for `EHEALTH_TSA_CERTIFICATES`).
+    pub fn pem(&self) -> Vec<u8> {
+        self.cert.to_pem().unwrap()
+    }
+
+    /// A DER RFC 3161 token (a SignedData over a TSTInfo) whose SHA-256 imprint is over
+    /// `imprinted`, with genTime `gen_time` (Unix seconds).
+    pub fn token(&self, imprinted: &[u8], gen_time: u64) -> Vec<u8> {
+        let imprint = openssl::hash::hash(MessageDigest::sha256(), imprinted).unwrap();
+        let tst_info = seq(&[
+            dw::uint(&[1]),
+            oid("1.3.6.1.4.1.99999.1"),
+            seq(&[seq(&[oid(SHA256)]), octets(&imprint)]),
+            dw::uint(&gen_time.to_be_bytes()),
+            ehealth_test_pki::dstu::generalized(gen_time),
+        ]);
+        let (digest, algorithm) = signature_algorithm(&self.key);
+        let content_digest = openssl::hash::hash(digest, &tst_info).unwrap();
+        let attributes = set(&[
+            seq(&[oid("1.2.840.113549.1.9.3"), set(&[oid(ID_CT_TST_INFO)])]),
+            seq(&[oid("1.2.840.113549.1.9.4"), set(&[octets(&content_digest)])]),
+        ]);
+        let signature = sign_bytes(&self.key, digest, &attributes);
+        let mut implicit = attributes.clone();
+        implicit[0] = 0xA0;
+        let signer_info = seq(&[
+            dw::uint(&[1]),
+            seq(&[
+                self.cert.issuer_name().to_der().unwrap(),
+                dw::uint(&self.cert.serial_number().to_bn().unwrap().to_vec()),
+            ]),
+            seq(&[oid(SHA256)]),
+            implicit,
+            algorithm,
+            octets(&signature),
+        ]);
+        let signed_data = seq(&[
+            dw::uint(&[3]),
+            set(&[seq(&[oid(SHA256)])]),
+            seq(&[oid(ID_CT_TST_INFO), explicit(0, &octets(&tst_info))]),
+            explicit(0, &self.cert.to_der().unwrap()),
+            set(&[signer_info]),
+        ]);
+        seq(&[oid("1.2.840.113549.1.7.2"), explicit(0, &signed_data)])
+    }
+}
+
+const SHA256: &str = "2.16.840.1.101.3.4.2.1";
+const ID_CT_TST_INFO: &str = "1.2.840.113549.1.9.16.1.4";
+
+pub use ehealth_test_pki::cms::{signature_value, with_signature_timestamp};
+
 impl TestSigner {
-    /// Base64 (standard, padded) of a DER SignedData with `content` attached,
-    /// one SignerInfo (SHA-256, signed attributes), and the signer cert included.
+    /// Base64 (standard, padded) of a DER SignedData with `content` attached, one SignerInfo
+    /// (SHA-256, signed attributes), the signer cert included, and a signature timestamp by
+    /// [`tsa`]: made now, or — for a certificate already expired — the day before it expired
+    /// (a signature made while it was valid, checked after).
     pub fn sign(&self, content: &[u8]) -> String {
+        STANDARD.encode(self.sign_stamped_der(content))
+    }
+
+    /// [`TestSigner::sign`] in DER.
+    pub fn sign_stamped_der(&self, content: &[u8]) -> Vec<u8> {
+        let not_after = asn1_unix(self.cert.not_after());
+        let gen_time = unix_now().min(not_after - 86_400);
+        self.sign_stamped_by(content, tsa(), gen_time)
+    }
+
+    /// An envelope stamped by `tsa` at `gen_time`, in DER.
+    pub fn sign_stamped_by(&self, content: &[u8], tsa: &TestTsa, gen_time: u64) -> Vec<u8> {
+        let envelope = self.sign_der(content);
+        let token = tsa.token(&signature_value(&envelope), gen_time);
+        with_signature_timestamp(&envelope, &token)
+    }
+
+    /// An envelope without a timestamp, base64.
+    pub fn sign_unstamped(&self, content: &[u8]) -> String {
         STANDARD.encode(self.sign_der(content))
     }
 
@@ -198,8 +414,8 @@ impl TestSigner {
 /// attributes bind each signature to the content digest only, not to the
 /// envelope, so both signatures stay valid.
 pub fn sign_with_two(a: &TestSigner, b: &TestSigner, content: &[u8]) -> String {
-    let first = signed_data_parts(&a.sign_der(content));
-    let second = signed_data_parts(&b.sign_der(content));
+    let first = signed_data_parts(&a.sign_stamped_der(content));
+    let second = signed_data_parts(&b.sign_stamped_der(content));
 
     let mut digest_algorithms = first.digest_algorithms;
     for alg in second.digest_algorithms {
@@ -251,8 +467,50 @@ fn rsa_key() -> PKey<Private> {
 }
 
 fn ec_key() -> PKey<Private> {
-    let group = EcGroup::from_curve_name(Nid::X9_62_PRIME256V1).unwrap();
+    ec_key_on(Nid::X9_62_PRIME256V1)
+}
+
+fn ec_key_on(curve: Nid) -> PKey<Private> {
+    let group = EcGroup::from_curve_name(curve).unwrap();
     PKey::from_ec_key(EcKey::generate(&group).unwrap()).unwrap()
+}
+
+/// The digest a key signs certificates with: SHA-384 for P-384, SHA-256 otherwise.
+fn digest_for(key: &PKey<Private>) -> MessageDigest {
+    signature_algorithm(key).0
+}
+
+/// The digest and the DER AlgorithmIdentifier of a key's signatures.
+fn signature_algorithm(key: &PKey<Private>) -> (MessageDigest, Vec<u8>) {
+    match key.ec_key() {
+        Ok(ec) if ec.group().curve_name() == Some(Nid::SECP384R1) => {
+            (MessageDigest::sha384(), seq(&[oid("1.2.840.10045.4.3.3")]))
+        }
+        Ok(_) => (MessageDigest::sha256(), seq(&[oid("1.2.840.10045.4.3.2")])),
+        Err(_) => (
+            MessageDigest::sha256(),
+            seq(&[oid("1.2.840.113549.1.1.11"), vec![0x05, 0x00]]),
+        ),
+    }
+}
+
+fn sign_bytes(key: &PKey<Private>, digest: MessageDigest, data: &[u8]) -> Vec<u8> {
+    let mut signer = openssl::sign::Signer::new(digest, key).unwrap();
+    signer.update(data).unwrap();
+    signer.sign_to_vec().unwrap()
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn asn1_unix(time: &openssl::asn1::Asn1TimeRef) -> u64 {
+    let epoch = Asn1Time::from_unix(0).unwrap();
+    let diff = epoch.diff(time).unwrap();
+    (i64::from(diff.days) * DAY_SECS + i64::from(diff.secs)) as u64
 }
 
 fn name(entries: &[(Nid, &str)]) -> X509Name {

@@ -10,8 +10,10 @@ use sqlx::{PgPool, SqlitePool};
 use uuid::Uuid;
 
 pub use ehealth_es::app::Running;
-pub use ehealth_es::config::ServeArgs;
+pub use ehealth_es::config::{ServeArgs, SignatureArgs};
 pub use ehealth_es::db::Db;
+pub use ehealth_es::signature::ds_api;
+pub use ehealth_es::signature::setup::Signatures;
 
 /// The pool under a service database handle, for the harness's own SQL.
 pub enum Pool<'a> {

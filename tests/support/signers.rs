@@ -38,7 +38,7 @@ pub fn pki() -> &'static Pki {
         std::fs::write(&anchors, ca.pem()).expect("write trust anchors");
         Pki {
             doctor: ca.issue_signer(&format!("TINUA-{}", world::DOCTOR_TAX_ID), "Лікар Тест"),
-            passport_latin: ca.issue_signer_ec("KA123456", "Лікар Паспорт"),
+            passport_latin: ca.issue_signer_ec("PASUA-KA123456", "Лікар Паспорт"),
             stranger: ca.issue_signer("9999999999", "Сторонній"),
             dismissed: ca.issue_signer(
                 &format!("TINUA-{}", world::DISMISSED_TAX_ID),

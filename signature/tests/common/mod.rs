@@ -1,9 +1,8 @@
 //! Shared by the test files: fixtures, a DER writer and editor (to splice timestamp tokens into
 //! openssl's envelopes and to corrupt bytes), and verifier set-ups.
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-pub mod der_writer;
-pub mod dstu;
+pub use ehealth_test_pki::{der_writer, dstu};
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -67,17 +66,7 @@ pub fn stamped(name: &str, token: &str) -> Vec<u8> {
     )
 }
 
-/// Adds an `id-aa-signatureTimeStampToken` unsigned attribute to the (single) SignerInfo.
-pub fn with_signature_timestamp(envelope: &[u8], token: &[u8]) -> Vec<u8> {
-    use der_writer::*;
-    let attribute = seq(&[oid("1.2.840.113549.1.9.16.2.14"), set(&[token.to_vec()])]);
-    edit(envelope, &SIGNER_INFO, &mut |content| {
-        [content, &tlv(0xA1, &attribute)].concat()
-    })
-}
-
-/// ContentInfo → [0] → SignedData → signerInfos (last) → first SignerInfo.
-pub const SIGNER_INFO: [isize; 4] = [1, 0, -1, 0];
+pub use ehealth_test_pki::cms::{with_signature_timestamp, SIGNER_INFO};
 
 /// The byte offset of `needle` in `haystack`.
 pub fn find(haystack: &[u8], needle: &[u8]) -> usize {

@@ -30,15 +30,16 @@ pub(crate) struct PgReferenceData(pub PgPool);
 #[async_trait]
 impl ReferenceData for PgReferenceData {
     async fn legal_entity(&self, id: Uuid) -> Result<Option<LegalEntity>, sqlx::Error> {
-        let row: Option<(String, String, bool)> = sqlx::query_as(LEGAL_ENTITY)
+        let row: Option<(String, String, bool, Option<String>)> = sqlx::query_as(LEGAL_ENTITY)
             .bind(id)
             .fetch_optional(&self.0)
             .await?;
-        Ok(row.map(|(kind, status, nhs_verified)| LegalEntity {
+        Ok(row.map(|(kind, status, nhs_verified, edrpou)| LegalEntity {
             id,
             kind,
             status,
             nhs_verified,
+            edrpou,
         }))
     }
 
@@ -124,11 +125,13 @@ impl ReferenceData for PgReferenceData {
                     kind,
                     status,
                     nhs_verified,
+                    edrpou,
                 } => sqlx::query(UPSERT_LEGAL_ENTITY)
                     .bind(id)
                     .bind(kind)
                     .bind(status)
-                    .bind(nhs_verified),
+                    .bind(nhs_verified)
+                    .bind(edrpou),
                 ReferenceRow::Party {
                     id,
                     tax_id,

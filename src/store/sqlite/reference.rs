@@ -19,15 +19,16 @@ pub(crate) struct SqliteReferenceData(pub Lite);
 #[async_trait]
 impl ReferenceData for SqliteReferenceData {
     async fn legal_entity(&self, id: Uuid) -> Result<Option<LegalEntity>, sqlx::Error> {
-        let row: Option<(String, String, bool)> = sqlx::query_as(LEGAL_ENTITY)
+        let row: Option<(String, String, bool, Option<String>)> = sqlx::query_as(LEGAL_ENTITY)
             .bind(text_id(id))
             .fetch_optional(&self.0.pool)
             .await?;
-        Ok(row.map(|(kind, status, nhs_verified)| LegalEntity {
+        Ok(row.map(|(kind, status, nhs_verified, edrpou)| LegalEntity {
             id,
             kind,
             status,
             nhs_verified,
+            edrpou,
         }))
     }
 
@@ -116,11 +117,13 @@ impl ReferenceData for SqliteReferenceData {
                     kind,
                     status,
                     nhs_verified,
+                    edrpou,
                 } => sqlx::query(UPSERT_LEGAL_ENTITY)
                     .bind(text_id(*id))
                     .bind(kind)
                     .bind(status)
-                    .bind(nhs_verified),
+                    .bind(nhs_verified)
+                    .bind(edrpou),
                 ReferenceRow::Party {
                     id,
                     tax_id,

@@ -118,7 +118,7 @@ async fn main() -> anyhow::Result<()> {
     std::fs::create_dir_all(&work)?;
     let ca = pki::TestCa::new("ehealth-faults root");
     let anchors = work.join("anchors.pem");
-    std::fs::write(&anchors, ca.pem())?;
+    pki::write_signature_trust(&ca, &anchors);
     let env = Env {
         cluster: Cluster {
             admin_url: args.admin_url.clone(),

@@ -65,7 +65,7 @@ impl Node {
             .env("DATABASE_URL", &c.database_url)
             .env("EHEALTH_JWT_SECRET", &c.jwt_secret)
             .env("EHEALTH_LISTEN", format!("127.0.0.1:{}", self.port))
-            .env("EHEALTH_TRUST_ANCHORS", &c.trust_anchors)
+            .envs(crate::pki::signature_env(&c.trust_anchors))
             .env("EHEALTH_MEDIA_DIR", &c.media_dir)
             .env("EHEALTH_SMS_GATEWAY", &c.sms_gateway)
             .env("EHEALTH_DB_POOL_SIZE", c.pool_size.to_string())

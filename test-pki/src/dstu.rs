@@ -8,7 +8,9 @@ use rand_chacha::ChaCha20Rng;
 use rand_core::SeedableRng;
 use ua_cryptography_dstu4145::{get_polynomial_curve, DomainParameters, Signer};
 
-use super::der_writer::*;
+use crate::der_writer::*;
+
+pub use crate::authority::{Authority, DstuSigner};
 
 pub const DSTU_LE: &str = "1.2.804.2.1.1.1.1.3.1.1";
 pub const DSTU_KUPYNA: &str = "1.2.804.2.1.1.1.1.3.6.1.1";
@@ -58,13 +60,21 @@ pub struct Key {
 
 impl Key {
     pub fn new(seed: u64) -> Key {
+        Key::with_dke(seed, None)
+    }
+
+    /// A key whose parameters name `dke` as GOST 34.311's S-box (64 bytes); it still signs with
+    /// DKE №1, so only a verifier that ignored the parameters could accept its signatures.
+    pub fn with_dke(seed: u64, dke: Option<&[u8; 64]>) -> Key {
         let params = get_polynomial_curve(257).unwrap();
         let mut signer = Signer::with_rng(&params, ChaCha20Rng::seed_from_u64(seed));
         let pair = signer.generate_key_pair();
         let mut compressed = params.curve().compress_to_bytes(&pair.public_key).unwrap();
         compressed.reverse();
+        let mut key_params = vec![oid(CURVE_257)];
+        key_params.extend(dke.map(|dke| octets(dke)));
         let spki = seq(&[
-            seq(&[oid(DSTU_LE), seq(&[oid(CURVE_257)])]),
+            seq(&[oid(DSTU_LE), seq(&key_params)]),
             bits(&octets(&compressed)),
         ]);
         Key {
