@@ -19,5 +19,6 @@ mod operations;
 mod otp_delivery;
 mod otp_limit;
 mod reference_cache;
+mod rules_index;
 mod sms_gateway;
 mod tenancy;
