@@ -1,5 +1,5 @@
 -- The event store. postgres-es reads these columns by name; the extra columns give the ordered feed
--- its position (global_position) and its commit-safe horizon (tx_id, cqrs-es-notes §6.1).
+-- its position (global_position) and its commit-safe horizon (tx_id: the feed reads only below the oldest transaction still open).
 CREATE TABLE events (
     global_position bigserial   NOT NULL,
     tx_id           xid8        NOT NULL DEFAULT pg_current_xact_id(),

@@ -79,7 +79,7 @@ CREATE TABLE status_history (
     PRIMARY KEY (entity_type, entity_id, sequence, attribute)
 );
 
--- The Event Manager feed: one StatusChangeEvent per change (ehealth-notes §5).
+-- The Event Manager feed: one StatusChangeEvent per change, in eHealth's Event Manager shape.
 CREATE TABLE status_change_events (
     id              uuid        PRIMARY KEY,
     event_type      text        NOT NULL,

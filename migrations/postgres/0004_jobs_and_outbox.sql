@@ -1,4 +1,4 @@
--- Async jobs (ehealth-notes §1.4): created pending in the append transaction, finished by the
+-- Async jobs, as eHealth's async actions answer them: created pending in the append transaction, finished by the
 -- effects worker. Ids are 24 hex characters, like eHealth's Mongo ObjectIds.
 CREATE TABLE jobs (
     id              text        PRIMARY KEY,

@@ -119,6 +119,40 @@ pub(crate) fn generic_plan_pool(pool: &PgPool, size: u32) -> PgPool {
     pool_options(size).connect_lazy_with(options)
 }
 
+/// Migrations whose comments were reworded after they shipped: `(version, checksum as applied
+/// then)`. Their SQL is unchanged, so a database that applied the earlier text gets the current
+/// checksum recorded instead of failing the migrator's "previously applied but modified" check.
+const REWORDED: [(i64, &str); 3] = [
+    (1, "41d534e7d70e2c220f795ca114b308a9be3902af010bda65b1d463782120d50a9745c01f003388acf3c3d32db04e1c13"),
+    (3, "f2e21b11c364d079e49bffacc861fa6b79e658a2b4012ee6a9d68242f7d3c1985bf60914e4abdb640f5cdecfd7f9cfa8"),
+    (4, "73d5469363100291f86e047a086d38b498d6504f4332491ddd9e637b8268428892bbfadb8fc0c870c322ac22baba7217"),
+];
+
+/// Records the current checksum of each [`REWORDED`] migration where the earlier one is recorded.
+async fn restamp_reworded(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
+    let recorded: Option<String> =
+        sqlx::query_scalar("SELECT to_regclass('_sqlx_migrations')::text")
+            .fetch_one(&mut *conn)
+            .await?;
+    if recorded.is_none() {
+        return Ok(());
+    }
+    for (version, earlier) in REWORDED {
+        let Some(current) = MIGRATOR.iter().find(|m| m.version == version) else {
+            continue;
+        };
+        sqlx::query(
+            "UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2 AND checksum = $3",
+        )
+        .bind(current.checksum.as_ref())
+        .bind(version)
+        .bind(hex::decode(earlier).expect("a hex constant"))
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
 /// Applies pending migrations, then hashes any event appended before hash chains existed (the
 /// SQL migration cannot: the hash is computed in Rust, over canonical JSON).
 pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
@@ -127,7 +161,10 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
     sqlx::raw_sql("SET statement_timeout = 0; SET lock_timeout = 0")
         .execute(&mut *conn)
         .await?;
-    let migrated = MIGRATOR.run(&mut *conn).await;
+    let migrated = match restamp_reworded(&mut conn).await {
+        Ok(()) => MIGRATOR.run(&mut *conn).await,
+        Err(err) => Err(err.into()),
+    };
     // The session's settings go with the connection rather than back into the pool.
     drop(conn.detach());
     migrated?;
@@ -135,4 +172,35 @@ pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
         .await
         .map_err(sqlx::migrate::MigrateError::Execute)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_database_that_applied_a_reworded_migration_before_its_rewording_still_migrates() {
+        let pool = crate::store::postgres::test_database("ehealth_t_reworded", 2).await;
+        for (version, earlier) in REWORDED {
+            sqlx::query("UPDATE _sqlx_migrations SET checksum = $1 WHERE version = $2")
+                .bind(hex::decode(earlier).unwrap())
+                .bind(version)
+                .execute(&pool)
+                .await
+                .unwrap();
+        }
+        migrate(&pool)
+            .await
+            .expect("the earlier checksums are restamped");
+        for (version, _) in REWORDED {
+            let recorded: Vec<u8> =
+                sqlx::query_scalar("SELECT checksum FROM _sqlx_migrations WHERE version = $1")
+                    .bind(version)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            let current = MIGRATOR.iter().find(|m| m.version == version).unwrap();
+            assert_eq!(recorded, current.checksum.as_ref(), "version {version}");
+        }
+    }
 }

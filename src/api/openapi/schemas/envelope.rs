@@ -10,7 +10,7 @@ use super::audit::{HistoryEntry, StatusChangeEvent};
 use super::entities::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use super::operations::{Job, Live, Ready};
 
-/// `meta` of every envelope (ehealth-notes §1.2).
+/// `meta` of every envelope, as eHealth answers it.
 #[derive(ToSchema)]
 pub struct Meta {
     /// The requested URL: `http://<Host header><path>`, without the query string.
@@ -49,7 +49,7 @@ pub struct ErrorEnvelope {
     error: Error,
 }
 
-/// The `error` object (ehealth-notes §1.3).
+/// The `error` object, as eHealth answers it.
 #[derive(ToSchema)]
 pub struct Error {
     /// The kind of error; one per status (`request_malformed` 400, `access_denied` 401,
