@@ -54,14 +54,19 @@ const READY_PROBE: Duration = Duration::from_secs(2);
 )]
 pub async fn ready(State(app): State<Arc<AppState>>) -> ApiResponse {
     // The lag is the gauge's (refreshed every two seconds); read now only before its first
-    // refresh. The probe itself is one statement.
+    // refresh.
     let known_lag = app.bus.metrics().feed_lag_known();
+    // Before the gauge's first reading the lag is read beside the write, on the other connection
+    // kept for health: over a slow link, one after the other could outlast the probe's time.
     let probe = async {
-        app.probe.probe_write().await?;
-        match known_lag {
-            Some(lag) => Ok(lag),
-            None => app.probe.feed_lag().await,
-        }
+        let lag = async {
+            match known_lag {
+                Some(lag) => Ok(lag),
+                None => app.probe.feed_lag().await,
+            }
+        };
+        let ((), lag) = tokio::try_join!(app.probe.probe_write(), lag)?;
+        Ok::<_, sqlx::Error>(lag)
     };
     let health = app.bus.health();
     let (database, lag) = match tokio::time::timeout(READY_PROBE, probe).await {
