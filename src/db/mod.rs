@@ -35,6 +35,9 @@ impl From<Lite> for Db {
 /// SMS dispatcher.
 const WORKER_CONNECTIONS: u32 = 4;
 
+/// Connections kept for `/health/ready` and the gauges ([`Db::for_health`]).
+const HEALTH_CONNECTIONS: u32 = 4;
+
 /// Whether a database URL names SQLite (`sqlite:` scheme).
 fn is_sqlite_url(url: &str) -> bool {
     url.starts_with("sqlite:")
@@ -87,8 +90,13 @@ impl Db {
 
     /// The connections `/health/ready` probes with (and the gauges are read on), kept apart so
     /// that a burst of requests holding every pooled connection never makes readiness wait
-    /// (PostgreSQL: two connections of their own, not tested on acquire — the probe is the test —,
+    /// (PostgreSQL: connections of their own, not tested on acquire — the probe is the test —,
     /// every statement and wait bounded by `deadline`; SQLite: the same database).
+    ///
+    /// Four, opened at start: the gauges' reading holds one and then another, and a returned
+    /// connection answers its after-release ping before it is pooled again (a round trip: over a
+    /// link of 200 ms each way, 400 ms); with two, a probe could wait for both, then prepare its
+    /// statement on the connection it got, and outlast its time.
     pub fn for_health(&self, deadline: std::time::Duration) -> Db {
         match self {
             Db::Postgres(pool) => {
@@ -98,10 +106,10 @@ impl Db {
                     ("lock_timeout", format!("{ms}ms")),
                 ]);
                 Db::Postgres(
-                    postgres::pool_options(2)
+                    postgres::pool_options(HEALTH_CONNECTIONS)
                         // Opened at start: a probe never waits for a connection to be set up,
                         // which over a slow link takes several round trips.
-                        .min_connections(2)
+                        .min_connections(HEALTH_CONNECTIONS)
                         .acquire_timeout(deadline)
                         .before_acquire(|_, _| Box::pin(async { Ok(true) }))
                         .connect_lazy_with(options),
