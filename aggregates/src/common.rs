@@ -55,6 +55,23 @@ pub fn mask_phone(phone: &str) -> String {
     format!("{head}*****{tail}")
 }
 
+/// An aggregate that holds one record, `None` until an import creates it; `record_aggregate!`
+/// implements it for every aggregate of this crate.
+pub(crate) trait RecordAggregate: cqrs_es::Aggregate + Default {
+    type Record;
+
+    /// The event that creates the entity from an imported record.
+    fn imported(record: Box<Self::Record>) -> Self::Event;
+
+    fn record(&self) -> Option<&Self::Record>;
+
+    /// The import rule every aggregate shares: importing an entity that does not exist records
+    /// `record` as given; importing one that exists writes nothing, even when the file changed it.
+    fn import(&self, record: Box<Self::Record>) -> Option<Self::Event> {
+        self.record().is_none().then(|| Self::imported(record))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -25,12 +25,30 @@ macro_rules! domain_event {
     };
 }
 
-/// `impl Aggregate` for `$aggregate { record: Option<R> }` whose `TYPE` is its name, given
+/// `impl Aggregate` and [`RecordAggregate`](crate::common::RecordAggregate) for
+/// `$aggregate { record: Option<$record> }` whose `TYPE` is its name, given
 /// `fn decide(&self, Command) -> Result<Option<Event>, Error>` on the aggregate and
-/// `fn evolve(&mut self, Event)` on `R`. Before the import the record is `None` and only the
-/// import event (`$event::$imported(Box<R>)`) changes anything.
+/// `fn evolve(&mut self, Event)` on `$record`. Before the import the record is `None` and only the
+/// import event (`$event::$imported(Box<$record>)`) changes anything.
 macro_rules! record_aggregate {
-    ($aggregate:ident, $command:ty, $event:ident :: $imported:ident, $error:ty) => {
+    ($aggregate:ident($record:ty), $command:ty, $event:ident :: $imported:ident, $error:ty) => {
+        impl crate::common::RecordAggregate for $aggregate {
+            type Record = $record;
+
+            fn imported(record: Box<$record>) -> $event {
+                $event::$imported(record)
+            }
+
+            fn record(&self) -> Option<&$record> {
+                self.record.as_ref()
+            }
+        }
+
+        #[cfg(test)]
+        impl crate::test_support::Imported for $record {
+            type Aggregate = $aggregate;
+        }
+
         impl cqrs_es::Aggregate for $aggregate {
             const TYPE: &'static str = stringify!($aggregate);
             type Command = $command;

@@ -2,9 +2,12 @@
 
 use std::fmt::{Debug, Display};
 
+use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use cqrs_es::{Aggregate, DomainEvent};
 use uuid::Uuid;
+
+use crate::common::RecordAggregate;
 
 // The ids the aggregates' tests share: one patient and legal entity acting, another of each that
 // must be refused, the user who acts and the one who created the entity.
@@ -18,6 +21,65 @@ pub(crate) const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000
 pub(crate) const AUTHOR: Uuid = CREATOR;
 /// Who sends the command.
 pub(crate) const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
+
+/// When the entity was created (imported).
+pub(crate) fn created_at() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap()
+}
+
+/// When the command is sent.
+pub(crate) fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2024, 3, 5, 14, 30, 15).unwrap()
+}
+
+/// A record names the aggregate that holds it, so a test can start from the record alone;
+/// `record_aggregate!` implements it.
+pub(crate) trait Imported: Clone {
+    type Aggregate: RecordAggregate<Record = Self, Services = ()>;
+}
+
+/// The event of the import of `record`, the first of the entity's history.
+pub(crate) fn imported<R: Imported>(record: R) -> Vec<<R::Aggregate as Aggregate>::Event> {
+    vec![R::Aggregate::imported(Box::new(record))]
+}
+
+/// Given the entity imported as `record`.
+pub(crate) fn given<R: Imported>(record: R) -> AggregateTestExecutor<R::Aggregate> {
+    TestFramework::<R::Aggregate>::with(()).given(imported(record))
+}
+
+/// The aggregate holding `record`, as its import leaves it.
+pub(crate) fn holding<R: Imported>(record: R) -> R::Aggregate {
+    replay(imported(record))
+}
+
+/// The record after `events` (the import first) were applied in order.
+pub(crate) fn state_after<A: RecordAggregate>(events: Vec<A::Event>) -> A::Record
+where
+    A::Record: Clone,
+{
+    replay::<A>(events)
+        .record()
+        .cloned()
+        .expect("the entity was imported")
+}
+
+/// The record after `command` on the entity imported as `record`; the command must succeed.
+pub(crate) async fn state_after_command<R: Imported>(
+    record: R,
+    command: <R::Aggregate as Aggregate>::Command,
+) -> R
+where
+    <R::Aggregate as Aggregate>::Error: Debug,
+{
+    let mut history = imported(record.clone());
+    history.extend(
+        when(given(record), command)
+            .await
+            .expect("the command succeeds"),
+    );
+    state_after::<R::Aggregate>(history)
+}
 
 /// Given no events: the entity was never imported.
 pub(crate) fn given_nothing<A: Aggregate<Services = ()>>() -> AggregateTestExecutor<A> {

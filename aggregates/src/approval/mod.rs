@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::common::{mask_phone, optional_reference};
+use crate::common::{mask_phone, optional_reference, RecordAggregate};
 use crate::ids::{LegalEntityId, PatientId, ServiceRequestId, UserId};
 pub use method::{otp_delivery, AuthMethod, OtpDelivery, PersonMethods};
 
@@ -223,10 +223,7 @@ impl Approval {
 impl Approval {
     fn decide(&self, command: ApprovalCommand) -> Result<Option<ApprovalEvent>, ApprovalError> {
         match command {
-            ApprovalCommand::Import(record) => Ok(self
-                .record
-                .is_none()
-                .then_some(ApprovalEvent::ApprovalImported(record))),
+            ApprovalCommand::Import(record) => Ok(self.import(record)),
             ApprovalCommand::ResendOtp {
                 patient_id,
                 legal_entity_id,
@@ -303,7 +300,7 @@ impl ApprovalRecord {
 }
 
 record_aggregate!(
-    Approval,
+    Approval(ApprovalRecord),
     ApprovalCommand,
     ApprovalEvent::ApprovalImported,
     ApprovalError

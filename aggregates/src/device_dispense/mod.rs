@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::common::{optional_reference, reference};
+use crate::common::{optional_reference, reference, RecordAggregate};
 use crate::ids::{LegalEntityId, PatientId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -158,10 +158,7 @@ impl DeviceDispense {
         command: DeviceDispenseCommand,
     ) -> Result<Option<DeviceDispenseEvent>, DeviceDispenseError> {
         match command {
-            DeviceDispenseCommand::Import(record) => Ok(self
-                .record
-                .is_none()
-                .then_some(DeviceDispenseEvent::DeviceDispenseImported(record))),
+            DeviceDispenseCommand::Import(record) => Ok(self.import(record)),
             DeviceDispenseCommand::Stop {
                 patient_id,
                 legal_entity_id,
@@ -192,7 +189,7 @@ impl DeviceDispenseRecord {
 }
 
 record_aggregate!(
-    DeviceDispense,
+    DeviceDispense(DeviceDispenseRecord),
     DeviceDispenseCommand,
     DeviceDispenseEvent::DeviceDispenseImported,
     DeviceDispenseError

@@ -1,12 +1,11 @@
 use super::*;
 
-use chrono::TimeZone;
-use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use serde_json::json;
 
 use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
-    CREATOR, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
+    assert_imported_once, assert_named_and_versioned, assert_refused, created_at, given,
+    given_nothing, holding, imported, now, replay, state_after, state_after_command, when, CREATOR,
+    OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -16,14 +15,6 @@ use crate::test_support::{
 const DD_ID: Uuid = Uuid::from_u128(0xdd00_0000_0000_0000_0000_0000_0000_0001);
 const PHARMACY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
 const PERFORMER: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
-
-fn created_at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 7, 1, 10, 0, 0).unwrap()
-}
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 7, 2, 11, 20, 5).unwrap()
-}
 
 /// An in_progress dispense performed by `PHARMACY` for `PATIENT`.
 fn record() -> DeviceDispenseRecord {
@@ -48,16 +39,6 @@ fn record_in(status: DeviceDispenseStatus) -> DeviceDispenseRecord {
     DeviceDispenseRecord { status, ..record() }
 }
 
-fn imported(record: DeviceDispenseRecord) -> Vec<DeviceDispenseEvent> {
-    vec![DeviceDispenseEvent::DeviceDispenseImported(Box::new(
-        record,
-    ))]
-}
-
-fn given(record: DeviceDispenseRecord) -> AggregateTestExecutor<DeviceDispense> {
-    TestFramework::<DeviceDispense>::with(()).given(imported(record))
-}
-
 fn stop(patient_id: Uuid, legal_entity_id: Uuid) -> DeviceDispenseCommand {
     DeviceDispenseCommand::Stop {
         patient_id: patient_id.into(),
@@ -76,12 +57,6 @@ fn stopped_event() -> DeviceDispenseEvent {
         by: USER,
         at: now(),
     }
-}
-
-fn state_after(events: Vec<DeviceDispenseEvent>) -> DeviceDispenseRecord {
-    replay::<DeviceDispense>(events)
-        .record
-        .expect("the device dispense exists")
 }
 
 const NOT_IN_PROGRESS: [(DeviceDispenseStatus, &str); 7] = [
@@ -111,7 +86,7 @@ async fn import_of_a_new_device_dispense_creates_it_and_a_second_import_is_a_no_
 
 #[test]
 fn an_imported_device_dispense_holds_the_imported_record() {
-    assert_eq!(state_after(imported(record())), record());
+    assert_eq!(state_after::<DeviceDispense>(imported(record())), record());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -228,10 +203,7 @@ async fn stop_by_any_user_of_the_performing_legal_entity_is_allowed() {
 
 #[tokio::test]
 async fn a_stopped_device_dispense_is_stopped_and_updated_by_the_user() {
-    let events = when(given(record()), stop_by_pharmacy()).await.unwrap();
-    let mut all = imported(record());
-    all.extend(events);
-    let state = state_after(all);
+    let state = state_after_command(record(), stop_by_pharmacy()).await;
     assert_eq!(
         state,
         DeviceDispenseRecord {
@@ -290,23 +262,38 @@ fn device_dispense_statuses_are_stored_lower_case() {
     }
 }
 
-#[test]
-fn check_stop_gives_the_same_answer_as_the_command() {
-    let aggregate = DeviceDispense {
-        record: Some(record()),
-    };
-    assert_eq!(
-        aggregate.check_stop(PATIENT.into(), PHARMACY.into()),
-        Ok(())
-    );
-    assert_eq!(
-        aggregate.check_stop(OTHER_PATIENT.into(), PHARMACY.into()),
-        Err(DeviceDispenseError::NotFound)
-    );
-    assert_eq!(
-        aggregate.check_stop(PATIENT.into(), OTHER_LEGAL_ENTITY.into()),
-        Err(DeviceDispenseError::BelongsToAnotherLegalEntity)
-    );
+#[tokio::test]
+async fn check_stop_gives_the_same_answer_as_the_command() {
+    let aggregate = holding(record());
+    let cases = [
+        ("by its legal entity", PATIENT, PHARMACY, Ok(())),
+        (
+            "for another patient",
+            OTHER_PATIENT,
+            PHARMACY,
+            Err(DeviceDispenseError::NotFound),
+        ),
+        (
+            "by another legal entity",
+            PATIENT,
+            OTHER_LEGAL_ENTITY,
+            Err(DeviceDispenseError::BelongsToAnotherLegalEntity),
+        ),
+    ];
+    for (case, patient, legal_entity, expected) in cases {
+        assert_eq!(
+            aggregate.check_stop(patient.into(), legal_entity.into()),
+            expected,
+            "stop {case}"
+        );
+        assert_eq!(
+            when(given(record()), stop(patient, legal_entity))
+                .await
+                .map(|_| ()),
+            expected,
+            "the command: stop {case}"
+        );
+    }
 }
 
 #[test]

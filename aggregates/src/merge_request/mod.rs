@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::common::RecordAggregate;
 use crate::ids::{LegalEntityId, UserId};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -156,10 +157,7 @@ impl MergeRequest {
         command: MergeRequestCommand,
     ) -> Result<Option<MergeRequestEvent>, MergeRequestError> {
         match command {
-            MergeRequestCommand::Import(record) => Ok(self
-                .record
-                .is_none()
-                .then_some(MergeRequestEvent::MergeRequestImported(record))),
+            MergeRequestCommand::Import(record) => Ok(self.import(record)),
             MergeRequestCommand::Reject {
                 user_id,
                 legal_entity_id,
@@ -189,7 +187,7 @@ impl MergeRequestRecord {
 }
 
 record_aggregate!(
-    MergeRequest,
+    MergeRequest(MergeRequestRecord),
     MergeRequestCommand,
     MergeRequestEvent::MergeRequestImported,
     MergeRequestError

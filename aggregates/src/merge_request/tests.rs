@@ -1,12 +1,11 @@
 use super::*;
 
-use chrono::TimeZone;
-use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use serde_json::json;
 
 use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
-    AUTHOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY,
+    assert_imported_once, assert_named_and_versioned, assert_refused, created_at, given,
+    given_nothing, holding, imported, now, replay, state_after, state_after_command, when, AUTHOR,
+    LEGAL_ENTITY, OTHER_LEGAL_ENTITY,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -19,14 +18,6 @@ const PREPERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_000
 const OTHER_USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 /// Whoever last touched the request before the reject (it was approved by the person).
 const APPROVER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0003);
-
-fn created_at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 10, 8, 0, 0).unwrap()
-}
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 11, 16, 45, 30).unwrap()
-}
 
 /// A NEW merge request created by `AUTHOR` in `LEGAL_ENTITY`, last updated by `APPROVER`.
 fn record() -> MergeRequestRecord {
@@ -51,14 +42,6 @@ fn record_in(status: MergeRequestStatus) -> MergeRequestRecord {
     MergeRequestRecord { status, ..record() }
 }
 
-fn imported(record: MergeRequestRecord) -> Vec<MergeRequestEvent> {
-    vec![MergeRequestEvent::MergeRequestImported(Box::new(record))]
-}
-
-fn given(record: MergeRequestRecord) -> AggregateTestExecutor<MergeRequest> {
-    TestFramework::<MergeRequest>::with(()).given(imported(record))
-}
-
 fn reject(user_id: Uuid, legal_entity_id: Uuid) -> MergeRequestCommand {
     MergeRequestCommand::Reject {
         user_id: user_id.into(),
@@ -76,12 +59,6 @@ fn rejected_event() -> MergeRequestEvent {
         by: AUTHOR,
         at: now(),
     }
-}
-
-fn state_after(events: Vec<MergeRequestEvent>) -> MergeRequestRecord {
-    replay::<MergeRequest>(events)
-        .record
-        .expect("the merge request exists")
 }
 
 const NOT_REJECTABLE: [MergeRequestStatus; 5] = [
@@ -109,7 +86,7 @@ async fn import_of_a_new_merge_request_creates_it_and_a_second_import_is_a_no_op
 
 #[test]
 fn an_imported_merge_request_holds_the_imported_record() {
-    assert_eq!(state_after(imported(record())), record());
+    assert_eq!(state_after::<MergeRequest>(imported(record())), record());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -221,15 +198,8 @@ async fn reject_of_a_new_or_approved_merge_request_by_its_author_emits_rejected(
 
 #[tokio::test]
 async fn a_rejected_merge_request_is_rejected_and_updated_by_the_author() {
-    let events = when(
-        given(record_in(MergeRequestStatus::Approved)),
-        reject_by_author(),
-    )
-    .await
-    .unwrap();
-    let mut all = imported(record_in(MergeRequestStatus::Approved));
-    all.extend(events);
-    let state = state_after(all);
+    let state =
+        state_after_command(record_in(MergeRequestStatus::Approved), reject_by_author()).await;
     assert_eq!(
         state,
         MergeRequestRecord {
@@ -276,19 +246,38 @@ fn merge_request_statuses_are_written_in_upper_case() {
     }
 }
 
-#[test]
-fn check_reject_gives_the_same_answer_as_the_command() {
-    let aggregate = MergeRequest {
-        record: Some(record()),
-    };
-    assert_eq!(
-        aggregate.check_reject(AUTHOR.into(), LEGAL_ENTITY.into()),
-        Ok(())
-    );
-    assert_eq!(
-        aggregate.check_reject(OTHER_USER.into(), LEGAL_ENTITY.into()),
-        Err(MergeRequestError::NotAuthor)
-    );
+#[tokio::test]
+async fn check_reject_gives_the_same_answer_as_the_command() {
+    let aggregate = holding(record());
+    let cases = [
+        ("by its author", AUTHOR, LEGAL_ENTITY, Ok(())),
+        (
+            "by another user",
+            OTHER_USER,
+            LEGAL_ENTITY,
+            Err(MergeRequestError::NotAuthor),
+        ),
+        (
+            "by its author from another legal entity",
+            AUTHOR,
+            OTHER_LEGAL_ENTITY,
+            Err(MergeRequestError::OtherLegalEntity),
+        ),
+    ];
+    for (case, user, legal_entity, expected) in cases {
+        assert_eq!(
+            aggregate.check_reject(user.into(), legal_entity.into()),
+            expected,
+            "reject {case}"
+        );
+        assert_eq!(
+            when(given(record()), reject(user, legal_entity))
+                .await
+                .map(|_| ()),
+            expected,
+            "the command: reject {case}"
+        );
+    }
     assert_eq!(
         MergeRequest::default().check_reject(AUTHOR.into(), LEGAL_ENTITY.into()),
         Err(MergeRequestError::NotFound)
