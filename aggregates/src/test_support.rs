@@ -64,6 +64,23 @@ where
         .expect("the entity was imported")
 }
 
+/// What `command` writes after `history` (the import first), and the record afterwards; the
+/// command must succeed.
+pub(crate) async fn written_after<A>(
+    history: Vec<A::Event>,
+    command: A::Command,
+) -> (Vec<A::Event>, A::Record)
+where
+    A: RecordAggregate<Services = ()>,
+    A::Record: Clone,
+    A::Error: Debug,
+{
+    let given = TestFramework::<A>::with(()).given(history.clone());
+    let written = when(given, command).await.expect("the command succeeds");
+    let state = state_after::<A>(history.into_iter().chain(written.clone()).collect());
+    (written, state)
+}
+
 /// The record after `command` on the entity imported as `record`; the command must succeed.
 pub(crate) async fn state_after_command<R: Imported>(
     record: R,
@@ -72,13 +89,9 @@ pub(crate) async fn state_after_command<R: Imported>(
 where
     <R::Aggregate as Aggregate>::Error: Debug,
 {
-    let mut history = imported(record.clone());
-    history.extend(
-        when(given(record), command)
-            .await
-            .expect("the command succeeds"),
-    );
-    state_after::<R::Aggregate>(history)
+    written_after::<R::Aggregate>(imported(record), command)
+        .await
+        .1
 }
 
 /// Given no events: the entity was never imported.

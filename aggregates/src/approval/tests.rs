@@ -1,11 +1,11 @@
 use super::*;
 
 use chrono::TimeZone;
-use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 
 use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
-    CREATOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
+    assert_imported_once, assert_named_and_versioned, assert_refused, created_at, given,
+    given_nothing, holding, imported, now, replay, state_after, state_after_command, when,
+    written_after, CREATOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -23,16 +23,9 @@ const THIRD_PERSON_PHONE: &str = "+380671112233";
 const SALT: &str = "9f86d081884c7d659a2feaa0c55ad015";
 const SECOND_SALT: &str = "2c26b46b68ffc68ff99b453c1d304134";
 
-fn created_at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 9, 1, 12, 0, 0).unwrap()
-}
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 9, 1, 12, 3, 20).unwrap()
-}
-
+/// When a second resend is sent.
 fn later() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 9, 1, 12, 9, 0).unwrap()
+    now() + Duration::seconds(340)
 }
 
 /// A `new` approval for `PATIENT`, granted to a doctor of `LEGAL_ENTITY`, made for a service
@@ -60,14 +53,6 @@ fn record() -> ApprovalRecord {
 
 fn record_in(status: ApprovalStatus) -> ApprovalRecord {
     ApprovalRecord { status, ..record() }
-}
-
-fn imported(record: ApprovalRecord) -> Vec<ApprovalEvent> {
-    vec![ApprovalEvent::ApprovalImported(Box::new(record))]
-}
-
-fn given(record: ApprovalRecord) -> AggregateTestExecutor<Approval> {
-    TestFramework::<Approval>::with(()).given(imported(record))
 }
 
 fn otp() -> OtpDelivery {
@@ -137,12 +122,6 @@ fn revoked_event() -> ApprovalEvent {
     }
 }
 
-fn state_after(events: Vec<ApprovalEvent>) -> ApprovalRecord {
-    replay::<Approval>(events)
-        .record
-        .expect("the approval exists")
-}
-
 const NOT_NEW: [(ApprovalStatus, &str); 4] = [
     (ApprovalStatus::Active, "active"),
     (ApprovalStatus::Rejected, "rejected"),
@@ -167,7 +146,7 @@ async fn import_of_a_new_approval_creates_it_and_a_second_import_is_a_no_op() {
 
 #[test]
 fn an_imported_approval_holds_the_imported_record() {
-    assert_eq!(state_after(imported(record())), record());
+    assert_eq!(state_after::<Approval>(imported(record())), record());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -335,7 +314,7 @@ async fn resend_issues_a_code_valid_for_15_minutes_to_the_otp_phone_or_the_third
                 method_type: method_type.into(),
                 phone_number: phone.into(),
                 salt: SALT.into(),
-                expires_at: Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap(),
+                expires_at: Utc.with_ymd_and_hms(2024, 3, 5, 14, 45, 15).unwrap(),
                 by: USER,
                 at: now(),
             }]),
@@ -344,17 +323,14 @@ async fn resend_issues_a_code_valid_for_15_minutes_to_the_otp_phone_or_the_third
     }
     assert_eq!(
         now() + Duration::minutes(OTP_VALIDITY_MINUTES),
-        Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap()
+        Utc.with_ymd_and_hms(2024, 3, 5, 14, 45, 15).unwrap()
     );
     assert_eq!(OTP_VALIDITY_MINUTES, 15);
 }
 
 #[tokio::test]
 async fn a_resent_code_is_the_challenge_in_force() {
-    let events = when(given(record()), resend(otp())).await.unwrap();
-    let mut all = imported(record());
-    all.extend(events);
-    let state = state_after(all);
+    let state = state_after_command(record(), resend(otp())).await;
     assert_eq!(
         state,
         ApprovalRecord {
@@ -374,26 +350,19 @@ async fn a_resent_code_is_the_challenge_in_force() {
     assert_eq!(state.status, ApprovalStatus::New);
 }
 
+/// A second resend, `later()` through `delivery`, after an OTP resend: what it writes and the
+/// approval afterwards.
+async fn second_resend(delivery: OtpDelivery) -> (Vec<ApprovalEvent>, ApprovalRecord) {
+    let mut history = imported(record());
+    history.push(resent_event(SALT, now()));
+    let command = resend_with(PATIENT, LEGAL_ENTITY, delivery, SECOND_SALT, later());
+    written_after::<Approval>(history, command).await
+}
+
 #[tokio::test]
 async fn a_second_resend_replaces_the_previous_challenge() {
-    let second = given(record())
-        .and(vec![resent_event(SALT, now())])
-        .when_async(resend_with(
-            PATIENT,
-            LEGAL_ENTITY,
-            otp(),
-            SECOND_SALT,
-            later(),
-        ))
-        .await
-        .inspect_result()
-        .unwrap();
+    let (second, state) = second_resend(otp()).await;
     assert_eq!(second, vec![resent_event(SECOND_SALT, later())]);
-
-    let mut all = imported(record());
-    all.push(resent_event(SALT, now()));
-    all.extend(second);
-    let state = state_after(all);
     let challenge = state.otp.clone().expect("a challenge is in force");
     assert_eq!(challenge.salt, SECOND_SALT);
     assert_eq!(challenge.issued_at, later());
@@ -407,22 +376,7 @@ async fn a_second_resend_replaces_the_previous_challenge() {
 
 #[tokio::test]
 async fn a_resend_through_a_third_person_after_an_otp_resend_switches_the_phone() {
-    let events = given(record())
-        .and(vec![resent_event(SALT, now())])
-        .when_async(resend_with(
-            PATIENT,
-            LEGAL_ENTITY,
-            third_person(),
-            SECOND_SALT,
-            later(),
-        ))
-        .await
-        .inspect_result()
-        .unwrap();
-    let mut all = imported(record());
-    all.push(resent_event(SALT, now()));
-    all.extend(events);
-    let challenge = state_after(all).otp.unwrap();
+    let challenge = second_resend(third_person()).await.1.otp.unwrap();
     assert_eq!(challenge.method_type, "THIRD_PERSON");
     assert_eq!(challenge.phone_number, THIRD_PERSON_PHONE);
 }
@@ -433,7 +387,7 @@ async fn a_resend_through_a_third_person_after_an_otp_resend_switches_the_phone(
 
 #[test]
 fn an_approval_renders_the_current_method_with_a_masked_phone_and_never_the_salt() {
-    let state = state_after(vec![
+    let state = state_after::<Approval>(vec![
         imported(record()).remove(0),
         resent_event(SALT, now()),
     ]);
@@ -476,7 +430,7 @@ fn an_approval_without_a_challenge_renders_no_current_method_even_if_one_was_imp
 
 #[test]
 fn an_approval_with_a_challenge_replaces_an_imported_current_method() {
-    let mut approval = state_after(vec![
+    let mut approval = state_after::<Approval>(vec![
         imported(record()).remove(0),
         resent_event(SALT, now()),
     ]);
@@ -509,13 +463,8 @@ async fn revoke_of_a_new_or_active_approval_emits_revoked() {
 
 #[tokio::test]
 async fn a_revoked_approval_is_cancelled_and_updated_by_the_revoker() {
-    let events = when(given(record_in(ApprovalStatus::Active)), revoke())
-        .await
-        .unwrap();
-    let mut all = imported(record_in(ApprovalStatus::Active));
-    all.extend(events);
     assert_eq!(
-        state_after(all),
+        state_after_command(record_in(ApprovalStatus::Active), revoke()).await,
         ApprovalRecord {
             status: ApprovalStatus::Cancelled,
             updated_by: Some(USER),
@@ -571,27 +520,46 @@ async fn revoke_without_an_approval_made_for_that_service_request_to_revoke_is_a
 // Plumbing
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn check_resend_gives_the_same_answer_as_the_command() {
-    let aggregate = Approval {
-        record: Some(record()),
-    };
-    assert_eq!(
-        aggregate.check_resend(PATIENT.into(), LEGAL_ENTITY.into(), &otp()),
-        Ok(())
-    );
-    assert_eq!(
-        aggregate.check_resend(PATIENT.into(), LEGAL_ENTITY.into(), &offline()),
-        Err(ApprovalError::ResendNotAllowed)
-    );
-    assert_eq!(
-        aggregate.check_resend(OTHER_PATIENT.into(), LEGAL_ENTITY.into(), &otp()),
-        Err(ApprovalError::NotFound)
-    );
-    assert_eq!(
-        aggregate.check_resend(PATIENT.into(), OTHER_LEGAL_ENTITY.into(), &otp()),
-        Err(ApprovalError::BelongsToAnotherLegalEntity)
-    );
+#[tokio::test]
+async fn check_resend_gives_the_same_answer_as_the_command() {
+    let aggregate = holding(record());
+    let cases = [
+        ("by its owner", PATIENT, LEGAL_ENTITY, otp(), Ok(())),
+        (
+            "to an offline person",
+            PATIENT,
+            LEGAL_ENTITY,
+            offline(),
+            Err(ApprovalError::ResendNotAllowed),
+        ),
+        (
+            "for another patient",
+            OTHER_PATIENT,
+            LEGAL_ENTITY,
+            otp(),
+            Err(ApprovalError::NotFound),
+        ),
+        (
+            "by another legal entity",
+            PATIENT,
+            OTHER_LEGAL_ENTITY,
+            otp(),
+            Err(ApprovalError::BelongsToAnotherLegalEntity),
+        ),
+    ];
+    for (case, patient, legal_entity, delivery, expected) in cases {
+        assert_eq!(
+            aggregate.check_resend(patient.into(), legal_entity.into(), &delivery),
+            expected,
+            "resend {case}"
+        );
+        let command = resend_with(patient, legal_entity, delivery, SALT, now());
+        assert_eq!(
+            when(given(record()), command).await.map(|_| ()),
+            expected,
+            "the command: resend {case}"
+        );
+    }
 }
 
 #[test]
@@ -613,9 +581,7 @@ fn approval_events_are_named_and_versioned() {
 
 #[test]
 fn given_an_approval_of_another_patient_when_its_resend_target_is_checked_then_it_is_not_found() {
-    let aggregate = Approval {
-        record: Some(record()),
-    };
+    let aggregate = holding(record());
     assert_eq!(
         aggregate.check_resend_target(PATIENT.into()).map(|a| a.id),
         Ok(record().id)
