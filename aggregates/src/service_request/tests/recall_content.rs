@@ -1,0 +1,253 @@
+//! Recall: the signed content compared with the stored service request, and a successful recall.
+
+use super::*;
+
+// Recall: content
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn recall_of_content_signed_for_another_service_request_is_refused_with_id_mismatch() {
+    let other = record_with(|r| r.id = Uuid::parse_str(ANOTHER_ID).unwrap());
+    given(record())
+        .when_async(recall_of(signed_content(&other)))
+        .await
+        .then_expect_error(ServiceRequestError::RecallContentIdMismatch);
+    assert_eq!(
+        ServiceRequestError::RecallContentIdMismatch.to_string(),
+        "Signed content id does not match the service request in the URL"
+    );
+}
+
+#[tokio::test]
+async fn recall_of_content_without_an_id_is_refused_by_the_schema() {
+    let content = signed_content_with(|doc| {
+        doc.remove("id");
+    });
+    given(record())
+        .when_async(recall_of(content.clone()))
+        .await
+        .then_expect_error(refused_by_schema(&content));
+}
+
+#[tokio::test]
+async fn recall_checks_the_content_id_before_the_rest_of_the_content() {
+    let content = signed_content_with(|doc| {
+        doc.insert("id".into(), json!(ANOTHER_ID));
+        doc.insert("note".into(), json!("changed"));
+    });
+    given(record())
+        .when_async(recall_of(content))
+        .await
+        .then_expect_error(ServiceRequestError::RecallContentIdMismatch);
+}
+
+#[tokio::test]
+async fn recall_of_content_with_a_changed_field_is_refused_with_content_mismatch() {
+    let content = signed_content_with(|doc| {
+        doc.insert("note".into(), json!("Referral for knee MRI, urgent"));
+    });
+    assert_refused(
+        outcome(record(), recall_of(content)).await,
+        ServiceRequestError::RecallContentMismatch,
+        "Signed content doesn't match with previously created service request",
+    );
+}
+
+/// How signed content that differs from the stored service request is refused: a difference the
+/// schema allows is a content mismatch, one it forbids is refused by the schema first.
+#[tokio::test]
+async fn recall_of_content_that_differs_from_the_service_request_is_refused() {
+    let mismatch = |_: &Value| ServiceRequestError::RecallContentMismatch;
+    type Edit = fn(&mut Map<String, Value>);
+    type Refusal = fn(&Value) -> ServiceRequestError;
+    let cases: [(&str, Edit, Refusal); 5] = [
+        (
+            "without a key whose value is null",
+            |doc| assert_eq!(doc.remove("priority"), Some(Value::Null)),
+            mismatch,
+        ),
+        (
+            // A key the schema knows (a reference, here null) but the stored service request lacks.
+            "with an extra key",
+            |doc| {
+                doc.insert("performer".into(), Value::Null);
+            },
+            mismatch,
+        ),
+        (
+            "with a key the schema does not know",
+            |doc| {
+                doc.insert("colour".into(), json!("someone"));
+            },
+            refused_by_schema,
+        ),
+        (
+            // The doctor signs the service request as it is now (active), not as it will be.
+            "that already says recalled",
+            |doc| {
+                doc.insert("status".into(), json!("recalled"));
+            },
+            refused_by_schema,
+        ),
+        (
+            "with a different reservation",
+            |doc| {
+                doc.insert("used_by_legal_entity".into(), Value::Null);
+            },
+            mismatch,
+        ),
+    ];
+    for (case, edit, refusal) in cases {
+        let content = signed_content_with(edit);
+        assert_eq!(
+            outcome(record(), recall_of(content.clone())).await,
+            Err(refusal(&content)),
+            "recall of content {case}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn recall_ignores_status_reason_explanatory_letter_inserted_at_and_updated_at_in_the_comparison(
+) {
+    let sr = record_with(|r| {
+        r.explanatory_letter = Some("stored letter".into());
+        r.status_reason = Some(json!({"text": "stored reason"}));
+    });
+    let mut content = signed_content(&sr);
+    content["explanatory_letter"] = json!("a different letter");
+    content["inserted_at"] = json!("2000-01-01T00:00:00Z");
+    content["updated_at"] = json!("2001-01-01T00:00:00Z");
+    let result = outcome(sr, recall_of(content)).await;
+    assert_eq!(
+        result,
+        Ok(vec![ServiceRequestEvent::ServiceRequestRecalled {
+            status_reason: recall_reason(),
+            explanatory_letter: Some("a different letter".into()),
+            signed_content_link: RECALL_LINK.into(),
+            by: USER,
+            at: now(),
+        }])
+    );
+}
+
+#[tokio::test]
+async fn recall_accepts_content_without_the_ignored_timestamps() {
+    let content = signed_content_with(|doc| {
+        doc.remove("inserted_at");
+        doc.remove("updated_at");
+    });
+    given(record())
+        .when_async(recall_of(content))
+        .await
+        .then_expect_events(vec![recalled_event()]);
+}
+
+#[test]
+fn the_content_comparison_ignores_exactly_four_keys() {
+    assert_eq!(
+        CONTENT_COMPARISON_IGNORED,
+        [
+            "status_reason",
+            "explanatory_letter",
+            "inserted_at",
+            "updated_at"
+        ]
+    );
+    let doc = comparable(record().render());
+    for key in CONTENT_COMPARISON_IGNORED {
+        assert!(doc.get(key).is_none(), "{key} kept");
+    }
+    assert_eq!(doc["id"], json!(SR_ID.to_string()));
+    assert_eq!(doc["status"], json!("active"));
+    assert_eq!(doc["priority"], Value::Null);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Recall: success
+// ---------------------------------------------------------------------------------------------
+
+#[tokio::test]
+async fn recall_by_the_requester_doctor_emits_recalled_with_the_reason_letter_and_link() {
+    given(record())
+        .when_async(valid_recall())
+        .await
+        .then_expect_events(vec![recalled_event()]);
+}
+
+#[tokio::test]
+async fn recall_without_an_explanatory_letter_emits_recalled_without_one() {
+    let content = signed_content_with(|doc| {
+        doc.remove("explanatory_letter");
+    });
+    given(record())
+        .when_async(recall_of(content))
+        .await
+        .then_expect_events(vec![ServiceRequestEvent::ServiceRequestRecalled {
+            status_reason: recall_reason(),
+            explanatory_letter: None,
+            signed_content_link: RECALL_LINK.into(),
+            by: USER,
+            at: now(),
+        }]);
+}
+
+#[tokio::test]
+async fn recall_of_a_service_request_that_nobody_uses_succeeds() {
+    let sr = record_with(|r| {
+        r.used_by_employee = None;
+        r.used_by_legal_entity = None;
+        r.program_processing_status = None;
+    });
+    let cmd = recall_of(signed_content(&sr));
+    given(sr)
+        .when_async(cmd)
+        .await
+        .then_expect_events(vec![recalled_event()]);
+}
+
+#[tokio::test]
+async fn a_recalled_service_request_records_the_recall_in_its_status_and_history() {
+    let events = outcome(record(), valid_recall()).await.unwrap();
+    let mut all = imported(record());
+    all.extend(events);
+    let state = state_after::<ServiceRequest>(all);
+
+    let expected = record_with(|r| {
+        r.status = ServiceRequestStatus::Recalled;
+        r.status_reason = Some(recall_reason());
+        r.explanatory_letter = Some("Patient moved to another city".into());
+        r.status_history.push(StatusHistoryEntry {
+            status: ServiceRequestStatus::Recalled,
+            status_reason: Some(recall_reason()),
+            inserted_at: now(),
+            inserted_by: Some(USER),
+        });
+        r.signed_content_links.push(RECALL_LINK.into());
+        r.updated_by = Some(USER);
+        r.updated_at = now();
+    });
+    assert_eq!(state, expected);
+    assert_eq!(state.status_history.len(), 2);
+    assert_eq!(state.signed_content_links.len(), 2);
+    // The reservation is untouched by a recall.
+    assert_eq!(state.used_by_legal_entity, Some(USING_LE));
+    assert_eq!(state.render()["status"], json!("recalled"));
+}
+
+#[test]
+fn a_recall_without_a_letter_keeps_the_stored_letter() {
+    let sr = record_with(|r| r.explanatory_letter = Some("stored letter".into()));
+    let state = state_after::<ServiceRequest>(vec![
+        ServiceRequestEvent::ServiceRequestImported(Box::new(sr)),
+        ServiceRequestEvent::ServiceRequestRecalled {
+            status_reason: recall_reason(),
+            explanatory_letter: None,
+            signed_content_link: RECALL_LINK.into(),
+            by: USER,
+            at: now(),
+        },
+    ]);
+    assert_eq!(state.explanatory_letter.as_deref(), Some("stored letter"));
+    assert_eq!(state.status, ServiceRequestStatus::Recalled);
+}
