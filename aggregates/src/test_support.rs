@@ -128,31 +128,42 @@ pub(crate) fn assert_refused<T: Debug, E: PartialEq + Debug + Display>(
     assert_eq!(err.to_string(), message, "the message of {expected:?}");
 }
 
-/// The import rules every aggregate shares: importing an entity that does not exist records
-/// `record` as given; importing one that exists is a no-op, even when the file changed it.
-pub(crate) async fn assert_imported_once<A, R>(
+/// The import rules every aggregate shares: before the import there is no record; importing an
+/// entity that does not exist creates it holding `record` as given; importing one that exists is a
+/// no-op, even when the file changed it.
+pub(crate) async fn assert_imported_once<R>(
     record: R,
     changed: R,
-    import: fn(Box<R>) -> A::Command,
-    imported: fn(Box<R>) -> A::Event,
+    import: fn(Box<R>) -> <R::Aggregate as Aggregate>::Command,
 ) where
-    A: Aggregate<Services = ()>,
-    A::Event: PartialEq,
-    A::Error: PartialEq,
-    R: Clone,
+    R: Imported + PartialEq + Debug,
+    <R::Aggregate as Aggregate>::Event: PartialEq,
+    <R::Aggregate as Aggregate>::Error: PartialEq,
 {
+    let kind = <R::Aggregate as Aggregate>::TYPE;
     assert_eq!(
-        when(given_nothing::<A>(), import(Box::new(record.clone()))).await,
-        Ok(vec![imported(Box::new(record.clone()))]),
-        "the import of a new {} creates it",
-        A::TYPE
+        R::Aggregate::default().record(),
+        None,
+        "a {kind} before its import"
     );
-    let existing = TestFramework::<A>::with(()).given(vec![imported(Box::new(record))]);
     assert_eq!(
-        when(existing, import(Box::new(changed))).await,
+        when(
+            given_nothing::<R::Aggregate>(),
+            import(Box::new(record.clone()))
+        )
+        .await,
+        Ok(imported(record.clone())),
+        "the import of a new {kind} creates it"
+    );
+    assert_eq!(
+        state_after::<R::Aggregate>(imported(record.clone())),
+        record,
+        "an imported {kind} holds the imported record"
+    );
+    assert_eq!(
+        when(given(record), import(Box::new(changed))).await,
         Ok(vec![]),
-        "a second import of an existing {} is a no-op",
-        A::TYPE
+        "a second import of an existing {kind} is a no-op"
     );
 }
 
