@@ -167,11 +167,12 @@ fn refused_by_schema(content: &Value) -> ServiceRequestError {
 /// The id of another service request.
 const ANOTHER_ID: &str = "5e000000-0000-4000-8000-000000000007";
 
-const NON_ACTIVE: [ServiceRequestStatus; 4] = [
-    ServiceRequestStatus::InProgress,
-    ServiceRequestStatus::Completed,
-    ServiceRequestStatus::Recalled,
-    ServiceRequestStatus::EnteredInError,
+/// The statuses other than `active`, as they are written.
+const NON_ACTIVE: [(ServiceRequestStatus, &str); 4] = [
+    (ServiceRequestStatus::InProgress, "in_progress"),
+    (ServiceRequestStatus::Completed, "completed"),
+    (ServiceRequestStatus::Recalled, "recalled"),
+    (ServiceRequestStatus::EnteredInError, "entered_in_error"),
 ];
 
 // ---------------------------------------------------------------------------------------------
@@ -182,6 +183,22 @@ const NON_ACTIVE: [ServiceRequestStatus; 4] = [
 async fn import_of_a_new_service_request_creates_it_and_a_second_import_is_a_no_op() {
     let changed = record_with(|r| r.status = ServiceRequestStatus::Completed);
     assert_imported_once(record(), changed, ServiceRequestCommand::Import).await;
+}
+
+#[tokio::test]
+async fn release_or_recall_of_a_service_request_that_does_not_exist_is_refused_with_not_found() {
+    for (action, command) in [
+        ("release", release_by(USING_LE)),
+        ("recall", valid_recall()),
+    ] {
+        let refusal = when(given_nothing::<ServiceRequest>(), command).await;
+        assert_eq!(refusal, Err(ServiceRequestError::NotFound), "{action}");
+        assert_eq!(
+            refusal.unwrap_err().to_string(),
+            "Service request not found",
+            "the message of the {action}"
+        );
+    }
 }
 
 #[test]

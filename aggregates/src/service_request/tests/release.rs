@@ -2,14 +2,6 @@
 
 use super::*;
 
-#[tokio::test]
-async fn release_of_a_service_request_that_does_not_exist_is_refused_with_not_found() {
-    given_nothing::<ServiceRequest>()
-        .when_async(release_by(USING_LE))
-        .await
-        .then_expect_error(ServiceRequestError::NotFound);
-}
-
 fn expiring_at(text: &str) -> ServiceRequestRecord {
     record_with(|r| {
         r.other
@@ -49,7 +41,7 @@ fn a_bare_expiration_date_lasts_until_the_end_of_that_day() {
 
 #[tokio::test]
 async fn release_of_a_service_request_that_is_not_active_is_refused_with_invalid_status() {
-    for status in NON_ACTIVE {
+    for (status, _) in NON_ACTIVE {
         let result = outcome(record_with(|r| r.status = status), release_by(USING_LE)).await;
         assert_eq!(
             result,
