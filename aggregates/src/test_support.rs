@@ -5,6 +5,9 @@ use std::fmt::{Debug, Display};
 use chrono::{DateTime, TimeZone, Utc};
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use cqrs_es::{Aggregate, DomainEvent};
+use serde::de::DeserializeOwned;
+use serde::Serialize;
+use serde_json::Value;
 use uuid::Uuid;
 
 use crate::common::RecordAggregate;
@@ -174,5 +177,47 @@ pub(crate) fn assert_named_and_versioned<E: DomainEvent>(events: Vec<(E, &str)>)
     for (event, name) in events {
         assert_eq!(event.event_type(), name);
         assert_eq!(event.event_version(), "1.0", "the version of {name}");
+    }
+}
+
+/// The statuses of a type whose `VALUES` are `values`, but `except`, each with the text it is
+/// written as: read from the type's own list, so a status added later is covered too.
+pub(crate) fn statuses_except<S>(values: &[&'static str], except: &[S]) -> Vec<(S, &'static str)>
+where
+    S: DeserializeOwned + PartialEq,
+{
+    values
+        .iter()
+        .map(|&text| {
+            let status = serde_json::from_value(Value::from(text))
+                .unwrap_or_else(|e| panic!("{text} is not a status: {e}"));
+            (status, text)
+        })
+        .filter(|(status, _)| !except.contains(status))
+        .collect()
+}
+
+/// Asserts every status of a type whose `VALUES` are `values` is read, stored and rendered
+/// (`as_str`) as that same text.
+#[track_caller]
+pub(crate) fn assert_written_as<S>(values: &[&'static str], as_str: fn(S) -> &'static str)
+where
+    S: DeserializeOwned + Serialize + PartialEq + Copy,
+{
+    for (status, text) in statuses_except::<S>(values, &[]) {
+        assert_eq!(as_str(status), text);
+        assert_eq!(serde_json::to_value(status).unwrap(), Value::from(text));
+    }
+}
+
+/// Asserts each field of `view`, named by its JSON pointer, holds the value given.
+#[track_caller]
+pub(crate) fn assert_fields(view: &Value, fields: &[(&str, Value)]) {
+    for (pointer, expected) in fields {
+        assert_eq!(
+            view.pointer(pointer),
+            Some(expected),
+            "{pointer} of {view:#}"
+        );
     }
 }

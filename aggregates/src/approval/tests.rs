@@ -3,9 +3,10 @@ use super::*;
 use chrono::TimeZone;
 
 use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, created_at, given,
-    given_nothing, holding, imported, now, replay, state_after, state_after_command, when,
-    written_after, CREATOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
+    assert_fields, assert_imported_once, assert_named_and_versioned, assert_refused, created_at,
+    given, given_nothing, holding, imported, now, replay, state_after, state_after_command,
+    statuses_except, when, written_after, CREATOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY, OTHER_PATIENT,
+    PATIENT, USER,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -121,13 +122,6 @@ fn revoked_event() -> ApprovalEvent {
         at: now(),
     }
 }
-
-const NOT_NEW: [(ApprovalStatus, &str); 4] = [
-    (ApprovalStatus::Active, "active"),
-    (ApprovalStatus::Rejected, "rejected"),
-    (ApprovalStatus::Cancelled, "cancelled"),
-    (ApprovalStatus::Expired, "expired"),
-];
 
 // ---------------------------------------------------------------------------------------------
 // Import
@@ -246,7 +240,9 @@ async fn resend_checks_the_authentication_method_before_the_status() {
 
 #[tokio::test]
 async fn resend_on_an_approval_that_is_not_new_is_refused_with_its_status() {
-    for (status, text) in NOT_NEW {
+    let not_new = statuses_except(ApprovalStatus::VALUES, &[ApprovalStatus::New]);
+    assert_eq!(not_new.len(), 4);
+    for (status, text) in not_new {
         let result = when(given(record_in(status)), resend(otp())).await;
         assert_eq!(
             result,
@@ -389,21 +385,20 @@ fn an_approval_renders_the_current_method_with_a_masked_phone_and_never_the_salt
     let text = view.to_string();
     assert!(!text.contains(PHONE), "full phone leaked: {text}");
     assert!(!text.contains(SALT), "salt leaked: {text}");
-    assert_eq!(view["id"], json!(APPROVAL_ID.to_string()));
-    assert_eq!(view["status"], json!("new"));
-    assert_eq!(
-        view["reason"]["identifier"]["value"],
-        json!(SERVICE_REQUEST.to_string())
+    assert_fields(
+        &view,
+        &[
+            ("/id", json!(APPROVAL_ID)),
+            ("/status", json!("new")),
+            ("/reason/identifier/value", json!(SERVICE_REQUEST)),
+            (
+                "/reason/identifier/type/coding/0/code",
+                json!("service_request"),
+            ),
+            ("/granted_to/identifier/value", json!(DOCTOR)),
+            ("/access_level", json!("read")),
+        ],
     );
-    assert_eq!(
-        view["reason"]["identifier"]["type"]["coding"][0]["code"],
-        json!("service_request")
-    );
-    assert_eq!(
-        view["granted_to"]["identifier"]["value"],
-        json!(DOCTOR.to_string())
-    );
-    assert_eq!(view["access_level"], json!("read"));
 }
 
 #[test]

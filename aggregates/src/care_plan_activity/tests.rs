@@ -4,8 +4,8 @@ use serde_json::{json, Map};
 use uuid::Uuid;
 
 use crate::test_support::{
-    assert_imported_once, assert_refused, created_at, given, given_nothing, imported, now,
-    state_after, when,
+    assert_fields, assert_imported_once, assert_refused, created_at, given, given_nothing,
+    imported, now, state_after, when,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -111,24 +111,29 @@ async fn import_of_a_new_activity_creates_it_and_a_second_import_is_a_no_op() {
 #[test]
 fn an_activity_is_rendered_with_references_quantities_and_every_imported_field() {
     let doc = record().render();
-    assert_eq!(doc["id"], json!(ACTIVITY));
-    assert_eq!(doc["status"], "scheduled");
-    assert_eq!(doc["care_plan"]["identifier"]["value"], json!(CARE_PLAN));
-    assert_eq!(
-        doc["care_plan"]["identifier"]["type"]["coding"][0]["code"],
-        "care_plan"
+    assert_fields(
+        &doc,
+        &[
+            ("/id", json!(ACTIVITY)),
+            ("/status", json!("scheduled")),
+            ("/care_plan/identifier/value", json!(CARE_PLAN)),
+            (
+                "/care_plan/identifier/type/coding/0/code",
+                json!("care_plan"),
+            ),
+            ("/subject/identifier/value", json!(PATIENT)),
+            (
+                "/managing_organization/identifier/value",
+                json!(MANAGING_LE),
+            ),
+            (
+                "/quantity",
+                json!({ "value": 10, "system": UNITS, "code": "pc", "unit": "шт" }),
+            ),
+            ("/remaining_quantity/value", json!(7)),
+            ("/kind", json!("service_request")),
+        ],
     );
-    assert_eq!(doc["subject"]["identifier"]["value"], json!(PATIENT));
-    assert_eq!(
-        doc["managing_organization"]["identifier"]["value"],
-        json!(MANAGING_LE)
-    );
-    assert_eq!(
-        doc["quantity"],
-        json!({ "value": 10, "system": UNITS, "code": "pc", "unit": "шт" })
-    );
-    assert_eq!(doc["remaining_quantity"]["value"], json!(7));
-    assert_eq!(doc["kind"], "service_request");
     assert!(doc.get("returned_by").is_none(), "{doc:#}");
     let without = record_with(|r| {
         r.quantity = None;

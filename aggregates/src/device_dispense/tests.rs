@@ -3,9 +3,10 @@ use super::*;
 use serde_json::json;
 
 use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, created_at, given,
-    given_nothing, holding, imported, now, replay, state_after_command, when, CREATOR,
-    OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
+    assert_fields, assert_imported_once, assert_named_and_versioned, assert_refused,
+    assert_written_as, created_at, given, given_nothing, holding, imported, now, replay,
+    state_after_command, statuses_except, when, CREATOR, OTHER_LEGAL_ENTITY, OTHER_PATIENT,
+    PATIENT, USER,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -58,16 +59,6 @@ fn stopped_event() -> DeviceDispenseEvent {
         at: now(),
     }
 }
-
-const NOT_IN_PROGRESS: [(DeviceDispenseStatus, &str); 7] = [
-    (DeviceDispenseStatus::Completed, "completed"),
-    (DeviceDispenseStatus::Declined, "declined"),
-    (DeviceDispenseStatus::Stopped, "stopped"),
-    (DeviceDispenseStatus::EnteredInError, "entered_in_error"),
-    (DeviceDispenseStatus::Unknown, "unknown"),
-    (DeviceDispenseStatus::Preparation, "preparation"),
-    (DeviceDispenseStatus::Canceled, "canceled"),
-];
 
 // ---------------------------------------------------------------------------------------------
 // Import
@@ -134,7 +125,12 @@ async fn stop_by_another_legal_entity_is_refused_before_the_status_is_looked_at(
 
 #[tokio::test]
 async fn stop_of_a_device_dispense_that_is_not_in_progress_is_refused_with_its_status() {
-    for (status, text) in NOT_IN_PROGRESS {
+    let not_in_progress = statuses_except(
+        DeviceDispenseStatus::VALUES,
+        &[DeviceDispenseStatus::InProgress],
+    );
+    assert_eq!(not_in_progress.len(), 7);
+    for (status, text) in not_in_progress {
         let result = when(given(record_in(status)), stop_by_pharmacy()).await;
         assert_eq!(
             result,
@@ -212,26 +208,21 @@ async fn a_stopped_device_dispense_is_stopped_and_updated_by_the_user() {
 
 #[test]
 fn a_device_dispense_renders_its_references_in_ehealth_form() {
-    let view = record().render();
-    assert_eq!(view["id"], json!(DD_ID.to_string()));
-    assert_eq!(view["status"], json!("in_progress"));
-    assert_eq!(
-        view["subject"]["identifier"]["value"],
-        json!(PATIENT.to_string())
+    assert_fields(
+        &record().render(),
+        &[
+            ("/id", json!(DD_ID)),
+            ("/status", json!("in_progress")),
+            ("/subject/identifier/value", json!(PATIENT)),
+            ("/subject/identifier/type/coding/0/code", json!("patient")),
+            ("/performer_legal_entity/identifier/value", json!(PHARMACY)),
+            (
+                "/performer/identifier/type/coding/0/code",
+                json!("employee"),
+            ),
+            ("/note", json!("Glucose meter")),
+        ],
     );
-    assert_eq!(
-        view["subject"]["identifier"]["type"]["coding"][0]["code"],
-        json!("patient")
-    );
-    assert_eq!(
-        view["performer_legal_entity"]["identifier"]["value"],
-        json!(PHARMACY.to_string())
-    );
-    assert_eq!(
-        view["performer"]["identifier"]["type"]["coding"][0]["code"],
-        json!("employee")
-    );
-    assert_eq!(view["note"], json!("Glucose meter"));
     let no_performer = DeviceDispenseRecord {
         performer: None,
         ..record()
@@ -241,15 +232,8 @@ fn a_device_dispense_renders_its_references_in_ehealth_form() {
 
 #[test]
 fn device_dispense_statuses_are_stored_lower_case() {
+    assert_written_as(DeviceDispenseStatus::VALUES, DeviceDispenseStatus::as_str);
     assert_eq!(DeviceDispenseStatus::InProgress.as_str(), "in_progress");
-    assert_eq!(
-        serde_json::to_value(DeviceDispenseStatus::InProgress).unwrap(),
-        json!("in_progress")
-    );
-    for (status, text) in NOT_IN_PROGRESS {
-        assert_eq!(status.as_str(), text);
-        assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
-    }
 }
 
 #[tokio::test]

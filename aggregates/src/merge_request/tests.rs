@@ -3,9 +3,9 @@ use super::*;
 use serde_json::json;
 
 use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, created_at, given,
-    given_nothing, holding, imported, now, replay, state_after_command, when, AUTHOR, LEGAL_ENTITY,
-    OTHER_LEGAL_ENTITY,
+    assert_fields, assert_imported_once, assert_named_and_versioned, assert_refused,
+    assert_written_as, created_at, given, given_nothing, holding, imported, now, replay,
+    state_after_command, statuses_except, when, AUTHOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -61,14 +61,6 @@ fn rejected_event() -> MergeRequestEvent {
     }
 }
 
-const NOT_REJECTABLE: [MergeRequestStatus; 5] = [
-    MergeRequestStatus::Rejected,
-    MergeRequestStatus::Cancelled,
-    MergeRequestStatus::Signed,
-    MergeRequestStatus::Merged,
-    MergeRequestStatus::Expired,
-];
-
 // ---------------------------------------------------------------------------------------------
 // Import
 // ---------------------------------------------------------------------------------------------
@@ -112,12 +104,14 @@ async fn reject_by_the_author_from_another_legal_entity_is_refused_with_other_le
 
 #[tokio::test]
 async fn reject_of_a_merge_request_that_is_not_new_or_approved_is_refused_with_invalid_status() {
-    for status in NOT_REJECTABLE {
+    let rejectable = [MergeRequestStatus::New, MergeRequestStatus::Approved];
+    let others = statuses_except(MergeRequestStatus::VALUES, &rejectable);
+    assert_eq!(others.len(), 5);
+    for (status, text) in others {
         assert_eq!(
             when(given(record_in(status)), reject_by_author()).await,
             Err(MergeRequestError::InvalidStatus),
-            "status {}",
-            status.as_str()
+            "status {text}"
         );
     }
     assert_eq!(
@@ -209,31 +203,35 @@ async fn a_rejected_merge_request_is_rejected_and_updated_by_the_author() {
 
 #[test]
 fn a_merge_request_renders_its_fields_in_the_ehealth_view() {
-    let view = record().render();
-    assert_eq!(view["id"], json!(MR_ID.to_string()));
-    assert_eq!(view["master_person_id"], json!(MASTER_PERSON.to_string()));
-    assert_eq!(view["merge_person_id"], json!(PREPERSON.to_string()));
-    assert_eq!(view["status"], json!("NEW"));
-    assert_eq!(view["legal_entity_id"], json!(LEGAL_ENTITY.to_string()));
-    assert_eq!(view["inserted_by"], json!(AUTHOR.to_string()));
-    assert_eq!(view["authorize_with"], Value::Null);
+    assert_fields(
+        &record().render(),
+        &[
+            ("/id", json!(MR_ID)),
+            ("/master_person_id", json!(MASTER_PERSON)),
+            ("/merge_person_id", json!(PREPERSON)),
+            ("/status", json!("NEW")),
+            ("/legal_entity_id", json!(LEGAL_ENTITY)),
+            ("/inserted_by", json!(AUTHOR)),
+            ("/authorize_with", Value::Null),
+        ],
+    );
 }
 
 #[test]
 fn merge_request_statuses_are_written_in_upper_case() {
-    let all = [
-        (MergeRequestStatus::New, "NEW"),
-        (MergeRequestStatus::Approved, "APPROVED"),
-        (MergeRequestStatus::Rejected, "REJECTED"),
-        (MergeRequestStatus::Cancelled, "CANCELLED"),
-        (MergeRequestStatus::Signed, "SIGNED"),
-        (MergeRequestStatus::Merged, "MERGED"),
-        (MergeRequestStatus::Expired, "EXPIRED"),
-    ];
-    for (status, text) in all {
-        assert_eq!(status.as_str(), text);
-        assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
-    }
+    assert_written_as(MergeRequestStatus::VALUES, MergeRequestStatus::as_str);
+    assert_eq!(
+        MergeRequestStatus::VALUES,
+        [
+            "NEW",
+            "APPROVED",
+            "REJECTED",
+            "CANCELLED",
+            "SIGNED",
+            "MERGED",
+            "EXPIRED"
+        ]
+    );
 }
 
 #[tokio::test]

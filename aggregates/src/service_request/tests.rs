@@ -7,8 +7,8 @@ use crate::drfo::Drfo;
 use crate::ids::{CarePlanId, LegalEntityId};
 use crate::test_support::{
     assert_imported_once, assert_named_and_versioned, assert_refused, created_at, given,
-    given_nothing, holding, imported, now, replay, state_after, state_after_command, when, AUTHOR,
-    OTHER_PATIENT, PATIENT, USER,
+    given_nothing, holding, imported, now, replay, state_after, state_after_command,
+    statuses_except, when, AUTHOR, OTHER_PATIENT, PATIENT, USER,
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -167,13 +167,15 @@ fn refused_by_schema(content: &Value) -> ServiceRequestError {
 /// The id of another service request.
 const ANOTHER_ID: &str = "5e000000-0000-4000-8000-000000000007";
 
-/// The statuses other than `active`, as they are written.
-const NON_ACTIVE: [(ServiceRequestStatus, &str); 4] = [
-    (ServiceRequestStatus::InProgress, "in_progress"),
-    (ServiceRequestStatus::Completed, "completed"),
-    (ServiceRequestStatus::Recalled, "recalled"),
-    (ServiceRequestStatus::EnteredInError, "entered_in_error"),
-];
+/// The statuses other than `active`, each with the text it is written as.
+fn non_active() -> Vec<(ServiceRequestStatus, &'static str)> {
+    let others = statuses_except(
+        ServiceRequestStatus::VALUES,
+        &[ServiceRequestStatus::Active],
+    );
+    assert_eq!(others.len(), 4);
+    others
+}
 
 // ---------------------------------------------------------------------------------------------
 // Import

@@ -276,7 +276,7 @@ fn based_on_names_a_care_plan_or_an_activity_in_a_list_or_alone() {
 
 #[tokio::test]
 async fn recall_of_a_service_request_that_is_not_active_is_refused_with_its_status() {
-    for (status, text) in NON_ACTIVE {
+    for (status, text) in non_active() {
         let sr = record_with(|r| r.status = status);
         let cmd = recall(recall_cmd(signed_content(&sr)));
         assert_refused(

@@ -41,7 +41,7 @@ fn a_bare_expiration_date_lasts_until_the_end_of_that_day() {
 
 #[tokio::test]
 async fn release_of_a_service_request_that_is_not_active_is_refused_with_invalid_status() {
-    for (status, _) in NON_ACTIVE {
+    for (status, _) in non_active() {
         let result = outcome(record_with(|r| r.status = status), release_by(USING_LE)).await;
         assert_eq!(
             result,
