@@ -2,12 +2,7 @@ use super::*;
 
 use chrono::TimeZone;
 
-use crate::test_support::{
-    assert_fields, assert_imported_once, assert_named_and_versioned, assert_refused, created_at,
-    given, given_nothing, holding, imported, now, replay, state_after, state_after_command,
-    statuses_except, when, written_after, CREATOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY, OTHER_PATIENT,
-    PATIENT, USER,
-};
+use crate::test_support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Builders

@@ -3,10 +3,7 @@ use super::*;
 use serde_json::{json, Map};
 use uuid::Uuid;
 
-use crate::test_support::{
-    assert_fields, assert_imported_once, assert_refused, created_at, given, given_nothing,
-    imported, now, state_after, when,
-};
+use crate::test_support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Builders

@@ -2,12 +2,7 @@ use super::*;
 
 use serde_json::json;
 
-use crate::test_support::{
-    assert_fields, assert_imported_once, assert_named_and_versioned, assert_refused,
-    assert_written_as, created_at, given, given_nothing, holding, imported, now, replay,
-    state_after_command, statuses_except, when, CREATOR, OTHER_LEGAL_ENTITY, OTHER_PATIENT,
-    PATIENT, USER,
-};
+use crate::test_support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Builders

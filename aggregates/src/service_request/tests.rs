@@ -5,11 +5,7 @@ use uuid::Uuid;
 
 use crate::drfo::Drfo;
 use crate::ids::{CarePlanId, LegalEntityId};
-use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, created_at, given,
-    given_nothing, holding, imported, now, replay, state_after, state_after_command,
-    statuses_except, when, AUTHOR, OTHER_PATIENT, PATIENT, USER,
-};
+use crate::test_support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Builders
