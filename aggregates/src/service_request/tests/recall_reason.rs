@@ -2,8 +2,19 @@
 
 use super::*;
 
-// Recall: reason
-// ---------------------------------------------------------------------------------------------
+/// The signed content with its `status_reason` replaced, or removed for `None`.
+fn with_reason(reason: Option<Value>) -> Value {
+    signed_content_with(|doc| match reason {
+        Some(reason) => {
+            doc.insert("status_reason".into(), reason);
+        }
+        None => {
+            doc.remove("status_reason");
+        }
+    })
+}
+
+const NOT_ALLOWED: &str = "value is not allowed in enum";
 
 #[tokio::test]
 async fn recall_whose_content_breaks_the_schema_is_refused_with_every_violation() {
@@ -20,195 +31,196 @@ async fn recall_whose_content_breaks_the_schema_is_refused_with_every_violation(
     assert!(err.to_string().starts_with("Validation failed."), "{err}");
 }
 
+/// One violation each, named by its entry and rule, with eHealth's message; the allowed values of
+/// an inclusion error are listed.
 #[tokio::test]
-async fn recall_without_a_status_reason_is_refused_by_the_schema_with_its_own_text() {
-    let content = signed_content_with(|doc| {
-        doc.remove("status_reason");
-    });
-    let err = outcome(record(), recall_of(content.clone()))
-        .await
-        .unwrap_err();
-    assert_eq!(err, refused_by_schema(&content));
-    assert_eq!(
-        err.to_string(),
-        "required property status_reason was not present"
-    );
-}
-
-#[tokio::test]
-async fn recall_with_a_null_empty_or_codingless_status_reason_is_refused_by_the_schema() {
-    for reason in [
-        Value::Null,
-        json!({}),
-        json!({"coding": []}),
-        json!({"coding": "1"}),
-        json!("1"),
-    ] {
-        let content = signed_content_with(|doc| {
-            doc.insert("status_reason".into(), reason.clone());
-        });
-        let result = outcome(record(), recall_of(content.clone())).await;
-        assert_eq!(
-            result,
-            Err(refused_by_schema(&content)),
-            "status_reason {reason}"
-        );
-    }
-}
-
-#[tokio::test]
-async fn recall_with_a_reason_from_another_dictionary_is_refused_by_the_schema_at_the_system() {
-    let content = signed_content_with(|doc| {
-        doc.insert(
-            "status_reason".into(),
-            json!({"coding": [{"system": "eHealth/service_request_cancel_reasons", "code": "9"}]}),
-        );
-    });
-    let err = outcome(record(), recall_of(content)).await.unwrap_err();
-    let ServiceRequestError::RecallContentInvalid(invalid) = &err else {
-        panic!("{err:?}");
-    };
-    assert_eq!(invalid.len(), 1, "{invalid:?}");
-    assert_eq!(invalid[0].entry, "$.status_reason.coding.[0].system");
-    assert_eq!(invalid[0].rule, "inclusion");
-    assert_eq!(invalid[0].params, json!([RECALL_REASONS_SYSTEM]));
-    assert_eq!(err.to_string(), "value is not allowed in enum");
-}
-
-#[tokio::test]
-async fn recall_with_a_reason_without_a_system_is_refused_at_the_system() {
-    let content = signed_content_with(|doc| {
-        doc.insert("status_reason".into(), json!({"coding": [{"code": "1"}]}));
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallReasonNotAllowed {
-            entry: "$.status_reason.coding.[0].system".into(),
-            allowed: vec![RECALL_REASONS_SYSTEM.into()],
-        });
-}
-
-#[tokio::test]
-async fn recall_with_a_code_outside_the_dictionary_is_refused_at_the_code() {
-    let content = signed_content_with(|doc| {
-        doc.insert(
-            "status_reason".into(),
-            json!({"coding": [{"system": "eHealth/service_request_recall_reasons", "code": "3"}]}),
-        );
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallReasonNotAllowed {
-            entry: "$.status_reason.coding.[0].code".into(),
-            allowed: vec!["1".into(), "2".into()],
-        });
-}
-
-#[tokio::test]
-async fn recall_with_a_missing_or_non_string_code_is_refused_by_the_schema_at_the_code() {
-    for coding in [
-        json!({"system": "eHealth/service_request_recall_reasons"}),
-        json!({"system": "eHealth/service_request_recall_reasons", "code": 1}),
-    ] {
-        let content = signed_content_with(|doc| {
-            doc.insert(
-                "status_reason".into(),
-                json!({ "coding": [coding.clone()] }),
-            );
-        });
-        let err = outcome(record(), recall_of(content)).await.unwrap_err();
-        let ServiceRequestError::RecallContentInvalid(invalid) = &err else {
-            panic!("{err:?}");
+async fn recall_whose_status_reason_breaks_the_schema_is_refused_at_the_entry_in_ehealths_words() {
+    let cases = [
+        (
+            "without a status reason",
+            None,
+            "$.status_reason",
+            "required",
+            "required property status_reason was not present",
+        ),
+        (
+            "with a null status reason",
+            Some(Value::Null),
+            "$.status_reason",
+            "cast",
+            "type mismatch. Expected Object but got Null",
+        ),
+        (
+            "with a string for a status reason",
+            Some(json!("1")),
+            "$.status_reason",
+            "cast",
+            "type mismatch. Expected Object but got String",
+        ),
+        (
+            "without a coding",
+            Some(json!({})),
+            "$.status_reason.coding",
+            "required",
+            "required property coding was not present",
+        ),
+        (
+            "with an empty coding list",
+            Some(json!({"coding": []})),
+            "$.status_reason.coding",
+            "length",
+            "expected a minimum of 1 items but got 0",
+        ),
+        (
+            "with a coding that is not a list",
+            Some(json!({"coding": "1"})),
+            "$.status_reason.coding",
+            "cast",
+            "type mismatch. Expected Array but got String",
+        ),
+        (
+            "with a reason from another dictionary",
+            Some(
+                json!({"coding": [{"system": "eHealth/service_request_cancel_reasons", "code": "9"}]}),
+            ),
+            "$.status_reason.coding.[0].system",
+            "inclusion",
+            NOT_ALLOWED,
+        ),
+        (
+            "with a bad system and a bad code in the same coding: the system first",
+            Some(json!({"coding": [{"system": "other", "code": "9"}]})),
+            "$.status_reason.coding.[0].system",
+            "inclusion",
+            NOT_ALLOWED,
+        ),
+        (
+            "without a code",
+            Some(json!({"coding": [{"system": RECALL_REASONS_SYSTEM}]})),
+            "$.status_reason.coding.[0].code",
+            "required",
+            "required property code was not present",
+        ),
+        (
+            "with a code that is not a string",
+            Some(json!({"coding": [{"system": RECALL_REASONS_SYSTEM, "code": 1}]})),
+            "$.status_reason.coding.[0].code",
+            "cast",
+            "type mismatch. Expected String but got Integer",
+        ),
+    ];
+    for (case, reason, entry, rule, message) in cases {
+        let refusal = outcome(record(), recall_of(with_reason(reason)))
+            .await
+            .expect_err(case);
+        let ServiceRequestError::RecallContentInvalid(invalid) = &refusal else {
+            panic!("{case}: {refusal:?}");
         };
-        assert_eq!(invalid.len(), 1, "coding {coding}: {invalid:?}");
-        assert_eq!(invalid[0].entry, "$.status_reason.coding.[0].code");
+        assert_eq!(invalid.len(), 1, "{case}: {invalid:?}");
+        let violation = &invalid[0];
+        assert_eq!(
+            (violation.entry.as_str(), violation.rule.as_str()),
+            (entry, rule),
+            "{case}"
+        );
+        if rule == "inclusion" {
+            assert_eq!(violation.params, json!([RECALL_REASONS_SYSTEM]), "{case}");
+        }
+        assert_eq!(refusal.to_string(), message, "the message {case}");
     }
 }
 
 #[tokio::test]
-async fn recall_with_a_bad_code_in_the_second_coding_names_that_coding() {
-    let content = signed_content_with(|doc| {
-        doc.insert(
-            "status_reason".into(),
+async fn recall_with_a_reason_outside_the_dictionary_is_refused_naming_the_allowed_values() {
+    let cases = [
+        (
+            "without a system",
+            json!({"coding": [{"code": "1"}]}),
+            vec!["1", "2"],
+            "$.status_reason.coding.[0].system",
+            vec![RECALL_REASONS_SYSTEM],
+        ),
+        (
+            "with a code outside the dictionary",
+            json!({"coding": [{"system": RECALL_REASONS_SYSTEM, "code": "3"}]}),
+            vec!["1", "2"],
+            "$.status_reason.coding.[0].code",
+            vec!["1", "2"],
+        ),
+        (
+            "with a bad code in the second coding",
             json!({"coding": [
-                {"system": "eHealth/service_request_recall_reasons", "code": "2"},
-                {"system": "eHealth/service_request_recall_reasons", "code": "9"}
+                {"system": RECALL_REASONS_SYSTEM, "code": "2"},
+                {"system": RECALL_REASONS_SYSTEM, "code": "9"}
             ]}),
-        );
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallReasonNotAllowed {
-            entry: "$.status_reason.coding.[1].code".into(),
-            allowed: vec!["1".into(), "2".into()],
-        });
+            vec!["1", "2"],
+            "$.status_reason.coding.[1].code",
+            vec!["1", "2"],
+        ),
+        (
+            "when the dictionary is empty",
+            recall_reason(),
+            vec![],
+            "$.status_reason.coding.[0].code",
+            vec![],
+        ),
+    ];
+    for (case, reason, dictionary, entry, allowed) in cases {
+        let mut cmd = recall_cmd(with_reason(Some(reason)));
+        cmd.allowed_reasons = dictionary.into_iter().map(String::from).collect();
+        let refusal = outcome(record(), recall(cmd)).await;
+        let expected = ServiceRequestError::RecallReasonNotAllowed {
+            entry: entry.into(),
+            allowed: allowed.into_iter().map(String::from).collect(),
+        };
+        assert_eq!(refusal, Err(expected), "recall {case}");
+        assert_eq!(refusal.unwrap_err().to_string(), NOT_ALLOWED, "{case}");
+    }
 }
 
 #[tokio::test]
-async fn recall_reports_a_bad_system_before_a_bad_code_in_the_same_coding() {
-    let content = signed_content_with(|doc| {
-        doc.insert(
-            "status_reason".into(),
-            json!({"coding": [{"system": "other", "code": "9"}]}),
-        );
-    });
-    given(record())
-        .when_async(recall_of(content.clone()))
-        .await
-        .then_expect_error(refused_by_schema(&content));
-}
-
-#[tokio::test]
-async fn recall_when_the_dictionary_is_empty_refuses_every_code() {
-    let mut cmd = recall_cmd(signed_content(&record()));
-    cmd.allowed_reasons = vec![];
-    given(record())
-        .when_async(recall(cmd))
-        .await
-        .then_expect_error(ServiceRequestError::RecallReasonNotAllowed {
-            entry: "$.status_reason.coding.[0].code".into(),
-            allowed: vec![],
-        });
-}
-
-#[tokio::test]
-async fn recall_checks_the_schema_and_the_reason_before_the_content_id() {
-    let content = signed_content_with(|doc| {
+async fn recall_checks_the_status_then_the_schema_then_the_reason_then_the_content_id() {
+    let completed = record_with(|r| r.status = ServiceRequestStatus::Completed);
+    let unreasoned_for_another = signed_content_with(|doc| {
         doc.remove("status_reason");
         doc.insert("id".into(), json!(ANOTHER_ID));
     });
-    given(record())
-        .when_async(recall_of(content.clone()))
-        .await
-        .then_expect_error(refused_by_schema(&content));
-    let content = signed_content_with(|doc| {
+    let outside_the_dictionary_for_another = signed_content_with(|doc| {
         doc.insert(
             "status_reason".into(),
             json!({"coding": [{"system": RECALL_REASONS_SYSTEM, "code": "9"}]}),
         );
         doc.insert("id".into(), json!(ANOTHER_ID));
     });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallReasonNotAllowed {
-            entry: "$.status_reason.coding.[0].code".into(),
-            allowed: vec!["1".into(), "2".into()],
-        });
+    let cases = [
+        (
+            "of a completed service request, with empty content: the status first",
+            completed,
+            json!({}),
+            ServiceRequestError::RecallInvalidStatus(ServiceRequestStatus::Completed),
+        ),
+        (
+            "without a reason, naming another service request: the schema before the id",
+            record(),
+            unreasoned_for_another.clone(),
+            refused_by_schema(&unreasoned_for_another),
+        ),
+        (
+            "with a code outside the dictionary, naming another service request: the reason \
+             before the id",
+            record(),
+            outside_the_dictionary_for_another,
+            ServiceRequestError::RecallReasonNotAllowed {
+                entry: "$.status_reason.coding.[0].code".into(),
+                allowed: vec!["1".into(), "2".into()],
+            },
+        ),
+    ];
+    for (case, sr, content, expected) in cases {
+        assert_eq!(
+            outcome(sr, recall_of(content)).await,
+            Err(expected),
+            "recall {case}"
+        );
+    }
 }
-
-#[tokio::test]
-async fn recall_checks_the_status_before_the_schema() {
-    let sr = record_with(|r| r.status = ServiceRequestStatus::Completed);
-    given(sr)
-        .when_async(recall_of(json!({})))
-        .await
-        .then_expect_error(ServiceRequestError::RecallInvalidStatus(
-            ServiceRequestStatus::Completed,
-        ));
-}
-
-// ---------------------------------------------------------------------------------------------
