@@ -19,6 +19,7 @@ const REQUESTER_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000
 const USING_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0002);
 const OTHER_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0003);
 const TAX_ID: &str = "3184710691";
+const LETTER: &str = "Patient moved to another city";
 const RECALL_LINK: &str = "5e000000-0000-4000-8000-000000000001/recall";
 
 /// An active service request with a medical program, reserved (in_queue) by `USING_LE`.
@@ -95,7 +96,7 @@ fn recall_reason() -> Value {
 fn signed_content(record: &ServiceRequestRecord) -> Value {
     let mut doc = record.render();
     doc["status_reason"] = recall_reason();
-    doc["explanatory_letter"] = json!("Patient moved to another city");
+    doc["explanatory_letter"] = json!(LETTER);
     doc
 }
 
@@ -135,14 +136,20 @@ fn recall_of(content: Value) -> ServiceRequestCommand {
     recall(recall_cmd(content))
 }
 
-fn recalled_event() -> ServiceRequestEvent {
+/// The recall of a valid recall by `USER`, whose signed content has `letter` as its explanatory
+/// letter.
+fn recalled_with_letter(letter: Option<&str>) -> ServiceRequestEvent {
     ServiceRequestEvent::ServiceRequestRecalled {
         status_reason: recall_reason(),
-        explanatory_letter: Some("Patient moved to another city".into()),
+        explanatory_letter: letter.map(String::from),
         signed_content_link: RECALL_LINK.into(),
         by: USER,
         at: now(),
     }
+}
+
+fn recalled_event() -> ServiceRequestEvent {
+    recalled_with_letter(Some(LETTER))
 }
 
 /// What `cmd` answers on the service request imported as `given`.

@@ -2,43 +2,14 @@
 
 use super::*;
 
-// Recall: content
-// ---------------------------------------------------------------------------------------------
-
 #[tokio::test]
 async fn recall_of_content_signed_for_another_service_request_is_refused_with_id_mismatch() {
     let other = record_with(|r| r.id = Uuid::parse_str(ANOTHER_ID).unwrap());
-    given(record())
-        .when_async(recall_of(signed_content(&other)))
-        .await
-        .then_expect_error(ServiceRequestError::RecallContentIdMismatch);
-    assert_eq!(
-        ServiceRequestError::RecallContentIdMismatch.to_string(),
-        "Signed content id does not match the service request in the URL"
+    assert_refused(
+        outcome(record(), recall_of(signed_content(&other))).await,
+        ServiceRequestError::RecallContentIdMismatch,
+        "Signed content id does not match the service request in the URL",
     );
-}
-
-#[tokio::test]
-async fn recall_of_content_without_an_id_is_refused_by_the_schema() {
-    let content = signed_content_with(|doc| {
-        doc.remove("id");
-    });
-    given(record())
-        .when_async(recall_of(content.clone()))
-        .await
-        .then_expect_error(refused_by_schema(&content));
-}
-
-#[tokio::test]
-async fn recall_checks_the_content_id_before_the_rest_of_the_content() {
-    let content = signed_content_with(|doc| {
-        doc.insert("id".into(), json!(ANOTHER_ID));
-        doc.insert("note".into(), json!("changed"));
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_error(ServiceRequestError::RecallContentIdMismatch);
 }
 
 #[tokio::test]
@@ -58,9 +29,10 @@ async fn recall_of_content_with_a_changed_field_is_refused_with_content_mismatch
 #[tokio::test]
 async fn recall_of_content_that_differs_from_the_service_request_is_refused() {
     let mismatch = |_: &Value| ServiceRequestError::RecallContentMismatch;
+    let id_mismatch = |_: &Value| ServiceRequestError::RecallContentIdMismatch;
     type Edit = fn(&mut Map<String, Value>);
     type Refusal = fn(&Value) -> ServiceRequestError;
-    let cases: [(&str, Edit, Refusal); 5] = [
+    let cases: [(&str, Edit, Refusal); 7] = [
         (
             "without a key whose value is null",
             |doc| assert_eq!(doc.remove("priority"), Some(Value::Null)),
@@ -95,6 +67,21 @@ async fn recall_of_content_that_differs_from_the_service_request_is_refused() {
                 doc.insert("used_by_legal_entity".into(), Value::Null);
             },
             mismatch,
+        ),
+        (
+            "without an id",
+            |doc| {
+                doc.remove("id");
+            },
+            refused_by_schema,
+        ),
+        (
+            "naming another service request, with a changed field: the id first",
+            |doc| {
+                doc.insert("id".into(), json!(ANOTHER_ID));
+                doc.insert("note".into(), json!("changed"));
+            },
+            id_mismatch,
         ),
     ];
     for (case, edit, refusal) in cases {
@@ -167,56 +154,76 @@ fn the_content_comparison_ignores_exactly_four_keys() {
 // Recall: success
 // ---------------------------------------------------------------------------------------------
 
+/// The recall is written with the signed reason, the signed letter (if any) and the link; the
+/// keys the comparison ignores may differ from the stored service request or be missing.
 #[tokio::test]
 async fn recall_by_the_requester_doctor_emits_recalled_with_the_reason_letter_and_link() {
-    given(record())
-        .when_async(valid_recall())
-        .await
-        .then_expect_events(vec![recalled_event()]);
-}
-
-#[tokio::test]
-async fn recall_without_an_explanatory_letter_emits_recalled_without_one() {
-    let content = signed_content_with(|doc| {
-        doc.remove("explanatory_letter");
+    let with_stored_letter_and_reason = record_with(|r| {
+        r.explanatory_letter = Some("stored letter".into());
+        r.status_reason = Some(json!({"text": "stored reason"}));
     });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_events(vec![ServiceRequestEvent::ServiceRequestRecalled {
-            status_reason: recall_reason(),
-            explanatory_letter: None,
-            signed_content_link: RECALL_LINK.into(),
-            by: USER,
-            at: now(),
-        }]);
-}
-
-#[tokio::test]
-async fn recall_of_a_service_request_that_nobody_uses_succeeds() {
-    let sr = record_with(|r| {
+    let mut with_other_ignored_keys = signed_content(&with_stored_letter_and_reason);
+    with_other_ignored_keys["explanatory_letter"] = json!("a different letter");
+    with_other_ignored_keys["inserted_at"] = json!("2000-01-01T00:00:00Z");
+    with_other_ignored_keys["updated_at"] = json!("2001-01-01T00:00:00Z");
+    let used_by_nobody = record_with(|r| {
         r.used_by_employee = None;
         r.used_by_legal_entity = None;
         r.program_processing_status = None;
     });
-    let cmd = recall_of(signed_content(&sr));
-    given(sr)
-        .when_async(cmd)
-        .await
-        .then_expect_events(vec![recalled_event()]);
+    let cases = [
+        (
+            "of the service request as stored",
+            record(),
+            signed_content(&record()),
+            Some(LETTER),
+        ),
+        (
+            "without an explanatory letter",
+            record(),
+            signed_content_with(|doc| {
+                doc.remove("explanatory_letter");
+            }),
+            None,
+        ),
+        (
+            "without the ignored timestamps",
+            record(),
+            signed_content_with(|doc| {
+                doc.remove("inserted_at");
+                doc.remove("updated_at");
+            }),
+            Some(LETTER),
+        ),
+        (
+            "whose status reason, letter, inserted_at and updated_at differ from the stored ones",
+            with_stored_letter_and_reason,
+            with_other_ignored_keys,
+            Some("a different letter"),
+        ),
+        (
+            "of a service request that nobody uses",
+            used_by_nobody.clone(),
+            signed_content(&used_by_nobody),
+            Some(LETTER),
+        ),
+    ];
+    for (case, sr, content, letter) in cases {
+        assert_eq!(
+            outcome(sr, recall_of(content)).await,
+            Ok(vec![recalled_with_letter(letter)]),
+            "recall {case}"
+        );
+    }
 }
 
 #[tokio::test]
 async fn a_recalled_service_request_records_the_recall_in_its_status_and_history() {
-    let events = outcome(record(), valid_recall()).await.unwrap();
-    let mut all = imported(record());
-    all.extend(events);
-    let state = state_after::<ServiceRequest>(all);
-
+    let state = state_after_command(record(), valid_recall()).await;
     let expected = record_with(|r| {
         r.status = ServiceRequestStatus::Recalled;
         r.status_reason = Some(recall_reason());
-        r.explanatory_letter = Some("Patient moved to another city".into());
+        r.explanatory_letter = Some(LETTER.into());
         r.status_history.push(StatusHistoryEntry {
             status: ServiceRequestStatus::Recalled,
             status_reason: Some(recall_reason()),
@@ -237,17 +244,11 @@ async fn a_recalled_service_request_records_the_recall_in_its_status_and_history
 
 #[test]
 fn a_recall_without_a_letter_keeps_the_stored_letter() {
-    let sr = record_with(|r| r.explanatory_letter = Some("stored letter".into()));
-    let state = state_after::<ServiceRequest>(vec![
-        ServiceRequestEvent::ServiceRequestImported(Box::new(sr)),
-        ServiceRequestEvent::ServiceRequestRecalled {
-            status_reason: recall_reason(),
-            explanatory_letter: None,
-            signed_content_link: RECALL_LINK.into(),
-            by: USER,
-            at: now(),
-        },
-    ]);
+    let mut history = imported(record_with(|r| {
+        r.explanatory_letter = Some("stored letter".into());
+    }));
+    history.push(recalled_with_letter(None));
+    let state = state_after::<ServiceRequest>(history);
     assert_eq!(state.explanatory_letter.as_deref(), Some("stored letter"));
     assert_eq!(state.status, ServiceRequestStatus::Recalled);
 }
