@@ -39,45 +39,54 @@ fn a_bare_expiration_date_lasts_until_the_end_of_that_day() {
     assert!(!expiring_at("not a date").is_expired(now()));
 }
 
+/// Asserts a release by the using legal entity of each named service request is refused with
+/// `expected`, whose message is `message`.
+async fn assert_releases_refused(
+    service_requests: impl IntoIterator<Item = (String, ServiceRequestRecord)>,
+    expected: ServiceRequestError,
+    message: &str,
+) {
+    for (case, service_request) in service_requests {
+        let refusal = outcome(service_request, release_by(USING_LE)).await;
+        assert_eq!(refusal, Err(expected.clone()), "release {case}");
+        assert_eq!(refusal.unwrap_err().to_string(), message, "release {case}");
+    }
+}
+
 #[tokio::test]
 async fn release_of_a_service_request_that_is_not_active_is_refused_with_invalid_status() {
-    for (status, _) in non_active() {
-        let result = outcome(record_with(|r| r.status = status), release_by(USING_LE)).await;
-        assert_eq!(
-            result,
-            Err(ServiceRequestError::ReleaseInvalidStatus),
-            "status {status:?}"
-        );
-    }
-    assert_eq!(
-        ServiceRequestError::ReleaseInvalidStatus.to_string(),
-        "Invalid service request status"
-    );
+    let service_requests = non_active().into_iter().map(|(status, text)| {
+        (
+            format!("in status {text}"),
+            record_with(|r| r.status = status),
+        )
+    });
+    assert_releases_refused(
+        service_requests,
+        ServiceRequestError::ReleaseInvalidStatus,
+        "Invalid service request status",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn release_of_a_service_request_whose_program_processing_status_is_not_in_queue_is_refused() {
-    for pps in [
+    let not_in_queue = [
         Some(ProgramProcessingStatus::New),
         Some(ProgramProcessingStatus::InProgress),
         Some(ProgramProcessingStatus::Completed),
         None,
-    ] {
-        let result = outcome(
-            record_with(|r| r.program_processing_status = pps),
-            release_by(USING_LE),
-        )
-        .await;
-        assert_eq!(
-            result,
-            Err(ServiceRequestError::ReleaseInvalidProgramProcessingStatus),
-            "program_processing_status {pps:?}"
-        );
-    }
-    assert_eq!(
-        ServiceRequestError::ReleaseInvalidProgramProcessingStatus.to_string(),
-        "Invalid program processing status"
-    );
+    ];
+    let service_requests = not_in_queue.into_iter().map(|pps| {
+        let case = format!("whose program_processing_status is {pps:?}");
+        (case, record_with(|r| r.program_processing_status = pps))
+    });
+    assert_releases_refused(
+        service_requests,
+        ServiceRequestError::ReleaseInvalidProgramProcessingStatus,
+        "Invalid program processing status",
+    )
+    .await;
 }
 
 #[tokio::test]
