@@ -5,6 +5,33 @@
 //! the command into the event (or refuses), the record's `evolve` applies a change. A macro rather
 //! than a blanket impl, because cqrs-es's trait cannot be implemented generically here.
 
+/// A status as eHealth writes it, each variant with its text given once: serde reads and writes
+/// that text, `as_str` answers it, and `VALUES` lists every one in declaration order (the lists,
+/// their OpenAPI enums and the data dictionary use it).
+macro_rules! status_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $status:ident { $($variant:ident = $text:literal),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum $status {
+            $(#[serde(rename = $text)] $variant,)+
+        }
+
+        impl $status {
+            /// Every value as written, in declaration order.
+            pub const VALUES: &'static [&'static str] = &[$($text),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+    };
+}
+
 /// `impl DomainEvent`: the event type is the variant's name (the name serde tags the payload
 /// with, which the service matches on), the version [`crate::common::EVENT_VERSION`]. Every
 /// variant must be listed, or the `match` does not compile.

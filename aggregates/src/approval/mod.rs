@@ -27,30 +27,13 @@ pub use method::{otp_delivery, AuthMethod, OtpDelivery, PersonMethods};
 /// How long a resent code stays valid (OTP service `CODE_EXPIRATION_PERIOD_MINUTES`).
 pub const OTP_VALIDITY_MINUTES: i64 = 15;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    New,
-    Active,
-    Rejected,
-    Cancelled,
-    Expired,
-}
-
-impl ApprovalStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] =
-        &["new", "active", "rejected", "cancelled", "expired"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::Active => "active",
-            Self::Rejected => "rejected",
-            Self::Cancelled => "cancelled",
-            Self::Expired => "expired",
-        }
+status_enum! {
+    pub enum ApprovalStatus {
+        New = "new",
+        Active = "active",
+        Rejected = "rejected",
+        Cancelled = "cancelled",
+        Expired = "expired",
     }
 }
 

@@ -8,39 +8,19 @@ use uuid::Uuid;
 use super::quantity::Quantity;
 use crate::common::reference;
 
-/// `status` of a care plan activity, stored lower-case as eHealth stores it. `completed`,
-/// `cancelled` and `entered_in_error` are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CarePlanActivityStatus {
-    Scheduled,
-    InProgress,
-    Completed,
-    Cancelled,
-    EnteredInError,
+status_enum! {
+    /// `status` of a care plan activity, stored lower-case as eHealth stores it. `completed`,
+    /// `cancelled` and `entered_in_error` are final.
+    pub enum CarePlanActivityStatus {
+        Scheduled = "scheduled",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Cancelled = "cancelled",
+        EnteredInError = "entered_in_error",
+    }
 }
 
 impl CarePlanActivityStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &[
-        "scheduled",
-        "in_progress",
-        "completed",
-        "cancelled",
-        "entered_in_error",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "scheduled",
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-            Self::Cancelled => "cancelled",
-            Self::EnteredInError => "entered_in_error",
-        }
-    }
-
     pub fn is_final(self) -> bool {
         matches!(
             self,

@@ -14,44 +14,16 @@ use uuid::Uuid;
 use crate::common::{optional_reference, reference, RecordAggregate};
 use crate::ids::{LegalEntityId, PatientId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceDispenseStatus {
-    InProgress,
-    Completed,
-    Declined,
-    Stopped,
-    EnteredInError,
-    Unknown,
-    Preparation,
-    Canceled,
-}
-
-impl DeviceDispenseStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &[
-        "in_progress",
-        "completed",
-        "declined",
-        "stopped",
-        "entered_in_error",
-        "unknown",
-        "preparation",
-        "canceled",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-            Self::Declined => "declined",
-            Self::Stopped => "stopped",
-            Self::EnteredInError => "entered_in_error",
-            Self::Unknown => "unknown",
-            Self::Preparation => "preparation",
-            Self::Canceled => "canceled",
-        }
+status_enum! {
+    pub enum DeviceDispenseStatus {
+        InProgress = "in_progress",
+        Completed = "completed",
+        Declined = "declined",
+        Stopped = "stopped",
+        EnteredInError = "entered_in_error",
+        Unknown = "unknown",
+        Preparation = "preparation",
+        Canceled = "canceled",
     }
 }
 

@@ -15,41 +15,15 @@ use uuid::Uuid;
 use crate::common::RecordAggregate;
 use crate::ids::{LegalEntityId, UserId};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MergeRequestStatus {
-    New,
-    Approved,
-    Rejected,
-    Cancelled,
-    Signed,
-    Merged,
-    Expired,
-}
-
-impl MergeRequestStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &[
-        "NEW",
-        "APPROVED",
-        "REJECTED",
-        "CANCELLED",
-        "SIGNED",
-        "MERGED",
-        "EXPIRED",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "NEW",
-            Self::Approved => "APPROVED",
-            Self::Rejected => "REJECTED",
-            Self::Cancelled => "CANCELLED",
-            Self::Signed => "SIGNED",
-            Self::Merged => "MERGED",
-            Self::Expired => "EXPIRED",
-        }
+status_enum! {
+    pub enum MergeRequestStatus {
+        New = "NEW",
+        Approved = "APPROVED",
+        Rejected = "REJECTED",
+        Cancelled = "CANCELLED",
+        Signed = "SIGNED",
+        Merged = "MERGED",
+        Expired = "EXPIRED",
     }
 }
 

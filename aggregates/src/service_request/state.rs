@@ -7,62 +7,25 @@ use uuid::Uuid;
 
 use crate::common::{optional_reference, reference};
 
-/// `status` of a service request. `completed`, `recalled` and
-/// `entered_in_error` are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServiceRequestStatus {
-    Active,
-    InProgress,
-    Completed,
-    Recalled,
-    EnteredInError,
-}
-
-impl ServiceRequestStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &[
-        "active",
-        "in_progress",
-        "completed",
-        "recalled",
-        "entered_in_error",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-            Self::Recalled => "recalled",
-            Self::EnteredInError => "entered_in_error",
-        }
+status_enum! {
+    /// `status` of a service request. `completed`, `recalled` and
+    /// `entered_in_error` are final.
+    pub enum ServiceRequestStatus {
+        Active = "active",
+        InProgress = "in_progress",
+        Completed = "completed",
+        Recalled = "recalled",
+        EnteredInError = "entered_in_error",
     }
 }
 
-/// `program_processing_status`, present only for service requests with a medical program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProgramProcessingStatus {
-    New,
-    InQueue,
-    InProgress,
-    Completed,
-}
-
-impl ProgramProcessingStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &["new", "in_queue", "in_progress", "completed"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::InQueue => "in_queue",
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-        }
+status_enum! {
+    /// `program_processing_status`, present only for service requests with a medical program.
+    pub enum ProgramProcessingStatus {
+        New = "new",
+        InQueue = "in_queue",
+        InProgress = "in_progress",
+        Completed = "completed",
     }
 }
 
