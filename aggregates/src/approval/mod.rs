@@ -22,20 +22,11 @@ use uuid::Uuid;
 
 use crate::common::{mask_phone, optional_reference, RecordAggregate};
 use crate::ids::{LegalEntityId, PatientId, ServiceRequestId, UserId};
+pub use crate::status::ApprovalStatus;
 pub use method::{otp_delivery, AuthMethod, OtpDelivery, PersonMethods};
 
 /// How long a resent code stays valid (OTP service `CODE_EXPIRATION_PERIOD_MINUTES`).
 pub const OTP_VALIDITY_MINUTES: i64 = 15;
-
-status_enum! {
-    pub enum ApprovalStatus {
-        New = "new",
-        Active = "active",
-        Rejected = "rejected",
-        Cancelled = "cancelled",
-        Expired = "expired",
-    }
-}
 
 /// The OTP challenge currently in force for an approval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -7,18 +7,7 @@ use uuid::Uuid;
 
 use super::quantity::Quantity;
 use crate::common::reference;
-
-status_enum! {
-    /// `status` of a care plan activity, stored lower-case as eHealth stores it. `completed`,
-    /// `cancelled` and `entered_in_error` are final.
-    pub enum CarePlanActivityStatus {
-        Scheduled = "scheduled",
-        InProgress = "in_progress",
-        Completed = "completed",
-        Cancelled = "cancelled",
-        EnteredInError = "entered_in_error",
-    }
-}
+pub use crate::status::CarePlanActivityStatus;
 
 impl CarePlanActivityStatus {
     pub fn is_final(self) -> bool {

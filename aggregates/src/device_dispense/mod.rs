@@ -13,19 +13,7 @@ use uuid::Uuid;
 
 use crate::common::{optional_reference, reference, RecordAggregate};
 use crate::ids::{LegalEntityId, PatientId, UserId};
-
-status_enum! {
-    pub enum DeviceDispenseStatus {
-        InProgress = "in_progress",
-        Completed = "completed",
-        Declined = "declined",
-        Stopped = "stopped",
-        EnteredInError = "entered_in_error",
-        Unknown = "unknown",
-        Preparation = "preparation",
-        Canceled = "canceled",
-    }
-}
+pub use crate::status::DeviceDispenseStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceDispenseRecord {

@@ -14,18 +14,7 @@ use uuid::Uuid;
 
 use crate::common::RecordAggregate;
 use crate::ids::{LegalEntityId, UserId};
-
-status_enum! {
-    pub enum MergeRequestStatus {
-        New = "NEW",
-        Approved = "APPROVED",
-        Rejected = "REJECTED",
-        Cancelled = "CANCELLED",
-        Signed = "SIGNED",
-        Merged = "MERGED",
-        Expired = "EXPIRED",
-    }
-}
+pub use crate::status::MergeRequestStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MergeRequestRecord {

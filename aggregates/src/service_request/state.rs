@@ -6,28 +6,7 @@ use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use crate::common::{optional_reference, reference};
-
-status_enum! {
-    /// `status` of a service request. `completed`, `recalled` and
-    /// `entered_in_error` are final.
-    pub enum ServiceRequestStatus {
-        Active = "active",
-        InProgress = "in_progress",
-        Completed = "completed",
-        Recalled = "recalled",
-        EnteredInError = "entered_in_error",
-    }
-}
-
-status_enum! {
-    /// `program_processing_status`, present only for service requests with a medical program.
-    pub enum ProgramProcessingStatus {
-        New = "new",
-        InQueue = "in_queue",
-        InProgress = "in_progress",
-        Completed = "completed",
-    }
-}
+pub use crate::status::{ProgramProcessingStatus, ServiceRequestStatus};
 
 /// One entry of `status_history`, as eHealth renders it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
