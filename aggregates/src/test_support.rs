@@ -25,6 +25,14 @@ pub(crate) const AUTHOR: Uuid = CREATOR;
 /// Who sends the command.
 pub(crate) const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 
+/// The fields of a JSON object: the imported fields a record keeps verbatim (`other`).
+pub(crate) fn fields(object: Value) -> serde_json::Map<String, Value> {
+    match object {
+        Value::Object(fields) => fields,
+        other => panic!("not an object: {other}"),
+    }
+}
+
 /// When the entity was created (imported).
 pub(crate) fn created_at() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2024, 3, 1, 9, 0, 0).unwrap()

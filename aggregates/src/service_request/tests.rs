@@ -24,29 +24,21 @@ const RECALL_LINK: &str = "5e000000-0000-4000-8000-000000000001/recall";
 
 /// An active service request with a medical program, reserved (in_queue) by `USING_LE`.
 fn record() -> ServiceRequestRecord {
-    let mut other = Map::new();
-    other.insert("intent".into(), json!("order"));
-    other.insert("authored_on".into(), json!("2024-03-01T09:00:00Z"));
-    other.insert("expiration_date".into(), json!("2025-03-01T09:00:00Z"));
-    other.insert("note".into(), json!("Referral for knee MRI"));
-    other.insert("patient_instruction".into(), Value::Null);
-    other.insert("priority".into(), Value::Null);
-    other.insert("requisition".into(), json!("AX12-3456-7890"));
-    other.insert(
-        "category".into(),
-        json!({"coding": [{"system": "eHealth/SNOMED/service_request_categories", "code": "409063005"}]}),
-    );
-    other.insert(
-        "context".into(),
-        json!({"identifier": {"type": {"coding": [{"system": "eHealth/resources", "code": "encounter"}]},
-               "value": "0e000000-0000-4000-8000-000000000001"}}),
-    );
-    other.insert("reason_reference".into(), json!([]));
-    other.insert(
-        "code".into(),
-        json!({"identifier": {"type": {"coding": [{"system": "eHealth/resources", "code": "service"}]},
-               "value": "0f000000-0000-0000-0000-000000000001"}}),
-    );
+    let other = fields(json!({
+        "intent": "order",
+        "authored_on": "2024-03-01T09:00:00Z",
+        "expiration_date": "2025-03-01T09:00:00Z",
+        "note": "Referral for knee MRI",
+        "patient_instruction": null,
+        "priority": null,
+        "requisition": "AX12-3456-7890",
+        "category": {"coding": [{"system": "eHealth/SNOMED/service_request_categories", "code": "409063005"}]},
+        "context": {"identifier": {"type": {"coding": [{"system": "eHealth/resources", "code": "encounter"}]},
+                    "value": "0e000000-0000-4000-8000-000000000001"}},
+        "reason_reference": [],
+        "code": {"identifier": {"type": {"coding": [{"system": "eHealth/resources", "code": "service"}]},
+                 "value": "0f000000-0000-0000-0000-000000000001"}},
+    }));
     ServiceRequestRecord {
         id: SR_ID,
         patient_id: PATIENT,
