@@ -139,6 +139,20 @@ pub(crate) fn assert_refused<T: Debug, E: PartialEq + Debug + Display>(
     assert_eq!(err.to_string(), message, "the message of {expected:?}");
 }
 
+/// Asserts each result, named by its case, is the refusal `expected` whose message is `message`.
+#[track_caller]
+pub(crate) fn assert_each_refused<C: Debug, T: Debug, E: PartialEq + Debug + Display>(
+    results: impl IntoIterator<Item = (C, Result<T, E>)>,
+    expected: E,
+    message: &str,
+) {
+    for (case, result) in results {
+        let err = result.expect_err(&format!("{case:?} is refused"));
+        assert_eq!(err, expected, "{case:?}");
+        assert_eq!(err.to_string(), message, "the message for {case:?}");
+    }
+}
+
 /// The import rules every aggregate shares: before the import there is no record; importing an
 /// entity that does not exist creates it holding `record` as given; importing one that exists is a
 /// no-op, even when the file changed it.
