@@ -1,6 +1,6 @@
 //! Shapes shared by the aggregates: eHealth resource references and the import rule.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 /// The version written with every event; bump it together with an upcaster when a payload changes.
@@ -15,6 +15,17 @@ pub fn reference(code: &str, id: Uuid) -> Value {
             "value": id.to_string()
         }
     })
+}
+
+/// The eHealth view of a record: the imported fields it keeps verbatim (`other`), with the fields
+/// it types written over them.
+pub(crate) fn overlay<'a>(
+    other: &Map<String, Value>,
+    typed: impl IntoIterator<Item = (&'a str, Value)>,
+) -> Map<String, Value> {
+    let mut doc = other.clone();
+    doc.extend(typed.into_iter().map(|(k, v)| (k.to_string(), v)));
+    doc
 }
 
 /// Renders an optional reference, `null` when absent.

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::common::{mask_phone, optional_reference, RecordAggregate};
+use crate::common::{mask_phone, optional_reference, overlay, RecordAggregate};
 use crate::ids::{LegalEntityId, PatientId, ServiceRequestId, UserId};
 pub use crate::status::ApprovalStatus;
 pub use method::{otp_delivery, AuthMethod, OtpDelivery, PersonMethods};
@@ -66,25 +66,27 @@ impl ApprovalRecord {
 
     /// The eHealth approval view; the phone is always masked.
     pub fn render(&self) -> Value {
-        let mut doc = self.other.clone();
-        doc.remove("authentication_method_current");
-        for (k, v) in [
-            ("id", json!(self.id)),
-            ("status", json!(self.status.as_str())),
-            (
-                "reason",
-                optional_reference("service_request", self.reason_service_request),
-            ),
-            (
-                "granted_to",
-                optional_reference("employee", self.granted_to),
-            ),
-            ("authorize_with", json!(self.authorize_with)),
-            ("inserted_at", json!(self.inserted_at)),
-            ("updated_at", json!(self.updated_at)),
-        ] {
-            doc.insert(k.to_string(), v);
-        }
+        // Only the challenge this service issued is shown, never an imported one.
+        let mut imported = self.other.clone();
+        imported.remove("authentication_method_current");
+        let mut doc = overlay(
+            &imported,
+            [
+                ("id", json!(self.id)),
+                ("status", json!(self.status.as_str())),
+                (
+                    "reason",
+                    optional_reference("service_request", self.reason_service_request),
+                ),
+                (
+                    "granted_to",
+                    optional_reference("employee", self.granted_to),
+                ),
+                ("authorize_with", json!(self.authorize_with)),
+                ("inserted_at", json!(self.inserted_at)),
+                ("updated_at", json!(self.updated_at)),
+            ],
+        );
         if let Some(otp) = &self.otp {
             doc.insert(
                 "authentication_method_current".into(),

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::common::{optional_reference, reference, RecordAggregate};
+use crate::common::{optional_reference, overlay, reference, RecordAggregate};
 use crate::ids::{LegalEntityId, PatientId, UserId};
 pub use crate::status::DeviceDispenseStatus;
 
@@ -31,24 +31,23 @@ pub struct DeviceDispenseRecord {
 
 impl DeviceDispenseRecord {
     pub fn render(&self) -> Value {
-        let mut doc = self.other.clone();
-        for (k, v) in [
-            ("id", serde_json::json!(self.id)),
-            ("status", serde_json::json!(self.status.as_str())),
-            ("subject", reference("patient", self.patient_id)),
-            (
-                "performer_legal_entity",
-                reference("legal_entity", self.performer_legal_entity),
-            ),
-            ("performer", optional_reference("employee", self.performer)),
-            ("inserted_at", serde_json::json!(self.inserted_at)),
-            ("inserted_by", serde_json::json!(self.inserted_by)),
-            ("updated_at", serde_json::json!(self.updated_at)),
-            ("updated_by", serde_json::json!(self.updated_by)),
-        ] {
-            doc.insert(k.to_string(), v);
-        }
-        Value::Object(doc)
+        Value::Object(overlay(
+            &self.other,
+            [
+                ("id", serde_json::json!(self.id)),
+                ("status", serde_json::json!(self.status.as_str())),
+                ("subject", reference("patient", self.patient_id)),
+                (
+                    "performer_legal_entity",
+                    reference("legal_entity", self.performer_legal_entity),
+                ),
+                ("performer", optional_reference("employee", self.performer)),
+                ("inserted_at", serde_json::json!(self.inserted_at)),
+                ("inserted_by", serde_json::json!(self.inserted_by)),
+                ("updated_at", serde_json::json!(self.updated_at)),
+                ("updated_by", serde_json::json!(self.updated_by)),
+            ],
+        ))
     }
 }
 

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::common::RecordAggregate;
+use crate::common::{overlay, RecordAggregate};
 use crate::ids::{LegalEntityId, UserId};
 pub use crate::status::MergeRequestStatus;
 
@@ -33,21 +33,20 @@ pub struct MergeRequestRecord {
 impl MergeRequestRecord {
     /// The eHealth view (`data` of the reject answer and of the read endpoint).
     pub fn render(&self) -> Value {
-        let mut doc = self.other.clone();
-        for (k, v) in [
-            ("id", serde_json::json!(self.id)),
-            ("master_person_id", serde_json::json!(self.master_person_id)),
-            ("merge_person_id", serde_json::json!(self.merge_person_id)),
-            ("status", serde_json::json!(self.status.as_str())),
-            ("legal_entity_id", serde_json::json!(self.legal_entity_id)),
-            ("inserted_at", serde_json::json!(self.inserted_at)),
-            ("inserted_by", serde_json::json!(self.inserted_by)),
-            ("updated_at", serde_json::json!(self.updated_at)),
-            ("updated_by", serde_json::json!(self.updated_by)),
-        ] {
-            doc.insert(k.to_string(), v);
-        }
-        Value::Object(doc)
+        Value::Object(overlay(
+            &self.other,
+            [
+                ("id", serde_json::json!(self.id)),
+                ("master_person_id", serde_json::json!(self.master_person_id)),
+                ("merge_person_id", serde_json::json!(self.merge_person_id)),
+                ("status", serde_json::json!(self.status.as_str())),
+                ("legal_entity_id", serde_json::json!(self.legal_entity_id)),
+                ("inserted_at", serde_json::json!(self.inserted_at)),
+                ("inserted_by", serde_json::json!(self.inserted_by)),
+                ("updated_at", serde_json::json!(self.updated_at)),
+                ("updated_by", serde_json::json!(self.updated_by)),
+            ],
+        ))
     }
 }
 
