@@ -24,6 +24,21 @@ pub(crate) const CREATOR: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000
 pub(crate) const AUTHOR: Uuid = CREATOR;
 /// Who sends the command.
 pub(crate) const USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
+/// A legal entity that has nothing to do with the entity.
+pub(crate) const THIRD_LEGAL_ENTITY: Uuid =
+    Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0003);
+/// The employee of `LEGAL_ENTITY` the entity names (its requester, the one an approval is granted
+/// to).
+pub(crate) const EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
+/// The service request an approval or a care plan activity is about.
+pub(crate) const SERVICE_REQUEST: Uuid = Uuid::from_u128(0x5e00_0000_0000_4000_8000_0000_0000_0001);
+
+// The patient's authentication by SMS: its method and phone, and its third person (a confidant)
+// with the confidant's phone.
+pub(crate) const AUTH_METHOD: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0001);
+pub(crate) const PHONE: &str = "+380931234585";
+pub(crate) const THIRD_PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0003);
+pub(crate) const THIRD_PERSON_PHONE: &str = "+380671112233";
 
 /// The fields of a JSON object: the imported fields a record keeps verbatim (`other`).
 pub(crate) fn fields(object: Value) -> serde_json::Map<String, Value> {

@@ -6,18 +6,17 @@ use serde_json::json;
 
 use super::method::*;
 use super::*;
+use crate::test_support::{
+    AUTH_METHOD as M_OTP, PATIENT as PERSON, PHONE, THIRD_PERSON as CONFIDANT,
+    THIRD_PERSON_PHONE as CONFIDANT_PHONE,
+};
 
-const PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
-const CONFIDANT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0003);
 const OTHER_CONFIDANT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0004);
-const M_OTP: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0001);
 const M_OTP_2: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0002);
 const M_OFFLINE: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0003);
 const M_THIRD: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0004);
 const M_THIRD_2: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0005);
-const PHONE: &str = "+380931234585";
 const NEW_PHONE: &str = "+380931112222";
-const CONFIDANT_PHONE: &str = "+380671112233";
 const OTHER_CONFIDANT_PHONE: &str = "+380501234567";
 
 fn at() -> DateTime<Utc> {

@@ -2,6 +2,7 @@ use super::*;
 
 use chrono::TimeZone;
 
+use crate::test_support::EMPLOYEE as DOCTOR;
 use crate::test_support::*;
 
 // ---------------------------------------------------------------------------------------------
@@ -9,13 +10,7 @@ use crate::test_support::*;
 // ---------------------------------------------------------------------------------------------
 
 const APPROVAL_ID: Uuid = Uuid::from_u128(0xa900_0000_0000_0000_0000_0000_0000_0001);
-const THIRD_PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0003);
-const SERVICE_REQUEST: Uuid = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0001);
-const DOCTOR: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
-const AUTH_METHOD: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0001);
-const PHONE: &str = "+380931234585";
 const MASKED_PHONE: &str = "+38093*****85";
-const THIRD_PERSON_PHONE: &str = "+380671112233";
 const SALT: &str = "9f86d081884c7d659a2feaa0c55ad015";
 const SECOND_SALT: &str = "2c26b46b68ffc68ff99b453c1d304134";
 

@@ -4,6 +4,10 @@ use serde_json::{json, Map};
 use uuid::Uuid;
 
 use crate::test_support::*;
+use crate::test_support::{
+    LEGAL_ENTITY as MANAGING_LE, OTHER_LEGAL_ENTITY as RECALLING_LE,
+    THIRD_LEGAL_ENTITY as STRANGER_LE, USER as RECALLER,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Builders
@@ -11,14 +15,7 @@ use crate::test_support::*;
 
 const ACTIVITY: Uuid = Uuid::from_u128(0xca00_0000_0000_4000_8000_0000_0000_0001);
 const CARE_PLAN: Uuid = Uuid::from_u128(0xc900_0000_0000_4000_8000_0000_0000_0001);
-const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_4000_8000_0000_0000_0001);
-const MANAGING_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_4000_8000_0000_0000_0001);
-const RECALLING_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_4000_8000_0000_0000_0002);
-const STRANGER_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_4000_8000_0000_0000_0003);
-const SERVICE_REQUEST: Uuid = Uuid::from_u128(0x5e00_0000_0000_4000_8000_0000_0000_0001);
 const SECOND_SERVICE_REQUEST: Uuid = Uuid::from_u128(0x5e00_0000_0000_4000_8000_0000_0000_0002);
-const AUTHOR: Uuid = Uuid::from_u128(0xb000_0000_0000_4000_8000_0000_0000_0001);
-const RECALLER: Uuid = Uuid::from_u128(0xb000_0000_0000_4000_8000_0000_0000_0002);
 const UNITS: &str = "eHealth/ucum/units";
 
 fn amount(text: &str) -> Amount {

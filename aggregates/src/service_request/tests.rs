@@ -6,16 +6,15 @@ use uuid::Uuid;
 use crate::drfo::Drfo;
 use crate::ids::{CarePlanId, LegalEntityId};
 use crate::test_support::*;
+use crate::test_support::{
+    EMPLOYEE as REQUESTER_EMPLOYEE, LEGAL_ENTITY as REQUESTER_LE, OTHER_LEGAL_ENTITY as USING_LE,
+    SERVICE_REQUEST as SR_ID, THIRD_LEGAL_ENTITY as STRANGER_LE,
+};
 
 // ---------------------------------------------------------------------------------------------
 // Builders
 // ---------------------------------------------------------------------------------------------
 
-const SR_ID: Uuid = Uuid::from_u128(0x5e00_0000_0000_4000_8000_0000_0000_0001);
-const REQUESTER_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
-const USING_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0002);
-const STRANGER_LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0003);
-const REQUESTER_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
 const USING_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0002);
 const OTHER_EMPLOYEE: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0003);
 const TAX_ID: &str = "3184710691";
