@@ -94,42 +94,6 @@ async fn recall_of_content_that_differs_from_the_service_request_is_refused() {
     }
 }
 
-#[tokio::test]
-async fn recall_ignores_status_reason_explanatory_letter_inserted_at_and_updated_at_in_the_comparison(
-) {
-    let sr = record_with(|r| {
-        r.explanatory_letter = Some("stored letter".into());
-        r.status_reason = Some(json!({"text": "stored reason"}));
-    });
-    let mut content = signed_content(&sr);
-    content["explanatory_letter"] = json!("a different letter");
-    content["inserted_at"] = json!("2000-01-01T00:00:00Z");
-    content["updated_at"] = json!("2001-01-01T00:00:00Z");
-    let result = outcome(sr, recall_of(content)).await;
-    assert_eq!(
-        result,
-        Ok(vec![ServiceRequestEvent::ServiceRequestRecalled {
-            status_reason: recall_reason(),
-            explanatory_letter: Some("a different letter".into()),
-            signed_content_link: RECALL_LINK.into(),
-            by: USER,
-            at: now(),
-        }])
-    );
-}
-
-#[tokio::test]
-async fn recall_accepts_content_without_the_ignored_timestamps() {
-    let content = signed_content_with(|doc| {
-        doc.remove("inserted_at");
-        doc.remove("updated_at");
-    });
-    given(record())
-        .when_async(recall_of(content))
-        .await
-        .then_expect_events(vec![recalled_event()]);
-}
-
 #[test]
 fn the_content_comparison_ignores_exactly_four_keys() {
     assert_eq!(
