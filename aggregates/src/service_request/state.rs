@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::common::{optional_reference, reference};
+use crate::common::{optional_reference, overlay, reference};
 pub use crate::status::{ProgramProcessingStatus, ServiceRequestStatus};
 
 /// One entry of `status_history`, as eHealth renders it.
@@ -113,50 +113,51 @@ impl ServiceRequestRecord {
     /// The public eHealth view of the service request (`data` of the read endpoint). The recall's
     /// signed content is compared with exactly this document.
     pub fn render(&self) -> Value {
-        let mut doc = self.other.clone();
-        let mut put = |k: &str, v: Value| {
-            doc.insert(k.to_string(), v);
-        };
-        put("id", Value::String(self.id.to_string()));
-        put("status", Value::String(self.status.as_str().into()));
+        let mut doc = overlay(
+            &self.other,
+            [
+                ("id", Value::String(self.id.to_string())),
+                ("status", Value::String(self.status.as_str().into())),
+                ("subject", reference("patient", self.patient_id)),
+                (
+                    "requester_employee",
+                    optional_reference("employee", self.requester_employee),
+                ),
+                (
+                    "requester_legal_entity",
+                    optional_reference("legal_entity", self.requester_legal_entity),
+                ),
+                (
+                    "used_by_employee",
+                    optional_reference("employee", self.used_by_employee),
+                ),
+                (
+                    "used_by_legal_entity",
+                    optional_reference("legal_entity", self.used_by_legal_entity),
+                ),
+                (
+                    "status_reason",
+                    self.status_reason.clone().unwrap_or(Value::Null),
+                ),
+                (
+                    "status_history",
+                    serde_json::to_value(&self.status_history).unwrap_or(Value::Null),
+                ),
+                ("inserted_at", serde_json::json!(self.inserted_at)),
+                ("updated_at", serde_json::json!(self.updated_at)),
+            ],
+        );
         // Present only for service requests with a medical program, as eHealth renders them.
         if let Some(status) = self.program_processing_status {
-            put(
-                "program_processing_status",
+            doc.insert(
+                "program_processing_status".into(),
                 Value::String(status.as_str().into()),
             );
         }
-        put("subject", reference("patient", self.patient_id));
-        put(
-            "requester_employee",
-            optional_reference("employee", self.requester_employee),
-        );
-        put(
-            "requester_legal_entity",
-            optional_reference("legal_entity", self.requester_legal_entity),
-        );
-        put(
-            "used_by_employee",
-            optional_reference("employee", self.used_by_employee),
-        );
-        put(
-            "used_by_legal_entity",
-            optional_reference("legal_entity", self.used_by_legal_entity),
-        );
-        put(
-            "status_reason",
-            self.status_reason.clone().unwrap_or(Value::Null),
-        );
         // eHealth's view has no explanatory letter until a recall gives one.
         if let Some(letter) = &self.explanatory_letter {
-            put("explanatory_letter", Value::String(letter.clone()));
+            doc.insert("explanatory_letter".into(), Value::String(letter.clone()));
         }
-        put(
-            "status_history",
-            serde_json::to_value(&self.status_history).unwrap_or(Value::Null),
-        );
-        put("inserted_at", serde_json::json!(self.inserted_at));
-        put("updated_at", serde_json::json!(self.updated_at));
         Value::Object(doc)
     }
 }
