@@ -207,6 +207,21 @@ pub(crate) async fn assert_imported_once<R>(
     );
 }
 
+/// Asserts `events`, none of them an import, change nothing on an entity that was never imported.
+#[track_caller]
+pub(crate) fn assert_nothing_changes_before_the_import<A>(
+    events: impl IntoIterator<Item = A::Event>,
+) where
+    A: Aggregate + Default + PartialEq + Debug,
+{
+    assert_eq!(
+        replay::<A>(events),
+        A::default(),
+        "events on a {} that was never imported",
+        A::TYPE
+    );
+}
+
 /// Asserts each event's type is `name` (the name the service matches stored events on) at
 /// version 1.0.
 #[track_caller]
