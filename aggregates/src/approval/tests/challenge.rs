@@ -2,10 +2,6 @@
 
 use super::*;
 
-// ---------------------------------------------------------------------------------------------
-// ResendOtp: success
-// ---------------------------------------------------------------------------------------------
-
 #[tokio::test]
 async fn resend_issues_a_code_valid_for_15_minutes_to_the_otp_phone_or_the_third_persons() {
     let cases = [
