@@ -1,6 +1,6 @@
 //! Shapes shared by the aggregates: eHealth resource references and the import rule.
 
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 /// The version written with every event; bump it together with an upcaster when a payload changes.
@@ -15,6 +15,17 @@ pub fn reference(code: &str, id: Uuid) -> Value {
             "value": id.to_string()
         }
     })
+}
+
+/// The eHealth view of a record: the imported fields it keeps verbatim (`other`), with the fields
+/// it types written over them.
+pub(crate) fn overlay<'a>(
+    other: &Map<String, Value>,
+    typed: impl IntoIterator<Item = (&'a str, Value)>,
+) -> Map<String, Value> {
+    let mut doc = other.clone();
+    doc.extend(typed.into_iter().map(|(k, v)| (k.to_string(), v)));
+    doc
 }
 
 /// Renders an optional reference, `null` when absent.
@@ -53,6 +64,23 @@ pub fn mask_phone(phone: &str) -> String {
     let head: String = chars[..6].iter().collect();
     let tail: String = chars[chars.len() - 2..].iter().collect();
     format!("{head}*****{tail}")
+}
+
+/// An aggregate that holds one record, `None` until an import creates it; `record_aggregate!`
+/// implements it for every aggregate of this crate.
+pub(crate) trait RecordAggregate: cqrs_es::Aggregate + Default {
+    type Record;
+
+    /// The event that creates the entity from an imported record.
+    fn imported(record: Box<Self::Record>) -> Self::Event;
+
+    fn record(&self) -> Option<&Self::Record>;
+
+    /// The import rule every aggregate shares: importing an entity that does not exist records
+    /// `record` as given; importing one that exists writes nothing, even when the file changed it.
+    fn import(&self, record: Box<Self::Record>) -> Option<Self::Event> {
+        self.record().is_none().then(|| Self::imported(record))
+    }
 }
 
 #[cfg(test)]

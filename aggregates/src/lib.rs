@@ -25,6 +25,7 @@ pub mod drfo;
 pub mod ids;
 pub mod merge_request;
 pub mod service_request;
+mod status;
 #[cfg(test)]
 mod test_support;
 pub mod visibility;

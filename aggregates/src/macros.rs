@@ -5,6 +5,33 @@
 //! the command into the event (or refuses), the record's `evolve` applies a change. A macro rather
 //! than a blanket impl, because cqrs-es's trait cannot be implemented generically here.
 
+/// A status as eHealth writes it, each variant with its text given once: serde reads and writes
+/// that text, `as_str` answers it, and `VALUES` lists every one in declaration order (the lists,
+/// their OpenAPI enums and the data dictionary use it).
+macro_rules! status_enum {
+    (
+        $(#[$meta:meta])*
+        pub enum $status:ident { $($variant:ident = $text:literal),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+        pub enum $status {
+            $(#[serde(rename = $text)] $variant,)+
+        }
+
+        impl $status {
+            /// Every value as written, in declaration order.
+            pub const VALUES: &'static [&'static str] = &[$($text),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(Self::$variant => $text,)+
+                }
+            }
+        }
+    };
+}
+
 /// `impl DomainEvent`: the event type is the variant's name (the name serde tags the payload
 /// with, which the service matches on), the version [`crate::common::EVENT_VERSION`]. Every
 /// variant must be listed, or the `match` does not compile.
@@ -25,12 +52,30 @@ macro_rules! domain_event {
     };
 }
 
-/// `impl Aggregate` for `$aggregate { record: Option<R> }` whose `TYPE` is its name, given
+/// `impl Aggregate` and [`RecordAggregate`](crate::common::RecordAggregate) for
+/// `$aggregate { record: Option<$record> }` whose `TYPE` is its name, given
 /// `fn decide(&self, Command) -> Result<Option<Event>, Error>` on the aggregate and
-/// `fn evolve(&mut self, Event)` on `R`. Before the import the record is `None` and only the
-/// import event (`$event::$imported(Box<R>)`) changes anything.
+/// `fn evolve(&mut self, Event)` on `$record`. Before the import the record is `None` and only the
+/// import event (`$event::$imported(Box<$record>)`) changes anything.
 macro_rules! record_aggregate {
-    ($aggregate:ident, $command:ty, $event:ident :: $imported:ident, $error:ty) => {
+    ($aggregate:ident($record:ty), $command:ty, $event:ident :: $imported:ident, $error:ty) => {
+        impl crate::common::RecordAggregate for $aggregate {
+            type Record = $record;
+
+            fn imported(record: Box<$record>) -> $event {
+                $event::$imported(record)
+            }
+
+            fn record(&self) -> Option<&$record> {
+                self.record.as_ref()
+            }
+        }
+
+        #[cfg(test)]
+        impl crate::test_support::Imported for $record {
+            type Aggregate = $aggregate;
+        }
+
         impl cqrs_es::Aggregate for $aggregate {
             const TYPE: &'static str = stringify!($aggregate);
             type Command = $command;

@@ -6,18 +6,17 @@ use serde_json::json;
 
 use super::method::*;
 use super::*;
+use crate::test_support::{
+    AUTH_METHOD as M_OTP, PATIENT as PERSON, PHONE, THIRD_PERSON as CONFIDANT,
+    THIRD_PERSON_PHONE as CONFIDANT_PHONE,
+};
 
-const PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0001);
-const CONFIDANT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0003);
 const OTHER_CONFIDANT: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0004);
-const M_OTP: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0001);
 const M_OTP_2: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0002);
 const M_OFFLINE: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0003);
 const M_THIRD: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0004);
 const M_THIRD_2: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0005);
-const PHONE: &str = "+380931234585";
 const NEW_PHONE: &str = "+380931112222";
-const CONFIDANT_PHONE: &str = "+380671112233";
 const OTHER_CONFIDANT_PHONE: &str = "+380501234567";
 
 fn at() -> DateTime<Utc> {
@@ -95,6 +94,24 @@ fn otp_confidant() -> Vec<AuthMethod> {
     vec![otp(M_OTP_2, CONFIDANT_PHONE)]
 }
 
+/// Where the code goes for a person with `methods` asked for `named` (else the default method),
+/// who has no confidants.
+fn delivery(methods: &[AuthMethod], named: Option<Uuid>) -> OtpDelivery {
+    otp_delivery(&person(methods), named, &[], at())
+}
+
+/// Where the code goes for a person with `methods` asked for `named` (else the default method),
+/// whose confidant `CONFIDANT` uses OTP and is `active` or not.
+fn delivery_via_confidant(
+    methods: &[AuthMethod],
+    named: Option<Uuid>,
+    active: bool,
+) -> OtpDelivery {
+    let confidant_methods = otp_confidant();
+    let confidants = [confidant(CONFIDANT, active, &confidant_methods)];
+    otp_delivery(&person(methods), named, &confidants, at())
+}
+
 // ---------------------------------------------------------------------------------------------
 // Without `authorize_with`: the default method
 // ---------------------------------------------------------------------------------------------
@@ -102,8 +119,7 @@ fn otp_confidant() -> Vec<AuthMethod> {
 #[test]
 fn a_person_with_an_otp_method_gets_the_code_on_its_phone() {
     let methods = [otp(M_OTP, PHONE)];
-    let delivery = otp_delivery(&person(&methods), None, &[], at());
-    assert_eq!(delivery, to_phone(PHONE));
+    assert_eq!(delivery(&methods, None), to_phone(PHONE));
 }
 
 #[test]
@@ -113,33 +129,27 @@ fn an_otp_method_comes_before_offline_and_third_person_whatever_the_order() {
         method(M_OFFLINE, OFFLINE),
         otp(M_OTP, PHONE),
     ];
-    let confidant_methods = otp_confidant();
-    let confidants = [confidant(CONFIDANT, true, &confidant_methods)];
-    let delivery = otp_delivery(&person(&methods), None, &confidants, at());
-    assert_eq!(delivery, to_phone(PHONE));
+    assert_eq!(
+        delivery_via_confidant(&methods, None, true),
+        to_phone(PHONE)
+    );
 }
 
 #[test]
 fn an_offline_person_is_refused_even_with_a_usable_third_person() {
     let methods = [method(M_OFFLINE, OFFLINE), third(M_THIRD, CONFIDANT)];
-    let confidant_methods = otp_confidant();
-    let confidants = [confidant(CONFIDANT, true, &confidant_methods)];
-    let delivery = otp_delivery(&person(&methods), None, &confidants, at());
-    assert_eq!(delivery, refused(OFFLINE));
+    assert_eq!(
+        delivery_via_confidant(&methods, None, true),
+        refused(OFFLINE)
+    );
 }
 
 #[test]
 fn an_ended_otp_method_is_skipped_so_the_next_default_applies() {
     let methods = [ended(otp(M_OTP, PHONE)), method(M_OFFLINE, OFFLINE)];
-    assert_eq!(
-        otp_delivery(&person(&methods), None, &[], at()),
-        refused(OFFLINE)
-    );
+    assert_eq!(delivery(&methods, None), refused(OFFLINE));
     let methods = [ended(otp(M_OTP, PHONE)), otp(M_OTP_2, NEW_PHONE)];
-    assert_eq!(
-        otp_delivery(&person(&methods), None, &[], at()),
-        to_phone(NEW_PHONE)
-    );
+    assert_eq!(delivery(&methods, None), to_phone(NEW_PHONE));
 }
 
 #[test]
@@ -148,28 +158,22 @@ fn a_method_that_ends_at_the_very_instant_is_no_longer_current() {
         ended_at: Some(at()),
         ..otp(M_OTP, PHONE)
     }];
-    assert_eq!(
-        otp_delivery(&person(&methods), None, &[], at()),
-        refused("NA")
-    );
+    assert_eq!(delivery(&methods, None), refused("NA"));
     let later = AuthMethod {
         ended_at: Some(at() + Duration::seconds(1)),
         ..otp(M_OTP, PHONE)
     };
     let methods = [later];
-    assert_eq!(
-        otp_delivery(&person(&methods), None, &[], at()),
-        to_phone(PHONE)
-    );
+    assert_eq!(delivery(&methods, None), to_phone(PHONE));
 }
 
 #[test]
 fn a_third_person_whose_confidant_is_active_and_uses_otp_gets_the_code_on_the_confidants_phone() {
     let methods = [third(M_THIRD, CONFIDANT)];
-    let confidant_methods = otp_confidant();
-    let confidants = [confidant(CONFIDANT, true, &confidant_methods)];
-    let delivery = otp_delivery(&person(&methods), None, &confidants, at());
-    assert_eq!(delivery, to_confidant(CONFIDANT, CONFIDANT_PHONE));
+    assert_eq!(
+        delivery_via_confidant(&methods, None, true),
+        to_confidant(CONFIDANT, CONFIDANT_PHONE)
+    );
 }
 
 #[test]
@@ -191,10 +195,10 @@ fn among_third_persons_the_first_whose_confidant_can_receive_a_code_is_chosen() 
 #[test]
 fn a_third_person_whose_confidant_is_not_active_is_refused() {
     let methods = [third(M_THIRD, CONFIDANT)];
-    let confidant_methods = otp_confidant();
-    let confidants = [confidant(CONFIDANT, false, &confidant_methods)];
-    let delivery = otp_delivery(&person(&methods), None, &confidants, at());
-    assert_eq!(delivery, refused(THIRD_PERSON));
+    assert_eq!(
+        delivery_via_confidant(&methods, None, false),
+        refused(THIRD_PERSON)
+    );
 }
 
 #[test]
@@ -224,8 +228,7 @@ fn a_third_person_whose_confidant_is_unknown_is_refused() {
             ..method(M_THIRD_2, THIRD_PERSON)
         },
     ];
-    let delivery = otp_delivery(&person(&methods), None, &[], at());
-    assert_eq!(delivery, refused(THIRD_PERSON));
+    assert_eq!(delivery(&methods, None), refused(THIRD_PERSON));
 }
 
 #[test]
@@ -237,7 +240,7 @@ fn an_ended_third_person_or_no_method_at_all_is_refused() {
         otp_delivery(&person(&methods), None, &confidants, at()),
         refused("NA")
     );
-    assert_eq!(otp_delivery(&person(&[]), None, &[], at()), refused("NA"));
+    assert_eq!(delivery(&[], None), refused("NA"));
 }
 
 #[test]
@@ -247,11 +250,7 @@ fn an_otp_method_without_a_phone_cannot_receive_a_code() {
             phone_number: phone.clone(),
             ..method(M_OTP, OTP)
         }];
-        assert_eq!(
-            otp_delivery(&person(&methods), None, &[], at()),
-            refused(OTP),
-            "{phone:?}"
-        );
+        assert_eq!(delivery(&methods, None), refused(OTP), "{phone:?}");
     }
 }
 
@@ -262,47 +261,43 @@ fn an_otp_method_without_a_phone_cannot_receive_a_code() {
 #[test]
 fn a_named_otp_method_gets_the_code_on_its_own_phone() {
     let methods = [otp(M_OTP, PHONE), otp(M_OTP_2, NEW_PHONE)];
-    let delivery = otp_delivery(&person(&methods), Some(M_OTP_2), &[], at());
-    assert_eq!(delivery, to_phone(NEW_PHONE));
+    assert_eq!(delivery(&methods, Some(M_OTP_2)), to_phone(NEW_PHONE));
 }
 
 #[test]
 fn a_named_method_that_ended_is_refused_and_never_replaced_by_the_default() {
     let methods = [ended(otp(M_OTP, PHONE)), otp(M_OTP_2, NEW_PHONE)];
-    let delivery = otp_delivery(&person(&methods), Some(M_OTP), &[], at());
-    assert_eq!(delivery, refused("NA"));
+    assert_eq!(delivery(&methods, Some(M_OTP)), refused("NA"));
 }
 
 #[test]
 fn a_named_method_the_person_does_not_have_is_refused_and_never_replaced_by_the_default() {
     let methods = [otp(M_OTP, PHONE)];
-    let delivery = otp_delivery(&person(&methods), Some(M_THIRD), &[], at());
-    assert_eq!(delivery, refused("NA"));
+    assert_eq!(delivery(&methods, Some(M_THIRD)), refused("NA"));
 }
 
 #[test]
 fn a_named_third_person_is_used_even_when_the_person_also_has_an_otp_method() {
     let methods = [otp(M_OTP, PHONE), third(M_THIRD, CONFIDANT)];
-    let confidant_methods = otp_confidant();
-    let confidants = [confidant(CONFIDANT, true, &confidant_methods)];
-    let delivery = otp_delivery(&person(&methods), Some(M_THIRD), &confidants, at());
-    assert_eq!(delivery, to_confidant(CONFIDANT, CONFIDANT_PHONE));
+    assert_eq!(
+        delivery_via_confidant(&methods, Some(M_THIRD), true),
+        to_confidant(CONFIDANT, CONFIDANT_PHONE)
+    );
 }
 
 #[test]
 fn a_named_third_person_whose_confidant_cannot_receive_a_code_is_refused() {
     let methods = [otp(M_OTP, PHONE), third(M_THIRD, CONFIDANT)];
-    let confidant_methods = otp_confidant();
-    let confidants = [confidant(CONFIDANT, false, &confidant_methods)];
-    let delivery = otp_delivery(&person(&methods), Some(M_THIRD), &confidants, at());
-    assert_eq!(delivery, refused(THIRD_PERSON));
+    assert_eq!(
+        delivery_via_confidant(&methods, Some(M_THIRD), false),
+        refused(THIRD_PERSON)
+    );
 }
 
 #[test]
 fn a_named_offline_method_is_refused() {
     let methods = [method(M_OFFLINE, OFFLINE), otp(M_OTP, PHONE)];
-    let delivery = otp_delivery(&person(&methods), Some(M_OFFLINE), &[], at());
-    assert_eq!(delivery, refused(OFFLINE));
+    assert_eq!(delivery(&methods, Some(M_OFFLINE)), refused(OFFLINE));
 }
 
 // ---------------------------------------------------------------------------------------------

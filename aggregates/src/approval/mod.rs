@@ -20,39 +20,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
-use crate::common::{mask_phone, optional_reference};
+use crate::common::{mask_phone, optional_reference, overlay, RecordAggregate};
 use crate::ids::{LegalEntityId, PatientId, ServiceRequestId, UserId};
+pub use crate::status::ApprovalStatus;
 pub use method::{otp_delivery, AuthMethod, OtpDelivery, PersonMethods};
 
 /// How long a resent code stays valid (OTP service `CODE_EXPIRATION_PERIOD_MINUTES`).
 pub const OTP_VALIDITY_MINUTES: i64 = 15;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ApprovalStatus {
-    New,
-    Active,
-    Rejected,
-    Cancelled,
-    Expired,
-}
-
-impl ApprovalStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] =
-        &["new", "active", "rejected", "cancelled", "expired"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::Active => "active",
-            Self::Rejected => "rejected",
-            Self::Cancelled => "cancelled",
-            Self::Expired => "expired",
-        }
-    }
-}
 
 /// The OTP challenge currently in force for an approval.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -92,25 +66,27 @@ impl ApprovalRecord {
 
     /// The eHealth approval view; the phone is always masked.
     pub fn render(&self) -> Value {
-        let mut doc = self.other.clone();
-        doc.remove("authentication_method_current");
-        for (k, v) in [
-            ("id", json!(self.id)),
-            ("status", json!(self.status.as_str())),
-            (
-                "reason",
-                optional_reference("service_request", self.reason_service_request),
-            ),
-            (
-                "granted_to",
-                optional_reference("employee", self.granted_to),
-            ),
-            ("authorize_with", json!(self.authorize_with)),
-            ("inserted_at", json!(self.inserted_at)),
-            ("updated_at", json!(self.updated_at)),
-        ] {
-            doc.insert(k.to_string(), v);
-        }
+        // Only the challenge this service issued is shown, never an imported one.
+        let mut imported = self.other.clone();
+        imported.remove("authentication_method_current");
+        let mut doc = overlay(
+            &imported,
+            [
+                ("id", json!(self.id)),
+                ("status", json!(self.status.as_str())),
+                (
+                    "reason",
+                    optional_reference("service_request", self.reason_service_request),
+                ),
+                (
+                    "granted_to",
+                    optional_reference("employee", self.granted_to),
+                ),
+                ("authorize_with", json!(self.authorize_with)),
+                ("inserted_at", json!(self.inserted_at)),
+                ("updated_at", json!(self.updated_at)),
+            ],
+        );
         if let Some(otp) = &self.otp {
             doc.insert(
                 "authentication_method_current".into(),
@@ -223,10 +199,7 @@ impl Approval {
 impl Approval {
     fn decide(&self, command: ApprovalCommand) -> Result<Option<ApprovalEvent>, ApprovalError> {
         match command {
-            ApprovalCommand::Import(record) => Ok(self
-                .record
-                .is_none()
-                .then_some(ApprovalEvent::ApprovalImported(record))),
+            ApprovalCommand::Import(record) => Ok(self.import(record)),
             ApprovalCommand::ResendOtp {
                 patient_id,
                 legal_entity_id,
@@ -303,7 +276,7 @@ impl ApprovalRecord {
 }
 
 record_aggregate!(
-    Approval,
+    Approval(ApprovalRecord),
     ApprovalCommand,
     ApprovalEvent::ApprovalImported,
     ApprovalError

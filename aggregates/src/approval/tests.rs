@@ -1,38 +1,22 @@
 use super::*;
 
 use chrono::TimeZone;
-use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 
-use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
-    CREATOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
-};
+use crate::test_support::EMPLOYEE as DOCTOR;
+use crate::test_support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Builders
 // ---------------------------------------------------------------------------------------------
 
 const APPROVAL_ID: Uuid = Uuid::from_u128(0xa900_0000_0000_0000_0000_0000_0000_0001);
-const THIRD_PERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_0003);
-const SERVICE_REQUEST: Uuid = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0001);
-const DOCTOR: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
-const AUTH_METHOD: Uuid = Uuid::from_u128(0xf000_0000_0000_0000_0000_0000_0000_0001);
-const PHONE: &str = "+380931234585";
 const MASKED_PHONE: &str = "+38093*****85";
-const THIRD_PERSON_PHONE: &str = "+380671112233";
 const SALT: &str = "9f86d081884c7d659a2feaa0c55ad015";
 const SECOND_SALT: &str = "2c26b46b68ffc68ff99b453c1d304134";
 
-fn created_at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 9, 1, 12, 0, 0).unwrap()
-}
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 9, 1, 12, 3, 20).unwrap()
-}
-
+/// When a second resend is sent.
 fn later() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 9, 1, 12, 9, 0).unwrap()
+    now() + Duration::seconds(340)
 }
 
 /// A `new` approval for `PATIENT`, granted to a doctor of `LEGAL_ENTITY`, made for a service
@@ -60,14 +44,6 @@ fn record() -> ApprovalRecord {
 
 fn record_in(status: ApprovalStatus) -> ApprovalRecord {
     ApprovalRecord { status, ..record() }
-}
-
-fn imported(record: ApprovalRecord) -> Vec<ApprovalEvent> {
-    vec![ApprovalEvent::ApprovalImported(Box::new(record))]
-}
-
-fn given(record: ApprovalRecord) -> AggregateTestExecutor<Approval> {
-    TestFramework::<Approval>::with(()).given(imported(record))
 }
 
 fn otp() -> OtpDelivery {
@@ -137,37 +113,14 @@ fn revoked_event() -> ApprovalEvent {
     }
 }
 
-fn state_after(events: Vec<ApprovalEvent>) -> ApprovalRecord {
-    replay::<Approval>(events)
-        .record
-        .expect("the approval exists")
-}
-
-const NOT_NEW: [(ApprovalStatus, &str); 4] = [
-    (ApprovalStatus::Active, "active"),
-    (ApprovalStatus::Rejected, "rejected"),
-    (ApprovalStatus::Cancelled, "cancelled"),
-    (ApprovalStatus::Expired, "expired"),
-];
-
 // ---------------------------------------------------------------------------------------------
 // Import
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn import_of_a_new_approval_creates_it_and_a_second_import_is_a_no_op() {
-    assert_imported_once::<Approval, _>(
-        record(),
-        record_in(ApprovalStatus::Active),
-        ApprovalCommand::Import,
-        ApprovalEvent::ApprovalImported,
-    )
-    .await;
-}
-
-#[test]
-fn an_imported_approval_holds_the_imported_record() {
-    assert_eq!(state_after(imported(record())), record());
+    let changed = record_in(ApprovalStatus::Active);
+    assert_imported_once(record(), changed, ApprovalCommand::Import).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -277,7 +230,9 @@ async fn resend_checks_the_authentication_method_before_the_status() {
 
 #[tokio::test]
 async fn resend_on_an_approval_that_is_not_new_is_refused_with_its_status() {
-    for (status, text) in NOT_NEW {
+    let not_new = statuses_except(ApprovalStatus::VALUES, &[ApprovalStatus::New]);
+    assert_eq!(not_new.len(), 4);
+    for (status, text) in not_new {
         let result = when(given(record_in(status)), resend(otp())).await;
         assert_eq!(
             result,
@@ -314,292 +269,57 @@ async fn resend_on_a_revoked_approval_is_refused_as_cancelled() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// ResendOtp: success
-// ---------------------------------------------------------------------------------------------
-
-#[tokio::test]
-async fn resend_issues_a_code_valid_for_15_minutes_to_the_otp_phone_or_the_third_persons() {
-    let cases = [
-        ("to an OTP person", otp(), "OTP", PHONE),
-        (
-            "through a third person",
-            third_person(),
-            "THIRD_PERSON",
-            THIRD_PERSON_PHONE,
-        ),
-    ];
-    for (case, delivery, method_type, phone) in cases {
-        assert_eq!(
-            when(given(record()), resend(delivery)).await,
-            Ok(vec![ApprovalEvent::ApprovalOtpResent {
-                method_type: method_type.into(),
-                phone_number: phone.into(),
-                salt: SALT.into(),
-                expires_at: Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap(),
-                by: USER,
-                at: now(),
-            }]),
-            "resend {case}"
-        );
-    }
-    assert_eq!(
-        now() + Duration::minutes(OTP_VALIDITY_MINUTES),
-        Utc.with_ymd_and_hms(2024, 9, 1, 12, 18, 20).unwrap()
-    );
-    assert_eq!(OTP_VALIDITY_MINUTES, 15);
-}
-
-#[tokio::test]
-async fn a_resent_code_is_the_challenge_in_force() {
-    let events = when(given(record()), resend(otp())).await.unwrap();
-    let mut all = imported(record());
-    all.extend(events);
-    let state = state_after(all);
-    assert_eq!(
-        state,
-        ApprovalRecord {
-            otp: Some(OtpChallenge {
-                method_type: "OTP".into(),
-                phone_number: PHONE.into(),
-                salt: SALT.into(),
-                issued_at: now(),
-                expires_at: now() + Duration::minutes(15),
-            }),
-            updated_by: Some(USER),
-            updated_at: now(),
-            ..record()
-        }
-    );
-    // A resend does not change the approval's status.
-    assert_eq!(state.status, ApprovalStatus::New);
-}
-
-#[tokio::test]
-async fn a_second_resend_replaces_the_previous_challenge() {
-    let second = given(record())
-        .and(vec![resent_event(SALT, now())])
-        .when_async(resend_with(
-            PATIENT,
-            LEGAL_ENTITY,
-            otp(),
-            SECOND_SALT,
-            later(),
-        ))
-        .await
-        .inspect_result()
-        .unwrap();
-    assert_eq!(second, vec![resent_event(SECOND_SALT, later())]);
-
-    let mut all = imported(record());
-    all.push(resent_event(SALT, now()));
-    all.extend(second);
-    let state = state_after(all);
-    let challenge = state.otp.clone().expect("a challenge is in force");
-    assert_eq!(challenge.salt, SECOND_SALT);
-    assert_eq!(challenge.issued_at, later());
-    assert_eq!(challenge.expires_at, later() + Duration::minutes(15));
-    assert_eq!(state.updated_at, later());
-    // Only the latest salt is kept anywhere in the state, so the first code stops working.
-    let serialized = serde_json::to_string(&state).unwrap();
-    assert!(!serialized.contains(SALT), "old salt kept: {serialized}");
-    assert!(serialized.contains(SECOND_SALT));
-}
-
-#[tokio::test]
-async fn a_resend_through_a_third_person_after_an_otp_resend_switches_the_phone() {
-    let events = given(record())
-        .and(vec![resent_event(SALT, now())])
-        .when_async(resend_with(
-            PATIENT,
-            LEGAL_ENTITY,
-            third_person(),
-            SECOND_SALT,
-            later(),
-        ))
-        .await
-        .inspect_result()
-        .unwrap();
-    let mut all = imported(record());
-    all.push(resent_event(SALT, now()));
-    all.extend(events);
-    let challenge = state_after(all).otp.unwrap();
-    assert_eq!(challenge.method_type, "THIRD_PERSON");
-    assert_eq!(challenge.phone_number, THIRD_PERSON_PHONE);
-}
-
-// ---------------------------------------------------------------------------------------------
-// Rendering
-// ---------------------------------------------------------------------------------------------
-
-#[test]
-fn an_approval_renders_the_current_method_with_a_masked_phone_and_never_the_salt() {
-    let state = state_after(vec![
-        imported(record()).remove(0),
-        resent_event(SALT, now()),
-    ]);
-    let view = state.render();
-    assert_eq!(
-        view["authentication_method_current"],
-        json!({"type": "OTP", "number": MASKED_PHONE})
-    );
-    let text = view.to_string();
-    assert!(!text.contains(PHONE), "full phone leaked: {text}");
-    assert!(!text.contains(SALT), "salt leaked: {text}");
-    assert_eq!(view["id"], json!(APPROVAL_ID.to_string()));
-    assert_eq!(view["status"], json!("new"));
-    assert_eq!(
-        view["reason"]["identifier"]["value"],
-        json!(SERVICE_REQUEST.to_string())
-    );
-    assert_eq!(
-        view["reason"]["identifier"]["type"]["coding"][0]["code"],
-        json!("service_request")
-    );
-    assert_eq!(
-        view["granted_to"]["identifier"]["value"],
-        json!(DOCTOR.to_string())
-    );
-    assert_eq!(view["access_level"], json!("read"));
-}
-
-#[test]
-fn an_approval_without_a_challenge_renders_no_current_method_even_if_one_was_imported() {
-    let mut approval = record();
-    approval.other.insert(
-        "authentication_method_current".into(),
-        json!({"type": "OTP", "number": PHONE}),
-    );
-    let view = approval.render();
-    assert!(view.get("authentication_method_current").is_none());
-    assert!(!view.to_string().contains(PHONE));
-}
-
-#[test]
-fn an_approval_with_a_challenge_replaces_an_imported_current_method() {
-    let mut approval = state_after(vec![
-        imported(record()).remove(0),
-        resent_event(SALT, now()),
-    ]);
-    approval.other.insert(
-        "authentication_method_current".into(),
-        json!({"type": "OFFLINE", "number": PHONE}),
-    );
-    let view = approval.render();
-    assert_eq!(
-        view["authentication_method_current"],
-        json!({"type": "OTP", "number": MASKED_PHONE})
-    );
-}
-
-// ---------------------------------------------------------------------------------------------
-// Revoke
-// ---------------------------------------------------------------------------------------------
-
-#[tokio::test]
-async fn revoke_of_a_new_or_active_approval_emits_revoked() {
-    for status in [ApprovalStatus::New, ApprovalStatus::Active] {
-        assert_eq!(
-            when(given(record_in(status)), revoke()).await,
-            Ok(vec![revoked_event()]),
-            "status {}",
-            status.as_str()
-        );
-    }
-}
-
-#[tokio::test]
-async fn a_revoked_approval_is_cancelled_and_updated_by_the_revoker() {
-    let events = when(given(record_in(ApprovalStatus::Active)), revoke())
-        .await
-        .unwrap();
-    let mut all = imported(record_in(ApprovalStatus::Active));
-    all.extend(events);
-    assert_eq!(
-        state_after(all),
-        ApprovalRecord {
-            status: ApprovalStatus::Cancelled,
-            updated_by: Some(USER),
-            updated_at: now(),
-            ..record()
-        }
-    );
-}
-
-#[tokio::test]
-async fn revoke_of_an_approval_that_is_already_over_is_a_no_op() {
-    for status in [
-        ApprovalStatus::Cancelled,
-        ApprovalStatus::Expired,
-        ApprovalStatus::Rejected,
-    ] {
-        let result = when(given(record_in(status)), revoke()).await;
-        assert_eq!(result, Ok(vec![]), "status {}", status.as_str());
-    }
-}
-
-#[tokio::test]
-async fn revoke_without_an_approval_made_for_that_service_request_to_revoke_is_a_no_op() {
-    let other = Uuid::from_u128(0x5e00_0000_0000_0000_0000_0000_0000_0099);
-    let naming_other = ApprovalCommand::Revoke {
-        service_request_id: other.into(),
-        by: Uuid::new_v4().into(),
-        at: chrono::Utc::now(),
-    };
-    let cases = [
-        (
-            "of an approval that does not exist",
-            given_nothing::<Approval>(),
-            revoke(),
-        ),
-        (
-            "retried",
-            given(record()).and(vec![revoked_event()]),
-            revoke(),
-        ),
-        (
-            "naming another service request",
-            given(record()),
-            naming_other,
-        ),
-    ];
-    for (case, approval, command) in cases {
-        assert_eq!(when(approval, command).await, Ok(vec![]), "revoke {case}");
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
 // Plumbing
 // ---------------------------------------------------------------------------------------------
 
-#[test]
-fn check_resend_gives_the_same_answer_as_the_command() {
-    let aggregate = Approval {
-        record: Some(record()),
-    };
-    assert_eq!(
-        aggregate.check_resend(PATIENT.into(), LEGAL_ENTITY.into(), &otp()),
-        Ok(())
-    );
-    assert_eq!(
-        aggregate.check_resend(PATIENT.into(), LEGAL_ENTITY.into(), &offline()),
-        Err(ApprovalError::ResendNotAllowed)
-    );
-    assert_eq!(
-        aggregate.check_resend(OTHER_PATIENT.into(), LEGAL_ENTITY.into(), &otp()),
-        Err(ApprovalError::NotFound)
-    );
-    assert_eq!(
-        aggregate.check_resend(PATIENT.into(), OTHER_LEGAL_ENTITY.into(), &otp()),
-        Err(ApprovalError::BelongsToAnotherLegalEntity)
-    );
+#[tokio::test]
+async fn check_resend_gives_the_same_answer_as_the_command() {
+    let aggregate = holding(record());
+    let cases = [
+        ("by its owner", PATIENT, LEGAL_ENTITY, otp(), Ok(())),
+        (
+            "to an offline person",
+            PATIENT,
+            LEGAL_ENTITY,
+            offline(),
+            Err(ApprovalError::ResendNotAllowed),
+        ),
+        (
+            "for another patient",
+            OTHER_PATIENT,
+            LEGAL_ENTITY,
+            otp(),
+            Err(ApprovalError::NotFound),
+        ),
+        (
+            "by another legal entity",
+            PATIENT,
+            OTHER_LEGAL_ENTITY,
+            otp(),
+            Err(ApprovalError::BelongsToAnotherLegalEntity),
+        ),
+    ];
+    for (case, patient, legal_entity, delivery, expected) in cases {
+        assert_eq!(
+            aggregate.check_resend(patient.into(), legal_entity.into(), &delivery),
+            expected,
+            "resend {case}"
+        );
+        let command = resend_with(patient, legal_entity, delivery, SALT, now());
+        assert_eq!(
+            when(given(record()), command).await.map(|_| ()),
+            expected,
+            "the command: resend {case}"
+        );
+    }
 }
 
 #[test]
 fn events_on_an_approval_that_was_never_imported_change_nothing() {
-    assert_eq!(
-        replay::<Approval>([resent_event(SALT, now()), revoked_event()]),
-        Approval::default()
-    );
+    assert_nothing_changes_before_the_import::<Approval>([
+        resent_event(SALT, now()),
+        revoked_event(),
+    ]);
 }
 
 #[test]
@@ -613,9 +333,7 @@ fn approval_events_are_named_and_versioned() {
 
 #[test]
 fn given_an_approval_of_another_patient_when_its_resend_target_is_checked_then_it_is_not_found() {
-    let aggregate = Approval {
-        record: Some(record()),
-    };
+    let aggregate = holding(record());
     assert_eq!(
         aggregate.check_resend_target(PATIENT.into()).map(|a| a.id),
         Ok(record().id)
@@ -629,3 +347,6 @@ fn given_an_approval_of_another_patient_when_its_resend_target_is_checked_then_i
         Err(ApprovalError::NotFound)
     );
 }
+
+mod challenge;
+mod revoke;

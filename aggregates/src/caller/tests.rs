@@ -4,6 +4,7 @@ use uuid::Uuid;
 use super::party::{patient_active, patient_exists};
 use super::*;
 use crate::ids::EmployeeId;
+use crate::test_support::{assert_each_refused, assert_refused};
 
 fn today() -> NaiveDate {
     NaiveDate::from_ymd_opt(2026, 12, 6).unwrap()
@@ -31,6 +32,9 @@ fn allowed() -> Vec<String> {
         "PHARMACY".into(),
     ]
 }
+
+const NOT_ALLOWED: &str = "Action is not allowed for the legal entity";
+const NOT_ACTIVE: &str = "client_id refers to legal entity that is not active";
 
 fn employee(n: u128, kind: &str, status: &str) -> EmployeeFacts {
     EmployeeFacts {
@@ -66,31 +70,28 @@ fn given_a_party_whose_verification_is_pending_when_it_acts_then_it_may() {
 
 #[test]
 fn given_a_party_refused_verification_when_it_acts_then_access_is_denied() {
-    for status in ["NOT_VERIFIED", "not_verified"] {
-        assert_eq!(
-            check_party(Some(&party(Some(status), None)), today()),
-            Err(CallerError::PartyNotVerified)
-        );
-    }
-    assert_eq!(
-        CallerError::PartyNotVerified.to_string(),
-        "Access denied. Party is not verified"
+    assert_each_refused(
+        ["NOT_VERIFIED", "not_verified"].map(|status| {
+            (
+                status,
+                check_party(Some(&party(Some(status), None)), today()),
+            )
+        }),
+        CallerError::PartyNotVerified,
+        "Access denied. Party is not verified",
     );
 }
 
 #[test]
 fn given_a_party_that_died_when_it_acts_then_access_is_denied() {
     let died = party(Some("VERIFIED"), Some(today()));
-    assert_eq!(
+    assert_refused(
         check_party(Some(&died), today()),
-        Err(CallerError::PartyDeceased)
+        CallerError::PartyDeceased,
+        "Access denied. Party is deceased",
     );
     let later = party(None, today().succ_opt());
     assert_eq!(check_party(Some(&later), today()), Ok(()));
-    assert_eq!(
-        CallerError::PartyDeceased.to_string(),
-        "Access denied. Party is deceased"
-    );
 }
 
 #[test]
@@ -108,23 +109,23 @@ fn given_an_unverified_party_that_died_when_it_acts_then_verification_is_named_f
 
 #[test]
 fn given_a_patient_when_checked_then_unknown_is_not_found_and_inactive_is_a_conflict() {
-    assert_eq!(check_patient(None), Err(CallerError::PersonNotFound));
+    assert_refused(
+        check_patient(None),
+        CallerError::PersonNotFound,
+        "Person not found",
+    );
     let inactive = PatientFacts {
         status: "inactive".into(),
     };
-    assert_eq!(
+    assert_refused(
         check_patient(Some(&inactive)),
-        Err(CallerError::PersonNotActive)
+        CallerError::PersonNotActive,
+        "Person is not active",
     );
     let active = PatientFacts {
         status: "ACTIVE".into(),
     };
     assert_eq!(check_patient(Some(&active)), Ok(()));
-    assert_eq!(CallerError::PersonNotFound.to_string(), "Person not found");
-    assert_eq!(
-        CallerError::PersonNotActive.to_string(),
-        "Person is not active"
-    );
 }
 
 #[test]
@@ -167,16 +168,13 @@ fn given_an_unknown_disallowed_or_inactive_legal_entity_when_it_releases_then_it
         Some(le("OUTPATIENT", "CLOSED", true)),
         Some(le("OUTPATIENT", "SUSPENDED", true)),
     ];
-    for facts in &refused {
-        assert_eq!(
-            legal_entity::check_release(facts.as_ref(), &allowed()),
-            Err(CallerError::LegalEntityNotAllowed),
-            "{facts:?}"
-        );
-    }
-    assert_eq!(
-        CallerError::LegalEntityNotAllowed.to_string(),
-        "Action is not allowed for the legal entity"
+    assert_each_refused(
+        refused.map(|facts| {
+            let result = legal_entity::check_release(facts.as_ref(), &allowed());
+            (facts, result)
+        }),
+        CallerError::LegalEntityNotAllowed,
+        NOT_ALLOWED,
     );
 }
 
@@ -201,17 +199,19 @@ fn given_a_legal_entity_that_is_not_nhs_verified_when_it_recalls_then_it_is_not_
 #[test]
 fn given_an_nhs_verified_legal_entity_of_another_type_or_status_when_it_recalls_then_it_is_not_allowed(
 ) {
-    for facts in [
+    let refused = [
         None,
         Some(le("MSP", "ACTIVE", true)),
         Some(le("PRIMARY_CARE", "CLOSED", true)),
-    ] {
-        assert_eq!(
-            legal_entity::check_recall(facts.as_ref(), &allowed()),
-            Err(CallerError::LegalEntityNotAllowed),
-            "{facts:?}"
-        );
-    }
+    ];
+    assert_each_refused(
+        refused.map(|facts| {
+            let result = legal_entity::check_recall(facts.as_ref(), &allowed());
+            (facts, result)
+        }),
+        CallerError::LegalEntityNotAllowed,
+        NOT_ALLOWED,
+    );
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -229,36 +229,35 @@ fn given_an_active_pharmacy_when_it_stops_a_device_dispense_then_it_may() {
 
 #[test]
 fn given_an_unknown_legal_entity_when_it_stops_a_device_dispense_then_it_is_not_active() {
-    assert_eq!(
+    assert_refused(
         legal_entity::check_stop_device_dispense(None, &allowed()),
-        Err(CallerError::LegalEntityNotActive)
-    );
-    assert_eq!(
-        CallerError::LegalEntityNotActive.to_string(),
-        "client_id refers to legal entity that is not active"
+        CallerError::LegalEntityNotActive,
+        NOT_ACTIVE,
     );
 }
 
 #[test]
 fn given_a_legal_entity_of_a_type_not_allowed_when_it_stops_then_the_type_is_named_before_the_status(
 ) {
-    for status in ["ACTIVE", "CLOSED"] {
-        assert_eq!(
-            legal_entity::check_stop_device_dispense(Some(&le("MSP", status, true)), &allowed()),
-            Err(CallerError::LegalEntityTypeInvalid)
-        );
-    }
-    assert_eq!(
-        CallerError::LegalEntityTypeInvalid.to_string(),
-        "Invalid LegalEntity type"
+    assert_each_refused(
+        ["ACTIVE", "CLOSED"].map(|status| {
+            let facts = le("MSP", status, true);
+            (
+                status,
+                legal_entity::check_stop_device_dispense(Some(&facts), &allowed()),
+            )
+        }),
+        CallerError::LegalEntityTypeInvalid,
+        "Invalid LegalEntity type",
     );
 }
 
 #[test]
 fn given_an_inactive_legal_entity_of_an_allowed_type_when_it_stops_then_it_is_not_active() {
-    assert_eq!(
+    assert_refused(
         legal_entity::check_stop_device_dispense(Some(&le("PHARMACY", "CLOSED", true)), &allowed()),
-        Err(CallerError::LegalEntityNotActive)
+        CallerError::LegalEntityNotActive,
+        NOT_ACTIVE,
     );
 }
 
@@ -279,18 +278,20 @@ fn given_an_active_emergency_or_outpatient_legal_entity_when_it_rejects_a_merge_
 
 #[test]
 fn given_another_type_an_inactive_or_unknown_legal_entity_when_it_rejects_then_it_is_not_allowed() {
-    for facts in [
+    let refused = [
         None,
         Some(le("PRIMARY_CARE", "ACTIVE", true)),
         Some(le("PHARMACY", "ACTIVE", true)),
         Some(le("OUTPATIENT", "CLOSED", true)),
-    ] {
-        assert_eq!(
-            legal_entity::check_reject_merge_request(facts.as_ref()),
-            Err(CallerError::LegalEntityNotAllowed),
-            "{facts:?}"
-        );
-    }
+    ];
+    assert_each_refused(
+        refused.map(|facts| {
+            let result = legal_entity::check_reject_merge_request(facts.as_ref());
+            (facts, result)
+        }),
+        CallerError::LegalEntityNotAllowed,
+        NOT_ALLOWED,
+    );
 }
 
 #[test]
@@ -312,16 +313,10 @@ fn given_no_approved_employee_of_an_allowed_type_when_rejecting_then_the_user_is
         &[employee(1, "SPECIALIST", "DISMISSED")],
         &[employee(1, "SPECIALIST", "approved")],
     ];
-    for employees in refused {
-        assert_eq!(
-            employee::check_reject_merge_request(employees),
-            Err(CallerError::EmployeeMayNotRejectMergeRequest),
-            "{employees:?}"
-        );
-    }
-    assert_eq!(
-        CallerError::EmployeeMayNotRejectMergeRequest.to_string(),
-        "Only SPECIALIST, ASSISTANT or RECEPTIONIST employees can reject merge requests"
+    assert_each_refused(
+        refused.map(|employees| (employees, employee::check_reject_merge_request(employees))),
+        CallerError::EmployeeMayNotRejectMergeRequest,
+        "Only SPECIALIST, ASSISTANT or RECEPTIONIST employees can reject merge requests",
     );
 }
 

@@ -26,6 +26,7 @@ pub use events::CarePlanActivityEvent;
 pub use quantity::{Amount, Quantity};
 pub use state::{CarePlanActivityRecord, CarePlanActivityStatus};
 
+use crate::common::RecordAggregate;
 use crate::ids::ServiceRequestId;
 use serde::{Deserialize, Serialize};
 
@@ -85,10 +86,7 @@ impl CarePlanActivity {
         command: CarePlanActivityCommand,
     ) -> Result<Option<CarePlanActivityEvent>, CarePlanActivityError> {
         match command {
-            CarePlanActivityCommand::Import(record) => Ok(self
-                .record
-                .is_none()
-                .then_some(CarePlanActivityEvent::CarePlanActivityImported(record))),
+            CarePlanActivityCommand::Import(record) => Ok(self.import(record)),
             CarePlanActivityCommand::ReturnQuantity {
                 service_request_id,
                 quantity,
@@ -136,7 +134,7 @@ impl CarePlanActivityRecord {
 }
 
 record_aggregate!(
-    CarePlanActivity,
+    CarePlanActivity(CarePlanActivityRecord),
     CarePlanActivityCommand,
     CarePlanActivityEvent::CarePlanActivityImported,
     CarePlanActivityError

@@ -6,41 +6,10 @@ use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::quantity::Quantity;
-use crate::common::reference;
-
-/// `status` of a care plan activity, stored lower-case as eHealth stores it. `completed`,
-/// `cancelled` and `entered_in_error` are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum CarePlanActivityStatus {
-    Scheduled,
-    InProgress,
-    Completed,
-    Cancelled,
-    EnteredInError,
-}
+use crate::common::{overlay, reference};
+pub use crate::status::CarePlanActivityStatus;
 
 impl CarePlanActivityStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &[
-        "scheduled",
-        "in_progress",
-        "completed",
-        "cancelled",
-        "entered_in_error",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Scheduled => "scheduled",
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-            Self::Cancelled => "cancelled",
-            Self::EnteredInError => "entered_in_error",
-        }
-    }
-
     pub fn is_final(self) -> bool {
         matches!(
             self,
@@ -107,25 +76,24 @@ impl CarePlanActivityRecord {
     /// The activity as the read endpoint answers it: references in eHealth's form, quantities as
     /// FHIR Quantity objects (`null` when absent).
     pub fn render(&self) -> Value {
-        let mut doc = self.other.clone();
-        for (k, v) in [
-            ("id", json!(self.id)),
-            ("status", json!(self.status.as_str())),
-            ("care_plan", reference("care_plan", self.care_plan_id)),
-            ("subject", reference("patient", self.patient_id)),
-            (
-                "managing_organization",
-                reference("legal_entity", self.legal_entity_id),
-            ),
-            ("quantity", json!(self.quantity)),
-            ("remaining_quantity", json!(self.remaining_quantity)),
-            ("inserted_at", json!(self.inserted_at)),
-            ("inserted_by", json!(self.inserted_by)),
-            ("updated_at", json!(self.updated_at)),
-            ("updated_by", json!(self.updated_by)),
-        ] {
-            doc.insert(k.to_string(), v);
-        }
-        Value::Object(doc)
+        Value::Object(overlay(
+            &self.other,
+            [
+                ("id", json!(self.id)),
+                ("status", json!(self.status.as_str())),
+                ("care_plan", reference("care_plan", self.care_plan_id)),
+                ("subject", reference("patient", self.patient_id)),
+                (
+                    "managing_organization",
+                    reference("legal_entity", self.legal_entity_id),
+                ),
+                ("quantity", json!(self.quantity)),
+                ("remaining_quantity", json!(self.remaining_quantity)),
+                ("inserted_at", json!(self.inserted_at)),
+                ("inserted_by", json!(self.inserted_by)),
+                ("updated_at", json!(self.updated_at)),
+                ("updated_by", json!(self.updated_by)),
+            ],
+        ))
     }
 }

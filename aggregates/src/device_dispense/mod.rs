@@ -11,49 +11,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::common::{optional_reference, reference};
+use crate::common::{optional_reference, overlay, reference, RecordAggregate};
 use crate::ids::{LegalEntityId, PatientId, UserId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum DeviceDispenseStatus {
-    InProgress,
-    Completed,
-    Declined,
-    Stopped,
-    EnteredInError,
-    Unknown,
-    Preparation,
-    Canceled,
-}
-
-impl DeviceDispenseStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &[
-        "in_progress",
-        "completed",
-        "declined",
-        "stopped",
-        "entered_in_error",
-        "unknown",
-        "preparation",
-        "canceled",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-            Self::Declined => "declined",
-            Self::Stopped => "stopped",
-            Self::EnteredInError => "entered_in_error",
-            Self::Unknown => "unknown",
-            Self::Preparation => "preparation",
-            Self::Canceled => "canceled",
-        }
-    }
-}
+pub use crate::status::DeviceDispenseStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct DeviceDispenseRecord {
@@ -71,24 +31,23 @@ pub struct DeviceDispenseRecord {
 
 impl DeviceDispenseRecord {
     pub fn render(&self) -> Value {
-        let mut doc = self.other.clone();
-        for (k, v) in [
-            ("id", serde_json::json!(self.id)),
-            ("status", serde_json::json!(self.status.as_str())),
-            ("subject", reference("patient", self.patient_id)),
-            (
-                "performer_legal_entity",
-                reference("legal_entity", self.performer_legal_entity),
-            ),
-            ("performer", optional_reference("employee", self.performer)),
-            ("inserted_at", serde_json::json!(self.inserted_at)),
-            ("inserted_by", serde_json::json!(self.inserted_by)),
-            ("updated_at", serde_json::json!(self.updated_at)),
-            ("updated_by", serde_json::json!(self.updated_by)),
-        ] {
-            doc.insert(k.to_string(), v);
-        }
-        Value::Object(doc)
+        Value::Object(overlay(
+            &self.other,
+            [
+                ("id", serde_json::json!(self.id)),
+                ("status", serde_json::json!(self.status.as_str())),
+                ("subject", reference("patient", self.patient_id)),
+                (
+                    "performer_legal_entity",
+                    reference("legal_entity", self.performer_legal_entity),
+                ),
+                ("performer", optional_reference("employee", self.performer)),
+                ("inserted_at", serde_json::json!(self.inserted_at)),
+                ("inserted_by", serde_json::json!(self.inserted_by)),
+                ("updated_at", serde_json::json!(self.updated_at)),
+                ("updated_by", serde_json::json!(self.updated_by)),
+            ],
+        ))
     }
 }
 
@@ -158,10 +117,7 @@ impl DeviceDispense {
         command: DeviceDispenseCommand,
     ) -> Result<Option<DeviceDispenseEvent>, DeviceDispenseError> {
         match command {
-            DeviceDispenseCommand::Import(record) => Ok(self
-                .record
-                .is_none()
-                .then_some(DeviceDispenseEvent::DeviceDispenseImported(record))),
+            DeviceDispenseCommand::Import(record) => Ok(self.import(record)),
             DeviceDispenseCommand::Stop {
                 patient_id,
                 legal_entity_id,
@@ -192,7 +148,7 @@ impl DeviceDispenseRecord {
 }
 
 record_aggregate!(
-    DeviceDispense,
+    DeviceDispense(DeviceDispenseRecord),
     DeviceDispenseCommand,
     DeviceDispenseEvent::DeviceDispenseImported,
     DeviceDispenseError

@@ -1,13 +1,8 @@
 use super::*;
 
-use chrono::TimeZone;
-use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use serde_json::json;
 
-use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
-    CREATOR, OTHER_LEGAL_ENTITY, OTHER_PATIENT, PATIENT, USER,
-};
+use crate::test_support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Builders
@@ -16,14 +11,6 @@ use crate::test_support::{
 const DD_ID: Uuid = Uuid::from_u128(0xdd00_0000_0000_0000_0000_0000_0000_0001);
 const PHARMACY: Uuid = Uuid::from_u128(0x1e00_0000_0000_0000_0000_0000_0000_0001);
 const PERFORMER: Uuid = Uuid::from_u128(0xe000_0000_0000_0000_0000_0000_0000_0001);
-
-fn created_at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 7, 1, 10, 0, 0).unwrap()
-}
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 7, 2, 11, 20, 5).unwrap()
-}
 
 /// An in_progress dispense performed by `PHARMACY` for `PATIENT`.
 fn record() -> DeviceDispenseRecord {
@@ -48,16 +35,6 @@ fn record_in(status: DeviceDispenseStatus) -> DeviceDispenseRecord {
     DeviceDispenseRecord { status, ..record() }
 }
 
-fn imported(record: DeviceDispenseRecord) -> Vec<DeviceDispenseEvent> {
-    vec![DeviceDispenseEvent::DeviceDispenseImported(Box::new(
-        record,
-    ))]
-}
-
-fn given(record: DeviceDispenseRecord) -> AggregateTestExecutor<DeviceDispense> {
-    TestFramework::<DeviceDispense>::with(()).given(imported(record))
-}
-
 fn stop(patient_id: Uuid, legal_entity_id: Uuid) -> DeviceDispenseCommand {
     DeviceDispenseCommand::Stop {
         patient_id: patient_id.into(),
@@ -78,40 +55,14 @@ fn stopped_event() -> DeviceDispenseEvent {
     }
 }
 
-fn state_after(events: Vec<DeviceDispenseEvent>) -> DeviceDispenseRecord {
-    replay::<DeviceDispense>(events)
-        .record
-        .expect("the device dispense exists")
-}
-
-const NOT_IN_PROGRESS: [(DeviceDispenseStatus, &str); 7] = [
-    (DeviceDispenseStatus::Completed, "completed"),
-    (DeviceDispenseStatus::Declined, "declined"),
-    (DeviceDispenseStatus::Stopped, "stopped"),
-    (DeviceDispenseStatus::EnteredInError, "entered_in_error"),
-    (DeviceDispenseStatus::Unknown, "unknown"),
-    (DeviceDispenseStatus::Preparation, "preparation"),
-    (DeviceDispenseStatus::Canceled, "canceled"),
-];
-
 // ---------------------------------------------------------------------------------------------
 // Import
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn import_of_a_new_device_dispense_creates_it_and_a_second_import_is_a_no_op() {
-    assert_imported_once::<DeviceDispense, _>(
-        record(),
-        record_in(DeviceDispenseStatus::Completed),
-        DeviceDispenseCommand::Import,
-        DeviceDispenseEvent::DeviceDispenseImported,
-    )
-    .await;
-}
-
-#[test]
-fn an_imported_device_dispense_holds_the_imported_record() {
-    assert_eq!(state_after(imported(record())), record());
+    let changed = record_in(DeviceDispenseStatus::Completed);
+    assert_imported_once(record(), changed, DeviceDispenseCommand::Import).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -169,7 +120,12 @@ async fn stop_by_another_legal_entity_is_refused_before_the_status_is_looked_at(
 
 #[tokio::test]
 async fn stop_of_a_device_dispense_that_is_not_in_progress_is_refused_with_its_status() {
-    for (status, text) in NOT_IN_PROGRESS {
+    let not_in_progress = statuses_except(
+        DeviceDispenseStatus::VALUES,
+        &[DeviceDispenseStatus::InProgress],
+    );
+    assert_eq!(not_in_progress.len(), 7);
+    for (status, text) in not_in_progress {
         let result = when(given(record_in(status)), stop_by_pharmacy()).await;
         assert_eq!(
             result,
@@ -228,10 +184,7 @@ async fn stop_by_any_user_of_the_performing_legal_entity_is_allowed() {
 
 #[tokio::test]
 async fn a_stopped_device_dispense_is_stopped_and_updated_by_the_user() {
-    let events = when(given(record()), stop_by_pharmacy()).await.unwrap();
-    let mut all = imported(record());
-    all.extend(events);
-    let state = state_after(all);
+    let state = state_after_command(record(), stop_by_pharmacy()).await;
     assert_eq!(
         state,
         DeviceDispenseRecord {
@@ -250,26 +203,21 @@ async fn a_stopped_device_dispense_is_stopped_and_updated_by_the_user() {
 
 #[test]
 fn a_device_dispense_renders_its_references_in_ehealth_form() {
-    let view = record().render();
-    assert_eq!(view["id"], json!(DD_ID.to_string()));
-    assert_eq!(view["status"], json!("in_progress"));
-    assert_eq!(
-        view["subject"]["identifier"]["value"],
-        json!(PATIENT.to_string())
+    assert_fields(
+        &record().render(),
+        &[
+            ("/id", json!(DD_ID)),
+            ("/status", json!("in_progress")),
+            ("/subject/identifier/value", json!(PATIENT)),
+            ("/subject/identifier/type/coding/0/code", json!("patient")),
+            ("/performer_legal_entity/identifier/value", json!(PHARMACY)),
+            (
+                "/performer/identifier/type/coding/0/code",
+                json!("employee"),
+            ),
+            ("/note", json!("Glucose meter")),
+        ],
     );
-    assert_eq!(
-        view["subject"]["identifier"]["type"]["coding"][0]["code"],
-        json!("patient")
-    );
-    assert_eq!(
-        view["performer_legal_entity"]["identifier"]["value"],
-        json!(PHARMACY.to_string())
-    );
-    assert_eq!(
-        view["performer"]["identifier"]["type"]["coding"][0]["code"],
-        json!("employee")
-    );
-    assert_eq!(view["note"], json!("Glucose meter"));
     let no_performer = DeviceDispenseRecord {
         performer: None,
         ..record()
@@ -279,42 +227,47 @@ fn a_device_dispense_renders_its_references_in_ehealth_form() {
 
 #[test]
 fn device_dispense_statuses_are_stored_lower_case() {
+    assert_written_as(DeviceDispenseStatus::VALUES, DeviceDispenseStatus::as_str);
     assert_eq!(DeviceDispenseStatus::InProgress.as_str(), "in_progress");
-    assert_eq!(
-        serde_json::to_value(DeviceDispenseStatus::InProgress).unwrap(),
-        json!("in_progress")
-    );
-    for (status, text) in NOT_IN_PROGRESS {
-        assert_eq!(status.as_str(), text);
-        assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
+}
+
+#[tokio::test]
+async fn check_stop_gives_the_same_answer_as_the_command() {
+    let aggregate = holding(record());
+    let cases = [
+        ("by its legal entity", PATIENT, PHARMACY, Ok(())),
+        (
+            "for another patient",
+            OTHER_PATIENT,
+            PHARMACY,
+            Err(DeviceDispenseError::NotFound),
+        ),
+        (
+            "by another legal entity",
+            PATIENT,
+            OTHER_LEGAL_ENTITY,
+            Err(DeviceDispenseError::BelongsToAnotherLegalEntity),
+        ),
+    ];
+    for (case, patient, legal_entity, expected) in cases {
+        assert_eq!(
+            aggregate.check_stop(patient.into(), legal_entity.into()),
+            expected,
+            "stop {case}"
+        );
+        assert_eq!(
+            when(given(record()), stop(patient, legal_entity))
+                .await
+                .map(|_| ()),
+            expected,
+            "the command: stop {case}"
+        );
     }
 }
 
 #[test]
-fn check_stop_gives_the_same_answer_as_the_command() {
-    let aggregate = DeviceDispense {
-        record: Some(record()),
-    };
-    assert_eq!(
-        aggregate.check_stop(PATIENT.into(), PHARMACY.into()),
-        Ok(())
-    );
-    assert_eq!(
-        aggregate.check_stop(OTHER_PATIENT.into(), PHARMACY.into()),
-        Err(DeviceDispenseError::NotFound)
-    );
-    assert_eq!(
-        aggregate.check_stop(PATIENT.into(), OTHER_LEGAL_ENTITY.into()),
-        Err(DeviceDispenseError::BelongsToAnotherLegalEntity)
-    );
-}
-
-#[test]
 fn a_stop_of_a_device_dispense_that_was_never_imported_changes_nothing() {
-    assert_eq!(
-        replay::<DeviceDispense>([stopped_event()]),
-        DeviceDispense::default()
-    );
+    assert_nothing_changes_before_the_import::<DeviceDispense>([stopped_event()]);
 }
 
 #[test]

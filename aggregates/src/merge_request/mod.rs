@@ -12,45 +12,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
+use crate::common::{overlay, RecordAggregate};
 use crate::ids::{LegalEntityId, UserId};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum MergeRequestStatus {
-    New,
-    Approved,
-    Rejected,
-    Cancelled,
-    Signed,
-    Merged,
-    Expired,
-}
-
-impl MergeRequestStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &[
-        "NEW",
-        "APPROVED",
-        "REJECTED",
-        "CANCELLED",
-        "SIGNED",
-        "MERGED",
-        "EXPIRED",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "NEW",
-            Self::Approved => "APPROVED",
-            Self::Rejected => "REJECTED",
-            Self::Cancelled => "CANCELLED",
-            Self::Signed => "SIGNED",
-            Self::Merged => "MERGED",
-            Self::Expired => "EXPIRED",
-        }
-    }
-}
+pub use crate::status::MergeRequestStatus;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MergeRequestRecord {
@@ -69,21 +33,20 @@ pub struct MergeRequestRecord {
 impl MergeRequestRecord {
     /// The eHealth view (`data` of the reject answer and of the read endpoint).
     pub fn render(&self) -> Value {
-        let mut doc = self.other.clone();
-        for (k, v) in [
-            ("id", serde_json::json!(self.id)),
-            ("master_person_id", serde_json::json!(self.master_person_id)),
-            ("merge_person_id", serde_json::json!(self.merge_person_id)),
-            ("status", serde_json::json!(self.status.as_str())),
-            ("legal_entity_id", serde_json::json!(self.legal_entity_id)),
-            ("inserted_at", serde_json::json!(self.inserted_at)),
-            ("inserted_by", serde_json::json!(self.inserted_by)),
-            ("updated_at", serde_json::json!(self.updated_at)),
-            ("updated_by", serde_json::json!(self.updated_by)),
-        ] {
-            doc.insert(k.to_string(), v);
-        }
-        Value::Object(doc)
+        Value::Object(overlay(
+            &self.other,
+            [
+                ("id", serde_json::json!(self.id)),
+                ("master_person_id", serde_json::json!(self.master_person_id)),
+                ("merge_person_id", serde_json::json!(self.merge_person_id)),
+                ("status", serde_json::json!(self.status.as_str())),
+                ("legal_entity_id", serde_json::json!(self.legal_entity_id)),
+                ("inserted_at", serde_json::json!(self.inserted_at)),
+                ("inserted_by", serde_json::json!(self.inserted_by)),
+                ("updated_at", serde_json::json!(self.updated_at)),
+                ("updated_by", serde_json::json!(self.updated_by)),
+            ],
+        ))
     }
 }
 
@@ -156,10 +119,7 @@ impl MergeRequest {
         command: MergeRequestCommand,
     ) -> Result<Option<MergeRequestEvent>, MergeRequestError> {
         match command {
-            MergeRequestCommand::Import(record) => Ok(self
-                .record
-                .is_none()
-                .then_some(MergeRequestEvent::MergeRequestImported(record))),
+            MergeRequestCommand::Import(record) => Ok(self.import(record)),
             MergeRequestCommand::Reject {
                 user_id,
                 legal_entity_id,
@@ -189,7 +149,7 @@ impl MergeRequestRecord {
 }
 
 record_aggregate!(
-    MergeRequest,
+    MergeRequest(MergeRequestRecord),
     MergeRequestCommand,
     MergeRequestEvent::MergeRequestImported,
     MergeRequestError

@@ -1,13 +1,8 @@
 use super::*;
 
-use chrono::TimeZone;
-use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 use serde_json::json;
 
-use crate::test_support::{
-    assert_imported_once, assert_named_and_versioned, assert_refused, given_nothing, replay, when,
-    AUTHOR, LEGAL_ENTITY, OTHER_LEGAL_ENTITY,
-};
+use crate::test_support::*;
 
 // ---------------------------------------------------------------------------------------------
 // Builders
@@ -19,14 +14,6 @@ const PREPERSON: Uuid = Uuid::from_u128(0xa000_0000_0000_0000_0000_0000_0000_000
 const OTHER_USER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0002);
 /// Whoever last touched the request before the reject (it was approved by the person).
 const APPROVER: Uuid = Uuid::from_u128(0xb000_0000_0000_0000_0000_0000_0000_0003);
-
-fn created_at() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 10, 8, 0, 0).unwrap()
-}
-
-fn now() -> DateTime<Utc> {
-    Utc.with_ymd_and_hms(2024, 5, 11, 16, 45, 30).unwrap()
-}
 
 /// A NEW merge request created by `AUTHOR` in `LEGAL_ENTITY`, last updated by `APPROVER`.
 fn record() -> MergeRequestRecord {
@@ -51,14 +38,6 @@ fn record_in(status: MergeRequestStatus) -> MergeRequestRecord {
     MergeRequestRecord { status, ..record() }
 }
 
-fn imported(record: MergeRequestRecord) -> Vec<MergeRequestEvent> {
-    vec![MergeRequestEvent::MergeRequestImported(Box::new(record))]
-}
-
-fn given(record: MergeRequestRecord) -> AggregateTestExecutor<MergeRequest> {
-    TestFramework::<MergeRequest>::with(()).given(imported(record))
-}
-
 fn reject(user_id: Uuid, legal_entity_id: Uuid) -> MergeRequestCommand {
     MergeRequestCommand::Reject {
         user_id: user_id.into(),
@@ -78,38 +57,14 @@ fn rejected_event() -> MergeRequestEvent {
     }
 }
 
-fn state_after(events: Vec<MergeRequestEvent>) -> MergeRequestRecord {
-    replay::<MergeRequest>(events)
-        .record
-        .expect("the merge request exists")
-}
-
-const NOT_REJECTABLE: [MergeRequestStatus; 5] = [
-    MergeRequestStatus::Rejected,
-    MergeRequestStatus::Cancelled,
-    MergeRequestStatus::Signed,
-    MergeRequestStatus::Merged,
-    MergeRequestStatus::Expired,
-];
-
 // ---------------------------------------------------------------------------------------------
 // Import
 // ---------------------------------------------------------------------------------------------
 
 #[tokio::test]
 async fn import_of_a_new_merge_request_creates_it_and_a_second_import_is_a_no_op() {
-    assert_imported_once::<MergeRequest, _>(
-        record(),
-        record_in(MergeRequestStatus::Merged),
-        MergeRequestCommand::Import,
-        MergeRequestEvent::MergeRequestImported,
-    )
-    .await;
-}
-
-#[test]
-fn an_imported_merge_request_holds_the_imported_record() {
-    assert_eq!(state_after(imported(record())), record());
+    let changed = record_in(MergeRequestStatus::Merged);
+    assert_imported_once(record(), changed, MergeRequestCommand::Import).await;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -145,12 +100,14 @@ async fn reject_by_the_author_from_another_legal_entity_is_refused_with_other_le
 
 #[tokio::test]
 async fn reject_of_a_merge_request_that_is_not_new_or_approved_is_refused_with_invalid_status() {
-    for status in NOT_REJECTABLE {
+    let rejectable = [MergeRequestStatus::New, MergeRequestStatus::Approved];
+    let others = statuses_except(MergeRequestStatus::VALUES, &rejectable);
+    assert_eq!(others.len(), 5);
+    for (status, text) in others {
         assert_eq!(
             when(given(record_in(status)), reject_by_author()).await,
             Err(MergeRequestError::InvalidStatus),
-            "status {}",
-            status.as_str()
+            "status {text}"
         );
     }
     assert_eq!(
@@ -221,15 +178,8 @@ async fn reject_of_a_new_or_approved_merge_request_by_its_author_emits_rejected(
 
 #[tokio::test]
 async fn a_rejected_merge_request_is_rejected_and_updated_by_the_author() {
-    let events = when(
-        given(record_in(MergeRequestStatus::Approved)),
-        reject_by_author(),
-    )
-    .await
-    .unwrap();
-    let mut all = imported(record_in(MergeRequestStatus::Approved));
-    all.extend(events);
-    let state = state_after(all);
+    let state =
+        state_after_command(record_in(MergeRequestStatus::Approved), reject_by_author()).await;
     assert_eq!(
         state,
         MergeRequestRecord {
@@ -249,46 +199,58 @@ async fn a_rejected_merge_request_is_rejected_and_updated_by_the_author() {
 
 #[test]
 fn a_merge_request_renders_its_fields_in_the_ehealth_view() {
-    let view = record().render();
-    assert_eq!(view["id"], json!(MR_ID.to_string()));
-    assert_eq!(view["master_person_id"], json!(MASTER_PERSON.to_string()));
-    assert_eq!(view["merge_person_id"], json!(PREPERSON.to_string()));
-    assert_eq!(view["status"], json!("NEW"));
-    assert_eq!(view["legal_entity_id"], json!(LEGAL_ENTITY.to_string()));
-    assert_eq!(view["inserted_by"], json!(AUTHOR.to_string()));
-    assert_eq!(view["authorize_with"], Value::Null);
+    assert_fields(
+        &record().render(),
+        &[
+            ("/id", json!(MR_ID)),
+            ("/master_person_id", json!(MASTER_PERSON)),
+            ("/merge_person_id", json!(PREPERSON)),
+            ("/status", json!("NEW")),
+            ("/legal_entity_id", json!(LEGAL_ENTITY)),
+            ("/inserted_by", json!(AUTHOR)),
+            ("/authorize_with", Value::Null),
+        ],
+    );
 }
 
 #[test]
 fn merge_request_statuses_are_written_in_upper_case() {
-    let all = [
-        (MergeRequestStatus::New, "NEW"),
-        (MergeRequestStatus::Approved, "APPROVED"),
-        (MergeRequestStatus::Rejected, "REJECTED"),
-        (MergeRequestStatus::Cancelled, "CANCELLED"),
-        (MergeRequestStatus::Signed, "SIGNED"),
-        (MergeRequestStatus::Merged, "MERGED"),
-        (MergeRequestStatus::Expired, "EXPIRED"),
-    ];
-    for (status, text) in all {
-        assert_eq!(status.as_str(), text);
-        assert_eq!(serde_json::to_value(status).unwrap(), json!(text));
-    }
+    assert_written_as(MergeRequestStatus::VALUES, MergeRequestStatus::as_str);
+    assert_eq!(MergeRequestStatus::Approved.as_str(), "APPROVED");
 }
 
-#[test]
-fn check_reject_gives_the_same_answer_as_the_command() {
-    let aggregate = MergeRequest {
-        record: Some(record()),
-    };
-    assert_eq!(
-        aggregate.check_reject(AUTHOR.into(), LEGAL_ENTITY.into()),
-        Ok(())
-    );
-    assert_eq!(
-        aggregate.check_reject(OTHER_USER.into(), LEGAL_ENTITY.into()),
-        Err(MergeRequestError::NotAuthor)
-    );
+#[tokio::test]
+async fn check_reject_gives_the_same_answer_as_the_command() {
+    let aggregate = holding(record());
+    let cases = [
+        ("by its author", AUTHOR, LEGAL_ENTITY, Ok(())),
+        (
+            "by another user",
+            OTHER_USER,
+            LEGAL_ENTITY,
+            Err(MergeRequestError::NotAuthor),
+        ),
+        (
+            "by its author from another legal entity",
+            AUTHOR,
+            OTHER_LEGAL_ENTITY,
+            Err(MergeRequestError::OtherLegalEntity),
+        ),
+    ];
+    for (case, user, legal_entity, expected) in cases {
+        assert_eq!(
+            aggregate.check_reject(user.into(), legal_entity.into()),
+            expected,
+            "reject {case}"
+        );
+        assert_eq!(
+            when(given(record()), reject(user, legal_entity))
+                .await
+                .map(|_| ()),
+            expected,
+            "the command: reject {case}"
+        );
+    }
     assert_eq!(
         MergeRequest::default().check_reject(AUTHOR.into(), LEGAL_ENTITY.into()),
         Err(MergeRequestError::NotFound)
@@ -297,10 +259,7 @@ fn check_reject_gives_the_same_answer_as_the_command() {
 
 #[test]
 fn a_rejection_of_a_merge_request_that_was_never_imported_changes_nothing() {
-    assert_eq!(
-        replay::<MergeRequest>([rejected_event()]),
-        MergeRequest::default()
-    );
+    assert_nothing_changes_before_the_import::<MergeRequest>([rejected_event()]);
 }
 
 #[test]

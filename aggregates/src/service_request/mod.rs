@@ -25,6 +25,7 @@ pub use state::{
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::common::RecordAggregate;
 use crate::ids::{CarePlanId, LegalEntityId, PatientId};
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -132,10 +133,7 @@ impl ServiceRequest {
         command: ServiceRequestCommand,
     ) -> Result<Option<ServiceRequestEvent>, ServiceRequestError> {
         match command {
-            ServiceRequestCommand::Import(record) => Ok(self
-                .record
-                .is_none()
-                .then_some(ServiceRequestEvent::ServiceRequestImported(record))),
+            ServiceRequestCommand::Import(record) => Ok(self.import(record)),
             ServiceRequestCommand::Release(cmd) => {
                 self.check_release(&cmd)?;
                 let sr = self.existing()?;
@@ -212,7 +210,7 @@ impl ServiceRequestRecord {
 }
 
 record_aggregate!(
-    ServiceRequest,
+    ServiceRequest(ServiceRequestRecord),
     ServiceRequestCommand,
     ServiceRequestEvent::ServiceRequestImported,
     ServiceRequestError

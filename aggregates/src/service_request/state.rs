@@ -5,66 +5,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
-use crate::common::{optional_reference, reference};
-
-/// `status` of a service request. `completed`, `recalled` and
-/// `entered_in_error` are final.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ServiceRequestStatus {
-    Active,
-    InProgress,
-    Completed,
-    Recalled,
-    EnteredInError,
-}
-
-impl ServiceRequestStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &[
-        "active",
-        "in_progress",
-        "completed",
-        "recalled",
-        "entered_in_error",
-    ];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Active => "active",
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-            Self::Recalled => "recalled",
-            Self::EnteredInError => "entered_in_error",
-        }
-    }
-}
-
-/// `program_processing_status`, present only for service requests with a medical program.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ProgramProcessingStatus {
-    New,
-    InQueue,
-    InProgress,
-    Completed,
-}
-
-impl ProgramProcessingStatus {
-    /// Every value as stored and rendered, in declaration order (the lists, their OpenAPI
-    /// enums and the data dictionary use it; a test keeps it in step with serde).
-    pub const VALUES: &'static [&'static str] = &["new", "in_queue", "in_progress", "completed"];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::New => "new",
-            Self::InQueue => "in_queue",
-            Self::InProgress => "in_progress",
-            Self::Completed => "completed",
-        }
-    }
-}
+use crate::common::{optional_reference, overlay, reference};
+pub use crate::status::{ProgramProcessingStatus, ServiceRequestStatus};
 
 /// One entry of `status_history`, as eHealth renders it.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -171,50 +113,51 @@ impl ServiceRequestRecord {
     /// The public eHealth view of the service request (`data` of the read endpoint). The recall's
     /// signed content is compared with exactly this document.
     pub fn render(&self) -> Value {
-        let mut doc = self.other.clone();
-        let mut put = |k: &str, v: Value| {
-            doc.insert(k.to_string(), v);
-        };
-        put("id", Value::String(self.id.to_string()));
-        put("status", Value::String(self.status.as_str().into()));
+        let mut doc = overlay(
+            &self.other,
+            [
+                ("id", Value::String(self.id.to_string())),
+                ("status", Value::String(self.status.as_str().into())),
+                ("subject", reference("patient", self.patient_id)),
+                (
+                    "requester_employee",
+                    optional_reference("employee", self.requester_employee),
+                ),
+                (
+                    "requester_legal_entity",
+                    optional_reference("legal_entity", self.requester_legal_entity),
+                ),
+                (
+                    "used_by_employee",
+                    optional_reference("employee", self.used_by_employee),
+                ),
+                (
+                    "used_by_legal_entity",
+                    optional_reference("legal_entity", self.used_by_legal_entity),
+                ),
+                (
+                    "status_reason",
+                    self.status_reason.clone().unwrap_or(Value::Null),
+                ),
+                (
+                    "status_history",
+                    serde_json::to_value(&self.status_history).unwrap_or(Value::Null),
+                ),
+                ("inserted_at", serde_json::json!(self.inserted_at)),
+                ("updated_at", serde_json::json!(self.updated_at)),
+            ],
+        );
         // Present only for service requests with a medical program, as eHealth renders them.
         if let Some(status) = self.program_processing_status {
-            put(
-                "program_processing_status",
+            doc.insert(
+                "program_processing_status".into(),
                 Value::String(status.as_str().into()),
             );
         }
-        put("subject", reference("patient", self.patient_id));
-        put(
-            "requester_employee",
-            optional_reference("employee", self.requester_employee),
-        );
-        put(
-            "requester_legal_entity",
-            optional_reference("legal_entity", self.requester_legal_entity),
-        );
-        put(
-            "used_by_employee",
-            optional_reference("employee", self.used_by_employee),
-        );
-        put(
-            "used_by_legal_entity",
-            optional_reference("legal_entity", self.used_by_legal_entity),
-        );
-        put(
-            "status_reason",
-            self.status_reason.clone().unwrap_or(Value::Null),
-        );
         // eHealth's view has no explanatory letter until a recall gives one.
         if let Some(letter) = &self.explanatory_letter {
-            put("explanatory_letter", Value::String(letter.clone()));
+            doc.insert("explanatory_letter".into(), Value::String(letter.clone()));
         }
-        put(
-            "status_history",
-            serde_json::to_value(&self.status_history).unwrap_or(Value::Null),
-        );
-        put("inserted_at", serde_json::json!(self.inserted_at));
-        put("updated_at", serde_json::json!(self.updated_at));
         Value::Object(doc)
     }
 }
