@@ -4,15 +4,14 @@
 use serde_json::json;
 
 use crate::support::world::*;
-use crate::support::{pki, TestApp};
+use crate::support::pki;
 use crate::*;
 
 const KEY_REUSED: &str = "Idempotency-Key has already been used for a different request";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_retried_with_the_same_idempotency_key_answers_the_first_202_and_appends_nothing() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let key = "recall-sr-active-1";
 
@@ -44,8 +43,7 @@ async fn recall_retried_with_the_same_idempotency_key_answers_the_first_202_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_reused_with_another_body_or_for_another_service_request_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let rendered = rendering(&app, &token, P_OTP, SR_ACTIVE).await;
     let other_reason = json!({ "coding": [ { "system": RECALL_REASONS_SYSTEM, "code": "2" } ] });
     let other_body = body_of(&sign_json(
@@ -74,9 +72,9 @@ async fn an_idempotency_key_reused_with_another_body_or_for_another_service_requ
             .recall(P_OTP, id, body, &token)
             .idempotency_key(key)
             .await;
-        second.assert_case_error(case, (422, "validation_failed", KEY_REUSED));
-        assert_single_entry(
+        assert_violation(
             &second,
+            case,
             "$.headers.idempotency-key",
             "unique",
             KEY_REUSED,

@@ -40,6 +40,13 @@ pub fn doctor_token(app: &TestApp) -> String {
     app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES)
 }
 
+/// A fresh service with the fixture world, and the doctor's token.
+pub async fn doctor_app() -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    let token = doctor_token(&app);
+    (app, token)
+}
+
 /// The service request as the read endpoint renders it (`data`): what a client signs.
 pub async fn rendering(app: &TestApp, token: &str, patient: Uuid, id: Uuid) -> Value {
     app.service_request(patient, id, token).await.ok().clone()
@@ -89,25 +96,38 @@ pub async fn assert_untouched(app: &TestApp, id: Uuid) {
     }
 }
 
-/// Asserts `error.invalid` is exactly one entry with one rule.
+/// Asserts a 422 `validation_failed` whose message is `description` and whose `error.invalid` is
+/// exactly one entry with that one rule; `case` names the failure.
 #[track_caller]
-pub fn assert_single_entry(
+pub fn assert_violation(
     reply: &Reply,
+    case: &str,
     entry: &str,
     rule: &str,
     description: &str,
     params: Value,
 ) {
-    assert_eq!(
-        reply.body["error"]["invalid"],
-        json!([{
-            "entry_type": "json_data_property",
-            "entry": entry,
-            "rules": [ { "rule": rule, "description": description, "params": params } ]
-        }]),
-        "{:#}",
-        reply.body
-    );
+    reply.assert_case_error(case, (422, "validation_failed", description));
+    reply.assert_invalid(json!([{
+        "entry_type": "json_data_property",
+        "entry": entry,
+        "rules": [ { "rule": rule, "description": description, "params": params } ]
+    }]));
+}
+
+/// Asserts the 422 eHealth answers for a `signed_data` it refuses: `message`, at `$.signed_data`.
+#[track_caller]
+pub fn assert_signed_data_refused(reply: &Reply, case: &str, message: &str) {
+    assert_violation(reply, case, "$.signed_data", "invalid", message, json!([]));
+}
+
+/// A recall of SR_ACTIVE by the doctor with `signed` is refused with 422 `message` at
+/// `$.signed_data`, and nothing changed.
+pub async fn assert_signed_refused(app: &TestApp, signed: &str, message: &str) {
+    let token = doctor_token(app);
+    let reply = app.recall(P_OTP, SR_ACTIVE, &body_of(signed), &token).await;
+    assert_signed_data_refused(&reply, "a recall of SR_ACTIVE", message);
+    assert_untouched(app, SR_ACTIVE).await;
 }
 
 /// Sends a recall and waits for its job to be processed; returns the job's href.

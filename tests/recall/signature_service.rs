@@ -76,14 +76,7 @@ async fn recall_checked_by_an_external_signature_service_is_accepted_or_refused_
     let reply = app
         .recall(P_OTP, SR_ACTIVE, &body_of(&revoked), &token)
         .await;
-    reply.assert_error(422, "validation_failed", "certificate is revoked");
-    assert_single_entry(
-        &reply,
-        "$.signed_data",
-        "invalid",
-        "certificate is revoked",
-        json!([]),
-    );
+    assert_signed_data_refused(&reply, "revoked", "certificate is revoked");
     assert_untouched(&app, SR_ACTIVE).await;
 
     let signed = qualified().dstu_sign(&bytes, Hash::Gost);

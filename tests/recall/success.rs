@@ -9,8 +9,7 @@ use crate::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes_its_approvals_and_texts_the_patient(
 ) {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let (body, signed) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let path = paths::recall(P_OTP, SR_ACTIVE);
 
@@ -179,8 +178,7 @@ async fn recall_signed_with_an_ecdsa_certificate_whose_latin_drfo_looks_like_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_content_that_differs_only_in_explanatory_letter_and_timestamps_is_accepted() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let mut content = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
     content["explanatory_letter"] = json!("Пацієнт відмовився від послуги");
     content["inserted_at"] = json!("2020-01-01T00:00:00Z");
