@@ -130,6 +130,15 @@ pub async fn assert_signed_refused(app: &TestApp, signed: &str, message: &str) {
     assert_untouched(app, SR_ACTIVE).await;
 }
 
+/// Asserts media storage holds one file, the envelope `signed` exactly as received.
+#[track_caller]
+pub fn assert_envelope_stored(app: &TestApp, case: &str, signed: &str) {
+    let files = app.media_files();
+    assert_eq!(files.len(), 1, "{case}: {files:?}");
+    let stored = std::fs::read_to_string(&files[0]).expect("a readable file");
+    assert_eq!(stored, signed, "{case}: the stored envelope");
+}
+
 /// Sends a recall and waits for its job to be processed; returns the job's href.
 pub async fn recall_and_wait(
     app: &TestApp,

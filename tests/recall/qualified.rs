@@ -27,9 +27,7 @@ async fn assert_recalled(app: &TestApp, signed: &str) {
     assert_eq!(events[1]["event_type"], "ServiceRequestRecalled");
     let row = app.current("service_requests", SR_ACTIVE).await.unwrap();
     assert_eq!(row["status"], "recalled");
-    let files = app.media_files();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
+    assert_envelope_stored(app, "the recall", signed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

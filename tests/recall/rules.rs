@@ -93,9 +93,7 @@ async fn a_second_recall_of_a_recalled_service_request_answers_409_and_appends_n
     assert_eq!(app.job_count().await, 1);
     app.workers_idle().await;
     assert_eq!(app.sms().await.len(), 1);
-    let files = app.media_files();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
+    assert_envelope_stored(&app, "the recall", &signed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -128,9 +128,8 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
     );
 
     // The signed data is in media storage exactly as received, under the link the event names.
+    assert_envelope_stored(&app, "the recall", &signed);
     let files = app.media_files();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
     let link = payload["signed_content_link"].as_str().expect("link");
     assert!(link.starts_with(&format!("{SR_ACTIVE}/recall/")), "{link}");
     let digest = link.rsplit('/').next().unwrap();
@@ -171,9 +170,7 @@ async fn recall_signed_with_an_ecdsa_certificate_whose_latin_drfo_looks_like_the
     let row = app.current("service_requests", SR_PASSPORT).await.unwrap();
     assert_eq!(row["status"], "recalled");
     assert_eq!(row["updated_by"], U_PASSPORT.to_string());
-    let files = app.media_files();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
+    assert_envelope_stored(&app, "the recall", &signed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
