@@ -4,6 +4,8 @@
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use crate::support::TestApp;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_ehealth-es");
 
 /// Every variable the binary reads; none is inherited from the environment of the test run.
@@ -29,19 +31,43 @@ pub struct Output {
 
 impl Output {
     #[track_caller]
-    pub fn assert_success(&self) {
+    pub fn assert_success(&self) -> &Self {
         assert!(self.status.success(), "{self:#?}");
+        self
     }
 
     /// Exited by itself with a non-zero code (not killed by a signal).
     #[track_caller]
-    pub fn assert_failure(&self) {
+    pub fn assert_failure(&self) -> &Self {
         assert!(!self.status.success(), "{self:#?}");
         assert!(
             self.status.code().is_some(),
             "exited, not killed: {self:#?}"
         );
+        self
     }
+
+    #[track_caller]
+    pub fn assert_stdout_has(&self, text: &str) -> &Self {
+        assert!(self.stdout.contains(text), "{text} in\n{}", self.stdout);
+        self
+    }
+
+    #[track_caller]
+    pub fn assert_stderr_has(&self, text: &str) -> &Self {
+        assert!(self.stderr.contains(text), "{text} in\n{}", self.stderr);
+        self
+    }
+}
+
+/// `ehealth-es projections verify` on the service's database.
+pub async fn projections_verify(app: &TestApp) -> Output {
+    run(&["projections", "verify"], &app.database_url, 120).await
+}
+
+/// `ehealth-es audit verify` on the service's database.
+pub async fn audit_verify(app: &TestApp) -> Output {
+    run(&["audit", "verify"], &app.database_url, 120).await
 }
 
 /// Runs `ehealth-es <args>` against `database_url` to completion (at most `secs`).
