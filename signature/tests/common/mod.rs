@@ -47,11 +47,12 @@ pub fn crls(folder: &str) -> RevocationStore {
 
 /// Anchors: the test root; CRLs: `crl/`; eHealth's settings.
 pub fn verifier() -> Verifier {
-    verifier_with(
-        trust(&["pki/root.pem"], &[]),
-        crls("crl"),
-        Settings::default(),
-    )
+    verifier_with_settings(Settings::default())
+}
+
+/// Anchors: the test root; CRLs: `crl/`; `settings`.
+pub fn verifier_with_settings(settings: Settings) -> Verifier {
+    verifier_with(trust(&["pki/root.pem"], &[]), crls("crl"), settings)
 }
 
 pub fn verifier_with(trust: TrustStore, crls: RevocationStore, settings: Settings) -> Verifier {
