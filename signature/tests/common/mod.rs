@@ -4,6 +4,8 @@
 
 pub use ehealth_test_pki::{der_writer, dstu};
 
+pub mod dstu_pki;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
