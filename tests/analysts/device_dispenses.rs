@@ -21,7 +21,7 @@ async fn import_2023(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_holds_the_dispenses_the_legal_entity_performed_rendered_like_the_read_endpoint() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     import_2023(&app).await;
 
     let reply = app.get(DEVICE_DISPENSES, Some(&token)).await;
@@ -37,7 +37,7 @@ async fn the_list_holds_the_dispenses_the_legal_entity_performed_rendered_like_t
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispenses_are_filtered_by_status_patient_and_dates_alone_and_combined() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     import_2023(&app).await;
     let cases = [
         ("status=in_progress".to_string(), vec![DD_IN_PROGRESS]),
@@ -71,7 +71,7 @@ async fn dispenses_are_filtered_by_status_patient_and_dates_alone_and_combined()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_dispense_is_listed_as_stopped_after_the_others() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     let job = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await

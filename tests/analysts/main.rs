@@ -46,13 +46,6 @@ pub fn main_token(app: &TestApp) -> String {
     app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES)
 }
 
-/// A fresh service, and a token of LE_MAIN's doctor with every scope.
-pub async fn main_app() -> (TestApp, String) {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
-    (app, token)
-}
-
 /// The ids of a JSON list answer, in order, after checking it is a 200 list envelope.
 #[track_caller]
 pub fn ids(reply: &Reply) -> Vec<Uuid> {

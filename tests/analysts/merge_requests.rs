@@ -16,7 +16,7 @@ const MAIN_MERGE_REQUESTS: [uuid::Uuid; 5] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_holds_the_merge_requests_created_in_the_legal_entity_rendered_like_the_read_endpoint(
 ) {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
 
     let reply = app.get(MERGE_REQUESTS, Some(&token)).await;
 
@@ -32,7 +32,7 @@ async fn the_list_holds_the_merge_requests_created_in_the_legal_entity_rendered_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_requests_are_filtered_by_status_and_dates_alone_and_combined() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     let specialist = app.token(U_SPECIALIST, LE_MAIN, "merge_request:write");
     let rejected = app.reject_merge_request(MR_NEW, &specialist).await;
     assert_eq!(rejected.status, 200, "{:#}", rejected.body);

@@ -9,7 +9,7 @@ use crate::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_holds_every_service_request_the_legal_entity_requested_or_uses_rendered_like_the_read_endpoint(
 ) {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
 
     let reply = app.get(SERVICE_REQUESTS, Some(&token)).await;
 
@@ -31,7 +31,7 @@ async fn the_list_holds_every_service_request_the_legal_entity_requested_or_uses
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_request_filter_alone_selects_only_its_matches() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     let cases = [
         ("status=recalled", vec![SR_RECALLED]),
         ("status=completed", vec![SR_COMPLETED]),
@@ -64,7 +64,7 @@ async fn each_service_request_filter_alone_selects_only_its_matches() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_request_filters_combine_as_and() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     let cases = [
         (
             format!("status=active&program_processing_status=in_queue&used_by_legal_entity={LE_MAIN}"),
@@ -108,7 +108,7 @@ async fn import_dated(app: &TestApp) -> [uuid::Uuid; 3] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn date_ranges_include_their_start_and_exclude_their_end() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     let [june1, june2, june3] = import_dated(&app).await;
     let cases = [
         ("updated_from=2024-06-01", vec![june1, june2, june3]),
@@ -147,7 +147,7 @@ async fn date_ranges_include_their_start_and_exclude_their_end() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_released_service_request_is_found_by_its_new_state_and_update_time() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     let job = app.release(SR_QUEUED, &token).await.job_href();
     app.wait_job(&job, &token).await;
     let today = chrono::Utc::now().date_naive();
@@ -198,7 +198,7 @@ async fn another_legal_entity_sees_only_the_service_requests_it_requested_or_use
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_request_its_requester_also_uses_is_listed_once() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     // SR_QUEUED is requested and used by LE_MAIN: both branches of the query could yield it.
     let all = list_ids(&app, SERVICE_REQUESTS, "", &token).await;
     assert_eq!(all.iter().filter(|id| **id == SR_QUEUED).count(), 1);

@@ -94,7 +94,7 @@ async fn assert_refused(app: &TestApp, token: &str, url: &str, expected: Value) 
 /// On a fresh service, asserts each `(list, parameter, value)` is refused with the one entry
 /// `expected(parameter)`.
 async fn assert_each_refused(cases: &[(&str, &str, &str)], expected: impl Fn(&str) -> Value) {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     for (path, param, value) in cases {
         let url = format!("{path}?{param}={value}");
         assert_refused(&app, &token, &url, expected(param)).await;
@@ -103,7 +103,7 @@ async fn assert_each_refused(cases: &[(&str, &str, &str)], expected: impl Fn(&st
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_outside_the_enum_answers_422_with_the_allowed_values() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     for (path, param, value, allowed) in [
         (
             SERVICE_REQUESTS,
@@ -196,7 +196,7 @@ async fn a_limit_outside_1_to_500_answers_422() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_that_is_not_a_next_cursor_of_this_list_answers_422() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     let merge_page = app
         .get(&format!("{MERGE_REQUESTS}?limit=1"), Some(&token))
         .await;
@@ -223,7 +223,7 @@ async fn a_cursor_that_is_not_a_next_cursor_of_this_list_answers_422() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_query_parameter_answers_422_naming_the_accepted_ones() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
 
     for (url, expected) in [
         (
@@ -260,7 +260,7 @@ async fn an_unknown_query_parameter_answers_422_naming_the_accepted_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_parameter_answers_422_once() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     assert_refused(
         &app,
         &token,
@@ -277,7 +277,7 @@ async fn a_repeated_parameter_answers_422_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refused_parameter_is_reported_in_one_answer_with_the_generic_message() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     let reply = app
         .get(
             &format!(
@@ -311,7 +311,7 @@ async fn every_refused_parameter_is_reported_in_one_answer_with_the_generic_mess
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_values_are_treated_as_absent_parameters() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     assert_eq!(
         list_ids(
             &app,
@@ -362,7 +362,7 @@ async fn a_list_without_a_token_answers_401() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_answer_get_only() {
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     let reply = app.patch(SERVICE_REQUESTS, Some(&token), None).await;
     assert_eq!(reply.status, 405, "{:#}", reply.body);
 }
@@ -373,7 +373,7 @@ async fn lists_answer_get_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_before_the_earliest_timestamp_answers_422() {
     use base64::Engine;
-    let (app, token) = main_app().await;
+    let (app, token) = doctor_app().await;
     for micros in [-210_866_803_200_000_001_i64, -8_000_000_000_000_000_000] {
         let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(format!("service_requests:{micros}:{}", uuid::Uuid::nil()));

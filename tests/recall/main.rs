@@ -40,13 +40,6 @@ pub fn doctor_token(app: &TestApp) -> String {
     app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES)
 }
 
-/// A fresh service with the fixture world, and the doctor's token.
-pub async fn doctor_app() -> (TestApp, String) {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
-    (app, token)
-}
-
 /// The service request as the read endpoint renders it (`data`): what a client signs.
 pub async fn rendering(app: &TestApp, token: &str, patient: Uuid, id: Uuid) -> Value {
     app.service_request(patient, id, token).await.ok().clone()
