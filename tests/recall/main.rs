@@ -108,6 +108,30 @@ pub fn assert_violation(
     }]));
 }
 
+/// [`Reply::assert_case_error`] for a refusal that is not a validation failure: it has no
+/// `invalid[]`.
+#[track_caller]
+pub fn assert_case_refused(reply: &Reply, case: &str, error: (u16, &str, &str)) {
+    reply.assert_case_error(case, error);
+    let invalid = &reply.body["error"]["invalid"];
+    assert!(invalid.is_null(), "{case}: invalid[] of {:#}", reply.body);
+}
+
+/// Sends `body` as the recall of `id` (patient P_OTP) and asserts it is refused with `error` and
+/// changed nothing; answers the refusal for further checks.
+pub async fn assert_recall_refused(
+    app: &TestApp,
+    token: &str,
+    id: Uuid,
+    body: &Value,
+    (status, kind, message): (u16, &str, &str),
+) -> Reply {
+    let reply = app.recall(P_OTP, id, body, token).await;
+    reply.assert_error(status, kind, message);
+    assert_untouched(app, id).await;
+    reply
+}
+
 /// Asserts the 422 eHealth answers for a `signed_data` it refuses: `message`, at `$.signed_data`.
 #[track_caller]
 pub fn assert_signed_data_refused(reply: &Reply, case: &str, message: &str) {

@@ -35,18 +35,18 @@ fn of_signed_data(case: &str, signed: String, message: &str) -> Refused {
 async fn recall_with_an_unsigned_envelope_answers_400_zero_signatures() {
     let (app, token) = doctor_app().await;
     let signed = sign_with_none(&pki().ca, &valid_content(&app).await);
+    let zero = "document must be signed by 1 signer but contains 0 signatures";
 
-    let reply = app
-        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
-        .await;
+    let reply = assert_recall_refused(
+        &app,
+        &token,
+        SR_ACTIVE,
+        &body_of(&signed),
+        (400, "request_malformed", zero),
+    )
+    .await;
 
-    reply.assert_error(
-        400,
-        "request_malformed",
-        "document must be signed by 1 signer but contains 0 signatures",
-    );
     assert!(reply.body["error"]["invalid"].is_null(), "{:#}", reply.body);
-    assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -92,13 +92,14 @@ async fn recall_checked_by_an_external_signature_service_is_accepted_or_refused_
 async fn recall_when_the_signature_service_fails_answers_503_and_changes_nothing() {
     let (app, _nothing_recorded) = app_with_stand_in().await;
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let reply = app
-        .recall(P_OTP, SR_ACTIVE, &body, &doctor_token(&app))
-        .await;
-    reply.assert_error(
-        503,
-        "internal_error",
-        "Digital signature service is unavailable",
-    );
-    assert_untouched(&app, SR_ACTIVE).await;
+    let unavailable = "Digital signature service is unavailable";
+    let token = doctor_token(&app);
+    assert_recall_refused(
+        &app,
+        &token,
+        SR_ACTIVE,
+        &body,
+        (503, "internal_error", unavailable),
+    )
+    .await;
 }
