@@ -154,11 +154,7 @@ async fn the_schema_is_checked_after_the_signer_and_the_status() {
     let reply = app
         .recall(P_OTP, SR_COMPLETED, &body_of(&signed), &token)
         .await;
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Service request in status completed cannot be recalled",
-    );
+    reply.assert_error(409, "request_conflict", &cannot_be_recalled("completed"));
     assert_untouched(&app, SR_ACTIVE).await;
     assert_untouched(&app, SR_COMPLETED).await;
 }

@@ -108,6 +108,11 @@ pub fn assert_violation(
     }]));
 }
 
+/// eHealth's refusal of a recall of a service request whose status is `status`.
+pub fn cannot_be_recalled(status: &str) -> String {
+    format!("Service request in status {status} cannot be recalled")
+}
+
 /// [`Reply::assert_case_error`] for a refusal that is not a validation failure: it has no
 /// `invalid[]`.
 #[track_caller]

@@ -84,11 +84,7 @@ async fn a_second_recall_of_a_recalled_service_request_answers_409_and_appends_n
     assert_eq!(content["status"], "recalled");
     let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
 
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Service request in status recalled cannot be recalled",
-    );
+    reply.assert_error(409, "request_conflict", &cannot_be_recalled("recalled"));
     assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
     assert_eq!(app.job_count().await, 1);
     app.workers_idle().await;

@@ -67,10 +67,14 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
 
     // The current-state row, the status history and the Event Manager feed.
     let row = app.current("service_requests", SR_ACTIVE).await.unwrap();
-    assert_eq!(row["status"], "recalled");
-    assert_eq!(row["status_reason"], reason());
-    assert_eq!(row["updated_by"], U_DOCTOR.to_string());
-    assert_eq!(row["version"], 2);
+    for (column, value) in [
+        ("status", json!("recalled")),
+        ("status_reason", reason()),
+        ("updated_by", json!(U_DOCTOR)),
+        ("version", json!(2)),
+    ] {
+        assert_eq!(row[column], value, "{column} of {row:#}");
+    }
     let history = app.status_history(SR_ACTIVE).await;
     assert_eq!(
         history.last().unwrap(),
