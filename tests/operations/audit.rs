@@ -64,25 +64,16 @@ async fn recompute(db: &Db, position: i64) -> Vec<u8> {
     )
 }
 
-/// Stores `hash` as the hash of the event at `position`.
+/// Stores `hash` as the hash of the event at `position` (a blob literal in each backend's SQL).
 async fn set_hash(db: &Db, position: i64, hash: &[u8]) {
-    const SQL: &str = "UPDATE events SET hash = $1 WHERE global_position = $2";
-    let changed = match service::pool(db) {
-        Pool::Postgres(pool) => sqlx::query(SQL)
-            .bind(hash)
-            .bind(position)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()),
-        Pool::Sqlite(lite) => sqlx::query(SQL)
-            .bind(hash)
-            .bind(position)
-            .execute(lite)
-            .await
-            .map(|r| r.rows_affected()),
-    }
-    .expect("hash stored");
-    assert_eq!(changed, 1);
+    let hex = hex::encode(hash);
+    let value = if sqlite_backend() {
+        format!("X'{hex}'")
+    } else {
+        format!("decode('{hex}', 'hex')")
+    };
+    let sql = format!("UPDATE events SET hash = {value} WHERE global_position = {position}");
+    change(db, &sql, 1).await;
 }
 
 /// `UPDATE events SET <column> = <column> with the value at `path` set to the JSON `value`,
@@ -102,6 +93,20 @@ async fn set_json(db: &Db, position: i64, column: &str, path: &[&str], value: &s
         1,
     )
     .await;
+}
+
+/// Rewrites by hand the value at `path` of the payload of `aggregate`'s event `sequence`, leaving
+/// its stored hash as it was; answers the event's position and that hash.
+async fn alter_payload(
+    db: &Db,
+    aggregate: Uuid,
+    sequence: i64,
+    path: &[&str],
+    value: &str,
+) -> (i64, Vec<u8>) {
+    let (position, stored, _) = event(db, aggregate, sequence).await;
+    set_json(db, position, "payload", path, value).await;
+    (position, stored)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -170,15 +175,9 @@ async fn audit_verify_passes_on_a_clean_log_and_counts_every_event() {
 async fn audit_verify_names_the_first_altered_event() {
     let app = populated(100).await;
     // The release of SR_QUEUED now claims someone else did it; and a later event is altered too.
-    let (position, stored, _) = event(&app.db, SR_QUEUED, 2).await;
-    set_json(
-        &app.db,
-        position,
-        "payload",
-        &["ServiceRequestReleased", "by"],
-        &format!("\"{U_OTHER}\""),
-    )
-    .await;
+    let by = ["ServiceRequestReleased", "by"];
+    let other = format!("\"{U_OTHER}\"");
+    let (position, stored) = alter_payload(&app.db, SR_QUEUED, 2, &by, &other).await;
     let later: i64 = scalar(&app.db, "SELECT max(global_position) FROM events").await;
     set_json(&app.db, later, "metadata", &["user_id"], "\"x\"").await;
     let expected = recompute(&app.db, position).await;
@@ -208,15 +207,8 @@ async fn audit_verify_names_the_first_altered_event() {
 async fn an_altered_event_stored_with_a_fresh_hash_breaks_the_link_to_the_next() {
     let app = populated(0).await;
     // AP_OTP: imported, resent, resent. The first resend is rewritten and re-hashed.
-    let (position, _, _) = event(&app.db, AP_OTP, 2).await;
-    set_json(
-        &app.db,
-        position,
-        "payload",
-        &["ApprovalOtpResent", "phone_number"],
-        "\"+380000000000\"",
-    )
-    .await;
+    let phone = ["ApprovalOtpResent", "phone_number"];
+    let (position, _) = alter_payload(&app.db, AP_OTP, 2, &phone, "\"+380000000000\"").await;
     let rehashed = recompute(&app.db, position).await;
     set_hash(&app.db, position, &rehashed).await;
     let (next, _, next_prev) = event(&app.db, AP_OTP, 3).await;
