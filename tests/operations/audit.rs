@@ -26,19 +26,17 @@ async fn event(db: &Db, aggregate: Uuid, sequence: i64) -> (i64, Vec<u8>, Option
     .expect("event")
 }
 
-/// The columns of a stored event that its hash covers.
-#[derive(sqlx::FromRow)]
-struct HashedRow {
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    event_type: String,
-    event_version: String,
-    payload: Value,
-    metadata: Value,
-    recorded_at: DateTime<Utc>,
-    prev_hash: Option<Vec<u8>>,
-}
+type HashedRow = (
+    String,
+    String,
+    i64,
+    String,
+    String,
+    Value,
+    Value,
+    DateTime<Utc>,
+    Option<Vec<u8>>,
+);
 
 /// The hash of the stored row at `position`, recomputed from its columns.
 async fn recompute(db: &Db, position: i64) -> Vec<u8> {
@@ -52,16 +50,16 @@ async fn recompute(db: &Db, position: i64) -> Vec<u8> {
     }
     .expect("event row");
     event_hash(
-        row.prev_hash.as_deref(),
+        row.8.as_deref(),
         &HashedFields {
-            aggregate_type: &row.aggregate_type,
-            aggregate_id: &row.aggregate_id,
-            sequence: row.sequence,
-            event_type: &row.event_type,
-            event_version: &row.event_version,
-            payload: &row.payload,
-            metadata: &row.metadata,
-            recorded_at: row.recorded_at,
+            aggregate_type: &row.0,
+            aggregate_id: &row.1,
+            sequence: row.2,
+            event_type: &row.3,
+            event_version: &row.4,
+            payload: &row.5,
+            metadata: &row.6,
+            recorded_at: row.7,
         },
     )
 }
