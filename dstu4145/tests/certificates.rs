@@ -23,14 +23,15 @@ fn raw_tbs(certificate: &[u8]) -> Vec<u8> {
     reader.tlv_bytes().unwrap().to_vec()
 }
 
-fn subject_key(certificate: &[u8]) -> SubjectPublicKey {
+/// The SubjectPublicKeyInfo of `certificate`, DER encoded.
+fn spki_der(certificate: &[u8]) -> Vec<u8> {
     let cert = Certificate::from_der(certificate).unwrap();
-    let spki = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
-    SubjectPublicKey::from_spki_der(&spki).unwrap()
+    let spki = &cert.tbs_certificate.subject_public_key_info;
+    spki.to_der().unwrap()
+}
+
+fn subject_key(certificate: &[u8]) -> SubjectPublicKey {
+    SubjectPublicKey::from_spki_der(&spki_der(certificate)).unwrap()
 }
 
 /// Verifies `certificate`'s signature with `issuer`'s key, over `tbs` (normally the received bytes).
@@ -42,6 +43,11 @@ fn verify_with(certificate: &[u8], tbs: &[u8], issuer: &SubjectPublicKey) -> Res
     issuer.verify_message(algorithm, tbs, &signature)
 }
 
+/// [`verify_with`] over the certificate's own TBS bytes.
+fn verify_received(certificate: &[u8], issuer: &SubjectPublicKey) -> Result<(), Error> {
+    verify_with(certificate, &raw_tbs(certificate), issuer)
+}
+
 #[test]
 fn the_central_certification_authority_root_of_2012_verifies_its_own_signature() {
     let root = subject_key(CZO_ROOT_2012);
@@ -49,10 +55,7 @@ fn the_central_certification_authority_root_of_2012_verifies_its_own_signature()
     assert!(root.key.curve().has_standard_base_point());
     assert_eq!(root.byte_order, ByteOrder::LittleEndian);
     assert!(root.dke.is_default());
-    assert_eq!(
-        verify_with(CZO_ROOT_2012, &raw_tbs(CZO_ROOT_2012), &root),
-        Ok(())
-    );
+    assert_eq!(verify_received(CZO_ROOT_2012, &root), Ok(()));
 }
 
 #[test]
@@ -60,44 +63,25 @@ fn the_justice_ca_certificate_of_2015_verifies_up_to_the_central_root() {
     let root = subject_key(CZO_ROOT_2012);
     let justice = subject_key(CA_JUSTICE_2015);
     assert_eq!(justice.key.curve().degree(), 257);
-    assert_eq!(
-        verify_with(CA_JUSTICE_2015, &raw_tbs(CA_JUSTICE_2015), &root),
-        Ok(())
-    );
-    assert_eq!(
-        verify_with(CZO_ROOT_2012, &raw_tbs(CZO_ROOT_2012), &root),
-        Ok(())
-    );
+    assert_eq!(verify_received(CA_JUSTICE_2015, &root), Ok(()));
+    assert_eq!(verify_received(CZO_ROOT_2012, &root), Ok(()));
 }
 
 #[test]
 fn the_national_bank_roots_verify_with_gost_34311_and_with_kupyna() {
     let gost = subject_key(NBU_ROOT_GOST_2025);
-    assert_eq!(
-        verify_with(NBU_ROOT_GOST_2025, &raw_tbs(NBU_ROOT_GOST_2025), &gost),
-        Ok(())
-    );
+    assert_eq!(verify_received(NBU_ROOT_GOST_2025, &gost), Ok(()));
     let kupyna = subject_key(NBU_ROOT_KUPYNA_2026);
     let cert = Certificate::from_der(NBU_ROOT_KUPYNA_2026).unwrap();
     assert_eq!(cert.signature_algorithm.oid, oid::DSTU4145_KUPYNA256_LE);
-    assert_eq!(
-        verify_with(
-            NBU_ROOT_KUPYNA_2026,
-            &raw_tbs(NBU_ROOT_KUPYNA_2026),
-            &kupyna
-        ),
-        Ok(())
-    );
+    assert_eq!(verify_received(NBU_ROOT_KUPYNA_2026, &kupyna), Ok(()));
 }
 
 #[test]
 fn a_named_curve_key_with_its_dke_verifies_its_self_signature() {
     let key = subject_key(JKURWA_SELF_SIGNED);
     assert_eq!(key.key.curve(), &Curve::named_with_degree(257).unwrap());
-    assert_eq!(
-        verify_with(JKURWA_SELF_SIGNED, &raw_tbs(JKURWA_SELF_SIGNED), &key),
-        Ok(())
-    );
+    assert_eq!(verify_received(JKURWA_SELF_SIGNED, &key), Ok(()));
 }
 
 #[test]
@@ -112,7 +96,7 @@ fn a_changed_tbs_byte_or_the_wrong_issuer_does_not_verify() {
     );
     let other_root = subject_key(NBU_ROOT_GOST_2025);
     assert_eq!(
-        verify_with(CA_JUSTICE_2015, &raw_tbs(CA_JUSTICE_2015), &other_root),
+        verify_received(CA_JUSTICE_2015, &other_root),
         Err(Error::SignatureMismatch)
     );
     // Read big-endian, the little-endian signature of the root is another (r, s).
@@ -145,12 +129,7 @@ fn the_tax_service_stamp_key_of_2016_parses_but_its_issuer_is_not_among_the_fixt
 
 #[test]
 fn a_key_whose_parameters_are_changed_is_refused() {
-    let cert = Certificate::from_der(CZO_ROOT_2012).unwrap();
-    let spki = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
+    let spki = spki_der(CZO_ROOT_2012);
     // The first byte of B (little-endian, so its least significant byte) inside the explicit parameters.
     let b = [0x04, 0x36, 0xF3, 0xCA, 0x40];
     let at = spki.windows(b.len()).position(|w| w == b).unwrap() + 2;
@@ -252,12 +231,7 @@ fn raw_signed_attrs(p7: &[u8]) -> Vec<u8> {
 /// key, never a panic.
 #[test]
 fn corrupted_subject_public_key_infos_never_panic() {
-    let cert = Certificate::from_der(CA_JUSTICE_2015).unwrap();
-    let spki = cert
-        .tbs_certificate
-        .subject_public_key_info
-        .to_der()
-        .unwrap();
+    let spki = spki_der(CA_JUSTICE_2015);
     for at in 0..spki.len() {
         let mut changed = spki.clone();
         changed[at] ^= 0x5A;

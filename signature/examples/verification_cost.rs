@@ -4,13 +4,12 @@
 #[path = "../tests/common/mod.rs"]
 mod common;
 
-use std::sync::Arc;
-use std::time::{Instant, UNIX_EPOCH};
+use std::time::Instant;
 
-use common::der_writer::{at, split};
-use common::dstu::{self, Hash, Key, SignerInfoParts};
+use common::dstu::Hash;
+use common::dstu_pki;
 use common::*;
-use ehealth_signature::{Certificate, RevocationStore, Settings, TrustStore, Verifier};
+use ehealth_signature::Verifier;
 
 fn time(label: &str, verifier: &Verifier, envelope: &[u8], rounds: u32) {
     let verified = verifier.verify_der(envelope, now()).unwrap();
@@ -27,76 +26,11 @@ fn time(label: &str, verifier: &Verifier, envelope: &[u8], rounds: u32) {
     println!("{label:<32} {:>8.2} ms", each.as_secs_f64() * 1e3);
 }
 
+/// A DSTU 4145 envelope stamped by a DSTU TSA, and a verifier that trusts its CA.
 fn dstu_envelope(hash: Hash) -> (Verifier, Vec<u8>) {
-    let now = now().duration_since(UNIX_EPOCH).unwrap().as_secs();
-    let validity = (now - 86_400, now + 86_400);
-    let mut ca_key = Key::new(1);
-    let ca_name = dstu::name("CA", &[]);
-    let spki = ca_key.spki.clone();
-    let ca = dstu::certificate(
-        &mut ca_key,
-        &ca_name,
-        &ca_name,
-        &spki,
-        &[1],
-        validity,
-        &dstu::ca_extensions(),
-        hash,
-    );
-    let mut key = Key::new(2);
-    let signer = dstu::certificate(
-        &mut ca_key,
-        &ca_name,
-        &dstu::name("Signer", &[]),
-        &key.spki,
-        &[2],
-        validity,
-        &dstu::signer_extensions("1234567890"),
-        hash,
-    );
-    let mut tsa_key = Key::new(3);
-    let tsa = dstu::certificate(
-        &mut ca_key,
-        &ca_name,
-        &dstu::name("TSA", &[]),
-        &tsa_key.spki,
-        &[3],
-        validity,
-        &dstu::tsa_extensions(),
-        hash,
-    );
-    let content = br#"{"status":"active"}"#;
-    let info = dstu::signer_info(SignerInfoParts {
-        key: &mut key,
-        certificate: &signer,
-        issuer: &ca_name,
-        hash,
-        content,
-        content_type: "1.2.840.113549.1.7.1",
-        extra_signed: Vec::new(),
-    });
-    let envelope = dstu::signed_data(
-        hash,
-        "1.2.840.113549.1.7.1",
-        content,
-        &[&signer.der, &ca.der],
-        info,
-    );
-    let signature = split(at(&envelope, &[1, 0, -1, 0, 5])).1.to_vec();
-    let token = dstu::token(&mut tsa_key, &tsa, &ca_name, &signature, now - 60);
-    let crls = RevocationStore::new();
-    crls.add(&dstu::crl(
-        &mut ca_key,
-        &ca_name,
-        now - 60,
-        now + 86_400,
-        &[],
-    ))
-    .unwrap();
-    let mut trust = TrustStore::new();
-    trust.add_anchors(vec![Certificate::from_der(&ca.der).unwrap()]);
-    let verifier = Verifier::new(Arc::new(trust), Arc::new(crls), Settings::default());
-    (verifier, with_signature_timestamp(&envelope, &token))
+    let mut pki = dstu_pki::pki(hash);
+    let envelope = pki.stamped(hash);
+    (pki.verifier(&[]), envelope)
 }
 
 fn main() {

@@ -54,6 +54,8 @@ fn every_key_kind_verifies_with_its_timestamp_and_names_the_signer() {
     }
 }
 
+const MALFORMED: &str = "Malformed signed data: not a CMS/PKCS#7 SignedData envelope";
+
 fn refusal(envelope: &[u8]) -> Refusal {
     let verified = verifier().verify_der(envelope, now()).unwrap();
     let signature = &verified.signatures[0];
@@ -63,6 +65,14 @@ fn refusal(envelope: &[u8]) -> Refusal {
         signature.refusal.as_ref().unwrap().to_string()
     );
     signature.refusal.clone().unwrap()
+}
+
+/// Asserts `envelope` is refused as `expected`, whose message is eHealth's `message`.
+#[track_caller]
+fn assert_refused(envelope: &[u8], expected: Refusal, message: &str) {
+    let refused = refusal(envelope);
+    assert_eq!(refused, expected);
+    assert_eq!(refused.to_string(), message);
 }
 
 #[test]
@@ -130,17 +140,15 @@ fn a_flipped_byte_in_the_signer_certificate_is_refused_by_its_issuer_signature()
 #[test]
 fn without_a_timestamp_the_signature_is_refused_unless_the_settings_allow_the_callers_time() {
     let envelope = read("envelopes/rsa.p7s");
-    let refused = refusal(&envelope);
-    assert_eq!(refused, Refusal::NoTimestamp);
-    assert_eq!(
-        refused.to_string(),
-        "retrieving a timestamp of data from an envelope with signed data failed"
+    assert_refused(
+        &envelope,
+        Refusal::NoTimestamp,
+        "retrieving a timestamp of data from an envelope with signed data failed",
     );
-    let settings = Settings {
+    let lenient = verifier_with_settings(Settings {
         require_timestamp: false,
         ..Settings::default()
-    };
-    let lenient = verifier_with(trust(&["pki/root.pem"], &[]), crls("crl"), settings);
+    });
     let verified = lenient.verify_der(&envelope, now()).unwrap();
     let signature = &verified.signatures[0];
     assert!(signature.is_valid, "{}", signature.validation_error_message);
@@ -150,10 +158,10 @@ fn without_a_timestamp_the_signature_is_refused_unless_the_settings_allow_the_ca
 
 #[test]
 fn a_token_over_another_signature_is_refused() {
-    assert_eq!(refusal(&stamped("rsa", "pss")), Refusal::TimestampInvalid);
-    assert_eq!(
-        Refusal::TimestampInvalid.to_string(),
-        "checking the signature of a response with a timestamp failed"
+    assert_refused(
+        &stamped("rsa", "pss"),
+        Refusal::TimestampInvalid,
+        "checking the signature of a response with a timestamp failed",
     );
 }
 
@@ -172,9 +180,11 @@ fn a_changed_token_is_refused() {
 
 #[test]
 fn a_token_of_an_untrusted_tsa_is_refused() {
-    let refused = refusal(&stamped("rsa", "rsa-by-rogue"));
-    assert_eq!(refused, Refusal::TsaNotTrusted);
-    assert_eq!(refused.to_string(), "matching TSP certificate not found");
+    assert_refused(
+        &stamped("rsa", "rsa-by-rogue"),
+        Refusal::TsaNotTrusted,
+        "matching TSP certificate not found",
+    );
 }
 
 #[test]
@@ -200,25 +210,21 @@ fn a_tsa_certificate_is_trusted_as_configured_when_it_does_not_chain_to_an_ancho
 #[test]
 fn a_certificate_valid_at_the_timestamp_but_expired_now_is_refused_as_ehealth_does() {
     let envelope = stamped("expiring", "expiring");
-    let refused = refusal(&envelope);
-    assert_eq!(refused, Refusal::Expired);
-    assert_eq!(refused.to_string(), "certificate timestamp expired");
-    let settings = Settings {
+    assert_refused(&envelope, Refusal::Expired, "certificate timestamp expired");
+    let long_term = verifier_with_settings(Settings {
         require_valid_now: false,
         ..Settings::default()
-    };
-    let long_term = verifier_with(trust(&["pki/root.pem"], &[]), crls("crl"), settings);
+    });
     let signature = &long_term.verify_der(&envelope, now()).unwrap().signatures[0];
     assert!(signature.is_valid, "{}", signature.validation_error_message);
 }
 
 #[test]
 fn a_certificate_not_yet_valid_at_the_timestamp_is_refused() {
-    let refused = refusal(&stamped("future", "future"));
-    assert_eq!(refused, Refusal::NotValidAtTimestamp);
-    assert_eq!(
-        refused.to_string(),
-        "signature timestamp verification failed"
+    assert_refused(
+        &stamped("future", "future"),
+        Refusal::NotValidAtTimestamp,
+        "signature timestamp verification failed",
     );
 }
 
@@ -239,24 +245,19 @@ fn a_timestamp_later_than_the_verification_time_is_refused() {
 
 #[test]
 fn a_signer_certificate_without_a_signing_key_usage_is_refused() {
-    let refused = refusal(&stamped("encipher", "encipher"));
-    assert_eq!(refused, Refusal::SignerKeyUsage);
-    assert_eq!(
-        refused.to_string(),
-        "signer certificate key usage does not allow signing"
+    assert_refused(
+        &stamped("encipher", "encipher"),
+        Refusal::SignerKeyUsage,
+        "signer certificate key usage does not allow signing",
     );
 }
 
 #[test]
 fn an_unknown_critical_extension_is_refused() {
-    let refused = refusal(&stamped("critical", "critical"));
-    assert_eq!(
-        refused,
-        Refusal::UnsupportedCriticalExtension("1.3.6.1.4.1.99999.1".into())
-    );
-    assert_eq!(
-        refused.to_string(),
-        "certificate has an unsupported critical extension 1.3.6.1.4.1.99999.1"
+    assert_refused(
+        &stamped("critical", "critical"),
+        Refusal::UnsupportedCriticalExtension("1.3.6.1.4.1.99999.1".into()),
+        "certificate has an unsupported critical extension 1.3.6.1.4.1.99999.1",
     );
 }
 
@@ -349,23 +350,22 @@ fn base64_is_read_as_clients_send_it() {
     assert!(verifier.verify_base64(&wrapped, now()).unwrap().all_valid());
     let unpadded = text.trim_end_matches('=');
     assert!(verifier.verify_base64(unpadded, now()).unwrap().all_valid());
-    assert_eq!(
-        verifier.verify_base64("not base64!", now()),
-        Err(EnvelopeError::NotBase64)
-    );
-    assert_eq!(EnvelopeError::NotBase64.to_string(), "Not a base64 string");
-    assert_eq!(
-        verifier.verify_base64("", now()),
-        Err(EnvelopeError::Malformed)
-    );
-    assert_eq!(
-        verifier.verify_base64("AAAA", now()),
-        Err(EnvelopeError::Malformed)
-    );
-    assert_eq!(
-        EnvelopeError::Malformed.to_string(),
-        "Malformed signed data: not a CMS/PKCS#7 SignedData envelope"
-    );
+    for (text, error, message) in [
+        (
+            "not base64!",
+            EnvelopeError::NotBase64,
+            "Not a base64 string",
+        ),
+        ("", EnvelopeError::Malformed, MALFORMED),
+        ("AAAA", EnvelopeError::Malformed, MALFORMED),
+    ] {
+        assert_eq!(
+            verifier.verify_base64(text, now()),
+            Err(error.clone()),
+            "{text:?}"
+        );
+        assert_eq!(error.to_string(), message);
+    }
 }
 
 #[test]

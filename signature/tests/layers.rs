@@ -4,19 +4,23 @@ mod common;
 
 use common::der_writer::edit;
 use common::*;
-use ehealth_signature::{EnvelopeError, Settings, TimeSource};
+use ehealth_signature::{EnvelopeError, Settings, TimeSource, Verifier};
 
-/// The seal envelope with its own token, its content (the personal envelope) given its token:
-/// the inner envelope is signed as it was, so adding an unsigned attribute to it would break the
-/// seal; the inner layer is therefore verified with the caller's time.
+/// The seal envelope has its own token, but its content (the personal envelope) cannot be given
+/// one: the inner envelope is signed as it was, so adding an unsigned attribute to it would break
+/// the seal. A verifier that takes the caller's time where a layer has no token.
+fn callers_time_for_untimestamped_layers() -> Verifier {
+    verifier_with_settings(Settings {
+        require_timestamp: false,
+        ..Settings::default()
+    })
+}
+
+/// The inner layer is verified with the caller's time.
 #[test]
 fn a_seal_over_a_personal_signature_is_unwrapped_and_both_signers_are_listed() {
     let sealed = stamped("seal-over-rsa", "seal-over-rsa");
-    let settings = Settings {
-        require_timestamp: false,
-        ..Settings::default()
-    };
-    let verifier = verifier_with(trust(&["pki/root.pem"], &[]), crls("crl"), settings);
+    let verifier = callers_time_for_untimestamped_layers();
     let verified = verifier.verify_der(&sealed, now()).unwrap();
     assert_eq!(verified.signatures.len(), 2);
     let (seal, person) = (&verified.signatures[0], &verified.signatures[1]);
@@ -53,11 +57,7 @@ fn every_layer_needs_its_timestamp_when_timestamps_are_required() {
 fn a_changed_inner_envelope_breaks_the_seal_and_the_inner_signature() {
     let sealed = stamped("seal-over-rsa", "seal-over-rsa");
     let at = find(&sealed, b"active");
-    let settings = Settings {
-        require_timestamp: false,
-        ..Settings::default()
-    };
-    let verifier = verifier_with(trust(&["pki/root.pem"], &[]), crls("crl"), settings);
+    let verifier = callers_time_for_untimestamped_layers();
     let verified = verifier.verify_der(&flipped(&sealed, at), now()).unwrap();
     for signature in &verified.signatures {
         assert_eq!(
@@ -69,12 +69,11 @@ fn a_changed_inner_envelope_breaks_the_seal_and_the_inner_signature() {
 
 #[test]
 fn nesting_deeper_than_the_settings_allow_is_refused() {
-    let settings = Settings {
+    let verifier = verifier_with_settings(Settings {
         require_timestamp: false,
         max_layers: 1,
         ..Settings::default()
-    };
-    let verifier = verifier_with(trust(&["pki/root.pem"], &[]), crls("crl"), settings);
+    });
     let result = verifier.verify_der(&read("envelopes/seal-over-rsa.p7s"), now());
     assert_eq!(result, Err(EnvelopeError::TooDeep(1)));
     assert_eq!(
@@ -102,11 +101,10 @@ fn json_content_is_read_after_a_bom_and_trailing_nuls() {
 #[test]
 fn truncated_or_corrupted_envelopes_never_panic() {
     let envelope = stamped("p256", "p256");
-    let settings = Settings {
+    let verifier = verifier_with_settings(Settings {
         check_revocation: false,
         ..Settings::default()
-    };
-    let verifier = verifier_with(trust(&["pki/root.pem"], &[]), crls("crl"), settings);
+    });
     for len in 0..envelope.len() {
         let result = verifier.verify_der(&envelope[..len], now());
         assert!(result.is_err(), "a prefix of {len} bytes was accepted");

@@ -152,32 +152,32 @@ fn with_ocsp(answer: Result<&'static str, &'static str>) -> RevocationStore {
 
 #[test]
 fn ocsp_answers_when_the_crl_is_stale() {
-    let good = with_ocsp(Ok("ocsp/signer-rsa.der"));
-    assert_eq!(refusal_with(good, &stamped("rsa", "rsa")), None);
-    let revoked = with_ocsp(Ok("ocsp/signer-revoked.der"));
-    assert_eq!(
-        refusal_with(revoked, &stamped("revoked", "revoked")),
-        Some(Refusal::Revoked)
-    );
+    for (answer, signer, expected) in [
+        ("ocsp/signer-rsa.der", "rsa", None),
+        ("ocsp/signer-revoked.der", "revoked", Some(Refusal::Revoked)),
+    ] {
+        let store = with_ocsp(Ok(answer));
+        assert_eq!(
+            refusal_with(store, &stamped(signer, signer)),
+            expected,
+            "{answer}"
+        );
+    }
 }
 
 #[test]
 fn an_ocsp_answer_about_another_certificate_or_no_answer_leaves_the_status_unknown() {
-    let other = with_ocsp(Ok("ocsp/signer-revoked.der"));
-    assert_eq!(
-        refusal_with(other, &stamped("rsa", "rsa")),
-        Some(Refusal::RevocationUnknown)
-    );
-    let down = with_ocsp(Err("connection refused"));
-    assert_eq!(
-        refusal_with(down, &stamped("rsa", "rsa")),
-        Some(Refusal::RevocationUnknown)
-    );
-    let garbage = with_ocsp(Ok("crl/root.crl"));
-    assert_eq!(
-        refusal_with(garbage, &stamped("rsa", "rsa")),
-        Some(Refusal::RevocationUnknown)
-    );
+    for answer in [
+        Ok("ocsp/signer-revoked.der"),
+        Err("connection refused"),
+        Ok("crl/root.crl"),
+    ] {
+        assert_eq!(
+            refusal_with(with_ocsp(answer), &stamped("rsa", "rsa")),
+            Some(Refusal::RevocationUnknown),
+            "{answer:?}"
+        );
+    }
 }
 
 #[test]

@@ -105,30 +105,19 @@ fn a_drfo_conflict_is_judged_by_the_matcher_the_service_passes() {
 
 #[test]
 fn subject_serial_numbers_name_a_drfo_only_in_the_etsi_forms_or_as_ten_digits() {
-    assert_eq!(
-        drfo_from_serial_number("TINUA-1234567890").as_deref(),
-        Some("1234567890")
-    );
-    assert_eq!(
-        drfo_from_serial_number("tinua-12345 67890").as_deref(),
-        Some("1234567890")
-    );
-    assert_eq!(
-        drfo_from_serial_number("PASUA-КА123456").as_deref(),
-        Some("КА123456")
-    );
-    assert_eq!(
-        drfo_from_serial_number("IDCUA-001234567").as_deref(),
-        Some("001234567")
-    );
-    assert_eq!(
-        drfo_from_serial_number("1234567890").as_deref(),
-        Some("1234567890")
-    );
-    assert_eq!(drfo_from_serial_number("2122385"), None);
-    assert_eq!(drfo_from_serial_number("UA-39787008-2015"), None);
-    assert_eq!(drfo_from_serial_number("TINUA-"), None);
-    assert_eq!(drfo_from_serial_number("NTRUA-12345678"), None);
+    for (serial, drfo) in [
+        ("TINUA-1234567890", Some("1234567890")),
+        ("tinua-12345 67890", Some("1234567890")),
+        ("PASUA-КА123456", Some("КА123456")),
+        ("IDCUA-001234567", Some("001234567")),
+        ("1234567890", Some("1234567890")),
+        ("2122385", None),
+        ("UA-39787008-2015", None),
+        ("TINUA-", None),
+        ("NTRUA-12345678", None),
+    ] {
+        assert_eq!(drfo_from_serial_number(serial).as_deref(), drfo, "{serial}");
+    }
     assert!(exact_drfo_match("ka 123456", "KA123456"));
     assert!(!exact_drfo_match("", ""));
 }

@@ -4,7 +4,6 @@
 use serde_json::{json, Value};
 
 use crate::support::world::*;
-use crate::support::TestApp;
 use crate::*;
 
 const SERVICE_REQUEST_HEADER: &str = "id,patient_id,status,program_processing_status,\
@@ -23,8 +22,7 @@ fn reason() -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_of_service_requests_is_a_header_of_the_typed_columns_and_one_row_per_entity() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     app.import(
         &json!({ "service_requests": [ service_request(SR_WITH_REASON, json!({
             "status": "recalled", "status_reason": reason(), "updated_by": U_DOCTOR,
@@ -103,8 +101,7 @@ async fn csv_of_service_requests_is_a_header_of_the_typed_columns_and_one_row_pe
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_pages_follow_the_link_header_which_keeps_the_filters() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let mut url = format!("{SERVICE_REQUESTS}?status=active&limit=3");
     let mut rows = Vec::new();
     let mut pages = 0;
@@ -147,8 +144,7 @@ async fn csv_pages_follow_the_link_header_which_keeps_the_filters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn csv_of_merge_requests_and_dispenses_has_their_own_typed_columns() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
 
     let merge = get_csv(&app, &format!("{MERGE_REQUESTS}?status=APPROVED"), &token).await;
     assert_eq!(merge.status, 200, "{}", merge.text);
@@ -228,8 +224,7 @@ async fn csv_of_merge_requests_and_dispenses_has_their_own_typed_columns() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_csv_request_is_refused_in_the_json_envelope() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
 
     let invalid = get_csv(&app, &format!("{SERVICE_REQUESTS}?status=open"), &token).await;
     assert_eq!(invalid.status, 422);
@@ -254,8 +249,7 @@ async fn a_csv_request_is_refused_in_the_json_envelope() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_stays_the_answer_unless_csv_is_preferred() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     for (accept, csv) in [
         ("*/*", false),
         ("application/json", false),

@@ -21,31 +21,25 @@ async fn import_2023(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_holds_the_dispenses_the_legal_entity_performed_rendered_like_the_read_endpoint() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     import_2023(&app).await;
 
     let reply = app.get(DEVICE_DISPENSES, Some(&token)).await;
 
     assert_eq!(ids(&reply), [DD_2023, DD_IN_PROGRESS, DD_COMPLETED]);
-    for item in reply.data().as_array().unwrap() {
-        let id = item["id"].as_str().unwrap();
-        let patient = item["subject"]["identifier"]["value"].as_str().unwrap();
-        let shown = app
-            .device_dispense(patient.parse().unwrap(), id.parse().unwrap(), &token)
-            .await;
-        assert_eq!(item, shown.data(), "list item of {id}");
-    }
+    assert_items_as_read(&app, &token, &reply, |item| {
+        paths::device_dispense(item_patient(item), item_id(item))
+    })
+    .await;
     let pages = walk(&app, DEVICE_DISPENSES, "limit=1", &token).await;
     assert_eq!(page_ids(&pages), [DD_2023, DD_IN_PROGRESS, DD_COMPLETED]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dispenses_are_filtered_by_status_patient_and_dates_alone_and_combined() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     import_2023(&app).await;
-    for (query, expected) in [
+    let cases = [
         ("status=in_progress".to_string(), vec![DD_IN_PROGRESS]),
         ("status=completed".to_string(), vec![DD_2023, DD_COMPLETED]),
         ("status=stopped".to_string(), vec![]),
@@ -71,59 +65,35 @@ async fn dispenses_are_filtered_by_status_patient_and_dates_alone_and_combined()
             format!("status=completed&patient_id={P_OFFLINE}&updated_from=2023-03-02&updated_to=2023-03-03"),
             vec![DD_2023],
         ),
-    ] {
-        assert_eq!(
-            list_ids(&app, DEVICE_DISPENSES, &query, &token).await,
-            expected,
-            "{query}"
-        );
-    }
+    ];
+    assert_lists(&app, DEVICE_DISPENSES, &token, cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_dispense_is_listed_as_stopped_after_the_others() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let job = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await
         .job_href();
     app.wait_job(&job, &token).await;
 
-    assert_eq!(
-        list_ids(&app, DEVICE_DISPENSES, "status=stopped", &token).await,
-        [DD_IN_PROGRESS]
-    );
-    assert_eq!(
-        list_ids(&app, DEVICE_DISPENSES, "status=in_progress", &token).await,
-        NONE
-    );
-    assert_eq!(
-        list_ids(&app, DEVICE_DISPENSES, "", &token).await,
-        [DD_COMPLETED, DD_IN_PROGRESS]
-    );
+    let cases = [
+        ("status=stopped", vec![DD_IN_PROGRESS]),
+        ("status=in_progress", vec![]),
+        ("", vec![DD_COMPLETED, DD_IN_PROGRESS]),
+    ];
+    assert_lists(&app, DEVICE_DISPENSES, &token, cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_legal_entity_sees_only_the_dispenses_it_performed() {
     let app = TestApp::spawn().await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    assert_eq!(
-        list_ids(&app, DEVICE_DISPENSES, "", &other).await,
-        [DD_OTHER_LE]
-    );
-    assert_eq!(
-        list_ids(&app, DEVICE_DISPENSES, "status=completed", &other).await,
-        NONE
-    );
-    assert_eq!(
-        list_ids(
-            &app,
-            DEVICE_DISPENSES,
-            &format!("patient_id={P_OTP}"),
-            &other
-        )
-        .await,
-        [DD_OTHER_LE]
-    );
+    let cases = [
+        (String::new(), vec![DD_OTHER_LE]),
+        ("status=completed".to_string(), vec![]),
+        (format!("patient_id={P_OTP}"), vec![DD_OTHER_LE]),
+    ];
+    assert_lists(&app, DEVICE_DISPENSES, &other, cases).await;
 }

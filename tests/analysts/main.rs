@@ -21,7 +21,7 @@ use uuid::Uuid;
 use support::world::*;
 use support::{Reply, TestApp};
 
-pub use support::paths::{DEVICE_DISPENSES, MERGE_REQUESTS, SERVICE_REQUESTS};
+pub use support::paths::{self, DEVICE_DISPENSES, MERGE_REQUESTS, SERVICE_REQUESTS};
 
 /// The service requests LE_MAIN may see (it requested or uses them), in page order: the fixture
 /// gives them all the same `updated_at`, so the order is the id's.
@@ -64,6 +64,54 @@ pub fn ids(reply: &Reply) -> Vec<Uuid> {
 /// The ids a list answers for `query` (a query string without `?`).
 pub async fn list_ids(app: &TestApp, path: &str, query: &str, token: &str) -> Vec<Uuid> {
     ids(&app.get(&format!("{path}?{query}"), Some(token)).await)
+}
+
+/// Asserts, for each `(query, expected)`, that the list at `path` answers `token` exactly the ids
+/// `expected`, in order; the failure names the query.
+pub async fn assert_lists<Q: AsRef<str>>(
+    app: &TestApp,
+    path: &str,
+    token: &str,
+    cases: impl IntoIterator<Item = (Q, Vec<Uuid>)>,
+) {
+    for (query, expected) in cases {
+        let query = query.as_ref();
+        assert_eq!(
+            list_ids(app, path, query, token).await,
+            expected,
+            "{path}?{query}"
+        );
+    }
+}
+
+/// An item's id and, for the lists whose read endpoints are under a patient, its patient.
+pub fn item_id(item: &Value) -> Uuid {
+    item["id"]
+        .as_str()
+        .expect("item id")
+        .parse()
+        .expect("uuid id")
+}
+
+pub fn item_patient(item: &Value) -> Uuid {
+    let patient = item["subject"]["identifier"]["value"].as_str();
+    patient.expect("subject").parse().expect("uuid patient")
+}
+
+/// Asserts every item of a list answer is exactly what its read endpoint, at `read_path(item)`,
+/// serves.
+pub async fn assert_items_as_read(
+    app: &TestApp,
+    token: &str,
+    list: &Reply,
+    read_path: impl Fn(&Value) -> String,
+) {
+    for item in list.data().as_array().expect("data is a list") {
+        let path = read_path(item);
+        let shown = app.get(&path, Some(token)).await;
+        assert_eq!(shown.status, 200, "{path}: {:#}", shown.body);
+        assert_eq!(item, shown.data(), "list item read at {path}");
+    }
 }
 
 /// Every page of a list, following `paging.next_cursor`; checks the paging object of each page.

@@ -16,19 +16,15 @@ const MAIN_MERGE_REQUESTS: [uuid::Uuid; 5] = [
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_holds_the_merge_requests_created_in_the_legal_entity_rendered_like_the_read_endpoint(
 ) {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
 
     let reply = app.get(MERGE_REQUESTS, Some(&token)).await;
 
     assert_eq!(ids(&reply), MAIN_MERGE_REQUESTS);
-    for item in reply.data().as_array().unwrap() {
-        let id = item["id"].as_str().unwrap();
-        let shown = app
-            .get(&format!("{MERGE_REQUESTS}/{id}"), Some(&token))
-            .await;
-        assert_eq!(item, shown.data(), "list item of {id}");
-    }
+    assert_items_as_read(&app, &token, &reply, |item| {
+        paths::merge_request(item_id(item))
+    })
+    .await;
     let pages = walk(&app, MERGE_REQUESTS, "limit=2", &token).await;
     assert_eq!(pages.iter().map(Vec::len).collect::<Vec<_>>(), [2, 2, 1]);
     assert_eq!(page_ids(&pages), MAIN_MERGE_REQUESTS);
@@ -36,14 +32,13 @@ async fn the_list_holds_the_merge_requests_created_in_the_legal_entity_rendered_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn merge_requests_are_filtered_by_status_and_dates_alone_and_combined() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let specialist = app.token(U_SPECIALIST, LE_MAIN, "merge_request:write");
     let rejected = app.reject_merge_request(MR_NEW, &specialist).await;
     assert_eq!(rejected.status, 200, "{:#}", rejected.body);
     let today = chrono::Utc::now().date_naive();
 
-    for (query, expected) in [
+    let cases = [
         ("status=NEW".to_string(), vec![MR_BY_RECEPTIONIST]),
         ("status=REJECTED".to_string(), vec![MR_REJECTED, MR_NEW]),
         ("status=APPROVED".to_string(), vec![MR_APPROVED]),
@@ -75,25 +70,14 @@ async fn merge_requests_are_filtered_by_status_and_dates_alone_and_combined() {
             format!("status=REJECTED&updated_to={today}"),
             vec![MR_REJECTED],
         ),
-    ] {
-        assert_eq!(
-            list_ids(&app, MERGE_REQUESTS, &query, &token).await,
-            expected,
-            "{query}"
-        );
-    }
+    ];
+    assert_lists(&app, MERGE_REQUESTS, &token, cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_legal_entity_sees_only_the_merge_requests_created_there() {
     let app = TestApp::spawn().await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    assert_eq!(
-        list_ids(&app, MERGE_REQUESTS, "", &other).await,
-        [MR_OTHER_LE]
-    );
-    assert_eq!(
-        list_ids(&app, MERGE_REQUESTS, "status=REJECTED", &other).await,
-        NONE
-    );
+    let cases = [("", vec![MR_OTHER_LE]), ("status=REJECTED", vec![])];
+    assert_lists(&app, MERGE_REQUESTS, &other, cases).await;
 }

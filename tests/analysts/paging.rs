@@ -4,13 +4,11 @@
 use serde_json::json;
 
 use crate::support::world::*;
-use crate::support::TestApp;
 use crate::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_three_at_a_time_delivers_every_service_request_once_in_order() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
 
     let pages = walk(&app, SERVICE_REQUESTS, "limit=3", &token).await;
 
@@ -25,8 +23,7 @@ async fn paging_three_at_a_time_delivers_every_service_request_once_in_order() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_last_page_that_is_exactly_full_has_no_next_cursor() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
 
     let pages = walk(&app, SERVICE_REQUESTS, "limit=5", &token).await;
 
@@ -36,8 +33,7 @@ async fn a_last_page_that_is_exactly_full_has_no_next_cursor() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_cursor_pages_within_the_filters() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
 
     let pages = walk(&app, SERVICE_REQUESTS, "status=active&limit=2", &token).await;
 
@@ -60,8 +56,7 @@ async fn the_cursor_pages_within_the_filters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pages_hold_fifty_by_default_and_up_to_five_hundred_on_request() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let extra: Vec<_> = (1..=60)
         .map(|n| {
             service_request(
@@ -99,8 +94,7 @@ async fn pages_hold_fifty_by_default_and_up_to_five_hundred_on_request() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_request_changed_while_paging_is_delivered_again_with_its_new_state_and_nothing_is_missed(
 ) {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let first = app
         .get(&format!("{SERVICE_REQUESTS}?limit=3"), Some(&token))
         .await;

@@ -9,8 +9,7 @@ use crate::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_list_holds_every_service_request_the_legal_entity_requested_or_uses_rendered_like_the_read_endpoint(
 ) {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
 
     let reply = app.get(SERVICE_REQUESTS, Some(&token)).await;
 
@@ -24,22 +23,16 @@ async fn the_list_holds_every_service_request_the_legal_entity_requested_or_uses
         json!({ "limit": 50, "next_cursor": null, "has_more": false })
     );
     assert_eq!(reply.headers["vary"], "accept");
-    for item in reply.data().as_array().unwrap() {
-        let patient = item["subject"]["identifier"]["value"].as_str().unwrap();
-        let id = item["id"].as_str().unwrap();
-        let shown = app
-            .service_request(patient.parse().unwrap(), id.parse().unwrap(), &token)
-            .await;
-        assert_eq!(shown.status, 200, "{:#}", shown.body);
-        assert_eq!(item, shown.data(), "list item of {id}");
-    }
+    assert_items_as_read(&app, &token, &reply, |item| {
+        paths::service_request(item_patient(item), item_id(item))
+    })
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_service_request_filter_alone_selects_only_its_matches() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
-    for (query, expected) in [
+    let (app, token) = doctor_app().await;
+    let cases = [
         ("status=recalled", vec![SR_RECALLED]),
         ("status=completed", vec![SR_COMPLETED]),
         ("status=in_progress", vec![]),
@@ -65,20 +58,14 @@ async fn each_service_request_filter_alone_selects_only_its_matches() {
         ),
         (&format!("patient_id={P_OFFLINE}"), vec![SR_OFFLINE_PATIENT]),
         (&format!("patient_id={P_UNKNOWN}"), vec![]),
-    ] {
-        assert_eq!(
-            list_ids(&app, SERVICE_REQUESTS, query, &token).await,
-            expected,
-            "{query}"
-        );
-    }
+    ];
+    assert_lists(&app, SERVICE_REQUESTS, &token, cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn service_request_filters_combine_as_and() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
-    for (query, expected) in [
+    let (app, token) = doctor_app().await;
+    let cases = [
         (
             format!("status=active&program_processing_status=in_queue&used_by_legal_entity={LE_MAIN}"),
             vec![SR_QUEUED],
@@ -95,13 +82,8 @@ async fn service_request_filters_combine_as_and() {
             format!("status=active&patient_id={P_OFFLINE}&requester_legal_entity={LE_MAIN}&updated_from=2024-05-01&updated_to=2024-05-02"),
             vec![SR_OFFLINE_PATIENT],
         ),
-    ] {
-        assert_eq!(
-            list_ids(&app, SERVICE_REQUESTS, &query, &token).await,
-            expected,
-            "{query}"
-        );
-    }
+    ];
+    assert_lists(&app, SERVICE_REQUESTS, &token, cases).await;
 }
 
 /// Three service requests of LE_MAIN updated on consecutive days of June, created in January.
@@ -126,10 +108,9 @@ async fn import_dated(app: &TestApp) -> [uuid::Uuid; 3] {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn date_ranges_include_their_start_and_exclude_their_end() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let [june1, june2, june3] = import_dated(&app).await;
-    for (query, expected) in [
+    let cases = [
         ("updated_from=2024-06-01", vec![june1, june2, june3]),
         (
             "updated_from=2024-06-01&updated_to=2024-06-03",
@@ -160,53 +141,29 @@ async fn date_ranges_include_their_start_and_exclude_their_end() {
             "inserted_from=2024-01-02&inserted_to=2024-02-01&updated_to=2024-06-03",
             vec![june2],
         ),
-    ] {
-        assert_eq!(
-            list_ids(&app, SERVICE_REQUESTS, query, &token).await,
-            expected,
-            "{query}"
-        );
-    }
+    ];
+    assert_lists(&app, SERVICE_REQUESTS, &token, cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_released_service_request_is_found_by_its_new_state_and_update_time() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let job = app.release(SR_QUEUED, &token).await.job_href();
     app.wait_job(&job, &token).await;
     let today = chrono::Utc::now().date_naive();
 
-    assert_eq!(
-        list_ids(
-            &app,
-            SERVICE_REQUESTS,
-            &format!("updated_from={today}"),
-            &token
-        )
-        .await,
-        [SR_QUEUED]
-    );
-    assert_eq!(
-        list_ids(
-            &app,
-            SERVICE_REQUESTS,
-            "program_processing_status=new",
-            &token
-        )
-        .await,
-        [SR_PPS_NEW, SR_QUEUED]
-    );
-    assert_eq!(
-        list_ids(
-            &app,
-            SERVICE_REQUESTS,
-            &format!("used_by_legal_entity={LE_MAIN}"),
-            &token
-        )
-        .await,
-        [SR_RECALLED, SR_USED_BY_MAIN]
-    );
+    let cases = [
+        (format!("updated_from={today}"), vec![SR_QUEUED]),
+        (
+            "program_processing_status=new".to_string(),
+            vec![SR_PPS_NEW, SR_QUEUED],
+        ),
+        (
+            format!("used_by_legal_entity={LE_MAIN}"),
+            vec![SR_RECALLED, SR_USED_BY_MAIN],
+        ),
+    ];
+    assert_lists(&app, SERVICE_REQUESTS, &token, cases).await;
     let all = list_ids(&app, SERVICE_REQUESTS, "", &token).await;
     assert_eq!(all.last(), Some(&SR_QUEUED), "the latest change comes last");
 }
@@ -216,54 +173,32 @@ async fn another_legal_entity_sees_only_the_service_requests_it_requested_or_use
     let app = TestApp::spawn().await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
 
-    assert_eq!(
-        list_ids(&app, SERVICE_REQUESTS, "", &other).await,
-        [SR_USED_BY_OTHER, SR_OTHER_LE, SR_USED_BY_MAIN]
-    );
-    // Filtering on LE_MAIN as requester does not open LE_MAIN's list: only what LE_OTHER uses.
-    assert_eq!(
-        list_ids(
-            &app,
-            SERVICE_REQUESTS,
-            &format!("requester_legal_entity={LE_MAIN}"),
-            &other
-        )
-        .await,
-        [SR_USED_BY_OTHER]
-    );
-    assert_eq!(
-        list_ids(
-            &app,
-            SERVICE_REQUESTS,
-            &format!("requester_legal_entity={LE_MAIN}&used_by_legal_entity={LE_MAIN}"),
-            &other
-        )
-        .await,
-        NONE
-    );
-    assert_eq!(
-        list_ids(&app, SERVICE_REQUESTS, "status=recalled", &other).await,
-        NONE
-    );
+    let cases = [
+        (
+            String::new(),
+            vec![SR_USED_BY_OTHER, SR_OTHER_LE, SR_USED_BY_MAIN],
+        ),
+        // Filtering on LE_MAIN as requester does not open LE_MAIN's list: only what LE_OTHER uses.
+        (
+            format!("requester_legal_entity={LE_MAIN}"),
+            vec![SR_USED_BY_OTHER],
+        ),
+        (
+            format!("requester_legal_entity={LE_MAIN}&used_by_legal_entity={LE_MAIN}"),
+            vec![],
+        ),
+        ("status=recalled".to_string(), vec![]),
+    ];
+    assert_lists(&app, SERVICE_REQUESTS, &other, cases).await;
     // A legal entity with no service requests sees none, whatever it asks for.
     let primary = app.token(U_DOCTOR, LE_PRIMARY, ALL_SCOPES);
-    assert_eq!(list_ids(&app, SERVICE_REQUESTS, "", &primary).await, NONE);
-    assert_eq!(
-        list_ids(
-            &app,
-            SERVICE_REQUESTS,
-            &format!("requester_legal_entity={LE_MAIN}"),
-            &primary
-        )
-        .await,
-        NONE
-    );
+    let cases = [String::new(), format!("requester_legal_entity={LE_MAIN}")].map(|q| (q, vec![]));
+    assert_lists(&app, SERVICE_REQUESTS, &primary, cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_service_request_its_requester_also_uses_is_listed_once() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     // SR_QUEUED is requested and used by LE_MAIN: both branches of the query could yield it.
     let all = list_ids(&app, SERVICE_REQUESTS, "", &token).await;
     assert_eq!(all.iter().filter(|id| **id == SR_QUEUED).count(), 1);

@@ -4,7 +4,7 @@
 use serde_json::{json, Value};
 
 use crate::support::world::*;
-use crate::support::{Reply, TestApp};
+use crate::support::TestApp;
 use crate::*;
 
 fn entry(param: &str, rule: &str, description: &str, params: Value) -> Value {
@@ -15,24 +15,95 @@ fn entry(param: &str, rule: &str, description: &str, params: Value) -> Value {
     })
 }
 
-/// A 422 with exactly one entry, whose description is also the message.
-#[track_caller]
-fn assert_refused(reply: &Reply, expected: Value) {
+/// The parameters every list takes after its own filters, in the order refusals name them.
+const EVERY_LIST_TAKES: &[&str] = &[
+    "updated_from",
+    "updated_to",
+    "inserted_from",
+    "inserted_to",
+    "limit",
+    "cursor",
+];
+
+/// The entry of a value that is not one of `allowed`.
+fn not_in_enum(param: &str, allowed: Value) -> Value {
+    entry(param, "inclusion", "value is not allowed in enum", allowed)
+}
+
+/// The entry of a value that is not a uuid.
+fn not_a_uuid(param: &str) -> Value {
+    entry(param, "uuid", "expected a uuid", json!(["uuid"]))
+}
+
+/// The entry of a value that is neither a date nor an instant.
+fn not_a_date(param: &str) -> Value {
+    entry(
+        param,
+        "date",
+        "expected a date (YYYY-MM-DD) or an RFC 3339 date-time",
+        json!(["date", "datetime"]),
+    )
+}
+
+/// The entry of a `limit` outside 1 to 500.
+fn limit_out_of_range() -> Value {
+    entry(
+        "limit",
+        "number",
+        "expected an integer between 1 and 500",
+        json!({ "greater_than_or_equal_to": 1, "less_than_or_equal_to": 500 }),
+    )
+}
+
+/// The entry of a `cursor` the list did not make.
+fn foreign_cursor() -> Value {
+    entry(
+        "cursor",
+        "invalid",
+        "cursor is not a next_cursor of this list",
+        json!([]),
+    )
+}
+
+/// The entry of a parameter the list does not take; the list takes its own `filters`, then the
+/// date filters and paging every list takes.
+fn not_allowed(param: &str, filters: &[&str]) -> Value {
+    entry(
+        param,
+        "schema",
+        "query parameter is not allowed",
+        json!([filters, EVERY_LIST_TAKES].concat()),
+    )
+}
+
+/// GETs `url` and asserts a 422 with exactly `expected` as its one entry, whose description is
+/// also the message.
+async fn assert_refused(app: &TestApp, token: &str, url: &str, expected: Value) {
+    let reply = app.get(url, Some(token)).await;
     let description = expected["rules"][0]["description"].as_str().unwrap();
-    reply.assert_error(422, "validation_failed", description);
+    reply.assert_case_error(url, (422, "validation_failed", description));
     assert_eq!(
         reply.body["error"]["invalid"],
         json!([expected]),
-        "{:#}",
+        "{url}: {:#}",
         reply.body
     );
-    assert!(reply.body.get("data").is_none());
+    assert!(reply.body.get("data").is_none(), "{url}");
+}
+
+/// On a fresh service, asserts each `(list, parameter, value)` is refused with the one entry
+/// `expected(parameter)`.
+async fn assert_each_refused(cases: &[(&str, &str, &str)], expected: impl Fn(&str) -> Value) {
+    let (app, token) = doctor_app().await;
+    for (path, param, value) in cases {
+        let url = format!("{path}?{param}={value}");
+        assert_refused(&app, &token, &url, expected(param)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_status_outside_the_enum_answers_422_with_the_allowed_values() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     for (path, param, value, allowed) in [
         (
             SERVICE_REQUESTS,
@@ -83,87 +154,49 @@ async fn a_status_outside_the_enum_answers_422_with_the_allowed_values() {
             ]),
         ),
     ] {
-        let reply = app
-            .get(&format!("{path}?{param}={value}"), Some(&token))
-            .await;
-        assert_refused(
-            &reply,
-            entry(param, "inclusion", "value is not allowed in enum", allowed),
-        );
+        let url = format!("{path}?{param}={value}");
+        assert_refused(&app, &token, &url, not_in_enum(param, allowed)).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_uuid_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
-    for (path, param) in [
+    let cases = [
         (SERVICE_REQUESTS, "requester_legal_entity"),
         (SERVICE_REQUESTS, "used_by_legal_entity"),
         (SERVICE_REQUESTS, "patient_id"),
         (DEVICE_DISPENSES, "patient_id"),
-    ] {
-        let reply = app.get(&format!("{path}?{param}=42"), Some(&token)).await;
-        assert_refused(
-            &reply,
-            entry(param, "uuid", "expected a uuid", json!(["uuid"])),
-        );
-    }
+    ]
+    .map(|(path, param)| (path, param, "42"));
+    assert_each_refused(&cases, not_a_uuid).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_malformed_date_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
-    let cases = [
-        (SERVICE_REQUESTS, "updated_from", "yesterday"),
-        (SERVICE_REQUESTS, "updated_to", "2024-02-30"),
-        (SERVICE_REQUESTS, "inserted_from", "2024-05-01T10:00:00"),
-        // An unencoded `+` of an offset arrives as a space.
-        (SERVICE_REQUESTS, "inserted_to", "2024-05-01T10:00:00+03:00"),
-        (MERGE_REQUESTS, "updated_from", "01.05.2024"),
-        (DEVICE_DISPENSES, "inserted_to", "1714557600"),
-    ];
-    for (path, param, value) in cases {
-        let reply = app
-            .get(&format!("{path}?{param}={value}"), Some(&token))
-            .await;
-        assert_refused(
-            &reply,
-            entry(
-                param,
-                "date",
-                "expected a date (YYYY-MM-DD) or an RFC 3339 date-time",
-                json!(["date", "datetime"]),
-            ),
-        );
-    }
+    assert_each_refused(
+        &[
+            (SERVICE_REQUESTS, "updated_from", "yesterday"),
+            (SERVICE_REQUESTS, "updated_to", "2024-02-30"),
+            (SERVICE_REQUESTS, "inserted_from", "2024-05-01T10:00:00"),
+            // An unencoded `+` of an offset arrives as a space.
+            (SERVICE_REQUESTS, "inserted_to", "2024-05-01T10:00:00+03:00"),
+            (MERGE_REQUESTS, "updated_from", "01.05.2024"),
+            (DEVICE_DISPENSES, "inserted_to", "1714557600"),
+        ],
+        not_a_date,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_limit_outside_1_to_500_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
-    for value in ["0", "501", "-1", "ten", "2.5"] {
-        let reply = app
-            .get(&format!("{MERGE_REQUESTS}?limit={value}"), Some(&token))
-            .await;
-        assert_refused(
-            &reply,
-            entry(
-                "limit",
-                "number",
-                "expected an integer between 1 and 500",
-                json!({ "greater_than_or_equal_to": 1, "less_than_or_equal_to": 500 }),
-            ),
-        );
-    }
+    let cases = ["0", "501", "-1", "ten", "2.5"].map(|value| (MERGE_REQUESTS, "limit", value));
+    assert_each_refused(&cases, |_| limit_out_of_range()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_that_is_not_a_next_cursor_of_this_list_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let merge_page = app
         .get(&format!("{MERGE_REQUESTS}?limit=1"), Some(&token))
         .await;
@@ -183,71 +216,37 @@ async fn a_cursor_that_is_not_a_next_cursor_of_this_list_answers_422() {
         [MR_APPROVED]
     );
     for cursor in [merge_cursor.as_str(), "not-a-cursor", "MTIz", "%FF"] {
-        let reply = app
-            .get(&format!("{SERVICE_REQUESTS}?cursor={cursor}"), Some(&token))
-            .await;
-        assert_refused(
-            &reply,
-            entry(
-                "cursor",
-                "invalid",
-                "cursor is not a next_cursor of this list",
-                json!([]),
-            ),
-        );
+        let url = format!("{SERVICE_REQUESTS}?cursor={cursor}");
+        assert_refused(&app, &token, &url, foreign_cursor()).await;
     }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_query_parameter_answers_422_naming_the_accepted_ones() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
 
-    let reply = app
-        .get(&format!("{SERVICE_REQUESTS}?stauts=recalled"), Some(&token))
-        .await;
-    assert_refused(
-        &reply,
-        entry(
-            "stauts",
-            "schema",
-            "query parameter is not allowed",
-            json!([
-                "status",
-                "program_processing_status",
-                "requester_legal_entity",
-                "used_by_legal_entity",
-                "patient_id",
-                "updated_from",
-                "updated_to",
-                "inserted_from",
-                "inserted_to",
-                "limit",
-                "cursor"
-            ]),
+    for (url, expected) in [
+        (
+            format!("{SERVICE_REQUESTS}?stauts=recalled"),
+            not_allowed(
+                "stauts",
+                &[
+                    "status",
+                    "program_processing_status",
+                    "requester_legal_entity",
+                    "used_by_legal_entity",
+                    "patient_id",
+                ],
+            ),
         ),
-    );
-    // Offset paging is not offered.
-    let reply = app
-        .get(&format!("{MERGE_REQUESTS}?page=2"), Some(&token))
-        .await;
-    assert_refused(
-        &reply,
-        entry(
-            "page",
-            "schema",
-            "query parameter is not allowed",
-            json!([
-                "status",
-                "updated_from",
-                "updated_to",
-                "inserted_from",
-                "inserted_to",
-                "limit",
-                "cursor"
-            ]),
+        // Offset paging is not offered.
+        (
+            format!("{MERGE_REQUESTS}?page=2"),
+            not_allowed("page", &["status"]),
         ),
-    );
+    ] {
+        assert_refused(&app, &token, &url, expected).await;
+    }
     // A filter of another list is unknown here.
     let reply = app
         .get(
@@ -261,29 +260,24 @@ async fn an_unknown_query_parameter_answers_422_naming_the_accepted_ones() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_repeated_parameter_answers_422_once() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
-    let reply = app
-        .get(
-            &format!("{SERVICE_REQUESTS}?status=active&status=recalled&status=completed"),
-            Some(&token),
-        )
-        .await;
+    let (app, token) = doctor_app().await;
     assert_refused(
-        &reply,
+        &app,
+        &token,
+        &format!("{SERVICE_REQUESTS}?status=active&status=recalled&status=completed"),
         entry(
             "status",
             "invalid",
             "query parameter must be given at most once",
             json!([]),
         ),
-    );
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_refused_parameter_is_reported_in_one_answer_with_the_generic_message() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let reply = app
         .get(
             &format!(
@@ -317,8 +311,7 @@ async fn every_refused_parameter_is_reported_in_one_answer_with_the_generic_mess
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_values_are_treated_as_absent_parameters() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     assert_eq!(
         list_ids(
             &app,
@@ -369,8 +362,7 @@ async fn a_list_without_a_token_answers_401() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lists_answer_get_only() {
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     let reply = app.patch(SERVICE_REQUESTS, Some(&token), None).await;
     assert_eq!(reply.status, 405, "{:#}", reply.body);
 }
@@ -381,22 +373,11 @@ async fn lists_answer_get_only() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_cursor_before_the_earliest_timestamp_answers_422() {
     use base64::Engine;
-    let app = TestApp::spawn().await;
-    let token = main_token(&app);
+    let (app, token) = doctor_app().await;
     for micros in [-210_866_803_200_000_001_i64, -8_000_000_000_000_000_000] {
         let cursor = base64::engine::general_purpose::URL_SAFE_NO_PAD
             .encode(format!("service_requests:{micros}:{}", uuid::Uuid::nil()));
-        let reply = app
-            .get(&format!("{SERVICE_REQUESTS}?cursor={cursor}"), Some(&token))
-            .await;
-        assert_refused(
-            &reply,
-            entry(
-                "cursor",
-                "invalid",
-                "cursor is not a next_cursor of this list",
-                json!([]),
-            ),
-        );
+        let url = format!("{SERVICE_REQUESTS}?cursor={cursor}");
+        assert_refused(&app, &token, &url, foreign_cursor()).await;
     }
 }

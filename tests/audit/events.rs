@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use crate::support::world::*;
 use crate::support::{Reply, TestApp};
-use crate::{busy_day, doctor, other_doctor, release};
+use crate::{after_busy_day, busy_day, doctor, other_doctor, release};
 
 /// `GET /api/events?{query}` (no query string when `query` is empty).
 pub async fn events(app: &TestApp, token: &str, query: &str) -> Reply {
@@ -30,6 +30,20 @@ fn entity_ids(reply: &Reply) -> Vec<Uuid> {
         .iter()
         .map(|r| r["entity_id"].as_str().unwrap().parse().unwrap())
         .collect()
+}
+
+/// The entity ids the feed filtered by `query` lists, all on the first page: `paging` counts just
+/// them.
+async fn filtered(app: &TestApp, token: &str, query: &str) -> Vec<Uuid> {
+    let reply = events(app, token, query).await;
+    let ids = entity_ids(&reply);
+    assert_eq!(
+        reply.body["paging"]["total_entries"],
+        ids.len(),
+        "{query}: {:#}",
+        reply.body
+    );
+    ids
 }
 
 /// The entity ids of a filtered list, compared as a set (records with the same `event_time` come in
@@ -94,10 +108,9 @@ pub fn assert_query_error(reply: &Reply, case: &str, message: &str, entries: &[(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_feed_lists_every_visible_status_change_in_time_order_with_default_paging() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
+    let (app, token) = after_busy_day().await;
 
-    let reply = events(&app, &doctor(&app), "").await;
+    let reply = events(&app, &token, "").await;
 
     let ids = entity_ids(&reply);
     assert_eq!(ids[..4], main_day()[..4]);
@@ -198,9 +211,7 @@ async fn an_empty_feed_is_an_empty_list_with_one_empty_page() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_date_filter_keeps_records_at_or_after_a_date_or_an_instant() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
-    let token = doctor(&app);
+    let (app, token) = after_busy_day().await;
     let all = events(&app, &token, "").await;
     let stop_time: DateTime<Utc> = all.data()[2]["event_time"]
         .as_str()
@@ -240,82 +251,83 @@ async fn the_date_filter_keeps_records_at_or_after_a_date_or_an_instant() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_event_type_entity_type_and_entity_id_filters_match_exactly() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
-    let token = doctor(&app);
+    let (app, token) = after_busy_day().await;
 
-    let reply = events(&app, &token, "event_type=StatusChangeEvent").await;
-    assert_eq!(reply.body["paging"]["total_entries"], 6);
-    let reply = events(&app, &token, "event_type=EmployeeRequestCreated").await;
-    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
-
-    let reply = events(&app, &token, "entity_type=Approval").await;
-    assert_eq!(sorted(entity_ids(&reply)), sorted(vec![AP_SR_1, AP_SR_2]));
-    let reply = events(&app, &token, "entity_type=ServiceRequest").await;
-    assert_eq!(entity_ids(&reply), vec![SR_QUEUED, SR_ACTIVE]);
-    let reply = events(&app, &token, "entity_type=MergeRequest").await;
-    assert_eq!(entity_ids(&reply), vec![MR_NEW]);
-    let reply = events(&app, &token, "entity_type=DeviceDispense").await;
-    assert_eq!(entity_ids(&reply), vec![DD_IN_PROGRESS]);
-    let reply = events(&app, &token, "entity_type=serviceRequest").await;
-    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
-
-    let reply = events(&app, &token, &format!("entity_id={SR_ACTIVE}")).await;
-    assert_eq!(entity_ids(&reply), vec![SR_ACTIVE]);
-    assert_eq!(reply.body["paging"]["total_entries"], 1);
-    // Upper-case uuids name the same entity.
-    let upper = SR_ACTIVE.to_string().to_uppercase();
-    let reply = events(&app, &token, &format!("entity_id={upper}")).await;
-    assert_eq!(entity_ids(&reply), vec![SR_ACTIVE]);
-    let reply = events(&app, &token, &format!("entity_id={}", Uuid::new_v4())).await;
-    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+    assert_eq!(
+        filtered(&app, &token, "event_type=StatusChangeEvent")
+            .await
+            .len(),
+        6
+    );
+    assert_eq!(
+        sorted(filtered(&app, &token, "entity_type=Approval").await),
+        sorted(vec![AP_SR_1, AP_SR_2])
+    );
+    for (query, expected) in [
+        ("event_type=EmployeeRequestCreated".to_string(), vec![]),
+        (
+            "entity_type=ServiceRequest".to_string(),
+            vec![SR_QUEUED, SR_ACTIVE],
+        ),
+        ("entity_type=MergeRequest".to_string(), vec![MR_NEW]),
+        (
+            "entity_type=DeviceDispense".to_string(),
+            vec![DD_IN_PROGRESS],
+        ),
+        ("entity_type=serviceRequest".to_string(), vec![]),
+        (format!("entity_id={SR_ACTIVE}"), vec![SR_ACTIVE]),
+        // Upper-case uuids name the same entity.
+        (
+            format!("entity_id={}", SR_ACTIVE.to_string().to_uppercase()),
+            vec![SR_ACTIVE],
+        ),
+        (format!("entity_id={}", Uuid::new_v4()), vec![]),
+    ] {
+        assert_eq!(filtered(&app, &token, &query).await, expected, "{query}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_attribute_name_filter_keeps_records_that_change_that_attribute() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
-    let token = doctor(&app);
+    let (app, token) = after_busy_day().await;
 
-    let reply = events(&app, &token, "attribute_name=program_processing_status").await;
-    assert_eq!(entity_ids(&reply), vec![SR_QUEUED]);
-    let reply = events(&app, &token, "attribute_name=status").await;
-    assert_eq!(reply.body["paging"]["total_entries"], 5);
-    assert!(!entity_ids(&reply).contains(&SR_QUEUED));
-    let reply = events(&app, &token, "attribute_name=new_value").await;
-    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+    let changing_status = filtered(&app, &token, "attribute_name=status").await;
+    assert_eq!(changing_status.len(), 5);
+    assert!(!changing_status.contains(&SR_QUEUED));
+    for (query, expected) in [
+        ("attribute_name=program_processing_status", vec![SR_QUEUED]),
+        ("attribute_name=new_value", vec![]),
+    ] {
+        assert_eq!(filtered(&app, &token, query).await, expected, "{query}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_new_value_filter_matches_the_new_value_of_the_named_attribute() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
-    let token = doctor(&app);
+    let (app, token) = after_busy_day().await;
 
-    let reply = events(&app, &token, "attribute_name=status&new_value=cancelled").await;
-    assert_eq!(sorted(entity_ids(&reply)), sorted(vec![AP_SR_1, AP_SR_2]));
-    let reply = events(&app, &token, "attribute_name=status&new_value=REJECTED").await;
-    assert_eq!(entity_ids(&reply), vec![MR_NEW]);
-    let reply = events(
-        &app,
-        &token,
-        "attribute_name=program_processing_status&new_value=new",
-    )
-    .await;
-    assert_eq!(entity_ids(&reply), vec![SR_QUEUED]);
-    // The value of another attribute does not match.
-    let reply = events(&app, &token, "attribute_name=status&new_value=new").await;
-    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
-    // Values are compared exactly.
-    let reply = events(&app, &token, "attribute_name=status&new_value=rejected").await;
-    assert_eq!(entity_ids(&reply), Vec::<Uuid>::new());
+    assert_eq!(
+        sorted(filtered(&app, &token, "attribute_name=status&new_value=cancelled").await),
+        sorted(vec![AP_SR_1, AP_SR_2])
+    );
+    for (query, expected) in [
+        ("attribute_name=status&new_value=REJECTED", vec![MR_NEW]),
+        (
+            "attribute_name=program_processing_status&new_value=new",
+            vec![SR_QUEUED],
+        ),
+        // The value of another attribute does not match.
+        ("attribute_name=status&new_value=new", vec![]),
+        // Values are compared exactly.
+        ("attribute_name=status&new_value=rejected", vec![]),
+    ] {
+        assert_eq!(filtered(&app, &token, query).await, expected, "{query}");
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_filter_combines_with_the_others() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
-    let token = doctor(&app);
+    let (app, token) = after_busy_day().await;
     let today = Utc::now().date_naive();
 
     let reply = events(
@@ -342,25 +354,27 @@ async fn every_filter_combines_with_the_others() {
         format!("entity_id={AP_SR_2}&date={tomorrow}"),
         format!("entity_id={AP_SR_2}&event_type=Other"),
     ] {
-        let reply = events(&app, &token, &query).await;
-        assert_eq!(entity_ids(&reply), Vec::<Uuid>::new(), "{query}");
-        assert_eq!(reply.body["paging"]["total_entries"], 0, "{query}");
+        assert_eq!(
+            filtered(&app, &token, &query).await,
+            Vec::<Uuid>::new(),
+            "{query}"
+        );
     }
 
-    let reply = events(
-        &app,
-        &token,
-        "entity_type=ServiceRequest&attribute_name=status",
-    )
-    .await;
-    assert_eq!(entity_ids(&reply), vec![SR_ACTIVE]);
+    assert_eq!(
+        filtered(
+            &app,
+            &token,
+            "entity_type=ServiceRequest&attribute_name=status"
+        )
+        .await,
+        [SR_ACTIVE]
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn paging_splits_the_feed_into_pages_of_page_size() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
-    let token = doctor(&app);
+    let (app, token) = after_busy_day().await;
     let all = entity_ids(&events(&app, &token, "").await);
 
     let first = events(&app, &token, "page_size=4").await;
@@ -390,9 +404,7 @@ async fn paging_splits_the_feed_into_pages_of_page_size() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn empty_parameters_are_absent_and_unknown_or_repeated_ones_answer_422() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
-    let token = doctor(&app);
+    let (app, token) = after_busy_day().await;
     let reply = events(&app, &token, "date=&entity_id=&page=&event_type=").await;
     assert_eq!(reply.body["paging"]["total_entries"], 6, "{:#}", reply.body);
 
@@ -514,9 +526,7 @@ async fn a_legal_entity_keeps_seeing_the_record_of_what_it_released() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_record_is_read_by_its_id() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
-    let token = doctor(&app);
+    let (app, token) = after_busy_day().await;
     let listed = events(&app, &token, "entity_type=MergeRequest").await;
     let record = listed.data()[0].clone();
     let id = record["id"].as_str().unwrap();
@@ -537,8 +547,7 @@ async fn one_record_is_read_by_its_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_malformed_or_invisible_event_id_answers_404_event_not_found() {
-    let app = TestApp::spawn().await;
-    busy_day(&app).await;
+    let (app, token) = after_busy_day().await;
     let foreign: Uuid = app
         .strings(&format!(
             "SELECT CAST(id AS text) FROM status_change_events WHERE entity_id = '{DD_OTHER_LE}'"
@@ -546,7 +555,6 @@ async fn an_unknown_malformed_or_invisible_event_id_answers_404_event_not_found(
         .await[0]
         .parse()
         .unwrap();
-    let token = doctor(&app);
     for id in [
         foreign.to_string(),
         Uuid::new_v4().to_string(),

@@ -80,3 +80,11 @@ pub async fn busy_day(app: &TestApp) {
     recall(app, &main, P_OTP, SR_ACTIVE).await;
     stop(app, &other_doctor(app), P_OTP, DD_OTHER_LE).await;
 }
+
+/// A service after `busy_day`, and the doctor's token: what most Event Manager tests read.
+pub async fn after_busy_day() -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    busy_day(&app).await;
+    let token = doctor(&app);
+    (app, token)
+}

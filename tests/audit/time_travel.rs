@@ -42,13 +42,24 @@ fn ok(reply: &Reply) -> &Value {
     reply.data()
 }
 
+/// What `path` serves now (200, one object).
+async fn served(app: &TestApp, path: &str, token: &str) -> Value {
+    ok(&app.get(path, Some(token)).await).clone()
+}
+
+/// Releases SR_QUEUED as the doctor; answers its read path and what that path served before.
+async fn release_queued(app: &TestApp, token: &str) -> (String, Value) {
+    let path = service_request(P_OTP, SR_QUEUED);
+    let imported = served(app, &path, token).await;
+    release(app, token, SR_QUEUED).await;
+    (path, imported)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn as_of_answers_the_service_request_as_it_was_before_and_after_a_release() {
     let app = TestApp::spawn().await;
     let token = doctor(&app);
-    let path = service_request(P_OTP, SR_QUEUED);
-    let imported = ok(&app.get(&path, Some(&token)).await).clone();
-    release(&app, &token, SR_QUEUED).await;
+    let (path, imported) = release_queued(&app, &token).await;
     let times = recorded(&app, SR_QUEUED).await;
     assert_eq!(times.len(), 2);
     let at = |t: DateTime<Utc>| format!("{path}?as_of={}", instant(t));
@@ -76,7 +87,7 @@ async fn as_of_answers_the_service_request_as_it_was_before_and_after_a_release(
     }
 
     // From the release on: the current state.
-    let current = ok(&app.get(&path, Some(&token)).await).clone();
+    let current = served(&app, &path, &token).await;
     assert_eq!(current["program_processing_status"], "new");
     for t in [times[1], Utc::now() + Duration::days(365)] {
         let reply = app.get(&at(t), Some(&token)).await;
@@ -97,10 +108,8 @@ async fn as_of_answers_the_service_request_as_it_was_before_and_after_a_release(
 async fn version_answers_the_state_after_that_many_events() {
     let app = TestApp::spawn().await;
     let token = doctor(&app);
-    let path = service_request(P_OTP, SR_QUEUED);
-    let imported = ok(&app.get(&path, Some(&token)).await).clone();
-    release(&app, &token, SR_QUEUED).await;
-    let current = ok(&app.get(&path, Some(&token)).await).clone();
+    let (path, imported) = release_queued(&app, &token).await;
+    let current = served(&app, &path, &token).await;
 
     let v1 = app.get(&format!("{path}?version=1"), Some(&token)).await;
     assert_eq!(ok(&v1), &imported);
@@ -135,30 +144,22 @@ async fn time_travel_works_on_merge_requests_device_dispenses_and_approvals() {
     resend(&app, &token, P_OTP, AP_OTP).await;
 
     let mr = merge_request(MR_NEW);
-    assert_eq!(
-        ok(&app.get(&format!("{mr}?version=1"), Some(&token)).await)["status"],
-        "NEW"
-    );
-    assert_eq!(
-        ok(&app.get(&format!("{mr}?version=2"), Some(&token)).await)["status"],
-        "REJECTED"
-    );
+    let dd = device_dispense(P_OTP, DD_IN_PROGRESS);
+    for (path, statuses) in [
+        (&mr, ["NEW", "REJECTED"]),
+        (&dd, ["in_progress", "stopped"]),
+    ] {
+        for (version, status) in (1..).zip(statuses) {
+            let past = served(&app, &format!("{path}?version={version}"), &token).await;
+            assert_eq!(past["status"], status, "{path} version {version}");
+        }
+    }
     let times = recorded(&app, MR_NEW).await;
     let reply = app
         .get(&format!("{mr}?as_of={}", instant(times[0])), Some(&token))
         .await;
     assert_eq!(ok(&reply)["status"], "NEW");
     assert_eq!(ok(&reply)["updated_by"], U_SPECIALIST.to_string());
-
-    let dd = device_dispense(P_OTP, DD_IN_PROGRESS);
-    assert_eq!(
-        ok(&app.get(&format!("{dd}?version=1"), Some(&token)).await)["status"],
-        "in_progress"
-    );
-    assert_eq!(
-        ok(&app.get(&format!("{dd}?version=2"), Some(&token)).await)["status"],
-        "stopped"
-    );
 
     let ap = approval(P_OTP, AP_OTP);
     let before = app.get(&format!("{ap}?version=1"), Some(&token)).await;

@@ -8,10 +8,10 @@ use serde_json::Value;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use crate::process::run;
+use crate::process::{audit_verify, run};
 use crate::state::*;
+use crate::support::sqlite_backend;
 use crate::support::world::*;
-use crate::support::{execute, sqlite_backend, TestApp};
 
 /// Global position, stored hash and stored prev_hash of an event.
 async fn event(db: &Db, aggregate: Uuid, sequence: i64) -> (i64, Vec<u8>, Option<Vec<u8>>) {
@@ -64,25 +64,16 @@ async fn recompute(db: &Db, position: i64) -> Vec<u8> {
     )
 }
 
-/// Stores `hash` as the hash of the event at `position`.
+/// Stores `hash` as the hash of the event at `position` (a blob literal in each backend's SQL).
 async fn set_hash(db: &Db, position: i64, hash: &[u8]) {
-    const SQL: &str = "UPDATE events SET hash = $1 WHERE global_position = $2";
-    let changed = match service::pool(db) {
-        Pool::Postgres(pool) => sqlx::query(SQL)
-            .bind(hash)
-            .bind(position)
-            .execute(pool)
-            .await
-            .map(|r| r.rows_affected()),
-        Pool::Sqlite(lite) => sqlx::query(SQL)
-            .bind(hash)
-            .bind(position)
-            .execute(lite)
-            .await
-            .map(|r| r.rows_affected()),
-    }
-    .expect("hash stored");
-    assert_eq!(changed, 1);
+    let hex = hex::encode(hash);
+    let value = if sqlite_backend() {
+        format!("X'{hex}'")
+    } else {
+        format!("decode('{hex}', 'hex')")
+    };
+    let sql = format!("UPDATE events SET hash = {value} WHERE global_position = {position}");
+    change(db, &sql, 1).await;
 }
 
 /// `UPDATE events SET <column> = <column> with the value at `path` set to the JSON `value`,
@@ -96,43 +87,52 @@ async fn set_json(db: &Db, position: i64, column: &str, path: &[&str], value: &s
     } else {
         format!("jsonb_set({column}, '{{{}}}', '{value}')", path.join(","))
     };
-    let changed = execute(
+    change(
         db,
         &format!("UPDATE events SET {column} = {set} WHERE global_position = {position}"),
+        1,
     )
     .await;
-    assert_eq!(changed, 1);
+}
+
+/// Rewrites by hand the value at `path` of the payload of `aggregate`'s event `sequence`, leaving
+/// its stored hash as it was; answers the event's position and that hash.
+async fn alter_payload(
+    db: &Db,
+    aggregate: Uuid,
+    sequence: i64,
+    path: &[&str],
+    value: &str,
+) -> (i64, Vec<u8>) {
+    let (position, stored, _) = event(db, aggregate, sequence).await;
+    set_json(db, position, "payload", path, value).await;
+    (position, stored)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_event_is_hashed_and_chains_to_its_aggregates_previous_event() {
-    let app = TestApp::spawn().await;
-    populate(&app, 200).await;
+    let app = populated(200).await;
 
-    let unhashed = scalar(
-        &app.db,
-        "SELECT count(*) FROM events WHERE hash IS NULL OR length(hash) <> 32",
-    )
-    .await;
-    assert_eq!(unhashed, 0);
-    let unlinked = scalar(
-        &app.db,
-        "SELECT count(*) FROM (SELECT prev_hash, lag(hash) OVER w AS previous, \
-         recorded_at < lag(recorded_at) OVER w AS backwards FROM events \
-         WINDOW w AS (PARTITION BY aggregate_type, aggregate_id ORDER BY sequence)) c \
-         WHERE prev_hash IS DISTINCT FROM previous OR backwards",
-    )
-    .await;
-    assert_eq!(
-        unlinked, 0,
-        "prev_hash is the previous event's hash; time never goes back"
-    );
-    let duplicated = scalar(
-        &app.db,
-        "SELECT count(*) - count(DISTINCT hash) FROM events",
-    )
-    .await;
-    assert_eq!(duplicated, 0);
+    // Each query counts the events that break the rule.
+    for (rule, sql) in [
+        (
+            "every event has a 32-byte hash",
+            "SELECT count(*) FROM events WHERE hash IS NULL OR length(hash) <> 32",
+        ),
+        (
+            "prev_hash is the previous event's hash; time never goes back",
+            "SELECT count(*) FROM (SELECT prev_hash, lag(hash) OVER w AS previous, \
+             recorded_at < lag(recorded_at) OVER w AS backwards FROM events \
+             WINDOW w AS (PARTITION BY aggregate_type, aggregate_id ORDER BY sequence)) c \
+             WHERE prev_hash IS DISTINCT FROM previous OR backwards",
+        ),
+        (
+            "no two events have the same hash",
+            "SELECT count(*) - count(DISTINCT hash) FROM events",
+        ),
+    ] {
+        assert_eq!(scalar(&app.db, sql).await, 0, "{rule}");
+    }
     // The stored hash is the hash of the stored row: recomputable by anyone with the formula.
     let positions: Vec<(i64, Vec<u8>)> = {
         let sql = "SELECT global_position, hash FROM events ORDER BY global_position";
@@ -154,8 +154,7 @@ async fn every_event_is_hashed_and_chains_to_its_aggregates_previous_event() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_passes_on_a_clean_log_and_counts_every_event() {
-    let app = TestApp::spawn().await;
-    populate(&app, 200).await;
+    let app = populated(200).await;
     let events = scalar(&app.db, "SELECT count(*) FROM events").await;
     let chains = scalar(
         &app.db,
@@ -164,79 +163,57 @@ async fn audit_verify_passes_on_a_clean_log_and_counts_every_event() {
     .await;
     assert!(chains > 1 && events > chains);
 
-    let out = run(&["audit", "verify"], &app.database_url, 60).await;
-
-    out.assert_success();
     let summary = format!("checked {events} events in {chains} chains: 0 broken chain(s)");
-    assert!(
-        out.stdout.contains(&summary),
-        "{summary} in\n{}",
-        out.stdout
-    );
+
+    audit_verify(&app)
+        .await
+        .assert_success()
+        .assert_stdout_has(&summary);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn audit_verify_names_the_first_altered_event() {
-    let app = TestApp::spawn().await;
-    populate(&app, 100).await;
+    let app = populated(100).await;
     // The release of SR_QUEUED now claims someone else did it; and a later event is altered too.
-    let (position, stored, _) = event(&app.db, SR_QUEUED, 2).await;
-    set_json(
-        &app.db,
-        position,
-        "payload",
-        &["ServiceRequestReleased", "by"],
-        &format!("\"{U_OTHER}\""),
-    )
-    .await;
+    let by = ["ServiceRequestReleased", "by"];
+    let other = format!("\"{U_OTHER}\"");
+    let (position, stored) = alter_payload(&app.db, SR_QUEUED, 2, &by, &other).await;
     let later: i64 = scalar(&app.db, "SELECT max(global_position) FROM events").await;
     set_json(&app.db, later, "metadata", &["user_id"], "\"x\"").await;
     let expected = recompute(&app.db, position).await;
     assert_ne!(expected, stored);
 
-    let out = run(&["audit", "verify"], &app.database_url, 60).await;
-
-    out.assert_failure();
     let line = format!(
         "event global_position={position} ServiceRequest/{SR_QUEUED} sequence=2: content does not \
          match its hash: expected hash {} stored hash {}",
         hex::encode(&expected),
         hex::encode(&stored)
     );
-    assert!(out.stdout.contains(&line), "{line} in\n{}", out.stdout);
-    assert!(
-        out.stdout
-            .contains(&format!("event global_position={later} ")),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains("2 broken chain(s)"), "{}", out.stdout);
     let first = format!(
         "does not match its hashes from event global_position={position} \
          (ServiceRequest/{SR_QUEUED} sequence 2)"
     );
-    assert!(out.stderr.contains(&first), "{first} in\n{}", out.stderr);
+
+    audit_verify(&app)
+        .await
+        .assert_failure()
+        .assert_stdout_has(&line)
+        .assert_stdout_has(&format!("event global_position={later} "))
+        .assert_stdout_has("2 broken chain(s)")
+        .assert_stderr_has(&first);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_altered_event_stored_with_a_fresh_hash_breaks_the_link_to_the_next() {
-    let app = TestApp::spawn().await;
-    populate(&app, 0).await;
+    let app = populated(0).await;
     // AP_OTP: imported, resent, resent. The first resend is rewritten and re-hashed.
-    let (position, _, _) = event(&app.db, AP_OTP, 2).await;
-    set_json(
-        &app.db,
-        position,
-        "payload",
-        &["ApprovalOtpResent", "phone_number"],
-        "\"+380000000000\"",
-    )
-    .await;
+    let phone = ["ApprovalOtpResent", "phone_number"];
+    let (position, _) = alter_payload(&app.db, AP_OTP, 2, &phone, "\"+380000000000\"").await;
     let rehashed = recompute(&app.db, position).await;
     set_hash(&app.db, position, &rehashed).await;
     let (next, _, next_prev) = event(&app.db, AP_OTP, 3).await;
 
-    let out = run(&["audit", "verify"], &app.database_url, 60).await;
+    let out = audit_verify(&app).await;
 
     out.assert_failure();
     let line = format!(
@@ -245,29 +222,28 @@ async fn an_altered_event_stored_with_a_fresh_hash_breaks_the_link_to_the_next()
         hex::encode(&rehashed),
         hex::encode(next_prev.unwrap())
     );
-    assert!(out.stdout.contains(&line), "{line} in\n{}", out.stdout);
+    out.assert_stdout_has(&line);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_deleted_event_is_a_gap_in_its_chain() {
-    let app = TestApp::spawn().await;
-    populate(&app, 0).await;
+    let app = populated(0).await;
     let (position, _, _) = event(&app.db, AP_OTP, 2).await;
     let (next, _, _) = event(&app.db, AP_OTP, 3).await;
-    let deleted = execute(
+    change(
         &app.db,
         &format!("DELETE FROM events WHERE global_position = {position}"),
+        1,
     )
     .await;
-    assert_eq!(deleted, 1);
 
-    let out = run(&["audit", "verify"], &app.database_url, 60).await;
+    let out = audit_verify(&app).await;
 
     out.assert_failure();
     let line = format!(
         "event global_position={next} Approval/{AP_OTP} sequence=3: sequence 2 is missing before it"
     );
-    assert!(out.stdout.contains(&line), "{line} in\n{}", out.stdout);
+    out.assert_stdout_has(&line);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -276,8 +252,7 @@ async fn migrate_hashes_the_events_appended_before_hash_chains_existed() {
         "the backfill of PostgreSQL's migration 0005 (events appended before hash chains \
          existed); the SQLite schema has had hashes since its first migration"
     );
-    let app = TestApp::spawn().await;
-    populate(&app, 100).await;
+    let app = populated(100).await;
     let hashes = |pool: PgPool| async move {
         sqlx::query_as::<_, (i64, Option<Vec<u8>>, Option<Vec<u8>>)>(
             "SELECT global_position, prev_hash, hash FROM events ORDER BY global_position",
@@ -313,7 +288,5 @@ async fn migrate_hashes_the_events_appended_before_hash_chains_existed() {
     .await
     .unwrap();
     assert!(validated, "every event must now carry a hash");
-    run(&["audit", "verify"], &app.database_url, 60)
-        .await
-        .assert_success();
+    audit_verify(&app).await.assert_success();
 }

@@ -5,10 +5,10 @@
 
 use serde_json::{json, Value};
 
-use crate::process::run;
+use crate::process::{audit_verify, projections_verify, run};
 use crate::state::*;
 use crate::support::world::*;
-use crate::support::{execute, pki, sqlite_backend, TestApp};
+use crate::support::{pki, sqlite_backend, TestApp};
 
 /// Recalls SR_ON_ACTIVITY as its requester in LE_CARE (the rendering signed with the doctor's certificate)
 /// and waits for the job, after which the quantity is given back.
@@ -59,24 +59,17 @@ async fn rebuild_and_verify_reproduce_the_care_plan_activities_after_a_give_back
     let activities = scalar(&app.db, "SELECT count(*) FROM care_plan_activities").await;
     assert_eq!(activities, 2);
 
-    let out = run(&["projections", "verify"], &app.database_url, 120).await;
+    let out = projections_verify(&app).await;
     out.assert_success();
-    assert!(
-        out.stdout
-            .contains("care_plan_activities: 2 live rows, 2 rebuilt rows"),
-        "{}",
-        out.stdout
-    );
-    assert!(out.stdout.contains(": 0 difference(s)"), "{}", out.stdout);
+    out.assert_stdout_has("care_plan_activities: 2 live rows, 2 rebuilt rows");
+    out.assert_stdout_has(": 0 difference(s)");
 
     let out = run(&["projections", "rebuild"], &app.database_url, 120).await;
     out.assert_success();
     assert_same(&before, &snapshot(&app.db).await);
     assert_eq!(activity_row(&app).await, expected);
 
-    run(&["audit", "verify"], &app.database_url, 120)
-        .await
-        .assert_success();
+    audit_verify(&app).await.assert_success();
     // The service reads the rebuilt row.
     let token = app.token(U_DOCTOR, LE_CARE, CARE_PLAN_READ);
     let reply = app
@@ -91,17 +84,17 @@ async fn verify_names_a_remaining_quantity_the_event_log_does_not_explain() {
     let app = TestApp::spawn().await;
     recall_on_activity(&app).await;
     let value = if sqlite_backend() { "'0.5'" } else { "0.5" };
-    let changed = execute(
+    change(
         &app.db,
         &format!(
             "UPDATE care_plan_activities SET remaining_quantity_value = {value} \
              WHERE id = '{CPA_QUANTITY}'"
         ),
+        1,
     )
     .await;
-    assert_eq!(changed, 1);
 
-    let out = run(&["projections", "verify"], &app.database_url, 120).await;
+    let out = projections_verify(&app).await;
 
     out.assert_failure();
     let prefix = format!("care_plan_activities id={CPA_QUANTITY}: remaining_quantity_value: live ");
@@ -112,5 +105,5 @@ async fn verify_names_a_remaining_quantity_the_event_log_does_not_explain() {
         .unwrap_or_else(|| panic!("{prefix} in\n{}", out.stdout));
     // A numeric on PostgreSQL, the decimal's text on SQLite.
     assert_eq!(line.replace('"', ""), format!("{prefix}0.5 | rebuilt 0.3"));
-    assert!(out.stdout.contains(": 1 difference(s)"), "{}", out.stdout);
+    out.assert_stdout_has(": 1 difference(s)");
 }

@@ -31,6 +31,22 @@ pub async fn populate(app: &TestApp, generated: u64) {
     }
 }
 
+/// A service whose database [`populate`] filled.
+pub async fn populated(generated: u64) -> TestApp {
+    let app = TestApp::spawn().await;
+    populate(&app, generated).await;
+    app
+}
+
+/// Makes a hand-made change to the database and asserts it touched exactly `rows` rows.
+pub async fn change(db: &Db, sql: &str, rows: u64) {
+    assert_eq!(
+        support::execute(db, sql).await,
+        rows,
+        "rows changed by {sql}"
+    );
+}
+
 /// Every row of every projection table, as JSON, in a stable order. `status_change_events.
 /// inserted_at` (when the row was written) is left out: a rebuild writes it anew by design.
 pub async fn snapshot(db: &Db) -> Vec<(&'static str, Vec<Value>)> {

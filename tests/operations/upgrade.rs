@@ -3,7 +3,7 @@
 
 use serde_json::json;
 
-use crate::process::run;
+use crate::process::{projections_verify, run};
 use crate::support::world::*;
 use crate::support::{execute, select, TestApp};
 
@@ -78,7 +78,5 @@ async fn migrate_fills_in_the_legal_entities_that_released_a_service_request_fro
         json!([])
     );
     // What the migration wrote is exactly what a rebuild computes.
-    run(&["projections", "verify"], &app.database_url, 60)
-        .await
-        .assert_success();
+    projections_verify(&app).await.assert_success();
 }

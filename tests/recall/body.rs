@@ -4,15 +4,13 @@
 use serde_json::json;
 
 use crate::support::world::*;
-use crate::support::TestApp;
 use crate::*;
 
 const VALIDATION_FAILED: &str = "Validation failed. You can find validators description at our API Manifest: http://docs.apimanifest.apiary.io/#introduction/interacting-with-api/errors.";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_with_a_text_plain_body_answers_415() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
 
     let reply = app
@@ -34,8 +32,7 @@ async fn recall_with_a_text_plain_body_answers_415() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_with_malformed_json_answers_400_request_malformed() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
 
     for raw in [&b"{\"signed_data\": "[..], b"", b"{signed_data: 'x'}"] {
         let reply = app
@@ -51,20 +48,14 @@ async fn recall_with_malformed_json_answers_400_request_malformed() {
             "request_malformed",
             "Malformed request. Probably, you have sent corrupted JSON.",
         );
-        assert_eq!(
-            reply.body["error"]["invalid"],
-            json!([{ "entry_type": "request", "rules": [ { "rule": "json" } ] }]),
-            "{:#}",
-            reply.body
-        );
+        reply.assert_invalid(json!([{ "entry_type": "request", "rules": [ { "rule": "json" } ] }]));
     }
     assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_whose_body_breaks_the_schema_answers_422_with_every_violation() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let (valid, signed) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let path = paths::recall(P_OTP, SR_ACTIVE);
     let entry = |entry: &str, rule: &str, description: &str, params: serde_json::Value| {
@@ -176,20 +167,11 @@ async fn recall_whose_body_breaks_the_schema_answers_422_with_every_violation() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_whose_signed_data_is_not_base64_answers_422_not_a_base64_string() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
 
     for signed in ["%%%", "not base64!", "abc$"] {
         let reply = app.recall(P_OTP, SR_ACTIVE, &body_of(signed), &token).await;
-        assert_eq!(reply.status, 422, "{signed}: {:#}", reply.body);
-        reply.assert_error(422, "validation_failed", "Not a base64 string");
-        assert_single_entry(
-            &reply,
-            "$.signed_data",
-            "invalid",
-            "Not a base64 string",
-            json!([]),
-        );
+        assert_signed_data_refused(&reply, signed, "Not a base64 string");
     }
     assert_untouched(&app, SR_ACTIVE).await;
 }

@@ -66,12 +66,7 @@ async fn recall_by_a_caller_who_may_not_or_for_a_patient_who_may_not_be_served_i
 
     for (case, token, path, error) in cases {
         let reply = app.patch(&path, Some(&token), Some(&body)).await;
-        reply.assert_case_error(case, error);
-        assert!(
-            reply.body["error"]["invalid"].is_null(),
-            "{case}: {:#}",
-            reply.body
-        );
+        assert_case_refused(&reply, case, error);
     }
     assert_untouched(&app, SR_ACTIVE).await;
     assert_untouched(&app, SR_OTHER_LE).await;
@@ -148,14 +143,15 @@ async fn recall_of_a_care_plan_service_request_without_an_approval_on_that_plan_
     );
     let body = body_of(&sign_json(&pki().dismissed, &content));
 
-    let reply = app.recall(P_OTP, SR_OTHER_CARE_PLAN, &body, &token).await;
-
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Employees related to this party_id not in current MSP",
-    );
-    assert_untouched(&app, SR_OTHER_CARE_PLAN).await;
+    let not_in_msp = "Employees related to this party_id not in current MSP";
+    assert_recall_refused(
+        &app,
+        &token,
+        SR_OTHER_CARE_PLAN,
+        &body,
+        (409, "request_conflict", not_in_msp),
+    )
+    .await;
     let shown = app.service_request(P_OTP, SR_OTHER_CARE_PLAN, &token).await;
     assert_eq!(shown.data()["status"], json!("active"));
 }

@@ -14,6 +14,21 @@ fn activity_path(id: Uuid) -> String {
     paths::care_plan_activity(P_OTP, CP_OTHER_LE, id)
 }
 
+/// CPA_QUANTITY as its read endpoint answers `token`, after checking the answer is a 200.
+async fn quantity_activity(app: &TestApp, token: &str) -> Reply {
+    let reply = app
+        .care_plan_activity(P_OTP, CP_OTHER_LE, CPA_QUANTITY, token)
+        .await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    reply
+}
+
+/// CPA_QUANTITY read with a time-travel `query` (`version=1`, `as_of=…`).
+async fn quantity_activity_at(app: &TestApp, query: &str, token: &str) -> Reply {
+    let path = format!("{}?{query}", activity_path(CPA_QUANTITY));
+    app.get(&path, Some(token)).await
+}
+
 /// A token of `legal_entity` with the care plan scope (and the event scope).
 fn reader(app: &TestApp, user: Uuid, legal_entity: Uuid) -> String {
     app.token(user, legal_entity, &format!("{CARE_PLAN_READ} event:read"))
@@ -191,10 +206,7 @@ async fn the_activity_read_endpoint_renders_the_activity_for_its_care_plans_lega
     let app = TestApp::spawn().await;
     let owner = reader(&app, U_OTHER, LE_OTHER);
 
-    let reply = app
-        .care_plan_activity(P_OTP, CP_OTHER_LE, CPA_QUANTITY, &owner)
-        .await;
-    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    let reply = quantity_activity(&app, &owner).await;
     let data = reply.data();
     assert_eq!(data["id"], CPA_QUANTITY.to_string());
     assert_eq!(data["status"], "scheduled");
@@ -229,27 +241,12 @@ async fn the_activity_read_endpoint_renders_the_activity_for_its_care_plans_lega
     );
 
     // Time travel: the imported state is version 1; nothing happened after it.
-    let v1 = app
-        .get(
-            &format!("{}?version=1", activity_path(CPA_QUANTITY)),
-            Some(&owner),
-        )
-        .await;
+    let v1 = quantity_activity_at(&app, "version=1", &owner).await;
     assert_eq!(v1.status, 200, "{:#}", v1.body);
     assert_eq!(v1.data(), data);
-    let v2 = app
-        .get(
-            &format!("{}?version=2", activity_path(CPA_QUANTITY)),
-            Some(&owner),
-        )
-        .await;
+    let v2 = quantity_activity_at(&app, "version=2", &owner).await;
     v2.assert_error(404, "not_found", "Care plan activity not found");
-    let bad = app
-        .get(
-            &format!("{}?as_of=yesterday", activity_path(CPA_QUANTITY)),
-            Some(&owner),
-        )
-        .await;
+    let bad = quantity_activity_at(&app, "as_of=yesterday", &owner).await;
     bad.assert_error(
         422,
         "validation_failed",
@@ -346,16 +343,8 @@ async fn after_its_recall_changed_the_activity_the_recalling_legal_entity_reads_
     recall(&app, SR_ON_ACTIVITY).await;
 
     // The recalling legal entity now sees the activity, its past, its history and its records.
-    let reply = app
-        .care_plan_activity(P_OTP, CP_OTHER_LE, CPA_QUANTITY, &recaller)
-        .await;
-    assert_eq!(reply.status, 200, "{:#}", reply.body);
-    let before = app
-        .get(
-            &format!("{}?version=1", activity_path(CPA_QUANTITY)),
-            Some(&recaller),
-        )
-        .await;
+    quantity_activity(&app, &recaller).await;
+    let before = quantity_activity_at(&app, "version=1", &recaller).await;
     assert_eq!(before.status, 200, "{:#}", before.body);
     assert_eq!(before.data()["remaining_quantity"], pieces(json!(0.2)));
     let history = app.history(&activity_path(CPA_QUANTITY), &recaller).await;

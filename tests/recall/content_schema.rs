@@ -17,8 +17,7 @@ const VALIDATION_FAILED: &str = "Validation failed. You can find validators desc
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_of_an_empty_object_answers_every_missing_required_property_in_the_schemas_order() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
 
     let reply = send(&app, &token, &json!({})).await;
 
@@ -54,19 +53,13 @@ async fn recall_of_an_empty_object_answers_every_missing_required_property_in_th
             })
         })
         .collect();
-    assert_eq!(
-        reply.body["error"]["invalid"],
-        json!(expected),
-        "{:#}",
-        reply.body
-    );
+    reply.assert_invalid(json!(expected));
     assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_naming_both_occurrences_answers_one_of_at_both_entries() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let mut content = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
     content["occurrence_date_time"] = json!("2024-05-02T10:00:00Z");
     content["occurrence_period"] =
@@ -80,22 +73,16 @@ async fn recall_naming_both_occurrences_answers_one_of_at_both_entries() {
         "description": "Only one of the parameters must be present",
         "params": ["$.occurrence_date_time", "$.occurrence_period"]
     }]);
-    assert_eq!(
-        reply.body["error"]["invalid"],
-        json!([
-            { "entry_type": "json_data_property", "entry": "$.occurrence_date_time", "rules": rule },
-            { "entry_type": "json_data_property", "entry": "$.occurrence_period", "rules": rule },
-        ]),
-        "{:#}",
-        reply.body
-    );
+    reply.assert_invalid(json!([
+        { "entry_type": "json_data_property", "entry": "$.occurrence_date_time", "rules": rule },
+        { "entry_type": "json_data_property", "entry": "$.occurrence_period", "rules": rule },
+    ]));
     assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_whose_content_breaks_single_rules_answers_each_in_ehealths_words() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let rendered = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
     let edit = |f: &dyn Fn(&mut serde_json::Map<String, Value>)| {
         let mut c = rendered.clone();
@@ -146,17 +133,14 @@ async fn recall_whose_content_breaks_single_rules_answers_each_in_ehealths_words
 
     for (content, entry, rule, message, params) in cases {
         let reply = send(&app, &token, &content).await;
-        assert_eq!(reply.status, 422, "{entry}: {:#}", reply.body);
-        reply.assert_error(422, "validation_failed", message);
-        assert_single_entry(&reply, entry, rule, message, params);
+        assert_violation(&reply, entry, entry, rule, message, params);
     }
     assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_schema_is_checked_after_the_signer_and_the_status() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
 
     // Signed by someone who is not the requester: the signer's rule answers first.
     let signed = sign_json(&pki().stranger, &json!({}));
@@ -170,11 +154,7 @@ async fn the_schema_is_checked_after_the_signer_and_the_status() {
     let reply = app
         .recall(P_OTP, SR_COMPLETED, &body_of(&signed), &token)
         .await;
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Service request in status completed cannot be recalled",
-    );
+    reply.assert_error(409, "request_conflict", &cannot_be_recalled("completed"));
     assert_untouched(&app, SR_ACTIVE).await;
     assert_untouched(&app, SR_COMPLETED).await;
 }

@@ -38,9 +38,7 @@ async fn recall_of_a_service_request_with_a_performer_or_an_offline_patient_send
         assert_eq!(events[1]["event_type"], "ServiceRequestRecalled");
         let row = app.current("service_requests", id).await.unwrap();
         assert_eq!(row["status"], "recalled", "{what}");
-        let files = app.media_files();
-        assert_eq!(files.len(), 1, "{what}: {files:?}");
-        assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
+        assert_envelope_stored(&app, what, &signed);
         // SR_ACTIVE's approvals are not touched by another service request's recall.
         for approval in [AP_SR_1, AP_SR_2, AP_SR_3] {
             assert_eq!(app.log(approval).await.len(), 1, "{what}: {approval}");

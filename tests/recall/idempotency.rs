@@ -1,33 +1,34 @@
 //! `Idempotency-Key`: a retried recall answers the first 202 and appends nothing; the same key
 //! with another request is refused.
 
-use serde_json::json;
+use serde_json::{json, Value};
+use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::{pki, TestApp};
+use crate::support::{pki, Reply, TestApp};
 use crate::*;
 
 const KEY_REUSED: &str = "Idempotency-Key has already been used for a different request";
 
+/// Sends the doctor's recall of `id` with `key` as its Idempotency-Key.
+async fn recall_keyed(app: &TestApp, token: &str, id: Uuid, body: &Value, key: &str) -> Reply {
+    app.recall(P_OTP, id, body, token)
+        .idempotency_key(key)
+        .await
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_retried_with_the_same_idempotency_key_answers_the_first_202_and_appends_nothing() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let key = "recall-sr-active-1";
 
-    let first = app
-        .recall(P_OTP, SR_ACTIVE, &body, &token)
-        .idempotency_key(key)
-        .await;
+    let first = recall_keyed(&app, &token, SR_ACTIVE, &body, key).await;
     let href = first.job_href();
     app.wait_job(&href, &token).await;
     app.wait_sms_sent(1).await;
 
-    let second = app
-        .recall(P_OTP, SR_ACTIVE, &body, &token)
-        .idempotency_key(key)
-        .await;
+    let second = recall_keyed(&app, &token, SR_ACTIVE, &body, key).await;
 
     assert_eq!(second.status, 202, "{:#}", second.body);
     assert_eq!(second.data(), first.data());
@@ -44,8 +45,7 @@ async fn recall_retried_with_the_same_idempotency_key_answers_the_first_202_and_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_reused_with_another_body_or_for_another_service_request_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let rendered = rendering(&app, &token, P_OTP, SR_ACTIVE).await;
     let other_reason = json!({ "coding": [ { "system": RECALL_REASONS_SYSTEM, "code": "2" } ] });
     let other_body = body_of(&sign_json(
@@ -56,10 +56,7 @@ async fn an_idempotency_key_reused_with_another_body_or_for_another_service_requ
     let (other_service_request, _) = doctor_recall(&app, P_OTP, SR_PERFORMER).await;
     let key = "recall-shared-key";
 
-    let first = app
-        .recall(P_OTP, SR_ACTIVE, &first_body, &token)
-        .idempotency_key(key)
-        .await;
+    let first = recall_keyed(&app, &token, SR_ACTIVE, &first_body, key).await;
     app.wait_job(&first.job_href(), &token).await;
 
     for (case, id, body) in [
@@ -70,13 +67,10 @@ async fn an_idempotency_key_reused_with_another_body_or_for_another_service_requ
             &other_service_request,
         ),
     ] {
-        let second = app
-            .recall(P_OTP, id, body, &token)
-            .idempotency_key(key)
-            .await;
-        second.assert_case_error(case, (422, "validation_failed", KEY_REUSED));
-        assert_single_entry(
+        let second = recall_keyed(&app, &token, id, body, key).await;
+        assert_violation(
             &second,
+            case,
             "$.headers.idempotency-key",
             "unique",
             KEY_REUSED,

@@ -89,25 +89,76 @@ pub async fn assert_untouched(app: &TestApp, id: Uuid) {
     }
 }
 
-/// Asserts `error.invalid` is exactly one entry with one rule.
+/// Asserts a 422 `validation_failed` whose message is `description` and whose `error.invalid` is
+/// exactly one entry with that one rule; `case` names the failure.
 #[track_caller]
-pub fn assert_single_entry(
+pub fn assert_violation(
     reply: &Reply,
+    case: &str,
     entry: &str,
     rule: &str,
     description: &str,
     params: Value,
 ) {
-    assert_eq!(
-        reply.body["error"]["invalid"],
-        json!([{
-            "entry_type": "json_data_property",
-            "entry": entry,
-            "rules": [ { "rule": rule, "description": description, "params": params } ]
-        }]),
-        "{:#}",
-        reply.body
-    );
+    reply.assert_case_error(case, (422, "validation_failed", description));
+    reply.assert_invalid(json!([{
+        "entry_type": "json_data_property",
+        "entry": entry,
+        "rules": [ { "rule": rule, "description": description, "params": params } ]
+    }]));
+}
+
+/// eHealth's refusal of a recall of a service request whose status is `status`.
+pub fn cannot_be_recalled(status: &str) -> String {
+    format!("Service request in status {status} cannot be recalled")
+}
+
+/// [`Reply::assert_case_error`] for a refusal that is not a validation failure: it has no
+/// `invalid[]`.
+#[track_caller]
+pub fn assert_case_refused(reply: &Reply, case: &str, error: (u16, &str, &str)) {
+    reply.assert_case_error(case, error);
+    let invalid = &reply.body["error"]["invalid"];
+    assert!(invalid.is_null(), "{case}: invalid[] of {:#}", reply.body);
+}
+
+/// Sends `body` as the recall of `id` (patient P_OTP) and asserts it is refused with `error` and
+/// changed nothing; answers the refusal for further checks.
+pub async fn assert_recall_refused(
+    app: &TestApp,
+    token: &str,
+    id: Uuid,
+    body: &Value,
+    (status, kind, message): (u16, &str, &str),
+) -> Reply {
+    let reply = app.recall(P_OTP, id, body, token).await;
+    reply.assert_error(status, kind, message);
+    assert_untouched(app, id).await;
+    reply
+}
+
+/// Asserts the 422 eHealth answers for a `signed_data` it refuses: `message`, at `$.signed_data`.
+#[track_caller]
+pub fn assert_signed_data_refused(reply: &Reply, case: &str, message: &str) {
+    assert_violation(reply, case, "$.signed_data", "invalid", message, json!([]));
+}
+
+/// A recall of SR_ACTIVE by the doctor with `signed` is refused with 422 `message` at
+/// `$.signed_data`, and nothing changed.
+pub async fn assert_signed_refused(app: &TestApp, signed: &str, message: &str) {
+    let token = doctor_token(app);
+    let reply = app.recall(P_OTP, SR_ACTIVE, &body_of(signed), &token).await;
+    assert_signed_data_refused(&reply, "a recall of SR_ACTIVE", message);
+    assert_untouched(app, SR_ACTIVE).await;
+}
+
+/// Asserts media storage holds one file, the envelope `signed` exactly as received.
+#[track_caller]
+pub fn assert_envelope_stored(app: &TestApp, case: &str, signed: &str) {
+    let files = app.media_files();
+    assert_eq!(files.len(), 1, "{case}: {files:?}");
+    let stored = std::fs::read_to_string(&files[0]).expect("a readable file");
+    assert_eq!(stored, signed, "{case}: the stored envelope");
 }
 
 /// Sends a recall and waits for its job to be processed; returns the job's href.

@@ -73,8 +73,7 @@ async fn recall_by_someone_other_than_the_requester_or_of_a_completed_service_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_recall_of_a_recalled_service_request_answers_409_and_appends_nothing() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let (first, signed) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     recall_and_wait(&app, &token, P_OTP, SR_ACTIVE, &first).await;
     let sms = app.settled_sms(1).await;
@@ -85,24 +84,17 @@ async fn a_second_recall_of_a_recalled_service_request_answers_409_and_appends_n
     assert_eq!(content["status"], "recalled");
     let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
 
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Service request in status recalled cannot be recalled",
-    );
+    reply.assert_error(409, "request_conflict", &cannot_be_recalled("recalled"));
     assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
     assert_eq!(app.job_count().await, 1);
     app.workers_idle().await;
     assert_eq!(app.sms().await.len(), 1);
-    let files = app.media_files();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
+    assert_envelope_stored(&app, "the recall", &signed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_whose_signed_content_has_no_usable_reason_answers_422_from_the_schema() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let rendered = rendering(&app, &token, P_OTP, SR_ACTIVE).await;
     assert!(rendered["status_reason"].is_null(), "{rendered:#}");
     let mut removed = rendered.clone();
@@ -144,17 +136,14 @@ async fn recall_whose_signed_content_has_no_usable_reason_answers_422_from_the_s
 
     for (what, content, entry, rule, message, params) in cases {
         let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
-        assert_eq!(reply.status, 422, "{what}: {:#}", reply.body);
-        reply.assert_error(422, "validation_failed", message);
-        assert_single_entry(&reply, entry, rule, message, params);
+        assert_violation(&reply, what, entry, rule, message, params);
     }
     assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_with_a_reason_outside_the_dictionary_answers_422_value_not_allowed_in_enum() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let rendered = rendering(&app, &token, P_OTP, SR_ACTIVE).await;
     let message = "value is not allowed in enum";
     let cases = [
@@ -190,33 +179,28 @@ async fn recall_with_a_reason_outside_the_dictionary_answers_422_value_not_allow
     for (what, reason, entry, params) in cases {
         let content = with_reason(rendered.clone(), reason);
         let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
-        assert_eq!(reply.status, 422, "{what}: {:#}", reply.body);
-        reply.assert_error(422, "validation_failed", message);
-        assert_single_entry(&reply, entry, "inclusion", message, params);
+        assert_violation(&reply, what, entry, "inclusion", message, params);
     }
     assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_whose_signed_content_names_another_service_request_answers_422_id_mismatch() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     // Both are visible to LE_MAIN, requested by the doctor, and active.
     let content = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
 
     let reply = send(&app, &token, P_OTP, SR_PERFORMER, &content).await;
 
     let message = "Signed content id does not match the service request in the URL";
-    reply.assert_error(422, "validation_failed", message);
-    assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
+    assert_signed_data_refused(&reply, "another id", message);
     assert_untouched(&app, SR_PERFORMER).await;
     assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_whose_signed_content_differs_from_the_stored_service_request_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let rendered = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
     assert!(rendered
         .get("patient_instruction")
@@ -239,9 +223,7 @@ async fn recall_whose_signed_content_differs_from_the_stored_service_request_ans
 
     for (what, content) in cases {
         let reply = send(&app, &token, P_OTP, SR_ACTIVE, &content).await;
-        assert_eq!(reply.status, 422, "{what}: {:#}", reply.body);
-        reply.assert_error(422, "validation_failed", message);
-        assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
+        assert_signed_data_refused(&reply, what, message);
     }
     assert_untouched(&app, SR_ACTIVE).await;
 }

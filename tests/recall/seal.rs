@@ -27,15 +27,6 @@ async fn doctor_signed(app: &TestApp) -> String {
     doctor_recall(app, P_OTP, SR_ACTIVE).await.1
 }
 
-async fn assert_refused(app: &TestApp, signed: &str, message: &str) {
-    let reply = app
-        .recall(P_OTP, SR_ACTIVE, &body_of(signed), &doctor_token(app))
-        .await;
-    reply.assert_error(422, "validation_failed", message);
-    assert_single_entry(&reply, "$.signed_data", "invalid", message, json!([]));
-    assert_untouched(app, SR_ACTIVE).await;
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_signed_by_the_doctor_under_the_legal_entitys_seal_is_accepted() {
     let app = app_with_edrpou(Some(SEAL_EDRPOU)).await;
@@ -63,14 +54,14 @@ async fn recall_signed_by_the_doctor_under_the_legal_entitys_seal_is_accepted() 
 async fn recall_under_another_organisations_seal_answers_422_and_changes_nothing() {
     let app = app_with_edrpou(Some(SEAL_EDRPOU)).await;
     let sealed = qualified().sealed(&qualified().other_seal, &doctor_signed(&app).await);
-    assert_refused(&app, &sealed, "Does not match the legal entity").await;
+    assert_signed_refused(&app, &sealed, "Does not match the legal entity").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_under_a_seal_when_the_legal_entitys_edrpou_is_unknown_answers_422() {
     let app = app_with_edrpou(None).await;
     let sealed = qualified().sealed(&qualified().seal, &doctor_signed(&app).await);
-    assert_refused(&app, &sealed, "Does not match the legal entity").await;
+    assert_signed_refused(&app, &sealed, "Does not match the legal entity").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -80,7 +71,7 @@ async fn recall_with_two_personal_signatures_under_a_seal_answers_422_two_signat
     let countersigned = qualified().sealed(&pki().stranger, &inner);
     let sealed = qualified().sealed(&qualified().seal, &countersigned);
     let message = "document must be signed by 1 signer but contains 2 signatures";
-    assert_refused(&app, &sealed, message).await;
+    assert_signed_refused(&app, &sealed, message).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,5 +79,5 @@ async fn a_seal_whose_inner_signature_is_invalid_answers_that_signatures_message
     let app = app_with_edrpou(Some(SEAL_EDRPOU)).await;
     let inner = qualified().revoked.sign(b"{}");
     let sealed = qualified().sealed(&qualified().seal, &inner);
-    assert_refused(&app, &sealed, "certificate is revoked").await;
+    assert_signed_refused(&app, &sealed, "certificate is revoked").await;
 }

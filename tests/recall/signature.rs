@@ -33,28 +33,26 @@ fn of_signed_data(case: &str, signed: String, message: &str) -> Refused {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_with_an_unsigned_envelope_answers_400_zero_signatures() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let signed = sign_with_none(&pki().ca, &valid_content(&app).await);
+    let zero = "document must be signed by 1 signer but contains 0 signatures";
 
-    let reply = app
-        .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
-        .await;
+    let reply = assert_recall_refused(
+        &app,
+        &token,
+        SR_ACTIVE,
+        &body_of(&signed),
+        (400, "request_malformed", zero),
+    )
+    .await;
 
-    reply.assert_error(
-        400,
-        "request_malformed",
-        "document must be signed by 1 signer but contains 0 signatures",
-    );
     assert!(reply.body["error"]["invalid"].is_null(), "{:#}", reply.body);
-    assert_untouched(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_whose_signature_signer_envelope_or_content_is_refused_answers_422_naming_the_entry()
 {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let content = valid_content(&app).await;
     let engine = base64::engine::general_purpose::STANDARD;
     let not_json = "Malformed encoded content. Probably, you have encoded corrupted JSON.";
@@ -137,8 +135,7 @@ async fn recall_whose_signature_signer_envelope_or_content_is_refused_answers_42
         let reply = app
             .recall(P_OTP, SR_ACTIVE, &body_of(&signed), &token)
             .await;
-        reply.assert_case_error(&case, (422, "validation_failed", &message));
-        assert_single_entry(&reply, entry, rule, &message, params);
+        assert_violation(&reply, &case, entry, rule, &message, params);
     }
     assert_untouched(&app, SR_ACTIVE).await;
 }

@@ -21,8 +21,9 @@ use crate::*;
 
 type Answers = Arc<Mutex<HashMap<String, (u16, Value)>>>;
 
-/// The stand-in service's address and what it will answer.
-async fn stand_in() -> (String, Answers) {
+/// A service that checks signatures with a stand-in signature service, and what the stand-in will
+/// answer (500 for an envelope it has no answer for).
+async fn app_with_stand_in() -> (TestApp, Answers) {
     let answers: Answers = Arc::default();
     let app = Router::new()
         .route(
@@ -43,7 +44,15 @@ async fn stand_in() -> (String, Answers) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
-    (format!("http://{addr}/digital_signatures"), answers)
+    let url = format!("http://{addr}/digital_signatures");
+    let app = TestApp::spawn_configured(Options::default(), |args| {
+        args.signature = SignatureArgs {
+            service_url: Some(url),
+            ..Default::default()
+        };
+    })
+    .await;
+    (app, answers)
 }
 
 /// Records the built-in verifier's answer for `signed`, as the service would give it.
@@ -59,14 +68,7 @@ async fn record(answers: &Answers, signed: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_checked_by_an_external_signature_service_is_accepted_or_refused_as_it_answers() {
-    let (url, answers) = stand_in().await;
-    let app = TestApp::spawn_configured(Options::default(), |args| {
-        args.signature = SignatureArgs {
-            service_url: Some(url),
-            ..Default::default()
-        };
-    })
-    .await;
+    let (app, answers) = app_with_stand_in().await;
     let token = doctor_token(&app);
     let content = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
     let bytes = serde_json::to_vec(&content).unwrap();
@@ -76,14 +78,7 @@ async fn recall_checked_by_an_external_signature_service_is_accepted_or_refused_
     let reply = app
         .recall(P_OTP, SR_ACTIVE, &body_of(&revoked), &token)
         .await;
-    reply.assert_error(422, "validation_failed", "certificate is revoked");
-    assert_single_entry(
-        &reply,
-        "$.signed_data",
-        "invalid",
-        "certificate is revoked",
-        json!([]),
-    );
+    assert_signed_data_refused(&reply, "revoked", "certificate is revoked");
     assert_untouched(&app, SR_ACTIVE).await;
 
     let signed = qualified().dstu_sign(&bytes, Hash::Gost);
@@ -95,22 +90,16 @@ async fn recall_checked_by_an_external_signature_service_is_accepted_or_refused_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_when_the_signature_service_fails_answers_503_and_changes_nothing() {
-    let (url, _nothing_recorded) = stand_in().await;
-    let app = TestApp::spawn_configured(Options::default(), |args| {
-        args.signature = SignatureArgs {
-            service_url: Some(url),
-            ..Default::default()
-        };
-    })
-    .await;
+    let (app, _nothing_recorded) = app_with_stand_in().await;
     let (body, _) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
-    let reply = app
-        .recall(P_OTP, SR_ACTIVE, &body, &doctor_token(&app))
-        .await;
-    reply.assert_error(
-        503,
-        "internal_error",
-        "Digital signature service is unavailable",
-    );
-    assert_untouched(&app, SR_ACTIVE).await;
+    let unavailable = "Digital signature service is unavailable";
+    let token = doctor_token(&app);
+    assert_recall_refused(
+        &app,
+        &token,
+        SR_ACTIVE,
+        &body,
+        (503, "internal_error", unavailable),
+    )
+    .await;
 }

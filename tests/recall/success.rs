@@ -9,8 +9,7 @@ use crate::*;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes_its_approvals_and_texts_the_patient(
 ) {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let (body, signed) = doctor_recall(&app, P_OTP, SR_ACTIVE).await;
     let path = paths::recall(P_OTP, SR_ACTIVE);
 
@@ -68,10 +67,14 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
 
     // The current-state row, the status history and the Event Manager feed.
     let row = app.current("service_requests", SR_ACTIVE).await.unwrap();
-    assert_eq!(row["status"], "recalled");
-    assert_eq!(row["status_reason"], reason());
-    assert_eq!(row["updated_by"], U_DOCTOR.to_string());
-    assert_eq!(row["version"], 2);
+    for (column, value) in [
+        ("status", json!("recalled")),
+        ("status_reason", reason()),
+        ("updated_by", json!(U_DOCTOR)),
+        ("version", json!(2)),
+    ] {
+        assert_eq!(row[column], value, "{column} of {row:#}");
+    }
     let history = app.status_history(SR_ACTIVE).await;
     assert_eq!(
         history.last().unwrap(),
@@ -129,9 +132,8 @@ async fn recall_of_an_active_service_request_by_its_requester_recalls_it_revokes
     );
 
     // The signed data is in media storage exactly as received, under the link the event names.
+    assert_envelope_stored(&app, "the recall", &signed);
     let files = app.media_files();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
     let link = payload["signed_content_link"].as_str().expect("link");
     assert!(link.starts_with(&format!("{SR_ACTIVE}/recall/")), "{link}");
     let digest = link.rsplit('/').next().unwrap();
@@ -172,15 +174,12 @@ async fn recall_signed_with_an_ecdsa_certificate_whose_latin_drfo_looks_like_the
     let row = app.current("service_requests", SR_PASSPORT).await.unwrap();
     assert_eq!(row["status"], "recalled");
     assert_eq!(row["updated_by"], U_PASSPORT.to_string());
-    let files = app.media_files();
-    assert_eq!(files.len(), 1, "{files:?}");
-    assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), signed);
+    assert_envelope_stored(&app, "the recall", &signed);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signed_content_that_differs_only_in_explanatory_letter_and_timestamps_is_accepted() {
-    let app = TestApp::spawn().await;
-    let token = doctor_token(&app);
+    let (app, token) = doctor_app().await;
     let mut content = with_reason(rendering(&app, &token, P_OTP, SR_ACTIVE).await, reason());
     content["explanatory_letter"] = json!("Пацієнт відмовився від послуги");
     content["inserted_at"] = json!("2020-01-01T00:00:00Z");

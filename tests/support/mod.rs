@@ -6,6 +6,7 @@
 //! |---|---|
 //! | `app` | [`TestApp`]: start the service (options, configuration, a second instance, behind a proxy) |
 //! | `client` | [`Api`], [`Call`], [`Reply`]: any request, and the assertions on an answer |
+//! | `command` | the `ehealth-es` binary as a child process: a clean environment, a deadline, its [`command::Output`] |
 //! | `endpoints` | a method per action and read (`app.release(id, &token)`), and [`paths`] |
 //! | `state` | what the service stored: `app.log(id)`, `app.current(table, id)`, jobs, SMS, media |
 //! | `waits` | `app.workers_idle()`, `app.wait_sms_sent(n)`, [`eventually`]: waits, never sleeps |
@@ -26,6 +27,7 @@
 
 pub mod app;
 pub mod client;
+pub mod command;
 pub mod concurrent;
 pub mod database;
 pub mod endpoints;

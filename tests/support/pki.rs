@@ -547,119 +547,52 @@ struct SignedDataParts {
 
 /// Re-encodes a ContentInfo/SignedData from its parts, base64 encoded.
 fn assemble(parts: SignedDataParts) -> String {
-    let signed_data = der(
-        0x30,
-        &[
-            parts.version,
-            der(0x31, &parts.digest_algorithms.concat()),
-            parts.encap_content_info,
-            der(0xA0, &parts.certificates.concat()),
-            der(0x31, &parts.signer_infos.concat()),
-        ]
-        .concat(),
-    );
-    let content_info = der(
-        0x30,
-        &[parts.content_type, der(0xA0, &signed_data)].concat(),
-    );
+    let signed_data = seq(&[
+        parts.version,
+        set(&parts.digest_algorithms),
+        parts.encap_content_info,
+        explicit(0, &parts.certificates.concat()),
+        set(&parts.signer_infos),
+    ]);
+    let content_info = seq(&[parts.content_type, explicit(0, &signed_data)]);
     STANDARD.encode(content_info)
 }
 
+/// The content of one whole DER value (OpenSSL's `i2d` output: definite lengths only).
+fn content(value: &[u8]) -> &[u8] {
+    dw::split(value).1
+}
+
+/// The whole values in the content of `value`, copied.
+fn owned_children(value: &[u8]) -> Vec<Vec<u8>> {
+    dw::children(content(value))
+        .into_iter()
+        .map(<[u8]>::to_vec)
+        .collect()
+}
+
 fn signed_data_parts(content_info: &[u8]) -> SignedDataParts {
-    let (outer, _) = read_tlv(content_info);
-    assert_eq!(outer.tag, 0x30, "ContentInfo must be a SEQUENCE");
-    let ci = children(outer.content);
+    let (tag, outer, _) = dw::split(content_info);
+    assert_eq!(tag, 0x30, "ContentInfo must be a SEQUENCE");
+    let ci = dw::children(outer);
     assert_eq!(ci.len(), 2, "ContentInfo must hold a type and content");
-    let sd_wrapper = children(ci[1].content);
-    let sd = children(sd_wrapper[0].content);
+    let sd_wrapper = dw::children(content(ci[1]));
+    let sd = dw::children(content(sd_wrapper[0]));
 
     let mut parts = SignedDataParts {
-        content_type: ci[0].whole.to_vec(),
-        version: sd[0].whole.to_vec(),
-        digest_algorithms: children(sd[1].content)
-            .iter()
-            .map(|t| t.whole.to_vec())
-            .collect(),
-        encap_content_info: sd[2].whole.to_vec(),
+        content_type: ci[0].to_vec(),
+        version: sd[0].to_vec(),
+        digest_algorithms: owned_children(sd[1]),
+        encap_content_info: sd[2].to_vec(),
         certificates: Vec::new(),
         signer_infos: Vec::new(),
     };
     for item in &sd[3..] {
-        match item.tag {
-            0xA0 => {
-                parts.certificates = children(item.content)
-                    .iter()
-                    .map(|t| t.whole.to_vec())
-                    .collect()
-            }
-            0x31 => {
-                parts.signer_infos = children(item.content)
-                    .iter()
-                    .map(|t| t.whole.to_vec())
-                    .collect()
-            }
+        match item[0] {
+            0xA0 => parts.certificates = owned_children(item),
+            0x31 => parts.signer_infos = owned_children(item),
             _ => {} // CRLs: none in these fixtures
         }
     }
     parts
-}
-
-struct Tlv<'a> {
-    tag: u8,
-    content: &'a [u8],
-    whole: &'a [u8],
-}
-
-/// Minimal definite-length DER reader; OpenSSL's `i2d` output never uses
-/// indefinite lengths or high tag numbers at the levels walked here.
-fn read_tlv(input: &[u8]) -> (Tlv<'_>, &[u8]) {
-    let tag = input[0];
-    let first = input[1] as usize;
-    let (len, header) = if first < 0x80 {
-        (first, 2)
-    } else {
-        let n = first & 0x7F;
-        assert!((1..=4).contains(&n), "unsupported DER length");
-        let len = input[2..2 + n]
-            .iter()
-            .fold(0usize, |acc, b| (acc << 8) | *b as usize);
-        (len, 2 + n)
-    };
-    let end = header + len;
-    (
-        Tlv {
-            tag,
-            content: &input[header..end],
-            whole: &input[..end],
-        },
-        &input[end..],
-    )
-}
-
-fn children(mut input: &[u8]) -> Vec<Tlv<'_>> {
-    let mut out = Vec::new();
-    while !input.is_empty() {
-        let (tlv, rest) = read_tlv(input);
-        out.push(tlv);
-        input = rest;
-    }
-    out
-}
-
-fn der(tag: u8, content: &[u8]) -> Vec<u8> {
-    let mut out = vec![tag];
-    let len = content.len();
-    if len < 0x80 {
-        out.push(len as u8);
-    } else {
-        let bytes: Vec<u8> = len
-            .to_be_bytes()
-            .into_iter()
-            .skip_while(|b| *b == 0)
-            .collect();
-        out.push(0x80 | bytes.len() as u8);
-        out.extend_from_slice(&bytes);
-    }
-    out.extend_from_slice(content);
-    out
 }

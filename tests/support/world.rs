@@ -4,6 +4,8 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
+use super::TestApp;
+
 const fn id(n: u128) -> Uuid {
     Uuid::from_u128(0x0000_0000_0000_4000_8000_0000_0000_0000 | n)
 }
@@ -172,6 +174,13 @@ fn pieces(value: Value) -> Value {
 pub const ALL_SCOPES: &str = "service_request:use service_request:recall service_request:read \
 merge_request:write merge_request:read device_dispense:stop device_dispense:read approval:create \
 approval:read job:read";
+
+/// A fresh service with the world imported, and a token of LE_MAIN's doctor with every scope.
+pub async fn doctor_app() -> (TestApp, String) {
+    let app = TestApp::spawn().await;
+    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    (app, token)
+}
 
 fn service_request(id: Uuid, extra: Value) -> Value {
     let mut sr = json!({

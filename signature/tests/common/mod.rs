@@ -4,6 +4,8 @@
 
 pub use ehealth_test_pki::{der_writer, dstu};
 
+pub mod dstu_pki;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -47,11 +49,12 @@ pub fn crls(folder: &str) -> RevocationStore {
 
 /// Anchors: the test root; CRLs: `crl/`; eHealth's settings.
 pub fn verifier() -> Verifier {
-    verifier_with(
-        trust(&["pki/root.pem"], &[]),
-        crls("crl"),
-        Settings::default(),
-    )
+    verifier_with_settings(Settings::default())
+}
+
+/// Anchors: the test root; CRLs: `crl/`; `settings`.
+pub fn verifier_with_settings(settings: Settings) -> Verifier {
+    verifier_with(trust(&["pki/root.pem"], &[]), crls("crl"), settings)
 }
 
 pub fn verifier_with(trust: TrustStore, crls: RevocationStore, settings: Settings) -> Verifier {
