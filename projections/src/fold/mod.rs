@@ -158,7 +158,7 @@ impl Fold {
         tables: &Tables,
         events: &[EventRef<'_>],
     ) -> Result<(), ProjectionError> {
-        for (kind, ids) in self.to_load(events)? {
+        for (kind, ids) in self.unloaded(events)? {
             with_slots!(self, kind, slots => slots.load(conn, tables, &ids).await?);
         }
         Ok(())
@@ -170,7 +170,7 @@ impl Fold {
         conn: &mut SqliteConnection,
         events: &[EventRef<'_>],
     ) -> Result<(), ProjectionError> {
-        for (kind, ids) in self.to_load(events)? {
+        for (kind, ids) in self.unloaded(events)? {
             with_slots!(self, kind, slots => slots.load_sqlite(conn, &ids).await?);
         }
         Ok(())
@@ -178,7 +178,7 @@ impl Fold {
 
     /// The ids of the entities of `events` whose states must be loaded, per kind: none when the
     /// fold started from empty tables.
-    fn to_load(
+    fn unloaded(
         &mut self,
         events: &[EventRef<'_>],
     ) -> Result<Vec<(Kind, Vec<Uuid>)>, ProjectionError> {

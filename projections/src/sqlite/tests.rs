@@ -15,9 +15,11 @@ use ehealth_aggregates::service_request::{
 };
 use ehealth_aggregates::ServiceRequest;
 use serde_json::{json, Map, Value};
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
+
+use crate::test_db::sqlite;
 
 use crate::status::FEED_NAMESPACE;
 use crate::{load_document_sqlite, project_sqlite, Fold, ProjectionError, StoredEvent};
@@ -44,21 +46,6 @@ fn created_at() -> DateTime<Utc> {
 /// Sub-microsecond digits, which the stored text drops as PostgreSQL does.
 fn recalled_at() -> DateTime<Utc> {
     at("2024-03-02T10:30:15.123456Z") + Duration::nanoseconds(789)
-}
-
-/// A fresh in-memory database with the service's SQLite schema (one connection: each connection
-/// to `sqlite::memory:` is a database of its own).
-async fn database() -> SqlitePool {
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect("sqlite::memory:")
-        .await
-        .unwrap();
-    sqlx::migrate!("../migrations/sqlite")
-        .run(&pool)
-        .await
-        .unwrap();
-    pool
 }
 
 /// An event as the event store keeps it: the payload serialized as the aggregates serialize it,
@@ -259,7 +246,7 @@ fn sr_row_of_import() -> SrRow {
 
 #[tokio::test]
 async fn a_service_request_import_then_recall() {
-    let pool = database().await;
+    let pool = sqlite().await;
 
     // The import: the row, and history of both tracked attributes but no feed record (a creation).
     project_committed(&pool, &[sr_imported()]).await.unwrap();
@@ -382,7 +369,7 @@ async fn a_service_request_import_then_recall() {
 
 #[tokio::test]
 async fn an_older_version_never_replaces_a_newer_row() {
-    let pool = database().await;
+    let pool = sqlite().await;
     project_committed(&pool, &[sr_imported(), sr_recalled()])
         .await
         .unwrap();
@@ -404,7 +391,7 @@ async fn an_older_version_never_replaces_a_newer_row() {
 
 #[tokio::test]
 async fn every_aggregate_table_in_one_commit_of_mixed_aggregates() {
-    let pool = database().await;
+    let pool = sqlite().await;
     let (mr, dd, ap) = (
         Uuid::from_u128(0x3a00_0000_0000_4000_8000_0000_0000_0001),
         Uuid::from_u128(0xdd00_0000_0000_4000_8000_0000_0000_0001),

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::rebuild::log::copy_log_query;
+use crate::rebuild::log::{copy_log_query, LogRow};
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 const TRAILER: [u8; 2] = [0xff, 0xff];
@@ -302,17 +302,7 @@ async fn the_bytes_postgres_sends_for_the_log_query_decode_to_the_stored_events(
         .await
         .unwrap();
     }
-    type Row = (
-        String,
-        i64,
-        String,
-        String,
-        i64,
-        String,
-        Option<String>,
-        DateTime<Utc>,
-    );
-    let expected: Vec<Row> = sqlx::query_as(
+    let expected: Vec<LogRow> = sqlx::query_as(
         "SELECT tx_id::text, global_position, aggregate_type, aggregate_id, sequence, \
          payload::text, metadata->>'user_id', recorded_at FROM events ORDER BY global_position",
     )
