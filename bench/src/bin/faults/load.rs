@@ -376,35 +376,3 @@ pub async fn run(plan: Arc<Plan>, clients: usize, stop: Arc<AtomicBool>) -> Tall
     }
     all
 }
-
-/// Signs a recall of each of the first `count` active service requests as their requester (the
-/// content is the service request as the node renders it), before the load starts.
-pub async fn presign(
-    base: &str,
-    token: &str,
-    count: usize,
-    signer: &crate::pki::TestSigner,
-) -> anyhow::Result<Vec<(Uuid, String)>> {
-    let client = client();
-    let mut out = Vec::with_capacity(count);
-    for n in 0..count {
-        let sr = id(Kind::ActiveServiceRequest, n);
-        let doc: Value = client
-            .get(format!(
-                "{base}/api/patients/{PATIENT}/service_requests/{sr}"
-            ))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let mut content = doc["data"].clone();
-        anyhow::ensure!(content.is_object(), "GET service request {sr}: {doc}");
-        content["status_reason"] = serde_json::json!({
-            "coding": [ { "system": "eHealth/service_request_recall_reasons", "code": "1" } ]
-        });
-        let signed = signer.sign(serde_json::to_vec(&content)?.as_slice());
-        out.push((sr, serde_json::json!({ "signed_data": signed }).to_string()));
-    }
-    Ok(out)
-}
