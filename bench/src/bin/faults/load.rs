@@ -112,67 +112,73 @@ struct Request {
     body: Option<String>,
 }
 
+impl Request {
+    /// A doctor's request without a body.
+    fn doctor(action: Action, entity: Uuid, path: String) -> Request {
+        Request {
+            action,
+            entity,
+            path,
+            specialist: false,
+            body: None,
+        }
+    }
+}
+
 fn resend(plan: &Plan, rng: &mut impl Rng) -> Request {
     let entity = id(Kind::Approval, rng.gen_range(0..plan.approvals.max(1)));
-    Request {
-        action: Action::Resend,
-        entity,
-        path: format!("/api/patients/{PATIENT}/approvals/{entity}/actions/resend"),
-        specialist: false,
-        body: None,
+    let path = format!("/api/patients/{PATIENT}/approvals/{entity}/actions/resend");
+    Request::doctor(Action::Resend, entity, path)
+}
+
+/// The request on the next unused one-shot entity of `kind`; once they are all used, a resend
+/// (which any approval takes any number of times).
+fn one_shot(
+    plan: &Plan,
+    rng: &mut impl Rng,
+    next: &AtomicUsize,
+    kind: Kind,
+    request: impl FnOnce(Uuid) -> Request,
+) -> Request {
+    match plan.take(next) {
+        Some(n) => request(id(kind, n)),
+        None => resend(plan, rng),
     }
 }
 
 fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
     let roll: u32 = rng.gen_range(0..100);
     match roll {
-        0..=21 => match plan.take(&plan.next_release) {
-            Some(n) => {
-                let entity = id(Kind::QueuedServiceRequest, n);
-                Request {
-                    action: Action::Release,
-                    entity,
-                    path: format!("/api/service_requests/{entity}/actions/release"),
-                    specialist: false,
-                    body: None,
-                }
+        0..=21 => one_shot(
+            plan,
+            rng,
+            &plan.next_release,
+            Kind::QueuedServiceRequest,
+            |e| {
+                let path = format!("/api/service_requests/{e}/actions/release");
+                Request::doctor(Action::Release, e, path)
+            },
+        ),
+        22..=41 => one_shot(plan, rng, &plan.next_stop, Kind::InProgressDispense, |e| {
+            let path = format!("/api/patients/{PATIENT}/device_dispenses/{e}/actions/stop");
+            Request::doctor(Action::Stop, e, path)
+        }),
+        42..=61 => one_shot(plan, rng, &plan.next_reject, Kind::NewMergeRequest, |e| {
+            let path = format!("/api/merge_requests/{e}/actions/reject");
+            Request {
+                specialist: true,
+                ..Request::doctor(Action::Reject, e, path)
             }
-            None => resend(plan, rng),
-        },
-        22..=41 => match plan.take(&plan.next_stop) {
-            Some(n) => {
-                let entity = id(Kind::InProgressDispense, n);
-                Request {
-                    action: Action::Stop,
-                    entity,
-                    path: format!("/api/patients/{PATIENT}/device_dispenses/{entity}/actions/stop"),
-                    specialist: false,
-                    body: None,
-                }
-            }
-            None => resend(plan, rng),
-        },
-        42..=61 => match plan.take(&plan.next_reject) {
-            Some(n) => {
-                let entity = id(Kind::NewMergeRequest, n);
-                Request {
-                    action: Action::Reject,
-                    entity,
-                    path: format!("/api/merge_requests/{entity}/actions/reject"),
-                    specialist: true,
-                    body: None,
-                }
-            }
-            None => resend(plan, rng),
-        },
+        }),
         62..=86 => resend(plan, rng),
         87..=92 => match plan.recalls.lock().ok().and_then(|mut q| q.pop_front()) {
             Some((entity, body)) => Request {
-                action: Action::Recall,
-                entity,
-                path: format!("/api/patients/{PATIENT}/service_requests/{entity}/actions/recall"),
-                specialist: false,
                 body: Some(body),
+                ..Request::doctor(
+                    Action::Recall,
+                    entity,
+                    format!("/api/patients/{PATIENT}/service_requests/{entity}/actions/recall"),
+                )
             },
             None => resend(plan, rng),
         },
@@ -191,13 +197,7 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
                     format!("/api/patients/{PATIENT}/device_dispenses/{entity}/actions/stop"),
                 )
             };
-            Request {
-                action: Action::Violation,
-                entity,
-                path,
-                specialist: false,
-                body: None,
-            }
+            Request::doctor(Action::Violation, entity, path)
         }
     }
 }
