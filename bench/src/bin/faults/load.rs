@@ -4,7 +4,7 @@
 //! so the checks can look for it after the fault.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::dataset::{id, Kind, PATIENT};
+use crate::dataset::{id, Handed, Kind, OneShots, PATIENT};
 
 /// A client waits at most this long for an answer; longer counts as a hang.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,9 +69,7 @@ pub struct Plan {
     pub approvals: usize,
     pub violations: usize,
     pub recalls: Mutex<VecDeque<(Uuid, String)>>,
-    next_release: AtomicUsize,
-    next_stop: AtomicUsize,
-    next_reject: AtomicUsize,
+    handed: OneShots,
 }
 
 impl Plan {
@@ -92,15 +90,8 @@ impl Plan {
             approvals,
             violations,
             recalls: Mutex::new(recalls.into()),
-            next_release: AtomicUsize::new(0),
-            next_stop: AtomicUsize::new(0),
-            next_reject: AtomicUsize::new(0),
+            handed: OneShots::default(),
         }
-    }
-
-    fn take(&self, counter: &AtomicUsize) -> Option<usize> {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        (n < self.one_shot).then_some(n)
     }
 }
 
@@ -136,11 +127,11 @@ fn resend(plan: &Plan, rng: &mut impl Rng) -> Request {
 fn one_shot(
     plan: &Plan,
     rng: &mut impl Rng,
-    next: &AtomicUsize,
+    handed: &Handed,
     kind: Kind,
     request: impl FnOnce(Uuid) -> Request,
 ) -> Request {
-    match plan.take(next) {
+    match handed.take(plan.one_shot) {
         Some(n) => request(id(kind, n)),
         None => resend(plan, rng),
     }
@@ -152,18 +143,24 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
         0..=21 => one_shot(
             plan,
             rng,
-            &plan.next_release,
+            &plan.handed.release,
             Kind::QueuedServiceRequest,
             |e| {
                 let path = format!("/api/service_requests/{e}/actions/release");
                 Request::doctor(Action::Release, e, path)
             },
         ),
-        22..=41 => one_shot(plan, rng, &plan.next_stop, Kind::InProgressDispense, |e| {
-            let path = format!("/api/patients/{PATIENT}/device_dispenses/{e}/actions/stop");
-            Request::doctor(Action::Stop, e, path)
-        }),
-        42..=61 => one_shot(plan, rng, &plan.next_reject, Kind::NewMergeRequest, |e| {
+        22..=41 => one_shot(
+            plan,
+            rng,
+            &plan.handed.stop,
+            Kind::InProgressDispense,
+            |e| {
+                let path = format!("/api/patients/{PATIENT}/device_dispenses/{e}/actions/stop");
+                Request::doctor(Action::Stop, e, path)
+            },
+        ),
+        42..=61 => one_shot(plan, rng, &plan.handed.reject, Kind::NewMergeRequest, |e| {
             let path = format!("/api/merge_requests/{e}/actions/reject");
             Request {
                 specialist: true,
