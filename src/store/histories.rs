@@ -5,7 +5,7 @@
 //! writes for an event). Not part of the service: built with the `histories` feature only (the
 //! benchmark and the operations tests).
 
-use chrono::{Duration, Utc};
+use chrono::{DateTime, Duration, Utc};
 use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
 use cqrs_es::DomainEvent;
 use ehealth_aggregates::approval::{ApprovalEvent, ApprovalRecord, ApprovalStatus};
@@ -86,9 +86,23 @@ impl Cast {
         )
     }
 
+    /// The history of an entity imported and then acted on once.
+    fn imported_then<E: DomainEvent>(
+        &self,
+        aggregate_type: &str,
+        id: Uuid,
+        imported: E,
+        then: E,
+    ) -> Vec<SerializedEvent> {
+        vec![
+            self.event(aggregate_type, id, 1, &imported),
+            self.event(aggregate_type, id, 2, &then),
+        ]
+    }
+
     /// What an imported service request keeps verbatim besides its typed fields.
     fn service_request_other(&self) -> Map<String, Value> {
-        let other = json!({
+        object(json!({
             "intent": "order",
             "category": { "coding": [ { "system": "eHealth/SNOMED/service_request_categories", "code": "409063005" } ] },
             "code": { "identifier": { "type": { "coding": [ { "system": "eHealth/resources", "code": "service" } ] }, "value": "8b5e7f3a-5d2b-4e0e-9a7f-0c3f1c1d2e3f" } },
@@ -99,23 +113,22 @@ impl Cast {
             "note": "Консультація",
             "priority": "routine",
             "reason_reference": []
-        });
-        other.as_object().cloned().unwrap_or_default()
+        }))
     }
 
     /// The histories of one unit, entity by entity (each entity's events together, in order).
     pub fn unit(&self) -> Vec<Vec<SerializedEvent>> {
+        let now = Utc::now();
         let mut out = Vec::new();
-        out.extend((0..5).map(|_| self.service_request()));
-        out.extend((0..2).map(|_| self.device_dispense()));
-        out.extend((0..2).map(|_| self.approval()));
-        out.push(self.merge_request());
+        out.extend((0..5).map(|_| self.service_request(Uuid::new_v4(), now)));
+        out.extend((0..2).map(|_| self.device_dispense(Uuid::new_v4(), now)));
+        out.extend((0..2).map(|_| self.approval(Uuid::new_v4(), now)));
+        out.push(self.merge_request(Uuid::new_v4(), now));
         out
     }
 
     /// Imported active and in the queue, then released.
-    fn service_request(&self) -> Vec<SerializedEvent> {
-        let (id, now) = (Uuid::new_v4(), Utc::now());
+    fn service_request(&self, id: Uuid, now: DateTime<Utc>) -> Vec<SerializedEvent> {
         let record = ServiceRequestRecord {
             id,
             patient_id: self.patient,
@@ -143,20 +156,13 @@ impl Cast {
             by: self.doctor_user,
             at: now,
         };
-        vec![
-            self.event("ServiceRequest", id, 1, &imported),
-            self.event("ServiceRequest", id, 2, &released),
-        ]
+        self.imported_then("ServiceRequest", id, imported, released)
     }
 
     /// Imported in progress, then stopped.
-    fn device_dispense(&self) -> Vec<SerializedEvent> {
-        let (id, now) = (Uuid::new_v4(), Utc::now());
-        let mut other = Map::new();
-        other.insert(
-            "details".into(),
-            json!([ { "device_code": "x", "quantity": { "value": 1 } } ]),
-        );
+    fn device_dispense(&self, id: Uuid, now: DateTime<Utc>) -> Vec<SerializedEvent> {
+        let other =
+            object(json!({ "details": [ { "device_code": "x", "quantity": { "value": 1 } } ] }));
         let record = DeviceDispenseRecord {
             id,
             patient_id: self.patient,
@@ -174,17 +180,12 @@ impl Cast {
             by: self.doctor_user,
             at: now,
         };
-        vec![
-            self.event("DeviceDispense", id, 1, &imported),
-            self.event("DeviceDispense", id, 2, &stopped),
-        ]
+        self.imported_then("DeviceDispense", id, imported, stopped)
     }
 
     /// Imported new, then its code resent twice.
-    fn approval(&self) -> Vec<SerializedEvent> {
-        let (id, now) = (Uuid::new_v4(), Utc::now());
-        let mut other = Map::new();
-        other.insert("access_level".into(), json!("read"));
+    fn approval(&self, id: Uuid, now: DateTime<Utc>) -> Vec<SerializedEvent> {
+        let other = object(json!({ "access_level": "read" }));
         let record = ApprovalRecord {
             id,
             patient_id: self.patient,
@@ -217,8 +218,7 @@ impl Cast {
     }
 
     /// Imported new (the patient merged with a person of its own), then rejected.
-    fn merge_request(&self) -> Vec<SerializedEvent> {
-        let (id, now) = (Uuid::new_v4(), Utc::now());
+    fn merge_request(&self, id: Uuid, now: DateTime<Utc>) -> Vec<SerializedEvent> {
         let record = MergeRequestRecord {
             id,
             master_person_id: self.patient,
@@ -236,10 +236,15 @@ impl Cast {
             by: self.specialist_user,
             at: now,
         };
-        vec![
-            self.event("MergeRequest", id, 1, &imported),
-            self.event("MergeRequest", id, 2, &rejected),
-        ]
+        self.imported_then("MergeRequest", id, imported, rejected)
+    }
+}
+
+/// The members of a JSON object (none for any other value).
+fn object(value: Value) -> Map<String, Value> {
+    match value {
+        Value::Object(members) => members,
+        _ => Map::new(),
     }
 }
 
