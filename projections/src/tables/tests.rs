@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::*;
-use crate::table::Sql;
+use crate::table::{Column, Sql};
 
 /// Every listed value is a value of the enum as serde stores it, and the list is complete.
 fn matches_enum<E: DeserializeOwned>(
@@ -41,7 +41,9 @@ macro_rules! lists_exactly {
 fn each_enum_lists_exactly_the_values_serde_stores() {
     lists_exactly! { ServiceRequestStatus: Active, InProgress, Completed, Recalled, EnteredInError }
     lists_exactly! { ProgramProcessingStatus: New, InQueue, InProgress, Completed }
-    lists_exactly! { MergeRequestStatus: New, Approved, Rejected, Cancelled, Signed, Merged, Expired }
+    lists_exactly! {
+        MergeRequestStatus: New, Approved, Rejected, Cancelled, Signed, Merged, Expired
+    }
     lists_exactly! {
         DeviceDispenseStatus: InProgress, Completed, Declined, Stopped, EnteredInError, Unknown,
         Preparation, Canceled
@@ -97,22 +99,27 @@ fn written(table: &Table, columns: Vec<(String, String, bool)>) -> Vec<(String, 
         .collect()
 }
 
+/// `(name, type, NOT NULL)` of a table's declared columns, the type as `type_name` spells it.
+fn declared(table: &Table, type_name: impl Fn(Sql) -> &'static str) -> Vec<(String, String, bool)> {
+    let column = |c: &Column| {
+        (
+            c.name.to_string(),
+            type_name(c.sql).to_string(),
+            !c.nullable,
+        )
+    };
+    table.columns.iter().map(column).collect()
+}
+
 #[tokio::test]
 async fn the_declarations_are_the_sqlite_tables() {
     let pool = crate::test_db::sqlite().await;
     for table in ALL {
         let found = written(table, sqlite_columns(&pool, table.name).await);
-        let declared: Vec<(String, String, bool)> = table
-            .columns
-            .iter()
-            .map(|c| {
-                let sqlite = match c.sql {
-                    Sql::Bigint => "INTEGER",
-                    _ => "TEXT",
-                };
-                (c.name.to_string(), sqlite.to_string(), !c.nullable)
-            })
-            .collect();
+        let declared = declared(table, |sql| match sql {
+            Sql::Bigint => "INTEGER",
+            _ => "TEXT",
+        });
         assert_eq!(found, declared, "{}", table.name);
     }
 }
@@ -129,17 +136,10 @@ async fn the_declarations_are_the_postgres_tables() {
         .fetch_all(&pool)
         .await
         .unwrap();
-        let declared: Vec<(String, String, bool)> = table
-            .columns
-            .iter()
-            .map(|c| {
-                let postgres = match c.sql {
-                    Sql::Timestamptz => "timestamp with time zone",
-                    other => other.postgres(),
-                };
-                (c.name.to_string(), postgres.to_string(), !c.nullable)
-            })
-            .collect();
+        let declared = declared(table, |sql| match sql {
+            Sql::Timestamptz => "timestamp with time zone",
+            other => other.postgres(),
+        });
         assert_eq!(written(table, found), declared, "{}", table.name);
     }
 }
