@@ -158,15 +158,22 @@ struct SrRow {
     version: i64,
 }
 
+/// The one row `sql` selects.
+async fn one<T>(conn: &mut SqliteConnection, sql: &str) -> T
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    sqlx::query_as(sql).fetch_one(conn).await.unwrap()
+}
+
 async fn sr_row(conn: &mut SqliteConnection) -> SrRow {
-    sqlx::query_as(
+    one(
+        conn,
         "SELECT id, patient_id, status, program_processing_status, requester_employee_id, \
          requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, status_reason, \
          inserted_at, updated_at, updated_by, version FROM service_requests",
     )
-    .fetch_one(conn)
     .await
-    .unwrap()
 }
 
 type HistoryRow = (
@@ -326,13 +333,12 @@ async fn a_service_request_import_then_recall() {
     );
 
     // Every uuid and instant is TEXT, as the schema's conventions say.
-    let types: (String, String, String, String) = sqlx::query_as(
+    let types: (String, String, String, String) = one(
+        &mut conn,
         "SELECT typeof(s.id), typeof(s.updated_at), typeof(h.entity_id), typeof(f.entity_id) \
          FROM service_requests s, status_history h, status_change_events f LIMIT 1",
     )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         types,
         ("text".into(), "text".into(), "text".into(), "text".into())
@@ -514,13 +520,12 @@ async fn every_aggregate_table_in_one_commit_of_mixed_aggregates() {
     let mut conn = pool.acquire().await.unwrap();
     let later_ts = "2024-03-05T12:00:00.500000Z".to_string();
 
-    let mr_row: (String, String, String, String, String, String, String, i64) = sqlx::query_as(
+    let mr_row: (String, String, String, String, String, String, String, i64) = one(
+        &mut conn,
         "SELECT id, status, legal_entity_id, inserted_by, inserted_at, updated_by, updated_at, \
          version FROM merge_requests",
     )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         mr_row,
         (
@@ -534,13 +539,12 @@ async fn every_aggregate_table_in_one_commit_of_mixed_aggregates() {
             2
         )
     );
-    let dd_row: (String, String, String, String, Option<String>, i64) = sqlx::query_as(
+    let dd_row: (String, String, String, String, Option<String>, i64) = one(
+        &mut conn,
         "SELECT id, status, performer_legal_entity_id, updated_at, updated_by, version \
          FROM device_dispenses",
     )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         dd_row,
         (
@@ -562,13 +566,12 @@ async fn every_aggregate_table_in_one_commit_of_mixed_aggregates() {
         String,
         i64,
     );
-    let ap_row: ApRow = sqlx::query_as(
+    let ap_row: ApRow = one(
+        &mut conn,
         "SELECT id, status, reason_service_request, granted_to, legal_entity_id, otp_expires_at, \
          updated_at, version FROM approvals",
     )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         ap_row,
         (
