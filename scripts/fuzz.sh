@@ -26,19 +26,9 @@ job:read event:read care_plan:read"
 user=33333333-3333-4333-8333-333333333333
 legal_entity=11111111-1111-4111-8111-111111111111
 
-find_bin() {
-  local name=$1
-  if command -v "$name" >/dev/null 2>&1; then command -v "$name"; return; fi
-  for d in /usr/lib/postgresql/*/bin; do
-    if [ -x "$d/$name" ]; then echo "$d/$name"; return; fi
-  done
-  echo "fuzz: $name not found" >&2
-  return 1
-}
-
 cargo build --release -p ehealth-es
 bin=$root/target/release/ehealth-es
-PSQL=$(find_bin psql)
+PSQL=$(scripts/pg.sh bin psql)
 
 work=$(mktemp -d /tmp/ehealth-fuzz.XXXXXX)
 server_pid=""

@@ -2,6 +2,8 @@
 # Starts a throwaway PostgreSQL for the tests: initdb in a temp folder, a free port, fsync on.
 # EHEALTH_PG_STATS=1 also loads pg_stat_statements. EHEALTH_PG_BENCH=1 (scripts/bench.sh) does that
 # and keeps 1 GB of WAL segments for reuse, as a server that has been running does. Prints the admin URL on stdout. Usage: eval "$(scripts/pg.sh start)"; scripts/pg.sh stop "$EHEALTH_PG_DIR"
+# `scripts/pg.sh bin NAME` prints the path of a PostgreSQL program (psql, pg_ctl…): on PATH, else
+# in the distribution's /usr/lib/postgresql/*/bin.
 set -euo pipefail
 
 find_bin() {
@@ -52,6 +54,10 @@ CONF
     "${run[@]}" "$PG_CTL" -D "$dir/data" -l "$dir/log" -w start >/dev/null
     echo "export EHEALTH_PG_DIR=$dir"
     echo "export EHEALTH_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:$port/postgres"
+    ;;
+  bin)
+    name=${2:?usage: pg.sh bin NAME}
+    find_bin "$name" || { echo "pg.sh: $name not found" >&2; exit 1; }
     ;;
   stop)
     dir=${2:?usage: pg.sh stop DIR}

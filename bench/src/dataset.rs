@@ -5,6 +5,7 @@
 //! as import files and passed to `ehealth-es import`.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use serde_json::{json, Value};
 use uuid::Uuid;
@@ -34,6 +35,27 @@ pub enum Kind {
     Approval = 7,
     /// active, in_queue, used by LE: the release scenario's pool, each released once.
     PoolServiceRequest = 8,
+}
+
+/// The one-shot entities (`0..size` of a kind) handed out so far, per action, across a load's
+/// clients: each is acted on once.
+#[derive(Default)]
+pub struct OneShots {
+    pub release: Handed,
+    pub stop: Handed,
+    pub reject: Handed,
+}
+
+/// How many of one kind's one-shot entities were handed out (taken, and possibly more).
+#[derive(Default)]
+pub struct Handed(pub AtomicUsize);
+
+impl Handed {
+    /// The next entity of `0..size`, if any is left.
+    pub fn take(&self, size: usize) -> Option<usize> {
+        let n = self.0.fetch_add(1, Ordering::Relaxed);
+        (n < size).then_some(n)
+    }
 }
 
 /// Index of the first of the two dispenses the hot-entity case contends on.

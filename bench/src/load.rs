@@ -3,14 +3,14 @@
 //! answer); a few repeat an action on an entity that was already changed (conflicts).
 
 use std::collections::{BTreeMap, VecDeque};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use rand::{Rng, SeedableRng};
 use uuid::Uuid;
 
-use crate::dataset::{id, Kind, Sizes, HOT_DISPENSE, PATIENT};
+use crate::dataset::{id, Handed, Kind, OneShots, Sizes, HOT_DISPENSE, PATIENT};
 use crate::http::Connection;
 use crate::stats::Samples;
 
@@ -21,9 +21,7 @@ pub struct Plan {
     pub specialist_token: String,
     pub sizes: Sizes,
     pub recalls: Mutex<VecDeque<(Uuid, String)>>,
-    next_release: AtomicUsize,
-    next_stop: AtomicUsize,
-    next_reject: AtomicUsize,
+    handed: OneShots,
 }
 
 impl Plan {
@@ -40,22 +38,15 @@ impl Plan {
             specialist_token,
             sizes,
             recalls: Mutex::new(recalls.into()),
-            next_release: AtomicUsize::new(0),
-            next_stop: AtomicUsize::new(0),
-            next_reject: AtomicUsize::new(0),
+            handed: OneShots::default(),
         }
     }
+}
 
-    fn take(counter: &AtomicUsize, size: usize) -> Option<usize> {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        (n < size).then_some(n)
-    }
-
-    /// An already-used one-shot entity, if any: repeating its action must answer the rule's 409.
-    fn used(counter: &AtomicUsize, size: usize, rng: &mut impl Rng) -> Option<usize> {
-        let used = counter.load(Ordering::Relaxed).min(size);
-        (used > 0).then(|| rng.gen_range(0..used))
-    }
+/// An already-used one-shot entity, if any: repeating its action must answer the rule's 409.
+fn used(handed: &Handed, size: usize, rng: &mut impl Rng) -> Option<usize> {
+    let used = handed.0.load(Ordering::Relaxed).min(size);
+    (used > 0).then(|| rng.gen_range(0..used))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -213,11 +204,11 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
             return match roll % 4 {
                 0 => Request::release(Kind::NewServiceRequest, violation(rng)),
                 1 => Request::stop(Kind::CompletedDispense, violation(rng)),
-                2 => match Plan::used(&plan.next_release, s.per_action, rng) {
+                2 => match used(&plan.handed.release, s.per_action, rng) {
                     Some(n) => Request::release(Kind::QueuedServiceRequest, n),
                     None => resend(rng),
                 },
-                _ => match Plan::used(&plan.next_reject, s.per_action, rng) {
+                _ => match used(&plan.handed.reject, s.per_action, rng) {
                     Some(n) => Request::reject(n),
                     None => resend(rng),
                 },
@@ -225,11 +216,17 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
         }
     };
     let one_shot = match action {
-        Action::Release => Plan::take(&plan.next_release, s.per_action)
+        Action::Release => plan
+            .handed
+            .release
+            .take(s.per_action)
             .map(|n| Request::release(Kind::QueuedServiceRequest, n)),
-        Action::Stop => Plan::take(&plan.next_stop, s.per_action)
+        Action::Stop => plan
+            .handed
+            .stop
+            .take(s.per_action)
             .map(|n| Request::stop(Kind::InProgressDispense, n)),
-        Action::Reject => Plan::take(&plan.next_reject, s.per_action).map(Request::reject),
+        Action::Reject => plan.handed.reject.take(s.per_action).map(Request::reject),
         Action::Recall => plan
             .recalls
             .lock()

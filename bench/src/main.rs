@@ -16,6 +16,7 @@ mod machine;
 mod point;
 mod raw;
 mod rebuild;
+mod recalls;
 mod release;
 mod report;
 mod run;

@@ -13,7 +13,7 @@ use crate::args::{self, Args};
 use crate::dataset::{self, Sizes};
 use crate::point::{Bench, Load, Point};
 use crate::report::{self, Extras, Meta};
-use crate::{load, machine, pki, raw, rebuild, release, service, setup, wal};
+use crate::{load, machine, pki, raw, rebuild, recalls, release, service, setup, wal};
 
 const JWT_SECRET: &str = "bench-secret";
 const SCOPES: &str = "service_request:use service_request:recall service_request:read \
@@ -94,7 +94,14 @@ pub async fn full(args: &Args, admin_url: &str, binary: &Path) -> anyhow::Result
     let doctor = keys.mint(dataset::U_DOCTOR, dataset::LE, SCOPES, 86_400);
     let specialist = keys.mint(dataset::U_SPECIALIST, dataset::LE, SCOPES, 86_400);
     eprintln!("signing {} recalls…", sizes.recalls);
-    let recalls = setup::presign(&svc.base, &doctor, sizes.recalls, &signer).await?;
+    let recalls = recalls::presign(
+        &reqwest::Client::new(),
+        &svc.base,
+        &doctor,
+        sizes.recalls,
+        &signer,
+    )
+    .await?;
     let mix = Load::Mix(Arc::new(load::Plan::new(
         svc.base.clone(),
         doctor.clone(),

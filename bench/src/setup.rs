@@ -8,8 +8,7 @@ use serde_json::{json, Value};
 use sqlx::postgres::PgPoolOptions;
 use sqlx::{Connection, PgConnection, PgPool};
 
-use crate::dataset::{self, Kind, Sizes};
-use crate::pki;
+use crate::dataset::{self, Sizes};
 
 /// The run's database, ready for the service.
 pub struct Prepared {
@@ -146,33 +145,4 @@ pub async fn database(
     let url = database_url(admin_url, db);
     let pool = connect(&url, 16).await?;
     Ok(Prepared { url, pool, origin })
-}
-
-/// Signs recalls of the active service requests as their requester, before the timed run.
-pub async fn presign(
-    base: &str,
-    token: &str,
-    count: usize,
-    signer: &pki::TestSigner,
-) -> anyhow::Result<Vec<(uuid::Uuid, String)>> {
-    let client = reqwest::Client::new();
-    let mut out = Vec::with_capacity(count);
-    for n in 0..count {
-        let sr = dataset::id(Kind::ActiveServiceRequest, n);
-        let doc: Value = client
-            .get(format!(
-                "{base}/api/patients/{}/service_requests/{sr}",
-                dataset::PATIENT
-            ))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let mut content = doc["data"].clone();
-        content["status_reason"] = json!({ "coding": [ { "system": "eHealth/service_request_recall_reasons", "code": "1" } ] });
-        let signed = signer.sign(serde_json::to_vec(&content)?.as_slice());
-        out.push((sr, json!({ "signed_data": signed }).to_string()));
-    }
-    Ok(out)
 }

@@ -3,11 +3,16 @@
 //! Events are applied with the aggregate's own `apply`, so the read side can never disagree with
 //! the write side.
 //!
-//! [`Projected::push_row`] is pure: it builds the entity's row from its state. The rows are
+//! [`Projected::row`] is pure: it builds the entity's row from its record. The rows are
 //! written with the statements generated from the table's declaration (`table::write`).
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
+use ehealth_aggregates::approval::ApprovalRecord;
+use ehealth_aggregates::care_plan_activity::CarePlanActivityRecord;
+use ehealth_aggregates::device_dispense::DeviceDispenseRecord;
+use ehealth_aggregates::merge_request::MergeRequestRecord;
+use ehealth_aggregates::service_request::ServiceRequestRecord;
 use ehealth_aggregates::{
     Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest,
 };
@@ -23,17 +28,64 @@ use crate::tables::{
     DeviceDispenseRows, MergeRequestRow, MergeRequestRows, ServiceRequestRow, ServiceRequestRows,
 };
 
-/// What the projection needs to know of an aggregate.
+/// What the projection needs to know of an aggregate: its record (the entity, once imported)
+/// and how the record makes a row of its table.
 pub(crate) trait Projected: Aggregate {
     /// The table's rows waiting to be written.
     type Rows: Rows;
-    /// The attributes whose changes go to the status history and the feed.
-    fn tracked(&self) -> Tracked;
+    type Record: Record;
+    /// The entity, once it exists.
+    fn record(&self) -> Option<&Self::Record>;
+    /// The entity's row; `document` is the aggregate's state as JSON.
+    fn row(
+        record: &Self::Record,
+        version: i64,
+        document: String,
+    ) -> Result<<Self::Rows as Rows>::Row, serde_json::Error>;
+
+    /// The attributes whose changes go to the status history and the feed: the status.
+    fn tracked(&self) -> Tracked {
+        vec![("status", self.record().map(Record::status))]
+    }
     /// When the last applied event happened (the feed's `event_time`).
-    fn changed_at(&self) -> Option<DateTime<Utc>>;
+    fn changed_at(&self) -> Option<DateTime<Utc>> {
+        self.record().map(Record::updated_at)
+    }
     /// Appends this entity's row (nothing while it has no record).
-    fn push_row(&self, version: i64, rows: &mut Self::Rows) -> Result<(), serde_json::Error>;
+    fn push_row(&self, version: i64, rows: &mut Self::Rows) -> Result<(), serde_json::Error> {
+        if let Some(record) = self.record() {
+            rows.push(Self::row(record, version, serde_json::to_string(self)?)?);
+        }
+        Ok(())
+    }
 }
+
+/// What every entity's record has: a status and the time of its last change.
+pub(crate) trait Record {
+    fn status(&self) -> &'static str;
+    fn updated_at(&self) -> DateTime<Utc>;
+}
+
+macro_rules! record {
+    ($($record:ty),*) => {$(
+        impl Record for $record {
+            fn status(&self) -> &'static str {
+                self.status.as_str()
+            }
+            fn updated_at(&self) -> DateTime<Utc> {
+                self.updated_at
+            }
+        }
+    )*};
+}
+
+record!(
+    ServiceRequestRecord,
+    MergeRequestRecord,
+    DeviceDispenseRecord,
+    ApprovalRecord,
+    CarePlanActivityRecord
+);
 
 /// The stored state of one entity, if it exists.
 pub async fn load_document(
@@ -62,7 +114,13 @@ pub async fn load_document_sqlite(
 
 impl Projected for ServiceRequest {
     type Rows = ServiceRequestRows;
+    type Record = ServiceRequestRecord;
 
+    fn record(&self) -> Option<&ServiceRequestRecord> {
+        self.record.as_ref()
+    }
+
+    /// The status and the medical program's processing status.
     fn tracked(&self) -> Tracked {
         let sr = self.record.as_ref();
         vec![
@@ -75,15 +133,12 @@ impl Projected for ServiceRequest {
         ]
     }
 
-    fn changed_at(&self) -> Option<DateTime<Utc>> {
-        self.record.as_ref().map(|r| r.updated_at)
-    }
-
-    fn push_row(&self, version: i64, rows: &mut Self::Rows) -> Result<(), serde_json::Error> {
-        let Some(sr) = &self.record else {
-            return Ok(());
-        };
-        rows.push(ServiceRequestRow {
+    fn row(
+        sr: &ServiceRequestRecord,
+        version: i64,
+        document: String,
+    ) -> Result<ServiceRequestRow, serde_json::Error> {
+        Ok(ServiceRequestRow {
             id: sr.id,
             patient_id: sr.patient_id,
             status: sr.status.as_str(),
@@ -97,29 +152,26 @@ impl Projected for ServiceRequest {
             updated_at: sr.updated_at,
             updated_by: sr.updated_by,
             version,
-            document: serde_json::to_string(self)?,
+            document,
             released_by_legal_entity_ids: serde_json::to_string(&sr.released_by)?,
-        });
-        Ok(())
+        })
     }
 }
 
 impl Projected for MergeRequest {
     type Rows = MergeRequestRows;
+    type Record = MergeRequestRecord;
 
-    fn tracked(&self) -> Tracked {
-        vec![("status", self.record.as_ref().map(|m| m.status.as_str()))]
+    fn record(&self) -> Option<&MergeRequestRecord> {
+        self.record.as_ref()
     }
 
-    fn changed_at(&self) -> Option<DateTime<Utc>> {
-        self.record.as_ref().map(|r| r.updated_at)
-    }
-
-    fn push_row(&self, version: i64, rows: &mut Self::Rows) -> Result<(), serde_json::Error> {
-        let Some(mr) = &self.record else {
-            return Ok(());
-        };
-        rows.push(MergeRequestRow {
+    fn row(
+        mr: &MergeRequestRecord,
+        version: i64,
+        document: String,
+    ) -> Result<MergeRequestRow, serde_json::Error> {
+        Ok(MergeRequestRow {
             id: mr.id,
             master_person_id: mr.master_person_id,
             merge_person_id: mr.merge_person_id,
@@ -130,28 +182,25 @@ impl Projected for MergeRequest {
             updated_by: mr.updated_by,
             updated_at: mr.updated_at,
             version,
-            document: serde_json::to_string(self)?,
-        });
-        Ok(())
+            document,
+        })
     }
 }
 
 impl Projected for DeviceDispense {
     type Rows = DeviceDispenseRows;
+    type Record = DeviceDispenseRecord;
 
-    fn tracked(&self) -> Tracked {
-        vec![("status", self.record.as_ref().map(|d| d.status.as_str()))]
+    fn record(&self) -> Option<&DeviceDispenseRecord> {
+        self.record.as_ref()
     }
 
-    fn changed_at(&self) -> Option<DateTime<Utc>> {
-        self.record.as_ref().map(|r| r.updated_at)
-    }
-
-    fn push_row(&self, version: i64, rows: &mut Self::Rows) -> Result<(), serde_json::Error> {
-        let Some(dd) = &self.record else {
-            return Ok(());
-        };
-        rows.push(DeviceDispenseRow {
+    fn row(
+        dd: &DeviceDispenseRecord,
+        version: i64,
+        document: String,
+    ) -> Result<DeviceDispenseRow, serde_json::Error> {
+        Ok(DeviceDispenseRow {
             id: dd.id,
             patient_id: dd.patient_id,
             status: dd.status.as_str(),
@@ -160,28 +209,25 @@ impl Projected for DeviceDispense {
             updated_at: dd.updated_at,
             updated_by: dd.updated_by,
             version,
-            document: serde_json::to_string(self)?,
-        });
-        Ok(())
+            document,
+        })
     }
 }
 
 impl Projected for Approval {
     type Rows = ApprovalRows;
+    type Record = ApprovalRecord;
 
-    fn tracked(&self) -> Tracked {
-        vec![("status", self.record.as_ref().map(|a| a.status.as_str()))]
+    fn record(&self) -> Option<&ApprovalRecord> {
+        self.record.as_ref()
     }
 
-    fn changed_at(&self) -> Option<DateTime<Utc>> {
-        self.record.as_ref().map(|r| r.updated_at)
-    }
-
-    fn push_row(&self, version: i64, rows: &mut Self::Rows) -> Result<(), serde_json::Error> {
-        let Some(a) = &self.record else {
-            return Ok(());
-        };
-        rows.push(ApprovalRow {
+    fn row(
+        a: &ApprovalRecord,
+        version: i64,
+        document: String,
+    ) -> Result<ApprovalRow, serde_json::Error> {
+        Ok(ApprovalRow {
             id: a.id,
             patient_id: a.patient_id,
             status: a.status.as_str(),
@@ -193,28 +239,25 @@ impl Projected for Approval {
             updated_at: a.updated_at,
             updated_by: a.updated_by,
             version,
-            document: serde_json::to_string(self)?,
-        });
-        Ok(())
+            document,
+        })
     }
 }
 
 impl Projected for CarePlanActivity {
     type Rows = CarePlanActivityRows;
+    type Record = CarePlanActivityRecord;
 
-    fn tracked(&self) -> Tracked {
-        vec![("status", self.record.as_ref().map(|a| a.status.as_str()))]
+    fn record(&self) -> Option<&CarePlanActivityRecord> {
+        self.record.as_ref()
     }
 
-    fn changed_at(&self) -> Option<DateTime<Utc>> {
-        self.record.as_ref().map(|r| r.updated_at)
-    }
-
-    fn push_row(&self, version: i64, rows: &mut Self::Rows) -> Result<(), serde_json::Error> {
-        let Some(a) = &self.record else {
-            return Ok(());
-        };
-        rows.push(CarePlanActivityRow {
+    fn row(
+        a: &CarePlanActivityRecord,
+        version: i64,
+        document: String,
+    ) -> Result<CarePlanActivityRow, serde_json::Error> {
+        Ok(CarePlanActivityRow {
             id: a.id,
             care_plan_id: a.care_plan_id,
             patient_id: a.patient_id,
@@ -227,8 +270,7 @@ impl Projected for CarePlanActivity {
             updated_at: a.updated_at,
             updated_by: a.updated_by,
             version,
-            document: serde_json::to_string(self)?,
-        });
-        Ok(())
+            document,
+        })
     }
 }

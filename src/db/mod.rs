@@ -31,6 +31,26 @@ impl From<Lite> for Db {
     }
 }
 
+/// The connection pool behind a backend's handle, for the storage code written once for both.
+pub(crate) trait Pooled {
+    type Database: sqlx::Database;
+    fn pool(&self) -> &sqlx::Pool<Self::Database>;
+}
+
+impl Pooled for PgPool {
+    type Database = sqlx::Postgres;
+    fn pool(&self) -> &PgPool {
+        self
+    }
+}
+
+impl Pooled for Lite {
+    type Database = sqlx::Sqlite;
+    fn pool(&self) -> &sqlx::SqlitePool {
+        &self.pool
+    }
+}
+
 /// Connections of the workers' own pool: the effects worker's batch transaction, its lookups, the
 /// SMS dispatcher.
 const WORKER_CONNECTIONS: u32 = 4;

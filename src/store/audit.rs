@@ -219,14 +219,46 @@ pub(super) struct ChainCheck {
     chain: Option<Walk>,
 }
 
-/// Every event in chain order, for the check; `json` is how the backend reads a JSON column as
-/// text (`::text` on PostgreSQL's `jsonb`, nothing on SQLite, which stores text).
+/// The columns of a [`ChainRow`]; `json` is how the backend reads a JSON column as text
+/// (`::text` on PostgreSQL's `jsonb`, nothing on SQLite, which stores text).
+pub(super) fn chain_columns(json: &str) -> String {
+    format!(
+        "global_position, aggregate_type, aggregate_id, sequence, event_type, event_version, \
+         payload{json}, metadata{json}, recorded_at, prev_hash, hash"
+    )
+}
+
+/// Every event in chain order, for the check.
 pub(super) fn chain_query(json: &str) -> String {
     format!(
-        "SELECT global_position, aggregate_type, aggregate_id, sequence, event_type, \
-         event_version, payload{json}, metadata{json}, recorded_at, prev_hash, hash \
-         FROM events ORDER BY aggregate_type, aggregate_id, sequence"
+        "SELECT {} FROM events ORDER BY aggregate_type, aggregate_id, sequence",
+        chain_columns(json)
     )
+}
+
+impl AuditRow {
+    /// The hash of this event chained after `prev_hash`, from its stored fields: what the append
+    /// computed, unless the row was changed since.
+    pub(super) fn hash_after(
+        &self,
+        prev_hash: Option<&[u8]>,
+    ) -> Result<Vec<u8>, serde_json::Error> {
+        let payload: Value = serde_json::from_str(&self.payload)?;
+        let metadata: Value = serde_json::from_str(&self.metadata)?;
+        Ok(event_hash(
+            prev_hash,
+            &HashedFields {
+                aggregate_type: &self.aggregate_type,
+                aggregate_id: &self.aggregate_id,
+                sequence: self.sequence,
+                event_type: &self.event_type,
+                event_version: &self.event_version,
+                payload: &payload,
+                metadata: &metadata,
+                recorded_at: self.recorded_at,
+            },
+        ))
+    }
 }
 
 impl ChainCheck {
@@ -273,21 +305,7 @@ impl ChainCheck {
                 stored: row.prev_hash.clone(),
             })
         } else {
-            let payload: Value = serde_json::from_str(&row.payload)?;
-            let metadata: Value = serde_json::from_str(&row.metadata)?;
-            let expected = event_hash(
-                row.prev_hash.as_deref(),
-                &HashedFields {
-                    aggregate_type: &row.aggregate_type,
-                    aggregate_id: &row.aggregate_id,
-                    sequence: row.sequence,
-                    event_type: &row.event_type,
-                    event_version: &row.event_version,
-                    payload: &payload,
-                    metadata: &metadata,
-                    recorded_at: row.recorded_at,
-                },
-            );
+            let expected = row.hash_after(row.prev_hash.as_deref())?;
             (row.hash.as_deref() != Some(expected.as_slice())).then(|| Problem::Hash {
                 expected,
                 stored: row.hash.clone(),

@@ -6,8 +6,11 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
-use sqlx::{ColumnIndex, Decode, Row, Type};
+use sqlx::{ColumnIndex, Decode, PgPool, Row, Type};
 use uuid::Uuid;
+
+use crate::db::sqlite::ts_bound;
+use crate::db::{Lite, Pooled};
 
 #[async_trait]
 pub trait History: Send + Sync {
@@ -126,3 +129,53 @@ impl PointInTime {
         }
     }
 }
+
+/// The [`History`] of a backend: `$name` over its handle `$handle`. The statements and the reading
+/// of their rows are the same on both backends (aggregate ids are text on both); only an
+/// [`PointInTime::AsOf`] bound is bound as the backend stores instants, by `$instant`.
+macro_rules! history {
+    ($name:ident($handle:ty), instant: $instant:expr) => {
+        pub(crate) struct $name(pub $handle);
+
+        #[async_trait]
+        impl History for $name {
+            async fn page(
+                &self,
+                aggregate_type: &str,
+                id: Uuid,
+                limit: i64,
+                offset: i64,
+            ) -> Result<(i64, Vec<HistoryEvent>), sqlx::Error> {
+                let rows = sqlx::query(PAGE)
+                    .bind(aggregate_type)
+                    .bind(id.to_string())
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(Pooled::pool(&self.0))
+                    .await?;
+                Ok(HistoryEvent::page(&rows))
+            }
+
+            async fn until(
+                &self,
+                aggregate_type: &str,
+                id: Uuid,
+                point: PointInTime,
+            ) -> Result<Vec<(i64, Value)>, sqlx::Error> {
+                let query = match point {
+                    PointInTime::Version(v) => sqlx::query(point.sql()).bind(v),
+                    PointInTime::AsOf(t) => sqlx::query(point.sql()).bind(($instant)(t)),
+                };
+                let rows = query
+                    .bind(aggregate_type)
+                    .bind(id.to_string())
+                    .fetch_all(Pooled::pool(&self.0))
+                    .await?;
+                Ok(PointInTime::events(&rows))
+            }
+        }
+    };
+}
+
+history!(PgHistory(PgPool), instant: |t: DateTime<Utc>| t);
+history!(SqliteHistory(Lite), instant: ts_bound);

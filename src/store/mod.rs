@@ -28,6 +28,8 @@ mod event_log;
 pub(crate) mod event_store;
 mod feed;
 pub mod hash;
+#[cfg(feature = "histories")]
+pub mod histories;
 mod history;
 mod idempotency;
 mod jobs;

@@ -4,20 +4,31 @@
 //! appending commands' worth of events, and optionally checks the result with
 //! `projections verify` and `audit verify`.
 
-mod histories;
-
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use cqrs_es::persist::{PersistedEventRepository, SerializedEvent};
+use cqrs_es::persist::PersistedEventRepository;
 use ehealth_aggregates::ServiceRequest;
 use ehealth_es::db::Db;
 use ehealth_es::store::EventRepository;
 use sqlx::PgPool;
 
-use histories::{unit, UNIT};
+use ehealth_es::store::histories::{self, Cast, UNIT};
+
+use crate::dataset::{E_DOCTOR, LE, PATIENT, U_DOCTOR, U_SPECIALIST};
+
+/// The generated histories' entities belong to the data set's legal entity and patient.
+const CAST: Cast = Cast {
+    legal_entity: LE,
+    patient: PATIENT,
+    patient_phone: "+380931234585",
+    doctor_employee: E_DOCTOR,
+    doctor_user: U_DOCTOR,
+    specialist_user: U_SPECIALIST,
+    requisition: "BENCH-0001",
+};
 
 /// Units per append transaction while the log grows (a few hundred events per commit).
 const UNITS_PER_COMMIT: u64 = 10;
@@ -40,39 +51,21 @@ pub async fn grow(pool: &PgPool, target: u64) -> anyhow::Result<u64> {
     }
     let units = (target - have).div_ceil(UNIT);
     let started = Instant::now();
-    let writers = 2u64;
-    let mut tasks = Vec::new();
-    for w in 0..writers {
-        let repo = EventRepository::new(
-            Db::Postgres(pool.clone()),
-            Arc::new(tokio::sync::Notify::new()),
-        );
-        let mine = units / writers + u64::from(w < units % writers);
-        tasks.push(tokio::spawn(async move {
-            let mut left = mine;
-            while left > 0 {
-                let n = left.min(UNITS_PER_COMMIT);
-                let batch: Vec<SerializedEvent> = (0..n).flat_map(|_| unit()).flatten().collect();
-                // The aggregate type parameter is not used by `persist`; every event names its own.
-                repo.persist::<ServiceRequest>(&batch, None)
-                    .await
-                    .map_err(|e| anyhow::anyhow!("appending generated events: {e}"))?;
-                left -= n;
-            }
-            anyhow::Ok(())
-        }));
-    }
+    let task = tokio::spawn(histories::append(
+        Db::Postgres(pool.clone()),
+        CAST,
+        units,
+        UNITS_PER_COMMIT,
+    ));
     let mut last_report = Instant::now();
-    for task in tasks {
-        while !task.is_finished() {
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            if last_report.elapsed() >= Duration::from_secs(10) {
-                eprintln!("  … {} events", count_events(pool).await?);
-                last_report = Instant::now();
-            }
+    while !task.is_finished() {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        if last_report.elapsed() >= Duration::from_secs(10) {
+            eprintln!("  … {} events", count_events(pool).await?);
+            last_report = Instant::now();
         }
-        task.await??;
     }
+    task.await??;
     let appended = units * UNIT;
     eprintln!(
         "appended {appended} events through persist in {:.1} s ({:.0}/s); vacuuming and checkpointing…",
@@ -135,7 +128,7 @@ async fn append_until(pool: PgPool, stop: Arc<AtomicBool>) -> anyhow::Result<(u6
     let repo = EventRepository::new(Db::Postgres(pool), Arc::new(tokio::sync::Notify::new()));
     let (mut commits, mut slowest) = (0u64, 0f64);
     'outer: loop {
-        for history in unit() {
+        for history in CAST.unit() {
             if stop.load(Ordering::Relaxed) {
                 break 'outer;
             }

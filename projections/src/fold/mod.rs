@@ -64,27 +64,19 @@ pub struct Fold {
 /// Dispatches on the aggregate type to the matching `Slots<A>`.
 macro_rules! with_slots {
     ($fold:expr, $kind:expr, $slots:ident => $body:expr) => {
+        with_slots!(@each $fold, $kind, $slots => $body;
+            ServiceRequest: service_requests,
+            MergeRequest: merge_requests,
+            DeviceDispense: device_dispenses,
+            Approval: approvals,
+            CarePlanActivity: care_plan_activities)
+    };
+    (@each $fold:expr, $kind:expr, $slots:ident => $body:expr; $($variant:ident: $field:ident),*) => {
         match $kind {
-            Kind::ServiceRequest => {
-                let $slots = &mut $fold.service_requests;
+            $(Kind::$variant => {
+                let $slots = &mut $fold.$field;
                 $body
-            }
-            Kind::MergeRequest => {
-                let $slots = &mut $fold.merge_requests;
-                $body
-            }
-            Kind::DeviceDispense => {
-                let $slots = &mut $fold.device_dispenses;
-                $body
-            }
-            Kind::Approval => {
-                let $slots = &mut $fold.approvals;
-                $body
-            }
-            Kind::CarePlanActivity => {
-                let $slots = &mut $fold.care_plan_activities;
-                $body
-            }
+            })*
         }
     };
 }
@@ -166,12 +158,8 @@ impl Fold {
         tables: &Tables,
         events: &[EventRef<'_>],
     ) -> Result<(), ProjectionError> {
-        if self.complete {
-            return Ok(());
-        }
-        let missing = self.missing(events)?;
-        for (kind, ids) in KINDS.into_iter().zip(missing.iter()) {
-            with_slots!(self, kind, slots => slots.load(conn, tables, ids).await?);
+        for (kind, ids) in self.unloaded(events)? {
+            with_slots!(self, kind, slots => slots.load(conn, tables, &ids).await?);
         }
         Ok(())
     }
@@ -182,14 +170,22 @@ impl Fold {
         conn: &mut SqliteConnection,
         events: &[EventRef<'_>],
     ) -> Result<(), ProjectionError> {
-        if self.complete {
-            return Ok(());
-        }
-        let missing = self.missing(events)?;
-        for (kind, ids) in KINDS.into_iter().zip(missing.iter()) {
-            with_slots!(self, kind, slots => slots.load_sqlite(conn, ids).await?);
+        for (kind, ids) in self.unloaded(events)? {
+            with_slots!(self, kind, slots => slots.load_sqlite(conn, &ids).await?);
         }
         Ok(())
+    }
+
+    /// The ids of the entities of `events` whose states must be loaded, per kind: none when the
+    /// fold started from empty tables.
+    fn unloaded(
+        &mut self,
+        events: &[EventRef<'_>],
+    ) -> Result<Vec<(Kind, Vec<Uuid>)>, ProjectionError> {
+        if self.complete {
+            return Ok(Vec::new());
+        }
+        Ok(KINDS.into_iter().zip(self.missing(events)?).collect())
     }
 
     /// The ids of the entities of `events` that are not in memory, per kind (in [`KINDS`] order).

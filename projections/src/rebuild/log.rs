@@ -26,14 +26,15 @@ pub(crate) struct Cursor {
 }
 
 /// One event as a rebuild reads it: the payload stays text until the fold deserializes it.
+#[cfg_attr(test, derive(Debug, PartialEq))]
 pub(super) struct LogEvent {
     pub(super) cursor: Cursor,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    payload: String,
-    user_id: Option<Uuid>,
-    recorded_at: DateTime<Utc>,
+    pub(super) aggregate_type: String,
+    pub(super) aggregate_id: String,
+    pub(super) sequence: i64,
+    pub(super) payload: String,
+    pub(super) user_id: Option<Uuid>,
+    pub(super) recorded_at: DateTime<Utc>,
 }
 
 pub(super) type LogRow = (

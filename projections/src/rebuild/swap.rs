@@ -28,9 +28,7 @@ pub(super) async fn drop_tables(
     names: &[&str],
 ) -> Result<(), ProjectionError> {
     for name in names {
-        sqlx::query(&format!("DROP TABLE IF EXISTS {}", tables.name(name)))
-            .execute(&mut *conn)
-            .await?;
+        execute(conn, &format!("DROP TABLE IF EXISTS {}", tables.name(name))).await?;
     }
     Ok(())
 }
@@ -39,12 +37,13 @@ pub(crate) async fn drop_schema(
     conn: &mut PgConnection,
     schema: &str,
 ) -> Result<(), ProjectionError> {
-    sqlx::query(&format!(
-        "DROP SCHEMA IF EXISTS {} CASCADE",
-        quote_ident(schema)
-    ))
-    .execute(conn)
-    .await?;
+    let sql = format!("DROP SCHEMA IF EXISTS {} CASCADE", quote_ident(schema));
+    execute(conn, &sql).await
+}
+
+/// Runs one statement built from our own names (never user input).
+async fn execute(conn: &mut PgConnection, sql: &str) -> Result<(), ProjectionError> {
+    sqlx::query(sql).execute(conn).await?;
     Ok(())
 }
 
@@ -94,9 +93,7 @@ pub(super) async fn create_aside(
     // A schema left by a rebuild that died half-way is garbage: the advisory lock says nobody
     // else is using it.
     drop_schema(conn, schema).await?;
-    sqlx::query(&format!("CREATE SCHEMA {}", quote_ident(schema)))
-        .execute(&mut *conn)
-        .await?;
+    execute(conn, &format!("CREATE SCHEMA {}", quote_ident(schema))).await?;
     let mut pairs = Vec::new();
     for name in TABLES {
         let found: Option<(String, String)> = sqlx::query_as(
@@ -120,15 +117,14 @@ pub(super) async fn create_aside(
             live,
             aside: Tables::in_schema(schema).name(name),
         };
-        sqlx::query(&format!(
+        let sql = format!(
             "CREATE {}TABLE {} (LIKE {} INCLUDING ALL EXCLUDING INDEXES) \
              WITH (autovacuum_enabled = false, toast.autovacuum_enabled = false)",
             if unlogged { "UNLOGGED " } else { "" },
             pair.aside,
             pair.live
-        ))
-        .execute(&mut *conn)
-        .await?;
+        );
+        execute(conn, &sql).await?;
         pairs.push(pair);
     }
     Ok(pairs)
@@ -140,22 +136,16 @@ pub(crate) async fn restore_options(
     conn: &mut PgConnection,
     pair: &TablePair,
 ) -> Result<(), ProjectionError> {
-    sqlx::query(&format!(
+    let reset = format!(
         "ALTER TABLE {} RESET (autovacuum_enabled, toast.autovacuum_enabled)",
         pair.aside
-    ))
-    .execute(&mut *conn)
-    .await?;
+    );
+    execute(conn, &reset).await?;
     let mut items = option_items(&pair.reloptions, "");
     items.extend(option_items(&pair.toast_reloptions, "toast."));
     if !items.is_empty() {
-        sqlx::query(&format!(
-            "ALTER TABLE {} SET ({})",
-            pair.aside,
-            items.join(", ")
-        ))
-        .execute(&mut *conn)
-        .await?;
+        let set = format!("ALTER TABLE {} SET ({})", pair.aside, items.join(", "));
+        execute(conn, &set).await?;
     }
     Ok(())
 }
@@ -168,12 +158,6 @@ pub(crate) async fn lock_log(
     timeout: Duration,
     exclusive: &[String],
 ) -> Result<bool, ProjectionError> {
-    sqlx::query(&format!(
-        "SET LOCAL lock_timeout = '{}ms'",
-        timeout.as_millis().max(1)
-    ))
-    .execute(&mut *conn)
-    .await?;
     let mut statements = vec!["LOCK TABLE events IN EXCLUSIVE MODE".to_string()];
     if !exclusive.is_empty() {
         statements.push(format!(
@@ -181,14 +165,7 @@ pub(crate) async fn lock_log(
             exclusive.join(", ")
         ));
     }
-    for statement in statements {
-        match sqlx::query(&statement).execute(&mut *conn).await {
-            Ok(_) => {}
-            Err(err) if is_lock_timeout(&err) => return Ok(false),
-            Err(err) => return Err(err.into()),
-        }
-    }
-    Ok(true)
+    lock_within(conn, timeout, statements).await
 }
 
 /// The swap's locks that do not hold appends, taken first: ACCESS EXCLUSIVE on the aside tables
@@ -204,21 +181,29 @@ pub(crate) async fn prepare_swap(
     timeout: Duration,
     pairs: &[TablePair],
 ) -> Result<bool, ProjectionError> {
-    sqlx::query(&format!(
-        "SET LOCAL lock_timeout = '{}ms'",
-        timeout.as_millis().max(1)
-    ))
-    .execute(&mut *conn)
-    .await?;
     let aside: Vec<&str> = pairs.iter().map(|p| p.aside.as_str()).collect();
     let live: Vec<&str> = pairs.iter().map(|p| p.live.as_str()).collect();
-    for statement in [
+    let statements = [
         format!("LOCK TABLE {} IN ACCESS EXCLUSIVE MODE", aside.join(", ")),
         format!(
             "LOCK TABLE events, {} IN SHARE UPDATE EXCLUSIVE MODE",
             live.join(", ")
         ),
-    ] {
+    ];
+    lock_within(conn, timeout, statements).await
+}
+
+/// Runs the `LOCK TABLE` `statements` in order, each waiting at most `timeout` for its lock.
+/// `Ok(false)` when a lock was not granted in time: the transaction is then aborted and must be
+/// rolled back.
+async fn lock_within(
+    conn: &mut PgConnection,
+    timeout: Duration,
+    statements: impl IntoIterator<Item = String>,
+) -> Result<bool, ProjectionError> {
+    let ms = timeout.as_millis().max(1);
+    execute(conn, &format!("SET LOCAL lock_timeout = '{ms}ms'")).await?;
+    for statement in statements {
         match sqlx::query(&statement).execute(&mut *conn).await {
             Ok(_) => {}
             Err(err) if is_lock_timeout(&err) => return Ok(false),

@@ -15,9 +15,11 @@ use ehealth_aggregates::service_request::{
 };
 use ehealth_aggregates::ServiceRequest;
 use serde_json::{json, Map, Value};
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
+
+use crate::test_db::sqlite;
 
 use crate::status::FEED_NAMESPACE;
 use crate::{load_document_sqlite, project_sqlite, Fold, ProjectionError, StoredEvent};
@@ -44,21 +46,6 @@ fn created_at() -> DateTime<Utc> {
 /// Sub-microsecond digits, which the stored text drops as PostgreSQL does.
 fn recalled_at() -> DateTime<Utc> {
     at("2024-03-02T10:30:15.123456Z") + Duration::nanoseconds(789)
-}
-
-/// A fresh in-memory database with the service's SQLite schema (one connection: each connection
-/// to `sqlite::memory:` is a database of its own).
-async fn database() -> SqlitePool {
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect("sqlite::memory:")
-        .await
-        .unwrap();
-    sqlx::migrate!("../migrations/sqlite")
-        .run(&pool)
-        .await
-        .unwrap();
-    pool
 }
 
 /// An event as the event store keeps it: the payload serialized as the aggregates serialize it,
@@ -171,15 +158,22 @@ struct SrRow {
     version: i64,
 }
 
+/// The one row `sql` selects.
+async fn one<T>(conn: &mut SqliteConnection, sql: &str) -> T
+where
+    T: for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow> + Send + Unpin,
+{
+    sqlx::query_as(sql).fetch_one(conn).await.unwrap()
+}
+
 async fn sr_row(conn: &mut SqliteConnection) -> SrRow {
-    sqlx::query_as(
+    one(
+        conn,
         "SELECT id, patient_id, status, program_processing_status, requester_employee_id, \
          requester_legal_entity_id, used_by_employee_id, used_by_legal_entity_id, status_reason, \
          inserted_at, updated_at, updated_by, version FROM service_requests",
     )
-    .fetch_one(conn)
     .await
-    .unwrap()
 }
 
 type HistoryRow = (
@@ -259,7 +253,7 @@ fn sr_row_of_import() -> SrRow {
 
 #[tokio::test]
 async fn a_service_request_import_then_recall() {
-    let pool = database().await;
+    let pool = sqlite().await;
 
     // The import: the row, and history of both tracked attributes but no feed record (a creation).
     project_committed(&pool, &[sr_imported()]).await.unwrap();
@@ -339,13 +333,12 @@ async fn a_service_request_import_then_recall() {
     );
 
     // Every uuid and instant is TEXT, as the schema's conventions say.
-    let types: (String, String, String, String) = sqlx::query_as(
+    let types: (String, String, String, String) = one(
+        &mut conn,
         "SELECT typeof(s.id), typeof(s.updated_at), typeof(h.entity_id), typeof(f.entity_id) \
          FROM service_requests s, status_history h, status_change_events f LIMIT 1",
     )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         types,
         ("text".into(), "text".into(), "text".into(), "text".into())
@@ -382,7 +375,7 @@ async fn a_service_request_import_then_recall() {
 
 #[tokio::test]
 async fn an_older_version_never_replaces_a_newer_row() {
-    let pool = database().await;
+    let pool = sqlite().await;
     project_committed(&pool, &[sr_imported(), sr_recalled()])
         .await
         .unwrap();
@@ -404,7 +397,7 @@ async fn an_older_version_never_replaces_a_newer_row() {
 
 #[tokio::test]
 async fn every_aggregate_table_in_one_commit_of_mixed_aggregates() {
-    let pool = database().await;
+    let pool = sqlite().await;
     let (mr, dd, ap) = (
         Uuid::from_u128(0x3a00_0000_0000_4000_8000_0000_0000_0001),
         Uuid::from_u128(0xdd00_0000_0000_4000_8000_0000_0000_0001),
@@ -527,13 +520,12 @@ async fn every_aggregate_table_in_one_commit_of_mixed_aggregates() {
     let mut conn = pool.acquire().await.unwrap();
     let later_ts = "2024-03-05T12:00:00.500000Z".to_string();
 
-    let mr_row: (String, String, String, String, String, String, String, i64) = sqlx::query_as(
+    let mr_row: (String, String, String, String, String, String, String, i64) = one(
+        &mut conn,
         "SELECT id, status, legal_entity_id, inserted_by, inserted_at, updated_by, updated_at, \
          version FROM merge_requests",
     )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         mr_row,
         (
@@ -547,13 +539,12 @@ async fn every_aggregate_table_in_one_commit_of_mixed_aggregates() {
             2
         )
     );
-    let dd_row: (String, String, String, String, Option<String>, i64) = sqlx::query_as(
+    let dd_row: (String, String, String, String, Option<String>, i64) = one(
+        &mut conn,
         "SELECT id, status, performer_legal_entity_id, updated_at, updated_by, version \
          FROM device_dispenses",
     )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         dd_row,
         (
@@ -575,13 +566,12 @@ async fn every_aggregate_table_in_one_commit_of_mixed_aggregates() {
         String,
         i64,
     );
-    let ap_row: ApRow = sqlx::query_as(
+    let ap_row: ApRow = one(
+        &mut conn,
         "SELECT id, status, reason_service_request, granted_to, legal_entity_id, otp_expires_at, \
          updated_at, version FROM approvals",
     )
-    .fetch_one(&mut *conn)
-    .await
-    .unwrap();
+    .await;
     assert_eq!(
         ap_row,
         (

@@ -10,9 +10,11 @@ use ehealth_aggregates::service_request::{
     ProgramProcessingStatus, ServiceRequestEvent, ServiceRequestRecord, ServiceRequestStatus,
 };
 use serde_json::{json, Map};
-use sqlx::sqlite::{SqlitePool, SqlitePoolOptions};
+use sqlx::sqlite::SqlitePool;
 use sqlx::SqliteConnection;
 use uuid::Uuid;
+
+use crate::test_db::sqlite;
 
 use super::{rebuild, verify};
 use crate::verify::DifferenceKind;
@@ -27,19 +29,6 @@ fn at(minutes: i64) -> DateTime<Utc> {
         .unwrap()
         .with_timezone(&Utc)
         + Duration::minutes(minutes)
-}
-
-async fn database() -> SqlitePool {
-    let pool = SqlitePoolOptions::new()
-        .max_connections(1)
-        .connect("sqlite::memory:")
-        .await
-        .unwrap();
-    sqlx::migrate!("../migrations/sqlite")
-        .run(&pool)
-        .await
-        .unwrap();
-    pool
 }
 
 fn stored<E: DomainEvent>(
@@ -199,7 +188,7 @@ async fn rebuild_committed(pool: &SqlitePool) -> u64 {
 
 #[tokio::test]
 async fn rebuild_reproduces_every_row_the_live_path_wrote_and_repairs_damage() {
-    let pool = database().await;
+    let pool = sqlite().await;
     append(&pool, histories(1)).await;
     append(&pool, histories(2)).await;
     let mut conn = pool.acquire().await.unwrap();
@@ -238,7 +227,7 @@ async fn rebuild_reproduces_every_row_the_live_path_wrote_and_repairs_damage() {
 
 #[tokio::test]
 async fn rebuild_of_an_empty_log_empties_the_tables() {
-    let pool = database().await;
+    let pool = sqlite().await;
     append(&pool, histories(1)).await;
     sqlx::query("DELETE FROM events")
         .execute(&pool)
@@ -253,7 +242,7 @@ async fn rebuild_of_an_empty_log_empties_the_tables() {
 
 #[tokio::test]
 async fn verify_finds_nothing_on_a_consistent_database_and_names_every_difference() {
-    let pool = database().await;
+    let pool = sqlite().await;
     append(&pool, histories(1)).await;
     let mut conn = pool.acquire().await.unwrap();
     let before = dump(&mut conn).await;

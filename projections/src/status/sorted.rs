@@ -31,6 +31,23 @@ fn rank(ranks: &[&str], value: &str) -> u8 {
         .map_or(u8::MAX, |p| p.min(usize::from(u8::MAX)) as u8)
 }
 
+/// The places `(part, row)` of the `len(part)` rows of every part, in the order of `key(part, row)`
+/// (ties in their places' order).
+fn order_by<R, K: Ord>(
+    parts: &[&R],
+    len: impl Fn(&R) -> usize,
+    key: impl Fn(&R, usize) -> K,
+) -> Vec<(u32, u32)> {
+    let mut keys: Vec<(K, u32, u32)> = Vec::with_capacity(parts.iter().map(|r| len(r)).sum());
+    for (p, rows) in parts.iter().enumerate() {
+        for i in 0..len(rows) {
+            keys.push((key(rows, i), p as u32, i as u32));
+        }
+    }
+    keys.sort_unstable();
+    keys.into_iter().map(|(_, p, i)| (p, i)).collect()
+}
+
 impl StatusRows {
     /// Copies the history rows of `parts` into a table without keys in the order of its key,
     /// `(entity_type, entity_id, sequence, attribute)`.
@@ -44,22 +61,18 @@ impl StatusRows {
         // order, as the C collation and every common one order them), then the row's place.
         let types = ranks(history.iter().flat_map(|h| h.entity_type.iter().copied()));
         let attributes = ranks(history.iter().flat_map(|h| h.attribute.iter().copied()));
-        let mut keys: Vec<(u8, u128, i64, u8, u32, u32)> =
-            Vec::with_capacity(history.iter().map(|h| h.sequence.len()).sum());
-        for (p, h) in history.iter().enumerate() {
-            for i in 0..h.sequence.len() {
-                keys.push((
+        let order = order_by(
+            &history,
+            |h| h.sequence.len(),
+            |h, i| {
+                (
                     rank(&types, h.entity_type[i]),
                     h.entity_id[i].as_u128(),
                     h.sequence[i],
                     rank(&attributes, h.attribute[i]),
-                    p as u32,
-                    i as u32,
-                ));
-            }
-        }
-        keys.sort_unstable();
-        let order: Vec<(u32, u32)> = keys.iter().map(|&(.., p, i)| (p, i)).collect();
+                )
+            },
+        );
         copy_ordered(&history, &order, conn, tables).await
     }
 
@@ -72,21 +85,17 @@ impl StatusRows {
     ) -> Result<(), sqlx::Error> {
         let feed: Vec<&FeedRows> = parts.iter().map(|rows| &rows.feed).collect();
         let types = ranks(feed.iter().flat_map(|f| f.entity_type.iter().copied()));
-        let mut keys: Vec<(u8, u128, i64, u32, u32)> =
-            Vec::with_capacity(feed.iter().map(|f| f.sequence.len()).sum());
-        for (p, f) in feed.iter().enumerate() {
-            for i in 0..f.sequence.len() {
-                keys.push((
+        let order = order_by(
+            &feed,
+            |f| f.sequence.len(),
+            |f, i| {
+                (
                     rank(&types, f.entity_type[i]),
                     f.entity_id[i].as_u128(),
                     f.sequence[i],
-                    p as u32,
-                    i as u32,
-                ));
-            }
-        }
-        keys.sort_unstable();
-        let order: Vec<(u32, u32)> = keys.iter().map(|&(.., p, i)| (p, i)).collect();
+                )
+            },
+        );
         copy_ordered(&feed, &order, conn, tables).await
     }
 }

@@ -191,6 +191,9 @@ impl Table {
 /// them.
 pub(crate) trait Rows: Default + Send + Sync + 'static {
     const TABLE: &'static Table;
+    type Row;
+    /// Appends one row.
+    fn push(&mut self, row: Self::Row);
     fn len(&self) -> usize;
     /// Appends copies of `other`'s rows after these.
     fn absorb(&mut self, other: &Self);
@@ -284,14 +287,13 @@ macro_rules! projection_table {
             $(pub(crate) $column: Vec<<$crate::table::kinds::$kind as $crate::table::kinds::Kind>::Value>,)*
         }
 
-        impl $rows {
-            pub(crate) fn push(&mut self, row: $row) {
-                $(self.$column.push(row.$column);)*
-            }
-        }
-
         impl $crate::table::Rows for $rows {
             const TABLE: &'static $crate::table::Table = &$table;
+            type Row = $row;
+
+            fn push(&mut self, row: $row) {
+                $(self.$column.push(row.$column);)*
+            }
 
             fn len(&self) -> usize {
                 [$(self.$column.len()),*][0]

@@ -10,7 +10,7 @@ use serde::de::DeserializeOwned;
 use serde_json::json;
 
 use super::*;
-use crate::table::Sql;
+use crate::table::{Column, Sql};
 
 /// Every listed value is a value of the enum as serde stores it, and the list is complete.
 fn matches_enum<E: DeserializeOwned>(
@@ -26,85 +26,32 @@ fn matches_enum<E: DeserializeOwned>(
     assert_eq!(listed.len(), variants);
 }
 
+/// Checks `$enum::VALUES` against serde, with the number of variants from an exhaustive match of
+/// the variants listed: a new variant fails to compile here.
+macro_rules! lists_exactly {
+    ($enum:ident: $first:ident $(, $rest:ident)*) => {{
+        let variants = |s: $enum| match s {
+            $enum::$first $(| $enum::$rest)* => [stringify!($first) $(, stringify!($rest))*].len(),
+        };
+        matches_enum($enum::VALUES, variants($enum::$first), $enum::as_str);
+    }};
+}
+
 #[test]
 fn each_enum_lists_exactly_the_values_serde_stores() {
-    // The variant counts come from exhaustive matches: a new variant fails to compile here.
-    let sr = |s: ServiceRequestStatus| match s {
-        ServiceRequestStatus::Active
-        | ServiceRequestStatus::InProgress
-        | ServiceRequestStatus::Completed
-        | ServiceRequestStatus::Recalled
-        | ServiceRequestStatus::EnteredInError => 5,
-    };
-    let pps = |s: ProgramProcessingStatus| match s {
-        ProgramProcessingStatus::New
-        | ProgramProcessingStatus::InQueue
-        | ProgramProcessingStatus::InProgress
-        | ProgramProcessingStatus::Completed => 4,
-    };
-    let mr = |s: MergeRequestStatus| match s {
-        MergeRequestStatus::New
-        | MergeRequestStatus::Approved
-        | MergeRequestStatus::Rejected
-        | MergeRequestStatus::Cancelled
-        | MergeRequestStatus::Signed
-        | MergeRequestStatus::Merged
-        | MergeRequestStatus::Expired => 7,
-    };
-    let dd = |s: DeviceDispenseStatus| match s {
-        DeviceDispenseStatus::InProgress
-        | DeviceDispenseStatus::Completed
-        | DeviceDispenseStatus::Declined
-        | DeviceDispenseStatus::Stopped
-        | DeviceDispenseStatus::EnteredInError
-        | DeviceDispenseStatus::Unknown
-        | DeviceDispenseStatus::Preparation
-        | DeviceDispenseStatus::Canceled => 8,
-    };
-    let ap = |s: ApprovalStatus| match s {
-        ApprovalStatus::New
-        | ApprovalStatus::Active
-        | ApprovalStatus::Rejected
-        | ApprovalStatus::Cancelled
-        | ApprovalStatus::Expired => 5,
-    };
-    let cpa = |s: CarePlanActivityStatus| match s {
-        CarePlanActivityStatus::Scheduled
-        | CarePlanActivityStatus::InProgress
-        | CarePlanActivityStatus::Completed
-        | CarePlanActivityStatus::Cancelled
-        | CarePlanActivityStatus::EnteredInError => 5,
-    };
-    matches_enum(
-        ServiceRequestStatus::VALUES,
-        sr(ServiceRequestStatus::Active),
-        ServiceRequestStatus::as_str,
-    );
-    matches_enum(
-        ProgramProcessingStatus::VALUES,
-        pps(ProgramProcessingStatus::New),
-        ProgramProcessingStatus::as_str,
-    );
-    matches_enum(
-        MergeRequestStatus::VALUES,
-        mr(MergeRequestStatus::New),
-        MergeRequestStatus::as_str,
-    );
-    matches_enum(
-        DeviceDispenseStatus::VALUES,
-        dd(DeviceDispenseStatus::InProgress),
-        DeviceDispenseStatus::as_str,
-    );
-    matches_enum(
-        ApprovalStatus::VALUES,
-        ap(ApprovalStatus::New),
-        ApprovalStatus::as_str,
-    );
-    matches_enum(
-        CarePlanActivityStatus::VALUES,
-        cpa(CarePlanActivityStatus::Scheduled),
-        CarePlanActivityStatus::as_str,
-    );
+    lists_exactly! { ServiceRequestStatus: Active, InProgress, Completed, Recalled, EnteredInError }
+    lists_exactly! { ProgramProcessingStatus: New, InQueue, InProgress, Completed }
+    lists_exactly! {
+        MergeRequestStatus: New, Approved, Rejected, Cancelled, Signed, Merged, Expired
+    }
+    lists_exactly! {
+        DeviceDispenseStatus: InProgress, Completed, Declined, Stopped, EnteredInError, Unknown,
+        Preparation, Canceled
+    }
+    lists_exactly! { ApprovalStatus: New, Active, Rejected, Cancelled, Expired }
+    lists_exactly! {
+        CarePlanActivityStatus: Scheduled, InProgress, Completed, Cancelled, EnteredInError
+    }
 }
 
 #[test]
@@ -152,22 +99,27 @@ fn written(table: &Table, columns: Vec<(String, String, bool)>) -> Vec<(String, 
         .collect()
 }
 
+/// `(name, type, NOT NULL)` of a table's declared columns, the type as `type_name` spells it.
+fn declared(table: &Table, type_name: impl Fn(Sql) -> &'static str) -> Vec<(String, String, bool)> {
+    let column = |c: &Column| {
+        (
+            c.name.to_string(),
+            type_name(c.sql).to_string(),
+            !c.nullable,
+        )
+    };
+    table.columns.iter().map(column).collect()
+}
+
 #[tokio::test]
 async fn the_declarations_are_the_sqlite_tables() {
     let pool = crate::test_db::sqlite().await;
     for table in ALL {
         let found = written(table, sqlite_columns(&pool, table.name).await);
-        let declared: Vec<(String, String, bool)> = table
-            .columns
-            .iter()
-            .map(|c| {
-                let sqlite = match c.sql {
-                    Sql::Bigint => "INTEGER",
-                    _ => "TEXT",
-                };
-                (c.name.to_string(), sqlite.to_string(), !c.nullable)
-            })
-            .collect();
+        let declared = declared(table, |sql| match sql {
+            Sql::Bigint => "INTEGER",
+            _ => "TEXT",
+        });
         assert_eq!(found, declared, "{}", table.name);
     }
 }
@@ -184,17 +136,10 @@ async fn the_declarations_are_the_postgres_tables() {
         .fetch_all(&pool)
         .await
         .unwrap();
-        let declared: Vec<(String, String, bool)> = table
-            .columns
-            .iter()
-            .map(|c| {
-                let postgres = match c.sql {
-                    Sql::Timestamptz => "timestamp with time zone",
-                    other => other.postgres(),
-                };
-                (c.name.to_string(), postgres.to_string(), !c.nullable)
-            })
-            .collect();
+        let declared = declared(table, |sql| match sql {
+            Sql::Timestamptz => "timestamp with time zone",
+            other => other.postgres(),
+        });
         assert_eq!(written(table, found), declared, "{}", table.name);
     }
 }

@@ -138,10 +138,19 @@ async fn pg_select(pool: &PgPool, mut sql: QueryBuilder<'_, Postgres>) -> BTreeS
     found.into_iter().collect()
 }
 
-/// Checks every condition against the pure rule with `select` (one backend).
+/// Inserts `$rows` (their values as `postgres` or SQLite binds them), then checks every condition
+/// against the pure rule with `select` (one backend).
 macro_rules! check_conditions {
-    ($pool:expr, $select:ident, $db:ty, $rows:expr) => {{
+    ($pool:expr, $select:ident, $db:ty, $rows:expr, postgres: $postgres:expr) => {{
         let rows = $rows;
+        for (rule, id, facts) in rows {
+            let sql = insert_sql(table_of(rule), $postgres);
+            let mut query = sqlx::query(&sql);
+            for value in row(rule, *id, facts, $postgres) {
+                query = query.bind(value);
+            }
+            query.execute($pool).await.unwrap();
+        }
         for caller in CALLERS {
             for rule in ALL {
                 let head = format!(
@@ -187,31 +196,13 @@ macro_rules! check_conditions {
 #[tokio::test]
 async fn on_sqlite_the_conditions_select_exactly_what_the_rule_admits() {
     let pool = crate::test_db::sqlite().await;
-    let rows = rows();
-    for (rule, id, facts) in &rows {
-        let sql = insert_sql(table_of(rule), false);
-        let mut query = sqlx::query(&sql);
-        for value in row(rule, *id, facts, false) {
-            query = query.bind(value);
-        }
-        query.execute(&pool).await.unwrap();
-    }
-    check_conditions!(&pool, sqlite_select, Sqlite, &rows);
+    check_conditions!(&pool, sqlite_select, Sqlite, &rows(), postgres: false);
 }
 
 #[tokio::test]
 async fn on_postgres_the_conditions_select_exactly_what_the_rule_admits() {
     let pool = crate::test_db::postgres().await;
-    let rows = rows();
-    for (rule, id, facts) in &rows {
-        let sql = insert_sql(table_of(rule), true);
-        let mut query = sqlx::query(&sql);
-        for value in row(rule, *id, facts, true) {
-            query = query.bind(value);
-        }
-        query.execute(&pool).await.unwrap();
-    }
-    check_conditions!(&pool, pg_select, Postgres, &rows);
+    check_conditions!(&pool, pg_select, Postgres, &rows(), postgres: true);
 }
 
 #[test]

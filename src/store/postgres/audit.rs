@@ -4,17 +4,14 @@
 use std::collections::HashMap;
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
-use serde_json::Value;
 use sqlx::postgres::PgRow;
 use sqlx::{Connection, PgPool, Postgres, QueryBuilder, Row};
 use uuid::Uuid;
 
 use crate::store::audit::{
-    chain_query, push_visible_to, status_changes_query, Audit, AuditReport, ChainCheck, ChainRow,
-    StatusChange, StatusChangeFilter, STATUS_CHANGE_COLUMNS,
+    chain_columns, chain_query, push_visible_to, status_changes_query, Audit, AuditReport,
+    AuditRow, ChainCheck, ChainRow, StatusChange, StatusChangeFilter, STATUS_CHANGE_COLUMNS,
 };
-use crate::store::hash::{event_hash, HashedFields};
 
 /// Key of the session advisory lock that keeps two instances from backfilling at once.
 const BACKFILL_LOCK: i64 = 0x6568_6561_6c74_6802;
@@ -116,17 +113,6 @@ fn push_conditions(
     }
 }
 
-type BackfillRow = (
-    String,
-    String,
-    i64,
-    String,
-    String,
-    String,
-    String,
-    DateTime<Utc>,
-);
-
 /// Hashes the events appended before migration 0005 (`hash IS NULL`), chain by chain, then
 /// validates the constraint that every event has a hash. Runs with `migrate`; a no-op once done.
 /// Those hashes attest the log as it was at the backfill, not as it was first written.
@@ -153,61 +139,55 @@ pub(crate) async fn backfill(pool: &PgPool) -> Result<u64, sqlx::Error> {
     let mut hashed = 0u64;
     let mut after: (String, String, i64) = (String::new(), String::new(), 0);
     loop {
-        let rows: Vec<BackfillRow> = sqlx::query_as(
-            "SELECT aggregate_type, aggregate_id, sequence, event_type, event_version, \
-             payload::text, metadata::text, recorded_at FROM events \
+        let sql = format!(
+            "SELECT {} FROM events \
              WHERE hash IS NULL AND (aggregate_type, aggregate_id, sequence) > ($1, $2, $3) \
              ORDER BY aggregate_type, aggregate_id, sequence LIMIT $4",
-        )
-        .bind(&after.0)
-        .bind(&after.1)
-        .bind(after.2)
-        .bind(BACKFILL_CHUNK)
-        .fetch_all(&mut conn)
-        .await?;
+            chain_columns("::text")
+        );
+        let rows: Vec<AuditRow> = sqlx::query_as::<_, ChainRow>(&sql)
+            .bind(&after.0)
+            .bind(&after.1)
+            .bind(after.2)
+            .bind(BACKFILL_CHUNK)
+            .fetch_all(&mut conn)
+            .await?
+            .into_iter()
+            .map(AuditRow::from)
+            .collect();
         let Some(last) = rows.last() else { break };
-        after = (last.0.clone(), last.1.clone(), last.2);
+        after = (
+            last.aggregate_type.clone(),
+            last.aggregate_id.clone(),
+            last.sequence,
+        );
         let mut heads: HashMap<(String, String), (i64, Vec<u8>)> = HashMap::new();
         let (mut types, mut ids, mut seqs, mut prevs, mut hashes) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut tx = conn.begin().await?;
-        for (agg_type, agg_id, sequence, event_type, version, payload, metadata, at) in &rows {
-            let key = (agg_type.clone(), agg_id.clone());
+        for row in &rows {
+            let key = (row.aggregate_type.clone(), row.aggregate_id.clone());
             let prev: Option<Vec<u8>> = match heads.get(&key) {
-                Some((seq, hash)) if *seq == sequence - 1 => Some(hash.clone()),
-                _ if *sequence > 1 => sqlx::query_scalar(
+                Some((seq, hash)) if *seq == row.sequence - 1 => Some(hash.clone()),
+                _ if row.sequence > 1 => sqlx::query_scalar(
                     "SELECT hash FROM events WHERE aggregate_type = $1 AND aggregate_id = $2 \
                      AND sequence = $3",
                 )
-                .bind(agg_type)
-                .bind(agg_id)
-                .bind(sequence - 1)
+                .bind(&row.aggregate_type)
+                .bind(&row.aggregate_id)
+                .bind(row.sequence - 1)
                 .fetch_optional(&mut *tx)
                 .await?
                 .flatten(),
                 _ => None,
             };
-            let payload: Value =
-                serde_json::from_str(payload).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            let metadata: Value =
-                serde_json::from_str(metadata).map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
-            let hash = event_hash(
-                prev.as_deref(),
-                &HashedFields {
-                    aggregate_type: agg_type,
-                    aggregate_id: agg_id,
-                    sequence: *sequence,
-                    event_type,
-                    event_version: version,
-                    payload: &payload,
-                    metadata: &metadata,
-                    recorded_at: *at,
-                },
-            );
-            heads.insert(key, (*sequence, hash.clone()));
-            types.push(agg_type.clone());
-            ids.push(agg_id.clone());
-            seqs.push(*sequence);
+            let hash = row
+                .hash_after(prev.as_deref())
+                .map_err(|e| sqlx::Error::Decode(Box::new(e)))?;
+            heads.insert(key, (row.sequence, hash.clone()));
+            types.push(row.aggregate_type.clone());
+            ids.push(row.aggregate_id.clone());
+            seqs.push(row.sequence);
             prevs.push(prev);
             hashes.push(hash);
         }

@@ -8,7 +8,6 @@ pub mod feed;
 mod group_commit;
 mod group_read;
 mod held;
-mod history;
 mod idempotency;
 mod jobs;
 mod operations;
@@ -23,7 +22,7 @@ use std::time::Duration;
 
 use sqlx::PgPool;
 
-use super::Store;
+use super::{history, Store};
 
 pub(crate) use audit::backfill;
 

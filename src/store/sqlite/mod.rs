@@ -5,7 +5,6 @@
 mod audit;
 mod event_log;
 mod feed;
-mod history;
 mod idempotency;
 mod jobs;
 mod operations;
@@ -17,7 +16,7 @@ mod sms_outbox;
 
 use std::sync::Arc;
 
-use super::Store;
+use super::{history, Store};
 use crate::db::Lite;
 
 /// Every interface over `lite`. Appends are never grouped: there is one writer at a time.

@@ -4,7 +4,7 @@
 //! so the checks can look for it after the fault.
 
 use std::collections::VecDeque;
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -12,7 +12,7 @@ use rand::{Rng, SeedableRng};
 use serde_json::Value;
 use uuid::Uuid;
 
-use crate::dataset::{id, Kind, PATIENT};
+use crate::dataset::{id, Handed, Kind, OneShots, PATIENT};
 
 /// A client waits at most this long for an answer; longer counts as a hang.
 pub const CLIENT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -69,9 +69,7 @@ pub struct Plan {
     pub approvals: usize,
     pub violations: usize,
     pub recalls: Mutex<VecDeque<(Uuid, String)>>,
-    next_release: AtomicUsize,
-    next_stop: AtomicUsize,
-    next_reject: AtomicUsize,
+    handed: OneShots,
 }
 
 impl Plan {
@@ -92,15 +90,8 @@ impl Plan {
             approvals,
             violations,
             recalls: Mutex::new(recalls.into()),
-            next_release: AtomicUsize::new(0),
-            next_stop: AtomicUsize::new(0),
-            next_reject: AtomicUsize::new(0),
+            handed: OneShots::default(),
         }
-    }
-
-    fn take(&self, counter: &AtomicUsize) -> Option<usize> {
-        let n = counter.fetch_add(1, Ordering::Relaxed);
-        (n < self.one_shot).then_some(n)
     }
 }
 
@@ -112,67 +103,79 @@ struct Request {
     body: Option<String>,
 }
 
+impl Request {
+    /// A doctor's request without a body.
+    fn doctor(action: Action, entity: Uuid, path: String) -> Request {
+        Request {
+            action,
+            entity,
+            path,
+            specialist: false,
+            body: None,
+        }
+    }
+}
+
 fn resend(plan: &Plan, rng: &mut impl Rng) -> Request {
     let entity = id(Kind::Approval, rng.gen_range(0..plan.approvals.max(1)));
-    Request {
-        action: Action::Resend,
-        entity,
-        path: format!("/api/patients/{PATIENT}/approvals/{entity}/actions/resend"),
-        specialist: false,
-        body: None,
+    let path = format!("/api/patients/{PATIENT}/approvals/{entity}/actions/resend");
+    Request::doctor(Action::Resend, entity, path)
+}
+
+/// The request on the next unused one-shot entity of `kind`; once they are all used, a resend
+/// (which any approval takes any number of times).
+fn one_shot(
+    plan: &Plan,
+    rng: &mut impl Rng,
+    handed: &Handed,
+    kind: Kind,
+    request: impl FnOnce(Uuid) -> Request,
+) -> Request {
+    match handed.take(plan.one_shot) {
+        Some(n) => request(id(kind, n)),
+        None => resend(plan, rng),
     }
 }
 
 fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
     let roll: u32 = rng.gen_range(0..100);
     match roll {
-        0..=21 => match plan.take(&plan.next_release) {
-            Some(n) => {
-                let entity = id(Kind::QueuedServiceRequest, n);
-                Request {
-                    action: Action::Release,
-                    entity,
-                    path: format!("/api/service_requests/{entity}/actions/release"),
-                    specialist: false,
-                    body: None,
-                }
+        0..=21 => one_shot(
+            plan,
+            rng,
+            &plan.handed.release,
+            Kind::QueuedServiceRequest,
+            |e| {
+                let path = format!("/api/service_requests/{e}/actions/release");
+                Request::doctor(Action::Release, e, path)
+            },
+        ),
+        22..=41 => one_shot(
+            plan,
+            rng,
+            &plan.handed.stop,
+            Kind::InProgressDispense,
+            |e| {
+                let path = format!("/api/patients/{PATIENT}/device_dispenses/{e}/actions/stop");
+                Request::doctor(Action::Stop, e, path)
+            },
+        ),
+        42..=61 => one_shot(plan, rng, &plan.handed.reject, Kind::NewMergeRequest, |e| {
+            let path = format!("/api/merge_requests/{e}/actions/reject");
+            Request {
+                specialist: true,
+                ..Request::doctor(Action::Reject, e, path)
             }
-            None => resend(plan, rng),
-        },
-        22..=41 => match plan.take(&plan.next_stop) {
-            Some(n) => {
-                let entity = id(Kind::InProgressDispense, n);
-                Request {
-                    action: Action::Stop,
-                    entity,
-                    path: format!("/api/patients/{PATIENT}/device_dispenses/{entity}/actions/stop"),
-                    specialist: false,
-                    body: None,
-                }
-            }
-            None => resend(plan, rng),
-        },
-        42..=61 => match plan.take(&plan.next_reject) {
-            Some(n) => {
-                let entity = id(Kind::NewMergeRequest, n);
-                Request {
-                    action: Action::Reject,
-                    entity,
-                    path: format!("/api/merge_requests/{entity}/actions/reject"),
-                    specialist: true,
-                    body: None,
-                }
-            }
-            None => resend(plan, rng),
-        },
+        }),
         62..=86 => resend(plan, rng),
         87..=92 => match plan.recalls.lock().ok().and_then(|mut q| q.pop_front()) {
             Some((entity, body)) => Request {
-                action: Action::Recall,
-                entity,
-                path: format!("/api/patients/{PATIENT}/service_requests/{entity}/actions/recall"),
-                specialist: false,
                 body: Some(body),
+                ..Request::doctor(
+                    Action::Recall,
+                    entity,
+                    format!("/api/patients/{PATIENT}/service_requests/{entity}/actions/recall"),
+                )
             },
             None => resend(plan, rng),
         },
@@ -191,13 +194,7 @@ fn pick(plan: &Plan, rng: &mut impl Rng) -> Request {
                     format!("/api/patients/{PATIENT}/device_dispenses/{entity}/actions/stop"),
                 )
             };
-            Request {
-                action: Action::Violation,
-                entity,
-                path,
-                specialist: false,
-                body: None,
-            }
+            Request::doctor(Action::Violation, entity, path)
         }
     }
 }
@@ -375,36 +372,4 @@ pub async fn run(plan: Arc<Plan>, clients: usize, stop: Arc<AtomicBool>) -> Tall
         }
     }
     all
-}
-
-/// Signs a recall of each of the first `count` active service requests as their requester (the
-/// content is the service request as the node renders it), before the load starts.
-pub async fn presign(
-    base: &str,
-    token: &str,
-    count: usize,
-    signer: &crate::pki::TestSigner,
-) -> anyhow::Result<Vec<(Uuid, String)>> {
-    let client = client();
-    let mut out = Vec::with_capacity(count);
-    for n in 0..count {
-        let sr = id(Kind::ActiveServiceRequest, n);
-        let doc: Value = client
-            .get(format!(
-                "{base}/api/patients/{PATIENT}/service_requests/{sr}"
-            ))
-            .bearer_auth(token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        let mut content = doc["data"].clone();
-        anyhow::ensure!(content.is_object(), "GET service request {sr}: {doc}");
-        content["status_reason"] = serde_json::json!({
-            "coding": [ { "system": "eHealth/service_request_recall_reasons", "code": "1" } ]
-        });
-        let signed = signer.sign(serde_json::to_vec(&content)?.as_slice());
-        out.push((sr, serde_json::json!({ "signed_data": signed }).to_string()));
-    }
-    Ok(out)
 }

@@ -21,6 +21,8 @@ mod scenarios;
 mod dataset;
 #[path = "../../../../tests/support/pki.rs"]
 mod pki;
+#[path = "../../recalls.rs"]
+mod recalls;
 
 use std::path::PathBuf;
 use std::time::Instant;

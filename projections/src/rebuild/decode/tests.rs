@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 
 use super::*;
-use crate::rebuild::log::copy_log_query;
+use crate::rebuild::log::{copy_log_query, LogEvent, LogRow};
 
 const SIGNATURE: &[u8] = b"PGCOPY\n\xff\r\n\0";
 const TRAILER: [u8; 2] = [0xff, 0xff];
@@ -56,24 +56,13 @@ fn event(position: i64, user: Option<&str>, recorded_at: DateTime<Utc>) -> Vec<O
 }
 
 /// What the fold sees of a chunk's events.
-#[derive(Debug, PartialEq)]
-struct Seen {
-    cursor: Cursor,
-    aggregate_type: String,
-    aggregate_id: String,
-    sequence: i64,
-    payload: String,
-    user_id: Option<Uuid>,
-    recorded_at: DateTime<Utc>,
-}
-
-fn seen(chunk: &LogChunk) -> Vec<Seen> {
+fn seen(chunk: &LogChunk) -> Vec<LogEvent> {
     chunk
         .refs()
         .unwrap()
         .iter()
         .zip(&chunk.events)
-        .map(|(e, raw)| Seen {
+        .map(|(e, raw)| LogEvent {
             cursor: raw.cursor,
             aggregate_type: e.aggregate_type.to_string(),
             aggregate_id: e.aggregate_id.to_string(),
@@ -89,7 +78,7 @@ fn seen(chunk: &LogChunk) -> Vec<Seen> {
 }
 
 /// Decodes `stream` handed over in messages of `size` bytes, two events per chunk.
-fn decode(stream: &[u8], size: usize) -> Result<Vec<Seen>, ProjectionError> {
+fn decode(stream: &[u8], size: usize) -> Result<Vec<LogEvent>, ProjectionError> {
     let mut decoder = LogDecoder::default();
     let mut chunk = LogChunk::new();
     let mut full = Vec::new();
@@ -139,7 +128,7 @@ fn a_tuple_yields_each_value_in_its_type() {
     assert_eq!(chunk.push_tuple(&bytes).unwrap(), Some(bytes.len()));
     assert_eq!(
         seen(&chunk),
-        [Seen {
+        [LogEvent {
             cursor: Cursor {
                 tx_id: 1_000,
                 position: 42
@@ -302,39 +291,16 @@ async fn the_bytes_postgres_sends_for_the_log_query_decode_to_the_stored_events(
         .await
         .unwrap();
     }
-    type Row = (
-        String,
-        i64,
-        String,
-        String,
-        i64,
-        String,
-        Option<String>,
-        DateTime<Utc>,
-    );
-    let expected: Vec<Row> = sqlx::query_as(
+    let expected: Vec<LogRow> = sqlx::query_as(
         "SELECT tx_id::text, global_position, aggregate_type, aggregate_id, sequence, \
          payload::text, metadata->>'user_id', recorded_at FROM events ORDER BY global_position",
     )
     .fetch_all(&mut *conn)
     .await
     .unwrap();
-    let expected: Vec<Seen> = expected
+    let expected: Vec<LogEvent> = expected
         .into_iter()
-        .map(
-            |(tx, position, ty, id, sequence, payload, user, recorded_at)| Seen {
-                cursor: Cursor {
-                    tx_id: tx.parse().unwrap(),
-                    position,
-                },
-                aggregate_type: ty,
-                aggregate_id: id,
-                sequence,
-                payload,
-                user_id: user.and_then(|u| Uuid::parse_str(&u).ok()),
-                recorded_at,
-            },
-        )
+        .map(|row| LogEvent::from_row(row).unwrap())
         .collect();
     assert_eq!(expected.len(), 3);
 

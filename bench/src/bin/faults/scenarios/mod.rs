@@ -16,8 +16,8 @@ use crate::cluster::Cluster;
 use crate::dataset::{self, Sizes};
 use crate::load::{self, Ack, Plan, Tally};
 use crate::node::{Node, NodeConfig};
-use crate::pki;
 use crate::provider::Provider;
+use crate::{pki, recalls};
 
 pub use kill::sigkill;
 pub use pg::pg_restart;
@@ -152,7 +152,14 @@ impl Setup {
         let specialist = env
             .keys
             .mint(dataset::U_SPECIALIST, dataset::LE, SCOPES, 86_400);
-        let recalls = load::presign(sign_via, &doctor, self.sizes.recalls, &env.signer).await?;
+        let recalls = recalls::presign(
+            &load::client(),
+            sign_via,
+            &doctor,
+            self.sizes.recalls,
+            &env.signer,
+        )
+        .await?;
         Ok(Plan::new(
             bases,
             doctor,
