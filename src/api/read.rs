@@ -75,8 +75,11 @@ entity!(Approval, ApprovalRecord, "approvals", "approval:read",
     super::approvals::NOT_FOUND,
     visible_to: |r, le| r.visible_to(le),
     parents: |r: &ApprovalRecord| vec![r.patient_id]);
+// An activity is visible to its care plan's managing legal entity and to every legal entity on
+// whose behalf it was changed (a recall's give-back is done on behalf of the recalling legal
+// entity, which may then follow what its recall did). Anything else is 404, like an unknown id.
 entity!(CarePlanActivity, CarePlanActivityRecord, "care_plan_activities", "care_plan:read",
-    super::care_plan_activities::NOT_FOUND,
+    "Care plan activity not found",
     visible_to: |r, le| r.visible_to(le),
     parents: |r: &CarePlanActivityRecord| vec![r.patient_id, r.care_plan_id]);
 
