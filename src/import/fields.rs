@@ -74,6 +74,20 @@ impl<'a> Fields<'a> {
     }
 }
 
+/// Every entry of the list `key` of the file, validated by `parse` (given its index, for the
+/// error message).
+pub(super) fn records<T>(
+    file: &Value,
+    key: &str,
+    parse: impl Fn(usize, &Value) -> anyhow::Result<T>,
+) -> anyhow::Result<Vec<T>> {
+    list(file, key)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| parse(i, v))
+        .collect()
+}
+
 /// The list `key` of the file (none: empty).
 pub(super) fn list<'a>(file: &'a Value, key: &str) -> &'a [Value] {
     file.get(key)
