@@ -1,10 +1,11 @@
 //! The two read endpoints of each entity kind: `GET <path>` (the entity, now or in the past) and
 //! `GET <path>/history` (its events), as `read_endpoints::<kind>::{show, history}`.
 //!
-//! Both run the same generic code for every kind ([`super::read::show`] and
-//! [`super::read::history`] over the aggregate); the kinds differ only in their path, scope and
-//! documentation, so each kind is one row of the table below and the macro writes its two
-//! handlers with their OpenAPI operations.
+//! Both do the same for every kind, in this order: the scope (403), the query parameters (422),
+//! the path and the caller's visibility on the current record (404), then the answer (the record,
+//! at the point in time asked for, or a page of its events). The kinds differ only in their path,
+//! scope and documentation, so each kind is one row of the table below and the macro writes its
+//! two handlers with their OpenAPI operations.
 
 use std::sync::Arc;
 
@@ -16,6 +17,7 @@ use ehealth_aggregates::{
 use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::Caller;
+use super::history;
 use super::openapi::care_plan_schemas::CarePlanActivityEnvelope;
 use super::openapi::schemas::{
     ApprovalEnvelope, DeviceDispenseEnvelope, ErrorEnvelope, HistoryList, MergeRequestEnvelope,
@@ -23,7 +25,8 @@ use super::openapi::schemas::{
 };
 use super::openapi::AuthenticatedErrors;
 use super::query_params::PageParams;
-use super::time_travel::TimeTravelParams;
+use super::read::{visible, Entity};
+use super::time_travel::{self, TimeTravelParams};
 use crate::app::AppState;
 
 const SHOW_REFUSED: &str = "A malformed `as_of` or `version`, both at once, another query \
@@ -91,7 +94,10 @@ macro_rules! read_endpoints {
                 Path(path): Path<$ids>,
                 RawQuery(query): RawQuery,
             ) -> Result<ApiResponse, ApiError> {
-                super::super::read::show::<$entity>(&app, &caller, path, query.as_deref()).await
+                caller.require(&[$scope])?;
+                let point = time_travel::requested(query.as_deref())?;
+                let (_, record) = visible::<$entity>(&app, &caller, path, point).await?;
+                Ok(ApiResponse::ok($entity::render(&record)))
             }
 
             #[doc = concat!("`GET ", $path, "/history` (scope `", $scope, "`).")]
@@ -117,7 +123,10 @@ macro_rules! read_endpoints {
                 Path(path): Path<$ids>,
                 RawQuery(query): RawQuery,
             ) -> Result<ApiResponse, ApiError> {
-                super::super::read::history::<$entity>(&app, &caller, path, query.as_deref()).await
+                caller.require(&[$scope])?;
+                let page = history::page(query.as_deref())?;
+                let (id, _) = visible::<$entity>(&app, &caller, path, None).await?;
+                history::answer::<$entity>(&app, id, page).await
             }
         }
     )+};
