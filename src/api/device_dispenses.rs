@@ -60,9 +60,12 @@ pub async fn stop(
         return Ok(pending);
     }
     let identity = &caller.identity;
-    let allowed_types = facts::allowed_legal_entity_types(&app).await?;
-    let le = facts::legal_entity(&app, identity.legal_entity()).await?;
-    legal_entity::check_stop_device_dispense(le.as_ref(), &allowed_types)?;
+    facts::check_legal_entity(
+        &app,
+        identity.legal_entity(),
+        legal_entity::check_stop_device_dispense,
+    )
+    .await?;
     let patient_id = path_id(&patient_id, NOT_FOUND)?;
     let id = path_id(&id, NOT_FOUND)?;
     let command = DeviceDispenseCommand::Stop {

@@ -112,9 +112,12 @@ pub async fn release(
     if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
         return Ok(pending);
     }
-    let allowed_types = facts::allowed_legal_entity_types(&app).await?;
-    let le = facts::legal_entity(&app, caller.identity.legal_entity()).await?;
-    legal_entity::check_release(le.as_ref(), &allowed_types)?;
+    facts::check_legal_entity(
+        &app,
+        caller.identity.legal_entity(),
+        legal_entity::check_release,
+    )
+    .await?;
     let id = path_id(&id, NOT_FOUND)?;
     let command = ServiceRequestCommand::Release(ReleaseServiceRequest {
         legal_entity_id: caller.identity.legal_entity(),
@@ -313,9 +316,7 @@ pub async fn recall(
     if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
         return Ok(pending);
     }
-    let allowed_types = facts::allowed_legal_entity_types(&app).await?;
-    let le = facts::legal_entity(&app, identity.legal_entity()).await?;
-    legal_entity::check_recall(le.as_ref(), &allowed_types)?;
+    facts::check_legal_entity(&app, identity.legal_entity(), legal_entity::check_recall).await?;
     let at = actions::now();
     let party = app.reference.user_party(identity.user_id).await?;
     caller::check_party(party.as_ref(), at.date_naive())?;

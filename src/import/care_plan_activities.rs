@@ -47,7 +47,6 @@ pub(super) fn care_plan_activity(i: usize, v: &Value) -> anyhow::Result<CarePlan
         returned_by: Vec::new(),
         changed_by_legal_entities: Vec::new(),
         other: f.other(&[
-            "id",
             "care_plan_id",
             "care_plan",
             "patient_id",
@@ -57,10 +56,6 @@ pub(super) fn care_plan_activity(i: usize, v: &Value) -> anyhow::Result<CarePlan
             "status",
             "quantity",
             "remaining_quantity",
-            "inserted_at",
-            "inserted_by",
-            "updated_at",
-            "updated_by",
         ]),
     };
     record

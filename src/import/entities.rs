@@ -36,7 +36,6 @@ pub(super) fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequ
         updated_at: f.time("updated_at", inserted_at)?,
         updated_by: f.opt_uuid("updated_by")?,
         other: f.other(&[
-            "id",
             "patient_id",
             "subject",
             "status",
@@ -49,10 +48,6 @@ pub(super) fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequ
             "explanatory_letter",
             "status_history",
             "signed_content_links",
-            "inserted_at",
-            "inserted_by",
-            "updated_at",
-            "updated_by",
         ]),
         released_by: Vec::new(),
     })
@@ -73,15 +68,10 @@ pub(super) fn merge_request(i: usize, v: &Value) -> anyhow::Result<MergeRequestR
         updated_by: f.opt_uuid("updated_by")?.unwrap_or(inserted_by),
         updated_at: f.time("updated_at", inserted_at)?,
         other: f.other(&[
-            "id",
             "master_person_id",
             "merge_person_id",
             "status",
             "legal_entity_id",
-            "inserted_by",
-            "inserted_at",
-            "updated_by",
-            "updated_at",
         ]),
     })
 }
@@ -103,17 +93,12 @@ pub(super) fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispe
         updated_at: f.time("updated_at", inserted_at)?,
         updated_by: f.opt_uuid("updated_by")?,
         other: f.other(&[
-            "id",
             "patient_id",
             "subject",
             "status",
             "performer_legal_entity",
             "performer_legal_entity_id",
             "performer",
-            "inserted_at",
-            "inserted_by",
-            "updated_at",
-            "updated_by",
         ]),
     })
 }
@@ -145,17 +130,12 @@ pub(super) fn approval(
         updated_by: f.opt_uuid("updated_by")?,
         otp: None,
         other: f.other(&[
-            "id",
             "patient_id",
             "status",
             "reason",
             "granted_to",
             "legal_entity_id",
             "authorize_with",
-            "inserted_at",
-            "inserted_by",
-            "updated_at",
-            "updated_by",
         ]),
     })
 }

@@ -64,15 +64,25 @@ impl<'a> Fields<'a> {
         Ok(self.opt(field)?.unwrap_or(default))
     }
 
-    /// Every field not in `known`, kept verbatim.
+    /// Every field the record does not model, kept verbatim: not in `known`, and not one of the
+    /// fields every entity record models (its id and who created and last changed it, when).
     pub fn other(&self, known: &[&str]) -> Map<String, Value> {
         self.obj
             .iter()
-            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .filter(|(k, _)| !known.contains(&k.as_str()) && !EVERY_RECORD.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
 }
+
+/// The fields every entity record models.
+const EVERY_RECORD: [&str; 5] = [
+    "id",
+    "inserted_at",
+    "inserted_by",
+    "updated_at",
+    "updated_by",
+];
 
 /// Every entry of the list `key` of the file, validated by `parse` (given its index, for the
 /// error message).
