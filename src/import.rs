@@ -149,9 +149,7 @@ pub async fn import(db: &Db, bus: &Arc<CommandBus>, file: &Value) -> anyhow::Res
             Some((id, le))
         })
         .collect();
-    let mut approvals = records(file, "approvals", |i, v| {
-        entities::approval(i, v, &employee_le)
-    })?;
+    let mut approvals = records(file, "approvals", |f| entities::approval(f, &employee_le))?;
     let store = Store::new(db);
     resolve_legal_entities(&Reference::new(store.reference.clone()), &mut approvals).await?;
     let activities = records(

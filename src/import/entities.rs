@@ -8,14 +8,12 @@ use ehealth_aggregates::approval::ApprovalRecord;
 use ehealth_aggregates::device_dispense::DeviceDispenseRecord;
 use ehealth_aggregates::merge_request::MergeRequestRecord;
 use ehealth_aggregates::service_request::ServiceRequestRecord;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::fields::Fields;
 use crate::api::actions::now;
 
-pub(super) fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequestRecord> {
-    let f = Fields::new("service_requests", i, v)?;
+pub(super) fn service_request(f: &Fields) -> anyhow::Result<ServiceRequestRecord> {
     let patient_id = f.uuid_or("patient_id", "subject")?;
     let inserted_at = f.time("inserted_at", now())?;
     Ok(ServiceRequestRecord {
@@ -53,8 +51,7 @@ pub(super) fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequ
     })
 }
 
-pub(super) fn merge_request(i: usize, v: &Value) -> anyhow::Result<MergeRequestRecord> {
-    let f = Fields::new("merge_requests", i, v)?;
+pub(super) fn merge_request(f: &Fields) -> anyhow::Result<MergeRequestRecord> {
     let inserted_at = f.time("inserted_at", now())?;
     let inserted_by = f.uuid("inserted_by")?;
     Ok(MergeRequestRecord {
@@ -76,8 +73,7 @@ pub(super) fn merge_request(i: usize, v: &Value) -> anyhow::Result<MergeRequestR
     })
 }
 
-pub(super) fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispenseRecord> {
-    let f = Fields::new("device_dispenses", i, v)?;
+pub(super) fn device_dispense(f: &Fields) -> anyhow::Result<DeviceDispenseRecord> {
     let patient_id = f.uuid_or("patient_id", "subject")?;
     let performer_legal_entity =
         f.uuid_or("performer_legal_entity_id", "performer_legal_entity")?;
@@ -106,11 +102,9 @@ pub(super) fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispe
 /// An approval; its owning legal entity is `legal_entity_id`, else that of its `granted_to`
 /// employee (from this file, or resolved from the registry when the file is imported).
 pub(super) fn approval(
-    i: usize,
-    v: &Value,
+    f: &Fields,
     employee_le: &HashMap<Uuid, Uuid>,
 ) -> anyhow::Result<ApprovalRecord> {
-    let f = Fields::new("approvals", i, v)?;
     let granted_to = f.opt_uuid("granted_to")?;
     let legal_entity_id = f
         .opt_uuid("legal_entity_id")?

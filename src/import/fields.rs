@@ -84,17 +84,17 @@ const EVERY_RECORD: [&str; 5] = [
     "updated_by",
 ];
 
-/// Every entry of the list `key` of the file, validated by `parse` (given its index, for the
-/// error message).
+/// Every entry of the list `key` of the file, read from its fields by `parse` (which name the
+/// entry at fault).
 pub(super) fn records<T>(
     file: &Value,
     key: &str,
-    parse: impl Fn(usize, &Value) -> anyhow::Result<T>,
+    parse: impl Fn(&Fields) -> anyhow::Result<T>,
 ) -> anyhow::Result<Vec<T>> {
     list(file, key)
         .iter()
         .enumerate()
-        .map(|(i, v)| parse(i, v))
+        .map(|(i, v)| parse(&Fields::new(key, i, v)?))
         .collect()
 }
 
