@@ -11,12 +11,13 @@ mod reference;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use cqrs_es::Aggregate;
 use ehealth_aggregates::approval::{ApprovalCommand, ApprovalRecord};
-use ehealth_aggregates::care_plan_activity::CarePlanActivityCommand;
+use ehealth_aggregates::care_plan_activity::{CarePlanActivityCommand, CarePlanActivityRecord};
 use ehealth_aggregates::common::parse_reference;
-use ehealth_aggregates::device_dispense::DeviceDispenseCommand;
-use ehealth_aggregates::merge_request::MergeRequestCommand;
-use ehealth_aggregates::service_request::ServiceRequestCommand;
+use ehealth_aggregates::device_dispense::{DeviceDispenseCommand, DeviceDispenseRecord};
+use ehealth_aggregates::merge_request::{MergeRequestCommand, MergeRequestRecord};
+use ehealth_aggregates::service_request::{ServiceRequestCommand, ServiceRequestRecord};
 use ehealth_aggregates::{
     Approval, CarePlanActivity, DeviceDispense, MergeRequest, ServiceRequest,
 };
@@ -28,7 +29,7 @@ use crate::commands::{CommandBus, CommandMeta, Routed};
 use crate::db::Db;
 use crate::reference::Reference;
 use crate::store::{CommandContext, Store};
-use fields::list;
+use fields::{list, records};
 
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct ImportReport {
@@ -50,17 +51,65 @@ async fn resolve_legal_entities(
     Ok(())
 }
 
-/// Executes the Import command of each entity; an entity that exists already is left as it is.
-async fn create_all<A>(
+/// A record of the file with the Import command that creates its entity.
+trait Imported: Sized {
+    type Aggregate: Routed;
+    /// The entity kind, in command ids and error messages.
+    const KIND: &'static str;
+    fn id(&self) -> Uuid;
+    fn command(self) -> <Self::Aggregate as Aggregate>::Command;
+}
+
+macro_rules! imported {
+    ($record:ty, $aggregate:ty, $command:ident, $kind:literal) => {
+        impl Imported for $record {
+            type Aggregate = $aggregate;
+            const KIND: &'static str = $kind;
+            fn id(&self) -> Uuid {
+                self.id
+            }
+            fn command(self) -> $command {
+                $command::Import(Box::new(self))
+            }
+        }
+    };
+}
+
+imported!(
+    ServiceRequestRecord,
+    ServiceRequest,
+    ServiceRequestCommand,
+    "service_request"
+);
+imported!(
+    MergeRequestRecord,
+    MergeRequest,
+    MergeRequestCommand,
+    "merge_request"
+);
+imported!(
+    DeviceDispenseRecord,
+    DeviceDispense,
+    DeviceDispenseCommand,
+    "device_dispense"
+);
+imported!(ApprovalRecord, Approval, ApprovalCommand, "approval");
+imported!(
+    CarePlanActivityRecord,
+    CarePlanActivity,
+    CarePlanActivityCommand,
+    "care_plan_activity"
+);
+
+/// Executes the Import command of each record; an entity that exists already is left as it is.
+async fn create_all<R: Imported>(
     bus: &Arc<CommandBus>,
-    kind: &str,
-    commands: impl Iterator<Item = (Uuid, A::Command)>,
+    records: Vec<R>,
     report: &mut ImportReport,
-) -> anyhow::Result<()>
-where
-    A: Routed,
-{
-    for (id, command) in commands {
+) -> anyhow::Result<()> {
+    let kind = R::KIND;
+    for record in records {
+        let id = record.id();
         let meta = CommandMeta {
             user_id: Uuid::nil(),
             client_id: Uuid::nil(),
@@ -72,7 +121,7 @@ where
             job_id: None,
         };
         let outcome = bus
-            .execute::<A>(id, command, meta, CommandContext::default())
+            .execute::<R::Aggregate>(id, record.command(), meta, CommandContext::default())
             .await
             .map_err(|e| anyhow::anyhow!("{kind} {id}: {e}"))?;
         if outcome.is_some() {
@@ -89,22 +138,9 @@ pub async fn import(db: &Db, bus: &Arc<CommandBus>, file: &Value) -> anyhow::Res
     if !file.is_object() {
         anyhow::bail!("the import file must hold one JSON object");
     }
-    let service_requests = list(file, "service_requests")
-        .iter()
-        .enumerate()
-        .map(|(i, v)| entities::service_request(i, v))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let merge_requests = list(file, "merge_requests")
-        .iter()
-        .enumerate()
-        .map(|(i, v)| entities::merge_request(i, v))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-    let device_dispenses = list(file, "device_dispenses")
-        .iter()
-        .enumerate()
-        .map(|(i, v)| entities::device_dispense(i, v))
-        .collect::<anyhow::Result<Vec<_>>>()?;
-
+    let service_requests = records(file, "service_requests", entities::service_request)?;
+    let merge_requests = records(file, "merge_requests", entities::merge_request)?;
+    let device_dispenses = records(file, "device_dispenses", entities::device_dispense)?;
     let employee_le: HashMap<Uuid, Uuid> = list(file, "employees")
         .iter()
         .filter_map(|e| {
@@ -113,18 +149,14 @@ pub async fn import(db: &Db, bus: &Arc<CommandBus>, file: &Value) -> anyhow::Res
             Some((id, le))
         })
         .collect();
-    let mut approvals = list(file, "approvals")
-        .iter()
-        .enumerate()
-        .map(|(i, v)| entities::approval(i, v, &employee_le))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut approvals = records(file, "approvals", |f| entities::approval(f, &employee_le))?;
     let store = Store::new(db);
     resolve_legal_entities(&Reference::new(store.reference.clone()), &mut approvals).await?;
-    let activities = list(file, "care_plan_activities")
-        .iter()
-        .enumerate()
-        .map(|(i, v)| care_plan_activities::care_plan_activity(i, v))
-        .collect::<anyhow::Result<Vec<_>>>()?;
+    let activities = records(
+        file,
+        "care_plan_activities",
+        care_plan_activities::care_plan_activity,
+    )?;
 
     // Everything is valid: only now is anything written.
     let rows = reference::reference_rows(file)?;
@@ -133,25 +165,10 @@ pub async fn import(db: &Db, bus: &Arc<CommandBus>, file: &Value) -> anyhow::Res
         reference_rows: rows.len(),
         ..Default::default()
     };
-    let sr = service_requests
-        .into_iter()
-        .map(|r| (r.id, ServiceRequestCommand::Import(Box::new(r))));
-    create_all::<ServiceRequest>(bus, "service_request", sr, &mut report).await?;
-    let mr = merge_requests
-        .into_iter()
-        .map(|r| (r.id, MergeRequestCommand::Import(Box::new(r))));
-    create_all::<MergeRequest>(bus, "merge_request", mr, &mut report).await?;
-    let dd = device_dispenses
-        .into_iter()
-        .map(|r| (r.id, DeviceDispenseCommand::Import(Box::new(r))));
-    create_all::<DeviceDispense>(bus, "device_dispense", dd, &mut report).await?;
-    let ap = approvals
-        .into_iter()
-        .map(|r| (r.id, ApprovalCommand::Import(Box::new(r))));
-    create_all::<Approval>(bus, "approval", ap, &mut report).await?;
-    let cpa = activities
-        .into_iter()
-        .map(|r| (r.id, CarePlanActivityCommand::Import(Box::new(r))));
-    create_all::<CarePlanActivity>(bus, "care_plan_activity", cpa, &mut report).await?;
+    create_all(bus, service_requests, &mut report).await?;
+    create_all(bus, merge_requests, &mut report).await?;
+    create_all(bus, device_dispenses, &mut report).await?;
+    create_all(bus, approvals, &mut report).await?;
+    create_all(bus, activities, &mut report).await?;
     Ok(report)
 }

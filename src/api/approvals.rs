@@ -1,8 +1,8 @@
-//! Approvals: Resend SMS (async by server decision) and the read endpoint.
+//! Approvals: Resend SMS (async by server decision); the read endpoints are in `read_endpoints`.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use ehealth_aggregates::approval::{
     method, otp_delivery, ApprovalCommand, ApprovalError, OtpDelivery,
@@ -19,7 +19,6 @@ use super::error::ApiError;
 use super::extract::{path_id, Caller};
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
-use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 use crate::jobs::JobSpec;
 use crate::otp_limit::{Claim, OtpInitLimit};
@@ -188,35 +187,4 @@ pub async fn resend(
         app.otp_limit.give_back(claim).await;
     }
     Ok(outcome?.into_accepted())
-}
-
-/// `GET /api/patients/{patient_id}/approvals/{id}` (scope `approval:read`).
-#[utoipa::path(
-    get,
-    path = "/api/patients/{patient_id}/approvals/{id}",
-    tag = "entities",
-    operation_id = "get_approval",
-    summary = "An approval, now or in the past",
-    description = "Visible to the legal entity of the employee it is granted to; the phone is \
-masked. `as_of` or `version` answers the state it had then.",
-    params(
-        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
-        ("id" = uuid::Uuid, Path, description = "Approval id", example = "99999999-9999-4999-8999-999999999999"),
-        TimeTravelParams,
-    ),
-    security(("bearer" = ["approval:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "The approval", body = doc::ApprovalEnvelope),
-        (status = 404, description = "`Approval with such id is not found`", body = doc::ErrorEnvelope),
-        (status = 422, description = "A malformed `as_of` or `version`, both at once, another query parameter, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub async fn show(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<ApiResponse, ApiError> {
-    super::read::show::<Approval>(&app, &caller, path, query.as_deref()).await
 }

@@ -1,15 +1,23 @@
 //! The facts the caller rules (`ehealth_aggregates::caller`) decide on, read from the reference
 //! data: the handlers read them in the order their action checks them, and the domain decides.
 
-use ehealth_aggregates::caller::{EmployeeFacts, LegalEntityFacts};
+use ehealth_aggregates::caller::{CallerError, EmployeeFacts, LegalEntityFacts};
 use ehealth_aggregates::ids::{LegalEntityId, UserId};
 
 use super::error::ApiError;
 use crate::app::AppState;
 
-/// `me_allowed_transactions_le_types`.
-pub async fn allowed_legal_entity_types(app: &AppState) -> Result<Vec<String>, ApiError> {
-    Ok(app.reference.allowed_legal_entity_types().await?)
+/// An action's rule on the caller's legal entity (`check`, one of
+/// `ehealth_aggregates::caller::legal_entity`), judged on `me_allowed_transactions_le_types` and
+/// the legal entity as the registry knows it.
+pub async fn check_legal_entity(
+    app: &AppState,
+    id: LegalEntityId,
+    check: fn(Option<&LegalEntityFacts>, &[String]) -> Result<(), CallerError>,
+) -> Result<(), ApiError> {
+    let allowed_types = app.reference.allowed_legal_entity_types().await?;
+    let le = legal_entity(app, id).await?;
+    Ok(check(le.as_ref(), &allowed_types)?)
 }
 
 /// The legal entity, `None` when the registry does not know it.

@@ -1,8 +1,8 @@
-//! Device dispenses: Stop (async) and the read endpoint.
+//! Device dispenses: Stop (async); the read endpoints are in `read_endpoints`.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use ehealth_aggregates::caller::legal_entity;
 use ehealth_aggregates::device_dispense::DeviceDispenseCommand;
 use ehealth_aggregates::DeviceDispense;
@@ -14,7 +14,6 @@ use super::error::ApiError;
 use super::extract::{path_id, Caller};
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
-use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 use crate::jobs::JobSpec;
 
@@ -61,9 +60,12 @@ pub async fn stop(
         return Ok(pending);
     }
     let identity = &caller.identity;
-    let allowed_types = facts::allowed_legal_entity_types(&app).await?;
-    let le = facts::legal_entity(&app, identity.legal_entity()).await?;
-    legal_entity::check_stop_device_dispense(le.as_ref(), &allowed_types)?;
+    facts::check_legal_entity(
+        &app,
+        identity.legal_entity(),
+        legal_entity::check_stop_device_dispense,
+    )
+    .await?;
     let patient_id = path_id(&patient_id, NOT_FOUND)?;
     let id = path_id(&id, NOT_FOUND)?;
     let command = DeviceDispenseCommand::Stop {
@@ -82,36 +84,4 @@ pub async fn stop(
     Ok(actions::run::<DeviceDispense>(&app, req, id, command)
         .await?
         .into_accepted())
-}
-
-/// `GET /api/patients/{patient_id}/device_dispenses/{id}` (scope `device_dispense:read`): only the
-/// performer legal entity sees it.
-#[utoipa::path(
-    get,
-    path = "/api/patients/{patient_id}/device_dispenses/{id}",
-    tag = "entities",
-    operation_id = "get_device_dispense",
-    summary = "A device dispense, now or in the past",
-    description = "Visible to the legal entity that performed it. `as_of` or `version` answers the \
-state it had then.",
-    params(
-        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
-        ("id" = uuid::Uuid, Path, description = "Device dispense id", example = "88888888-8888-4888-8888-888888888888"),
-        TimeTravelParams,
-    ),
-    security(("bearer" = ["device_dispense:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "The device dispense", body = doc::DeviceDispenseEnvelope),
-        (status = 404, description = "`Device dispense not found`", body = doc::ErrorEnvelope),
-        (status = 422, description = "A malformed `as_of` or `version`, both at once, another query parameter, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub async fn show(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<ApiResponse, ApiError> {
-    super::read::show::<DeviceDispense>(&app, &caller, path, query.as_deref()).await
 }

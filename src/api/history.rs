@@ -1,27 +1,20 @@
-//! `GET …/{id}/history` of each entity: every event of the entity in order, with its position in
-//! the log and the authority it was recorded on (user, legal entity, request, command, correlation,
-//! causation, job), for auditors.
+//! The answer of `GET …/{id}/history` (the endpoints are in [`super::read_endpoints`]): every event
+//! of the entity in order, with its position in the log and the authority it was recorded on
+//! (user, legal entity, request, command, correlation, causation, job), for auditors.
 //!
 //! Each endpoint has its entity read endpoint's scope, visibility and 404s, judged on the entity's
 //! current state. Payloads are shown without the event's enum tag (`event_type` names it) and with
 //! secrets redacted: OTP salts (from which codes are derived) become `"[redacted]"` and phone
 //! numbers are masked the way the approval view masks them. Nothing else in an event is secret.
 
-use std::sync::Arc;
-
-use axum::extract::{Path, RawQuery, State};
 use cqrs_es::Aggregate;
 use ehealth_aggregates::common::mask_phone;
-use ehealth_aggregates::{Approval, DeviceDispense, MergeRequest, ServiceRequest};
 use serde_json::{json, Map, Value};
 use uuid::Uuid;
 
 use super::envelope::ApiResponse;
 use super::error::ApiError;
-use super::extract::Caller;
-use super::openapi::schemas as doc;
-use super::openapi::AuthenticatedErrors;
-use super::query_params::{refused, Page, PageParams, QueryParams};
+use super::query_params::{refused, Page, QueryParams};
 use crate::app::AppState;
 
 const REDACTED: &str = "[redacted]";
@@ -36,134 +29,6 @@ pub(super) fn page(raw_query: Option<&str>) -> Result<Page, ApiError> {
         Err(refused(invalid))
     }
 }
-
-/// `GET /api/patients/{patient_id}/service_requests/{id}/history` (scope `service_request:read`).
-#[utoipa::path(
-    get,
-    path = "/api/patients/{patient_id}/service_requests/{id}/history",
-    tag = "audit",
-    operation_id = "service_request_history",
-    summary = "The history of a service request",
-    description = "Every event of the entity in sequence order, with its position in the log and \
-the authority it was recorded on; salts redacted, phones masked. Scope, visibility and 404 of the \
-entity's read endpoint.",
-    params(
-        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
-        ("id" = uuid::Uuid, Path, description = "Service request id", example = "66666666-6666-4666-8666-666666666666"),
-        PageParams,
-    ),
-    security(("bearer" = ["service_request:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "A page of events", body = doc::HistoryList),
-        (status = 404, description = "`Service request not found`", body = doc::ErrorEnvelope),
-        (status = 422, description = "A malformed `page` or `page_size`, another query parameter, a repeated one, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub async fn service_request(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<ApiResponse, ApiError> {
-    super::read::history::<ServiceRequest>(&app, &caller, path, query.as_deref()).await
-}
-
-/// `GET /api/merge_requests/{id}/history` (scope `merge_request:read`).
-#[utoipa::path(
-    get,
-    path = "/api/merge_requests/{id}/history",
-    tag = "audit",
-    operation_id = "merge_request_history",
-    summary = "The history of a merge request",
-    description = "Every event of the entity in sequence order, with its position in the log and \
-the authority it was recorded on; salts redacted, phones masked. Scope, visibility and 404 of the \
-entity's read endpoint.",
-    params(
-        ("id" = uuid::Uuid, Path, description = "Merge request id", example = "77777777-7777-4777-8777-777777777777"),
-        PageParams,
-    ),
-    security(("bearer" = ["merge_request:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "A page of events", body = doc::HistoryList),
-        (status = 404, description = "`Merge request not found`", body = doc::ErrorEnvelope),
-        (status = 422, description = "A malformed `page` or `page_size`, another query parameter, a repeated one, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub async fn merge_request(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    Path(path): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<ApiResponse, ApiError> {
-    super::read::history::<MergeRequest>(&app, &caller, path, query.as_deref()).await
-}
-
-/// `GET /api/patients/{patient_id}/device_dispenses/{id}/history` (scope `device_dispense:read`).
-#[utoipa::path(
-    get,
-    path = "/api/patients/{patient_id}/device_dispenses/{id}/history",
-    tag = "audit",
-    operation_id = "device_dispense_history",
-    summary = "The history of a device dispense",
-    description = "Every event of the entity in sequence order, with its position in the log and \
-the authority it was recorded on; salts redacted, phones masked. Scope, visibility and 404 of the \
-entity's read endpoint.",
-    params(
-        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
-        ("id" = uuid::Uuid, Path, description = "Device dispense id", example = "88888888-8888-4888-8888-888888888888"),
-        PageParams,
-    ),
-    security(("bearer" = ["device_dispense:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "A page of events", body = doc::HistoryList),
-        (status = 404, description = "`Device dispense not found`", body = doc::ErrorEnvelope),
-        (status = 422, description = "A malformed `page` or `page_size`, another query parameter, a repeated one, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub async fn device_dispense(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<ApiResponse, ApiError> {
-    super::read::history::<DeviceDispense>(&app, &caller, path, query.as_deref()).await
-}
-
-/// `GET /api/patients/{patient_id}/approvals/{id}/history` (scope `approval:read`).
-#[utoipa::path(
-    get,
-    path = "/api/patients/{patient_id}/approvals/{id}/history",
-    tag = "audit",
-    operation_id = "approval_history",
-    summary = "The history of an approval",
-    description = "Every event of the entity in sequence order, with its position in the log and \
-the authority it was recorded on; salts redacted, phones masked. Scope, visibility and 404 of the \
-entity's read endpoint.",
-    params(
-        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
-        ("id" = uuid::Uuid, Path, description = "Approval id", example = "99999999-9999-4999-8999-999999999999"),
-        PageParams,
-    ),
-    security(("bearer" = ["approval:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "A page of events", body = doc::HistoryList),
-        (status = 404, description = "`Approval with such id is not found`", body = doc::ErrorEnvelope),
-        (status = 422, description = "A malformed `page` or `page_size`, another query parameter, a repeated one, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub async fn approval(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<ApiResponse, ApiError> {
-    super::read::history::<Approval>(&app, &caller, path, query.as_deref()).await
-}
-
 /// One page of the entity's events and the `paging` object. The count and the page come from one
 /// statement, so they describe the same snapshot of the log.
 pub(super) async fn answer<A: Aggregate>(

@@ -1,8 +1,8 @@
-//! Merge requests: Reject (sync) and the read endpoint.
+//! Merge requests: Reject (sync); the read endpoints are in `read_endpoints`.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use ehealth_aggregates::caller::{employee, legal_entity};
 use ehealth_aggregates::merge_request::MergeRequestCommand;
@@ -15,7 +15,6 @@ use super::error::ApiError;
 use super::extract::{path_id, Caller};
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
-use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 
 pub(super) const NOT_FOUND: &str = "Merge request not found";
@@ -96,35 +95,4 @@ pub async fn reject(
             Ok(ApiResponse::ok(data))
         }
     }
-}
-
-/// `GET /api/merge_requests/{id}` (scope `merge_request:read`): only the legal entity where the
-/// merge request was created sees it.
-#[utoipa::path(
-    get,
-    path = "/api/merge_requests/{id}",
-    tag = "entities",
-    operation_id = "get_merge_request",
-    summary = "A merge request, now or in the past",
-    description = "Visible to the legal entity where it was created. `as_of` or `version` answers \
-the state it had then.",
-    params(
-        ("id" = uuid::Uuid, Path, description = "Merge request id", example = "77777777-7777-4777-8777-777777777777"),
-        TimeTravelParams,
-    ),
-    security(("bearer" = ["merge_request:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "The merge request", body = doc::MergeRequestEnvelope),
-        (status = 404, description = "`Merge request not found`", body = doc::ErrorEnvelope),
-        (status = 422, description = "A malformed `as_of` or `version`, both at once, another query parameter, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub async fn show(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    Path(path): Path<String>,
-    RawQuery(query): RawQuery,
-) -> Result<ApiResponse, ApiError> {
-    super::read::show::<MergeRequest>(&app, &caller, path, query.as_deref()).await
 }

@@ -4,7 +4,6 @@
 pub mod actions;
 mod approvals;
 mod caller_facts;
-mod care_plan_activities;
 mod device_dispenses;
 pub mod envelope;
 pub mod error;
@@ -18,6 +17,7 @@ mod merge_requests;
 mod openapi;
 mod query_params;
 mod read;
+mod read_endpoints;
 mod service_requests;
 mod time_travel;
 
@@ -82,20 +82,23 @@ pub fn router(
         )
         .route(
             "/api/patients/{patient_id}/service_requests/{id}",
-            get(service_requests::show),
+            get(read_endpoints::service_request::show),
         )
         .route(
             "/api/merge_requests/{id}/actions/reject",
             patch(merge_requests::reject),
         )
-        .route("/api/merge_requests/{id}", get(merge_requests::show))
+        .route(
+            "/api/merge_requests/{id}",
+            get(read_endpoints::merge_request::show),
+        )
         .route(
             "/api/patients/{patient_id}/device_dispenses/{id}/actions/stop",
             patch(device_dispenses::stop),
         )
         .route(
             "/api/patients/{patient_id}/device_dispenses/{id}",
-            get(device_dispenses::show),
+            get(read_endpoints::device_dispense::show),
         )
         .route(
             "/api/patients/{patient_id}/approvals/{id}/actions/resend",
@@ -103,34 +106,34 @@ pub fn router(
         )
         .route(
             "/api/patients/{patient_id}/approvals/{id}",
-            get(approvals::show),
+            get(read_endpoints::approval::show),
         )
         .route("/api/jobs/{id}", get(jobs::show))
         .route("/api/events", get(events::list))
         .route("/api/events/{id}", get(events::show))
         .route(
             "/api/patients/{patient_id}/service_requests/{id}/history",
-            get(history::service_request),
+            get(read_endpoints::service_request::history),
         )
         .route(
             "/api/merge_requests/{id}/history",
-            get(history::merge_request),
+            get(read_endpoints::merge_request::history),
         )
         .route(
             "/api/patients/{patient_id}/device_dispenses/{id}/history",
-            get(history::device_dispense),
+            get(read_endpoints::device_dispense::history),
         )
         .route(
             "/api/patients/{patient_id}/approvals/{id}/history",
-            get(history::approval),
+            get(read_endpoints::approval::history),
         )
         .route(
             "/api/patients/{patient_id}/care_plans/{care_plan_id}/activities/{id}",
-            get(care_plan_activities::show),
+            get(read_endpoints::care_plan_activity::show),
         )
         .route(
             "/api/patients/{patient_id}/care_plans/{care_plan_id}/activities/{id}/history",
-            get(care_plan_activities::history),
+            get(read_endpoints::care_plan_activity::history),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)

@@ -51,19 +51,9 @@ as in eHealth. Query parameters an endpoint does not take, and repeated ones, ar
         super::merge_requests::reject,
         super::device_dispenses::stop,
         super::approvals::resend,
-        super::service_requests::show,
-        super::merge_requests::show,
-        super::device_dispenses::show,
-        super::approvals::show,
         super::jobs::show,
         super::events::list,
         super::events::show,
-        super::history::service_request,
-        super::history::merge_request,
-        super::history::device_dispense,
-        super::history::approval,
-        super::care_plan_activities::show,
-        super::care_plan_activities::history,
         super::lists::service_requests,
         super::lists::merge_requests,
         super::lists::device_dispenses,
@@ -85,8 +75,8 @@ as in eHealth. Query parameters an endpoint does not take, and repeated ones, ar
 )]
 pub struct ApiDoc;
 
-/// Adds the bearer scheme, the shared error responses and `allowEmptyValue`, which the derive
-/// cannot express.
+/// Adds the read endpoints' operations (declared with their table), the bearer scheme, the shared
+/// error responses and `allowEmptyValue`, which the derive cannot express.
 struct Components;
 
 /// The shared error responses: `(status, component name, description, example message)`.
@@ -143,6 +133,7 @@ fn error_response(description: &str, status: &str, kind: &str, message: &str) ->
 
 impl Modify for Components {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        openapi.merge(super::read_endpoints::Operations::openapi());
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
             BEARER,

@@ -14,19 +14,17 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use uuid::Uuid;
 
-use super::envelope::ApiResponse;
 use super::error::ApiError;
 use super::extract::{path_id, Caller};
 use super::time_travel::{self, PointInTime};
 use crate::app::AppState;
 
 /// An aggregate whose state is "not created yet" or one record, kept in a projection table, with
-/// what its read endpoints need: the scope, the 404 message, who may see it, and the record's
-/// place under its path's parent ids.
+/// what its read endpoints need: the 404 message, who may see it, and the record's place under
+/// its path's parent ids. (Their scope is in [`super::read_endpoints`], with their documentation.)
 pub trait Entity: Aggregate {
     type Record;
     const TABLE: &'static str;
-    const READ_SCOPE: &'static str;
     const NOT_FOUND: &'static str;
     fn into_record(self) -> Option<Self::Record>;
     fn render(record: &Self::Record) -> Value;
@@ -36,12 +34,11 @@ pub trait Entity: Aggregate {
 }
 
 macro_rules! entity {
-    ($agg:ty, $record:ty, $table:literal, $scope:literal, $not_found:expr,
+    ($agg:ty, $record:ty, $table:literal, $not_found:expr,
      visible_to: |$r:ident, $le:ident| $visible:expr, parents: $parents:expr) => {
         impl Entity for $agg {
             type Record = $record;
             const TABLE: &'static str = $table;
-            const READ_SCOPE: &'static str = $scope;
             const NOT_FOUND: &'static str = $not_found;
             fn into_record(self) -> Option<$record> {
                 self.record
@@ -59,24 +56,27 @@ macro_rules! entity {
     };
 }
 
-entity!(ServiceRequest, ServiceRequestRecord, "service_requests", "service_request:read",
+entity!(ServiceRequest, ServiceRequestRecord, "service_requests",
     super::service_requests::NOT_FOUND,
     visible_to: |r, le| r.visible_to(le),
     parents: |r: &ServiceRequestRecord| vec![r.patient_id]);
-entity!(MergeRequest, MergeRequestRecord, "merge_requests", "merge_request:read",
+entity!(MergeRequest, MergeRequestRecord, "merge_requests",
     super::merge_requests::NOT_FOUND,
     visible_to: |r, le| r.legal_entity_id == le,
     parents: |_: &MergeRequestRecord| Vec::new());
-entity!(DeviceDispense, DeviceDispenseRecord, "device_dispenses", "device_dispense:read",
+entity!(DeviceDispense, DeviceDispenseRecord, "device_dispenses",
     super::device_dispenses::NOT_FOUND,
     visible_to: |r, le| r.performer_legal_entity == le,
     parents: |r: &DeviceDispenseRecord| vec![r.patient_id]);
-entity!(Approval, ApprovalRecord, "approvals", "approval:read",
+entity!(Approval, ApprovalRecord, "approvals",
     super::approvals::NOT_FOUND,
     visible_to: |r, le| r.visible_to(le),
     parents: |r: &ApprovalRecord| vec![r.patient_id]);
-entity!(CarePlanActivity, CarePlanActivityRecord, "care_plan_activities", "care_plan:read",
-    super::care_plan_activities::NOT_FOUND,
+// An activity is visible to its care plan's managing legal entity and to every legal entity on
+// whose behalf it was changed (a recall's give-back is done on behalf of the recalling legal
+// entity, which may then follow what its recall did). Anything else is 404, like an unknown id.
+entity!(CarePlanActivity, CarePlanActivityRecord, "care_plan_activities",
+    "Care plan activity not found",
     visible_to: |r, le| r.visible_to(le),
     parents: |r: &CarePlanActivityRecord| vec![r.patient_id, r.care_plan_id]);
 
@@ -109,37 +109,9 @@ impl ReadPath for (String, String, String) {
     }
 }
 
-/// `GET …/{id}` of an entity: the scope (403), the time travel parameters (422), the path (404),
-/// then the record the caller may see, as it is or was at the point asked for.
-pub async fn show<A: Entity>(
-    app: &AppState,
-    caller: &Caller,
-    path: impl ReadPath,
-    query: Option<&str>,
-) -> Result<ApiResponse, ApiError> {
-    caller.require(&[A::READ_SCOPE])?;
-    let point = time_travel::requested(query)?;
-    let (_, record) = visible::<A>(app, caller, path, point).await?;
-    Ok(ApiResponse::ok(A::render(&record)))
-}
-
-/// `GET …/{id}/history` of an entity: the read endpoint's scope (403), `page`/`page_size` (422),
-/// the path and the current record's visibility (404), then the page of its events.
-pub async fn history<A: Entity>(
-    app: &AppState,
-    caller: &Caller,
-    path: impl ReadPath,
-    query: Option<&str>,
-) -> Result<ApiResponse, ApiError> {
-    caller.require(&[A::READ_SCOPE])?;
-    let page = super::history::page(query)?;
-    let (id, _) = visible::<A>(app, caller, path, None).await?;
-    super::history::answer::<A>(app, id, page).await
-}
-
 /// The entity the path names (404 for a non-uuid), if it is under the path's parents and the
 /// caller may see it; then [`record`] at `point`.
-async fn visible<A: Entity>(
+pub(super) async fn visible<A: Entity>(
     app: &AppState,
     caller: &Caller,
     path: impl ReadPath,

@@ -1,8 +1,8 @@
-//! Service requests: Release, Recall and the read endpoint.
+//! Service requests: Release and Recall; the read endpoints are in `read_endpoints`.
 
 use std::sync::Arc;
 
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{Path, State};
 use axum::http::HeaderMap;
 use base64::Engine;
 use ehealth_aggregates::caller::{self, employee, legal_entity};
@@ -22,7 +22,6 @@ use super::error::ApiError;
 use super::extract::{parse_json, path_id, Caller, RawBody};
 use super::openapi::schemas as doc;
 use super::openapi::AuthenticatedErrors;
-use super::time_travel::TimeTravelParams;
 use crate::app::AppState;
 use crate::jobs::JobSpec;
 use crate::reference::RECALL_REASONS_DICTIONARY;
@@ -113,9 +112,12 @@ pub async fn release(
     if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
         return Ok(pending);
     }
-    let allowed_types = facts::allowed_legal_entity_types(&app).await?;
-    let le = facts::legal_entity(&app, caller.identity.legal_entity()).await?;
-    legal_entity::check_release(le.as_ref(), &allowed_types)?;
+    facts::check_legal_entity(
+        &app,
+        caller.identity.legal_entity(),
+        legal_entity::check_release,
+    )
+    .await?;
     let id = path_id(&id, NOT_FOUND)?;
     let command = ServiceRequestCommand::Release(ReleaseServiceRequest {
         legal_entity_id: caller.identity.legal_entity(),
@@ -314,9 +316,7 @@ pub async fn recall(
     if let Some(pending) = actions::pending_job(&app, &caller, &job).await? {
         return Ok(pending);
     }
-    let allowed_types = facts::allowed_legal_entity_types(&app).await?;
-    let le = facts::legal_entity(&app, identity.legal_entity()).await?;
-    legal_entity::check_recall(le.as_ref(), &allowed_types)?;
+    facts::check_legal_entity(&app, identity.legal_entity(), legal_entity::check_recall).await?;
     let at = actions::now();
     let party = app.reference.user_party(identity.user_id).await?;
     caller::check_party(party.as_ref(), at.date_naive())?;
@@ -405,36 +405,4 @@ pub async fn recall(
     Ok(actions::run::<ServiceRequest>(&app, req, id, command)
         .await?
         .into_accepted())
-}
-
-/// `GET /api/patients/{patient_id}/service_requests/{id}` (scope `service_request:read`).
-#[utoipa::path(
-    get,
-    path = "/api/patients/{patient_id}/service_requests/{id}",
-    tag = "entities",
-    operation_id = "get_service_request",
-    summary = "A service request, now or in the past",
-    description = "Visible to its requester and its user (`used_by_legal_entity`), judged on the \
-current state. `as_of` or `version` answers the state it had then (404 before it existed or for a \
-version that has not happened).",
-    params(
-        ("patient_id" = uuid::Uuid, Path, description = "The patient (person) id", example = "55555555-5555-4555-8555-555555555555"),
-        ("id" = uuid::Uuid, Path, description = "Service request id", example = "66666666-6666-4666-8666-666666666666"),
-        TimeTravelParams,
-    ),
-    security(("bearer" = ["service_request:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "The service request", body = doc::ServiceRequestEnvelope),
-        (status = 404, description = "`Service request not found`", body = doc::ErrorEnvelope),
-        (status = 422, description = "A malformed `as_of` or `version`, both at once, another query parameter, or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub async fn show(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    Path(path): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-) -> Result<ApiResponse, ApiError> {
-    super::read::show::<ServiceRequest>(&app, &caller, path, query.as_deref()).await
 }

@@ -3,7 +3,6 @@
 //! the name the read endpoint renders it under, so a rendered activity imports as it is.
 
 use ehealth_aggregates::care_plan_activity::{CarePlanActivityRecord, Quantity};
-use serde_json::Value;
 
 use super::fields::Fields;
 use crate::api::actions::now;
@@ -15,8 +14,7 @@ const REFERENCES: [(&str, &str); 3] = [
     ("legal_entity_id", "managing_organization"),
 ];
 
-pub(super) fn care_plan_activity(i: usize, v: &Value) -> anyhow::Result<CarePlanActivityRecord> {
-    let f = Fields::new("care_plan_activities", i, v)?;
+pub(super) fn care_plan_activity(f: &Fields) -> anyhow::Result<CarePlanActivityRecord> {
     let [care_plan_id, patient_id, legal_entity_id] =
         REFERENCES.map(|(field, alias)| match f.opt_uuid(field) {
             Ok(Some(id)) => Ok(id),
@@ -47,7 +45,6 @@ pub(super) fn care_plan_activity(i: usize, v: &Value) -> anyhow::Result<CarePlan
         returned_by: Vec::new(),
         changed_by_legal_entities: Vec::new(),
         other: f.other(&[
-            "id",
             "care_plan_id",
             "care_plan",
             "patient_id",
@@ -57,10 +54,6 @@ pub(super) fn care_plan_activity(i: usize, v: &Value) -> anyhow::Result<CarePlan
             "status",
             "quantity",
             "remaining_quantity",
-            "inserted_at",
-            "inserted_by",
-            "updated_at",
-            "updated_by",
         ]),
     };
     record
@@ -74,13 +67,18 @@ mod tests {
     use super::*;
     use ehealth_aggregates::care_plan_activity::CarePlanActivityStatus;
     use ehealth_aggregates::common::reference;
-    use serde_json::json;
+    use serde_json::{json, Value};
     use uuid::Uuid;
 
     const ID: Uuid = Uuid::from_u128(0xca00_0000_0000_4000_8000_0000_0000_0001);
     const CARE_PLAN: Uuid = Uuid::from_u128(0xc900_0000_0000_4000_8000_0000_0000_0001);
     const PATIENT: Uuid = Uuid::from_u128(0xa000_0000_0000_4000_8000_0000_0000_0001);
     const LE: Uuid = Uuid::from_u128(0x1e00_0000_0000_4000_8000_0000_0000_0001);
+
+    /// The activity read from `entry` as the import file's entry number `index`.
+    fn read(index: usize, entry: &Value) -> anyhow::Result<CarePlanActivityRecord> {
+        care_plan_activity(&Fields::new("care_plan_activities", index, entry)?)
+    }
 
     fn entry() -> Value {
         json!({
@@ -98,7 +96,7 @@ mod tests {
 
     #[test]
     fn an_activity_is_read_with_its_references_quantities_and_other_fields() {
-        let a = care_plan_activity(0, &entry()).unwrap();
+        let a = read(0, &entry()).unwrap();
         assert_eq!(
             (a.id, a.care_plan_id, a.patient_id, a.legal_entity_id),
             (ID, CARE_PLAN, PATIENT, LE)
@@ -122,7 +120,7 @@ mod tests {
                 reference("legal_entity", LE),
             );
         });
-        let a = care_plan_activity(0, &rendered).unwrap();
+        let a = read(0, &rendered).unwrap();
         assert_eq!(
             (a.care_plan_id, a.patient_id, a.legal_entity_id),
             (CARE_PLAN, PATIENT, LE)
@@ -132,7 +130,7 @@ mod tests {
 
     #[test]
     fn without_a_remaining_quantity_the_whole_quantity_remains() {
-        let a = care_plan_activity(
+        let a = read(
             0,
             &with(|m| {
                 m.remove("remaining_quantity");
@@ -177,7 +175,7 @@ mod tests {
             ),
         ];
         for (entry, expected) in cases {
-            let err = care_plan_activity(3, &entry).unwrap_err().to_string();
+            let err = read(3, &entry).unwrap_err().to_string();
             assert!(err.starts_with(expected), "{err}");
         }
     }

@@ -8,14 +8,12 @@ use ehealth_aggregates::approval::ApprovalRecord;
 use ehealth_aggregates::device_dispense::DeviceDispenseRecord;
 use ehealth_aggregates::merge_request::MergeRequestRecord;
 use ehealth_aggregates::service_request::ServiceRequestRecord;
-use serde_json::Value;
 use uuid::Uuid;
 
 use super::fields::Fields;
 use crate::api::actions::now;
 
-pub(super) fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequestRecord> {
-    let f = Fields::new("service_requests", i, v)?;
+pub(super) fn service_request(f: &Fields) -> anyhow::Result<ServiceRequestRecord> {
     let patient_id = f.uuid_or("patient_id", "subject")?;
     let inserted_at = f.time("inserted_at", now())?;
     Ok(ServiceRequestRecord {
@@ -36,7 +34,6 @@ pub(super) fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequ
         updated_at: f.time("updated_at", inserted_at)?,
         updated_by: f.opt_uuid("updated_by")?,
         other: f.other(&[
-            "id",
             "patient_id",
             "subject",
             "status",
@@ -49,17 +46,12 @@ pub(super) fn service_request(i: usize, v: &Value) -> anyhow::Result<ServiceRequ
             "explanatory_letter",
             "status_history",
             "signed_content_links",
-            "inserted_at",
-            "inserted_by",
-            "updated_at",
-            "updated_by",
         ]),
         released_by: Vec::new(),
     })
 }
 
-pub(super) fn merge_request(i: usize, v: &Value) -> anyhow::Result<MergeRequestRecord> {
-    let f = Fields::new("merge_requests", i, v)?;
+pub(super) fn merge_request(f: &Fields) -> anyhow::Result<MergeRequestRecord> {
     let inserted_at = f.time("inserted_at", now())?;
     let inserted_by = f.uuid("inserted_by")?;
     Ok(MergeRequestRecord {
@@ -73,21 +65,15 @@ pub(super) fn merge_request(i: usize, v: &Value) -> anyhow::Result<MergeRequestR
         updated_by: f.opt_uuid("updated_by")?.unwrap_or(inserted_by),
         updated_at: f.time("updated_at", inserted_at)?,
         other: f.other(&[
-            "id",
             "master_person_id",
             "merge_person_id",
             "status",
             "legal_entity_id",
-            "inserted_by",
-            "inserted_at",
-            "updated_by",
-            "updated_at",
         ]),
     })
 }
 
-pub(super) fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispenseRecord> {
-    let f = Fields::new("device_dispenses", i, v)?;
+pub(super) fn device_dispense(f: &Fields) -> anyhow::Result<DeviceDispenseRecord> {
     let patient_id = f.uuid_or("patient_id", "subject")?;
     let performer_legal_entity =
         f.uuid_or("performer_legal_entity_id", "performer_legal_entity")?;
@@ -103,17 +89,12 @@ pub(super) fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispe
         updated_at: f.time("updated_at", inserted_at)?,
         updated_by: f.opt_uuid("updated_by")?,
         other: f.other(&[
-            "id",
             "patient_id",
             "subject",
             "status",
             "performer_legal_entity",
             "performer_legal_entity_id",
             "performer",
-            "inserted_at",
-            "inserted_by",
-            "updated_at",
-            "updated_by",
         ]),
     })
 }
@@ -121,11 +102,9 @@ pub(super) fn device_dispense(i: usize, v: &Value) -> anyhow::Result<DeviceDispe
 /// An approval; its owning legal entity is `legal_entity_id`, else that of its `granted_to`
 /// employee (from this file, or resolved from the registry when the file is imported).
 pub(super) fn approval(
-    i: usize,
-    v: &Value,
+    f: &Fields,
     employee_le: &HashMap<Uuid, Uuid>,
 ) -> anyhow::Result<ApprovalRecord> {
-    let f = Fields::new("approvals", i, v)?;
     let granted_to = f.opt_uuid("granted_to")?;
     let legal_entity_id = f
         .opt_uuid("legal_entity_id")?
@@ -145,17 +124,12 @@ pub(super) fn approval(
         updated_by: f.opt_uuid("updated_by")?,
         otp: None,
         other: f.other(&[
-            "id",
             "patient_id",
             "status",
             "reason",
             "granted_to",
             "legal_entity_id",
             "authorize_with",
-            "inserted_at",
-            "inserted_by",
-            "updated_at",
-            "updated_by",
         ]),
     })
 }

@@ -64,14 +64,38 @@ impl<'a> Fields<'a> {
         Ok(self.opt(field)?.unwrap_or(default))
     }
 
-    /// Every field not in `known`, kept verbatim.
+    /// Every field the record does not model, kept verbatim: not in `known`, and not one of the
+    /// fields every entity record models (its id and who created and last changed it, when).
     pub fn other(&self, known: &[&str]) -> Map<String, Value> {
         self.obj
             .iter()
-            .filter(|(k, _)| !known.contains(&k.as_str()))
+            .filter(|(k, _)| !known.contains(&k.as_str()) && !EVERY_RECORD.contains(&k.as_str()))
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect()
     }
+}
+
+/// The fields every entity record models.
+const EVERY_RECORD: [&str; 5] = [
+    "id",
+    "inserted_at",
+    "inserted_by",
+    "updated_at",
+    "updated_by",
+];
+
+/// Every entry of the list `key` of the file, read from its fields by `parse` (which name the
+/// entry at fault).
+pub(super) fn records<T>(
+    file: &Value,
+    key: &str,
+    parse: impl Fn(&Fields) -> anyhow::Result<T>,
+) -> anyhow::Result<Vec<T>> {
+    list(file, key)
+        .iter()
+        .enumerate()
+        .map(|(i, v)| parse(&Fields::new(key, i, v)?))
+        .collect()
 }
 
 /// The list `key` of the file (none: empty).

@@ -3,7 +3,7 @@
 
 use serde_json::Value;
 
-use super::fields::{list, Fields};
+use super::fields::{records, Fields};
 use crate::reference::ALLOWED_LE_TYPES_SETTING;
 use crate::store::ReferenceRow;
 
@@ -30,66 +30,71 @@ pub(super) fn reference_rows(file: &Value) -> anyhow::Result<Vec<ReferenceRow>> 
             ));
         }
     }
-    for (i, v) in list(file, "legal_entities").iter().enumerate() {
-        let f = Fields::new("legal_entities", i, v)?;
-        rows.push(ReferenceRow::LegalEntity {
-            id: f.uuid("id")?,
-            kind: f.string("type")?,
-            status: f.string("status")?,
-            nhs_verified: f.opt::<bool>("nhs_verified")?.unwrap_or(false),
-            edrpou: f.opt::<String>("edrpou")?,
-        });
-    }
-    for (i, v) in list(file, "parties").iter().enumerate() {
-        let f = Fields::new("parties", i, v)?;
-        let verification_status = f.opt::<String>("verification_status")?;
-        if let Some(status) = &verification_status {
-            if !PARTY_VERIFICATION_STATUSES.contains(&status.as_str()) {
-                return Err(f.err(
-                    "verification_status",
-                    format!("expected one of {}", PARTY_VERIFICATION_STATUSES.join(", ")),
-                ));
-            }
-        }
-        rows.push(ReferenceRow::Party {
-            id: f.uuid("id")?,
-            tax_id: f.opt::<String>("tax_id")?,
-            first_name: f.opt::<String>("first_name")?,
-            last_name: f.opt::<String>("last_name")?,
-            verification_status,
-            death_date: f.opt::<chrono::NaiveDate>("death_date")?,
-        });
-    }
-    for (i, v) in list(file, "users").iter().enumerate() {
-        let f = Fields::new("users", i, v)?;
-        rows.push(ReferenceRow::User {
-            id: f.uuid("id")?,
-            party_id: f.uuid("party_id")?,
-        });
-    }
-    for (i, v) in list(file, "employees").iter().enumerate() {
-        let f = Fields::new("employees", i, v)?;
-        rows.push(ReferenceRow::Employee {
-            id: f.uuid("id")?,
-            party_id: f.uuid("party_id")?,
-            legal_entity_id: f.uuid("legal_entity_id")?,
-            employee_type: f.string("employee_type")?,
-            status: f.string("status")?,
-        });
-    }
-    for (i, v) in list(file, "persons").iter().enumerate() {
-        let f = Fields::new("persons", i, v)?;
-        // Validated here so a bad method is reported at import, not at the first resend.
-        f.opt::<Vec<crate::reference::AuthMethod>>("authentication_methods")?;
-        rows.push(ReferenceRow::Person {
-            id: f.uuid("id")?,
-            status: f.string("status")?,
-            authentication_methods: f
-                .obj
-                .get("authentication_methods")
-                .cloned()
-                .unwrap_or(Value::Array(vec![])),
-        });
-    }
+    rows.extend(records(file, "legal_entities", legal_entity)?);
+    rows.extend(records(file, "parties", party)?);
+    rows.extend(records(file, "users", user)?);
+    rows.extend(records(file, "employees", employee)?);
+    rows.extend(records(file, "persons", person)?);
     Ok(rows)
+}
+
+fn legal_entity(f: &Fields) -> anyhow::Result<ReferenceRow> {
+    Ok(ReferenceRow::LegalEntity {
+        id: f.uuid("id")?,
+        kind: f.string("type")?,
+        status: f.string("status")?,
+        nhs_verified: f.opt::<bool>("nhs_verified")?.unwrap_or(false),
+        edrpou: f.opt::<String>("edrpou")?,
+    })
+}
+
+fn party(f: &Fields) -> anyhow::Result<ReferenceRow> {
+    let verification_status = f.opt::<String>("verification_status")?;
+    if let Some(status) = &verification_status {
+        if !PARTY_VERIFICATION_STATUSES.contains(&status.as_str()) {
+            return Err(f.err(
+                "verification_status",
+                format!("expected one of {}", PARTY_VERIFICATION_STATUSES.join(", ")),
+            ));
+        }
+    }
+    Ok(ReferenceRow::Party {
+        id: f.uuid("id")?,
+        tax_id: f.opt::<String>("tax_id")?,
+        first_name: f.opt::<String>("first_name")?,
+        last_name: f.opt::<String>("last_name")?,
+        verification_status,
+        death_date: f.opt::<chrono::NaiveDate>("death_date")?,
+    })
+}
+
+fn user(f: &Fields) -> anyhow::Result<ReferenceRow> {
+    Ok(ReferenceRow::User {
+        id: f.uuid("id")?,
+        party_id: f.uuid("party_id")?,
+    })
+}
+
+fn employee(f: &Fields) -> anyhow::Result<ReferenceRow> {
+    Ok(ReferenceRow::Employee {
+        id: f.uuid("id")?,
+        party_id: f.uuid("party_id")?,
+        legal_entity_id: f.uuid("legal_entity_id")?,
+        employee_type: f.string("employee_type")?,
+        status: f.string("status")?,
+    })
+}
+
+fn person(f: &Fields) -> anyhow::Result<ReferenceRow> {
+    // Validated here so a bad method is reported at import, not at the first resend.
+    f.opt::<Vec<crate::reference::AuthMethod>>("authentication_methods")?;
+    Ok(ReferenceRow::Person {
+        id: f.uuid("id")?,
+        status: f.string("status")?,
+        authentication_methods: f
+            .obj
+            .get("authentication_methods")
+            .cloned()
+            .unwrap_or(Value::Array(vec![])),
+    })
 }

@@ -187,43 +187,35 @@ mod tests {
         })
     }
 
+    /// The status of the legal entity the cache answers when the database holds it with `status`.
+    async fn served(cache: &Cache, status: &'static str) -> String {
+        let pick: Pick<Uuid, Option<LegalEntity>> = |m| &mut m.legal_entities;
+        let answer = cache
+            .get(pick, Uuid::nil(), || async move { Ok(le(status)) })
+            .await;
+        answer.unwrap().unwrap().status
+    }
+
     #[tokio::test]
     async fn nothing_is_cached_while_no_connection_listens() {
         let cache = Cache::default();
-        let pick: Pick<Uuid, Option<LegalEntity>> = |m| &mut m.legal_entities;
-        let v = cache
-            .get(pick, Uuid::nil(), || async { Ok(le("ACTIVE")) })
-            .await;
-        assert_eq!(v.unwrap().unwrap().status, "ACTIVE");
+        assert_eq!(served(&cache, "ACTIVE").await, "ACTIVE");
         assert_eq!(cache.cached_legal_entities(), 0);
-        let v = cache
-            .get(pick, Uuid::nil(), || async { Ok(le("CLOSED")) })
-            .await;
-        assert_eq!(v.unwrap().unwrap().status, "CLOSED");
+        assert_eq!(served(&cache, "CLOSED").await, "CLOSED");
     }
 
     #[tokio::test]
     async fn a_cached_value_is_served_until_a_change_is_announced() {
         let cache = Cache::default();
         cache.invalidate(true);
-        let pick: Pick<Uuid, Option<LegalEntity>> = |m| &mut m.legal_entities;
-        let first = cache
-            .get(pick, Uuid::nil(), || async { Ok(le("ACTIVE")) })
-            .await;
-        assert_eq!(first.unwrap().unwrap().status, "ACTIVE");
-        let hit = cache
-            .get(pick, Uuid::nil(), || async { Ok(le("CLOSED")) })
-            .await;
+        assert_eq!(served(&cache, "ACTIVE").await, "ACTIVE");
         assert_eq!(
-            hit.unwrap().unwrap().status,
+            served(&cache, "CLOSED").await,
             "ACTIVE",
             "served from the cache"
         );
         cache.invalidate(true);
-        let after = cache
-            .get(pick, Uuid::nil(), || async { Ok(le("CLOSED")) })
-            .await;
-        assert_eq!(after.unwrap().unwrap().status, "CLOSED");
+        assert_eq!(served(&cache, "CLOSED").await, "CLOSED");
     }
 
     #[tokio::test]

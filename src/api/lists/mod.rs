@@ -36,97 +36,86 @@ use cursor::Cursor;
 use params::ListQuery;
 use resources::Resource;
 
-/// `GET /api/service_requests` (scope `service_request:read`).
-#[utoipa::path(
-    get,
-    path = "/api/service_requests",
-    tag = "analyst lists",
-    operation_id = "list_service_requests",
-    summary = "Analyst list of service requests",
-    description = "The service requests the caller's legal entity requested or uses, ordered by `(updated_at, id)`, one page at a time: pass `next_cursor` back as \
-`cursor` (with the same filters and `limit`) for the next page. With `Accept: text/csv` (preferred \
-over `application/json`) the page is CSV of the table's typed columns and the next page is in a \
-`Link: <…>; rel=\"next\"` header. An empty value counts as absent.",
-    params(list_doc::ServiceRequestFilters, list_doc::ListParams),
-    security(("bearer" = ["service_request:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "A page", content(
-            (doc::ServiceRequestList = "application/json"),
-            (String = "text/csv"),
-        ), headers(("Link" = String, description = "CSV only: the next page, `<url>; rel=\"next\"`; absent on the last page"))),
-        (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub(crate) async fn service_requests(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    list(&app, &caller, &headers, query, &resources::SERVICE_REQUESTS).await
+/// One analyst list endpoint per row, with its OpenAPI operation: all run [`list`] over the row's
+/// resource and differ only in their path, scope, filters and the rows they list.
+macro_rules! list_endpoints {
+    ($(
+        $name:ident {
+            path: $path:tt,
+            operation_id: $operation_id:tt,
+            summary: $summary:tt,
+            lists: $lists:tt,
+            filters: $filters:ident,
+            page: $page:ident,
+            scope: $scope:tt,
+            resource: $resource:ident $(,)?
+        }
+    )+) => {$(
+        #[doc = concat!("`GET ", $path, "` (scope `", $scope, "`).")]
+        #[utoipa::path(
+            get,
+            path = $path,
+            tag = "analyst lists",
+            operation_id = $operation_id,
+            summary = $summary,
+            description = concat!($lists, ", ordered by `(updated_at, id)`, one page at a time: \
+pass `next_cursor` back as `cursor` (with the same filters and `limit`) for the next page. With \
+`Accept: text/csv` (preferred over `application/json`) the page is CSV of the table's typed \
+columns and the next page is in a `Link: <…>; rel=\"next\"` header. An empty value counts as \
+absent."),
+            params(list_doc::$filters, list_doc::ListParams),
+            security(("bearer" = [$scope])),
+            responses(
+                AuthenticatedErrors,
+                (status = 200, description = "A page", content(
+                    (doc::$page = "application/json"),
+                    (String = "text/csv"),
+                ), headers(("Link" = String, description = "CSV only: the next page, `<url>; rel=\"next\"`; absent on the last page"))),
+                (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
+            )
+        )]
+        pub(crate) async fn $name(
+            State(app): State<Arc<AppState>>,
+            caller: Caller,
+            headers: HeaderMap,
+            RawQuery(query): RawQuery,
+        ) -> Result<Response, ApiError> {
+            list(&app, &caller, &headers, query, &resources::$resource).await
+        }
+    )+};
 }
 
-/// `GET /api/merge_requests` (scope `merge_request:read`).
-#[utoipa::path(
-    get,
-    path = "/api/merge_requests",
-    tag = "analyst lists",
-    operation_id = "list_merge_requests",
-    summary = "Analyst list of merge requests",
-    description = "The merge requests created at the caller's legal entity, ordered by `(updated_at, id)`, one page at a time: pass `next_cursor` back as \
-`cursor` (with the same filters and `limit`) for the next page. With `Accept: text/csv` (preferred \
-over `application/json`) the page is CSV of the table's typed columns and the next page is in a \
-`Link: <…>; rel=\"next\"` header. An empty value counts as absent.",
-    params(list_doc::MergeRequestFilters, list_doc::ListParams),
-    security(("bearer" = ["merge_request:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "A page", content(
-            (doc::MergeRequestList = "application/json"),
-            (String = "text/csv"),
-        ), headers(("Link" = String, description = "CSV only: the next page, `<url>; rel=\"next\"`; absent on the last page"))),
-        (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub(crate) async fn merge_requests(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    list(&app, &caller, &headers, query, &resources::MERGE_REQUESTS).await
-}
-
-/// `GET /api/device_dispenses` (scope `device_dispense:read`).
-#[utoipa::path(
-    get,
-    path = "/api/device_dispenses",
-    tag = "analyst lists",
-    operation_id = "list_device_dispenses",
-    summary = "Analyst list of device dispenses",
-    description = "The device dispenses the caller's legal entity performed, ordered by `(updated_at, id)`, one page at a time: pass `next_cursor` back as \
-`cursor` (with the same filters and `limit`) for the next page. With `Accept: text/csv` (preferred \
-over `application/json`) the page is CSV of the table's typed columns and the next page is in a \
-`Link: <…>; rel=\"next\"` header. An empty value counts as absent.",
-    params(list_doc::DeviceDispenseFilters, list_doc::ListParams),
-    security(("bearer" = ["device_dispense:read"])),
-    responses(
-        AuthenticatedErrors,
-        (status = 200, description = "A page", content(
-            (doc::DeviceDispenseList = "application/json"),
-            (String = "text/csv"),
-        ), headers(("Link" = String, description = "CSV only: the next page, `<url>; rel=\"next\"`; absent on the last page"))),
-        (status = 422, description = "A value not in the enum, a malformed uuid, date, `limit` or `cursor`, an unknown or repeated parameter (all reported together), or a too long Idempotency-Key", body = doc::ErrorEnvelope),
-    )
-)]
-pub(crate) async fn device_dispenses(
-    State(app): State<Arc<AppState>>,
-    caller: Caller,
-    headers: HeaderMap,
-    RawQuery(query): RawQuery,
-) -> Result<Response, ApiError> {
-    list(&app, &caller, &headers, query, &resources::DEVICE_DISPENSES).await
+list_endpoints! {
+    service_requests {
+        path: "/api/service_requests",
+        operation_id: "list_service_requests",
+        summary: "Analyst list of service requests",
+        lists: "The service requests the caller's legal entity requested or uses",
+        filters: ServiceRequestFilters,
+        page: ServiceRequestList,
+        scope: "service_request:read",
+        resource: SERVICE_REQUESTS,
+    }
+    merge_requests {
+        path: "/api/merge_requests",
+        operation_id: "list_merge_requests",
+        summary: "Analyst list of merge requests",
+        lists: "The merge requests created at the caller's legal entity",
+        filters: MergeRequestFilters,
+        page: MergeRequestList,
+        scope: "merge_request:read",
+        resource: MERGE_REQUESTS,
+    }
+    device_dispenses {
+        path: "/api/device_dispenses",
+        operation_id: "list_device_dispenses",
+        summary: "Analyst list of device dispenses",
+        lists: "The device dispenses the caller's legal entity performed",
+        filters: DeviceDispenseFilters,
+        page: DeviceDispenseList,
+        scope: "device_dispense:read",
+        resource: DEVICE_DISPENSES,
+    }
 }
 
 async fn list(

@@ -9,6 +9,8 @@ use ehealth_projections::tables;
 use ehealth_projections::{Column, Listing, Table};
 use serde_json::Value;
 
+use crate::api::read::Entity;
+
 /// One list endpoint.
 pub(super) struct Resource {
     pub table: &'static Table,
@@ -18,6 +20,23 @@ pub(super) struct Resource {
     pub visibility: &'static Visibility,
     /// The eHealth rendering of a row's `document`.
     pub render: fn(Value) -> Option<Value>,
+}
+
+impl Resource {
+    /// The list of `table`, whose rows are documents of `A`.
+    const fn of<A: Entity>(
+        table: &'static Table,
+        scope: &'static str,
+        visibility: &'static Visibility,
+    ) -> Resource {
+        Resource {
+            table,
+            listing: listing(table),
+            scope,
+            visibility,
+            render: render::<A>,
+        }
+    }
 }
 
 /// How a filter's value is checked and bound.
@@ -69,41 +88,26 @@ impl Resource {
     }
 }
 
-pub(super) const SERVICE_REQUESTS: Resource = Resource {
-    table: &tables::SERVICE_REQUESTS,
-    listing: listing(&tables::SERVICE_REQUESTS),
-    scope: "service_request:read",
-    visibility: &visibility::SERVICE_REQUEST,
-    render: |doc| {
-        serde_json::from_value::<ServiceRequest>(doc)
-            .ok()?
-            .record
-            .map(|r| r.render())
-    },
-};
+pub(super) const SERVICE_REQUESTS: Resource = Resource::of::<ServiceRequest>(
+    &tables::SERVICE_REQUESTS,
+    "service_request:read",
+    &visibility::SERVICE_REQUEST,
+);
 
-pub(super) const MERGE_REQUESTS: Resource = Resource {
-    table: &tables::MERGE_REQUESTS,
-    listing: listing(&tables::MERGE_REQUESTS),
-    scope: "merge_request:read",
-    visibility: &visibility::MERGE_REQUEST,
-    render: |doc| {
-        serde_json::from_value::<MergeRequest>(doc)
-            .ok()?
-            .record
-            .map(|r| r.render())
-    },
-};
+pub(super) const MERGE_REQUESTS: Resource = Resource::of::<MergeRequest>(
+    &tables::MERGE_REQUESTS,
+    "merge_request:read",
+    &visibility::MERGE_REQUEST,
+);
 
-pub(super) const DEVICE_DISPENSES: Resource = Resource {
-    table: &tables::DEVICE_DISPENSES,
-    listing: listing(&tables::DEVICE_DISPENSES),
-    scope: "device_dispense:read",
-    visibility: &visibility::DEVICE_DISPENSE,
-    render: |doc| {
-        serde_json::from_value::<DeviceDispense>(doc)
-            .ok()?
-            .record
-            .map(|r| r.render())
-    },
-};
+pub(super) const DEVICE_DISPENSES: Resource = Resource::of::<DeviceDispense>(
+    &tables::DEVICE_DISPENSES,
+    "device_dispense:read",
+    &visibility::DEVICE_DISPENSE,
+);
+
+/// A stored document of `A` rendered as the entity's read endpoint renders it.
+fn render<A: Entity>(document: Value) -> Option<Value> {
+    let entity: A = serde_json::from_value(document).ok()?;
+    entity.into_record().map(|record| A::render(&record))
+}

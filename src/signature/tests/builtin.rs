@@ -123,12 +123,13 @@ async fn crls_fetched_from_configured_addresses_give_the_status_and_a_failed_fet
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move { axum::serve(listener, app).await });
 
-    let fetched = SignatureArgs {
+    // Only the configured address gives a CRL: no local CRL directory.
+    let fetching_from = |url: String| SignatureArgs {
         crl_dir: None,
-        crl_urls: vec![format!("http://{addr}/root.crl")],
+        crl_urls: vec![url],
         ..fixture().args()
     };
-    let verifier = configured(&fetched).await;
+    let verifier = configured(&fetching_from(format!("http://{addr}/root.crl"))).await;
     assert_eq!(
         verdict(&*verifier, &fixture().doctor.sign(CONTENT)).await,
         Ok(())
@@ -138,12 +139,7 @@ async fn crls_fetched_from_configured_addresses_give_the_status_and_a_failed_fet
         Err(SignatureError::Invalid("certificate is revoked".into()))
     );
 
-    let failing = SignatureArgs {
-        crl_dir: None,
-        crl_urls: vec![format!("http://{addr}/missing.crl")],
-        ..fixture().args()
-    };
-    let verifier = configured(&failing).await;
+    let verifier = configured(&fetching_from(format!("http://{addr}/missing.crl"))).await;
     assert_eq!(
         verdict(&*verifier, &fixture().doctor.sign(CONTENT)).await,
         Err(SignatureError::Invalid(

@@ -137,10 +137,12 @@ on_both_verifiers! {
     }
 
     async fn a_revoked_certificate_or_one_without_a_known_status_is_refused(under) {
-        let revoked = under.refusal(&fixture().revoked.sign(CONTENT)).await;
-        assert_eq!(revoked, "certificate is revoked");
-        let unknown = under.refusal(&fixture().unknown_status.sign(CONTENT)).await;
-        assert_eq!(unknown, "certificate revocation status is unknown: no fresh CRL and no OCSP answer");
+        for (signer, message) in [
+            (&fixture().revoked, "certificate is revoked"),
+            (&fixture().unknown_status, "certificate revocation status is unknown: no fresh CRL and no OCSP answer"),
+        ] {
+            assert_eq!(under.refusal(&signer.sign(CONTENT)).await, message);
+        }
     }
 
     async fn a_certificate_expired_since_its_timestamp_is_refused_as_ehealth_does(under) {

@@ -24,6 +24,16 @@ fn raw(pairs: &[(&str, &str)]) -> String {
         .join("&")
 }
 
+/// The query of a list with [`FILTERS`] for these parameters (values that need no encoding).
+fn query(pairs: &[(&str, &str)]) -> Result<ListQuery, ApiError> {
+    query_string(&raw(pairs))
+}
+
+/// The query of a list with [`FILTERS`] for a query string as sent.
+fn query_string(raw: &str) -> Result<ListQuery, ApiError> {
+    parse("service_requests", &FILTERS, Some(raw))
+}
+
 fn entries(err: &ApiError) -> Vec<(String, String)> {
     err.invalid
         .as_ref()
@@ -63,16 +73,12 @@ fn dates_are_rfc_3339_instants_or_utc_days() {
 #[test]
 fn valid_parameters_become_conditions_and_the_limit() {
     let id = Uuid::from_u128(7);
-    let q = parse(
-        "service_requests",
-        &FILTERS,
-        Some(&raw(&[
-            ("status", "active"),
-            ("patient_id", &id.to_string()),
-            ("updated_from", "2024-05-01"),
-            ("limit", "500"),
-        ])),
-    )
+    let q = query(&[
+        ("status", "active"),
+        ("patient_id", &id.to_string()),
+        ("updated_from", "2024-05-01"),
+        ("limit", "500"),
+    ])
     .unwrap();
     assert_eq!(
         q.equals,
@@ -88,20 +94,16 @@ fn valid_parameters_become_conditions_and_the_limit() {
 
 #[test]
 fn every_invalid_parameter_is_reported_at_once() {
-    let err = parse(
-        "service_requests",
-        &FILTERS,
-        Some(&raw(&[
-            ("status", "ACTIVE"),
-            ("patient_id", "42"),
-            ("inserted_to", "soon"),
-            ("limit", "0"),
-            ("cursor", "x"),
-            ("stauts", "recalled"),
-            ("status", "active"),
-            ("status", "recalled"),
-        ])),
-    )
+    let err = query(&[
+        ("status", "ACTIVE"),
+        ("patient_id", "42"),
+        ("inserted_to", "soon"),
+        ("limit", "0"),
+        ("cursor", "x"),
+        ("stauts", "recalled"),
+        ("status", "active"),
+        ("status", "recalled"),
+    ])
     .unwrap_err();
     assert_eq!(err.status, 422);
     assert_eq!(err.message, crate::api::error::VALIDATION_FAILED);
@@ -122,12 +124,7 @@ fn every_invalid_parameter_is_reported_at_once() {
 
 #[test]
 fn empty_values_are_absent_parameters() {
-    let q = parse(
-        "service_requests",
-        &FILTERS,
-        Some(&raw(&[("status", ""), ("limit", ""), ("cursor", "")])),
-    )
-    .unwrap();
+    let q = query(&[("status", ""), ("limit", ""), ("cursor", "")]).unwrap();
     assert!(q.equals.is_empty());
     assert_eq!(q.limit, DEFAULT_LIMIT);
     assert_eq!(q.after, None);
@@ -136,30 +133,16 @@ fn empty_values_are_absent_parameters() {
 
 #[test]
 fn a_single_invalid_parameter_carries_its_rule_as_the_message() {
-    let err = parse(
-        "service_requests",
-        &FILTERS,
-        Some(&raw(&[("limit", "501")])),
-    )
-    .unwrap_err();
-    assert_eq!(err.message, "expected an integer between 1 and 500");
-    let err = parse(
-        "service_requests",
-        &FILTERS,
-        Some(&raw(&[("limit", "ten")])),
-    )
-    .unwrap_err();
-    assert_eq!(err.message, "expected an integer between 1 and 500");
+    for limit in ["501", "ten"] {
+        let err = query(&[("limit", limit)]).unwrap_err();
+        let message = "expected an integer between 1 and 500";
+        assert_eq!(err.message, message, "limit={limit}");
+    }
 }
 
 #[test]
 fn a_repeated_unknown_parameter_is_refused_as_unknown_then_as_repeated() {
-    let err = parse(
-        "service_requests",
-        &FILTERS,
-        Some(&raw(&[("foo", "1"), ("foo", "2"), ("foo", "3")])),
-    )
-    .unwrap_err();
+    let err = query(&[("foo", "1"), ("foo", "2"), ("foo", "3")]).unwrap_err();
     assert_eq!(
         entries(&err),
         [("foo", "schema"), ("foo", "invalid")].map(|(a, b)| (a.to_string(), b.to_string()))
@@ -170,12 +153,7 @@ fn a_repeated_unknown_parameter_is_refused_as_unknown_then_as_repeated() {
 
 #[test]
 fn values_are_form_decoded_before_they_are_checked() {
-    let q = parse(
-        "service_requests",
-        &FILTERS,
-        Some("updated_from=2024-05-01T10%3A00%3A00%2B03%3A00&status=act%69ve"),
-    )
-    .unwrap();
+    let q = query_string("updated_from=2024-05-01T10%3A00%3A00%2B03%3A00&status=act%69ve").unwrap();
     assert_eq!(q.equals, vec![("status", Bind::Text("active".into()))]);
     assert_eq!(q.ranges[0].2.to_rfc3339(), "2024-05-01T07:00:00+00:00");
     assert_eq!(

@@ -2,17 +2,20 @@ use super::*;
 use crate::api::lists::params::parse;
 use crate::api::lists::resources::{MERGE_REQUESTS, SERVICE_REQUESTS};
 
+/// The page statement of `resource` for the query string `raw` on dialect `D`, for a caller of
+/// `legal_entity`; `None` when no row can be visible to it.
+fn page_sql<D: ListDialect>(
+    resource: &Resource,
+    raw: Option<&str>,
+    legal_entity: Uuid,
+) -> Option<String> {
+    let query = parse(resource.table.name, &resource.filters(), raw).unwrap();
+    select::<D>(resource, &query, legal_entity, "id").map(|sql| sql.into_sql())
+}
+
 #[test]
 fn a_service_request_page_is_one_ordered_branch_per_holder() {
-    let query = parse(
-        "service_requests",
-        &SERVICE_REQUESTS.filters(),
-        Some("status=active"),
-    )
-    .unwrap();
-    let sql = select::<Postgres>(&SERVICE_REQUESTS, &query, Uuid::nil(), "id")
-        .unwrap()
-        .into_sql();
+    let sql = page_sql::<Postgres>(&SERVICE_REQUESTS, Some("status=active"), Uuid::nil()).unwrap();
     assert_eq!(
         sql,
         "SELECT id FROM (\
@@ -30,15 +33,7 @@ fn a_service_request_page_is_one_ordered_branch_per_holder() {
 
 #[test]
 fn on_sqlite_each_branch_is_a_subquery() {
-    let query = parse(
-        "service_requests",
-        &SERVICE_REQUESTS.filters(),
-        Some("status=active"),
-    )
-    .unwrap();
-    let sql = select::<Sqlite>(&SERVICE_REQUESTS, &query, Uuid::nil(), "id")
-        .unwrap()
-        .into_sql();
+    let sql = page_sql::<Sqlite>(&SERVICE_REQUESTS, Some("status=active"), Uuid::nil()).unwrap();
     assert_eq!(
         sql,
         "SELECT id FROM (\
@@ -60,9 +55,8 @@ fn branch_count(params: &[(&str, Uuid)], caller: Uuid) -> usize {
         .map(|(k, v)| format!("{k}={v}"))
         .collect::<Vec<_>>()
         .join("&");
-    let query = parse("service_requests", &SERVICE_REQUESTS.filters(), Some(&raw)).unwrap();
-    select::<Postgres>(&SERVICE_REQUESTS, &query, caller, "id")
-        .map_or(0, |sql| sql.into_sql().matches("(SELECT").count())
+    page_sql::<Postgres>(&SERVICE_REQUESTS, Some(&raw), caller)
+        .map_or(0, |sql| sql.matches("(SELECT").count())
 }
 
 #[test]
@@ -89,9 +83,6 @@ fn a_legal_entity_filter_leaves_out_the_branches_it_makes_impossible() {
         1
     );
     // An entity of one holder has one branch.
-    let query = parse("merge_requests", &MERGE_REQUESTS.filters(), None).unwrap();
-    let sql = select::<Postgres>(&MERGE_REQUESTS, &query, me, "id")
-        .unwrap()
-        .into_sql();
+    let sql = page_sql::<Postgres>(&MERGE_REQUESTS, None, me).unwrap();
     assert_eq!(sql.matches("(SELECT").count(), 1, "{sql}");
 }
