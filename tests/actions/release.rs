@@ -18,22 +18,12 @@ async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes
         .as_str()
         .unwrap()
         .ends_with(&paths::release(SR_QUEUED)));
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 303, "{:#}", job.body);
-    let link = format!("/api/patients/{P_OTP}/service_requests/{SR_QUEUED}");
-    assert_eq!(job.data()["status"], "processed");
-    assert_eq!(job.data()["status_code"], 200);
-    assert_eq!(
-        job.data()["links"],
-        json!([{ "entity": "service_request", "href": link }])
-    );
-    assert_eq!(job.headers["location"], link.as_str());
+    app.wait_job(&href, &token)
+        .await
+        .assert_processed_linking("service_request", &paths::service_request(P_OTP, SR_QUEUED));
 
-    let events = app.log(SR_QUEUED).await;
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[1]["event_type"], "ServiceRequestReleased");
-    assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
-    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
+    app.assert_one_event_appended(SR_QUEUED, "ServiceRequestReleased", U_DOCTOR, LE_MAIN)
+        .await;
     let row = app.current("service_requests", SR_QUEUED).await.unwrap();
     assert_eq!(row["program_processing_status"], "new");
     assert_eq!(row["status"], "active");

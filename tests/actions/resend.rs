@@ -80,21 +80,14 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
         .as_str()
         .unwrap()
         .ends_with(&paths::resend(P_OTP, AP_OTP)));
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 200, "{:#}", job.body);
-    assert_eq!(job.data()["status"], "processed");
-    assert_eq!(job.data()["status_code"], 200);
-    assert_eq!(job.data()["response_data"], "");
-    assert!(job.data().get("links").is_none(), "{:#}", job.body);
-    assert!(job.headers.get("location").is_none());
+    app.wait_job(&href, &token)
+        .await
+        .assert_processed_without_link();
 
-    let events = app.log(AP_OTP).await;
-    assert_eq!(events.len(), 2, "{events:#?}");
-    assert_eq!(events[1]["sequence"], 2);
-    assert_eq!(events[1]["event_type"], "ApprovalOtpResent");
-    assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
-    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
-    let resent = &events[1]["payload"]["ApprovalOtpResent"];
+    let event = app
+        .assert_one_event_appended(AP_OTP, "ApprovalOtpResent", U_DOCTOR, LE_MAIN)
+        .await;
+    let resent = &event["payload"]["ApprovalOtpResent"];
     assert_eq!(resent["method_type"], "OTP");
     assert_eq!(resent["phone_number"], PHONE_OTP);
     assert_eq!(resent["by"], U_DOCTOR.to_string());
@@ -201,10 +194,7 @@ async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
     assert_ne!(sms[0]["id"], sms[1]["id"]);
     assert_ne!(sms[0]["source_position"], sms[1]["source_position"]);
     assert_eq!(app.job_count().await, 2);
-    assert_eq!(
-        app.current("approvals", AP_OTP).await.unwrap()["version"],
-        3
-    );
+    assert_eq!(app.current_value("approvals", AP_OTP, "version").await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -214,23 +204,16 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
 
     let reply = app.resend_otp(P_THIRD, AP_THIRD, &token).await;
 
-    let href = reply.job_href();
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 200, "{:#}", job.body);
-    assert_eq!(job.data()["status"], "processed");
-    assert_eq!(job.data()["response_data"], "");
+    app.wait_job(&reply.job_href(), &token)
+        .await
+        .assert_processed_without_link();
 
-    let events = app.log(AP_THIRD).await;
-    assert_eq!(events.len(), 2, "{events:#?}");
-    assert_eq!(events[1]["event_type"], "ApprovalOtpResent");
-    assert_eq!(
-        events[1]["payload"]["ApprovalOtpResent"]["method_type"],
-        "THIRD_PERSON"
-    );
-    assert_eq!(
-        events[1]["payload"]["ApprovalOtpResent"]["phone_number"],
-        PHONE_CONFIDANT
-    );
+    let event = app
+        .assert_one_event_appended(AP_THIRD, "ApprovalOtpResent", U_DOCTOR, LE_MAIN)
+        .await;
+    let resent = &event["payload"]["ApprovalOtpResent"];
+    assert_eq!(resent["method_type"], "THIRD_PERSON");
+    assert_eq!(resent["phone_number"], PHONE_CONFIDANT);
 
     let sms = app.settled_sms(1).await;
     assert_eq!(sms.len(), 1, "{sms:#?}");
@@ -271,16 +254,10 @@ async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let key = "resend-ap-otp-1";
 
-    let first = app
-        .resend_otp(P_OTP, AP_OTP, &token)
-        .idempotency_key(key)
-        .await;
-    let href = first.job_href();
+    let resend = app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key);
+    let href = resend.clone().await.job_href();
     assert_eq!(app.wait_job(&href, &token).await.status, 200);
-    let retry = app
-        .resend_otp(P_OTP, AP_OTP, &token)
-        .idempotency_key(key)
-        .await;
+    let retry = resend.await;
 
     assert_eq!(retry.job_href(), href);
     assert_resent_once(&app, &href, &token).await;

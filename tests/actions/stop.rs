@@ -16,9 +16,8 @@ async fn assert_stopped_once(app: &TestApp, href: &str, token: &str) {
     assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
     assert_eq!(app.status_history(DD_IN_PROGRESS).await.len(), 2);
     assert_eq!(
-        app.current("device_dispenses", DD_IN_PROGRESS)
-            .await
-            .unwrap()["status"],
+        app.current_value("device_dispenses", DD_IN_PROGRESS, "status")
+            .await,
         "stopped"
     );
 }
@@ -44,28 +43,19 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     assert_eq!(job_id.len(), 24);
     assert!(job_id.chars().all(|c| c.is_ascii_hexdigit()));
 
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 303, "{:#}", job.body);
-    let link = format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}");
-    assert_eq!(job.data()["status"], "processed");
-    assert_eq!(job.data()["status_code"], 200);
-    assert_eq!(
-        job.data()["links"],
-        json!([{ "entity": "device_dispense", "href": link }])
-    );
-    assert_eq!(job.headers["location"], link.as_str());
+    let link = paths::device_dispense(P_OTP, DD_IN_PROGRESS);
+    app.wait_job(&href, &token)
+        .await
+        .assert_processed_linking("device_dispense", &link);
 
-    let events = app.log(DD_IN_PROGRESS).await;
-    assert_eq!(events.len(), 2, "{events:#?}");
-    assert_eq!(events[1]["sequence"], 2);
-    assert_eq!(events[1]["event_type"], "DeviceDispenseStopped");
+    let event = app
+        .assert_one_event_appended(DD_IN_PROGRESS, "DeviceDispenseStopped", U_DOCTOR, LE_MAIN)
+        .await;
     assert_eq!(
-        events[1]["payload"]["DeviceDispenseStopped"]["by"],
+        event["payload"]["DeviceDispenseStopped"]["by"],
         U_DOCTOR.to_string()
     );
-    assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
-    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
-    assert_eq!(events[1]["metadata"]["job_id"], job_id);
+    assert_eq!(event["metadata"]["job_id"], job_id);
 
     let row = app
         .current("device_dispenses", DD_IN_PROGRESS)
@@ -152,16 +142,13 @@ async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_a
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let key = "stop-dd-1";
 
-    let first = app
+    let stop = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
-        .idempotency_key(key)
-        .await;
+        .idempotency_key(key);
+    let first = stop.clone().await;
     let href = first.job_href();
     assert_eq!(app.wait_job(&href, &token).await.status, 303);
-    let retry = app
-        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
-        .idempotency_key(key)
-        .await;
+    let retry = stop.await;
 
     assert_eq!(retry.job_href(), href);
     assert_eq!(retry.data(), first.data());

@@ -22,9 +22,10 @@ async fn a_release_retried_with_the_same_key_answers_the_same_202_and_appends_on
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let key = "release-once";
-    let first = app.release(SR_QUEUED, &token).idempotency_key(key).await;
+    let release = app.release(SR_QUEUED, &token).idempotency_key(key);
+    let first = release.clone().await;
     let href = first.job_href();
-    let second = app.release(SR_QUEUED, &token).idempotency_key(key).await;
+    let second = release.await;
     assert_eq!(second.status, 202, "{:#}", second.body);
     assert_eq!(second.data(), first.data(), "the same job, the same eta");
     assert_eq!(second.job_href(), href);
@@ -82,16 +83,13 @@ async fn a_reject_retried_with_the_same_key_answers_200_with_the_same_entity_and
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let key = "reject-mr-new";
-    let first = app
+    let reject = app
         .reject_merge_request(MR_NEW, &token)
-        .idempotency_key(key)
-        .await;
+        .idempotency_key(key);
+    let first = reject.clone().await;
     assert_eq!(first.status, 200, "{:#}", first.body);
     assert_eq!(first.data()["status"], "REJECTED");
-    let second = app
-        .reject_merge_request(MR_NEW, &token)
-        .idempotency_key(key)
-        .await;
+    let second = reject.await;
     assert_eq!(second.status, 200, "{:#}", second.body);
     assert_eq!(second.data(), first.data());
     assert_eq!(second.body["meta"]["code"], 200);
@@ -109,15 +107,10 @@ async fn a_resend_retried_with_the_same_key_sends_one_sms() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let key = "resend-1";
-    let first = app
-        .resend_otp(P_OTP, AP_OTP, &token)
-        .idempotency_key(key)
-        .await;
+    let resend = app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key);
+    let first = resend.clone().await;
     let href = first.job_href();
-    let second = app
-        .resend_otp(P_OTP, AP_OTP, &token)
-        .idempotency_key(key)
-        .await;
+    let second = resend.await;
     assert_eq!(second.status, 202);
     assert_eq!(second.data(), first.data());
     assert_eq!(app.wait_job(&href, &token).await.status, 200);
@@ -211,15 +204,11 @@ async fn a_recall_retried_with_the_same_key_answers_the_same_202() {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let body = recall_body(&app, "1").await;
     let key = "recall-1";
-    let first = app
+    let recall = app
         .recall(P_OTP, SR_ACTIVE, &body, &token)
-        .idempotency_key(key)
-        .await;
-    let href = first.job_href();
-    let second = app
-        .recall(P_OTP, SR_ACTIVE, &body, &token)
-        .idempotency_key(key)
-        .await;
+        .idempotency_key(key);
+    let href = recall.clone().await.job_href();
+    let second = recall.await;
     assert_eq!(second.status, 202, "{:#}", second.body);
     assert_eq!(second.job_href(), href);
     assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
