@@ -5,7 +5,7 @@ use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::{paths, Reply, TestApp};
+use crate::support::{paths, TestApp};
 
 /// Asserts the whole stored state of a successful reject of `id` (status `from` → REJECTED by
 /// `user`), and that the read endpoint shows what the action answered.
@@ -202,11 +202,9 @@ async fn concurrent_rejects_of_one_merge_request_let_exactly_one_win() {
     let app = TestApp::spawn().await;
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |_| app.reject_merge_request(MR_NEW, &token))
-        .await
-        .try_into()
-        .unwrap();
+    let [a, b] = app
+        .race_two(|_| app.reject_merge_request(MR_NEW, &token))
+        .await;
 
     let (won, lost) = if a.status == 200 { (a, b) } else { (b, a) };
     assert_eq!(won.status, 200, "{:#}", won.body);
@@ -221,14 +219,12 @@ async fn concurrent_rejects_with_the_same_idempotency_key_both_answer_the_first_
     let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let key = "reject-mr-new-race";
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |_| {
+    let [a, b] = app
+        .race_two(|_| {
             app.reject_merge_request(MR_NEW, &token)
                 .idempotency_key(key)
         })
-        .await
-        .try_into()
-        .unwrap();
+        .await;
 
     assert_eq!(a.status, 200, "{:#}", a.body);
     assert_eq!(b.status, 200, "{:#}", b.body);

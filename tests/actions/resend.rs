@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::{paths, service, Reply, TestApp};
+use crate::support::{paths, service, TestApp};
 
 const OTP_TEXT_PREFIX: &str = "Код авторизації дій в системі eHealth: ";
 
@@ -269,13 +269,9 @@ async fn concurrent_resends_with_the_same_idempotency_key_answer_one_job_and_sen
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let key = "resend-ap-otp-race";
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |_| {
-            app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key)
-        })
-        .await
-        .try_into()
-        .unwrap();
+    let [a, b] = app
+        .race_two(|_| app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key))
+        .await;
 
     let href = a.job_href();
     assert_eq!(b.job_href(), href);

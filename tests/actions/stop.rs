@@ -162,17 +162,15 @@ async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
     // Two users: two different commands (the same one twice is deduplicated, dedup.rs).
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |i| {
+    let [a, b] = app
+        .race_two(|i| {
             if i == 0 {
                 app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
             } else {
                 app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &colleague)
             }
         })
-        .await
-        .try_into()
-        .unwrap();
+        .await;
 
     let (won, lost) = if a.status == 202 { (a, b) } else { (b, a) };
     let href = won.job_href();
@@ -190,14 +188,12 @@ async fn concurrent_stops_with_the_same_idempotency_key_both_answer_the_same_job
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     let key = "stop-dd-race";
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |_| {
+    let [a, b] = app
+        .race_two(|_| {
             app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
                 .idempotency_key(key)
         })
-        .await
-        .try_into()
-        .unwrap();
+        .await;
 
     assert_eq!(a.status, 202, "{:#}", a.body);
     assert_eq!(b.status, 202, "{:#}", b.body);

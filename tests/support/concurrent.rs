@@ -31,6 +31,19 @@ impl TestApp {
         self.race_through(1, n, request).await
     }
 
+    /// [`TestApp::race`] of two requests, answered as a pair.
+    pub async fn race_two<F, R>(&self, request: F) -> [R::Output; 2]
+    where
+        F: FnMut(usize) -> R,
+        R: IntoFuture,
+    {
+        let replies = self.race(2, request).await;
+        match <[R::Output; 2]>::try_from(replies) {
+            Ok(pair) => pair,
+            Err(_) => unreachable!("a race of two answers two replies"),
+        }
+    }
+
     /// Like [`TestApp::race`] for requests spread over `instances` instances of the service on
     /// this app's database: the log is let go once an append of each instance waits on it (each
     /// instance lets one command per entity through at a time), so they all built on the same
