@@ -59,7 +59,11 @@ fn len(file: &Value, key: &str) -> usize {
 
 async fn import(url: &str, file: &Value) -> Output {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_json(dir.path(), "import.json", file);
+    import_path(url, &write_json(dir.path(), "import.json", file)).await
+}
+
+/// Runs `import` on the file at `path`, whatever it holds (or if it is not there).
+async fn import_path(url: &str, path: &std::path::Path) -> Output {
     run(
         &["import", path.to_str().unwrap()],
         &[("DATABASE_URL", url)],
@@ -232,39 +236,23 @@ async fn a_file_that_is_not_a_json_object_fails_clearly() {
     let (url, pool) = fresh().await;
     let dir = tempfile::tempdir().unwrap();
 
-    let path = dir.path().join("broken.json");
-    std::fs::write(&path, b"{ \"legal_entities\": [ ").unwrap();
-    let out = run(
-        &["import", path.to_str().unwrap()],
-        &[("DATABASE_URL", &url)],
-    )
-    .await;
-    out.assert_failure();
-    assert!(out.stderr.contains("is not valid JSON"), "{out:#?}");
-    assert!(out.stderr.contains("broken.json"), "{out:#?}");
-
-    let path = write_json(dir.path(), "list.json", &json!([1, 2]));
-    let out = run(
-        &["import", path.to_str().unwrap()],
-        &[("DATABASE_URL", &url)],
-    )
-    .await;
-    out.assert_failure();
-    assert!(
-        out.stderr
-            .contains("the import file must hold one JSON object"),
-        "{out:#?}"
-    );
-
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, b"{ \"legal_entities\": [ ").unwrap();
+    let list = write_json(dir.path(), "list.json", &json!([1, 2]));
     let missing = dir.path().join("missing.json");
-    let out = run(
-        &["import", missing.to_str().unwrap()],
-        &[("DATABASE_URL", &url)],
-    )
-    .await;
-    out.assert_failure();
-    assert!(out.stderr.contains("cannot read"), "{out:#?}");
-    assert!(out.stderr.contains("missing.json"), "{out:#?}");
+    // Each file, and what the error output must say about it.
+    let cases: [(&std::path::Path, &[&str]); 3] = [
+        (&broken, &["is not valid JSON", "broken.json"]),
+        (&list, &["the import file must hold one JSON object"]),
+        (&missing, &["cannot read", "missing.json"]),
+    ];
+    for (path, said) in cases {
+        let out = import_path(&url, path).await;
+        out.assert_failure();
+        for words in said {
+            assert!(out.stderr.contains(words), "{words:?} in {out:#?}");
+        }
+    }
 
     assert_eq!(scalar(&pool, "SELECT count(*) FROM events").await, 0);
     assert_eq!(
