@@ -281,22 +281,14 @@ async fn a_token_with_unrelated_scopes_only_lists_the_one_the_endpoint_needs() {
 async fn a_recall_without_the_recall_scope_answers_403_whatever_the_body() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, &all_scopes_but("service_request:recall"));
-    let reply = app
-        .patch_raw(
-            &recall(P_OTP, SR_ACTIVE),
-            &token,
-            "text/plain",
-            b"not json".to_vec(),
-        )
-        .await;
-    reply.assert_error(403, "forbidden", &forbidden("service_request:recall"));
-    let reply = app
-        .patch_raw(
-            &recall(P_OTP, SR_ACTIVE),
-            &token,
-            "application/json",
-            b"{not json".to_vec(),
-        )
-        .await;
-    reply.assert_error(403, "forbidden", &forbidden("service_request:recall"));
+    let missing = forbidden("service_request:recall");
+    for (content_type, body) in [
+        ("text/plain", "not json"),
+        ("application/json", "{not json"),
+    ] {
+        let reply = app
+            .patch_raw(&recall(P_OTP, SR_ACTIVE), &token, content_type, body.into())
+            .await;
+        reply.assert_case_error(content_type, (403, "forbidden", &missing));
+    }
 }

@@ -55,16 +55,9 @@ async fn assert_each_resend_left_one_event_one_job_and_one_sms(
     assert_eq!(hrefs.len(), n, "one job per resend");
     assert_eq!(count(app, "SELECT count(*) FROM jobs").await, n as i64);
 
-    let events = app.log(AP_OTP).await;
-    assert_eq!(events.len(), n + 1);
-    let sequences: Vec<i64> = events
-        .iter()
-        .map(|e| e["sequence"].as_i64().unwrap())
-        .collect();
-    assert_eq!(sequences, (1..=n as i64 + 1).collect::<Vec<i64>>());
-    assert!(events[1..]
-        .iter()
-        .all(|e| e["event_type"] == "ApprovalOtpResent"));
+    let events = app
+        .assert_appended_in_order(AP_OTP, n, "ApprovalOtpResent")
+        .await;
     let mut salts: Vec<&str> = events[1..]
         .iter()
         .map(|e| e["payload"]["ApprovalOtpResent"]["salt"].as_str().unwrap())

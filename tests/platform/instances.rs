@@ -155,15 +155,9 @@ async fn concurrent_resends_through_two_instances_all_commit_through_retries_wit
     let committed = "ehealth_commands_total{aggregate=\"Approval\",outcome=\"committed\"}";
     assert_eq!(counted([&app, &other], committed).await, REQUESTS as f64);
 
-    let log = app.log(AP_OTP).await;
-    let sequences: Vec<i64> = log
-        .iter()
-        .map(|e| e["sequence"].as_i64().unwrap())
-        .collect();
-    assert_eq!(sequences, (1..=REQUESTS as i64 + 1).collect::<Vec<_>>());
-    assert!(log[1..]
-        .iter()
-        .all(|e| e["event_type"] == "ApprovalOtpResent"));
+    let log = app
+        .assert_appended_in_order(AP_OTP, REQUESTS, "ApprovalOtpResent")
+        .await;
     let row = app.current("approvals", AP_OTP).await.unwrap();
     assert_eq!(row["version"], REQUESTS as i64 + 1, "{row:#}");
     // The last committed challenge is the one the projection holds.

@@ -1,5 +1,6 @@
 //! What a successful action stored, as the suites check it: the one event it appended to the
-//! entity's log, and single values of the entity's current state.
+//! entity's log (or the several it appended in
+//! order), and single values of the entity's current state.
 
 use serde_json::Value;
 use uuid::Uuid;
@@ -37,5 +38,26 @@ impl TestApp {
             .await
             .unwrap_or_else(|| panic!("{id} is in {table}"));
         row[column].clone()
+    }
+
+    /// Asserts the log of `id` is its first event followed by `n` events `event_type`, with
+    /// gapless sequences from 1 (none lost, none doubled); answers the whole log.
+    pub async fn assert_appended_in_order(
+        &self,
+        id: Uuid,
+        n: usize,
+        event_type: &str,
+    ) -> Vec<Value> {
+        let log = self.log(id).await;
+        let sequences: Vec<i64> = log
+            .iter()
+            .map(|e| e["sequence"].as_i64().expect("a sequence"))
+            .collect();
+        assert_eq!(sequences, (1..=n as i64 + 1).collect::<Vec<i64>>());
+        assert!(
+            log[1..].iter().all(|e| e["event_type"] == event_type),
+            "{log:#?}"
+        );
+        log
     }
 }
