@@ -76,7 +76,7 @@ async fn a_release_whose_job_has_finished_is_a_new_command_and_meets_the_state_r
 
     let again = app.release(SR_QUEUED, &token).await;
 
-    again.assert_error(409, "request_conflict", "Invalid program processing status");
+    again.assert_conflict("Invalid program processing status");
     assert_eq!(app.log(SR_QUEUED).await.len(), 2);
     assert_eq!(app.job_count().await, 1);
     app.workers_idle().await;
@@ -110,11 +110,7 @@ async fn a_stop_sent_again_while_its_job_is_pending_answers_200_with_that_job_an
     let later = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
         .await;
-    later.assert_error(
-        409,
-        "request_conflict",
-        "Device dispense in status stopped cannot be stopped",
-    );
+    later.assert_conflict("Device dispense in status stopped cannot be stopped");
     assert_eq!(app.job_count().await, 1);
     workers.stop().await;
 }
@@ -204,11 +200,7 @@ async fn a_recall_with_another_signed_envelope_while_the_first_is_pending_is_ano
 
     let reply = app.recall(P_OTP, SR_ACTIVE, &other, &token).await;
 
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Service request in status recalled cannot be recalled",
-    );
+    reply.assert_conflict("Service request in status recalled cannot be recalled");
     assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
     assert_eq!(app.job_count().await, 1);
 }
@@ -229,7 +221,7 @@ async fn the_same_release_by_another_user_or_legal_entity_is_not_deduplicated() 
 
     // Each meets the state the first release left (never a 404 for one that exists).
     for reply in [by_colleague, by_stranger, by_doctor_elsewhere] {
-        reply.assert_error(409, "request_conflict", "Invalid program processing status");
+        reply.assert_conflict("Invalid program processing status");
     }
     assert_eq!(app.log(SR_QUEUED).await.len(), 2);
     assert_eq!(app.job_count().await, 1);
@@ -339,7 +331,7 @@ async fn requests_with_an_idempotency_key_neither_find_nor_leave_a_job_for_dedup
 
     // Pending job of the same command, but the key decides: the state rules answer.
     let keyed = app.release(SR_QUEUED, &token).idempotency_key(key).await;
-    keyed.assert_error(409, "request_conflict", "Invalid program processing status");
+    keyed.assert_conflict("Invalid program processing status");
 
     // A keyed resend makes a job; the same resend without a key does not find it.
     let resend_key = "resend-ap-otp-1";

@@ -146,7 +146,7 @@ async fn rejecting_the_same_merge_request_twice_answers_409_the_second_time() {
     assert_eq!(first.status, 200, "{:#}", first.body);
     let second = app.reject_merge_request(MR_NEW, &token).await;
 
-    second.assert_error(409, "request_conflict", "Invalid merge request status");
+    second.assert_conflict("Invalid merge request status");
     assert_new_rejected_once(&app).await;
 }
 
@@ -209,7 +209,7 @@ async fn concurrent_rejects_of_one_merge_request_let_exactly_one_win() {
     let (won, lost) = if a.status == 200 { (a, b) } else { (b, a) };
     assert_eq!(won.status, 200, "{:#}", won.body);
     assert_eq!(won.data()["status"], "REJECTED");
-    lost.assert_error(409, "request_conflict", "Invalid merge request status");
+    lost.assert_conflict("Invalid merge request status");
     assert_new_rejected_once(&app).await;
 }
 

@@ -124,11 +124,7 @@ async fn assert_not_allowed(app: &TestApp, cases: &[(Uuid, Uuid)]) {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     for (patient, approval) in cases {
         let reply = app.resend_otp(*patient, *approval, &token).await;
-        reply.assert_error(
-            409,
-            "request_conflict",
-            "Resend SMS is not allowed for this authentication method",
-        );
+        reply.assert_conflict("Resend SMS is not allowed for this authentication method");
     }
     let approvals: Vec<Uuid> = cases.iter().map(|(_, a)| *a).collect();
     assert_refused_without_trace(app, &approvals, before).await;

@@ -128,11 +128,7 @@ async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &colleague)
         .await;
 
-    second.assert_error(
-        409,
-        "request_conflict",
-        "Device dispense in status stopped cannot be stopped",
-    );
+    second.assert_conflict("Device dispense in status stopped cannot be stopped");
     assert_stopped_once(&app, &href, &token).await;
 }
 
@@ -174,11 +170,7 @@ async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
 
     let (won, lost) = if a.status == 202 { (a, b) } else { (b, a) };
     let href = won.job_href();
-    lost.assert_error(
-        409,
-        "request_conflict",
-        "Device dispense in status stopped cannot be stopped",
-    );
+    lost.assert_conflict("Device dispense in status stopped cannot be stopped");
     assert_stopped_once(&app, &href, &token).await;
 }
 

@@ -17,7 +17,7 @@ fn assert_one_winner(replies: &[Reply], winner: u16, message: &str) {
     let won = replies.iter().filter(|r| r.status == winner).count();
     assert_eq!(won, 1, "exactly one {winner}: {replies:#?}");
     for reply in replies.iter().filter(|r| r.status != winner) {
-        reply.assert_error(409, "request_conflict", message);
+        reply.assert_conflict(message);
     }
 }
 
@@ -32,7 +32,7 @@ fn assert_one_job(replies: &[Reply], message: &str) {
         if reply.status == 200 {
             assert_eq!(reply.data()["links"][0]["href"], href, "{:#}", reply.body);
         } else {
-            reply.assert_error(409, "request_conflict", message);
+            reply.assert_conflict(message);
         }
     }
 }

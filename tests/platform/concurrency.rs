@@ -28,7 +28,7 @@ async fn sixteen_concurrent_releases_commit_exactly_one_and_refuse_the_rest_with
     let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
     assert_eq!(accepted.len(), 1, "{replies:#?}");
     for reply in replies.iter().filter(|r| r.status != 202) {
-        reply.assert_error(409, "request_conflict", "Invalid program processing status");
+        reply.assert_conflict("Invalid program processing status");
     }
     let events = app.log(SR_QUEUED).await;
     assert_eq!(events.len(), 2, "{events:#?}");

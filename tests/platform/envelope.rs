@@ -116,7 +116,7 @@ async fn error_answers_carry_the_same_meta_as_success_answers() {
 
     let path = release(SR_RECALLED);
     let reply = app.release(SR_RECALLED, &token).request_id("e409").await;
-    reply.assert_error(409, "request_conflict", "Invalid service request status");
+    reply.assert_conflict("Invalid service request status");
     assert_meta(&reply, &app, &path, Some("e409"));
 
     // An extractor's rejection (415) is wrapped too.

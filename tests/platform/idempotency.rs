@@ -47,7 +47,7 @@ async fn a_release_retried_with_the_same_key_answers_the_same_202_and_appends_on
 
     // Without the key the same request is a new one, refused by the new state.
     let third = app.release(SR_QUEUED, &token).await;
-    third.assert_error(409, "request_conflict", "Invalid program processing status");
+    third.assert_conflict("Invalid program processing status");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -99,7 +99,7 @@ async fn a_reject_retried_with_the_same_key_answers_200_with_the_same_entity_and
     assert_eq!(app.feed(MR_NEW).await.len(), 1);
     // Without the key, a second reject is refused by the state.
     let third = app.reject_merge_request(MR_NEW, &token).await;
-    third.assert_error(409, "request_conflict", "Invalid merge request status");
+    third.assert_conflict("Invalid merge request status");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -89,7 +89,7 @@ async fn concurrent_releases_through_two_instances_commit_one_and_the_loser_retr
     let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
     assert_eq!(accepted.len(), 1, "one release: {replies:#?}");
     for reply in replies.iter().filter(|r| r.status != 202) {
-        reply.assert_error(409, "request_conflict", "Invalid program processing status");
+        reply.assert_conflict("Invalid program processing status");
     }
     // Both instances built on the imported state; one append lost and was retried once.
     let sample = "ehealth_command_conflict_retries_total{aggregate=\"ServiceRequest\"}";

@@ -157,11 +157,9 @@ async fn inside_the_window_the_spec_rules_answer_first_and_ownership_last() {
     let events = app.event_count().await;
 
     // Same phone (P_OTP's), but the approval is not new / not found.
-    app.resend_otp(P_OTP, AP_ACTIVE, &token).await.assert_error(
-        409,
-        "request_conflict",
-        "Approval in status active can not be resent",
-    );
+    app.resend_otp(P_OTP, AP_ACTIVE, &token)
+        .await
+        .assert_conflict("Approval in status active can not be resent");
     app.patch(&resend(P_OTP, Uuid::new_v4()), Some(&token), None)
         .await
         .assert_error(404, "not_found", "Approval with such id is not found");
@@ -224,11 +222,10 @@ async fn a_resend_refused_after_claiming_the_phone_gives_the_claim_back() {
     let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     // The other legal entity's refused resend loads AP_SR_1 (new) into the stale instance's cache.
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    stale.resend_otp(P_OTP, AP_SR_1, &other).await.assert_error(
-        409,
-        "request_conflict",
-        "Approval belongs to another legal entity",
-    );
+    stale
+        .resend_otp(P_OTP, AP_SR_1, &other)
+        .await
+        .assert_conflict("Approval belongs to another legal entity");
     let recall = app
         .recall(P_OTP, SR_ACTIVE, &recall_body(&app, "1").await, &doctor)
         .await
@@ -241,11 +238,7 @@ async fn a_resend_refused_after_claiming_the_phone_gives_the_claim_back() {
 
     let refused = stale.resend_otp(P_OTP, AP_SR_1, &doctor).await;
 
-    refused.assert_error(
-        409,
-        "request_conflict",
-        "Approval in status cancelled can not be resent",
-    );
+    refused.assert_conflict("Approval in status cancelled can not be resent");
     assert_eq!(
         count(&app, "SELECT count(*) FROM otp_initializations").await,
         0

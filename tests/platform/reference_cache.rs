@@ -98,7 +98,7 @@ async fn reference_reads_are_cached_and_a_change_by_plain_sql_reaches_the_servic
     // A colleague's: the same user's release while its job is pending would be answered with it.
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let refused = app.release(SR_QUEUED, &colleague).await;
-    refused.assert_error(409, "request_conflict", NOT_ALLOWED);
+    refused.assert_conflict(NOT_ALLOWED);
 
     sql(
         &app,

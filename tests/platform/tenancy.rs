@@ -65,11 +65,7 @@ async fn another_legal_entity_cannot_stop_a_device_dispense_it_did_not_perform()
     let reply = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &other)
         .await;
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Device dispense belongs to another legal entity",
-    );
+    reply.assert_conflict("Device dispense belongs to another legal entity");
     assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 1);
     assert_eq!(
         app.current("device_dispenses", DD_IN_PROGRESS)
@@ -86,11 +82,7 @@ async fn another_legal_entity_cannot_release_a_service_request_it_neither_reques
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
     let reply = app.release(SR_QUEUED, &other).await;
     // It exists: the specification's rules pass, ours answers (never a 404 that hides them).
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Service request is used by another legal entity",
-    );
+    reply.assert_conflict("Service request is used by another legal entity");
     assert_eq!(app.log(SR_QUEUED).await.len(), 1);
     let row = app.current("service_requests", SR_QUEUED).await.unwrap();
     assert_eq!(row["program_processing_status"], "in_queue");
@@ -105,11 +97,7 @@ async fn another_legal_entity_cannot_resend_the_code_of_an_approval_it_does_not_
     let app = TestApp::spawn().await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
     let reply = app.resend_otp(P_OTP, AP_OTP, &other).await;
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Approval belongs to another legal entity",
-    );
+    reply.assert_conflict("Approval belongs to another legal entity");
     assert_eq!(app.log(AP_OTP).await.len(), 1);
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 0);
     app.workers_idle().await;

@@ -277,6 +277,13 @@ impl Reply {
         self.assert_case_error("the answer", (status, kind, message))
     }
 
+    /// Asserts eHealth's refusal by the state of an entity: 409 `request_conflict` with
+    /// `message` (and the envelope's meta, as [`Reply::assert_error`]).
+    #[track_caller]
+    pub fn assert_conflict(&self, message: &str) -> &Self {
+        self.assert_error(409, "request_conflict", message)
+    }
+
     /// [`Reply::assert_error`] for one case of a table of cases, named in every failure.
     #[track_caller]
     pub fn assert_case_error(&self, case: &str, (status, kind, message): Error<'_>) -> &Self {
