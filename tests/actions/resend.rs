@@ -67,6 +67,32 @@ pub async fn assert_refused_without_trace(app: &TestApp, ids: &[Uuid], events_be
     assert!(app.sms().await.is_empty(), "{:#?}", app.sms().await);
 }
 
+/// Asserts the resend of `approval` whose job is at `href` (the doctor's, at LE_MAIN) finished
+/// and sent the code through `method` to `phone`: the one event it appended says so, and one SMS
+/// went there. Answers the event's payload and the SMS.
+pub async fn assert_sent_through(
+    app: &TestApp,
+    href: &str,
+    approval: Uuid,
+    (method, phone): (&str, &str),
+) -> (Value, Value) {
+    let token = app.doctor_token();
+    app.wait_job(href, &token)
+        .await
+        .assert_processed_without_link();
+    let mut event = app
+        .assert_one_event_appended(approval, "ApprovalOtpResent", U_DOCTOR, LE_MAIN)
+        .await;
+    let resent = event["payload"]["ApprovalOtpResent"].take();
+    assert_eq!(resent["method_type"], method, "{resent:#}");
+    assert_eq!(resent["phone_number"], phone, "{resent:#}");
+    let mut sms = app.settled_sms(1).await;
+    assert_eq!(sms.len(), 1, "{sms:#?}");
+    assert_eq!(sms[0]["phone_number"], phone, "{sms:#?}");
+    assert_eq!(sms[0]["status"], "sent", "{sms:#?}");
+    (resent, sms.remove(0))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_their_phone() {
     let app = TestApp::spawn().await;
@@ -80,27 +106,14 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
         .as_str()
         .unwrap()
         .ends_with(&paths::resend(P_OTP, AP_OTP)));
-    app.wait_job(&href, &token)
-        .await
-        .assert_processed_without_link();
-
-    let event = app
-        .assert_one_event_appended(AP_OTP, "ApprovalOtpResent", U_DOCTOR, LE_MAIN)
-        .await;
-    let resent = &event["payload"]["ApprovalOtpResent"];
-    assert_eq!(resent["method_type"], "OTP");
-    assert_eq!(resent["phone_number"], PHONE_OTP);
+    let (resent, sms) = assert_sent_through(&app, &href, AP_OTP, ("OTP", PHONE_OTP)).await;
     assert_eq!(resent["by"], U_DOCTOR.to_string());
     let salt = resent["salt"].as_str().expect("salt");
     assert!(salt.len() >= 16, "salt {salt:?}");
     assert!(resent.get("code").is_none(), "{resent:#}");
 
-    let sms = app.settled_sms(1).await;
-    assert_eq!(sms.len(), 1, "{sms:#?}");
-    assert_eq!(sms[0]["phone_number"], PHONE_OTP);
-    assert_eq!(sms[0]["status"], "sent");
-    assert_eq!(sms[0]["kind"], "otp");
-    let code = otp_code(&sms[0]);
+    assert_eq!(sms["kind"], "otp");
+    let code = otp_code(&sms);
 
     // The code itself is stored nowhere but in the fake phone's inbox.
     for text in event_log_text(&app).await {
@@ -121,9 +134,9 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
         "code {code} in {row:#}"
     );
     assert!(
-        !holds_code(&sms[0]["params"].to_string(), &code),
+        !holds_code(&sms["params"].to_string(), &code),
         "code {code} in the outbox params {:#}",
-        sms[0]["params"]
+        sms["params"]
     );
     assert_eq!(approval_salt(&app, AP_OTP).await, salt);
     assert_eq!(row["status"], "new");
@@ -204,22 +217,9 @@ async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_con
 
     let reply = app.resend_otp(P_THIRD, AP_THIRD, &token).await;
 
-    app.wait_job(&reply.job_href(), &token)
-        .await
-        .assert_processed_without_link();
-
-    let event = app
-        .assert_one_event_appended(AP_THIRD, "ApprovalOtpResent", U_DOCTOR, LE_MAIN)
-        .await;
-    let resent = &event["payload"]["ApprovalOtpResent"];
-    assert_eq!(resent["method_type"], "THIRD_PERSON");
-    assert_eq!(resent["phone_number"], PHONE_CONFIDANT);
-
-    let sms = app.settled_sms(1).await;
-    assert_eq!(sms.len(), 1, "{sms:#?}");
-    assert_eq!(sms[0]["phone_number"], PHONE_CONFIDANT);
-    assert_eq!(sms[0]["status"], "sent");
-    let code = otp_code(&sms[0]);
+    let through = ("THIRD_PERSON", PHONE_CONFIDANT);
+    let (_, sms) = assert_sent_through(&app, &reply.job_href(), AP_THIRD, through).await;
+    let code = otp_code(&sms);
     for text in event_log_text(&app).await {
         assert!(
             !holds_code(&text, &code),

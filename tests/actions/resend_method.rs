@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::resend::{assert_refused_without_trace, otp_code};
+use crate::resend::{assert_refused_without_trace, assert_sent_through, otp_code};
 use crate::support::world::*;
 use crate::support::{service, TestApp};
 
@@ -104,19 +104,9 @@ async fn app() -> TestApp {
 /// through `method` (the type the resend event records) to `phone`, in exactly one SMS.
 async fn assert_resent_through(patient: Uuid, approval: Uuid, method: &str, phone: &str) {
     let app = app().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let reply = app.resend_otp(patient, approval, &token).await;
-    let job = app.wait_job(&reply.job_href(), &token).await;
-    assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
-    let events = app.log(approval).await;
-    assert_eq!(events.len(), 2, "{events:#?}");
-    let resent = &events[1]["payload"]["ApprovalOtpResent"];
-    assert_eq!(resent["method_type"], method, "{resent:#}");
-    assert_eq!(resent["phone_number"], phone, "{resent:#}");
-    let sms = app.settled_sms(1).await;
-    assert_eq!(sms.len(), 1, "{sms:#?}");
-    assert_eq!(sms[0]["phone_number"], phone, "{sms:#?}");
-    otp_code(&sms[0]);
+    let reply = app.resend_otp(patient, approval, &app.doctor_token()).await;
+    let (_, sms) = assert_sent_through(&app, &reply.job_href(), approval, (method, phone)).await;
+    otp_code(&sms);
 }
 
 async fn assert_not_allowed(app: &TestApp, cases: &[(Uuid, Uuid)]) {

@@ -48,6 +48,14 @@ fn assert_status(reply: &Reply, case: &str, status: u16, kind: &str) {
     assert!(!reply.message().is_empty(), "{case}: {:#}", reply.body);
 }
 
+/// Sends each named raw body as a recall: every one answers 400 `request_malformed`.
+async fn assert_each_malformed(app: &TestApp, token: &str, cases: &[(&str, &[u8])]) {
+    for (case, raw) in cases {
+        let reply = recall_raw(app, token, raw.to_vec()).await;
+        reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
+    }
+}
+
 /// Nothing of a refused recall reached the store.
 async fn assert_recall_untouched(app: &TestApp) {
     let recalled = app
@@ -55,7 +63,8 @@ async fn assert_recall_untouched(app: &TestApp) {
         .await;
     assert_eq!(recalled, 0);
     assert_eq!(
-        app.current("service_requests", SR_ACTIVE).await.unwrap()["status"],
+        app.current_value("service_requests", SR_ACTIVE, "status")
+            .await,
         "active"
     );
 }
@@ -148,10 +157,7 @@ async fn malformed_json_answers_400_request_malformed() {
         ("empty", b""),
         ("whitespace", b"  \r\n\t "),
     ];
-    for (case, raw) in cases {
-        let reply = recall_raw(&app, &token, raw.to_vec()).await;
-        reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
-    }
+    assert_each_malformed(&app, &token, cases).await;
     assert_recall_untouched(&app).await;
 }
 
@@ -368,10 +374,7 @@ async fn odd_unicode_in_the_body_answers_400_or_422() {
         ("truncated UTF-8", b"{\"signed_data\":\"\xe2\x82\"}"),
         ("UTF-16 body", b"\xff\xfe{\x00\"\x00}\x00"),
     ];
-    for (case, raw) in malformed {
-        let reply = recall_raw(&app, &token, raw.to_vec()).await;
-        reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
-    }
+    assert_each_malformed(&app, &token, malformed).await;
     assert_recall_untouched(&app).await;
 }
 
