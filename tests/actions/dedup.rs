@@ -69,8 +69,7 @@ async fn a_release_sent_again_while_its_job_is_pending_answers_200_with_that_job
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_whose_job_has_finished_is_a_new_command_and_meets_the_state_rules_409() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let href = app.release(SR_QUEUED, &token).await.job_href();
     assert_eq!(app.wait_job(&href, &token).await.status, 303);
 

@@ -109,8 +109,7 @@ async fn assert_new_rejected_once(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejecting_the_same_merge_request_twice_answers_409_the_second_time() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
 
     let first = app.reject_merge_request(MR_NEW, &token).await;
     assert_eq!(first.status, 200, "{:#}", first.body);
@@ -122,9 +121,7 @@ async fn rejecting_the_same_merge_request_twice_answers_409_the_second_time() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_request_of_another_legal_entity_is_not_visible_to_the_caller() {
-    let app = TestApp::spawn().await;
-
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
     let reply = app.merge_request(MR_OTHER_LE, &token).await;
     reply.assert_error(404, "not_found", "Merge request not found");
 
@@ -139,8 +136,7 @@ async fn a_merge_request_of_another_legal_entity_is_not_visible_to_the_caller() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reject_retried_with_the_same_idempotency_key_answers_the_first_200_and_appends_nothing()
 {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
     let key = "reject-mr-new-1";
 
     let reject = app
@@ -169,8 +165,7 @@ async fn a_reject_retried_with_the_same_idempotency_key_answers_the_first_200_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_rejects_of_one_merge_request_let_exactly_one_win() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
 
     let [a, b] = app
         .race_two(|_| app.reject_merge_request(MR_NEW, &token))
@@ -185,8 +180,7 @@ async fn concurrent_rejects_of_one_merge_request_let_exactly_one_win() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_rejects_with_the_same_idempotency_key_both_answer_the_first_200() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
     let key = "reject-mr-new-race";
 
     let [a, b] = app

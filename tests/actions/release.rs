@@ -7,8 +7,7 @@ use crate::support::{paths, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes_its_job() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let reply = app.release(SR_QUEUED, &token).await;
 

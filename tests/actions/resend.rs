@@ -95,8 +95,7 @@ pub async fn assert_sent_through(
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_their_phone() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let reply = app.resend_otp(P_OTP, AP_OTP, &token).await;
 
@@ -167,8 +166,7 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let first = app.resend_otp(P_OTP, AP_OTP, &token).await;
     let first_href = first.job_href();
@@ -212,8 +210,7 @@ async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_confidant() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let reply = app.resend_otp(P_THIRD, AP_THIRD, &token).await;
 
@@ -250,8 +247,7 @@ async fn assert_resent_once(app: &TestApp, href: &str, token: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and_sends_one_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "resend-ap-otp-1";
 
     let resend = app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key);
@@ -265,8 +261,7 @@ async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resends_with_the_same_idempotency_key_answer_one_job_and_send_one_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "resend-ap-otp-race";
 
     let [a, b] = app

@@ -25,8 +25,7 @@ async fn assert_stopped_once(app: &TestApp, href: &str, token: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_the_stopped_dispense()
 {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let reply = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
@@ -114,8 +113,7 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_time() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let first: Reply = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
@@ -134,8 +132,7 @@ async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_appends_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "stop-dd-1";
 
     let stop = app
@@ -153,8 +150,7 @@ async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     // Two users: two different commands (the same one twice is deduplicated, dedup.rs).
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
 
@@ -176,8 +172,7 @@ async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_stops_with_the_same_idempotency_key_both_answer_the_same_job() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "stop-dd-race";
 
     let [a, b] = app

@@ -51,8 +51,7 @@ async fn a_request_without_an_authorization_header_answers_401_access_denied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorization_header_that_is_not_a_bearer_token_answers_401_access_denied() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let basic_with_token = format!("Basic {token}");
     let bare_token = token.clone();
     for header in [
@@ -166,8 +165,7 @@ async fn a_token_without_an_expiry_a_subject_or_any_scope_answers_401_invalid_ac
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bearer_scheme_is_case_insensitive() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let header = format!("{scheme} {token}");
         let reply = request(
@@ -188,8 +186,7 @@ fn forbidden(missing: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_read_endpoint_answers_403_naming_its_scope_when_the_token_lacks_only_that_scope() {
-    let app = TestApp::spawn().await;
-    let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, doctor) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let job = app.release(SR_QUEUED, &doctor).await.job_href();
     // Finished, the job answers 303 to whoever may read it.
     assert_eq!(app.wait_job(&job, &doctor).await.status, 303);

@@ -18,8 +18,7 @@ fn users(app: &TestApp, n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_releases_commit_exactly_one_and_refuse_the_rest_with_409() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let users = users(&app, 16);
     let replies = app
         .concurrently(16, |i| app.release(SR_QUEUED, &users[i]))
@@ -118,8 +117,7 @@ async fn sixteen_concurrent_resends(app: &TestApp) -> Vec<Reply> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let replies = sixteen_concurrent_resends(&app).await;
     for reply in replies.iter().filter(|r| r.status != 202) {
         // At worst the bounded retries run out: a conflict, never a 500.
@@ -133,8 +131,7 @@ async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_settle_sixteen_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let replies = sixteen_concurrent_resends(&app).await;
     let refused: Vec<(u16, &str)> = replies
         .iter()
@@ -156,8 +153,7 @@ async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_settle
 /// events' primary key and the command replays the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resends_taking_turns_on_two_instances_never_build_on_a_stale_cached_state() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let other = app.another_instance(|_| {}).await;
 
     let mut replies = Vec::new();

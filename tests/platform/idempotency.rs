@@ -19,8 +19,7 @@ async fn released_events(app: &TestApp) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_retried_with_the_same_key_answers_the_same_202_and_appends_once() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "release-once";
     let release = app.release(SR_QUEUED, &token).idempotency_key(key);
     let first = release.clone().await;
@@ -52,8 +51,7 @@ async fn a_release_retried_with_the_same_key_answers_the_same_202_and_appends_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_reused_for_another_url_answers_422_and_appends_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "k-1";
     let first = app.release(SR_QUEUED, &token).idempotency_key(key).await;
     assert_eq!(first.status, 202, "{:#}", first.body);
@@ -80,8 +78,7 @@ async fn a_key_reused_for_another_url_answers_422_and_appends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reject_retried_with_the_same_key_answers_200_with_the_same_entity_and_appends_once() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
     let key = "reject-mr-new";
     let reject = app
         .reject_merge_request(MR_NEW, &token)
@@ -104,8 +101,7 @@ async fn a_reject_retried_with_the_same_key_answers_200_with_the_same_entity_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_retried_with_the_same_key_sends_one_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "resend-1";
     let resend = app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key);
     let first = resend.clone().await;
@@ -160,8 +156,7 @@ async fn an_idempotency_key_belongs_to_its_user_and_legal_entity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_longer_than_255_characters_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let long = "k".repeat(256);
     let reply = app.release(SR_QUEUED, &token).idempotency_key(&long).await;
     reply.assert_error(
@@ -181,8 +176,7 @@ async fn an_idempotency_key_longer_than_255_characters_answers_422() {
 /// first answer, not a refusal caused by its own first request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_retries_with_the_same_key_all_answer_the_first_202() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let replies = app
         .concurrently(8, |_| {
             app.release(SR_QUEUED, &token).idempotency_key("same-retry")
@@ -200,8 +194,7 @@ async fn concurrent_retries_with_the_same_key_all_answer_the_first_202() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recall_retried_with_the_same_key_answers_the_same_202() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let body = recall_body(&app, "1").await;
     let key = "recall-1";
     let recall = app
