@@ -1,9 +1,9 @@
 //! Reject merge request: `PATCH /api/merge_requests/{id}/actions/reject` (scope
 //! `merge_request:write`, sync 200 with the entity).
 
-use serde_json::json;
 use uuid::Uuid;
 
+use crate::support::changes::StatusChange;
 use crate::support::world::*;
 use crate::support::{paths, Reply, TestApp};
 
@@ -36,26 +36,16 @@ async fn rejected_by(user: Uuid, id: Uuid, from: &str) -> Reply {
     assert_eq!(row["legal_entity_id"], LE_MAIN.to_string());
     assert_eq!(row["version"], 2);
 
-    let history = app.status_history(id).await;
+    let change = StatusChange {
+        entity_type: "MergeRequest",
+        attribute: "status",
+        old: from,
+        new: "REJECTED",
+        by: user,
+    };
+    let history = app.assert_status_changed(id, change).await;
     assert_eq!(history.len(), 2, "{history:#?}");
     assert_eq!(history[0]["new_value"], from);
-    assert_eq!(
-        history[1],
-        json!({ "sequence": 2, "attribute": "status", "old_value": from, "new_value": "REJECTED", "changed_by": user })
-    );
-
-    let feed = app.feed(id).await;
-    assert_eq!(feed.len(), 1, "{feed:#?}");
-    assert_eq!(
-        feed[0],
-        json!({
-            "event_type": "StatusChangeEvent",
-            "entity_type": "MergeRequest",
-            "entity_id": id,
-            "properties": { "status": { "new_value": "REJECTED" } },
-            "changed_by": user
-        })
-    );
 
     // Reject is sync: no job is made.
     assert_eq!(app.job_count().await, 0);

@@ -2,6 +2,7 @@
 
 use serde_json::json;
 
+use crate::support::changes::StatusChange;
 use crate::support::world::*;
 use crate::support::{paths, TestApp};
 
@@ -30,20 +31,14 @@ async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes
     assert_eq!(row["used_by_legal_entity_id"], json!(null));
     assert_eq!(row["updated_by"], U_DOCTOR.to_string());
     assert_eq!(row["version"], 2);
-    let history = app.status_history(SR_QUEUED).await;
-    assert_eq!(
-        history.last().unwrap(),
-        &json!({ "sequence": 2, "attribute": "program_processing_status", "old_value": "in_queue", "new_value": "new", "changed_by": U_DOCTOR })
-    );
-    let feed = app.feed(SR_QUEUED).await;
-    assert_eq!(feed.len(), 1);
-    assert_eq!(feed[0]["event_type"], "StatusChangeEvent");
-    assert_eq!(feed[0]["entity_type"], "ServiceRequest");
-    assert_eq!(
-        feed[0]["properties"],
-        json!({ "program_processing_status": { "new_value": "new" } })
-    );
-    assert_eq!(feed[0]["changed_by"], U_DOCTOR.to_string());
+    let change = StatusChange {
+        entity_type: "ServiceRequest",
+        attribute: "program_processing_status",
+        old: "in_queue",
+        new: "new",
+        by: U_DOCTOR,
+    };
+    app.assert_status_changed(SR_QUEUED, change).await;
     let job_row = app.job_row(&href).await;
     assert_eq!(job_row["status"], "processed");
 

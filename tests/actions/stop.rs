@@ -1,8 +1,7 @@
 //! Stop device dispense: `PATCH /api/patients/{patient_id}/device_dispenses/{id}/actions/stop`
 //! (scope `device_dispense:stop`, async 202 with a job).
 
-use serde_json::json;
-
+use crate::support::changes::StatusChange;
 use crate::support::world::*;
 use crate::support::{paths, Reply, TestApp};
 
@@ -65,25 +64,15 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     assert_eq!(row["performer_legal_entity_id"], LE_MAIN.to_string());
     assert_eq!(row["version"], 2);
 
-    let history = app.status_history(DD_IN_PROGRESS).await;
+    let change = StatusChange {
+        entity_type: "DeviceDispense",
+        attribute: "status",
+        old: "in_progress",
+        new: "stopped",
+        by: U_DOCTOR,
+    };
+    let history = app.assert_status_changed(DD_IN_PROGRESS, change).await;
     assert_eq!(history.len(), 2, "{history:#?}");
-    assert_eq!(
-        history[1],
-        json!({ "sequence": 2, "attribute": "status", "old_value": "in_progress", "new_value": "stopped", "changed_by": U_DOCTOR })
-    );
-
-    let feed = app.feed(DD_IN_PROGRESS).await;
-    assert_eq!(feed.len(), 1, "{feed:#?}");
-    assert_eq!(
-        feed[0],
-        json!({
-            "event_type": "StatusChangeEvent",
-            "entity_type": "DeviceDispense",
-            "entity_id": DD_IN_PROGRESS,
-            "properties": { "status": { "new_value": "stopped" } },
-            "changed_by": U_DOCTOR
-        })
-    );
 
     // The job is visible to its own legal entity only.
     let foreign = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);

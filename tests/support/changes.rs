@@ -2,10 +2,21 @@
 //! entity's log (or the several it appended in
 //! order), and single values of the entity's current state.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::app::TestApp;
+
+/// A change of an entity's `attribute` from `old` to `new` by the user `by`, made by the event at
+/// sequence 2 (the first after the entity's import).
+pub struct StatusChange<'a> {
+    /// The entity's type as the feed names it (`DeviceDispense`, say).
+    pub entity_type: &'a str,
+    pub attribute: &'a str,
+    pub old: &'a str,
+    pub new: &'a str,
+    pub by: Uuid,
+}
 
 impl TestApp {
     /// Asserts the log of `id` is its first event and one more, `event_type`, appended by `user`
@@ -59,5 +70,37 @@ impl TestApp {
             "{log:#?}"
         );
         log
+    }
+
+    /// Asserts `change` is the last row of the status history of `id` and the entity's one feed
+    /// record; answers the whole history.
+    pub async fn assert_status_changed(&self, id: Uuid, change: StatusChange<'_>) -> Vec<Value> {
+        let StatusChange {
+            entity_type,
+            attribute,
+            old,
+            new,
+            by,
+        } = change;
+        let history = self.status_history(id).await;
+        assert_eq!(
+            history.last(),
+            Some(
+                &json!({ "sequence": 2, "attribute": attribute, "old_value": old, "new_value": new, "changed_by": by })
+            ),
+            "{history:#?}"
+        );
+        let feed = self.feed(id).await;
+        assert_eq!(
+            feed,
+            [json!({
+                "event_type": "StatusChangeEvent",
+                "entity_type": entity_type,
+                "entity_id": id,
+                "properties": { attribute: { "new_value": new } },
+                "changed_by": by
+            })]
+        );
+        history
     }
 }
