@@ -3,7 +3,6 @@
 
 use uuid::Uuid;
 
-use crate::support::changes::StatusChange;
 use crate::support::world::*;
 use crate::support::{paths, Reply, TestApp};
 
@@ -36,14 +35,9 @@ async fn rejected_by(user: Uuid, id: Uuid, from: &str) -> Reply {
     assert_eq!(row["legal_entity_id"], LE_MAIN.to_string());
     assert_eq!(row["version"], 2);
 
-    let change = StatusChange {
-        entity_type: "MergeRequest",
-        attribute: "status",
-        old: from,
-        new: "REJECTED",
-        by: user,
-    };
-    let history = app.assert_status_changed(id, change).await;
+    let history = app
+        .assert_status_changed(id, "MergeRequest", ("status", from, "REJECTED"), user)
+        .await;
     assert_eq!(history.len(), 2, "{history:#?}");
     assert_eq!(history[0]["new_value"], from);
 

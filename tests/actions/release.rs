@@ -2,7 +2,6 @@
 
 use serde_json::json;
 
-use crate::support::changes::StatusChange;
 use crate::support::world::*;
 use crate::support::{paths, TestApp};
 
@@ -31,14 +30,13 @@ async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes
     assert_eq!(row["used_by_legal_entity_id"], json!(null));
     assert_eq!(row["updated_by"], U_DOCTOR.to_string());
     assert_eq!(row["version"], 2);
-    let change = StatusChange {
-        entity_type: "ServiceRequest",
-        attribute: "program_processing_status",
-        old: "in_queue",
-        new: "new",
-        by: U_DOCTOR,
-    };
-    app.assert_status_changed(SR_QUEUED, change).await;
+    app.assert_status_changed(
+        SR_QUEUED,
+        "ServiceRequest",
+        ("program_processing_status", "in_queue", "new"),
+        U_DOCTOR,
+    )
+    .await;
     let job_row = app.job_row(&href).await;
     assert_eq!(job_row["status"], "processed");
 

@@ -1,7 +1,6 @@
 //! Stop device dispense: `PATCH /api/patients/{patient_id}/device_dispenses/{id}/actions/stop`
 //! (scope `device_dispense:stop`, async 202 with a job).
 
-use crate::support::changes::StatusChange;
 use crate::support::world::*;
 use crate::support::{paths, Reply, TestApp};
 
@@ -64,14 +63,14 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     assert_eq!(row["performer_legal_entity_id"], LE_MAIN.to_string());
     assert_eq!(row["version"], 2);
 
-    let change = StatusChange {
-        entity_type: "DeviceDispense",
-        attribute: "status",
-        old: "in_progress",
-        new: "stopped",
-        by: U_DOCTOR,
-    };
-    let history = app.assert_status_changed(DD_IN_PROGRESS, change).await;
+    let history = app
+        .assert_status_changed(
+            DD_IN_PROGRESS,
+            "DeviceDispense",
+            ("status", "in_progress", "stopped"),
+            U_DOCTOR,
+        )
+        .await;
     assert_eq!(history.len(), 2, "{history:#?}");
 
     // The job is visible to its own legal entity only.

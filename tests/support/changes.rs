@@ -1,22 +1,11 @@
 //! What a successful action stored, as the suites check it: the one event it appended to the
-//! entity's log (or the several it appended in
-//! order), and single values of the entity's current state.
+//! entity's log (or the several it appended in order), the status change it recorded in the
+//! history and the feed, and single values of the entity's current state.
 
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 use super::app::TestApp;
-
-/// A change of an entity's `attribute` from `old` to `new` by the user `by`, made by the event at
-/// sequence 2 (the first after the entity's import).
-pub struct StatusChange<'a> {
-    /// The entity's type as the feed names it (`DeviceDispense`, say).
-    pub entity_type: &'a str,
-    pub attribute: &'a str,
-    pub old: &'a str,
-    pub new: &'a str,
-    pub by: Uuid,
-}
 
 impl TestApp {
     /// Asserts the log of `id` is its first event and one more, `event_type`, appended by `user`
@@ -72,16 +61,17 @@ impl TestApp {
         log
     }
 
-    /// Asserts `change` is the last row of the status history of `id` and the entity's one feed
-    /// record; answers the whole history.
-    pub async fn assert_status_changed(&self, id: Uuid, change: StatusChange<'_>) -> Vec<Value> {
-        let StatusChange {
-            entity_type,
-            attribute,
-            old,
-            new,
-            by,
-        } = change;
+    /// Asserts the change of `attribute` from `old` to `new` by `by`, made by the event at
+    /// sequence 2 (the first after the import), is the last row of the status history of `id`
+    /// and the entity's one feed record (which names its `entity_type`, e.g. `DeviceDispense`);
+    /// answers the whole history.
+    pub async fn assert_status_changed(
+        &self,
+        id: Uuid,
+        entity_type: &str,
+        (attribute, old, new): (&str, &str, &str),
+        by: Uuid,
+    ) -> Vec<Value> {
         let history = self.status_history(id).await;
         assert_eq!(
             history.last(),

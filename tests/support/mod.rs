@@ -7,7 +7,7 @@
 //! | `app` | [`TestApp`]: start the service (options, configuration, a second instance, behind a proxy) |
 //! | `client` | [`Api`], [`Call`], [`Reply`]: any request, and the assertions on an answer |
 //! | `endpoints` | a method per action and read (`app.release(id, &token)`), and [`paths`] |
-//! | `changes` | `app.assert_one_event_appended(…)`, `app.current_value(…)`: what an action stored |
+//! | `changes` | what an action stored: `app.assert_one_event_appended(…)`, `app.assert_status_changed(…)`, `app.current_value(…)` |
 //! | `state` | what the service stored: `app.log(id)`, `app.current(table, id)`, jobs, SMS, media |
 //! | `waits` | `app.workers_idle()`, `app.wait_sms_sent(n)`, [`eventually`]: waits, never sleeps |
 //! | `concurrent` | `app.concurrently(n, …)` and `app.race(n, …)`: requests in parallel |
