@@ -25,10 +25,6 @@ async fn recall_raw(app: &TestApp, token: &str, raw: Vec<u8>) -> Reply {
         .await
 }
 
-fn token(app: &TestApp) -> String {
-    app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES)
-}
-
 /// An error in the envelope: exactly `status` (also in `meta.code`), `error.type` `kind`, and a
 /// message.
 #[track_caller]
@@ -71,8 +67,7 @@ async fn assert_recall_untouched(app: &TestApp) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recall_body_one_byte_over_the_limit_answers_413_request_too_large() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     // `{"signed_data":"AAAA…"}` padded to exactly `len` bytes.
     let body_of_len = |len: usize| {
         let overhead = r#"{"signed_data":""}"#.len();
@@ -111,8 +106,7 @@ async fn a_recall_body_one_byte_over_the_limit_answers_413_request_too_large() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recall_body_that_is_not_declared_json_answers_415() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let body = br#"{"signed_data":"AAAA"}"#.to_vec();
     for content_type in [
         "text/plain",
@@ -140,8 +134,7 @@ async fn a_recall_body_that_is_not_declared_json_answers_415() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_answers_400_request_malformed() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let cases: &[(&str, &[u8])] = &[
         ("truncated", br#"{"signed_data": "AAAA""#),
         ("trailing comma", br#"{"signed_data": "AAAA",}"#),
@@ -247,8 +240,7 @@ async fn ids_that_are_not_uuids_answer_404_on_every_route_with_an_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deeply_nested_json_answers_400_or_422_and_never_overflows_the_stack() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let arrays = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     let objects = |depth: usize| format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
 
@@ -296,8 +288,7 @@ async fn deeply_nested_json_answers_400_or_422_and_never_overflows_the_stack() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_json_within_the_limit_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let many_keys: serde_json::Map<String, Value> =
         (0..3_000).map(|n| (format!("k{n}"), json!(n))).collect();
     let cases = [
@@ -325,8 +316,7 @@ async fn huge_json_within_the_limit_answers_422() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_unicode_in_the_body_answers_400_or_422() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     // Well-formed JSON whose strings are odd: schema or base64 refusals.
     let unprocessable: &[(&str, &[u8])] = &[
         ("escaped NUL", br#"{"signed_data":"\u0000"}"#),
@@ -391,8 +381,7 @@ fn signed_recall(rendering: &Value, reason: Value, letter: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validly_signed_content_with_a_nul_character_answers_422_and_other_odd_unicode_is_kept() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let shown = app.service_request(P_OTP, SR_ACTIVE, &token).await;
     let rendering = shown.data().clone();
     let system = "eHealth/service_request_recall_reasons";

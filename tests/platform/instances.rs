@@ -80,8 +80,7 @@ async fn assert_log_gapless_and_projections_agree(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_releases_through_two_instances_commit_one_and_the_loser_retries_into_the_rules_409(
 ) {
-    let app = TestApp::spawn().await;
-    let token = app.doctor_token();
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let (other, replies) =
         race_through_two_instances(&app, |instance, user| instance.release(SR_QUEUED, user)).await;
@@ -136,8 +135,7 @@ async fn concurrent_releases_through_two_instances_commit_one_and_the_loser_retr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resends_through_two_instances_all_commit_through_retries_with_contiguous_sequences(
 ) {
-    let app = TestApp::spawn().await;
-    let token = app.doctor_token();
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let (other, replies) = race_through_two_instances(&app, |instance, user| {
         instance.resend_otp(P_OTP, AP_OTP, user)
