@@ -39,7 +39,7 @@ async fn assert_answers_the_pending_job(app: &TestApp, token: &str, reply: &Repl
 }
 
 /// The job every reply of a race of one command on `id` names (one 202, the others 200 with that
-/// pending job), which is the only job, and the one event appended to `id`.
+/// pending job), which is the only job of the one command executed.
 async fn the_one_job_of(app: &TestApp, token: &str, replies: &[Reply], id: Uuid) -> String {
     let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
     assert_eq!(accepted.len(), 1, "one 202: {replies:#?}");
@@ -47,9 +47,14 @@ async fn the_one_job_of(app: &TestApp, token: &str, replies: &[Reply], id: Uuid)
     for reply in replies.iter().filter(|r| r.status != 202) {
         assert_answers_the_pending_job(app, token, reply, &href).await;
     }
-    assert_eq!(app.log(id).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
+    assert_executed_once(app, id).await;
     href
+}
+
+/// One command on `id` was executed, however many were sent: one event appended, one job.
+async fn assert_executed_once(app: &TestApp, id: Uuid) {
+    assert_eq!(app.log(id).await.len(), 2, "events of {id}");
+    assert_eq!(app.job_count().await, 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -65,8 +70,7 @@ async fn a_release_sent_again_while_its_job_is_pending_answers_200_with_that_job
     assert_answers_the_pending_job(&app, &token, &again, &href).await;
     assert_eq!(again.data(), first.data(), "what the 202 said");
     assert_eq!(app.event_count().await, events);
-    assert_eq!(app.log(SR_QUEUED).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
+    assert_executed_once(&app, SR_QUEUED).await;
     assert_eq!(app.feed(SR_QUEUED).await.len(), 1);
     let row = app.current("service_requests", SR_QUEUED).await.unwrap();
     assert_eq!(row["version"], 2, "{row:#}");
@@ -81,8 +85,7 @@ async fn a_release_whose_job_has_finished_is_a_new_command_and_meets_the_state_r
     let again = app.release(SR_QUEUED, &token).await;
 
     again.assert_conflict("Invalid program processing status");
-    assert_eq!(app.log(SR_QUEUED).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
+    assert_executed_once(&app, SR_QUEUED).await;
     app.workers_idle().await;
     assert_eq!(app.job_row(&href).await["status"], "processed");
 }
@@ -103,8 +106,7 @@ async fn a_stop_sent_again_while_its_job_is_pending_answers_200_with_that_job_an
 
     assert_answers_the_pending_job(&app, &token, &again, &href).await;
     assert_eq!(app.event_count().await, events);
-    assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
+    assert_executed_once(&app, DD_IN_PROGRESS).await;
     assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
 
     // Finished, the same stop is a new command: the dispense is stopped already.
@@ -131,8 +133,7 @@ async fn a_resend_sent_again_while_its_job_is_pending_answers_that_job_issues_no
 
     assert_answers_the_pending_job(&app, &token, &again, &href).await;
     assert_eq!(app.event_count().await, events);
-    assert_eq!(app.log(AP_OTP).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
+    assert_executed_once(&app, AP_OTP).await;
     assert_eq!(
         app.current("approvals", AP_OTP).await.unwrap()["document"]["record"]["otp"],
         challenge,
@@ -172,8 +173,7 @@ async fn a_recall_sent_again_while_its_job_is_pending_answers_that_job_however_i
     assert_answers_the_pending_job(&app, &token, &again, &href).await;
     assert_answers_the_pending_job(&app, &token, &again_wrapped, &href).await;
     assert_eq!(app.event_count().await, events);
-    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
+    assert_executed_once(&app, SR_ACTIVE).await;
     assert_eq!(
         app.media_files().len(),
         1,
@@ -201,8 +201,7 @@ async fn a_recall_with_another_signed_envelope_while_the_first_is_pending_is_ano
     let reply = app.recall(P_OTP, SR_ACTIVE, &other, &token).await;
 
     reply.assert_conflict("Service request in status recalled cannot be recalled");
-    assert_eq!(app.log(SR_ACTIVE).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
+    assert_executed_once(&app, SR_ACTIVE).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -222,8 +221,7 @@ async fn the_same_release_by_another_user_or_legal_entity_is_not_deduplicated() 
     for reply in [by_colleague, by_stranger, by_doctor_elsewhere] {
         reply.assert_conflict("Invalid program processing status");
     }
-    assert_eq!(app.log(SR_QUEUED).await.len(), 2);
-    assert_eq!(app.job_count().await, 1);
+    assert_executed_once(&app, SR_QUEUED).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
