@@ -165,14 +165,11 @@ async fn concurrent_rejects_of_one_merge_request_let_exactly_one_win() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_rejects_with_the_same_idempotency_key_both_answer_the_first_200() {
     let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
-    let key = "reject-mr-new-race";
+    let reject = app
+        .reject_merge_request(MR_NEW, &token)
+        .idempotency_key("reject-mr-new-race");
 
-    let [a, b] = app
-        .race_two(|_| {
-            app.reject_merge_request(MR_NEW, &token)
-                .idempotency_key(key)
-        })
-        .await;
+    let [a, b] = app.race_twice(reject).await;
 
     assert_eq!(a.status, 200, "{:#}", a.body);
     assert_eq!(b.status, 200, "{:#}", b.body);

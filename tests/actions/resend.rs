@@ -261,11 +261,11 @@ async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resends_with_the_same_idempotency_key_answer_one_job_and_send_one_sms() {
     let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
-    let key = "resend-ap-otp-race";
+    let resend = app
+        .resend_otp(P_OTP, AP_OTP, &token)
+        .idempotency_key("resend-ap-otp-race");
 
-    let [a, b] = app
-        .race_two(|_| app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key))
-        .await;
+    let [a, b] = app.race_twice(resend).await;
 
     let href = a.job_href();
     assert_eq!(b.job_href(), href);

@@ -161,14 +161,11 @@ async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_stops_with_the_same_idempotency_key_both_answer_the_same_job() {
     let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
-    let key = "stop-dd-race";
+    let stop = app
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .idempotency_key("stop-dd-race");
 
-    let [a, b] = app
-        .race_two(|_| {
-            app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
-                .idempotency_key(key)
-        })
-        .await;
+    let [a, b] = app.race_twice(stop).await;
 
     assert_eq!(a.status, 202, "{:#}", a.body);
     assert_eq!(b.status, 202, "{:#}", b.body);

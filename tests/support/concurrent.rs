@@ -6,6 +6,7 @@ use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use super::app::TestApp;
+use super::client::{Call, Reply};
 use super::service::{self, Pool};
 
 impl TestApp {
@@ -42,6 +43,11 @@ impl TestApp {
             Ok(pair) => pair,
             Err(_) => unreachable!("a race of two answers two replies"),
         }
+    }
+
+    /// One request raced against itself, as a client's retry that overtakes its first try.
+    pub async fn race_twice(&self, call: Call<'_>) -> [Reply; 2] {
+        self.race_two(|_| call.clone()).await
     }
 
     /// Like [`TestApp::race`] for requests spread over `instances` instances of the service on
