@@ -44,12 +44,14 @@ fn assert_status(reply: &Reply, case: &str, status: u16, kind: &str) {
     assert!(!reply.message().is_empty(), "{case}: {:#}", reply.body);
 }
 
-/// Sends each named raw body as a recall: every one answers 400 `request_malformed`.
+/// Sends each named raw body as a recall: every one answers 400 `request_malformed`, and
+/// (after them all) nothing was recalled.
 async fn assert_each_malformed(app: &TestApp, token: &str, cases: &[(&str, &[u8])]) {
     for (case, raw) in cases {
         let reply = recall_raw(app, token, raw.to_vec()).await;
         reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
     }
+    assert_recall_untouched(app).await;
 }
 
 /// Nothing of a refused recall reached the store.
@@ -151,7 +153,6 @@ async fn malformed_json_answers_400_request_malformed() {
         ("whitespace", b"  \r\n\t "),
     ];
     assert_each_malformed(&app, &token, cases).await;
-    assert_recall_untouched(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -365,7 +366,6 @@ async fn odd_unicode_in_the_body_answers_400_or_422() {
         ("UTF-16 body", b"\xff\xfe{\x00\"\x00}\x00"),
     ];
     assert_each_malformed(&app, &token, malformed).await;
-    assert_recall_untouched(&app).await;
 }
 
 /// The content `rendering` with `status_reason` and `explanatory_letter` set, signed by the doctor.
