@@ -370,8 +370,7 @@ async fn an_action_without_a_bearer_token_or_with_a_garbage_expired_or_forged_on
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_action_on_an_unknown_or_malformed_id_or_another_patients_entity_answers_404() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let specialist = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let before = app.event_count().await;
     let unknown = Uuid::new_v4();

@@ -1,31 +1,30 @@
 //! Reject merge request: `PATCH /api/merge_requests/{id}/actions/reject` (scope
 //! `merge_request:write`, sync 200 with the entity).
 
-use serde_json::json;
 use uuid::Uuid;
 
 use crate::support::world::*;
 use crate::support::{paths, Reply, TestApp};
 
-/// Asserts the whole stored state of a successful reject of `id` (status `from` → REJECTED by
-/// `user`), and that the read endpoint shows what the action answered.
-async fn assert_rejected(
-    app: &TestApp,
-    id: Uuid,
-    from: &str,
-    user: Uuid,
-    answered: &serde_json::Value,
-) {
-    let events = app.log(id).await;
-    assert_eq!(events.len(), 2, "{events:#?}");
-    assert_eq!(events[1]["sequence"], 2);
-    assert_eq!(events[1]["event_type"], "MergeRequestRejected");
+/// Rejects `id` (in status `from`) as `user` of LE_MAIN on an app of its own; asserts the 200
+/// with the rejected entity, the whole stored state, and that the read endpoint shows what the
+/// action answered. Answers the reply.
+async fn rejected_by(user: Uuid, id: Uuid, from: &str) -> Reply {
+    let app = TestApp::spawn().await;
+    let token = app.token(user, LE_MAIN, ALL_SCOPES);
+    let reply = app.reject_merge_request(id, &token).await;
+    assert_eq!(reply.status, 200, "{:#}", reply.body);
+    assert_eq!(reply.data()["id"], id.to_string());
+    assert_eq!(reply.data()["status"], "REJECTED");
+    assert_eq!(reply.data()["updated_by"], user.to_string());
+
+    let event = app
+        .assert_one_event_appended(id, "MergeRequestRejected", user, LE_MAIN)
+        .await;
     assert_eq!(
-        events[1]["payload"]["MergeRequestRejected"]["by"],
+        event["payload"]["MergeRequestRejected"]["by"],
         user.to_string()
     );
-    assert_eq!(events[1]["metadata"]["user_id"], user.to_string());
-    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
 
     let row = app
         .current("merge_requests", id)
@@ -36,45 +35,26 @@ async fn assert_rejected(
     assert_eq!(row["legal_entity_id"], LE_MAIN.to_string());
     assert_eq!(row["version"], 2);
 
-    let history = app.status_history(id).await;
+    let history = app
+        .assert_status_changed(id, "MergeRequest", ("status", from, "REJECTED"), user)
+        .await;
     assert_eq!(history.len(), 2, "{history:#?}");
     assert_eq!(history[0]["new_value"], from);
-    assert_eq!(
-        history[1],
-        json!({ "sequence": 2, "attribute": "status", "old_value": from, "new_value": "REJECTED", "changed_by": user })
-    );
-
-    let feed = app.feed(id).await;
-    assert_eq!(feed.len(), 1, "{feed:#?}");
-    assert_eq!(
-        feed[0],
-        json!({
-            "event_type": "StatusChangeEvent",
-            "entity_type": "MergeRequest",
-            "entity_id": id,
-            "properties": { "status": { "new_value": "REJECTED" } },
-            "changed_by": user
-        })
-    );
 
     // Reject is sync: no job is made.
     assert_eq!(app.job_count().await, 0);
 
-    let token = app.token(user, LE_MAIN, ALL_SCOPES);
     let shown = app.merge_request(id, &token).await;
     assert_eq!(shown.status, 200, "{:#}", shown.body);
     assert_eq!(shown.data()["status"], "REJECTED");
-    assert_eq!(shown.data(), answered);
+    assert_eq!(shown.data(), reply.data());
+    reply
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_of_a_new_merge_request_by_its_author_answers_200_with_the_rejected_entity() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let reply = rejected_by(U_SPECIALIST, MR_NEW, "NEW").await;
 
-    let reply = app.reject_merge_request(MR_NEW, &token).await;
-
-    assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.body["meta"]["code"], 200);
     assert_eq!(reply.body["meta"]["type"], "object");
     assert!(reply.body["meta"]["url"]
@@ -82,50 +62,21 @@ async fn reject_of_a_new_merge_request_by_its_author_answers_200_with_the_reject
         .unwrap()
         .ends_with(&paths::reject(MR_NEW)));
     let data = reply.data();
-    assert_eq!(data["id"], MR_NEW.to_string());
-    assert_eq!(data["status"], "REJECTED");
     assert_eq!(data["master_person_id"], P_OTP.to_string());
     assert_eq!(data["merge_person_id"], P_UNKNOWN.to_string());
     assert_eq!(data["inserted_by"], U_SPECIALIST.to_string());
-    assert_eq!(data["updated_by"], U_SPECIALIST.to_string());
     assert_eq!(data["inserted_at"], "2024-04-20T19:14:13Z");
     assert_ne!(data["updated_at"], data["inserted_at"]);
-
-    assert_rejected(&app, MR_NEW, "NEW", U_SPECIALIST, reply.data()).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_of_an_approved_merge_request_answers_200_and_records_approved_to_rejected() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-
-    let reply = app.reject_merge_request(MR_APPROVED, &token).await;
-
-    assert_eq!(reply.status, 200, "{:#}", reply.body);
-    assert_eq!(reply.data()["id"], MR_APPROVED.to_string());
-    assert_eq!(reply.data()["status"], "REJECTED");
-    assert_eq!(reply.data()["updated_by"], U_SPECIALIST.to_string());
-    assert_rejected(&app, MR_APPROVED, "APPROVED", U_SPECIALIST, reply.data()).await;
+    rejected_by(U_SPECIALIST, MR_APPROVED, "APPROVED").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reject_by_a_receptionist_of_their_own_merge_request_answers_200() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_RECEPTIONIST, LE_MAIN, ALL_SCOPES);
-
-    let reply = app.reject_merge_request(MR_BY_RECEPTIONIST, &token).await;
-
-    assert_eq!(reply.status, 200, "{:#}", reply.body);
-    assert_eq!(reply.data()["status"], "REJECTED");
-    assert_eq!(reply.data()["updated_by"], U_RECEPTIONIST.to_string());
-    assert_rejected(
-        &app,
-        MR_BY_RECEPTIONIST,
-        "NEW",
-        U_RECEPTIONIST,
-        reply.data(),
-    )
-    .await;
+    rejected_by(U_RECEPTIONIST, MR_BY_RECEPTIONIST, "NEW").await;
 }
 
 /// MR_NEW was rejected exactly once: two events, one feed record, two status history rows,
@@ -135,29 +86,26 @@ async fn assert_new_rejected_once(app: &TestApp) {
     assert_eq!(app.feed(MR_NEW).await.len(), 1);
     assert_eq!(app.status_history(MR_NEW).await.len(), 2);
     assert_eq!(
-        app.current("merge_requests", MR_NEW).await.unwrap()["version"],
+        app.current_value("merge_requests", MR_NEW, "version").await,
         2
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn rejecting_the_same_merge_request_twice_answers_409_the_second_time() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
 
     let first = app.reject_merge_request(MR_NEW, &token).await;
     assert_eq!(first.status, 200, "{:#}", first.body);
     let second = app.reject_merge_request(MR_NEW, &token).await;
 
-    second.assert_error(409, "request_conflict", "Invalid merge request status");
+    second.assert_conflict("Invalid merge request status");
     assert_new_rejected_once(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_merge_request_of_another_legal_entity_is_not_visible_to_the_caller() {
-    let app = TestApp::spawn().await;
-
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
     let reply = app.merge_request(MR_OTHER_LE, &token).await;
     reply.assert_error(404, "not_found", "Merge request not found");
 
@@ -172,18 +120,14 @@ async fn a_merge_request_of_another_legal_entity_is_not_visible_to_the_caller() 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reject_retried_with_the_same_idempotency_key_answers_the_first_200_and_appends_nothing()
 {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
     let key = "reject-mr-new-1";
 
-    let first = app
+    let reject = app
         .reject_merge_request(MR_NEW, &token)
-        .idempotency_key(key)
-        .await;
-    let retry = app
-        .reject_merge_request(MR_NEW, &token)
-        .idempotency_key(key)
-        .await;
+        .idempotency_key(key);
+    let first = reject.clone().await;
+    let retry = reject.await;
 
     assert_eq!(first.status, 200, "{:#}", first.body);
     assert_eq!(retry.status, 200, "{:#}", retry.body);
@@ -205,36 +149,27 @@ async fn a_reject_retried_with_the_same_idempotency_key_answers_the_first_200_an
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_rejects_of_one_merge_request_let_exactly_one_win() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |_| app.reject_merge_request(MR_NEW, &token))
-        .await
-        .try_into()
-        .unwrap();
+    let [a, b] = app
+        .race_two(|_| app.reject_merge_request(MR_NEW, &token))
+        .await;
 
     let (won, lost) = if a.status == 200 { (a, b) } else { (b, a) };
     assert_eq!(won.status, 200, "{:#}", won.body);
     assert_eq!(won.data()["status"], "REJECTED");
-    lost.assert_error(409, "request_conflict", "Invalid merge request status");
+    lost.assert_conflict("Invalid merge request status");
     assert_new_rejected_once(&app).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_rejects_with_the_same_idempotency_key_both_answer_the_first_200() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
-    let key = "reject-mr-new-race";
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
+    let reject = app
+        .reject_merge_request(MR_NEW, &token)
+        .idempotency_key("reject-mr-new-race");
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |_| {
-            app.reject_merge_request(MR_NEW, &token)
-                .idempotency_key(key)
-        })
-        .await
-        .try_into()
-        .unwrap();
+    let [a, b] = app.race_twice(reject).await;
 
     assert_eq!(a.status, 200, "{:#}", a.body);
     assert_eq!(b.status, 200, "{:#}", b.body);

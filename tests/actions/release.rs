@@ -7,8 +7,7 @@ use crate::support::{paths, TestApp};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes_its_job() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let reply = app.release(SR_QUEUED, &token).await;
 
@@ -18,22 +17,12 @@ async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes
         .as_str()
         .unwrap()
         .ends_with(&paths::release(SR_QUEUED)));
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 303, "{:#}", job.body);
-    let link = format!("/api/patients/{P_OTP}/service_requests/{SR_QUEUED}");
-    assert_eq!(job.data()["status"], "processed");
-    assert_eq!(job.data()["status_code"], 200);
-    assert_eq!(
-        job.data()["links"],
-        json!([{ "entity": "service_request", "href": link }])
-    );
-    assert_eq!(job.headers["location"], link.as_str());
+    app.wait_job(&href, &token)
+        .await
+        .assert_processed_linking("service_request", &paths::service_request(P_OTP, SR_QUEUED));
 
-    let events = app.log(SR_QUEUED).await;
-    assert_eq!(events.len(), 2);
-    assert_eq!(events[1]["event_type"], "ServiceRequestReleased");
-    assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
-    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
+    app.assert_one_event_appended(SR_QUEUED, "ServiceRequestReleased", U_DOCTOR, LE_MAIN)
+        .await;
     let row = app.current("service_requests", SR_QUEUED).await.unwrap();
     assert_eq!(row["program_processing_status"], "new");
     assert_eq!(row["status"], "active");
@@ -41,20 +30,13 @@ async fn release_of_a_queued_service_request_clears_the_reservation_and_finishes
     assert_eq!(row["used_by_legal_entity_id"], json!(null));
     assert_eq!(row["updated_by"], U_DOCTOR.to_string());
     assert_eq!(row["version"], 2);
-    let history = app.status_history(SR_QUEUED).await;
-    assert_eq!(
-        history.last().unwrap(),
-        &json!({ "sequence": 2, "attribute": "program_processing_status", "old_value": "in_queue", "new_value": "new", "changed_by": U_DOCTOR })
-    );
-    let feed = app.feed(SR_QUEUED).await;
-    assert_eq!(feed.len(), 1);
-    assert_eq!(feed[0]["event_type"], "StatusChangeEvent");
-    assert_eq!(feed[0]["entity_type"], "ServiceRequest");
-    assert_eq!(
-        feed[0]["properties"],
-        json!({ "program_processing_status": { "new_value": "new" } })
-    );
-    assert_eq!(feed[0]["changed_by"], U_DOCTOR.to_string());
+    app.assert_status_changed(
+        SR_QUEUED,
+        "ServiceRequest",
+        ("program_processing_status", "in_queue", "new"),
+        U_DOCTOR,
+    )
+    .await;
     let job_row = app.job_row(&href).await;
     assert_eq!(job_row["status"], "processed");
 

@@ -5,7 +5,7 @@ use serde_json::{json, Value};
 use uuid::Uuid;
 
 use crate::support::world::*;
-use crate::support::{paths, service, Reply, TestApp};
+use crate::support::{paths, service, TestApp};
 
 const OTP_TEXT_PREFIX: &str = "Код авторизації дій в системі eHealth: ";
 
@@ -44,6 +44,28 @@ async fn event_log_text(app: &TestApp) -> Vec<String> {
     .await
 }
 
+/// Asserts `code` is in no payload or metadata of the event log, and the approval read back is
+/// still `new`, shows `current` as its authentication method (the number masked), and not the
+/// code.
+async fn assert_code_kept_secret(
+    app: &TestApp,
+    (patient, approval): (Uuid, Uuid),
+    code: &str,
+    current: Value,
+) {
+    for text in event_log_text(app).await {
+        assert!(
+            !holds_code(&text, code),
+            "code {code} in the event log: {text}"
+        );
+    }
+    let shown = app.approval(patient, approval, &app.doctor_token()).await;
+    assert_eq!(shown.status, 200, "{:#}", shown.body);
+    assert_eq!(shown.data()["status"], "new");
+    assert_eq!(shown.data()["authentication_method_current"], current);
+    assert!(!holds_code(&shown.body.to_string(), code));
+}
+
 pub async fn approval_salt(app: &TestApp, id: Uuid) -> String {
     let row = app.current("approvals", id).await.expect("approval row");
     row["document"]["record"]["otp"]["salt"]
@@ -67,10 +89,35 @@ pub async fn assert_refused_without_trace(app: &TestApp, ids: &[Uuid], events_be
     assert!(app.sms().await.is_empty(), "{:#?}", app.sms().await);
 }
 
+/// Asserts the resend of `approval` whose job is at `href` (the doctor's, at LE_MAIN) finished
+/// and sent the code through `method` to `phone`: the one event it appended says so, and one SMS
+/// went there. Answers the event's payload and the SMS.
+pub async fn assert_sent_through(
+    app: &TestApp,
+    href: &str,
+    approval: Uuid,
+    (method, phone): (&str, &str),
+) -> (Value, Value) {
+    let token = app.doctor_token();
+    app.wait_job(href, &token)
+        .await
+        .assert_processed_without_link();
+    let mut event = app
+        .assert_one_event_appended(approval, "ApprovalOtpResent", U_DOCTOR, LE_MAIN)
+        .await;
+    let resent = event["payload"]["ApprovalOtpResent"].take();
+    assert_eq!(resent["method_type"], method, "{resent:#}");
+    assert_eq!(resent["phone_number"], phone, "{resent:#}");
+    let mut sms = app.settled_sms(1).await;
+    assert_eq!(sms.len(), 1, "{sms:#?}");
+    assert_eq!(sms[0]["phone_number"], phone, "{sms:#?}");
+    assert_eq!(sms[0]["status"], "sent", "{sms:#?}");
+    (resent, sms.remove(0))
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_their_phone() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let reply = app.resend_otp(P_OTP, AP_OTP, &token).await;
 
@@ -80,42 +127,17 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
         .as_str()
         .unwrap()
         .ends_with(&paths::resend(P_OTP, AP_OTP)));
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 200, "{:#}", job.body);
-    assert_eq!(job.data()["status"], "processed");
-    assert_eq!(job.data()["status_code"], 200);
-    assert_eq!(job.data()["response_data"], "");
-    assert!(job.data().get("links").is_none(), "{:#}", job.body);
-    assert!(job.headers.get("location").is_none());
-
-    let events = app.log(AP_OTP).await;
-    assert_eq!(events.len(), 2, "{events:#?}");
-    assert_eq!(events[1]["sequence"], 2);
-    assert_eq!(events[1]["event_type"], "ApprovalOtpResent");
-    assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
-    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
-    let resent = &events[1]["payload"]["ApprovalOtpResent"];
-    assert_eq!(resent["method_type"], "OTP");
-    assert_eq!(resent["phone_number"], PHONE_OTP);
+    let (resent, sms) = assert_sent_through(&app, &href, AP_OTP, ("OTP", PHONE_OTP)).await;
     assert_eq!(resent["by"], U_DOCTOR.to_string());
     let salt = resent["salt"].as_str().expect("salt");
     assert!(salt.len() >= 16, "salt {salt:?}");
     assert!(resent.get("code").is_none(), "{resent:#}");
 
-    let sms = app.settled_sms(1).await;
-    assert_eq!(sms.len(), 1, "{sms:#?}");
-    assert_eq!(sms[0]["phone_number"], PHONE_OTP);
-    assert_eq!(sms[0]["status"], "sent");
-    assert_eq!(sms[0]["kind"], "otp");
-    let code = otp_code(&sms[0]);
+    assert_eq!(sms["kind"], "otp");
+    let code = otp_code(&sms);
 
-    // The code itself is stored nowhere but in the fake phone's inbox.
-    for text in event_log_text(&app).await {
-        assert!(
-            !holds_code(&text, &code),
-            "code {code} in the event log: {text}"
-        );
-    }
+    // The code itself is stored nowhere but in the fake phone's inbox (nor in the event log, nor
+    // shown by the read endpoint: assert_code_kept_secret below).
     let row = app.current("approvals", AP_OTP).await.unwrap();
     // Timestamp columns are left out: PostgreSQL trims a fraction's trailing zeros, so one of
     // them could show four digits that happen to equal the code.
@@ -128,9 +150,9 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
         "code {code} in {row:#}"
     );
     assert!(
-        !holds_code(&sms[0]["params"].to_string(), &code),
+        !holds_code(&sms["params"].to_string(), &code),
         "code {code} in the outbox params {:#}",
-        sms[0]["params"]
+        sms["params"]
     );
     assert_eq!(approval_salt(&app, AP_OTP).await, salt);
     assert_eq!(row["status"], "new");
@@ -149,20 +171,13 @@ async fn resend_for_an_otp_person_answers_202_and_sends_a_fresh_luhn_code_to_the
     assert_eq!(job_row["action"], "resend_approval_otp");
     assert_eq!(job_row["aggregate_id"], AP_OTP.to_string());
 
-    let shown = app.approval(P_OTP, AP_OTP, &token).await;
-    assert_eq!(shown.status, 200, "{:#}", shown.body);
-    assert_eq!(shown.data()["status"], "new");
-    assert_eq!(
-        shown.data()["authentication_method_current"],
-        json!({ "type": "OTP", "number": "+38093*****85" })
-    );
-    assert!(!holds_code(&shown.body.to_string(), &code));
+    let current = json!({ "type": "OTP", "number": "+38093*****85" });
+    assert_code_kept_secret(&app, (P_OTP, AP_OTP), &code, current).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let first = app.resend_otp(P_OTP, AP_OTP, &token).await;
     let first_href = first.job_href();
@@ -201,56 +216,20 @@ async fn resending_twice_sends_two_sms_each_with_a_new_challenge() {
     assert_ne!(sms[0]["id"], sms[1]["id"]);
     assert_ne!(sms[0]["source_position"], sms[1]["source_position"]);
     assert_eq!(app.job_count().await, 2);
-    assert_eq!(
-        app.current("approvals", AP_OTP).await.unwrap()["version"],
-        3
-    );
+    assert_eq!(app.current_value("approvals", AP_OTP, "version").await, 3);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resend_for_a_person_who_authorizes_through_a_third_person_texts_the_confidant() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let reply = app.resend_otp(P_THIRD, AP_THIRD, &token).await;
 
-    let href = reply.job_href();
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 200, "{:#}", job.body);
-    assert_eq!(job.data()["status"], "processed");
-    assert_eq!(job.data()["response_data"], "");
-
-    let events = app.log(AP_THIRD).await;
-    assert_eq!(events.len(), 2, "{events:#?}");
-    assert_eq!(events[1]["event_type"], "ApprovalOtpResent");
-    assert_eq!(
-        events[1]["payload"]["ApprovalOtpResent"]["method_type"],
-        "THIRD_PERSON"
-    );
-    assert_eq!(
-        events[1]["payload"]["ApprovalOtpResent"]["phone_number"],
-        PHONE_CONFIDANT
-    );
-
-    let sms = app.settled_sms(1).await;
-    assert_eq!(sms.len(), 1, "{sms:#?}");
-    assert_eq!(sms[0]["phone_number"], PHONE_CONFIDANT);
-    assert_eq!(sms[0]["status"], "sent");
-    let code = otp_code(&sms[0]);
-    for text in event_log_text(&app).await {
-        assert!(
-            !holds_code(&text, &code),
-            "code {code} in the event log: {text}"
-        );
-    }
-
-    let shown = app.approval(P_THIRD, AP_THIRD, &token).await;
-    assert_eq!(shown.status, 200, "{:#}", shown.body);
-    assert_eq!(shown.data()["status"], "new");
-    assert_eq!(
-        shown.data()["authentication_method_current"],
-        json!({ "type": "THIRD_PERSON", "number": "+38067*****33" })
-    );
+    let through = ("THIRD_PERSON", PHONE_CONFIDANT);
+    let (_, sms) = assert_sent_through(&app, &reply.job_href(), AP_THIRD, through).await;
+    let code = otp_code(&sms);
+    let current = json!({ "type": "THIRD_PERSON", "number": "+38067*****33" });
+    assert_code_kept_secret(&app, (P_THIRD, AP_THIRD), &code, current).await;
 }
 
 /// The resend whose job is at `href` finished and is the one change: AP_OTP has two events,
@@ -267,20 +246,13 @@ async fn assert_resent_once(app: &TestApp, href: &str, token: &str) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and_sends_one_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "resend-ap-otp-1";
 
-    let first = app
-        .resend_otp(P_OTP, AP_OTP, &token)
-        .idempotency_key(key)
-        .await;
-    let href = first.job_href();
+    let resend = app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key);
+    let href = resend.clone().await.job_href();
     assert_eq!(app.wait_job(&href, &token).await.status, 200);
-    let retry = app
-        .resend_otp(P_OTP, AP_OTP, &token)
-        .idempotency_key(key)
-        .await;
+    let retry = resend.await;
 
     assert_eq!(retry.job_href(), href);
     assert_resent_once(&app, &href, &token).await;
@@ -288,17 +260,12 @@ async fn a_resend_retried_with_the_same_idempotency_key_answers_the_same_job_and
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resends_with_the_same_idempotency_key_answer_one_job_and_send_one_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let key = "resend-ap-otp-race";
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
+    let resend = app
+        .resend_otp(P_OTP, AP_OTP, &token)
+        .idempotency_key("resend-ap-otp-race");
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |_| {
-            app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key)
-        })
-        .await
-        .try_into()
-        .unwrap();
+    let [a, b] = app.race_twice(resend).await;
 
     let href = a.job_href();
     assert_eq!(b.job_href(), href);

@@ -6,7 +6,7 @@
 use serde_json::{json, Value};
 use uuid::Uuid;
 
-use crate::resend::{assert_refused_without_trace, otp_code};
+use crate::resend::{assert_refused_without_trace, assert_sent_through, otp_code};
 use crate::support::world::*;
 use crate::support::{service, TestApp};
 
@@ -100,21 +100,13 @@ async fn app() -> TestApp {
     app
 }
 
-/// Resends, waits for the job, and returns the resend event's payload and the delivered SMS.
-async fn resent(app: &TestApp, patient: Uuid, approval: Uuid) -> (Value, Value) {
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let reply = app.resend_otp(patient, approval, &token).await;
-    let job = app.wait_job(&reply.job_href(), &token).await;
-    assert_eq!(job.data()["status"], "processed", "{:#}", job.body);
-    let events = app.log(approval).await;
-    assert_eq!(events.len(), 2, "{events:#?}");
-    let sms = app.settled_sms(1).await;
-    assert_eq!(sms.len(), 1, "{sms:#?}");
-    otp_code(&sms[0]);
-    (
-        events[1]["payload"]["ApprovalOtpResent"].clone(),
-        sms[0].clone(),
-    )
+/// Resends `approval` of `patient` on an app of its own and asserts the fresh code went out
+/// through `method` (the type the resend event records) to `phone`, in exactly one SMS.
+async fn assert_resent_through(patient: Uuid, approval: Uuid, method: &str, phone: &str) {
+    let app = app().await;
+    let reply = app.resend_otp(patient, approval, &app.doctor_token()).await;
+    let (_, sms) = assert_sent_through(&app, &reply.job_href(), approval, (method, phone)).await;
+    otp_code(&sms);
 }
 
 async fn assert_not_allowed(app: &TestApp, cases: &[(Uuid, Uuid)]) {
@@ -122,11 +114,7 @@ async fn assert_not_allowed(app: &TestApp, cases: &[(Uuid, Uuid)]) {
     let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     for (patient, approval) in cases {
         let reply = app.resend_otp(*patient, *approval, &token).await;
-        reply.assert_error(
-            409,
-            "request_conflict",
-            "Resend SMS is not allowed for this authentication method",
-        );
+        reply.assert_conflict("Resend SMS is not allowed for this authentication method");
     }
     let approvals: Vec<Uuid> = cases.iter().map(|(_, a)| *a).collect();
     assert_refused_without_trace(app, &approvals, before).await;
@@ -163,27 +151,29 @@ async fn a_third_person_whose_confidant_is_inactive_or_no_longer_uses_otp_or_tha
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_authorize_with_an_ended_otp_method_is_skipped_for_the_current_one() {
-    let app = app().await;
-    let (event, sms) = resent(&app, P_DEFAULT_ENDED, AP_DEFAULT_ENDED).await;
-    assert_eq!(event["method_type"], "OTP");
-    assert_eq!(event["phone_number"], PHONE_NEW);
-    assert_eq!(sms["phone_number"], PHONE_NEW);
+    assert_resent_through(P_DEFAULT_ENDED, AP_DEFAULT_ENDED, "OTP", PHONE_NEW).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_named_third_person_texts_the_confidant_though_the_person_has_an_otp_phone() {
-    let app = app().await;
-    let (event, sms) = resent(&app, P_NAMED_THIRD, AP_NAMED_THIRD).await;
-    assert_eq!(event["method_type"], "THIRD_PERSON");
-    assert_eq!(sms["phone_number"], PHONE_CONFIDANT);
+    assert_resent_through(
+        P_NAMED_THIRD,
+        AP_NAMED_THIRD,
+        "THIRD_PERSON",
+        PHONE_CONFIDANT,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_third_person_is_the_first_whose_confidant_can_receive_a_code() {
-    let app = app().await;
-    let (event, sms) = resent(&app, P_SECOND_THIRD, AP_SECOND_THIRD).await;
-    assert_eq!(event["method_type"], "THIRD_PERSON");
-    assert_eq!(sms["phone_number"], PHONE_CONFIDANT);
+    assert_resent_through(
+        P_SECOND_THIRD,
+        AP_SECOND_THIRD,
+        "THIRD_PERSON",
+        PHONE_CONFIDANT,
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

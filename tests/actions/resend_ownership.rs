@@ -38,11 +38,7 @@ async fn resend_of_another_legal_entitys_approval_answers_409_belongs_to_another
 
     let reply = app.resend_otp(P_OTP, AP_OTHER_LE, &token).await;
 
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Approval belongs to another legal entity",
-    );
+    reply.assert_conflict("Approval belongs to another legal entity");
     assert_refused_without_trace(&app, &[AP_OTHER_LE], before).await;
     // The owner may resend it.
     let owner = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);

@@ -1,8 +1,6 @@
 //! Stop device dispense: `PATCH /api/patients/{patient_id}/device_dispenses/{id}/actions/stop`
 //! (scope `device_dispense:stop`, async 202 with a job).
 
-use serde_json::json;
-
 use crate::support::world::*;
 use crate::support::{paths, Reply, TestApp};
 
@@ -16,9 +14,8 @@ async fn assert_stopped_once(app: &TestApp, href: &str, token: &str) {
     assert_eq!(app.feed(DD_IN_PROGRESS).await.len(), 1);
     assert_eq!(app.status_history(DD_IN_PROGRESS).await.len(), 2);
     assert_eq!(
-        app.current("device_dispenses", DD_IN_PROGRESS)
-            .await
-            .unwrap()["status"],
+        app.current_value("device_dispenses", DD_IN_PROGRESS, "status")
+            .await,
         "stopped"
     );
 }
@@ -26,8 +23,7 @@ async fn assert_stopped_once(app: &TestApp, href: &str, token: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_the_stopped_dispense()
 {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let reply = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
@@ -44,28 +40,19 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     assert_eq!(job_id.len(), 24);
     assert!(job_id.chars().all(|c| c.is_ascii_hexdigit()));
 
-    let job = app.wait_job(&href, &token).await;
-    assert_eq!(job.status, 303, "{:#}", job.body);
-    let link = format!("/api/patients/{P_OTP}/device_dispenses/{DD_IN_PROGRESS}");
-    assert_eq!(job.data()["status"], "processed");
-    assert_eq!(job.data()["status_code"], 200);
-    assert_eq!(
-        job.data()["links"],
-        json!([{ "entity": "device_dispense", "href": link }])
-    );
-    assert_eq!(job.headers["location"], link.as_str());
+    let link = paths::device_dispense(P_OTP, DD_IN_PROGRESS);
+    app.wait_job(&href, &token)
+        .await
+        .assert_processed_linking("device_dispense", &link);
 
-    let events = app.log(DD_IN_PROGRESS).await;
-    assert_eq!(events.len(), 2, "{events:#?}");
-    assert_eq!(events[1]["sequence"], 2);
-    assert_eq!(events[1]["event_type"], "DeviceDispenseStopped");
+    let event = app
+        .assert_one_event_appended(DD_IN_PROGRESS, "DeviceDispenseStopped", U_DOCTOR, LE_MAIN)
+        .await;
     assert_eq!(
-        events[1]["payload"]["DeviceDispenseStopped"]["by"],
+        event["payload"]["DeviceDispenseStopped"]["by"],
         U_DOCTOR.to_string()
     );
-    assert_eq!(events[1]["metadata"]["user_id"], U_DOCTOR.to_string());
-    assert_eq!(events[1]["metadata"]["client_id"], LE_MAIN.to_string());
-    assert_eq!(events[1]["metadata"]["job_id"], job_id);
+    assert_eq!(event["metadata"]["job_id"], job_id);
 
     let row = app
         .current("device_dispenses", DD_IN_PROGRESS)
@@ -76,25 +63,15 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
     assert_eq!(row["performer_legal_entity_id"], LE_MAIN.to_string());
     assert_eq!(row["version"], 2);
 
-    let history = app.status_history(DD_IN_PROGRESS).await;
+    let history = app
+        .assert_status_changed(
+            DD_IN_PROGRESS,
+            "DeviceDispense",
+            ("status", "in_progress", "stopped"),
+            U_DOCTOR,
+        )
+        .await;
     assert_eq!(history.len(), 2, "{history:#?}");
-    assert_eq!(
-        history[1],
-        json!({ "sequence": 2, "attribute": "status", "old_value": "in_progress", "new_value": "stopped", "changed_by": U_DOCTOR })
-    );
-
-    let feed = app.feed(DD_IN_PROGRESS).await;
-    assert_eq!(feed.len(), 1, "{feed:#?}");
-    assert_eq!(
-        feed[0],
-        json!({
-            "event_type": "StatusChangeEvent",
-            "entity_type": "DeviceDispense",
-            "entity_id": DD_IN_PROGRESS,
-            "properties": { "status": { "new_value": "stopped" } },
-            "changed_by": U_DOCTOR
-        })
-    );
 
     // The job is visible to its own legal entity only.
     let foreign = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
@@ -124,8 +101,7 @@ async fn stop_of_an_in_progress_device_dispense_answers_202_and_its_job_links_th
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_time() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let first: Reply = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
@@ -138,30 +114,22 @@ async fn stopping_the_same_device_dispense_twice_answers_409_stopped_the_second_
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &colleague)
         .await;
 
-    second.assert_error(
-        409,
-        "request_conflict",
-        "Device dispense in status stopped cannot be stopped",
-    );
+    second.assert_conflict("Device dispense in status stopped cannot be stopped");
     assert_stopped_once(&app, &href, &token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_appends_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "stop-dd-1";
 
-    let first = app
+    let stop = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
-        .idempotency_key(key)
-        .await;
+        .idempotency_key(key);
+    let first = stop.clone().await;
     let href = first.job_href();
     assert_eq!(app.wait_job(&href, &token).await.status, 303);
-    let retry = app
-        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
-        .idempotency_key(key)
-        .await;
+    let retry = stop.await;
 
     assert_eq!(retry.job_href(), href);
     assert_eq!(retry.data(), first.data());
@@ -170,47 +138,34 @@ async fn a_stop_retried_with_the_same_idempotency_key_answers_the_same_job_and_a
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_stops_of_one_device_dispense_let_exactly_one_win() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     // Two users: two different commands (the same one twice is deduplicated, dedup.rs).
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |i| {
+    let [a, b] = app
+        .race_two(|i| {
             if i == 0 {
                 app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
             } else {
                 app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &colleague)
             }
         })
-        .await
-        .try_into()
-        .unwrap();
+        .await;
 
     let (won, lost) = if a.status == 202 { (a, b) } else { (b, a) };
     let href = won.job_href();
-    lost.assert_error(
-        409,
-        "request_conflict",
-        "Device dispense in status stopped cannot be stopped",
-    );
+    lost.assert_conflict("Device dispense in status stopped cannot be stopped");
     assert_stopped_once(&app, &href, &token).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_stops_with_the_same_idempotency_key_both_answer_the_same_job() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
-    let key = "stop-dd-race";
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
+    let stop = app
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .idempotency_key("stop-dd-race");
 
-    let [a, b]: [Reply; 2] = app
-        .race(2, |_| {
-            app.stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
-                .idempotency_key(key)
-        })
-        .await
-        .try_into()
-        .unwrap();
+    let [a, b] = app.race_twice(stop).await;
 
     assert_eq!(a.status, 202, "{:#}", a.body);
     assert_eq!(b.status, 202, "{:#}", b.body);

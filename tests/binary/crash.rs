@@ -13,6 +13,32 @@ use crate::support::service::{self, Db};
 use crate::support::world::*;
 use crate::support::{eventually, workers_idle};
 
+/// What the crash tests start from: the fixture world imported by the binary into a database of
+/// its own, a pool to read it, the media folder every server on it shares, and the doctor's token.
+struct Site {
+    url: crate::support::TestDb,
+    pool: Db,
+    media: tempfile::TempDir,
+    token: String,
+}
+
+impl Site {
+    async fn new() -> Site {
+        let url = imported_world().await;
+        Site {
+            pool: pool(&url).await,
+            url,
+            media: tempfile::tempdir().unwrap(),
+            token: cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await,
+        }
+    }
+
+    /// A `serve` process on the site, with or without workers, once it listens.
+    async fn server(&self, workers: bool) -> Server {
+        Server::start(&self.url, self.media.path(), workers).await
+    }
+}
+
 async fn events_of(pool: &Db, id: Uuid, event_type: &str) -> Vec<Value> {
     json_rows(
         pool,
@@ -114,22 +140,20 @@ async fn checkpoint_reaches_the_last_event(pool: &Db) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn work_accepted_by_a_killed_api_only_node_is_done_exactly_once_by_the_restarted_node() {
-    let url = imported_world().await;
-    let pool = pool(&url).await;
-    let media = tempfile::tempdir().unwrap();
-    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+    let site = Site::new().await;
+    let (pool, token) = (&site.pool, &site.token);
 
-    let mut api_only = Server::start(&url, media.path(), false).await;
-    let resend_job = api_only.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
-    let release_job = api_only.release(SR_QUEUED, &token).await.job_href();
+    let mut api_only = site.server(false).await;
+    let resend_job = api_only.resend_otp(P_OTP, AP_OTP, token).await.job_href();
+    let release_job = api_only.release(SR_QUEUED, token).await.job_href();
     let stop_job = api_only
-        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &token)
+        .stop_device_dispense(P_OTP, DD_IN_PROGRESS, token)
         .await
         .job_href();
     api_only.crash();
 
     // Acknowledged means committed: the events and pending jobs are there, nothing was sent.
-    let resent = events_of(&pool, AP_OTP, "ApprovalOtpResent").await;
+    let resent = events_of(pool, AP_OTP, "ApprovalOtpResent").await;
     assert_eq!(resent.len(), 1);
     assert_eq!(resent[0]["sequence"], 2);
     assert_eq!(
@@ -137,37 +161,37 @@ async fn work_accepted_by_a_killed_api_only_node_is_done_exactly_once_by_the_res
         resend_job.rsplit('/').next().unwrap()
     );
     assert_eq!(
-        events_of(&pool, SR_QUEUED, "ServiceRequestReleased")
+        events_of(pool, SR_QUEUED, "ServiceRequestReleased")
             .await
             .len(),
         1
     );
     assert_eq!(
-        events_of(&pool, DD_IN_PROGRESS, "DeviceDispenseStopped")
+        events_of(pool, DD_IN_PROGRESS, "DeviceDispenseStopped")
             .await
             .len(),
         1
     );
     for job in [&resend_job, &release_job, &stop_job] {
-        assert_eq!(job_status(&pool, job).await, "pending", "{job}");
+        assert_eq!(job_status(pool, job).await, "pending", "{job}");
     }
-    assert!(sms(&pool).await.is_empty());
+    assert!(sms(pool).await.is_empty());
 
-    let worker = Server::start(&url, media.path(), true).await;
-    let reply = worker.wait_job(&resend_job, &token).await;
+    let worker = site.server(true).await;
+    let reply = worker.wait_job(&resend_job, token).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["status"], "processed");
     assert_eq!(reply.data()["response_data"], "");
-    let reply = worker.wait_job(&release_job, &token).await;
+    let reply = worker.wait_job(&release_job, token).await;
     assert_eq!(reply.status, 303, "{:#}", reply.body);
     assert_eq!(
         reply.headers["location"],
         format!("/api/patients/{P_OTP}/service_requests/{SR_QUEUED}").as_str()
     );
-    let reply = worker.wait_job(&stop_job, &token).await;
+    let reply = worker.wait_job(&stop_job, token).await;
     assert_eq!(reply.status, 303, "{:#}", reply.body);
 
-    let sent = settled_sms(&pool, 1).await;
+    let sent = settled_sms(pool, 1).await;
     assert_eq!(
         sent,
         vec![json!({
@@ -175,68 +199,63 @@ async fn work_accepted_by_a_killed_api_only_node_is_done_exactly_once_by_the_res
             "source_position": resent[0]["global_position"], "attempts": 1, "recorded": 1
         })]
     );
-    assert!(checkpoint_reaches_the_last_event(&pool).await);
+    assert!(checkpoint_reaches_the_last_event(pool).await);
     // Nothing was appended twice.
-    assert_eq!(events_of(&pool, AP_OTP, "ApprovalOtpResent").await.len(), 1);
+    assert_eq!(events_of(pool, AP_OTP, "ApprovalOtpResent").await.len(), 1);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_node_killed_right_after_accepting_a_resend_sends_its_sms_exactly_once_after_a_restart() {
-    let url = imported_world().await;
-    let pool = pool(&url).await;
-    let media = tempfile::tempdir().unwrap();
-    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+    let site = Site::new().await;
+    let (pool, token) = (&site.pool, &site.token);
 
-    let mut first = Server::start(&url, media.path(), true).await;
-    let accepted = first.resend_otp(P_OTP, AP_OTP, &token).await;
+    let mut first = site.server(true).await;
+    let accepted = first.resend_otp(P_OTP, AP_OTP, token).await;
     first.crash();
     let job = accepted.job_href();
-    let resent = events_of(&pool, AP_OTP, "ApprovalOtpResent").await;
+    let resent = events_of(pool, AP_OTP, "ApprovalOtpResent").await;
     assert_eq!(resent.len(), 1, "the 202 was committed before the crash");
 
-    let second = Server::start(&url, media.path(), true).await;
-    let reply = second.wait_job(&job, &token).await;
+    let second = site.server(true).await;
+    let reply = second.wait_job(&job, token).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
     assert_eq!(reply.data()["status"], "processed");
-    let sent = settled_sms(&pool, 1).await;
+    let sent = settled_sms(pool, 1).await;
     assert_eq!(sent.len(), 1, "{sent:#?}");
     assert_eq!(sent[0]["status"], "sent");
     assert_eq!(sent[0]["phone_number"], PHONE_OTP);
     assert_eq!(sent[0]["source_position"], resent[0]["global_position"]);
-    assert!(checkpoint_reaches_the_last_event(&pool).await);
+    assert!(checkpoint_reaches_the_last_event(pool).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn repeated_crashes_at_any_moment_leave_exactly_one_sms_per_accepted_resend() {
-    let url = imported_world().await;
-    let pool = pool(&url).await;
-    let media = tempfile::tempdir().unwrap();
-    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+    let site = Site::new().await;
+    let (pool, token) = (&site.pool, &site.token);
 
     let mut jobs = Vec::new();
     for round in 0..4u64 {
         // Each round's resend by another user: the same resend while the last one's job is still
         // pending would be answered with that job.
         let user = cli_token(Uuid::new_v4(), LE_MAIN, ALL_SCOPES).await;
-        let mut server = Server::start(&url, media.path(), true).await;
+        let mut server = site.server(true).await;
         jobs.push(server.resend_otp(P_OTP, AP_OTP, &user).await.job_href());
         // Kill at a different point of the work each round: at once, or a little later (the
         // moment of the crash is what varies; nothing is asserted after it).
         tokio::time::sleep(Duration::from_millis(round * 40)).await;
         server.crash();
     }
-    let server = Server::start(&url, media.path(), true).await;
-    assert_each_resend_settled_once(&server, &pool, &token, &jobs).await;
+    let server = site.server(true).await;
+    assert_each_resend_settled_once(&server, pool, token, &jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sigterm_and_sigint_stop_the_server_gracefully_with_exit_code_0() {
-    let url = imported_world().await;
-    let media = tempfile::tempdir().unwrap();
-    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+    let site = Site::new().await;
+    let token = &site.token;
     for signal in ["TERM", "INT"] {
-        let mut server = Server::start(&url, media.path(), true).await;
-        let reply = server.approval(P_OTP, AP_OTP, &token).await;
+        let mut server = site.server(true).await;
+        let reply = server.approval(P_OTP, AP_OTP, token).await;
         assert_eq!(reply.status, 200, "{:#}", reply.body);
 
         server.signal(signal);
@@ -259,17 +278,15 @@ async fn sigterm_and_sigint_stop_the_server_gracefully_with_exit_code_0() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_sigterm_while_work_is_pending_exits_0_and_the_next_node_finishes_it() {
-    let url = imported_world().await;
-    let pool = pool(&url).await;
-    let media = tempfile::tempdir().unwrap();
-    let token = cli_token(U_DOCTOR, LE_MAIN, ALL_SCOPES).await;
+    let site = Site::new().await;
+    let (pool, token) = (&site.pool, &site.token);
 
     // Three users: the same resend while its job is pending would be answered with that job.
     let mut users = Vec::new();
     for _ in 0..3 {
         users.push(cli_token(Uuid::new_v4(), LE_MAIN, ALL_SCOPES).await);
     }
-    let mut server = Server::start(&url, media.path(), true).await;
+    let mut server = site.server(true).await;
     let mut jobs = Vec::new();
     for user in &users {
         jobs.push(server.resend_otp(P_OTP, AP_OTP, user).await.job_href());
@@ -278,8 +295,8 @@ async fn a_sigterm_while_work_is_pending_exits_0_and_the_next_node_finishes_it()
     let status = server.wait_exit(15).await.expect("stops");
     assert_eq!(status.code(), Some(0), "{}", server.stderr());
 
-    let next = Server::start(&url, media.path(), true).await;
-    assert_each_resend_settled_once(&next, &pool, &token, &jobs).await;
+    let next = site.server(true).await;
+    assert_each_resend_settled_once(&next, pool, token, &jobs).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -59,7 +59,22 @@ fn len(file: &Value, key: &str) -> usize {
 
 async fn import(url: &str, file: &Value) -> Output {
     let dir = tempfile::tempdir().unwrap();
-    let path = write_json(dir.path(), "import.json", file);
+    import_path(url, &write_json(dir.path(), "import.json", file)).await
+}
+
+/// Runs `import` on `file` and asserts it fails with each of `said` in its error output (the
+/// entry it names, the value it refuses); answers its output.
+async fn assert_import_refused(url: &str, file: &Value, said: &[&str]) -> Output {
+    let out = import(url, file).await;
+    out.assert_failure();
+    for words in said {
+        assert!(out.stderr.contains(words), "{words:?} in {out:#?}");
+    }
+    out
+}
+
+/// Runs `import` on the file at `path`, whatever it holds (or if it is not there).
+async fn import_path(url: &str, path: &std::path::Path) -> Output {
     run(
         &["import", path.to_str().unwrap()],
         &[("DATABASE_URL", url)],
@@ -152,13 +167,7 @@ async fn an_entity_with_an_invalid_status_fails_the_import_naming_the_entry_and_
     let (url, pool) = fresh().await;
     let mut file = world::import_file();
     file["service_requests"][0]["status"] = json!("bogus");
-    let out = import(&url, &file).await;
-    out.assert_failure();
-    assert!(
-        out.stderr.contains("service_requests[0].status"),
-        "{out:#?}"
-    );
-    assert!(out.stderr.contains("bogus"), "{out:#?}");
+    let out = assert_import_refused(&url, &file, &["service_requests[0].status", "bogus"]).await;
     assert!(!out.stdout.contains("imported"), "{out:#?}");
     assert_eq!(scalar(&pool, "SELECT count(*) FROM events").await, 0);
     assert_eq!(
@@ -193,11 +202,8 @@ async fn an_entity_whose_id_is_not_a_uuid_fails_the_import_naming_the_entry_and_
         let (url, pool) = fresh().await;
         let mut file = world::import_file();
         file[list][index][field] = json!("not-a-uuid");
-        let out = import(&url, &file).await;
-        out.assert_failure();
         let entry = format!("{list}[{index}].{field}");
-        assert!(out.stderr.contains(&entry), "{entry}: {out:#?}");
-        assert!(out.stderr.contains("not-a-uuid"), "{entry}: {out:#?}");
+        assert_import_refused(&url, &file, &[&entry, "not-a-uuid"]).await;
         assert_eq!(
             scalar(&pool, "SELECT count(*) FROM events").await,
             0,
@@ -232,39 +238,23 @@ async fn a_file_that_is_not_a_json_object_fails_clearly() {
     let (url, pool) = fresh().await;
     let dir = tempfile::tempdir().unwrap();
 
-    let path = dir.path().join("broken.json");
-    std::fs::write(&path, b"{ \"legal_entities\": [ ").unwrap();
-    let out = run(
-        &["import", path.to_str().unwrap()],
-        &[("DATABASE_URL", &url)],
-    )
-    .await;
-    out.assert_failure();
-    assert!(out.stderr.contains("is not valid JSON"), "{out:#?}");
-    assert!(out.stderr.contains("broken.json"), "{out:#?}");
-
-    let path = write_json(dir.path(), "list.json", &json!([1, 2]));
-    let out = run(
-        &["import", path.to_str().unwrap()],
-        &[("DATABASE_URL", &url)],
-    )
-    .await;
-    out.assert_failure();
-    assert!(
-        out.stderr
-            .contains("the import file must hold one JSON object"),
-        "{out:#?}"
-    );
-
+    let broken = dir.path().join("broken.json");
+    std::fs::write(&broken, b"{ \"legal_entities\": [ ").unwrap();
+    let list = write_json(dir.path(), "list.json", &json!([1, 2]));
     let missing = dir.path().join("missing.json");
-    let out = run(
-        &["import", missing.to_str().unwrap()],
-        &[("DATABASE_URL", &url)],
-    )
-    .await;
-    out.assert_failure();
-    assert!(out.stderr.contains("cannot read"), "{out:#?}");
-    assert!(out.stderr.contains("missing.json"), "{out:#?}");
+    // Each file, and what the error output must say about it.
+    let cases: [(&std::path::Path, &[&str]); 3] = [
+        (&broken, &["is not valid JSON", "broken.json"]),
+        (&list, &["the import file must hold one JSON object"]),
+        (&missing, &["cannot read", "missing.json"]),
+    ];
+    for (path, said) in cases {
+        let out = import_path(&url, path).await;
+        out.assert_failure();
+        for words in said {
+            assert!(out.stderr.contains(words), "{words:?} in {out:#?}");
+        }
+    }
 
     assert_eq!(scalar(&pool, "SELECT count(*) FROM events").await, 0);
     assert_eq!(
@@ -279,18 +269,11 @@ async fn a_partys_verification_and_death_are_imported_and_an_unknown_status_is_r
     let mut file = world::import_file();
     let parties = file["parties"].as_array().unwrap().len();
     file["parties"][0]["verification_status"] = json!("MAYBE");
-    let out = import(&url, &file).await;
-    out.assert_failure();
-    assert!(
-        out.stderr.contains("parties[0].verification_status"),
-        "{out:#?}"
-    );
+    assert_import_refused(&url, &file, &["parties[0].verification_status"]).await;
     assert_eq!(scalar(&pool, "SELECT count(*) FROM parties").await, 0);
     file["parties"][0]["death_date"] = json!("yesterday");
     file["parties"][0]["verification_status"] = json!("VERIFIED");
-    let out = import(&url, &file).await;
-    out.assert_failure();
-    assert!(out.stderr.contains("parties[0].death_date"), "{out:#?}");
+    assert_import_refused(&url, &file, &["parties[0].death_date"]).await;
 
     // A file without either field (written before they existed) imports as before.
     let mut old = world::import_file();

@@ -47,10 +47,24 @@ const TABLES: [&str; 10] = [
     "sms_outbox",
 ];
 
+/// Runs the `migrate` subcommand on the database at `url`.
+async fn migrate(url: &str) -> Output {
+    run(&["migrate"], &[("DATABASE_URL", url)]).await
+}
+
+/// Runs `migrate` on a migrated database: it succeeds and leaves every applied migration (and
+/// its checksum) as it was.
+async fn assert_migrate_changes_nothing(url: &str, pool: &Db) {
+    let query = "SELECT version, checksum FROM _sqlx_migrations";
+    let before = json_rows(pool, query).await;
+    migrate(url).await.assert_success();
+    assert_eq!(json_rows(pool, query).await, before);
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_on_an_empty_database_creates_the_schema_and_a_second_run_is_a_no_op() {
     let url = TestDb::unmigrated().await;
-    let out = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
+    let out = migrate(&url).await;
     out.assert_success();
     assert!(out.stdout.contains("migrations applied"), "{out:#?}");
 
@@ -62,27 +76,15 @@ async fn migrate_on_an_empty_database_creates_the_schema_and_a_second_run_is_a_n
         assert!(table_exists(&pool, table).await, "table {table}");
     }
     assert!(!table_exists(&pool, "no_such_table").await);
-    let checksums = json_rows(&pool, "SELECT version, checksum FROM _sqlx_migrations").await;
 
-    let again = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
-    again.assert_success();
-    assert_eq!(
-        json_rows(&pool, "SELECT version, checksum FROM _sqlx_migrations").await,
-        checksums
-    );
+    assert_migrate_changes_nothing(&url, &pool).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn migrate_on_a_migrated_database_exits_0_and_changes_nothing() {
     let url = TestDb::fresh().await;
     let pool = pool(&url).await;
-    let before = json_rows(&pool, "SELECT version, checksum FROM _sqlx_migrations").await;
-    let out = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
-    out.assert_success();
-    assert_eq!(
-        json_rows(&pool, "SELECT version, checksum FROM _sqlx_migrations").await,
-        before
-    );
+    assert_migrate_changes_nothing(&url, &pool).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,7 +155,7 @@ async fn migrate_against_an_unreachable_database_fails_with_an_error() {
     } else {
         "postgres://postgres@127.0.0.1:1/nowhere".to_string()
     };
-    let out = run(&["migrate"], &[("DATABASE_URL", &url)]).await;
+    let out = migrate(&url).await;
     out.assert_failure();
     assert!(out.stderr.contains("error"), "{out:#?}");
     assert!(!out.stdout.contains("migrations applied"), "{out:#?}");

@@ -11,33 +11,11 @@ use serde_json::Value;
 use uuid::Uuid;
 
 use crate::support::service::{self, Db};
+use crate::support::subcommand::{command, run_to_completion};
 use crate::support::{self, Api, TestDb};
 
-pub const BIN: &str = env!("CARGO_BIN_EXE_ehealth-es");
+pub use crate::support::subcommand::Output;
 pub const SECRET: &str = support::JWT_SECRET;
-
-/// Every variable the binary reads; none is inherited from the environment of the test run.
-const SERVICE_VARS: [&str; 19] = [
-    "DATABASE_URL",
-    "EHEALTH_LISTEN",
-    "EHEALTH_JWT_SECRET",
-    "EHEALTH_TRUST_ANCHORS",
-    "EHEALTH_TSA_CERTIFICATES",
-    "EHEALTH_CRL_DIR",
-    "EHEALTH_CRL_URLS",
-    "EHEALTH_CRL_REFRESH",
-    "EHEALTH_OCSP_URL",
-    "EHEALTH_SIGNATURE_TIMESTAMP_REQUIRED",
-    "EHEALTH_SIGNATURE_SERVICE_URL",
-    "EHEALTH_MEDIA_DIR",
-    "EHEALTH_SMS_GATEWAY",
-    "EHEALTH_OTP_SECRET",
-    "EHEALTH_WORKERS",
-    "EHEALTH_DB_POOL_SIZE",
-    "EHEALTH_BODY_LIMIT",
-    "EHEALTH_OTP_SEND_TIMEOUT",
-    "EHEALTH_OTP_INIT_LIMIT",
-];
 
 /// A fresh database with the world imported by the binary's own `import` subcommand.
 pub async fn imported_world() -> TestDb {
@@ -59,68 +37,16 @@ pub fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
     path
 }
 
-fn std_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
-    let mut command = std::process::Command::new(BIN);
-    command.args(args);
-    for var in SERVICE_VARS {
-        command.env_remove(var);
-    }
-    command.env("RUST_LOG", "info,sqlx=warn");
-    command.env("RUST_BACKTRACE", "0");
-    for (k, v) in env {
-        command.env(k, v);
-    }
-    command
-}
-
-/// What a finished subcommand left behind.
-#[derive(Debug)]
-pub struct Output {
-    pub status: ExitStatus,
-    pub stdout: String,
-    pub stderr: String,
-}
-
-impl Output {
-    #[track_caller]
-    pub fn assert_success(&self) {
-        assert!(self.status.success(), "{self:#?}");
-    }
-
-    #[track_caller]
-    pub fn assert_failure(&self) {
-        assert!(!self.status.success(), "{self:#?}");
-        assert!(
-            self.status.code().is_some(),
-            "exited, not killed: {self:#?}"
-        );
-    }
-}
-
 /// Runs a subcommand to completion (at most 60 s).
 pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    run_command(std_command(args, env), args).await
+    run_to_completion(command(args, env), args, 60).await
 }
 
 /// Runs a subcommand in `dir` (where the embedded default keeps `./data`).
 pub async fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
-    let mut command = std_command(args, env);
+    let mut command = command(args, env);
     command.current_dir(dir);
-    run_command(command, args).await
-}
-
-async fn run_command(command: std::process::Command, args: &[&str]) -> Output {
-    let mut command = tokio::process::Command::from(command);
-    command.kill_on_drop(true);
-    let output = tokio::time::timeout(Duration::from_secs(60), command.output())
-        .await
-        .unwrap_or_else(|_| panic!("ehealth-es {args:?} did not finish in 60 s"))
-        .expect("the binary runs");
-    Output {
-        status: output.status,
-        stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
-    }
+    run_to_completion(command, args, 60).await
 }
 
 /// A bearer token minted by the binary's `token` subcommand.
@@ -242,7 +168,7 @@ impl Server {
         let logs = tempfile::tempdir().unwrap();
         let stdout = std::fs::File::create(logs.path().join("stdout")).unwrap();
         let stderr = std::fs::File::create(logs.path().join("stderr")).unwrap();
-        let mut command = std_command(args, env);
+        let mut command = command(args, env);
         if let Some(dir) = cwd {
             command.current_dir(dir);
         }

@@ -25,10 +25,6 @@ async fn recall_raw(app: &TestApp, token: &str, raw: Vec<u8>) -> Reply {
         .await
 }
 
-fn token(app: &TestApp) -> String {
-    app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES)
-}
-
 /// An error in the envelope: exactly `status` (also in `meta.code`), `error.type` `kind`, and a
 /// message.
 #[track_caller]
@@ -48,6 +44,16 @@ fn assert_status(reply: &Reply, case: &str, status: u16, kind: &str) {
     assert!(!reply.message().is_empty(), "{case}: {:#}", reply.body);
 }
 
+/// Sends each named raw body as a recall: every one answers 400 `request_malformed`, and
+/// (after them all) nothing was recalled.
+async fn assert_each_malformed(app: &TestApp, token: &str, cases: &[(&str, &[u8])]) {
+    for (case, raw) in cases {
+        let reply = recall_raw(app, token, raw.to_vec()).await;
+        reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
+    }
+    assert_recall_untouched(app).await;
+}
+
 /// Nothing of a refused recall reached the store.
 async fn assert_recall_untouched(app: &TestApp) {
     let recalled = app
@@ -55,15 +61,15 @@ async fn assert_recall_untouched(app: &TestApp) {
         .await;
     assert_eq!(recalled, 0);
     assert_eq!(
-        app.current("service_requests", SR_ACTIVE).await.unwrap()["status"],
+        app.current_value("service_requests", SR_ACTIVE, "status")
+            .await,
         "active"
     );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recall_body_one_byte_over_the_limit_answers_413_request_too_large() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     // `{"signed_data":"AAAA…"}` padded to exactly `len` bytes.
     let body_of_len = |len: usize| {
         let overhead = r#"{"signed_data":""}"#.len();
@@ -102,8 +108,7 @@ async fn a_recall_body_one_byte_over_the_limit_answers_413_request_too_large() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recall_body_that_is_not_declared_json_answers_415() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let body = br#"{"signed_data":"AAAA"}"#.to_vec();
     for content_type in [
         "text/plain",
@@ -131,8 +136,7 @@ async fn a_recall_body_that_is_not_declared_json_answers_415() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_json_answers_400_request_malformed() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let cases: &[(&str, &[u8])] = &[
         ("truncated", br#"{"signed_data": "AAAA""#),
         ("trailing comma", br#"{"signed_data": "AAAA",}"#),
@@ -148,11 +152,7 @@ async fn malformed_json_answers_400_request_malformed() {
         ("empty", b""),
         ("whitespace", b"  \r\n\t "),
     ];
-    for (case, raw) in cases {
-        let reply = recall_raw(&app, &token, raw.to_vec()).await;
-        reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
-    }
-    assert_recall_untouched(&app).await;
+    assert_each_malformed(&app, &token, cases).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -241,8 +241,7 @@ async fn ids_that_are_not_uuids_answer_404_on_every_route_with_an_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn deeply_nested_json_answers_400_or_422_and_never_overflows_the_stack() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let arrays = |depth: usize| format!("{}{}", "[".repeat(depth), "]".repeat(depth));
     let objects = |depth: usize| format!("{}1{}", r#"{"a":"#.repeat(depth), "}".repeat(depth));
 
@@ -290,8 +289,7 @@ async fn deeply_nested_json_answers_400_or_422_and_never_overflows_the_stack() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn huge_json_within_the_limit_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let many_keys: serde_json::Map<String, Value> =
         (0..3_000).map(|n| (format!("k{n}"), json!(n))).collect();
     let cases = [
@@ -319,8 +317,7 @@ async fn huge_json_within_the_limit_answers_422() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn odd_unicode_in_the_body_answers_400_or_422() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     // Well-formed JSON whose strings are odd: schema or base64 refusals.
     let unprocessable: &[(&str, &[u8])] = &[
         ("escaped NUL", br#"{"signed_data":"\u0000"}"#),
@@ -368,11 +365,7 @@ async fn odd_unicode_in_the_body_answers_400_or_422() {
         ("truncated UTF-8", b"{\"signed_data\":\"\xe2\x82\"}"),
         ("UTF-16 body", b"\xff\xfe{\x00\"\x00}\x00"),
     ];
-    for (case, raw) in malformed {
-        let reply = recall_raw(&app, &token, raw.to_vec()).await;
-        reply.assert_case_error(case, (400, "request_malformed", MALFORMED));
-    }
-    assert_recall_untouched(&app).await;
+    assert_each_malformed(&app, &token, malformed).await;
 }
 
 /// The content `rendering` with `status_reason` and `explanatory_letter` set, signed by the doctor.
@@ -388,8 +381,7 @@ fn signed_recall(rendering: &Value, reason: Value, letter: &str) -> Value {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn validly_signed_content_with_a_nul_character_answers_422_and_other_odd_unicode_is_kept() {
-    let app = TestApp::spawn().await;
-    let token = token(&app);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let shown = app.service_request(P_OTP, SR_ACTIVE, &token).await;
     let rendering = shown.data().clone();
     let system = "eHealth/service_request_recall_reasons";

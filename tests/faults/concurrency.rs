@@ -17,7 +17,7 @@ fn assert_one_winner(replies: &[Reply], winner: u16, message: &str) {
     let won = replies.iter().filter(|r| r.status == winner).count();
     assert_eq!(won, 1, "exactly one {winner}: {replies:#?}");
     for reply in replies.iter().filter(|r| r.status != winner) {
-        reply.assert_error(409, "request_conflict", message);
+        reply.assert_conflict(message);
     }
 }
 
@@ -32,7 +32,7 @@ fn assert_one_job(replies: &[Reply], message: &str) {
         if reply.status == 200 {
             assert_eq!(reply.data()["links"][0]["href"], href, "{:#}", reply.body);
         } else {
-            reply.assert_error(409, "request_conflict", message);
+            reply.assert_conflict(message);
         }
     }
 }
@@ -48,8 +48,7 @@ async fn events_of_type(app: &TestApp, id: Uuid, event_type: &str) -> usize {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_stops_of_one_dispense_commit_exactly_one_and_refuse_the_rest_with_409()
 {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     // Sixteen users: sixteen different commands.
     let users: Vec<String> = (0..CLIENTS)
@@ -85,8 +84,7 @@ async fn sixteen_concurrent_stops_of_one_dispense_commit_exactly_one_and_refuse_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_rejects_of_one_merge_request_commit_exactly_one_and_refuse_the_rest_with_409(
 ) {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
 
     let replies = app
         .concurrently(CLIENTS, |_| app.reject_merge_request(MR_NEW, &token))
@@ -105,8 +103,7 @@ async fn sixteen_concurrent_rejects_of_one_merge_request_commit_exactly_one_and_
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_recalls_of_one_service_request_commit_exactly_one_revoke_once_and_send_one_sms(
 ) {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let body = app.doctor_recall_body(P_OTP, SR_ACTIVE, "1").await;
 
     let replies = app

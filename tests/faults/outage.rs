@@ -35,8 +35,7 @@ async fn a_command_or_read_cut_off_by_a_database_shutdown_answers_503_and_the_ne
     crate::postgres_only!(
         "terminates PostgreSQL sessions; an embedded database has no server to lose"
     );
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let mut admin = PgConnection::connect(&app.database_url).await.unwrap();
     let mut locker = PgConnection::connect(&app.database_url).await.unwrap();
 

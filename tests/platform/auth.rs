@@ -51,8 +51,7 @@ async fn a_request_without_an_authorization_header_answers_401_access_denied() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_authorization_header_that_is_not_a_bearer_token_answers_401_access_denied() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let basic_with_token = format!("Basic {token}");
     let bare_token = token.clone();
     for header in [
@@ -166,8 +165,7 @@ async fn a_token_without_an_expiry_a_subject_or_any_scope_answers_401_invalid_ac
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_bearer_scheme_is_case_insensitive() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     for scheme in ["bearer", "BEARER", "Bearer"] {
         let header = format!("{scheme} {token}");
         let reply = request(
@@ -188,8 +186,7 @@ fn forbidden(missing: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_read_endpoint_answers_403_naming_its_scope_when_the_token_lacks_only_that_scope() {
-    let app = TestApp::spawn().await;
-    let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, doctor) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let job = app.release(SR_QUEUED, &doctor).await.job_href();
     // Finished, the job answers 303 to whoever may read it.
     assert_eq!(app.wait_job(&job, &doctor).await.status, 303);
@@ -281,22 +278,14 @@ async fn a_token_with_unrelated_scopes_only_lists_the_one_the_endpoint_needs() {
 async fn a_recall_without_the_recall_scope_answers_403_whatever_the_body() {
     let app = TestApp::spawn().await;
     let token = app.token(U_DOCTOR, LE_MAIN, &all_scopes_but("service_request:recall"));
-    let reply = app
-        .patch_raw(
-            &recall(P_OTP, SR_ACTIVE),
-            &token,
-            "text/plain",
-            b"not json".to_vec(),
-        )
-        .await;
-    reply.assert_error(403, "forbidden", &forbidden("service_request:recall"));
-    let reply = app
-        .patch_raw(
-            &recall(P_OTP, SR_ACTIVE),
-            &token,
-            "application/json",
-            b"{not json".to_vec(),
-        )
-        .await;
-    reply.assert_error(403, "forbidden", &forbidden("service_request:recall"));
+    let missing = forbidden("service_request:recall");
+    for (content_type, body) in [
+        ("text/plain", "not json"),
+        ("application/json", "{not json"),
+    ] {
+        let reply = app
+            .patch_raw(&recall(P_OTP, SR_ACTIVE), &token, content_type, body.into())
+            .await;
+        reply.assert_case_error(content_type, (403, "forbidden", &missing));
+    }
 }

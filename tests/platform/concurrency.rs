@@ -18,8 +18,7 @@ fn users(app: &TestApp, n: usize) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_releases_commit_exactly_one_and_refuse_the_rest_with_409() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let users = users(&app, 16);
     let replies = app
         .concurrently(16, |i| app.release(SR_QUEUED, &users[i]))
@@ -28,7 +27,7 @@ async fn sixteen_concurrent_releases_commit_exactly_one_and_refuse_the_rest_with
     let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
     assert_eq!(accepted.len(), 1, "{replies:#?}");
     for reply in replies.iter().filter(|r| r.status != 202) {
-        reply.assert_error(409, "request_conflict", "Invalid program processing status");
+        reply.assert_conflict("Invalid program processing status");
     }
     let events = app.log(SR_QUEUED).await;
     assert_eq!(events.len(), 2, "{events:#?}");
@@ -55,16 +54,9 @@ async fn assert_each_resend_left_one_event_one_job_and_one_sms(
     assert_eq!(hrefs.len(), n, "one job per resend");
     assert_eq!(count(app, "SELECT count(*) FROM jobs").await, n as i64);
 
-    let events = app.log(AP_OTP).await;
-    assert_eq!(events.len(), n + 1);
-    let sequences: Vec<i64> = events
-        .iter()
-        .map(|e| e["sequence"].as_i64().unwrap())
-        .collect();
-    assert_eq!(sequences, (1..=n as i64 + 1).collect::<Vec<i64>>());
-    assert!(events[1..]
-        .iter()
-        .all(|e| e["event_type"] == "ApprovalOtpResent"));
+    let events = app
+        .assert_appended_in_order(AP_OTP, n, "ApprovalOtpResent")
+        .await;
     let mut salts: Vec<&str> = events[1..]
         .iter()
         .map(|e| e["payload"]["ApprovalOtpResent"]["salt"].as_str().unwrap())
@@ -125,8 +117,7 @@ async fn sixteen_concurrent_resends(app: &TestApp) -> Vec<Reply> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let replies = sixteen_concurrent_resends(&app).await;
     for reply in replies.iter().filter(|r| r.status != 202) {
         // At worst the bounded retries run out: a conflict, never a 500.
@@ -140,8 +131,7 @@ async fn concurrent_resends_never_lose_nor_duplicate_an_event_a_job_or_an_sms() 
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_settle_sixteen_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let replies = sixteen_concurrent_resends(&app).await;
     let refused: Vec<(u16, &str)> = replies
         .iter()
@@ -163,8 +153,7 @@ async fn sixteen_concurrent_resends_all_commit_with_gapless_sequences_and_settle
 /// events' primary key and the command replays the log.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resends_taking_turns_on_two_instances_never_build_on_a_stale_cached_state() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let other = app.another_instance(|_| {}).await;
 
     let mut replies = Vec::new();

@@ -41,8 +41,7 @@ fn assert_meta(reply: &Reply, app: &TestApp, path: &str, request_id: Option<&str
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_success_answer_carries_the_url_the_type_the_code_and_the_given_request_id() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let path = service_request(P_OTP, SR_QUEUED);
     let reply = get_with(&app, &path, &token, &[("x-request-id", "req-123")]).await;
     assert_eq!(reply.status, 200);
@@ -54,8 +53,7 @@ async fn a_success_answer_carries_the_url_the_type_the_code_and_the_given_reques
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_accepted_action_carries_meta_code_202_and_its_request_id_reaches_the_event() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let path = release(SR_QUEUED);
     let reply = app
         .release(SR_QUEUED, &token)
@@ -70,8 +68,7 @@ async fn an_accepted_action_carries_meta_code_202_and_its_request_id_reaches_the
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn without_x_request_id_every_answer_gets_its_own_generated_request_id() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let path = service_request(P_OTP, SR_QUEUED);
     let a = app.get(&path, Some(&token)).await;
     let b = app.get(&path, Some(&token)).await;
@@ -92,8 +89,7 @@ async fn without_x_request_id_every_answer_gets_its_own_generated_request_id() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn error_answers_carry_the_same_meta_as_success_answers() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let no_read = app.token(U_DOCTOR, LE_MAIN, "job:read");
 
     let path = service_request(P_OTP, SR_QUEUED);
@@ -116,7 +112,7 @@ async fn error_answers_carry_the_same_meta_as_success_answers() {
 
     let path = release(SR_RECALLED);
     let reply = app.release(SR_RECALLED, &token).request_id("e409").await;
-    reply.assert_error(409, "request_conflict", "Invalid service request status");
+    reply.assert_conflict("Invalid service request status");
     assert_meta(&reply, &app, &path, Some("e409"));
 
     // An extractor's rejection (415) is wrapped too.
@@ -131,8 +127,7 @@ async fn error_answers_carry_the_same_meta_as_success_answers() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_route_answers_404_in_the_envelope() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     for (method, path) in [
         (Method::GET, "/"),
         (Method::GET, "/api"),
@@ -160,8 +155,7 @@ async fn an_unknown_route_answers_404_in_the_envelope() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_known_route_with_an_unsupported_method_answers_in_the_envelope() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let auth = format!("Bearer {token}");
     for (method, path) in [
         (Method::POST, release(SR_QUEUED)),
@@ -187,8 +181,7 @@ async fn a_known_route_with_an_unsupported_method_answers_in_the_envelope() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn answers_about_one_entity_or_job_have_meta_type_object() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     for reply in [
         app.wait_job(&href, &token).await,

@@ -21,8 +21,7 @@ async fn feed_rows(app: &TestApp) -> Vec<Value> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn status_changes_reach_the_feed_in_commit_order_and_the_effects_checkpoint_reaches_the_last_event(
 ) {
-    let app = TestApp::spawn().await;
-    let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, doctor) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let specialist = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
 
     let mut seen: HashSet<String> = feed_rows(&app)

@@ -19,12 +19,12 @@ async fn released_events(app: &TestApp) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_release_retried_with_the_same_key_answers_the_same_202_and_appends_once() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "release-once";
-    let first = app.release(SR_QUEUED, &token).idempotency_key(key).await;
+    let release = app.release(SR_QUEUED, &token).idempotency_key(key);
+    let first = release.clone().await;
     let href = first.job_href();
-    let second = app.release(SR_QUEUED, &token).idempotency_key(key).await;
+    let second = release.await;
     assert_eq!(second.status, 202, "{:#}", second.body);
     assert_eq!(second.data(), first.data(), "the same job, the same eta");
     assert_eq!(second.job_href(), href);
@@ -46,13 +46,12 @@ async fn a_release_retried_with_the_same_key_answers_the_same_202_and_appends_on
 
     // Without the key the same request is a new one, refused by the new state.
     let third = app.release(SR_QUEUED, &token).await;
-    third.assert_error(409, "request_conflict", "Invalid program processing status");
+    third.assert_conflict("Invalid program processing status");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_key_reused_for_another_url_answers_422_and_appends_nothing() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "k-1";
     let first = app.release(SR_QUEUED, &token).idempotency_key(key).await;
     assert_eq!(first.status, 202, "{:#}", first.body);
@@ -79,19 +78,15 @@ async fn a_key_reused_for_another_url_answers_422_and_appends_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_reject_retried_with_the_same_key_answers_200_with_the_same_entity_and_appends_once() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_SPECIALIST, LE_MAIN).await;
     let key = "reject-mr-new";
-    let first = app
+    let reject = app
         .reject_merge_request(MR_NEW, &token)
-        .idempotency_key(key)
-        .await;
+        .idempotency_key(key);
+    let first = reject.clone().await;
     assert_eq!(first.status, 200, "{:#}", first.body);
     assert_eq!(first.data()["status"], "REJECTED");
-    let second = app
-        .reject_merge_request(MR_NEW, &token)
-        .idempotency_key(key)
-        .await;
+    let second = reject.await;
     assert_eq!(second.status, 200, "{:#}", second.body);
     assert_eq!(second.data(), first.data());
     assert_eq!(second.body["meta"]["code"], 200);
@@ -101,23 +96,17 @@ async fn a_reject_retried_with_the_same_key_answers_200_with_the_same_entity_and
     assert_eq!(app.feed(MR_NEW).await.len(), 1);
     // Without the key, a second reject is refused by the state.
     let third = app.reject_merge_request(MR_NEW, &token).await;
-    third.assert_error(409, "request_conflict", "Invalid merge request status");
+    third.assert_conflict("Invalid merge request status");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_retried_with_the_same_key_sends_one_sms() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let key = "resend-1";
-    let first = app
-        .resend_otp(P_OTP, AP_OTP, &token)
-        .idempotency_key(key)
-        .await;
+    let resend = app.resend_otp(P_OTP, AP_OTP, &token).idempotency_key(key);
+    let first = resend.clone().await;
     let href = first.job_href();
-    let second = app
-        .resend_otp(P_OTP, AP_OTP, &token)
-        .idempotency_key(key)
-        .await;
+    let second = resend.await;
     assert_eq!(second.status, 202);
     assert_eq!(second.data(), first.data());
     assert_eq!(app.wait_job(&href, &token).await.status, 200);
@@ -167,8 +156,7 @@ async fn an_idempotency_key_belongs_to_its_user_and_legal_entity() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_idempotency_key_longer_than_255_characters_answers_422() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let long = "k".repeat(256);
     let reply = app.release(SR_QUEUED, &token).idempotency_key(&long).await;
     reply.assert_error(
@@ -188,8 +176,7 @@ async fn an_idempotency_key_longer_than_255_characters_answers_422() {
 /// first answer, not a refusal caused by its own first request.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_retries_with_the_same_key_all_answer_the_first_202() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let replies = app
         .concurrently(8, |_| {
             app.release(SR_QUEUED, &token).idempotency_key("same-retry")
@@ -207,19 +194,14 @@ async fn concurrent_retries_with_the_same_key_all_answer_the_first_202() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recall_retried_with_the_same_key_answers_the_same_202() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let body = recall_body(&app, "1").await;
     let key = "recall-1";
-    let first = app
+    let recall = app
         .recall(P_OTP, SR_ACTIVE, &body, &token)
-        .idempotency_key(key)
-        .await;
-    let href = first.job_href();
-    let second = app
-        .recall(P_OTP, SR_ACTIVE, &body, &token)
-        .idempotency_key(key)
-        .await;
+        .idempotency_key(key);
+    let href = recall.clone().await.job_href();
+    let second = recall.await;
     assert_eq!(second.status, 202, "{:#}", second.body);
     assert_eq!(second.job_href(), href);
     assert_eq!(app.log(SR_ACTIVE).await.len(), 2);

@@ -80,8 +80,7 @@ async fn assert_log_gapless_and_projections_agree(app: &TestApp) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_releases_through_two_instances_commit_one_and_the_loser_retries_into_the_rules_409(
 ) {
-    let app = TestApp::spawn().await;
-    let token = app.doctor_token();
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let (other, replies) =
         race_through_two_instances(&app, |instance, user| instance.release(SR_QUEUED, user)).await;
@@ -89,7 +88,7 @@ async fn concurrent_releases_through_two_instances_commit_one_and_the_loser_retr
     let accepted: Vec<&Reply> = replies.iter().filter(|r| r.status == 202).collect();
     assert_eq!(accepted.len(), 1, "one release: {replies:#?}");
     for reply in replies.iter().filter(|r| r.status != 202) {
-        reply.assert_error(409, "request_conflict", "Invalid program processing status");
+        reply.assert_conflict("Invalid program processing status");
     }
     // Both instances built on the imported state; one append lost and was retried once.
     let sample = "ehealth_command_conflict_retries_total{aggregate=\"ServiceRequest\"}";
@@ -136,8 +135,7 @@ async fn concurrent_releases_through_two_instances_commit_one_and_the_loser_retr
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_resends_through_two_instances_all_commit_through_retries_with_contiguous_sequences(
 ) {
-    let app = TestApp::spawn().await;
-    let token = app.doctor_token();
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
 
     let (other, replies) = race_through_two_instances(&app, |instance, user| {
         instance.resend_otp(P_OTP, AP_OTP, user)
@@ -155,15 +153,9 @@ async fn concurrent_resends_through_two_instances_all_commit_through_retries_wit
     let committed = "ehealth_commands_total{aggregate=\"Approval\",outcome=\"committed\"}";
     assert_eq!(counted([&app, &other], committed).await, REQUESTS as f64);
 
-    let log = app.log(AP_OTP).await;
-    let sequences: Vec<i64> = log
-        .iter()
-        .map(|e| e["sequence"].as_i64().unwrap())
-        .collect();
-    assert_eq!(sequences, (1..=REQUESTS as i64 + 1).collect::<Vec<_>>());
-    assert!(log[1..]
-        .iter()
-        .all(|e| e["event_type"] == "ApprovalOtpResent"));
+    let log = app
+        .assert_appended_in_order(AP_OTP, REQUESTS, "ApprovalOtpResent")
+        .await;
     let row = app.current("approvals", AP_OTP).await.unwrap();
     assert_eq!(row["version"], REQUESTS as i64 + 1, "{row:#}");
     // The last committed challenge is the one the projection holds.

@@ -50,8 +50,7 @@ async fn a_malformed_job_id_answers_404_job_not_found() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_processed_release_job_answers_303_with_the_location_and_links_of_the_service_request() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let accepted = app.release(SR_QUEUED, &token).await;
     let href = accepted.job_href();
     assert!(href.starts_with("/api/jobs/"));
@@ -93,8 +92,7 @@ async fn a_processed_release_job_answers_303_with_the_location_and_links_of_the_
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_processed_resend_job_answers_200_with_empty_response_data() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     let reply = app.wait_job(&href, &token).await;
     assert_eq!(reply.status, 200, "{:#}", reply.body);
@@ -196,8 +194,7 @@ async fn counter(app: &TestApp, name: &str) -> u64 {
 /// dispatcher: processed, or failed when a later code of the burst superseded its SMS.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_effects_worker_takes_close_commits_together_and_every_job_is_finished() {
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let pace = crate::support::service::effects_pace();
     // The world's import is processed first.
     app.effects_idle().await;

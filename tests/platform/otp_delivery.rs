@@ -16,15 +16,17 @@ use crate::support::{eventually, TestApp};
 
 const SUPERSEDED: &str = "The code was not sent: a newer code was issued for this approval";
 
-/// The service with the HTTP gateway pointing at a provider that answers `answer` for now.
-async fn app_with_provider(answer: StatusCode, send_timeout: u64) -> (TestApp, Provider) {
+/// The service with the HTTP gateway pointing at a provider that answers `answer` for now, the
+/// provider, and the doctor's token.
+async fn app_with_provider(answer: StatusCode, send_timeout: u64) -> (TestApp, Provider, String) {
     let (url, provider) = provider(answer).await;
     let app = spawn_configured(|args| {
         args.sms_gateway = url;
         args.otp_send_timeout = send_timeout;
     })
     .await;
-    (app, provider)
+    let doctor = app.doctor_token();
+    (app, provider, doctor)
 }
 
 /// The outbox rows of one approval's codes, oldest first.
@@ -58,8 +60,7 @@ fn id_of(sms: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_job_stays_pending_while_the_gateway_refuses_and_is_processed_once_it_accepts() {
-    let (app, provider) = app_with_provider(StatusCode::SERVICE_UNAVAILABLE, 60).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, provider, token) = app_with_provider(StatusCode::SERVICE_UNAVAILABLE, 60).await;
 
     let href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     let sms = wait_attempted(&app, AP_OTP, 0).await;
@@ -88,8 +89,7 @@ async fn a_resend_job_stays_pending_while_the_gateway_refuses_and_is_processed_o
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_resend_whose_sms_the_gateway_refuses_past_the_timeout_fails_with_ehealths_error() {
-    let (app, provider) = app_with_provider(StatusCode::SERVICE_UNAVAILABLE, 2).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, provider, token) = app_with_provider(StatusCode::SERVICE_UNAVAILABLE, 2).await;
     let started = Instant::now();
 
     let href = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
@@ -126,8 +126,7 @@ async fn a_resend_whose_sms_the_gateway_refuses_past_the_timeout_fails_with_ehea
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_older_code_waiting_for_a_retry_is_superseded_by_a_newer_one_and_never_sent() {
-    let (app, provider) = app_with_provider(StatusCode::SERVICE_UNAVAILABLE, 60).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, provider, token) = app_with_provider(StatusCode::SERVICE_UNAVAILABLE, 60).await;
 
     let first = app.resend_otp(P_OTP, AP_OTP, &token).await.job_href();
     let old = wait_attempted(&app, AP_OTP, 0).await;

@@ -11,8 +11,11 @@ use crate::harness::*;
 use crate::support::world::*;
 use crate::support::{Options, Reply, TestApp};
 
-async fn app_with_limit(seconds: u64) -> TestApp {
-    spawn_configured(|args| args.otp_init_limit = seconds).await
+/// The service with the OTP initialization limit set to `seconds`, and the doctor's token.
+async fn app_with_limit(seconds: u64) -> (TestApp, String) {
+    let app = spawn_configured(|args| args.otp_init_limit = seconds).await;
+    let doctor = app.doctor_token();
+    (app, doctor)
 }
 
 /// Asserts the OTP service's refusal and returns its `Retry-After` seconds.
@@ -50,8 +53,7 @@ fn resend_events(app: &TestApp) -> impl std::future::Future<Output = i64> + '_ {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_resend_to_the_same_phone_within_the_window_answers_429_and_changes_nothing() {
-    let app = app_with_limit(60).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = app_with_limit(60).await;
     resend_done(&app, &token, P_OTP, AP_OTP).await;
     let salt = app.current("approvals", AP_OTP).await.unwrap()["document"]["record"]["otp"]["salt"]
         .clone();
@@ -69,8 +71,7 @@ async fn a_second_resend_to_the_same_phone_within_the_window_answers_429_and_cha
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_approvals_of_one_person_share_the_limit_of_its_phone() {
-    let app = app_with_limit(60).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = app_with_limit(60).await;
     resend_done(&app, &token, P_OTP, AP_OTP).await;
 
     let other_approval = app.resend_otp(P_OTP, AP_SR_1, &token).await;
@@ -83,8 +84,7 @@ async fn two_approvals_of_one_person_share_the_limit_of_its_phone() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn resends_to_two_phones_do_not_limit_each_other() {
-    let app = app_with_limit(60).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = app_with_limit(60).await;
 
     resend_done(&app, &token, P_OTP, AP_OTP).await;
     resend_done(&app, &token, P_THIRD, AP_THIRD).await;
@@ -99,8 +99,7 @@ async fn resends_to_two_phones_do_not_limit_each_other() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_the_window_the_phone_may_receive_a_new_code() {
-    let app = app_with_limit(1).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = app_with_limit(1).await;
     let started = Instant::now();
     resend_done(&app, &token, P_OTP, AP_OTP).await;
     let inside = app.resend_otp(P_OTP, AP_OTP, &token).await;
@@ -134,8 +133,7 @@ async fn after_the_window_the_phone_may_receive_a_new_code() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_limit_of_zero_lets_every_resend_through_and_records_nothing() {
-    let app = app_with_limit(0).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = app_with_limit(0).await;
 
     resend_done(&app, &token, P_OTP, AP_OTP).await;
     resend_done(&app, &token, P_OTP, AP_SR_1).await;
@@ -151,17 +149,14 @@ async fn a_limit_of_zero_lets_every_resend_through_and_records_nothing() {
 /// ownership rule after it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn inside_the_window_the_spec_rules_answer_first_and_ownership_last() {
-    let app = app_with_limit(60).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = app_with_limit(60).await;
     resend_done(&app, &token, P_OTP, AP_OTP).await;
     let events = app.event_count().await;
 
     // Same phone (P_OTP's), but the approval is not new / not found.
-    app.resend_otp(P_OTP, AP_ACTIVE, &token).await.assert_error(
-        409,
-        "request_conflict",
-        "Approval in status active can not be resent",
-    );
+    app.resend_otp(P_OTP, AP_ACTIVE, &token)
+        .await
+        .assert_conflict("Approval in status active can not be resent");
     app.patch(&resend(P_OTP, Uuid::new_v4()), Some(&token), None)
         .await
         .assert_error(404, "not_found", "Approval with such id is not found");
@@ -175,9 +170,8 @@ async fn inside_the_window_the_spec_rules_answer_first_and_ownership_last() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_limit_holds_across_two_instances_on_one_database() {
-    let app = app_with_limit(60).await;
+    let (app, token) = app_with_limit(60).await;
     let other = app.another_instance(|args| args.otp_init_limit = 60).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
 
     // Two approvals of one phone, one on each instance, at the same moment: one code only.
     let [here, there]: [Reply; 2] = app
@@ -224,11 +218,10 @@ async fn a_resend_refused_after_claiming_the_phone_gives_the_claim_back() {
     let doctor = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
     // The other legal entity's refused resend loads AP_SR_1 (new) into the stale instance's cache.
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
-    stale.resend_otp(P_OTP, AP_SR_1, &other).await.assert_error(
-        409,
-        "request_conflict",
-        "Approval belongs to another legal entity",
-    );
+    stale
+        .resend_otp(P_OTP, AP_SR_1, &other)
+        .await
+        .assert_conflict("Approval belongs to another legal entity");
     let recall = app
         .recall(P_OTP, SR_ACTIVE, &recall_body(&app, "1").await, &doctor)
         .await
@@ -241,11 +234,7 @@ async fn a_resend_refused_after_claiming_the_phone_gives_the_claim_back() {
 
     let refused = stale.resend_otp(P_OTP, AP_SR_1, &doctor).await;
 
-    refused.assert_error(
-        409,
-        "request_conflict",
-        "Approval in status cancelled can not be resent",
-    );
+    refused.assert_conflict("Approval in status cancelled can not be resent");
     assert_eq!(
         count(&app, "SELECT count(*) FROM otp_initializations").await,
         0
@@ -258,8 +247,7 @@ async fn a_resend_refused_after_claiming_the_phone_gives_the_claim_back() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_with_the_same_idempotency_key_inside_the_window_gets_the_first_answer() {
-    let app = app_with_limit(60).await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = app_with_limit(60).await;
     let key = "resend-limit-1";
 
     // Concurrent duplicates (a client retrying while the first is in flight), then a late retry.

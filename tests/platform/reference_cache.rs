@@ -45,8 +45,7 @@ async fn sql(app: &TestApp, statement: &str) {
 async fn reference_reads_are_cached_and_a_change_by_plain_sql_reaches_the_service_without_a_restart(
 ) {
     crate::postgres_only!("the cache and its invalidation by NOTIFY exist on PostgreSQL only");
-    let app = TestApp::spawn().await;
-    let token = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, token) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     // The service caches only while its connection listens for changes.
     let started = Instant::now();
     loop {
@@ -98,7 +97,7 @@ async fn reference_reads_are_cached_and_a_change_by_plain_sql_reaches_the_servic
     // A colleague's: the same user's release while its job is pending would be answered with it.
     let colleague = app.token(U_SPECIALIST, LE_MAIN, ALL_SCOPES);
     let refused = app.release(SR_QUEUED, &colleague).await;
-    refused.assert_error(409, "request_conflict", NOT_ALLOWED);
+    refused.assert_conflict(NOT_ALLOWED);
 
     sql(
         &app,

@@ -39,6 +39,14 @@ impl Db {
         }
     }
 
+    /// Asserts the outbox row of message `id` is in `status` after `attempts`; answers the row.
+    async fn assert_sms(&self, id: Uuid, status: &str, attempts: i64) -> Value {
+        let row = self.sms(id).await;
+        assert_eq!(row["status"], status, "{row:#}");
+        assert_eq!(row["attempts"], attempts, "{row:#}");
+        row
+    }
+
     /// The outbox row of one message.
     async fn sms(&self, id: Uuid) -> Value {
         match service::pool(&self.db) {
@@ -120,11 +128,20 @@ pub async fn provider(answer: StatusCode) -> (String, Provider) {
     (format!("http://{addr}/sms"), state)
 }
 
-async fn queue(app: &Db, template: &str, params: Value) -> Uuid {
-    queue_kind(app, "test", template, params).await
+/// A fresh outbox holding one message of `kind` (the dispatcher treats `otp` messages apart),
+/// and a provider answering `answer`: the outbox, the provider's URL and handle, and the id.
+async fn one_queued(
+    answer: StatusCode,
+    kind: &str,
+    template: &str,
+    params: Value,
+) -> (Db, String, Provider, Uuid) {
+    let app = Db::fresh().await;
+    let (url, provider) = provider(answer).await;
+    let id = queue_kind(&app, kind, template, params).await;
+    (app, url, provider, id)
 }
 
-/// Queues a message of `kind` (the dispatcher treats `otp` messages apart).
 async fn queue_kind(app: &Db, kind: &str, template: &str, params: Value) -> Uuid {
     let id = Uuid::new_v4();
     const SQL: &str = "INSERT INTO sms_outbox (id, kind, phone_number, template, params, source_position) \
@@ -175,10 +192,9 @@ fn dispatcher_with_timeout(app: &Db, url: &str, otp_send_timeout: u64) -> Dispat
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_gateway_posts_each_message_once_with_its_id_as_idempotency_key() {
-    let app = Db::fresh().await;
-    let (url, provider) = provider(StatusCode::OK).await;
-    let id = queue(
-        &app,
+    let (app, url, provider, id) = one_queued(
+        StatusCode::OK,
+        "test",
         "service_request_recalled",
         json!({ "requisition": "AB-12" }),
     )
@@ -196,19 +212,16 @@ async fn the_http_gateway_posts_each_message_once_with_its_id_as_idempotency_key
         received[0].1["text"],
         "Ваше направлення під номером AB-12 було відкликано"
     );
-    let row = app.sms(id).await;
-    assert_eq!(row["status"], "sent");
-    assert_eq!(row["attempts"], 1);
+    let row = app.assert_sms(id, "sent", 1).await;
     // Only the fake `log` phone records texts; a real provider's messages are not kept.
     assert_eq!(row["delivered_text"], Value::Null);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_provider_leaves_the_message_pending_for_a_later_retry() {
-    let app = Db::fresh().await;
-    let (url, provider) = provider(StatusCode::SERVICE_UNAVAILABLE).await;
-    let id = queue(
-        &app,
+    let (app, url, provider, id) = one_queued(
+        StatusCode::SERVICE_UNAVAILABLE,
+        "test",
         "otp",
         json!({ "approval_id": Uuid::new_v4(), "salt": "00ff" }),
     )
@@ -224,9 +237,7 @@ async fn a_failing_provider_leaves_the_message_pending_for_a_later_retry() {
     let text = received[0].1["text"].as_str().unwrap();
     let code = text.rsplit(' ').next().unwrap();
     assert!(service::luhn_valid(code), "{text}");
-    let row = app.sms(id).await;
-    assert_eq!(row["status"], "pending");
-    assert_eq!(row["attempts"], 1);
+    let row = app.assert_sms(id, "pending", 1).await;
     assert_eq!(
         row["last_error"],
         "sms gateway failed: gateway answered 503 Service Unavailable"
@@ -237,10 +248,8 @@ async fn a_failing_provider_leaves_the_message_pending_for_a_later_retry() {
 /// attempted and kept for a retry while the provider fails.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_recall_sms_is_retried_whatever_the_otp_send_timeout() {
-    let app = Db::fresh().await;
-    let (url, provider) = provider(StatusCode::SERVICE_UNAVAILABLE).await;
-    let id = queue_kind(
-        &app,
+    let (app, url, provider, id) = one_queued(
+        StatusCode::SERVICE_UNAVAILABLE,
         "service_request_recalled",
         "service_request_recalled",
         json!({ "requisition": "AB-12" }),
@@ -254,19 +263,15 @@ async fn a_recall_sms_is_retried_whatever_the_otp_send_timeout() {
 
     assert_eq!(handled, 1);
     assert_eq!(provider.received().len(), 1);
-    let row = app.sms(id).await;
-    assert_eq!(row["status"], "pending");
-    assert_eq!(row["attempts"], 1);
+    app.assert_sms(id, "pending", 1).await;
 }
 
 /// An OTP message is sent only while its code is the approval's current challenge: one whose
 /// approval holds no such challenge is superseded without reaching the provider.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_otp_message_whose_code_is_not_the_current_challenge_never_reaches_the_provider() {
-    let app = Db::fresh().await;
-    let (url, provider) = provider(StatusCode::OK).await;
-    let id = queue_kind(
-        &app,
+    let (app, url, provider, id) = one_queued(
+        StatusCode::OK,
         "otp",
         "otp",
         json!({ "approval_id": Uuid::new_v4(), "salt": "00ff" }),
@@ -278,7 +283,5 @@ async fn an_otp_message_whose_code_is_not_the_current_challenge_never_reaches_th
 
     assert_eq!((handled, again), (1, 0));
     assert!(provider.received().is_empty());
-    let row = app.sms(id).await;
-    assert_eq!(row["status"], "superseded");
-    assert_eq!(row["attempts"], 0);
+    app.assert_sms(id, "superseded", 0).await;
 }

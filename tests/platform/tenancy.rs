@@ -8,8 +8,7 @@ use crate::support::TestApp;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_legal_entity_cannot_read_a_service_request_merge_request_dispense_or_approval() {
-    let app = TestApp::spawn().await;
-    let main = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, main) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
     for (path, not_found) in [
         (
@@ -38,8 +37,7 @@ async fn another_legal_entity_cannot_read_a_service_request_merge_request_dispen
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_legal_entity_cannot_read_a_job_even_with_the_same_user() {
-    let app = TestApp::spawn().await;
-    let main = app.token(U_DOCTOR, LE_MAIN, ALL_SCOPES);
+    let (app, main) = TestApp::spawn_for(U_DOCTOR, LE_MAIN).await;
     let href = app.release(SR_QUEUED, &main).await.job_href();
     let own = app.wait_job(&href, &main).await;
     assert_eq!(own.status, 303, "{:#}", own.body);
@@ -60,16 +58,11 @@ async fn another_legal_entity_cannot_read_a_job_even_with_the_same_user() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_legal_entity_cannot_stop_a_device_dispense_it_did_not_perform() {
-    let app = TestApp::spawn().await;
-    let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
+    let (app, other) = TestApp::spawn_for(U_OTHER, LE_OTHER).await;
     let reply = app
         .stop_device_dispense(P_OTP, DD_IN_PROGRESS, &other)
         .await;
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Device dispense belongs to another legal entity",
-    );
+    reply.assert_conflict("Device dispense belongs to another legal entity");
     assert_eq!(app.log(DD_IN_PROGRESS).await.len(), 1);
     assert_eq!(
         app.current("device_dispenses", DD_IN_PROGRESS)
@@ -82,15 +75,10 @@ async fn another_legal_entity_cannot_stop_a_device_dispense_it_did_not_perform()
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_legal_entity_cannot_release_a_service_request_it_neither_requested_nor_uses() {
-    let app = TestApp::spawn().await;
-    let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
+    let (app, other) = TestApp::spawn_for(U_OTHER, LE_OTHER).await;
     let reply = app.release(SR_QUEUED, &other).await;
     // It exists: the specification's rules pass, ours answers (never a 404 that hides them).
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Service request is used by another legal entity",
-    );
+    reply.assert_conflict("Service request is used by another legal entity");
     assert_eq!(app.log(SR_QUEUED).await.len(), 1);
     let row = app.current("service_requests", SR_QUEUED).await.unwrap();
     assert_eq!(row["program_processing_status"], "in_queue");
@@ -102,14 +90,9 @@ async fn another_legal_entity_cannot_release_a_service_request_it_neither_reques
 /// is never a 404: ownership is the last rule, a 409 (tests/actions/resend.rs has the order).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn another_legal_entity_cannot_resend_the_code_of_an_approval_it_does_not_own() {
-    let app = TestApp::spawn().await;
-    let other = app.token(U_OTHER, LE_OTHER, ALL_SCOPES);
+    let (app, other) = TestApp::spawn_for(U_OTHER, LE_OTHER).await;
     let reply = app.resend_otp(P_OTP, AP_OTP, &other).await;
-    reply.assert_error(
-        409,
-        "request_conflict",
-        "Approval belongs to another legal entity",
-    );
+    reply.assert_conflict("Approval belongs to another legal entity");
     assert_eq!(app.log(AP_OTP).await.len(), 1);
     assert_eq!(count(&app, "SELECT count(*) FROM jobs").await, 0);
     app.workers_idle().await;

@@ -61,6 +61,14 @@ impl TestApp {
         Self::spawn_with(Options::default()).await
     }
 
+    /// A fresh app (as [`TestApp::spawn`]) and a token of `user` at `legal_entity` with every
+    /// scope: what most tests start from.
+    pub async fn spawn_for(user: Uuid, legal_entity: Uuid) -> (TestApp, String) {
+        let app = Self::spawn().await;
+        let token = app.token(user, legal_entity, world::ALL_SCOPES);
+        (app, token)
+    }
+
     pub async fn spawn_with(options: Options) -> TestApp {
         Self::spawn_configured(options, |_| {}).await
     }

@@ -114,14 +114,17 @@ impl Api {
     }
 }
 
+#[derive(Clone)]
 enum Body {
     None,
     Json(Value),
     Raw(Option<String>, Vec<u8>),
 }
 
-/// A request being built; awaiting it sends it and answers its [`Reply`].
+/// A request being built; awaiting it sends it and answers its [`Reply`]. A clone is the same
+/// request, to send again (a client's retry).
 #[must_use = "a request is sent when it is awaited"]
+#[derive(Clone)]
 pub struct Call<'a> {
     api: &'a Api,
     method: Method,
@@ -274,6 +277,13 @@ impl Reply {
         self.assert_case_error("the answer", (status, kind, message))
     }
 
+    /// Asserts eHealth's refusal by the state of an entity: 409 `request_conflict` with
+    /// `message` (and the envelope's meta, as [`Reply::assert_error`]).
+    #[track_caller]
+    pub fn assert_conflict(&self, message: &str) -> &Self {
+        self.assert_error(409, "request_conflict", message)
+    }
+
     /// [`Reply::assert_error`] for one case of a table of cases, named in every failure.
     #[track_caller]
     pub fn assert_case_error(&self, case: &str, (status, kind, message): Error<'_>) -> &Self {
@@ -339,6 +349,35 @@ impl Reply {
                     .collect()
             })
             .unwrap_or_default()
+    }
+
+    /// Asserts a job that finished by changing the entity at `link` (an `entity` of the job
+    /// links' kind, e.g. `service_request`): 303 to `link`, status `processed`, status code 200,
+    /// and `link` as its one link.
+    #[track_caller]
+    pub fn assert_processed_linking(&self, entity: &str, link: &str) -> &Self {
+        assert_eq!(self.status, 303, "{:#}", self.body);
+        assert_eq!(self.data()["status"], "processed", "{:#}", self.body);
+        assert_eq!(self.data()["status_code"], 200, "{:#}", self.body);
+        assert_eq!(
+            self.data()["links"],
+            serde_json::json!([{ "entity": entity, "href": link }])
+        );
+        assert_eq!(self.header("location"), Some(link));
+        self
+    }
+
+    /// Asserts a job that finished with nothing to link (a resend): 200, status `processed`,
+    /// status code 200, an empty `response_data`, and neither links nor a `Location`.
+    #[track_caller]
+    pub fn assert_processed_without_link(&self) -> &Self {
+        assert_eq!(self.status, 200, "{:#}", self.body);
+        assert_eq!(self.data()["status"], "processed", "{:#}", self.body);
+        assert_eq!(self.data()["status_code"], 200, "{:#}", self.body);
+        assert_eq!(self.data()["response_data"], "", "{:#}", self.body);
+        assert!(self.data().get("links").is_none(), "{:#}", self.body);
+        assert!(self.header("location").is_none(), "{:?}", self.headers);
+        self
     }
 
     /// Asserts a 202 with a pending job and returns the job's link.

@@ -6,6 +6,7 @@ use std::future::IntoFuture;
 use std::time::{Duration, Instant};
 
 use super::app::TestApp;
+use super::client::{Call, Reply};
 use super::service::{self, Pool};
 
 impl TestApp {
@@ -29,6 +30,24 @@ impl TestApp {
         R: IntoFuture,
     {
         self.race_through(1, n, request).await
+    }
+
+    /// [`TestApp::race`] of two requests, answered as a pair.
+    pub async fn race_two<F, R>(&self, request: F) -> [R::Output; 2]
+    where
+        F: FnMut(usize) -> R,
+        R: IntoFuture,
+    {
+        let replies = self.race(2, request).await;
+        match <[R::Output; 2]>::try_from(replies) {
+            Ok(pair) => pair,
+            Err(_) => unreachable!("a race of two answers two replies"),
+        }
+    }
+
+    /// One request raced against itself, as a client's retry that overtakes its first try.
+    pub async fn race_twice(&self, call: Call<'_>) -> [Reply; 2] {
+        self.race_two(|_| call.clone()).await
     }
 
     /// Like [`TestApp::race`] for requests spread over `instances` instances of the service on

@@ -8,6 +8,7 @@
 //! | `client` | [`Api`], [`Call`], [`Reply`]: any request, and the assertions on an answer |
 //! | `command` | the `ehealth-es` binary as a child process: a clean environment, a deadline, its [`command::Output`] |
 //! | `endpoints` | a method per action and read (`app.release(id, &token)`), and [`paths`] |
+//! | `changes` | what an action stored: `app.assert_one_event_appended(…)`, `app.assert_status_changed(…)`, `app.current_value(…)` |
 //! | `state` | what the service stored: `app.log(id)`, `app.current(table, id)`, jobs, SMS, media |
 //! | `waits` | `app.workers_idle()`, `app.wait_sms_sent(n)`, [`eventually`]: waits, never sleeps |
 //! | `concurrent` | `app.concurrently(n, …)` and `app.race(n, …)`: requests in parallel |
@@ -15,6 +16,7 @@
 //! | `service` | every call into the service's library, in one place |
 //! | `world`, `signers`, `pki` | the fixture world, its signers, the test CA |
 //! | `qualified_pki` | the qualified-signature PKI (DSTU 4145, P-384, seals) and the service's signature configuration |
+//! | `subcommand` | the binary as a child process: a clean environment, a deadline, its [`subcommand::Output`] |
 //! | `proxy` | a TCP proxy between the service and PostgreSQL, for the fault tests |
 //!
 //! Needs `EHEALTH_TEST_DATABASE_URL` (an admin URL of a PostgreSQL server); `scripts/test.sh`
@@ -26,6 +28,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod app;
+pub mod changes;
 pub mod client;
 pub mod command;
 pub mod concurrent;
@@ -37,6 +40,7 @@ pub mod qualified_pki;
 pub mod service;
 pub mod signers;
 pub mod state;
+pub mod subcommand;
 pub mod waits;
 pub mod world;
 
