@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use uuid::Uuid;
 
+use crate::support::command::{clean_command, finish};
 use crate::support::service::{self, Db};
-use crate::support::subcommand::{command, run_to_completion};
 use crate::support::{self, Api, TestDb};
 
-pub use crate::support::subcommand::Output;
+pub use crate::support::command::Output;
 pub const SECRET: &str = support::JWT_SECRET;
 
 /// A fresh database with the world imported by the binary's own `import` subcommand.
@@ -37,16 +37,24 @@ pub fn write_json(dir: &Path, name: &str, value: &Value) -> PathBuf {
     path
 }
 
+/// `ehealth-es <args>` with a clean environment, info logs without sqlx's and no backtraces
+/// (which `env` may override), and `env`.
+fn command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
+    let mut all = vec![("RUST_LOG", "info,sqlx=warn"), ("RUST_BACKTRACE", "0")];
+    all.extend_from_slice(env);
+    clean_command(args, &all)
+}
+
 /// Runs a subcommand to completion (at most 60 s).
 pub async fn run(args: &[&str], env: &[(&str, &str)]) -> Output {
-    run_to_completion(command(args, env), args, 60).await
+    finish(command(args, env), args, 60).await
 }
 
 /// Runs a subcommand in `dir` (where the embedded default keeps `./data`).
 pub async fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut command = command(args, env);
     command.current_dir(dir);
-    run_to_completion(command, args, 60).await
+    finish(command, args, 60).await
 }
 
 /// A bearer token minted by the binary's `token` subcommand.

@@ -16,7 +16,6 @@
 //! | `service` | every call into the service's library, in one place |
 //! | `world`, `signers`, `pki` | the fixture world, its signers, the test CA |
 //! | `qualified_pki` | the qualified-signature PKI (DSTU 4145, P-384, seals) and the service's signature configuration |
-//! | `subcommand` | the binary as a child process: a clean environment, a deadline, its [`subcommand::Output`] |
 //! | `proxy` | a TCP proxy between the service and PostgreSQL, for the fault tests |
 //!
 //! Needs `EHEALTH_TEST_DATABASE_URL` (an admin URL of a PostgreSQL server); `scripts/test.sh`
@@ -40,7 +39,6 @@ pub mod qualified_pki;
 pub mod service;
 pub mod signers;
 pub mod state;
-pub mod subcommand;
 pub mod waits;
 pub mod world;
 
