@@ -17,5 +17,6 @@ mod care_plan;
 mod feed;
 mod rate;
 mod rebuild;
+mod rebuild_beside;
 mod schema;
 mod verify;
