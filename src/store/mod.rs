@@ -42,11 +42,12 @@ mod reference;
 mod repository;
 mod sms_outbox;
 mod sqlite;
+mod status_changes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use audit::{Audit, AuditReport, Broken, Problem, StatusChange, StatusChangeFilter};
+pub use audit::{Audit, AuditReport, Broken, Problem};
 pub use context::{CommandContext, CommitOutcome, NewJob, COMMAND_CONTEXT};
 pub use event_log::{
     Appended, ChainHead, DuplicateCommand, DuplicateJob, EventLog, OutcomeUnknown, Replayed, Seed,
@@ -62,6 +63,7 @@ pub use read_models::{ListedRow, PageQuery, ReadModels};
 pub use reference::{ReferenceData, ReferenceRow};
 pub use repository::EventRepository;
 pub use sms_outbox::{Due, DueSms, NewSms, SendOutcome, SmsOutbox};
+pub use status_changes::{StatusChange, StatusChangeFilter};
 
 use crate::db::Db;
 

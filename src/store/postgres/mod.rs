@@ -39,7 +39,7 @@ pub(super) fn store(pool: &PgPool, grouped: Option<Duration>) -> Store {
         idempotency: Arc::new(idempotency::PgIdempotency(pool.clone())),
         jobs: Arc::new(jobs::PgJobs(pool.clone())),
         reference: Arc::new(reference::PgReferenceData(pool.clone())),
-        audit: Arc::new(audit::PgAudit(pool.clone())),
+        audit: Arc::new(crate::store::audit::PgAudit(pool.clone())),
         read_models: Arc::new(read_models::PgReadModels(pool.clone())),
         otp_claims: Arc::new(otp_limit::PgOtpClaims(pool.clone())),
         sms_outbox: Arc::new(sms_outbox::PgSmsOutbox(pool.clone())),

@@ -28,7 +28,7 @@ pub(super) fn store(lite: &Lite) -> Store {
         idempotency: Arc::new(idempotency::SqliteIdempotency(lite.clone())),
         jobs: Arc::new(jobs::SqliteJobs(lite.clone())),
         reference: Arc::new(reference::SqliteReferenceData(lite.clone())),
-        audit: Arc::new(audit::SqliteAudit(lite.clone())),
+        audit: Arc::new(crate::store::audit::SqliteAudit(lite.clone())),
         read_models: Arc::new(read_models::SqliteReadModels(lite.clone())),
         otp_claims: Arc::new(otp_limit::SqliteOtpClaims(lite.clone())),
         sms_outbox: Arc::new(sms_outbox::SqliteSmsOutbox(lite.clone())),
