@@ -37,7 +37,7 @@ pub(super) fn store(pool: &PgPool, grouped: Option<Duration>) -> Store {
         history: Arc::new(history::PgHistory(pool.clone())),
         feed: Arc::new(feed::PgFeed(pool.clone())),
         idempotency: Arc::new(idempotency::PgIdempotency(pool.clone())),
-        jobs: Arc::new(jobs::PgJobs(pool.clone())),
+        jobs: Arc::new(crate::store::jobs::PgJobs(pool.clone())),
         reference: Arc::new(reference::PgReferenceData(pool.clone())),
         audit: Arc::new(crate::store::audit::PgAudit(pool.clone())),
         read_models: Arc::new(read_models::PgReadModels(pool.clone())),

@@ -26,7 +26,7 @@ pub(super) fn store(lite: &Lite) -> Store {
         history: Arc::new(history::SqliteHistory(lite.clone())),
         feed: Arc::new(feed::SqliteFeed(lite.clone())),
         idempotency: Arc::new(idempotency::SqliteIdempotency(lite.clone())),
-        jobs: Arc::new(jobs::SqliteJobs(lite.clone())),
+        jobs: Arc::new(crate::store::jobs::SqliteJobs(lite.clone())),
         reference: Arc::new(reference::SqliteReferenceData(lite.clone())),
         audit: Arc::new(crate::store::audit::SqliteAudit(lite.clone())),
         read_models: Arc::new(read_models::SqliteReadModels(lite.clone())),
