@@ -38,7 +38,7 @@ pub(super) fn store(pool: &PgPool, grouped: Option<Duration>) -> Store {
         feed: Arc::new(feed::PgFeed(pool.clone())),
         idempotency: Arc::new(idempotency::PgIdempotency(pool.clone())),
         jobs: Arc::new(crate::store::jobs::PgJobs(pool.clone())),
-        reference: Arc::new(reference::PgReferenceData(pool.clone())),
+        reference: Arc::new(crate::store::reference::PgReferenceData(pool.clone())),
         audit: Arc::new(crate::store::audit::PgAudit(pool.clone())),
         read_models: Arc::new(read_models::PgReadModels(pool.clone())),
         otp_claims: Arc::new(otp_limit::PgOtpClaims(pool.clone())),

@@ -27,7 +27,7 @@ pub(super) fn store(lite: &Lite) -> Store {
         feed: Arc::new(feed::SqliteFeed(lite.clone())),
         idempotency: Arc::new(idempotency::SqliteIdempotency(lite.clone())),
         jobs: Arc::new(crate::store::jobs::SqliteJobs(lite.clone())),
-        reference: Arc::new(reference::SqliteReferenceData(lite.clone())),
+        reference: Arc::new(crate::store::reference::SqliteReferenceData(lite.clone())),
         audit: Arc::new(crate::store::audit::SqliteAudit(lite.clone())),
         read_models: Arc::new(read_models::SqliteReadModels(lite.clone())),
         otp_claims: Arc::new(otp_limit::SqliteOtpClaims(lite.clone())),
