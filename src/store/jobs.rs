@@ -8,9 +8,9 @@ use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::types::Json;
 use sqlx::{ColumnIndex, Decode, PgPool, Row, Type};
+use uuid::fmt::Hyphenated;
 use uuid::Uuid;
 
-use crate::db::sqlite::id;
 use crate::db::{Lite, Pooled};
 
 #[async_trait]
@@ -108,11 +108,11 @@ impl JobView {
     }
 }
 
-/// The [`Jobs`] of a backend: `$name` over its handle `$handle`. The statements and the reading
-/// of their rows are the same on both backends; only the legal entity is bound as the backend
-/// stores uuids, by `$uuid`.
+/// The [`Jobs`] of a backend: `$name` over its handle `$handle`, which stores uuids as `$uuid`.
+/// The statements and the reading of their rows are the same on both backends; only the legal
+/// entity is bound as the backend stores uuids.
 macro_rules! jobs {
-    ($name:ident($handle:ty), uuid: $uuid:expr) => {
+    ($name:ident($handle:ty), uuid: $uuid:ty) => {
         pub(crate) struct $name(pub $handle);
 
         #[async_trait]
@@ -125,7 +125,7 @@ macro_rules! jobs {
                 let (sql, value) = which.sql();
                 let row = sqlx::query(sql)
                     .bind(value)
-                    .bind(($uuid)(legal_entity))
+                    .bind(<$uuid>::from(legal_entity))
                     .fetch_optional(Pooled::pool(&self.0))
                     .await?;
                 Ok(row.as_ref().map(JobView::read))
@@ -134,8 +134,8 @@ macro_rules! jobs {
     };
 }
 
-jobs!(PgJobs(PgPool), uuid: |legal_entity: Uuid| legal_entity);
-jobs!(SqliteJobs(Lite), uuid: id);
+jobs!(PgJobs(PgPool), uuid: Uuid);
+jobs!(SqliteJobs(Lite), uuid: Hyphenated);
 
 /// Jobs waiting for their processing.
 pub(super) const PENDING: &str = "SELECT count(*) FROM jobs WHERE status = 'pending'";

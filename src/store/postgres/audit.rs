@@ -10,6 +10,9 @@ use sqlx::{Connection, PgPool, Postgres, QueryBuilder};
 use crate::store::audit::{chain_columns, AuditRow, ChainRow};
 use crate::store::status_changes::EventManagerSql;
 
+/// Written once for both backends, in `store::audit`.
+pub(super) use crate::store::audit::PgAudit;
+
 /// Key of the session advisory lock that keeps two instances from backfilling at once.
 const BACKFILL_LOCK: i64 = 0x6568_6561_6c74_6802;
 const BACKFILL_CHUNK: i64 = 5_000;

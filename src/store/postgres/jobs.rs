@@ -9,6 +9,9 @@ use sqlx::PgConnection;
 
 use crate::store::jobs::{JobEnd, JobLink};
 
+/// Written once for both backends, in `store::jobs`.
+pub(super) use crate::store::jobs::PgJobs;
+
 /// Finishes a pending job (a finished one is left as it is).
 pub(super) async fn finish(
     conn: &mut PgConnection,

@@ -11,7 +11,9 @@ use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
 use crate::reference::cache::Cache;
-use crate::store::reference::PgReferenceData;
+
+/// Written once for both backends, in `store::reference`.
+pub(super) use crate::store::reference::PgReferenceData;
 
 /// How long the listening connection may stay quiet before it is tested.
 const HEARTBEAT: Duration = Duration::from_secs(5);

@@ -10,6 +10,9 @@ use sqlx::{QueryBuilder, Sqlite};
 use crate::db::sqlite::ts_bound;
 use crate::store::status_changes::EventManagerSql;
 
+/// Written once for both backends, in `store::audit`.
+pub(super) use crate::store::audit::SqliteAudit;
+
 /// Instants bound as the text they are stored as, and the `properties` tests through JSON1
 /// (`json_each` finds a top-level key whatever characters it holds, where a `json_extract` path
 /// would have to quote it).

@@ -6,6 +6,9 @@ use sqlx::SqliteConnection;
 use crate::db::sqlite::{id, ts};
 use crate::store::jobs::{JobEnd, JobLink};
 
+/// Written once for both backends, in `store::jobs`.
+pub(super) use crate::store::jobs::SqliteJobs;
+
 /// Finishes a pending job (a finished one is left as it is).
 pub(super) async fn finish(
     conn: &mut SqliteConnection,

@@ -4,7 +4,9 @@
 use tokio_util::sync::CancellationToken;
 
 use crate::reference::cache::Cache;
-use crate::store::reference::SqliteReferenceData;
+
+/// Written once for both backends, in `store::reference`.
+pub(super) use crate::store::reference::SqliteReferenceData;
 
 impl SqliteReferenceData {
     /// Returns at once: nothing is cached on SQLite (see [`super::super::ReferenceData::watch`]).
