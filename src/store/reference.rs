@@ -1,7 +1,7 @@
 //! Reference data owned by other registries (legal entities, parties, users, employees, persons,
 //! dictionaries, settings): the local copy `ehealth-es import` loads, read on every action through
 //! the instance's cache (`crate::reference`). Every statement, and the reading of its rows, is the
-//! same on both backends ([`reference_data!`]); only how uuids are stored differs, and how the
+//! same on both backends (`reference_data!`); only how uuids are stored differs, and how the
 //! backend keeps the cache correct (its `watch_changes`).
 
 use async_trait::async_trait;
