@@ -10,7 +10,11 @@ pub(crate) use postgres::generic_plan_pool;
 pub use postgres::{connect, connect_with_deadline, migrate, DEFAULT_DEADLINE};
 pub use sqlite::Lite;
 
-use sqlx::PgPool;
+use sqlx::postgres::PgRow;
+use sqlx::sqlite::SqliteRow;
+use sqlx::{PgPool, Row};
+use uuid::fmt::Hyphenated;
+use uuid::Uuid;
 
 /// Where the events, projections, jobs and reference data live.
 #[derive(Clone)]
@@ -48,6 +52,26 @@ impl Pooled for Lite {
     type Database = sqlx::Sqlite;
     fn pool(&self) -> &sqlx::SqlitePool {
         &self.pool
+    }
+}
+
+/// Reading a uuid column of a row, where the backends store uuids differently (PostgreSQL as
+/// `uuid`, SQLite as hyphenated text), for the row readers written once for both.
+pub(crate) trait UuidColumn {
+    /// The uuid in `column`, `None` when it is NULL.
+    fn uuid(&self, column: &str) -> Option<Uuid>;
+}
+
+impl UuidColumn for PgRow {
+    fn uuid(&self, column: &str) -> Option<Uuid> {
+        self.get(column)
+    }
+}
+
+impl UuidColumn for SqliteRow {
+    fn uuid(&self, column: &str) -> Option<Uuid> {
+        self.get::<Option<Hyphenated>, _>(column)
+            .map(Hyphenated::into_uuid)
     }
 }
 

@@ -49,6 +49,20 @@ impl WriteTx {
     }
 }
 
+/// The transaction's connection, as a pool's transaction gives it.
+impl std::ops::Deref for WriteTx {
+    type Target = SqliteConnection;
+    fn deref(&self) -> &SqliteConnection {
+        &self.tx
+    }
+}
+
+impl std::ops::DerefMut for WriteTx {
+    fn deref_mut(&mut self) -> &mut SqliteConnection {
+        &mut self.tx
+    }
+}
+
 impl Lite {
     /// Opens (creating it and its directory if needed) the database file of a `sqlite:` URL.
     pub async fn open(url: &str, max_connections: u32) -> Result<Lite, sqlx::Error> {

@@ -13,6 +13,7 @@ use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use ehealth_projections::{Fold, ProjectionError, StoredEvent};
 use serde_json::Value;
 use sqlx::types::Json;
+use sqlx::{Database, Encode, Executor, FromRow, IntoArguments, Pool, Type};
 
 use super::CommandContext;
 
@@ -187,7 +188,48 @@ pub(super) type EventRow = (
     Json<Value>,
 );
 
-pub(super) fn serialized(row: EventRow) -> SerializedEvent {
+/// An entity's events after `after_sequence` ([`EVENTS_AFTER`]), on either backend.
+pub(super) async fn events_after<DB: Database>(
+    pool: &Pool<DB>,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    after_sequence: i64,
+) -> Result<Vec<SerializedEvent>, sqlx::Error>
+where
+    EventRow: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> i64: Encode<'q, DB> + Type<DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let rows: Vec<EventRow> = sqlx::query_as(EVENTS_AFTER)
+        .bind(aggregate_type)
+        .bind(aggregate_id)
+        .bind(after_sequence)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(serialized).collect())
+}
+
+/// Every event of `aggregate_type` ([`ALL_EVENTS`]), on either backend.
+pub(super) async fn all_events<DB: Database>(
+    pool: &Pool<DB>,
+    aggregate_type: &str,
+) -> Result<Vec<SerializedEvent>, sqlx::Error>
+where
+    EventRow: for<'r> FromRow<'r, DB::Row> + Send + Unpin,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+{
+    let rows: Vec<EventRow> = sqlx::query_as(ALL_EVENTS)
+        .bind(aggregate_type)
+        .fetch_all(pool)
+        .await?;
+    Ok(rows.into_iter().map(serialized).collect())
+}
+
+fn serialized(row: EventRow) -> SerializedEvent {
     let (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) =
         row;
     SerializedEvent::new(

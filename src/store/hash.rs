@@ -57,29 +57,40 @@ pub fn event_hash(prev_hash: Option<&[u8]>, fields: &HashedFields<'_>) -> Vec<u8
 
 /// The canonical JSON of an event (see the module docs).
 pub fn canonical(fields: &HashedFields<'_>) -> Vec<u8> {
+    /// A member's value, written without copying the payload into a new `Value`.
+    enum Member<'a> {
+        Text(&'a str),
+        Json(&'a Value),
+        Integer(i64),
+    }
+    let recorded_at = fields
+        .recorded_at
+        .to_rfc3339_opts(SecondsFormat::Micros, true);
+    // In key byte order.
+    let members = [
+        ("aggregate_id", Member::Text(fields.aggregate_id)),
+        ("aggregate_type", Member::Text(fields.aggregate_type)),
+        ("event_type", Member::Text(fields.event_type)),
+        ("event_version", Member::Text(fields.event_version)),
+        ("metadata", Member::Json(fields.metadata)),
+        ("payload", Member::Json(fields.payload)),
+        ("recorded_at", Member::Text(&recorded_at)),
+        ("sequence", Member::Integer(fields.sequence)),
+    ];
     let mut out = Vec::with_capacity(256);
-    // Keys in byte order, written by hand to avoid copying the payload into a new Value.
-    out.extend_from_slice(b"{\"aggregate_id\":");
-    write_str(fields.aggregate_id, &mut out);
-    out.extend_from_slice(b",\"aggregate_type\":");
-    write_str(fields.aggregate_type, &mut out);
-    out.extend_from_slice(b",\"event_type\":");
-    write_str(fields.event_type, &mut out);
-    out.extend_from_slice(b",\"event_version\":");
-    write_str(fields.event_version, &mut out);
-    out.extend_from_slice(b",\"metadata\":");
-    write_canonical(fields.metadata, &mut out);
-    out.extend_from_slice(b",\"payload\":");
-    write_canonical(fields.payload, &mut out);
-    out.extend_from_slice(b",\"recorded_at\":");
-    write_str(
-        &fields
-            .recorded_at
-            .to_rfc3339_opts(SecondsFormat::Micros, true),
-        &mut out,
-    );
-    out.extend_from_slice(b",\"sequence\":");
-    out.extend_from_slice(fields.sequence.to_string().as_bytes());
+    out.push(b'{');
+    for (i, (key, value)) in members.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write_str(key, &mut out);
+        out.push(b':');
+        match value {
+            Member::Text(text) => write_str(text, &mut out),
+            Member::Json(json) => write_canonical(json, &mut out),
+            Member::Integer(n) => out.extend_from_slice(n.to_string().as_bytes()),
+        }
+    }
     out.push(b'}');
     out
 }

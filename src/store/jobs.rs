@@ -6,7 +6,12 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde_json::Value;
+use sqlx::types::Json;
+use sqlx::{ColumnIndex, Decode, PgPool, Row, Type};
+use uuid::fmt::Hyphenated;
 use uuid::Uuid;
+
+use crate::db::{Lite, Pooled};
 
 #[async_trait]
 pub trait Jobs: Send + Sync {
@@ -78,6 +83,59 @@ impl JobQuery<'_> {
         }
     }
 }
+
+impl JobView {
+    /// A row of [`JobQuery::sql`], on either backend (JSON decodes from `jsonb` and from text
+    /// alike).
+    fn read<'r, R: Row>(row: &'r R) -> Self
+    where
+        &'static str: ColumnIndex<R>,
+        String: Decode<'r, R::Database> + Type<R::Database>,
+        Option<i32>: Decode<'r, R::Database> + Type<R::Database>,
+        DateTime<Utc>: Decode<'r, R::Database> + Type<R::Database>,
+        Option<Json<Value>>: Decode<'r, R::Database> + Type<R::Database>,
+    {
+        let json = |column: &'static str| row.get::<Option<Json<Value>>, _>(column).map(|j| j.0);
+        JobView {
+            id: row.get("id"),
+            status: row.get("status"),
+            status_code: row.get("status_code"),
+            eta: row.get("eta"),
+            links: json("links"),
+            response_data: json("response_data"),
+            error: json("error"),
+        }
+    }
+}
+
+/// The [`Jobs`] of a backend: `$name` over its handle `$handle`, which stores uuids as `$uuid`.
+/// The statements and the reading of their rows are the same on both backends; only the legal
+/// entity is bound as the backend stores uuids.
+macro_rules! jobs {
+    ($name:ident($handle:ty), uuid: $uuid:ty) => {
+        pub(crate) struct $name(pub $handle);
+
+        #[async_trait]
+        impl Jobs for $name {
+            async fn find(
+                &self,
+                which: JobQuery<'_>,
+                legal_entity: Uuid,
+            ) -> Result<Option<JobView>, sqlx::Error> {
+                let (sql, value) = which.sql();
+                let row = sqlx::query(sql)
+                    .bind(value)
+                    .bind(<$uuid>::from(legal_entity))
+                    .fetch_optional(Pooled::pool(&self.0))
+                    .await?;
+                Ok(row.as_ref().map(JobView::read))
+            }
+        }
+    };
+}
+
+jobs!(PgJobs(PgPool), uuid: Uuid);
+jobs!(SqliteJobs(Lite), uuid: Hyphenated);
 
 /// Jobs waiting for their processing.
 pub(super) const PENDING: &str = "SELECT count(*) FROM jobs WHERE status = 'pending'";

@@ -1,7 +1,9 @@
 //! Storage: one interface per concern, each a trait with one method per operation, implemented
 //! side by side for PostgreSQL ([`postgres`]) and SQLite ([`sqlite`]). The backend is chosen
 //! once, when a [`Store`] is built from a [`Db`]; nothing else asks which backend it runs on.
-//! Where a statement is the same text on both backends, it is one `const` in the concern's module.
+//! Where a statement is the same text on both backends, it is one `const` in the concern's module;
+//! where a whole implementation is the same but for how values are bound (history, jobs, reference
+//! data, audit), it is written once there, by a macro that writes it for each backend's handle.
 //!
 //! | concern | interface | what it holds |
 //! |---|---|---|
@@ -11,7 +13,7 @@
 //! | idempotency | [`Idempotency`] | commands processed under an Idempotency-Key |
 //! | jobs | [`Jobs`] | async jobs as `GET /api/jobs/{id}` reads them |
 //! | reference data | [`ReferenceData`] | the imported registries' copy |
-//! | audit | [`Audit`] | hash-chain verification, the Event Manager's records |
+//! | audit | [`Audit`] | hash-chain verification, the Event Manager's records (`status_changes`) |
 //! | read models | [`ReadModels`] | an entity's stored state, lookups across entities |
 //! | OTP limit | [`OtpClaims`] | the last code initialised per phone |
 //! | SMS outbox | [`SmsOutbox`] | queued messages, claimed and marked one at a time |
@@ -42,11 +44,12 @@ mod reference;
 mod repository;
 mod sms_outbox;
 mod sqlite;
+mod status_changes;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-pub use audit::{Audit, AuditReport, Broken, Problem, StatusChange, StatusChangeFilter};
+pub use audit::{Audit, AuditReport, Broken, Problem};
 pub use context::{CommandContext, CommitOutcome, NewJob, COMMAND_CONTEXT};
 pub use event_log::{
     Appended, ChainHead, DuplicateCommand, DuplicateJob, EventLog, OutcomeUnknown, Replayed, Seed,
@@ -62,6 +65,7 @@ pub use read_models::{ListedRow, PageQuery, ReadModels};
 pub use reference::{ReferenceData, ReferenceRow};
 pub use repository::EventRepository;
 pub use sms_outbox::{Due, DueSms, NewSms, SendOutcome, SmsOutbox};
+pub use status_changes::{StatusChange, StatusChangeFilter};
 
 use crate::db::Db;
 

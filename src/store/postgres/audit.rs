@@ -1,115 +1,40 @@
-//! Audit on PostgreSQL: the chain walk (in one repeatable-read snapshot), the one-time backfill
-//! that hashes events appended before hashes existed, and the Event Manager's records.
+//! Audit on PostgreSQL: the one-time backfill that hashes events appended before hashes existed,
+//! and how the Event Manager's records are filtered in PostgreSQL's SQL. The chain walk is the
+//! shared one (`store::audit`), in one repeatable-read snapshot.
 
 use std::collections::HashMap;
 
-use async_trait::async_trait;
-use sqlx::postgres::PgRow;
-use sqlx::{Connection, PgPool, Postgres, QueryBuilder, Row};
-use uuid::Uuid;
+use chrono::{DateTime, Utc};
+use sqlx::{Connection, PgPool, Postgres, QueryBuilder};
 
-use crate::store::audit::{
-    chain_columns, chain_query, push_visible_to, status_changes_query, Audit, AuditReport,
-    AuditRow, ChainCheck, ChainRow, StatusChange, StatusChangeFilter, STATUS_CHANGE_COLUMNS,
-};
+use crate::store::audit::{chain_columns, AuditRow, ChainRow};
+use crate::store::status_changes::EventManagerSql;
+
+/// Written once for both backends, in `store::audit`.
+pub(super) use crate::store::audit::PgAudit;
 
 /// Key of the session advisory lock that keeps two instances from backfilling at once.
 const BACKFILL_LOCK: i64 = 0x6568_6561_6c74_6802;
 const BACKFILL_CHUNK: i64 = 5_000;
 
-pub(crate) struct PgAudit(pub PgPool);
-
-#[async_trait]
-impl Audit for PgAudit {
-    async fn verify(&self) -> Result<AuditReport, anyhow::Error> {
-        let mut conn = self.0.acquire().await?;
-        let mut tx = conn.begin().await?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-            .execute(&mut *tx)
-            .await?;
-        let sql = chain_query("::text");
-        let report = ChainCheck::all(sqlx::query_as::<_, ChainRow>(&sql).fetch(&mut *tx)).await;
-        tx.rollback().await?;
-        report
+/// The record's `properties` through `jsonb`'s operators.
+impl EventManagerSql for Postgres {
+    fn push_instant(sql: &mut QueryBuilder<'_, Self>, at: DateTime<Utc>) {
+        sql.push_bind(at);
     }
 
-    async fn status_changes(
-        &self,
-        filter: &StatusChangeFilter,
-        legal_entity: Uuid,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(i64, Vec<StatusChange>), sqlx::Error> {
-        let mut sql = status_changes_query(filter, legal_entity, (limit, offset), push_conditions);
-        let rows = sql.build().fetch_all(&self.0).await?;
-        let total: i64 = rows.first().map_or(0, |r| r.get("total"));
-        let records = rows
-            .iter()
-            .filter(|r| r.get::<Option<Uuid>, _>("id").is_some())
-            .map(status_change)
-            .collect();
-        Ok((total, records))
-    }
-
-    async fn status_change(
-        &self,
-        id: Uuid,
-        legal_entity: Uuid,
-    ) -> Result<Option<StatusChange>, sqlx::Error> {
-        let mut sql = QueryBuilder::<Postgres>::new("SELECT ");
-        sql.push(STATUS_CHANGE_COLUMNS)
-            .push(" FROM status_change_events e");
-        push_conditions(&mut sql, &StatusChangeFilter::default(), legal_entity);
-        sql.push(" AND e.id = ").push_bind(id);
-        let row = sql.build().fetch_optional(&self.0).await?;
-        Ok(row.as_ref().map(status_change))
-    }
-}
-
-fn status_change(row: &PgRow) -> StatusChange {
-    StatusChange {
-        id: row.get("id"),
-        event_type: row.get("event_type"),
-        entity_type: row.get("entity_type"),
-        entity_id: row.get("entity_id"),
-        properties: row.get("properties"),
-        event_time: row.get("event_time"),
-        changed_by: row.get("changed_by"),
-    }
-}
-
-fn push_conditions(
-    sql: &mut QueryBuilder<'_, Postgres>,
-    filter: &StatusChangeFilter,
-    legal_entity: Uuid,
-) {
-    sql.push(" WHERE ");
-    push_visible_to(sql, legal_entity);
-    if let Some(since) = filter.since {
-        sql.push(" AND e.event_time >= ").push_bind(since);
-    }
-    if let Some(event_type) = &filter.event_type {
-        sql.push(" AND e.event_type = ")
-            .push_bind(event_type.clone());
-    }
-    if let Some(entity_type) = &filter.entity_type {
-        sql.push(" AND e.entity_type = ")
-            .push_bind(entity_type.clone());
-    }
-    if let Some(entity_id) = filter.entity_id {
-        sql.push(" AND e.entity_id = ").push_bind(entity_id);
-    }
-    match (&filter.attribute_name, &filter.new_value) {
-        (Some(name), Some(value)) => {
-            sql.push(" AND e.properties -> ")
-                .push_bind(name.clone())
-                .push(" ->> 'new_value' = ")
-                .push_bind(value.clone());
+    fn push_property(sql: &mut QueryBuilder<'_, Self>, name: &str, new_value: Option<&str>) {
+        match new_value {
+            Some(value) => {
+                sql.push(" AND e.properties -> ")
+                    .push_bind(name.to_owned())
+                    .push(" ->> 'new_value' = ")
+                    .push_bind(value.to_owned());
+            }
+            None => {
+                sql.push(" AND e.properties ? ").push_bind(name.to_owned());
+            }
         }
-        (Some(name), None) => {
-            sql.push(" AND e.properties ? ").push_bind(name.clone());
-        }
-        _ => {}
     }
 }
 

@@ -15,8 +15,8 @@ use super::group_commit::{ChainedEvent, CommandRecord, GroupCommit, PreparedComm
 use super::group_read::{self, GroupRead};
 use crate::store::chain::{chain, head_after, stored_events, Link, Predecessor};
 use crate::store::event_log::{
-    map_projection, map_sqlx, serialized, Appended, ChainHead, EventLog, EventRow, Replayed, Seed,
-    ALL_EVENTS, EVENTS_AFTER, PREVIOUS,
+    all_events, events_after, map_projection, map_sqlx, Appended, ChainHead, EventLog, Replayed,
+    Seed, PREVIOUS,
 };
 use crate::store::CommandContext;
 
@@ -107,21 +107,11 @@ impl EventLog for PgEventLog {
         aggregate_id: &str,
         after_sequence: i64,
     ) -> Result<Vec<SerializedEvent>, sqlx::Error> {
-        let rows: Vec<EventRow> = sqlx::query_as(EVENTS_AFTER)
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(after_sequence)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(serialized).collect())
+        events_after(&self.pool, aggregate_type, aggregate_id, after_sequence).await
     }
 
     async fn all_events(&self, aggregate_type: &str) -> Result<Vec<SerializedEvent>, sqlx::Error> {
-        let rows: Vec<EventRow> = sqlx::query_as(ALL_EVENTS)
-            .bind(aggregate_type)
-            .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.into_iter().map(serialized).collect())
+        all_events(&self.pool, aggregate_type).await
     }
 
     async fn append(

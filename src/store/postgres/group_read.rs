@@ -52,6 +52,20 @@ const READ_MANY: &str = "SELECT e.aggregate_type, e.aggregate_id, e.sequence, e.
      JOIN events e ON e.aggregate_type = w.aggregate_type AND e.aggregate_id = w.aggregate_id \
      ORDER BY e.aggregate_type, e.aggregate_id, e.sequence";
 
+/// One row of [`READ_MANY`]: the entity it belongs to, then the columns of an [`EventRow`].
+#[derive(sqlx::FromRow)]
+struct KeyedRow {
+    aggregate_type: String,
+    aggregate_id: String,
+    sequence: i64,
+    event_type: String,
+    event_version: String,
+    payload: Value,
+    metadata: Value,
+    hash: Option<Vec<u8>>,
+    recorded_at: DateTime<Utc>,
+}
+
 type Key = (&'static str, String);
 
 /// A replay waiting for a reader.
@@ -243,20 +257,9 @@ async fn read_group(
             ids.push(wanted.key.1.as_str());
         }
     }
-    type Row = (
-        String,
-        String,
-        i64,
-        String,
-        String,
-        Value,
-        Value,
-        Option<Vec<u8>>,
-        DateTime<Utc>,
-    );
     let deadline = held.deadline;
     let conn = held.conn().await?;
-    let read = sqlx::query_as::<_, Row>(READ_MANY)
+    let read = sqlx::query_as::<_, KeyedRow>(READ_MANY)
         .bind(&types)
         .bind(&ids)
         .fetch_all(conn);
@@ -271,23 +274,20 @@ async fn read_group(
             return Err(sqlx::Error::PoolTimedOut);
         }
     };
-    for (
-        aggregate_type,
-        aggregate_id,
-        sequence,
-        event_type,
-        version,
-        payload,
-        metadata,
-        hash,
-        at,
-    ) in rows
-    {
-        let Some(&kind) = types.iter().find(|t| **t == aggregate_type) else {
+    for row in rows {
+        let Some(&kind) = types.iter().find(|t| **t == row.aggregate_type) else {
             continue;
         };
-        if let Some(events) = by_key.get_mut(&(kind, aggregate_id)) {
-            events.push((sequence, event_type, version, payload, metadata, hash, at));
+        if let Some(events) = by_key.get_mut(&(kind, row.aggregate_id)) {
+            events.push((
+                row.sequence,
+                row.event_type,
+                row.event_version,
+                row.payload,
+                row.metadata,
+                row.hash,
+                row.recorded_at,
+            ));
         }
     }
     Ok(by_key)

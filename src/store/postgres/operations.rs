@@ -3,7 +3,7 @@ use ehealth_projections::rebuild::RebuildReport;
 use ehealth_projections::verify::VerifyReport;
 use sqlx::PgPool;
 
-use crate::store::audit::{Audit, AuditReport};
+use crate::store::audit::{Audit, AuditReport, PgAudit};
 use crate::store::operations::Operations;
 
 pub(crate) struct PgOperations(pub PgPool);
@@ -20,6 +20,6 @@ impl Operations for PgOperations {
     }
 
     async fn verify_audit(&self) -> anyhow::Result<AuditReport> {
-        super::audit::PgAudit(self.0.clone()).verify().await
+        PgAudit(self.0.clone()).verify().await
     }
 }

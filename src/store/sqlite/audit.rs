@@ -1,126 +1,38 @@
-//! Audit on SQLite: every event read in chain order in one read transaction (a WAL snapshot, so
-//! appends go on and are not seen) and checked by the same [`ChainCheck`] as on PostgreSQL.
-//! Payload and metadata are stored as JSON text, hashes as BLOBs, `recorded_at` as fixed-width
-//! UTC text; the canonical form hashes values, not spelling, so the hashes computed at append time
-//! are recomputed exactly. And the Event Manager's records, in SQLite's SQL.
+//! Audit on SQLite: how the Event Manager's records are filtered in SQLite's SQL. The chain walk
+//! is the shared one (`store::audit`): every event read in chain order in one read transaction
+//! (a WAL snapshot, so appends go on and are not seen). Payload and metadata are stored as JSON
+//! text, hashes as BLOBs, `recorded_at` as fixed-width UTC text; the canonical form hashes
+//! values, not spelling, so the hashes computed at append time are recomputed exactly.
 
-use async_trait::async_trait;
-use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
-use sqlx::types::Json;
-use sqlx::{Connection, QueryBuilder, Row, Sqlite};
-use uuid::fmt::Hyphenated;
-use uuid::Uuid;
+use chrono::{DateTime, Utc};
+use sqlx::{QueryBuilder, Sqlite};
 
-use crate::db::sqlite::{id as text_id, ts_bound};
-use crate::db::Lite;
-use crate::store::audit::{
-    chain_query, push_visible_to, status_changes_query, Audit, AuditReport, ChainCheck, ChainRow,
-    StatusChange, StatusChangeFilter, STATUS_CHANGE_COLUMNS,
-};
+use crate::db::sqlite::ts_bound;
+use crate::store::status_changes::EventManagerSql;
 
-pub(crate) struct SqliteAudit(pub Lite);
+/// Written once for both backends, in `store::audit`.
+pub(super) use crate::store::audit::SqliteAudit;
 
-#[async_trait]
-impl Audit for SqliteAudit {
-    async fn verify(&self) -> Result<AuditReport, anyhow::Error> {
-        let mut conn = self.0.pool.acquire().await?;
-        let mut tx = conn.begin().await?;
-        let sql = chain_query("");
-        let report = ChainCheck::all(sqlx::query_as::<_, ChainRow>(&sql).fetch(&mut *tx)).await;
-        tx.rollback().await?;
-        report
+/// Instants bound as the text they are stored as, and the `properties` tests through JSON1
+/// (`json_each` finds a top-level key whatever characters it holds, where a `json_extract` path
+/// would have to quote it).
+impl EventManagerSql for Sqlite {
+    fn push_instant(sql: &mut QueryBuilder<'_, Self>, at: DateTime<Utc>) {
+        sql.push_bind(ts_bound(at));
     }
 
-    async fn status_changes(
-        &self,
-        filter: &StatusChangeFilter,
-        legal_entity: Uuid,
-        limit: i64,
-        offset: i64,
-    ) -> Result<(i64, Vec<StatusChange>), sqlx::Error> {
-        let mut sql = status_changes_query(filter, legal_entity, (limit, offset), push_conditions);
-        let rows = sql.build().fetch_all(&self.0.pool).await?;
-        let total: i64 = rows.first().map_or(0, |r| r.get("total"));
-        let records = rows
-            .iter()
-            .filter(|r| r.get::<Option<String>, _>("id").is_some())
-            .map(status_change)
-            .collect();
-        Ok((total, records))
-    }
-
-    async fn status_change(
-        &self,
-        id: Uuid,
-        legal_entity: Uuid,
-    ) -> Result<Option<StatusChange>, sqlx::Error> {
-        let mut sql = QueryBuilder::<Sqlite>::new("SELECT ");
-        sql.push(STATUS_CHANGE_COLUMNS)
-            .push(" FROM status_change_events e");
-        push_conditions(&mut sql, &StatusChangeFilter::default(), legal_entity);
-        sql.push(" AND e.id = ").push_bind(text_id(id));
-        let row = sql.build().fetch_optional(&self.0.pool).await?;
-        Ok(row.as_ref().map(status_change))
-    }
-}
-
-fn status_change(row: &SqliteRow) -> StatusChange {
-    let uuid = |column: &str| row.get::<Hyphenated, _>(column).into_uuid();
-    StatusChange {
-        id: uuid("id"),
-        event_type: row.get("event_type"),
-        entity_type: row.get("entity_type"),
-        entity_id: uuid("entity_id"),
-        properties: row.get::<Json<Value>, _>("properties").0,
-        event_time: row.get("event_time"),
-        changed_by: uuid("changed_by"),
-    }
-}
-
-/// The conditions in SQLite's SQL: uuids and instants bound as the text they are stored as, and
-/// the `properties` tests through JSON1 (`json_each` finds a top-level key whatever characters it
-/// holds, where a `json_extract` path would have to quote it).
-fn push_conditions(
-    sql: &mut QueryBuilder<'_, Sqlite>,
-    filter: &StatusChangeFilter,
-    legal_entity: Uuid,
-) {
-    sql.push(" WHERE ");
-    push_visible_to(sql, legal_entity);
-    if let Some(since) = filter.since {
-        sql.push(" AND e.event_time >= ").push_bind(ts_bound(since));
-    }
-    if let Some(event_type) = &filter.event_type {
-        sql.push(" AND e.event_type = ")
-            .push_bind(event_type.clone());
-    }
-    if let Some(entity_type) = &filter.entity_type {
-        sql.push(" AND e.entity_type = ")
-            .push_bind(entity_type.clone());
-    }
-    if let Some(entity_id) = filter.entity_id {
-        sql.push(" AND e.entity_id = ")
-            .push_bind(text_id(entity_id));
-    }
-    match (&filter.attribute_name, &filter.new_value) {
-        (Some(name), Some(value)) => {
+    fn push_property(sql: &mut QueryBuilder<'_, Self>, name: &str, new_value: Option<&str>) {
+        sql.push(" AND EXISTS (SELECT 1 FROM json_each(e.properties) AS p WHERE p.key = ")
+            .push_bind(name.to_owned());
+        if let Some(value) = new_value {
             // `->> 'new_value'` of PostgreSQL: the text of the member of an object, NULL for
             // any other value (the CASE keeps json_extract away from a non-JSON atom).
-            sql.push(" AND EXISTS (SELECT 1 FROM json_each(e.properties) AS p WHERE p.key = ")
-                .push_bind(name.clone())
-                .push(
-                    " AND CASE WHEN p.type = 'object' \
-                     THEN CAST(json_extract(p.value, '$.new_value') AS TEXT) END = ",
-                )
-                .push_bind(value.clone())
-                .push(")");
+            sql.push(
+                " AND CASE WHEN p.type = 'object' \
+                 THEN CAST(json_extract(p.value, '$.new_value') AS TEXT) END = ",
+            )
+            .push_bind(value.to_owned());
         }
-        (Some(name), None) => {
-            sql.push(" AND EXISTS (SELECT 1 FROM json_each(e.properties) AS p WHERE p.key = ")
-                .push_bind(name.clone())
-                .push(")");
-        }
-        _ => {}
+        sql.push(")");
     }
 }

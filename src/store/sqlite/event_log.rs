@@ -13,8 +13,8 @@ use crate::db::sqlite::{id, ts};
 use crate::db::Lite;
 use crate::store::chain::{chain, head_after, stored_events, Link, Predecessor};
 use crate::store::event_log::{
-    map_projection, map_sqlx, serialized, Appended, EventLog, EventRow, Replayed, Seed, ALL_EVENTS,
-    EVENTS_AFTER, PREVIOUS,
+    all_events, events_after, map_projection, map_sqlx, Appended, EventLog, Replayed, Seed,
+    PREVIOUS,
 };
 use crate::store::CommandContext;
 
@@ -66,21 +66,17 @@ impl EventLog for SqliteEventLog {
         aggregate_id: &str,
         after_sequence: i64,
     ) -> Result<Vec<SerializedEvent>, sqlx::Error> {
-        let rows: Vec<EventRow> = sqlx::query_as(EVENTS_AFTER)
-            .bind(aggregate_type)
-            .bind(aggregate_id)
-            .bind(after_sequence)
-            .fetch_all(&self.lite.pool)
-            .await?;
-        Ok(rows.into_iter().map(serialized).collect())
+        events_after(
+            &self.lite.pool,
+            aggregate_type,
+            aggregate_id,
+            after_sequence,
+        )
+        .await
     }
 
     async fn all_events(&self, aggregate_type: &str) -> Result<Vec<SerializedEvent>, sqlx::Error> {
-        let rows: Vec<EventRow> = sqlx::query_as(ALL_EVENTS)
-            .bind(aggregate_type)
-            .fetch_all(&self.lite.pool)
-            .await?;
-        Ok(rows.into_iter().map(serialized).collect())
+        all_events(&self.lite.pool, aggregate_type).await
     }
 
     /// One write transaction: idempotency record and job, the hash chain (from the seed's head

@@ -1,44 +1,13 @@
 //! Jobs on SQLite. A job is finished once (`status = 'pending'` guards every update).
 
-use async_trait::async_trait;
-use serde_json::Value;
-use sqlx::sqlite::SqliteRow;
 use sqlx::types::Json;
-use sqlx::{Row, SqliteConnection};
-use uuid::Uuid;
+use sqlx::SqliteConnection;
 
 use crate::db::sqlite::{id, ts};
-use crate::db::Lite;
-use crate::store::jobs::{JobEnd, JobLink, JobQuery, JobView, Jobs};
+use crate::store::jobs::{JobEnd, JobLink};
 
-pub(crate) struct SqliteJobs(pub Lite);
-
-#[async_trait]
-impl Jobs for SqliteJobs {
-    async fn find(
-        &self,
-        which: JobQuery<'_>,
-        legal_entity: Uuid,
-    ) -> Result<Option<JobView>, sqlx::Error> {
-        let json =
-            |row: &SqliteRow, column: &str| row.get::<Option<Json<Value>>, _>(column).map(|j| j.0);
-        let (sql, value) = which.sql();
-        Ok(sqlx::query(sql)
-            .bind(value)
-            .bind(id(legal_entity))
-            .fetch_optional(&self.0.pool)
-            .await?
-            .map(|row| JobView {
-                id: row.get("id"),
-                status: row.get("status"),
-                status_code: row.get("status_code"),
-                eta: row.get("eta"),
-                links: json(&row, "links"),
-                response_data: json(&row, "response_data"),
-                error: json(&row, "error"),
-            }))
-    }
-}
+/// Written once for both backends, in `store::jobs`.
+pub(super) use crate::store::jobs::SqliteJobs;
 
 /// Finishes a pending job (a finished one is left as it is).
 pub(super) async fn finish(

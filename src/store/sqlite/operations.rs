@@ -3,7 +3,7 @@ use ehealth_projections::rebuild::RebuildReport;
 use ehealth_projections::verify::VerifyReport;
 
 use crate::db::Lite;
-use crate::store::audit::{Audit, AuditReport};
+use crate::store::audit::{Audit, AuditReport, SqliteAudit};
 use crate::store::operations::Operations;
 
 pub(crate) struct SqliteOperations(pub Lite);
@@ -33,6 +33,6 @@ impl Operations for SqliteOperations {
     }
 
     async fn verify_audit(&self) -> anyhow::Result<AuditReport> {
-        super::audit::SqliteAudit(self.0.clone()).verify().await
+        SqliteAudit(self.0.clone()).verify().await
     }
 }
