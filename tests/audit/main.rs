@@ -8,6 +8,7 @@ mod support;
 
 mod event_queries;
 mod events;
+mod events_access;
 mod history;
 mod time_travel;
 
