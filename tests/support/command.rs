@@ -5,36 +5,15 @@
 use std::process::ExitStatus;
 use std::time::Duration;
 
+use super::service;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_ehealth-es");
 
-/// Every variable the binary reads; none is inherited from the environment of the test run.
-pub const SERVICE_VARS: [&str; 19] = [
-    "DATABASE_URL",
-    "EHEALTH_LISTEN",
-    "EHEALTH_JWT_SECRET",
-    "EHEALTH_TRUST_ANCHORS",
-    "EHEALTH_TSA_CERTIFICATES",
-    "EHEALTH_CRL_DIR",
-    "EHEALTH_CRL_URLS",
-    "EHEALTH_CRL_REFRESH",
-    "EHEALTH_OCSP_URL",
-    "EHEALTH_SIGNATURE_TIMESTAMP_REQUIRED",
-    "EHEALTH_SIGNATURE_SERVICE_URL",
-    "EHEALTH_MEDIA_DIR",
-    "EHEALTH_SMS_GATEWAY",
-    "EHEALTH_OTP_SECRET",
-    "EHEALTH_WORKERS",
-    "EHEALTH_DB_POOL_SIZE",
-    "EHEALTH_BODY_LIMIT",
-    "EHEALTH_OTP_SEND_TIMEOUT",
-    "EHEALTH_OTP_INIT_LIMIT",
-];
-
-/// `ehealth-es <args>` with none of [`SERVICE_VARS`] inherited, and `env` set.
+/// `ehealth-es <args>` with none of the variables the binary reads inherited, and `env` set.
 pub fn clean_command(args: &[&str], env: &[(&str, &str)]) -> std::process::Command {
     let mut command = std::process::Command::new(BIN);
     command.args(args);
-    for var in SERVICE_VARS {
+    for var in service::environment_variables() {
         command.env_remove(var);
     }
     for (k, v) in env {

@@ -114,3 +114,26 @@ pub fn luhn_valid(code: &str) -> bool {
 pub fn effects_pace() -> Duration {
     ehealth_es::workers::effects::PACE
 }
+
+/// Every environment variable the binary reads: those its command line declares (`env = …` on an
+/// argument of any subcommand), read from the command line itself so the list cannot drift.
+pub fn environment_variables() -> Vec<String> {
+    fn walk(command: &clap::Command, vars: &mut Vec<String>) {
+        for arg in command.get_arguments() {
+            if let Some(var) = arg.get_env() {
+                vars.push(var.to_string_lossy().into_owned());
+            }
+        }
+        for sub in command.get_subcommands() {
+            walk(sub, vars);
+        }
+    }
+    let mut vars = Vec::new();
+    walk(
+        &<ehealth_es::cli::Cli as clap::CommandFactory>::command(),
+        &mut vars,
+    );
+    vars.sort();
+    vars.dedup();
+    vars
+}
