@@ -80,7 +80,7 @@ absent."),
             headers: HeaderMap,
             RawQuery(query): RawQuery,
         ) -> Result<Response, ApiError> {
-            list(&app, &caller, &headers, query, &resources::$resource).await
+            list(&app, &caller, &headers, query, $scope, &resources::$resource).await
         }
     )+};
 }
@@ -123,9 +123,10 @@ async fn list(
     caller: &Caller,
     headers: &HeaderMap,
     query: Option<String>,
+    scope: &str,
     resource: &Resource,
 ) -> Result<Response, ApiError> {
-    caller.require(&[resource.scope])?;
+    caller.require(&[scope])?;
     let query = params::parse(resource.table.name, &resource.filters(), query.as_deref())?;
     let as_csv = csv::wants_csv(headers);
     let rows = sql::fetch(

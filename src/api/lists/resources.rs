@@ -15,7 +15,6 @@ use crate::api::read::Entity;
 pub(super) struct Resource {
     pub table: &'static Table,
     pub listing: &'static Listing,
-    pub scope: &'static str,
     /// Who sees a row: the list is confined to the caller's legal entity by it.
     pub visibility: &'static Visibility,
     /// The eHealth rendering of a row's `document`.
@@ -24,15 +23,10 @@ pub(super) struct Resource {
 
 impl Resource {
     /// The list of `table`, whose rows are documents of `A`.
-    const fn of<A: Entity>(
-        table: &'static Table,
-        scope: &'static str,
-        visibility: &'static Visibility,
-    ) -> Resource {
+    const fn of<A: Entity>(table: &'static Table, visibility: &'static Visibility) -> Resource {
         Resource {
             table,
             listing: listing(table),
-            scope,
             visibility,
             render: render::<A>,
         }
@@ -88,23 +82,14 @@ impl Resource {
     }
 }
 
-pub(super) const SERVICE_REQUESTS: Resource = Resource::of::<ServiceRequest>(
-    &tables::SERVICE_REQUESTS,
-    "service_request:read",
-    &visibility::SERVICE_REQUEST,
-);
+pub(super) const SERVICE_REQUESTS: Resource =
+    Resource::of::<ServiceRequest>(&tables::SERVICE_REQUESTS, &visibility::SERVICE_REQUEST);
 
-pub(super) const MERGE_REQUESTS: Resource = Resource::of::<MergeRequest>(
-    &tables::MERGE_REQUESTS,
-    "merge_request:read",
-    &visibility::MERGE_REQUEST,
-);
+pub(super) const MERGE_REQUESTS: Resource =
+    Resource::of::<MergeRequest>(&tables::MERGE_REQUESTS, &visibility::MERGE_REQUEST);
 
-pub(super) const DEVICE_DISPENSES: Resource = Resource::of::<DeviceDispense>(
-    &tables::DEVICE_DISPENSES,
-    "device_dispense:read",
-    &visibility::DEVICE_DISPENSE,
-);
+pub(super) const DEVICE_DISPENSES: Resource =
+    Resource::of::<DeviceDispense>(&tables::DEVICE_DISPENSES, &visibility::DEVICE_DISPENSE);
 
 /// A stored document of `A` rendered as the entity's read endpoint renders it.
 fn render<A: Entity>(document: Value) -> Option<Value> {
